@@ -1,0 +1,371 @@
+//! The author-facing [`Transport`] trait and the glue that exports it over the FFI.
+//!
+//! The glue, generated once here instead of in every plugin:
+//! - owns the plugin's tokio runtime (a plugin has its own copy of tokio, whose reactor the
+//!   host's runtime cannot drive);
+//! - polls the plugin's futures and body streams in place on the host's thread, with the plugin
+//!   runtime's context entered, so no task hand-off is paid per request or per chunk; the plugin
+//!   runtime's worker threads drive the sockets and timers;
+//! - converts types;
+//! - catches every panic at the boundary: a panic would otherwise abort the host process.
+
+use std::{
+    any::Any,
+    future::Future,
+    panic::{catch_unwind, AssertUnwindSafe},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use abi_stable::{
+    sabi_trait::TD_Opaque,
+    std_types::{ROption, RResult, RStr, RString},
+};
+use async_ffi::{FfiContext, FfiFuture, FfiPoll, FutureExt as _};
+use tokio::runtime::{Handle, Runtime};
+
+use crate::ffi::{
+    BodyStream, BodyStream_TO, CallResult, ChunkResult, ErrorKind, FfiError, FfiRequest,
+    FfiResponse, HttpClient, HttpClientBox, HttpClient_TO,
+};
+use crate::module::{metadata_for, PluginMetadata};
+use crate::types::{
+    bytes_from_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi, Body, Error, Metadata,
+    Request, Response,
+};
+
+/// An HTTP transport, as a plugin author writes it: one exchange per call, plain async Rust.
+///
+/// Export it with [`crate::export_plugin!`]. Retries, timeouts per attempt, error mapping and
+/// statistics are the host's job; `call` performs a single exchange.
+pub trait Transport: Send + Sync + Sized + 'static {
+    /// Who this transport is. Called without creating a client.
+    fn metadata() -> Metadata;
+
+    /// Builds a client from the `[transport.options]` table of the host's config (a JSON
+    /// object; `{}` when absent). Unknown or invalid options should be an
+    /// [`ErrorKind::INVALID_REQUEST`] error that names the option.
+    ///
+    /// Runs with the plugin's tokio runtime entered.
+    fn new(options: serde_json::Value) -> Result<Self, Error>;
+
+    /// Performs one HTTP exchange. Resolves when the response head has arrived; the body follows
+    /// as a stream. Runs with the plugin's tokio runtime entered.
+    fn call(&self, request: Request) -> impl Future<Output = Result<Response, Error>> + Send;
+
+    /// Free-form diagnostics (a JSON object) for `apify-host transport inspect`.
+    fn diagnostics() -> serde_json::Value {
+        serde_json::json!({})
+    }
+
+    /// Releases pooled connections. The default does nothing.
+    fn close(&self) {}
+}
+
+/// Turns a caught panic payload into an error with the panic's message.
+fn panic_error(payload: Box<dyn Any + Send>, during: &str) -> FfiError {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_string());
+    FfiError {
+        kind: ErrorKind::PANIC,
+        message: RString::from(format!("the plugin panicked during {during}: {msg}")),
+        retryable: false,
+    }
+}
+
+// ---- root module entry points ------------------------------------------------------------------
+
+#[doc(hidden)]
+pub extern "C" fn metadata<T: Transport>() -> PluginMetadata {
+    match catch_unwind(T::metadata) {
+        Ok(m) => metadata_for(m),
+        Err(_) => metadata_for(Metadata {
+            name: "<metadata panicked>".into(),
+            version: String::new(),
+            description: String::new(),
+            capabilities: Default::default(),
+        }),
+    }
+}
+
+#[doc(hidden)]
+pub extern "C" fn diagnostics<T: Transport>() -> RString {
+    match catch_unwind(T::diagnostics) {
+        Ok(v) => RString::from(v.to_string()),
+        Err(_) => RString::from(r#"{"error":"diagnostics panicked"}"#),
+    }
+}
+
+#[doc(hidden)]
+pub extern "C" fn new_client<T: Transport>(options: RStr<'_>) -> RResult<HttpClientBox, FfiError> {
+    let result = catch_unwind(AssertUnwindSafe(|| -> Result<HttpClientBox, Error> {
+        let options: serde_json::Value = if options.trim().is_empty() {
+            serde_json::json!({})
+        } else {
+            serde_json::from_str(options.as_str()).map_err(|e| {
+                Error::new(
+                    ErrorKind::INVALID_REQUEST,
+                    format!("the plugin options are not valid JSON: {e}"),
+                )
+            })?
+        };
+        // Multi-thread on purpose: its idle workers drive the plugin's sockets and timers while
+        // the host polls our futures. A current-thread runtime would have nobody to drive them.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name(format!("{}-transport", T::metadata().name))
+            .build()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::OTHER,
+                    format!("could not start the plugin runtime: {e}"),
+                )
+            })?;
+        let inner = {
+            let _entered = runtime.enter();
+            T::new(options)?
+        };
+        let client = Client {
+            handle: runtime.handle().clone(),
+            inner: Arc::new(inner),
+            runtime: Some(runtime),
+        };
+        Ok(HttpClient_TO::from_value(client, TD_Opaque))
+    }));
+    match result {
+        Ok(Ok(client)) => RResult::ROk(client),
+        Ok(Err(e)) => RResult::RErr(e.into()),
+        Err(payload) => RResult::RErr(panic_error(payload, "client construction")),
+    }
+}
+
+// ---- the client ----------------------------------------------------------------------------------
+
+struct Client<T> {
+    inner: Arc<T>,
+    handle: Handle,
+    runtime: Option<Runtime>,
+}
+
+impl<T> Drop for Client<T> {
+    fn drop(&mut self) {
+        // The host may drop us from inside its own runtime; a blocking shutdown would stall it.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl<T: Transport> HttpClient for Client<T> {
+    fn call(&self, request: FfiRequest) -> FfiFuture<CallResult> {
+        let inner = self.inner.clone();
+        let handle = self.handle.clone();
+        let fut = async move {
+            let request = request_from_ffi(request)?;
+            let response = inner.call(request).await?;
+            Ok::<_, Error>(response)
+        };
+        InRuntime {
+            handle: self.handle.clone(),
+            fut: Some(Box::pin(fut)),
+        }
+        .map_output(move |r| match r {
+            Ok(Ok(resp)) => RResult::ROk(response_to_ffi(resp, handle)),
+            Ok(Err(e)) => RResult::RErr(e.into()),
+            Err(panic) => RResult::RErr(panic),
+        })
+        .into_ffi()
+    }
+
+    fn close(&self) {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            let _entered = self.handle.enter();
+            self.inner.close()
+        }));
+    }
+}
+
+fn request_from_ffi(r: FfiRequest) -> Result<Request, Error> {
+    let method = http::Method::from_bytes(r.method.as_bytes()).map_err(|_| {
+        Error::new(
+            ErrorKind::INVALID_REQUEST,
+            format!("invalid method {:?}", r.method.as_str()),
+        )
+    })?;
+    Ok(Request {
+        method,
+        url: r.url.into_string(),
+        headers: headers_from_ffi(r.headers)
+            .map_err(|e| Error::new(ErrorKind::INVALID_REQUEST, e.message))?,
+        body: bytes_from_ffi(r.body),
+        timeout: match r.timeout_ms {
+            ROption::RSome(ms) => Some(std::time::Duration::from_millis(ms)),
+            ROption::RNone => None,
+        },
+        stream: r.stream,
+    })
+}
+
+fn response_to_ffi(r: Response, handle: Handle) -> FfiResponse {
+    FfiResponse {
+        status: r.status.as_u16(),
+        headers: headers_to_ffi(&r.headers),
+        body: BodyStream_TO::from_value(
+            BodyAdapter {
+                body: Some(r.body),
+                handle,
+            },
+            TD_Opaque,
+        ),
+    }
+}
+
+/// Polls a plugin future in place, with the plugin runtime entered, catching panics.
+struct InRuntime<F> {
+    handle: Handle,
+    fut: Option<Pin<Box<F>>>,
+}
+
+impl<F: Future> Future for InRuntime<F> {
+    type Output = Result<F::Output, FfiError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let Some(fut) = this.fut.as_mut() else {
+            return Poll::Ready(Err(FfiError {
+                kind: ErrorKind::PANIC,
+                message: "polled after completion".into(),
+                retryable: false,
+            }));
+        };
+        let _entered = this.handle.enter();
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => {
+                this.fut = None;
+                Poll::Ready(Ok(v))
+            }
+            Err(payload) => {
+                // The future is in an unknown state: forget it rather than run its drop glue.
+                std::mem::forget(this.fut.take());
+                Poll::Ready(Err(panic_error(payload, "a call")))
+            }
+        }
+    }
+}
+
+impl<F> Drop for InRuntime<F> {
+    fn drop(&mut self) {
+        // Dropping a plugin future may deregister sockets and timers: do it in the plugin's
+        // runtime context, and never let a panic escape into the host.
+        if let Some(fut) = self.fut.take() {
+            let _entered = self.handle.enter();
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(fut)));
+        }
+    }
+}
+
+/// Small combinator so the conversion to FFI types stays out of the polled future.
+trait MapOutput: Future + Sized {
+    fn map_output<U, G: FnOnce(Self::Output) -> U>(self, g: G) -> MapOut<Self, G> {
+        MapOut {
+            fut: self,
+            g: Some(g),
+        }
+    }
+}
+impl<F: Future> MapOutput for F {}
+
+struct MapOut<F, G> {
+    fut: F,
+    g: Option<G>,
+}
+
+impl<F: Future + Unpin, U, G: FnOnce(F::Output) -> U + Unpin> Future for MapOut<F, G> {
+    type Output = U;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<U> {
+        let this = &mut *self;
+        match Pin::new(&mut this.fut).poll(cx) {
+            Poll::Ready(v) => Poll::Ready((this.g.take().expect("polled after completion"))(v)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Exposes a plugin body stream through [`BodyStream`].
+struct BodyAdapter {
+    body: Option<Body>,
+    handle: Handle,
+}
+
+impl BodyStream for BodyAdapter {
+    fn poll_chunk(&mut self, cx: &mut FfiContext<'_>) -> FfiPoll<ChunkResult> {
+        let Some(body) = self.body.as_mut() else {
+            return FfiPoll::Ready(RResult::ROk(ROption::RNone));
+        };
+        let _entered = self.handle.enter();
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            cx.with_context(|cx| body.as_mut().poll_next(cx))
+        }));
+        match polled {
+            Ok(Poll::Pending) => FfiPoll::Pending,
+            Ok(Poll::Ready(Some(Ok(chunk)))) => {
+                FfiPoll::Ready(RResult::ROk(ROption::RSome(bytes_to_ffi(chunk))))
+            }
+            Ok(Poll::Ready(Some(Err(e)))) => {
+                self.body = None;
+                FfiPoll::Ready(RResult::RErr(e.into()))
+            }
+            Ok(Poll::Ready(None)) => {
+                self.body = None;
+                FfiPoll::Ready(RResult::ROk(ROption::RNone))
+            }
+            Err(payload) => {
+                std::mem::forget(self.body.take());
+                FfiPoll::Ready(RResult::RErr(panic_error(payload, "reading a body")))
+            }
+        }
+    }
+}
+
+impl Drop for BodyAdapter {
+    fn drop(&mut self) {
+        if let Some(body) = self.body.take() {
+            let _entered = self.handle.enter();
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(body)));
+        }
+    }
+}
+
+/// Exports a [`Transport`] implementation as this library's plugin root module.
+///
+/// Put it once in the plugin crate (crate-type `cdylib`):
+/// ```ignore
+/// apify_plugin_api::export_plugin!(MyTransport);
+/// ```
+#[macro_export]
+macro_rules! export_plugin {
+    ($transport:ty) => {
+        /// The symbol abi_stable's loader looks up (its mangled root-module loader name).
+        #[no_mangle]
+        pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::__private::abi_stable::library::LibHeader = {
+            extern "C" fn __apify_root_module() -> $crate::__private::abi_stable::library::RootModuleResult {
+                $crate::__private::abi_stable::library::__call_root_module_loader(
+                    $crate::module::root_module::<$transport>,
+                )
+            }
+            unsafe {
+                $crate::__private::abi_stable::library::LibHeader::from_constructor::<
+                    $crate::PluginModRef,
+                >(
+                    __apify_root_module,
+                    $crate::__private::abi_stable::library::CheckTypeLayout::Yes,
+                )
+            }
+        };
+    };
+}

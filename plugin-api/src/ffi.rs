@@ -1,0 +1,188 @@
+//! `#[repr(C)]` types that cross the plugin boundary.
+//!
+//! Everything here is checked by abi_stable's layout check when a plugin is loaded. Changing a
+//! field of an existing type is a major version change of the interface.
+
+use abi_stable::{
+    sabi_trait,
+    std_types::{RBox, ROption, RResult, RSlice, RString, RVec},
+    StableAbi,
+};
+use async_ffi::{FfiContext, FfiFuture, FfiPoll};
+
+/// What went wrong in a transport, so that the host's retry policy classifies every plugin alike.
+///
+/// A transparent `u8` rather than a Rust enum: a newer plugin may return a kind this host does not
+/// know, which must read as [`ErrorKind::OTHER`] instead of being undefined behaviour. That makes
+/// the set open ("non-exhaustive") at the ABI level.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ErrorKind(pub u8);
+
+impl ErrorKind {
+    /// Anything else; the `retryable` hint decides.
+    pub const OTHER: ErrorKind = ErrorKind(0);
+    /// The connection could not be established (refused, DNS, unreachable). Transient.
+    pub const CONNECT: ErrorKind = ErrorKind(1);
+    /// The exchange took longer than the request's timeout. Transient.
+    pub const TIMEOUT: ErrorKind = ErrorKind(2);
+    /// TLS configuration or handshake failure. Permanent.
+    pub const TLS: ErrorKind = ErrorKind(3);
+    /// I/O failure on an established connection: reset, broken pipe, truncated body. Transient.
+    pub const IO: ErrorKind = ErrorKind(4);
+    /// The peer broke the HTTP protocol. Permanent.
+    pub const PROTOCOL: ErrorKind = ErrorKind(5);
+    /// The request itself is unusable (bad URL, bad header). Permanent.
+    pub const INVALID_REQUEST: ErrorKind = ErrorKind(6);
+    /// The plugin panicked; the panic was caught at the boundary. Permanent.
+    pub const PANIC: ErrorKind = ErrorKind(7);
+
+    /// All kinds this version of the interface defines.
+    pub const ALL: [ErrorKind; 8] = [
+        Self::OTHER,
+        Self::CONNECT,
+        Self::TIMEOUT,
+        Self::TLS,
+        Self::IO,
+        Self::PROTOCOL,
+        Self::INVALID_REQUEST,
+        Self::PANIC,
+    ];
+
+    /// A short lowercase name, e.g. `"connect"`; `"other"` for kinds this version does not know.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CONNECT => "connect",
+            Self::TIMEOUT => "timeout",
+            Self::TLS => "tls",
+            Self::IO => "io",
+            Self::PROTOCOL => "protocol",
+            Self::INVALID_REQUEST => "invalid-request",
+            Self::PANIC => "panic",
+            _ => "other",
+        }
+    }
+
+    /// Whether errors of this kind are transient by nature, as the host's retry policy reads it.
+    /// `None` for [`ErrorKind::OTHER`] and unknown kinds: the error's own hint decides.
+    pub fn is_transient(self) -> Option<bool> {
+        match self {
+            Self::CONNECT | Self::TIMEOUT | Self::IO => Some(true),
+            Self::TLS | Self::PROTOCOL | Self::INVALID_REQUEST | Self::PANIC => Some(false),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A transport error as it crosses the boundary.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiError {
+    /// The class of failure.
+    pub kind: ErrorKind,
+    /// A human-readable message; must never contain credentials.
+    pub message: RString,
+    /// The plugin's hint whether a retry may succeed; used for [`ErrorKind::OTHER`].
+    pub retryable: bool,
+}
+
+/// One header; the value is bytes because HTTP allows non-UTF-8 (opaque) values.
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone)]
+pub struct FfiHeader {
+    /// Header name, lowercase.
+    pub name: RString,
+    /// Header value bytes.
+    pub value: RVec<u8>,
+}
+
+/// Keeps the memory behind an [`FfiBytes`] alive, wherever it was allocated.
+///
+/// Body chunks cross the boundary without a copy: the side that produced them keeps ownership
+/// (e.g. of a `bytes::Bytes`) and the other side reads the slice through this object.
+#[sabi_trait]
+pub trait BytesOwner: Send + Sync {
+    /// The bytes this object owns.
+    #[sabi(last_prefix_field)]
+    fn as_slice(&self) -> RSlice<'_, u8>;
+}
+
+/// A zero-copy byte buffer owned by either side of the boundary.
+pub type FfiBytes = BytesOwner_TO<'static, RBox<()>>;
+
+/// One HTTP request, fully prepared by the host's pipeline.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiRequest {
+    /// Method, uppercase (`GET`, `POST`, ...).
+    pub method: RString,
+    /// Absolute URL including the query string.
+    pub url: RString,
+    /// Headers to send, in order.
+    pub headers: RVec<FfiHeader>,
+    /// Body bytes; empty for no body.
+    pub body: FfiBytes,
+    /// Timeout for the whole exchange up to the response head, in milliseconds; `RNone` = none.
+    pub timeout_ms: ROption<u64>,
+    /// The caller will stream the body; a transport must not buffer it whole.
+    pub stream: bool,
+}
+
+/// The head of a response plus the stream of its body.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers, in order, names lowercase.
+    pub headers: RVec<FfiHeader>,
+    /// The body, chunk by chunk.
+    pub body: BodyStreamBox,
+}
+
+/// The result of one body poll: `RSome(chunk)`, `RNone` at the end, or an error.
+pub type ChunkResult = RResult<ROption<FfiBytes>, FfiError>;
+
+/// A response body, read chunk by chunk with the host's waker.
+///
+/// A poll function rather than a method returning a future: one body may have tens of thousands
+/// of chunks, and polling in place avoids a boxed future per chunk.
+#[sabi_trait]
+pub trait BodyStream: Send {
+    /// Polls for the next chunk, like `futures::Stream::poll_next`.
+    #[sabi(last_prefix_field)]
+    fn poll_chunk(&mut self, cx: &mut FfiContext<'_>) -> FfiPoll<ChunkResult>;
+}
+
+/// An owned body stream trait object.
+pub type BodyStreamBox = BodyStream_TO<'static, RBox<()>>;
+
+/// The result of one call.
+pub type CallResult = RResult<FfiResponse, FfiError>;
+
+/// An HTTP client living in a plugin: performs one exchange per call.
+#[sabi_trait]
+pub trait HttpClient: Send + Sync {
+    /// Sends `request` and resolves to the response head once it arrives; the body follows
+    /// through [`FfiResponse::body`].
+    fn call(&self, request: FfiRequest) -> FfiFuture<CallResult>;
+
+    /// Releases pooled connections and background work. Calls after `close` may fail.
+    #[sabi(last_prefix_field)]
+    fn close(&self);
+}
+
+/// An owned `HttpClient` trait object.
+pub type HttpClientBox = HttpClient_TO<'static, RBox<()>>;

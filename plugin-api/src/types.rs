@@ -1,0 +1,201 @@
+//! Plain Rust types for plugin authors, and their conversions to and from [`crate::ffi`].
+//!
+//! The host uses the same conversions, so both sides agree on one mapping.
+
+use std::{fmt, pin::Pin, time::Duration};
+
+use abi_stable::{
+    sabi_trait::TD_Opaque,
+    std_types::{RBox, ROption, RSlice, RString, RVec},
+};
+use bytes::Bytes;
+use futures_core::Stream;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+
+use crate::ffi::{BytesOwner, BytesOwner_TO, ErrorKind, FfiBytes, FfiError, FfiHeader};
+use crate::module::Capabilities;
+
+/// A response body: a stream of chunks that ends with `None`.
+pub type Body = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send + 'static>>;
+
+/// What a plugin tells the host about itself.
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    /// Short name, e.g. `"reqwest"`.
+    pub name: String,
+    /// The plugin's own version.
+    pub version: String,
+    /// One line on what it is.
+    pub description: String,
+    /// What it supports.
+    pub capabilities: Capabilities,
+}
+
+/// One HTTP exchange to perform.
+#[derive(Debug)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// Absolute URL with the query string.
+    pub url: String,
+    /// Headers to send.
+    pub headers: HeaderMap,
+    /// The body; empty for none.
+    pub body: Bytes,
+    /// Deadline for receiving the response head; `None` waits forever.
+    pub timeout: Option<Duration>,
+    /// The caller streams the body: do not buffer it whole.
+    pub stream: bool,
+}
+
+/// A response: head plus body stream.
+pub struct Response {
+    /// Status code.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The body, streamed.
+    pub body: Body,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A transport error: a kind the host's retry policy understands, and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    /// The class of failure.
+    pub kind: ErrorKind,
+    /// What happened, in a sentence; never include credentials.
+    pub message: String,
+    /// Hint for [`ErrorKind::OTHER`]: may a retry succeed?
+    pub retryable: bool,
+}
+
+impl Error {
+    /// An error of `kind`; `retryable` follows the kind's nature.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            retryable: kind.is_transient().unwrap_or(false),
+        }
+    }
+
+    /// Overrides the retryable hint.
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} error: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<FfiError> for Error {
+    fn from(e: FfiError) -> Self {
+        Error {
+            kind: e.kind,
+            message: e.message.into_string(),
+            retryable: e.retryable,
+        }
+    }
+}
+
+impl From<Error> for FfiError {
+    fn from(e: Error) -> Self {
+        FfiError {
+            kind: e.kind,
+            message: RString::from(e.message),
+            retryable: e.retryable,
+        }
+    }
+}
+
+// ---- bytes, without copies ------------------------------------------------------------------
+
+struct OwnedBytes(Bytes);
+
+impl BytesOwner for OwnedBytes {
+    fn as_slice(&self) -> RSlice<'_, u8> {
+        RSlice::from_slice(&self.0)
+    }
+}
+
+/// Hands `bytes` across the boundary without copying: the receiver reads them in place and
+/// drops them through the vtable of the side that allocated them.
+pub fn bytes_to_ffi(bytes: Bytes) -> FfiBytes {
+    BytesOwner_TO::from_ptr(RBox::new(OwnedBytes(bytes)), TD_Opaque)
+}
+
+/// Lets a `Bytes` borrow an [`FfiBytes`] for as long as it lives.
+struct ForeignBytes(FfiBytes);
+
+impl AsRef<[u8]> for ForeignBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice().as_slice()
+    }
+}
+
+/// Turns bytes from the other side into a `Bytes`, without copying.
+pub fn bytes_from_ffi(bytes: FfiBytes) -> Bytes {
+    if bytes.as_slice().is_empty() {
+        return Bytes::new();
+    }
+    Bytes::from_owner(ForeignBytes(bytes))
+}
+
+// ---- headers -----------------------------------------------------------------------------------
+
+/// Converts a header map to its FFI form, keeping order and repeated names.
+pub fn headers_to_ffi(headers: &HeaderMap) -> RVec<FfiHeader> {
+    headers
+        .iter()
+        .map(|(name, value)| FfiHeader {
+            name: RString::from(name.as_str()),
+            value: RVec::from_slice(value.as_bytes()),
+        })
+        .collect()
+}
+
+/// Converts FFI headers to a header map; an invalid name or value is an
+/// [`ErrorKind::PROTOCOL`] error naming the header.
+pub fn headers_from_ffi(headers: RVec<FfiHeader>) -> Result<HeaderMap, Error> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for h in headers {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| {
+            Error::new(
+                ErrorKind::PROTOCOL,
+                format!("invalid header name {:?}", h.name.as_str()),
+            )
+        })?;
+        let value = HeaderValue::from_bytes(&h.value).map_err(|_| {
+            Error::new(
+                ErrorKind::PROTOCOL,
+                format!("invalid value for header {:?}", h.name.as_str()),
+            )
+        })?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// Milliseconds for the FFI timeout field; sub-millisecond timeouts round up so they never
+/// become "no timeout".
+pub fn timeout_to_ffi(timeout: Option<Duration>) -> ROption<u64> {
+    match timeout {
+        Some(t) => ROption::RSome(t.as_micros().div_ceil(1000).min(u64::MAX as u128) as u64),
+        None => ROption::RNone,
+    }
+}
