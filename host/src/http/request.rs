@@ -1,0 +1,228 @@
+//! How a resource client describes one API call.
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// Characters escaped in a path segment: everything but unreserved characters (RFC 3986), so a
+/// segment can never introduce `/`, `?` or `#`.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Timeout tier of a call; the attempt k timeout is `min(tier · 2^(k-1), timeout_max)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeoutTier {
+    /// Quick reads (default 5 s).
+    Short,
+    /// Ordinary calls (default 30 s).
+    #[default]
+    Medium,
+    /// Large transfers (default 360 s).
+    Long,
+    /// No timeout, for calls that wait server-side on purpose.
+    NoTimeout,
+    /// An explicit base timeout.
+    Custom(std::time::Duration),
+}
+
+/// A query parameter value, encoded as the Python client does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    /// Dropped from the query.
+    None,
+    /// `true` / `false`.
+    Bool(bool),
+    /// Decimal integer.
+    Int(i64),
+    /// Decimal float.
+    Float(f64),
+    /// As is (percent-encoded on the wire).
+    Str(String),
+    /// Comma-joined.
+    List(Vec<String>),
+    /// UTC ISO 8601 with milliseconds and `Z`.
+    DateTime(DateTime<Utc>),
+}
+
+impl ParamValue {
+    /// The encoded value, or `None` when the parameter is dropped.
+    pub fn encode(&self) -> Option<String> {
+        match self {
+            ParamValue::None => None,
+            ParamValue::Bool(b) => Some(if *b { "true" } else { "false" }.to_string()),
+            ParamValue::Int(i) => Some(i.to_string()),
+            ParamValue::Float(f) => Some(f.to_string()),
+            ParamValue::Str(s) => Some(s.clone()),
+            ParamValue::List(v) => Some(v.join(",")),
+            ParamValue::DateTime(d) => Some(d.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        }
+    }
+}
+
+macro_rules! param_from {
+    ($($t:ty => $v:ident $(as $cast:ty)?),* $(,)?) => {$(
+        impl From<$t> for ParamValue {
+            fn from(x: $t) -> Self { ParamValue::$v(x $(as $cast)?) }
+        }
+    )*};
+}
+param_from!(bool => Bool, i64 => Int, i32 => Int as i64, u32 => Int as i64, u64 => Int as i64,
+    usize => Int as i64, f64 => Float, String => Str, DateTime<Utc> => DateTime, Vec<String> => List);
+
+impl From<&str> for ParamValue {
+    fn from(s: &str) -> Self {
+        ParamValue::Str(s.to_string())
+    }
+}
+
+impl From<&String> for ParamValue {
+    fn from(s: &String) -> Self {
+        ParamValue::Str(s.clone())
+    }
+}
+
+impl<T: Into<ParamValue>> From<Option<T>> for ParamValue {
+    fn from(o: Option<T>) -> Self {
+        o.map_or(ParamValue::None, Into::into)
+    }
+}
+
+/// A request body: JSON or raw bytes, never both.
+#[derive(Debug, Clone, Default)]
+pub enum RequestBody {
+    /// No body.
+    #[default]
+    Empty,
+    /// Serialized JSON; sent with `Content-Type: application/json`.
+    Json(Bytes),
+    /// Raw bytes with their content type.
+    Raw {
+        /// The `Content-Type` to send.
+        content_type: String,
+        /// The bytes.
+        data: Bytes,
+    },
+}
+
+/// One API call, before the pipeline prepares it.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Encoded path below the API base URL, starting with `/` (e.g. `/v2/datasets/abc`).
+    pub path: String,
+    /// Query parameters in order; `ParamValue::None` ones are dropped.
+    pub params: Vec<(String, ParamValue)>,
+    /// Extra headers; they win over the defaults (case-insensitively).
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: RequestBody,
+    /// Timeout tier.
+    pub timeout: TimeoutTier,
+    /// The caller streams the response body.
+    pub stream: bool,
+}
+
+impl ApiRequest {
+    /// A request for `path`, already encoded (use [`ApiRequest::segment`], [`ApiRequest::id`]
+    /// and [`ApiRequest::key`] to build it safely).
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        ApiRequest {
+            method,
+            path: path.into(),
+            params: Vec::new(),
+            headers: HeaderMap::new(),
+            body: RequestBody::Empty,
+            timeout: TimeoutTier::default(),
+            stream: false,
+        }
+    }
+
+    /// Appends a literal path segment, percent-encoded.
+    pub fn segment(mut self, segment: &str) -> Self {
+        self.path.push('/');
+        self.path
+            .extend(utf8_percent_encode(segment, SEGMENT).map(|s| s.to_string()));
+        self
+    }
+
+    /// Appends a resource id: `/` becomes `~` (the API's `username/name` form), then encoded.
+    pub fn id(self, id: &str) -> Self {
+        let safe = id.replace('/', "~");
+        self.segment(&safe)
+    }
+
+    /// Appends a record key, percent-encoded (including any `/`).
+    pub fn key(self, key: &str) -> Self {
+        self.segment(key)
+    }
+
+    /// Adds a query parameter.
+    pub fn param(mut self, name: &str, value: impl Into<ParamValue>) -> Self {
+        self.params.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Adds a header; it overrides a default header of the same name.
+    ///
+    /// # Panics
+    /// If `name` or `value` is not a valid header; callers pass constants or checked values.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        let name = HeaderName::from_bytes(name.as_bytes()).expect("valid header name");
+        let value = HeaderValue::from_str(value).expect("valid header value");
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Sets a JSON body.
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Result<Self, crate::Error> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| crate::Error::InvalidInput(format!("cannot serialize the body as JSON: {e}")))?;
+        self.body = RequestBody::Json(Bytes::from(bytes));
+        Ok(self)
+    }
+
+    /// Sets an already-serialized JSON body.
+    pub fn json_bytes(mut self, bytes: Bytes) -> Self {
+        self.body = RequestBody::Json(bytes);
+        self
+    }
+
+    /// Sets a raw body with its content type.
+    pub fn bytes(mut self, content_type: &str, data: impl Into<Bytes>) -> Self {
+        self.body = RequestBody::Raw {
+            content_type: content_type.to_string(),
+            data: data.into(),
+        };
+        self
+    }
+
+    /// Sets the timeout tier.
+    pub fn timeout(mut self, tier: TimeoutTier) -> Self {
+        self.timeout = tier;
+        self
+    }
+
+    /// Marks the response body as streamed by the caller.
+    pub fn stream(mut self) -> Self {
+        self.stream = true;
+        self
+    }
+
+    /// The query string (without `?`), or `None` when empty.
+    pub fn query_string(&self) -> Option<String> {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        let mut any = false;
+        for (k, v) in &self.params {
+            if let Some(v) = v.encode() {
+                ser.append_pair(k, &v);
+                any = true;
+            }
+        }
+        any.then(|| ser.finish())
+    }
+}

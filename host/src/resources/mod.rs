@@ -1,0 +1,1 @@
+//! Resource clients: one file per API resource.

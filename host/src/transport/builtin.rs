@@ -1,0 +1,176 @@
+//! The built-in transport: hyper 1 with hyper-util's pooled client and rustls (ring).
+//!
+//! Why hyper directly rather than reqwest: the pipeline already does what reqwest adds on top
+//! of hyper (redirect policy aside, which the Apify API does not use), so the built-in path
+//! keeps one thin layer over the connection pool, and a reqwest-based transport stays available
+//! as a plugin. rustls with ring avoids a C toolchain dependency (aws-lc-sys) in the host.
+
+use std::{
+    error::Error as StdError,
+    io,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use http_body_util::Full;
+use hyper::body::Body as _;
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::{
+    client::legacy::{connect::HttpConnector, Client},
+    rt::TokioExecutor,
+};
+
+use super::{CallFuture, Error, ErrorKind, HttpTransport, Request, Response};
+
+/// The default transport, compiled into the host.
+#[derive(Clone)]
+pub struct BuiltinTransport {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl BuiltinTransport {
+    /// A client with a keep-alive pool and the webpki root certificates.
+    pub fn new() -> Result<Self, crate::Error> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| crate::Error::Config(format!("cannot set up TLS: {e}")))?
+        .with_root_certificates(rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        })
+        .with_no_client_auth();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new()).build(https);
+        Ok(BuiltinTransport { client })
+    }
+}
+
+impl HttpTransport for BuiltinTransport {
+    fn name(&self) -> &str {
+        "builtin"
+    }
+
+    fn call(&self, request: Request) -> CallFuture {
+        let client = self.client.clone();
+        Box::pin(async move {
+            let uri: hyper::Uri = request.url.parse().map_err(|e| {
+                Error::new(
+                    ErrorKind::INVALID_REQUEST,
+                    format!("invalid URL {:?}: {e}", request.url),
+                )
+            })?;
+            let mut builder = hyper::Request::builder().method(request.method).uri(uri);
+            if let Some(h) = builder.headers_mut() {
+                *h = request.headers;
+            }
+            let req = builder
+                .body(Full::new(request.body))
+                .map_err(|e| Error::new(ErrorKind::INVALID_REQUEST, e.to_string()))?;
+            let resp = client.request(req).await.map_err(map_client_error)?;
+            let (parts, body) = resp.into_parts();
+            Ok(Response {
+                status: parts.status,
+                headers: parts.headers,
+                body: Box::pin(IncomingStream(body)),
+            })
+        })
+    }
+}
+
+/// hyper's body as a stream of data chunks.
+struct IncomingStream(Incoming);
+
+impl Stream for IncomingStream {
+    type Item = Result<Bytes, Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            return match Pin::new(&mut self.0).poll_frame(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(map_hyper_error(&e)))),
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => Poll::Ready(Some(Ok(data))),
+                    Err(_) => continue, // trailers: not part of the body
+                },
+            };
+        }
+    }
+}
+
+fn map_client_error(e: hyper_util::client::legacy::Error) -> Error {
+    let detail = error_chain(&e);
+    if e.is_connect() {
+        return Error::new(ErrorKind::CONNECT, format!("cannot connect: {detail}"));
+    }
+    if let Some(h) = find_source::<hyper::Error>(&e) {
+        return map_hyper_error(h);
+    }
+    if let Some(io) = find_source::<io::Error>(&e) {
+        return map_io_error(io, &detail);
+    }
+    Error::new(ErrorKind::OTHER, detail).retryable(false)
+}
+
+fn map_hyper_error(e: &hyper::Error) -> Error {
+    let detail = error_chain(e);
+    if let Some(io) = find_source::<io::Error>(e) {
+        return map_io_error(io, &detail);
+    }
+    if e.is_incomplete_message() || e.is_canceled() || e.is_body_write_aborted() {
+        Error::new(ErrorKind::IO, detail)
+    } else if e.is_timeout() {
+        Error::new(ErrorKind::TIMEOUT, detail)
+    } else if e.is_parse() || e.is_user() {
+        Error::new(ErrorKind::PROTOCOL, detail)
+    } else {
+        Error::new(ErrorKind::IO, detail)
+    }
+}
+
+fn map_io_error(e: &io::Error, detail: &str) -> Error {
+    use io::ErrorKind as K;
+    let kind = match e.kind() {
+        K::ConnectionRefused | K::NotConnected | K::AddrNotAvailable => ErrorKind::CONNECT,
+        K::TimedOut | K::WouldBlock => ErrorKind::TIMEOUT,
+        K::InvalidData if detail.contains("tls") || detail.contains("certificate") => ErrorKind::TLS,
+        _ => ErrorKind::IO,
+    };
+    Error::new(kind, detail.to_string())
+}
+
+fn find_source<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// "outer: inner: root cause", without repeating identical messages.
+pub(crate) fn error_chain(e: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}

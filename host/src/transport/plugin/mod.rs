@@ -1,0 +1,1 @@
+//! Plugin transports (loader + adapter).
