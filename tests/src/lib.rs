@@ -2,9 +2,15 @@
 //!
 //! Every suite runs the same test bodies against each transport from [`all_transports`].
 
-use std::sync::Arc;
+use std::{path::PathBuf, sync::Arc};
 
-use apify_host::transport::{builtin::BuiltinTransport, HttpTransport};
+use apify_host::transport::{
+    builtin::BuiltinTransport,
+    custom::InProcess,
+    plugin::{self, LoadOptions},
+    HttpTransport,
+};
+use apify_transport_reqwest::ReqwestTransport;
 
 /// A transport under test, with a name for messages.
 pub struct TransportUnderTest {
@@ -14,12 +20,66 @@ pub struct TransportUnderTest {
     pub transport: Arc<dyn HttpTransport>,
 }
 
+/// The directory holding the test binary's dependencies (`target/<profile>/deps`).
+pub fn deps_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir
+    } else {
+        dir.join("deps")
+    }
+}
+
+/// Path of a cdylib built in this workspace, e.g. `plugin_path("apify_transport_reqwest")`.
+///
+/// # Panics
+/// If the library was not built; the message says how to build it.
+pub fn plugin_path(lib_name: &str) -> PathBuf {
+    let file = format!("lib{lib_name}.so");
+    let deps = deps_dir();
+    for candidate in [deps.join(&file), deps.parent().unwrap().join(&file)] {
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "{file} was not found in {} or its parent: build the workspace with `cargo test --workspace` \
+         so cargo builds the plugin crates",
+        deps.display()
+    )
+}
+
+/// Loads the reqwest plugin through the real loader.
+pub fn reqwest_plugin() -> Arc<dyn HttpTransport> {
+    let loaded = plugin::load(&plugin_path("apify_transport_reqwest"), &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    Arc::new(
+        loaded
+            .new_client(&serde_json::json!({}))
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
 /// Every transport the suites must pass with: the built-in one, the reqwest plugin loaded from
 /// its `.so` through the real loader, and the same reqwest code linked in-process as a custom
 /// transport.
 pub fn all_transports() -> Vec<TransportUnderTest> {
-    vec![TransportUnderTest {
-        name: "builtin",
-        transport: Arc::new(BuiltinTransport::new().expect("builtin transport")),
-    }]
+    vec![
+        TransportUnderTest {
+            name: "builtin",
+            transport: Arc::new(BuiltinTransport::new().expect("builtin transport")),
+        },
+        TransportUnderTest {
+            name: "plugin:reqwest",
+            transport: reqwest_plugin(),
+        },
+        TransportUnderTest {
+            name: "custom:reqwest",
+            transport: Arc::new(
+                InProcess::<ReqwestTransport>::from_options(serde_json::json!({}))
+                    .expect("in-process reqwest"),
+            ),
+        },
+    ]
 }

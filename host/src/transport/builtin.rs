@@ -71,14 +71,24 @@ impl HttpTransport for BuiltinTransport {
                     format!("invalid URL {:?}: {e}", request.url),
                 )
             })?;
-            let mut builder = hyper::Request::builder().method(request.method).uri(uri);
+            let Request { method, headers, body, timeout, .. } = request;
+            let mut builder = hyper::Request::builder().method(method).uri(uri);
             if let Some(h) = builder.headers_mut() {
-                *h = request.headers;
+                *h = headers;
             }
             let req = builder
-                .body(Full::new(request.body))
+                .body(Full::new(body))
                 .map_err(|e| Error::new(ErrorKind::INVALID_REQUEST, e.to_string()))?;
-            let resp = client.request(req).await.map_err(map_client_error)?;
+            // The timeout covers the response head; the pipeline enforces it too, but a
+            // transport that honours it reports a precise TIMEOUT rather than being cut off.
+            let send = client.request(req);
+            let resp = match timeout {
+                Some(t) => tokio::time::timeout(t, send).await.map_err(|_| {
+                    Error::new(ErrorKind::TIMEOUT, format!("no response head within {t:?}"))
+                })?,
+                None => send.await,
+            }
+            .map_err(map_client_error)?;
             let (parts, body) = resp.into_parts();
             Ok(Response {
                 status: parts.status,

@@ -8,6 +8,7 @@
 pub mod builtin;
 pub mod custom;
 pub mod plugin;
+pub mod select;
 
 use std::{future::Future, pin::Pin};
 

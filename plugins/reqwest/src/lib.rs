@@ -1,1 +1,165 @@
+//! An HTTP transport plugin on reqwest, for the Apify API client host.
+//!
+//! Build it (`cargo build --release -p apify-transport-reqwest`) and point the host at the
+//! resulting `libapify_transport_reqwest.so` with `[transport] plugin = "..."`.
+//!
+//! Options (`[transport.options]` in the host's config), all optional:
+//! - `proxy`: proxy URL for all requests, e.g. `"http://proxy.internal:3128"`;
+//! - `ca_cert_file`: path of an extra PEM CA certificate to trust;
+//! - `connect_timeout_ms`: TCP/TLS connect timeout;
+//! - `pool_max_idle_per_host`: keep-alive pool size per host;
+//! - `http2_prior_knowledge`: speak HTTP/2 without negotiation (h2c on plain HTTP).
+//!
+//! Response bodies are streamed chunk by chunk and cross the plugin boundary without a copy.
 
+use std::time::Duration;
+
+use apify_plugin_api::{
+    export_plugin, Body, Capabilities, Error, ErrorKind, Metadata, Request, Response, Transport,
+};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+/// The plugin's options, from the host's `[transport.options]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// Proxy URL for every request.
+    pub proxy: Option<String>,
+    /// Extra PEM CA certificate file to trust.
+    pub ca_cert_file: Option<String>,
+    /// Connect timeout in milliseconds.
+    pub connect_timeout_ms: Option<u64>,
+    /// Idle keep-alive connections kept per host.
+    pub pool_max_idle_per_host: Option<usize>,
+    /// Use HTTP/2 without negotiation.
+    #[serde(default)]
+    pub http2_prior_knowledge: bool,
+}
+
+/// The reqwest transport.
+pub struct ReqwestTransport {
+    client: reqwest::Client,
+}
+
+fn invalid(msg: String) -> Error {
+    Error::new(ErrorKind::INVALID_REQUEST, msg)
+}
+
+impl ReqwestTransport {
+    /// Builds the client from parsed options.
+    pub fn with_options(o: Options) -> Result<Self, Error> {
+        // reqwest is built without a bundled crypto provider; use ring (this plugin's own copy
+        // of rustls, so this does not touch the host's process-wide default).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut b = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            // A transport performs exactly one exchange: redirects are not followed (the Apify
+            // API does not send them), so what the pipeline sees is what the server said.
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        if let Some(p) = &o.proxy {
+            let proxy = reqwest::Proxy::all(p)
+                .map_err(|e| invalid(format!("option `proxy` = {p:?} is not a valid proxy URL: {e}")))?;
+            b = b.proxy(proxy);
+        }
+        if let Some(path) = &o.ca_cert_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| invalid(format!("option `ca_cert_file`: cannot read {path}: {e}")))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| invalid(format!("option `ca_cert_file`: {path} is not a PEM certificate: {e}")))?;
+            b = b.add_root_certificate(cert);
+        }
+        if let Some(ms) = o.connect_timeout_ms {
+            b = b.connect_timeout(Duration::from_millis(ms));
+        }
+        if let Some(n) = o.pool_max_idle_per_host {
+            b = b.pool_max_idle_per_host(n);
+        }
+        if o.http2_prior_knowledge {
+            b = b.http2_prior_knowledge();
+        }
+        let client = b
+            .build()
+            .map_err(|e| invalid(format!("cannot build the reqwest client: {}", chain(&e))))?;
+        Ok(ReqwestTransport { client })
+    }
+}
+
+impl Transport for ReqwestTransport {
+    fn metadata() -> Metadata {
+        Metadata {
+            name: "reqwest".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "HTTP transport on reqwest 0.13 with rustls (ring)".into(),
+            capabilities: Capabilities::STREAMING
+                | Capabilities::TLS
+                | Capabilities::HTTP2
+                | Capabilities::PROXY
+                | Capabilities::TIMEOUTS,
+        }
+    }
+
+    fn new(options: serde_json::Value) -> Result<Self, Error> {
+        let o: Options = serde_json::from_value(options)
+            .map_err(|e| invalid(format!("invalid [transport.options] for the reqwest plugin: {e}")))?;
+        Self::with_options(o)
+    }
+
+    fn diagnostics() -> serde_json::Value {
+        serde_json::json!({ "http_library": "reqwest 0.13", "tls": "rustls 0.23 (ring)" })
+    }
+
+    async fn call(&self, request: Request) -> Result<Response, Error> {
+        let Request { method, url, headers, body, timeout, stream: _ } = request;
+        let send = self.client.request(method, &url).headers(headers).body(body).send();
+        // The timeout covers the response head only: a long streamed body must not be cut off.
+        let resp = match timeout {
+            Some(t) => tokio::time::timeout(t, send).await.map_err(|_| {
+                Error::new(ErrorKind::TIMEOUT, format!("no response head within {t:?}"))
+            })?,
+            None => send.await,
+        }
+        .map_err(|e| map_error(&e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body: Body = Box::pin(resp.bytes_stream().map(|r| r.map_err(|e| map_error(&e))));
+        Ok(Response { status, headers, body })
+    }
+}
+
+/// Classifies a reqwest error by what actually failed, looking at its source chain.
+fn map_error(e: &reqwest::Error) -> Error {
+    let msg = chain(e);
+    let kind = if e.is_builder() {
+        ErrorKind::INVALID_REQUEST
+    } else if e.is_timeout() {
+        ErrorKind::TIMEOUT
+    } else if e.is_connect() {
+        if msg.contains("certificate") || msg.contains("tls") || msg.contains("TLS") {
+            ErrorKind::TLS
+        } else {
+            ErrorKind::CONNECT
+        }
+    } else if e.is_body() || e.is_decode() || e.is_request() {
+        ErrorKind::IO
+    } else {
+        ErrorKind::OTHER
+    };
+    Error::new(kind, msg)
+}
+
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+export_plugin!(ReqwestTransport);

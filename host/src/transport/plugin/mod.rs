@@ -1,1 +1,82 @@
-//! Plugin transports (loader + adapter).
+//! Plugin transports: the safe loader and the adapter from the FFI client.
+
+mod adapter;
+pub mod loader;
+
+use std::{fmt, path::Path};
+
+pub use adapter::PluginTransport;
+pub use loader::{load, CheckOutcome, LoadError, LoadFailure, LoadOptions, LoadedPlugin, PluginInfo};
+
+use crate::config::TransportConfig;
+
+/// What `apify-host transport inspect PATH` prints: each check, then the metadata.
+#[derive(Debug)]
+pub struct InspectReport {
+    /// The path inspected.
+    pub path: std::path::PathBuf,
+    /// Each check in order, up to the first failure.
+    pub checks: Vec<CheckOutcome>,
+    /// The metadata, if the checks passed.
+    pub plugin: Option<LoadedPlugin>,
+    /// The constructor's result with the configured options, if the checks passed.
+    pub constructor: Option<Result<(), LoadError>>,
+}
+
+impl InspectReport {
+    /// Whether every check passed.
+    pub fn ok(&self) -> bool {
+        self.checks.iter().all(|c| c.result.is_ok()) && matches!(self.constructor, Some(Ok(())))
+    }
+}
+
+/// Runs every load check on `path` and the constructor with the configured options, without
+/// sending a request.
+pub fn inspect(path: &Path, config: &TransportConfig) -> InspectReport {
+    let options = LoadOptions {
+        sha256: config.sha256.clone(),
+        allow_insecure_permissions: config.allow_insecure_permissions,
+    };
+    let (checks, plugin) = loader::inspect(path, &options);
+    let constructor = plugin
+        .as_ref()
+        .map(|p| p.new_client(&config.options_json()).map(|_| ()));
+    InspectReport {
+        path: path.to_path_buf(),
+        checks,
+        plugin,
+        constructor,
+    }
+}
+
+impl fmt::Display for InspectReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "plugin: {}", self.path.display())?;
+        for c in &self.checks {
+            match &c.result {
+                Ok(detail) => writeln!(f, "  ok    {:<12} {detail}", c.check)?,
+                Err(e) => writeln!(f, "  FAIL  {:<12} {}. {}", c.check, e.reason, e.fix)?,
+            }
+        }
+        if let Some(ctor) = &self.constructor {
+            match ctor {
+                Ok(()) => writeln!(f, "  ok    {:<12} client created with the configured options", "constructor")?,
+                Err(e) => writeln!(f, "  FAIL  {:<12} {}. {}", "constructor", e.reason, e.fix)?,
+            }
+        }
+        if let Some(p) = &self.plugin {
+            let m = &p.metadata;
+            writeln!(f, "name:         {}", m.name)?;
+            writeln!(f, "version:      {}", m.version)?;
+            writeln!(f, "description:  {}", m.description)?;
+            writeln!(f, "plugin API:   {}.{}", m.api_major, m.api_minor)?;
+            writeln!(f, "capabilities: {}", m.capabilities.names().join(", "))?;
+            writeln!(f, "sha256:       {}", p.sha256)?;
+            match &m.diagnostics {
+                Some(d) => writeln!(f, "diagnostics:  {d}")?,
+                None => writeln!(f, "diagnostics:  not provided (plugin built against API {}.{})", m.api_major, m.api_minor)?,
+            }
+        }
+        Ok(())
+    }
+}
