@@ -1,1 +1,304 @@
-//! placeholder
+//! A loopback HTTP/1.1 test server with faults on demand.
+//!
+//! It backs the transport conformance suite: the same tests run against every HTTP
+//! transport and against the retrying pipeline, so the server must control the bytes
+//! on the wire exactly. That is why it is written on raw tokio sockets with a small
+//! hand-written HTTP/1.1 layer (httparse for the request head) instead of a framework:
+//! a framework would refuse to reset a connection mid-body or to lie about a length.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use testkit::{Action, TestServer};
+//! let server = TestServer::start().await;
+//! server.script("/echo", vec![Action::status(503), Action::ResetBeforeResponse]);
+//! let url = server.url("/echo?x=1"); // 503, then a reset, then the echo route
+//! # let _ = url;
+//! # }
+//! ```
+//!
+//! Default routes (when no scripted action is queued; the method does not matter, and
+//! `HEAD` gets the head only):
+//! - `/echo`: 200 JSON describing the request (`method`, `path`, `query`, `headers` as
+//!   `[[name, value], ...]` with lowercased names in order, `body_len`, `body_sha256`,
+//!   `body_utf8` (or null), `body_base64`). Query `status=NNN` sets the status,
+//!   repeatable `header=Name:Value` adds response headers, `content_type=` sets it.
+//! - `/bytes/{n}`: `n` bytes of the pattern with `Content-Length`, or chunked with
+//!   `?chunked=1`. Byte `i` of the pattern is `(i % 251) as u8`; check bodies with
+//!   [`pattern_sha256`], [`pattern_matches`] (streaming) or [`pattern_bytes`].
+//! - `/small`: a fixed ~1 KiB Apify-shaped JSON body (`{"data":{...}}`).
+//! - `/status/{code}`: that status; 4xx/5xx carry `{"error":{"type":..,"message":..}}`.
+//! - anything else: 404 with `{"error":{"type":"record-not-found",..}}`.
+
+mod action;
+mod conn;
+mod pattern;
+mod routes;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use action::Action;
+pub use pattern::{pattern_byte, pattern_bytes, pattern_matches, pattern_sha256};
+
+/// A request as the server received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// Method, as sent (`"GET"`).
+    pub method: String,
+    /// Path without the query (`"/echo"`), not percent-decoded.
+    pub path: String,
+    /// Raw query string without the `?`, if the target had one (possibly empty).
+    pub query: Option<String>,
+    /// Headers in the order received. Names are lowercased (transports disagree on
+    /// casing, and tests should not depend on it); values are as sent.
+    pub headers: Vec<(String, String)>,
+    /// The complete body, de-chunked.
+    pub body: Bytes,
+    /// When the last byte of the request had been read.
+    pub received_at: Instant,
+    /// Which connection carried it: 0 for the first accepted connection, 1 for the
+    /// second, and so on. Lets a test tell whether a retry reused a connection.
+    pub connection: usize,
+}
+
+impl LoggedRequest {
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// State shared between the handle and the connection tasks.
+pub(crate) struct Shared {
+    scripts: Mutex<HashMap<String, VecDeque<Action>>>,
+    log: Mutex<Vec<LoggedRequest>>,
+    accepted: AtomicUsize,
+}
+
+impl Shared {
+    fn log(&self, req: &LoggedRequest) {
+        self.log.lock().unwrap().push(req.clone());
+    }
+
+    fn pop_script(&self, path: &str) -> Option<Action> {
+        let mut scripts = self.scripts.lock().unwrap();
+        let queue = scripts.get_mut(path)?;
+        let action = queue.pop_front();
+        if queue.is_empty() {
+            scripts.remove(path);
+        }
+        action
+    }
+}
+
+/// A running test server on `127.0.0.1`. Dropping it stops the server: the listener
+/// closes and every open connection is dropped, including hanging and mid-body ones.
+pub struct TestServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    /// Never sent on; dropping it is the stop signal (`changed()` then fails everywhere).
+    stop: Option<watch::Sender<()>>,
+    /// The runtime thread of [`TestServer::start_blocking`].
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl TestServer {
+    /// Binds `127.0.0.1:0` and serves on the current tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime, or if binding fails.
+    pub async fn start() -> TestServer {
+        let (std_listener, addr) = bind();
+        let listener = TcpListener::from_std(std_listener).expect("testkit: register listener");
+        let (shared, stop, rx) = Self::parts();
+        tokio::spawn(accept_loop(listener, shared.clone(), rx));
+        TestServer {
+            addr,
+            shared,
+            stop: Some(stop),
+            thread: None,
+        }
+    }
+
+    /// Binds `127.0.0.1:0` and serves on its own two-worker runtime on a background
+    /// thread, for synchronous tests and benchmarks. Usable inside or outside a runtime.
+    ///
+    /// # Panics
+    /// If binding or creating the runtime fails.
+    pub fn start_blocking() -> TestServer {
+        let (std_listener, addr) = bind();
+        let (shared, stop, rx) = Self::parts();
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("testkit-{}", addr.port()))
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("testkit: build runtime");
+                rt.block_on(async move {
+                    let listener =
+                        TcpListener::from_std(std_listener).expect("testkit: register listener");
+                    accept_loop(listener, thread_shared, rx).await;
+                });
+                // Dropping `rt` here cancels whatever connection tasks are left.
+            })
+            .expect("testkit: spawn server thread");
+        TestServer {
+            addr,
+            shared,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn parts() -> (Arc<Shared>, watch::Sender<()>, watch::Receiver<()>) {
+        let shared = Arc::new(Shared {
+            scripts: Mutex::default(),
+            log: Mutex::default(),
+            accepted: AtomicUsize::new(0),
+        });
+        let (tx, rx) = watch::channel(());
+        (shared, tx, rx)
+    }
+
+    /// The listening address (`127.0.0.1:PORT`).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` followed by `path_and_query` (a `/` is inserted if it
+    /// does not start with one).
+    pub fn url(&self, path_and_query: &str) -> String {
+        let sep = if path_and_query.starts_with('/') {
+            ""
+        } else {
+            "/"
+        };
+        format!("http://{}{sep}{path_and_query}", self.addr)
+    }
+
+    /// Appends actions to the queue for requests whose path (without query) equals
+    /// `path` exactly. Each such request pops one action; once the queue is empty the
+    /// default route answers again.
+    pub fn script(&self, path: &str, actions: Vec<Action>) {
+        if actions.is_empty() {
+            return;
+        }
+        self.shared
+            .scripts
+            .lock()
+            .unwrap()
+            .entry(path.to_owned())
+            .or_default()
+            .extend(actions);
+    }
+
+    /// Drops every queued action, for all paths.
+    pub fn clear_scripts(&self) {
+        self.shared.scripts.lock().unwrap().clear();
+    }
+
+    /// Every complete request received so far, in arrival order.
+    ///
+    /// The log keeps request bodies alive: benchmarks that upload large bodies should
+    /// call [`TestServer::clear_requests`] between iterations.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.log.lock().unwrap().clone()
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        self.shared.log.lock().unwrap().clear();
+    }
+
+    /// How many TCP connections the server has accepted.
+    pub fn connections_accepted(&self) -> usize {
+        self.shared.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            // Joining makes "dropped" mean "port closed" for blocking servers. The thread
+            // only drops its own runtime, so this does not block on our caller's runtime.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A URL on `127.0.0.1` where nothing listens (`http://127.0.0.1:PORT/`): the port was
+/// just bound and released, so connecting is refused (unless something grabs the port
+/// in between, which the kernel makes unlikely by cycling through ephemeral ports).
+pub fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("testkit: bind");
+    let port = listener.local_addr().expect("testkit: local_addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/")
+}
+
+/// Binds a non-blocking listener with a backlog large enough for connection-storm
+/// benchmarks (std's default is 128).
+fn bind() -> (std::net::TcpListener, SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("testkit: socket");
+    let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+    socket
+        .bind(&addr.into())
+        .expect("testkit: bind 127.0.0.1:0");
+    socket.listen(1024).expect("testkit: listen");
+    socket.set_nonblocking(true).expect("testkit: nonblocking");
+    let listener: std::net::TcpListener = socket.into();
+    let addr = listener.local_addr().expect("testkit: local_addr");
+    (listener, addr)
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<()>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let id = shared.accepted.fetch_add(1, Ordering::SeqCst);
+                    // Responses are written whole; Nagle would only add latency to the
+                    // small-request path (head and body in separate writes elsewhere).
+                    let _ = stream.set_nodelay(true);
+                    let shared = shared.clone();
+                    let mut stop = stop.clone();
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            _ = stop.changed() => {}
+                            _ = conn::serve(stream, shared, id) => {}
+                        }
+                    });
+                }
+                Err(e) => {
+                    // E.g. EMFILE in a connection storm: back off instead of spinning.
+                    tracing::debug!("testkit: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            },
+        }
+    }
+}
