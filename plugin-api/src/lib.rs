@@ -20,6 +20,7 @@
 
 pub mod export;
 pub mod ffi;
+pub mod history;
 pub mod module;
 pub mod types;
 

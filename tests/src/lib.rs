@@ -2,6 +2,10 @@
 //!
 //! Every suite runs the same test bodies against each transport from [`all_transports`].
 
+pub mod pipeline_support;
+
+pub mod abi_fixtures;
+
 use std::{path::PathBuf, sync::Arc};
 
 use apify_host::transport::{

@@ -24,6 +24,7 @@ use std::{
 
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use apify_plugin_api::{
+    history,
     module::{PluginMetadata, PluginModRef},
     Capabilities, API_MAJOR, API_MINOR,
 };
@@ -340,10 +341,25 @@ fn check_sha256(path: &Path, canonical: &Path, options: &LoadOptions) -> Result<
 
 fn check_abi(path: &Path, canonical: &Path) -> Result<(PluginModRef, String), LoadError> {
     let header = lib_header_from_path(canonical).map_err(|e| map_library_error(path, e))?;
-    let module = header
-        .init_root_module::<PluginModRef>()
-        .map_err(|e| map_library_error(path, e))?;
-    Ok((module, format!("root module found, layout matches interface {API_MAJOR}.x")))
+    match header.init_root_module::<PluginModRef>() {
+        Ok(module) => Ok((module, format!("root module found, layout matches interface {API_MAJOR}.{API_MINOR} or newer"))),
+        Err(full) => {
+            // Maybe an older minor: abi_stable refuses a prefix type with fewer fields than the
+            // host's, so check the plugin against the snapshot of the older interface instead.
+            let Ok(old) = header.init_root_module::<history::v1_0::PluginModRef>() else {
+                return Err(map_library_error(path, full));
+            };
+            // SAFETY: both are `PrefixRef`s to the plugin's root-module static, whose layout was
+            // just checked up to the 1.0 fields. Fields after those are read only through
+            // `missing_field(option)` accessors, which consult the plugin's own field list.
+            let module: PluginModRef = unsafe { PluginModRef(old.0.cast()) };
+            if module.diagnostics().is_some() {
+                // The plugin does have the newer fields, so the full check's refusal stands.
+                return Err(map_library_error(path, full));
+            }
+            Ok((module, format!("root module found, layout matches interface {API_MAJOR}.0 (an older minor)")))
+        }
+    }
 }
 
 fn check_api_version(path: &Path, module: PluginModRef) -> Result<(PluginInfo, String), LoadError> {
@@ -427,22 +443,42 @@ fn map_library_error(path: &Path, e: LibraryError) -> LoadError {
     }
 }
 
-/// The line of an abi_stable layout report that says what differs.
+/// What differs, from an abi_stable layout report (~3–20 KB): the path of fields to the
+/// mismatch and the final `Error:` with its expected and found values, e.g.
+/// `metadata → __returns → api_major: mismatched type (expected u16, found u32)`.
 pub fn decisive_line(report: &str) -> String {
     let lines: Vec<&str> = report.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let keys = ["incompatible", "mismatched", "Expected", "expected", "Found", "found", "Error"];
-    for key in keys {
-        if let Some(i) = lines.iter().position(|l| l.contains(key)) {
-            let mut s = lines[i].to_string();
-            // "Expected X" / "Found Y" often sit on the following lines.
-            for next in lines.iter().skip(i + 1).take(4) {
-                if next.starts_with("Expected") || next.starts_with("Found") || next.starts_with("expected") || next.starts_with("found") {
-                    s.push(' ');
-                    s.push_str(next);
-                }
-            }
-            return s.chars().take(300).collect();
-        }
+    let Some(err_at) = lines.iter().rposition(|l| l.starts_with("Error:")) else {
+        return lines.first().map(|l| l.chars().take(300).collect()).unwrap_or_default();
+    };
+    let what = lines[err_at].trim_start_matches("Error:").trim();
+    let value_after = |label: &str| {
+        lines[err_at..]
+            .iter()
+            .position(|l| *l == label)
+            .and_then(|i| lines.get(err_at + i + 1))
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+    let (expected, found) = (value_after("Expected:"), value_after("Found:"));
+    // The field path sits in the last "N error(s)inside:" block before the error.
+    let block = lines[..err_at]
+        .iter()
+        .rposition(|l| l.contains("error(s)inside"))
+        .unwrap_or(0);
+    let path: Vec<&str> = lines[block..err_at]
+        .iter()
+        .take_while(|l| !l.starts_with("Layout of expected type"))
+        .filter_map(|l| l.strip_prefix("field_name:"))
+        .filter(|f| *f != "0")
+        .collect();
+    let mut s = String::new();
+    if !path.is_empty() {
+        s.push_str(&format!("PluginMod.{}: ", path.join(" → ")));
     }
-    lines.first().map(|l| l.chars().take(300).collect()).unwrap_or_default()
+    s.push_str(what);
+    if !expected.is_empty() || !found.is_empty() {
+        s.push_str(&format!(" (expected {expected}, found {found})"));
+    }
+    s.chars().take(300).collect()
 }

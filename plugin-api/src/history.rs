@@ -1,0 +1,47 @@
+//! Snapshots of the root module as earlier minors defined it.
+//!
+//! abi_stable's layout check accepts a library whose prefix type has MORE fields than the host
+//! expects (an older host, a newer plugin) but refuses one with FEWER (a newer host, an older
+//! plugin). So the host checks an older plugin against the snapshot of its minor, and then
+//! reads it through the current [`crate::PluginModRef`], whose `missing_field(option)`
+//! accessors answer `None` for the fields the plugin does not have.
+//!
+//! When a minor adds a field, copy the current `PluginMod` here as the snapshot of the
+//! previous minor (same type name: abi_stable compares names) and list it in `SNAPSHOTS` of
+//! the host's loader.
+
+/// The root module of interface 1.0: `metadata` and `new_client`.
+pub mod v1_0 {
+    use abi_stable::{
+        declare_root_module_statics,
+        library::RootModule,
+        sabi_types::VersionStrings,
+        std_types::{RResult, RStr},
+        StableAbi,
+    };
+
+    use crate::{ffi::FfiError, ffi::HttpClientBox, module::PluginMetadata};
+
+    /// `PluginMod` as of 1.0.
+    #[repr(C)]
+    #[derive(StableAbi)]
+    #[sabi(kind(Prefix(prefix_ref = PluginModRef)))]
+    #[sabi(missing_field(option))]
+    pub struct PluginMod {
+        /// See [`crate::module::PluginMod::metadata`].
+        pub metadata: extern "C" fn() -> PluginMetadata,
+        /// See [`crate::module::PluginMod::new_client`].
+        #[sabi(last_prefix_field)]
+        pub new_client: extern "C" fn(options_json: RStr<'_>) -> RResult<HttpClientBox, FfiError>,
+    }
+
+    impl RootModule for PluginModRef {
+        declare_root_module_statics! {PluginModRef}
+        const BASE_NAME: &'static str = "apify_transport";
+        const NAME: &'static str = "apify_transport";
+        const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
+    }
+
+    /// The number of fields in 1.0.
+    pub const FIELDS: usize = 2;
+}

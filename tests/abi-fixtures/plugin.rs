@@ -1,0 +1,43 @@
+//! The transport every ABI fixture variant exports: it answers every call itself (no network),
+//! describing the request and the interface version it was built against, in two body chunks,
+//! so a test sees the call, the head and the body stream all cross the boundary.
+
+use apify_plugin_api::{
+    Body, Capabilities, Error, Metadata, Request, Response, Transport, API_MAJOR, API_MINOR,
+};
+use bytes::Bytes;
+
+/// The fixture transport.
+pub struct Synthetic;
+
+impl Transport for Synthetic {
+    fn metadata() -> Metadata {
+        Metadata {
+            name: format!("abi-fixture-{API_MAJOR}.{API_MINOR}"),
+            version: "0.0.0".into(),
+            description: "ABI fixture: answers without a network".into(),
+            capabilities: Capabilities::STREAMING,
+        }
+    }
+
+    fn new(_options: serde_json::Value) -> Result<Self, Error> {
+        Ok(Synthetic)
+    }
+
+    async fn call(&self, request: Request) -> Result<Response, Error> {
+        let text = format!(
+            "{{\"api\":\"{API_MAJOR}.{API_MINOR}\",\"method\":\"{}\",\"url\":\"{}\"}}",
+            request.method, request.url
+        );
+        let (a, b) = text.split_at(text.len() / 2);
+        let chunks = vec![Ok(Bytes::from(a.to_string())), Ok(Bytes::from(b.to_string()))];
+        let body: Body = Box::pin(futures_util::stream::iter(chunks));
+        Ok(Response {
+            status: http::StatusCode::OK,
+            headers: http::HeaderMap::new(),
+            body,
+        })
+    }
+}
+
+apify_plugin_api::export_plugin!(Synthetic);

@@ -1,0 +1,215 @@
+//! Helpers for the pipeline suites (`tests/tests/pipeline_*.rs`): a pipeline over a transport
+//! under test pointed at a [`TestServer`], fast settings, and transport wrappers that record
+//! what the pipeline hands a transport or inject failures in front of it.
+//!
+//! The wrappers compose with any transport from [`crate::all_transports`], so the same test
+//! body runs for each one.
+
+use std::{
+    collections::VecDeque,
+    io::{Read, Write},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use apify_host::{
+    http::{HttpSettings, Pipeline},
+    transport::{CallFuture, Error, HttpTransport, Request},
+    Token,
+};
+use testkit::{LoggedRequest, TestServer};
+
+/// Settings that keep retry tests fast: 20 ms minimum backoff, 2 s tiers (generous: only the
+/// timeout tests rely on a tier firing, and they set their own).
+pub fn fast_settings() -> HttpSettings {
+    HttpSettings {
+        max_retries: 4,
+        min_delay_between_retries: Duration::from_millis(20),
+        timeout_short: Duration::from_secs(2),
+        timeout_medium: Duration::from_secs(2),
+        timeout_long: Duration::from_secs(2),
+        timeout_max: Duration::from_secs(10),
+        compress_requests: true,
+    }
+}
+
+/// A pipeline over `transport` whose base URL is `server`.
+pub fn pipeline_for(
+    transport: Arc<dyn HttpTransport>,
+    server: &TestServer,
+    settings: HttpSettings,
+    token: Option<&str>,
+) -> Pipeline {
+    Pipeline::new(transport, settings, &server.url(""), token.map(Token::new))
+}
+
+/// Time between two logged requests (`b` after `a`).
+pub fn gap(a: &LoggedRequest, b: &LoggedRequest) -> Duration {
+    b.received_at.saturating_duration_since(a.received_at)
+}
+
+/// Decompresses a gzip body.
+///
+/// # Panics
+/// If `data` is not valid gzip.
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .expect("valid gzip");
+    out
+}
+
+/// Gzips `data` (for bodies a caller sends pre-encoded).
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).expect("gzip into memory");
+    enc.finish().expect("gzip into memory")
+}
+
+/// What the pipeline handed the transport for one attempt.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    /// The per-attempt timeout passed down in `Request::timeout`.
+    pub timeout: Option<Duration>,
+    /// The stream flag.
+    pub stream: bool,
+    /// The body as handed to the transport.
+    pub body: bytes::Bytes,
+    /// When the pipeline called the transport.
+    pub at: Instant,
+}
+
+/// Wraps a transport: records every request it is given, then optionally answers the first
+/// calls with scripted errors instead of delegating, then delegates.
+pub struct Recording {
+    inner: Arc<dyn HttpTransport>,
+    seen: Mutex<Vec<SeenRequest>>,
+    fail_first: Mutex<VecDeque<Error>>,
+    strip_timeout: bool,
+}
+
+impl Recording {
+    /// Records, delegates everything.
+    pub fn new(inner: Arc<dyn HttpTransport>) -> Arc<Self> {
+        Arc::new(Recording {
+            inner,
+            seen: Mutex::default(),
+            fail_first: Mutex::default(),
+            strip_timeout: false,
+        })
+    }
+
+    /// Records; the first `errors.len()` calls fail with these errors without reaching the
+    /// inner transport (a transport failing before anything hits the wire).
+    pub fn failing_first(inner: Arc<dyn HttpTransport>, errors: Vec<Error>) -> Arc<Self> {
+        Arc::new(Recording {
+            inner,
+            seen: Mutex::default(),
+            fail_first: Mutex::new(errors.into()),
+            strip_timeout: false,
+        })
+    }
+
+    /// Records, but hands the inner transport no timeout: a transport that ignores timeouts,
+    /// so only the host's own limit can end a hanging exchange.
+    pub fn ignoring_timeouts(inner: Arc<dyn HttpTransport>) -> Arc<Self> {
+        Arc::new(Recording {
+            inner,
+            seen: Mutex::default(),
+            fail_first: Mutex::default(),
+            strip_timeout: true,
+        })
+    }
+
+    /// Every request seen so far.
+    pub fn seen(&self) -> Vec<SeenRequest> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl HttpTransport for Recording {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn call(&self, mut request: Request) -> CallFuture {
+        self.seen.lock().unwrap().push(SeenRequest {
+            timeout: request.timeout,
+            stream: request.stream,
+            body: request.body.clone(),
+            at: Instant::now(),
+        });
+        if let Some(e) = self.fail_first.lock().unwrap().pop_front() {
+            return Box::pin(async move { Err(e) });
+        }
+        if self.strip_timeout {
+            request.timeout = None;
+        }
+        self.inner.call(request)
+    }
+}
+
+/// Checks the Apify `User-Agent` shape:
+/// `ApifyClient/{semver} ({os}; Rust/{x.y.z...}); isAtHome/{true|false}`; returns the
+/// `isAtHome` value.
+pub fn parse_user_agent(ua: &str) -> Option<bool> {
+    let rest = ua.strip_prefix("ApifyClient/")?;
+    let (version, rest) = rest.split_once(" (")?;
+    let is_version = |v: &str| {
+        let parts: Vec<_> = v.split(['.', '-']).collect();
+        parts.len() >= 3
+            && parts[..3]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if !is_version(version) {
+        return None;
+    }
+    let (os, rest) = rest.split_once("; Rust/")?;
+    if os != std::env::consts::OS {
+        return None;
+    }
+    let (rustc, at_home) = rest.split_once("); isAtHome/")?;
+    if !is_version(rustc) {
+        return None;
+    }
+    match at_home {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// A `tracing` subscriber writing into a shared buffer, for asserting on log output.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Installs a capturing subscriber (all levels) for the current thread until the guard
+    /// drops. Use with a current-thread runtime, so the pipeline runs on this thread.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
