@@ -29,7 +29,10 @@ impl std::fmt::Debug for ApifyClientBuilder {
             .field("token", &self.token)
             .field("api_url", &self.api_url)
             .field("settings", &self.settings)
-            .field("transport", &self.transport.as_ref().map(|t| t.name().to_string()))
+            .field(
+                "transport",
+                &self.transport.as_ref().map(|t| t.name().to_string()),
+            )
             .finish()
     }
 }

@@ -70,8 +70,16 @@ impl HttpConfig {
                 .min_delay_between_retries_ms
                 .map(Duration::from_millis)
                 .unwrap_or(d.min_delay_between_retries),
-            timeout_short: secs(self.timeout_short_secs, "timeout_short_secs", d.timeout_short)?,
-            timeout_medium: secs(self.timeout_medium_secs, "timeout_medium_secs", d.timeout_medium)?,
+            timeout_short: secs(
+                self.timeout_short_secs,
+                "timeout_short_secs",
+                d.timeout_short,
+            )?,
+            timeout_medium: secs(
+                self.timeout_medium_secs,
+                "timeout_medium_secs",
+                d.timeout_medium,
+            )?,
             timeout_long: secs(self.timeout_long_secs, "timeout_long_secs", d.timeout_long)?,
             timeout_max: secs(self.timeout_max_secs, "timeout_max_secs", d.timeout_max)?,
             compress_requests: self.compress_requests.unwrap_or(d.compress_requests),

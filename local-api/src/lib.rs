@@ -1,1 +1,45 @@
-//! placeholder
+//! A local, in-memory server for the storage endpoints of the Apify API v2, for offline work,
+//! integration tests of API clients, and benchmarks.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use apify_local_api::{Fault, FaultRule, LocalApi, LocalApiConfig};
+//!
+//! let api = LocalApi::start(LocalApiConfig::with_token("secret")).await?;
+//! let base = api.base_url(); // "http://127.0.0.1:PORT"; the API is under `{base}/v2`
+//! // The next two GETs under /v2/datasets fail with 503, then 429 + Retry-After.
+//! api.push_faults(FaultRule::matching(
+//!     Some("GET"),
+//!     "/v2/datasets",
+//!     [Fault::status(503), Fault::rate_limited("1")],
+//! ));
+//! # let _ = base; Ok(()) }
+//! ```
+//!
+//! What it serves (see `README.md` beside this crate for the details):
+//! - `/v2/users/me`, datasets, key-value stores, request queues and logs, with the API's
+//!   JSON shapes, status codes, pagination headers and error bodies;
+//! - record bodies streamed to and from files in a temporary folder (removed on drop);
+//! - optional token checking;
+//! - a control API under `/_control` (faults, request log, seeding), also available as
+//!   methods of [`LocalApi`].
+
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod faults;
+pub mod items;
+mod middleware;
+pub mod request_log;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod store;
+mod users;
+pub mod util;
+
+pub use config::LocalApiConfig;
+pub use error::ApiError;
+pub use faults::{Fault, FaultRule, SlowBody};
+pub use request_log::LoggedRequest;
+pub use server::LocalApi;

@@ -31,8 +31,8 @@ use crate::ffi::{
 };
 use crate::module::{metadata_for, PluginMetadata};
 use crate::types::{
-    bytes_from_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi, Body, Error, Metadata,
-    Request, Response,
+    bytes_from_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi, Body, Error, Metadata, Request,
+    Response,
 };
 
 /// An HTTP transport, as a plugin author writes it: one exchange per call, plain async Rust.
@@ -352,8 +352,10 @@ macro_rules! export_plugin {
     ($transport:ty) => {
         /// The symbol abi_stable's loader looks up (its mangled root-module loader name).
         #[no_mangle]
-        pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::__private::abi_stable::library::LibHeader = {
-            extern "C" fn __apify_root_module() -> $crate::__private::abi_stable::library::RootModuleResult {
+        pub static _1as_0lib_1header_0root_bmodule_bloader:
+            $crate::__private::abi_stable::library::LibHeader = {
+            extern "C" fn __apify_root_module(
+            ) -> $crate::__private::abi_stable::library::RootModuleResult {
                 $crate::__private::abi_stable::library::__call_root_module_loader(
                     $crate::module::root_module::<$transport>,
                 )

@@ -14,7 +14,10 @@ use std::{
 pub const VARIANTS: [&str; 4] = ["api-1.0", "api-1.2", "changed-layout", "api-2.0"];
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Builds `variant` if needed and returns the path of its `.so`.

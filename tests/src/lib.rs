@@ -56,8 +56,11 @@ pub fn plugin_path(lib_name: &str) -> PathBuf {
 
 /// Loads the reqwest plugin through the real loader.
 pub fn reqwest_plugin() -> Arc<dyn HttpTransport> {
-    let loaded = plugin::load(&plugin_path("apify_transport_reqwest"), &LoadOptions::default())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let loaded = plugin::load(
+        &plugin_path("apify_transport_reqwest"),
+        &LoadOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     Arc::new(
         loaded
             .new_client(&serde_json::json!({}))

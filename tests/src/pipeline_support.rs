@@ -182,20 +182,34 @@ pub fn parse_user_agent(ua: &str) -> Option<bool> {
 }
 
 /// A `tracing` subscriber writing into a shared buffer, for asserting on log output.
+///
+/// Installed as the process-wide default, once per test binary: a thread-scoped subscriber
+/// (`tracing::subscriber::set_default`) misses events whose callsite another thread hit first
+/// while it was the only registered subscriber (tracing then caches that thread's "never"
+/// interest), which makes such tests flaky when they run beside others. The buffer therefore
+/// also holds the logs of the other tests of the same binary.
 #[derive(Clone, Default)]
 pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
 
 impl LogCapture {
-    /// Installs a capturing subscriber (all levels) for the current thread until the guard
-    /// drops. Use with a current-thread runtime, so the pipeline runs on this thread.
-    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
+    /// The capture of this test binary, installed as the global default on first use.
+    ///
+    /// # Panics
+    /// If something else already installed a global subscriber.
+    pub fn global() -> &'static LogCapture {
+        static CAPTURE: std::sync::OnceLock<LogCapture> = std::sync::OnceLock::new();
+        CAPTURE.get_or_init(|| {
+            let capture = LogCapture::default();
+            let writer = capture.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global tracing subscriber in this test binary");
+            capture
+        })
     }
 
     /// Everything logged so far.

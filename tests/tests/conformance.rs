@@ -37,7 +37,11 @@ async fn echo(t: &dyn HttpTransport, req: Request) -> (u16, HeaderMap, serde_jso
     let status = resp.status.as_u16();
     let headers = resp.headers.clone();
     let body = read_all(resp).await.expect("echo body");
-    (status, headers, serde_json::from_slice(&body).expect("echo JSON"))
+    (
+        status,
+        headers,
+        serde_json::from_slice(&body).expect("echo JSON"),
+    )
 }
 
 fn header<'a>(echoed: &'a serde_json::Value, name: &str) -> Option<&'a str> {
@@ -69,11 +73,18 @@ async fn methods_with_json_and_binary_bodies() {
             let (body, ctype): (Bytes, &str) = if method == Method::GET {
                 (Bytes::new(), "application/json")
             } else if method == Method::PUT {
-                ((0..=255u8).cycle().take(5000).collect::<Vec<_>>().into(), "application/octet-stream")
+                (
+                    (0..=255u8).cycle().take(5000).collect::<Vec<_>>().into(),
+                    "application/octet-stream",
+                )
             } else {
-                (Bytes::from_static(br#"{"hello":"world","n":[1,2,3]}"#), "application/json")
+                (
+                    Bytes::from_static(br#"{"hello":"world","n":[1,2,3]}"#),
+                    "application/json",
+                )
             };
-            req.headers.insert("content-type", HeaderValue::from_static(ctype));
+            req.headers
+                .insert("content-type", HeaderValue::from_static(ctype));
             req.body = body.clone();
             let (status, _, e) = echo(t, req).await;
             assert_eq!(status, 200);
@@ -94,13 +105,20 @@ async fn request_and_response_headers_and_query() {
             Method::GET,
             server.url("/echo?a=1&b=x%20y&header=X-Answer:42&header=X-Multi:one"),
         );
-        req.headers.insert("x-custom", HeaderValue::from_static("abc"));
-        req.headers.append("x-repeat", HeaderValue::from_static("1"));
-        req.headers.append("x-repeat", HeaderValue::from_static("2"));
+        req.headers
+            .insert("x-custom", HeaderValue::from_static("abc"));
+        req.headers
+            .append("x-repeat", HeaderValue::from_static("1"));
+        req.headers
+            .append("x-repeat", HeaderValue::from_static("2"));
         let (status, headers, e) = echo(t, req).await;
         assert_eq!(status, 200);
         assert_eq!(e["path"], "/echo");
-        assert!(e["query"].as_str().unwrap().starts_with("a=1&b=x%20y"), "{}", e["query"]);
+        assert!(
+            e["query"].as_str().unwrap().starts_with("a=1&b=x%20y"),
+            "{}",
+            e["query"]
+        );
         assert_eq!(header(&e, "x-custom"), Some("abc"));
         let repeats: Vec<_> = e["headers"]
             .as_array()
@@ -159,8 +177,17 @@ async fn slow_headers_are_a_timeout_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_mid_body_is_an_io_error() {
     for_each_transport!(|t, server| {
-        server.script("/reset", vec![Action::ResetMidBody { total_len: 1 << 20, send: 1000 }]);
-        let resp = t.call(request(Method::GET, server.url("/reset"))).await.expect("head arrives");
+        server.script(
+            "/reset",
+            vec![Action::ResetMidBody {
+                total_len: 1 << 20,
+                send: 1000,
+            }],
+        );
+        let resp = t
+            .call(request(Method::GET, server.url("/reset")))
+            .await
+            .expect("head arrives");
         let err = read_all(resp).await.expect_err("the body is cut");
         assert_eq!(err.kind, ErrorKind::IO, "{err}");
         assert!(err.retryable);
@@ -189,6 +216,9 @@ async fn a_200_mb_body_streams_with_matching_sha256() {
         assert_eq!(total, N);
         assert_eq!(hex::encode(hasher.finalize()), expected);
         // Streamed, not buffered: many chunks, each far smaller than the body.
-        assert!(chunks > 100 && largest < 16 << 20, "{chunks} chunks, largest {largest}");
+        assert!(
+            chunks > 100 && largest < 16 << 20,
+            "{chunks} chunks, largest {largest}"
+        );
     });
 }

@@ -30,10 +30,20 @@ fn assert_clear(e: &LoadError, failure: LoadFailure, reason_has: &str) {
     let text = e.to_string();
     eprintln!("{text}");
     assert_eq!(e.failure, failure, "{text}");
-    assert!(text.contains(&e.path.display().to_string()), "names the path: {text}");
-    assert!(e.reason.contains(reason_has), "reason {:?} should mention {reason_has:?}", e.reason);
+    assert!(
+        text.contains(&e.path.display().to_string()),
+        "names the path: {text}"
+    );
+    assert!(
+        e.reason.contains(reason_has),
+        "reason {:?} should mention {reason_has:?}",
+        e.reason
+    );
     assert!(!e.fix.is_empty(), "says what to do: {text}");
-    assert!(text.len() < 600 && !text.contains('\n'), "short, one line: {text}");
+    assert!(
+        text.len() < 600 && !text.contains('\n'),
+        "short, one line: {text}"
+    );
 }
 
 fn get(url: String) -> Request {
@@ -47,7 +57,10 @@ fn get(url: String) -> Request {
     }
 }
 
-async fn body_text(t: &dyn HttpTransport, url: String) -> Result<String, apify_host::transport::Error> {
+async fn body_text(
+    t: &dyn HttpTransport,
+    url: String,
+) -> Result<String, apify_host::transport::Error> {
     let resp = t.call(get(url)).await?;
     let mut out = Vec::new();
     let mut body = resp.body;
@@ -60,7 +73,9 @@ async fn body_text(t: &dyn HttpTransport, url: String) -> Result<String, apify_h
 /// Proves the process survived: a fresh request through the reqwest plugin succeeds.
 async fn host_is_alive(server: &TestServer) {
     let t = reqwest_plugin();
-    let text = body_text(&*t, server.url("/echo")).await.expect("host still serves requests");
+    let text = body_text(&*t, server.url("/echo"))
+        .await
+        .expect("host still serves requests");
     assert!(text.contains("\"method\":\"GET\""));
 }
 
@@ -78,32 +93,61 @@ async fn bad_files_are_refused_before_loading() {
     let opts = LoadOptions::default();
 
     let missing = dir.path().join("nope.so");
-    assert_clear(&load_err(&missing, &opts), LoadFailure::NotFound, "no such file");
+    assert_clear(
+        &load_err(&missing, &opts),
+        LoadFailure::NotFound,
+        "no such file",
+    );
 
-    assert_clear(&load_err(dir.path(), &opts), LoadFailure::NotAFile, "directory");
+    assert_clear(
+        &load_err(dir.path(), &opts),
+        LoadFailure::NotAFile,
+        "directory",
+    );
 
     let text = dir.path().join("text.so");
     std::fs::write(&text, "this is not a library\n").unwrap();
     std::fs::set_permissions(&text, std::fs::Permissions::from_mode(0o644)).unwrap();
-    assert_clear(&load_err(&text, &opts), LoadFailure::NotASharedLibrary, "not a shared library");
+    assert_clear(
+        &load_err(&text, &opts),
+        LoadFailure::NotASharedLibrary,
+        "not a shared library",
+    );
 
     let not_plugin = plugin_path("fixture_not_a_plugin");
-    assert_clear(&load_err(&not_plugin, &opts), LoadFailure::NotAPlugin, "not an Apify transport plugin");
+    assert_clear(
+        &load_err(&not_plugin, &opts),
+        LoadFailure::NotAPlugin,
+        "not an Apify transport plugin",
+    );
 
     let writable = copy_to_temp(&plugin_path("apify_transport_reqwest"), dir.path(), 0o775);
     let e = load_err(&writable, &opts);
-    assert_clear(&e, LoadFailure::InsecurePermissions, "writable by its group");
+    assert_clear(
+        &e,
+        LoadFailure::InsecurePermissions,
+        "writable by its group",
+    );
     assert!(e.fix.contains("chmod go-w") && e.fix.contains("allow_insecure_permissions"));
     // The config can relax it on purpose.
-    let relaxed = LoadOptions { allow_insecure_permissions: true, ..Default::default() };
+    let relaxed = LoadOptions {
+        allow_insecure_permissions: true,
+        ..Default::default()
+    };
     plugin::load(&writable, &relaxed).expect("allowed by config");
 
     let reqwest = plugin_path("apify_transport_reqwest");
-    let pinned = LoadOptions { sha256: Some("00".repeat(32)), ..Default::default() };
+    let pinned = LoadOptions {
+        sha256: Some("00".repeat(32)),
+        ..Default::default()
+    };
     let e = load_err(&reqwest, &pinned);
     assert_clear(&e, LoadFailure::ChecksumMismatch, "sha256");
     let good = plugin::load(&reqwest, &opts).unwrap();
-    let pinned = LoadOptions { sha256: Some(good.sha256.to_uppercase()), ..Default::default() };
+    let pinned = LoadOptions {
+        sha256: Some(good.sha256.to_uppercase()),
+        ..Default::default()
+    };
     plugin::load(&reqwest, &pinned).expect("a matching pin loads (case-insensitively)");
 
     host_is_alive(&server).await;
@@ -117,12 +161,21 @@ async fn interface_mismatches_are_refused_with_the_decisive_line() {
     let changed = abi_fixture("changed-layout");
     let e = load_err(&changed, &opts);
     assert_clear(&e, LoadFailure::LayoutMismatch, "changed plugin interface");
-    assert!(e.reason.contains("api_major") || e.reason.contains("u32"), "decisive: {}", e.reason);
+    assert!(
+        e.reason.contains("api_major") || e.reason.contains("u32"),
+        "decisive: {}",
+        e.reason
+    );
 
     let major = abi_fixture("api-2.0");
     let e = load_err(&major, &opts);
     assert_clear(&e, LoadFailure::IncompatibleApiVersion, "plugin API 2");
-    assert!(e.fix.contains("Rebuild the plugin against apify-plugin-api 1.x"), "{}", e.fix);
+    assert!(
+        e.fix
+            .contains("Rebuild the plugin against apify-plugin-api 1.x"),
+        "{}",
+        e.fix
+    );
 
     host_is_alive(&server).await;
 }
@@ -133,9 +186,15 @@ async fn other_minors_load_in_both_directions() {
         let p = plugin::load(&abi_fixture(variant), &LoadOptions::default())
             .unwrap_or_else(|e| panic!("{variant}: {e}"));
         assert_eq!((p.metadata.api_major, p.metadata.api_minor), (1, minor));
-        assert_eq!(p.metadata.diagnostics.is_some(), has_diagnostics, "{variant}");
+        assert_eq!(
+            p.metadata.diagnostics.is_some(),
+            has_diagnostics,
+            "{variant}"
+        );
         let t = p.new_client(&serde_json::json!({})).unwrap();
-        let text = body_text(&t, "http://example.invalid/x?y=1".into()).await.unwrap();
+        let text = body_text(&t, "http://example.invalid/x?y=1".into())
+            .await
+            .unwrap();
         assert_eq!(
             text,
             format!(r#"{{"api":"1.{minor}","method":"GET","url":"http://example.invalid/x?y=1"}}"#)
@@ -146,15 +205,36 @@ async fn other_minors_load_in_both_directions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn constructor_errors_and_panics_are_errors() {
     let server = TestServer::start().await;
-    let faulty = plugin::load(&plugin_path("fixture_faulty_plugin"), &LoadOptions::default()).unwrap();
-    let e = faulty.new_client(&serde_json::json!({"fail": "error"})).err().expect("refused");
-    assert_clear(&e, LoadFailure::ConstructorFailed, "asked the constructor to fail");
-    let e = faulty.new_client(&serde_json::json!({"fail": "panic"})).err().expect("panicked");
+    let faulty = plugin::load(
+        &plugin_path("fixture_faulty_plugin"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let e = faulty
+        .new_client(&serde_json::json!({"fail": "error"}))
+        .err()
+        .expect("refused");
+    assert_clear(
+        &e,
+        LoadFailure::ConstructorFailed,
+        "asked the constructor to fail",
+    );
+    let e = faulty
+        .new_client(&serde_json::json!({"fail": "panic"}))
+        .err()
+        .expect("panicked");
     assert_clear(&e, LoadFailure::ConstructorPanicked, "panicked");
 
     // A real plugin refusing an unknown option names it.
-    let reqwest = plugin::load(&plugin_path("apify_transport_reqwest"), &LoadOptions::default()).unwrap();
-    let e = reqwest.new_client(&serde_json::json!({"proxxy": "http://x"})).err().expect("unknown option");
+    let reqwest = plugin::load(
+        &plugin_path("apify_transport_reqwest"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let e = reqwest
+        .new_client(&serde_json::json!({"proxxy": "http://x"}))
+        .err()
+        .expect("unknown option");
     assert_clear(&e, LoadFailure::ConstructorFailed, "proxxy");
 
     host_is_alive(&server).await;
@@ -163,38 +243,75 @@ async fn constructor_errors_and_panics_are_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_call_fails_alone() {
     let server = TestServer::start().await;
-    let faulty = plugin::load(&plugin_path("fixture_faulty_plugin"), &LoadOptions::default()).unwrap();
+    let faulty = plugin::load(
+        &plugin_path("fixture_faulty_plugin"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
     let t = faulty.new_client(&serde_json::json!({})).unwrap();
-    let e = t.call(get(server.url("/__fault/panic"))).await.expect_err("panics");
+    let e = t
+        .call(get(server.url("/__fault/panic")))
+        .await
+        .expect_err("panics");
     assert_eq!(e.kind, ErrorKind::PANIC, "{e}");
     assert!(e.message.contains("asked to panic in call"), "{e}");
-    assert!(body_text(&t, server.url("/echo")).await.unwrap().contains("/echo"), "next call works");
+    assert!(
+        body_text(&t, server.url("/echo"))
+            .await
+            .unwrap()
+            .contains("/echo"),
+        "next call works"
+    );
 
-    let resp = t.call(get(server.url("/__fault/panic-body"))).await.expect("head arrives");
+    let resp = t
+        .call(get(server.url("/__fault/panic-body")))
+        .await
+        .expect("head arrives");
     let mut body = resp.body;
     let e = body.next().await.unwrap().expect_err("body panics");
     assert_eq!(e.kind, ErrorKind::PANIC, "{e}");
     assert!(body.next().await.is_none(), "a failed body ends");
-    assert!(body_text(&t, server.url("/echo")).await.unwrap().contains("/echo"), "next call works");
+    assert!(
+        body_text(&t, server.url("/echo"))
+            .await
+            .unwrap()
+            .contains("/echo"),
+        "next call works"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_that_never_answers_is_ended_by_the_host_timeout() {
     let server = TestServer::start().await;
-    let faulty = plugin::load(&plugin_path("fixture_faulty_plugin"), &LoadOptions::default()).unwrap();
+    let faulty = plugin::load(
+        &plugin_path("fixture_faulty_plugin"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
     let t: Arc<dyn HttpTransport> = Arc::new(faulty.new_client(&serde_json::json!({})).unwrap());
-    let settings = HttpSettings { max_retries: 1, min_delay_between_retries: Duration::from_millis(10), ..Default::default() };
+    let settings = HttpSettings {
+        max_retries: 1,
+        min_delay_between_retries: Duration::from_millis(10),
+        ..Default::default()
+    };
     let base = server.url("");
     let pipeline = Pipeline::new(t, settings, base.trim_end_matches('/'), None);
     let started = std::time::Instant::now();
-    let req = ApiRequest::new(Method::GET, "/__fault/hang").timeout(TimeoutTier::Custom(Duration::from_millis(200)));
+    let req = ApiRequest::new(Method::GET, "/__fault/hang")
+        .timeout(TimeoutTier::Custom(Duration::from_millis(200)));
     let err = pipeline.call(req).await.expect_err("never answers");
     match &err {
         Error::Transport(f) => assert_eq!(f.kind, ErrorKind::TIMEOUT, "{err}"),
         other => panic!("expected a timeout, got {other}"),
     }
-    assert!(started.elapsed() < Duration::from_secs(5), "the host's timeout ended it");
-    let ok = pipeline.call(ApiRequest::new(Method::GET, "/echo")).await.expect("next call works");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the host's timeout ended it"
+    );
+    let ok = pipeline
+        .call(ApiRequest::new(Method::GET, "/echo"))
+        .await
+        .expect("next call works");
     assert!(ok.text().await.unwrap().contains("/echo"));
 }
 
@@ -202,7 +319,11 @@ async fn a_call_that_never_answers_is_ended_by_the_host_timeout() {
 async fn two_plugins_serve_requests_in_one_process() {
     let server = TestServer::start().await;
     let a = reqwest_plugin();
-    let faulty = plugin::load(&plugin_path("fixture_faulty_plugin"), &LoadOptions::default()).unwrap();
+    let faulty = plugin::load(
+        &plugin_path("fixture_faulty_plugin"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
     let b: Arc<dyn HttpTransport> = Arc::new(faulty.new_client(&serde_json::json!({})).unwrap());
     assert_eq!(a.name(), "plugin:reqwest");
     assert_eq!(b.name(), "plugin:faulty");

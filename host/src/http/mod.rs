@@ -1,13 +1,20 @@
 //! The HTTP pipeline every transport goes through: prepare → retry loop → transport.
 //!
-//! Resource clients describe a call as an [`ApiRequest`]; the [`Pipeline`] turns it into wire
-//! requests (default headers, query encoding, body compression), runs the retry loop with
-//! per-attempt timeouts enforced by the host, maps failures to [`crate::Error`] and counts
-//! [`Statistics`]. A transport only ever performs one exchange.
+//! Resource clients describe a call as an [`ApiRequest`]; the [`Pipeline`] runs it:
+//! 1. [`prepare`]: URL with the encoded query, default headers merged with the call's own
+//!    (case-insensitively, the call wins), the body with its content type, gzipped once.
+//! 2. [`retry`]: which outcomes are retried (429, 5xx, transient transport errors) and how long
+//!    to wait (jittered exponential backoff, `Retry-After`).
+//! 3. [`pipeline`]: the loop itself, with per-attempt timeouts enforced by the host, errors
+//!    mapped to [`crate::Error`] (token redacted), [`Statistics`] and `tracing` events.
+//!
+//! A transport only ever performs one exchange.
 
 pub mod pipeline;
+pub mod prepare;
 pub mod request;
 pub mod response;
+pub mod retry;
 pub mod settings;
 pub mod stats;
 

@@ -1,15 +1,37 @@
-//! The pipeline: prepare → retry loop → transport.
+//! Step 3 of the pipeline: the loop. Prepare once ([`super::prepare`]), then attempt, classify
+//! ([`super::retry`]), wait and attempt again.
+//!
+//! Everything here runs above the transport, so a plugin only ever performs one exchange and
+//! every transport gets the same retries, timeouts, error mapping, statistics and logs.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use http::{header, HeaderMap, HeaderValue};
+use apify_plugin_api::{Body, ErrorKind};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use http::{header, HeaderMap, StatusCode};
 
-use super::{ApiRequest, ApiResponse, ByteStream, HttpSettings, RequestBody, Statistics, TimeoutTier};
+use super::{
+    prepare::{self, PreparedRequest},
+    retry, ApiRequest, ApiResponse, ByteStream, HttpSettings, Statistics, TimeoutTier,
+};
 use crate::{
     error::{ApiError, Error, TransportFailure},
     token::Token,
     transport::{HttpTransport, Request},
 };
+
+/// How much of an error response body is read for its message. Error bodies are small JSON;
+/// a proxy's error page may not be, and only the first part of it is worth showing.
+const ERROR_BODY_LIMIT: usize = 1 << 20;
+
+/// Pre-allocation cap when a `Content-Length` announces a large body: the buffer still grows
+/// as the data actually arrives, but a lying header cannot make us reserve gigabytes.
+const PREALLOCATE_LIMIT: usize = 64 << 20;
 
 /// Runs every API call of one client through the same steps, whatever the transport.
 pub struct Pipeline {
@@ -33,8 +55,17 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
+/// Why one attempt did not produce a response for the caller, and whether to try again.
+struct AttemptFailure {
+    error: Error,
+    retryable: bool,
+    /// The server's `Retry-After` (429/503 only).
+    retry_after: Option<Duration>,
+}
+
 impl Pipeline {
-    /// A pipeline over `transport`.
+    /// A pipeline over `transport`. Default headers (including `APIFY_IS_AT_HOME` and
+    /// `APIFY_WORKFLOW_KEY` from the environment) are computed here, once.
     pub fn new(
         transport: Arc<dyn HttpTransport>,
         settings: HttpSettings,
@@ -45,7 +76,7 @@ impl Pipeline {
             transport,
             settings,
             base_url: base_url.trim_end_matches('/').to_string(),
-            default_headers: default_headers(token.as_ref()),
+            default_headers: prepare::default_headers(token.as_ref()),
             token,
             stats: Statistics::default(),
         }
@@ -66,7 +97,7 @@ impl Pipeline {
         &self.settings
     }
 
-    /// The counters.
+    /// The counters of this pipeline (and so of its transport).
     pub fn statistics(&self) -> &Statistics {
         &self.stats
     }
@@ -81,78 +112,175 @@ impl Pipeline {
         self.token.is_some()
     }
 
-    /// Sends one API call and returns its 2xx response, or the error.
+    /// Sends one API call and returns its 2xx response, or the error of its last attempt.
+    ///
+    /// Retries 429, 5xx and transient transport errors up to `max_retries` times with jittered
+    /// exponential backoff (or the server's longer `Retry-After`); each attempt's timeout
+    /// doubles. Without [`ApiRequest::stream`], the body is read whole inside the loop (a reset
+    /// mid-body is retried) and the response carries it in memory; with it, the caller gets
+    /// the body stream as it arrives, and a failure mid-stream is the caller's to handle.
     pub async fn call(&self, req: ApiRequest) -> Result<ApiResponse, Error> {
         self.stats.add_call();
-        let mut url = format!("{}{}", self.base_url, req.path);
-        if let Some(q) = req.query_string() {
-            url.push('?');
-            url.push_str(&q);
-        }
-        let mut headers = self.default_headers.clone();
-        let body = match &req.body {
-            RequestBody::Empty => bytes::Bytes::new(),
-            RequestBody::Json(b) => {
-                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                b.clone()
+        // Once, before any attempt: retries re-send the same (compressed) bytes.
+        let prepared = prepare::prepare(
+            &req,
+            &self.base_url,
+            &self.default_headers,
+            self.settings.compress_requests,
+        )
+        .await?;
+        let max_attempts = self.settings.max_retries.saturating_add(1);
+        let mut attempt = 1;
+        loop {
+            let failure = match self.attempt(&req, &prepared, attempt).await {
+                Ok(response) => return Ok(response),
+                Err(f) => f,
+            };
+            if !failure.retryable || attempt >= max_attempts {
+                return Err(failure.error);
             }
-            RequestBody::Raw { content_type, data } => {
-                if let Ok(v) = HeaderValue::from_str(content_type) {
-                    headers.insert(header::CONTENT_TYPE, v);
-                }
-                data.clone()
-            }
-        };
-        for (k, v) in &req.headers {
-            headers.insert(k.clone(), v.clone());
+            let backoff = retry::random_backoff(self.settings.min_delay_between_retries, attempt);
+            let delay = retry::delay_before_retry(&self.settings, backoff, failure.retry_after);
+            tracing::debug!(
+                method = %req.method,
+                path = %req.path,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                retry_after_ms = failure.retry_after.map(|d| d.as_millis() as u64),
+                transport = self.transport.name(),
+                "retrying API request"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
         }
-        let timeout = self.timeout_for(req.timeout, 1);
-        let attempt = 1;
+    }
+
+    /// One attempt: send, then read what the caller (or the error) needs.
+    async fn attempt(
+        &self,
+        req: &ApiRequest,
+        prepared: &PreparedRequest,
+        attempt: u32,
+    ) -> Result<ApiResponse, AttemptFailure> {
         self.stats.add_request();
+        let timeout = self.timeout_for(req.timeout, attempt);
+        let started = Instant::now();
         let context = TransportFailure {
-            kind: apify_plugin_api::ErrorKind::OTHER,
+            kind: ErrorKind::OTHER,
             message: String::new(),
             attempt,
             method: req.method.clone(),
             path: req.path.clone(),
             transport: self.transport.name().to_string(),
+            retryable: false,
         };
         let request = Request {
-            method: req.method.clone(),
-            url,
-            headers,
-            body,
+            method: prepared.method.clone(),
+            url: prepared.url.clone(),
+            headers: prepared.headers.clone(),
+            body: prepared.body.clone(),
             timeout,
-            stream: req.stream,
+            stream: prepared.stream,
         };
-        let fut = self.transport.call(request);
-        let result = match timeout {
-            Some(t) => match tokio::time::timeout(t, fut).await {
-                Ok(r) => r,
-                Err(_) => Err(apify_plugin_api::Error::new(
-                    apify_plugin_api::ErrorKind::TIMEOUT,
-                    format!("no response within {t:?}"),
-                )),
-            },
-            None => fut.await,
+
+        // The transport gets the timeout too, but the host enforces it as well, so a hanging
+        // plugin cannot hang the caller.
+        let head = within(timeout, self.transport.call(request), "no response head").await;
+        let response = match head {
+            Ok(r) => r,
+            Err(e) => return Err(self.transport_failure(context, e, started)),
         };
-        let response = result.map_err(|e| Error::Transport(context.clone().with_error(e)))?;
         let status = response.status;
-        let body = ByteStream::from_transport(response.body, context);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.stats.add_rate_limit_error(attempt);
+        }
+
         if status.is_success() {
+            let body = if req.stream {
+                ByteStream::from_transport_redacted(response.body, context, self.token.clone())
+            } else {
+                // Read inside the loop, so a reset or a stall mid-body is one more failed
+                // attempt instead of an error in the caller's hands.
+                let hint = content_length(&response.headers);
+                match read_body(response.body, timeout, usize::MAX, hint).await {
+                    Ok(bytes) => ByteStream::from_bytes(bytes),
+                    Err((_, e)) => return Err(self.transport_failure(context, e, started)),
+                }
+            };
+            self.log_status(req, attempt, status, started);
             return Ok(ApiResponse::new(status, response.headers, body));
         }
-        let bytes = body.collect_bytes().await?;
-        Err(Error::Api(ApiError::from_body(
+
+        // An error status: read the body (also for streamed calls) so the error says what the
+        // API said.
+        let hint = content_length(&response.headers);
+        let (bytes, read_error) =
+            match read_body(response.body, timeout, ERROR_BODY_LIMIT, hint).await {
+                Ok(b) => (b, None),
+                Err((partial, e)) => (partial, Some(e)),
+            };
+        let mut api = ApiError::from_body(
             status.as_u16(),
             &bytes,
             attempt,
-            req.method,
-            req.path,
-        )))
+            req.method.clone(),
+            req.path.clone(),
+        );
+        if let (Some(e), None) = (&read_error, &api.error_type) {
+            api.message = format!(
+                "the API answered {status} but its body could not be read ({} error: {})",
+                e.kind, e.message
+            );
+        }
+        self.log_status(req, attempt, status, started);
+        Err(AttemptFailure {
+            error: Error::from(api.redacted(self.token.as_ref())),
+            retryable: retry::is_retryable_status(status),
+            retry_after: retry::retry_after(status, &response.headers),
+        })
     }
 
-    /// The timeout of attempt `attempt` (1-based) for `tier`.
+    /// A transport error of one attempt, classified, redacted and logged.
+    fn transport_failure(
+        &self,
+        context: TransportFailure,
+        e: apify_plugin_api::Error,
+        started: Instant,
+    ) -> AttemptFailure {
+        let retryable = retry::is_retryable_transport_error(&e);
+        let failure = context.with_error(e).redacted(self.token.as_ref());
+        tracing::debug!(
+            method = %failure.method,
+            path = %failure.path,
+            attempt = failure.attempt,
+            error_kind = %failure.kind,
+            error = %failure.message,
+            retryable,
+            duration_ms = started.elapsed().as_millis() as u64,
+            transport = self.transport.name(),
+            "API request failed"
+        );
+        AttemptFailure {
+            error: Error::Transport(failure),
+            retryable,
+            retry_after: None,
+        }
+    }
+
+    fn log_status(&self, req: &ApiRequest, attempt: u32, status: StatusCode, started: Instant) {
+        tracing::debug!(
+            method = %req.method,
+            path = %req.path,
+            attempt,
+            status = status.as_u16(),
+            duration_ms = started.elapsed().as_millis() as u64,
+            transport = self.transport.name(),
+            "API request answered"
+        );
+    }
+
+    /// The timeout of attempt `attempt` (1-based) for `tier`: `min(base · 2^(attempt-1),
+    /// timeout_max)`, or `None` for [`TimeoutTier::NoTimeout`].
     pub fn timeout_for(&self, tier: TimeoutTier, attempt: u32) -> Option<Duration> {
         let base = match tier {
             TimeoutTier::Short => self.settings.timeout_short,
@@ -166,31 +294,202 @@ impl Pipeline {
     }
 }
 
-/// The headers every request carries; a request's own headers override them.
-fn default_headers(token: Option<&Token>) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert(header::ACCEPT, HeaderValue::from_static("application/json, */*"));
-    let at_home = std::env::var_os("APIFY_IS_AT_HOME").is_some_and(|v| !v.is_empty());
-    let ua = format!(
-        "ApifyClient/{} ({}; Rust/{}); isAtHome/{}",
-        env!("CARGO_PKG_VERSION"),
-        std::env::consts::OS,
-        crate::RUSTC_VERSION,
-        at_home
-    );
-    if let Ok(v) = HeaderValue::from_str(&ua) {
-        h.insert(header::USER_AGENT, v);
+/// Runs `fut` within `limit`; running out is a transient TIMEOUT error naming `what` ran late.
+async fn within<T>(
+    limit: Option<Duration>,
+    fut: impl Future<Output = Result<T, apify_plugin_api::Error>>,
+    what: &str,
+) -> Result<T, apify_plugin_api::Error> {
+    let Some(limit) = limit else {
+        return fut.await;
+    };
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(apify_plugin_api::Error::new(
+            ErrorKind::TIMEOUT,
+            format!("{what} within {limit:?} (the host's limit for this attempt)"),
+        )),
     }
-    if let Some(t) = token {
-        if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", t.expose())) {
-            v.set_sensitive(true);
-            h.insert(header::AUTHORIZATION, v);
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Reads a body into memory, at most `limit` bytes (the rest is dropped unread). Each chunk must
+/// arrive within `idle` — an idle limit, not a total one, so a large but flowing body is never
+/// cut short while a stalled one is. On failure, returns what was read so far with the error.
+async fn read_body(
+    mut body: Body,
+    idle: Option<Duration>,
+    limit: usize,
+    size_hint: Option<usize>,
+) -> Result<Bytes, (Bytes, apify_plugin_api::Error)> {
+    let mut acc = Accumulator::new(size_hint.map(|n| n.min(limit)));
+    while acc.len() < limit {
+        match within(idle, async { Ok(body.next().await) }, "no body data").await {
+            Ok(None) => break,
+            Ok(Some(Ok(chunk))) => acc.push(chunk),
+            Ok(Some(Err(e))) | Err(e) => return Err((acc.finish(), e)),
         }
     }
-    if let Some(key) = std::env::var("APIFY_WORKFLOW_KEY").ok().filter(|k| !k.is_empty()) {
-        if let Ok(v) = HeaderValue::from_str(&key) {
-            h.insert("x-apify-workflow-key", v);
+    Ok(acc.finish())
+}
+
+/// Joins chunks without copying the common single-chunk case.
+struct Accumulator {
+    first: Option<Bytes>,
+    buf: BytesMut,
+    hint: Option<usize>,
+}
+
+impl Accumulator {
+    fn new(hint: Option<usize>) -> Self {
+        Accumulator {
+            first: None,
+            buf: BytesMut::new(),
+            hint,
         }
     }
-    h
+
+    fn len(&self) -> usize {
+        self.first.as_ref().map_or(0, Bytes::len) + self.buf.len()
+    }
+
+    fn push(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        if self.first.is_none() && self.buf.is_empty() {
+            self.first = Some(chunk);
+            return;
+        }
+        if let Some(first) = self.first.take() {
+            let want = self.hint.unwrap_or(0).min(PREALLOCATE_LIMIT);
+            self.buf.reserve(want.max(first.len() + chunk.len()));
+            self.buf.extend_from_slice(&first);
+        }
+        self.buf.extend_from_slice(&chunk);
+    }
+
+    fn finish(self) -> Bytes {
+        match self.first {
+            Some(first) => first,
+            None => self.buf.freeze(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::CallFuture;
+
+    struct Never;
+    impl HttpTransport for Never {
+        fn name(&self) -> &str {
+            "never"
+        }
+        fn call(&self, _request: Request) -> CallFuture {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    fn pipeline(settings: HttpSettings) -> Pipeline {
+        Pipeline::new(Arc::new(Never), settings, "http://h/", None)
+    }
+
+    #[test]
+    fn timeouts_double_per_attempt_up_to_the_cap() {
+        let p = pipeline(HttpSettings {
+            timeout_short: Duration::from_secs(1),
+            timeout_max: Duration::from_secs(5),
+            ..HttpSettings::default()
+        });
+        let t: Vec<_> = (1..=5)
+            .map(|a| p.timeout_for(TimeoutTier::Short, a).unwrap().as_secs())
+            .collect();
+        assert_eq!(t, [1, 2, 4, 5, 5]);
+        assert_eq!(p.timeout_for(TimeoutTier::NoTimeout, 3), None);
+        assert_eq!(
+            p.timeout_for(TimeoutTier::Custom(Duration::from_secs(3)), 2),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            p.timeout_for(TimeoutTier::Medium, u32::MAX),
+            Some(Duration::from_secs(5))
+        );
+        let d = HttpSettings::default();
+        let p = pipeline(d.clone());
+        assert_eq!(p.timeout_for(TimeoutTier::Short, 1), Some(d.timeout_short));
+        assert_eq!(
+            p.timeout_for(TimeoutTier::Medium, 1),
+            Some(d.timeout_medium)
+        );
+        assert_eq!(p.timeout_for(TimeoutTier::Long, 1), Some(d.timeout_long));
+        assert_eq!(p.base_url(), "http://h");
+    }
+
+    fn body_of(chunks: Vec<Result<&'static [u8], apify_plugin_api::Error>>) -> Body {
+        Box::pin(futures_util::stream::iter(
+            chunks.into_iter().map(|c| c.map(Bytes::from_static)),
+        ))
+    }
+
+    #[tokio::test]
+    async fn read_body_joins_limits_and_keeps_partial_data() {
+        let b = read_body(
+            body_of(vec![Ok(b"ab"), Ok(b""), Ok(b"cd")]),
+            None,
+            usize::MAX,
+            Some(4),
+        );
+        assert_eq!(&b.await.unwrap()[..], b"abcd");
+        let b = read_body(
+            body_of(vec![Ok(b"ab"), Ok(b"cd"), Ok(b"ef")]),
+            None,
+            3,
+            None,
+        );
+        assert_eq!(&b.await.unwrap()[..], b"abcd");
+        let err = apify_plugin_api::Error::new(ErrorKind::IO, "reset");
+        let b = read_body(body_of(vec![Ok(b"ab"), Err(err)]), None, usize::MAX, None);
+        let (partial, e) = b.await.unwrap_err();
+        assert_eq!((&partial[..], e.kind), (&b"ab"[..], ErrorKind::IO));
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_times_out() {
+        let stalled: Body = Box::pin(futures_util::stream::pending());
+        let (_, e) = read_body(stalled, Some(Duration::from_millis(50)), usize::MAX, None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TIMEOUT);
+    }
+
+    #[tokio::test]
+    async fn a_hanging_transport_times_out_on_every_attempt() {
+        let p = pipeline(HttpSettings {
+            max_retries: 2,
+            min_delay_between_retries: Duration::from_millis(1),
+            timeout_short: Duration::from_millis(30),
+            ..HttpSettings::default()
+        });
+        let req = ApiRequest::new(http::Method::GET, "/v2/x").timeout(TimeoutTier::Short);
+        let e = p.call(req).await.unwrap_err();
+        let t = e.as_transport().expect("transport error");
+        assert_eq!(
+            (t.kind, t.attempt, t.transport.as_str()),
+            (ErrorKind::TIMEOUT, 3, "never")
+        );
+        assert!(t.message.contains("120ms"), "{}", t.message);
+        let s = p.statistics().snapshot();
+        assert_eq!((s.calls, s.requests), (1, 3));
+    }
 }

@@ -180,8 +180,9 @@ impl ApiRequest {
 
     /// Sets a JSON body.
     pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Result<Self, crate::Error> {
-        let bytes = serde_json::to_vec(value)
-            .map_err(|e| crate::Error::InvalidInput(format!("cannot serialize the body as JSON: {e}")))?;
+        let bytes = serde_json::to_vec(value).map_err(|e| {
+            crate::Error::InvalidInput(format!("cannot serialize the body as JSON: {e}"))
+        })?;
         self.body = RequestBody::Json(Bytes::from(bytes));
         Ok(self)
     }
@@ -224,5 +225,73 @@ impl ApiRequest {
             }
         }
         any.then(|| ser.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn params_encode_as_the_api_expects() {
+        let dt = Utc.with_ymd_and_hms(2024, 1, 15, 10, 30, 45).unwrap()
+            + chrono::Duration::milliseconds(123);
+        assert_eq!(ParamValue::from(true).encode().as_deref(), Some("true"));
+        assert_eq!(ParamValue::from(false).encode().as_deref(), Some("false"));
+        assert_eq!(ParamValue::from(10u32).encode().as_deref(), Some("10"));
+        assert_eq!(ParamValue::from(-3i64).encode().as_deref(), Some("-3"));
+        assert_eq!(ParamValue::from(1.5).encode().as_deref(), Some("1.5"));
+        assert_eq!(ParamValue::from(None::<bool>).encode(), None);
+        assert_eq!(
+            ParamValue::from(Some(true)).encode().as_deref(),
+            Some("true")
+        );
+        let list = vec!["id1".to_string(), "id2".to_string(), "id3".to_string()];
+        assert_eq!(
+            ParamValue::from(list).encode().as_deref(),
+            Some("id1,id2,id3")
+        );
+        assert_eq!(
+            ParamValue::from(dt).encode().as_deref(),
+            Some("2024-01-15T10:30:45.123Z")
+        );
+        // Whole seconds still carry milliseconds.
+        let whole = Utc.with_ymd_and_hms(2024, 1, 15, 10, 30, 45).unwrap();
+        assert_eq!(
+            ParamValue::from(whole).encode().as_deref(),
+            Some("2024-01-15T10:30:45.000Z")
+        );
+    }
+
+    #[test]
+    fn query_string_drops_none_and_keeps_order() {
+        let req = ApiRequest::new(Method::GET, "/v2/x")
+            .param("limit", 10)
+            .param("offset", 0)
+            .param("empty", None::<String>)
+            .param("flag", true)
+            .param("tags", vec!["a".to_string(), "b".to_string()])
+            .param("name", "a b&c");
+        assert_eq!(
+            req.query_string().as_deref(),
+            Some("limit=10&offset=0&flag=true&tags=a%2Cb&name=a+b%26c")
+        );
+        let req = ApiRequest::new(Method::GET, "/v2/x").param("empty", None::<String>);
+        assert_eq!(req.query_string(), None);
+    }
+
+    #[test]
+    fn path_segments_ids_and_keys_are_encoded() {
+        let req = ApiRequest::new(Method::GET, "/v2/acts")
+            .id("john-doe/my-actor")
+            .segment("runs")
+            .key("a/b c?d#e%.json");
+        assert_eq!(
+            req.path,
+            "/v2/acts/john-doe~my-actor/runs/a%2Fb%20c%3Fd%23e%25.json"
+        );
+        let req = ApiRequest::new(Method::GET, "").segment("é");
+        assert_eq!(req.path, "/%C3%A9");
     }
 }

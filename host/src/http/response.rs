@@ -10,7 +10,10 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use http::{HeaderMap, StatusCode};
 
-use crate::error::{Error, TransportFailure};
+use crate::{
+    error::{Error, TransportFailure},
+    token::Token,
+};
 
 /// A successful (2xx) response whose body has not been read yet.
 pub struct ApiResponse {
@@ -45,6 +48,12 @@ impl ApiResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The whole body, if the pipeline already read it (calls made without
+    /// [`crate::http::ApiRequest::stream`]); `None` for streamed calls.
+    pub fn buffered_body(&self) -> Option<&Bytes> {
+        self.body.buffered_bytes()
+    }
+
     /// The body as a stream of chunks, read in bounded memory.
     pub fn into_stream(self) -> ByteStream {
         self.body
@@ -65,7 +74,9 @@ impl ApiResponse {
     pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
         let b = self.bytes().await?;
         serde_json::from_slice(&b).map_err(|e| {
-            Error::Decode(format!("the API answered with a body that is not the expected JSON: {e}"))
+            Error::Decode(format!(
+                "the API answered with a body that is not the expected JSON: {e}"
+            ))
         })
     }
 
@@ -80,37 +91,86 @@ impl ApiResponse {
 }
 
 /// A response body stream whose errors are already mapped to [`crate::Error`].
+///
+/// For calls that did not ask to stream, the pipeline has already read the whole body (inside
+/// its retry loop, so a connection reset mid-body is retried): the stream then just hands out
+/// that buffer, and [`ByteStream::buffered_bytes`] shows it without consuming anything.
 pub struct ByteStream {
-    inner: Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>,
+    inner: Inner,
+}
+
+enum Inner {
+    /// The whole body, already in memory (`None` once handed out).
+    Buffered(Option<Bytes>),
+    /// Chunks as the transport delivers them.
+    Streaming(Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>),
+}
+
+impl std::fmt::Debug for ByteStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            Inner::Buffered(b) => f
+                .debug_struct("ByteStream")
+                .field("buffered_len", &b.as_ref().map_or(0, Bytes::len))
+                .finish(),
+            Inner::Streaming(_) => f.debug_struct("ByteStream").finish_non_exhaustive(),
+        }
+    }
 }
 
 impl ByteStream {
     /// Wraps a transport body, attaching the call's context to its errors.
     pub fn from_transport(body: apify_plugin_api::Body, context: TransportFailure) -> Self {
+        Self::from_transport_redacted(body, context, None)
+    }
+
+    /// Wraps a transport body, attaching the call's context to its errors and removing `token`
+    /// (and any `token=` query value) from their messages.
+    pub fn from_transport_redacted(
+        body: apify_plugin_api::Body,
+        context: TransportFailure,
+        token: Option<Token>,
+    ) -> Self {
         ByteStream {
-            inner: Box::pin(body.map(move |r| {
-                r.map_err(|e| Error::Transport(context.clone().with_error(e)))
-            })),
+            inner: Inner::Streaming(Box::pin(body.map(move |r| {
+                r.map_err(|e| {
+                    Error::Transport(context.clone().with_error(e).redacted(token.as_ref()))
+                })
+            }))),
         }
     }
 
     /// A stream over already-read bytes.
     pub fn from_bytes(bytes: Bytes) -> Self {
         ByteStream {
-            inner: Box::pin(futures_util::stream::iter([Ok(bytes)])),
+            inner: Inner::Buffered(Some(bytes)),
         }
     }
 
     /// Wraps any stream of chunks.
     pub fn from_stream(s: impl Stream<Item = Result<Bytes, Error>> + Send + 'static) -> Self {
-        ByteStream { inner: Box::pin(s) }
+        ByteStream {
+            inner: Inner::Streaming(Box::pin(s)),
+        }
     }
 
-    /// Reads everything into one buffer.
+    /// The whole body, if it is already in memory (non-streamed calls).
+    pub fn buffered_bytes(&self) -> Option<&Bytes> {
+        match &self.inner {
+            Inner::Buffered(b) => b.as_ref(),
+            Inner::Streaming(_) => None,
+        }
+    }
+
+    /// Reads everything into one buffer (no copy when the body is already in memory or
+    /// arrives as a single chunk).
     pub async fn collect_bytes(mut self) -> Result<Bytes, Error> {
+        if let Inner::Buffered(b) = &mut self.inner {
+            return Ok(b.take().unwrap_or_default());
+        }
         let mut first: Option<Bytes> = None;
         let mut buf = BytesMut::new();
-        while let Some(chunk) = self.inner.next().await {
+        while let Some(chunk) = self.next().await {
             let chunk = chunk?;
             match first.take() {
                 None if buf.is_empty() => first = Some(chunk),
@@ -129,6 +189,10 @@ impl ByteStream {
 impl Stream for ByteStream {
     type Item = Result<Bytes, Error>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.as_mut().poll_next(cx)
+        match &mut self.inner {
+            // An empty buffered body yields no chunk at all, like an empty stream.
+            Inner::Buffered(b) => Poll::Ready(b.take().filter(|b| !b.is_empty()).map(Ok)),
+            Inner::Streaming(s) => s.as_mut().poll_next(cx),
+        }
     }
 }

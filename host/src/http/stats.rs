@@ -39,7 +39,10 @@ impl Statistics {
     /// Counts a 429 on `attempt` (1-based).
     pub fn add_rate_limit_error(&self, attempt: u32) {
         let idx = attempt.saturating_sub(1) as usize;
-        let mut v = self.rate_limit_errors.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v = self
+            .rate_limit_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if v.len() <= idx {
             v.resize(idx + 1, 0);
         }
@@ -57,5 +60,41 @@ impl Statistics {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_errors_are_counted_per_attempt() {
+        let cases: [(&[u32], &[u64]); 6] = [
+            (&[1], &[1]),
+            (&[1, 5], &[1, 0, 0, 0, 1]),
+            (&[5, 1], &[1, 0, 0, 0, 1]),
+            (&[3, 5, 1], &[1, 0, 1, 0, 1]),
+            (&[1, 5, 3], &[1, 0, 1, 0, 1]),
+            (&[2, 1, 2, 1, 5, 2, 1], &[3, 3, 0, 0, 1]),
+        ];
+        for (attempts, expected) in cases {
+            let s = Statistics::default();
+            for a in attempts {
+                s.add_rate_limit_error(*a);
+            }
+            assert_eq!(s.snapshot().rate_limit_errors, expected, "{attempts:?}");
+        }
+    }
+
+    #[test]
+    fn starts_at_zero_and_counts() {
+        let s = Statistics::default();
+        assert_eq!(s.snapshot(), StatisticsSnapshot::default());
+        s.add_call();
+        s.add_request();
+        s.add_request();
+        let snap = s.snapshot();
+        assert_eq!((snap.calls, snap.requests), (1, 2));
+        assert!(snap.rate_limit_errors.is_empty());
     }
 }

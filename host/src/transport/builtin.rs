@@ -71,7 +71,13 @@ impl HttpTransport for BuiltinTransport {
                     format!("invalid URL {:?}: {e}", request.url),
                 )
             })?;
-            let Request { method, headers, body, timeout, .. } = request;
+            let Request {
+                method,
+                headers,
+                body,
+                timeout,
+                ..
+            } = request;
             let mut builder = hyper::Request::builder().method(method).uri(uri);
             if let Some(h) = builder.headers_mut() {
                 *h = headers;
@@ -154,7 +160,9 @@ fn map_io_error(e: &io::Error, detail: &str) -> Error {
     let kind = match e.kind() {
         K::ConnectionRefused | K::NotConnected | K::AddrNotAvailable => ErrorKind::CONNECT,
         K::TimedOut | K::WouldBlock => ErrorKind::TIMEOUT,
-        K::InvalidData if detail.contains("tls") || detail.contains("certificate") => ErrorKind::TLS,
+        K::InvalidData if detail.contains("tls") || detail.contains("certificate") => {
+            ErrorKind::TLS
+        }
         _ => ErrorKind::IO,
     };
     Error::new(kind, detail.to_string())

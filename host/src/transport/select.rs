@@ -39,9 +39,18 @@ pub fn select(flag: Option<&Path>, config: &LoadedConfig) -> Result<Selection, E
     } else if let Some(p) = env {
         (Some(p.into()), "APIFY_TRANSPORT_PLUGIN".to_string())
     } else if let Some(p) = &config.file.transport.plugin {
-        (Some(p.clone()), format!("[transport] plugin in config file {}", config.source))
+        (
+            Some(p.clone()),
+            format!("[transport] plugin in config file {}", config.source),
+        )
     } else {
-        (None, format!("default (no plugin configured; config file: {})", config.source))
+        (
+            None,
+            format!(
+                "default (no plugin configured; config file: {})",
+                config.source
+            ),
+        )
     };
     let Some(path) = path else {
         return Ok(Selection {

@@ -59,15 +59,21 @@ impl ReqwestTransport {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy();
         if let Some(p) = &o.proxy {
-            let proxy = reqwest::Proxy::all(p)
-                .map_err(|e| invalid(format!("option `proxy` = {p:?} is not a valid proxy URL: {e}")))?;
+            let proxy = reqwest::Proxy::all(p).map_err(|e| {
+                invalid(format!(
+                    "option `proxy` = {p:?} is not a valid proxy URL: {e}"
+                ))
+            })?;
             b = b.proxy(proxy);
         }
         if let Some(path) = &o.ca_cert_file {
             let pem = std::fs::read(path)
                 .map_err(|e| invalid(format!("option `ca_cert_file`: cannot read {path}: {e}")))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| invalid(format!("option `ca_cert_file`: {path} is not a PEM certificate: {e}")))?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                invalid(format!(
+                    "option `ca_cert_file`: {path} is not a PEM certificate: {e}"
+                ))
+            })?;
             b = b.add_root_certificate(cert);
         }
         if let Some(ms) = o.connect_timeout_ms {
@@ -101,8 +107,11 @@ impl Transport for ReqwestTransport {
     }
 
     fn new(options: serde_json::Value) -> Result<Self, Error> {
-        let o: Options = serde_json::from_value(options)
-            .map_err(|e| invalid(format!("invalid [transport.options] for the reqwest plugin: {e}")))?;
+        let o: Options = serde_json::from_value(options).map_err(|e| {
+            invalid(format!(
+                "invalid [transport.options] for the reqwest plugin: {e}"
+            ))
+        })?;
         Self::with_options(o)
     }
 
@@ -111,8 +120,20 @@ impl Transport for ReqwestTransport {
     }
 
     async fn call(&self, request: Request) -> Result<Response, Error> {
-        let Request { method, url, headers, body, timeout, stream: _ } = request;
-        let send = self.client.request(method, &url).headers(headers).body(body).send();
+        let Request {
+            method,
+            url,
+            headers,
+            body,
+            timeout,
+            stream: _,
+        } = request;
+        let send = self
+            .client
+            .request(method, &url)
+            .headers(headers)
+            .body(body)
+            .send();
         // The timeout covers the response head only: a long streamed body must not be cut off.
         let resp = match timeout {
             Some(t) => tokio::time::timeout(t, send).await.map_err(|_| {
@@ -124,7 +145,11 @@ impl Transport for ReqwestTransport {
         let status = resp.status();
         let headers = resp.headers().clone();
         let body: Body = Box::pin(resp.bytes_stream().map(|r| r.map_err(|e| map_error(&e))));
-        Ok(Response { status, headers, body })
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 }
 

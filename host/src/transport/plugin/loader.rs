@@ -99,7 +99,12 @@ impl From<LoadError> for crate::Error {
     }
 }
 
-pub(crate) fn fail(path: &Path, failure: LoadFailure, reason: impl Into<String>, fix: impl Into<String>) -> LoadError {
+pub(crate) fn fail(
+    path: &Path,
+    failure: LoadFailure,
+    reason: impl Into<String>,
+    fix: impl Into<String>,
+) -> LoadError {
     LoadError {
         path: path.to_path_buf(),
         failure,
@@ -215,7 +220,11 @@ fn run_checks(
     report: &mut Vec<CheckOutcome>,
 ) -> Result<LoadedPlugin, LoadError> {
     let canonical = record(report, "path", check_path(path))?;
-    record(report, "permissions", check_permissions(path, &canonical, options))?;
+    record(
+        report,
+        "permissions",
+        check_permissions(path, &canonical, options),
+    )?;
     record(report, "file format", check_elf(path, &canonical))?;
     let sha256 = record(report, "sha256", check_sha256(path, &canonical, options))?;
     let module = record(report, "abi", check_abi(path, &canonical))?;
@@ -234,11 +243,22 @@ fn check_path(path: &Path) -> Result<(PathBuf, String), LoadError> {
         if e.kind() == std::io::ErrorKind::NotFound {
             fail(path, LoadFailure::NotFound, "no such file", fix_path)
         } else {
-            fail(path, LoadFailure::NotFound, format!("the path cannot be resolved ({e})"), fix_path)
+            fail(
+                path,
+                LoadFailure::NotFound,
+                format!("the path cannot be resolved ({e})"),
+                fix_path,
+            )
         }
     })?;
-    let meta = std::fs::metadata(&canonical)
-        .map_err(|e| fail(path, LoadFailure::NotFound, format!("cannot stat the file ({e})"), fix_path))?;
+    let meta = std::fs::metadata(&canonical).map_err(|e| {
+        fail(
+            path,
+            LoadFailure::NotFound,
+            format!("cannot stat the file ({e})"),
+            fix_path,
+        )
+    })?;
     if meta.is_dir() {
         return Err(fail(
             path,
@@ -255,22 +275,42 @@ fn check_path(path: &Path) -> Result<(PathBuf, String), LoadError> {
             "Point to the plugin's .so file",
         ));
     }
-    let detail = format!("{} is a regular file ({} bytes)", canonical.display(), meta.len());
+    let detail = format!(
+        "{} is a regular file ({} bytes)",
+        canonical.display(),
+        meta.len()
+    );
     Ok((canonical, detail))
 }
 
 #[cfg(unix)]
-fn check_permissions(path: &Path, canonical: &Path, options: &LoadOptions) -> Result<((), String), LoadError> {
+fn check_permissions(
+    path: &Path,
+    canonical: &Path,
+    options: &LoadOptions,
+) -> Result<((), String), LoadError> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(canonical)
-        .map_err(|e| fail(path, LoadFailure::NotFound, format!("cannot stat the file ({e})"), ""))?;
+    let meta = std::fs::metadata(canonical).map_err(|e| {
+        fail(
+            path,
+            LoadFailure::NotFound,
+            format!("cannot stat the file ({e})"),
+            "",
+        )
+    })?;
     let mode = meta.mode() & 0o777;
     let uid = meta.uid();
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
-    let relax = "or, if you accept the risk, set `allow_insecure_permissions = true` under [transport]";
+    let relax =
+        "or, if you accept the risk, set `allow_insecure_permissions = true` under [transport]";
     if options.allow_insecure_permissions {
-        return Ok(((), format!("mode {mode:03o}, owner uid {uid}: not checked (allow_insecure_permissions = true)")));
+        return Ok((
+            (),
+            format!(
+                "mode {mode:03o}, owner uid {uid}: not checked (allow_insecure_permissions = true)"
+            ),
+        ));
     }
     if mode & 0o022 != 0 {
         let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
@@ -290,7 +330,10 @@ fn check_permissions(path: &Path, canonical: &Path, options: &LoadOptions) -> Re
             path,
             LoadFailure::InsecurePermissions,
             format!("it is owned by uid {uid}, neither root nor the current user (uid {me})"),
-            format!("Run `chown root {}` or install it as the current user, {relax}", canonical.display()),
+            format!(
+                "Run `chown root {}` or install it as the current user, {relax}",
+                canonical.display()
+            ),
         ));
     }
     Ok(((), format!("mode {mode:03o}, owner uid {uid}: ok")))
@@ -318,12 +361,28 @@ fn check_elf(path: &Path, canonical: &Path) -> Result<((), String), LoadError> {
     Ok(((), "ELF shared object".into()))
 }
 
-fn check_sha256(path: &Path, canonical: &Path, options: &LoadOptions) -> Result<(String, String), LoadError> {
+fn check_sha256(
+    path: &Path,
+    canonical: &Path,
+    options: &LoadOptions,
+) -> Result<(String, String), LoadError> {
     let mut hasher = Sha256::new();
-    let mut file = std::fs::File::open(canonical)
-        .map_err(|e| fail(path, LoadFailure::NotFound, format!("cannot read the file ({e})"), ""))?;
-    std::io::copy(&mut file, &mut hasher)
-        .map_err(|e| fail(path, LoadFailure::NotFound, format!("cannot read the file ({e})"), ""))?;
+    let mut file = std::fs::File::open(canonical).map_err(|e| {
+        fail(
+            path,
+            LoadFailure::NotFound,
+            format!("cannot read the file ({e})"),
+            "",
+        )
+    })?;
+    std::io::copy(&mut file, &mut hasher).map_err(|e| {
+        fail(
+            path,
+            LoadFailure::NotFound,
+            format!("cannot read the file ({e})"),
+            "",
+        )
+    })?;
     let actual = hex::encode(hasher.finalize());
     match &options.sha256 {
         None => Ok((actual.clone(), format!("{actual} (no pin configured)"))),
@@ -342,7 +401,10 @@ fn check_sha256(path: &Path, canonical: &Path, options: &LoadOptions) -> Result<
 fn check_abi(path: &Path, canonical: &Path) -> Result<(PluginModRef, String), LoadError> {
     let header = lib_header_from_path(canonical).map_err(|e| map_library_error(path, e))?;
     match header.init_root_module::<PluginModRef>() {
-        Ok(module) => Ok((module, format!("root module found, layout matches interface {API_MAJOR}.{API_MINOR} or newer"))),
+        Ok(module) => Ok((
+            module,
+            format!("root module found, layout matches interface {API_MAJOR}.{API_MINOR} or newer"),
+        )),
         Err(full) => {
             // Maybe an older minor: abi_stable refuses a prefix type with fewer fields than the
             // host's, so check the plugin against the snapshot of the older interface instead.
@@ -357,7 +419,12 @@ fn check_abi(path: &Path, canonical: &Path) -> Result<(PluginModRef, String), Lo
                 // The plugin does have the newer fields, so the full check's refusal stands.
                 return Err(map_library_error(path, full));
             }
-            Ok((module, format!("root module found, layout matches interface {API_MAJOR}.0 (an older minor)")))
+            Ok((
+                module,
+                format!(
+                    "root module found, layout matches interface {API_MAJOR}.0 (an older minor)"
+                ),
+            ))
         }
     }
 }
@@ -447,9 +514,16 @@ fn map_library_error(path: &Path, e: LibraryError) -> LoadError {
 /// mismatch and the final `Error:` with its expected and found values, e.g.
 /// `metadata → __returns → api_major: mismatched type (expected u16, found u32)`.
 pub fn decisive_line(report: &str) -> String {
-    let lines: Vec<&str> = report.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = report
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let Some(err_at) = lines.iter().rposition(|l| l.starts_with("Error:")) else {
-        return lines.first().map(|l| l.chars().take(300).collect()).unwrap_or_default();
+        return lines
+            .first()
+            .map(|l| l.chars().take(300).collect())
+            .unwrap_or_default();
     };
     let what = lines[err_at].trim_start_matches("Error:").trim();
     let value_after = |label: &str| {

@@ -6,7 +6,9 @@ pub mod loader;
 use std::{fmt, path::Path};
 
 pub use adapter::PluginTransport;
-pub use loader::{load, CheckOutcome, LoadError, LoadFailure, LoadOptions, LoadedPlugin, PluginInfo};
+pub use loader::{
+    load, CheckOutcome, LoadError, LoadFailure, LoadOptions, LoadedPlugin, PluginInfo,
+};
 
 use crate::config::TransportConfig;
 
@@ -60,7 +62,11 @@ impl fmt::Display for InspectReport {
         }
         if let Some(ctor) = &self.constructor {
             match ctor {
-                Ok(()) => writeln!(f, "  ok    {:<12} client created with the configured options", "constructor")?,
+                Ok(()) => writeln!(
+                    f,
+                    "  ok    {:<12} client created with the configured options",
+                    "constructor"
+                )?,
                 Err(e) => writeln!(f, "  FAIL  {:<12} {}. {}", "constructor", e.reason, e.fix)?,
             }
         }
@@ -74,7 +80,11 @@ impl fmt::Display for InspectReport {
             writeln!(f, "sha256:       {}", p.sha256)?;
             match &m.diagnostics {
                 Some(d) => writeln!(f, "diagnostics:  {d}")?,
-                None => writeln!(f, "diagnostics:  not provided (plugin built against API {}.{})", m.api_major, m.api_minor)?,
+                None => writeln!(
+                    f,
+                    "diagnostics:  not provided (plugin built against API {}.{})",
+                    m.api_major, m.api_minor
+                )?,
             }
         }
         Ok(())

@@ -1,0 +1,246 @@
+//! `apify-host datasets ...`
+
+use std::path::PathBuf;
+
+use super::{
+    input::{require_objects, InputSource},
+    note,
+    output::{json_items, write_body, Column},
+    CliError, Context, LsArgs,
+};
+use apify_host::resources::{DownloadItemsOptions, ListItemsOptions};
+use clap::{Args, Subcommand};
+
+const COLUMNS: &[Column] = &[
+    ("ID", "id"),
+    ("NAME", "name"),
+    ("ITEMS", "itemCount"),
+    ("MODIFIED", "modifiedAt"),
+];
+const INFO_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "itemCount",
+    "cleanItemCount",
+    "createdAt",
+    "modifiedAt",
+];
+
+/// Dataset commands.
+#[derive(Debug, Subcommand)]
+pub enum DatasetsCommand {
+    /// List your datasets (named ones, unless --unnamed).
+    #[command(long_about = "List your datasets: named ones, unless --unnamed.\n\n\
+        Examples:\n  apify-host datasets ls\n  apify-host datasets ls --unnamed --desc --limit 20 -o jsonl")]
+    Ls(LsArgs),
+
+    /// Show a dataset's details.
+    Info {
+        /// Dataset id, or name as `username~name`.
+        dataset: String,
+    },
+
+    /// Create a dataset (or get the existing one with this name) and print it.
+    #[command(
+        long_about = "Create a dataset and print it. With a NAME that exists already, \
+        print that dataset instead (get-or-create); without a NAME, create an unnamed dataset.\n\n\
+        Example:\n  apify-host datasets create my-results"
+    )]
+    Create {
+        /// Name of the dataset (letters, digits and `-`); omit for an unnamed dataset.
+        name: Option<String>,
+    },
+
+    /// Delete a dataset.
+    Rm {
+        /// Dataset id, or name as `username~name`.
+        dataset: String,
+    },
+
+    /// Download items to stdout or a file, streamed (any size, bounded memory).
+    #[command(
+        long_about = "Download a dataset's items in any format the API offers, streamed \
+        to stdout or to --out FILE in bounded memory, whatever the size. A progress bar shows \
+        on stderr when it is a terminal. With --out, the file appears only once complete.\n\n\
+        Examples:\n  apify-host datasets get-items my-ds > items.json\n  \
+        apify-host datasets get-items my-ds --format csv --fields url,title --out items.csv\n  \
+        apify-host datasets get-items my-ds --format jsonl --offset 1000 --limit 500"
+    )]
+    GetItems(Box<GetItemsArgs>),
+
+    /// Append items (a JSON object or array of objects) to a dataset.
+    #[command(
+        long_about = "Append items to a dataset: a JSON object or an array of objects, \
+        given inline, as @FILE, or on stdin (`-`, the default). The JSON is checked before \
+        anything is sent and then sent as given.\n\n\
+        Examples:\n  apify-host datasets push-items my-ds '{\"url\": \"https://example.com\"}'\n  \
+        apify-host datasets push-items my-ds @items.json\n  \
+        producer | apify-host datasets push-items my-ds -"
+    )]
+    PushItems {
+        /// Dataset id, or name as `username~name`.
+        dataset: String,
+        /// The items: JSON text, @FILE, or - for stdin.
+        #[arg(default_value = "-", value_name = "ITEMS")]
+        items: InputSource,
+    },
+}
+
+/// Options of `datasets get-items`.
+#[derive(Debug, Args)]
+pub struct GetItemsArgs {
+    /// Dataset id, or name as `username~name`.
+    pub dataset: String,
+    /// Format of the download.
+    #[arg(long, default_value = "json", value_parser = ["json", "jsonl", "csv", "html", "xlsx", "xml", "rss"])]
+    pub format: String,
+    /// Write to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Skip this many items.
+    #[arg(long, value_name = "N")]
+    pub offset: Option<u64>,
+    /// At most this many items.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Only these fields, in this order (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "FIELDS")]
+    pub fields: Option<Vec<String>>,
+    /// Leave out these fields (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "FIELDS")]
+    pub omit: Option<Vec<String>>,
+    /// Unwind these array/object fields into separate items (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "FIELDS")]
+    pub unwind: Option<Vec<String>>,
+    /// Flatten these nested fields (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "FIELDS")]
+    pub flatten: Option<Vec<String>>,
+    /// Only non-empty items, without hidden (#) fields.
+    #[arg(long)]
+    pub clean: bool,
+    /// Newest first.
+    #[arg(long)]
+    pub desc: bool,
+    /// Skip empty items.
+    #[arg(long)]
+    pub skip_empty: bool,
+    /// Leave out hidden (#) fields.
+    #[arg(long)]
+    pub skip_hidden: bool,
+    /// A view of the dataset schema.
+    #[arg(long)]
+    pub view: Option<String>,
+    /// Start with a UTF-8 byte order mark (CSV has one by default; --bom=false drops it).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub bom: Option<bool>,
+    /// CSV delimiter.
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// CSV without the header row.
+    #[arg(long)]
+    pub skip_header_row: bool,
+    /// XML root element name.
+    #[arg(long, value_name = "NAME")]
+    pub xml_root: Option<String>,
+    /// XML element name of each item.
+    #[arg(long, value_name = "NAME")]
+    pub xml_row: Option<String>,
+}
+
+impl GetItemsArgs {
+    fn options(&self) -> DownloadItemsOptions {
+        let flag = |b: bool| b.then_some(true);
+        DownloadItemsOptions {
+            format: self.format.clone(),
+            items: ListItemsOptions {
+                offset: self.offset,
+                limit: self.limit,
+                clean: flag(self.clean),
+                desc: flag(self.desc),
+                fields: self.fields.clone(),
+                omit: self.omit.clone(),
+                unwind: self.unwind.clone(),
+                skip_empty: flag(self.skip_empty),
+                skip_hidden: flag(self.skip_hidden),
+                flatten: self.flatten.clone(),
+                view: self.view.clone(),
+            },
+            bom: self.bom,
+            delimiter: self.delimiter.clone(),
+            skip_header_row: flag(self.skip_header_row),
+            xml_root: self.xml_root.clone(),
+            xml_row: self.xml_row.clone(),
+        }
+    }
+}
+
+/// Runs a dataset command.
+pub async fn run(ctx: &Context, cmd: DatasetsCommand) -> Result<(), CliError> {
+    match cmd {
+        DatasetsCommand::Ls(args) => {
+            let client = ctx.authed_client()?;
+            let page = client.datasets().list(&args.options()).await?;
+            let items = json_items(&page.items);
+            let footer = format!("{} of {} datasets", page.count, page.total);
+            ctx.out().page(&page, &items, COLUMNS, Some(footer))
+        }
+        DatasetsCommand::Info { dataset } => {
+            let client = ctx.client()?;
+            match client.dataset(&dataset).get().await? {
+                Some(d) => ctx.out().object(&d, INFO_FIELDS),
+                None => Err(not_found(&dataset)),
+            }
+        }
+        DatasetsCommand::Create { name } => {
+            let client = ctx.authed_client()?;
+            let d = client
+                .datasets()
+                .get_or_create(name.as_deref(), None)
+                .await?;
+            ctx.out().object(&d, INFO_FIELDS)
+        }
+        DatasetsCommand::Rm { dataset } => {
+            let client = ctx.authed_client()?;
+            let ds = client.dataset(&dataset);
+            // Look first, so a typo is reported instead of silently "deleting" nothing.
+            if ds.get().await?.is_none() {
+                return Err(not_found(&dataset));
+            }
+            ds.delete().await?;
+            note(format!("deleted dataset {dataset}"));
+            Ok(())
+        }
+        DatasetsCommand::GetItems(args) => {
+            let client = ctx.client()?;
+            let body = client
+                .dataset(&args.dataset)
+                .stream_items(&args.options())
+                .await;
+            let body = body.map_err(|e| match e.is_record_not_found() {
+                true => not_found(&args.dataset),
+                false => e.into(),
+            })?;
+            let n = write_body(body, args.out.as_deref()).await?;
+            if let Some(out) = &args.out {
+                note(format!("wrote {n} bytes to {}", out.display()));
+            }
+            Ok(())
+        }
+        DatasetsCommand::PushItems { dataset, items } => {
+            // Parse before building the client: bad input must never cause a request.
+            let input = items.read_json()?;
+            let count = require_objects(&input, "dataset items")?;
+            let client = ctx.authed_client()?;
+            client
+                .dataset(&dataset)
+                .push_items_json(input.bytes)
+                .await?;
+            note(format!("pushed {count} item(s) to dataset {dataset}"));
+            Ok(())
+        }
+    }
+}
+
+fn not_found(dataset: &str) -> CliError {
+    CliError::failure(format!("dataset {dataset:?} was not found"))
+}

@@ -1,0 +1,485 @@
+//! The `apify-host` command line: thin commands over the library, one file per command group.
+//!
+//! Conventions: data goes to stdout (JSON, JSON lines or a table), messages and progress to
+//! stderr; an error is one `error: ...` line on stderr with exit code 2 for usage, input and
+//! config errors and 1 for API and transport failures. The token never appears in any of it.
+
+pub mod api;
+pub mod datasets;
+pub mod input;
+pub mod key_value_stores;
+pub mod output;
+pub mod request_queues;
+pub mod transport;
+pub mod users;
+
+use std::{
+    io::IsTerminal,
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use clap::{Args, Parser, Subcommand};
+
+use apify_host::{
+    config::{ConfigSource, LoadedConfig},
+    http::HttpSettings,
+    ApifyClient, Error, Token, DEFAULT_API_URL,
+};
+use output::OutputFormat;
+
+const AFTER_HELP: &str = "\
+Configuration is read from --config FILE, else $APIFY_HOST_CONFIG, else
+<config dir>/apify-host/config.toml. Flags win over environment variables, which win over
+the config file, which wins over the defaults.
+
+Exit status: 0 on success, 1 when the API or the transport failed, 2 for usage, input and
+configuration errors.";
+
+const LONG_ABOUT: &str = "\
+apify-host is an ops tool for the Apify API (datasets, key-value stores, request queues,
+users, raw API calls) whose HTTP transport can be swapped at run time: point `[transport]
+plugin` in the config (or APIFY_TRANSPORT_PLUGIN) at a transport plugin (.so) and every call
+goes through it, with the same retries, timeouts and error handling as the built-in one.
+
+Examples:
+  export APIFY_TOKEN=...                     # or `token_file = \"...\"` in the config
+  apify-host users me
+  apify-host datasets ls --limit 10
+  apify-host datasets get-items my-dataset --format csv --out items.csv
+  echo '[{\"a\":1},{\"a\":2}]' | apify-host datasets push-items my-dataset -
+  apify-host key-value-stores set-value my-store INPUT @input.json
+  apify-host api GET /v2/users/me
+  apify-host transport info";
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "apify-host",
+    version,
+    about = "Apify API ops tool with a pluggable HTTP transport",
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// Read the config from FILE (default: $APIFY_HOST_CONFIG, else
+    /// <config dir>/apify-host/config.toml if it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// API base URL, e.g. http://127.0.0.1:8080 for a local API (default: `api_url` in the
+    /// config, else https://api.apify.com). A trailing /v2 is ignored.
+    #[arg(long, global = true, env = "APIFY_API_BASE_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// API token. Prefer the APIFY_TOKEN variable or `token_file` in the config: a flag is
+    /// visible to other users in the process list.
+    #[arg(
+        long,
+        global = true,
+        env = "APIFY_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+
+    /// Use the transport plugin (.so) at PATH (default: $APIFY_TRANSPORT_PLUGIN, else
+    /// `[transport] plugin` in the config, else the built-in transport).
+    // Not a clap `env`: the transport selection reads APIFY_TRANSPORT_PLUGIN itself, so it can
+    // report where the choice came from.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub transport_plugin: Option<PathBuf>,
+
+    /// Output format of data on stdout (default: table on a terminal, json otherwise).
+    #[arg(long, short = 'o', global = true, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+
+    /// Log what happens to stderr: -v info, -vv debug, -vvv trace (RUST_LOG works too).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The command groups.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Datasets: list, inspect, create, delete, read and append items.
+    #[command(subcommand, visible_alias = "ds")]
+    Datasets(datasets::DatasetsCommand),
+    /// Key-value stores: list, inspect, create, delete, read and write records.
+    #[command(subcommand, name = "key-value-stores", visible_alias = "kvs")]
+    KeyValueStores(key_value_stores::KeyValueStoresCommand),
+    /// Request queues: list, inspect, create, delete, add and read requests.
+    #[command(subcommand, name = "request-queues", visible_alias = "rq")]
+    RequestQueues(request_queues::RequestQueuesCommand),
+    /// Users: the account that owns the token.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Call any API endpoint through the client's pipeline (retries, timeouts, transport).
+    #[command(long_about = api::LONG_ABOUT)]
+    Api(api::ApiArgs),
+    /// The HTTP transport: which one is used, and checks of a plugin file.
+    #[command(subcommand)]
+    Transport(transport::TransportCommand),
+}
+
+/// Options of the `ls` commands of the three storage collections.
+#[derive(Debug, Args, Clone)]
+pub struct LsArgs {
+    /// Skip this many storages.
+    #[arg(long, value_name = "N")]
+    pub offset: Option<u64>,
+    /// List at most this many storages (the API caps a page at 1000).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Newest first.
+    #[arg(long)]
+    pub desc: bool,
+    /// Include unnamed storages (by default only named ones are listed).
+    #[arg(long)]
+    pub unnamed: bool,
+}
+
+impl LsArgs {
+    /// The library's listing options.
+    pub fn options(&self) -> apify_host::resources::ListOptions {
+        apify_host::resources::ListOptions {
+            unnamed: self.unnamed.then_some(true),
+            limit: self.limit,
+            offset: self.offset,
+            desc: self.desc.then_some(true),
+            ownership: None,
+        }
+    }
+}
+
+/// Why a command failed, with its exit code.
+#[derive(Debug)]
+pub enum CliError {
+    /// Usage, input or config problem: exit 2, nothing (more) was sent.
+    Usage(String),
+    /// The API failed, or output could not be written: exit 1.
+    Failure(String),
+    /// The transport could not complete an exchange (after retries): exit 1; the message gets
+    /// the API URL, since "connection refused" alone does not say where to.
+    Transport(String),
+    /// stdout was closed by the reader (e.g. `| head`): not an error.
+    BrokenPipe,
+}
+
+impl CliError {
+    /// A usage/input/config error (exit 2).
+    pub fn usage(msg: impl Into<String>) -> Self {
+        CliError::Usage(msg.into())
+    }
+
+    /// An API/transport/output failure (exit 1).
+    pub fn failure(msg: impl Into<String>) -> Self {
+        CliError::Failure(msg.into())
+    }
+
+    /// A failed write to `what`; a closed pipe is not reported as an error.
+    pub fn write(what: &str, e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            CliError::BrokenPipe
+        } else {
+            CliError::failure(format!("cannot write to {what}: {e}"))
+        }
+    }
+
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Usage(_) => ExitCode::from(2),
+            CliError::Failure(_) | CliError::Transport(_) => ExitCode::from(1),
+            CliError::BrokenPipe => ExitCode::SUCCESS,
+        }
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> Self {
+        match &e {
+            Error::InvalidInput(_) | Error::Config(_) => CliError::Usage(e.to_string()),
+            Error::Transport(_) => CliError::Transport(e.to_string()),
+            Error::Api(api) if matches!(api.status, 401 | 403) => CliError::Failure(format!(
+                "{e} (check the token: APIFY_TOKEN, --token, or `token`/`token_file` in the config)"
+            )),
+            _ => CliError::Failure(e.to_string()),
+        }
+    }
+}
+
+impl From<apify_host::config::ConfigError> for CliError {
+    fn from(e: apify_host::config::ConfigError) -> Self {
+        CliError::Usage(e.to_string())
+    }
+}
+
+/// The resolved settings of one run: config, token, output format.
+pub struct Context {
+    /// The global flags as given.
+    pub global: GlobalArgs,
+    /// The config file (defaults when there is none).
+    pub config: LoadedConfig,
+    /// The output format for data on stdout.
+    pub output: OutputFormat,
+    token: Option<Token>,
+    token_origin: &'static str,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("config", &self.config.source)
+            .field("output", &self.output)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// Loads the config and resolves the token (flag > env > config `token` > `token_file`).
+    pub fn new(global: GlobalArgs) -> Result<Self, CliError> {
+        let config = LoadedConfig::load(global.config.as_deref())?;
+        let (token, token_origin) = resolve_token(&global, &config)?;
+        let output = global.output.unwrap_or(if std::io::stdout().is_terminal() {
+            OutputFormat::Table
+        } else {
+            OutputFormat::Json
+        });
+        Ok(Context {
+            global,
+            config,
+            output,
+            token,
+            token_origin,
+        })
+    }
+
+    /// The token, if any (for redaction of messages).
+    pub fn token(&self) -> Option<&Token> {
+        self.token.as_ref()
+    }
+
+    /// The API base URL: flag/env > config > default, without a trailing `/` or `/v2`.
+    pub fn api_url(&self) -> String {
+        let raw = self
+            .global
+            .api_url
+            .clone()
+            .filter(|u| !u.trim().is_empty())
+            .or_else(|| self.config.file.api_url.clone())
+            .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+        let trimmed = raw.trim().trim_end_matches('/');
+        // Users often paste the versioned URL; every path the client sends starts with /v2.
+        trimmed.strip_suffix("/v2").unwrap_or(trimmed).to_string()
+    }
+
+    /// The pipeline settings from `[http]`.
+    pub fn settings(&self) -> Result<HttpSettings, CliError> {
+        Ok(self.config.file.http.settings()?)
+    }
+
+    /// A client for calls that may go without a token (reads of storages by id, raw calls).
+    pub fn client(&self) -> Result<ApifyClient, CliError> {
+        let selection = transport::select_transport(self)?;
+        tracing::debug!(
+            transport = %selection.description,
+            source = %selection.source,
+            api_url = %self.api_url(),
+            token = self.token_origin,
+            "client configuration"
+        );
+        Ok(ApifyClient::builder()
+            .api_url(self.api_url())
+            .settings(self.settings()?)
+            .token_opt(self.token.clone())
+            .transport(selection.transport)
+            .build()?)
+    }
+
+    /// A client for calls that need a token; without one, a usage error that says where to
+    /// set it, before anything is sent.
+    pub fn authed_client(&self) -> Result<ApifyClient, CliError> {
+        if self.token.is_none() {
+            return Err(CliError::usage(format!(
+                "no API token: set the APIFY_TOKEN environment variable, pass --token, or set \
+                 `token` or `token_file` in the config file ({})",
+                match &self.config.source {
+                    ConfigSource::None => match apify_host::config::default_config_path() {
+                        Some(p) => format!("none found; the default location is {}", p.display()),
+                        None => "none found".to_string(),
+                    },
+                    s => s.to_string(),
+                }
+            )));
+        }
+        self.client()
+    }
+
+    /// The output printer for data on stdout.
+    pub fn out(&self) -> output::Printer {
+        output::Printer::new(self.output)
+    }
+}
+
+/// Flag/env > config `token` > config `token_file` (relative to the config file's folder).
+fn resolve_token(
+    global: &GlobalArgs,
+    config: &LoadedConfig,
+) -> Result<(Option<Token>, &'static str), CliError> {
+    if let Some(t) = global.token.as_deref().filter(|t| !t.trim().is_empty()) {
+        return Ok((Some(Token::new(t)), "flag or APIFY_TOKEN"));
+    }
+    if let Some(t) = config
+        .file
+        .token
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    {
+        return Ok((Some(Token::new(t)), "config token"));
+    }
+    if let Some(file) = &config.file.token_file {
+        let path = match (
+            file.is_relative(),
+            config.source.path().and_then(Path::parent),
+        ) {
+            (true, Some(dir)) => dir.join(file),
+            _ => file.clone(),
+        };
+        // Never echo the file's content: only its path and the OS error.
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            CliError::usage(format!(
+                "cannot read the token file {} (token_file in {}): {e}",
+                path.display(),
+                config.source
+            ))
+        })?;
+        if text.trim().is_empty() {
+            return Err(CliError::usage(format!(
+                "the token file {} (token_file in {}) is empty",
+                path.display(),
+                config.source
+            )));
+        }
+        return Ok((Some(Token::new(text)), "config token_file"));
+    }
+    Ok((None, "none"))
+}
+
+/// Sets up stderr logging: `-v` info, `-vv` debug, `-vvv` trace for this crate; without `-v`,
+/// `RUST_LOG` if set, else warnings only.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match verbose {
+        0 => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        1 => EnvFilter::new("warn,apify_host=info"),
+        2 => EnvFilter::new("info,apify_host=debug"),
+        _ => EnvFilter::new("debug,apify_host=trace"),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // Known before the config loads, so even a config error cannot echo a flag/env token.
+    let mut token_for_redaction: Option<Token> = cli
+        .global
+        .token
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .map(Token::new);
+    let mut api_url = String::new();
+    let result = runtime.block_on(async {
+        let ctx = Context::new(cli.global)?;
+        token_for_redaction = ctx.token().cloned();
+        api_url = ctx.api_url();
+        run(&ctx, cli.command).await
+    });
+    // Do not wait for transport tasks (idle pooled connections) to wind down.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let message = match &e {
+                CliError::Usage(m) | CliError::Failure(m) => Some(m.clone()),
+                CliError::Transport(m) => Some(format!("{m} (API URL: {api_url})")),
+                CliError::BrokenPipe => None,
+            };
+            if let Some(m) = message {
+                let m = match &token_for_redaction {
+                    Some(t) => t.redact(&m),
+                    None => m,
+                };
+                // One line, whatever the source text contained.
+                let one_line = m.split_whitespace().collect::<Vec<_>>().join(" ");
+                eprintln!("error: {one_line}");
+            }
+            e.exit_code()
+        }
+    }
+}
+
+async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Datasets(c) => datasets::run(ctx, c).await,
+        Command::KeyValueStores(c) => key_value_stores::run(ctx, c).await,
+        Command::RequestQueues(c) => request_queues::run(ctx, c).await,
+        Command::Users(c) => users::run(ctx, c).await,
+        Command::Api(a) => api::run(ctx, a).await,
+        Command::Transport(c) => transport::run(ctx, c).await,
+    }
+}
+
+/// Prints a confirmation to stderr (data stays alone on stdout).
+pub(crate) fn note(msg: impl AsRef<str>) {
+    eprintln!("{}", msg.as_ref());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

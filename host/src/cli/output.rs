@@ -1,0 +1,386 @@
+//! Data on stdout: JSON, JSON lines or a table; streamed bodies to stdout or a file, with a
+//! progress bar on stderr when stderr is a terminal.
+
+use std::{
+    io::{IsTerminal, Write},
+    path::{Path, PathBuf},
+};
+
+use futures_util::{Stream, StreamExt};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::CliError;
+use apify_host::resources::StreamedBody;
+
+/// How data is printed on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Pretty-printed JSON: the object, or the whole page of a list.
+    Json,
+    /// One compact JSON value per line: the object, or each item of a list.
+    Jsonl,
+    /// Aligned columns for people.
+    Table,
+}
+
+/// A table column: its header and the item field it shows.
+pub type Column = (&'static str, &'static str);
+
+/// Prints command results to stdout in the chosen format.
+pub struct Printer {
+    format: OutputFormat,
+    out: std::io::BufWriter<std::io::Stdout>,
+}
+
+impl Printer {
+    /// A printer to stdout.
+    pub fn new(format: OutputFormat) -> Self {
+        Printer {
+            format,
+            out: std::io::BufWriter::new(std::io::stdout()),
+        }
+    }
+
+    fn w(&mut self, text: &str) -> Result<(), CliError> {
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(|e| CliError::write("stdout", e))
+    }
+
+    /// Plain text, as is.
+    pub fn text(&mut self, text: &str) -> Result<(), CliError> {
+        self.w(text)?;
+        self.flush()
+    }
+
+    /// Flushes stdout.
+    pub fn flush(&mut self) -> Result<(), CliError> {
+        self.out.flush().map_err(|e| CliError::write("stdout", e))
+    }
+
+    /// One object: JSON, one JSON line, or `field  value` rows (`fields` first, then the rest
+    /// of the top-level fields).
+    pub fn object<T: Serialize>(&mut self, value: &T, fields: &[&str]) -> Result<(), CliError> {
+        let v = to_value(value)?;
+        match self.format {
+            OutputFormat::Json => self.w(&format!("{}\n", pretty(&v))),
+            OutputFormat::Jsonl => self.w(&format!("{v}\n")),
+            OutputFormat::Table => {
+                let rows = object_rows(&v, fields);
+                let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+                for (k, val) in rows {
+                    self.w(&format!("{k:<width$}  {val}\n"))?;
+                }
+                Ok(())
+            }
+        }?;
+        self.flush()
+    }
+
+    /// A page of a list: the whole page as JSON, each item as a JSON line, or a table of
+    /// `columns` with a `total` footer.
+    pub fn page<T: Serialize>(
+        &mut self,
+        page: &T,
+        items: &[Value],
+        columns: &[Column],
+        footer: Option<String>,
+    ) -> Result<(), CliError> {
+        match self.format {
+            OutputFormat::Json => self.w(&format!("{}\n", pretty(&to_value(page)?)))?,
+            OutputFormat::Jsonl => {
+                for item in items {
+                    self.w(&format!("{item}\n"))?;
+                }
+            }
+            OutputFormat::Table => {
+                self.table(items, columns)?;
+                if let Some(f) = footer {
+                    self.w(&format!("{f}\n"))?;
+                }
+            }
+        }
+        self.flush()
+    }
+
+    /// A list that arrives page by page. JSON is written as one array as items arrive, JSON
+    /// lines one by one; a table needs every row for the column widths, so it collects them.
+    pub async fn stream_list<T: Serialize, E: Into<CliError>>(
+        &mut self,
+        mut items: impl Stream<Item = Result<T, E>> + Unpin,
+        columns: &[Column],
+    ) -> Result<u64, CliError> {
+        let mut n = 0u64;
+        let mut rows = Vec::new();
+        if self.format == OutputFormat::Json {
+            self.w("[")?;
+        }
+        while let Some(item) = items.next().await {
+            let v = to_value(&item.map_err(Into::into)?)?;
+            match self.format {
+                OutputFormat::Json => {
+                    let sep = if n == 0 { "\n" } else { ",\n" };
+                    let text = indent(&pretty(&v));
+                    self.w(&format!("{sep}{text}"))?;
+                }
+                OutputFormat::Jsonl => self.w(&format!("{v}\n"))?,
+                OutputFormat::Table => rows.push(v),
+            }
+            n += 1;
+        }
+        match self.format {
+            OutputFormat::Json => self.w(if n == 0 { "]\n" } else { "\n]\n" })?,
+            OutputFormat::Jsonl => {}
+            OutputFormat::Table => self.table(&rows, columns)?,
+        }
+        self.flush()?;
+        Ok(n)
+    }
+
+    fn table(&mut self, items: &[Value], columns: &[Column]) -> Result<(), CliError> {
+        let cells: Vec<Vec<String>> = items
+            .iter()
+            .map(|item| columns.iter().map(|(_, f)| cell(item.get(*f))).collect())
+            .collect();
+        let widths: Vec<usize> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (h, _))| {
+                cells
+                    .iter()
+                    .map(|row| row[i].chars().count())
+                    .chain([h.len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |values: Vec<&str>| -> String {
+            let mut s = String::new();
+            for (i, v) in values.iter().enumerate() {
+                if i + 1 == values.len() {
+                    s.push_str(v);
+                } else {
+                    let pad = widths[i].saturating_sub(v.chars().count());
+                    s.push_str(v);
+                    s.push_str(&" ".repeat(pad + 2));
+                }
+            }
+            s.trim_end().to_string() + "\n"
+        };
+        let header = line(columns.iter().map(|(h, _)| *h).collect());
+        self.w(&header)?;
+        for row in &cells {
+            let text = line(row.iter().map(String::as_str).collect());
+            self.w(&text)?;
+        }
+        Ok(())
+    }
+}
+
+/// Items as JSON values, for [`Printer::page`].
+pub fn json_items<T: Serialize>(items: &[T]) -> Vec<Value> {
+    items
+        .iter()
+        .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
+        .collect()
+}
+
+fn to_value<T: Serialize>(v: &T) -> Result<Value, CliError> {
+    serde_json::to_value(v).map_err(|e| CliError::failure(format!("cannot format the result: {e}")))
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A table cell: strings bare, `-` for absent/null, other values as compact JSON, on one line,
+/// cut at 80 characters so one long value cannot stretch a whole column.
+fn cell(v: Option<&Value>) -> String {
+    let s = field(v);
+    if s.chars().count() > 80 {
+        s.chars().take(79).collect::<String>() + "…"
+    } else {
+        s
+    }
+}
+
+/// A value on one line: strings bare, `-` for absent/null, other values as compact JSON.
+fn field(v: Option<&Value>) -> String {
+    let s = match v {
+        None | Some(Value::Null) => "-".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    s.replace(['\n', '\r', '\t'], " ")
+}
+
+/// `(field, value)` rows of an object: `first` in order, then the other fields.
+fn object_rows(v: &Value, first: &[&str]) -> Vec<(String, String)> {
+    let Some(map) = v.as_object() else {
+        return vec![("value".to_string(), field(Some(v)))];
+    };
+    let mut rows: Vec<(String, String)> = first
+        .iter()
+        .filter(|k| map.contains_key(**k))
+        .map(|k| (k.to_string(), field(map.get(*k))))
+        .collect();
+    rows.extend(
+        map.iter()
+            .filter(|(k, _)| !first.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), field(Some(v)))),
+    );
+    rows
+}
+
+/// Where a streamed body goes.
+enum Sink {
+    Stdout(std::io::BufWriter<std::io::Stdout>),
+    /// A temporary file beside the target, renamed over it once the body is complete, so an
+    /// interrupted download never leaves a truncated file under the final name.
+    File {
+        file: std::io::BufWriter<std::fs::File>,
+        tmp: PathBuf,
+        target: PathBuf,
+    },
+}
+
+impl Sink {
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Sink::Stdout(s) => s,
+            Sink::File { file, .. } => file,
+        }
+    }
+}
+
+/// Writes `body` to stdout or `out` chunk by chunk (memory stays bounded by the chunk size),
+/// with a progress bar on stderr when stderr is a terminal. Answers the byte count.
+///
+/// Writes are plain blocking writes: this runs on the thread that drives the command (the
+/// runtime's workers keep the connections going), and a slow reader of stdout should slow
+/// the download down rather than make it pile up in memory.
+pub async fn write_body(mut body: StreamedBody, out: Option<&Path>) -> Result<u64, CliError> {
+    const BUF: usize = 256 * 1024;
+    let mut sink = match out {
+        None => Sink::Stdout(std::io::BufWriter::with_capacity(BUF, std::io::stdout())),
+        Some(target) => {
+            let dir = target
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let name = target.file_name().ok_or_else(|| {
+                CliError::usage(format!("--out {} is not a file name", target.display()))
+            })?;
+            let tmp = dir.join(format!(
+                ".{}.part-{}",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
+            let file = std::fs::File::create(&tmp)
+                .map_err(|e| CliError::usage(format!("cannot create {}: {e}", tmp.display())))?;
+            Sink::File {
+                file: std::io::BufWriter::with_capacity(BUF, file),
+                tmp,
+                target: target.to_path_buf(),
+            }
+        }
+    };
+    let bar = progress_bar(body.content_length);
+    let what = match &sink {
+        Sink::Stdout(_) => "stdout".to_string(),
+        Sink::File { target, .. } => target.display().to_string(),
+    };
+    let mut written = 0u64;
+    let mut result: Result<(), CliError> = Ok(());
+    while let Some(chunk) = body.next().await {
+        let step = chunk.map_err(CliError::from).and_then(|chunk| {
+            sink.writer()
+                .write_all(&chunk)
+                .map_err(|e| CliError::write(&what, e))?;
+            written += chunk.len() as u64;
+            Ok(())
+        });
+        if let Err(e) = step {
+            result = Err(e);
+            break;
+        }
+        bar.set_position(written);
+    }
+    if result.is_ok() {
+        result = sink.writer().flush().map_err(|e| CliError::write(&what, e));
+    }
+    bar.finish_and_clear();
+    match sink {
+        Sink::Stdout(_) => result.map(|()| written),
+        Sink::File { file, tmp, target } => {
+            let done = result.and_then(|()| {
+                let file = file
+                    .into_inner()
+                    .map_err(|e| CliError::write(&what, e.into_error()))?;
+                file.sync_all().map_err(|e| CliError::write(&what, e))?;
+                drop(file);
+                std::fs::rename(&tmp, &target).map_err(|e| {
+                    CliError::failure(format!(
+                        "cannot move {} to {}: {e}",
+                        tmp.display(),
+                        target.display()
+                    ))
+                })
+            });
+            if done.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            done.map(|()| written)
+        }
+    }
+}
+
+/// A byte progress bar on stderr, hidden unless stderr is a terminal (so logs and pipes stay
+/// clean).
+fn progress_bar(len: Option<u64>) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = match len {
+        Some(n) => indicatif::ProgressBar::new(n).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cells_are_one_line() {
+        assert_eq!(cell(Some(&json!("a\nb"))), "a b");
+        assert_eq!(cell(Some(&json!(null))), "-");
+        assert_eq!(cell(None), "-");
+        assert_eq!(cell(Some(&json!(3))), "3");
+    }
+
+    #[test]
+    fn object_rows_put_named_fields_first() {
+        let rows = object_rows(&json!({"b": 1, "id": "x"}), &["id"]);
+        assert_eq!(rows[0], ("id".to_string(), "x".to_string()));
+    }
+}

@@ -1,0 +1,93 @@
+//! `apify-host transport ...`: which transport is used, and checks of a plugin file.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::{CliError, Context};
+use apify_host::transport::{plugin, select};
+
+/// Transport commands.
+#[derive(Debug, Subcommand)]
+pub enum TransportCommand {
+    /// Show which transport the other commands use, and where that choice comes from.
+    #[command(
+        long_about = "Show which transport the other commands use (the built-in one or \
+        a plugin, with its name, version and path) and where that choice comes from: \
+        --transport-plugin, then APIFY_TRANSPORT_PLUGIN, then `[transport] plugin` in the \
+        config file. Loading the plugin runs every load check; no request is sent.\n\n\
+        Examples:\n  apify-host transport info\n  \
+        APIFY_TRANSPORT_PLUGIN=/opt/apify/libapify_transport_reqwest.so apify-host transport info"
+    )]
+    Info,
+
+    /// Check a plugin file without sending a request: each load check, then its metadata.
+    #[command(
+        long_about = "Check a transport plugin file without sending any request: path \
+        and permissions, the sha256 pin of the config (if any), the ABI layout and interface \
+        version, then the plugin's constructor with the config's `[transport.options]`. \
+        Prints each check and the plugin's metadata; exits with 1 if a check fails.\n\n\
+        Example:\n  apify-host transport inspect /opt/apify/transports/libapify_transport_reqwest.so"
+    )]
+    Inspect {
+        /// The plugin file (.so).
+        path: PathBuf,
+    },
+}
+
+/// The selected transport, as the client builder takes it.
+pub(crate) struct Selected {
+    /// The transport.
+    pub transport: std::sync::Arc<dyn apify_host::transport::HttpTransport>,
+    /// What it is.
+    pub description: String,
+    /// Where the choice came from.
+    pub source: String,
+}
+
+/// Selects (and, for a plugin, loads and checks) the transport: `--transport-plugin`, then
+/// `APIFY_TRANSPORT_PLUGIN`, then the config, else the built-in transport.
+pub(crate) fn select_transport(ctx: &Context) -> Result<Selected, CliError> {
+    let s = select::select(ctx.global.transport_plugin.as_deref(), &ctx.config)?;
+    Ok(Selected {
+        transport: s.transport,
+        description: s.description,
+        source: s.source,
+    })
+}
+
+#[derive(Serialize)]
+struct Info<'a> {
+    transport: &'a str,
+    source: &'a str,
+    name: &'a str,
+}
+
+/// Runs a transport command.
+pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
+    match cmd {
+        TransportCommand::Info => {
+            let s = select_transport(ctx)?;
+            let info = Info {
+                transport: &s.description,
+                source: &s.source,
+                name: s.transport.name(),
+            };
+            ctx.out().object(&info, &["transport", "source", "name"])
+        }
+        TransportCommand::Inspect { path } => {
+            let report = plugin::inspect(&path, &ctx.config.file.transport);
+            // The report is text for people whatever --output says: it has no JSON form.
+            ctx.out().text(&report.to_string())?;
+            if report.ok() {
+                Ok(())
+            } else {
+                Err(CliError::failure(format!(
+                    "the plugin {} failed a check (see above)",
+                    path.display()
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! Step 1 of the pipeline: turn an [`ApiRequest`] into the bytes every attempt sends.
+//!
+//! Preparation runs once per call, before the retry loop, so every attempt re-sends exactly
+//! the same URL, headers and (already compressed) body, and retries cost no CPU.
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Method};
+
+use super::{ApiRequest, RequestBody};
+use crate::{error::Error, token::Token};
+
+/// Bodies smaller than this are sent as they are: gzip's header and CPU cost outweigh the gain.
+pub const MIN_COMPRESSION_SIZE: usize = 1024;
+
+/// Above this size the gzip work moves to tokio's blocking pool, so compressing a large upload
+/// does not stall the other tasks of the caller's runtime. Below it the hop costs more than
+/// the compression.
+const COMPRESS_OFF_THREAD_SIZE: usize = 256 * 1024;
+
+/// Media types under an "already compressed" prefix that are raw in fact, so gzip still pays
+/// off (the Python client's `COMPRESSIBLE_MEDIA_TYPES`).
+const COMPRESSIBLE_MEDIA_TYPES: &[&str] = &[
+    "audio/aiff",
+    "audio/basic",
+    "audio/l16",
+    "audio/vnd.wave",
+    "audio/wav",
+    "audio/wave",
+    "audio/x-aiff",
+    "audio/x-wav",
+    "image/bmp",
+    "image/tiff",
+    "image/vnd.adobe.photoshop",
+    "image/vnd.microsoft.icon",
+    "image/x-icon",
+    "image/x-ms-bmp",
+];
+
+/// Structured-syntax suffixes that mark a media type as text even under an already-compressed
+/// prefix (`image/svg+xml`).
+const COMPRESSIBLE_MEDIA_TYPE_SUFFIXES: &[&str] = &["+json", "+xml"];
+
+/// Prefixes whose payloads carry their own compression.
+const ALREADY_COMPRESSED_PREFIXES: &[&str] = &["audio/", "image/", "video/"];
+
+/// Exact media types whose payloads carry their own compression (archives, office documents,
+/// web fonts), as the Python client lists them.
+const ALREADY_COMPRESSED_MEDIA_TYPES: &[&str] = &[
+    "application/epub+zip",
+    "application/gzip",
+    "application/java-archive",
+    "application/vnd.android.package-archive",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.rar",
+    "application/x-7z-compressed",
+    "application/x-bzip",
+    "application/x-bzip2",
+    "application/x-gzip",
+    "application/x-rar-compressed",
+    "application/x-xz",
+    "application/x-zip-compressed",
+    "application/zip",
+    "application/zstd",
+    "font/woff",
+    "font/woff2",
+];
+
+/// Whether a request body of this `Content-Type` is worth gzipping, by the Python client's rule:
+/// no content type → yes; raw types and `+json`/`+xml` → yes; images, audio, video, archives →
+/// no; anything else (text, JSON, `application/octet-stream`, ...) → yes.
+pub fn is_compressible_content_type(content_type: Option<&str>) -> bool {
+    let Some(content_type) = content_type else {
+        return true;
+    };
+    // Case-insensitive, and parameters such as `; charset=utf-8` do not matter.
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if media_type.is_empty() {
+        return true;
+    }
+    if COMPRESSIBLE_MEDIA_TYPES.contains(&media_type.as_str())
+        || COMPRESSIBLE_MEDIA_TYPE_SUFFIXES
+            .iter()
+            .any(|s| media_type.ends_with(s))
+    {
+        return true;
+    }
+    !(ALREADY_COMPRESSED_MEDIA_TYPES.contains(&media_type.as_str())
+        || ALREADY_COMPRESSED_PREFIXES
+            .iter()
+            .any(|p| media_type.starts_with(p)))
+}
+
+/// Whether the pipeline gzips this body: compression enabled, at least
+/// [`MIN_COMPRESSION_SIZE`] bytes, no `Content-Encoding` yet (a caller-supplied one means the
+/// body is already encoded, `identity` included), and a compressible content type.
+pub fn should_compress(enabled: bool, headers: &HeaderMap, body_len: usize) -> bool {
+    if !enabled || body_len < MIN_COMPRESSION_SIZE || headers.contains_key(header::CONTENT_ENCODING)
+    {
+        return false;
+    }
+    match headers.get(header::CONTENT_TYPE) {
+        None => true,
+        // A content type we cannot read is not one we can judge: leave the body alone.
+        Some(v) => v
+            .to_str()
+            .is_ok_and(|ct| is_compressible_content_type(Some(ct))),
+    }
+}
+
+/// Gzips `data` at the default level.
+pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::default(),
+    );
+    enc.write_all(data)?;
+    enc.finish()
+}
+
+/// The `User-Agent` the Apify clients send:
+/// `ApifyClient/{version} ({os}; Rust/{rustc}); isAtHome/{true|false}`.
+pub fn user_agent(is_at_home: bool) -> String {
+    format!(
+        "ApifyClient/{} ({}; Rust/{}); isAtHome/{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        crate::RUSTC_VERSION,
+        is_at_home
+    )
+}
+
+/// The headers every request carries; a request's own headers override them.
+///
+/// Reads `APIFY_IS_AT_HOME` (set at all → `isAtHome/true`, as the Python client reads it) and
+/// `APIFY_WORKFLOW_KEY` (sent as `X-Apify-Workflow-Key`) when called, i.e. once per client.
+pub fn default_headers(token: Option<&Token>) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("application/json, */*"),
+    );
+    let at_home = std::env::var_os("APIFY_IS_AT_HOME").is_some();
+    if let Ok(v) = HeaderValue::from_str(&user_agent(at_home)) {
+        h.insert(header::USER_AGENT, v);
+    }
+    if let Some(t) = token {
+        if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", t.expose())) {
+            // Sensitive values print as `Sensitive` in `Debug` output and are never indexed
+            // by HTTP/2 header compression.
+            v.set_sensitive(true);
+            h.insert(header::AUTHORIZATION, v);
+        }
+    }
+    if let Some(key) = std::env::var_os("APIFY_WORKFLOW_KEY") {
+        if let Some(v) = key.to_str().and_then(|k| HeaderValue::from_str(k).ok()) {
+            h.insert("x-apify-workflow-key", v);
+        }
+    }
+    h
+}
+
+/// Merges `overrides` into `base`: a name present in `overrides` replaces every value of that
+/// name in `base`. Names are case-insensitive by construction (`HeaderName` is lowercase), so
+/// `authorization` replaces `Authorization`. Repeated override values are all kept.
+pub fn merge_headers(base: &mut HeaderMap, overrides: &HeaderMap) {
+    for name in overrides.keys() {
+        base.remove(name);
+    }
+    for (name, value) in overrides {
+        base.append(name.clone(), value.clone());
+    }
+}
+
+/// One call, ready to send: what every attempt sends, prepared once.
+#[derive(Clone)]
+pub struct PreparedRequest {
+    /// The method.
+    pub method: Method,
+    /// Absolute URL with the query string (may carry secrets: never log it).
+    pub url: String,
+    /// The merged headers, `Content-Encoding: gzip` included when the body was compressed.
+    pub headers: HeaderMap,
+    /// The body as sent (compressed, if it was).
+    pub body: Bytes,
+    /// The caller streams the response body.
+    pub stream: bool,
+}
+
+impl std::fmt::Debug for PreparedRequest {
+    // No URL (its query may hold a token) and no header values (Authorization).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedRequest")
+            .field("method", &self.method)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_len", &self.body.len())
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds what every attempt of `req` sends: URL with the encoded query, default headers merged
+/// with the request's own (the request wins), the body with its content type, gzipped once
+/// when [`should_compress`] says so.
+pub async fn prepare(
+    req: &ApiRequest,
+    base_url: &str,
+    default_headers: &HeaderMap,
+    compress: bool,
+) -> Result<PreparedRequest, Error> {
+    let mut url = format!("{base_url}{}", req.path);
+    if let Some(q) = req.query_string() {
+        url.push('?');
+        url.push_str(&q);
+    }
+
+    let mut headers = default_headers.clone();
+    let body = match &req.body {
+        RequestBody::Empty => Bytes::new(),
+        RequestBody::Json(b) => {
+            // A caller-supplied content type (e.g. with a charset) is kept: inserted here,
+            // it is replaced by the merge below.
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            b.clone()
+        }
+        RequestBody::Raw { content_type, data } => {
+            let v = HeaderValue::from_str(content_type).map_err(|_| {
+                Error::InvalidInput(format!(
+                    "the content type {content_type:?} is not a valid header value"
+                ))
+            })?;
+            headers.insert(header::CONTENT_TYPE, v);
+            data.clone()
+        }
+    };
+    merge_headers(&mut headers, &req.headers);
+    // Whoever set it (default or caller), an Authorization value stays out of Debug output.
+    if let http::header::Entry::Occupied(mut e) = headers.entry(header::AUTHORIZATION) {
+        for v in e.iter_mut() {
+            v.set_sensitive(true);
+        }
+    }
+
+    let body = if should_compress(compress, &headers, body.len()) {
+        match compress_body(body.clone()).await {
+            Some(gz) => {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                gz
+            }
+            // gzip into memory does not fail in practice; if it ever did, sending the body
+            // uncompressed (and unlabelled) is still correct.
+            None => body,
+        }
+    } else {
+        body
+    };
+
+    Ok(PreparedRequest {
+        method: req.method.clone(),
+        url,
+        headers,
+        body,
+        stream: req.stream,
+    })
+}
+
+/// Gzips `body`, on the blocking pool when it is large.
+async fn compress_body(body: Bytes) -> Option<Bytes> {
+    if body.len() < COMPRESS_OFF_THREAD_SIZE {
+        return gzip(&body).ok().map(Bytes::from);
+    }
+    tokio::task::spawn_blocking(move || gzip(&body).ok().map(Bytes::from))
+        .await
+        .ok()
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn gunzip(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(data)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn compressible_content_types() {
+        for ct in [
+            None,
+            Some(""),
+            Some("application/json"),
+            Some("application/json; charset=utf-8"),
+            Some("text/plain"),
+            Some("application/octet-stream"),
+            Some("application/ld+json"),
+            Some("image/svg+xml"),
+            Some("IMAGE/SVG+XML"),
+            Some("image/bmp"),
+            Some("audio/wav"),
+            Some("application/xml"),
+        ] {
+            assert!(is_compressible_content_type(ct), "{ct:?}");
+        }
+        for ct in [
+            "image/png",
+            "image/jpeg; q=1",
+            "Image/PNG",
+            "video/mp4",
+            "audio/mpeg",
+            "application/zip",
+            "application/gzip",
+            "application/x-7z-compressed",
+            "application/zstd",
+            "application/epub+zip",
+            "font/woff2",
+        ] {
+            assert!(!is_compressible_content_type(Some(ct)), "{ct}");
+        }
+    }
+
+    #[test]
+    fn compression_threshold_and_existing_encoding() {
+        let mut h = HeaderMap::new();
+        assert!(!should_compress(true, &h, MIN_COMPRESSION_SIZE - 1));
+        assert!(should_compress(true, &h, MIN_COMPRESSION_SIZE));
+        assert!(!should_compress(false, &h, MIN_COMPRESSION_SIZE));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+        assert!(!should_compress(true, &h, 1 << 20));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+        assert!(should_compress(true, &h, 1 << 20));
+        h.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        assert!(!should_compress(true, &h, 1 << 20));
+    }
+
+    #[test]
+    fn gzip_round_trips() {
+        let data = b"hello world ".repeat(200);
+        let gz = gzip(&data).unwrap();
+        assert!(gz.len() < data.len());
+        assert_eq!(gunzip(&gz), data);
+    }
+
+    #[test]
+    fn merge_is_case_insensitive_and_override_wins() {
+        let mut base = HeaderMap::new();
+        base.insert("Authorization", HeaderValue::from_static("Bearer x"));
+        base.insert("Accept", HeaderValue::from_static("a"));
+        let mut over = HeaderMap::new();
+        over.insert("AUTHORIZATION", HeaderValue::from_static("Bearer y"));
+        over.append("x-multi", HeaderValue::from_static("1"));
+        over.append("x-multi", HeaderValue::from_static("2"));
+        merge_headers(&mut base, &over);
+        let auth: Vec<_> = base.get_all("authorization").iter().collect();
+        assert_eq!(auth, ["Bearer y"]);
+        assert_eq!(base["accept"], "a");
+        assert_eq!(base.get_all("x-multi").iter().count(), 2);
+    }
+
+    #[test]
+    fn user_agent_format() {
+        let ua = user_agent(true);
+        let rest = ua.strip_prefix("ApifyClient/").unwrap();
+        assert!(rest.starts_with(env!("CARGO_PKG_VERSION")));
+        assert!(ua.contains(&format!("({}; Rust/", std::env::consts::OS)));
+        assert!(ua.ends_with("); isAtHome/true"), "{ua}");
+        assert!(user_agent(false).ends_with("); isAtHome/false"));
+    }
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn prepare_compresses_json_once_and_keeps_caller_content_type() {
+        let big = serde_json::json!({ "k": "x".repeat(2000) });
+        let req = ApiRequest::new(Method::POST, "/v2/x")
+            .param("a", true)
+            .param("b", None::<String>)
+            .json(&big)
+            .unwrap();
+        let p = run(prepare(&req, "http://h", &HeaderMap::new(), true)).unwrap();
+        assert_eq!(p.url, "http://h/v2/x?a=true");
+        assert_eq!(p.headers["content-encoding"], "gzip");
+        assert_eq!(p.headers["content-type"], "application/json");
+        let back: serde_json::Value = serde_json::from_slice(&gunzip(&p.body)).unwrap();
+        assert_eq!(back, big);
+
+        let req = ApiRequest::new(Method::POST, "/v2/x")
+            .header("Content-Type", "application/json; charset=utf-8")
+            .json(&serde_json::json!({"a": 1}))
+            .unwrap();
+        let p = run(prepare(&req, "http://h", &HeaderMap::new(), true)).unwrap();
+        assert_eq!(p.headers["content-type"], "application/json; charset=utf-8");
+        assert!(!p.headers.contains_key("content-encoding"));
+        assert_eq!(&p.body[..], br#"{"a":1}"#);
+    }
+
+    #[test]
+    fn prepare_keeps_a_caller_encoding_and_skips_images() {
+        let data = vec![7u8; 4096];
+        let req = ApiRequest::new(Method::PUT, "/r")
+            .header("content-encoding", "br")
+            .bytes("text/plain", data.clone());
+        let p = run(prepare(&req, "http://h", &HeaderMap::new(), true)).unwrap();
+        assert_eq!(p.headers["content-encoding"], "br");
+        assert_eq!(&p.body[..], &data[..]);
+
+        let req = ApiRequest::new(Method::PUT, "/r").bytes("image/png", data.clone());
+        let p = run(prepare(&req, "http://h", &HeaderMap::new(), true)).unwrap();
+        assert!(!p.headers.contains_key("content-encoding"));
+        assert_eq!(&p.body[..], &data[..]);
+
+        // Large enough to be compressed off the runtime thread.
+        let big = vec![b'a'; COMPRESS_OFF_THREAD_SIZE + 1];
+        let req = ApiRequest::new(Method::PUT, "/r").bytes("text/plain", big.clone());
+        let p = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(prepare(&req, "http://h", &HeaderMap::new(), true))
+            .unwrap();
+        assert_eq!(p.headers["content-encoding"], "gzip");
+        assert_eq!(gunzip(&p.body), big);
+    }
+
+    #[test]
+    fn prepare_rejects_a_bad_content_type_and_hides_authorization() {
+        let req = ApiRequest::new(Method::PUT, "/r").bytes("bad\nvalue", vec![1]);
+        assert!(matches!(
+            run(prepare(&req, "http://h", &HeaderMap::new(), true)),
+            Err(Error::InvalidInput(_))
+        ));
+        let req =
+            ApiRequest::new(Method::GET, "/r").header("Authorization", "Bearer custom-secret");
+        let p = run(prepare(&req, "http://h", &default_headers(None), true)).unwrap();
+        assert_eq!(p.headers["authorization"], "Bearer custom-secret");
+        assert!(!format!("{p:?} {:?}", p.headers).contains("custom-secret"));
+    }
+}

@@ -1,0 +1,309 @@
+//! One dataset: `/v2/datasets/{datasetId}`.
+
+use bytes::Bytes;
+use http::Method;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use super::{
+    next_page_limit, paginate, ItemStream, ListPage, Resource, StorageUpdate, StreamedBody,
+};
+use crate::{
+    error::not_found_as_none,
+    http::{ApiRequest, ApiResponse, TimeoutTier},
+    ApifyClient, Error,
+};
+
+/// A dataset, as `GET /v2/datasets/{id}` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dataset {
+    /// The dataset id.
+    pub id: String,
+    /// The name; unnamed datasets have none.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The owner's user id.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// Creation time (ISO 8601).
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Last modification time (ISO 8601).
+    #[serde(default)]
+    pub modified_at: Option<String>,
+    /// Last access time (ISO 8601).
+    #[serde(default)]
+    pub accessed_at: Option<String>,
+    /// Number of items.
+    #[serde(default)]
+    pub item_count: Option<u64>,
+    /// Number of non-empty items.
+    #[serde(default)]
+    pub clean_item_count: Option<u64>,
+    /// The Actor that created it, if any.
+    #[serde(default)]
+    pub act_id: Option<String>,
+    /// The Actor run that created it, if any.
+    #[serde(default)]
+    pub act_run_id: Option<String>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `GET /v2/datasets/{id}/statistics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetStatistics {
+    /// Per-field statistics (`min`, `max`, `nullCount`, `emptyCount`), when the dataset has a
+    /// fields schema.
+    #[serde(default)]
+    pub field_statistics: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Which items `list_items` / `iterate_items` / `stream_items` read, and how.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListItemsOptions {
+    /// Skip this many items first.
+    pub offset: Option<u64>,
+    /// At most this many items (one page for `list_items`, overall for `iterate_items`).
+    pub limit: Option<u64>,
+    /// Only non-empty items, without hidden (`#`) fields: `skip_empty` + `skip_hidden`.
+    pub clean: Option<bool>,
+    /// Newest first.
+    pub desc: Option<bool>,
+    /// Keep only these fields, in this order.
+    pub fields: Option<Vec<String>>,
+    /// Drop these fields.
+    pub omit: Option<Vec<String>>,
+    /// Unwind these array/object fields into separate items.
+    pub unwind: Option<Vec<String>>,
+    /// Skip empty items.
+    pub skip_empty: Option<bool>,
+    /// Skip hidden (`#`) fields.
+    pub skip_hidden: Option<bool>,
+    /// Flatten these nested fields.
+    pub flatten: Option<Vec<String>>,
+    /// A view of the dataset schema.
+    pub view: Option<String>,
+}
+
+impl ListItemsOptions {
+    fn apply(&self, req: ApiRequest) -> ApiRequest {
+        req.param("offset", self.offset)
+            .param("limit", self.limit)
+            .param("clean", self.clean)
+            .param("desc", self.desc)
+            .param("fields", self.fields.clone())
+            .param("omit", self.omit.clone())
+            .param("unwind", self.unwind.clone())
+            .param("skipEmpty", self.skip_empty)
+            .param("skipHidden", self.skip_hidden)
+            .param("flatten", self.flatten.clone())
+            .param("view", self.view.clone())
+    }
+}
+
+/// Options of `stream_items` / `get_items_as_bytes`: the item selection plus the format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DownloadItemsOptions {
+    /// `json` (default), `jsonl`, `csv`, `html`, `xlsx`, `xml` or `rss`.
+    pub format: String,
+    /// Which items.
+    pub items: ListItemsOptions,
+    /// Prefix the output with a UTF-8 byte order mark (default: only for CSV).
+    pub bom: Option<bool>,
+    /// CSV delimiter (default `,`).
+    pub delimiter: Option<String>,
+    /// CSV without the header row.
+    pub skip_header_row: Option<bool>,
+    /// XML root element name (default `items`).
+    pub xml_root: Option<String>,
+    /// XML element name of each item (default `item`).
+    pub xml_row: Option<String>,
+}
+
+impl Default for DownloadItemsOptions {
+    fn default() -> Self {
+        DownloadItemsOptions {
+            format: "json".to_string(),
+            items: ListItemsOptions::default(),
+            bom: None,
+            delimiter: None,
+            skip_header_row: None,
+            xml_root: None,
+            xml_row: None,
+        }
+    }
+}
+
+/// A client for one dataset.
+#[derive(Clone, Debug)]
+pub struct DatasetClient {
+    res: Resource,
+}
+
+impl DatasetClient {
+    pub(crate) fn new(client: &ApifyClient, id: &str) -> Self {
+        DatasetClient {
+            res: Resource::item(client, "datasets", id),
+        }
+    }
+
+    /// The dataset, or `None` if it does not exist.
+    pub async fn get(&self) -> Result<Option<Dataset>, Error> {
+        self.res.get().await
+    }
+
+    /// Changes the name and/or access of the dataset; answers the updated dataset.
+    pub async fn update(&self, fields: &StorageUpdate) -> Result<Dataset, Error> {
+        self.res.update(fields, TimeoutTier::Short).await
+    }
+
+    /// Deletes the dataset (no error if it does not exist).
+    pub async fn delete(&self) -> Result<(), Error> {
+        self.res.delete().await
+    }
+
+    /// One page of items. The page's `total`, `offset` and `limit` come from the
+    /// `X-Apify-Pagination-*` headers; `count` is the number of items received (the header
+    /// count is off when empty items or hidden fields are skipped).
+    pub async fn list_items<T: DeserializeOwned>(
+        &self,
+        opts: &ListItemsOptions,
+    ) -> Result<ListPage<T>, Error> {
+        let req = opts.apply(
+            self.res
+                .sub(Method::GET, &["items"])
+                .timeout(TimeoutTier::Long),
+        );
+        let resp = self.res.call(req).await?;
+        let head = PaginationHeaders::read(&resp);
+        let items: Vec<T> = resp.json().await?;
+        let count = items.len() as u64;
+        let offset = head.offset.or(opts.offset).unwrap_or(0);
+        Ok(ListPage {
+            total: head.total.unwrap_or(offset + count),
+            offset,
+            count,
+            limit: head.limit.or(opts.limit).unwrap_or(count),
+            desc: head.desc.or(opts.desc).unwrap_or(false),
+            items,
+        })
+    }
+
+    /// All items from `opts.offset` on (up to `opts.limit`), fetched 1000 per request as the
+    /// stream is consumed. Like the Python client, it reads until a short page rather than
+    /// trusting `total`, which lags behind recent writes.
+    pub fn iterate_items<T: DeserializeOwned + Send + 'static>(
+        &self,
+        opts: ListItemsOptions,
+    ) -> ItemStream<T> {
+        let this = self.clone();
+        let start = opts.offset.unwrap_or(0);
+        paginate(0u64, move |read| {
+            let this = this.clone();
+            let opts = opts.clone();
+            async move {
+                let Some(page_limit) = next_page_limit(opts.limit, read) else {
+                    return Ok((Vec::new(), None));
+                };
+                let page_opts = ListItemsOptions {
+                    offset: Some(start + read),
+                    limit: Some(page_limit),
+                    ..opts
+                };
+                let page: ListPage<T> = this.list_items(&page_opts).await?;
+                let n = page.items.len() as u64;
+                let next = (n > 0 && n >= page_limit).then_some(read + n);
+                Ok((page.items, next))
+            }
+        })
+    }
+
+    /// The items in `opts.format`, as a body stream: nothing is buffered, whatever the size.
+    pub async fn stream_items(&self, opts: &DownloadItemsOptions) -> Result<StreamedBody, Error> {
+        let req = self.download_request(opts).stream();
+        Ok(StreamedBody::from_response(self.res.call(req).await?))
+    }
+
+    /// The items in `opts.format`, read into memory. Prefer
+    /// [`DatasetClient::stream_items`] for large datasets.
+    pub async fn get_items_as_bytes(&self, opts: &DownloadItemsOptions) -> Result<Bytes, Error> {
+        self.res
+            .call(self.download_request(opts))
+            .await?
+            .bytes()
+            .await
+    }
+
+    fn download_request(&self, opts: &DownloadItemsOptions) -> ApiRequest {
+        let req = self
+            .res
+            .sub(Method::GET, &["items"])
+            .param("format", opts.format.as_str())
+            .timeout(TimeoutTier::Long);
+        opts.items
+            .apply(req)
+            .param("bom", opts.bom)
+            .param("delimiter", opts.delimiter.clone())
+            .param("skipHeaderRow", opts.skip_header_row)
+            .param("xmlRoot", opts.xml_root.clone())
+            .param("xmlRow", opts.xml_row.clone())
+    }
+
+    /// Appends items: a JSON object or an array of objects (any `Serialize` value that
+    /// serializes to one).
+    pub async fn push_items<T: Serialize + ?Sized>(&self, items: &T) -> Result<(), Error> {
+        let bytes = serde_json::to_vec(items)
+            .map_err(|e| Error::InvalidInput(format!("cannot serialize the items as JSON: {e}")))?;
+        self.push_items_json(Bytes::from(bytes)).await
+    }
+
+    /// Appends items given as already-serialized JSON text (an object or an array), sent as
+    /// is. The caller vouches that it is valid JSON.
+    pub async fn push_items_json(&self, json: impl Into<Bytes>) -> Result<(), Error> {
+        let req = self
+            .res
+            .sub(Method::POST, &["items"])
+            .json_bytes(json.into())
+            .header("content-type", "application/json; charset=utf-8")
+            .timeout(TimeoutTier::Medium);
+        self.res.drain(req).await
+    }
+
+    /// The field statistics, or `None` if the dataset does not exist.
+    pub async fn get_statistics(&self) -> Result<Option<DatasetStatistics>, Error> {
+        let req = self
+            .res
+            .sub(Method::GET, &["statistics"])
+            .timeout(TimeoutTier::Short);
+        not_found_as_none(self.res.data(req).await)
+    }
+}
+
+/// The `X-Apify-Pagination-*` headers of a dataset items response.
+#[derive(Debug, Default)]
+struct PaginationHeaders {
+    offset: Option<u64>,
+    limit: Option<u64>,
+    total: Option<u64>,
+    desc: Option<bool>,
+}
+
+impl PaginationHeaders {
+    fn read(resp: &ApiResponse) -> Self {
+        let num = |name: &str| resp.header(name).and_then(|v| v.trim().parse::<u64>().ok());
+        PaginationHeaders {
+            offset: num("x-apify-pagination-offset"),
+            limit: num("x-apify-pagination-limit"),
+            total: num("x-apify-pagination-total"),
+            desc: resp
+                .header("x-apify-pagination-desc")
+                .map(|v| matches!(v.trim(), "true" | "1")),
+        }
+    }
+}

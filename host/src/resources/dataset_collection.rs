@@ -1,0 +1,39 @@
+//! The dataset collection: `/v2/datasets`.
+
+use super::{Dataset, ItemStream, ListOptions, ListPage, Resource};
+use crate::{ApifyClient, Error};
+
+/// A client for the datasets of the token's user.
+#[derive(Clone, Debug)]
+pub struct DatasetCollectionClient {
+    res: Resource,
+}
+
+impl DatasetCollectionClient {
+    pub(crate) fn new(client: &ApifyClient) -> Self {
+        DatasetCollectionClient {
+            res: Resource::collection(client, "datasets"),
+        }
+    }
+
+    /// One page of datasets (named only, unless `opts.unnamed`).
+    pub async fn list(&self, opts: &ListOptions) -> Result<ListPage<Dataset>, Error> {
+        self.res.list(opts).await
+    }
+
+    /// All datasets matching `opts`, fetched page by page as the stream is consumed.
+    pub fn iterate(&self, opts: ListOptions) -> ItemStream<Dataset> {
+        self.res.iterate(opts)
+    }
+
+    /// The dataset called `name`, created if it does not exist; with no name, a new unnamed
+    /// dataset. `schema` is the dataset schema to create it with.
+    pub async fn get_or_create(
+        &self,
+        name: Option<&str>,
+        schema: Option<&serde_json::Value>,
+    ) -> Result<Dataset, Error> {
+        let body = schema.map(|s| serde_json::json!({ "schema": s }));
+        self.res.get_or_create(name, body.as_ref()).await
+    }
+}

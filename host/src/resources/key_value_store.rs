@@ -1,0 +1,423 @@
+//! One key-value store: `/v2/key-value-stores/{storeId}`.
+
+use bytes::Bytes;
+use http::Method;
+use serde::{Deserialize, Serialize};
+
+use super::{paginate, ItemStream, Resource, StorageUpdate, StreamedBody};
+use crate::{error::not_found_as_none, http::TimeoutTier, ApifyClient, Error};
+
+/// A key-value store, as `GET /v2/key-value-stores/{id}` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyValueStore {
+    /// The store id.
+    pub id: String,
+    /// The name; unnamed stores have none.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The owner's user id.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The owner's username.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Creation time (ISO 8601).
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Last modification time (ISO 8601).
+    #[serde(default)]
+    pub modified_at: Option<String>,
+    /// Last access time (ISO 8601).
+    #[serde(default)]
+    pub accessed_at: Option<String>,
+    /// The Actor that created it, if any.
+    #[serde(default)]
+    pub act_id: Option<String>,
+    /// The Actor run that created it, if any.
+    #[serde(default)]
+    pub act_run_id: Option<String>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One key of a store listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyValueStoreKey {
+    /// The record key.
+    pub key: String,
+    /// The record size in bytes.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// Every other field the API sent (e.g. `recordPublicUrl`).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One page of keys: `GET /v2/key-value-stores/{id}/keys`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOfKeys {
+    /// The keys, in lexicographic order.
+    pub items: Vec<KeyValueStoreKey>,
+    /// How many keys this page holds.
+    #[serde(default)]
+    pub count: u64,
+    /// The page size the API applied.
+    #[serde(default)]
+    pub limit: u64,
+    /// The key this page starts after.
+    #[serde(default)]
+    pub exclusive_start_key: Option<String>,
+    /// Whether more keys follow.
+    #[serde(default)]
+    pub is_truncated: bool,
+    /// Where the next page starts (exclusive).
+    #[serde(default)]
+    pub next_exclusive_start_key: Option<String>,
+}
+
+/// Options of `list_keys` / `iterate_keys`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListKeysOptions {
+    /// At most this many keys (one page of at most 1000 for `list_keys`, overall for
+    /// `iterate_keys`).
+    pub limit: Option<u64>,
+    /// Start after this key (`list_keys` only; `iterate_keys` starts there too).
+    pub exclusive_start_key: Option<String>,
+    /// Only keys of this collection of the store schema.
+    pub collection: Option<String>,
+    /// Only keys that start with this prefix.
+    pub prefix: Option<String>,
+    /// A signature that grants access to a store without the token.
+    pub signature: Option<String>,
+}
+
+/// A record value, decoded the way the Python client decodes it: by content type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordValue {
+    /// `application/json`: parsed.
+    Json(serde_json::Value),
+    /// `text/*` or `application/*xml`: the text.
+    Text(String),
+    /// Anything else: the bytes.
+    Bytes(Bytes),
+}
+
+impl RecordValue {
+    /// The value encoded for `PUT` with its default content type: JSON as
+    /// `application/json; charset=utf-8`, text as `text/plain; charset=utf-8`, bytes as
+    /// `application/octet-stream` (as the Python client does).
+    fn encode(&self) -> Result<(Bytes, &'static str), Error> {
+        Ok(match self {
+            RecordValue::Json(v) => (
+                Bytes::from(serde_json::to_vec(v).map_err(|e| {
+                    Error::InvalidInput(format!("cannot serialize the record as JSON: {e}"))
+                })?),
+                "application/json; charset=utf-8",
+            ),
+            RecordValue::Text(t) => (Bytes::from(t.clone()), "text/plain; charset=utf-8"),
+            RecordValue::Bytes(b) => (b.clone(), "application/octet-stream"),
+        })
+    }
+
+    /// Decodes a body by its content type; JSON that does not parse is a decode error.
+    fn decode(content_type: Option<&str>, body: Bytes) -> Result<Self, Error> {
+        let mime = content_type
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if mime.starts_with("application/json") {
+            if body.is_empty() {
+                return Ok(RecordValue::Json(serde_json::Value::Null));
+            }
+            serde_json::from_slice(&body)
+                .map(RecordValue::Json)
+                .map_err(|e| {
+                    Error::Decode(format!(
+                        "the record is declared as JSON but does not parse: {e}"
+                    ))
+                })
+        } else if mime.starts_with("text/")
+            || (mime.starts_with("application/") && mime.ends_with("xml"))
+        {
+            Ok(RecordValue::Text(
+                String::from_utf8_lossy(&body).into_owned(),
+            ))
+        } else {
+            Ok(RecordValue::Bytes(body))
+        }
+    }
+}
+
+impl From<serde_json::Value> for RecordValue {
+    fn from(v: serde_json::Value) -> Self {
+        RecordValue::Json(v)
+    }
+}
+
+impl From<String> for RecordValue {
+    fn from(v: String) -> Self {
+        RecordValue::Text(v)
+    }
+}
+
+impl From<&str> for RecordValue {
+    fn from(v: &str) -> Self {
+        RecordValue::Text(v.to_string())
+    }
+}
+
+impl From<Bytes> for RecordValue {
+    fn from(v: Bytes) -> Self {
+        RecordValue::Bytes(v)
+    }
+}
+
+impl From<Vec<u8>> for RecordValue {
+    fn from(v: Vec<u8>) -> Self {
+        RecordValue::Bytes(Bytes::from(v))
+    }
+}
+
+/// A record with its value decoded by content type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The key.
+    pub key: String,
+    /// The decoded value.
+    pub value: RecordValue,
+    /// The `Content-Type` the record was stored with.
+    pub content_type: Option<String>,
+}
+
+/// A record with its value as bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordBytes {
+    /// The key.
+    pub key: String,
+    /// The bytes.
+    pub value: Bytes,
+    /// The `Content-Type` the record was stored with.
+    pub content_type: Option<String>,
+}
+
+/// A record whose value is still on the wire.
+#[derive(Debug)]
+pub struct RecordStream {
+    /// The key.
+    pub key: String,
+    /// The value as a stream, with its content type and (when known) length.
+    pub value: StreamedBody,
+}
+
+/// A client for one key-value store.
+#[derive(Clone, Debug)]
+pub struct KeyValueStoreClient {
+    res: Resource,
+}
+
+impl KeyValueStoreClient {
+    pub(crate) fn new(client: &ApifyClient, id: &str) -> Self {
+        KeyValueStoreClient {
+            res: Resource::item(client, "key-value-stores", id),
+        }
+    }
+
+    /// The store, or `None` if it does not exist.
+    pub async fn get(&self) -> Result<Option<KeyValueStore>, Error> {
+        self.res.get().await
+    }
+
+    /// Changes the name and/or access of the store; answers the updated store.
+    pub async fn update(&self, fields: &StorageUpdate) -> Result<KeyValueStore, Error> {
+        self.res.update(fields, TimeoutTier::Medium).await
+    }
+
+    /// Deletes the store (no error if it does not exist).
+    pub async fn delete(&self) -> Result<(), Error> {
+        self.res.delete().await
+    }
+
+    /// One page of keys (at most 1000).
+    pub async fn list_keys(&self, opts: &ListKeysOptions) -> Result<ListOfKeys, Error> {
+        let req = self
+            .res
+            .sub(Method::GET, &["keys"])
+            .param("limit", opts.limit)
+            .param("exclusiveStartKey", opts.exclusive_start_key.clone())
+            .param("collection", opts.collection.clone())
+            .param("prefix", opts.prefix.clone())
+            .param("signature", opts.signature.clone())
+            .timeout(TimeoutTier::Medium);
+        self.res.data(req).await
+    }
+
+    /// All keys matching `opts` (up to `opts.limit`), fetched page by page via
+    /// `nextExclusiveStartKey` as the stream is consumed.
+    pub fn iterate_keys(&self, opts: ListKeysOptions) -> ItemStream<KeyValueStoreKey> {
+        let this = self.clone();
+        let start = opts.exclusive_start_key.clone();
+        paginate((start, 0u64), move |(start_key, read)| {
+            let this = this.clone();
+            let opts = opts.clone();
+            async move {
+                let Some(page_limit) = super::next_page_limit(opts.limit, read) else {
+                    return Ok((Vec::new(), None));
+                };
+                let page = this
+                    .list_keys(&ListKeysOptions {
+                        limit: Some(page_limit),
+                        exclusive_start_key: start_key,
+                        ..opts
+                    })
+                    .await?;
+                let n = page.items.len() as u64;
+                // Guard against a server that says "truncated" without telling where to go on
+                // (or with no progress): stop rather than loop forever.
+                let next_key = page
+                    .next_exclusive_start_key
+                    .clone()
+                    .or_else(|| page.items.last().map(|k| k.key.clone()));
+                let next = match next_key {
+                    Some(k) if page.is_truncated && n > 0 => Some((Some(k), read + n)),
+                    _ => None,
+                };
+                Ok((page.items, next))
+            }
+        })
+    }
+
+    /// The record, decoded by content type, or `None` if there is no such record (or store).
+    pub async fn get_record(&self, key: &str) -> Result<Option<Record>, Error> {
+        let Some(r) = self.get_record_as_bytes(key).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Record {
+            value: RecordValue::decode(r.content_type.as_deref(), r.value)?,
+            key: r.key,
+            content_type: r.content_type,
+        }))
+    }
+
+    /// The record's bytes, or `None` if there is no such record.
+    pub async fn get_record_as_bytes(&self, key: &str) -> Result<Option<RecordBytes>, Error> {
+        let Some(stream) = self.open_record(key, false).await? else {
+            return Ok(None);
+        };
+        let content_type = stream.content_type.clone();
+        Ok(Some(RecordBytes {
+            key: key.to_string(),
+            value: stream.into_stream().collect_bytes().await?,
+            content_type,
+        }))
+    }
+
+    /// The record as a stream (bounded memory, whatever its size), or `None` if there is no
+    /// such record.
+    pub async fn stream_record(&self, key: &str) -> Result<Option<RecordStream>, Error> {
+        Ok(self
+            .open_record(key, true)
+            .await?
+            .map(|value| RecordStream {
+                key: key.to_string(),
+                value,
+            }))
+    }
+
+    async fn open_record(&self, key: &str, stream: bool) -> Result<Option<StreamedBody>, Error> {
+        // `attachment=true` makes the API send the stored bytes as they are (as the Python
+        // client asks), rather than a representation chosen by content negotiation.
+        let mut req = self
+            .res
+            .sub(Method::GET, &["records", key])
+            .param("attachment", true)
+            .timeout(TimeoutTier::Long);
+        if stream {
+            req = req.stream();
+        }
+        Ok(not_found_as_none(self.res.call(req).await)?.map(StreamedBody::from_response))
+    }
+
+    /// Whether the record exists (`HEAD`).
+    pub async fn record_exists(&self, key: &str) -> Result<bool, Error> {
+        let req = self
+            .res
+            .sub(Method::HEAD, &["records", key])
+            .timeout(TimeoutTier::Short);
+        match self.res.drain(req).await {
+            Ok(()) => Ok(true),
+            Err(Error::Api(e)) if e.status == 404 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stores `value` under `key`. Without `content_type`, JSON goes as
+    /// `application/json; charset=utf-8`, text as `text/plain; charset=utf-8` and bytes as
+    /// `application/octet-stream`.
+    pub async fn set_record(
+        &self,
+        key: &str,
+        value: impl Into<RecordValue>,
+        content_type: Option<&str>,
+    ) -> Result<(), Error> {
+        let (body, default_type) = value.into().encode()?;
+        self.set_record_bytes(key, body, content_type.unwrap_or(default_type))
+            .await
+    }
+
+    /// Stores `body` under `key` with `content_type`, sent as is.
+    pub async fn set_record_bytes(
+        &self,
+        key: &str,
+        body: impl Into<Bytes>,
+        content_type: &str,
+    ) -> Result<(), Error> {
+        if http::HeaderValue::from_str(content_type).is_err() {
+            return Err(Error::InvalidInput(format!(
+                "{content_type:?} is not a valid content type"
+            )));
+        }
+        let req = self
+            .res
+            .sub(Method::PUT, &["records", key])
+            .bytes(content_type, body)
+            .timeout(TimeoutTier::Long);
+        self.res.drain(req).await
+    }
+
+    /// Deletes the record.
+    pub async fn delete_record(&self, key: &str) -> Result<(), Error> {
+        let req = self
+            .res
+            .sub(Method::DELETE, &["records", key])
+            .timeout(TimeoutTier::Short);
+        self.res.drain(req).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_by_content_type() {
+        let j = RecordValue::decode(Some("application/json; charset=utf-8"), Bytes::from("[1]"));
+        assert_eq!(j.unwrap(), RecordValue::Json(serde_json::json!([1])));
+        let t = RecordValue::decode(Some("text/plain"), Bytes::from("hi"));
+        assert_eq!(t.unwrap(), RecordValue::Text("hi".into()));
+        let x = RecordValue::decode(Some("application/rss+xml"), Bytes::from("<a/>"));
+        assert_eq!(x.unwrap(), RecordValue::Text("<a/>".into()));
+        let b = RecordValue::decode(Some("image/png"), Bytes::from_static(b"\x89PNG"));
+        assert_eq!(
+            b.unwrap(),
+            RecordValue::Bytes(Bytes::from_static(b"\x89PNG"))
+        );
+        assert!(RecordValue::decode(Some("application/json"), Bytes::from("{")).is_err());
+    }
+}

@@ -1,0 +1,675 @@
+//! One request queue: `/v2/request-queues/{queueId}`.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use http::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{paginate, ItemStream, Resource, StorageUpdate};
+use crate::{error::not_found_as_none, http::TimeoutTier, ApifyClient, Error};
+
+/// At most this many requests per `POST .../requests/batch` (an API limit).
+pub const MAX_REQUESTS_PER_BATCH: usize = 25;
+/// At most this many bytes of JSON per batch: the API's 9 MB limit minus a 0.01 % margin, as
+/// the Python client computes it.
+pub const MAX_BATCH_PAYLOAD_BYTES: usize = 9 * 1024 * 1024 - (9 * 1024 * 1024) / 10_000 - 1;
+
+/// A request queue, as `GET /v2/request-queues/{id}` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestQueue {
+    /// The queue id.
+    pub id: String,
+    /// The name; unnamed queues have none.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The owner's user id.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// Creation time (ISO 8601).
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Last modification time (ISO 8601).
+    #[serde(default)]
+    pub modified_at: Option<String>,
+    /// Last access time (ISO 8601).
+    #[serde(default)]
+    pub accessed_at: Option<String>,
+    /// Requests ever added.
+    #[serde(default)]
+    pub total_request_count: Option<u64>,
+    /// Requests handled.
+    #[serde(default)]
+    pub handled_request_count: Option<u64>,
+    /// Requests not handled yet.
+    #[serde(default)]
+    pub pending_request_count: Option<u64>,
+    /// Whether more than one client has written to the queue.
+    #[serde(default)]
+    pub had_multiple_clients: Option<bool>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// A request stored in a queue. Fields the model does not name (`userData`, `headers`,
+/// `payload`, `handledAt`, `lockExpiresAt`...) are kept in `extra`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueRequest {
+    /// The request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The key requests are de-duplicated by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_key: Option<String>,
+    /// The URL.
+    #[serde(default)]
+    pub url: String,
+    /// The HTTP method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// How many times processing was retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_count: Option<u64>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// `GET .../head`: the first requests of the queue, without locking them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestQueueHead {
+    /// The limit the API applied.
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// When the queue last changed.
+    #[serde(default)]
+    pub queue_modified_at: Option<String>,
+    /// Whether more than one client has written to the queue.
+    #[serde(default)]
+    pub had_multiple_clients: Option<bool>,
+    /// The requests.
+    pub items: Vec<QueueRequest>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// `POST .../head/lock`: the first unlocked requests, now locked for this client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockedRequestQueueHead {
+    /// The limit the API applied.
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// How long the locks last, in seconds.
+    #[serde(default)]
+    pub lock_secs: Option<u64>,
+    /// When the queue last changed.
+    #[serde(default)]
+    pub queue_modified_at: Option<String>,
+    /// Whether any client holds locks in the queue.
+    #[serde(default)]
+    pub queue_has_locked_requests: Option<bool>,
+    /// The client key the locks belong to.
+    #[serde(default)]
+    pub client_key: Option<String>,
+    /// Whether more than one client has written to the queue.
+    #[serde(default)]
+    pub had_multiple_clients: Option<bool>,
+    /// The locked requests (each with its `lockExpiresAt` in `extra`).
+    pub items: Vec<QueueRequest>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// What adding or updating one request did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestOperationInfo {
+    /// The request id.
+    pub request_id: String,
+    /// Whether a request with the same unique key was there already.
+    #[serde(default)]
+    pub was_already_present: bool,
+    /// Whether that request was handled already.
+    #[serde(default)]
+    pub was_already_handled: bool,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// A request a batch operation processed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessedRequest {
+    /// The request id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The unique key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_key: Option<String>,
+    /// Whether it was there already (batch add).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub was_already_present: Option<bool>,
+    /// Whether it was handled already (batch add).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub was_already_handled: Option<bool>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// A request a batch operation could not process (the caller may retry it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnprocessedRequest {
+    /// The unique key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_key: Option<String>,
+    /// The URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The HTTP method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// The outcome of a batch add or delete.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchOperationResult {
+    /// What was done.
+    #[serde(default)]
+    pub processed_requests: Vec<ProcessedRequest>,
+    /// What was not (after the retries, for batch add).
+    #[serde(default)]
+    pub unprocessed_requests: Vec<UnprocessedRequest>,
+}
+
+/// One page of `GET .../requests`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOfRequests {
+    /// The requests.
+    pub items: Vec<QueueRequest>,
+    /// The limit the API applied.
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// The (deprecated) start id this page follows.
+    #[serde(default)]
+    pub exclusive_start_id: Option<String>,
+    /// The cursor of this page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// The cursor of the next page, if there is one.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// Options of `list_requests` / `iterate_requests`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListRequestsOptions {
+    /// At most this many requests (one page for `list_requests`, overall for
+    /// `iterate_requests`).
+    pub limit: Option<u64>,
+    /// Start after this request id (deprecated by the API in favour of `cursor`).
+    pub exclusive_start_id: Option<String>,
+    /// Continue from a previous page's `nextCursor`.
+    pub cursor: Option<String>,
+    /// Only `locked` and/or `pending` requests.
+    pub filter: Option<Vec<String>>,
+}
+
+/// `PUT .../requests/{id}/lock`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestLockInfo {
+    /// When the lock expires (ISO 8601).
+    #[serde(default)]
+    pub lock_expires_at: Option<String>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// `POST .../requests/unlock`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnlockRequestsResult {
+    /// How many requests were unlocked.
+    #[serde(default)]
+    pub unlocked_count: u64,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// Options of `batch_add_requests`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchAddOptions {
+    /// Add to the head of the queue.
+    pub forefront: bool,
+    /// How many batches are in flight at once (default 1: the order of the queue then follows
+    /// the order of the input).
+    pub max_parallel: usize,
+    /// How many times requests the API reports as unprocessed are sent again (default 3).
+    pub max_unprocessed_requests_retries: u32,
+    /// The delay before the first resend; it doubles with each further one (default 500 ms).
+    pub min_delay_between_unprocessed_requests_retries: Duration,
+}
+
+impl Default for BatchAddOptions {
+    fn default() -> Self {
+        BatchAddOptions {
+            forefront: false,
+            max_parallel: 1,
+            max_unprocessed_requests_retries: 3,
+            min_delay_between_unprocessed_requests_retries: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A client for one request queue.
+#[derive(Clone, Debug)]
+pub struct RequestQueueClient {
+    res: Resource,
+    client_key: Option<String>,
+}
+
+impl RequestQueueClient {
+    pub(crate) fn new(client: &ApifyClient, id: &str) -> Self {
+        RequestQueueClient {
+            res: Resource::item(client, "request-queues", id),
+            client_key: None,
+        }
+    }
+
+    /// The same queue, accessed as the client `key`: locks taken through it belong to that
+    /// key, and the API tells queues with several clients apart.
+    pub fn with_client_key(mut self, key: impl Into<String>) -> Self {
+        self.client_key = Some(key.into());
+        self
+    }
+
+    /// The queue, or `None` if it does not exist.
+    pub async fn get(&self) -> Result<Option<RequestQueue>, Error> {
+        self.res.get().await
+    }
+
+    /// Changes the name and/or access of the queue; answers the updated queue.
+    pub async fn update(&self, fields: &StorageUpdate) -> Result<RequestQueue, Error> {
+        self.res.update(fields, TimeoutTier::Short).await
+    }
+
+    /// Deletes the queue (no error if it does not exist).
+    pub async fn delete(&self) -> Result<(), Error> {
+        self.res.delete().await
+    }
+
+    fn req(&self, method: Method, parts: &[&str]) -> crate::http::ApiRequest {
+        self.res
+            .sub(method, parts)
+            .param("clientKey", self.client_key.clone())
+    }
+
+    /// The first `limit` requests of the queue, without locking them.
+    pub async fn list_head(&self, limit: Option<u64>) -> Result<RequestQueueHead, Error> {
+        let req = self
+            .req(Method::GET, &["head"])
+            .param("limit", limit)
+            .timeout(TimeoutTier::Short);
+        self.res.data(req).await
+    }
+
+    /// The first `limit` unlocked requests, locked for `lock_secs` seconds.
+    pub async fn list_and_lock_head(
+        &self,
+        lock_secs: u64,
+        limit: Option<u64>,
+    ) -> Result<LockedRequestQueueHead, Error> {
+        let req = self
+            .req(Method::POST, &["head", "lock"])
+            .param("lockSecs", lock_secs)
+            .param("limit", limit)
+            .timeout(TimeoutTier::Medium);
+        self.res.data(req).await
+    }
+
+    /// Adds one request (an object with at least `url`; `uniqueKey` defaults to the URL).
+    pub async fn add_request<T: Serialize + ?Sized>(
+        &self,
+        request: &T,
+        forefront: Option<bool>,
+    ) -> Result<RequestOperationInfo, Error> {
+        let req = self
+            .req(Method::POST, &["requests"])
+            .param("forefront", forefront)
+            .json(request)?
+            .timeout(TimeoutTier::Short);
+        self.res.data(req).await
+    }
+
+    /// The request, or `None` if there is no such request.
+    pub async fn get_request(&self, request_id: &str) -> Result<Option<QueueRequest>, Error> {
+        let req = self
+            .res
+            .sub(Method::GET, &["requests", request_id])
+            .timeout(TimeoutTier::Short);
+        not_found_as_none(self.res.data(req).await)
+    }
+
+    /// Replaces a request; `request` must carry its `id`.
+    pub async fn update_request<T: Serialize + ?Sized>(
+        &self,
+        request: &T,
+        forefront: Option<bool>,
+    ) -> Result<RequestOperationInfo, Error> {
+        let value = serde_json::to_value(request)
+            .map_err(|e| Error::InvalidInput(format!("cannot serialize the request: {e}")))?;
+        let Some(id) = value.get("id").and_then(Value::as_str) else {
+            return Err(Error::InvalidInput(
+                "the request to update has no \"id\" field".to_string(),
+            ));
+        };
+        let req = self
+            .req(Method::PUT, &["requests", id])
+            .param("forefront", forefront)
+            .json(&value)?
+            .timeout(TimeoutTier::Medium);
+        self.res.data(req).await
+    }
+
+    /// Deletes a request.
+    pub async fn delete_request(&self, request_id: &str) -> Result<(), Error> {
+        let req = self
+            .req(Method::DELETE, &["requests", request_id])
+            .timeout(TimeoutTier::Short);
+        self.res.drain(req).await
+    }
+
+    /// Extends this client's lock on a request by `lock_secs`; `forefront` decides where the
+    /// request goes back when the lock expires.
+    pub async fn prolong_request_lock(
+        &self,
+        request_id: &str,
+        lock_secs: u64,
+        forefront: Option<bool>,
+    ) -> Result<RequestLockInfo, Error> {
+        let req = self
+            .req(Method::PUT, &["requests", request_id, "lock"])
+            .param("forefront", forefront)
+            .param("lockSecs", lock_secs)
+            .timeout(TimeoutTier::Medium);
+        self.res.data(req).await
+    }
+
+    /// Releases this client's lock on a request.
+    pub async fn delete_request_lock(
+        &self,
+        request_id: &str,
+        forefront: Option<bool>,
+    ) -> Result<(), Error> {
+        let req = self
+            .req(Method::DELETE, &["requests", request_id, "lock"])
+            .param("forefront", forefront)
+            .timeout(TimeoutTier::Short);
+        self.res.drain(req).await
+    }
+
+    /// Adds many requests: in batches of at most 25 requests and ~9 MB, `opts.max_parallel`
+    /// batches in flight. Requests the API reports as unprocessed (e.g. rate-limited writes)
+    /// are sent again up to `opts.max_unprocessed_requests_retries` times with a doubling
+    /// delay; those still unprocessed are in the result. A failed call (after the pipeline's
+    /// own retries) fails the whole operation.
+    pub async fn batch_add_requests<T: Serialize>(
+        &self,
+        requests: &[T],
+        opts: &BatchAddOptions,
+    ) -> Result<BatchOperationResult, Error> {
+        let values = requests
+            .iter()
+            .map(|r| {
+                serde_json::to_value(r)
+                    .map_err(|e| Error::InvalidInput(format!("cannot serialize a request: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let batches = split_batches(values)?;
+        let mut results = futures_util::stream::iter(batches)
+            .map(|batch| self.add_batch_with_retries(batch, opts))
+            .buffered(opts.max_parallel.max(1));
+        let mut total = BatchOperationResult::default();
+        while let Some(r) = results.next().await {
+            let r = r?;
+            total.processed_requests.extend(r.processed_requests);
+            total.unprocessed_requests.extend(r.unprocessed_requests);
+        }
+        Ok(total)
+    }
+
+    async fn add_batch_with_retries(
+        &self,
+        mut batch: Vec<Value>,
+        opts: &BatchAddOptions,
+    ) -> Result<BatchOperationResult, Error> {
+        let mut done = BatchOperationResult::default();
+        let mut attempt = 0u32;
+        loop {
+            let req = self
+                .req(Method::POST, &["requests", "batch"])
+                .param("forefront", opts.forefront)
+                .json(&batch)?
+                .timeout(TimeoutTier::Medium);
+            let r: BatchOperationResult = self.res.data(req).await?;
+            done.processed_requests.extend(r.processed_requests);
+            if r.unprocessed_requests.is_empty() || attempt >= opts.max_unprocessed_requests_retries
+            {
+                done.unprocessed_requests = r.unprocessed_requests;
+                return Ok(done);
+            }
+            let delay = opts
+                .min_delay_between_unprocessed_requests_retries
+                .saturating_mul(2u32.saturating_pow(attempt));
+            attempt += 1;
+            tracing::debug!(
+                unprocessed = r.unprocessed_requests.len(),
+                attempt,
+                "request queue batch add: sending unprocessed requests again after {delay:?}"
+            );
+            batch = resend_set(&batch, &r.unprocessed_requests);
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Deletes requests given by `id` or `uniqueKey` (at most 25 per call, an API limit).
+    pub async fn batch_delete_requests<T: Serialize>(
+        &self,
+        requests: &[T],
+    ) -> Result<BatchOperationResult, Error> {
+        let req = self
+            .req(Method::DELETE, &["requests", "batch"])
+            .json(requests)?
+            .timeout(TimeoutTier::Short);
+        self.res.data(req).await
+    }
+
+    /// One page of the queue's requests.
+    pub async fn list_requests(&self, opts: &ListRequestsOptions) -> Result<ListOfRequests, Error> {
+        let req = self
+            .req(Method::GET, &["requests"])
+            .param("limit", opts.limit)
+            .param("exclusiveStartId", opts.exclusive_start_id.clone())
+            .param("cursor", opts.cursor.clone())
+            .param("filter", opts.filter.clone())
+            .timeout(TimeoutTier::Medium);
+        self.res.data(req).await
+    }
+
+    /// All requests of the queue (up to `opts.limit`), page by page as the stream is
+    /// consumed: by `nextCursor` when the API gives one, else after the last id of a page.
+    pub fn iterate_requests(&self, opts: ListRequestsOptions) -> ItemStream<QueueRequest> {
+        #[derive(Clone)]
+        enum Start {
+            Cursor(String),
+            AfterId(String),
+        }
+        let this = self.clone();
+        let init = match (&opts.cursor, &opts.exclusive_start_id) {
+            (Some(c), _) => Some(Start::Cursor(c.clone())),
+            (None, Some(id)) => Some(Start::AfterId(id.clone())),
+            _ => None,
+        };
+        paginate((init, 0u64), move |(start, read)| {
+            let this = this.clone();
+            let opts = opts.clone();
+            async move {
+                let Some(page_limit) = super::next_page_limit(opts.limit, read) else {
+                    return Ok((Vec::new(), None));
+                };
+                let (cursor, exclusive_start_id) = match start {
+                    Some(Start::Cursor(c)) => (Some(c), None),
+                    Some(Start::AfterId(id)) => (None, Some(id)),
+                    None => (None, None),
+                };
+                let page = this
+                    .list_requests(&ListRequestsOptions {
+                        limit: Some(page_limit),
+                        cursor,
+                        exclusive_start_id,
+                        ..opts
+                    })
+                    .await?;
+                let n = page.items.len() as u64;
+                let next = if n == 0 {
+                    None
+                } else if let Some(c) = page.next_cursor.clone() {
+                    Some((Some(Start::Cursor(c)), read + n))
+                } else if n >= page_limit.min(page.limit.unwrap_or(page_limit).max(1)) {
+                    page.items
+                        .last()
+                        .and_then(|r| r.id.clone())
+                        .map(|id| (Some(Start::AfterId(id)), read + n))
+                } else {
+                    None
+                };
+                Ok((page.items, next))
+            }
+        })
+    }
+
+    /// Releases every lock this client (or this Actor run) holds in the queue.
+    pub async fn unlock_requests(&self) -> Result<UnlockRequestsResult, Error> {
+        let req = self
+            .req(Method::POST, &["requests", "unlock"])
+            .timeout(TimeoutTier::Medium);
+        self.res.data(req).await
+    }
+}
+
+/// Splits requests into batches of at most [`MAX_REQUESTS_PER_BATCH`] requests and
+/// [`MAX_BATCH_PAYLOAD_BYTES`] of JSON, keeping their order.
+fn split_batches(values: Vec<Value>) -> Result<Vec<Vec<Value>>, Error> {
+    let mut batches = Vec::new();
+    let mut current = Vec::new();
+    let mut size = 2; // `[` and `]`
+    for v in values {
+        let len = serde_json::to_vec(&v)
+            .map_err(|e| Error::InvalidInput(format!("cannot serialize a request: {e}")))?
+            .len()
+            + 1; // the comma
+        if !current.is_empty()
+            && (current.len() == MAX_REQUESTS_PER_BATCH || size + len > MAX_BATCH_PAYLOAD_BYTES)
+        {
+            batches.push(std::mem::take(&mut current));
+            size = 2;
+        }
+        size += len;
+        current.push(v);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    Ok(batches)
+}
+
+/// The requests of `batch` that the API reported as unprocessed, in their original form (with
+/// `userData`, headers...), matched by `uniqueKey`, else by `url`. An unprocessed entry that
+/// matches nothing is sent as the API described it.
+fn resend_set(batch: &[Value], unprocessed: &[UnprocessedRequest]) -> Vec<Value> {
+    unprocessed
+        .iter()
+        .map(|u| {
+            batch
+                .iter()
+                .find(|b| match &u.unique_key {
+                    Some(k) => b.get("uniqueKey").and_then(Value::as_str) == Some(k.as_str()),
+                    None => false,
+                })
+                .or_else(|| {
+                    batch.iter().find(|b| {
+                        b.get("uniqueKey").is_none()
+                            && u.url.is_some()
+                            && b.get("url").and_then(Value::as_str) == u.url.as_deref()
+                    })
+                })
+                .cloned()
+                .unwrap_or_else(|| serde_json::to_value(u).unwrap_or(Value::Null))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn batches_hold_at_most_25() {
+        let reqs: Vec<Value> = (0..60)
+            .map(|i| json!({"url": format!("https://x/{i}")}))
+            .collect();
+        let b = split_batches(reqs).unwrap();
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![25, 25, 10]);
+        assert_eq!(b[2][9]["url"], "https://x/59");
+    }
+
+    #[test]
+    fn batches_respect_the_payload_limit() {
+        let big = "x".repeat(4 * 1024 * 1024);
+        let reqs: Vec<Value> = (0..3)
+            .map(|i| json!({"url": format!("https://x/{i}"), "p": big}))
+            .collect();
+        let b = split_batches(reqs).unwrap();
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1]);
+    }
+
+    #[test]
+    fn resend_keeps_original_requests() {
+        let batch = vec![
+            json!({"url": "https://a", "uniqueKey": "a", "userData": {"x": 1}}),
+            json!({"url": "https://b", "userData": {"y": 2}}),
+        ];
+        let un: Vec<UnprocessedRequest> = serde_json::from_value(json!([
+            {"uniqueKey": "a", "url": "https://a"},
+            {"uniqueKey": "https://b", "url": "https://b"},
+            {"uniqueKey": "zzz", "url": "https://z"}
+        ]))
+        .unwrap();
+        let again = resend_set(&batch, &un);
+        assert_eq!(again[0], batch[0]);
+        assert_eq!(again[1], batch[1]);
+        assert_eq!(again[2]["uniqueKey"], "zzz");
+    }
+}

@@ -1,0 +1,34 @@
+//! The request queue collection: `/v2/request-queues`.
+
+use super::{ItemStream, ListOptions, ListPage, RequestQueue, Resource};
+use crate::{ApifyClient, Error};
+
+/// A client for the request queues of the token's user.
+#[derive(Clone, Debug)]
+pub struct RequestQueueCollectionClient {
+    res: Resource,
+}
+
+impl RequestQueueCollectionClient {
+    pub(crate) fn new(client: &ApifyClient) -> Self {
+        RequestQueueCollectionClient {
+            res: Resource::collection(client, "request-queues"),
+        }
+    }
+
+    /// One page of request queues (named only, unless `opts.unnamed`).
+    pub async fn list(&self, opts: &ListOptions) -> Result<ListPage<RequestQueue>, Error> {
+        self.res.list(opts).await
+    }
+
+    /// All request queues matching `opts`, fetched page by page as the stream is consumed.
+    pub fn iterate(&self, opts: ListOptions) -> ItemStream<RequestQueue> {
+        self.res.iterate(opts)
+    }
+
+    /// The request queue called `name`, created if it does not exist; with no name, a new
+    /// unnamed queue.
+    pub async fn get_or_create(&self, name: Option<&str>) -> Result<RequestQueue, Error> {
+        self.res.get_or_create(name, None).await
+    }
+}

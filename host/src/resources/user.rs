@@ -1,0 +1,50 @@
+//! A user: `/v2/users/{userId}`, or `/v2/users/me` for the owner of the token.
+
+use serde::{Deserialize, Serialize};
+
+use super::Resource;
+use crate::{ApifyClient, Error};
+
+/// A user account. `GET /v2/users/me` tells more (email, plan, proxy) than the public data of
+/// another user; fields the model does not name are in `extra`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// The user id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The username.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The email (own account only).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Whether the account pays (own account only).
+    #[serde(default)]
+    pub is_paying: Option<bool>,
+    /// When the account was created (ISO 8601).
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Every other field the API sent (`profile`, `plan`, `proxy`, ...).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A client for one user.
+#[derive(Clone, Debug)]
+pub struct UserClient {
+    res: Resource,
+}
+
+impl UserClient {
+    pub(crate) fn new(client: &ApifyClient, id: Option<&str>) -> Self {
+        UserClient {
+            res: Resource::item(client, "users", id.unwrap_or("me")),
+        }
+    }
+
+    /// The user, or `None` if there is no such user.
+    pub async fn get(&self) -> Result<Option<User>, Error> {
+        self.res.get().await
+    }
+}

@@ -1,0 +1,73 @@
+//! Configuration of a [`LocalApi`](crate::LocalApi) server.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+/// The API's own limit for JSON payloads (datasets, request queues): 9 MiB.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 9 * 1024 * 1024;
+
+/// How many requests the request log keeps by default (oldest dropped first).
+pub const DEFAULT_REQUEST_LOG_LIMIT: usize = 10_000;
+
+/// How to start a [`LocalApi`](crate::LocalApi).
+#[derive(Clone)]
+pub struct LocalApiConfig {
+    /// Address to listen on; port 0 picks a free port. Default `127.0.0.1:0`.
+    pub addr: SocketAddr,
+    /// When set, every `/v2` request must carry this token (`Authorization: Bearer` or
+    /// `?token=`); the control API (`/_control`) never needs it.
+    pub token: Option<String>,
+    /// Folder in which the server creates its temporary data folder (record bodies). The data
+    /// folder is always a fresh temporary one, removed when the server is dropped; this only
+    /// chooses where it lives (default: the system temp folder, which may be RAM-backed).
+    pub data_dir: Option<PathBuf>,
+    /// `username` of the single user (used in `username~store-name` ids). Default `local-user`.
+    pub username: String,
+    /// `id` of the single user. Default `LocalUser0000001`-like fixed id.
+    pub user_id: String,
+    /// Largest JSON body accepted (dataset items, requests), after decompression.
+    pub max_payload_bytes: usize,
+    /// How many requests [`LocalApi::request_log`](crate::LocalApi::request_log) keeps; 0 turns
+    /// the log off (benchmarks).
+    pub request_log_limit: usize,
+}
+
+impl Default for LocalApiConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            token: None,
+            data_dir: None,
+            username: "local-user".to_owned(),
+            user_id: "LocalUserId000001".to_owned(),
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            request_log_limit: DEFAULT_REQUEST_LOG_LIMIT,
+        }
+    }
+}
+
+impl LocalApiConfig {
+    /// The default configuration with a token required on `/v2`.
+    pub fn with_token(token: impl Into<String>) -> Self {
+        Self {
+            token: Some(token.into()),
+            ..Self::default()
+        }
+    }
+}
+
+// Written by hand so that the token never reaches a log line or a test failure message.
+impl fmt::Debug for LocalApiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalApiConfig")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("data_dir", &self.data_dir)
+            .field("username", &self.username)
+            .field("user_id", &self.user_id)
+            .field("max_payload_bytes", &self.max_payload_bytes)
+            .field("request_log_limit", &self.request_log_limit)
+            .finish()
+    }
+}

@@ -1,0 +1,93 @@
+//! `apify-local-api`: runs the local Apify API server until SIGINT or SIGTERM.
+//!
+//! Prints exactly one line to stdout, `listening on http://127.0.0.1:PORT`, once it accepts
+//! connections, so scripts can read the port; everything else goes to stderr via `tracing`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use apify_local_api::{LocalApi, LocalApiConfig};
+use clap::Parser;
+
+/// A local Apify API v2 server (datasets, key-value stores, request queues, logs) with fault
+/// injection under /_control.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Require this token on /v2 (Authorization: Bearer or ?token=).
+    #[arg(long, env = "APIFY_LOCAL_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Folder in which to create the temporary data folder (record bodies).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// How many requests the request log keeps (0 turns it off, e.g. for benchmarks).
+    #[arg(long, default_value_t = apify_local_api::config::DEFAULT_REQUEST_LOG_LIMIT)]
+    request_log_limit: usize,
+    /// Largest JSON payload accepted, in bytes.
+    #[arg(long, default_value_t = apify_local_api::config::DEFAULT_MAX_PAYLOAD_BYTES)]
+    max_payload_bytes: usize,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> std::io::Result<()> {
+    let config = LocalApiConfig {
+        addr: args.listen,
+        token: args.token.filter(|t| !t.is_empty()),
+        data_dir: args.data_dir,
+        request_log_limit: args.request_log_limit,
+        max_payload_bytes: args.max_payload_bytes,
+        ..LocalApiConfig::default()
+    };
+    let api = LocalApi::start(config).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", args.listen))
+    })?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on {}", api.base_url())?;
+        stdout.flush()?;
+    }
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    api.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}

@@ -1,0 +1,248 @@
+//! The control API under `/_control`, for tests and benchmarks: faults, the request log,
+//! seeding (big datasets, big records, logs) and reset. It needs no token and is never
+//! logged or faulted.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use serde_json::json;
+
+use super::storages::StorageKind;
+use crate::error::{ApiError, ApiResult};
+use crate::faults::FaultRule;
+use crate::state::AppState;
+use crate::store::datasets::{Dataset, NewItems};
+use crate::store::key_value_stores::{validate_key, KeyValueStore, Record};
+use crate::store::Storage;
+use crate::util::{data_response, parse_json, Params};
+
+/// The routes of this module.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/_control/health", get(|| async { "ok" }))
+        .route(
+            "/_control/faults",
+            get(list_faults).post(push_faults).delete(clear_faults),
+        )
+        .route(
+            "/_control/requests",
+            get(list_requests).delete(clear_requests),
+        )
+        .route("/_control/reset", post(reset))
+        .route("/_control/datasets/{id}/generate", post(generate_dataset))
+        .route(
+            "/_control/key-value-stores/{id}/records/{key}/generate",
+            post(generate_record),
+        )
+        .route("/_control/logs/{id}", put(set_log).post(append_log))
+}
+
+async fn list_faults(State(state): State<Arc<AppState>>) -> Json<Vec<FaultRule>> {
+    Json(state.faults.pending())
+}
+
+/// Body: one [`FaultRule`] or an array of them.
+async fn push_faults(
+    State(state): State<Arc<AppState>>,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let value: serde_json::Value = parse_json(&body)?;
+    let rules: Vec<FaultRule> = if value.is_array() {
+        serde_json::from_value(value)
+    } else {
+        serde_json::from_value(value).map(|r| vec![r])
+    }
+    .map_err(|e| ApiError::invalid_value(format!("Invalid fault rule: {e}")))?;
+    for rule in rules {
+        state.faults.push(rule);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn clear_faults(State(state): State<Arc<AppState>>) -> StatusCode {
+    state.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn list_requests(State(state): State<Arc<AppState>>) -> Response {
+    Json(state.request_log.snapshot()).into_response()
+}
+
+async fn clear_requests(State(state): State<Arc<AppState>>) -> StatusCode {
+    state.request_log.clear();
+    StatusCode::NO_CONTENT
+}
+
+/// Drops all storages and logs, queued faults and the request log.
+async fn reset(State(state): State<Arc<AppState>>) -> StatusCode {
+    let state2 = state.clone();
+    // Dropping key-value stores removes folders: keep that off the async workers.
+    let _ = tokio::task::spawn_blocking(move || state2.reset_storages()).await;
+    state.faults.clear();
+    state.request_log.clear();
+    StatusCode::NO_CONTENT
+}
+
+/// Appends `count` generated items (about 150 bytes each, plus `pad` bytes of filler) to the
+/// dataset with this id or name, creating a dataset of that name when there is none. Returns
+/// the dataset's id.
+pub fn generate_items(
+    state: &AppState,
+    id_or_name: &str,
+    count: usize,
+    pad: usize,
+) -> ApiResult<String> {
+    let dataset = match Dataset::registry(state).resolve(id_or_name, &state.identity.username) {
+        Some(d) => d,
+        None => {
+            Dataset::registry(state)
+                .get_or_create(Some(id_or_name), Dataset::new)?
+                .0
+        }
+    };
+    let filler = "x".repeat(pad);
+    let first = dataset.item_count();
+    let mut items = NewItems::default();
+    let mut line = Vec::with_capacity(256 + pad);
+    for i in first..first + count {
+        line.clear();
+        write!(
+            line,
+            r#"{{"id":{i},"url":"https://example.com/products/{i}","title":"Product {i}","price":{}.{:02},"inStock":{},"tags":["generated","bench"],"#,
+            i % 1000,
+            i % 100,
+            i % 3 != 0
+        )
+        .expect("writing to a Vec cannot fail");
+        write!(line, r#""filler":"{filler}"}}"#).expect("writing to a Vec cannot fail");
+        items.push_object(&line);
+    }
+    dataset.append(items);
+    Ok(dataset.meta().id.clone())
+}
+
+/// `POST /_control/datasets/{id}/generate?count=N&pad=BYTES`.
+async fn generate_dataset(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let p = Params::parse(q.as_deref());
+    let count = p.number("count")?.unwrap_or(1000) as usize;
+    let pad = p.number("pad")?.unwrap_or(0) as usize;
+    let state2 = state.clone();
+    let id = tokio::task::spawn_blocking(move || generate_items(&state2, &id, count, pad))
+        .await
+        .map_err(|e| ApiError::internal(format!("generator failed: {e}")))??;
+    let dataset = super::storages::find::<Dataset>(&state, &id)?;
+    Ok(data_response(
+        StatusCode::CREATED,
+        &dataset.to_json(&state.identity),
+    ))
+}
+
+/// `POST /_control/key-value-stores/{id}/records/{key}/generate?bytes=N&contentType=T`:
+/// writes a record of `N` deterministic pseudo-random bytes straight to disk (the store is
+/// created, named so, when missing), so benchmarks need not upload big records first.
+async fn generate_record(
+    State(state): State<Arc<AppState>>,
+    Path((id, key)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    validate_key(&key)?;
+    let p = Params::parse(q.as_deref());
+    let size = p.number("bytes")?.unwrap_or(1024 * 1024);
+    let content_type = p
+        .string("contentType")
+        .and_then(|v| HeaderValue::from_str(v).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let store = match KeyValueStore::registry(&state).resolve(&id, &state.identity.username) {
+        Some(s) => s,
+        None => {
+            KeyValueStore::registry(&state)
+                .get_or_create(Some(&id), |meta| KeyValueStore::new(meta, state.data_dir()))?
+                .0
+        }
+    };
+    let path = store.new_file_path();
+    let path2 = path.clone();
+    let inline = tokio::task::spawn_blocking(move || write_pattern(&path2, size))
+        .await
+        .map_err(|e| ApiError::internal(format!("generator failed: {e}")))??;
+    store.put(
+        &key,
+        Record {
+            content_type,
+            size,
+            path,
+            inline,
+        },
+    );
+    Ok(data_response(
+        StatusCode::CREATED,
+        &json!({ "storeId": store.meta().id, "key": key, "size": size }),
+    ))
+}
+
+/// Writes `size` bytes of an xorshift stream; returns them too when small enough to inline.
+fn write_pattern(path: &std::path::Path, size: u64) -> std::io::Result<Option<bytes::Bytes>> {
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut left = size;
+    let mut kept = Vec::new();
+    while left > 0 {
+        for word in chunk.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes()[..word.len()]);
+        }
+        let n = left.min(chunk.len() as u64) as usize;
+        file.write_all(&chunk[..n])?;
+        if size as usize <= crate::body::INLINE_RECORD_LIMIT {
+            kept.extend_from_slice(&chunk[..n]);
+        }
+        left -= n as u64;
+    }
+    file.flush()?;
+    Ok((size as usize <= crate::body::INLINE_RECORD_LIMIT).then(|| kept.into()))
+}
+
+/// `PUT /_control/logs/{id}?finished=0|1` (default 1): replaces the log with the body.
+async fn set_log(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let p = Params::parse(q.as_deref());
+    let text = crate::body::read_limited(&headers, body, usize::MAX).await?;
+    state
+        .logs
+        .set(&id, text.to_vec(), p.flag_or("finished", true));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /_control/logs/{id}?finish=0|1` (default 0): appends the body to the log.
+async fn append_log(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let p = Params::parse(q.as_deref());
+    let text = crate::body::read_limited(&headers, body, usize::MAX).await?;
+    state.logs.append(&id, &text, p.flag_or("finish", false));
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().remove(header::CONTENT_TYPE);
+    Ok(r)
+}

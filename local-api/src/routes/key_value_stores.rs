@@ -1,0 +1,215 @@
+//! Key-value store keys and records (`/v2/key-value-stores/{id}/keys`, `/records/{key}`).
+
+use std::io::Read;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use serde_json::{json, Value};
+
+use super::storages::find;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::key_value_stores::{validate_key, KeyValueStore, Record};
+use crate::store::Storage;
+use crate::util::{data_response, json_bytes_response, Params};
+
+/// The API's maximum (and default) page size for keys.
+const MAX_KEYS_LIMIT: u64 = 1000;
+
+/// Size of each read from a record file while streaming it out.
+const READ_CHUNK: usize = 512 * 1024;
+
+/// Chunks read ahead of the network, per download: bounds a slow client's memory cost.
+const READ_AHEAD: usize = 4;
+
+/// The default `Content-Type` of a record stored without one.
+const DEFAULT_RECORD_TYPE: &str = "application/octet-stream";
+
+/// The routes of this module.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v2/key-value-stores/{id}/keys", get(keys))
+        .route(
+            "/v2/key-value-stores/{id}/records/{key}",
+            get(get_record)
+                .head(head_record)
+                .put(put_record)
+                .post(put_record)
+                .delete(delete_record),
+        )
+}
+
+async fn keys(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let store = find::<KeyValueStore>(&state, &id)?;
+    let p = Params::parse(q.as_deref());
+    let limit = p
+        .number("limit")?
+        .unwrap_or(MAX_KEYS_LIMIT)
+        .clamp(1, MAX_KEYS_LIMIT);
+    let start = p.string("exclusiveStartKey");
+    let prefix = p.string("prefix");
+    let page = store.keys(start, prefix, limit as usize);
+    let base = format!(
+        "{}/v2/key-value-stores/{}/records/",
+        state.identity.base_url,
+        store.meta().id
+    );
+    let next = if page.is_truncated {
+        page.items.last().map(|(k, _)| k.clone())
+    } else {
+        None
+    };
+    let items: Vec<Value> = page
+        .items
+        .into_iter()
+        .map(|(key, size)| json!({ "key": key, "size": size, "recordPublicUrl": format!("{base}{key}") }))
+        .collect();
+    Ok(data_response(
+        StatusCode::OK,
+        &json!({
+            "items": items,
+            "count": items.len(),
+            "limit": limit,
+            "exclusiveStartKey": start,
+            "isTruncated": page.is_truncated,
+            "nextExclusiveStartKey": next,
+        }),
+    ))
+}
+
+fn lookup(state: &AppState, id: &str, key: &str) -> ApiResult<Arc<Record>> {
+    find::<KeyValueStore>(state, id)?
+        .get(key)
+        .ok_or_else(|| ApiError::not_found("Record was not found"))
+}
+
+fn record_headers(record: &Record, params: &Params, key: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, record.content_type.clone());
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(record.size));
+    if params.flag_or("attachment", false) {
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{key}\"")) {
+            headers.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    headers
+}
+
+/// `GET …/records/{key}`: the body as stored, with its `Content-Type` and `Content-Length`.
+/// Small records come from memory; others stream from their file in bounded chunks.
+async fn get_record(
+    State(state): State<Arc<AppState>>,
+    Path((id, key)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let record = lookup(&state, &id, &key)?;
+    let headers = record_headers(&record, &Params::parse(q.as_deref()), &key);
+    let body = match &record.inline {
+        Some(bytes) => Body::from(bytes.clone()),
+        None => file_body(&record).await?,
+    };
+    Ok((StatusCode::OK, headers, body).into_response())
+}
+
+/// Opens the record's file and streams it from a blocking reader thread through a small
+/// channel, so a slow client holds at most [`READ_AHEAD`] chunks in memory.
+async fn file_body(record: &Record) -> ApiResult<Body> {
+    // Opened while `record` is alive, so the file cannot be unlinked by a concurrent overwrite
+    // before we hold it; afterwards the open descriptor keeps the data readable.
+    let file = tokio::fs::File::open(&record.path).await?.into_std().await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        loop {
+            // `read_to_end` into spare capacity reads straight into uninitialized memory: no
+            // zeroing, one syscall per chunk, and the Vec becomes `Bytes` without a copy.
+            let mut buf = Vec::with_capacity(READ_CHUNK);
+            match (&mut file).take(READ_CHUNK as u64).read_to_end(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        return; // client went away
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Body::from_stream(futures_util::stream::poll_fn(
+        move |cx| rx.poll_recv(cx),
+    )))
+}
+
+/// `HEAD …/records/{key}`: the headers of GET, without opening the file.
+async fn head_record(
+    State(state): State<Arc<AppState>>,
+    Path((id, key)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let record = lookup(&state, &id, &key)?;
+    Ok((
+        StatusCode::OK,
+        record_headers(&record, &Params::parse(q.as_deref()), &key),
+    )
+        .into_response())
+}
+
+/// `PUT`/`POST …/records/{key}`: streams the (decoded) body to a new file, keeps the request's
+/// `Content-Type`; 201.
+async fn put_record(
+    State(state): State<Arc<AppState>>,
+    Path((id, key)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let store = find::<KeyValueStore>(&state, &id)?;
+    validate_key(&key)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(DEFAULT_RECORD_TYPE));
+    let path = store.new_file_path();
+    let written = crate::body::stream_to_file(&headers, body, &path).await?;
+    store.put(
+        &key,
+        Record {
+            content_type,
+            size: written.size,
+            path,
+            inline: written.inline,
+        },
+    );
+    let mut response = json_bytes_response(StatusCode::CREATED, Bytes::from_static(b"{}"));
+    let location = format!(
+        "{}/v2/key-value-stores/{}/records/{key}",
+        state.identity.base_url,
+        store.meta().id
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+/// `DELETE …/records/{key}`: 204, also when there was no such record.
+async fn delete_record(
+    State(state): State<Arc<AppState>>,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let store = find::<KeyValueStore>(&state, &id)?;
+    store.delete(&key);
+    Ok(StatusCode::NO_CONTENT)
+}

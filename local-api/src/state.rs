@@ -1,0 +1,103 @@
+//! Everything a request handler can reach.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use bytes::Bytes;
+use tempfile::TempDir;
+
+use crate::config::LocalApiConfig;
+use crate::faults::FaultQueue;
+use crate::request_log::RequestLog;
+use crate::store::datasets::Dataset;
+use crate::store::key_value_stores::KeyValueStore;
+use crate::store::logs::Logs;
+use crate::store::request_queues::RequestQueue;
+use crate::store::Registry;
+use crate::users;
+
+/// Who the server is and where it answers, for the URLs and ids inside resource objects.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// `http://127.0.0.1:PORT`, without `/v2`.
+    pub base_url: String,
+    /// Where `consoleUrl`s point (the real console: there is no local one).
+    pub console_url: String,
+    /// The single user's `username`.
+    pub username: String,
+    /// The single user's `id`.
+    pub user_id: String,
+}
+
+/// Shared server state. Field access is lock-free; each store has its own short-lived locks.
+pub struct AppState {
+    /// Identity used in resource objects.
+    pub identity: Identity,
+    /// Required token for `/v2`, if any.
+    pub token: Option<String>,
+    /// Datasets.
+    pub datasets: Registry<Dataset>,
+    /// Key-value stores.
+    pub key_value_stores: Registry<KeyValueStore>,
+    /// Request queues.
+    pub request_queues: Registry<RequestQueue>,
+    /// Run and build logs.
+    pub logs: Logs,
+    /// Queued faults.
+    pub faults: FaultQueue,
+    /// Requests received.
+    pub request_log: RequestLog,
+    /// Largest JSON body accepted.
+    pub max_payload_bytes: usize,
+    /// The `GET /v2/users/me` answer, serialized once: it is the benchmarks' hot path.
+    pub users_me: Bytes,
+    // Declared last so it is dropped after the stores whose files live in it.
+    data_dir: TempDir,
+}
+
+impl AppState {
+    /// Creates the state and its temporary data folder.
+    pub fn new(config: &LocalApiConfig, addr: SocketAddr) -> std::io::Result<Self> {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("apify-local-api-");
+        let data_dir = match &config.data_dir {
+            Some(parent) => {
+                std::fs::create_dir_all(parent)?;
+                builder.tempdir_in(parent)?
+            }
+            None => builder.tempdir()?,
+        };
+        let identity = Identity {
+            base_url: format!("http://{addr}"),
+            console_url: "https://console.apify.com".to_owned(),
+            username: config.username.clone(),
+            user_id: config.user_id.clone(),
+        };
+        Ok(Self {
+            users_me: users::users_me_body(&identity),
+            identity,
+            token: config.token.clone(),
+            datasets: Registry::default(),
+            key_value_stores: Registry::default(),
+            request_queues: Registry::default(),
+            logs: Logs::default(),
+            faults: FaultQueue::default(),
+            request_log: RequestLog::new(config.request_log_limit),
+            max_payload_bytes: config.max_payload_bytes,
+            data_dir,
+        })
+    }
+
+    /// The temporary folder holding record bodies.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// Drops every storage and log (faults and the request log are left alone).
+    pub fn reset_storages(&self) {
+        drop(self.datasets.clear());
+        drop(self.key_value_stores.clear());
+        drop(self.request_queues.clear());
+        self.logs.clear();
+    }
+}

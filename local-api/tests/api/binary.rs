@@ -1,0 +1,65 @@
+//! The `apify-local-api` binary: one stdout line with the URL, token from the environment,
+//! clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[tokio::test]
+async fn prints_url_and_stops_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apify-local-api"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env("APIFY_LOCAL_API_TOKEN", "from-env")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim_end()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let http = crate::common::http_client();
+    let r = http.get(format!("{url}/v2/users/me")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(format!("{url}/v2/users/me"))
+        .bearer_auth("from-env")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drop(http);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
+}
+
+/// The server on its own thread serves a client that has no runtime of its own.
+#[test]
+fn own_thread_serves_without_a_caller_runtime() {
+    let api = apify_local_api::LocalApi::start_on_own_thread(Default::default(), 1).unwrap();
+    let url = format!("{}/v2/users/me", api.base_url());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = rt.block_on(async { reqwest::get(&url).await.unwrap().status() });
+    assert_eq!(status, 200);
+    drop(api);
+    // Once dropped, the port stops accepting.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let gone = rt.block_on(async { reqwest::get(&url).await });
+    assert!(gone.is_err(), "server stopped");
+}

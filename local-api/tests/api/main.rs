@@ -1,0 +1,11 @@
+//! Integration tests: a real server on 127.0.0.1, real HTTP requests.
+
+mod auth_errors;
+mod binary;
+mod common;
+mod datasets;
+mod faults;
+mod key_value_stores;
+mod logs;
+mod request_queues;
+mod spec_routes;

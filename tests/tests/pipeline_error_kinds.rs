@@ -1,0 +1,87 @@
+//! A plugin that fails with every transport error kind: the pipeline retries each exactly as
+//! its kind says (transient kinds up to `max_retries`, permanent kinds never, `OTHER` and
+//! unknown kinds as the plugin's `retryable` hint says), and the error keeps the plugin's kind
+//! and message.
+
+use std::{sync::Arc, time::Duration};
+
+use apify_host::{
+    http::{ApiRequest, HttpSettings, Pipeline},
+    transport::{
+        plugin::{self, LoadOptions},
+        ErrorKind, HttpTransport,
+    },
+    Error,
+};
+use apify_tests::plugin_path;
+use http::Method;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_kind_is_retried_exactly_as_its_kind_says() {
+    let faulty = plugin::load(
+        &plugin_path("fixture_faulty_plugin"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let transport: Arc<dyn HttpTransport> =
+        Arc::new(faulty.new_client(&serde_json::json!({})).unwrap());
+    let settings = HttpSettings {
+        max_retries: 3,
+        min_delay_between_retries: Duration::from_millis(1),
+        ..Default::default()
+    };
+    // (kind, retryable hint, attempts expected)
+    let mut cases = vec![];
+    for kind in ErrorKind::ALL {
+        for hint in [false, true] {
+            let attempts = match kind.is_transient() {
+                Some(true) => 4,
+                Some(false) => 1,
+                None => {
+                    if hint {
+                        4
+                    } else {
+                        1
+                    }
+                }
+            };
+            cases.push((kind, hint, attempts));
+        }
+    }
+    // A kind from a newer interface that this host does not know: the hint decides.
+    cases.push((ErrorKind(200), true, 4));
+    cases.push((ErrorKind(200), false, 1));
+
+    for (kind, hint, expected) in cases {
+        let pipeline = Pipeline::new(
+            transport.clone(),
+            settings.clone(),
+            "http://127.0.0.1:9",
+            None,
+        );
+        let path = format!("/__fault/kind/{}", kind.0);
+        let req = ApiRequest::new(Method::GET, path).param("retryable", if hint { 1 } else { 0 });
+        let err = pipeline
+            .call(req)
+            .await
+            .expect_err("the plugin always fails");
+        let Error::Transport(f) = &err else {
+            panic!("{kind} → expected a transport error, got {err}")
+        };
+        assert_eq!(f.kind, kind, "{err}");
+        assert!(
+            f.message.contains("fixture error of kind"),
+            "keeps the plugin's message: {err}"
+        );
+        assert_eq!(f.attempt, expected, "{kind} (retryable hint {hint}): {err}");
+        assert_eq!(
+            pipeline.statistics().snapshot().requests,
+            expected as u64,
+            "{kind} (retryable hint {hint}) attempts"
+        );
+        assert!(
+            err.to_string().contains("plugin:faulty"),
+            "names the transport: {err}"
+        );
+    }
+}
