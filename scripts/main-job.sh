@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The main job, offline: build, start the local Apify API on loopback, then run the same
+# storage workload through the apify-host CLI twice, once with the built-in transport and once
+# with the reqwest plugin, selected by nothing but a config file, and print a side-by-side table.
+#
+#   scripts/main-job.sh                 # 10,000 items, a 256 MiB record
+#   ITEMS=100000 RECORD_MIB=1024 scripts/main-job.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ITEMS=${ITEMS:-10000}
+RECORD_MIB=${RECORD_MIB:-256}
+TOKEN="main-job-token-$$"
+
+echo "==> building (release): apify-host, apify-local-api, the reqwest transport plugin"
+cargo build --release --quiet -p apify-host -p apify-local-api -p apify-transport-reqwest
+BIN=$PWD/target/release
+PLUGIN=$BIN/libapify_transport_reqwest.so
+
+work=$(mktemp -d)
+api_pid=
+cleanup() {
+    [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "==> starting the local Apify API on 127.0.0.1"
+APIFY_LOCAL_API_TOKEN=$TOKEN "$BIN/apify-local-api" --listen 127.0.0.1:0 --request-log-limit 1000000 \
+    >"$work/api.out" 2>"$work/api.err" &
+api_pid=$!
+for _ in $(seq 100); do grep -q '^listening on ' "$work/api.out" 2>/dev/null && break; sleep 0.1; done
+API_URL=$(sed -n 's/^listening on //p' "$work/api.out" | head -n1)
+[ -n "$API_URL" ] || { echo "error: the local API did not start:"; cat "$work/api.err"; exit 1; }
+echo "    $API_URL"
+
+# Two configs that differ only in [transport]: that is the whole switch.
+printf 'api_url = "%s"\ntoken_file = "%s"\n' "$API_URL" "$work/token" >"$work/builtin.toml"
+printf '%s' "$TOKEN" >"$work/token"
+chmod 600 "$work/token"
+cp "$work/builtin.toml" "$work/reqwest.toml"
+cat >>"$work/reqwest.toml" <<TOML
+
+[transport]
+plugin = "$PLUGIN"
+sha256 = "$(sha256sum "$PLUGIN" | cut -d' ' -f1)"
+
+[transport.options]
+pool_max_idle_per_host = 8
+TOML
+
+echo "==> preparing $ITEMS items and a $RECORD_MIB MiB record"
+seq 1 "$ITEMS" | awk 'BEGIN{printf "["} {if (NR>1) printf ","; printf "{\"n\":%d,\"url\":\"https://example.com/page/%d\",\"title\":\"Item %d\"}", $1, $1, $1} END{print "]"}' >"$work/items.json"
+head -c $((RECORD_MIB * 1024 * 1024)) /dev/urandom >"$work/record.bin"
+record_sha=$(sha256sum "$work/record.bin" | cut -d' ' -f1)
+
+declare -A RESULT
+for t in builtin reqwest; do
+    export APIFY_HOST_CONFIG="$work/$t.toml"
+    echo "==> workload with the $t transport (config: $t.toml)"
+    "$BIN/apify-host" -o table transport info | sed 's/^/    /'
+    curl -fsS -X DELETE "$API_URL/_control/requests" >/dev/null
+    now() { date +%s.%N; }
+    start=$(now)
+    ds=$("$BIN/apify-host" -o json datasets create "main-job-$t" | jq -r .id)
+    "$BIN/apify-host" datasets push-items "$ds" "@$work/items.json" >/dev/null
+    "$BIN/apify-host" datasets get-items "$ds" --format jsonl --out "$work/$t-items.jsonl"
+    got=$(wc -l <"$work/$t-items.jsonl")
+    [ "$got" -eq "$ITEMS" ] || { echo "error: read back $got items, pushed $ITEMS"; exit 1; }
+    t_items=$(now)
+    kvs=$("$BIN/apify-host" -o json key-value-stores create "main-job-$t" | jq -r .id)
+    "$BIN/apify-host" key-value-stores set-value "$kvs" big "@$work/record.bin" --content-type application/octet-stream >/dev/null
+    t_upload=$(now)
+    "$BIN/apify-host" key-value-stores get-value "$kvs" big --out "$work/$t-record.bin"
+    [ "$(sha256sum "$work/$t-record.bin" | cut -d' ' -f1)" = "$record_sha" ] || { echo "error: the record came back different"; exit 1; }
+    end=$(now)
+    requests=$(curl -fsS "$API_URL/_control/requests" | jq 'length')
+    bytes=$(( $(stat -c %s "$work/items.json") + $(stat -c %s "$work/$t-items.jsonl") + 2 * $(stat -c %s "$work/record.bin") ))
+    RESULT[$t]="$requests $bytes $(echo "$end - $start" | bc -l) $(echo "$t_items - $start" | bc -l) $(echo "$t_upload - $t_items" | bc -l) $(echo "$end - $t_upload" | bc -l)"
+    echo "    ok: $ITEMS items pushed and read back, record sha256 matches"
+done
+
+echo
+echo "Same workload, transport chosen by config only (items: $ITEMS, record: $RECORD_MIB MiB):"
+printf '%-10s %9s %11s %9s %11s %12s %14s\n' transport requests bytes "total s" "items s" "upload s" "download MB/s"
+for t in builtin reqwest; do
+    read -r req bytes secs items up down <<<"${RESULT[$t]}"
+    printf '%-10s %9d %11d %9.2f %11.2f %12.2f %14.0f\n' "$t" "$req" "$bytes" "$secs" "$items" "$up" \
+        "$(echo "$RECORD_MIB * 1048576 / $down / 1000000" | bc -l)"
+done
+echo "(items s: create + push + read back the items; upload s includes gzip of the record, as the"
+echo " reference clients compress application/octet-stream bodies; download is streamed to a file)"

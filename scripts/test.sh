@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs Prism (npm) for the contract tests, then
+# builds everything once in release mode (plugins and bad-plugin fixtures included) and runs
+# every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x tools/prism/node_modules/.bin/prism ]; then
+    echo "==> installing Prism (npm) for the OpenAPI contract tests"
+    npm install --prefix tools/prism --no-audit --no-fund --loglevel=error
+fi
+echo "==> cargo test --workspace --release"
+cargo test --workspace --release "$@"
