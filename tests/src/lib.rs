@@ -71,8 +71,12 @@ pub fn reqwest_plugin() -> Arc<dyn HttpTransport> {
 /// Every transport the suites must pass with: the built-in one, the reqwest plugin loaded from
 /// its `.so` through the real loader, and the same reqwest code linked in-process as a custom
 /// transport.
+///
+/// A plugin author runs the same suites against their own plugin by naming it in
+/// `APIFY_CONFORMANCE_PLUGIN=/path/to/libmy_transport.so` (options as JSON in
+/// `APIFY_CONFORMANCE_PLUGIN_OPTIONS`); it is then added as `plugin:extra`.
 pub fn all_transports() -> Vec<TransportUnderTest> {
-    vec![
+    let mut all = vec![
         TransportUnderTest {
             name: "builtin",
             transport: Arc::new(BuiltinTransport::new().expect("builtin transport")),
@@ -88,5 +92,24 @@ pub fn all_transports() -> Vec<TransportUnderTest> {
                     .expect("in-process reqwest"),
             ),
         },
-    ]
+    ];
+    if let Some(path) = std::env::var_os("APIFY_CONFORMANCE_PLUGIN").filter(|p| !p.is_empty()) {
+        let options = std::env::var("APIFY_CONFORMANCE_PLUGIN_OPTIONS")
+            .ok()
+            .map(|o| {
+                serde_json::from_str(&o).expect("APIFY_CONFORMANCE_PLUGIN_OPTIONS is not JSON")
+            })
+            .unwrap_or_else(|| serde_json::json!({}));
+        let loaded = plugin::load(std::path::Path::new(&path), &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        all.push(TransportUnderTest {
+            name: "plugin:extra",
+            transport: Arc::new(
+                loaded
+                    .new_client(&options)
+                    .unwrap_or_else(|e| panic!("{e}")),
+            ),
+        });
+    }
+    all
 }

@@ -168,7 +168,16 @@ async fn slow_headers_are_a_timeout_error() {
         let mut req = request(Method::GET, server.url("/slow"));
         req.timeout = Some(Duration::from_millis(300));
         let started = std::time::Instant::now();
-        let err = t.call(req).await.expect_err("the server never answers");
+        // A transport that ignores `Request::timeout` would hang here; fail instead.
+        let err = tokio::time::timeout(Duration::from_secs(10), t.call(req))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{} ignored Request::timeout (no answer after 10 s)",
+                    t.name()
+                )
+            })
+            .expect_err("the server never answers");
         assert_eq!(err.kind, ErrorKind::TIMEOUT, "{err}");
         assert!(started.elapsed() >= Duration::from_millis(290));
     });

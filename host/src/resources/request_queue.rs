@@ -354,10 +354,12 @@ impl RequestQueueClient {
         request: &T,
         forefront: Option<bool>,
     ) -> Result<RequestOperationInfo, Error> {
+        let value = serde_json::to_value(request)
+            .map_err(|e| Error::InvalidInput(format!("cannot serialize the request: {e}")))?;
         let req = self
             .req(Method::POST, &["requests"])
             .param("forefront", forefront)
-            .json(request)?
+            .json(&with_default_unique_key(value))?
             .timeout(TimeoutTier::Short);
         self.res.data(req).await
     }
@@ -378,6 +380,7 @@ impl RequestQueueClient {
         forefront: Option<bool>,
     ) -> Result<RequestOperationInfo, Error> {
         let value = serde_json::to_value(request)
+            .map(with_default_unique_key)
             .map_err(|e| Error::InvalidInput(format!("cannot serialize the request: {e}")))?;
         let Some(id) = value.get("id").and_then(Value::as_str) else {
             return Err(Error::InvalidInput(
@@ -443,6 +446,7 @@ impl RequestQueueClient {
             .iter()
             .map(|r| {
                 serde_json::to_value(r)
+                    .map(with_default_unique_key)
                     .map_err(|e| Error::InvalidInput(format!("cannot serialize a request: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -578,6 +582,20 @@ impl RequestQueueClient {
     }
 }
 
+/// The API requires `uniqueKey` on a request it adds or updates (the OpenAPI spec's
+/// `RequestWithoutId`); a request without one (or with `null`) gets its `url`, as documented.
+fn with_default_unique_key(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        if map.get("uniqueKey").is_none_or(Value::is_null) {
+            if let Some(url) = map.get("url").and_then(Value::as_str) {
+                let url = url.to_string();
+                map.insert("uniqueKey".to_string(), Value::String(url));
+            }
+        }
+    }
+    value
+}
+
 /// Splits requests into batches of at most [`MAX_REQUESTS_PER_BATCH`] requests and
 /// [`MAX_BATCH_PAYLOAD_BYTES`] of JSON, keeping their order.
 fn split_batches(values: Vec<Value>) -> Result<Vec<Vec<Value>>, Error> {
@@ -653,6 +671,18 @@ mod tests {
             .collect();
         let b = split_batches(reqs).unwrap();
         assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1]);
+    }
+
+    #[test]
+    fn unique_key_defaults_to_the_url() {
+        let r = with_default_unique_key(json!({"url": "https://a", "uniqueKey": null}));
+        assert_eq!(r, json!({"url": "https://a", "uniqueKey": "https://a"}));
+        let r = with_default_unique_key(json!({"url": "https://a", "uniqueKey": "k"}));
+        assert_eq!(r["uniqueKey"], "k");
+        assert_eq!(
+            with_default_unique_key(json!({"id": "x"})),
+            json!({"id": "x"})
+        );
     }
 
     #[test]
