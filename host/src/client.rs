@@ -82,6 +82,15 @@ impl ApifyClientBuilder {
                 "the API URL {api_url:?} must start with http:// or https://"
             )));
         }
+        if let Some(t) = &self.token {
+            if http::HeaderValue::from_str(&format!("Bearer {}", t.expose())).is_err() {
+                return Err(Error::Config(
+                    "the API token contains characters that cannot be sent in a header (a line \
+                     break or a control character?): check APIFY_TOKEN, --token or the token file"
+                        .into(),
+                ));
+            }
+        }
         let transport = match self.transport {
             Some(t) => t,
             None => Arc::new(BuiltinTransport::new()?),

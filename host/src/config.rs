@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use crate::http::HttpSettings;
 
-/// The config file, as written.
-#[derive(Debug, Default, Deserialize, Clone)]
+/// The config file, as written. Its `Debug` never shows the token.
+#[derive(Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// API base URL, e.g. `https://api.apify.com`.
@@ -29,6 +29,18 @@ pub struct ConfigFile {
     /// Transport selection.
     #[serde(default)]
     pub transport: TransportConfig,
+}
+
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("api_url", &self.api_url)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("token_file", &self.token_file)
+            .field("http", &self.http)
+            .field("transport", &self.transport)
+            .finish()
+    }
 }
 
 /// `[http]`: retries, timeouts, compression.
@@ -58,9 +70,11 @@ impl HttpConfig {
         let secs = |v: Option<f64>, key: &str, def: Duration| -> Result<Duration, ConfigError> {
             match v {
                 None => Ok(def),
-                Some(s) if s.is_finite() && s > 0.0 => Ok(Duration::from_secs_f64(s)),
+                Some(s) if s > 0.0 && Duration::try_from_secs_f64(s).is_ok() => {
+                    Ok(Duration::from_secs_f64(s))
+                }
                 Some(s) => Err(ConfigError::Invalid(format!(
-                    "[http] {key} = {s} is not a positive number of seconds"
+                    "[http] {key} = {s} is not a positive number of seconds (at most about 10^19)"
                 ))),
             }
         };
@@ -223,7 +237,7 @@ impl LoadedConfig {
                 let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
                 let mut line_text = text.lines().nth(line - 1).unwrap_or("").trim();
                 // Never echo a token back, even from a broken line.
-                if line_text.contains("token") {
+                if line_text.to_ascii_lowercase().contains("token") {
                     line_text = "<line hidden: it may hold the token>";
                 }
                 msg = format!("line {line} (`{line_text}`): {msg}");

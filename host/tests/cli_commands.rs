@@ -497,7 +497,7 @@ fn transport_info_and_inspect() {
 
     let fake = env.file("libfake.so", b"this is not a shared library");
     let out = env.run(&["transport", "inspect", fake.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("FAIL"), "{text}");
     assert!(

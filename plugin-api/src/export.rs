@@ -131,7 +131,7 @@ pub extern "C" fn new_client<T: Transport>(options: RStr<'_>) -> RResult<HttpCli
         };
         let client = Client {
             handle: runtime.handle().clone(),
-            inner: Arc::new(inner),
+            inner: Some(Arc::new(inner)),
             runtime: Some(runtime),
         };
         Ok(HttpClient_TO::from_value(client, TD_Opaque))
@@ -146,13 +146,20 @@ pub extern "C" fn new_client<T: Transport>(options: RStr<'_>) -> RResult<HttpCli
 // ---- the client ----------------------------------------------------------------------------------
 
 struct Client<T> {
-    inner: Arc<T>,
+    /// `None` only while dropping.
+    inner: Option<Arc<T>>,
     handle: Handle,
     runtime: Option<Runtime>,
 }
 
 impl<T> Drop for Client<T> {
     fn drop(&mut self) {
+        // The author's `Drop` may panic or touch the runtime: run it like every other entry
+        // point, inside the runtime and `catch_unwind`.
+        if let Some(inner) = self.inner.take() {
+            let _entered = self.handle.enter();
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(inner)));
+        }
         // The host may drop us from inside its own runtime; a blocking shutdown would stall it.
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
@@ -162,7 +169,7 @@ impl<T> Drop for Client<T> {
 
 impl<T: Transport> HttpClient for Client<T> {
     fn call(&self, request: FfiRequest) -> FfiFuture<CallResult> {
-        let inner = self.inner.clone();
+        let inner = self.inner.clone().expect("client used while dropping");
         let handle = self.handle.clone();
         let fut = async move {
             let request = request_from_ffi(request)?;
@@ -184,7 +191,9 @@ impl<T: Transport> HttpClient for Client<T> {
     fn close(&self) {
         let _ = catch_unwind(AssertUnwindSafe(|| {
             let _entered = self.handle.enter();
-            self.inner.close()
+            if let Some(inner) = &self.inner {
+                inner.close()
+            }
         }));
     }
 }
@@ -350,6 +359,10 @@ impl Drop for BodyAdapter {
 #[macro_export]
 macro_rules! export_plugin {
     ($transport:ty) => {
+        // Panics are turned into errors with `catch_unwind`, which cannot work with abort.
+        #[cfg(panic = "abort")]
+        compile_error!("transport plugins must be built with panic = \"unwind\": the export glue turns panics into errors");
+
         /// The symbol abi_stable's loader looks up (its mangled root-module loader name).
         #[no_mangle]
         pub static _1as_0lib_1header_0root_bmodule_bloader:
@@ -360,6 +373,9 @@ macro_rules! export_plugin {
                     $crate::module::root_module::<$transport>,
                 )
             }
+            // SAFETY: what `#[export_root_module]` expands to (abi_stable 0.11): the header
+            // describes `PluginModRef`, which `__apify_root_module` returns, and the layout is
+            // checked by the loader (`CheckTypeLayout::Yes`). tests/symbol.rs guards the name.
             unsafe {
                 $crate::__private::abi_stable::library::LibHeader::from_constructor::<
                     $crate::PluginModRef,

@@ -7,8 +7,8 @@
 //! accessors answer `None` for the fields the plugin does not have.
 //!
 //! When a minor adds a field, copy the current `PluginMod` here as the snapshot of the
-//! previous minor (same type name: abi_stable compares names) and list it in `SNAPSHOTS` of
-//! the host's loader.
+//! previous minor (same type name: abi_stable compares names) and make the host's loader
+//! (`check_abi` in host/src/transport/plugin/loader.rs) try the snapshots newest first.
 
 /// The root module of interface 1.0: `metadata` and `new_client`.
 pub mod v1_0 {
@@ -41,7 +41,4 @@ pub mod v1_0 {
         const NAME: &'static str = "apify_transport";
         const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
     }
-
-    /// The number of fields in 1.0.
-    pub const FIELDS: usize = 2;
 }

@@ -29,6 +29,11 @@ pub use ffi::ErrorKind;
 pub use module::{Capabilities, PluginModRef, API_MAJOR, API_MINOR};
 pub use types::{Body, Error, Metadata, Request, Response};
 
+// The types the `Transport` trait speaks, so a plugin needs no other dependency to match them.
+pub use bytes;
+pub use http;
+pub use serde_json;
+
 /// Re-exports used by [`export_plugin!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {

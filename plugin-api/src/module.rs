@@ -12,7 +12,6 @@
 use abi_stable::{
     declare_root_module_statics,
     library::RootModule,
-    package_version_strings,
     sabi_types::VersionStrings,
     std_types::{RResult, RStr, RString},
     StableAbi,
@@ -133,9 +132,6 @@ impl RootModule for PluginModRef {
     // minors are negotiated through `missing_field(option)` (see the module docs).
     const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
 }
-
-/// The crate's own `major.minor.patch`, for diagnostics.
-pub const CRATE_VERSION: VersionStrings = package_version_strings!();
 
 /// Builds the root module for transport `T`; called once, by the loader symbol that
 /// [`crate::export_plugin!`] emits.

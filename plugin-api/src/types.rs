@@ -31,8 +31,8 @@ pub struct Metadata {
     pub capabilities: Capabilities,
 }
 
-/// One HTTP exchange to perform.
-#[derive(Debug)]
+/// One HTTP exchange to perform. Its `Debug` hides credentials: the URL's query string and
+/// the values of sensitive headers (`Authorization`) are not printed.
 pub struct Request {
     /// The method.
     pub method: Method,
@@ -46,6 +46,23 @@ pub struct Request {
     pub timeout: Option<Duration>,
     /// The caller streams the body: do not buffer it whole.
     pub stream: bool,
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = match self.url.split_once('?') {
+            Some((base, _)) => format!("{base}?…"),
+            None => self.url.clone(),
+        };
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &url)
+            .field("headers", &self.headers) // sensitive values print as `Sensitive`
+            .field("body_len", &self.body.len())
+            .field("timeout", &self.timeout)
+            .field("stream", &self.stream)
+            .finish()
+    }
 }
 
 /// A response: head plus body stream.
@@ -180,12 +197,17 @@ pub fn headers_from_ffi(headers: RVec<FfiHeader>) -> Result<HeaderMap, Error> {
                 format!("invalid header name {:?}", h.name.as_str()),
             )
         })?;
-        let value = HeaderValue::from_bytes(&h.value).map_err(|_| {
+        let mut value = HeaderValue::from_bytes(&h.value).map_err(|_| {
             Error::new(
                 ErrorKind::PROTOCOL,
                 format!("invalid value for header {:?}", h.name.as_str()),
             )
         })?;
+        // The sensitive flag does not cross the boundary: set it again, so `Debug` output and
+        // HTTP/2 header compression treat credentials as such on this side too.
+        if name == http::header::AUTHORIZATION || name == http::header::PROXY_AUTHORIZATION {
+            value.set_sensitive(true);
+        }
         map.append(name, value);
     }
     Ok(map)

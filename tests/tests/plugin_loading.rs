@@ -136,6 +136,17 @@ async fn bad_files_are_refused_before_loading() {
     };
     plugin::load(&writable, &relaxed).expect("allowed by config");
 
+    // A safe file in a folder others can write is not safe.
+    let open_dir = dir.path().join("shared");
+    std::fs::create_dir(&open_dir).unwrap();
+    let in_open_dir = copy_to_temp(&plugin_path("apify_transport_reqwest"), &open_dir, 0o755);
+    std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert_clear(
+        &load_err(&in_open_dir, &opts),
+        LoadFailure::InsecurePermissions,
+        "its folder",
+    );
+
     let reqwest = plugin_path("apify_transport_reqwest");
     let pinned = LoadOptions {
         sha256: Some("00".repeat(32)),

@@ -72,8 +72,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes.
-#[derive(Debug, Args, Clone)]
+/// Options every command takes. Its `Debug` never shows the token.
+#[derive(Args, Clone)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Read the config from FILE (default: $APIFY_HOST_CONFIG, else
@@ -111,6 +111,19 @@ pub struct GlobalArgs {
     /// Log what happens to stderr: -v info, -vv debug, -vvv trace (RUST_LOG works too).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+impl std::fmt::Debug for GlobalArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalArgs")
+            .field("config", &self.config)
+            .field("api_url", &self.api_url)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("transport_plugin", &self.transport_plugin)
+            .field("output", &self.output)
+            .field("verbose", &self.verbose)
+            .finish()
+    }
 }
 
 /// The command groups.

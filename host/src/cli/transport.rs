@@ -27,7 +27,10 @@ pub enum TransportCommand {
         long_about = "Check a transport plugin file without sending any request: path \
         and permissions, the sha256 pin of the config (if any), the ABI layout and interface \
         version, then the plugin's constructor with the config's `[transport.options]`. \
-        Prints each check and the plugin's metadata; exits with 1 if a check fails.\n\n\
+        Prints each check and the plugin's metadata; exits with 2 if a check fails, as any \
+        command would with that plugin. The file checks run before the library is opened, but \
+        the ABI checks and the constructor run the plugin's code: do not inspect files you \
+        would not load.\n\n\
         Example:\n  apify-host transport inspect /opt/apify/transports/libapify_transport_reqwest.so"
     )]
     Inspect {
@@ -77,13 +80,13 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
             ctx.out().object(&info, &["transport", "source", "name"])
         }
         TransportCommand::Inspect { path } => {
-            let report = plugin::inspect(&path, &ctx.config.file.transport);
+            let report = plugin::inspect(&path, &ctx.config);
             // The report is text for people whatever --output says: it has no JSON form.
             ctx.out().text(&report.to_string())?;
             if report.ok() {
                 Ok(())
             } else {
-                Err(CliError::failure(format!(
+                Err(CliError::usage(format!(
                     "the plugin {} failed a check (see above)",
                     path.display()
                 )))

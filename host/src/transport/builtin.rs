@@ -127,6 +127,11 @@ impl Stream for IncomingStream {
 
 fn map_client_error(e: hyper_util::client::legacy::Error) -> Error {
     let detail = error_chain(&e);
+    // A certificate or handshake failure surfaces as a connect error: classify it as TLS first,
+    // so it is not retried (it will not heal by itself).
+    if is_tls_failure(&e) {
+        return Error::new(ErrorKind::TLS, format!("TLS failure: {detail}"));
+    }
     if e.is_connect() {
         return Error::new(ErrorKind::CONNECT, format!("cannot connect: {detail}"));
     }
@@ -160,12 +165,28 @@ fn map_io_error(e: &io::Error, detail: &str) -> Error {
     let kind = match e.kind() {
         K::ConnectionRefused | K::NotConnected | K::AddrNotAvailable => ErrorKind::CONNECT,
         K::TimedOut | K::WouldBlock => ErrorKind::TIMEOUT,
-        K::InvalidData if detail.contains("tls") || detail.contains("certificate") => {
-            ErrorKind::TLS
-        }
+        K::InvalidData if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => ErrorKind::TLS,
         _ => ErrorKind::IO,
     };
     Error::new(kind, detail.to_string())
+}
+
+/// Whether a rustls error is anywhere in the chain (also inside an `io::Error`, whose `source()`
+/// skips the error it wraps).
+fn is_tls_failure(e: &(dyn StdError + 'static)) -> bool {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(inner) = err.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            if inner.downcast_ref::<rustls::Error>().is_some() {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn find_source<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {

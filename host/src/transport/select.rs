@@ -3,7 +3,10 @@
 //! Precedence: `--transport-plugin`, then `APIFY_TRANSPORT_PLUGIN`, then `[transport] plugin`
 //! in the config file; none of them = the built-in transport.
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use super::{
     builtin::BuiltinTransport,
@@ -38,9 +41,9 @@ pub fn select(flag: Option<&Path>, config: &LoadedConfig) -> Result<Selection, E
         (Some(p.to_path_buf()), "--transport-plugin".to_string())
     } else if let Some(p) = env {
         (Some(p.into()), "APIFY_TRANSPORT_PLUGIN".to_string())
-    } else if let Some(p) = &config.file.transport.plugin {
+    } else if let Some(p) = config_plugin_path(config) {
         (
-            Some(p.clone()),
+            Some(p),
             format!("[transport] plugin in config file {}", config.source),
         )
     } else {
@@ -60,13 +63,7 @@ pub fn select(flag: Option<&Path>, config: &LoadedConfig) -> Result<Selection, E
         });
     };
     let t = &config.file.transport;
-    let loaded = plugin::load(
-        &path,
-        &LoadOptions {
-            sha256: t.sha256.clone(),
-            allow_insecure_permissions: t.allow_insecure_permissions,
-        },
-    )?;
+    let loaded = plugin::load(&path, &load_options(&path, config))?;
     let m = &loaded.metadata;
     let description = format!(
         "plugin {} {} (plugin API {}.{}) at {}",
@@ -82,4 +79,31 @@ pub fn select(flag: Option<&Path>, config: &LoadedConfig) -> Result<Selection, E
         description,
         source,
     })
+}
+
+/// `[transport] plugin`, resolved against the config file's folder when relative (like
+/// `token_file`), so the config means the same file whatever the working directory.
+pub fn config_plugin_path(config: &LoadedConfig) -> Option<PathBuf> {
+    let p = config.file.transport.plugin.as_ref()?;
+    Some(match config.source.path().and_then(Path::parent) {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p.clone(),
+    })
+}
+
+/// The load options for `path`: the config's permission setting always applies; its `sha256`
+/// pin only to the file the config names (a pin is about one file, so a plugin chosen by
+/// `--transport-plugin` or `APIFY_TRANSPORT_PLUGIN` is not held to another file's hash).
+pub fn load_options(path: &Path, config: &LoadedConfig) -> LoadOptions {
+    let t = &config.file.transport;
+    let same_file = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b))
+    {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    let pinned = config_plugin_path(config).is_some_and(|c| same_file(&c, path));
+    LoadOptions {
+        sha256: if pinned { t.sha256.clone() } else { None },
+        allow_insecure_permissions: t.allow_insecure_permissions,
+    }
 }

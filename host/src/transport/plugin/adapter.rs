@@ -1,6 +1,7 @@
 //! Adapts a plugin's FFI `HttpClient` to [`HttpTransport`].
 
 use std::{
+    future::Future,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -82,12 +83,25 @@ impl HttpTransport for PluginTransport {
             timeout_ms: timeout_to_ffi(request.timeout),
             stream: request.stream,
         };
-        let fut = self.client.0.call(ffi);
+        let mut fut = self.client.0.call(ffi);
         let client = self.client.clone();
         Box::pin(async move {
             // Keep the client alive while its future runs, whatever the caller drops first.
             let _client = client;
-            match fut.await {
+            // async-ffi turns a poll that panicked on the plugin's side into a panic on ours;
+            // a plugin not built with our export macro may do that. Make it an error instead.
+            let result = std::future::poll_fn(|cx| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    std::pin::Pin::new(&mut fut).poll(cx)
+                }))
+                .unwrap_or_else(|_| {
+                    Poll::Ready(RResult::RErr(
+                        Error::new(ErrorKind::PANIC, "the plugin panicked during a call").into(),
+                    ))
+                })
+            })
+            .await;
+            match result {
                 RResult::ROk(resp) => Ok(Response {
                     status: http::StatusCode::from_u16(resp.status).map_err(|_| {
                         Error::new(

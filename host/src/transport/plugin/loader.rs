@@ -336,7 +336,33 @@ fn check_permissions(
             ),
         ));
     }
-    Ok(((), format!("mode {mode:03o}, owner uid {uid}: ok")))
+    // Whoever can write a folder on the way can swap the file for another one.
+    for dir in canonical.ancestors().skip(1) {
+        let Ok(m) = std::fs::metadata(dir) else {
+            continue;
+        };
+        let dmode = m.mode() & 0o7777;
+        let sticky = dmode & 0o1000 != 0; // e.g. /tmp: others cannot replace our file
+        let writable_by_others = dmode & 0o022 != 0 && !sticky;
+        if writable_by_others || (m.uid() != 0 && m.uid() != me) {
+            return Err(fail(
+                path,
+                LoadFailure::InsecurePermissions,
+                format!(
+                    "its folder {} is {} (mode {:03o}, owner uid {}), so another user could replace the plugin",
+                    dir.display(),
+                    if writable_by_others { "writable by group or others" } else { "owned by another user" },
+                    dmode & 0o777,
+                    m.uid()
+                ),
+                format!("Install the plugin in a folder only root or you can write, {relax}"),
+            ));
+        }
+    }
+    Ok((
+        (),
+        format!("mode {mode:03o}, owner uid {uid}, folders not writable by others: ok"),
+    ))
 }
 
 #[cfg(not(unix))]

@@ -10,7 +10,7 @@ pub use loader::{
     load, CheckOutcome, LoadError, LoadFailure, LoadOptions, LoadedPlugin, PluginInfo,
 };
 
-use crate::config::TransportConfig;
+use crate::config::LoadedConfig;
 
 /// What `apify-host transport inspect PATH` prints: each check, then the metadata.
 #[derive(Debug)]
@@ -34,15 +34,13 @@ impl InspectReport {
 
 /// Runs every load check on `path` and the constructor with the configured options, without
 /// sending a request.
-pub fn inspect(path: &Path, config: &TransportConfig) -> InspectReport {
-    let options = LoadOptions {
-        sha256: config.sha256.clone(),
-        allow_insecure_permissions: config.allow_insecure_permissions,
-    };
+pub fn inspect(path: &Path, config: &LoadedConfig) -> InspectReport {
+    let options = crate::transport::select::load_options(path, config);
     let (checks, plugin) = loader::inspect(path, &options);
+    let options_json = config.file.transport.options_json();
     let constructor = plugin
         .as_ref()
-        .map(|p| p.new_client(&config.options_json()).map(|_| ()));
+        .map(|p| p.new_client(&options_json).map(|_| ()));
     InspectReport {
         path: path.to_path_buf(),
         checks,
