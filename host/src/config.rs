@@ -80,10 +80,16 @@ impl HttpConfig {
         };
         Ok(HttpSettings {
             max_retries: self.max_retries.unwrap_or(d.max_retries),
-            min_delay_between_retries: self
-                .min_delay_between_retries_ms
-                .map(Duration::from_millis)
-                .unwrap_or(d.min_delay_between_retries),
+            min_delay_between_retries: match self.min_delay_between_retries_ms {
+                None => d.min_delay_between_retries,
+                // The backoff doubles per attempt: beyond 10 minutes a run would wait for hours.
+                Some(ms) if ms > 600_000 => {
+                    return Err(ConfigError::Invalid(format!(
+                    "[http] min_delay_between_retries_ms = {ms} is more than 600000 (10 minutes)"
+                )))
+                }
+                Some(ms) => Duration::from_millis(ms),
+            },
             timeout_short: secs(
                 self.timeout_short_secs,
                 "timeout_short_secs",

@@ -286,7 +286,8 @@ fn redact_token_params(text: &str) -> String {
         let value_start = start + NAME.len();
         let value_end = text[value_start..]
             .find(|c: char| {
-                matches!(c, '&' | '#' | '"' | '\'' | ';' | '<' | '>') || c.is_whitespace()
+                matches!(c, '&' | '#' | '"' | '\'' | ';' | '<' | '>' | ')' | ',')
+                    || c.is_whitespace()
             })
             .map_or(text.len(), |i| value_start + i);
         if is_param && value_end > value_start {

@@ -221,3 +221,18 @@ pub fn timeout_to_ffi(timeout: Option<Duration>) -> ROption<u64> {
         None => ROption::RNone,
     }
 }
+
+/// An error and its sources as one line, `outer: inner: root cause`, without repeating a
+/// message that an outer one already contains. Transports use it for their error messages.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}

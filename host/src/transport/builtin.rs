@@ -23,6 +23,8 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 
+use apify_plugin_api::types::error_chain;
+
 use super::{CallFuture, Error, ErrorKind, HttpTransport, Request, Response};
 
 /// The default transport, compiled into the host.
@@ -198,18 +200,4 @@ fn find_source<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Op
         cur = err.source();
     }
     None
-}
-
-/// "outer: inner: root cause", without repeating identical messages.
-pub(crate) fn error_chain(e: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
-    while let Some(err) = cur {
-        let s = err.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = err.source();
-    }
-    parts.join(": ")
 }

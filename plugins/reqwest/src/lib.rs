@@ -15,7 +15,8 @@
 use std::time::Duration;
 
 use apify_plugin_api::{
-    export_plugin, Body, Capabilities, Error, ErrorKind, Metadata, Request, Response, Transport,
+    export_plugin, types::error_chain, Body, Capabilities, Error, ErrorKind, Metadata, Request,
+    Response, Transport,
 };
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -85,9 +86,12 @@ impl ReqwestTransport {
         if o.http2_prior_knowledge {
             b = b.http2_prior_knowledge();
         }
-        let client = b
-            .build()
-            .map_err(|e| invalid(format!("cannot build the reqwest client: {}", chain(&e))))?;
+        let client = b.build().map_err(|e| {
+            invalid(format!(
+                "cannot build the reqwest client: {}",
+                error_chain(&e)
+            ))
+        })?;
         Ok(ReqwestTransport { client })
     }
 }
@@ -155,7 +159,7 @@ impl Transport for ReqwestTransport {
 
 /// Classifies a reqwest error by what actually failed, looking at its source chain.
 fn map_error(e: &reqwest::Error) -> Error {
-    let msg = chain(e);
+    let msg = error_chain(e);
     let kind = if e.is_builder() {
         ErrorKind::INVALID_REQUEST
     } else if e.is_timeout() {
@@ -172,19 +176,6 @@ fn map_error(e: &reqwest::Error) -> Error {
         ErrorKind::OTHER
     };
     Error::new(kind, msg)
-}
-
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        let s = err.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = err.source();
-    }
-    parts.join(": ")
 }
 
 export_plugin!(ReqwestTransport);
