@@ -1,139 +1,21 @@
 //! Every `apify-host` command, run as the real binary against the local Apify API
 //! (`apify-local-api`) started in-process on 127.0.0.1.
 
-use std::{
-    io::Write,
-    path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
-};
+#[path = "support/cli.rs"]
+mod cli;
 
-use apify_local_api::{LocalApi, LocalApiConfig, LoggedRequest};
+use std::process::Stdio;
+
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use cli::{bare_cmd, closed_port_url, ok, ok_json, stderr, Env};
+
 const TOKEN: &str = "cli-test-token-5f0c";
-
-/// A local API on its own runtime, and a private home folder so no user config leaks in.
-struct Env {
-    api: LocalApi,
-    home: tempfile::TempDir,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl Env {
-    fn new() -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let api = rt
-            .block_on(LocalApi::start(LocalApiConfig::with_token(TOKEN)))
-            .expect("local API starts");
-        Env {
-            api,
-            home: tempfile::tempdir().unwrap(),
-            _rt: rt,
-        }
-    }
-
-    /// The binary with a clean environment, pointed at the local API with the token.
-    fn cmd(&self) -> Command {
-        let mut c = bare_cmd(self.home.path());
-        c.env("APIFY_API_BASE_URL", self.api.base_url())
-            .env("APIFY_TOKEN", TOKEN);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        run_with(self.cmd(), args, None)
-    }
-
-    fn run_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
-        run_with(self.cmd(), args, Some(stdin))
-    }
-
-    fn file(&self, name: &str, content: &[u8]) -> PathBuf {
-        let p = self.home.path().join(name);
-        std::fs::write(&p, content).unwrap();
-        p
-    }
-
-    fn log(&self) -> Vec<LoggedRequest> {
-        self.api.request_log()
-    }
-}
-
-fn bare_cmd(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_apify-host"));
-    for var in [
-        "APIFY_TOKEN",
-        "APIFY_API_BASE_URL",
-        "APIFY_HOST_CONFIG",
-        "APIFY_TRANSPORT_PLUGIN",
-        "RUST_LOG",
-        "APIFY_IS_AT_HOME",
-        "APIFY_WORKFLOW_KEY",
-    ] {
-        c.env_remove(var);
-    }
-    c.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"));
-    c
-}
-
-fn run_with(mut c: Command, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    c.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("binary runs");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !all.contains(TOKEN),
-        "the token leaked into the output of {args:?}"
-    );
-    out
-}
-
-/// Asserts success and answers stdout as text.
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed with {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-#[track_caller]
-fn ok_json(out: &Output) -> Value {
-    let text = ok(out);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {text}"))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 #[test]
 fn users_me_in_each_output_format() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     let me = ok_json(&env.run(&["users", "me"]));
     assert_eq!(me["username"], "local-user");
     assert!(me["plan"].is_object(), "unknown fields are kept: {me}");
@@ -156,7 +38,7 @@ fn users_me_in_each_output_format() {
 
 #[test]
 fn datasets_commands() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     let created = ok_json(&env.run(&["datasets", "create", "cli-ds"]));
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["name"], "cli-ds");
@@ -254,7 +136,7 @@ fn datasets_commands() {
 
 #[test]
 fn key_value_store_commands() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     let created = ok_json(&env.run(&["key-value-stores", "create", "cli-kvs"]));
     let id = created["id"].as_str().unwrap().to_string();
     ok_json(&env.run(&["kvs", "info", &id]));
@@ -370,7 +252,7 @@ fn key_value_store_commands() {
 
 #[test]
 fn request_queue_commands() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     let created = ok_json(&env.run(&["request-queues", "create", "cli-rq"]));
     let id = created["id"].as_str().unwrap().to_string();
 
@@ -425,7 +307,7 @@ fn request_queue_commands() {
 
 #[test]
 fn api_raw_calls() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     let me = ok_json(&env.run(&["api", "GET", "/v2/users/me"]));
     assert_eq!(me["data"]["username"], "local-user");
     // /v2 is added, query strings and --param are kept.
@@ -484,7 +366,7 @@ fn api_raw_calls() {
 
 #[test]
 fn transport_info_and_inspect() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     let info = ok_json(&env.run(&["transport", "info"]));
     assert!(
         info["transport"].as_str().unwrap().contains("built-in"),
@@ -509,7 +391,7 @@ fn transport_info_and_inspect() {
 
 #[test]
 fn precedence_flag_over_env_over_config() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     let closed = closed_port_url();
     let token_file = env.file("token.txt", format!("{TOKEN}\n").as_bytes());
     let config = env.file(
@@ -524,7 +406,7 @@ fn precedence_flag_over_env_over_config() {
     let cfg = config.to_str().unwrap();
 
     // Config alone: its URL and its (relative) token file.
-    let out = run_with(
+    let out = env.run_with(
         bare_cmd(env.home.path()),
         &["--config", cfg, "users", "me"],
         None,
@@ -534,20 +416,20 @@ fn precedence_flag_over_env_over_config() {
     let mut c = bare_cmd(env.home.path());
     c.env("APIFY_HOST_CONFIG", cfg);
     assert_eq!(
-        ok_json(&run_with(c, &["users", "me"], None))["username"],
+        ok_json(&env.run_with(c, &["users", "me"], None))["username"],
         "local-user"
     );
 
     // Env beats config: a wrong URL in the environment is used (and fails).
     let mut c = bare_cmd(env.home.path());
     c.env("APIFY_API_BASE_URL", &closed);
-    let out = run_with(c, &["--config", cfg, "users", "me"], None);
+    let out = env.run_with(c, &["--config", cfg, "users", "me"], None);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 
     // The flag beats env: the right URL on the command line wins over the wrong one in env.
     let mut c = bare_cmd(env.home.path());
     c.env("APIFY_API_BASE_URL", &closed);
-    let out = run_with(
+    let out = env.run_with(
         c,
         &[
             "--config",
@@ -564,7 +446,7 @@ fn precedence_flag_over_env_over_config() {
     // Env token beats the config token file: a wrong env token gets a 401.
     let mut c = bare_cmd(env.home.path());
     c.env("APIFY_TOKEN", "wrong-token");
-    let out = run_with(c, &["--config", cfg, "users", "me"], None);
+    let out = env.run_with(c, &["--config", cfg, "users", "me"], None);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("401"), "{err}");
@@ -574,19 +456,11 @@ fn precedence_flag_over_env_over_config() {
 
 #[test]
 fn verbose_logs_never_show_the_token() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     let out = env.run(&["-vvv", "users", "me"]);
     ok(&out);
     assert!(!stderr(&out).is_empty(), "-vvv logs something");
     let out = env.run(&["-vvv", "datasets", "info", "missing"]);
     assert_eq!(out.status.code(), Some(1));
-    // run_with() checked both streams for the token.
-}
-
-/// A URL on 127.0.0.1 where nothing listens.
-fn closed_port_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("http://127.0.0.1:{port}")
+    // env.run_with() checked both streams for the token.
 }

@@ -2,102 +2,24 @@
 //! never reach the server), an unreachable API. Each failure is one `error: ...` line on
 //! stderr with exit code 2 (usage/input/config) or 1 (API/transport).
 
-use std::{
-    io::Write,
-    path::PathBuf,
-    process::{Command, Output, Stdio},
-};
+#[path = "support/cli.rs"]
+mod cli;
 
-use apify_local_api::{LocalApi, LocalApiConfig};
+use std::process::{Command, Output};
+
+use cli::{closed_port, stderr, Env};
 
 const TOKEN: &str = "cli-errors-token-77aa";
 
-struct Env {
-    api: LocalApi,
-    home: tempfile::TempDir,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl Env {
-    fn new() -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let api = rt
-            .block_on(LocalApi::start(LocalApiConfig::with_token(TOKEN)))
-            .expect("local API starts");
-        Env {
-            api,
-            home: tempfile::tempdir().unwrap(),
-            _rt: rt,
-        }
-    }
-
-    /// The binary with a clean environment and the local API's URL, but no token.
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_apify-host"));
-        for var in [
-            "APIFY_TOKEN",
-            "APIFY_API_BASE_URL",
-            "APIFY_HOST_CONFIG",
-            "APIFY_TRANSPORT_PLUGIN",
-            "RUST_LOG",
-        ] {
-            c.env_remove(var);
-        }
-        c.env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
-            .env("APIFY_API_BASE_URL", self.api.base_url());
-        c
-    }
-
-    fn with_token(&self) -> Command {
-        let mut c = self.cmd();
-        c.env("APIFY_TOKEN", TOKEN);
-        c
-    }
-
-    fn file(&self, name: &str, content: &str) -> PathBuf {
-        let p = self.home.path().join(name);
-        std::fs::write(&p, content).unwrap();
-        p
-    }
-
-    /// How many requests reached the server.
-    fn requests(&self) -> usize {
-        self.api.request_log().len()
-    }
-}
-
-fn run(mut c: Command, args: &[&str], stdin: Option<&str>) -> Output {
-    c.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!all.contains(TOKEN), "the token leaked: {all}");
-    out
+/// [`cli::run_with`] this file's token, with text on stdin.
+fn run(c: Command, args: &[&str], stdin: Option<&str>) -> Output {
+    cli::run_with(c, TOKEN, args, stdin.map(str::as_bytes))
 }
 
 /// Asserts the exit code and a single `error:` line; answers that line.
 #[track_caller]
 fn fails(out: &Output, code: i32) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let err = stderr(out);
     assert_eq!(out.status.code(), Some(code), "stderr: {err}");
     assert!(err.starts_with("error: "), "stderr: {err}");
     assert_eq!(
@@ -115,7 +37,7 @@ fn fails(out: &Output, code: i32) -> String {
 
 #[test]
 fn unknown_command_and_flag_are_usage_errors() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     for args in [
         &["frobnicate"][..],
         &["datasets", "list-all"],
@@ -125,31 +47,45 @@ fn unknown_command_and_flag_are_usage_errors() {
         &["api", "GET", "users/me", "--param", "novalue"],
         &[],
     ] {
-        let out = run(env.with_token(), args, None);
+        let out = run(env.cmd(), args, None);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = stderr(&out);
         assert!(
             err.contains("error:") || err.contains("Usage:"),
             "{args:?}: {err}"
         );
     }
-    let out = run(env.with_token(), &["frobnicate"], None);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand 'frobnicate'"));
+    let out = run(env.cmd(), &["frobnicate"], None);
+    assert!(stderr(&out).contains("unrecognized subcommand 'frobnicate'"));
     assert_eq!(env.requests(), 0);
     // --help and --version are not errors.
-    assert_eq!(run(env.cmd(), &["--help"], None).status.code(), Some(0));
     assert_eq!(
-        run(env.cmd(), &["datasets", "get-items", "--help"], None)
+        run(env.cmd_without_token(), &["--help"], None)
             .status
             .code(),
         Some(0)
     );
-    assert_eq!(run(env.cmd(), &["--version"], None).status.code(), Some(0));
+    assert_eq!(
+        run(
+            env.cmd_without_token(),
+            &["datasets", "get-items", "--help"],
+            None
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(env.cmd_without_token(), &["--version"], None)
+            .status
+            .code(),
+        Some(0)
+    );
 }
 
 #[test]
 fn missing_token_says_where_to_set_it() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     for args in [
         &["users", "me"][..],
         &["datasets", "ls"],
@@ -157,7 +93,7 @@ fn missing_token_says_where_to_set_it() {
         &["kvs", "set-value", "s", "k", "1"],
         &["rq", "add", "q", r#"{"url": "https://a.example"}"#],
     ] {
-        let err = fails(&run(env.cmd(), args, None), 2);
+        let err = fails(&run(env.cmd_without_token(), args, None), 2);
         assert!(err.contains("no API token"), "{err}");
         assert!(
             err.contains("APIFY_TOKEN") && err.contains("--token"),
@@ -171,20 +107,27 @@ fn missing_token_says_where_to_set_it() {
     assert_eq!(env.requests(), 0, "nothing was sent without a token");
 
     // Reads by id may go without a token: the server's 401 then comes with the same hint.
-    let err = fails(&run(env.cmd(), &["datasets", "info", "some-id"], None), 1);
+    let err = fails(
+        &run(
+            env.cmd_without_token(),
+            &["datasets", "info", "some-id"],
+            None,
+        ),
+        1,
+    );
     assert!(err.contains("401") && err.contains("APIFY_TOKEN"), "{err}");
 }
 
 #[test]
 fn malformed_config_names_key_and_line() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     let cfg = env.file(
         "typo.toml",
         "api_url = \"http://127.0.0.1:1\"\n[http]\nmax_retris = 1\n",
     );
     let err = fails(
         &run(
-            env.with_token(),
+            env.cmd(),
             &["--config", cfg.to_str().unwrap(), "users", "me"],
             None,
         ),
@@ -197,7 +140,7 @@ fn malformed_config_names_key_and_line() {
     let cfg = env.file("syntax.toml", "[transport]\nplugin = /opt/x.so\n");
     let err = fails(
         &run(
-            env.with_token(),
+            env.cmd(),
             &["--config", cfg.to_str().unwrap(), "users", "me"],
             None,
         ),
@@ -209,7 +152,7 @@ fn malformed_config_names_key_and_line() {
     let cfg = env.file("secret.toml", "token = supersecret-token\n");
     let err = fails(
         &run(
-            env.cmd(),
+            env.cmd_without_token(),
             &["--config", cfg.to_str().unwrap(), "users", "me"],
             None,
         ),
@@ -220,7 +163,7 @@ fn malformed_config_names_key_and_line() {
         "{err}"
     );
 
-    let mut c = env.with_token();
+    let mut c = env.cmd();
     c.env("APIFY_HOST_CONFIG", env.home.path().join("missing.toml"));
     let err = fails(&run(c, &["users", "me"], None), 2);
     assert!(err.contains("missing.toml"), "{err}");
@@ -228,7 +171,7 @@ fn malformed_config_names_key_and_line() {
     let cfg = env.file("tf.toml", "token_file = \"no-such-token-file\"\n");
     let err = fails(
         &run(
-            env.cmd(),
+            env.cmd_without_token(),
             &["--config", cfg.to_str().unwrap(), "users", "me"],
             None,
         ),
@@ -240,12 +183,12 @@ fn malformed_config_names_key_and_line() {
 
 #[test]
 fn invalid_json_input_never_reaches_the_server() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     // The storages exist, so a request that got through would succeed.
-    let ok = run(env.with_token(), &["datasets", "create", "d"], None);
+    let ok = run(env.cmd(), &["datasets", "create", "d"], None);
     assert!(ok.status.success());
-    run(env.with_token(), &["kvs", "create", "s"], None);
-    run(env.with_token(), &["rq", "create", "q"], None);
+    run(env.cmd(), &["kvs", "create", "s"], None);
+    run(env.cmd(), &["rq", "create", "q"], None);
     env.api.clear_request_log();
 
     let bad_file = env.file("bad.json", "[\n  {\"a\": 1},\n  {\"b\": tru}\n]\n");
@@ -319,12 +262,12 @@ fn invalid_json_input_never_reaches_the_server() {
         ),
     ];
     for (args, stdin, needle) in cases {
-        let err = fails(&run(env.with_token(), &args, stdin), 2);
+        let err = fails(&run(env.cmd(), &args, stdin), 2);
         assert!(err.contains(needle), "{args:?}: {err}");
     }
     let err = fails(
         &run(
-            env.with_token(),
+            env.cmd(),
             &["datasets", "push-items", "local-user~d", &at_bad],
             None,
         ),
@@ -343,7 +286,7 @@ fn invalid_json_input_never_reaches_the_server() {
 
     // Non-JSON content types are sent as they are.
     let out = run(
-        env.with_token(),
+        env.cmd(),
         &[
             "kvs",
             "set-value",
@@ -355,26 +298,20 @@ fn invalid_json_input_never_reaches_the_server() {
         ],
         None,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
 fn unreachable_api_is_one_line_and_exit_1() {
-    let env = Env::new();
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
+    let env = Env::new(TOKEN);
+    let port = closed_port();
     let cfg = env.file(
         "down.toml",
-        &format!(
+        format!(
             "api_url = \"http://127.0.0.1:{port}\"\n[http]\nmax_retries = 1\nmin_delay_between_retries_ms = 10\n"
         ),
     );
-    let mut c = env.with_token();
+    let mut c = env.cmd();
     c.env_remove("APIFY_API_BASE_URL");
     let started = std::time::Instant::now();
     let err = fails(
@@ -388,7 +325,7 @@ fn unreachable_api_is_one_line_and_exit_1() {
         "names where: {err}"
     );
 
-    let mut c = env.with_token();
+    let mut c = env.cmd();
     c.env("APIFY_API_BASE_URL", format!("http://127.0.0.1:{port}"));
     let cfg = env.file("fast.toml", "[http]\nmax_retries = 0\n");
     let err = fails(
@@ -410,10 +347,10 @@ fn unreachable_api_is_one_line_and_exit_1() {
 
 #[test]
 fn bad_values_are_usage_errors() {
-    let env = Env::new();
+    let env = Env::new(TOKEN);
     let err = fails(
         &run(
-            env.with_token(),
+            env.cmd(),
             &["api", "GET", "http://example.com/v2/users/me"],
             None,
         ),
@@ -421,17 +358,13 @@ fn bad_values_are_usage_errors() {
     );
     assert!(err.contains("is a URL"), "{err}");
     let err = fails(
-        &run(
-            env.with_token(),
-            &["--api-url", "ftp://x", "users", "me"],
-            None,
-        ),
+        &run(env.cmd(), &["--api-url", "ftp://x", "users", "me"], None),
         2,
     );
     assert!(err.contains("http://"), "{err}");
     let err = fails(
         &run(
-            env.with_token(),
+            env.cmd(),
             &["kvs", "set-value", "s", "k", "x", "--content-type", "a\nb"],
             None,
         ),
@@ -440,7 +373,7 @@ fn bad_values_are_usage_errors() {
     assert!(err.contains("content-type"), "{err}");
     let err = fails(
         &run(
-            env.with_token(),
+            env.cmd(),
             &["--transport-plugin", "/no/such/plugin.so", "users", "me"],
             None,
         ),

@@ -10,13 +10,15 @@
 //! Run: `cargo test -p apify-host --release --test prism_contract -- --nocapture` (needs
 //! `npm install --prefix tools/prism`; skipped without it unless `CI` is set).
 
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/prism.rs"]
 mod prism;
 
 use std::{
     collections::BTreeSet,
     path::Path,
-    process::{Command, Stdio},
+    process::Stdio,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -1287,32 +1289,19 @@ fn cli_commands(report: &mut Report, proxy: &RecordingProxy) {
 
 /// Runs the binary with a clean environment against `api_url`.
 fn run_cli(home: &Path, api_url: &str, config: &str, args: &[&str]) -> Outcome {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_apify-host"));
-    for var in [
-        "APIFY_TOKEN",
-        "APIFY_API_BASE_URL",
-        "APIFY_HOST_CONFIG",
-        "APIFY_TRANSPORT_PLUGIN",
-        "RUST_LOG",
-        "APIFY_IS_AT_HOME",
-        "APIFY_WORKFLOW_KEY",
-    ] {
-        c.env_remove(var);
-    }
-    c.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .args([
-            "--api-url",
-            api_url,
-            "--token",
-            TOKEN,
-            "--config",
-            config,
-            "-o",
-            "json",
-        ])
-        .args(args)
-        .stdin(Stdio::null());
+    let mut c = cli::bare_cmd(home);
+    c.args([
+        "--api-url",
+        api_url,
+        "--token",
+        TOKEN,
+        "--config",
+        config,
+        "-o",
+        "json",
+    ])
+    .args(args)
+    .stdin(Stdio::null());
     let out = match c.output() {
         Ok(o) => o,
         Err(e) => return Outcome::Failed(format!("cannot run the binary: {e}")),

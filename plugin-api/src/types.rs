@@ -236,3 +236,23 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     parts.join(": ")
 }
+
+/// Whether an error of type `T` is anywhere in `e`'s chain, including inside `io::Error`s
+/// (whose `source()` skips the error they wrap, and which libraries nest). Transports use it to
+/// classify failures by type rather than by message, e.g. `chain_has::<rustls::Error>(&e)`.
+pub fn chain_has<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<T>() {
+            return true;
+        }
+        cur = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    false
+}

@@ -231,3 +231,17 @@ async fn a_200_mb_body_streams_with_matching_sha256() {
         );
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_handshake_failure_is_a_tls_error() {
+    for_each_transport!(|t, server| {
+        // https:// to a plain-HTTP server: the handshake fails, which no retry can heal.
+        let url = server.url("/echo").replacen("http://", "https://", 1);
+        let err = t
+            .call(request(Method::GET, url))
+            .await
+            .expect_err("no TLS there");
+        assert_eq!(err.kind, ErrorKind::TLS, "{err}");
+        assert!(!err.retryable, "{err}");
+    });
+}

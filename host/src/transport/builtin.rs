@@ -23,7 +23,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 
-use apify_plugin_api::types::error_chain;
+use apify_plugin_api::types::{chain_has, error_chain};
 
 use super::{CallFuture, Error, ErrorKind, HttpTransport, Request, Response};
 
@@ -167,28 +167,15 @@ fn map_io_error(e: &io::Error, detail: &str) -> Error {
     let kind = match e.kind() {
         K::ConnectionRefused | K::NotConnected | K::AddrNotAvailable => ErrorKind::CONNECT,
         K::TimedOut | K::WouldBlock => ErrorKind::TIMEOUT,
-        K::InvalidData if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => ErrorKind::TLS,
+        _ if is_tls_failure(e) => ErrorKind::TLS,
         _ => ErrorKind::IO,
     };
     Error::new(kind, detail.to_string())
 }
 
-/// Whether a rustls error is anywhere in the chain (also inside an `io::Error`, whose `source()`
-/// skips the error it wraps).
+/// Whether a rustls error is anywhere in the chain: a handshake or certificate failure.
 fn is_tls_failure(e: &(dyn StdError + 'static)) -> bool {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(inner) = err.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
-            if inner.downcast_ref::<rustls::Error>().is_some() {
-                return true;
-            }
-        }
-        cur = err.source();
-    }
-    false
+    chain_has::<rustls::Error>(e)
 }
 
 fn find_source<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {

@@ -15,8 +15,9 @@
 use std::time::Duration;
 
 use apify_plugin_api::{
-    export_plugin, types::error_chain, Body, Capabilities, Error, ErrorKind, Metadata, Request,
-    Response, Transport,
+    export_plugin,
+    types::{chain_has, error_chain},
+    Body, Capabilities, Error, ErrorKind, Metadata, Request, Response, Transport,
 };
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -164,12 +165,12 @@ fn map_error(e: &reqwest::Error) -> Error {
         ErrorKind::INVALID_REQUEST
     } else if e.is_timeout() {
         ErrorKind::TIMEOUT
+    } else if chain_has::<rustls::Error>(e) {
+        // Checked before `is_connect`: a handshake failure is reported as a connect error, but
+        // unlike one it will not heal on retry.
+        ErrorKind::TLS
     } else if e.is_connect() {
-        if msg.contains("certificate") || msg.contains("tls") || msg.contains("TLS") {
-            ErrorKind::TLS
-        } else {
-            ErrorKind::CONNECT
-        }
+        ErrorKind::CONNECT
     } else if e.is_body() || e.is_decode() || e.is_request() {
         ErrorKind::IO
     } else {
