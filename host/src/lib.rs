@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
 pub mod client;
 pub mod config;
 pub mod error;

@@ -24,6 +24,7 @@
 //! - a control API under `/_control` (faults, request log, seeding), also available as
 //!   methods of [`LocalApi`].
 
+#![warn(missing_docs)]
 pub mod body;
 pub mod config;
 pub mod error;

@@ -16,6 +16,7 @@
 //! impl apify_plugin_api::Transport for MyTransport { /* metadata, new, call */ }
 //! apify_plugin_api::export_plugin!(MyTransport);
 //! ```
+#![warn(missing_docs)]
 #![allow(non_local_definitions)] // emitted by #[sabi_trait]; see DESIGN §4.
 
 pub mod export;

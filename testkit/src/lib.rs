@@ -29,6 +29,7 @@
 //! - `/status/{code}`: that status; 4xx/5xx carry `{"error":{"type":..,"message":..}}`.
 //! - anything else: 404 with `{"error":{"type":"record-not-found",..}}`.
 
+#![warn(missing_docs)]
 mod action;
 mod conn;
 mod pattern;

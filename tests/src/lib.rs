@@ -2,6 +2,7 @@
 //!
 //! Every suite runs the same test bodies against each transport from [`all_transports`].
 
+#![warn(missing_docs)]
 pub mod pipeline_support;
 
 pub mod abi_fixtures;

@@ -12,6 +12,7 @@
 //!
 //! Response bodies are streamed chunk by chunk and cross the plugin boundary without a copy.
 
+#![warn(missing_docs)]
 use std::time::Duration;
 
 use apify_plugin_api::{
