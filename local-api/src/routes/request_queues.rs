@@ -187,12 +187,7 @@ async fn batch_add(
 ) -> ApiResult<Response> {
     let queue = find::<RequestQueue>(&state, &id)?;
     let p = Params::parse(q.as_deref());
-    let Value::Array(requests) = json_body(&state, &headers, body).await? else {
-        return Err(ApiError::invalid_request(
-            "The request body must be a JSON array of requests",
-        ));
-    };
-    check_batch(requests.len())?;
+    let requests = batch_body(&state, &headers, body).await?;
     let (processed, unprocessed) =
         queue.add_batch(requests, p.flag_or("forefront", false), client_key(&p)?);
     let processed: Vec<Value> = processed.iter().map(|r| r.to_batch_json()).collect();
@@ -202,13 +197,20 @@ async fn batch_add(
     ))
 }
 
-fn check_batch(len: usize) -> ApiResult<()> {
-    if len > MAX_BATCH {
+/// The body of a batch call: a JSON array of at most `MAX_BATCH` requests.
+async fn batch_body(state: &AppState, headers: &HeaderMap, body: Body) -> ApiResult<Vec<Value>> {
+    let Value::Array(requests) = json_body(state, headers, body).await? else {
+        return Err(ApiError::invalid_request(
+            "The request body must be a JSON array of requests",
+        ));
+    };
+    if requests.len() > MAX_BATCH {
         return Err(ApiError::invalid_value(format!(
-            "A batch can have at most {MAX_BATCH} requests, got {len}"
+            "A batch can have at most {MAX_BATCH} requests, got {}",
+            requests.len()
         )));
     }
-    Ok(())
+    Ok(requests)
 }
 
 async fn batch_delete(
@@ -220,12 +222,7 @@ async fn batch_delete(
 ) -> ApiResult<Response> {
     let queue = find::<RequestQueue>(&state, &id)?;
     let p = Params::parse(q.as_deref());
-    let Value::Array(requests) = json_body(&state, &headers, body).await? else {
-        return Err(ApiError::invalid_request(
-            "The request body must be a JSON array of requests",
-        ));
-    };
-    check_batch(requests.len())?;
+    let requests = batch_body(&state, &headers, body).await?;
     let (processed, unprocessed) = queue.delete_batch(requests, client_key(&p)?);
     Ok(data_response(
         StatusCode::OK,
