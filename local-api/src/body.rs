@@ -2,8 +2,10 @@
 
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::{FromRequest, Request};
 use bytes::{Bytes, BytesMut};
 use flate2::write::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 use futures_util::StreamExt;
@@ -11,6 +13,7 @@ use http::{header, HeaderMap};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 
 /// Record bodies up to this size are also kept in memory, so that small-record GETs (the hot
 /// path of benchmarks) are answered without touching the disk. Larger ones are only on disk.
@@ -160,6 +163,22 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> ApiR
     }
     // `append` keeps a lone chunk in `single` and moves it into `out` once a second one comes.
     Ok(single.unwrap_or_else(|| out.freeze()))
+}
+
+/// A whole request body read with [`read_limited`] up to the server's `max_payload_bytes`.
+/// As a body extractor it runs after the handler's other extractors, so a missing storage is
+/// answered 404 before the body is read.
+pub struct Payload(pub Bytes);
+
+impl FromRequest<Arc<AppState>> for Payload {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> ApiResult<Self> {
+        let (parts, body) = req.into_parts();
+        read_limited(&parts.headers, body, state.max_payload_bytes)
+            .await
+            .map(Payload)
+    }
 }
 
 /// Collects chunks, avoiding a copy when the whole body arrives as one chunk (the common case

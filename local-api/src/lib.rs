@@ -3,17 +3,13 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use apify_local_api::{Fault, FaultRule, LocalApi, LocalApiConfig};
+//! use apify_local_api::{LocalApi, LocalApiConfig};
 //!
 //! let api = LocalApi::start(LocalApiConfig::with_token("secret")).await?;
 //! let base = api.base_url(); // "http://127.0.0.1:PORT"; the API is under `{base}/v2`
-//! // The next two GETs under /v2/datasets fail with 503, then 429 + Retry-After.
-//! api.push_faults(FaultRule::matching(
-//!     Some("GET"),
-//!     "/v2/datasets",
-//!     [Fault::status(503), Fault::rate_limited("1")],
-//! ));
-//! # let _ = base; Ok(()) }
+//! // ... point a client at `base`, then check what it really sent:
+//! let sent = api.request_log();
+//! # let _ = (base, sent); Ok(()) }
 //! ```
 //!
 //! What it serves (see `README.md` beside this crate for the details):
@@ -21,14 +17,16 @@
 //!   JSON shapes, status codes, pagination headers and error bodies;
 //! - record bodies streamed to and from files in a temporary folder (removed on drop);
 //! - optional token checking;
-//! - a control API under `/_control` (faults, request log, seeding), also available as
+//! - a control API under `/_control` (request log, seeding, reset), also available as
 //!   methods of [`LocalApi`].
+//!
+//! It injects no faults: resets, cut or slow bodies and scripted error statuses come from
+//! `testkit`, the one fault server the transport and pipeline tests share.
 
 #![warn(missing_docs)]
 pub mod body;
 pub mod config;
 pub mod error;
-pub mod faults;
 pub mod items;
 mod middleware;
 pub mod request_log;
@@ -41,6 +39,5 @@ pub mod util;
 
 pub use config::LocalApiConfig;
 pub use error::ApiError;
-pub use faults::{Fault, FaultRule, SlowBody};
 pub use request_log::LoggedRequest;
 pub use server::LocalApi;

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use apify_local_api::{LocalApi, LocalApiConfig};
 use clap::Parser;
 
-/// A local Apify API v2 server (datasets, key-value stores, request queues, logs) with fault
-/// injection under /_control.
+/// A local Apify API v2 server (datasets, key-value stores, request queues, logs), with a
+/// request log and seeding under /_control.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {

@@ -1,68 +1,33 @@
-//! The per-request gate in front of every route: request log, fault injection, token check.
+//! The per-request gate in front of every route: request log, token check.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header;
 
 use crate::error::ApiError;
-use crate::faults::FaultBody;
 use crate::request_log::LoggedRequest;
-use crate::server::ConnHandle;
 use crate::state::AppState;
 
-/// Prefix of the control API, which is neither logged, faulted nor token-checked.
+/// Prefix of the control API, which is neither logged nor token-checked, so tests can drive
+/// it without disturbing what they assert about a client's requests.
 pub const CONTROL_PREFIX: &str = "/_control";
 
 /// Runs around every request.
 pub async fn gate(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if path.starts_with(CONTROL_PREFIX) {
+    if req.uri().path().starts_with(CONTROL_PREFIX) {
         return next.run(req).await;
     }
-    let fault = state.faults.take(req.method(), path);
-    let mut entry = state
+    let entry = state
         .request_log
         .enabled()
-        .then(|| LoggedRequest::new(req.method(), req.uri(), req.headers(), fault.clone()));
-
-    if let Some(fault) = &fault {
-        if let Some(ms) = fault.delay_ms {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-        }
-        if fault.reset {
-            if let Some(entry) = entry.take() {
-                state.request_log.push(entry);
-            }
-            match req.extensions().get::<ConnHandle>() {
-                Some(conn) => {
-                    conn.reset();
-                    // The connection task drops this request with the connection.
-                    std::future::pending::<()>().await;
-                }
-                None => {
-                    return ApiError::internal("reset fault: no connection to reset")
-                        .into_response()
-                }
-            }
-        }
-    }
-
-    let mut response = match fault.as_ref().and_then(|f| f.status.map(|s| (f, s))) {
-        Some((fault, status)) => fault.status_response(status),
-        None => match check_token(&state, &req) {
-            Ok(()) => next.run(req).await,
-            Err(e) => e.into_response(),
-        },
+        .then(|| LoggedRequest::new(req.method(), req.uri(), req.headers()));
+    let response = match check_token(&state, &req) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
     };
-
-    if let Some(fault) = fault.as_ref().filter(|f| f.affects_body()) {
-        response = response.map(|body| Body::new(FaultBody::new(body, fault)));
-    }
     if let Some(mut entry) = entry {
         entry.status = Some(response.status().as_u16());
         state.request_log.push(entry);

@@ -6,8 +6,6 @@ use std::sync::Mutex;
 use http::{HeaderMap, Method, Uri};
 use serde::{Deserialize, Serialize};
 
-use crate::faults::Fault;
-
 /// Request headers worth keeping: what an API client decides (auth, content negotiation,
 /// compression, identification).
 pub const LOGGED_HEADERS: [&str; 10] = [
@@ -34,15 +32,14 @@ pub struct LoggedRequest {
     pub query: Option<String>,
     /// The [`LOGGED_HEADERS`] that were present, names lowercase (values lossily decoded).
     pub headers: BTreeMap<String, String>,
-    /// Status sent; `None` when the connection was reset instead.
+    /// Status sent; `None` only while the request is in flight, as the entry is made before
+    /// the handler runs.
     pub status: Option<u16>,
-    /// The injected fault this request consumed, if any.
-    pub fault: Option<Fault>,
 }
 
 impl LoggedRequest {
     /// The entry for a request, before its status is known.
-    pub fn new(method: &Method, uri: &Uri, headers: &HeaderMap, fault: Option<Fault>) -> Self {
+    pub fn new(method: &Method, uri: &Uri, headers: &HeaderMap) -> Self {
         let headers = LOGGED_HEADERS
             .iter()
             .filter_map(|name| {
@@ -60,7 +57,6 @@ impl LoggedRequest {
             query: uri.query().map(str::to_owned),
             headers,
             status: None,
-            fault,
         }
     }
 

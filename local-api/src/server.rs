@@ -1,8 +1,8 @@
 //! The listener and per-connection serving, and the [`LocalApi`] handle.
 //!
-//! Connections are served with hyper directly (not `axum::serve`) because a `reset` fault must
-//! reach the socket: each connection keeps a duplicate of its socket, and a reset sets
-//! `SO_LINGER` to 0 on it before every descriptor is closed, which makes the kernel send RST.
+//! Connections are served with hyper directly rather than through `axum::serve` (which needs
+//! axum's `tokio` feature): the accept loop backs off on errors such as `EMFILE` under
+//! benchmark load, and shutdown waits a bounded time for open connections.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,26 +13,14 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use crate::config::LocalApiConfig;
-use crate::faults::FaultRule;
 use crate::request_log::LoggedRequest;
 use crate::routes;
 use crate::state::AppState;
-
-/// Lets the request gate ask for its connection to be reset. Put in each request's extensions.
-#[derive(Clone, Default)]
-pub struct ConnHandle(Arc<Notify>);
-
-impl ConnHandle {
-    /// Asks the connection task to reset the connection.
-    pub fn reset(&self) {
-        self.0.notify_one();
-    }
-}
 
 /// A running local API server. Dropping it stops accepting connections and closes the open
 /// ones once their current request is answered; its temporary data folder is removed when the
@@ -131,21 +119,6 @@ impl LocalApi {
         self.state.data_dir().to_owned()
     }
 
-    /// Queues faults for the next matching requests (see [`FaultRule`]).
-    pub fn push_faults(&self, rule: FaultRule) {
-        self.state.faults.push(rule);
-    }
-
-    /// Drops every queued fault.
-    pub fn clear_faults(&self) {
-        self.state.faults.clear();
-    }
-
-    /// The faults still queued.
-    pub fn pending_faults(&self) -> Vec<FaultRule> {
-        self.state.faults.pending()
-    }
-
     /// Requests received on `/v2` (and unknown paths), oldest first.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
         self.state.request_log.snapshot()
@@ -232,13 +205,7 @@ async fn serve_connection(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    // A second descriptor of the same socket, kept so a reset can set SO_LINGER after hyper
-    // took ownership of the stream.
-    let reset_socket = socket2::SockRef::from(&stream).try_clone().ok();
-    let handle = ConnHandle::default();
-    let conn_handle = handle.clone();
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(conn_handle.clone());
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let response = router.clone().oneshot(req.map(axum::body::Body::new));
         async move {
             let response = response.await?;
@@ -263,15 +230,6 @@ async fn serve_connection(
                 if let Err(err) = result {
                     tracing::debug!(%peer, %err, "connection ended with an error");
                 }
-                return;
-            }
-            _ = handle.0.notified() => {
-                if let Some(socket) = &reset_socket {
-                    let _ = socket.set_linger(Some(Duration::ZERO));
-                }
-                tracing::debug!(%peer, "connection reset by fault");
-                // Dropping the connection closes hyper's descriptor; `reset_socket`, dropped
-                // last, closes the final one, which sends the RST.
                 return;
             }
             _ = stopped(&mut shutdown), if !shutting_down => {

@@ -7,7 +7,6 @@ use bytes::Bytes;
 use tempfile::TempDir;
 
 use crate::config::LocalApiConfig;
-use crate::faults::FaultQueue;
 use crate::request_log::RequestLog;
 use crate::store::datasets::Dataset;
 use crate::store::key_value_stores::KeyValueStore;
@@ -43,8 +42,6 @@ pub struct AppState {
     pub request_queues: Registry<RequestQueue>,
     /// Run and build logs.
     pub logs: Logs,
-    /// Queued faults.
-    pub faults: FaultQueue,
     /// Requests received.
     pub request_log: RequestLog,
     /// Largest JSON body accepted.
@@ -81,7 +78,6 @@ impl AppState {
             key_value_stores: Registry::default(),
             request_queues: Registry::default(),
             logs: Logs::default(),
-            faults: FaultQueue::default(),
             request_log: RequestLog::new(config.request_log_limit),
             max_payload_bytes: config.max_payload_bytes,
             data_dir,
@@ -93,7 +89,7 @@ impl AppState {
         self.data_dir.path()
     }
 
-    /// Drops every storage and log (faults and the request log are left alone).
+    /// Drops every storage and log (the request log is left alone).
     pub fn reset_storages(&self) {
         drop(self.datasets.clear());
         drop(self.key_value_stores.clear());

@@ -1,9 +1,12 @@
 //! Small helpers shared by the routes: ids, timestamps, query parameters, JSON responses.
 
+use std::convert::Infallible;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use http::request::Parts;
 use http::{header, HeaderValue, StatusCode};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::Serialize;
@@ -128,6 +131,16 @@ impl Params {
                 .map(str::to_owned)
                 .collect()
         })
+    }
+}
+
+/// Lets handlers take `Params` as an argument. Decoding cannot fail: bad values are reported
+/// by the accessors, when the handler asks for them.
+impl<S: Sync> FromRequestParts<S> for Params {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Params::parse(parts.uri.query()))
     }
 }
 

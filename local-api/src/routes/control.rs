@@ -1,12 +1,11 @@
-//! The control API under `/_control`, for tests and benchmarks: faults, the request log,
-//! seeding (big datasets, big records, logs) and reset. It needs no token and is never
-//! logged or faulted.
+//! The control API under `/_control`, for tests and benchmarks: the request log, seeding (big
+//! datasets, big records, logs) and reset. It needs no token and is never logged.
 
 use std::io::Write;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -15,21 +14,16 @@ use serde_json::json;
 
 use super::storages::StorageKind;
 use crate::error::{ApiError, ApiResult};
-use crate::faults::FaultRule;
 use crate::state::AppState;
 use crate::store::datasets::{Dataset, NewItems};
 use crate::store::key_value_stores::{validate_key, KeyValueStore, Record};
 use crate::store::Storage;
-use crate::util::{data_response, parse_json, Params};
+use crate::util::{data_response, Params};
 
 /// The routes of this module.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/_control/health", get(|| async { "ok" }))
-        .route(
-            "/_control/faults",
-            get(list_faults).post(push_faults).delete(clear_faults),
-        )
         .route(
             "/_control/requests",
             get(list_requests).delete(clear_requests),
@@ -43,33 +37,6 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/_control/logs/{id}", put(set_log).post(append_log))
 }
 
-async fn list_faults(State(state): State<Arc<AppState>>) -> Json<Vec<FaultRule>> {
-    Json(state.faults.pending())
-}
-
-/// Body: one [`FaultRule`] or an array of them.
-async fn push_faults(
-    State(state): State<Arc<AppState>>,
-    body: axum::body::Bytes,
-) -> ApiResult<StatusCode> {
-    let value: serde_json::Value = parse_json(&body)?;
-    let rules: Vec<FaultRule> = if value.is_array() {
-        serde_json::from_value(value)
-    } else {
-        serde_json::from_value(value).map(|r| vec![r])
-    }
-    .map_err(|e| ApiError::invalid_value(format!("Invalid fault rule: {e}")))?;
-    for rule in rules {
-        state.faults.push(rule);
-    }
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn clear_faults(State(state): State<Arc<AppState>>) -> StatusCode {
-    state.faults.clear();
-    StatusCode::NO_CONTENT
-}
-
 async fn list_requests(State(state): State<Arc<AppState>>) -> Response {
     Json(state.request_log.snapshot()).into_response()
 }
@@ -79,12 +46,11 @@ async fn clear_requests(State(state): State<Arc<AppState>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-/// Drops all storages and logs, queued faults and the request log.
+/// Drops all storages and logs, and the request log.
 async fn reset(State(state): State<Arc<AppState>>) -> StatusCode {
     let state2 = state.clone();
     // Dropping key-value stores removes folders: keep that off the async workers.
     let _ = tokio::task::spawn_blocking(move || state2.reset_storages()).await;
-    state.faults.clear();
     state.request_log.clear();
     StatusCode::NO_CONTENT
 }
@@ -131,9 +97,8 @@ pub fn generate_items(
 async fn generate_dataset(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params::parse(q.as_deref());
     let count = p.number("count")?.unwrap_or(1000) as usize;
     let pad = p.number("pad")?.unwrap_or(0) as usize;
     let state2 = state.clone();
@@ -153,10 +118,9 @@ async fn generate_dataset(
 async fn generate_record(
     State(state): State<Arc<AppState>>,
     Path((id, key)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Response> {
     validate_key(&key)?;
-    let p = Params::parse(q.as_deref());
     let size = p.number("bytes")?.unwrap_or(1024 * 1024);
     let content_type = p
         .string("contentType")
@@ -219,11 +183,10 @@ fn write_pattern(path: &std::path::Path, size: u64) -> std::io::Result<Option<by
 async fn set_log(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    p: Params,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    let p = Params::parse(q.as_deref());
     let text = crate::body::read_limited(&headers, body, usize::MAX).await?;
     state
         .logs
@@ -235,11 +198,10 @@ async fn set_log(
 async fn append_log(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    p: Params,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let p = Params::parse(q.as_deref());
     let text = crate::body::read_limited(&headers, body, usize::MAX).await?;
     state.logs.append(&id, &text, p.flag_or("finish", false));
     let mut r = StatusCode::NO_CONTENT.into_response();

@@ -5,7 +5,6 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -13,13 +12,14 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::json;
 
-use super::storages::find;
+use super::storages::Found;
+use crate::body::Payload;
 use crate::error::ApiResult;
 use crate::items::{CsvTable, Entries, Format, ItemFilter};
 use crate::state::AppState;
 use crate::store::datasets::{Dataset, NewItems};
 use crate::store::{Stats, Storage};
-use crate::util::{data_response, json_bytes_response, Params};
+use crate::util::{data_response, json_bytes_response};
 
 /// What the API reports in `X-Apify-Pagination-Limit` when no `limit` was asked for.
 pub const NO_LIMIT: u64 = 999_999_999_999;
@@ -139,13 +139,13 @@ impl Render {
 }
 
 async fn get_items(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
+    Found {
+        storage: dataset,
+        params: p,
+        ..
+    }: Found<Dataset>,
     method: Method,
-    RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let dataset = find::<Dataset>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
     let format = Format::from_params(&p)?;
     let filter = ItemFilter::from_params(&p);
     let offset = p.number("offset")?.unwrap_or(0);
@@ -246,13 +246,13 @@ async fn get_items(
 
 /// `POST /v2/datasets/{id}/items`: a JSON object or an array of objects; 201.
 async fn post_items(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    Found {
+        state,
+        storage: dataset,
+        ..
+    }: Found<Dataset>,
+    Payload(body): Payload,
 ) -> ApiResult<Response> {
-    let dataset = find::<Dataset>(&state, &id)?;
-    let body = crate::body::read_limited(&headers, body, state.max_payload_bytes).await?;
     let items = NewItems::from_body(&body)?;
     dataset.append(items);
     let mut response = json_bytes_response(StatusCode::CREATED, Bytes::from_static(b"{}"));
@@ -268,14 +268,7 @@ async fn post_items(
 }
 
 /// `GET /v2/datasets/{id}/statistics`: no field statistics are computed locally.
-async fn statistics(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let dataset = find::<Dataset>(&state, &id)?;
-    dataset.meta().touch();
-    Ok(data_response(
-        StatusCode::OK,
-        &json!({ "fieldStatistics": null }),
-    ))
+async fn statistics(Found { storage, .. }: Found<Dataset>) -> Response {
+    storage.meta().touch();
+    data_response(StatusCode::OK, &json!({ "fieldStatistics": null }))
 }

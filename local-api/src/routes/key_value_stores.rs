@@ -4,7 +4,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
-use super::storages::find;
+use super::storages::Found;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::key_value_stores::{validate_key, KeyValueStore, Record};
@@ -46,12 +46,12 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 async fn keys(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Found {
+        state,
+        storage: store,
+        params: p,
+    }: Found<KeyValueStore>,
 ) -> ApiResult<Response> {
-    let store = find::<KeyValueStore>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
     let limit = p
         .number("limit")?
         .unwrap_or(MAX_KEYS_LIMIT)
@@ -87,8 +87,10 @@ async fn keys(
     ))
 }
 
-fn lookup(state: &AppState, id: &str, key: &str) -> ApiResult<Arc<Record>> {
-    find::<KeyValueStore>(state, id)?
+/// The record `key` of the found store, or 404 `record-not-found`.
+fn record(found: &Found<KeyValueStore>, key: &str) -> ApiResult<Arc<Record>> {
+    found
+        .storage
         .get(key)
         .ok_or_else(|| ApiError::not_found("Record was not found"))
 }
@@ -108,12 +110,11 @@ fn record_headers(record: &Record, params: &Params, key: &str) -> HeaderMap {
 /// `GET …/records/{key}`: the body as stored, with its `Content-Type` and `Content-Length`.
 /// Small records come from memory; others stream from their file in bounded chunks.
 async fn get_record(
-    State(state): State<Arc<AppState>>,
-    Path((id, key)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    found: Found<KeyValueStore>,
+    Path((_, key)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let record = lookup(&state, &id, &key)?;
-    let headers = record_headers(&record, &Params::parse(q.as_deref()), &key);
+    let record = record(&found, &key)?;
+    let headers = record_headers(&record, &found.params, &key);
     let body = match &record.inline {
         Some(bytes) => Body::from(bytes.clone()),
         None => file_body(&record).await?,
@@ -155,27 +156,25 @@ async fn file_body(record: &Record) -> ApiResult<Body> {
 
 /// `HEAD …/records/{key}`: the headers of GET, without opening the file.
 async fn head_record(
-    State(state): State<Arc<AppState>>,
-    Path((id, key)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    found: Found<KeyValueStore>,
+    Path((_, key)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let record = lookup(&state, &id, &key)?;
-    Ok((
-        StatusCode::OK,
-        record_headers(&record, &Params::parse(q.as_deref()), &key),
-    )
-        .into_response())
+    let record = record(&found, &key)?;
+    Ok((StatusCode::OK, record_headers(&record, &found.params, &key)).into_response())
 }
 
 /// `PUT`/`POST …/records/{key}`: streams the (decoded) body to a new file, keeps the request's
 /// `Content-Type`; 201.
 async fn put_record(
-    State(state): State<Arc<AppState>>,
-    Path((id, key)): Path<(String, String)>,
+    Found {
+        state,
+        storage: store,
+        ..
+    }: Found<KeyValueStore>,
+    Path((_, key)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let store = find::<KeyValueStore>(&state, &id)?;
     validate_key(&key)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -206,10 +205,9 @@ async fn put_record(
 
 /// `DELETE …/records/{key}`: 204, also when there was no such record.
 async fn delete_record(
-    State(state): State<Arc<AppState>>,
-    Path((id, key)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let store = find::<KeyValueStore>(&state, &id)?;
-    store.delete(&key);
-    Ok(StatusCode::NO_CONTENT)
+    Found { storage, .. }: Found<KeyValueStore>,
+    Path((_, key)): Path<(String, String)>,
+) -> StatusCode {
+    storage.delete(&key);
+    StatusCode::NO_CONTENT
 }

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -27,13 +27,12 @@ pub fn routes() -> Router<Arc<AppState>> {
 async fn get_log(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Response> {
     let log = state
         .logs
         .get(&id)
         .ok_or_else(|| ApiError::not_found("Log was not found"))?;
-    let p = Params::parse(q.as_deref());
     let raw = p.flag_or("raw", false);
     let clean = move |b: Bytes| if raw { b } else { Bytes::from(strip_ansi(&b)) };
     let mut headers = HeaderMap::new();

@@ -79,7 +79,7 @@ pub const V2_ROUTES: &[(&str, &str)] = &[
     ("GET", "/v2/logs/{buildOrRunId}"),
 ];
 
-/// The whole router, with the request gate (log, faults, token) in front of it.
+/// The whole router, with the request gate (log, token) in front of it.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v2/users/me", get(users_me))

@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::Path;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use serde_json::{json, Value};
 
-use super::storages::find;
+use super::storages::Found;
+use crate::body::Payload;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::request_queues::{ListFilter, ListStart, RequestQueue, MAX_BATCH};
@@ -61,18 +61,13 @@ fn lock_secs(p: &Params) -> ApiResult<u64> {
         .ok_or_else(|| ApiError::invalid_input("The \"lockSecs\" parameter is required"))
 }
 
-async fn json_body(state: &AppState, headers: &HeaderMap, body: Body) -> ApiResult<Value> {
-    let bytes = crate::body::read_limited(headers, body, state.max_payload_bytes).await?;
-    parse_json(&bytes)
-}
-
 async fn head(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Found {
+        storage: queue,
+        params: p,
+        ..
+    }: Found<RequestQueue>,
 ) -> ApiResult<Response> {
-    let queue = find::<RequestQueue>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
     let limit = p
         .number("limit")?
         .unwrap_or(DEFAULT_HEAD_LIMIT)
@@ -90,12 +85,12 @@ async fn head(
 }
 
 async fn lock_head(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Found {
+        storage: queue,
+        params: p,
+        ..
+    }: Found<RequestQueue>,
 ) -> ApiResult<Response> {
-    let queue = find::<RequestQueue>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
     let secs = lock_secs(&p)?;
     let limit = p
         .number("limit")?
@@ -118,12 +113,12 @@ async fn lock_head(
 }
 
 async fn list(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Found {
+        storage: queue,
+        params: p,
+        ..
+    }: Found<RequestQueue>,
 ) -> ApiResult<Response> {
-    let queue = find::<RequestQueue>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
     let limit = p
         .number("limit")?
         .unwrap_or(DEFAULT_LIST_LIMIT)
@@ -165,29 +160,30 @@ async fn list(
 }
 
 async fn add(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    Found {
+        storage: queue,
+        params: p,
+        ..
+    }: Found<RequestQueue>,
+    Payload(body): Payload,
 ) -> ApiResult<Response> {
-    let queue = find::<RequestQueue>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
-    let body = json_body(&state, &headers, body).await?;
-    let reg = queue.add(body, p.flag_or("forefront", false), client_key(&p)?)?;
+    let reg = queue.add(
+        parse_json(&body)?,
+        p.flag_or("forefront", false),
+        client_key(&p)?,
+    )?;
     Ok(data_response(StatusCode::CREATED, &reg.to_json()))
 }
 
 async fn batch_add(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    Found {
+        storage: queue,
+        params: p,
+        ..
+    }: Found<RequestQueue>,
+    Payload(body): Payload,
 ) -> ApiResult<Response> {
-    let queue = find::<RequestQueue>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
-    let requests = batch_body(&state, &headers, body).await?;
+    let requests = batch_body(&body)?;
     let (processed, unprocessed) =
         queue.add_batch(requests, p.flag_or("forefront", false), client_key(&p)?);
     let processed: Vec<Value> = processed.iter().map(|r| r.to_batch_json()).collect();
@@ -198,8 +194,8 @@ async fn batch_add(
 }
 
 /// The body of a batch call: a JSON array of at most `MAX_BATCH` requests.
-async fn batch_body(state: &AppState, headers: &HeaderMap, body: Body) -> ApiResult<Vec<Value>> {
-    let Value::Array(requests) = json_body(state, headers, body).await? else {
+fn batch_body(body: &[u8]) -> ApiResult<Vec<Value>> {
+    let Value::Array(requests) = parse_json(body)? else {
         return Err(ApiError::invalid_request(
             "The request body must be a JSON array of requests",
         ));
@@ -214,15 +210,14 @@ async fn batch_body(state: &AppState, headers: &HeaderMap, body: Body) -> ApiRes
 }
 
 async fn batch_delete(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    Found {
+        storage: queue,
+        params: p,
+        ..
+    }: Found<RequestQueue>,
+    Payload(body): Payload,
 ) -> ApiResult<Response> {
-    let queue = find::<RequestQueue>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
-    let requests = batch_body(&state, &headers, body).await?;
+    let requests = batch_body(&body)?;
     let (processed, unprocessed) = queue.delete_batch(requests, client_key(&p)?);
     Ok(data_response(
         StatusCode::OK,
@@ -231,12 +226,12 @@ async fn batch_delete(
 }
 
 async fn unlock_all(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+    Found {
+        storage: queue,
+        params: p,
+        ..
+    }: Found<RequestQueue>,
 ) -> ApiResult<Response> {
-    let queue = find::<RequestQueue>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
     let count = queue.unlock_all(client_key(&p)?);
     Ok(data_response(
         StatusCode::OK,
@@ -245,10 +240,9 @@ async fn unlock_all(
 }
 
 async fn get_request(
-    State(state): State<Arc<AppState>>,
-    Path((id, request_id)): Path<(String, String)>,
+    Found { storage: queue, .. }: Found<RequestQueue>,
+    Path((_, request_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let queue = find::<RequestQueue>(&state, &id)?;
     let request = queue
         .get(&request_id)
         .ok_or_else(|| ApiError::not_found("Request was not found"))?;
@@ -256,18 +250,17 @@ async fn get_request(
 }
 
 async fn update_request(
-    State(state): State<Arc<AppState>>,
-    Path((id, request_id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    Found {
+        storage: queue,
+        params: p,
+        ..
+    }: Found<RequestQueue>,
+    Path((_, request_id)): Path<(String, String)>,
+    Payload(body): Payload,
 ) -> ApiResult<Response> {
-    let queue = find::<RequestQueue>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
-    let body = json_body(&state, &headers, body).await?;
     let reg = queue.update(
         &request_id,
-        body,
+        parse_json(&body)?,
         p.flag_or("forefront", false),
         client_key(&p)?,
     )?;
@@ -275,12 +268,13 @@ async fn update_request(
 }
 
 async fn delete_request(
-    State(state): State<Arc<AppState>>,
-    Path((id, request_id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    Found {
+        storage: queue,
+        params: p,
+        ..
+    }: Found<RequestQueue>,
+    Path((_, request_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let queue = find::<RequestQueue>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
     if queue.delete(&request_id, client_key(&p)?) {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -289,12 +283,13 @@ async fn delete_request(
 }
 
 async fn prolong_lock(
-    State(state): State<Arc<AppState>>,
-    Path((id, request_id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    Found {
+        storage: queue,
+        params: p,
+        ..
+    }: Found<RequestQueue>,
+    Path((_, request_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let queue = find::<RequestQueue>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
     let secs = lock_secs(&p)?;
     let expires = queue.prolong_lock(
         &request_id,
@@ -309,12 +304,13 @@ async fn prolong_lock(
 }
 
 async fn delete_lock(
-    State(state): State<Arc<AppState>>,
-    Path((id, request_id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
+    Found {
+        storage: queue,
+        params: p,
+        ..
+    }: Found<RequestQueue>,
+    Path((_, request_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let queue = find::<RequestQueue>(&state, &id)?;
-    let p = Params::parse(q.as_deref());
     queue.delete_lock(&request_id, p.flag_or("forefront", false), client_key(&p)?)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http::request::Parts;
+use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
+use crate::body::Payload;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, Identity};
 use crate::store::datasets::Dataset;
@@ -84,6 +86,43 @@ pub fn find<T: StorageKind>(state: &AppState, id: &str) -> ApiResult<Arc<T>> {
         .ok_or_else(|| ApiError::not_found(format!("{} was not found", T::LABEL)))
 }
 
+/// What every handler under `/v2/{collection}/{id}` starts from: the state, the storage that
+/// `{id}` names, and the query parameters. Extracting it answers 404 `record-not-found` for a
+/// missing storage, so that answer comes before any parameter or body error.
+pub struct Found<T> {
+    /// The server state.
+    pub state: Arc<AppState>,
+    /// The storage named by the `{id}` path segment (an id or a name).
+    pub storage: Arc<T>,
+    /// The query parameters.
+    pub params: Params,
+}
+
+/// The `{id}` path segment alone: serde skips a route's other segments (`{key}`,
+/// `{request_id}`), which their handlers extract themselves.
+#[derive(serde::Deserialize)]
+struct StorageId {
+    id: String,
+}
+
+impl<T: StorageKind> FromRequestParts<Arc<AppState>> for Found<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        let Path(StorageId { id }) = Path::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Found {
+            storage: find(state, &id).map_err(IntoResponse::into_response)?,
+            state: state.clone(),
+            params: Params::parse(parts.uri.query()),
+        })
+    }
+}
+
 /// The collection and object routes of one kind.
 pub fn routes<T: StorageKind>() -> Router<Arc<AppState>> {
     let collection = format!("/v2/{}", T::COLLECTION);
@@ -98,9 +137,8 @@ pub fn routes<T: StorageKind>() -> Router<Arc<AppState>> {
 
 async fn list<T: StorageKind>(
     State(state): State<Arc<AppState>>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params::parse(q.as_deref());
     let offset = p.number("offset")?.unwrap_or(0);
     let limit = p
         .number("limit")?
@@ -128,9 +166,8 @@ async fn list<T: StorageKind>(
 /// created, with `Location`); without a name, always a new unnamed storage.
 async fn create<T: StorageKind>(
     State(state): State<Arc<AppState>>,
-    RawQuery(q): RawQuery,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params::parse(q.as_deref());
     let name = p.string("name");
     let (storage, created) =
         T::registry(&state).get_or_create(name, |meta| T::create(meta, &state))?;
@@ -154,11 +191,7 @@ async fn create<T: StorageKind>(
     Ok(response)
 }
 
-async fn get_one<T: StorageKind>(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let storage = find::<T>(&state, &id)?;
+async fn get_one<T: StorageKind>(Found { state, storage, .. }: Found<T>) -> ApiResult<Response> {
     storage.meta().touch();
     Ok(data_response(
         StatusCode::OK,
@@ -168,13 +201,9 @@ async fn get_one<T: StorageKind>(
 
 /// `PUT`: `{"name": "new-name" | null, "generalAccess": "..."}`.
 async fn update<T: StorageKind>(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Body,
+    Found { state, storage, .. }: Found<T>,
+    Payload(body): Payload,
 ) -> ApiResult<Response> {
-    let storage = find::<T>(&state, &id)?;
-    let body = crate::body::read_limited(&headers, body, state.max_payload_bytes).await?;
     let update: Value = if body.is_empty() {
         json!({})
     } else {
@@ -205,13 +234,9 @@ async fn update<T: StorageKind>(
     ))
 }
 
-async fn delete<T: StorageKind>(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    let storage = find::<T>(&state, &id)?;
+async fn delete<T: StorageKind>(Found { state, storage, .. }: Found<T>) -> StatusCode {
     T::registry(&state).remove(&storage.meta().id);
     // Dropping a key-value store removes its folder; do that off the async workers.
     tokio::task::spawn_blocking(move || drop(storage));
-    Ok(StatusCode::NO_CONTENT)
+    StatusCode::NO_CONTENT
 }

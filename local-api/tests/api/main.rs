@@ -3,8 +3,8 @@
 mod auth_errors;
 mod binary;
 mod common;
+mod control;
 mod datasets;
-mod faults;
 mod key_value_stores;
 mod logs;
 mod request_queues;
