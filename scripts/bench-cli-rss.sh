@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 ITEMS=${ITEMS:-1000000}
 RECORD_MIB=${RECORD_MIB:-1024}
 
-cargo build --release --quiet -p apify-host -p apify-local-api -p apify-transport-reqwest
+cargo build --release --quiet -p apify-host-cli -p apify-local-api -p apify-transport-reqwest
 BIN=$PWD/target/release
 work=$(mktemp -d)
 api_pid=

@@ -13,7 +13,7 @@ RECORD_MIB=${RECORD_MIB:-256}
 TOKEN="main-job-token-$$"
 
 echo "==> building (release): apify-host, apify-local-api, the reqwest transport plugin"
-cargo build --release --quiet -p apify-host -p apify-local-api -p apify-transport-reqwest
+cargo build --release --quiet -p apify-host-cli -p apify-local-api -p apify-transport-reqwest
 BIN=$PWD/target/release
 PLUGIN=$BIN/libapify_transport_reqwest.so
 

@@ -5,74 +5,216 @@ use std::fmt;
 use http::Method;
 
 use crate::token::Token;
-use crate::transport::ErrorKind as TransportErrorKind;
+use crate::transport::{PluginLoadError, TransportError, TransportErrorKind};
 
-/// Any failure of a client call.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The API answered with an error status (after retries, where they apply). Boxed: it is
-    /// the largest variant, and every `Result<_, Error>` would otherwise carry its size.
-    #[error(transparent)]
-    Api(Box<ApiError>),
-    /// The transport could not complete the exchange (after retries, where they apply).
-    #[error(transparent)]
-    Transport(#[from] TransportFailure),
-    /// The caller's input cannot be sent (e.g. not serializable).
-    #[error("invalid input: {0}")]
+/// Any failure of a client call: an opaque error you question, as with `reqwest::Error`.
+///
+/// Ask what happened with the `is_*` methods ([`Error::is_timeout`], [`Error::is_connect`],
+/// [`Error::is_rate_limited`], [`Error::is_not_found`], ...) and read the details with
+/// [`Error::status`], [`Error::api_error`], [`Error::transport_failure`] and
+/// [`Error::plugin_load_error`]. `Display` is one sentence that names what failed and never
+/// contains the token.
+pub struct Error {
+    inner: Box<Repr>,
+}
+
+/// What an [`Error`] holds. Private, so that variants can be added and split freely.
+#[derive(Debug)]
+enum Repr {
+    Api(ApiError),
+    Transport(TransportFailure),
+    PluginLoad(PluginLoadError),
     InvalidInput(String),
-    /// The API's answer could not be decoded.
-    #[error("{0}")]
     Decode(String),
-    /// The client is misconfigured (no token, bad URL, bad plugin...).
-    #[error("{0}")]
     Config(String),
 }
 
-impl From<ApiError> for Error {
-    fn from(e: ApiError) -> Self {
-        Error::Api(Box::new(e))
-    }
-}
-
 impl Error {
-    /// The API error, if this is one.
-    pub fn as_api(&self) -> Option<&ApiError> {
-        match self {
-            Error::Api(e) => Some(e.as_ref()),
-            _ => None,
+    fn new(repr: Repr) -> Self {
+        Error {
+            inner: Box::new(repr),
         }
     }
 
-    /// The transport failure, if this is one.
-    pub fn as_transport(&self) -> Option<&TransportFailure> {
-        match self {
-            Error::Transport(e) => Some(e),
-            _ => None,
-        }
+    /// The caller's input cannot be sent (not serializable, an impossible value...).
+    pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
+        Error::new(Repr::InvalidInput(message.into()))
+    }
+
+    /// The API's answer could not be decoded.
+    pub(crate) fn decode(message: impl Into<String>) -> Self {
+        Error::new(Repr::Decode(message.into()))
+    }
+
+    /// The client is misconfigured (bad URL, unreadable config or token file...).
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::new(Repr::Config(message.into()))
+    }
+
+    /// The API answered with an error status (after retries, where they apply).
+    pub fn is_api(&self) -> bool {
+        matches!(*self.inner, Repr::Api(_))
+    }
+
+    /// The transport could not complete an exchange (after retries, where they apply).
+    pub fn is_transport(&self) -> bool {
+        matches!(*self.inner, Repr::Transport(_))
+    }
+
+    /// The configured transport plugin could not be loaded or constructed.
+    pub fn is_plugin_load(&self) -> bool {
+        matches!(*self.inner, Repr::PluginLoad(_))
+    }
+
+    /// The caller's input was refused before anything was sent.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(*self.inner, Repr::InvalidInput(_))
+    }
+
+    /// The API's answer could not be decoded (not the JSON the call expects).
+    pub fn is_decode(&self) -> bool {
+        matches!(*self.inner, Repr::Decode(_))
+    }
+
+    /// The client is misconfigured: a bad API URL, token, config file or token file.
+    pub fn is_config(&self) -> bool {
+        matches!(*self.inner, Repr::Config(_))
+    }
+
+    /// An attempt ran out of time: the response head or a body chunk did not arrive in time.
+    pub fn is_timeout(&self) -> bool {
+        self.transport_error_kind() == Some(TransportErrorKind::TIMEOUT)
+    }
+
+    /// The connection could not be established (refused, unreachable, DNS).
+    pub fn is_connect(&self) -> bool {
+        self.transport_error_kind() == Some(TransportErrorKind::CONNECT)
+    }
+
+    /// The TLS handshake or certificate check failed.
+    pub fn is_tls(&self) -> bool {
+        self.transport_error_kind() == Some(TransportErrorKind::TLS)
+    }
+
+    /// The API answered 429 Too Many Requests on the last attempt.
+    pub fn is_rate_limited(&self) -> bool {
+        self.status() == Some(429)
+    }
+
+    /// The API answered 404, whatever its error type.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// A 404 `record-not-found` (or a 404 without a type): what `get`-like calls turn into
+    /// `None`. Other 404 types, e.g. `page-not-found` for a wrong path, are not.
+    pub fn is_record_not_found(&self) -> bool {
+        self.api_error().is_some_and(|e| {
+            e.status == 404
+                && e.error_type
+                    .as_deref()
+                    .is_none_or(|t| t == "record-not-found")
+        })
+    }
+
+    /// The API answered 401 or 403: the token is missing, wrong or lacks a permission.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self.status(), Some(401 | 403))
     }
 
     /// The HTTP status of an API error.
     pub fn status(&self) -> Option<u16> {
-        self.as_api().map(|e| e.status)
+        self.api_error().map(|e| e.status)
     }
 
-    /// Which attempt (1-based) produced this error, for API and transport errors.
-    pub fn attempt(&self) -> Option<u32> {
-        match self {
-            Error::Api(e) => Some(e.attempt),
-            Error::Transport(e) => Some(e.attempt),
+    /// The API error (status, type, message, data), if this is one.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match &*self.inner {
+            Repr::Api(e) => Some(e),
             _ => None,
         }
     }
 
-    /// Whether this is a 404 `record-not-found` (turned into `None` by `get`-like calls).
-    pub fn is_record_not_found(&self) -> bool {
-        matches!(self, Error::Api(e) if e.status == 404 && e.error_type.as_deref().is_none_or(|t| t == "record-not-found"))
+    /// The transport failure (kind, message, transport, attempt), if this is one.
+    pub fn transport_failure(&self) -> Option<&TransportFailure> {
+        match &*self.inner {
+            Repr::Transport(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The transport's error kind, if this is a transport failure.
+    pub fn transport_error_kind(&self) -> Option<TransportErrorKind> {
+        self.transport_failure().map(|f| f.kind)
+    }
+
+    /// Why the transport plugin could not be loaded: which check failed, the reason, the fix.
+    pub fn plugin_load_error(&self) -> Option<&PluginLoadError> {
+        match &*self.inner {
+            Repr::PluginLoad(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Which attempt (1-based) produced this error, for API and transport errors.
+    pub fn attempt(&self) -> Option<u32> {
+        match &*self.inner {
+            Repr::Api(e) => Some(e.attempt),
+            Repr::Transport(e) => Some(e.attempt),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.inner {
+            Repr::Api(e) => e.fmt(f),
+            Repr::Transport(e) => e.fmt(f),
+            Repr::PluginLoad(e) => e.fmt(f),
+            Repr::InvalidInput(m) => write!(f, "invalid input: {m}"),
+            Repr::Decode(m) | Repr::Config(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &*self.inner {
+            Repr::Api(e) => Some(e),
+            Repr::Transport(e) => Some(e),
+            Repr::PluginLoad(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Error::new(Repr::Api(e))
+    }
+}
+
+impl From<TransportFailure> for Error {
+    fn from(e: TransportFailure) -> Self {
+        Error::new(Repr::Transport(e))
+    }
+}
+
+impl From<PluginLoadError> for Error {
+    fn from(e: PluginLoadError) -> Self {
+        Error::new(Repr::PluginLoad(e))
     }
 }
 
 /// Turns a 404 `record-not-found` into `Ok(None)`, as the reference clients' `get` does.
-pub fn not_found_as_none<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
+pub(crate) fn not_found_as_none<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.is_record_not_found() => Ok(None),
@@ -82,6 +224,7 @@ pub fn not_found_as_none<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
 
 /// The class of an [`ApiError`], by status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ApiErrorKind {
     /// 400
     BadRequest,
@@ -103,6 +246,7 @@ pub enum ApiErrorKind {
 
 /// An error status from the API, with the API's error type and message.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ApiError {
     /// HTTP status.
     pub status: u16,
@@ -136,7 +280,13 @@ impl ApiError {
     }
 
     /// Builds the error from a status and the (possibly non-JSON) error body.
-    pub fn from_body(status: u16, body: &[u8], attempt: u32, method: Method, path: String) -> Self {
+    pub(crate) fn from_body(
+        status: u16,
+        body: &[u8],
+        attempt: u32,
+        method: Method,
+        path: String,
+    ) -> Self {
         let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
         let err = parsed.as_ref().and_then(|v| v.get("error"));
         let error_type = err
@@ -170,7 +320,7 @@ impl ApiError {
 
     /// Removes the token from the message and data: an error body may echo what the client
     /// sent (e.g. a proxy's error page quoting the `Authorization` header).
-    pub fn redacted(mut self, token: Option<&Token>) -> Self {
+    pub(crate) fn redacted(mut self, token: Option<&Token>) -> Self {
         self.message = redact_secrets(&self.message, token);
         if let (Some(data), Some(token)) = (&self.data, token) {
             let text = data.to_string();
@@ -201,6 +351,7 @@ impl std::error::Error for ApiError {}
 
 /// A transport failure with the call's context.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TransportFailure {
     /// The transport's error kind.
     pub kind: TransportErrorKind,
@@ -214,30 +365,29 @@ pub struct TransportFailure {
     pub path: String,
     /// Which transport (`builtin`, `plugin:reqwest`, ...).
     pub transport: String,
-    /// The transport's hint whether a retry may succeed (decisive for [`TransportErrorKind::OTHER`]
-    /// and kinds this version does not know; the other kinds are classified by kind).
+    /// Whether the pipeline's retry policy judged this failure transient (worth another
+    /// attempt): by kind, and by the transport's own hint for `OTHER` and unknown kinds.
     pub retryable: bool,
 }
 
 impl TransportFailure {
-    /// The same context with another transport error.
-    pub fn with_error(mut self, e: apify_plugin_api::Error) -> Self {
+    /// The same context with another transport error, classified by the retry policy.
+    pub(crate) fn with_error(mut self, e: TransportError, retryable: bool) -> Self {
         self.kind = e.kind;
         self.message = e.message;
-        self.retryable = e.retryable;
+        self.retryable = retryable;
         self
+    }
+
+    /// Whether a retry may succeed, as the pipeline's retry policy judged it.
+    pub fn is_transient(&self) -> bool {
+        self.retryable
     }
 
     /// Removes the token, and any `token=` query value, from the message.
-    pub fn redacted(mut self, token: Option<&Token>) -> Self {
+    pub(crate) fn redacted(mut self, token: Option<&Token>) -> Self {
         self.message = redact_secrets(&self.message, token);
         self
-    }
-
-    /// Whether a retry may succeed, as the pipeline's retry policy reads it: by kind, and by the
-    /// transport's hint for `OTHER` and unknown kinds.
-    pub fn is_transient(&self) -> bool {
-        self.kind.is_transient().unwrap_or(self.retryable)
     }
 }
 

@@ -1,29 +1,57 @@
 //! An Apify API client whose HTTP transport is chosen at run time.
 //!
-//! The data path reads top to bottom:
-//! [`ApifyClient`] → resource client ([`resources`]) → [`http::Pipeline`] (prepare, retry loop,
-//! timeouts, errors, statistics) → [`transport::HttpTransport`] (built-in, plugin adapter, or
-//! in-process custom) → plugin.
-//!
 //! ```no_run
 //! # async fn demo() -> Result<(), apify_host::Error> {
-//! let client = apify_host::ApifyClient::builder().token("my-token").build()?;
-//! let stats = client.statistics();
+//! // Token, API URL, retries and the transport (built-in, or a plugin `.so`) from
+//! // APIFY_TOKEN, APIFY_API_BASE_URL, APIFY_TRANSPORT_PLUGIN and the config file.
+//! let client = apify_host::ApifyClient::from_env()?;
+//! let me = client.user(None).get().await?;
+//! let ds = client.datasets().get_or_create(Some("results"), None).await?;
+//! client.dataset(&ds.id).push_items(&serde_json::json!([{"url": "https://a.example"}])).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! The data path reads top to bottom: [`ApifyClient`] → resource client
+//! ([`DatasetClient`], [`KeyValueStoreClient`], ...) → the pipeline (prepare, retry loop,
+//! timeouts, errors, statistics) → [`HttpTransport`] (built-in, a loaded plugin, or an
+//! in-process custom transport) → plugin. Retries, timeouts and error mapping live in the
+//! pipeline, so every transport behaves alike.
+//!
+//! - Errors: one [`Error`] to question (`is_timeout()`, `is_rate_limited()`, `status()`,
+//!   `api_error()`, `plugin_load_error()`, ...).
+//! - Raw calls to any endpoint: [`ApifyClient::request`].
+//! - Configuration (default feature `config`): [`ApifyClient::from_env`],
+//!   [`ApifyClientBuilder::from_config`], [`Config`].
+//! - Transports: [`HttpTransport`], [`InProcess`] for an in-process
+//!   `apify_plugin_api::Transport`, [`load_plugin`] for a plugin file.
 
 #![warn(missing_docs)]
-pub mod client;
-pub mod config;
-pub mod error;
-pub mod http;
-pub mod resources;
-pub mod token;
-pub mod transport;
 
-pub use client::{ApifyClient, ApifyClientBuilder};
+// The layers, bottom up; nothing depends on a layer above it.
+mod client;
+#[cfg(feature = "config")]
+mod config;
+mod error;
+mod http;
+mod resources;
+mod token;
+mod transport;
+
+pub use client::{ApifyClient, ApifyClientBuilder, RequestBuilder};
+#[cfg(feature = "config")]
+pub use config::{Config, ConfigOverrides, ConfigSource, TransportSelection};
 pub use error::{ApiError, ApiErrorKind, Error, TransportFailure};
+pub use http::{
+    ApiRequest, ApiResponse, ByteStream, HttpSettings, ParamValue, StatisticsSnapshot, TimeoutTier,
+};
+pub use resources::*;
 pub use token::Token;
+pub use transport::{
+    inspect_plugin, load_plugin, BuiltinTransport, CallFuture, HttpTransport, InProcess,
+    LoadedPlugin, PluginCheck, PluginInfo, PluginInspectReport, PluginLoadError, PluginLoadFailure,
+    PluginLoadOptions, PluginTransport, TransportBody, TransportError, TransportErrorKind,
+    TransportRequest, TransportResponse,
+};
 
 /// The compiler that built this crate, for the `User-Agent` header.
 pub(crate) const RUSTC_VERSION: &str = env!("APIFY_HOST_RUSTC_VERSION");

@@ -12,6 +12,12 @@ impl Token {
         Token(token.into().trim().to_string())
     }
 
+    /// A token from `text`, trimmed, or `None` when nothing is left.
+    pub(crate) fn non_empty(text: String) -> Option<Self> {
+        let t = Token::new(text);
+        (!t.0.is_empty()).then_some(t)
+    }
+
     /// The secret value, for the `Authorization` header only.
     pub(crate) fn expose(&self) -> &str {
         &self.0

@@ -4,12 +4,8 @@
 use std::time::Duration;
 
 use apify_host::{
-    http::HttpSettings,
-    resources::{
-        BatchAddOptions, DownloadItemsOptions, ListItemsOptions, ListKeysOptions, ListOptions,
-        ListRequestsOptions, RecordValue, StorageUpdate,
-    },
-    ApifyClient,
+    ApifyClient, BatchAddOptions, DownloadItemsOptions, HttpSettings, ListItemsOptions,
+    ListKeysOptions, ListOptions, ListRequestsOptions, RecordValue, StorageUpdate,
 };
 use apify_local_api::{LocalApi, LocalApiConfig, LoggedRequest};
 use futures_util::{StreamExt, TryStreamExt};
@@ -22,11 +18,9 @@ async fn setup() -> (LocalApi, ApifyClient) {
     let api = LocalApi::start(LocalApiConfig::with_token(TOKEN))
         .await
         .expect("local API starts");
-    let settings = HttpSettings {
-        max_retries: 2,
-        min_delay_between_retries: Duration::from_millis(10),
-        ..HttpSettings::default()
-    };
+    let settings = HttpSettings::default()
+        .max_retries(2)
+        .min_delay_between_retries(Duration::from_millis(10));
     let client = ApifyClient::builder()
         .token(TOKEN)
         .api_url(api.base_url())

@@ -21,7 +21,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use apify_host::transport::{builtin::BuiltinTransport, custom::InProcess, HttpTransport, Request};
+use apify_host::{BuiltinTransport, HttpTransport, InProcess, TransportRequest as Request};
 use apify_tests::reqwest_plugin;
 use apify_transport_reqwest::ReqwestTransport;
 use bytes::Bytes;

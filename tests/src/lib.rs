@@ -9,12 +9,7 @@ pub mod abi_fixtures;
 
 use std::{path::PathBuf, sync::Arc};
 
-use apify_host::transport::{
-    builtin::BuiltinTransport,
-    custom::InProcess,
-    plugin::{self, LoadOptions},
-    HttpTransport,
-};
+use apify_host::{load_plugin, BuiltinTransport, HttpTransport, InProcess, PluginLoadOptions};
 use apify_transport_reqwest::ReqwestTransport;
 
 /// A transport under test, with a name for messages.
@@ -57,9 +52,9 @@ pub fn plugin_path(lib_name: &str) -> PathBuf {
 
 /// Loads the reqwest plugin through the real loader.
 pub fn reqwest_plugin() -> Arc<dyn HttpTransport> {
-    let loaded = plugin::load(
+    let loaded = load_plugin(
         &plugin_path("apify_transport_reqwest"),
-        &LoadOptions::default(),
+        &PluginLoadOptions::default(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     Arc::new(
@@ -101,7 +96,7 @@ pub fn all_transports() -> Vec<TransportUnderTest> {
                 serde_json::from_str(&o).expect("APIFY_CONFORMANCE_PLUGIN_OPTIONS is not JSON")
             })
             .unwrap_or_else(|| serde_json::json!({}));
-        let loaded = plugin::load(std::path::Path::new(&path), &LoadOptions::default())
+        let loaded = load_plugin(std::path::Path::new(&path), &PluginLoadOptions::default())
             .unwrap_or_else(|e| panic!("{e}"));
         all.push(TransportUnderTest {
             name: "plugin:extra",

@@ -13,34 +13,51 @@ use std::{
 };
 
 use apify_host::{
-    http::{HttpSettings, Pipeline},
-    transport::{CallFuture, Error, HttpTransport, Request},
-    Token,
+    ApifyClient, CallFuture, HttpSettings, HttpTransport, TransportError as Error,
+    TransportRequest as Request,
 };
 use testkit::{LoggedRequest, TestServer};
 
 /// Settings that keep retry tests fast: 20 ms minimum backoff, 2 s tiers (generous: only the
 /// timeout tests rely on a tier firing, and they set their own).
 pub fn fast_settings() -> HttpSettings {
-    HttpSettings {
-        max_retries: 4,
-        min_delay_between_retries: Duration::from_millis(20),
-        timeout_short: Duration::from_secs(2),
-        timeout_medium: Duration::from_secs(2),
-        timeout_long: Duration::from_secs(2),
-        timeout_max: Duration::from_secs(10),
-        compress_requests: true,
-    }
+    HttpSettings::default()
+        .max_retries(4)
+        .min_delay_between_retries(Duration::from_millis(20))
+        .timeout_short(Duration::from_secs(2))
+        .timeout_medium(Duration::from_secs(2))
+        .timeout_long(Duration::from_secs(2))
+        .timeout_max(Duration::from_secs(10))
+        .compress_requests(true)
 }
 
-/// A pipeline over `transport` whose base URL is `server`.
+/// A client over `transport` whose base URL is `server`.
 pub fn pipeline_for(
     transport: Arc<dyn HttpTransport>,
     server: &TestServer,
     settings: HttpSettings,
     token: Option<&str>,
-) -> Pipeline {
-    Pipeline::new(transport, settings, &server.url(""), token.map(Token::new))
+) -> ApifyClient {
+    client_at(transport, settings, &server.url(""), token)
+}
+
+/// A client over `transport` whose base URL is `base_url`.
+pub fn client_at(
+    transport: Arc<dyn HttpTransport>,
+    settings: HttpSettings,
+    base_url: &str,
+    token: Option<&str>,
+) -> ApifyClient {
+    let builder = ApifyClient::builder()
+        .transport(transport)
+        .settings(settings)
+        .api_url(base_url);
+    match token {
+        Some(t) => builder.token(t),
+        None => builder,
+    }
+    .build()
+    .expect("client builds")
 }
 
 /// Time between two logged requests (`b` after `a`).

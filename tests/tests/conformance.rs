@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use apify_host::transport::{ErrorKind, HttpTransport, Request, Response};
+use apify_host::{
+    HttpTransport, TransportErrorKind as ErrorKind, TransportRequest as Request,
+    TransportResponse as Response,
+};
 use apify_tests::{all_transports, TransportUnderTest};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -23,7 +26,7 @@ fn request(method: Method, url: String) -> Request {
     }
 }
 
-async fn read_all(resp: Response) -> Result<Vec<u8>, apify_host::transport::Error> {
+async fn read_all(resp: Response) -> Result<Vec<u8>, apify_host::TransportError> {
     let mut body = resp.body;
     let mut out = Vec::new();
     while let Some(chunk) = body.next().await {

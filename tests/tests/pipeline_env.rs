@@ -4,7 +4,7 @@
 //! One test in its own binary: it changes the process environment, which no other test must
 //! observe, and does so before any transport (and its threads) exists.
 
-use apify_host::http::ApiRequest;
+use apify_host::ApiRequest;
 use apify_tests::{all_transports, pipeline_support::*};
 use http::Method;
 use testkit::TestServer;
@@ -16,7 +16,9 @@ async fn workflow_key_and_at_home_come_from_the_environment() {
     for t in all_transports() {
         let server = TestServer::start().await;
         let p = pipeline_for(t.transport.clone(), &server, fast_settings(), Some("tok"));
-        p.call(ApiRequest::new(Method::GET, "/echo")).await.unwrap();
+        p.execute(ApiRequest::new(Method::GET, "/echo"))
+            .await
+            .unwrap();
         let r = &server.requests()[0];
         assert_eq!(
             r.header("x-apify-workflow-key"),

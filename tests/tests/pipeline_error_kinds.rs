@@ -6,30 +6,24 @@
 use std::{sync::Arc, time::Duration};
 
 use apify_host::{
-    http::{ApiRequest, HttpSettings, Pipeline},
-    transport::{
-        plugin::{self, LoadOptions},
-        ErrorKind, HttpTransport,
-    },
-    Error,
+    load_plugin, ApiRequest, HttpSettings, HttpTransport, PluginLoadOptions,
+    TransportErrorKind as ErrorKind,
 };
-use apify_tests::plugin_path;
+use apify_tests::{pipeline_support::client_at, plugin_path};
 use http::Method;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_kind_is_retried_exactly_as_its_kind_says() {
-    let faulty = plugin::load(
+    let faulty = load_plugin(
         &plugin_path("fixture_faulty_plugin"),
-        &LoadOptions::default(),
+        &PluginLoadOptions::default(),
     )
     .unwrap();
     let transport: Arc<dyn HttpTransport> =
         Arc::new(faulty.new_client(&serde_json::json!({})).unwrap());
-    let settings = HttpSettings {
-        max_retries: 3,
-        min_delay_between_retries: Duration::from_millis(1),
-        ..Default::default()
-    };
+    let settings = HttpSettings::default()
+        .max_retries(3)
+        .min_delay_between_retries(Duration::from_millis(1));
     // (kind, retryable hint, attempts expected)
     let mut cases = vec![];
     for kind in ErrorKind::ALL {
@@ -53,19 +47,19 @@ async fn every_error_kind_is_retried_exactly_as_its_kind_says() {
     cases.push((ErrorKind(200), false, 1));
 
     for (kind, hint, expected) in cases {
-        let pipeline = Pipeline::new(
+        let pipeline = client_at(
             transport.clone(),
             settings.clone(),
             "http://127.0.0.1:9",
             None,
         );
         let path = format!("/__fault/kind/{}", kind.0);
-        let req = ApiRequest::new(Method::GET, path).param("retryable", if hint { 1 } else { 0 });
+        let req = ApiRequest::new(Method::GET, path).query("retryable", if hint { 1 } else { 0 });
         let err = pipeline
-            .call(req)
+            .execute(req)
             .await
             .expect_err("the plugin always fails");
-        let Error::Transport(f) = &err else {
+        let Some(f) = err.transport_failure() else {
             panic!("{kind} → expected a transport error, got {err}")
         };
         assert_eq!(f.kind, kind, "{err}");
@@ -75,7 +69,7 @@ async fn every_error_kind_is_retried_exactly_as_its_kind_says() {
         );
         assert_eq!(f.attempt, expected, "{kind} (retryable hint {hint}): {err}");
         assert_eq!(
-            pipeline.statistics().snapshot().requests,
+            pipeline.statistics().requests,
             expected as u64,
             "{kind} (retryable hint {hint}) attempts"
         );

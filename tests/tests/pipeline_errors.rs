@@ -2,20 +2,14 @@
 //! error bodies, transport errors that name their transport, and a token that never appears in
 //! an error's `Display`/`Debug` or in the logs.
 
-use apify_host::{
-    http::{ApiRequest, HttpSettings},
-    ApiErrorKind, Error,
-};
+use apify_host::{ApiErrorKind, ApiRequest, Error, HttpSettings};
 use apify_tests::{all_transports, pipeline_support::*};
 use http::Method;
 use serde_json::json;
 use testkit::{Action, TestServer};
 
 fn no_retries() -> HttpSettings {
-    HttpSettings {
-        max_retries: 0,
-        ..fast_settings()
-    }
+    fast_settings().max_retries(0)
 }
 
 #[tokio::test]
@@ -31,9 +25,9 @@ async fn api_error_carries_status_type_message_data_attempt_method_and_path() {
                 json!({"error": {"type": "some_type", "message": "some_message", "data": data}}),
             )],
         );
-        let req = ApiRequest::new(Method::POST, "/v2/errors").param("clean", true);
-        let e = p.call(req).await.unwrap_err();
-        let api = e.as_api().unwrap_or_else(|| panic!("{}: {e}", t.name));
+        let req = ApiRequest::new(Method::POST, "/v2/errors").query("clean", true);
+        let e = p.execute(req).await.unwrap_err();
+        let api = e.api_error().unwrap_or_else(|| panic!("{}: {e}", t.name));
         assert_eq!(api.status, 400);
         assert_eq!(api.error_type.as_deref(), Some("some_type"));
         assert_eq!(api.message, "some_message");
@@ -68,10 +62,10 @@ async fn every_mapped_status_has_its_kind() {
         for (status, kind) in cases {
             server.script("/v2/x", vec![Action::status(status)]);
             let e = p
-                .call(ApiRequest::new(Method::GET, "/v2/x"))
+                .execute(ApiRequest::new(Method::GET, "/v2/x"))
                 .await
                 .unwrap_err();
-            let api = e.as_api().unwrap_or_else(|| panic!("{}: {e}", t.name));
+            let api = e.api_error().unwrap_or_else(|| panic!("{}: {e}", t.name));
             assert_eq!((api.status, api.kind()), (status, kind), "{}", t.name);
             assert!(api.error_type.is_some(), "{}", t.name);
         }
@@ -92,10 +86,10 @@ async fn an_unparsable_error_body_gives_its_text_as_the_message() {
             }],
         );
         let e = p
-            .call(ApiRequest::new(Method::GET, "/v2/x"))
+            .execute(ApiRequest::new(Method::GET, "/v2/x"))
             .await
             .unwrap_err();
-        let api = e.as_api().unwrap_or_else(|| panic!("{}: {e}", t.name));
+        let api = e.api_error().unwrap_or_else(|| panic!("{}: {e}", t.name));
         assert_eq!(api.error_type, None);
         assert_eq!(api.message, "<not json>", "{}", t.name);
         assert_eq!(api.kind(), ApiErrorKind::Other);
@@ -120,10 +114,10 @@ async fn the_error_body_of_a_streamed_call_is_read_for_its_message() {
         let p = pipeline_for(t.transport.clone(), &server, fast_settings(), None);
         server.script("/v2/logs/x", vec![Action::Raw(raw.clone())]);
         let e = p
-            .call(ApiRequest::new(Method::GET, "/v2/logs/x").stream())
+            .execute(ApiRequest::new(Method::GET, "/v2/logs/x").stream())
             .await
             .unwrap_err();
-        let api = e.as_api().unwrap_or_else(|| panic!("{}: {e}", t.name));
+        let api = e.api_error().unwrap_or_else(|| panic!("{}: {e}", t.name));
         assert_eq!(api.kind(), ApiErrorKind::Forbidden);
         assert_eq!(
             api.error_type.as_deref(),
@@ -143,13 +137,13 @@ async fn the_error_body_of_a_streamed_call_is_read_for_its_message() {
 async fn a_transport_error_names_its_transport_and_kind() {
     for t in all_transports() {
         let url = testkit::closed_port_url();
-        let p = apify_host::http::Pipeline::new(t.transport.clone(), no_retries(), &url, None);
+        let p = client_at(t.transport.clone(), no_retries(), &url, None);
         let e = p
-            .call(ApiRequest::new(Method::DELETE, "/v2/datasets/x"))
+            .execute(ApiRequest::new(Method::DELETE, "/v2/datasets/x"))
             .await
             .unwrap_err();
         let text = e.to_string();
-        assert!(matches!(e, Error::Transport(_)), "{}: {e}", t.name);
+        assert!(e.is_transport(), "{}: {e}", t.name);
         assert!(
             text.starts_with("DELETE /v2/datasets/x failed on attempt 1 (connect error from the "),
             "{}: {text}",
@@ -170,8 +164,8 @@ async fn the_token_never_appears_in_errors_debug_output_or_logs() {
         let mut errors: Vec<Error> = Vec::new();
 
         // A server that echoes the request (Authorization included) in a non-Apify error body.
-        let req = ApiRequest::new(Method::GET, "/echo").param("status", 401);
-        errors.push(p.call(req).await.unwrap_err());
+        let req = ApiRequest::new(Method::GET, "/echo").query("status", 401);
+        errors.push(p.execute(req).await.unwrap_err());
         // An Apify-shaped error that quotes the token in its message and data.
         server.script(
             "/v2/x",
@@ -181,26 +175,29 @@ async fn the_token_never_appears_in_errors_debug_output_or_logs() {
             )],
         );
         errors.push(
-            p.call(ApiRequest::new(Method::GET, "/v2/x"))
+            p.execute(ApiRequest::new(Method::GET, "/v2/x"))
                 .await
                 .unwrap_err(),
         );
         // A token in the query string, and a URL a transport may refuse and quote.
-        let req = ApiRequest::new(Method::GET, "/bad path").param("token", TOKEN);
-        if let Err(e) = p.call(req).await {
+        let req = ApiRequest::new(Method::GET, "/bad path").query("token", TOKEN);
+        if let Err(e) = p.execute(req).await {
             errors.push(e);
         }
         // A transport failure with the token in the URL.
-        let dead = apify_host::http::Pipeline::new(
+        let dead = client_at(
             t.transport.clone(),
             no_retries(),
             &testkit::closed_port_url(),
-            Some(apify_host::Token::new(TOKEN)),
+            Some(TOKEN),
         );
-        let req = ApiRequest::new(Method::GET, "/v2/x").param("token", TOKEN);
-        errors.push(dead.call(req).await.unwrap_err());
+        let req = ApiRequest::new(Method::GET, "/v2/x").query("token", TOKEN);
+        errors.push(dead.execute(req).await.unwrap_err());
         // Debug of the pipeline and of a response.
-        let ok = p.call(ApiRequest::new(Method::GET, "/echo")).await.unwrap();
+        let ok = p
+            .execute(ApiRequest::new(Method::GET, "/echo"))
+            .await
+            .unwrap();
         let debug = format!("{p:?} {dead:?} {ok:?}");
         assert!(!debug.contains(TOKEN), "{}: {debug}", t.name);
 

@@ -2,7 +2,7 @@
 //! `User-Agent`, case-insensitive header merge (the caller wins), query and path encoding, JSON
 //! and raw bodies, and gzip compression (threshold, content types, caller encodings, off).
 
-use apify_host::http::{ApiRequest, HttpSettings};
+use apify_host::ApiRequest;
 use apify_tests::{all_transports, pipeline_support::*};
 use chrono::{TimeZone, Utc};
 use http::Method;
@@ -57,7 +57,9 @@ async fn default_headers_are_sent() {
             fast_settings(),
             Some("placeholder_token"),
         );
-        p.call(ApiRequest::new(Method::GET, "/echo")).await.unwrap();
+        p.execute(ApiRequest::new(Method::GET, "/echo"))
+            .await
+            .unwrap();
 
         let r = &server.requests()[0];
         assert_eq!(values(r, "accept"), ["application/json, */*"], "{}", t.name);
@@ -84,7 +86,9 @@ async fn default_headers_are_sent() {
 
         // Without a token there is no Authorization header at all.
         let p = pipeline_for(t.transport.clone(), &server, fast_settings(), None);
-        p.call(ApiRequest::new(Method::GET, "/echo")).await.unwrap();
+        p.execute(ApiRequest::new(Method::GET, "/echo"))
+            .await
+            .unwrap();
         assert!(
             values(&server.requests()[1], "authorization").is_empty(),
             "{}",
@@ -108,7 +112,7 @@ async fn caller_headers_win_case_insensitively() {
             .header("authorization", "Bearer per-request")
             .header("User-Agent", "CustomUserAgent/1.0")
             .header("Test-Header", "blah");
-        p.call(req).await.unwrap();
+        p.execute(req).await.unwrap();
 
         let r = &server.requests()[0];
         assert_eq!(values(r, "accept"), ["text/plain"], "{}", t.name);
@@ -136,14 +140,14 @@ async fn query_and_path_are_encoded_as_the_api_expects() {
         let dt = Utc.with_ymd_and_hms(2024, 1, 15, 10, 30, 45).unwrap()
             + chrono::Duration::milliseconds(123);
         let req = ApiRequest::new(Method::GET, "/echo")
-            .param("limit", 10)
-            .param("flag", true)
-            .param("desc", false)
-            .param("skipped", None::<String>)
-            .param("fields", vec!["a".to_string(), "b".to_string()])
-            .param("createdAt", dt)
-            .param("name", "a b&c=d/é");
-        p.call(req).await.unwrap();
+            .query("limit", 10)
+            .query("flag", true)
+            .query("desc", false)
+            .query("skipped", None::<String>)
+            .query("fields", vec!["a".to_string(), "b".to_string()])
+            .query("createdAt", dt)
+            .query("name", "a b&c=d/é");
+        p.execute(req).await.unwrap();
 
         let q = server.requests()[0].query.clone().unwrap_or_default();
         let pairs = decode_query(&q);
@@ -165,7 +169,7 @@ async fn query_and_path_are_encoded_as_the_api_expects() {
             .id("someone/store")
             .segment("records")
             .key("a/b c?d#e");
-        let _ = p.call(req).await; // the fallback route answers 404; the path is what matters
+        let _ = p.execute(req).await; // the fallback route answers 404; the path is what matters
         let path = &server.requests()[1].path;
         assert_eq!(
             path, "/v2/key-value-stores/someone~store/records/a%2Fb%20c%3Fd%23e",
@@ -196,8 +200,8 @@ async fn bodies_are_gzipped_once_above_the_threshold_for_compressible_types() {
         ];
         for (ct, body, gz) in &cases {
             server.clear_requests();
-            let req = ApiRequest::new(Method::PUT, "/echo").bytes(ct, body.clone());
-            p.call(req).await.unwrap();
+            let req = ApiRequest::new(Method::PUT, "/echo").body(ct, body.clone());
+            p.execute(req).await.unwrap();
             let r = &server.requests()[0];
             assert_eq!(values(r, "content-type"), [*ct], "{}", t.name);
             if *gz {
@@ -230,15 +234,15 @@ async fn json_bodies_are_typed_and_compressed_when_large() {
         let p = pipeline_for(t.transport.clone(), &server, fast_settings(), None);
 
         let small = json!({"key": "value", "number": 42});
-        p.call(ApiRequest::new(Method::POST, "/echo").json(&small).unwrap())
+        p.execute(ApiRequest::new(Method::POST, "/echo").json(&small).unwrap())
             .await
             .unwrap();
         let big = json!({"key": "x".repeat(5000)});
-        p.call(ApiRequest::new(Method::POST, "/echo").json(&big).unwrap())
+        p.execute(ApiRequest::new(Method::POST, "/echo").json(&big).unwrap())
             .await
             .unwrap();
         // A falsy JSON value is still a body.
-        p.call(
+        p.execute(
             ApiRequest::new(Method::POST, "/echo")
                 .json(&json!(false))
                 .unwrap(),
@@ -277,20 +281,17 @@ async fn a_caller_encoding_is_kept_and_compression_can_be_turned_off() {
         // Already gzipped by the caller (e.g. a KV record uploaded as stored): not re-gzipped.
         let req = ApiRequest::new(Method::PUT, "/echo")
             .header("Content-Encoding", "gzip")
-            .bytes("text/plain", pre.clone());
-        p.call(req).await.unwrap();
+            .body("text/plain", pre.clone());
+        p.execute(req).await.unwrap();
         // `identity` opts one request out.
         let req = ApiRequest::new(Method::PUT, "/echo")
             .header("content-encoding", "identity")
-            .bytes("text/plain", raw.clone());
-        p.call(req).await.unwrap();
+            .body("text/plain", raw.clone());
+        p.execute(req).await.unwrap();
 
-        let off = HttpSettings {
-            compress_requests: false,
-            ..fast_settings()
-        };
+        let off = fast_settings().compress_requests(false);
         let p = pipeline_for(t.transport.clone(), &server, off, None);
-        p.call(ApiRequest::new(Method::PUT, "/echo").bytes("text/plain", raw.clone()))
+        p.execute(ApiRequest::new(Method::PUT, "/echo").body("text/plain", raw.clone()))
             .await
             .unwrap();
 

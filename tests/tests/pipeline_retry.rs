@@ -4,12 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use apify_host::{
-    error::not_found_as_none,
-    http::{ApiRequest, HttpSettings},
-    transport::{Error as TransportError, ErrorKind},
-    ApiErrorKind, Error,
-};
+use apify_host::{ApiErrorKind, ApiRequest, TransportError, TransportErrorKind as ErrorKind};
 use apify_tests::{all_transports, pipeline_support::*};
 use http::Method;
 use serde_json::json;
@@ -35,7 +30,13 @@ async fn rate_limited_twice_then_ok_succeeds_on_attempt_three_after_backoff() {
             ],
         );
 
-        let data: serde_json::Value = p.call(get("/v2/acts")).await.unwrap().data().await.unwrap();
+        let data: serde_json::Value = p
+            .execute(get("/v2/acts"))
+            .await
+            .unwrap()
+            .data()
+            .await
+            .unwrap();
         assert_eq!(data, json!({"ok": true}), "{}", t.name);
 
         let log = server.requests();
@@ -54,7 +55,7 @@ async fn rate_limited_twice_then_ok_succeeds_on_attempt_three_after_backoff() {
             t.name
         );
 
-        let s = p.statistics().snapshot();
+        let s = p.statistics();
         assert_eq!((s.calls, s.requests), (1, 3), "{}", t.name);
         assert_eq!(s.rate_limit_errors, vec![1, 1], "{}", t.name);
     }
@@ -67,14 +68,14 @@ async fn server_errors_exhaust_the_retries_and_report_the_last_attempt() {
         let p = pipeline_for(t.transport.clone(), &server, fast_settings(), None);
         server.script("/v2/x", vec![Action::status(503); 5]);
 
-        let e = p.call(get("/v2/x")).await.unwrap_err();
-        let api = e.as_api().unwrap_or_else(|| panic!("{}: {e}", t.name));
+        let e = p.execute(get("/v2/x")).await.unwrap_err();
+        let api = e.api_error().unwrap_or_else(|| panic!("{}: {e}", t.name));
         assert_eq!(api.status, 503, "{}", t.name);
         assert_eq!(api.attempt, 5, "{}", t.name);
         assert_eq!(api.kind(), ApiErrorKind::Server);
         assert_eq!(api.error_type.as_deref(), Some("service-unavailable"));
         assert_eq!(server.requests().len(), 5, "{}", t.name);
-        assert_eq!(p.statistics().snapshot().requests, 5, "{}", t.name);
+        assert_eq!(p.statistics().requests, 5, "{}", t.name);
     }
 }
 
@@ -86,7 +87,7 @@ async fn client_errors_and_redirects_are_not_retried() {
         for status in [400, 401, 403, 404, 409, 418, 301, 304] {
             server.clear_requests();
             server.script("/v2/x", vec![Action::status(status), Action::status(200)]);
-            let e = p.call(get("/v2/x")).await.unwrap_err();
+            let e = p.execute(get("/v2/x")).await.unwrap_err();
             assert_eq!(e.status(), Some(status), "{}: {e}", t.name);
             assert_eq!(e.attempt(), Some(1), "{}", t.name);
             assert_eq!(
@@ -106,8 +107,13 @@ async fn record_not_found_on_a_get_is_none() {
         let server = TestServer::start().await;
         let p = pipeline_for(t.transport.clone(), &server, fast_settings(), None);
         // The server's fallback route answers 404 record-not-found.
-        let r = not_found_as_none(p.call(get("/v2/datasets/missing")).await);
-        assert!(matches!(r, Ok(None)), "{}: {r:?}", t.name);
+        // `get`-like calls turn exactly this error into `None`.
+        let r = p.execute(get("/v2/datasets/missing")).await;
+        assert!(
+            r.as_ref().is_err_and(|e| e.is_record_not_found()),
+            "{}: {r:?}",
+            t.name
+        );
         assert_eq!(server.requests().len(), 1, "{}", t.name);
 
         // Any other 404 type stays an error.
@@ -118,9 +124,11 @@ async fn record_not_found_on_a_get_is_none() {
                 json!({"error": {"type": "page-not-found", "message": "x"}}),
             )],
         );
+        let r = p.execute(get("/v2/other")).await;
         assert!(
-            not_found_as_none(p.call(get("/v2/other")).await).is_err(),
-            "{}",
+            r.as_ref()
+                .is_err_and(|e| e.is_not_found() && !e.is_record_not_found()),
+            "{}: {r:?}",
             t.name
         );
     }
@@ -149,7 +157,7 @@ async fn a_body_cut_mid_way_is_retried_and_the_caller_sees_whole_data() {
             server.script(&path, vec![fault.clone()]);
 
             let resp = p
-                .call(get(&path))
+                .execute(get(&path))
                 .await
                 .unwrap_or_else(|e| panic!("{} {fault:?}: {e}", t.name));
             // A buffered call hands over the whole body, read inside the retry loop.
@@ -184,11 +192,11 @@ async fn a_streamed_call_gets_the_stream_and_its_mid_body_error() {
             }],
         );
 
-        let resp = p.call(get("/bytes/200000").stream()).await.unwrap();
+        let resp = p.execute(get("/bytes/200000").stream()).await.unwrap();
         assert!(resp.buffered_body().is_none(), "{}", t.name);
         let e = resp.bytes().await.unwrap_err();
         let f = e
-            .as_transport()
+            .transport_failure()
             .unwrap_or_else(|| panic!("{}: {e}", t.name));
         assert!(f.is_transient(), "{}: {f}", t.name);
         assert_eq!(f.transport, t.transport.name());
@@ -209,7 +217,7 @@ async fn retry_after_seconds_on_429_and_503_is_waited_for() {
             );
             server.script("/v2/x", vec![Action::json(200, json!({"data": 1}))]);
 
-            p.call(get("/v2/x")).await.unwrap();
+            p.execute(get("/v2/x")).await.unwrap();
             let log = server.requests();
             assert_eq!(log.len(), 2);
             let g = gap(&log[0], &log[1]);
@@ -223,10 +231,7 @@ async fn retry_after_seconds_on_429_and_503_is_waited_for() {
 async fn retry_after_is_capped_at_timeout_max_and_ignored_on_500() {
     for t in all_transports() {
         let server = TestServer::start().await;
-        let settings = HttpSettings {
-            timeout_max: Duration::from_millis(300),
-            ..fast_settings()
-        };
+        let settings = fast_settings().timeout_max(Duration::from_millis(300));
         let p = pipeline_for(t.transport.clone(), &server, settings, None);
         server.script(
             "/v2/x",
@@ -237,7 +242,7 @@ async fn retry_after_is_capped_at_timeout_max_and_ignored_on_500() {
             ],
         );
         let started = Instant::now();
-        p.call(get("/v2/x")).await.unwrap();
+        p.execute(get("/v2/x")).await.unwrap();
         let log = server.requests();
         assert_eq!(log.len(), 3, "{}", t.name);
         assert!(
@@ -266,7 +271,7 @@ async fn transport_errors_are_retried_by_kind_and_hint() {
         let rec = Recording::failing_first(t.transport.clone(), transient());
         let p = pipeline_for(rec.clone(), &server, fast_settings(), None);
         let resp = p
-            .call(get("/echo"))
+            .execute(get("/echo"))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", t.name));
         assert_eq!(resp.status, 200);
@@ -285,9 +290,9 @@ async fn transport_errors_are_retried_by_kind_and_hint() {
         for err in permanent {
             let rec = Recording::failing_first(t.transport.clone(), vec![err.clone()]);
             let p = pipeline_for(rec.clone(), &server, fast_settings(), None);
-            let e = p.call(get("/echo")).await.unwrap_err();
+            let e = p.execute(get("/echo")).await.unwrap_err();
             let f = e
-                .as_transport()
+                .transport_failure()
                 .unwrap_or_else(|| panic!("{}: {e}", t.name));
             assert_eq!((f.kind, f.attempt), (err.kind, 1), "{}", t.name);
             assert_eq!(f.message, err.message);
@@ -302,7 +307,7 @@ async fn transport_errors_are_retried_by_kind_and_hint() {
         let unknown_retryable = vec![TransportError::new(ErrorKind(77), "newer").retryable(true)];
         let rec = Recording::failing_first(t.transport.clone(), unknown_retryable);
         let p = pipeline_for(rec.clone(), &server, fast_settings(), None);
-        p.call(get("/echo")).await.unwrap();
+        p.execute(get("/echo")).await.unwrap();
         assert_eq!(rec.seen().len(), 2, "{}", t.name);
     }
 }
@@ -311,13 +316,10 @@ async fn transport_errors_are_retried_by_kind_and_hint() {
 async fn a_refused_connection_is_retried_then_reported_as_connect() {
     for t in all_transports() {
         let url = testkit::closed_port_url();
-        let settings = HttpSettings {
-            max_retries: 2,
-            ..fast_settings()
-        };
-        let p = apify_host::http::Pipeline::new(t.transport.clone(), settings, &url, None);
-        let e = p.call(get("/v2/x")).await.unwrap_err();
-        let Error::Transport(f) = &e else {
+        let settings = fast_settings().max_retries(2);
+        let p = client_at(t.transport.clone(), settings, &url, None);
+        let e = p.execute(get("/v2/x")).await.unwrap_err();
+        let Some(f) = e.transport_failure() else {
             panic!("{}: {e}", t.name)
         };
         assert_eq!(
@@ -328,7 +330,7 @@ async fn a_refused_connection_is_retried_then_reported_as_connect() {
         );
         assert_eq!(f.transport, t.transport.name());
         assert_eq!((f.method.as_str(), f.path.as_str()), ("GET", "/v2/x"));
-        assert_eq!(p.statistics().snapshot().requests, 3);
+        assert_eq!(p.statistics().requests, 3);
     }
 }
 
@@ -343,7 +345,7 @@ async fn a_retried_upload_resends_the_same_compressed_bytes() {
             json!({"items": (0..200).map(|i| json!({"i": i, "name": "item"})).collect::<Vec<_>>()});
 
         let req = ApiRequest::new(Method::POST, "/echo").json(&doc).unwrap();
-        p.call(req).await.unwrap();
+        p.execute(req).await.unwrap();
 
         let log = server.requests();
         assert_eq!(log.len(), 3, "{}", t.name);

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use apify_host::http::{ApiRequest, HttpSettings, Pipeline};
+use apify_host::{ApiRequest, ApifyClient};
 use apify_tests::{all_transports, pipeline_support::*};
 use http::Method;
 use testkit::{Action, TestServer};
@@ -16,12 +16,9 @@ fn echo() -> ApiRequest {
 async fn statistics_match_the_server_log() {
     for t in all_transports() {
         let server = TestServer::start().await;
-        let settings = HttpSettings {
-            max_retries: 2,
-            ..fast_settings()
-        };
+        let settings = fast_settings().max_retries(2);
         let p = pipeline_for(t.transport.clone(), &server, settings, None);
-        let s0 = p.statistics().snapshot();
+        let s0 = p.statistics();
         assert_eq!(
             (s0.calls, s0.requests, s0.rate_limit_errors.len()),
             (0, 0, 0)
@@ -29,20 +26,20 @@ async fn statistics_match_the_server_log() {
 
         // 429, 429, 200
         server.script("/echo", vec![Action::status(429), Action::status(429)]);
-        p.call(echo()).await.unwrap();
+        p.execute(echo()).await.unwrap();
         // 500, 200
         server.script("/echo", vec![Action::status(500)]);
-        p.call(echo()).await.unwrap();
+        p.execute(echo()).await.unwrap();
         // 200
-        p.call(echo()).await.unwrap();
+        p.execute(echo()).await.unwrap();
         // 400: not retried
         server.script("/echo", vec![Action::status(400)]);
-        p.call(echo()).await.unwrap_err();
+        p.execute(echo()).await.unwrap_err();
         // 429 on every attempt: gives up after 3
         server.script("/echo", vec![Action::status(429); 3]);
-        p.call(echo()).await.unwrap_err();
+        p.execute(echo()).await.unwrap_err();
 
-        let s = p.statistics().snapshot();
+        let s = p.statistics();
         assert_eq!(s.calls, 5, "{}", t.name);
         assert_eq!(s.requests as usize, server.requests().len(), "{}", t.name);
         assert_eq!(s.requests, 10, "{}", t.name);
@@ -66,13 +63,13 @@ async fn statistics_count_concurrent_calls() {
         let calls: Vec<_> = (0..8)
             .map(|_| {
                 let p = p.clone();
-                tokio::spawn(async move { p.call(echo()).await.map(|_| ()) })
+                tokio::spawn(async move { p.execute(echo()).await.map(|_| ()) })
             })
             .collect();
         for c in calls {
             c.await.unwrap().unwrap();
         }
-        let s = p.statistics().snapshot();
+        let s = p.statistics();
         assert_eq!(s.calls, 8, "{}", t.name);
         assert_eq!(s.requests, 16, "{}", t.name);
         assert_eq!(s.requests as usize, server.requests().len(), "{}", t.name);
@@ -85,7 +82,8 @@ async fn each_attempt_is_logged_with_its_fields() {
     let logs = LogCapture::global();
     for (i, t) in all_transports().into_iter().enumerate() {
         let server = TestServer::start().await;
-        let p: Pipeline = pipeline_for(t.transport.clone(), &server, fast_settings(), Some("tok"));
+        let p: ApifyClient =
+            pipeline_for(t.transport.clone(), &server, fast_settings(), Some("tok"));
         // A path of its own: the capture also holds the other tests' logs.
         let path = format!("/v2/logged-{i}");
         server.script(
@@ -95,7 +93,9 @@ async fn each_attempt_is_logged_with_its_fields() {
                 Action::json(200, serde_json::json!({"data": 1})),
             ],
         );
-        p.call(ApiRequest::new(Method::GET, &path)).await.unwrap();
+        p.execute(ApiRequest::new(Method::GET, &path))
+            .await
+            .unwrap();
         let ours: Vec<String> = logs
             .text()
             .lines()

@@ -5,8 +5,7 @@
 use std::time::{Duration, Instant};
 
 use apify_host::{
-    http::{ApiRequest, HttpSettings, TimeoutTier},
-    transport::{Error as TransportError, ErrorKind},
+    ApiRequest, HttpSettings, TimeoutTier, TransportError, TransportErrorKind as ErrorKind,
 };
 use apify_tests::{all_transports, pipeline_support::*};
 use http::Method;
@@ -18,12 +17,10 @@ fn ms(n: u64) -> Duration {
 }
 
 fn settings(short: u64, max: u64, retries: u32) -> HttpSettings {
-    HttpSettings {
-        max_retries: retries,
-        timeout_short: ms(short),
-        timeout_max: ms(max),
-        ..fast_settings()
-    }
+    fast_settings()
+        .max_retries(retries)
+        .timeout_short(ms(short))
+        .timeout_max(ms(max))
 }
 
 fn get(path: &str, tier: TimeoutTier) -> ApiRequest {
@@ -45,7 +42,7 @@ async fn slow_headers_time_out_and_the_next_attempt_waits_twice_as_long() {
             ],
         );
 
-        let resp = p.call(get("/v2/slow", TimeoutTier::Short)).await;
+        let resp = p.execute(get("/v2/slow", TimeoutTier::Short)).await;
         let done = Instant::now();
         let data: i64 = resp
             .unwrap_or_else(|e| panic!("{}: {e}", t.name))
@@ -61,7 +58,7 @@ async fn slow_headers_time_out_and_the_next_attempt_waits_twice_as_long() {
         let waited = done.duration_since(seen[1].at);
         assert!(waited >= ms(300), "{}: {waited:?}", t.name);
         assert_eq!(server.requests().len(), 2, "{}", t.name);
-        let s = p.statistics().snapshot();
+        let s = p.statistics();
         assert_eq!((s.calls, s.requests), (1, 2));
     }
 }
@@ -76,11 +73,11 @@ async fn a_server_that_never_answers_gives_a_timeout_error_after_the_last_attemp
 
         let started = Instant::now();
         let e = p
-            .call(get("/v2/hang", TimeoutTier::Short))
+            .execute(get("/v2/hang", TimeoutTier::Short))
             .await
             .unwrap_err();
         let f = e
-            .as_transport()
+            .transport_failure()
             .unwrap_or_else(|| panic!("{}: {e}", t.name));
         assert_eq!(
             (f.kind, f.attempt),
@@ -110,11 +107,11 @@ async fn the_host_enforces_the_timeout_when_a_transport_ignores_it() {
 
         let started = Instant::now();
         let e = p
-            .call(get("/v2/hang", TimeoutTier::Short))
+            .execute(get("/v2/hang", TimeoutTier::Short))
             .await
             .unwrap_err();
         let f = e
-            .as_transport()
+            .transport_failure()
             .unwrap_or_else(|| panic!("{}: {e}", t.name));
         assert_eq!(f.kind, ErrorKind::TIMEOUT, "{}: {e}", t.name);
         assert!(f.message.contains("host"), "{}: {}", t.name, f.message);
@@ -143,7 +140,7 @@ async fn a_stalled_body_of_a_buffered_call_times_out_and_is_retried() {
         );
 
         let body = p
-            .call(get("/bytes/1000", TimeoutTier::Short))
+            .execute(get("/bytes/1000", TimeoutTier::Short))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", t.name))
             .bytes()
@@ -170,7 +167,7 @@ async fn a_slow_but_flowing_body_is_not_cut_short() {
             }],
         );
         let body = p
-            .call(get("/bytes/800", TimeoutTier::Short))
+            .execute(get("/bytes/800", TimeoutTier::Short))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", t.name))
             .bytes()
@@ -192,7 +189,7 @@ async fn no_timeout_passes_none_and_waits() {
             vec![Action::json(200, json!({"data": 1})).delayed(ms(300))],
         );
 
-        p.call(get("/v2/wait", TimeoutTier::NoTimeout))
+        p.execute(get("/v2/wait", TimeoutTier::NoTimeout))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", t.name));
         assert_eq!(rec.seen()[0].timeout, None, "{}", t.name);
@@ -207,7 +204,7 @@ async fn timeouts_grow_per_attempt_and_stop_at_timeout_max() {
         let rec = Recording::failing_first(t.transport.clone(), timeouts);
         let p = pipeline_for(rec.clone(), &server, settings(100, 500, 4), None);
 
-        let resp = p.call(get("/echo", TimeoutTier::Short)).await.unwrap();
+        let resp = p.execute(get("/echo", TimeoutTier::Short)).await.unwrap();
         assert_eq!(resp.status, 200);
         let seen: Vec<_> = rec.seen().iter().map(|s| s.timeout).collect();
         let expect = [100, 200, 400, 500].map(|n| Some(ms(n)));
@@ -215,15 +212,15 @@ async fn timeouts_grow_per_attempt_and_stop_at_timeout_max() {
 
         // Tiers: the default is medium; custom and long tiers come from the settings.
         let rec = Recording::new(t.transport.clone());
-        let s = HttpSettings {
-            timeout_medium: ms(1500),
-            timeout_long: ms(2500),
-            ..fast_settings()
-        };
+        let s = fast_settings()
+            .timeout_medium(ms(1500))
+            .timeout_long(ms(2500));
         let p = pipeline_for(rec.clone(), &server, s, None);
-        p.call(ApiRequest::new(Method::GET, "/echo")).await.unwrap();
-        p.call(get("/echo", TimeoutTier::Long)).await.unwrap();
-        p.call(get("/echo", TimeoutTier::Custom(ms(700))))
+        p.execute(ApiRequest::new(Method::GET, "/echo"))
+            .await
+            .unwrap();
+        p.execute(get("/echo", TimeoutTier::Long)).await.unwrap();
+        p.execute(get("/echo", TimeoutTier::Custom(ms(700))))
             .await
             .unwrap();
         let seen: Vec<_> = rec.seen().iter().map(|s| s.timeout).collect();

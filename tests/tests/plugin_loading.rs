@@ -5,28 +5,26 @@
 use std::{os::unix::fs::PermissionsExt, path::Path, sync::Arc, time::Duration};
 
 use apify_host::{
-    http::{ApiRequest, HttpSettings, Pipeline, TimeoutTier},
-    transport::{
-        plugin::{self, LoadError, LoadFailure, LoadOptions},
-        ErrorKind, HttpTransport, Request,
-    },
-    Error,
+    load_plugin, ApiRequest, HttpSettings, HttpTransport, PluginLoadError, PluginLoadFailure,
+    PluginLoadOptions, TimeoutTier, TransportErrorKind as ErrorKind, TransportRequest as Request,
 };
-use apify_tests::{abi_fixtures::abi_fixture, plugin_path, reqwest_plugin};
+use apify_tests::{
+    abi_fixtures::abi_fixture, pipeline_support::client_at, plugin_path, reqwest_plugin,
+};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, Method};
 use testkit::TestServer;
 
-fn load_err(path: &Path, options: &LoadOptions) -> LoadError {
-    match plugin::load(path, options) {
+fn load_err(path: &Path, options: &PluginLoadOptions) -> PluginLoadError {
+    match load_plugin(path, options) {
         Ok(p) => panic!("{} loaded but must not: {:?}", path.display(), p.metadata),
         Err(e) => e,
     }
 }
 
 /// A refusal must name the path, say why and say what to do, in one short line.
-fn assert_clear(e: &LoadError, failure: LoadFailure, reason_has: &str) {
+fn assert_clear(e: &PluginLoadError, failure: PluginLoadFailure, reason_has: &str) {
     let text = e.to_string();
     eprintln!("{text}");
     assert_eq!(e.failure, failure, "{text}");
@@ -60,7 +58,7 @@ fn get(url: String) -> Request {
 async fn body_text(
     t: &dyn HttpTransport,
     url: String,
-) -> Result<String, apify_host::transport::Error> {
+) -> Result<String, apify_host::TransportError> {
     let resp = t.call(get(url)).await?;
     let mut out = Vec::new();
     let mut body = resp.body;
@@ -90,18 +88,18 @@ fn copy_to_temp(src: &Path, dir: &Path, mode: u32) -> std::path::PathBuf {
 async fn bad_files_are_refused_before_loading() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let opts = LoadOptions::default();
+    let opts = PluginLoadOptions::default();
 
     let missing = dir.path().join("nope.so");
     assert_clear(
         &load_err(&missing, &opts),
-        LoadFailure::NotFound,
+        PluginLoadFailure::NotFound,
         "no such file",
     );
 
     assert_clear(
         &load_err(dir.path(), &opts),
-        LoadFailure::NotAFile,
+        PluginLoadFailure::NotAFile,
         "directory",
     );
 
@@ -110,14 +108,14 @@ async fn bad_files_are_refused_before_loading() {
     std::fs::set_permissions(&text, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_clear(
         &load_err(&text, &opts),
-        LoadFailure::NotASharedLibrary,
+        PluginLoadFailure::NotASharedLibrary,
         "not a shared library",
     );
 
     let not_plugin = plugin_path("fixture_not_a_plugin");
     assert_clear(
         &load_err(&not_plugin, &opts),
-        LoadFailure::NotAPlugin,
+        PluginLoadFailure::NotAPlugin,
         "not an Apify transport plugin",
     );
 
@@ -125,16 +123,13 @@ async fn bad_files_are_refused_before_loading() {
     let e = load_err(&writable, &opts);
     assert_clear(
         &e,
-        LoadFailure::InsecurePermissions,
+        PluginLoadFailure::InsecurePermissions,
         "writable by its group",
     );
     assert!(e.fix.contains("chmod go-w") && e.fix.contains("allow_insecure_permissions"));
     // The config can relax it on purpose.
-    let relaxed = LoadOptions {
-        allow_insecure_permissions: true,
-        ..Default::default()
-    };
-    plugin::load(&writable, &relaxed).expect("allowed by config");
+    let relaxed = PluginLoadOptions::default().allow_insecure_permissions(true);
+    load_plugin(&writable, &relaxed).expect("allowed by config");
 
     // A safe file in a folder others can write is not safe.
     let open_dir = dir.path().join("shared");
@@ -143,23 +138,17 @@ async fn bad_files_are_refused_before_loading() {
     std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     assert_clear(
         &load_err(&in_open_dir, &opts),
-        LoadFailure::InsecurePermissions,
+        PluginLoadFailure::InsecurePermissions,
         "its folder",
     );
 
     let reqwest = plugin_path("apify_transport_reqwest");
-    let pinned = LoadOptions {
-        sha256: Some("00".repeat(32)),
-        ..Default::default()
-    };
+    let pinned = PluginLoadOptions::default().sha256("00".repeat(32));
     let e = load_err(&reqwest, &pinned);
-    assert_clear(&e, LoadFailure::ChecksumMismatch, "sha256");
-    let good = plugin::load(&reqwest, &opts).unwrap();
-    let pinned = LoadOptions {
-        sha256: Some(good.sha256.to_uppercase()),
-        ..Default::default()
-    };
-    plugin::load(&reqwest, &pinned).expect("a matching pin loads (case-insensitively)");
+    assert_clear(&e, PluginLoadFailure::ChecksumMismatch, "sha256");
+    let good = load_plugin(&reqwest, &opts).unwrap();
+    let pinned = PluginLoadOptions::default().sha256(good.sha256.to_uppercase());
+    load_plugin(&reqwest, &pinned).expect("a matching pin loads (case-insensitively)");
 
     host_is_alive(&server).await;
 }
@@ -167,11 +156,15 @@ async fn bad_files_are_refused_before_loading() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interface_mismatches_are_refused_with_the_decisive_line() {
     let server = TestServer::start().await;
-    let opts = LoadOptions::default();
+    let opts = PluginLoadOptions::default();
 
     let changed = abi_fixture("changed-layout");
     let e = load_err(&changed, &opts);
-    assert_clear(&e, LoadFailure::LayoutMismatch, "changed plugin interface");
+    assert_clear(
+        &e,
+        PluginLoadFailure::LayoutMismatch,
+        "changed plugin interface",
+    );
     assert!(
         e.reason.contains("api_major") || e.reason.contains("u32"),
         "decisive: {}",
@@ -180,7 +173,11 @@ async fn interface_mismatches_are_refused_with_the_decisive_line() {
 
     let major = abi_fixture("api-2.0");
     let e = load_err(&major, &opts);
-    assert_clear(&e, LoadFailure::IncompatibleApiVersion, "plugin API 2");
+    assert_clear(
+        &e,
+        PluginLoadFailure::IncompatibleApiVersion,
+        "plugin API 2",
+    );
     assert!(
         e.fix
             .contains("Rebuild the plugin against apify-plugin-api 1.x"),
@@ -194,7 +191,7 @@ async fn interface_mismatches_are_refused_with_the_decisive_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_minors_load_in_both_directions() {
     for (variant, minor, has_diagnostics) in [("api-1.0", 0, false), ("api-1.2", 2, true)] {
-        let p = plugin::load(&abi_fixture(variant), &LoadOptions::default())
+        let p = load_plugin(&abi_fixture(variant), &PluginLoadOptions::default())
             .unwrap_or_else(|e| panic!("{variant}: {e}"));
         assert_eq!((p.metadata.api_major, p.metadata.api_minor), (1, minor));
         assert_eq!(
@@ -216,9 +213,9 @@ async fn other_minors_load_in_both_directions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn constructor_errors_and_panics_are_errors() {
     let server = TestServer::start().await;
-    let faulty = plugin::load(
+    let faulty = load_plugin(
         &plugin_path("fixture_faulty_plugin"),
-        &LoadOptions::default(),
+        &PluginLoadOptions::default(),
     )
     .unwrap();
     let e = faulty
@@ -227,26 +224,26 @@ async fn constructor_errors_and_panics_are_errors() {
         .expect("refused");
     assert_clear(
         &e,
-        LoadFailure::ConstructorFailed,
+        PluginLoadFailure::ConstructorFailed,
         "asked the constructor to fail",
     );
     let e = faulty
         .new_client(&serde_json::json!({"fail": "panic"}))
         .err()
         .expect("panicked");
-    assert_clear(&e, LoadFailure::ConstructorPanicked, "panicked");
+    assert_clear(&e, PluginLoadFailure::ConstructorPanicked, "panicked");
 
     // A real plugin refusing an unknown option names it.
-    let reqwest = plugin::load(
+    let reqwest = load_plugin(
         &plugin_path("apify_transport_reqwest"),
-        &LoadOptions::default(),
+        &PluginLoadOptions::default(),
     )
     .unwrap();
     let e = reqwest
         .new_client(&serde_json::json!({"proxxy": "http://x"}))
         .err()
         .expect("unknown option");
-    assert_clear(&e, LoadFailure::ConstructorFailed, "proxxy");
+    assert_clear(&e, PluginLoadFailure::ConstructorFailed, "proxxy");
 
     host_is_alive(&server).await;
 }
@@ -254,9 +251,9 @@ async fn constructor_errors_and_panics_are_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_call_fails_alone() {
     let server = TestServer::start().await;
-    let faulty = plugin::load(
+    let faulty = load_plugin(
         &plugin_path("fixture_faulty_plugin"),
-        &LoadOptions::default(),
+        &PluginLoadOptions::default(),
     )
     .unwrap();
     let t = faulty.new_client(&serde_json::json!({})).unwrap();
@@ -294,33 +291,31 @@ async fn a_panicking_call_fails_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_that_never_answers_is_ended_by_the_host_timeout() {
     let server = TestServer::start().await;
-    let faulty = plugin::load(
+    let faulty = load_plugin(
         &plugin_path("fixture_faulty_plugin"),
-        &LoadOptions::default(),
+        &PluginLoadOptions::default(),
     )
     .unwrap();
     let t: Arc<dyn HttpTransport> = Arc::new(faulty.new_client(&serde_json::json!({})).unwrap());
-    let settings = HttpSettings {
-        max_retries: 1,
-        min_delay_between_retries: Duration::from_millis(10),
-        ..Default::default()
-    };
+    let settings = HttpSettings::default()
+        .max_retries(1)
+        .min_delay_between_retries(Duration::from_millis(10));
     let base = server.url("");
-    let pipeline = Pipeline::new(t, settings, base.trim_end_matches('/'), None);
+    let pipeline = client_at(t, settings, base.trim_end_matches('/'), None);
     let started = std::time::Instant::now();
     let req = ApiRequest::new(Method::GET, "/__fault/hang")
         .timeout(TimeoutTier::Custom(Duration::from_millis(200)));
-    let err = pipeline.call(req).await.expect_err("never answers");
-    match &err {
-        Error::Transport(f) => assert_eq!(f.kind, ErrorKind::TIMEOUT, "{err}"),
-        other => panic!("expected a timeout, got {other}"),
+    let err = pipeline.execute(req).await.expect_err("never answers");
+    match err.transport_failure() {
+        Some(f) => assert_eq!(f.kind, ErrorKind::TIMEOUT, "{err}"),
+        None => panic!("expected a timeout, got {err}"),
     }
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "the host's timeout ended it"
     );
     let ok = pipeline
-        .call(ApiRequest::new(Method::GET, "/echo"))
+        .execute(ApiRequest::new(Method::GET, "/echo"))
         .await
         .expect("next call works");
     assert!(ok.text().await.unwrap().contains("/echo"));
@@ -330,9 +325,9 @@ async fn a_call_that_never_answers_is_ended_by_the_host_timeout() {
 async fn two_plugins_serve_requests_in_one_process() {
     let server = TestServer::start().await;
     let a = reqwest_plugin();
-    let faulty = plugin::load(
+    let faulty = load_plugin(
         &plugin_path("fixture_faulty_plugin"),
-        &LoadOptions::default(),
+        &PluginLoadOptions::default(),
     )
     .unwrap();
     let b: Arc<dyn HttpTransport> = Arc::new(faulty.new_client(&serde_json::json!({})).unwrap());

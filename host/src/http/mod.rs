@@ -1,25 +1,25 @@
 //! The HTTP pipeline every transport goes through: prepare → retry loop → transport.
 //!
 //! Resource clients describe a call as an [`ApiRequest`]; the [`Pipeline`] runs it:
-//! 1. [`prepare`]: URL with the encoded query, default headers merged with the call's own
+//! 1. `prepare`: URL with the encoded query, default headers merged with the call's own
 //!    (case-insensitively, the call wins), the body with its content type, gzipped once.
-//! 2. [`retry`]: which outcomes are retried (429, 5xx, transient transport errors) and how long
-//!    to wait (jittered exponential backoff, `Retry-After`).
-//! 3. [`pipeline`]: the loop itself, with per-attempt timeouts enforced by the host, errors
-//!    mapped to [`crate::Error`] (token redacted), [`Statistics`] and `tracing` events.
+//! 2. `retry`: which outcomes are retried (429, 5xx, transient transport errors) and how long
+//!    to wait (jittered exponential backoff, `Retry-After`). The one place that classifies.
+//! 3. `pipeline`: the loop itself, with per-attempt timeouts enforced by the host, errors
+//!    mapped to [`crate::Error`] (token redacted), statistics and `tracing` events.
 //!
 //! A transport only ever performs one exchange.
 
-pub mod pipeline;
-pub mod prepare;
-pub mod request;
-pub mod response;
-pub mod retry;
-pub mod settings;
-pub mod stats;
+mod pipeline;
+mod prepare;
+mod request;
+mod response;
+mod retry;
+mod settings;
+mod stats;
 
-pub use pipeline::Pipeline;
-pub use request::{ApiRequest, ParamValue, RequestBody, TimeoutTier};
+pub(crate) use pipeline::Pipeline;
+pub use request::{ApiRequest, ParamValue, TimeoutTier};
 pub use response::{ApiResponse, ByteStream};
 pub use settings::HttpSettings;
-pub use stats::{Statistics, StatisticsSnapshot};
+pub use stats::StatisticsSnapshot;

@@ -10,19 +10,23 @@ use std::{
     time::{Duration, Instant},
 };
 
-use apify_plugin_api::{Body, ErrorKind};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use http::{header, HeaderMap, StatusCode};
 
 use super::{
     prepare::{self, PreparedRequest},
-    retry, ApiRequest, ApiResponse, ByteStream, HttpSettings, Statistics, TimeoutTier,
+    retry,
+    stats::Statistics,
+    ApiRequest, ApiResponse, ByteStream, HttpSettings, TimeoutTier,
 };
 use crate::{
     error::{ApiError, Error, TransportFailure},
     token::Token,
-    transport::{HttpTransport, Request},
+    transport::{
+        HttpTransport, TransportBody as Body, TransportError, TransportErrorKind as ErrorKind,
+        TransportRequest as Request,
+    },
 };
 
 /// How much of an error response body is read for its message. Error bodies are small JSON;
@@ -105,11 +109,6 @@ impl Pipeline {
     /// The token, if any (never printed: its `Debug` is redacted).
     pub(crate) fn token(&self) -> Option<&Token> {
         self.token.as_ref()
-    }
-
-    /// Whether a token is configured.
-    pub fn has_token(&self) -> bool {
-        self.token.is_some()
     }
 
     /// Sends one API call and returns its 2xx response, or the error of its last attempt.
@@ -244,11 +243,13 @@ impl Pipeline {
     fn transport_failure(
         &self,
         context: TransportFailure,
-        e: apify_plugin_api::Error,
+        e: TransportError,
         started: Instant,
     ) -> AttemptFailure {
         let retryable = retry::is_retryable_transport_error(&e);
-        let failure = context.with_error(e).redacted(self.token.as_ref());
+        let failure = context
+            .with_error(e, retryable)
+            .redacted(self.token.as_ref());
         tracing::debug!(
             method = %failure.method,
             path = %failure.path,
@@ -261,7 +262,7 @@ impl Pipeline {
             "API request failed"
         );
         AttemptFailure {
-            error: Error::Transport(failure),
+            error: Error::from(failure),
             retryable,
             retry_after: None,
         }
@@ -297,15 +298,15 @@ impl Pipeline {
 /// Runs `fut` within `limit`; running out is a transient TIMEOUT error naming `what` ran late.
 async fn within<T>(
     limit: Option<Duration>,
-    fut: impl Future<Output = Result<T, apify_plugin_api::Error>>,
+    fut: impl Future<Output = Result<T, TransportError>>,
     what: &str,
-) -> Result<T, apify_plugin_api::Error> {
+) -> Result<T, TransportError> {
     let Some(limit) = limit else {
         return fut.await;
     };
     match tokio::time::timeout(limit, fut).await {
         Ok(r) => r,
-        Err(_) => Err(apify_plugin_api::Error::new(
+        Err(_) => Err(TransportError::new(
             ErrorKind::TIMEOUT,
             format!("{what} within {limit:?} (the host's limit for this attempt)"),
         )),
@@ -330,7 +331,7 @@ async fn read_body(
     idle: Option<Duration>,
     limit: usize,
     size_hint: Option<usize>,
-) -> Result<Bytes, (Bytes, apify_plugin_api::Error)> {
+) -> Result<Bytes, (Bytes, TransportError)> {
     let mut acc = Accumulator::new(size_hint.map(|n| n.min(limit)));
     while acc.len() < limit {
         match within(idle, async { Ok(body.next().await) }, "no body data").await {
@@ -390,6 +391,7 @@ impl Accumulator {
 mod tests {
     use super::*;
     use crate::transport::CallFuture;
+    use crate::transport::TransportRequest as Request;
 
     struct Never;
     impl HttpTransport for Never {
@@ -436,7 +438,7 @@ mod tests {
         assert_eq!(p.base_url(), "http://h");
     }
 
-    fn body_of(chunks: Vec<Result<&'static [u8], apify_plugin_api::Error>>) -> Body {
+    fn body_of(chunks: Vec<Result<&'static [u8], TransportError>>) -> Body {
         Box::pin(futures_util::stream::iter(
             chunks.into_iter().map(|c| c.map(Bytes::from_static)),
         ))
@@ -458,7 +460,7 @@ mod tests {
             None,
         );
         assert_eq!(&b.await.unwrap()[..], b"abcd");
-        let err = apify_plugin_api::Error::new(ErrorKind::IO, "reset");
+        let err = TransportError::new(ErrorKind::IO, "reset");
         let b = read_body(body_of(vec![Ok(b"ab"), Err(err)]), None, usize::MAX, None);
         let (partial, e) = b.await.unwrap_err();
         assert_eq!((&partial[..], e.kind), (&b"ab"[..], ErrorKind::IO));
@@ -483,7 +485,7 @@ mod tests {
         });
         let req = ApiRequest::new(http::Method::GET, "/v2/x").timeout(TimeoutTier::Short);
         let e = p.call(req).await.unwrap_err();
-        let t = e.as_transport().expect("transport error");
+        let t = e.transport_failure().expect("transport error");
         assert_eq!(
             (t.kind, t.attempt, t.transport.as_str()),
             (ErrorKind::TIMEOUT, 3, "never")

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method};
 
-use super::{ApiRequest, RequestBody};
+use super::request::{ApiRequest, RequestBody};
 use crate::{error::Error, token::Token};
 
 /// Bodies smaller than this are sent as they are: gzip's header and CPU cost outweigh the gain.
@@ -239,7 +239,7 @@ pub async fn prepare(
         }
         RequestBody::Raw { content_type, data } => {
             let v = HeaderValue::from_str(content_type).map_err(|_| {
-                Error::InvalidInput(format!(
+                Error::invalid_input(format!(
                     "the content type {content_type:?} is not a valid header value"
                 ))
             })?;
@@ -399,8 +399,8 @@ mod tests {
     fn prepare_compresses_json_once_and_keeps_caller_content_type() {
         let big = serde_json::json!({ "k": "x".repeat(2000) });
         let req = ApiRequest::new(Method::POST, "/v2/x")
-            .param("a", true)
-            .param("b", None::<String>)
+            .query("a", true)
+            .query("b", None::<String>)
             .json(&big)
             .unwrap();
         let p = run(prepare(&req, "http://h", &HeaderMap::new(), true)).unwrap();
@@ -425,19 +425,19 @@ mod tests {
         let data = vec![7u8; 4096];
         let req = ApiRequest::new(Method::PUT, "/r")
             .header("content-encoding", "br")
-            .bytes("text/plain", data.clone());
+            .body("text/plain", data.clone());
         let p = run(prepare(&req, "http://h", &HeaderMap::new(), true)).unwrap();
         assert_eq!(p.headers["content-encoding"], "br");
         assert_eq!(&p.body[..], &data[..]);
 
-        let req = ApiRequest::new(Method::PUT, "/r").bytes("image/png", data.clone());
+        let req = ApiRequest::new(Method::PUT, "/r").body("image/png", data.clone());
         let p = run(prepare(&req, "http://h", &HeaderMap::new(), true)).unwrap();
         assert!(!p.headers.contains_key("content-encoding"));
         assert_eq!(&p.body[..], &data[..]);
 
         // Large enough to be compressed off the runtime thread.
         let big = vec![b'a'; COMPRESS_OFF_THREAD_SIZE + 1];
-        let req = ApiRequest::new(Method::PUT, "/r").bytes("text/plain", big.clone());
+        let req = ApiRequest::new(Method::PUT, "/r").body("text/plain", big.clone());
         let p = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
@@ -449,11 +449,9 @@ mod tests {
 
     #[test]
     fn prepare_rejects_a_bad_content_type_and_hides_authorization() {
-        let req = ApiRequest::new(Method::PUT, "/r").bytes("bad\nvalue", vec![1]);
-        assert!(matches!(
-            run(prepare(&req, "http://h", &HeaderMap::new(), true)),
-            Err(Error::InvalidInput(_))
-        ));
+        let req = ApiRequest::new(Method::PUT, "/r").body("bad\nvalue", vec![1]);
+        let r = run(prepare(&req, "http://h", &HeaderMap::new(), true));
+        assert!(r.is_err_and(|e| e.is_invalid_input()));
         let req =
             ApiRequest::new(Method::GET, "/r").header("Authorization", "Bearer custom-secret");
         let p = run(prepare(&req, "http://h", &default_headers(None), true)).unwrap();

@@ -15,6 +15,7 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Timeout tier of a call; the attempt k timeout is `min(tier · 2^(k-1), timeout_max)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum TimeoutTier {
     /// Quick reads (default 5 s).
     Short,
@@ -29,8 +30,15 @@ pub enum TimeoutTier {
     Custom(std::time::Duration),
 }
 
+impl From<std::time::Duration> for TimeoutTier {
+    fn from(d: std::time::Duration) -> Self {
+        TimeoutTier::Custom(d)
+    }
+}
+
 /// A query parameter value, encoded as the Python client does.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ParamValue {
     /// Dropped from the query.
     None,
@@ -93,7 +101,7 @@ impl<T: Into<ParamValue>> From<Option<T>> for ParamValue {
 
 /// A request body: JSON or raw bytes, never both.
 #[derive(Debug, Clone, Default)]
-pub enum RequestBody {
+pub(crate) enum RequestBody {
     /// No body.
     #[default]
     Empty,
@@ -108,23 +116,26 @@ pub enum RequestBody {
     },
 }
 
-/// One API call, before the pipeline prepares it.
+/// One API call as a value, before the pipeline prepares it: the analog of `reqwest::Request`.
+/// Build it with [`ApiRequest::new`] and the builder methods, send it with
+/// [`crate::ApifyClient::execute`]; or chain the same methods on
+/// [`crate::ApifyClient::request`].
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
     /// HTTP method.
-    pub method: Method,
+    pub(crate) method: Method,
     /// Encoded path below the API base URL, starting with `/` (e.g. `/v2/datasets/abc`).
-    pub path: String,
+    pub(crate) path: String,
     /// Query parameters in order; `ParamValue::None` ones are dropped.
-    pub params: Vec<(String, ParamValue)>,
+    pub(crate) params: Vec<(String, ParamValue)>,
     /// Extra headers; they win over the defaults (case-insensitively).
-    pub headers: HeaderMap,
+    pub(crate) headers: HeaderMap,
     /// The body.
-    pub body: RequestBody,
+    pub(crate) body: RequestBody,
     /// Timeout tier.
-    pub timeout: TimeoutTier,
+    pub(crate) timeout: TimeoutTier,
     /// The caller streams the response body.
-    pub stream: bool,
+    pub(crate) stream: bool,
 }
 
 impl ApiRequest {
@@ -162,9 +173,23 @@ impl ApiRequest {
     }
 
     /// Adds a query parameter.
-    pub fn param(mut self, name: &str, value: impl Into<ParamValue>) -> Self {
+    pub fn query(mut self, name: &str, value: impl Into<ParamValue>) -> Self {
         self.params.push((name.to_string(), value.into()));
         self
+    }
+
+    /// Adds a header, or says which part is not valid in a header.
+    pub fn try_header(mut self, name: &str, value: &str) -> Result<Self, crate::Error> {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            crate::Error::invalid_input(format!("{name:?} is not a valid header name"))
+        })?;
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            crate::Error::invalid_input(format!(
+                "the value of header {name} is not valid in a header"
+            ))
+        })?;
+        self.headers.insert(name, value);
+        Ok(self)
     }
 
     /// Adds a header; it overrides a default header of the same name.
@@ -181,7 +206,7 @@ impl ApiRequest {
     /// Sets a JSON body.
     pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Result<Self, crate::Error> {
         let bytes = serde_json::to_vec(value).map_err(|e| {
-            crate::Error::InvalidInput(format!("cannot serialize the body as JSON: {e}"))
+            crate::Error::invalid_input(format!("cannot serialize the body as JSON: {e}"))
         })?;
         self.body = RequestBody::Json(Bytes::from(bytes));
         Ok(self)
@@ -194,7 +219,7 @@ impl ApiRequest {
     }
 
     /// Sets a raw body with its content type.
-    pub fn bytes(mut self, content_type: &str, data: impl Into<Bytes>) -> Self {
+    pub fn body(mut self, content_type: &str, data: impl Into<Bytes>) -> Self {
         self.body = RequestBody::Raw {
             content_type: content_type.to_string(),
             data: data.into(),
@@ -212,6 +237,16 @@ impl ApiRequest {
     pub fn stream(mut self) -> Self {
         self.stream = true;
         self
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The encoded path below the API base URL.
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     /// The query string (without `?`), or `None` when empty.
@@ -267,17 +302,17 @@ mod tests {
     #[test]
     fn query_string_drops_none_and_keeps_order() {
         let req = ApiRequest::new(Method::GET, "/v2/x")
-            .param("limit", 10)
-            .param("offset", 0)
-            .param("empty", None::<String>)
-            .param("flag", true)
-            .param("tags", vec!["a".to_string(), "b".to_string()])
-            .param("name", "a b&c");
+            .query("limit", 10)
+            .query("offset", 0)
+            .query("empty", None::<String>)
+            .query("flag", true)
+            .query("tags", vec!["a".to_string(), "b".to_string()])
+            .query("name", "a b&c");
         assert_eq!(
             req.query_string().as_deref(),
             Some("limit=10&offset=0&flag=true&tags=a%2Cb&name=a+b%26c")
         );
-        let req = ApiRequest::new(Method::GET, "/v2/x").param("empty", None::<String>);
+        let req = ApiRequest::new(Method::GET, "/v2/x").query("empty", None::<String>);
         assert_eq!(req.query_string(), None);
     }
 

@@ -10,12 +10,15 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use http::{HeaderMap, StatusCode};
 
+use super::retry;
 use crate::{
     error::{Error, TransportFailure},
     token::Token,
+    transport::TransportBody,
 };
 
 /// A successful (2xx) response whose body has not been read yet.
+#[non_exhaustive]
 pub struct ApiResponse {
     /// Status code.
     pub status: StatusCode,
@@ -35,7 +38,7 @@ impl std::fmt::Debug for ApiResponse {
 
 impl ApiResponse {
     /// Wraps a response head and its body.
-    pub fn new(status: StatusCode, headers: HeaderMap, body: ByteStream) -> Self {
+    pub(crate) fn new(status: StatusCode, headers: HeaderMap, body: ByteStream) -> Self {
         ApiResponse {
             status,
             headers,
@@ -48,8 +51,8 @@ impl ApiResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The whole body, if the pipeline already read it (calls made without
-    /// [`crate::http::ApiRequest::stream`]); `None` for streamed calls.
+    /// The whole body, if the pipeline already read it (calls that did not ask to stream);
+    /// `None` for streamed calls.
     pub fn buffered_body(&self) -> Option<&Bytes> {
         self.body.buffered_bytes()
     }
@@ -74,7 +77,7 @@ impl ApiResponse {
     pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
         let b = self.bytes().await?;
         serde_json::from_slice(&b).map_err(|e| {
-            Error::Decode(format!(
+            Error::decode(format!(
                 "the API answered with a body that is not the expected JSON: {e}"
             ))
         })
@@ -119,22 +122,19 @@ impl std::fmt::Debug for ByteStream {
 }
 
 impl ByteStream {
-    /// Wraps a transport body, attaching the call's context to its errors.
-    pub fn from_transport(body: apify_plugin_api::Body, context: TransportFailure) -> Self {
-        Self::from_transport_redacted(body, context, None)
-    }
-
     /// Wraps a transport body, attaching the call's context to its errors and removing `token`
     /// (and any `token=` query value) from their messages.
-    pub fn from_transport_redacted(
-        body: apify_plugin_api::Body,
+    pub(crate) fn from_transport_redacted(
+        body: TransportBody,
         context: TransportFailure,
         token: Option<Token>,
     ) -> Self {
         ByteStream {
             inner: Inner::Streaming(Box::pin(body.map(move |r| {
                 r.map_err(|e| {
-                    Error::Transport(context.clone().with_error(e).redacted(token.as_ref()))
+                    let retryable = retry::is_retryable_transport_error(&e);
+                    let failure = context.clone().with_error(e, retryable);
+                    Error::from(failure.redacted(token.as_ref()))
                 })
             }))),
         }

@@ -15,6 +15,7 @@ use http::{header, HeaderMap, StatusCode};
 use rand::Rng;
 
 use super::HttpSettings;
+use crate::transport::TransportError;
 
 /// Whether a response with this status is worth another attempt: 429 and every 5xx.
 pub fn is_retryable_status(status: StatusCode) -> bool {
@@ -23,7 +24,7 @@ pub fn is_retryable_status(status: StatusCode) -> bool {
 
 /// Whether a transport error is worth another attempt: by its kind, and by the transport's own
 /// hint for `OTHER` and unknown kinds.
-pub fn is_retryable_transport_error(e: &apify_plugin_api::Error) -> bool {
+pub fn is_retryable_transport_error(e: &TransportError) -> bool {
     e.kind.is_transient().unwrap_or(e.retryable)
 }
 

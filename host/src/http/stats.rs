@@ -7,7 +7,7 @@ use std::sync::{
 
 /// Counters shared by every call of one client.
 #[derive(Debug, Default)]
-pub struct Statistics {
+pub(crate) struct Statistics {
     calls: AtomicU64,
     requests: AtomicU64,
     /// `rate_limit_errors[k]` = 429 responses seen on attempt k+1.
@@ -16,6 +16,7 @@ pub struct Statistics {
 
 /// A copy of the counters at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct StatisticsSnapshot {
     /// Pipeline calls (one per API operation, whatever its retries).
     pub calls: u64,

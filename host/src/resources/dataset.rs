@@ -93,17 +93,17 @@ pub struct ListItemsOptions {
 
 impl ListItemsOptions {
     fn apply(&self, req: ApiRequest) -> ApiRequest {
-        req.param("offset", self.offset)
-            .param("limit", self.limit)
-            .param("clean", self.clean)
-            .param("desc", self.desc)
-            .param("fields", self.fields.clone())
-            .param("omit", self.omit.clone())
-            .param("unwind", self.unwind.clone())
-            .param("skipEmpty", self.skip_empty)
-            .param("skipHidden", self.skip_hidden)
-            .param("flatten", self.flatten.clone())
-            .param("view", self.view.clone())
+        req.query("offset", self.offset)
+            .query("limit", self.limit)
+            .query("clean", self.clean)
+            .query("desc", self.desc)
+            .query("fields", self.fields.clone())
+            .query("omit", self.omit.clone())
+            .query("unwind", self.unwind.clone())
+            .query("skipEmpty", self.skip_empty)
+            .query("skipHidden", self.skip_hidden)
+            .query("flatten", self.flatten.clone())
+            .query("view", self.view.clone())
     }
 }
 
@@ -244,22 +244,23 @@ impl DatasetClient {
         let req = self
             .res
             .sub(Method::GET, &["items"])
-            .param("format", opts.format.as_str())
+            .query("format", opts.format.as_str())
             .timeout(TimeoutTier::Long);
         opts.items
             .apply(req)
-            .param("bom", opts.bom)
-            .param("delimiter", opts.delimiter.clone())
-            .param("skipHeaderRow", opts.skip_header_row)
-            .param("xmlRoot", opts.xml_root.clone())
-            .param("xmlRow", opts.xml_row.clone())
+            .query("bom", opts.bom)
+            .query("delimiter", opts.delimiter.clone())
+            .query("skipHeaderRow", opts.skip_header_row)
+            .query("xmlRoot", opts.xml_root.clone())
+            .query("xmlRow", opts.xml_row.clone())
     }
 
     /// Appends items: a JSON object or an array of objects (any `Serialize` value that
     /// serializes to one).
     pub async fn push_items<T: Serialize + ?Sized>(&self, items: &T) -> Result<(), Error> {
-        let bytes = serde_json::to_vec(items)
-            .map_err(|e| Error::InvalidInput(format!("cannot serialize the items as JSON: {e}")))?;
+        let bytes = serde_json::to_vec(items).map_err(|e| {
+            Error::invalid_input(format!("cannot serialize the items as JSON: {e}"))
+        })?;
         self.push_items_json(Bytes::from(bytes)).await
     }
 

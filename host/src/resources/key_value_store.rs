@@ -114,7 +114,7 @@ impl RecordValue {
         Ok(match self {
             RecordValue::Json(v) => (
                 Bytes::from(serde_json::to_vec(v).map_err(|e| {
-                    Error::InvalidInput(format!("cannot serialize the record as JSON: {e}"))
+                    Error::invalid_input(format!("cannot serialize the record as JSON: {e}"))
                 })?),
                 "application/json; charset=utf-8",
             ),
@@ -139,7 +139,7 @@ impl RecordValue {
             serde_json::from_slice(&body)
                 .map(RecordValue::Json)
                 .map_err(|e| {
-                    Error::Decode(format!(
+                    Error::decode(format!(
                         "the record is declared as JSON but does not parse: {e}"
                     ))
                 })
@@ -249,11 +249,11 @@ impl KeyValueStoreClient {
         let req = self
             .res
             .sub(Method::GET, &["keys"])
-            .param("limit", opts.limit)
-            .param("exclusiveStartKey", opts.exclusive_start_key.clone())
-            .param("collection", opts.collection.clone())
-            .param("prefix", opts.prefix.clone())
-            .param("signature", opts.signature.clone())
+            .query("limit", opts.limit)
+            .query("exclusiveStartKey", opts.exclusive_start_key.clone())
+            .query("collection", opts.collection.clone())
+            .query("prefix", opts.prefix.clone())
+            .query("signature", opts.signature.clone())
             .timeout(TimeoutTier::Medium);
         self.res.data(req).await
     }
@@ -336,7 +336,7 @@ impl KeyValueStoreClient {
         let mut req = self
             .res
             .sub(Method::GET, &["records", key])
-            .param("attachment", true)
+            .query("attachment", true)
             .timeout(TimeoutTier::Long);
         if stream {
             req = req.stream();
@@ -352,7 +352,7 @@ impl KeyValueStoreClient {
             .timeout(TimeoutTier::Short);
         match self.res.drain(req).await {
             Ok(()) => Ok(true),
-            Err(Error::Api(e)) if e.status == 404 => Ok(false),
+            Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -379,14 +379,14 @@ impl KeyValueStoreClient {
         content_type: &str,
     ) -> Result<(), Error> {
         if http::HeaderValue::from_str(content_type).is_err() {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid_input(format!(
                 "{content_type:?} is not a valid content type"
             )));
         }
         let req = self
             .res
             .sub(Method::PUT, &["records", key])
-            .bytes(content_type, body)
+            .body(content_type, body)
             .timeout(TimeoutTier::Long);
         self.res.drain(req).await
     }

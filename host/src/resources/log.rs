@@ -33,7 +33,7 @@ impl LogClient {
         let req = self
             .res
             .request(Method::GET)
-            .param("raw", raw)
+            .query("raw", raw)
             .timeout(TimeoutTier::Long);
         let resp = not_found_as_none(self.res.call(req).await)?;
         match resp {
@@ -50,8 +50,8 @@ impl LogClient {
         let req = self
             .res
             .request(Method::GET)
-            .param("stream", true)
-            .param("raw", raw)
+            .query("stream", true)
+            .query("raw", raw)
             .timeout(TimeoutTier::Long)
             .stream();
         Ok(not_found_as_none(self.res.call(req).await)?.map(StreamedBody::from_response))

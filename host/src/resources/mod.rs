@@ -25,14 +25,14 @@
 //! - `stream_*` return the body as a [`ByteStream`], never buffered as a whole;
 //! - models keep the fields the API sends that they do not name in `extra`.
 
-pub mod dataset;
-pub mod dataset_collection;
-pub mod key_value_store;
-pub mod key_value_store_collection;
-pub mod log;
-pub mod request_queue;
-pub mod request_queue_collection;
-pub mod user;
+mod dataset;
+mod dataset_collection;
+mod key_value_store;
+mod key_value_store_collection;
+mod log;
+mod request_queue;
+mod request_queue_collection;
+mod user;
 
 use std::{
     future::Future,
@@ -262,11 +262,11 @@ impl Resource {
     ) -> Result<ListPage<T>, Error> {
         let req = self
             .request(Method::GET)
-            .param("unnamed", opts.unnamed)
-            .param("limit", opts.limit)
-            .param("offset", opts.offset)
-            .param("desc", opts.desc)
-            .param("ownership", opts.ownership.clone())
+            .query("unnamed", opts.unnamed)
+            .query("limit", opts.limit)
+            .query("offset", opts.offset)
+            .query("desc", opts.desc)
+            .query("ownership", opts.ownership.clone())
             .timeout(TimeoutTier::Medium);
         self.data(req).await
     }
@@ -311,7 +311,7 @@ impl Resource {
     ) -> Result<T, Error> {
         let mut req = self
             .request(Method::POST)
-            .param("name", name)
+            .query("name", name)
             .timeout(TimeoutTier::Medium);
         if let Some(body) = body {
             req = req.json(body)?;

@@ -322,14 +322,14 @@ impl RequestQueueClient {
     fn req(&self, method: Method, parts: &[&str]) -> crate::http::ApiRequest {
         self.res
             .sub(method, parts)
-            .param("clientKey", self.client_key.clone())
+            .query("clientKey", self.client_key.clone())
     }
 
     /// The first `limit` requests of the queue, without locking them.
     pub async fn list_head(&self, limit: Option<u64>) -> Result<RequestQueueHead, Error> {
         let req = self
             .req(Method::GET, &["head"])
-            .param("limit", limit)
+            .query("limit", limit)
             .timeout(TimeoutTier::Short);
         self.res.data(req).await
     }
@@ -342,8 +342,8 @@ impl RequestQueueClient {
     ) -> Result<LockedRequestQueueHead, Error> {
         let req = self
             .req(Method::POST, &["head", "lock"])
-            .param("lockSecs", lock_secs)
-            .param("limit", limit)
+            .query("lockSecs", lock_secs)
+            .query("limit", limit)
             .timeout(TimeoutTier::Medium);
         self.res.data(req).await
     }
@@ -355,10 +355,10 @@ impl RequestQueueClient {
         forefront: Option<bool>,
     ) -> Result<RequestOperationInfo, Error> {
         let value = serde_json::to_value(request)
-            .map_err(|e| Error::InvalidInput(format!("cannot serialize the request: {e}")))?;
+            .map_err(|e| Error::invalid_input(format!("cannot serialize the request: {e}")))?;
         let req = self
             .req(Method::POST, &["requests"])
-            .param("forefront", forefront)
+            .query("forefront", forefront)
             .json(&with_default_unique_key(value))?
             .timeout(TimeoutTier::Short);
         self.res.data(req).await
@@ -381,15 +381,15 @@ impl RequestQueueClient {
     ) -> Result<RequestOperationInfo, Error> {
         let value = serde_json::to_value(request)
             .map(with_default_unique_key)
-            .map_err(|e| Error::InvalidInput(format!("cannot serialize the request: {e}")))?;
+            .map_err(|e| Error::invalid_input(format!("cannot serialize the request: {e}")))?;
         let Some(id) = value.get("id").and_then(Value::as_str) else {
-            return Err(Error::InvalidInput(
+            return Err(Error::invalid_input(
                 "the request to update has no \"id\" field".to_string(),
             ));
         };
         let req = self
             .req(Method::PUT, &["requests", id])
-            .param("forefront", forefront)
+            .query("forefront", forefront)
             .json(&value)?
             .timeout(TimeoutTier::Medium);
         self.res.data(req).await
@@ -413,8 +413,8 @@ impl RequestQueueClient {
     ) -> Result<RequestLockInfo, Error> {
         let req = self
             .req(Method::PUT, &["requests", request_id, "lock"])
-            .param("forefront", forefront)
-            .param("lockSecs", lock_secs)
+            .query("forefront", forefront)
+            .query("lockSecs", lock_secs)
             .timeout(TimeoutTier::Medium);
         self.res.data(req).await
     }
@@ -427,7 +427,7 @@ impl RequestQueueClient {
     ) -> Result<(), Error> {
         let req = self
             .req(Method::DELETE, &["requests", request_id, "lock"])
-            .param("forefront", forefront)
+            .query("forefront", forefront)
             .timeout(TimeoutTier::Short);
         self.res.drain(req).await
     }
@@ -447,7 +447,7 @@ impl RequestQueueClient {
             .map(|r| {
                 serde_json::to_value(r)
                     .map(with_default_unique_key)
-                    .map_err(|e| Error::InvalidInput(format!("cannot serialize a request: {e}")))
+                    .map_err(|e| Error::invalid_input(format!("cannot serialize a request: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let batches = split_batches(values)?;
@@ -473,7 +473,7 @@ impl RequestQueueClient {
         loop {
             let req = self
                 .req(Method::POST, &["requests", "batch"])
-                .param("forefront", opts.forefront)
+                .query("forefront", opts.forefront)
                 .json(&batch)?
                 .timeout(TimeoutTier::Medium);
             let r: BatchOperationResult = self.res.data(req).await?;
@@ -513,10 +513,10 @@ impl RequestQueueClient {
     pub async fn list_requests(&self, opts: &ListRequestsOptions) -> Result<ListOfRequests, Error> {
         let req = self
             .req(Method::GET, &["requests"])
-            .param("limit", opts.limit)
-            .param("exclusiveStartId", opts.exclusive_start_id.clone())
-            .param("cursor", opts.cursor.clone())
-            .param("filter", opts.filter.clone())
+            .query("limit", opts.limit)
+            .query("exclusiveStartId", opts.exclusive_start_id.clone())
+            .query("cursor", opts.cursor.clone())
+            .query("filter", opts.filter.clone())
             .timeout(TimeoutTier::Medium);
         self.res.data(req).await
     }
@@ -604,7 +604,7 @@ fn split_batches(values: Vec<Value>) -> Result<Vec<Vec<Value>>, Error> {
     let mut size = 2; // `[` and `]`
     for v in values {
         let len = serde_json::to_vec(&v)
-            .map_err(|e| Error::InvalidInput(format!("cannot serialize a request: {e}")))?
+            .map_err(|e| Error::invalid_input(format!("cannot serialize a request: {e}")))?
             .len()
             + 1; // the comma
         if !current.is_empty()

@@ -25,7 +25,10 @@ use hyper_util::{
 
 use apify_plugin_api::types::{chain_has, error_chain};
 
-use super::{CallFuture, Error, ErrorKind, HttpTransport, Request, Response};
+use super::{
+    CallFuture, HttpTransport, TransportError as Error, TransportErrorKind as ErrorKind,
+    TransportRequest as Request, TransportResponse as Response,
+};
 
 /// The default transport, compiled into the host.
 #[derive(Clone)]
@@ -35,7 +38,7 @@ pub struct BuiltinTransport {
 
 impl BuiltinTransport {
     /// A client with a keep-alive pool and the webpki root certificates.
-    pub fn new() -> Result<Self, crate::Error> {
+    pub fn new() -> Result<Self, Error> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -43,7 +46,7 @@ impl BuiltinTransport {
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
-        .map_err(|e| crate::Error::Config(format!("cannot set up TLS: {e}")))?
+        .map_err(|e| Error::new(ErrorKind::TLS, format!("cannot set up TLS: {e}")))?
         .with_root_certificates(rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         })

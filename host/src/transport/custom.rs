@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{CallFuture, HttpTransport, Request};
+use super::{CallFuture, HttpTransport, TransportError, TransportRequest as Request};
 
 /// Adapts an in-process [`apify_plugin_api::Transport`] to [`HttpTransport`].
 pub struct InProcess<T> {
@@ -25,7 +25,7 @@ impl<T: apify_plugin_api::Transport> InProcess<T> {
     }
 
     /// Builds the transport from its options, as the plugin loader would.
-    pub fn from_options(options: serde_json::Value) -> Result<Self, apify_plugin_api::Error> {
+    pub fn from_options(options: serde_json::Value) -> Result<Self, TransportError> {
         T::new(options).map(Self::new)
     }
 }

@@ -16,8 +16,11 @@ use async_ffi::{ContextExt, FfiPoll};
 use bytes::Bytes;
 use futures_core::Stream;
 
-use super::loader::{fail, LoadError, LoadFailure, LoadedPlugin};
-use crate::transport::{CallFuture, Error, ErrorKind, HttpTransport, Request, Response};
+use super::loader::{fail, LoadedPlugin, PluginLoadError, PluginLoadFailure};
+use crate::transport::{
+    CallFuture, HttpTransport, TransportError as Error, TransportErrorKind as ErrorKind,
+    TransportRequest as Request, TransportResponse as Response,
+};
 
 /// A transport served by a loaded plugin.
 pub struct PluginTransport {
@@ -38,7 +41,10 @@ impl Drop for ClientHandle {
 impl LoadedPlugin {
     /// Creates a client from `options` (a JSON object). Constructor errors and panics come back
     /// as errors; the host survives either.
-    pub fn new_client(&self, options: &serde_json::Value) -> Result<PluginTransport, LoadError> {
+    pub fn new_client(
+        &self,
+        options: &serde_json::Value,
+    ) -> Result<PluginTransport, PluginLoadError> {
         let json = options.to_string();
         match (self.module.new_client())(RStr::from_str(&json)) {
             RResult::ROk(client) => Ok(PluginTransport {
@@ -48,13 +54,13 @@ impl LoadedPlugin {
             }),
             RResult::RErr(e) if e.kind == ErrorKind::PANIC => Err(fail(
                 &self.path,
-                LoadFailure::ConstructorPanicked,
+                PluginLoadFailure::ConstructorPanicked,
                 format!("its constructor panicked ({})", e.message),
                 "Report this to the plugin's author; the host is unaffected",
             )),
             RResult::RErr(e) => Err(fail(
                 &self.path,
-                LoadFailure::ConstructorFailed,
+                PluginLoadFailure::ConstructorFailed,
                 format!("it refused its options ({})", e.message),
                 "Fix the [transport.options] table in the config",
             )),

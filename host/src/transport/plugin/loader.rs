@@ -32,16 +32,32 @@ use sha2::{Digest, Sha256};
 
 /// Options that relax or tighten the checks (from the `[transport]` config table).
 #[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
+#[non_exhaustive]
+pub struct PluginLoadOptions {
     /// Expected sha256 of the file, hex.
     pub sha256: Option<String>,
     /// Skip the ownership and permission check.
     pub allow_insecure_permissions: bool,
 }
 
+impl PluginLoadOptions {
+    /// Requires the file's sha256 (hex) to be `sha256`, checked before the file is loaded.
+    pub fn sha256(mut self, sha256: impl Into<String>) -> Self {
+        self.sha256 = Some(sha256.into());
+        self
+    }
+
+    /// Loads the plugin even if group or others can write it or a stranger owns it.
+    pub fn allow_insecure_permissions(mut self, allow: bool) -> Self {
+        self.allow_insecure_permissions = allow;
+        self
+    }
+}
+
 /// Which check failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoadFailure {
+#[non_exhaustive]
+pub enum PluginLoadFailure {
     /// No file at the path.
     NotFound,
     /// The path is a directory or another non-regular file.
@@ -68,18 +84,19 @@ pub enum LoadFailure {
 
 /// A plugin that could not be loaded: names the path, the reason and the fix.
 #[derive(Debug, Clone)]
-pub struct LoadError {
+#[non_exhaustive]
+pub struct PluginLoadError {
     /// The path as given.
     pub path: PathBuf,
     /// Which check failed.
-    pub failure: LoadFailure,
+    pub failure: PluginLoadFailure,
     /// Why, in a sentence.
     pub reason: String,
     /// What to do about it.
     pub fix: String,
 }
 
-impl fmt::Display for LoadError {
+impl fmt::Display for PluginLoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -91,21 +108,15 @@ impl fmt::Display for LoadError {
     }
 }
 
-impl std::error::Error for LoadError {}
-
-impl From<LoadError> for crate::Error {
-    fn from(e: LoadError) -> Self {
-        crate::Error::Config(e.to_string())
-    }
-}
+impl std::error::Error for PluginLoadError {}
 
 pub(crate) fn fail(
     path: &Path,
-    failure: LoadFailure,
+    failure: PluginLoadFailure,
     reason: impl Into<String>,
     fix: impl Into<String>,
-) -> LoadError {
-    LoadError {
+) -> PluginLoadError {
+    PluginLoadError {
         path: path.to_path_buf(),
         failure,
         reason: reason.into(),
@@ -115,16 +126,18 @@ pub(crate) fn fail(
 
 /// The outcome of one check, for `apify-host transport inspect`.
 #[derive(Debug, Clone)]
-pub struct CheckOutcome {
+#[non_exhaustive]
+pub struct PluginCheck {
     /// Short name of the check.
     pub check: &'static str,
     /// `Ok(detail)` or the error.
-    pub result: Result<String, LoadError>,
+    pub result: Result<String, PluginLoadError>,
 }
 
 /// A plugin whose checks passed: its module and metadata. Creating clients is
 /// [`LoadedPlugin::new_client`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct LoadedPlugin {
     /// The canonical path.
     pub path: PathBuf,
@@ -132,7 +145,7 @@ pub struct LoadedPlugin {
     pub sha256: String,
     /// What the plugin says about itself.
     pub metadata: PluginInfo,
-    pub(crate) module: PluginModRef,
+    pub(super) module: PluginModRef,
 }
 
 impl fmt::Debug for LoadedPlugin {
@@ -147,6 +160,7 @@ impl fmt::Debug for LoadedPlugin {
 
 /// Plugin metadata in plain Rust types.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PluginInfo {
     /// Short name.
     pub name: String,
@@ -179,33 +193,39 @@ impl PluginInfo {
 }
 
 /// Runs every check in order and loads the plugin; the first failure is returned.
-pub fn load(path: &Path, options: &LoadOptions) -> Result<LoadedPlugin, LoadError> {
+pub fn load_plugin(
+    path: &Path,
+    options: &PluginLoadOptions,
+) -> Result<LoadedPlugin, PluginLoadError> {
     let mut report = Vec::new();
     run_checks(path, options, &mut report)
 }
 
-/// Runs the checks like [`load`] and records the outcome of each, for `transport inspect`.
-pub fn inspect(path: &Path, options: &LoadOptions) -> (Vec<CheckOutcome>, Option<LoadedPlugin>) {
+/// Runs the checks like [`load_plugin`] and records the outcome of each, for `transport inspect`.
+pub(crate) fn run_all_checks(
+    path: &Path,
+    options: &PluginLoadOptions,
+) -> (Vec<PluginCheck>, Option<LoadedPlugin>) {
     let mut report = Vec::new();
     let loaded = run_checks(path, options, &mut report).ok();
     (report, loaded)
 }
 
 fn record<T>(
-    report: &mut Vec<CheckOutcome>,
+    report: &mut Vec<PluginCheck>,
     check: &'static str,
-    r: Result<(T, String), LoadError>,
-) -> Result<T, LoadError> {
+    r: Result<(T, String), PluginLoadError>,
+) -> Result<T, PluginLoadError> {
     match r {
         Ok((v, detail)) => {
-            report.push(CheckOutcome {
+            report.push(PluginCheck {
                 check,
                 result: Ok(detail),
             });
             Ok(v)
         }
         Err(e) => {
-            report.push(CheckOutcome {
+            report.push(PluginCheck {
                 check,
                 result: Err(e.clone()),
             });
@@ -216,9 +236,9 @@ fn record<T>(
 
 fn run_checks(
     path: &Path,
-    options: &LoadOptions,
-    report: &mut Vec<CheckOutcome>,
-) -> Result<LoadedPlugin, LoadError> {
+    options: &PluginLoadOptions,
+    report: &mut Vec<PluginCheck>,
+) -> Result<LoadedPlugin, PluginLoadError> {
     let canonical = record(report, "path", check_path(path))?;
     record(
         report,
@@ -237,15 +257,15 @@ fn run_checks(
     })
 }
 
-fn check_path(path: &Path) -> Result<(PathBuf, String), LoadError> {
+fn check_path(path: &Path) -> Result<(PathBuf, String), PluginLoadError> {
     let fix_path = "Check `plugin` under [transport] in the config, APIFY_TRANSPORT_PLUGIN or --transport-plugin";
     let canonical = std::fs::canonicalize(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            fail(path, LoadFailure::NotFound, "no such file", fix_path)
+            fail(path, PluginLoadFailure::NotFound, "no such file", fix_path)
         } else {
             fail(
                 path,
-                LoadFailure::NotFound,
+                PluginLoadFailure::NotFound,
                 format!("the path cannot be resolved ({e})"),
                 fix_path,
             )
@@ -254,7 +274,7 @@ fn check_path(path: &Path) -> Result<(PathBuf, String), LoadError> {
     let meta = std::fs::metadata(&canonical).map_err(|e| {
         fail(
             path,
-            LoadFailure::NotFound,
+            PluginLoadFailure::NotFound,
             format!("cannot stat the file ({e})"),
             fix_path,
         )
@@ -262,7 +282,7 @@ fn check_path(path: &Path) -> Result<(PathBuf, String), LoadError> {
     if meta.is_dir() {
         return Err(fail(
             path,
-            LoadFailure::NotAFile,
+            PluginLoadFailure::NotAFile,
             "it is a directory, not a shared library",
             "Point to the plugin's .so file inside it, e.g. .../libapify_transport_reqwest.so",
         ));
@@ -270,7 +290,7 @@ fn check_path(path: &Path) -> Result<(PathBuf, String), LoadError> {
     if !meta.is_file() {
         return Err(fail(
             path,
-            LoadFailure::NotAFile,
+            PluginLoadFailure::NotAFile,
             "it is not a regular file",
             "Point to the plugin's .so file",
         ));
@@ -287,13 +307,13 @@ fn check_path(path: &Path) -> Result<(PathBuf, String), LoadError> {
 fn check_permissions(
     path: &Path,
     canonical: &Path,
-    options: &LoadOptions,
-) -> Result<((), String), LoadError> {
+    options: &PluginLoadOptions,
+) -> Result<((), String), PluginLoadError> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(canonical).map_err(|e| {
         fail(
             path,
-            LoadFailure::NotFound,
+            PluginLoadFailure::NotFound,
             format!("cannot stat the file ({e})"),
             "",
         )
@@ -320,7 +340,7 @@ fn check_permissions(
         };
         return Err(fail(
             path,
-            LoadFailure::InsecurePermissions,
+            PluginLoadFailure::InsecurePermissions,
             format!("it is writable by {who} (mode {mode:03o}), so another user could replace the code this process runs"),
             format!("Run `chmod go-w {}`, {relax}", canonical.display()),
         ));
@@ -328,7 +348,7 @@ fn check_permissions(
     if uid != 0 && uid != me {
         return Err(fail(
             path,
-            LoadFailure::InsecurePermissions,
+            PluginLoadFailure::InsecurePermissions,
             format!("it is owned by uid {uid}, neither root nor the current user (uid {me})"),
             format!(
                 "Run `chown root {}` or install it as the current user, {relax}",
@@ -347,7 +367,7 @@ fn check_permissions(
         if writable_by_others || (m.uid() != 0 && m.uid() != me) {
             return Err(fail(
                 path,
-                LoadFailure::InsecurePermissions,
+                PluginLoadFailure::InsecurePermissions,
                 format!(
                     "its folder {} is {} (mode {:03o}, owner uid {}), so another user could replace the plugin",
                     dir.display(),
@@ -366,11 +386,15 @@ fn check_permissions(
 }
 
 #[cfg(not(unix))]
-fn check_permissions(_: &Path, _: &Path, _: &LoadOptions) -> Result<((), String), LoadError> {
+fn check_permissions(
+    _: &Path,
+    _: &Path,
+    _: &PluginLoadOptions,
+) -> Result<((), String), PluginLoadError> {
     Ok(((), "not checked on this platform".into()))
 }
 
-fn check_elf(path: &Path, canonical: &Path) -> Result<((), String), LoadError> {
+fn check_elf(path: &Path, canonical: &Path) -> Result<((), String), PluginLoadError> {
     if !cfg!(target_os = "linux") {
         return Ok(((), "not checked on this platform".into()));
     }
@@ -379,7 +403,7 @@ fn check_elf(path: &Path, canonical: &Path) -> Result<((), String), LoadError> {
     if read.is_err() || magic != *b"\x7fELF" {
         return Err(fail(
             path,
-            LoadFailure::NotASharedLibrary,
+            PluginLoadFailure::NotASharedLibrary,
             "it is not a shared library (no ELF header)",
             "Point to the .so that `cargo build` produced for the plugin crate (crate-type = [\"cdylib\"])",
         ));
@@ -390,13 +414,13 @@ fn check_elf(path: &Path, canonical: &Path) -> Result<((), String), LoadError> {
 fn check_sha256(
     path: &Path,
     canonical: &Path,
-    options: &LoadOptions,
-) -> Result<(String, String), LoadError> {
+    options: &PluginLoadOptions,
+) -> Result<(String, String), PluginLoadError> {
     let mut hasher = Sha256::new();
     let mut file = std::fs::File::open(canonical).map_err(|e| {
         fail(
             path,
-            LoadFailure::NotFound,
+            PluginLoadFailure::NotFound,
             format!("cannot read the file ({e})"),
             "",
         )
@@ -404,7 +428,7 @@ fn check_sha256(
     std::io::copy(&mut file, &mut hasher).map_err(|e| {
         fail(
             path,
-            LoadFailure::NotFound,
+            PluginLoadFailure::NotFound,
             format!("cannot read the file ({e})"),
             "",
         )
@@ -417,14 +441,14 @@ fn check_sha256(
         }
         Some(expected) => Err(fail(
             path,
-            LoadFailure::ChecksumMismatch,
+            PluginLoadFailure::ChecksumMismatch,
             format!("its sha256 is {actual} but the config pins {}", expected.trim()),
             "If you installed a new plugin on purpose, update `sha256` under [transport]; otherwise find out who replaced the file",
         )),
     }
 }
 
-fn check_abi(path: &Path, canonical: &Path) -> Result<(PluginModRef, String), LoadError> {
+fn check_abi(path: &Path, canonical: &Path) -> Result<(PluginModRef, String), PluginLoadError> {
     let header = lib_header_from_path(canonical).map_err(|e| map_library_error(path, e))?;
     match header.init_root_module::<PluginModRef>() {
         Ok(module) => Ok((
@@ -455,7 +479,10 @@ fn check_abi(path: &Path, canonical: &Path) -> Result<(PluginModRef, String), Lo
     }
 }
 
-fn check_api_version(path: &Path, module: PluginModRef) -> Result<(PluginInfo, String), LoadError> {
+fn check_api_version(
+    path: &Path,
+    module: PluginModRef,
+) -> Result<(PluginInfo, String), PluginLoadError> {
     let metadata = (module.metadata())();
     // Field added in 1.1: absent (None) in plugins built against 1.0.
     let diagnostics = module.diagnostics().map(|f| f().into_string());
@@ -463,7 +490,7 @@ fn check_api_version(path: &Path, module: PluginModRef) -> Result<(PluginInfo, S
     if info.api_major != API_MAJOR {
         return Err(fail(
             path,
-            LoadFailure::IncompatibleApiVersion,
+            PluginLoadFailure::IncompatibleApiVersion,
             format!(
                 "it was built against plugin API {}.{}, this host speaks {API_MAJOR}.{API_MINOR}",
                 info.api_major, info.api_minor
@@ -485,23 +512,23 @@ fn check_api_version(path: &Path, module: PluginModRef) -> Result<(PluginInfo, S
 }
 
 /// Maps abi_stable's errors to a sentence; the ~20 KB layout report is cut to its decisive line.
-fn map_library_error(path: &Path, e: LibraryError) -> LoadError {
+fn map_library_error(path: &Path, e: LibraryError) -> PluginLoadError {
     match e {
         LibraryError::OpenError { err, .. } => fail(
             path,
-            LoadFailure::LoadFailed,
+            PluginLoadFailure::LoadFailed,
             format!("the dynamic loader refused it ({err})"),
             "Check that it was built for this platform and that its dependencies are installed (`ldd` lists them)",
         ),
         LibraryError::GetSymbolError { .. } => fail(
             path,
-            LoadFailure::NotAPlugin,
+            PluginLoadFailure::NotAPlugin,
             "it is a shared library but not an Apify transport plugin (it exports no plugin root module)",
             "Point to a plugin built with `apify_plugin_api::export_plugin!`",
         ),
         LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => fail(
             path,
-            LoadFailure::IncompatibleApiVersion,
+            PluginLoadFailure::IncompatibleApiVersion,
             format!(
                 "it was built against plugin API {}.x, this host speaks {}.{API_MINOR}",
                 actual_version.major, expected_version.major
@@ -510,7 +537,7 @@ fn map_library_error(path: &Path, e: LibraryError) -> LoadError {
         ),
         LibraryError::AbiInstability(report) => fail(
             path,
-            LoadFailure::LayoutMismatch,
+            PluginLoadFailure::LayoutMismatch,
             format!(
                 "it was built against a changed plugin interface ({})",
                 decisive_line(&report.to_string())
@@ -519,17 +546,17 @@ fn map_library_error(path: &Path, e: LibraryError) -> LoadError {
         ),
         LibraryError::RootModule { err, .. } => fail(
             path,
-            LoadFailure::LoadFailed,
+            PluginLoadFailure::LoadFailed,
             format!("its root module failed to initialise ({err})"),
             "Report this to the plugin's author",
         ),
         LibraryError::Many(errs) => match errs.into_iter().next() {
             Some(first) => map_library_error(path, first),
-            None => fail(path, LoadFailure::LoadFailed, "unknown load error", ""),
+            None => fail(path, PluginLoadFailure::LoadFailed, "unknown load error", ""),
         },
         other => fail(
             path,
-            LoadFailure::LoadFailed,
+            PluginLoadFailure::LoadFailed,
             format!("abi_stable refused it ({})", decisive_line(&other.to_string())),
             "Rebuild the plugin with the same abi_stable and Rust versions as the host",
         ),
@@ -539,7 +566,7 @@ fn map_library_error(path: &Path, e: LibraryError) -> LoadError {
 /// What differs, from an abi_stable layout report (~3–20 KB): the path of fields to the
 /// mismatch and the final `Error:` with its expected and found values, e.g.
 /// `metadata → __returns → api_major: mismatched type (expected u16, found u32)`.
-pub fn decisive_line(report: &str) -> String {
+pub(crate) fn decisive_line(report: &str) -> String {
     let lines: Vec<&str> = report
         .lines()
         .map(str::trim)

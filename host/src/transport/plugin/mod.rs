@@ -7,41 +7,43 @@ use std::{fmt, path::Path};
 
 pub use adapter::PluginTransport;
 pub use loader::{
-    load, CheckOutcome, LoadError, LoadFailure, LoadOptions, LoadedPlugin, PluginInfo,
+    load_plugin, LoadedPlugin, PluginCheck, PluginInfo, PluginLoadError, PluginLoadFailure,
+    PluginLoadOptions,
 };
-
-use crate::config::LoadedConfig;
 
 /// What `apify-host transport inspect PATH` prints: each check, then the metadata.
 #[derive(Debug)]
-pub struct InspectReport {
+#[non_exhaustive]
+pub struct PluginInspectReport {
     /// The path inspected.
     pub path: std::path::PathBuf,
     /// Each check in order, up to the first failure.
-    pub checks: Vec<CheckOutcome>,
+    pub checks: Vec<PluginCheck>,
     /// The metadata, if the checks passed.
     pub plugin: Option<LoadedPlugin>,
     /// The constructor's result with the configured options, if the checks passed.
-    pub constructor: Option<Result<(), LoadError>>,
+    pub constructor: Option<Result<(), PluginLoadError>>,
 }
 
-impl InspectReport {
+impl PluginInspectReport {
     /// Whether every check passed.
     pub fn ok(&self) -> bool {
         self.checks.iter().all(|c| c.result.is_ok()) && matches!(self.constructor, Some(Ok(())))
     }
 }
 
-/// Runs every load check on `path` and the constructor with the configured options, without
-/// sending a request.
-pub fn inspect(path: &Path, config: &LoadedConfig) -> InspectReport {
-    let options = crate::transport::select::load_options(path, config);
-    let (checks, plugin) = loader::inspect(path, &options);
-    let options_json = config.file.transport.options_json();
+/// Runs every load check on `path`, then the constructor with `plugin_options` (the
+/// `[transport.options]` table as JSON), without sending a request.
+pub fn inspect_plugin(
+    path: &Path,
+    options: &PluginLoadOptions,
+    plugin_options: &serde_json::Value,
+) -> PluginInspectReport {
+    let (checks, plugin) = loader::run_all_checks(path, options);
     let constructor = plugin
         .as_ref()
-        .map(|p| p.new_client(&options_json).map(|_| ()));
-    InspectReport {
+        .map(|p| p.new_client(plugin_options).map(|_| ()));
+    PluginInspectReport {
         path: path.to_path_buf(),
         checks,
         plugin,
@@ -49,7 +51,7 @@ pub fn inspect(path: &Path, config: &LoadedConfig) -> InspectReport {
     }
 }
 
-impl fmt::Display for InspectReport {
+impl fmt::Display for PluginInspectReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "plugin: {}", self.path.display())?;
         for c in &self.checks {

@@ -1,31 +1,24 @@
-//! The `apify-host` command line: thin commands over the library, one file per command group.
+//! The `apify-host` command line: thin commands over the `apify_host` library, one file per
+//! command group; run `apify-host --help` for the tour.
 //!
 //! Conventions: data goes to stdout (JSON, JSON lines or a table), messages and progress to
 //! stderr; an error is one `error: ...` line on stderr with exit code 2 for usage, input and
 //! config errors and 1 for API and transport failures. The token never appears in any of it.
 
-pub mod api;
-pub mod datasets;
-pub mod input;
-pub mod key_value_stores;
-pub mod output;
-pub mod request_queues;
-pub mod transport;
-pub mod users;
+mod api;
+mod datasets;
+mod input;
+mod key_value_stores;
+mod output;
+mod request_queues;
+mod transport;
+mod users;
 
-use std::{
-    io::IsTerminal,
-    path::{Path, PathBuf},
-    process::ExitCode,
-};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
 
-use apify_host::{
-    config::{ConfigSource, LoadedConfig},
-    http::HttpSettings,
-    ApifyClient, Error, Token, DEFAULT_API_URL,
-};
+use apify_host::{ApifyClient, Config, ConfigOverrides, ConfigSource, Error, Token};
 use output::OutputFormat;
 
 const AFTER_HELP: &str = "\
@@ -81,26 +74,20 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// API base URL, e.g. http://127.0.0.1:8080 for a local API (default: `api_url` in the
-    /// config, else https://api.apify.com). A trailing /v2 is ignored.
-    #[arg(long, global = true, env = "APIFY_API_BASE_URL", value_name = "URL")]
+    /// API base URL, e.g. http://127.0.0.1:8080 for a local API (default: $APIFY_API_BASE_URL,
+    /// else `api_url` in the config, else https://api.apify.com). A trailing /v2 is ignored.
+    #[arg(long, global = true, value_name = "URL")]
     pub api_url: Option<String>,
 
-    /// API token. Prefer the APIFY_TOKEN variable or `token_file` in the config: a flag is
-    /// visible to other users in the process list.
-    #[arg(
-        long,
-        global = true,
-        env = "APIFY_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
+    /// API token (default: $APIFY_TOKEN, else `token` or `token_file` in the config). Prefer
+    /// the variable or the token file: a flag is visible to other users in the process list.
+    #[arg(long, global = true, value_name = "TOKEN")]
     pub token: Option<String>,
 
     /// Use the transport plugin (.so) at PATH (default: $APIFY_TRANSPORT_PLUGIN, else
     /// `[transport] plugin` in the config, else the built-in transport).
-    // Not a clap `env`: the transport selection reads APIFY_TRANSPORT_PLUGIN itself, so it can
-    // report where the choice came from.
+    // No clap `env` on these flags: the library reads the variables itself (the same rules for
+    // every program built on it), and can then report where each choice came from.
     #[arg(long, global = true, value_name = "PATH")]
     pub transport_plugin: Option<PathBuf>,
 
@@ -168,8 +155,8 @@ pub struct LsArgs {
 
 impl LsArgs {
     /// The library's listing options.
-    pub fn options(&self) -> apify_host::resources::ListOptions {
-        apify_host::resources::ListOptions {
+    pub fn options(&self) -> apify_host::ListOptions {
+        apify_host::ListOptions {
             unnamed: self.unnamed.then_some(true),
             limit: self.limit,
             offset: self.offset,
@@ -224,50 +211,41 @@ impl CliError {
 
 impl From<Error> for CliError {
     fn from(e: Error) -> Self {
-        match &e {
-            Error::InvalidInput(_) | Error::Config(_) => CliError::Usage(e.to_string()),
-            Error::Transport(_) => CliError::Transport(e.to_string()),
-            Error::Api(api) if matches!(api.status, 401 | 403) => CliError::Failure(format!(
+        if e.is_invalid_input() || e.is_config() || e.is_plugin_load() {
+            CliError::Usage(e.to_string())
+        } else if e.is_transport() {
+            CliError::Transport(e.to_string())
+        } else if e.is_unauthorized() {
+            CliError::Failure(format!(
                 "{e} (check the token: APIFY_TOKEN, --token, or `token`/`token_file` in the config)"
-            )),
-            _ => CliError::Failure(e.to_string()),
+            ))
+        } else {
+            CliError::Failure(e.to_string())
         }
     }
 }
 
-impl From<apify_host::config::ConfigError> for CliError {
-    fn from(e: apify_host::config::ConfigError) -> Self {
-        CliError::Usage(e.to_string())
-    }
-}
-
-/// The resolved settings of one run: config, token, output format.
+/// The resolved settings of one run: the library's [`Config`] (flags over environment over
+/// config file) and the output format.
+#[derive(Debug)]
 pub struct Context {
     /// The global flags as given.
     pub global: GlobalArgs,
-    /// The config file (defaults when there is none).
-    pub config: LoadedConfig,
+    /// The resolved configuration.
+    pub config: Config,
     /// The output format for data on stdout.
     pub output: OutputFormat,
-    token: Option<Token>,
-    token_origin: &'static str,
-}
-
-impl std::fmt::Debug for Context {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context")
-            .field("config", &self.config.source)
-            .field("output", &self.output)
-            .field("token", &self.token)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Context {
-    /// Loads the config and resolves the token (flag > env > config `token` > `token_file`).
+    /// Resolves the configuration: the flags, then the environment, then the config file.
     pub fn new(global: GlobalArgs) -> Result<Self, CliError> {
-        let config = LoadedConfig::load(global.config.as_deref())?;
-        let (token, token_origin) = resolve_token(&global, &config)?;
+        let mut overrides = ConfigOverrides::default();
+        overrides.config_file = global.config.clone();
+        overrides.api_url = global.api_url.clone();
+        overrides.token = global.token.clone();
+        overrides.transport_plugin = global.transport_plugin.clone();
+        let config = Config::load(&overrides)?;
         let output = global.output.unwrap_or(if std::io::stdout().is_terminal() {
             OutputFormat::Table
         } else {
@@ -277,62 +255,23 @@ impl Context {
             global,
             config,
             output,
-            token,
-            token_origin,
         })
-    }
-
-    /// The token, if any (for redaction of messages).
-    pub fn token(&self) -> Option<&Token> {
-        self.token.as_ref()
-    }
-
-    /// The API base URL: flag/env > config > default, without a trailing `/` or `/v2`.
-    pub fn api_url(&self) -> String {
-        let raw = self
-            .global
-            .api_url
-            .clone()
-            .filter(|u| !u.trim().is_empty())
-            .or_else(|| self.config.file.api_url.clone())
-            .unwrap_or_else(|| DEFAULT_API_URL.to_string());
-        let trimmed = raw.trim().trim_end_matches('/');
-        // Users often paste the versioned URL; every path the client sends starts with /v2.
-        trimmed.strip_suffix("/v2").unwrap_or(trimmed).to_string()
-    }
-
-    /// The pipeline settings from `[http]`.
-    pub fn settings(&self) -> Result<HttpSettings, CliError> {
-        Ok(self.config.file.http.settings()?)
     }
 
     /// A client for calls that may go without a token (reads of storages by id, raw calls).
     pub fn client(&self) -> Result<ApifyClient, CliError> {
-        let selection = transport::select_transport(self)?;
-        tracing::debug!(
-            transport = %selection.description,
-            source = %selection.source,
-            api_url = %self.api_url(),
-            token = self.token_origin,
-            "client configuration"
-        );
-        Ok(ApifyClient::builder()
-            .api_url(self.api_url())
-            .settings(self.settings()?)
-            .token_opt(self.token.clone())
-            .transport(selection.transport)
-            .build()?)
+        Ok(self.config.client_builder()?.build()?)
     }
 
     /// A client for calls that need a token; without one, a usage error that says where to
     /// set it, before anything is sent.
     pub fn authed_client(&self) -> Result<ApifyClient, CliError> {
-        if self.token.is_none() {
+        if !self.config.has_token() {
             return Err(CliError::usage(format!(
                 "no API token: set the APIFY_TOKEN environment variable, pass --token, or set \
                  `token` or `token_file` in the config file ({})",
-                match &self.config.source {
-                    ConfigSource::None => match apify_host::config::default_config_path() {
+                match self.config.source() {
+                    ConfigSource::None => match Config::default_path() {
                         Some(p) => format!("none found; the default location is {}", p.display()),
                         None => "none found".to_string(),
                     },
@@ -347,50 +286,6 @@ impl Context {
     pub fn out(&self) -> output::Printer {
         output::Printer::new(self.output)
     }
-}
-
-/// Flag/env > config `token` > config `token_file` (relative to the config file's folder).
-fn resolve_token(
-    global: &GlobalArgs,
-    config: &LoadedConfig,
-) -> Result<(Option<Token>, &'static str), CliError> {
-    if let Some(t) = global.token.as_deref().filter(|t| !t.trim().is_empty()) {
-        return Ok((Some(Token::new(t)), "flag or APIFY_TOKEN"));
-    }
-    if let Some(t) = config
-        .file
-        .token
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())
-    {
-        return Ok((Some(Token::new(t)), "config token"));
-    }
-    if let Some(file) = &config.file.token_file {
-        let path = match (
-            file.is_relative(),
-            config.source.path().and_then(Path::parent),
-        ) {
-            (true, Some(dir)) => dir.join(file),
-            _ => file.clone(),
-        };
-        // Never echo the file's content: only its path and the OS error.
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            CliError::usage(format!(
-                "cannot read the token file {} (token_file in {}): {e}",
-                path.display(),
-                config.source
-            ))
-        })?;
-        if text.trim().is_empty() {
-            return Err(CliError::usage(format!(
-                "the token file {} (token_file in {}) is empty",
-                path.display(),
-                config.source
-            )));
-        }
-        return Ok((Some(Token::new(text)), "config token_file"));
-    }
-    Ok((None, "none"))
 }
 
 /// Sets up stderr logging: `-v` info, `-vv` debug, `-vvv` trace for this crate; without `-v`,
@@ -411,7 +306,7 @@ fn init_tracing(verbose: u8) {
 }
 
 /// Runs the command line and returns the process exit code.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -432,18 +327,19 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // Known before the config loads, so even a config error cannot echo a flag/env token.
-    let mut token_for_redaction: Option<Token> = cli
-        .global
-        .token
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())
-        .map(Token::new);
+    // Known before the config loads, so even a config error cannot echo a flag/env token. (A
+    // token from the config file is redacted by the library's own errors.)
+    let tokens_for_redaction: Vec<Token> =
+        [cli.global.token.clone(), std::env::var("APIFY_TOKEN").ok()]
+            .into_iter()
+            .flatten()
+            .filter(|t| !t.trim().is_empty())
+            .map(Token::new)
+            .collect();
     let mut api_url = String::new();
     let result = runtime.block_on(async {
         let ctx = Context::new(cli.global)?;
-        token_for_redaction = ctx.token().cloned();
-        api_url = ctx.api_url();
+        api_url = ctx.config.api_url().to_string();
         run(&ctx, cli.command).await
     });
     // Do not wait for transport tasks (idle pooled connections) to wind down.
@@ -457,10 +353,7 @@ pub fn main() -> ExitCode {
                 CliError::BrokenPipe => None,
             };
             if let Some(m) = message {
-                let m = match &token_for_redaction {
-                    Some(t) => t.redact(&m),
-                    None => m,
-                };
+                let m = tokens_for_redaction.iter().fold(m, |m, t| t.redact(&m));
                 // One line, whatever the source text contained.
                 let one_line = m.split_whitespace().collect::<Vec<_>>().join(" ");
                 eprintln!("error: {one_line}");

@@ -9,7 +9,7 @@ use super::{
     output::{json_items, Column},
     CliError, Context, LsArgs,
 };
-use apify_host::resources::BatchAddOptions;
+use apify_host::BatchAddOptions;
 
 const COLUMNS: &[Column] = &[
     ("ID", "id"),

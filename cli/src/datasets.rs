@@ -8,7 +8,7 @@ use super::{
     output::{json_items, write_body, Column},
     CliError, Context, LsArgs,
 };
-use apify_host::resources::{DownloadItemsOptions, ListItemsOptions};
+use apify_host::{DownloadItemsOptions, ListItemsOptions};
 use clap::{Args, Subcommand};
 
 const COLUMNS: &[Column] = &[

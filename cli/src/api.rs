@@ -7,10 +7,7 @@ use http::Method;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use super::{input::InputSource, output::write_body, CliError, Context};
-use apify_host::{
-    http::{ApiRequest, TimeoutTier},
-    resources::StreamedBody,
-};
+use apify_host::{StreamedBody, TimeoutTier};
 
 /// Characters escaped in a user-given path: those that would end or break the path part of a
 /// URL. `%` stays, so already-encoded paths pass unchanged.
@@ -104,9 +101,12 @@ fn split_path(raw: &str) -> Result<(String, Vec<(String, String)>), CliError> {
 /// Runs `apify-host api`.
 pub async fn run(ctx: &Context, args: ApiArgs) -> Result<(), CliError> {
     let (path, query) = split_path(&args.path)?;
-    let mut req = ApiRequest::new(args.method.clone(), path).timeout(TimeoutTier::Long);
+    let client = ctx.client()?;
+    let mut req = client
+        .request(args.method.clone(), &path)
+        .timeout(TimeoutTier::Long);
     for (k, v) in query.iter().chain(args.params.iter()) {
-        req = req.param(k, v.as_str());
+        req = req.query(k, v.as_str());
     }
     if let Some(body) = &args.body {
         // Read and check the body before anything else: bad input never causes a request.
@@ -120,7 +120,7 @@ pub async fn run(ctx: &Context, args: ApiArgs) -> Result<(), CliError> {
                     .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")) =>
             {
                 let bytes = input.into_json()?.bytes;
-                req.bytes(ct, bytes)
+                req.body(ct, bytes)
             }
             Some(ct) => {
                 if http::HeaderValue::from_str(ct).is_err() {
@@ -128,12 +128,11 @@ pub async fn run(ctx: &Context, args: ApiArgs) -> Result<(), CliError> {
                         "--content-type {ct:?} is not a valid header value"
                     )));
                 }
-                req.bytes(ct, input.bytes)
+                req.body(ct, input.bytes)
             }
         };
     }
-    let client = ctx.client()?;
-    let resp = client.pipeline().call(req.stream()).await?;
+    let resp = req.stream().send().await?;
     tracing::info!(status = resp.status.as_u16(), "api: response");
     write_body(StreamedBody::from_response(resp), args.out.as_deref()).await?;
     Ok(())

@@ -11,7 +11,7 @@ use super::{
     output::{json_items, write_body, Column},
     CliError, Context, LsArgs,
 };
-use apify_host::resources::ListKeysOptions;
+use apify_host::ListKeysOptions;
 
 const COLUMNS: &[Column] = &[("ID", "id"), ("NAME", "name"), ("MODIFIED", "modifiedAt")];
 const KEY_COLUMNS: &[Column] = &[("KEY", "key"), ("SIZE", "size")];

@@ -27,12 +27,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 
 use apify_host::{
-    http::HttpSettings,
-    resources::{
-        BatchAddOptions, DownloadItemsOptions, ListItemsOptions, ListKeysOptions, ListOptions,
-        ListRequestsOptions, StorageUpdate,
-    },
-    ApifyClient, Error,
+    ApifyClient, BatchAddOptions, DownloadItemsOptions, Error, HttpSettings, ListItemsOptions,
+    ListKeysOptions, ListOptions, ListRequestsOptions, StorageUpdate,
 };
 use prism::{Exchange, Log, Prism, Recorder, RecordingProxy, Verdict};
 
@@ -120,8 +116,8 @@ impl Report {
         let result = fut.await;
         let outcome = match result {
             Ok(s) => Outcome::Ok(s),
-            Err(Error::Decode(m)) => Outcome::Decode(m),
-            Err(e @ Error::Api(_)) => Outcome::Api(e.to_string()),
+            Err(e) if e.is_decode() => Outcome::Decode(e.to_string()),
+            Err(e) if e.is_api() => Outcome::Api(e.to_string()),
             Err(e) => Outcome::Failed(e.to_string()),
         };
         self.push("lib", name, expected, prism::take(log), outcome);
@@ -351,13 +347,8 @@ async fn library_operations(report: &mut Report, base_url: &str) {
     let client = ApifyClient::builder()
         .api_url(base_url)
         .token(TOKEN)
-        .settings(HttpSettings {
-            // Prism does not decode gzip request bodies; and a rejection must surface at once.
-            compress_requests: false,
-            max_retries: 0,
-            min_delay_between_retries: Duration::from_millis(10),
-            ..HttpSettings::default()
-        })
+        .settings(HttpSettings::default().// Prism does not decode gzip request bodies; and a rejection must surface at once.
+            compress_requests(false).max_retries(0).min_delay_between_retries(Duration::from_millis(10)))
         .transport(Arc::new(Recorder::new(log.clone())))
         .build()
         .expect("client");

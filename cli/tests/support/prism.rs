@@ -29,7 +29,7 @@ use futures_util::StreamExt;
 use http::HeaderMap;
 use http_body_util::{BodyExt, Full};
 
-use apify_host::transport::{builtin::BuiltinTransport, CallFuture, HttpTransport, Request};
+use apify_host::{BuiltinTransport, CallFuture, HttpTransport, TransportRequest as Request};
 
 /// The Prism binary installed by `npm install --prefix tools/prism`.
 pub const PRISM_BIN: &str = concat!(

@@ -6,7 +6,6 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::{CliError, Context};
-use apify_host::transport::{plugin, select};
 
 /// Transport commands.
 #[derive(Debug, Subcommand)]
@@ -39,27 +38,6 @@ pub enum TransportCommand {
     },
 }
 
-/// The selected transport, as the client builder takes it.
-pub(crate) struct Selected {
-    /// The transport.
-    pub transport: std::sync::Arc<dyn apify_host::transport::HttpTransport>,
-    /// What it is.
-    pub description: String,
-    /// Where the choice came from.
-    pub source: String,
-}
-
-/// Selects (and, for a plugin, loads and checks) the transport: `--transport-plugin`, then
-/// `APIFY_TRANSPORT_PLUGIN`, then the config, else the built-in transport.
-pub(crate) fn select_transport(ctx: &Context) -> Result<Selected, CliError> {
-    let s = select::select(ctx.global.transport_plugin.as_deref(), &ctx.config)?;
-    Ok(Selected {
-        transport: s.transport,
-        description: s.description,
-        source: s.source,
-    })
-}
-
 #[derive(Serialize)]
 struct Info<'a> {
     transport: &'a str,
@@ -71,7 +49,7 @@ struct Info<'a> {
 pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
     match cmd {
         TransportCommand::Info => {
-            let s = select_transport(ctx)?;
+            let s = ctx.config.select_transport()?;
             let info = Info {
                 transport: &s.description,
                 source: &s.source,
@@ -80,7 +58,7 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
             ctx.out().object(&info, &["transport", "source", "name"])
         }
         TransportCommand::Inspect { path } => {
-            let report = plugin::inspect(&path, &ctx.config);
+            let report = ctx.config.inspect_plugin(&path);
             // The report is text for people whatever --output says: it has no JSON form.
             ctx.out().text(&report.to_string())?;
             if report.ok() {

@@ -1,6 +1,6 @@
-//! Configuration: a TOML file, then environment variables, then command-line flags.
+//! The config file: its TOML model, where it is found, and how it is parsed.
 //!
-//! The file is found by `--config`, then `APIFY_HOST_CONFIG`, then
+//! The file is found by an explicit path (`--config`), then `APIFY_HOST_CONFIG`, then
 //! `<platform config dir>/apify-host/config.toml` if it exists. Unknown keys are errors that
 //! name the key and line: a typo must never silently fall back to a default.
 
@@ -11,12 +11,12 @@ use std::{
 
 use serde::Deserialize;
 
-use crate::http::HttpSettings;
+use crate::{http::HttpSettings, Error};
 
 /// The config file, as written. Its `Debug` never shows the token.
 #[derive(Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     /// API base URL, e.g. `https://api.apify.com`.
     pub api_url: Option<String>,
     /// The API token. Prefer `APIFY_TOKEN` or `token_file` over writing it here.
@@ -46,7 +46,7 @@ impl std::fmt::Debug for ConfigFile {
 /// `[http]`: retries, timeouts, compression.
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct HttpConfig {
+pub(crate) struct HttpConfig {
     /// Retries after the first attempt (default 4).
     pub max_retries: Option<u32>,
     /// Backoff base in milliseconds (default 500).
@@ -65,16 +65,17 @@ pub struct HttpConfig {
 
 impl HttpConfig {
     /// The pipeline settings, defaults filled in.
-    pub fn settings(&self) -> Result<HttpSettings, ConfigError> {
+    pub(crate) fn settings(&self) -> Result<HttpSettings, Error> {
         let d = HttpSettings::default();
-        let secs = |v: Option<f64>, key: &str, def: Duration| -> Result<Duration, ConfigError> {
+        let secs = |v: Option<f64>, key: &str, def: Duration| -> Result<Duration, Error> {
             match v {
                 None => Ok(def),
                 Some(s) if s > 0.0 && Duration::try_from_secs_f64(s).is_ok() => {
                     Ok(Duration::from_secs_f64(s))
                 }
-                Some(s) => Err(ConfigError::Invalid(format!(
-                    "[http] {key} = {s} is not a positive number of seconds (at most about 10^19)"
+                Some(s) => Err(Error::config(format!(
+                    "invalid config: [http] {key} = {s} is not a positive number of seconds \
+                     (at most about 10^19)"
                 ))),
             }
         };
@@ -84,9 +85,10 @@ impl HttpConfig {
                 None => d.min_delay_between_retries,
                 // The backoff doubles per attempt: beyond 10 minutes a run would wait for hours.
                 Some(ms) if ms > 600_000 => {
-                    return Err(ConfigError::Invalid(format!(
-                    "[http] min_delay_between_retries_ms = {ms} is more than 600000 (10 minutes)"
-                )))
+                    return Err(Error::config(format!(
+                        "invalid config: [http] min_delay_between_retries_ms = {ms} is more \
+                         than 600000 (10 minutes)"
+                    )))
                 }
                 Some(ms) => Duration::from_millis(ms),
             },
@@ -110,7 +112,7 @@ impl HttpConfig {
 /// `[transport]`: which transport performs the HTTP exchanges.
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct TransportConfig {
+pub(crate) struct TransportConfig {
     /// Path of a transport plugin (`.so`); absent = the built-in transport.
     pub plugin: Option<PathBuf>,
     /// Optional sha256 pin (hex) of the plugin file, checked before loading it.
@@ -125,37 +127,14 @@ pub struct TransportConfig {
 
 impl TransportConfig {
     /// The options as a JSON object.
-    pub fn options_json(&self) -> serde_json::Value {
+    pub(crate) fn options_json(&self) -> serde_json::Value {
         serde_json::to_value(&self.options).unwrap_or_else(|_| serde_json::json!({}))
     }
 }
 
-/// A config problem, with the file and what to change.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read the config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML or has an unknown or mistyped key.
-    #[error("the config file {path} is invalid: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message, which names the key and line.
-        message: String,
-    },
-    /// A value is out of range.
-    #[error("invalid config: {0}")]
-    Invalid(String),
-}
-
 /// Where the config file came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigSource {
     /// `--config PATH`.
     Flag(PathBuf),
@@ -190,7 +169,7 @@ impl std::fmt::Display for ConfigSource {
 
 /// A parsed config file with where it came from.
 #[derive(Debug, Clone)]
-pub struct LoadedConfig {
+pub(crate) struct LoadedConfig {
     /// The file's content (defaults when there is no file).
     pub file: ConfigFile,
     /// Where it came from.
@@ -198,14 +177,14 @@ pub struct LoadedConfig {
 }
 
 /// The default config file location, `<config dir>/apify-host/config.toml`.
-pub fn default_config_path() -> Option<PathBuf> {
+pub(crate) fn default_config_path() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("apify-host").join("config.toml"))
 }
 
 impl LoadedConfig {
     /// Finds and parses the config file: `explicit` (from `--config`), then
     /// `APIFY_HOST_CONFIG`, then the default location if it exists.
-    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+    pub(crate) fn load(explicit: Option<&Path>) -> Result<Self, Error> {
         let source = if let Some(p) = explicit {
             ConfigSource::Flag(p.to_path_buf())
         } else if let Some(p) = std::env::var_os("APIFY_HOST_CONFIG").filter(|p| !p.is_empty()) {
@@ -224,19 +203,23 @@ impl LoadedConfig {
     }
 
     /// Parses one file.
-    pub fn parse_file(path: &Path) -> Result<ConfigFile, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
+    fn parse_file(path: &Path) -> Result<ConfigFile, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::config(format!(
+                "cannot read the config file {}: {e}",
+                path.display()
+            ))
         })?;
-        Self::parse_str(&text).map_err(|message| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message,
+        Self::parse_str(&text).map_err(|message| {
+            Error::config(format!(
+                "the config file {} is invalid: {message}",
+                path.display()
+            ))
         })
     }
 
     /// Parses config text; the error message names the key and the line.
-    pub fn parse_str(text: &str) -> Result<ConfigFile, String> {
+    fn parse_str(text: &str) -> Result<ConfigFile, String> {
         toml::from_str(text).map_err(|e| {
             let mut msg = e.message().to_string();
             if let Some(span) = e.span() {

@@ -1,0 +1,212 @@
+//! [`ApifyClient`]: the entry point of the library, and its builder.
+
+mod raw;
+
+use std::sync::Arc;
+
+use http::Method;
+
+pub use raw::RequestBuilder;
+
+use crate::{
+    http::{ApiRequest, ApiResponse, HttpSettings, Pipeline, StatisticsSnapshot},
+    token::Token,
+    transport::{BuiltinTransport, HttpTransport},
+    Error, DEFAULT_API_URL,
+};
+
+/// The Apify API client. Cheap to clone; clones share the transport and the statistics.
+#[derive(Clone, Debug)]
+pub struct ApifyClient {
+    pipeline: Arc<Pipeline>,
+}
+
+/// Builds an [`ApifyClient`]. Its `Debug` never shows the token.
+#[derive(Default)]
+pub struct ApifyClientBuilder {
+    token: Option<Token>,
+    api_url: Option<String>,
+    settings: HttpSettings,
+    transport: Option<Arc<dyn HttpTransport>>,
+}
+
+impl std::fmt::Debug for ApifyClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApifyClientBuilder")
+            .field("token", &self.token)
+            .field("api_url", &self.api_url)
+            .field("settings", &self.settings)
+            .field(
+                "transport",
+                &self.transport.as_ref().map(|t| t.name().to_string()),
+            )
+            .finish()
+    }
+}
+
+impl ApifyClientBuilder {
+    /// Sets the API token (surrounding whitespace is trimmed; an empty token means none).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Token::non_empty(token.into());
+        self
+    }
+
+    /// Sets the API base URL (default `https://api.apify.com`). A trailing `/` or `/v2` is
+    /// ignored: every path the client sends starts with `/v2`.
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = Some(url.into());
+        self
+    }
+
+    /// Sets the retry, timeout and compression settings.
+    pub fn settings(mut self, settings: HttpSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Uses `transport` instead of the built-in one.
+    pub fn transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// Sets the token from an already-resolved [`Token`] (config and env resolution).
+    #[cfg(feature = "config")]
+    pub(crate) fn token_value(mut self, token: Option<Token>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// Builds the client: checks the URL and the token, and creates the built-in transport
+    /// unless one was given.
+    pub fn build(self) -> Result<ApifyClient, Error> {
+        let raw = self.api_url.unwrap_or_else(|| DEFAULT_API_URL.to_string());
+        let api_url = normalize_api_url(&raw);
+        let parsed = url::Url::parse(&api_url).map_err(|e| {
+            Error::config(format!(
+                "the API URL {raw:?} is not a valid URL ({e}); use e.g. https://api.apify.com"
+            ))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::config(format!(
+                "the API URL {raw:?} must start with http:// or https://"
+            )));
+        }
+        if let Some(t) = &self.token {
+            if http::HeaderValue::from_str(&format!("Bearer {}", t.expose())).is_err() {
+                return Err(Error::config(
+                    "the API token contains characters that cannot be sent in a header (a line \
+                     break or a control character?): check APIFY_TOKEN, --token or the token file",
+                ));
+            }
+        }
+        let transport = match self.transport {
+            Some(t) => t,
+            None => Arc::new(BuiltinTransport::new().map_err(|e| {
+                Error::config(format!(
+                    "cannot set up the built-in transport: {}",
+                    e.message
+                ))
+            })?),
+        };
+        let pipeline = Pipeline::new(transport, self.settings, &api_url, self.token);
+        Ok(ApifyClient {
+            pipeline: Arc::new(pipeline),
+        })
+    }
+}
+
+/// The API base URL without a trailing `/` or `/v2`: users often paste the versioned URL, and
+/// every path the client sends starts with `/v2`.
+fn normalize_api_url(raw: &str) -> String {
+    let trimmed = raw.trim().trim_end_matches('/');
+    trimmed.strip_suffix("/v2").unwrap_or(trimmed).to_string()
+}
+
+impl ApifyClient {
+    /// A builder with the defaults: built-in transport, `https://api.apify.com`, no token.
+    pub fn builder() -> ApifyClientBuilder {
+        ApifyClientBuilder::default()
+    }
+
+    /// A client with `token` and the defaults.
+    pub fn new(token: impl Into<String>) -> Result<Self, Error> {
+        Self::builder().token(token).build()
+    }
+
+    /// The same client configuration over an in-process custom transport: the Rust analog of
+    /// the Python client's `with_custom_http_client`. Retries, timeouts, error mapping and
+    /// statistics still apply, because they live in the pipeline above the transport.
+    pub fn with_custom_http_client(&self, transport: Arc<dyn HttpTransport>) -> Self {
+        let p = &self.pipeline;
+        ApifyClient {
+            pipeline: Arc::new(Pipeline::new(
+                transport,
+                p.settings().clone(),
+                p.base_url(),
+                p.token().cloned(),
+            )),
+        }
+    }
+
+    /// A raw call to any API endpoint through the same pipeline (retries, timeouts, errors,
+    /// statistics) as the resource clients: `client.request(Method::GET, "/v2/users/me")`.
+    /// `path` is below the API base URL, already percent-encoded; add segments safely with
+    /// [`RequestBuilder::segment`].
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, path)
+    }
+
+    /// Sends `request` through the pipeline: its 2xx response, or the error of its last
+    /// attempt (429, 5xx and transient transport errors are retried).
+    pub async fn execute(&self, request: ApiRequest) -> Result<ApiResponse, Error> {
+        self.pipeline.call(request).await
+    }
+
+    /// The call and attempt counters.
+    pub fn statistics(&self) -> StatisticsSnapshot {
+        self.pipeline.statistics().snapshot()
+    }
+
+    /// The name of the transport every call goes through (`builtin`, `plugin:reqwest`, ...).
+    pub fn transport_name(&self) -> &str {
+        self.pipeline.transport_name()
+    }
+
+    /// The API base URL, without a trailing `/` or `/v2`.
+    pub fn api_url(&self) -> &str {
+        self.pipeline.base_url()
+    }
+
+    /// The pipeline every call goes through.
+    pub(crate) fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_url_is_normalized() {
+        for raw in [
+            "http://h:1",
+            "http://h:1/",
+            "http://h:1/v2",
+            " http://h:1/v2/ ",
+        ] {
+            assert_eq!(normalize_api_url(raw), "http://h:1", "{raw}");
+        }
+        let c = ApifyClient::builder()
+            .api_url("http://h:1/v2/")
+            .build()
+            .unwrap();
+        assert_eq!(c.api_url(), "http://h:1");
+        let e = ApifyClient::builder()
+            .api_url("ftp://x")
+            .build()
+            .unwrap_err();
+        assert!(e.is_config() && e.to_string().contains("http://"), "{e}");
+    }
+}

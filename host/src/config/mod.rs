@@ -1,0 +1,359 @@
+//! Configuration from a file and the environment: the same swap-by-config for any program
+//! built on the library as for the `apify-host` CLI.
+//!
+//! Precedence, highest first: explicit overrides (the CLI's flags), then the environment
+//! (`APIFY_TOKEN`, `APIFY_API_BASE_URL`, `APIFY_TRANSPORT_PLUGIN`), then the config file, then
+//! the defaults. The file is found by [`ConfigOverrides::config_file`], then
+//! `APIFY_HOST_CONFIG`, then `<config dir>/apify-host/config.toml` if it exists.
+//!
+//! This module sits above the client: it only turns files and variables into the values the
+//! [`ApifyClientBuilder`] and the plugin loader take.
+
+mod file;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+pub use file::ConfigSource;
+use file::LoadedConfig;
+
+use crate::{
+    http::HttpSettings,
+    token::Token,
+    transport::{
+        inspect_plugin, load_plugin, BuiltinTransport, HttpTransport, PluginInspectReport,
+        PluginLoadOptions,
+    },
+    ApifyClient, ApifyClientBuilder, Error,
+};
+
+/// What the caller sets explicitly, winning over the environment and the config file (the
+/// CLI's `--config`, `--api-url`, `--token` and `--transport-plugin`). `Debug` hides the token.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct ConfigOverrides {
+    /// The config file to read instead of `APIFY_HOST_CONFIG` or the default location.
+    pub config_file: Option<PathBuf>,
+    /// The API base URL.
+    pub api_url: Option<String>,
+    /// The API token.
+    pub token: Option<String>,
+    /// A transport plugin (`.so`) to use.
+    pub transport_plugin: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ConfigOverrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigOverrides")
+            .field("config_file", &self.config_file)
+            .field("api_url", &self.api_url)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("transport_plugin", &self.transport_plugin)
+            .finish()
+    }
+}
+
+impl ConfigOverrides {
+    /// Reads this config file instead of `APIFY_HOST_CONFIG` or the default location.
+    pub fn config_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_file = Some(path.into());
+        self
+    }
+
+    /// Uses this API base URL.
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = Some(url.into());
+        self
+    }
+
+    /// Uses this API token.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Uses the transport plugin at `path`.
+    pub fn transport_plugin(mut self, path: impl Into<PathBuf>) -> Self {
+        self.transport_plugin = Some(path.into());
+        self
+    }
+}
+
+/// The configuration resolved from overrides, environment and config file: everything needed
+/// to build a client, and where each choice came from. `Debug` hides the token.
+#[derive(Debug, Clone)]
+pub struct Config {
+    loaded: LoadedConfig,
+    api_url: String,
+    token: Option<Token>,
+    token_origin: &'static str,
+    settings: HttpSettings,
+    plugin: Option<PathBuf>,
+    transport_origin: String,
+}
+
+/// The transport a [`Config`] selects, loaded and ready, with what it is and where the choice
+/// came from.
+#[non_exhaustive]
+pub struct TransportSelection {
+    /// The transport.
+    pub transport: Arc<dyn HttpTransport>,
+    /// What it is, e.g. `plugin reqwest 0.1.0 (plugin API 1.1) at /opt/...so`.
+    pub description: String,
+    /// Where the choice came from, e.g. `APIFY_TRANSPORT_PLUGIN`.
+    pub source: String,
+}
+
+impl std::fmt::Debug for TransportSelection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportSelection")
+            .field("description", &self.description)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// A non-empty environment variable.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    /// Reads the config file and the environment, with `overrides` on top. Fails on an
+    /// unreadable or invalid config file, an invalid `[http]` value, or an unreadable or empty
+    /// token file; nothing is loaded or sent yet.
+    pub fn load(overrides: &ConfigOverrides) -> Result<Self, Error> {
+        let loaded = LoadedConfig::load(overrides.config_file.as_deref())?;
+        let api_url = overrides
+            .api_url
+            .clone()
+            .filter(|u| !u.trim().is_empty())
+            .or_else(|| env_var("APIFY_API_BASE_URL"))
+            .or_else(|| loaded.file.api_url.clone())
+            .unwrap_or_else(|| crate::DEFAULT_API_URL.to_string());
+        let (token, token_origin) = resolve_token(overrides, &loaded)?;
+        let settings = loaded.file.http.settings()?;
+        let (plugin, transport_origin) = if let Some(p) = &overrides.transport_plugin {
+            (Some(p.clone()), "--transport-plugin".to_string())
+        } else if let Some(p) = env_var("APIFY_TRANSPORT_PLUGIN") {
+            (Some(p.into()), "APIFY_TRANSPORT_PLUGIN".to_string())
+        } else if let Some(p) = config_plugin_path(&loaded) {
+            let origin = format!("[transport] plugin in config file {}", loaded.source);
+            (Some(p), origin)
+        } else {
+            let origin = format!(
+                "default (no plugin configured; config file: {})",
+                loaded.source
+            );
+            (None, origin)
+        };
+        Ok(Config {
+            api_url,
+            token,
+            token_origin,
+            settings,
+            plugin,
+            transport_origin,
+            loaded,
+        })
+    }
+
+    /// Where the config file came from.
+    pub fn source(&self) -> &ConfigSource {
+        &self.loaded.source
+    }
+
+    /// The default config file location, `<config dir>/apify-host/config.toml`.
+    pub fn default_path() -> Option<PathBuf> {
+        file::default_config_path()
+    }
+
+    /// The API base URL as configured (the builder drops a trailing `/` or `/v2`).
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    /// Whether a token is configured.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Where the token came from (`--token`, `APIFY_TOKEN`, `config token`,
+    /// `config token_file`, or `none`), never the token itself.
+    pub fn token_origin(&self) -> &'static str {
+        self.token_origin
+    }
+
+    /// The retry, timeout and compression settings from `[http]`.
+    pub fn settings(&self) -> &HttpSettings {
+        &self.settings
+    }
+
+    /// The plugin the configuration selects, if any, and where that choice came from.
+    pub fn transport_plugin(&self) -> (Option<&Path>, &str) {
+        (self.plugin.as_deref(), &self.transport_origin)
+    }
+
+    /// The load options for the plugin at `path`: the config's permission setting always
+    /// applies; its `sha256` pin only to the file the config names (a pin is about one file,
+    /// so a plugin chosen by `--transport-plugin` or `APIFY_TRANSPORT_PLUGIN` is not held to
+    /// another file's hash).
+    pub fn plugin_load_options(&self, path: &Path) -> PluginLoadOptions {
+        let t = &self.loaded.file.transport;
+        let same_file =
+            |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => a == b,
+            };
+        let pinned = config_plugin_path(&self.loaded).is_some_and(|c| same_file(&c, path));
+        let options =
+            PluginLoadOptions::default().allow_insecure_permissions(t.allow_insecure_permissions);
+        match (&t.sha256, pinned) {
+            (Some(pin), true) => options.sha256(pin.clone()),
+            _ => options,
+        }
+    }
+
+    /// `[transport.options]`, as the JSON object the plugin's constructor takes.
+    pub fn plugin_options(&self) -> serde_json::Value {
+        self.loaded.file.transport.options_json()
+    }
+
+    /// Loads the selected transport: the plugin (every load check, then its constructor with
+    /// `[transport.options]`), or the built-in transport.
+    pub fn select_transport(&self) -> Result<TransportSelection, Error> {
+        let source = self.transport_origin.clone();
+        let Some(path) = &self.plugin else {
+            let transport = BuiltinTransport::new().map_err(|e| {
+                Error::config(format!(
+                    "cannot set up the built-in transport: {}",
+                    e.message
+                ))
+            })?;
+            return Ok(TransportSelection {
+                transport: Arc::new(transport),
+                description: "built-in transport (hyper + rustls)".into(),
+                source,
+            });
+        };
+        let loaded = load_plugin(path, &self.plugin_load_options(path))?;
+        let m = &loaded.metadata;
+        let description = format!(
+            "plugin {} {} (plugin API {}.{}) at {}",
+            m.name,
+            m.version,
+            m.api_major,
+            m.api_minor,
+            loaded.path.display()
+        );
+        let transport = loaded.new_client(&self.plugin_options())?;
+        Ok(TransportSelection {
+            transport: Arc::new(transport),
+            description,
+            source,
+        })
+    }
+
+    /// Runs every load check on `path` and the constructor with `[transport.options]`,
+    /// without sending a request (`apify-host transport inspect`).
+    pub fn inspect_plugin(&self, path: &Path) -> PluginInspectReport {
+        inspect_plugin(
+            path,
+            &self.plugin_load_options(path),
+            &self.plugin_options(),
+        )
+    }
+
+    /// A client builder with this configuration, its transport loaded.
+    pub fn client_builder(&self) -> Result<ApifyClientBuilder, Error> {
+        let selection = self.select_transport()?;
+        tracing::debug!(
+            transport = %selection.description,
+            source = %selection.source,
+            api_url = %self.api_url,
+            token = self.token_origin,
+            "client configuration"
+        );
+        Ok(ApifyClient::builder()
+            .api_url(self.api_url.clone())
+            .settings(self.settings.clone())
+            .token_value(self.token.clone())
+            .transport(selection.transport))
+    }
+}
+
+impl ApifyClientBuilder {
+    /// A builder configured from the environment and the config file it names
+    /// (`APIFY_HOST_CONFIG`, else the default location): token, API URL, `[http]` settings and
+    /// the transport, so ops can swap the transport of a deployed program by config alone.
+    pub fn from_env() -> Result<Self, Error> {
+        Config::load(&ConfigOverrides::default())?.client_builder()
+    }
+
+    /// Like [`ApifyClientBuilder::from_env`], reading the config file at `path`.
+    pub fn from_config(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let overrides = ConfigOverrides::default().config_file(path.as_ref());
+        Config::load(&overrides)?.client_builder()
+    }
+}
+
+impl ApifyClient {
+    /// A client configured from the environment and the config file (see
+    /// [`ApifyClientBuilder::from_env`]).
+    pub fn from_env() -> Result<Self, Error> {
+        ApifyClientBuilder::from_env()?.build()
+    }
+}
+
+/// `[transport] plugin`, resolved against the config file's folder when relative (like
+/// `token_file`), so the config means the same file whatever the working directory.
+fn config_plugin_path(config: &LoadedConfig) -> Option<PathBuf> {
+    let p = config.file.transport.plugin.as_ref()?;
+    Some(relative_to_config(config, p))
+}
+
+fn relative_to_config(config: &LoadedConfig, p: &Path) -> PathBuf {
+    match config.source.path().and_then(Path::parent) {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Override > `APIFY_TOKEN` > config `token` > config `token_file` (relative to the config
+/// file's folder).
+fn resolve_token(
+    overrides: &ConfigOverrides,
+    config: &LoadedConfig,
+) -> Result<(Option<Token>, &'static str), Error> {
+    if let Some(t) = overrides.token.clone().and_then(Token::non_empty) {
+        return Ok((Some(t), "--token"));
+    }
+    if let Some(t) = env_var("APIFY_TOKEN").and_then(Token::non_empty) {
+        return Ok((Some(t), "APIFY_TOKEN"));
+    }
+    if let Some(t) = config.file.token.clone().and_then(Token::non_empty) {
+        return Ok((Some(t), "config token"));
+    }
+    let Some(file) = &config.file.token_file else {
+        return Ok((None, "none"));
+    };
+    let path = relative_to_config(config, file);
+    // Never echo the file's content: only its path and the OS error.
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::config(format!(
+            "cannot read the token file {} (token_file in {}): {e}",
+            path.display(),
+            config.source
+        ))
+    })?;
+    match Token::non_empty(text) {
+        Some(t) => Ok((Some(t), "config token_file")),
+        None => Err(Error::config(format!(
+            "the token file {} (token_file in {}) is empty",
+            path.display(),
+            config.source
+        ))),
+    }
+}
