@@ -177,11 +177,6 @@ impl ApifyClient {
     pub fn api_url(&self) -> &str {
         self.pipeline.base_url()
     }
-
-    /// The pipeline every call goes through.
-    pub(crate) fn pipeline(&self) -> &Pipeline {
-        &self.pipeline
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use http::Method;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{
-    next_page_limit, paginate, ItemStream, ListPage, Resource, StorageUpdate, StreamedBody,
+    base::by_offset, ItemStream, ListPage, Paging, ResourceClient, StorageUpdate, StreamedBody,
 };
 use crate::{
     error::not_found_as_none,
@@ -65,7 +65,8 @@ pub struct DatasetStatistics {
 }
 
 /// Which items `list_items` / `iterate_items` / `stream_items` read, and how.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ListItemsOptions {
     /// Skip this many items first.
     pub offset: Option<u64>,
@@ -89,30 +90,21 @@ pub struct ListItemsOptions {
     pub flatten: Option<Vec<String>>,
     /// A view of the dataset schema.
     pub view: Option<String>,
-}
-
-impl ListItemsOptions {
-    fn apply(&self, req: ApiRequest) -> ApiRequest {
-        req.query("offset", self.offset)
-            .query("limit", self.limit)
-            .query("clean", self.clean)
-            .query("desc", self.desc)
-            .query("fields", self.fields.clone())
-            .query("omit", self.omit.clone())
-            .query("unwind", self.unwind.clone())
-            .query("skipEmpty", self.skip_empty)
-            .query("skipHidden", self.skip_hidden)
-            .query("flatten", self.flatten.clone())
-            .query("view", self.view.clone())
-    }
+    /// A signature that grants access to the dataset without the token.
+    pub signature: Option<String>,
+    /// Items per request of `iterate_items` (default and cap 1000); not a query parameter.
+    #[serde(skip)]
+    pub chunk_size: Option<u64>,
 }
 
 /// Options of `stream_items` / `get_items_as_bytes`: the item selection plus the format.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DownloadItemsOptions {
     /// `json` (default), `jsonl`, `csv`, `html`, `xlsx`, `xml` or `rss`.
     pub format: String,
     /// Which items.
+    #[serde(flatten)]
     pub items: ListItemsOptions,
     /// Prefix the output with a UTF-8 byte order mark (default: only for CSV).
     pub bom: Option<bool>,
@@ -143,13 +135,13 @@ impl Default for DownloadItemsOptions {
 /// A client for one dataset.
 #[derive(Clone, Debug)]
 pub struct DatasetClient {
-    res: Resource,
+    pub(super) res: ResourceClient,
 }
 
 impl DatasetClient {
     pub(crate) fn new(client: &ApifyClient, id: &str) -> Self {
         DatasetClient {
-            res: Resource::item(client, "datasets", id),
+            res: ResourceClient::item(client, "datasets", id),
         }
     }
 
@@ -175,11 +167,11 @@ impl DatasetClient {
         &self,
         opts: &ListItemsOptions,
     ) -> Result<ListPage<T>, Error> {
-        let req = opts.apply(
-            self.res
-                .sub(Method::GET, &["items"])
-                .timeout(TimeoutTier::Long),
-        );
+        let req = self
+            .res
+            .sub(Method::GET, &["items"])
+            .query_all(opts)?
+            .timeout(TimeoutTier::Long);
         let resp = self.res.call(req).await?;
         let head = PaginationHeaders::read(&resp);
         let items: Vec<T> = resp.json().await?;
@@ -195,38 +187,37 @@ impl DatasetClient {
         })
     }
 
-    /// All items from `opts.offset` on (up to `opts.limit`), fetched 1000 per request as the
-    /// stream is consumed. Like the Python client, it reads until a short page rather than
+    /// All items from `opts.offset` on (up to `opts.limit`), fetched `opts.chunk_size` (default 1000)
+    /// per request as the stream is consumed. Like the Python client, it reads until a short page rather than
     /// trusting `total`, which lags behind recent writes.
     pub fn iterate_items<T: DeserializeOwned + Send + 'static>(
         &self,
         opts: ListItemsOptions,
     ) -> ItemStream<T> {
         let this = self.clone();
-        let start = opts.offset.unwrap_or(0);
-        paginate(0u64, move |read| {
-            let this = this.clone();
-            let opts = opts.clone();
-            async move {
-                let Some(page_limit) = next_page_limit(opts.limit, read) else {
-                    return Ok((Vec::new(), None));
+        let paging = Paging {
+            limit: opts.limit,
+            chunk_size: opts.chunk_size,
+        };
+        by_offset(
+            opts.offset.unwrap_or(0),
+            paging,
+            false,
+            move |offset, limit| {
+                let this = this.clone();
+                let page = ListItemsOptions {
+                    offset: Some(offset),
+                    limit: Some(limit),
+                    ..opts.clone()
                 };
-                let page_opts = ListItemsOptions {
-                    offset: Some(start + read),
-                    limit: Some(page_limit),
-                    ..opts
-                };
-                let page: ListPage<T> = this.list_items(&page_opts).await?;
-                let n = page.items.len() as u64;
-                let next = (n > 0 && n >= page_limit).then_some(read + n);
-                Ok((page.items, next))
-            }
-        })
+                async move { this.list_items(&page).await }
+            },
+        )
     }
 
     /// The items in `opts.format`, as a body stream: nothing is buffered, whatever the size.
     pub async fn stream_items(&self, opts: &DownloadItemsOptions) -> Result<StreamedBody, Error> {
-        let req = self.download_request(opts).stream();
+        let req = self.download_request(opts)?.stream();
         Ok(StreamedBody::from_response(self.res.call(req).await?))
     }
 
@@ -234,25 +225,18 @@ impl DatasetClient {
     /// [`DatasetClient::stream_items`] for large datasets.
     pub async fn get_items_as_bytes(&self, opts: &DownloadItemsOptions) -> Result<Bytes, Error> {
         self.res
-            .call(self.download_request(opts))
+            .call(self.download_request(opts)?)
             .await?
             .bytes()
             .await
     }
 
-    fn download_request(&self, opts: &DownloadItemsOptions) -> ApiRequest {
-        let req = self
+    fn download_request(&self, opts: &DownloadItemsOptions) -> Result<ApiRequest, Error> {
+        Ok(self
             .res
             .sub(Method::GET, &["items"])
-            .query("format", opts.format.as_str())
-            .timeout(TimeoutTier::Long);
-        opts.items
-            .apply(req)
-            .query("bom", opts.bom)
-            .query("delimiter", opts.delimiter.clone())
-            .query("skipHeaderRow", opts.skip_header_row)
-            .query("xmlRoot", opts.xml_root.clone())
-            .query("xmlRow", opts.xml_row.clone())
+            .query_all(opts)?
+            .timeout(TimeoutTier::Long))
     }
 
     /// Appends items: a JSON object or an array of objects (any `Serialize` value that

@@ -1,18 +1,18 @@
 //! The dataset collection: `/v2/datasets`.
 
-use super::{Dataset, ItemStream, ListOptions, ListPage, Resource};
+use super::{Dataset, ItemStream, ListOptions, ListPage, ResourceClient};
 use crate::{ApifyClient, Error};
 
 /// A client for the datasets of the token's user.
 #[derive(Clone, Debug)]
 pub struct DatasetCollectionClient {
-    res: Resource,
+    pub(super) res: ResourceClient,
 }
 
 impl DatasetCollectionClient {
     pub(crate) fn new(client: &ApifyClient) -> Self {
         DatasetCollectionClient {
-            res: Resource::collection(client, "datasets"),
+            res: ResourceClient::collection(client, "datasets"),
         }
     }
 
@@ -23,7 +23,7 @@ impl DatasetCollectionClient {
 
     /// All datasets matching `opts`, fetched page by page as the stream is consumed.
     pub fn iterate(&self, opts: ListOptions) -> ItemStream<Dataset> {
-        self.res.iterate(opts)
+        self.res.iterate_list(opts)
     }
 
     /// The dataset called `name`, created if it does not exist; with no name, a new unnamed

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{paginate, ItemStream, Resource, StorageUpdate, StreamedBody};
+use super::{by_cursor, ItemStream, Paging, ResourceClient, StorageUpdate, StreamedBody};
 use crate::{error::not_found_as_none, http::TimeoutTier, ApifyClient, Error};
 
 /// A key-value store, as `GET /v2/key-value-stores/{id}` describes it.
@@ -80,7 +80,8 @@ pub struct ListOfKeys {
 }
 
 /// Options of `list_keys` / `iterate_keys`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ListKeysOptions {
     /// At most this many keys (one page of at most 1000 for `list_keys`, overall for
     /// `iterate_keys`).
@@ -93,6 +94,9 @@ pub struct ListKeysOptions {
     pub prefix: Option<String>,
     /// A signature that grants access to a store without the token.
     pub signature: Option<String>,
+    /// Keys per request of `iterate_keys` (default and cap 1000); not a query parameter.
+    #[serde(skip)]
+    pub chunk_size: Option<u64>,
 }
 
 /// A record value, decoded the way the Python client decodes it: by content type.
@@ -219,13 +223,13 @@ pub struct RecordStream {
 /// A client for one key-value store.
 #[derive(Clone, Debug)]
 pub struct KeyValueStoreClient {
-    res: Resource,
+    pub(super) res: ResourceClient,
 }
 
 impl KeyValueStoreClient {
     pub(crate) fn new(client: &ApifyClient, id: &str) -> Self {
         KeyValueStoreClient {
-            res: Resource::item(client, "key-value-stores", id),
+            res: ResourceClient::item(client, "key-value-stores", id),
         }
     }
 
@@ -249,11 +253,7 @@ impl KeyValueStoreClient {
         let req = self
             .res
             .sub(Method::GET, &["keys"])
-            .query("limit", opts.limit)
-            .query("exclusiveStartKey", opts.exclusive_start_key.clone())
-            .query("collection", opts.collection.clone())
-            .query("prefix", opts.prefix.clone())
-            .query("signature", opts.signature.clone())
+            .query_all(opts)?
             .timeout(TimeoutTier::Medium);
         self.res.data(req).await
     }
@@ -262,32 +262,25 @@ impl KeyValueStoreClient {
     /// `nextExclusiveStartKey` as the stream is consumed.
     pub fn iterate_keys(&self, opts: ListKeysOptions) -> ItemStream<KeyValueStoreKey> {
         let this = self.clone();
+        let paging = Paging {
+            limit: opts.limit,
+            chunk_size: opts.chunk_size,
+        };
         let start = opts.exclusive_start_key.clone();
-        paginate((start, 0u64), move |(start_key, read)| {
+        by_cursor(start, paging, move |start_key, limit| {
             let this = this.clone();
-            let opts = opts.clone();
+            let page = ListKeysOptions {
+                limit: Some(limit),
+                exclusive_start_key: start_key,
+                ..opts.clone()
+            };
             async move {
-                let Some(page_limit) = super::next_page_limit(opts.limit, read) else {
-                    return Ok((Vec::new(), None));
-                };
-                let page = this
-                    .list_keys(&ListKeysOptions {
-                        limit: Some(page_limit),
-                        exclusive_start_key: start_key,
-                        ..opts
-                    })
-                    .await?;
-                let n = page.items.len() as u64;
-                // Guard against a server that says "truncated" without telling where to go on
-                // (or with no progress): stop rather than loop forever.
-                let next_key = page
+                let page = this.list_keys(&page).await?;
+                let next = page
                     .next_exclusive_start_key
                     .clone()
-                    .or_else(|| page.items.last().map(|k| k.key.clone()));
-                let next = match next_key {
-                    Some(k) if page.is_truncated && n > 0 => Some((Some(k), read + n)),
-                    _ => None,
-                };
+                    .or_else(|| page.items.last().map(|k| k.key.clone()))
+                    .filter(|_| page.is_truncated);
                 Ok((page.items, next))
             }
         })

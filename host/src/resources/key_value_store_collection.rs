@@ -1,18 +1,18 @@
 //! The key-value store collection: `/v2/key-value-stores`.
 
-use super::{ItemStream, KeyValueStore, ListOptions, ListPage, Resource};
+use super::{ItemStream, KeyValueStore, ListOptions, ListPage, ResourceClient};
 use crate::{ApifyClient, Error};
 
 /// A client for the key-value stores of the token's user.
 #[derive(Clone, Debug)]
 pub struct KeyValueStoreCollectionClient {
-    res: Resource,
+    pub(super) res: ResourceClient,
 }
 
 impl KeyValueStoreCollectionClient {
     pub(crate) fn new(client: &ApifyClient) -> Self {
         KeyValueStoreCollectionClient {
-            res: Resource::collection(client, "key-value-stores"),
+            res: ResourceClient::collection(client, "key-value-stores"),
         }
     }
 
@@ -23,7 +23,7 @@ impl KeyValueStoreCollectionClient {
 
     /// All key-value stores matching `opts`, fetched page by page as the stream is consumed.
     pub fn iterate(&self, opts: ListOptions) -> ItemStream<KeyValueStore> {
-        self.res.iterate(opts)
+        self.res.iterate_list(opts)
     }
 
     /// The key-value store called `name`, created if it does not exist; with no name, a new unnamed

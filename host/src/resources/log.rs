@@ -3,19 +3,19 @@
 use bytes::Bytes;
 use http::Method;
 
-use super::{Resource, StreamedBody};
+use super::{ResourceClient, StreamedBody};
 use crate::{error::not_found_as_none, http::TimeoutTier, ApifyClient, Error};
 
 /// A client for one log.
 #[derive(Clone, Debug)]
 pub struct LogClient {
-    res: Resource,
+    pub(super) res: ResourceClient,
 }
 
 impl LogClient {
     pub(crate) fn new(client: &ApifyClient, id: &str) -> Self {
         LogClient {
-            res: Resource::item(client, "logs", id),
+            res: ResourceClient::item(client, "logs", id),
         }
     }
 

@@ -7,7 +7,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{paginate, ItemStream, Resource, StorageUpdate};
+use super::{by_cursor, ItemStream, Paging, ResourceClient, StorageUpdate};
 use crate::{error::not_found_as_none, http::TimeoutTier, ApifyClient, Error};
 
 /// At most this many requests per `POST .../requests/batch` (an API limit).
@@ -220,7 +220,8 @@ pub struct ListOfRequests {
 }
 
 /// Options of `list_requests` / `iterate_requests`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ListRequestsOptions {
     /// At most this many requests (one page for `list_requests`, overall for
     /// `iterate_requests`).
@@ -231,6 +232,10 @@ pub struct ListRequestsOptions {
     pub cursor: Option<String>,
     /// Only `locked` and/or `pending` requests.
     pub filter: Option<Vec<String>>,
+    /// Requests per request of `iterate_requests` (default and cap 1000); not a query
+    /// parameter.
+    #[serde(skip)]
+    pub chunk_size: Option<u64>,
 }
 
 /// `PUT .../requests/{id}/lock`.
@@ -285,14 +290,14 @@ impl Default for BatchAddOptions {
 /// A client for one request queue.
 #[derive(Clone, Debug)]
 pub struct RequestQueueClient {
-    res: Resource,
+    pub(super) res: ResourceClient,
     client_key: Option<String>,
 }
 
 impl RequestQueueClient {
     pub(crate) fn new(client: &ApifyClient, id: &str) -> Self {
         RequestQueueClient {
-            res: Resource::item(client, "request-queues", id),
+            res: ResourceClient::item(client, "request-queues", id),
             client_key: None,
         }
     }
@@ -513,58 +518,54 @@ impl RequestQueueClient {
     pub async fn list_requests(&self, opts: &ListRequestsOptions) -> Result<ListOfRequests, Error> {
         let req = self
             .req(Method::GET, &["requests"])
-            .query("limit", opts.limit)
-            .query("exclusiveStartId", opts.exclusive_start_id.clone())
-            .query("cursor", opts.cursor.clone())
-            .query("filter", opts.filter.clone())
+            .query_all(opts)?
             .timeout(TimeoutTier::Medium);
         self.res.data(req).await
     }
 
     /// All requests of the queue (up to `opts.limit`), page by page as the stream is
-    /// consumed: by `nextCursor` when the API gives one, else after the last id of a page.
+    /// consumed: by `nextCursor` when the API gives one, else after the last id of a full
+    /// page.
     pub fn iterate_requests(&self, opts: ListRequestsOptions) -> ItemStream<QueueRequest> {
-        #[derive(Clone)]
+        /// Where the next page starts.
+        #[derive(Clone, Debug, PartialEq)]
         enum Start {
             Cursor(String),
             AfterId(String),
         }
         let this = self.clone();
+        let paging = Paging {
+            limit: opts.limit,
+            chunk_size: opts.chunk_size,
+        };
         let init = match (&opts.cursor, &opts.exclusive_start_id) {
             (Some(c), _) => Some(Start::Cursor(c.clone())),
             (None, Some(id)) => Some(Start::AfterId(id.clone())),
             _ => None,
         };
-        paginate((init, 0u64), move |(start, read)| {
+        by_cursor(init, paging, move |start, limit| {
             let this = this.clone();
-            let opts = opts.clone();
+            let (cursor, exclusive_start_id) = match start {
+                Some(Start::Cursor(c)) => (Some(c), None),
+                Some(Start::AfterId(id)) => (None, Some(id)),
+                None => (None, None),
+            };
+            let page = ListRequestsOptions {
+                limit: Some(limit),
+                cursor,
+                exclusive_start_id,
+                ..opts.clone()
+            };
             async move {
-                let Some(page_limit) = super::next_page_limit(opts.limit, read) else {
-                    return Ok((Vec::new(), None));
-                };
-                let (cursor, exclusive_start_id) = match start {
-                    Some(Start::Cursor(c)) => (Some(c), None),
-                    Some(Start::AfterId(id)) => (None, Some(id)),
-                    None => (None, None),
-                };
-                let page = this
-                    .list_requests(&ListRequestsOptions {
-                        limit: Some(page_limit),
-                        cursor,
-                        exclusive_start_id,
-                        ..opts
-                    })
-                    .await?;
+                let page = this.list_requests(&page).await?;
                 let n = page.items.len() as u64;
-                let next = if n == 0 {
-                    None
-                } else if let Some(c) = page.next_cursor.clone() {
-                    Some((Some(Start::Cursor(c)), read + n))
-                } else if n >= page_limit.min(page.limit.unwrap_or(page_limit).max(1)) {
+                let next = if let Some(c) = page.next_cursor.clone() {
+                    Some(Start::Cursor(c))
+                } else if n >= limit.min(page.limit.unwrap_or(limit).max(1)) {
                     page.items
                         .last()
                         .and_then(|r| r.id.clone())
-                        .map(|id| (Some(Start::AfterId(id)), read + n))
+                        .map(Start::AfterId)
                 } else {
                     None
                 };

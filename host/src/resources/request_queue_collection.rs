@@ -1,18 +1,18 @@
 //! The request queue collection: `/v2/request-queues`.
 
-use super::{ItemStream, ListOptions, ListPage, RequestQueue, Resource};
+use super::{ItemStream, ListOptions, ListPage, RequestQueue, ResourceClient};
 use crate::{ApifyClient, Error};
 
 /// A client for the request queues of the token's user.
 #[derive(Clone, Debug)]
 pub struct RequestQueueCollectionClient {
-    res: Resource,
+    pub(super) res: ResourceClient,
 }
 
 impl RequestQueueCollectionClient {
     pub(crate) fn new(client: &ApifyClient) -> Self {
         RequestQueueCollectionClient {
-            res: Resource::collection(client, "request-queues"),
+            res: ResourceClient::collection(client, "request-queues"),
         }
     }
 
@@ -23,7 +23,7 @@ impl RequestQueueCollectionClient {
 
     /// All request queues matching `opts`, fetched page by page as the stream is consumed.
     pub fn iterate(&self, opts: ListOptions) -> ItemStream<RequestQueue> {
-        self.res.iterate(opts)
+        self.res.iterate_list(opts)
     }
 
     /// The request queue called `name`, created if it does not exist; with no name, a new

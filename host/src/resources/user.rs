@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Resource;
+use super::ResourceClient;
 use crate::{ApifyClient, Error};
 
 /// A user account. `GET /v2/users/me` tells more (email, plan, proxy) than the public data of
@@ -33,13 +33,13 @@ pub struct User {
 /// A client for one user.
 #[derive(Clone, Debug)]
 pub struct UserClient {
-    res: Resource,
+    pub(super) res: ResourceClient,
 }
 
 impl UserClient {
     pub(crate) fn new(client: &ApifyClient, id: Option<&str>) -> Self {
         UserClient {
-            res: Resource::item(client, "users", id.unwrap_or("me")),
+            res: ResourceClient::item(client, "users", id.unwrap_or("me")),
         }
     }
 

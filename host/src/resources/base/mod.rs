@@ -1,0 +1,404 @@
+//! The base every resource client is built on, as the Python client's `ResourceClient`:
+//! a path relative to its parent, default query parameters that flow down to children, the
+//! generic get / update / delete / create / list, the paginators, `wait_for_finish`, and a
+//! per-call timeout override. A resource client is then only what is specific to it.
+
+mod pagination;
+mod query;
+mod wait;
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use http::Method;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+pub use pagination::ItemStream;
+pub(crate) use pagination::{by_cursor, by_offset, Paging};
+#[allow(unused_imports)] // for the options with datetimes of the run and build clients
+pub(crate) use query::datetime_ms;
+
+use crate::{
+    error::not_found_as_none,
+    http::{ApiRequest, ApiResponse, ByteStream, ParamValue, TimeoutTier},
+    ApifyClient, Error,
+};
+
+/// One page of a list, as the API's `{total, count, offset, limit, desc, items}` bodies (and,
+/// for dataset items, the `X-Apify-Pagination-*` headers) describe it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPage<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// How many items exist in total (for dataset items, this count may lag behind writes).
+    #[serde(default)]
+    pub total: u64,
+    /// The position of the first item of this page.
+    #[serde(default)]
+    pub offset: u64,
+    /// How many items this page holds.
+    #[serde(default)]
+    pub count: u64,
+    /// The page size the API applied (very large when there was no limit).
+    #[serde(default)]
+    pub limit: u64,
+    /// Whether the order is descending.
+    #[serde(default)]
+    pub desc: bool,
+}
+
+/// Options of collection listings (`GET /v2/datasets`, `/v2/key-value-stores`,
+/// `/v2/request-queues`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOptions {
+    /// Include unnamed storages (by default only named ones are listed).
+    pub unnamed: Option<bool>,
+    /// At most this many items (one page for `list`, overall for `iterate`).
+    pub limit: Option<u64>,
+    /// Skip this many items first.
+    pub offset: Option<u64>,
+    /// Sort by creation time, newest first.
+    pub desc: Option<bool>,
+    /// `ownedByMe` or `sharedWithMe`.
+    pub ownership: Option<String>,
+    /// Items per request of `iterate` (default and cap 1000); not a query parameter.
+    #[serde(skip)]
+    pub chunk_size: Option<u64>,
+}
+
+/// Fields of a storage to change with `update` (absent fields stay as they are).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageUpdate {
+    /// The new name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Who can access the storage: `FOLLOW_USER_SETTING`, `RESTRICTED` or
+    /// `ANYONE_WITH_ID_CAN_READ`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub general_access: Option<String>,
+}
+
+/// A streamed response body with what the headers say about it.
+pub struct StreamedBody {
+    /// The `Content-Type` of the body, if sent.
+    pub content_type: Option<String>,
+    /// The body's length, when the server announced it and the body is not re-encoded.
+    pub content_length: Option<u64>,
+    /// The body, chunk by chunk.
+    pub body: ByteStream,
+}
+
+impl std::fmt::Debug for StreamedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamedBody")
+            .field("content_type", &self.content_type)
+            .field("content_length", &self.content_length)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamedBody {
+    /// Takes the head information from `response` and keeps its body unread.
+    pub fn from_response(response: ApiResponse) -> Self {
+        let content_type = response.header("content-type").map(str::to_string);
+        // A length is only meaningful for progress when the bytes arrive as announced.
+        let content_length = if response.header("content-encoding").is_some() {
+            None
+        } else {
+            response
+                .header("content-length")
+                .and_then(|v| v.trim().parse().ok())
+        };
+        StreamedBody {
+            content_type,
+            content_length,
+            body: response.into_stream(),
+        }
+    }
+
+    /// The body stream alone.
+    pub fn into_stream(self) -> ByteStream {
+        self.body
+    }
+}
+
+impl Stream for StreamedBody {
+    type Item = Result<Bytes, Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.body).poll_next(cx)
+    }
+}
+
+/// The part of a resource client's API that every client shares, written once: the per-call
+/// timeout override. The client must hold its [`ResourceClient`] in a field named `res`.
+macro_rules! resource_client {
+    ($($client:ident),* $(,)?) => {$(
+        impl $client {
+            /// The same client, each of whose calls waits at most `timeout` for an attempt
+            /// (doubling per retry up to the settings' `timeout_max`) instead of the call's
+            /// usual tier. Calls that wait on purpose (`wait_for_finish`) keep their own limit.
+            pub fn with_timeout(&self, timeout: std::time::Duration) -> Self {
+                let mut c = self.clone();
+                c.res = c.res.with_timeout(timeout);
+                c
+            }
+        }
+    )*};
+}
+pub(crate) use resource_client;
+
+/// What every resource client holds: the client, the resource's encoded path, the default
+/// query parameters every call (and every child resource) sends, and an optional timeout that
+/// overrides the tier of each call.
+#[derive(Clone, Debug)]
+pub(crate) struct ResourceClient {
+    client: ApifyClient,
+    /// Encoded path, e.g. `/v2/actor-runs/abc`.
+    path: String,
+    /// Sent with every call of this resource and of its children (e.g. `status` of a
+    /// `last_run`).
+    params: Vec<(String, ParamValue)>,
+    timeout: Option<Duration>,
+}
+
+impl ResourceClient {
+    /// `/v2/{collection}`.
+    pub(crate) fn collection(client: &ApifyClient, collection: &str) -> Self {
+        ResourceClient {
+            client: client.clone(),
+            path: ApiRequest::new(Method::GET, "/v2").segment(collection).path,
+            params: Vec::new(),
+            timeout: None,
+        }
+    }
+
+    /// `/v2/{collection}/{id}`, with `/` in the id turned into `~` (`username~name`).
+    pub(crate) fn item(client: &ApifyClient, collection: &str, id: &str) -> Self {
+        let mut r = Self::collection(client, collection);
+        r.path = ApiRequest::new(Method::GET, r.path).id(id).path;
+        r
+    }
+
+    /// A child resource below this one (`run.dataset()` → `…/actor-runs/{id}/dataset`): each
+    /// part one encoded segment; the default parameters and the timeout flow down.
+    #[allow(dead_code)] // for the run, build and Actor clients; tested below
+    pub(crate) fn child(&self, parts: &[&str]) -> Self {
+        let mut r = self.clone();
+        r.path = parts
+            .iter()
+            .fold(ApiRequest::new(Method::GET, r.path), |req, p| {
+                req.segment(p)
+            })
+            .path;
+        r
+    }
+
+    /// The same resource with a default query parameter for every call (and every child).
+    #[allow(dead_code)] // for the run, build and Actor clients; tested below
+    pub(crate) fn with_param(mut self, name: &str, value: impl Into<ParamValue>) -> Self {
+        self.params.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// The same resource whose calls use `timeout` (doubling per attempt up to the settings'
+    /// cap) instead of each call's own tier.
+    pub(crate) fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The client this resource calls through.
+    #[allow(dead_code)] // for the run, build and Actor clients; tested below
+    pub(crate) fn client(&self) -> &ApifyClient {
+        &self.client
+    }
+
+    /// A request for the resource itself, with the default parameters.
+    pub(crate) fn request(&self, method: Method) -> ApiRequest {
+        self.params
+            .iter()
+            .fold(ApiRequest::new(method, self.path.clone()), |req, (k, v)| {
+                req.query(k, v.clone())
+            })
+    }
+
+    /// A request for a sub-path, e.g. `sub(GET, &["records", key])`; each part is encoded as
+    /// one segment.
+    pub(crate) fn sub(&self, method: Method, parts: &[&str]) -> ApiRequest {
+        parts
+            .iter()
+            .fold(self.request(method), |req, part| req.segment(part))
+    }
+
+    /// Sends `req` (with the timeout override, if any) and returns the 2xx response.
+    pub(crate) async fn call(&self, req: ApiRequest) -> Result<ApiResponse, Error> {
+        let req = match self.timeout {
+            Some(d) => req.timeout(TimeoutTier::Custom(d)),
+            None => req,
+        };
+        self.client.execute(req).await
+    }
+
+    /// Sends `req` and parses `{"data": ...}`.
+    pub(crate) async fn data<T: DeserializeOwned>(&self, req: ApiRequest) -> Result<T, Error> {
+        self.call(req).await?.data().await
+    }
+
+    /// Sends `req` and reads (then drops) the body, so the connection can be reused.
+    pub(crate) async fn drain(&self, req: ApiRequest) -> Result<(), Error> {
+        self.call(req).await?.bytes().await.map(|_| ())
+    }
+
+    /// `GET` the resource; `None` when it does not exist.
+    pub(crate) async fn get<T: DeserializeOwned>(&self) -> Result<Option<T>, Error> {
+        let req = self.request(Method::GET).timeout(TimeoutTier::Short);
+        not_found_as_none(self.data(req).await)
+    }
+
+    /// `PUT` fields of the resource; answers the updated resource.
+    pub(crate) async fn update<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        fields: &B,
+        tier: TimeoutTier,
+    ) -> Result<T, Error> {
+        let req = self.request(Method::PUT).json(fields)?.timeout(tier);
+        self.data(req).await
+    }
+
+    /// `DELETE` the resource; a resource that does not exist is not an error.
+    pub(crate) async fn delete(&self) -> Result<(), Error> {
+        let req = self.request(Method::DELETE).timeout(TimeoutTier::Short);
+        not_found_as_none(self.drain(req).await).map(|_| ())
+    }
+
+    /// `POST` a new resource to this collection, with optional query options.
+    pub(crate) async fn create<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        body: Option<&B>,
+        options: &(impl Serialize + ?Sized),
+    ) -> Result<T, Error> {
+        let mut req = self
+            .request(Method::POST)
+            .query_all(options)?
+            .timeout(TimeoutTier::Medium);
+        if let Some(body) = body {
+            req = req.json(body)?;
+        }
+        self.data(req).await
+    }
+
+    /// `GET` one page of this collection with `options` as query parameters.
+    pub(crate) async fn list<T: DeserializeOwned>(
+        &self,
+        options: &(impl Serialize + ?Sized),
+    ) -> Result<ListPage<T>, Error> {
+        let req = self
+            .request(Method::GET)
+            .query_all(options)?
+            .timeout(TimeoutTier::Medium);
+        self.data(req).await
+    }
+
+    /// Every item of this collection from `offset`, page by page; `page(offset, limit)` makes
+    /// each page's options.
+    pub(crate) fn iterate<T, O>(
+        &self,
+        offset: Option<u64>,
+        paging: Paging,
+        page: impl Fn(u64, u64) -> O + Send + Sync + 'static,
+    ) -> ItemStream<T>
+    where
+        T: DeserializeOwned + Send + 'static,
+        O: Serialize + Send + Sync + 'static,
+    {
+        let this = self.clone();
+        by_offset(offset.unwrap_or(0), paging, true, move |offset, limit| {
+            let this = this.clone();
+            let options = page(offset, limit);
+            async move { this.list(&options).await }
+        })
+    }
+
+    /// Every item of a collection listing (`GET /v2/datasets` and the like).
+    pub(crate) fn iterate_list<T: DeserializeOwned + Send + 'static>(
+        &self,
+        opts: ListOptions,
+    ) -> ItemStream<T> {
+        let paging = Paging {
+            limit: opts.limit,
+            chunk_size: opts.chunk_size,
+        };
+        self.iterate(opts.offset, paging, move |offset, limit| ListOptions {
+            offset: Some(offset),
+            limit: Some(limit),
+            ..opts.clone()
+        })
+    }
+
+    /// `POST /v2/{collection}?name=...`: the named resource, created if it does not exist.
+    pub(crate) async fn get_or_create<T: DeserializeOwned>(
+        &self,
+        name: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, Error> {
+        #[derive(Serialize)]
+        struct Name<'a> {
+            name: Option<&'a str>,
+        }
+        self.create(body, &Name { name }).await
+    }
+
+    /// Waits until the job (a run or a build) has a terminal status, or `wait` has passed;
+    /// `None` if it does not exist. See [`wait::wait_for_finish`].
+    #[allow(dead_code)] // for the run, build and Actor clients; tested below
+    pub(crate) async fn wait_for_finish<T: DeserializeOwned>(
+        &self,
+        wait: Option<Duration>,
+    ) -> Result<Option<T>, Error> {
+        wait::wait_for_finish(self, wait).await
+    }
+}
+
+impl ApiRequest {
+    /// Adds every field of an options struct as a query parameter (see `query::to_params`).
+    pub(crate) fn query_all(
+        self,
+        options: &(impl Serialize + ?Sized),
+    ) -> Result<ApiRequest, Error> {
+        Ok(query::to_params(options)?
+            .into_iter()
+            .fold(self, |req, (k, v)| req.query(&k, v)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_children_and_default_params() {
+        let c = ApifyClient::builder().build().unwrap();
+        let ds = ResourceClient::item(&c, "datasets", "me/my ds");
+        assert_eq!(ds.path, "/v2/datasets/me~my%20ds");
+        let kvs = ResourceClient::item(&c, "key-value-stores", "s");
+        assert_eq!(
+            kvs.sub(Method::GET, &["records", "a/b"]).path,
+            "/v2/key-value-stores/s/records/a%2Fb"
+        );
+        let last = ResourceClient::item(&c, "acts", "a")
+            .child(&["runs", "last"])
+            .with_param("status", "SUCCEEDED");
+        let dataset = last.child(&["dataset"]);
+        let req = dataset.sub(Method::GET, &["items"]);
+        assert_eq!(req.path, "/v2/acts/a/runs/last/dataset/items");
+        assert_eq!(req.query_string().as_deref(), Some("status=SUCCEEDED"));
+    }
+}
