@@ -164,6 +164,7 @@ impl GetItemsArgs {
                 skip_hidden: flag(self.skip_hidden),
                 flatten: self.flatten.clone(),
                 view: self.view.clone(),
+                ..Default::default()
             },
             bom: self.bom,
             delimiter: self.delimiter.clone(),

@@ -166,7 +166,7 @@ pub async fn run(ctx: &Context, cmd: KeyValueStoresCommand) -> Result<(), CliErr
                     exclusive_start_key,
                     collection,
                     prefix,
-                    signature: None,
+                    ..Default::default()
                 });
             // A store that does not exist shows as a 404 on the first page.
             let keys = keys.map(|r| {

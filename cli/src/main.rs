@@ -161,7 +161,7 @@ impl LsArgs {
             limit: self.limit,
             offset: self.offset,
             desc: self.desc.then_some(true),
-            ownership: None,
+            ..Default::default()
         }
     }
 }

@@ -360,6 +360,7 @@ async fn library_operations(report: &mut Report, base_url: &str) {
         offset: Some(0),
         desc: Some(true),
         ownership: Some("ownedByMe".into()),
+        ..Default::default()
     };
     let update = StorageUpdate {
         name: Some("renamed-storage".into()),
@@ -435,6 +436,7 @@ async fn library_operations(report: &mut Report, base_url: &str) {
         skip_hidden: Some(true),
         flatten: strings(&["meta"]),
         view: Some("overview".into()),
+        ..Default::default()
     };
     r.lib(
         &log,
@@ -606,6 +608,7 @@ async fn library_operations(report: &mut Report, base_url: &str) {
                     collection: Some("postImages".into()),
                     prefix: Some("post-images-".into()),
                     signature: Some("2wTI46Bg8qWQrV7tavlPI".into()),
+                    ..Default::default()
                 })
                 .await?;
             Ok(format!("{} keys", k.items.len()))
@@ -922,6 +925,7 @@ async fn library_operations(report: &mut Report, base_url: &str) {
                     exclusive_start_id: None,
                     cursor: Some("eyJyZXF1ZXN0SWQiOiI2OFRqQ2RaTDNvM2hiUU0ifQ".into()),
                     filter: strings(&["locked", "pending"]),
+                    ..Default::default()
                 })
                 .await?;
             Ok(format!("{} requests", p.items.len()))
