@@ -10,6 +10,10 @@ pub use raw::RequestBuilder;
 
 use crate::{
     http::{ApiRequest, ApiResponse, HttpSettings, Pipeline, StatisticsSnapshot},
+    resources::{
+        DatasetClient, DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient,
+        LogClient, RequestQueueClient, RequestQueueCollectionClient, UserClient,
+    },
     token::Token,
     transport::{BuiltinTransport, HttpTransport},
     Error, DEFAULT_API_URL,
@@ -176,6 +180,50 @@ impl ApifyClient {
     /// The API base URL, without a trailing `/` or `/v2`.
     pub fn api_url(&self) -> &str {
         self.pipeline.base_url()
+    }
+}
+
+/// The resource clients, one accessor per API resource, as the Python client's `ApifyClient`.
+impl ApifyClient {
+    /// The dataset collection (`/v2/datasets`): list, iterate, get or create.
+    pub fn datasets(&self) -> DatasetCollectionClient {
+        DatasetCollectionClient::new(&self.pipeline)
+    }
+
+    /// One dataset, by id or `username~name` (`username/name` works too).
+    pub fn dataset(&self, id: &str) -> DatasetClient {
+        DatasetClient::new(&self.pipeline, id)
+    }
+
+    /// The key-value store collection (`/v2/key-value-stores`).
+    pub fn key_value_stores(&self) -> KeyValueStoreCollectionClient {
+        KeyValueStoreCollectionClient::new(&self.pipeline)
+    }
+
+    /// One key-value store, by id or `username~name`.
+    pub fn key_value_store(&self, id: &str) -> KeyValueStoreClient {
+        KeyValueStoreClient::new(&self.pipeline, id)
+    }
+
+    /// The request queue collection (`/v2/request-queues`).
+    pub fn request_queues(&self) -> RequestQueueCollectionClient {
+        RequestQueueCollectionClient::new(&self.pipeline)
+    }
+
+    /// One request queue, by id or `username~name`. Use
+    /// [`RequestQueueClient::with_client_key`] to lock requests under a client key.
+    pub fn request_queue(&self, id: &str) -> RequestQueueClient {
+        RequestQueueClient::new(&self.pipeline, id)
+    }
+
+    /// A user: `None` is the owner of the token (`/v2/users/me`).
+    pub fn user(&self, id: Option<&str>) -> UserClient {
+        UserClient::new(&self.pipeline, id)
+    }
+
+    /// The log of an Actor run or build.
+    pub fn log(&self, id: &str) -> LogClient {
+        LogClient::new(&self.pipeline, id)
     }
 }
 

@@ -1,5 +1,7 @@
 //! One dataset: `/v2/datasets/{datasetId}`.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::Method;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -9,8 +11,8 @@ use super::{
 };
 use crate::{
     error::not_found_as_none,
-    http::{ApiRequest, ApiResponse, TimeoutTier},
-    ApifyClient, Error,
+    http::{ApiRequest, ApiResponse, Pipeline, TimeoutTier},
+    Error,
 };
 
 /// A dataset, as `GET /v2/datasets/{id}` describes it.
@@ -139,9 +141,9 @@ pub struct DatasetClient {
 }
 
 impl DatasetClient {
-    pub(crate) fn new(client: &ApifyClient, id: &str) -> Self {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>, id: &str) -> Self {
         DatasetClient {
-            res: ResourceClient::item(client, "datasets", id),
+            res: ResourceClient::item(pipeline, "datasets", id),
         }
     }
 

@@ -1,7 +1,9 @@
 //! The dataset collection: `/v2/datasets`.
 
 use super::{Dataset, ItemStream, ListOptions, ListPage, ResourceClient};
-use crate::{ApifyClient, Error};
+use std::sync::Arc;
+
+use crate::{http::Pipeline, Error};
 
 /// A client for the datasets of the token's user.
 #[derive(Clone, Debug)]
@@ -10,9 +12,9 @@ pub struct DatasetCollectionClient {
 }
 
 impl DatasetCollectionClient {
-    pub(crate) fn new(client: &ApifyClient) -> Self {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>) -> Self {
         DatasetCollectionClient {
-            res: ResourceClient::collection(client, "datasets"),
+            res: ResourceClient::collection(pipeline, "datasets"),
         }
     }
 

@@ -5,7 +5,13 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 
 use super::{by_cursor, ItemStream, Paging, ResourceClient, StorageUpdate, StreamedBody};
-use crate::{error::not_found_as_none, http::TimeoutTier, ApifyClient, Error};
+use std::sync::Arc;
+
+use crate::{
+    error::not_found_as_none,
+    http::{Pipeline, TimeoutTier},
+    Error,
+};
 
 /// A key-value store, as `GET /v2/key-value-stores/{id}` describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -227,9 +233,9 @@ pub struct KeyValueStoreClient {
 }
 
 impl KeyValueStoreClient {
-    pub(crate) fn new(client: &ApifyClient, id: &str) -> Self {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>, id: &str) -> Self {
         KeyValueStoreClient {
-            res: ResourceClient::item(client, "key-value-stores", id),
+            res: ResourceClient::item(pipeline, "key-value-stores", id),
         }
     }
 

@@ -1,7 +1,9 @@
 //! The key-value store collection: `/v2/key-value-stores`.
 
 use super::{ItemStream, KeyValueStore, ListOptions, ListPage, ResourceClient};
-use crate::{ApifyClient, Error};
+use std::sync::Arc;
+
+use crate::{http::Pipeline, Error};
 
 /// A client for the key-value stores of the token's user.
 #[derive(Clone, Debug)]
@@ -10,9 +12,9 @@ pub struct KeyValueStoreCollectionClient {
 }
 
 impl KeyValueStoreCollectionClient {
-    pub(crate) fn new(client: &ApifyClient) -> Self {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>) -> Self {
         KeyValueStoreCollectionClient {
-            res: ResourceClient::collection(client, "key-value-stores"),
+            res: ResourceClient::collection(pipeline, "key-value-stores"),
         }
     }
 

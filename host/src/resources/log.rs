@@ -4,7 +4,13 @@ use bytes::Bytes;
 use http::Method;
 
 use super::{ResourceClient, StreamedBody};
-use crate::{error::not_found_as_none, http::TimeoutTier, ApifyClient, Error};
+use std::sync::Arc;
+
+use crate::{
+    error::not_found_as_none,
+    http::{Pipeline, TimeoutTier},
+    Error,
+};
 
 /// A client for one log.
 #[derive(Clone, Debug)]
@@ -13,9 +19,9 @@ pub struct LogClient {
 }
 
 impl LogClient {
-    pub(crate) fn new(client: &ApifyClient, id: &str) -> Self {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>, id: &str) -> Self {
         LogClient {
-            res: ResourceClient::item(client, "logs", id),
+            res: ResourceClient::item(pipeline, "logs", id),
         }
     }
 

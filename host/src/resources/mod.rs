@@ -51,8 +51,6 @@ base::resource_client!(
     UserClient,
 );
 
-use crate::ApifyClient;
-
 pub use dataset::{
     Dataset, DatasetClient, DatasetStatistics, DownloadItemsOptions, ListItemsOptions,
 };
@@ -70,46 +68,3 @@ pub use request_queue::{
 };
 pub use request_queue_collection::RequestQueueCollectionClient;
 pub use user::{User, UserClient};
-
-impl ApifyClient {
-    /// The dataset collection (`/v2/datasets`): list, iterate, get or create.
-    pub fn datasets(&self) -> DatasetCollectionClient {
-        DatasetCollectionClient::new(self)
-    }
-
-    /// One dataset, by id or `username~name` (`username/name` works too).
-    pub fn dataset(&self, id: &str) -> DatasetClient {
-        DatasetClient::new(self, id)
-    }
-
-    /// The key-value store collection (`/v2/key-value-stores`).
-    pub fn key_value_stores(&self) -> KeyValueStoreCollectionClient {
-        KeyValueStoreCollectionClient::new(self)
-    }
-
-    /// One key-value store, by id or `username~name`.
-    pub fn key_value_store(&self, id: &str) -> KeyValueStoreClient {
-        KeyValueStoreClient::new(self, id)
-    }
-
-    /// The request queue collection (`/v2/request-queues`).
-    pub fn request_queues(&self) -> RequestQueueCollectionClient {
-        RequestQueueCollectionClient::new(self)
-    }
-
-    /// One request queue, by id or `username~name`. Use
-    /// [`RequestQueueClient::with_client_key`] to lock requests under a client key.
-    pub fn request_queue(&self, id: &str) -> RequestQueueClient {
-        RequestQueueClient::new(self, id)
-    }
-
-    /// A user: `None` is the owner of the token (`/v2/users/me`).
-    pub fn user(&self, id: Option<&str>) -> UserClient {
-        UserClient::new(self, id)
-    }
-
-    /// The log of an Actor run or build.
-    pub fn log(&self, id: &str) -> LogClient {
-        LogClient::new(self, id)
-    }
-}

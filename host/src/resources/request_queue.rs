@@ -8,7 +8,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{by_cursor, ItemStream, Paging, ResourceClient, StorageUpdate};
-use crate::{error::not_found_as_none, http::TimeoutTier, ApifyClient, Error};
+use std::sync::Arc;
+
+use crate::{
+    error::not_found_as_none,
+    http::{Pipeline, TimeoutTier},
+    Error,
+};
 
 /// At most this many requests per `POST .../requests/batch` (an API limit).
 pub const MAX_REQUESTS_PER_BATCH: usize = 25;
@@ -295,9 +301,9 @@ pub struct RequestQueueClient {
 }
 
 impl RequestQueueClient {
-    pub(crate) fn new(client: &ApifyClient, id: &str) -> Self {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>, id: &str) -> Self {
         RequestQueueClient {
-            res: ResourceClient::item(client, "request-queues", id),
+            res: ResourceClient::item(pipeline, "request-queues", id),
             client_key: None,
         }
     }

@@ -1,7 +1,9 @@
 //! The request queue collection: `/v2/request-queues`.
 
 use super::{ItemStream, ListOptions, ListPage, RequestQueue, ResourceClient};
-use crate::{ApifyClient, Error};
+use std::sync::Arc;
+
+use crate::{http::Pipeline, Error};
 
 /// A client for the request queues of the token's user.
 #[derive(Clone, Debug)]
@@ -10,9 +12,9 @@ pub struct RequestQueueCollectionClient {
 }
 
 impl RequestQueueCollectionClient {
-    pub(crate) fn new(client: &ApifyClient) -> Self {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>) -> Self {
         RequestQueueCollectionClient {
-            res: ResourceClient::collection(client, "request-queues"),
+            res: ResourceClient::collection(pipeline, "request-queues"),
         }
     }
 

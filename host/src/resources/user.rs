@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::ResourceClient;
-use crate::{ApifyClient, Error};
+use std::sync::Arc;
+
+use crate::{http::Pipeline, Error};
 
 /// A user account. `GET /v2/users/me` tells more (email, plan, proxy) than the public data of
 /// another user; fields the model does not name are in `extra`.
@@ -37,9 +39,9 @@ pub struct UserClient {
 }
 
 impl UserClient {
-    pub(crate) fn new(client: &ApifyClient, id: Option<&str>) -> Self {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>, id: Option<&str>) -> Self {
         UserClient {
-            res: ResourceClient::item(client, "users", id.unwrap_or("me")),
+            res: ResourceClient::item(pipeline, "users", id.unwrap_or("me")),
         }
     }
 

@@ -185,32 +185,36 @@ fn is_handled(body: &Map<String, Value>) -> bool {
     body.get("handledAt").is_some_and(|v| !v.is_null())
 }
 
+/// A request object refused by [`normalize`], with the body as it came.
+type Refused = (Value, ApiError);
+
 /// Checks and normalizes a request object from a body: needs a `url`; `uniqueKey` defaults to
 /// the url; any `id` is dropped (ids are assigned by the queue).
-fn normalize(value: Value) -> Result<(Map<String, Value>, String), (Value, ApiError)> {
+/// The error keeps the original body (for `unprocessedRequests`), boxed as it is large.
+fn normalize(value: Value) -> Result<(Map<String, Value>, String), Box<Refused>> {
     let Value::Object(mut body) = value else {
-        return Err((
+        return Err(Box::new((
             value,
             ApiError::invalid_value("A request must be a JSON object"),
-        ));
+        )));
     };
     let url = match body.get("url") {
         Some(Value::String(url)) if !url.is_empty() => url.clone(),
         _ => {
-            return Err((
+            return Err(Box::new((
                 Value::Object(body),
                 ApiError::invalid_value("The request must have a non-empty \"url\" string"),
-            ))
+            )))
         }
     };
     let unique_key = match body.get("uniqueKey") {
         Some(Value::String(k)) if !k.is_empty() => k.clone(),
         None | Some(Value::Null) => url,
         Some(_) => {
-            return Err((
+            return Err(Box::new((
                 Value::Object(body),
                 ApiError::invalid_value("\"uniqueKey\" must be a non-empty string"),
-            ))
+            )))
         }
     };
     body.insert("uniqueKey".into(), Value::String(unique_key.clone()));
@@ -354,7 +358,7 @@ impl RequestQueue {
         forefront: bool,
         client_key: Option<&str>,
     ) -> ApiResult<Registration> {
-        let (body, unique_key) = normalize(body).map_err(|(_, e)| e)?;
+        let (body, unique_key) = normalize(body).map_err(|b| b.1)?;
         let mut q = self.lock();
         q.clients.seen(client_key);
         let reg = q.add(body, unique_key, forefront);
@@ -378,7 +382,7 @@ impl RequestQueue {
         for body in bodies {
             match normalize(body) {
                 Ok((body, unique_key)) => processed.push(q.add(body, unique_key, forefront)),
-                Err((original, _)) => unprocessed.push(unprocessed_json(&original)),
+                Err(b) => unprocessed.push(unprocessed_json(&b.0)),
             }
         }
         drop(q);

@@ -9,6 +9,7 @@ mod wait;
 
 use std::{
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
@@ -25,8 +26,8 @@ pub(crate) use query::datetime_ms;
 
 use crate::{
     error::not_found_as_none,
-    http::{ApiRequest, ApiResponse, ByteStream, ParamValue, TimeoutTier},
-    ApifyClient, Error,
+    http::{ApiRequest, ApiResponse, ByteStream, ParamValue, Pipeline, TimeoutTier},
+    Error,
 };
 
 /// One page of a list, as the API's `{total, count, offset, limit, desc, items}` bodies (and,
@@ -155,12 +156,12 @@ macro_rules! resource_client {
 }
 pub(crate) use resource_client;
 
-/// What every resource client holds: the client, the resource's encoded path, the default
+/// What every resource client holds: the pipeline, the resource's encoded path, the default
 /// query parameters every call (and every child resource) sends, and an optional timeout that
 /// overrides the tier of each call.
 #[derive(Clone, Debug)]
 pub(crate) struct ResourceClient {
-    client: ApifyClient,
+    pipeline: Arc<Pipeline>,
     /// Encoded path, e.g. `/v2/actor-runs/abc`.
     path: String,
     /// Sent with every call of this resource and of its children (e.g. `status` of a
@@ -171,9 +172,9 @@ pub(crate) struct ResourceClient {
 
 impl ResourceClient {
     /// `/v2/{collection}`.
-    pub(crate) fn collection(client: &ApifyClient, collection: &str) -> Self {
+    pub(crate) fn collection(pipeline: &Arc<Pipeline>, collection: &str) -> Self {
         ResourceClient {
-            client: client.clone(),
+            pipeline: pipeline.clone(),
             path: ApiRequest::new(Method::GET, "/v2").segment(collection).path,
             params: Vec::new(),
             timeout: None,
@@ -181,8 +182,8 @@ impl ResourceClient {
     }
 
     /// `/v2/{collection}/{id}`, with `/` in the id turned into `~` (`username~name`).
-    pub(crate) fn item(client: &ApifyClient, collection: &str, id: &str) -> Self {
-        let mut r = Self::collection(client, collection);
+    pub(crate) fn item(pipeline: &Arc<Pipeline>, collection: &str, id: &str) -> Self {
+        let mut r = Self::collection(pipeline, collection);
         r.path = ApiRequest::new(Method::GET, r.path).id(id).path;
         r
     }
@@ -215,12 +216,6 @@ impl ResourceClient {
         self
     }
 
-    /// The client this resource calls through.
-    #[allow(dead_code)] // for the run, build and Actor clients; tested below
-    pub(crate) fn client(&self) -> &ApifyClient {
-        &self.client
-    }
-
     /// A request for the resource itself, with the default parameters.
     pub(crate) fn request(&self, method: Method) -> ApiRequest {
         self.params
@@ -238,13 +233,18 @@ impl ResourceClient {
             .fold(self.request(method), |req, part| req.segment(part))
     }
 
+    /// The pipeline this resource calls through.
+    pub(crate) fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
     /// Sends `req` (with the timeout override, if any) and returns the 2xx response.
     pub(crate) async fn call(&self, req: ApiRequest) -> Result<ApiResponse, Error> {
         let req = match self.timeout {
             Some(d) => req.timeout(TimeoutTier::Custom(d)),
             None => req,
         };
-        self.client.execute(req).await
+        self.pipeline.call(req).await
     }
 
     /// Sends `req` and parses `{"data": ...}`.
@@ -379,13 +379,25 @@ impl ApiRequest {
     }
 }
 
+/// A pipeline over the built-in transport, for the unit tests of the resource layer.
+#[cfg(test)]
+pub(crate) fn test_pipeline(base_url: &str) -> Arc<Pipeline> {
+    let transport = crate::transport::BuiltinTransport::new().expect("built-in transport");
+    Arc::new(Pipeline::new(
+        Arc::new(transport),
+        crate::http::HttpSettings::default(),
+        base_url,
+        None,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn paths_children_and_default_params() {
-        let c = ApifyClient::builder().build().unwrap();
+        let c = test_pipeline("https://api.apify.com");
         let ds = ResourceClient::item(&c, "datasets", "me/my ds");
         assert_eq!(ds.path, "/v2/datasets/me~my%20ds");
         let kvs = ResourceClient::item(&c, "key-value-stores", "s");

@@ -47,8 +47,8 @@ pub(crate) async fn wait_for_finish<T: DeserializeOwned>(
             .query("waitForFinish", hold.as_millis().div_ceil(1000) as u64)
             // The API holds the answer for up to `hold`: the attempt must outlast it.
             .timeout(TimeoutTier::Custom(hold + Duration::from_secs(30)));
-        // Straight to the client: a resource's timeout override must not cut the hold short.
-        let answer = match resource.client().execute(req).await {
+        // Straight to the pipeline: a resource's timeout override must not cut the hold short.
+        let answer = match resource.pipeline().call(req).await {
             Ok(r) => r.data::<Value>().await,
             Err(e) => Err(e),
         };
@@ -81,7 +81,7 @@ pub(crate) async fn wait_for_finish<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ApifyClient;
+    use crate::resources::base::test_pipeline;
     use serde_json::json;
     use testkit::{Action, TestServer};
 
@@ -96,10 +96,7 @@ mod tests {
             "/v2/actor-runs/r1",
             vec![job("READY"), job("RUNNING"), job("SUCCEEDED")],
         );
-        let client = ApifyClient::builder()
-            .api_url(server.url(""))
-            .build()
-            .unwrap();
+        let client = test_pipeline(&server.url(""));
         let run = ResourceClient::item(&client, "actor-runs", "r1");
         let got: Value = run.wait_for_finish(None).await.unwrap().unwrap();
         assert_eq!(got["status"], "SUCCEEDED");
@@ -114,10 +111,7 @@ mod tests {
     async fn a_bounded_wait_answers_the_last_state_and_a_missing_job_is_none() {
         let server = TestServer::start().await;
         server.script("/v2/actor-runs/r1", vec![job("RUNNING"); 20]);
-        let client = ApifyClient::builder()
-            .api_url(server.url(""))
-            .build()
-            .unwrap();
+        let client = test_pipeline(&server.url(""));
         let run = ResourceClient::item(&client, "actor-runs", "r1");
         let got: Value = run
             .wait_for_finish(Some(Duration::from_secs(1)))
