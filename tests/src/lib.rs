@@ -1,16 +1,17 @@
 //! Shared helpers for the cross-transport suites in `tests/tests/`.
 //!
-//! Every suite runs the same test bodies against each transport from [`all_transports`].
+//! Every suite runs the same test bodies against each transport, one test per (case, transport),
+//! through [`transport_tests!`] (see [`matrix`]).
 
 #![warn(missing_docs)]
 pub mod pipeline_support;
 
 pub mod abi_fixtures;
+pub mod matrix;
 
 use std::{path::PathBuf, sync::Arc};
 
-use apify_host::{load_plugin, BuiltinTransport, HttpTransport, InProcess, PluginLoadOptions};
-use apify_transport_reqwest::ReqwestTransport;
+use apify_host::{load_plugin, HttpTransport, PluginLoadOptions};
 
 /// A transport under test, with a name for messages.
 pub struct TransportUnderTest {
@@ -62,50 +63,4 @@ pub fn reqwest_plugin() -> Arc<dyn HttpTransport> {
             .new_client(&serde_json::json!({}))
             .unwrap_or_else(|e| panic!("{e}")),
     )
-}
-
-/// Every transport the suites must pass with: the built-in one, the reqwest plugin loaded from
-/// its `.so` through the real loader, and the same reqwest code linked in-process as a custom
-/// transport.
-///
-/// A plugin author runs the same suites against their own plugin by naming it in
-/// `APIFY_CONFORMANCE_PLUGIN=/path/to/libmy_transport.so` (options as JSON in
-/// `APIFY_CONFORMANCE_PLUGIN_OPTIONS`); it is then added as `plugin:extra`.
-pub fn all_transports() -> Vec<TransportUnderTest> {
-    let mut all = vec![
-        TransportUnderTest {
-            name: "builtin",
-            transport: Arc::new(BuiltinTransport::new().expect("builtin transport")),
-        },
-        TransportUnderTest {
-            name: "plugin:reqwest",
-            transport: reqwest_plugin(),
-        },
-        TransportUnderTest {
-            name: "custom:reqwest",
-            transport: Arc::new(
-                InProcess::<ReqwestTransport>::from_options(serde_json::json!({}))
-                    .expect("in-process reqwest"),
-            ),
-        },
-    ];
-    if let Some(path) = std::env::var_os("APIFY_CONFORMANCE_PLUGIN").filter(|p| !p.is_empty()) {
-        let options = std::env::var("APIFY_CONFORMANCE_PLUGIN_OPTIONS")
-            .ok()
-            .map(|o| {
-                serde_json::from_str(&o).expect("APIFY_CONFORMANCE_PLUGIN_OPTIONS is not JSON")
-            })
-            .unwrap_or_else(|| serde_json::json!({}));
-        let loaded = load_plugin(std::path::Path::new(&path), &PluginLoadOptions::default())
-            .unwrap_or_else(|e| panic!("{e}"));
-        all.push(TransportUnderTest {
-            name: "plugin:extra",
-            transport: Arc::new(
-                loaded
-                    .new_client(&options)
-                    .unwrap_or_else(|e| panic!("{e}")),
-            ),
-        });
-    }
-    all
 }

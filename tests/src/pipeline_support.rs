@@ -2,7 +2,7 @@
 //! under test pointed at a [`TestServer`], fast settings, and transport wrappers that record
 //! what the pipeline hands a transport or inject failures in front of it.
 //!
-//! The wrappers compose with any transport from [`crate::all_transports`], so the same test
+//! The wrappers compose with any transport from [`crate::matrix`], so the same test
 //! body runs for each one.
 
 use std::{
