@@ -25,15 +25,13 @@ use abi_stable::{
 use async_ffi::{FfiContext, FfiFuture, FfiPoll, FutureExt as _};
 use tokio::runtime::{Handle, Runtime};
 
+use crate::convert::{bytes_from_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi};
 use crate::ffi::{
     BodyStream, BodyStream_TO, CallResult, ChunkResult, ErrorKind, FfiError, FfiRequest,
     FfiResponse, HttpClient, HttpClientBox, HttpClient_TO,
 };
 use crate::module::{metadata_for, PluginMetadata};
-use crate::types::{
-    bytes_from_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi, Body, Error, Metadata, Request,
-    Response,
-};
+use crate::types::{Body, Error, Metadata, Request, Response};
 
 /// An HTTP transport, as a plugin author writes it: one exchange per call, plain async Rust.
 ///
@@ -79,8 +77,7 @@ fn panic_error(payload: Box<dyn Any + Send>, during: &str) -> FfiError {
 
 // ---- root module entry points ------------------------------------------------------------------
 
-#[doc(hidden)]
-pub extern "C" fn metadata<T: Transport>() -> PluginMetadata {
+pub(crate) extern "C" fn metadata<T: Transport>() -> PluginMetadata {
     match catch_unwind(T::metadata) {
         Ok(m) => metadata_for(m),
         Err(_) => metadata_for(Metadata {
@@ -92,16 +89,16 @@ pub extern "C" fn metadata<T: Transport>() -> PluginMetadata {
     }
 }
 
-#[doc(hidden)]
-pub extern "C" fn diagnostics<T: Transport>() -> RString {
+pub(crate) extern "C" fn diagnostics<T: Transport>() -> RString {
     match catch_unwind(T::diagnostics) {
         Ok(v) => RString::from(v.to_string()),
         Err(_) => RString::from(r#"{"error":"diagnostics panicked"}"#),
     }
 }
 
-#[doc(hidden)]
-pub extern "C" fn new_client<T: Transport>(options: RStr<'_>) -> RResult<HttpClientBox, FfiError> {
+pub(crate) extern "C" fn new_client<T: Transport>(
+    options: RStr<'_>,
+) -> RResult<HttpClientBox, FfiError> {
     let result = catch_unwind(AssertUnwindSafe(|| -> Result<HttpClientBox, Error> {
         let options: serde_json::Value = if options.trim().is_empty() {
             serde_json::json!({})
@@ -370,7 +367,7 @@ macro_rules! export_plugin {
             extern "C" fn __apify_root_module(
             ) -> $crate::__private::abi_stable::library::RootModuleResult {
                 $crate::__private::abi_stable::library::__call_root_module_loader(
-                    $crate::module::root_module::<$transport>,
+                    $crate::__private::root_module::<$transport>,
                 )
             }
             // SAFETY: what `#[export_root_module]` expands to (abi_stable 0.11): the header
@@ -378,7 +375,7 @@ macro_rules! export_plugin {
             // checked by the loader (`CheckTypeLayout::Yes`). tests/symbol.rs guards the name.
             unsafe {
                 $crate::__private::abi_stable::library::LibHeader::from_constructor::<
-                    $crate::PluginModRef,
+                    $crate::abi::module::PluginModRef,
                 >(
                     __apify_root_module,
                     $crate::__private::abi_stable::library::CheckTypeLayout::Yes,

@@ -1,10 +1,5 @@
-//! Snapshots of the root module as earlier minors defined it.
-//!
-//! abi_stable's layout check accepts a library whose prefix type has MORE fields than the host
-//! expects (an older host, a newer plugin) but refuses one with FEWER (a newer host, an older
-//! plugin). So the host checks an older plugin against the snapshot of its minor, and then
-//! reads it through the current [`crate::PluginModRef`], whose `missing_field(option)`
-//! accessors answer `None` for the fields the plugin does not have.
+//! Snapshots of the root module as earlier minors defined it. Public as `crate::abi::history`
+//! (see `src/abi.rs`), whose docs say why the host needs them.
 //!
 //! When a minor adds a field, copy the current `PluginMod` here as the snapshot of the
 //! previous minor (same type name: abi_stable compares names) and make the host's loader
@@ -28,9 +23,9 @@ pub mod v1_0 {
     #[sabi(kind(Prefix(prefix_ref = PluginModRef)))]
     #[sabi(missing_field(option))]
     pub struct PluginMod {
-        /// See [`crate::module::PluginMod::metadata`].
+        /// See [`crate::abi::module::PluginMod::metadata`].
         pub metadata: extern "C" fn() -> PluginMetadata,
-        /// See [`crate::module::PluginMod::new_client`].
+        /// See [`crate::abi::module::PluginMod::new_client`].
         #[sabi(last_prefix_field)]
         pub new_client: extern "C" fn(options_json: RStr<'_>) -> RResult<HttpClientBox, FfiError>,
     }

@@ -3,13 +3,17 @@
 //! A plugin is a `cdylib` that performs exactly one HTTP exchange per call; retries, timeouts,
 //! error mapping and statistics live in the host's pipeline, above this interface.
 //!
-//! Three layers, read top to bottom:
-//! - [`Transport`] (in [`export`]): the plain async Rust trait a plugin author implements, with
-//!   plain Rust types ([`Request`], [`Response`], [`Error`]).
-//! - [`export_plugin!`]: wraps an implementation into the FFI types below. It owns the plugin's
-//!   tokio runtime, converts types, and catches every panic at the boundary.
-//! - [`ffi`] and [`module`]: the `#[repr(C)]` types, the `HttpClient` trait object and the root
-//!   module whose layout abi_stable checks when the host loads the library.
+//! What a plugin author uses is at the crate root:
+//! - [`Transport`]: the plain async Rust trait a plugin implements, with plain Rust types
+//!   ([`Request`], [`Response`], [`Body`], [`Error`], [`ErrorKind`], [`Metadata`],
+//!   [`Capabilities`]) and helpers for error messages ([`error_chain`], [`chain_has`]).
+//! - [`export_plugin!`]: wraps an implementation into the FFI types. It owns the plugin's tokio
+//!   runtime, converts types, and catches every panic at the boundary.
+//!
+//! The binary interface underneath (the `#[repr(C)]` types, the `HttpClient` trait object, the
+//! root module whose layout abi_stable checks when the host loads the library, the snapshots of
+//! earlier versions, and the conversions) is the host's business, and is public only under
+//! [`abi`].
 //!
 //! ```ignore
 //! struct MyTransport { /* ... */ }
@@ -17,18 +21,23 @@
 //! apify_plugin_api::export_plugin!(MyTransport);
 //! ```
 #![warn(missing_docs)]
-#![allow(non_local_definitions)] // emitted by #[sabi_trait]; see DESIGN §4.
+// abi_stable 0.11's `#[sabi_trait]` (the three trait objects in ffi.rs) expands to `impl` blocks
+// nested inside other items, which rustc's `non_local_definitions` lint reports. The code is the
+// macro's, not ours, and it is sound; the lint only asks for a different expansion.
+#![allow(non_local_definitions)]
 
-pub mod export;
-pub mod ffi;
-pub mod history;
-pub mod module;
-pub mod types;
+pub mod abi;
+mod convert;
+mod export;
+mod ffi;
+mod history;
+mod module;
+mod types;
 
 pub use export::Transport;
 pub use ffi::ErrorKind;
-pub use module::{Capabilities, PluginModRef, API_MAJOR, API_MINOR};
-pub use types::{Body, Error, Metadata, Request, Response};
+pub use module::{Capabilities, API_MAJOR, API_MINOR};
+pub use types::{chain_has, error_chain, Body, Error, Metadata, Request, Response};
 
 // The types the `Transport` trait speaks, so a plugin needs no other dependency to match them.
 pub use bytes;
@@ -38,5 +47,6 @@ pub use serde_json;
 /// Re-exports used by [`export_plugin!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::module::root_module;
     pub use abi_stable;
 }

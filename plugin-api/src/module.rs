@@ -1,13 +1,7 @@
 //! The root module a plugin exports, and the interface version.
 //!
-//! # Versioning
-//! The interface version is `API_MAJOR.API_MINOR`, equal to this crate's `MAJOR.MINOR`.
-//! - abi_stable's own version check is pinned to `API_MAJOR.0.0` (see [`PluginModRef`]'s
-//!   `VERSION_STRINGS`), so it refuses another major and nothing else.
-//! - Within a major, both directions load: fields after `last_prefix_field` are read with
-//!   `missing_field(option)`, so a newer host sees an older plugin's missing field as `None`,
-//!   and an older host simply does not know a newer plugin's extra fields.
-//! - Fields added in a minor go at the end, with a doc line saying which minor added them.
+//! Public as `crate::abi::module` (see `src/abi.rs`), whose docs state the versioning rules;
+//! `API_MAJOR`, `API_MINOR` and `Capabilities` are public at the crate root.
 
 use abi_stable::{
     declare_root_module_statics,
@@ -129,7 +123,7 @@ impl RootModule for PluginModRef {
     const BASE_NAME: &'static str = "apify_transport";
     const NAME: &'static str = "apify_transport";
     // Pinned to the interface major only: abi_stable's check refuses another major, while
-    // minors are negotiated through `missing_field(option)` (see the module docs).
+    // minors are negotiated through `missing_field(option)` (see `abi::module` in abi.rs).
     const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
 }
 

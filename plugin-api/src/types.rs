@@ -1,18 +1,14 @@
-//! Plain Rust types for plugin authors, and their conversions to and from [`crate::ffi`].
+//! Plain Rust types for plugin authors, and helpers for their error messages.
 //!
-//! The host uses the same conversions, so both sides agree on one mapping.
+//! Their conversions to and from the FFI types are in [`crate::convert`].
 
 use std::{fmt, pin::Pin, time::Duration};
 
-use abi_stable::{
-    sabi_trait::TD_Opaque,
-    std_types::{RBox, ROption, RSlice, RString, RVec},
-};
 use bytes::Bytes;
 use futures_core::Stream;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 
-use crate::ffi::{BytesOwner, BytesOwner_TO, ErrorKind, FfiBytes, FfiError, FfiHeader};
+use crate::ffi::ErrorKind;
 use crate::module::Capabilities;
 
 /// A response body: a stream of chunks that ends with `None`.
@@ -119,108 +115,6 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-impl From<FfiError> for Error {
-    fn from(e: FfiError) -> Self {
-        Error {
-            kind: e.kind,
-            message: e.message.into_string(),
-            retryable: e.retryable,
-        }
-    }
-}
-
-impl From<Error> for FfiError {
-    fn from(e: Error) -> Self {
-        FfiError {
-            kind: e.kind,
-            message: RString::from(e.message),
-            retryable: e.retryable,
-        }
-    }
-}
-
-// ---- bytes, without copies ------------------------------------------------------------------
-
-struct OwnedBytes(Bytes);
-
-impl BytesOwner for OwnedBytes {
-    fn as_slice(&self) -> RSlice<'_, u8> {
-        RSlice::from_slice(&self.0)
-    }
-}
-
-/// Hands `bytes` across the boundary without copying: the receiver reads them in place and
-/// drops them through the vtable of the side that allocated them.
-pub fn bytes_to_ffi(bytes: Bytes) -> FfiBytes {
-    BytesOwner_TO::from_ptr(RBox::new(OwnedBytes(bytes)), TD_Opaque)
-}
-
-/// Lets a `Bytes` borrow an [`FfiBytes`] for as long as it lives.
-struct ForeignBytes(FfiBytes);
-
-impl AsRef<[u8]> for ForeignBytes {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_slice().as_slice()
-    }
-}
-
-/// Turns bytes from the other side into a `Bytes`, without copying.
-pub fn bytes_from_ffi(bytes: FfiBytes) -> Bytes {
-    if bytes.as_slice().is_empty() {
-        return Bytes::new();
-    }
-    Bytes::from_owner(ForeignBytes(bytes))
-}
-
-// ---- headers -----------------------------------------------------------------------------------
-
-/// Converts a header map to its FFI form, keeping order and repeated names.
-pub fn headers_to_ffi(headers: &HeaderMap) -> RVec<FfiHeader> {
-    headers
-        .iter()
-        .map(|(name, value)| FfiHeader {
-            name: RString::from(name.as_str()),
-            value: RVec::from_slice(value.as_bytes()),
-        })
-        .collect()
-}
-
-/// Converts FFI headers to a header map; an invalid name or value is an
-/// [`ErrorKind::PROTOCOL`] error naming the header.
-pub fn headers_from_ffi(headers: RVec<FfiHeader>) -> Result<HeaderMap, Error> {
-    let mut map = HeaderMap::with_capacity(headers.len());
-    for h in headers {
-        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| {
-            Error::new(
-                ErrorKind::PROTOCOL,
-                format!("invalid header name {:?}", h.name.as_str()),
-            )
-        })?;
-        let mut value = HeaderValue::from_bytes(&h.value).map_err(|_| {
-            Error::new(
-                ErrorKind::PROTOCOL,
-                format!("invalid value for header {:?}", h.name.as_str()),
-            )
-        })?;
-        // The sensitive flag does not cross the boundary: set it again, so `Debug` output and
-        // HTTP/2 header compression treat credentials as such on this side too.
-        if name == http::header::AUTHORIZATION || name == http::header::PROXY_AUTHORIZATION {
-            value.set_sensitive(true);
-        }
-        map.append(name, value);
-    }
-    Ok(map)
-}
-
-/// Milliseconds for the FFI timeout field; sub-millisecond timeouts round up so they never
-/// become "no timeout".
-pub fn timeout_to_ffi(timeout: Option<Duration>) -> ROption<u64> {
-    match timeout {
-        Some(t) => ROption::RSome(t.as_micros().div_ceil(1000).min(u64::MAX as u128) as u64),
-        None => ROption::RNone,
-    }
-}
 
 /// An error and its sources as one line, `outer: inner: root cause`, without repeating a
 /// message that an outer one already contains. Transports use it for their error messages.

@@ -1,25 +1,33 @@
-//! The plugin interface crate as a fixture variant sees it: the real ffi/types/export modules,
-//! and a `module.rs` patched by `patch_module.rs` for this variant.
+//! The plugin interface crate as a fixture variant sees it: the real `plugin-api/src` modules
+//! (including the public `abi` module the export macro names), and a `module.rs` patched by
+//! `patch_module.rs` for this variant. The root re-exports mirror `plugin-api/src/lib.rs`.
 #![allow(non_local_definitions, dead_code)]
 
+#[path = "../../plugin-api/src/abi.rs"]
+pub mod abi;
+#[path = "../../plugin-api/src/convert.rs"]
+mod convert;
 #[path = "../../plugin-api/src/export.rs"]
-pub mod export;
+mod export;
 #[path = "../../plugin-api/src/ffi.rs"]
-pub mod ffi;
+mod ffi;
+#[path = "../../plugin-api/src/history.rs"]
+mod history;
 #[path = "../../plugin-api/src/types.rs"]
-pub mod types;
+mod types;
 
 /// The root module, patched for this variant.
-pub mod module {
+mod module {
     include!(concat!(env!("OUT_DIR"), "/module.rs"));
 }
 
 pub use export::Transport;
 pub use ffi::ErrorKind;
-pub use module::{Capabilities, PluginModRef, API_MAJOR, API_MINOR};
-pub use types::{Body, Error, Metadata, Request, Response};
+pub use module::{Capabilities, API_MAJOR, API_MINOR};
+pub use types::{chain_has, error_chain, Body, Error, Metadata, Request, Response};
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::module::root_module;
     pub use abi_stable;
 }

@@ -23,7 +23,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 
-use apify_plugin_api::types::{chain_has, error_chain};
+use apify_plugin_api::{chain_has, error_chain};
 
 use super::{
     CallFuture, HttpTransport, TransportError as Error, TransportErrorKind as ErrorKind,

@@ -16,9 +16,8 @@
 use std::time::Duration;
 
 use apify_plugin_api::{
-    export_plugin,
-    types::{chain_has, error_chain},
-    Body, Capabilities, Error, ErrorKind, Metadata, Request, Response, Transport,
+    chain_has, error_chain, export_plugin, Body, Capabilities, Error, ErrorKind, Metadata, Request,
+    Response, Transport,
 };
 use futures_util::StreamExt;
 use serde::Deserialize;

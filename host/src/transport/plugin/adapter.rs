@@ -8,9 +8,9 @@ use std::{
 };
 
 use abi_stable::std_types::{ROption, RResult, RStr};
-use apify_plugin_api::{
+use apify_plugin_api::abi::{
+    convert::{bytes_from_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi, timeout_to_ffi},
     ffi::{BodyStreamBox, FfiRequest, HttpClientBox},
-    types::{bytes_from_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi, timeout_to_ffi},
 };
 use async_ffi::{ContextExt, FfiPoll};
 use bytes::Bytes;

@@ -24,8 +24,10 @@ use std::{
 
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use apify_plugin_api::{
-    history,
-    module::{PluginMetadata, PluginModRef},
+    abi::{
+        history,
+        module::{PluginMetadata, PluginModRef},
+    },
     Capabilities, API_MAJOR, API_MINOR,
 };
 use sha2::{Digest, Sha256};
