@@ -6,7 +6,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), apify_host::Error> {
 //! use futures_util::TryStreamExt;
-//! use apify_host::resources::ListItemsOptions;
+//! use apify_host::ListItemsOptions;
 //!
 //! let client = apify_host::ApifyClient::new("my-token")?;
 //! let dataset = client.datasets().get_or_create(Some("my-results"), None).await?;
