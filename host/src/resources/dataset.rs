@@ -18,6 +18,7 @@ use crate::{
 /// A dataset, as `GET /v2/datasets/{id}` describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Dataset {
     /// The dataset id.
     pub id: String,
@@ -56,6 +57,7 @@ pub struct Dataset {
 /// `GET /v2/datasets/{id}/statistics`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct DatasetStatistics {
     /// Per-field statistics (`min`, `max`, `nullCount`, `emptyCount`), when the dataset has a
     /// fields schema.

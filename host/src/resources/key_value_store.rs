@@ -16,6 +16,7 @@ use crate::{
 /// A key-value store, as `GET /v2/key-value-stores/{id}` describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct KeyValueStore {
     /// The store id.
     pub id: String,
@@ -51,6 +52,7 @@ pub struct KeyValueStore {
 /// One key of a store listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct KeyValueStoreKey {
     /// The record key.
     pub key: String,
@@ -65,6 +67,7 @@ pub struct KeyValueStoreKey {
 /// One page of keys: `GET /v2/key-value-stores/{id}/keys`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListOfKeys {
     /// The keys, in lexicographic order.
     pub items: Vec<KeyValueStoreKey>,
@@ -107,6 +110,7 @@ pub struct ListKeysOptions {
 
 /// A record value, decoded the way the Python client decodes it: by content type.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum RecordValue {
     /// `application/json`: parsed.
     Json(serde_json::Value),
@@ -197,6 +201,7 @@ impl From<Vec<u8>> for RecordValue {
 
 /// A record with its value decoded by content type.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Record {
     /// The key.
     pub key: String,
@@ -208,6 +213,7 @@ pub struct Record {
 
 /// A record with its value as bytes.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RecordBytes {
     /// The key.
     pub key: String,
@@ -219,6 +225,7 @@ pub struct RecordBytes {
 
 /// A record whose value is still on the wire.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct RecordStream {
     /// The key.
     pub key: String,

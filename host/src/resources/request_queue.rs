@@ -25,6 +25,7 @@ pub const MAX_BATCH_PAYLOAD_BYTES: usize = 9 * 1024 * 1024 - (9 * 1024 * 1024) /
 /// A request queue, as `GET /v2/request-queues/{id}` describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct RequestQueue {
     /// The queue id.
     pub id: String,
@@ -64,6 +65,7 @@ pub struct RequestQueue {
 /// `payload`, `handledAt`, `lockExpiresAt`...) are kept in `extra`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct QueueRequest {
     /// The request id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +90,7 @@ pub struct QueueRequest {
 /// `GET .../head`: the first requests of the queue, without locking them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct RequestQueueHead {
     /// The limit the API applied.
     #[serde(default)]
@@ -108,6 +111,7 @@ pub struct RequestQueueHead {
 /// `POST .../head/lock`: the first unlocked requests, now locked for this client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LockedRequestQueueHead {
     /// The limit the API applied.
     #[serde(default)]
@@ -137,6 +141,7 @@ pub struct LockedRequestQueueHead {
 /// What adding or updating one request did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct RequestOperationInfo {
     /// The request id.
     pub request_id: String,
@@ -154,6 +159,7 @@ pub struct RequestOperationInfo {
 /// A request a batch operation processed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ProcessedRequest {
     /// The request id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +181,7 @@ pub struct ProcessedRequest {
 /// A request a batch operation could not process (the caller may retry it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UnprocessedRequest {
     /// The unique key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,6 +200,7 @@ pub struct UnprocessedRequest {
 /// The outcome of a batch add or delete.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct BatchOperationResult {
     /// What was done.
     #[serde(default)]
@@ -205,6 +213,7 @@ pub struct BatchOperationResult {
 /// One page of `GET .../requests`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListOfRequests {
     /// The requests.
     pub items: Vec<QueueRequest>,
@@ -247,6 +256,7 @@ pub struct ListRequestsOptions {
 /// `PUT .../requests/{id}/lock`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct RequestLockInfo {
     /// When the lock expires (ISO 8601).
     #[serde(default)]
@@ -259,6 +269,7 @@ pub struct RequestLockInfo {
 /// `POST .../requests/unlock`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UnlockRequestsResult {
     /// How many requests were unlocked.
     #[serde(default)]

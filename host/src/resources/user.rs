@@ -11,6 +11,7 @@ use crate::{http::Pipeline, Error};
 /// another user; fields the model does not name are in `extra`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct User {
     /// The user id.
     #[serde(default)]

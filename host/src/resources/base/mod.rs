@@ -34,6 +34,7 @@ use crate::{
 /// for dataset items, the `X-Apify-Pagination-*` headers) describe it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListPage<T> {
     /// The items of this page.
     pub items: Vec<T>,
@@ -88,6 +89,7 @@ pub struct StorageUpdate {
 }
 
 /// A streamed response body with what the headers say about it.
+#[non_exhaustive]
 pub struct StreamedBody {
     /// The `Content-Type` of the body, if sent.
     pub content_type: Option<String>,
