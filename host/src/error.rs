@@ -4,6 +4,7 @@ use std::fmt;
 
 use http::Method;
 
+use crate::redact::{redact, Redactor};
 use crate::token::Token;
 use crate::transport::{PluginLoadError, TransportError, TransportErrorKind};
 
@@ -168,7 +169,11 @@ impl Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
+        if f.alternate() {
+            write_redacted(f, format_args!("{:#?}", self.inner))
+        } else {
+            write_redacted(f, format_args!("{:?}", self.inner))
+        }
     }
 }
 
@@ -177,9 +182,9 @@ impl fmt::Display for Error {
         match &*self.inner {
             Repr::Api(e) => e.fmt(f),
             Repr::Transport(e) => e.fmt(f),
-            Repr::PluginLoad(e) => e.fmt(f),
-            Repr::InvalidInput(m) => write!(f, "invalid input: {m}"),
-            Repr::Decode(m) | Repr::Config(m) => f.write_str(m),
+            Repr::PluginLoad(e) => write_redacted(f, format_args!("{e}")),
+            Repr::InvalidInput(m) => write_redacted(f, format_args!("invalid input: {m}")),
+            Repr::Decode(m) | Repr::Config(m) => write_redacted(f, format_args!("{m}")),
         }
     }
 }
@@ -335,15 +340,17 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
+        let kind = match &self.error_type {
+            Some(t) => format!(" ({t})"),
+            None => String::new(),
+        };
+        write_redacted(
             f,
-            "{} {} failed with status {}",
-            self.method, self.path, self.status
-        )?;
-        if let Some(t) = &self.error_type {
-            write!(f, " ({t})")?;
-        }
-        write!(f, " on attempt {}: {}", self.attempt, self.message)
+            format_args!(
+                "{} {} failed with status {}{kind} on attempt {}: {}",
+                self.method, self.path, self.status, self.attempt, self.message
+            ),
+        )
     }
 }
 
@@ -384,7 +391,7 @@ impl TransportFailure {
         self.retryable
     }
 
-    /// Removes the token, and any `token=` query value, from the message.
+    /// Removes the token, and any credential recognised by its place, from the message.
     pub(crate) fn redacted(mut self, token: Option<&Token>) -> Self {
         self.message = redact_secrets(&self.message, token);
         self
@@ -393,62 +400,30 @@ impl TransportFailure {
 
 impl fmt::Display for TransportFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
+        write_redacted(
             f,
-            "{} {} failed on attempt {} ({} error from the {} transport): {}",
-            self.method, self.path, self.attempt, self.kind, self.transport, self.message
+            format_args!(
+                "{} {} failed on attempt {} ({} error from the {} transport): {}",
+                self.method, self.path, self.attempt, self.kind, self.transport, self.message
+            ),
         )
     }
 }
 
 impl std::error::Error for TransportFailure {}
 
-/// Removes secrets from text that came from a server or a transport: every occurrence of the
-/// token, and the value of any `token=` query parameter (a transport may quote the URL it was
-/// given, and a URL may carry a token that is not the client's own, e.g. a signed link).
+/// Removes secrets from text that came from a server or a transport: the token (on word
+/// boundaries), and every credential [`crate::redact`] recognises by its place (URL userinfo,
+/// `token=` and `signature=` values, `Authorization` headers): a transport may quote the URL it
+/// was given, and a URL may carry a credential that is not the client's own (a signed link).
 pub(crate) fn redact_secrets(text: &str, token: Option<&Token>) -> String {
-    let text = match token {
-        Some(t) => t.redact(text),
-        None => text.to_string(),
-    };
-    redact_token_params(&text)
+    Redactor::new().token(token).redact(text)
 }
 
-/// `...?token=abc&x=1` → `...?token=***&x=1` (case-insensitive name, any position).
-fn redact_token_params(text: &str) -> String {
-    const NAME: &str = "token=";
-    let lower = text.to_ascii_lowercase();
-    if !lower.contains(NAME) {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = 0;
-    let mut search = 0;
-    while let Some(found) = lower[search..].find(NAME) {
-        let start = search + found;
-        // Only a parameter name: at the start, or after `?`, `&`, `;` or whitespace, so that
-        // e.g. `csrftoken=` is left alone while `?token=` and `&token=` are caught.
-        let is_param = start == 0
-            || matches!(
-                text.as_bytes()[start - 1],
-                b'?' | b'&' | b';' | b' ' | b'"' | b'\''
-            );
-        let value_start = start + NAME.len();
-        let value_end = text[value_start..]
-            .find(|c: char| {
-                matches!(c, '&' | '#' | '"' | '\'' | ';' | '<' | '>' | ')' | ',')
-                    || c.is_whitespace()
-            })
-            .map_or(text.len(), |i| value_start + i);
-        if is_param && value_end > value_start {
-            out.push_str(&text[rest..value_start]);
-            out.push_str("***");
-            rest = value_end;
-        }
-        search = value_end.max(start + NAME.len());
-    }
-    out.push_str(&text[rest..]);
-    out
+/// Writes `args` to `f` through [`redact`]: the last line of defence for a message built from
+/// text this crate did not write (plugin, server, OS), whatever path it took to get here.
+fn write_redacted(f: &mut fmt::Formatter<'_>, args: fmt::Arguments<'_>) -> fmt::Result {
+    f.write_str(&redact(&args.to_string()))
 }
 
 #[cfg(test)]
@@ -465,6 +440,17 @@ mod tests {
         assert_eq!(redact_secrets("csrftoken=abc", None), "csrftoken=abc");
         assert_eq!(redact_secrets("token=", None), "token=");
         assert_eq!(redact_secrets("no secrets here", None), "no secrets here");
+        // Word boundaries, not substrings: a one-letter token leaves `PUT` alone.
+        let t = Token::new("T");
+        assert_eq!(redact_secrets("PUT /v2/x T", Some(&t)), "PUT /v2/x ***");
+    }
+
+    #[test]
+    fn display_and_debug_redact_whatever_the_source() {
+        let e = Error::config("proxy http://user:secretpw@h:3128 ?signature=SIG");
+        for shown in [e.to_string(), format!("{e:?}"), format!("{e:#?}")] {
+            assert!(!shown.contains("secretpw") && !shown.contains("SIG"), "{shown}");
+        }
     }
 
     #[test]

@@ -19,6 +19,8 @@
 //!
 //! - Errors: one [`Error`] to question (`is_timeout()`, `is_rate_limited()`, `status()`,
 //!   `api_error()`, `plugin_load_error()`, ...).
+//! - Credentials never reach output: errors, `Debug` and logs go through [`Redactor`] /
+//!   [`redact()`] (the token, URL userinfo, `token=`/`signature=` values, `Authorization`).
 //! - Raw calls to any endpoint: [`ApifyClient::request`].
 //! - Configuration (default feature `config`): [`ApifyClient::from_env`],
 //!   [`ApifyClientBuilder::from_config`], [`Config`].
@@ -33,6 +35,7 @@ mod client;
 mod config;
 mod error;
 mod http;
+mod redact;
 mod resources;
 mod token;
 mod transport;
@@ -44,6 +47,7 @@ pub use error::{ApiError, ApiErrorKind, Error, TransportFailure};
 pub use http::{
     ApiRequest, ApiResponse, ByteStream, HttpSettings, ParamValue, StatisticsSnapshot, TimeoutTier,
 };
+pub use redact::{redact, Redactor, MASK};
 pub use resources::*;
 pub use token::Token;
 pub use transport::{

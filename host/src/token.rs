@@ -23,14 +23,12 @@ impl Token {
         &self.0
     }
 
-    /// Removes every occurrence of the token from `text` (for messages built from server or
-    /// transport text, which might echo it back).
+    /// Removes the token from `text` wherever it stands on word boundaries (so a one-letter
+    /// token does not mangle `PUT`), and any other credential [`crate::Redactor`] recognises
+    /// (URL userinfo, `token=`/`signature=` values, `Authorization` headers): for messages
+    /// built from server or transport text, which might echo it back.
     pub fn redact(&self, text: &str) -> String {
-        if self.0.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(&self.0, "***")
-        }
+        crate::Redactor::new().token(Some(self)).redact(text)
     }
 }
 
