@@ -219,6 +219,16 @@ pub async fn prepare(
     default_headers: &HeaderMap,
     compress: bool,
 ) -> Result<PreparedRequest, Error> {
+    // Here, not in `ApiRequest::segment`: resource clients build their paths from segments too,
+    // and raw paths come whole, and every one of them passes here before anything is sent.
+    if let Some(segment) = super::request::find_dot_segment(&req.path) {
+        return Err(Error::invalid_input(format!(
+            "the path {} has the segment {segment:?}, which URL parsers resolve as `.` or `..`, \
+             so the request would reach another resource; an id, key or name cannot be `.` or \
+             `..` (in any percent-encoded spelling)",
+            req.path
+        )));
+    }
     let mut url = format!("{base_url}{}", req.path);
     if let Some(q) = req.query_string() {
         url.push('?');
@@ -445,6 +455,23 @@ mod tests {
             .unwrap();
         assert_eq!(p.headers["content-encoding"], "gzip");
         assert_eq!(gunzip(&p.body), big);
+    }
+
+    #[test]
+    fn prepare_refuses_dot_segments() {
+        for key in [".", "..", "%2e", ".%2E"] {
+            let req = ApiRequest::new(Method::PUT, "/v2/key-value-stores/S/records").key(key);
+            let e = run(prepare(&req, "http://h", &HeaderMap::new(), true)).unwrap_err();
+            assert!(e.is_invalid_input(), "{e}");
+        }
+        let req = ApiRequest::new(Method::DELETE, "/v2/key-value-stores").id("..");
+        assert!(run(prepare(&req, "http://h", &HeaderMap::new(), true)).is_err());
+        let req = ApiRequest::new(Method::GET, "/v2/x/%2e%2e/y");
+        assert!(run(prepare(&req, "http://h", &HeaderMap::new(), true)).is_err());
+        for key in ["a..b", ".hidden", "..."] {
+            let req = ApiRequest::new(Method::PUT, "/v2/key-value-stores/S/records").key(key);
+            assert!(run(prepare(&req, "http://h", &HeaderMap::new(), true)).is_ok());
+        }
     }
 
     #[test]

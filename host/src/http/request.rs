@@ -13,6 +13,38 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// How many rounds of percent-decoding a segment gets before it is compared with `.` and `..`:
+/// each round undoes one layer of encoding a server, proxy or second parser might undo.
+const DECODE_ROUNDS: usize = 8;
+
+/// Whether a URL parser or a server would read `segment` as `.` (this folder) or `..` (the
+/// parent): plainly, or percent-encoded once or more (`%2e`, `.%2E`, `%252e%252e`, ...). Such a
+/// segment is resolved away (`…/records/..` becomes `…/key-value-stores/S/`), so the request
+/// would reach another resource than the one named. `a..b` and `.hidden` are ordinary names.
+pub(crate) fn is_dot_segment(segment: &str) -> bool {
+    let mut s = std::borrow::Cow::Borrowed(segment);
+    for _ in 0..DECODE_ROUNDS {
+        if s == "." || s == ".." {
+            return true;
+        }
+        let decoded = percent_encoding::percent_decode_str(&s)
+            .decode_utf8_lossy()
+            .into_owned();
+        if decoded == s {
+            return false;
+        }
+        s = std::borrow::Cow::Owned(decoded);
+    }
+    s == "." || s == ".."
+}
+
+/// The first segment of an encoded `path` (query and fragment excluded) that is a dot segment
+/// (see [`is_dot_segment`]). `\` counts as a separator, as URL parsers treat it in `http` URLs.
+pub(crate) fn find_dot_segment(path: &str) -> Option<&str> {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    path.split(['/', '\\']).find(|s| is_dot_segment(s))
+}
+
 /// Timeout tier of a call; the attempt k timeout is `min(tier · 2^(k-1), timeout_max)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -154,6 +186,11 @@ impl ApiRequest {
     }
 
     /// Appends a literal path segment, percent-encoded.
+    ///
+    /// A segment that is `.` or `..`, plainly or percent-encoded, is refused when the request
+    /// is sent, with an invalid-input error and before anything goes out: URL parsers resolve
+    /// such a segment, so the request would reach another resource (`…/records/..` is the
+    /// store itself).
     pub fn segment(mut self, segment: &str) -> Self {
         self.path.push('/');
         self.path
@@ -162,12 +199,14 @@ impl ApiRequest {
     }
 
     /// Appends a resource id: `/` becomes `~` (the API's `username/name` form), then encoded.
+    /// `.` and `..` are refused as in [`ApiRequest::segment`].
     pub fn id(self, id: &str) -> Self {
         let safe = id.replace('/', "~");
         self.segment(&safe)
     }
 
-    /// Appends a record key, percent-encoded (including any `/`).
+    /// Appends a record key, percent-encoded (including any `/`). `.` and `..` are refused as
+    /// in [`ApiRequest::segment`].
     pub fn key(self, key: &str) -> Self {
         self.segment(key)
     }
@@ -328,5 +367,44 @@ mod tests {
         );
         let req = ApiRequest::new(Method::GET, "").segment("é");
         assert_eq!(req.path, "/%C3%A9");
+    }
+
+    #[test]
+    fn dot_segments_in_every_spelling() {
+        for s in [
+            ".",
+            "..",
+            "%2e",
+            "%2E",
+            ".%2e",
+            "%2e.",
+            "%2E%2e",
+            "%252e",
+            "%25252e%25252E",
+        ] {
+            assert!(is_dot_segment(s), "{s}");
+            // As a key, `%` is encoded once more: still refused.
+            let req = ApiRequest::new(Method::PUT, "/v2/key-value-stores/S/records").key(s);
+            assert!(find_dot_segment(&req.path).is_some(), "{}", req.path);
+        }
+        for s in [
+            "a..b",
+            ".hidden",
+            "...",
+            "..a",
+            "%2e%2e%2e",
+            "",
+            "%",
+            "%zz",
+            "a/..",
+        ] {
+            assert!(!is_dot_segment(s), "{s}");
+        }
+        // An id `a/..` becomes `a~..`: one segment, not a dot segment.
+        let req = ApiRequest::new(Method::GET, "/v2/datasets").id("a/..");
+        assert_eq!(find_dot_segment(&req.path), None);
+        assert_eq!(find_dot_segment("/v2/x/..?q=.."), Some(".."));
+        assert_eq!(find_dot_segment("/v2/x\\..\\y"), Some(".."));
+        assert_eq!(find_dot_segment("/v2/x?a=/../"), None);
     }
 }
