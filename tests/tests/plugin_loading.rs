@@ -5,8 +5,9 @@
 use std::{os::unix::fs::PermissionsExt, path::Path, sync::Arc, time::Duration};
 
 use apify_host::{
-    load_plugin, ApiRequest, HttpSettings, HttpTransport, PluginLoadError, PluginLoadFailure,
-    PluginLoadOptions, TimeoutTier, TransportErrorKind as ErrorKind, TransportRequest as Request,
+    inspect_plugin, load_plugin, ApiRequest, HttpSettings, HttpTransport, PluginLoadError,
+    PluginLoadFailure, PluginLoadOptions, TimeoutTier, TransportErrorKind as ErrorKind,
+    TransportRequest as Request,
 };
 use apify_tests::{
     abi_fixtures::abi_fixture, pipeline_support::client_at, plugin_path, reqwest_plugin,
@@ -345,4 +346,382 @@ async fn two_plugins_serve_requests_in_one_process() {
         assert!(text.contains(&format!("i={i}")), "{text}");
     }
     assert_eq!(server.requests().len(), 20);
+}
+
+/// Where the constructor of `tests/fixtures/ctor-not-a-plugin` leaves its marker in this
+/// process (the fixture's default, so no test has to change this process's environment).
+fn ctor_marker() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("apify-fixture-ctor-ran.{}", std::process::id()))
+}
+
+fn assert_no_constructor_ran() {
+    let marker = ctor_marker();
+    assert!(
+        !marker.exists(),
+        "{} exists: a refused library's constructor ran",
+        marker.display()
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+/// A copy cut short anywhere (a partial copy, a full disk) is refused by the ELF parse, before
+/// `dlopen` could map it and die of SIGBUS on the missing pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_plugin_is_refused_and_the_host_lives() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::read(plugin_path("apify_transport_reqwest")).unwrap();
+    let opts = PluginLoadOptions::default();
+    // Inside the ELF header, inside the program headers, mid-file and the last byte (only the
+    // section header table at the very end is cut).
+    for cut in [40, 200, 4096, full.len() / 2, full.len() - 1] {
+        let path = dir.path().join(format!("libcut-{cut}.so"));
+        write_file(&path, &full[..cut]);
+        let e = load_err(&path, &opts);
+        assert_clear(&e, PluginLoadFailure::CorruptFile, "cut short");
+        assert!(e.fix.contains("Copy or build the plugin again"), "{e}");
+    }
+    host_is_alive(&server).await;
+}
+
+/// A library for another machine, word size or byte order is named as such (it used to come
+/// back from `dlopen` as "No such file").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_for_another_architecture_is_refused_and_the_host_lives() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(plugin_path("fixture_faulty_plugin")).unwrap();
+    let opts = PluginLoadOptions::default();
+    // e_machine (offset 18, little-endian u16): aarch64 (183) on x86_64 hosts, else x86_64 (62).
+    let (other, name): (u16, &str) = if cfg!(target_arch = "x86_64") {
+        (183, "aarch64")
+    } else {
+        (62, "x86_64")
+    };
+    let mut foreign = good.clone();
+    foreign[18..20].copy_from_slice(&other.to_le_bytes());
+    let path = dir.path().join("libforeign.so");
+    write_file(&path, &foreign);
+    let e = load_err(&path, &opts);
+    assert_clear(
+        &e,
+        PluginLoadFailure::WrongPlatform,
+        &format!("built for {name}"),
+    );
+    assert!(e.reason.contains(std::env::consts::ARCH), "{e}");
+    assert!(e.fix.contains("Build the plugin for this machine"), "{e}");
+
+    // The other word size (EI_CLASS) and byte order (EI_DATA).
+    let mut class32 = good.clone();
+    class32[4] = 1;
+    let path = dir.path().join("lib32.so");
+    write_file(&path, &class32);
+    assert_clear(
+        &load_err(&path, &opts),
+        PluginLoadFailure::WrongPlatform,
+        "32-bit",
+    );
+    let mut big = good;
+    big[5] = 2;
+    let path = dir.path().join("libbig.so");
+    write_file(&path, &big);
+    assert_clear(
+        &load_err(&path, &opts),
+        PluginLoadFailure::WrongPlatform,
+        "big-endian",
+    );
+    host_is_alive(&server).await;
+}
+
+/// A shared library that is not a plugin is refused from its symbol table: it is never
+/// `dlopen`ed, so its constructor never runs (the fixture's would leave a marker file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_plugin_library_never_runs_its_constructor() {
+    let server = TestServer::start().await;
+    let opts = PluginLoadOptions::default();
+    let _ = std::fs::remove_file(ctor_marker());
+    let e = load_err(&plugin_path("fixture_ctor_not_a_plugin"), &opts);
+    assert_clear(
+        &e,
+        PluginLoadFailure::NotAPlugin,
+        "not an Apify transport plugin",
+    );
+    assert!(
+        e.reason.contains("_1as_0lib_1header_0root_bmodule_bloader"),
+        "{e}"
+    );
+    assert_no_constructor_ran();
+
+    // System libraries with constructors of their own: ASan's runtime aborted the host from its
+    // constructor, libc is already loaded. Both are refused before dlopen.
+    for lib in [
+        "/usr/lib/x86_64-linux-gnu/libasan.so.8",
+        "/usr/lib/aarch64-linux-gnu/libasan.so.8",
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib/aarch64-linux-gnu/libc.so.6",
+    ] {
+        let lib = Path::new(lib);
+        if lib.exists() {
+            let e = load_err(lib, &opts);
+            assert_clear(
+                &e,
+                PluginLoadFailure::NotAPlugin,
+                "not an Apify transport plugin",
+            );
+        }
+    }
+    // A program, not a library (a PIE executable is ET_DYN too: refused by its symbols).
+    let exe = std::env::current_exe().unwrap();
+    assert_eq!(load_err(&exe, &opts).failure, PluginLoadFailure::NotAPlugin);
+    assert_no_constructor_ran();
+    host_is_alive(&server).await;
+}
+
+/// The fixture's constructor does work when the library is `dlopen`ed (in a child process, so
+/// its marker cannot confuse the tests above): the marker's absence there means something.
+#[test]
+fn the_constructor_fixture_writes_its_marker_when_dlopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "dlopen_the_constructor_fixture_directly",
+            "--ignored",
+        ])
+        .env("APIFY_FIXTURE_CTOR_MARKER", &marker)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "constructor ran\n"
+    );
+}
+
+/// Helper of the test above, run only in its child process.
+#[test]
+#[ignore = "run by the_constructor_fixture_writes_its_marker_when_dlopened in a child process"]
+fn dlopen_the_constructor_fixture_directly() {
+    if std::env::var_os("APIFY_FIXTURE_CTOR_MARKER").is_none() {
+        return; // not in the child: loading it here would leave the marker in this process
+    }
+    // SAFETY: loading the fixture is the point; its constructor only writes the marker.
+    let lib = unsafe { libloading::Library::new(plugin_path("fixture_ctor_not_a_plugin")) };
+    let lib = lib.expect("dlopen the fixture");
+    std::mem::forget(lib);
+}
+
+/// abi_stable lets a plugin's header switch the layout check off; the host refuses such a
+/// plugin before calling into its root module.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_whose_header_disables_the_layout_check_is_refused() {
+    let server = TestServer::start().await;
+    let e = load_err(
+        &plugin_path("fixture_no_layout_check"),
+        &PluginLoadOptions::default(),
+    );
+    assert_clear(
+        &e,
+        PluginLoadFailure::LayoutCheckDisabled,
+        "turns off abi_stable's layout check",
+    );
+    assert!(e.fix.contains("export_plugin!"), "{e}");
+    host_is_alive(&server).await;
+}
+
+/// The sha256 pin covers what is loaded: while another thread keeps swapping the file at the
+/// path (renames and in-place rewrites) between the pinned plugin and a library whose
+/// constructor leaves a marker, every load either is the pinned plugin or is refused, and the
+/// other library never runs. The file is opened once and hashed, parsed and loaded from one
+/// sealed copy, so there is no window between the check and the load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_swapped_after_the_check_never_loads() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let server = TestServer::start().await;
+    let _ = std::fs::remove_file(ctor_marker());
+    let dir = tempfile::tempdir().unwrap();
+    let good = Arc::new(std::fs::read(plugin_path("fixture_faulty_plugin")).unwrap());
+    let bad = Arc::new(std::fs::read(plugin_path("fixture_ctor_not_a_plugin")).unwrap());
+    let pin = sha256_hex(&good);
+    let path = dir.path().join("libswapped.so");
+    // The pin is the only guard left when the permission check is relaxed.
+    let opts = PluginLoadOptions::default()
+        .sha256(pin.clone())
+        .allow_insecure_permissions(true);
+
+    // Without a race first: the other file is refused by the pin, the pinned one loads.
+    write_file(&path, &bad);
+    assert_clear(
+        &load_err(&path, &opts),
+        PluginLoadFailure::ChecksumMismatch,
+        "sha256",
+    );
+    write_file(&path, &good);
+    assert_eq!(load_plugin(&path, &opts).unwrap().sha256, pin);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, path, good, bad) = (stop.clone(), path.clone(), good.clone(), bad.clone());
+        let tmp = dir.path().join("libswapped.tmp");
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let bytes = if swaps % 2 == 0 { &bad } else { &good };
+                if swaps % 4 < 2 {
+                    // Swap the whole file, as an attacker with the folder would.
+                    std::fs::write(&tmp, &bytes[..]).unwrap();
+                    std::fs::rename(&tmp, &path).unwrap();
+                } else {
+                    // Rewrite in place: the reader may see any mix of old and new bytes.
+                    std::fs::write(&path, &bytes[..]).unwrap();
+                }
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let (mut loaded, mut refused) = (0, 0);
+    let started = std::time::Instant::now();
+    while loaded + refused < 200 && started.elapsed() < Duration::from_secs(20) {
+        match load_plugin(&path, &opts) {
+            Ok(p) => {
+                assert_eq!(p.sha256, pin, "only the pinned bytes load");
+                assert_eq!(p.metadata.name, "faulty");
+                loaded += 1;
+            }
+            Err(e) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains(&path.display().to_string()) && !text.contains('\n'),
+                    "one line naming the path: {text}"
+                );
+                refused += 1;
+            }
+        }
+        assert_no_constructor_ran();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    eprintln!("{loaded} loads of the pinned plugin, {refused} refusals, {swaps} swaps");
+    assert!(loaded + refused > 0);
+    assert_no_constructor_ran();
+    host_is_alive(&server).await;
+}
+
+/// `transport inspect` shows each of the new checks by name, in order.
+#[test]
+fn inspect_names_every_check() {
+    let report = inspect_plugin(
+        &plugin_path("apify_transport_reqwest"),
+        &PluginLoadOptions::default(),
+        &serde_json::json!({}),
+    );
+    assert!(report.ok(), "{report}");
+    let names: Vec<&str> = report.checks.iter().map(|c| c.check).collect();
+    assert_eq!(
+        names,
+        [
+            "path",
+            "permissions",
+            "sealed copy",
+            "sha256",
+            "elf",
+            "root symbol",
+            "dlopen",
+            "layout check",
+            "abi",
+            "api version"
+        ]
+    );
+    let text = report.to_string();
+    assert!(text.contains("memfd sealed against write"), "{text}");
+    assert!(text.contains("shared object (ET_DYN)"), "{text}");
+    assert!(
+        text.contains("_1as_0lib_1header_0root_bmodule_bloader"),
+        "{text}"
+    );
+
+    // A refusal stops the list at the failing check.
+    let report = inspect_plugin(
+        &plugin_path("fixture_ctor_not_a_plugin"),
+        &PluginLoadOptions::default(),
+        &serde_json::json!({}),
+    );
+    let last = report.checks.last().unwrap();
+    assert_eq!(last.check, "root symbol");
+    assert!(last.result.is_err());
+    assert_no_constructor_ran();
+}
+
+/// Each load is a new sealed copy; the same bytes from two paths, or twice from one path, are
+/// one library in the process, and a different plugin next to it is another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_plugin_loads_twice_and_next_to_another() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let reqwest = plugin_path("apify_transport_reqwest");
+    let copy = copy_to_temp(&reqwest, dir.path(), 0o644);
+    let opts = PluginLoadOptions::default();
+    let a = load_plugin(&reqwest, &opts).unwrap();
+    let b = load_plugin(&copy, &opts).unwrap();
+    let c = load_plugin(&plugin_path("fixture_faulty_plugin"), &opts).unwrap();
+    assert_eq!(a.sha256, b.sha256);
+    let report = inspect_plugin(&copy, &opts, &serde_json::json!({}));
+    let dlopen = report.checks.iter().find(|c| c.check == "dlopen").unwrap();
+    assert!(
+        dlopen.result.as_ref().unwrap().contains("reused"),
+        "{report}"
+    );
+    for p in [&a, &b, &c] {
+        let t = p.new_client(&serde_json::json!({})).unwrap();
+        let text = body_text(&t, server.url("/echo")).await.unwrap();
+        assert!(text.contains("/echo"), "{}: {text}", p.metadata.name);
+    }
+}
+
+/// Load time of the ~30 MB reqwest plugin through the real loader: the first load in this
+/// process (every check, the copy, `dlopen` and the library's constructors) and then repeated
+/// loads of the same file. Prints the numbers, asserts none: run it in fresh processes with
+/// `cargo test --release -p apify-tests --test plugin_loading -- --ignored --nocapture load_time`.
+#[test]
+#[ignore = "a measurement, not a check: run by hand"]
+fn load_time_of_the_reqwest_plugin() {
+    let path = plugin_path("apify_transport_reqwest");
+    let opts = PluginLoadOptions::default();
+    let started = std::time::Instant::now();
+    load_plugin(&path, &opts).unwrap_or_else(|e| panic!("{e}"));
+    let first = started.elapsed();
+    let mut again: Vec<Duration> = (0..10)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            load_plugin(&path, &opts).unwrap_or_else(|e| panic!("{e}"));
+            started.elapsed()
+        })
+        .collect();
+    again.sort();
+    println!(
+        "LOAD-TIME first={:.2}ms again_median={:.2}ms size={}",
+        first.as_secs_f64() * 1e3,
+        again[again.len() / 2].as_secs_f64() * 1e3,
+        std::fs::metadata(&path).unwrap().len()
+    );
 }

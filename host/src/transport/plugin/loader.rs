@@ -1,28 +1,43 @@
 //! Loads a transport plugin safely.
 //!
 //! `dlopen` runs a library's initialisers with the host's privileges before any check could
-//! look at it, so everything that can be checked on the file is checked first:
+//! look at it, and it maps the file as it finds it then. So the file is opened once, copied
+//! into a sealed memfd, and everything after that looks at the copy, the very bytes `dlopen`
+//! gets:
 //!
-//! 1. the path canonicalizes (absolute, links resolved) and is a regular file;
-//! 2. it is not writable by group or others and is owned by root or the current user
-//!    (unless `allow_insecure_permissions`);
-//! 3. it starts with an ELF header (a text file named `.so` never reaches `dlopen`);
-//! 4. its sha256 matches the configured pin, if any;
-//! 5. then abi_stable: the library exports a root module, of our interface's major, whose
-//!    layout matches this host's;
-//! 6. our own interface version check on the plugin's metadata.
+//! 1. `path`: the path canonicalizes (absolute, links resolved) and opens, once, as a regular
+//!    file;
+//! 2. `permissions`: the opened file is not writable by group or others and is owned by root or
+//!    the current user, nor is any folder above it (unless `allow_insecure_permissions`);
+//! 3. `sealed copy`: the open file is copied into a memfd sealed against write, grow, shrink
+//!    and unseal (Linux);
+//! 4. `sha256`: the copy's hash matches the configured pin, if any;
+//! 5. `elf`: the copy is a complete ELF shared library for this machine (class, byte order,
+//!    machine, ET_DYN, every segment and section inside the file);
+//! 6. `root symbol`: its dynamic symbol table exports abi_stable's root module;
+//! 7. `dlopen`: only now, `dlopen("/proc/self/fd/N", RTLD_NOW)` of the copy;
+//! 8. `layout check`: the plugin's header keeps abi_stable's layout check on;
+//! 9. `abi`: abi_stable checks the root module's version and layout against this host's;
+//! 10. `api version`: our own interface version check on the plugin's metadata.
 //!
-//! Libraries are never unloaded (abi_stable's rule); loading the same file again reuses it.
-//! We deliberately avoid `RootModule::load_from_file`, which caches one module per type and
-//! would silently hand back the first plugin for any later path.
+//! So a file that is not a plugin never runs a constructor, a file cut short never reaches
+//! `dlopen` (which would die of SIGBUS on it), and a file swapped at the path after it was
+//! opened is never what gets loaded: the pin covers what is loaded.
+//!
+//! Libraries are never unloaded (abi_stable's rule). Each load of a new file is a new copy, so
+//! a copy whose sha256 was already loaded in this process reuses that library instead of
+//! mapping the same code again. We deliberately avoid `RootModule::load_from_file`, which
+//! caches one module per type and would silently hand back the first plugin for any later path.
 
 use std::{
+    collections::BTreeMap,
     fmt,
-    io::Read,
+    fs::File,
     path::{Path, PathBuf},
+    sync::Mutex,
 };
 
-use abi_stable::library::{lib_header_from_path, LibraryError};
+use abi_stable::library::{LibHeader, LibraryError, ROOT_MODULE_LOADER_NAME};
 use apify_plugin_api::{
     abi::{
         history,
@@ -31,6 +46,9 @@ use apify_plugin_api::{
     Capabilities, API_MAJOR, API_MINOR,
 };
 use sha2::{Digest, Sha256};
+
+use super::elf::{self, ElfRefusal};
+use super::image::{DlopenError, SealedImage};
 
 /// Options that relax or tighten the checks (from the `[transport]` config table).
 #[derive(Debug, Clone, Default)]
@@ -68,6 +86,10 @@ pub enum PluginLoadFailure {
     InsecurePermissions,
     /// Not an ELF shared object.
     NotASharedLibrary,
+    /// An ELF shared object for another architecture, word size or byte order.
+    WrongPlatform,
+    /// Cut short or inconsistent: a header points past the end of the file.
+    CorruptFile,
     /// The sha256 pin does not match.
     ChecksumMismatch,
     /// A shared library without our root module.
@@ -76,6 +98,8 @@ pub enum PluginLoadFailure {
     IncompatibleApiVersion,
     /// Built against a changed interface (layout check failed).
     LayoutMismatch,
+    /// The plugin's header turns abi_stable's layout check off.
+    LayoutCheckDisabled,
     /// `dlopen` or another abi_stable step failed.
     LoadFailed,
     /// The plugin's constructor returned an error.
@@ -241,15 +265,29 @@ fn run_checks(
     options: &PluginLoadOptions,
     report: &mut Vec<PluginCheck>,
 ) -> Result<LoadedPlugin, PluginLoadError> {
-    let canonical = record(report, "path", check_path(path))?;
+    let (canonical, mut file) = record(report, "path", check_path(path))?;
     record(
         report,
         "permissions",
-        check_permissions(path, &canonical, options),
+        check_permissions(path, &canonical, &file, options),
     )?;
-    record(report, "file format", check_elf(path, &canonical))?;
-    let sha256 = record(report, "sha256", check_sha256(path, &canonical, options))?;
-    let module = record(report, "abi", check_abi(path, &canonical))?;
+    let image = record(
+        report,
+        "sealed copy",
+        check_copy(path, &canonical, &mut file),
+    )?;
+    // From here on nothing reads the path or the file again: only the sealed copy.
+    drop(file);
+    let sha256 = record(report, "sha256", check_sha256(path, image.bytes(), options))?;
+    record(report, "elf", check_elf(path, image.bytes()))?;
+    record(
+        report,
+        "root symbol",
+        check_root_symbol(path, image.bytes()),
+    )?;
+    let header = record(report, "dlopen", check_dlopen(path, image, &sha256))?;
+    record(report, "layout check", check_layout_enabled(path, header))?;
+    let module = record(report, "abi", check_abi(path, header))?;
     let metadata = record(report, "api version", check_api_version(path, module))?;
     Ok(LoadedPlugin {
         path: canonical,
@@ -259,26 +297,53 @@ fn run_checks(
     })
 }
 
-fn check_path(path: &Path) -> Result<(PathBuf, String), PluginLoadError> {
-    let fix_path = "Check `plugin` under [transport] in the config, APIFY_TRANSPORT_PLUGIN or --transport-plugin";
+const FIX_PATH: &str =
+    "Check `plugin` under [transport] in the config, APIFY_TRANSPORT_PLUGIN or --transport-plugin";
+
+/// Resolves the path and opens it, the only time the loader opens it.
+fn check_path(path: &Path) -> Result<((PathBuf, File), String), PluginLoadError> {
     let canonical = std::fs::canonicalize(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            fail(path, PluginLoadFailure::NotFound, "no such file", fix_path)
+            fail(path, PluginLoadFailure::NotFound, "no such file", FIX_PATH)
         } else {
             fail(
                 path,
                 PluginLoadFailure::NotFound,
                 format!("the path cannot be resolved ({e})"),
-                fix_path,
+                FIX_PATH,
             )
         }
     })?;
-    let meta = std::fs::metadata(&canonical).map_err(|e| {
+    let file = open_once(&canonical).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => fail(
+            path,
+            PluginLoadFailure::InsecurePermissions,
+            "it was replaced by a symbolic link while it was being opened",
+            "Find out who is changing the plugin's folder; point the config at the real file",
+        ),
+        Some(libc::ENXIO) => fail(
+            path,
+            PluginLoadFailure::NotAFile,
+            "it is not a regular file (a socket or a device)",
+            "Point to the plugin's .so file",
+        ),
+        _ if e.kind() == std::io::ErrorKind::NotFound => {
+            fail(path, PluginLoadFailure::NotFound, "no such file", FIX_PATH)
+        }
+        _ => fail(
+            path,
+            PluginLoadFailure::NotFound,
+            format!("cannot open the file ({e})"),
+            "Check that the current user can read it",
+        ),
+    })?;
+    // fstat of what was opened, not stat of the path: the path may point elsewhere by now.
+    let meta = file.metadata().map_err(|e| {
         fail(
             path,
             PluginLoadFailure::NotFound,
             format!("cannot stat the file ({e})"),
-            fix_path,
+            FIX_PATH,
         )
     })?;
     if meta.is_dir() {
@@ -298,26 +363,44 @@ fn check_path(path: &Path) -> Result<(PathBuf, String), PluginLoadError> {
         ));
     }
     let detail = format!(
-        "{} is a regular file ({} bytes)",
+        "{} is a regular file ({} bytes), opened once",
         canonical.display(),
         meta.len()
     );
-    Ok((canonical, detail))
+    Ok(((canonical, file), detail))
+}
+
+#[cfg(unix)]
+fn open_once(canonical: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        // NOFOLLOW: the path was resolved, so a link here is a swap. NONBLOCK: a FIFO swapped in
+        // would block the open forever; it is refused as not a regular file instead.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(canonical)
+}
+
+#[cfg(not(unix))]
+fn open_once(canonical: &Path) -> std::io::Result<File> {
+    File::open(canonical)
 }
 
 #[cfg(unix)]
 fn check_permissions(
     path: &Path,
     canonical: &Path,
+    file: &File,
     options: &PluginLoadOptions,
 ) -> Result<((), String), PluginLoadError> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(canonical).map_err(|e| {
+    // The file's own mode and owner from the open fd, i.e. of the bytes that will be copied.
+    let meta = file.metadata().map_err(|e| {
         fail(
             path,
             PluginLoadFailure::NotFound,
             format!("cannot stat the file ({e})"),
-            "",
+            FIX_PATH,
         )
     })?;
     let mode = meta.mode() & 0o777;
@@ -391,56 +474,72 @@ fn check_permissions(
 fn check_permissions(
     _: &Path,
     _: &Path,
+    _: &File,
     _: &PluginLoadOptions,
 ) -> Result<((), String), PluginLoadError> {
     Ok(((), "not checked on this platform".into()))
 }
 
-fn check_elf(path: &Path, canonical: &Path) -> Result<((), String), PluginLoadError> {
-    if !cfg!(target_os = "linux") {
-        return Ok(((), "not checked on this platform".into()));
-    }
-    let mut magic = [0u8; 4];
-    let read = std::fs::File::open(canonical).and_then(|mut f| f.read_exact(&mut magic));
-    if read.is_err() || magic != *b"\x7fELF" {
+/// Copies the opened file into a sealed memfd: the one copy that is hashed, parsed and loaded.
+#[cfg(target_os = "linux")]
+fn check_copy(
+    path: &Path,
+    canonical: &Path,
+    file: &mut File,
+) -> Result<(SealedImage, String), PluginLoadError> {
+    let image = SealedImage::copy_from(file, canonical).map_err(|e| {
+        fail(
+            path,
+            PluginLoadFailure::LoadFailed,
+            format!("cannot copy it into a sealed memory file ({e})"),
+            "Check that the file is readable and that the system has memory for a copy of it",
+        )
+    })?;
+    if !image.is_sealed() {
         return Err(fail(
             path,
-            PluginLoadFailure::NotASharedLibrary,
-            "it is not a shared library (no ELF header)",
-            "Point to the .so that `cargo build` produced for the plugin crate (crate-type = [\"cdylib\"])",
+            PluginLoadFailure::LoadFailed,
+            "the kernel did not seal the memory copy",
+            "Run on Linux 3.17 or newer, where memfd sealing exists",
         ));
     }
-    Ok(((), "ELF shared object".into()))
+    let detail = format!(
+        "{} bytes copied in {:.1} ms into a memfd sealed against write, grow, shrink and unseal; \
+         every later check and dlopen read this copy",
+        image.bytes().len(),
+        image.copy_time.as_secs_f64() * 1e3
+    );
+    Ok((image, detail))
+}
+
+/// Elsewhere there is no sealed memfd to load from, and loading by path again would reopen the
+/// race this loader closes: refuse rather than pretend.
+#[cfg(not(target_os = "linux"))]
+fn check_copy(
+    path: &Path,
+    _: &Path,
+    _: &mut File,
+) -> Result<(SealedImage, String), PluginLoadError> {
+    Err(fail(
+        path,
+        PluginLoadFailure::LoadFailed,
+        "plugins load only on Linux (the loader needs a sealed memfd)",
+        "Use the built-in transport on this platform",
+    ))
 }
 
 fn check_sha256(
     path: &Path,
-    canonical: &Path,
+    bytes: &[u8],
     options: &PluginLoadOptions,
 ) -> Result<(String, String), PluginLoadError> {
-    let mut hasher = Sha256::new();
-    let mut file = std::fs::File::open(canonical).map_err(|e| {
-        fail(
-            path,
-            PluginLoadFailure::NotFound,
-            format!("cannot read the file ({e})"),
-            "",
-        )
-    })?;
-    std::io::copy(&mut file, &mut hasher).map_err(|e| {
-        fail(
-            path,
-            PluginLoadFailure::NotFound,
-            format!("cannot read the file ({e})"),
-            "",
-        )
-    })?;
-    let actual = hex::encode(hasher.finalize());
+    let actual = hex::encode(Sha256::digest(bytes));
     match &options.sha256 {
         None => Ok((actual.clone(), format!("{actual} (no pin configured)"))),
-        Some(expected) if expected.trim().eq_ignore_ascii_case(&actual) => {
-            Ok((actual.clone(), format!("{actual} matches the pin")))
-        }
+        Some(expected) if expected.trim().eq_ignore_ascii_case(&actual) => Ok((
+            actual.clone(),
+            format!("{actual} matches the pin (of the sealed copy that is loaded)"),
+        )),
         Some(expected) => Err(fail(
             path,
             PluginLoadFailure::ChecksumMismatch,
@@ -450,8 +549,141 @@ fn check_sha256(
     }
 }
 
-fn check_abi(path: &Path, canonical: &Path) -> Result<(PluginModRef, String), PluginLoadError> {
-    let header = lib_header_from_path(canonical).map_err(|e| map_library_error(path, e))?;
+const FIX_BUILD: &str =
+    "Point to the .so that `cargo build` produced for the plugin crate (crate-type = [\"cdylib\"])";
+
+fn elf_refusal(path: &Path, refusal: ElfRefusal) -> PluginLoadError {
+    match refusal {
+        ElfRefusal::NotElf => fail(
+            path,
+            PluginLoadFailure::NotASharedLibrary,
+            "it is not a shared library (no ELF header)",
+            FIX_BUILD,
+        ),
+        ElfRefusal::NotSharedObject(why) => {
+            fail(path, PluginLoadFailure::NotASharedLibrary, why, FIX_BUILD)
+        }
+        ElfRefusal::WrongPlatform(why) => fail(
+            path,
+            PluginLoadFailure::WrongPlatform,
+            why,
+            format!(
+                "Build the plugin for this machine (`cargo build --release` here, or `--target {}-unknown-linux-gnu`)",
+                std::env::consts::ARCH
+            ),
+        ),
+        ElfRefusal::Corrupt(why) => fail(
+            path,
+            PluginLoadFailure::CorruptFile,
+            why,
+            "Copy or build the plugin again (an interrupted copy or a full disk leaves such files) and check free space",
+        ),
+        ElfRefusal::NoRootModule(why) => fail(
+            path,
+            PluginLoadFailure::NotAPlugin,
+            why,
+            "Point to a plugin built with `apify_plugin_api::export_plugin!`",
+        ),
+    }
+}
+
+fn check_elf(path: &Path, bytes: &[u8]) -> Result<((), String), PluginLoadError> {
+    let summary = elf::parse(bytes).map_err(|r| elf_refusal(path, r))?;
+    Ok((
+        (),
+        format!(
+            "ELF{} {} {} shared object (ET_DYN); {} segments and {} sections, all inside its {} bytes",
+            usize::BITS,
+            if cfg!(target_endian = "little") { "little-endian" } else { "big-endian" },
+            elf::HOST_MACHINE.map(elf::machine_name).unwrap_or_else(|| "(machine not checked)".into()),
+            summary.segments,
+            summary.sections,
+            bytes.len()
+        ),
+    ))
+}
+
+fn check_root_symbol(path: &Path, bytes: &[u8]) -> Result<((), String), PluginLoadError> {
+    let sym =
+        elf::find_root_symbol(bytes, ROOT_MODULE_LOADER_NAME).map_err(|r| elf_refusal(path, r))?;
+    Ok((
+        (),
+        format!(
+            "exports {ROOT_MODULE_LOADER_NAME} ({} bytes, abi_stable's root module header)",
+            sym.size
+        ),
+    ))
+}
+
+/// Headers of the libraries this process loaded, by the sha256 of their sealed copy. The same
+/// bytes loaded again reuse the library (as `dlopen` of the same path used to), instead of
+/// mapping the same code a second time and running its constructors again.
+static LOADED: Mutex<BTreeMap<String, &'static LibHeader>> = Mutex::new(BTreeMap::new());
+
+fn check_dlopen(
+    path: &Path,
+    image: SealedImage,
+    sha256: &str,
+) -> Result<(&'static LibHeader, String), PluginLoadError> {
+    // Held across dlopen, so that two threads loading the same bytes map them once.
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(header) = loaded.get(sha256) {
+        return Ok((
+            header,
+            "the same bytes (by sha256) are already loaded in this process: reused".into(),
+        ));
+    }
+    let header = image.dlopen().map_err(|e| match e {
+        DlopenError::Io(e) => fail(
+            path,
+            PluginLoadFailure::LoadFailed,
+            format!("cannot name the sealed copy for the dynamic loader ({e})"),
+            "Check that /proc is mounted",
+        ),
+        DlopenError::Open(err) => fail(
+            path,
+            PluginLoadFailure::LoadFailed,
+            format!("the dynamic loader refused it ({err})"),
+            "Check that its dependencies are installed (`ldd` lists them)",
+        ),
+        DlopenError::NoSymbol(err) => fail(
+            path,
+            PluginLoadFailure::NotAPlugin,
+            format!("it is a shared library but not an Apify transport plugin (the dynamic loader finds no plugin root module: {err})"),
+            "Point to a plugin built with `apify_plugin_api::export_plugin!`",
+        ),
+        DlopenError::Abi(e) => map_library_error(path, e),
+    })?;
+    loaded.insert(sha256.to_string(), header);
+    Ok((
+        header,
+        "loaded from the sealed copy (/proc/self/fd/N, RTLD_NOW)".into(),
+    ))
+}
+
+/// abi_stable lets a plugin's own header switch its layout check off
+/// (`CheckTypeLayout::No`, or `#[unsafe_no_layout_constant]` on `#[export_root_module]`);
+/// `init_root_module` then trusts the plugin's word for every type across the boundary. The
+/// host insists on the check. This runs before the root module's constructor.
+fn check_layout_enabled(
+    path: &Path,
+    header: &'static LibHeader,
+) -> Result<((), String), PluginLoadError> {
+    match header.layout() {
+        Some(_) => Ok(((), "the plugin's header carries its root module's layout".into())),
+        None => Err(fail(
+            path,
+            PluginLoadFailure::LayoutCheckDisabled,
+            "its header turns off abi_stable's layout check, so a changed interface could not be detected",
+            "Rebuild the plugin with `apify_plugin_api::export_plugin!`, which keeps the check on",
+        )),
+    }
+}
+
+fn check_abi(
+    path: &Path,
+    header: &'static LibHeader,
+) -> Result<(PluginModRef, String), PluginLoadError> {
     match header.init_root_module::<PluginModRef>() {
         Ok(module) => Ok((
             module,

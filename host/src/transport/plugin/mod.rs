@@ -1,6 +1,14 @@
 //! Plugin transports: the safe loader and the adapter from the FFI client.
 
 mod adapter;
+mod elf;
+// The sealed copy needs memfd_create and file seals, which only Linux has; elsewhere the loader
+// refuses to load plugins (see `loader::check_copy`).
+#[cfg(target_os = "linux")]
+mod image;
+#[cfg(not(target_os = "linux"))]
+#[path = "image_unsupported.rs"]
+mod image;
 pub mod loader;
 
 use std::{fmt, path::Path};
