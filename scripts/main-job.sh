@@ -38,6 +38,8 @@ echo "    $API_URL"
 printf 'api_url = "%s"\ntoken_file = "%s"\n' "$API_URL" "$work/token" >"$work/builtin.toml"
 printf '%s' "$TOKEN" >"$work/token"
 chmod 600 "$work/token"
+# The control API needs the token too; a header file keeps it out of the process list.
+(umask 077; printf 'Authorization: Bearer %s\n' "$TOKEN" >"$work/control-auth")
 cp "$work/builtin.toml" "$work/reqwest.toml"
 cat >>"$work/reqwest.toml" <<TOML
 
@@ -59,7 +61,7 @@ for t in builtin reqwest; do
     export APIFY_HOST_CONFIG="$work/$t.toml"
     echo "==> workload with the $t transport (config: $t.toml)"
     "$BIN/apify-host" -o table transport info | sed 's/^/    /'
-    curl -fsS -X DELETE "$API_URL/_control/requests" >/dev/null
+    curl -fsS -H @"$work/control-auth" -X DELETE "$API_URL/_control/requests" >/dev/null
     now() { date +%s.%N; }
     start=$(now)
     ds=$("$BIN/apify-host" -o json datasets create "main-job-$t" | jq -r .id)
@@ -74,7 +76,7 @@ for t in builtin reqwest; do
     "$BIN/apify-host" key-value-stores get-value "$kvs" big --out "$work/$t-record.bin"
     [ "$(sha256sum "$work/$t-record.bin" | cut -d' ' -f1)" = "$record_sha" ] || { echo "error: the record came back different"; exit 1; }
     end=$(now)
-    requests=$(curl -fsS "$API_URL/_control/requests" | jq 'length')
+    requests=$(curl -fsS -H @"$work/control-auth" "$API_URL/_control/requests" | jq 'length')
     bytes=$(( $(stat -c %s "$work/items.json") + $(stat -c %s "$work/$t-items.jsonl") + 2 * $(stat -c %s "$work/record.bin") ))
     RESULT[$t]="$requests $bytes $(echo "$end - $start" | bc -l) $(echo "$t_items - $start" | bc -l) $(echo "$t_upload - $t_items" | bc -l) $(echo "$end - $t_upload" | bc -l)"
     echo "    ok: $ITEMS items pushed and read back, record sha256 matches"

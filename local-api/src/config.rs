@@ -15,8 +15,8 @@ pub const DEFAULT_REQUEST_LOG_LIMIT: usize = 10_000;
 pub struct LocalApiConfig {
     /// Address to listen on; port 0 picks a free port. Default `127.0.0.1:0`.
     pub addr: SocketAddr,
-    /// When set, every `/v2` request must carry this token (`Authorization: Bearer` or
-    /// `?token=`); the control API (`/_control`) never needs it.
+    /// When set, every `/v2` and `/_control` request (but `/_control/health`) must carry this
+    /// token (`Authorization: Bearer` or `?token=`). The request log never holds it.
     pub token: Option<String>,
     /// Folder in which the server creates its temporary data folder (record bodies). The data
     /// folder is always a fresh temporary one, removed when the server is dropped; this only

@@ -18,7 +18,8 @@ struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// Require this token on /v2 (Authorization: Bearer or ?token=).
+    /// Require this token on /v2 and /_control, /_control/health excepted (Authorization:
+    /// Bearer or ?token=).
     #[arg(long, env = "APIFY_LOCAL_API_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Folder in which to create the temporary data folder (record bodies).

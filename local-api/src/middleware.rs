@@ -1,4 +1,8 @@
 //! The per-request gate in front of every route: request log, token check.
+//!
+//! When the server has a token, the control API needs it too: it serves the request log and
+//! can reset or fill every storage, so it is as sensitive as `/v2`. Only the liveness probe
+//! `/_control/health`, which says nothing but `ok`, stays open.
 
 use std::sync::Arc;
 
@@ -11,14 +15,20 @@ use crate::error::ApiError;
 use crate::request_log::LoggedRequest;
 use crate::state::AppState;
 
-/// Prefix of the control API, which is neither logged nor token-checked, so tests can drive
-/// it without disturbing what they assert about a client's requests.
+/// Prefix of the control API, which is not logged, so tests can drive it without disturbing
+/// what they assert about a client's requests.
 pub const CONTROL_PREFIX: &str = "/_control";
+
+/// The one control route open without the token: a liveness probe that serves nothing else.
+pub const HEALTH_PATH: &str = "/_control/health";
 
 /// Runs around every request.
 pub async fn gate(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     if req.uri().path().starts_with(CONTROL_PREFIX) {
-        return next.run(req).await;
+        return match check_token(&state, &req) {
+            Ok(()) => next.run(req).await,
+            Err(e) => e.into_response(),
+        };
     }
     let entry = state
         .request_log
@@ -35,13 +45,19 @@ pub async fn gate(State(state): State<Arc<AppState>>, req: Request, next: Next) 
     response
 }
 
-/// Checks the token on `/v2` when the server has one: `Authorization: Bearer` first, then the
-/// `token` query parameter, as the API accepts both.
+/// Whether a request to `path` must carry the token, when the server has one: `/v2` and the
+/// control API but its health probe.
+fn needs_token(path: &str) -> bool {
+    path.starts_with("/v2") || (path.starts_with(CONTROL_PREFIX) && path != HEALTH_PATH)
+}
+
+/// Checks the token on `/v2` and `/_control` when the server has one: `Authorization: Bearer`
+/// first, then the `token` query parameter, as the API accepts both.
 fn check_token(state: &AppState, req: &Request) -> Result<(), ApiError> {
     let Some(expected) = state.token.as_deref() else {
         return Ok(());
     };
-    if !req.uri().path().starts_with("/v2") {
+    if !needs_token(req.uri().path()) {
         return Ok(());
     }
     let from_header = req

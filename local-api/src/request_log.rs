@@ -7,11 +7,12 @@ use http::{HeaderMap, Method, Uri};
 use serde::{Deserialize, Serialize};
 
 /// Request headers worth keeping: what an API client decides (auth, content negotiation,
-/// compression, identification).
-pub const LOGGED_HEADERS: [&str; 10] = [
+/// compression, identification). Credentials are never kept: see [`CREDENTIAL_HEADERS`].
+pub const LOGGED_HEADERS: [&str; 11] = [
     "accept",
     "accept-encoding",
     "authorization",
+    "proxy-authorization",
     "content-encoding",
     "content-length",
     "content-type",
@@ -21,6 +22,49 @@ pub const LOGGED_HEADERS: [&str; 10] = [
     "idempotency-key",
 ];
 
+/// Headers whose value is a credential: logged as their scheme and [`MASK`] (`Bearer ***`), so
+/// a test can still see that and how a client authenticated, but the log (served by
+/// `/_control/requests`) never holds a token.
+pub const CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "proxy-authorization"];
+
+/// Query parameters whose value is a credential: logged as `name=***`.
+pub const CREDENTIAL_PARAMS: [&str; 2] = ["token", "signature"];
+
+/// What a credential is replaced with in the log.
+pub const MASK: &str = "***";
+
+/// `Bearer abc` → `Bearer ***`; a value without a scheme → `***`.
+fn mask_credential(value: &str) -> String {
+    match value.trim().split_once(' ') {
+        Some((scheme, _)) if scheme.chars().all(|c| c.is_ascii_alphabetic()) => {
+            format!("{scheme} {MASK}")
+        }
+        _ => MASK.to_owned(),
+    }
+}
+
+/// The raw query with the value of every [`CREDENTIAL_PARAMS`] parameter masked; every other
+/// byte as received.
+fn mask_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _))
+                if CREDENTIAL_PARAMS.iter().any(|p| {
+                    // Decoded as the token check reads it: `tok%65n=` is a `token=`.
+                    form_urlencoded::parse(name.as_bytes())
+                        .next()
+                        .is_some_and(|(n, _)| n.eq_ignore_ascii_case(p))
+                }) =>
+            {
+                format!("{name}={MASK}")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// One request as the server saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoggedRequest {
@@ -28,9 +72,10 @@ pub struct LoggedRequest {
     pub method: String,
     /// Path, still percent-encoded as received.
     pub path: String,
-    /// Raw query string, without `?`.
+    /// Raw query string, without `?`; credentials ([`CREDENTIAL_PARAMS`]) masked.
     pub query: Option<String>,
-    /// The [`LOGGED_HEADERS`] that were present, names lowercase (values lossily decoded).
+    /// The [`LOGGED_HEADERS`] that were present, names lowercase (values lossily decoded),
+    /// credentials ([`CREDENTIAL_HEADERS`]) masked.
     pub headers: BTreeMap<String, String>,
     /// Status sent; `None` only while the request is in flight, as the entry is made before
     /// the handler runs.
@@ -44,17 +89,20 @@ impl LoggedRequest {
             .iter()
             .filter_map(|name| {
                 headers.get(*name).map(|v| {
-                    (
-                        (*name).to_owned(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
+                    let value = String::from_utf8_lossy(v.as_bytes());
+                    let value = if CREDENTIAL_HEADERS.contains(name) {
+                        mask_credential(&value)
+                    } else {
+                        value.into_owned()
+                    };
+                    ((*name).to_owned(), value)
                 })
             })
             .collect();
         Self {
             method: method.as_str().to_owned(),
             path: uri.path().to_owned(),
-            query: uri.query().map(str::to_owned),
+            query: uri.query().map(mask_query),
             headers,
             status: None,
         }
@@ -114,5 +162,33 @@ impl RequestLog {
             .lock()
             .expect("request log lock poisoned")
             .clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_never_logged() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer s3cret".parse().unwrap());
+        headers.insert("proxy-authorization", "Basic dXNlcjpwdw==".parse().unwrap());
+        headers.insert("accept", "*/*".parse().unwrap());
+        let uri: Uri = "/v2/x?limit=1&token=s3cret&Signature=S1G&a=b&tok%65n=s3cret"
+            .parse()
+            .unwrap();
+        let e = LoggedRequest::new(&Method::GET, &uri, &headers);
+        assert_eq!(e.header("authorization"), Some("Bearer ***"));
+        assert_eq!(e.header("proxy-authorization"), Some("Basic ***"));
+        assert_eq!(e.header("accept"), Some("*/*"));
+        assert_eq!(
+            e.query.as_deref(),
+            Some("limit=1&token=***&Signature=***&a=b&tok%65n=***")
+        );
+        let text = serde_json::to_string(&e).unwrap();
+        assert!(!text.contains("s3cret") && !text.contains("S1G") && !text.contains("dXNl"));
+        assert_eq!(mask_query("x=1&y"), "x=1&y");
+        assert_eq!(mask_credential("raw-token"), "***");
     }
 }

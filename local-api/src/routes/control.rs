@@ -1,5 +1,7 @@
 //! The control API under `/_control`, for tests and benchmarks: the request log, seeding (big
-//! datasets, big records, logs) and reset. It needs no token and is never logged.
+//! datasets, big records, logs) and reset. It is never logged. When the server has a token,
+//! every route but `/_control/health` needs it, as `/v2` does; the request log it serves holds
+//! no credential (see [`crate::request_log`]).
 
 use std::io::Write;
 use std::sync::Arc;
