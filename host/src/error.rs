@@ -213,7 +213,11 @@ impl From<TransportFailure> for Error {
 }
 
 impl From<PluginLoadError> for Error {
-    fn from(e: PluginLoadError) -> Self {
+    fn from(mut e: PluginLoadError) -> Self {
+        // The reason may quote what the plugin said about its options (a proxy URL with a
+        // password), and callers read it through `plugin_load_error()` too.
+        e.reason = redact(&e.reason);
+        e.fix = redact(&e.fix);
         Error::new(Repr::PluginLoad(e))
     }
 }
@@ -449,7 +453,10 @@ mod tests {
     fn display_and_debug_redact_whatever_the_source() {
         let e = Error::config("proxy http://user:secretpw@h:3128 ?signature=SIG");
         for shown in [e.to_string(), format!("{e:?}"), format!("{e:#?}")] {
-            assert!(!shown.contains("secretpw") && !shown.contains("SIG"), "{shown}");
+            assert!(
+                !shown.contains("secretpw") && !shown.contains("SIG"),
+                "{shown}"
+            );
         }
     }
 

@@ -384,6 +384,7 @@ fn redact_bearer(text: &str) -> String {
 /// A config-file line and the parser's message about it, as an error may show them: the key
 /// but never the value (a misspelled key may sit next to a token: `tokne = "…"`), and the
 /// message without that value either (the parser may quote it: `invalid type: integer 123`).
+#[cfg(feature = "config")]
 pub(crate) fn config_line(line: &str, message: &str) -> (String, String) {
     let line = line.trim();
     let (shown, value) = match line.split_once('=') {
@@ -497,6 +498,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "config")]
     #[test]
     fn config_lines_never_show_values() {
         let (line, msg) = config_line(r#"tokne = "s3cret""#, "unknown field `tokne`");

@@ -224,12 +224,10 @@ impl LoadedConfig {
             let mut msg = e.message().to_string();
             if let Some(span) = e.span() {
                 let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                let mut line_text = text.lines().nth(line - 1).unwrap_or("").trim();
-                // Never echo a token back, even from a broken line.
-                if line_text.to_ascii_lowercase().contains("token") {
-                    line_text = "<line hidden: it may hold the token>";
-                }
-                msg = format!("line {line} (`{line_text}`): {msg}");
+                // The key, never the value: a misspelled key may sit next to a token.
+                let line_text = text.lines().nth(line - 1).unwrap_or("");
+                let (shown, message) = crate::redact::config_line(line_text, &msg);
+                msg = format!("line {line} (`{shown}`): {message}");
             }
             msg
         })

@@ -24,9 +24,9 @@ use crate::{
     token::Token,
     transport::{
         inspect_plugin, load_plugin, BuiltinTransport, HttpTransport, PluginInspectReport,
-        PluginLoadOptions,
+        PluginLoadError, PluginLoadOptions,
     },
-    ApifyClient, ApifyClientBuilder, Error,
+    ApifyClient, ApifyClientBuilder, Error, Redactor,
 };
 
 /// What the caller sets explicitly, winning over the environment and the config file (the
@@ -82,8 +82,9 @@ impl ConfigOverrides {
 }
 
 /// The configuration resolved from overrides, environment and config file: everything needed
-/// to build a client, and where each choice came from. `Debug` hides the token.
-#[derive(Debug, Clone)]
+/// to build a client, and where each choice came from. `Debug` hides the token and every
+/// credential in the API URL and the plugin options (see [`Config::redactor`]).
+#[derive(Clone)]
 pub struct Config {
     loaded: LoadedConfig,
     api_url: String,
@@ -92,6 +93,29 @@ pub struct Config {
     settings: HttpSettings,
     plugin: Option<PathBuf>,
     transport_origin: String,
+    warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Config {
+    // By hand: the derived form would print `[transport.options]` as written, proxy password
+    // and all.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.redactor();
+        f.debug_struct("Config")
+            .field("source", &self.loaded.source)
+            .field("api_url", &r.redact(&self.api_url))
+            .field("token", &self.token)
+            .field("token_origin", &self.token_origin)
+            .field("settings", &self.settings)
+            .field("plugin", &self.plugin)
+            .field("transport_origin", &self.transport_origin)
+            .field(
+                "plugin_options",
+                &r.redact(&self.plugin_options().to_string()),
+            )
+            .field("warnings", &self.warnings)
+            .finish()
+    }
 }
 
 /// The transport a [`Config`] selects, loaded and ready, with what it is and where the choice
@@ -134,6 +158,10 @@ impl Config {
             .or_else(|| loaded.file.api_url.clone())
             .unwrap_or_else(|| crate::DEFAULT_API_URL.to_string());
         let (token, token_origin) = resolve_token(overrides, &loaded)?;
+        let warnings = secret_file_warnings(token_origin, &loaded);
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
         let settings = loaded.file.http.settings()?;
         let (plugin, transport_origin) = if let Some(p) = &overrides.transport_plugin {
             (Some(p.clone()), "--transport-plugin".to_string())
@@ -157,7 +185,28 @@ impl Config {
             plugin,
             transport_origin,
             loaded,
+            warnings,
         })
+    }
+
+    /// Warnings about the configuration, also logged (`tracing` at warn level) when it loads:
+    /// a config file holding the token, or the token file, that group or others can read (as
+    /// ssh and gh warn about private keys and their hosts file).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// A [`Redactor`] that knows this configuration's secrets: the token, and from
+    /// `[transport.options]` the password of any URL (a proxy's) and the value of any option
+    /// whose name says it is secret (`password`, `secret`, `token`). Use it on anything shown
+    /// that may quote them (the CLI runs its log lines and error messages through it).
+    pub fn redactor(&self) -> Redactor {
+        let mut r = Redactor::new().token(self.token.as_ref());
+        collect_secrets(&self.plugin_options(), None, &mut r);
+        if let Some(password) = url_password(&self.api_url) {
+            r.add_secret(password);
+        }
+        r
     }
 
     /// Where the config file came from.
@@ -238,7 +287,14 @@ impl Config {
                 source,
             });
         };
-        let loaded = load_plugin(path, &self.plugin_load_options(path))?;
+        let redact = |e: PluginLoadError| {
+            let r = self.redactor();
+            let mut e = e;
+            e.reason = r.redact(&e.reason);
+            e.fix = r.redact(&e.fix);
+            Error::from(e)
+        };
+        let loaded = load_plugin(path, &self.plugin_load_options(path)).map_err(redact)?;
         let m = &loaded.metadata;
         let description = format!(
             "plugin {} {} (plugin API {}.{}) at {}",
@@ -248,7 +304,7 @@ impl Config {
             m.api_minor,
             loaded.path.display()
         );
-        let transport = loaded.new_client(&self.plugin_options())?;
+        let transport = loaded.new_client(&self.plugin_options()).map_err(redact)?;
         Ok(TransportSelection {
             transport: Arc::new(transport),
             description,
@@ -258,12 +314,29 @@ impl Config {
 
     /// Runs every load check on `path` and the constructor with `[transport.options]`,
     /// without sending a request (`apify-host transport inspect`).
+    /// The report's messages are redacted: a constructor refusing its options may quote them.
     pub fn inspect_plugin(&self, path: &Path) -> PluginInspectReport {
-        inspect_plugin(
+        let mut report = inspect_plugin(
             path,
             &self.plugin_load_options(path),
             &self.plugin_options(),
-        )
+        );
+        let r = self.redactor();
+        let failures = report
+            .checks
+            .iter_mut()
+            .filter_map(|c| c.result.as_mut().err())
+            .chain(
+                report
+                    .constructor
+                    .iter_mut()
+                    .filter_map(|c| c.as_mut().err()),
+            );
+        for e in failures {
+            e.reason = r.redact(&e.reason);
+            e.fix = r.redact(&e.fix);
+        }
+        report
     }
 
     /// A client builder with this configuration, its transport loaded.
@@ -272,7 +345,7 @@ impl Config {
         tracing::debug!(
             transport = %selection.description,
             source = %selection.source,
-            api_url = %self.api_url,
+            api_url = %self.redactor().redact(&self.api_url),
             token = self.token_origin,
             "client configuration"
         );
@@ -355,5 +428,107 @@ fn resolve_token(
             path.display(),
             config.source
         ))),
+    }
+}
+
+/// The password of a URL (`http://user:pass@proxy:3128` → `pass`), as written and decoded.
+fn url_password(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    let password = url.password()?;
+    Some(
+        percent_encoding::percent_decode_str(password)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
+    .filter(|p| !p.is_empty())
+}
+
+/// Adds the secrets of a plugin options value to `r`: URL passwords anywhere, and the whole
+/// value of an option whose name says it is secret.
+fn collect_secrets(value: &serde_json::Value, name: Option<&str>, r: &mut Redactor) {
+    const SECRET_NAMES: [&str; 3] = ["password", "secret", "token"];
+    match value {
+        serde_json::Value::String(s) => {
+            let secret_name = name.is_some_and(|n| {
+                let n = n.to_ascii_lowercase();
+                SECRET_NAMES.iter().any(|s| n.contains(s))
+            });
+            if secret_name {
+                r.add_secret(s);
+            }
+            if let Some(p) = url_password(s) {
+                r.add_secret(p);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                collect_secrets(v, name, r);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                collect_secrets(v, Some(k), r);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The warnings `ssh` and `gh` would give: a token in a file that group or others can read.
+fn secret_file_warnings(token_origin: &str, config: &LoadedConfig) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if config.file.token.is_some() {
+        if let Some(path) = config.source.path() {
+            warnings.extend(readable_by_others(
+                path,
+                "the config file, which holds a token,",
+            ));
+        }
+    }
+    if token_origin == "config token_file" {
+        if let Some(file) = &config.file.token_file {
+            let path = relative_to_config(config, file);
+            warnings.extend(readable_by_others(&path, "the token file"));
+        }
+    }
+    warnings
+}
+
+/// A warning if group or others may read `path` (`what` names it in the sentence).
+#[cfg(unix)]
+fn readable_by_others(path: &Path, what: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o044 != 0).then(|| {
+        format!(
+            "{what} {} is readable by group or others (mode {mode:03o}): anyone on this machine \
+             may read the token; run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_: &Path, _: &str) -> Option<String> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_secrets_are_collected() {
+        let mut r = Redactor::new();
+        let options = serde_json::json!({
+            "proxy": "http://user:p%40ss@127.0.0.1:3128",
+            "nested": {"api_token": "tok-1", "list": ["https://u:pw2@h"]},
+            "pool_max_idle_per_host": 8,
+            "ca_cert_file": "/etc/ca.pem",
+        });
+        collect_secrets(&options, None, &mut r);
+        let out = r.redact("p@ss p%40ss tok-1 pw2 /etc/ca.pem 8");
+        assert_eq!(out, "*** *** *** *** /etc/ca.pem 8");
     }
 }

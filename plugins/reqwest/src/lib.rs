@@ -62,9 +62,9 @@ impl ReqwestTransport {
             .no_proxy();
         if let Some(p) = &o.proxy {
             let proxy = reqwest::Proxy::all(p).map_err(|e| {
-                invalid(format!(
+                invalid(redact_userinfo(&format!(
                     "option `proxy` = {p:?} is not a valid proxy URL: {e}"
-                ))
+                )))
             })?;
             b = b.proxy(proxy);
         }
@@ -88,10 +88,10 @@ impl ReqwestTransport {
             b = b.http2_prior_knowledge();
         }
         let client = b.build().map_err(|e| {
-            invalid(format!(
+            invalid(redact_userinfo(&format!(
                 "cannot build the reqwest client: {}",
                 error_chain(&e)
-            ))
+            )))
         })?;
         Ok(ReqwestTransport { client })
     }
@@ -158,9 +158,37 @@ impl Transport for ReqwestTransport {
     }
 }
 
+/// `scheme://user:pass@host` → `scheme://***@host` in a message: a proxy URL with a password
+/// (or a URL with a token as its user) must not leave the plugin in an error. The host redacts
+/// every plugin message again; this keeps the plugin safe with any host.
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(i) = text[from..].find("://") {
+        let authority = from + i + 3;
+        let end = text[authority..]
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, '/' | '?' | '#' | '\\' | '"' | '\'' | '<' | '>')
+            })
+            .map_or(text.len(), |e| authority + e);
+        // The last `@`: a password may hold an unencoded `@` of its own.
+        if let Some(at) = text[authority..end].rfind('@') {
+            if at > 0 && &text[authority..authority + at] != "***" {
+                out.push_str(&text[copied..authority]);
+                out.push_str("***");
+                copied = authority + at;
+            }
+        }
+        from = end.max(authority);
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
 /// Classifies a reqwest error by what actually failed, looking at its source chain.
 fn map_error(e: &reqwest::Error) -> Error {
-    let msg = error_chain(e);
+    let msg = redact_userinfo(&error_chain(e));
     let kind = if e.is_builder() {
         ErrorKind::INVALID_REQUEST
     } else if e.is_timeout() {
@@ -180,3 +208,21 @@ fn map_error(e: &reqwest::Error) -> Error {
 }
 
 export_plugin!(ReqwestTransport);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn userinfo_never_leaves_the_plugin() {
+        assert_eq!(
+            redact_userinfo("proxy (http://user:secretpw@127.0.0.1:9/) refused"),
+            "proxy (http://***@127.0.0.1:9/) refused"
+        );
+        assert_eq!(redact_userinfo("http://h/a@b c@d"), "http://h/a@b c@d");
+        let e = ReqwestTransport::new(serde_json::json!({"proxy": "http://user:secretpw@[bad"}))
+            .err()
+            .expect("an invalid proxy URL is refused");
+        assert!(!e.message.contains("secretpw"), "{}", e.message);
+    }
+}
