@@ -81,9 +81,12 @@ impl ApifyClientBuilder {
         self
     }
 
-    /// Builds the client: checks the URL and the token, and creates the built-in transport
+    /// Builds the client: checks the settings, the URL and the token, and creates the built-in transport
     /// unless one was given.
     pub fn build(self) -> Result<ApifyClient, Error> {
+        // Out-of-range settings (20+ retries, an hour-long backoff base) are refused by name
+        // here, not discovered as a hang later.
+        self.settings.validate()?;
         let raw = self.api_url.unwrap_or_else(|| DEFAULT_API_URL.to_string());
         let api_url = normalize_api_url(&raw);
         let parsed = url::Url::parse(&api_url).map_err(|e| {

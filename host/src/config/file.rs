@@ -43,14 +43,17 @@ impl std::fmt::Debug for ConfigFile {
     }
 }
 
-/// `[http]`: retries, timeouts, compression.
+/// `[http]`: retries, backoff, timeouts, body limits, compression. Every value is checked
+/// against its range (see [`HttpSettings`]), and an error names the key.
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HttpConfig {
-    /// Retries after the first attempt (default 4).
+    /// Retries after the first attempt (default 4, at most 20).
     pub max_retries: Option<u32>,
-    /// Backoff base in milliseconds (default 500).
+    /// Backoff base in milliseconds (default 500, at most 600000).
     pub min_delay_between_retries_ms: Option<u64>,
+    /// Cap of one backoff sleep in seconds (default 60, at most 3600).
+    pub max_backoff_secs: Option<f64>,
     /// Short timeout tier in seconds (default 5).
     pub timeout_short_secs: Option<f64>,
     /// Medium timeout tier in seconds (default 30).
@@ -59,12 +62,39 @@ pub(crate) struct HttpConfig {
     pub timeout_long_secs: Option<f64>,
     /// Cap of per-attempt timeouts and `Retry-After` in seconds (default 360).
     pub timeout_max_secs: Option<f64>,
+    /// The longest silence between two chunks of a streamed body, in seconds (default 60, at
+    /// most 3600).
+    pub stream_idle_timeout_secs: Option<f64>,
+    /// The largest body read into memory, in bytes (default 268435456 = 256 MiB; from 65536
+    /// to 4294967296).
+    pub max_body_bytes: Option<u64>,
+    /// Streamed bodies announced at most this many bytes long are read whole inside the retry
+    /// loop (default 1048576; at most `max_body_bytes`).
+    pub read_whole_below_bytes: Option<u64>,
+    /// Resumes (`Range: bytes=N-`) of one broken streamed download (default 5, at most 100).
+    pub max_resumes: Option<u32>,
     /// Gzip request bodies of 1024 bytes or more (default true).
     pub compress_requests: Option<bool>,
 }
 
+/// The config key of each [`HttpSettings`] field, for errors that name what the user wrote.
+const KEYS: [(&str, &str); 12] = [
+    ("max_retries", "max_retries"),
+    ("min_delay_between_retries", "min_delay_between_retries_ms"),
+    ("max_backoff", "max_backoff_secs"),
+    ("timeout_short", "timeout_short_secs"),
+    ("timeout_medium", "timeout_medium_secs"),
+    ("timeout_long", "timeout_long_secs"),
+    ("timeout_max", "timeout_max_secs"),
+    ("stream_idle_timeout", "stream_idle_timeout_secs"),
+    ("max_body_bytes", "max_body_bytes"),
+    ("read_whole_below", "read_whole_below_bytes"),
+    ("max_resumes", "max_resumes"),
+    ("compress_requests", "compress_requests"),
+];
+
 impl HttpConfig {
-    /// The pipeline settings, defaults filled in.
+    /// The pipeline settings, defaults filled in, each checked against its range.
     pub(crate) fn settings(&self) -> Result<HttpSettings, Error> {
         let d = HttpSettings::default();
         let secs = |v: Option<f64>, key: &str, def: Duration| -> Result<Duration, Error> {
@@ -74,38 +104,51 @@ impl HttpConfig {
                     Ok(Duration::from_secs_f64(s))
                 }
                 Some(s) => Err(Error::config(format!(
-                    "invalid config: [http] {key} = {s} is not a positive number of seconds \
-                     (at most about 10^19)"
+                    "invalid config: [http] {key} = {s} is not a positive number of seconds"
                 ))),
             }
         };
-        Ok(HttpSettings {
-            max_retries: self.max_retries.unwrap_or(d.max_retries),
-            min_delay_between_retries: match self.min_delay_between_retries_ms {
-                None => d.min_delay_between_retries,
-                // The backoff doubles per attempt: beyond 10 minutes a run would wait for hours.
-                Some(ms) if ms > 600_000 => {
-                    return Err(Error::config(format!(
-                        "invalid config: [http] min_delay_between_retries_ms = {ms} is more \
-                         than 600000 (10 minutes)"
-                    )))
-                }
-                Some(ms) => Duration::from_millis(ms),
-            },
-            timeout_short: secs(
-                self.timeout_short_secs,
-                "timeout_short_secs",
-                d.timeout_short,
-            )?,
-            timeout_medium: secs(
-                self.timeout_medium_secs,
-                "timeout_medium_secs",
-                d.timeout_medium,
-            )?,
-            timeout_long: secs(self.timeout_long_secs, "timeout_long_secs", d.timeout_long)?,
-            timeout_max: secs(self.timeout_max_secs, "timeout_max_secs", d.timeout_max)?,
-            compress_requests: self.compress_requests.unwrap_or(d.compress_requests),
-        })
+        let mut s = d.clone();
+        s.max_retries = self.max_retries.unwrap_or(d.max_retries);
+        s.min_delay_between_retries = self
+            .min_delay_between_retries_ms
+            .map_or(d.min_delay_between_retries, Duration::from_millis);
+        s.max_backoff = secs(self.max_backoff_secs, "max_backoff_secs", d.max_backoff)?;
+        s.timeout_short = secs(
+            self.timeout_short_secs,
+            "timeout_short_secs",
+            d.timeout_short,
+        )?;
+        s.timeout_medium = secs(
+            self.timeout_medium_secs,
+            "timeout_medium_secs",
+            d.timeout_medium,
+        )?;
+        s.timeout_long = secs(self.timeout_long_secs, "timeout_long_secs", d.timeout_long)?;
+        s.timeout_max = secs(self.timeout_max_secs, "timeout_max_secs", d.timeout_max)?;
+        s.stream_idle_timeout = secs(
+            self.stream_idle_timeout_secs,
+            "stream_idle_timeout_secs",
+            d.stream_idle_timeout,
+        )?;
+        s.max_body_bytes = self.max_body_bytes.unwrap_or(d.max_body_bytes);
+        // The default threshold never exceeds a smaller cap the user chose.
+        s.read_whole_below = self
+            .read_whole_below_bytes
+            .unwrap_or(d.read_whole_below.min(s.max_body_bytes));
+        s.max_resumes = self.max_resumes.unwrap_or(d.max_resumes);
+        s.compress_requests = self.compress_requests.unwrap_or(d.compress_requests);
+        s.check().map_err(|invalid| {
+            let key = KEYS
+                .iter()
+                .find(|(field, _)| *field == invalid.field)
+                .map_or(invalid.field, |(_, key)| key);
+            Error::config(format!(
+                "invalid config: [http] {key}: {} (defaults and ranges: README, Configuration)",
+                invalid.reason
+            ))
+        })?;
+        Ok(s)
     }
 }
 
@@ -231,5 +274,78 @@ impl LoadedConfig {
             }
             msg
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn http(text: &str) -> Result<HttpSettings, String> {
+        let file = LoadedConfig::parse_str(&format!("[http]\n{text}\n"))?;
+        file.http.settings().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_key() {
+        for (line, key) in [
+            ("max_retries = 21", "max_retries"),
+            (
+                "min_delay_between_retries_ms = 600001",
+                "min_delay_between_retries_ms",
+            ),
+            ("max_backoff_secs = 3601", "max_backoff_secs"),
+            ("max_backoff_secs = 0", "max_backoff_secs"),
+            ("stream_idle_timeout_secs = -1", "stream_idle_timeout_secs"),
+            ("timeout_short_secs = 7200", "timeout_short_secs"),
+            ("max_body_bytes = 100", "max_body_bytes"),
+            ("max_body_bytes = 5000000000", "max_body_bytes"),
+            (
+                "read_whole_below_bytes = 300000000",
+                "read_whole_below_bytes",
+            ),
+            ("max_resumes = 101", "max_resumes"),
+        ] {
+            let e = http(line).unwrap_err();
+            assert!(e.contains(&format!("[http] {key}")), "{line}: {e}");
+        }
+        let s = http(
+            "max_retries = 20\nmax_backoff_secs = 2.5\nstream_idle_timeout_secs = 10\n\
+             max_body_bytes = 65536\nmax_resumes = 0",
+        )
+        .unwrap();
+        assert_eq!(s.max_retries, 20);
+        assert_eq!(s.max_backoff, Duration::from_millis(2500));
+        assert_eq!(s.stream_idle_timeout, Duration::from_secs(10));
+        // The default threshold shrinks to a smaller cap instead of making it invalid.
+        assert_eq!((s.max_body_bytes, s.read_whole_below), (65536, 65536));
+        assert_eq!(http("").unwrap(), HttpSettings::default());
+    }
+
+    proptest! {
+        /// Any integer for any numeric key gives settings within range or an error naming the
+        /// key; never a panic, never an out-of-range setting.
+        #[test]
+        fn any_value_is_in_range_or_named(
+            key in proptest::sample::select(vec![
+                "max_retries", "min_delay_between_retries_ms", "max_backoff_secs",
+                "timeout_short_secs", "timeout_max_secs", "stream_idle_timeout_secs",
+                "max_body_bytes", "read_whole_below_bytes", "max_resumes",
+            ]),
+            value in prop_oneof![0i64..100, 0i64..10_000_000, any::<i64>()],
+        ) {
+            match http(&format!("{key} = {value}")) {
+                Ok(s) => prop_assert!(s.check().is_ok()),
+                Err(e) => prop_assert!(e.contains(key), "{key} = {value}: {e}"),
+            }
+        }
+
+        /// Arbitrary text in `[http]` is refused or accepted, never a panic, and an error never
+        /// echoes a line that mentions a token.
+        #[test]
+        fn arbitrary_http_tables_never_panic(text in "[a-z_ =0-9.\"\n-]{0,80}") {
+            let _ = http(&text);
+        }
     }
 }

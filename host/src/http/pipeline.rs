@@ -3,6 +3,13 @@
 //!
 //! Everything here runs above the transport, so a plugin only ever performs one exchange and
 //! every transport gets the same retries, timeouts, error mapping, statistics and logs.
+//!
+//! Bounds, so that no server can make a call hang or grow without limit: every body read has
+//! an idle limit (the attempt's timeout, or `stream_idle_timeout` for streamed bodies); a body
+//! read into memory is capped at `max_body_bytes`; every body is checked against its
+//! `Content-Length`; a streamed `GET` that breaks mid-body resumes with `Range` ([`resume`]).
+
+mod resume;
 
 use std::{
     future::Future,
@@ -38,6 +45,10 @@ const ERROR_BODY_LIMIT: usize = 1 << 20;
 const PREALLOCATE_LIMIT: usize = 64 << 20;
 
 /// Runs every API call of one client through the same steps, whatever the transport.
+///
+/// Cheap to clone (the transport and the counters are shared): a resuming body stream holds
+/// a clone to send its `Range` requests.
+#[derive(Clone)]
 pub struct Pipeline {
     transport: Arc<dyn HttpTransport>,
     settings: HttpSettings,
@@ -45,7 +56,7 @@ pub struct Pipeline {
     base_url: String,
     token: Option<Token>,
     default_headers: HeaderMap,
-    stats: Statistics,
+    stats: Arc<Statistics>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -82,7 +93,7 @@ impl Pipeline {
             base_url: base_url.trim_end_matches('/').to_string(),
             default_headers: prepare::default_headers(token.as_ref()),
             token,
-            stats: Statistics::default(),
+            stats: Arc::default(),
         }
     }
 
@@ -118,8 +129,29 @@ impl Pipeline {
     /// doubles. Without [`ApiRequest::stream`], the body is read whole inside the loop (a reset
     /// mid-body is retried) and the response carries it in memory; with it, the caller gets
     /// the body stream as it arrives, and a failure mid-stream is the caller's to handle.
+    ///
+    /// A streamed body is bounded too: each chunk must arrive within `stream_idle_timeout`,
+    /// its length must match `Content-Length`, and a body announced at most `read_whole_below`
+    /// bytes long is read whole inside the loop (so a small streamed answer is retried like any
+    /// other). A streamed `GET` that breaks mid-body is resumed with `Range: bytes=N-` up to
+    /// `max_resumes` times when the server supports ranges, or restarted while nothing has
+    /// been delivered yet; otherwise the stream's error says how many bytes were delivered.
     pub async fn call(&self, req: ApiRequest) -> Result<ApiResponse, Error> {
         self.stats.add_call();
+        let response = self.call_once(&req).await?;
+        let resumable = req.stream
+            && req.method == http::Method::GET
+            && self.settings.max_resumes > 0
+            && response.buffered_body().is_none();
+        Ok(if resumable {
+            resume::resuming(self.clone(), req, response)
+        } else {
+            response
+        })
+    }
+
+    /// The retry loop of one call (no resume): its 2xx response or its last error.
+    async fn call_once(&self, req: &ApiRequest) -> Result<ApiResponse, Error> {
         // Once, before any attempt: retries re-send the same (compressed) bytes.
         let prepared = prepare::prepare(
             &req,
@@ -131,7 +163,7 @@ impl Pipeline {
         let max_attempts = self.settings.max_retries.saturating_add(1);
         let mut attempt = 1;
         loop {
-            let failure = match self.attempt(&req, &prepared, attempt).await {
+            let failure = match self.attempt(req, &prepared, attempt).await {
                 Ok(response) => return Ok(response),
                 Err(f) => f,
             };
@@ -195,16 +227,50 @@ impl Pipeline {
         }
 
         if status.is_success() {
-            let body = if req.stream {
-                ByteStream::from_transport_redacted(response.body, context, self.token.clone())
-            } else {
-                // Read inside the loop, so a reset or a stall mid-body is one more failed
-                // attempt instead of an error in the caller's hands.
-                let hint = content_length(&response.headers);
-                match read_body(response.body, timeout, usize::MAX, hint).await {
-                    Ok(bytes) => ByteStream::from_bytes(bytes),
-                    Err((_, e)) => return Err(self.transport_failure(context, e, started)),
+            let announced = content_length(&response.headers);
+            // The length a body must have: none for HEAD and 204, whose headers describe
+            // a body that is not sent.
+            let expected = announced
+                .filter(|_| req.method != http::Method::HEAD && status != StatusCode::NO_CONTENT);
+            let cap = self.settings.max_body_bytes;
+            let read_whole =
+                !req.stream || announced.is_some_and(|n| n <= self.settings.read_whole_below);
+            let body = if read_whole {
+                if let Some(n) = announced.filter(|&n| n > cap) {
+                    return Err(self.too_large(req, &format!("its Content-Length is {n}")));
                 }
+                // Read inside the loop, so a reset or a stall mid-body is one more failed
+                // attempt instead of an error in the caller's hands. One byte past the cap
+                // tells an unsized body that is too large from one that just fits.
+                let idle = timeout.or(Some(self.settings.stream_idle_timeout));
+                let limit = usize::try_from(cap.saturating_add(1)).unwrap_or(usize::MAX);
+                let hint = announced.and_then(|n| usize::try_from(n).ok());
+                let bytes = match read_body(response.body, idle, limit, hint).await {
+                    Ok(bytes) => bytes,
+                    Err((_, e)) => return Err(self.transport_failure(context, e, started)),
+                };
+                if bytes.len() as u64 > cap {
+                    return Err(self.too_large(req, &format!("more than {cap} bytes arrived")));
+                }
+                if let Some(n) = expected.filter(|&n| n != bytes.len() as u64) {
+                    let e = TransportError::new(
+                        ErrorKind::IO,
+                        format!(
+                            "the body has {} bytes but its Content-Length is {n}",
+                            bytes.len()
+                        ),
+                    );
+                    return Err(self.transport_failure(context, e, started));
+                }
+                ByteStream::from_bytes(bytes)
+            } else {
+                ByteStream::from_transport_guarded(
+                    response.body,
+                    context,
+                    self.token.clone(),
+                    self.settings.stream_idle_timeout,
+                    expected,
+                )
             };
             self.log_status(req, attempt, status, started);
             return Ok(ApiResponse::new(status, response.headers, body));
@@ -212,12 +278,18 @@ impl Pipeline {
 
         // An error status: read the body (also for streamed calls) so the error says what the
         // API said.
-        let hint = content_length(&response.headers);
-        let (bytes, read_error) =
-            match read_body(response.body, timeout, ERROR_BODY_LIMIT, hint).await {
-                Ok(b) => (b, None),
-                Err((partial, e)) => (partial, Some(e)),
-            };
+        let hint = content_length(&response.headers).and_then(|n| usize::try_from(n).ok());
+        let (bytes, read_error) = match read_body(
+            response.body,
+            timeout.or(Some(self.settings.stream_idle_timeout)),
+            ERROR_BODY_LIMIT,
+            hint,
+        )
+        .await
+        {
+            Ok(b) => (b, None),
+            Err((partial, e)) => (partial, Some(e)),
+        };
         let mut api = ApiError::from_body(
             status.as_u16(),
             &bytes,
@@ -237,6 +309,26 @@ impl Pipeline {
             retryable: retry::is_retryable_status(status),
             retry_after: retry::retry_after(status, &response.headers),
         })
+    }
+
+    /// A body larger than `max_body_bytes` for a call that reads it into memory: not retried
+    /// (the next attempt would be as large), and the message says what to do instead.
+    fn too_large(&self, req: &ApiRequest, why: &str) -> AttemptFailure {
+        let cap = self.settings.max_body_bytes;
+        AttemptFailure {
+            error: Error::decode(format!(
+                "the response to {} {} is too large to read into memory: {why}, and the \
+                 limit is max_body_bytes = {cap} bytes ({} MiB). Stream it instead (a raw \
+                 request with .stream(), KeyValueStoreClient::stream_record, \
+                 DatasetClient::stream_items, or the CLI's --out), or raise [http] \
+                 max_body_bytes",
+                req.method,
+                req.path,
+                cap >> 20
+            )),
+            retryable: false,
+            retry_after: None,
+        }
     }
 
     /// A transport error of one attempt, classified, redacted and logged.
@@ -313,7 +405,7 @@ async fn within<T>(
     }
 }
 
-fn content_length(headers: &HeaderMap) -> Option<usize> {
+fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)?
         .to_str()

@@ -1,8 +1,10 @@
 //! A response as resource clients see it: status, headers and a body stream.
 
 use std::{
+    future::Future,
     pin::Pin,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use bytes::{Bytes, BytesMut};
@@ -14,7 +16,7 @@ use super::retry;
 use crate::{
     error::{Error, TransportFailure},
     token::Token,
-    transport::TransportBody,
+    transport::{TransportBody, TransportError, TransportErrorKind},
 };
 
 /// A successful (2xx) response whose body has not been read yet.
@@ -123,20 +125,29 @@ impl std::fmt::Debug for ByteStream {
 
 impl ByteStream {
     /// Wraps a transport body, attaching the call's context to its errors and removing `token`
-    /// (and any `token=` query value) from their messages.
-    pub(crate) fn from_transport_redacted(
+    /// (and any `token=` query value) from their messages. Bounded: a silence longer than
+    /// `idle` between two chunks ends the stream with a TIMEOUT error, and a body that ends
+    /// short of (or runs past) `expected` bytes ends it with an IO error, so a consumer never
+    /// takes a truncated body for a complete one.
+    pub(crate) fn from_transport_guarded(
         body: TransportBody,
         context: TransportFailure,
         token: Option<Token>,
+        idle: Duration,
+        expected: Option<u64>,
     ) -> Self {
         ByteStream {
-            inner: Inner::Streaming(Box::pin(body.map(move |r| {
-                r.map_err(|e| {
-                    let retryable = retry::is_retryable_transport_error(&e);
-                    let failure = context.clone().with_error(e, retryable);
-                    Error::from(failure.redacted(token.as_ref()))
-                })
-            }))),
+            inner: Inner::Streaming(Box::pin(Guarded {
+                body,
+                context,
+                token,
+                idle,
+                sleep: Box::pin(tokio::time::sleep(idle)),
+                waiting: false,
+                seen: 0,
+                expected,
+                done: false,
+            })),
         }
     }
 
@@ -193,6 +204,88 @@ impl Stream for ByteStream {
             // An empty buffered body yields no chunk at all, like an empty stream.
             Inner::Buffered(b) => Poll::Ready(b.take().filter(|b| !b.is_empty()).map(Ok)),
             Inner::Streaming(s) => s.as_mut().poll_next(cx),
+        }
+    }
+}
+
+/// A transport body with an idle limit and a length check (see
+/// [`ByteStream::from_transport_guarded`]).
+struct Guarded {
+    body: TransportBody,
+    context: TransportFailure,
+    token: Option<Token>,
+    idle: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    /// Whether the consumer is waiting for a chunk: the idle clock runs only then, so a slow
+    /// consumer is never blamed on the server.
+    waiting: bool,
+    seen: u64,
+    expected: Option<u64>,
+    done: bool,
+}
+
+impl Guarded {
+    fn fail(&mut self, e: TransportError) -> Poll<Option<Result<Bytes, Error>>> {
+        self.done = true;
+        let retryable = retry::is_retryable_transport_error(&e);
+        let failure = self.context.clone().with_error(e, retryable);
+        Poll::Ready(Some(Err(Error::from(
+            failure.redacted(self.token.as_ref()),
+        ))))
+    }
+}
+
+impl Stream for Guarded {
+    type Item = Result<Bytes, Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if !this.waiting {
+            this.waiting = true;
+            let deadline = tokio::time::Instant::now() + this.idle;
+            this.sleep.as_mut().reset(deadline);
+        }
+        match this.body.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.waiting = false;
+                this.seen += chunk.len() as u64;
+                match this.expected {
+                    Some(n) if this.seen > n => this.fail(TransportError::new(
+                        TransportErrorKind::PROTOCOL,
+                        format!("the body runs past its Content-Length of {n} bytes"),
+                    )),
+                    _ => Poll::Ready(Some(Ok(chunk))),
+                }
+            }
+            Poll::Ready(Some(Err(e))) => this.fail(e),
+            Poll::Ready(None) => match this.expected {
+                Some(n) if this.seen < n => {
+                    let seen = this.seen;
+                    this.fail(TransportError::new(
+                        TransportErrorKind::IO,
+                        format!("the body ended after {seen} of its {n} bytes"),
+                    ))
+                }
+                _ => {
+                    this.done = true;
+                    Poll::Ready(None)
+                }
+            },
+            Poll::Pending => match this.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    let (idle, seen) = (this.idle, this.seen);
+                    this.fail(TransportError::new(
+                        TransportErrorKind::TIMEOUT,
+                        format!(
+                            "no body data within {idle:?} after {seen} bytes (the \
+                             stream_idle_timeout setting)"
+                        ),
+                    ))
+                }
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 }

@@ -6,8 +6,9 @@
 //! - retry transient transport errors (connect, timeout, I/O such as a reset or a truncated
 //!   body), never permanent ones (TLS setup, protocol misuse, invalid request, plugin panic);
 //!   for `OTHER` and kinds this host does not know, the transport's `retryable` hint decides;
-//! - wait `uniform(1, 2) · min_delay · 2^(k-1)` after failed attempt k, or longer when a 429 or
-//!   503 says `Retry-After` (capped at `timeout_max`, so a server cannot park the client).
+//! - wait `min(uniform(1, 2) · min_delay · 2^(k-1), max_backoff)` after failed attempt k, or
+//!   longer when a 429 or 503 says `Retry-After` (capped at `timeout_max`, so a server cannot
+//!   park the client).
 
 use std::time::{Duration, SystemTime};
 
@@ -67,13 +68,15 @@ pub fn retry_after(status: StatusCode, headers: &HeaderMap) -> Option<Duration> 
     parse_retry_after(v, SystemTime::now())
 }
 
-/// How long to wait after failed attempt `failed_attempt` with this `backoff`: the server's
-/// `Retry-After`, if longer, wins, but never beyond `timeout_max`.
+/// How long to wait after a failed attempt with this `backoff`: the backoff capped at
+/// `max_backoff` (it doubles per attempt, and uncapped, 20 retries would mean days of sleep);
+/// the server's `Retry-After`, if longer, wins, but never beyond `timeout_max`.
 pub fn delay_before_retry(
     settings: &HttpSettings,
     backoff: Duration,
     retry_after: Option<Duration>,
 ) -> Duration {
+    let backoff = backoff.min(settings.max_backoff);
     match retry_after {
         Some(ra) => backoff.max(ra.min(settings.timeout_max)),
         None => backoff,
@@ -201,5 +204,47 @@ mod tests {
             delay_before_retry(&s, b, Some(Duration::from_secs(3600))),
             Duration::from_secs(10)
         );
+    }
+
+    #[test]
+    fn backoff_is_capped_at_max_backoff() {
+        let s = HttpSettings::default().max_backoff(Duration::from_secs(30));
+        // 20 retries at a 10-minute base would sleep for years without the cap.
+        let huge = backoff(Duration::from_secs(600), 20, 2.0);
+        assert_eq!(delay_before_retry(&s, huge, None), Duration::from_secs(30));
+        assert_eq!(
+            delay_before_retry(&s, Duration::from_secs(1), None),
+            Duration::from_secs(1)
+        );
+        // Retry-After is the server's word: it may exceed the backoff cap, up to timeout_max.
+        assert_eq!(
+            delay_before_retry(&s, huge, Some(Duration::from_secs(90))),
+            Duration::from_secs(90)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn retry_after_seconds_round_trip(secs in 0u64..10_000_000) {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+            proptest::prop_assert_eq!(
+                parse_retry_after(&format!(" {secs} "), now),
+                Some(Duration::from_secs(secs))
+            );
+            let at = httpdate::fmt_http_date(now + Duration::from_secs(secs));
+            proptest::prop_assert_eq!(parse_retry_after(&at, now), Some(Duration::from_secs(secs)));
+        }
+
+        #[test]
+        fn retry_after_never_panics_and_delays_stay_bounded(
+            value in ".{0,40}",
+            backoff_ms in 0u64..u64::MAX / 2,
+        ) {
+            let now = SystemTime::now();
+            let ra = parse_retry_after(&value, now);
+            let s = HttpSettings::default();
+            let d = delay_before_retry(&s, Duration::from_millis(backoff_ms), ra);
+            proptest::prop_assert!(d <= s.max_backoff.max(s.timeout_max));
+        }
     }
 }

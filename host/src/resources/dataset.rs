@@ -296,3 +296,51 @@ impl PaginationHeaders {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::ByteStream;
+    use proptest::prelude::*;
+
+    fn response(headers: &[(&str, String)]) -> ApiResponse {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in headers {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(k.as_bytes()),
+                http::HeaderValue::from_str(v),
+            ) {
+                map.append(name, value);
+            }
+        }
+        ApiResponse::new(
+            http::StatusCode::OK,
+            map,
+            ByteStream::from_bytes(Default::default()),
+        )
+    }
+
+    proptest! {
+        /// Numbers (with surrounding spaces) are read as sent; anything else is absent, never
+        /// a panic or a wrong number.
+        #[test]
+        fn pagination_headers(
+            offset in any::<u64>(),
+            total in any::<u64>(),
+            pad in " {0,2}",
+            junk in "[ -~]{0,12}",
+            desc in any::<bool>(),
+        ) {
+            let h = PaginationHeaders::read(&response(&[
+                ("x-apify-pagination-offset", format!("{pad}{offset}{pad}")),
+                ("x-apify-pagination-total", total.to_string()),
+                ("x-apify-pagination-limit", junk.clone()),
+                ("x-apify-pagination-desc", desc.to_string()),
+            ]));
+            prop_assert_eq!(h.offset, Some(offset));
+            prop_assert_eq!(h.total, Some(total));
+            prop_assert_eq!(h.limit, junk.trim().parse::<u64>().ok());
+            prop_assert_eq!(h.desc, Some(desc));
+        }
+    }
+}

@@ -59,7 +59,8 @@ where
 /// Pages by offset from `start`: `fetch(offset, page_limit)` answers one page. The iteration
 /// ends at an empty or short page, or, when `trust_total`, once the page's `total` is reached
 /// (dataset item counts lag behind writes, so item iterators read until a short page instead,
-/// as the Python client does).
+/// as the Python client does). A page whose offset is not the one asked for ends it with an
+/// error: the offset did not advance, and the iteration would never end.
 pub(crate) fn by_offset<T, F, Fut>(
     start: u64,
     paging: Paging,
@@ -80,6 +81,15 @@ where
             };
             let page = fetch(offset, page_limit).await?;
             let n = page.items.len() as u64;
+            // A server that ignores `offset` answers the first page again and again; with
+            // `trust_total` off (dataset items) nothing else would end that loop.
+            if n > 0 && page.offset != offset {
+                return Err(Error::decode(format!(
+                    "the API answered a page at offset {} when asked for offset {offset}; \
+                     stopping the iteration instead of looping",
+                    page.offset
+                )));
+            }
             let next_offset = offset + n;
             // The API may cap a page below what was asked: a page is short against the
             // smaller of the two.
@@ -92,8 +102,8 @@ where
 }
 
 /// Pages by cursor from `start`: `fetch(cursor, page_limit)` answers one page's items and
-/// the cursor of the next page (`None` after the last). A server that answers the same cursor
-/// again would make the iteration loop forever: that ends it with an error instead.
+/// the cursor of the next page (`None` after the last). A server that answers a cursor it
+/// answered before would make the iteration loop forever: that ends it with an error instead.
 pub(crate) fn by_cursor<T, C, F, Fut>(start: Option<C>, paging: Paging, fetch: F) -> ItemStream<T>
 where
     T: Send + 'static,
@@ -102,22 +112,28 @@ where
     Fut: Future<Output = Result<(Vec<T>, Option<C>), Error>> + Send + 'static,
 {
     let fetch = std::sync::Arc::new(fetch);
-    paginate((start, 0u64), move |(cursor, read)| {
+    // Every cursor seen so far: a server can also loop through a cycle (a, b, a, ...), not
+    // only repeat one cursor. One cursor per page of up to 1000 items, so this stays small.
+    let seen: Vec<C> = start.iter().cloned().collect();
+    paginate((start, 0u64, seen), move |(cursor, read, mut seen)| {
         let fetch = fetch.clone();
         async move {
             let Some(page_limit) = next_page_limit(paging.limit, paging.chunk_size, read) else {
                 return Ok((Vec::new(), None));
             };
-            let (items, next) = fetch(cursor.clone(), page_limit).await?;
+            let (items, next) = fetch(cursor, page_limit).await?;
             let n = items.len() as u64;
             match next {
                 None => Ok((items, None)),
                 Some(_) if n == 0 => Ok((items, None)),
-                Some(next) if Some(&next) == cursor.as_ref() => Err(Error::decode(format!(
-                    "the API answered the same page cursor {next:?} twice; stopping the \
+                Some(next) if seen.contains(&next) => Err(Error::decode(format!(
+                    "the API answered the page cursor {next:?} a second time; stopping the \
                      iteration instead of looping"
                 ))),
-                Some(next) => Ok((items, Some((Some(next), read + n)))),
+                Some(next) => {
+                    seen.push(next.clone());
+                    Ok((items, Some((Some(next), read + n, seen))))
+                }
             }
         }
     })
@@ -149,6 +165,48 @@ mod tests {
             "the first page, then the error instead of a repeat"
         );
         assert!(got[1].as_ref().unwrap_err().is_decode());
+    }
+
+    #[tokio::test]
+    async fn an_offset_that_does_not_advance_ends_with_an_error() {
+        // A server that ignores `offset`: always the same full first page.
+        let s = by_offset(0, Paging::default(), false, |_offset, n| async move {
+            Ok(ListPage {
+                items: vec![0u64; n as usize],
+                total: 0,
+                offset: 0,
+                count: n,
+                limit: n,
+                desc: false,
+            })
+        });
+        let got: Vec<Result<u64, Error>> = s.collect().await;
+        assert_eq!(got.len(), 1001, "the first page, then the error");
+        assert!(got[1000].as_ref().unwrap_err().is_decode());
+    }
+
+    proptest::proptest! {
+        /// Whatever pages a server answers, the paginators end: an offset paginator after at
+        /// most `items / 1 + 1` pages, a cursor paginator at the first repeated cursor.
+        #[test]
+        fn paginators_always_end(
+            answers in proptest::collection::vec((0u64..5, 0u64..4, proptest::bool::ANY), 1..20),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let pages = std::sync::Arc::new(answers);
+            let p = pages.clone();
+            let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let c = calls.clone();
+            let s = by_cursor(None, Paging { limit: None, chunk_size: Some(3) }, move |_cur: Option<u64>, _n| {
+                let i = c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (items, next, more) = p[i % p.len()];
+                async move { Ok((vec![0u8; items as usize], more.then_some(next))) }
+            });
+            let got: Vec<_> = rt.block_on(s.take(100_000).collect::<Vec<_>>());
+            // Cursors come from 0..4: a run of pages without a repeat is short.
+            proptest::prop_assert!(calls.load(std::sync::atomic::Ordering::SeqCst) <= 100);
+            proptest::prop_assert!(got.len() < 100_000);
+        }
     }
 
     #[tokio::test]
