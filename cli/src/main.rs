@@ -3,7 +3,9 @@
 //!
 //! Conventions: data goes to stdout (JSON, JSON lines or a table), messages and progress to
 //! stderr; an error is one `error: ...` line on stderr with exit code 2 for usage, input and
-//! config errors and 1 for API and transport failures. The token never appears in any of it.
+//! config errors and 1 for API and transport failures. No credential appears in any of it:
+//! error lines, log lines and panic messages go through one [`Redactor`] that knows the
+//! token and the configuration's secrets (see [`redactor`]).
 
 mod api;
 mod datasets;
@@ -14,11 +16,16 @@ mod request_queues;
 mod transport;
 mod users;
 
-use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
+use std::{
+    io::{IsTerminal, Write},
+    path::PathBuf,
+    process::ExitCode,
+    sync::{LazyLock, RwLock},
+};
 
 use clap::{Args, Parser, Subcommand};
 
-use apify_host::{ApifyClient, Config, ConfigOverrides, ConfigSource, Error, Token};
+use apify_host::{ApifyClient, Config, ConfigOverrides, ConfigSource, Error, Redactor};
 use output::OutputFormat;
 
 const AFTER_HELP: &str = "\
@@ -288,8 +295,74 @@ impl Context {
     }
 }
 
+/// The secrets of this run: flag and environment tokens from the start, the configuration's
+/// (token, proxy password, ...) once it has loaded. Process-wide because the log writer and
+/// the panic hook, which run anywhere, need it.
+static REDACTOR: LazyLock<RwLock<Redactor>> = LazyLock::new(|| RwLock::new(Redactor::new()));
+
+/// A copy of the run's redactor (a poisoned lock still holds the secrets).
+pub(crate) fn redactor() -> Redactor {
+    REDACTOR
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+}
+
+/// Adds `more` to the run's redactor.
+fn learn_secrets(more: &Redactor) {
+    REDACTOR
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .merge(more);
+}
+
+/// The log writer: each event is formatted whole into a buffer, then redacted and written to
+/// stderr when the formatter drops it, so no log line (ours, or an HTTP library's at `-vvv`)
+/// can carry a credential.
+struct RedactedStderr;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactedStderr {
+    type Writer = RedactedLine;
+    fn make_writer(&'a self) -> RedactedLine {
+        RedactedLine(Vec::new())
+    }
+}
+
+/// One log event on its way to stderr (see [`RedactedStderr`]).
+struct RedactedLine(Vec<u8>);
+
+impl Write for RedactedLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for RedactedLine {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            let clean = redactor().redact(&String::from_utf8_lossy(&self.0));
+            let _ = std::io::stderr().lock().write_all(clean.as_bytes());
+        }
+    }
+}
+
+/// Panic messages go through the redactor too: a panic may format a value holding a secret.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = redactor().redact(&info.to_string());
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "apify-host {message}\nThis is a bug in apify-host; please report it."
+        );
+    }));
+}
+
 /// Sets up stderr logging: `-v` info, `-vv` debug, `-vvv` trace for this crate; without `-v`,
-/// `RUST_LOG` if set, else warnings only.
+/// `RUST_LOG` if set, else warnings only. Every line is redacted (see [`RedactedStderr`]).
 fn init_tracing(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let filter = match verbose {
@@ -300,8 +373,10 @@ fn init_tracing(verbose: u8) {
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(RedactedStderr)
+        // No colours: escape codes between a field name and its value (`token=`) would hide
+        // the value from redaction.
+        .with_ansi(false)
         .try_init();
 }
 
@@ -315,6 +390,14 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
+    // Known before the config loads, so even a config error cannot echo a flag/env token.
+    learn_secrets(
+        &[cli.global.token.clone(), std::env::var("APIFY_TOKEN").ok()]
+            .into_iter()
+            .flatten()
+            .fold(Redactor::new(), Redactor::secret),
+    );
+    install_panic_hook();
     init_tracing(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -327,18 +410,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // Known before the config loads, so even a config error cannot echo a flag/env token. (A
-    // token from the config file is redacted by the library's own errors.)
-    let tokens_for_redaction: Vec<Token> =
-        [cli.global.token.clone(), std::env::var("APIFY_TOKEN").ok()]
-            .into_iter()
-            .flatten()
-            .filter(|t| !t.trim().is_empty())
-            .map(Token::new)
-            .collect();
     let mut api_url = String::new();
     let result = runtime.block_on(async {
         let ctx = Context::new(cli.global)?;
+        learn_secrets(&ctx.config.redactor());
         api_url = ctx.config.api_url().to_string();
         run(&ctx, cli.command).await
     });
@@ -353,7 +428,7 @@ fn main() -> ExitCode {
                 CliError::BrokenPipe => None,
             };
             if let Some(m) = message {
-                let m = tokens_for_redaction.iter().fold(m, |m, t| t.redact(&m));
+                let m = redactor().redact(&m);
                 // One line, whatever the source text contained.
                 let one_line = m.split_whitespace().collect::<Vec<_>>().join(" ");
                 eprintln!("error: {one_line}");

@@ -50,17 +50,22 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
     match cmd {
         TransportCommand::Info => {
             let s = ctx.config.select_transport()?;
+            let redactor = super::redactor();
+            let (description, source) =
+                (redactor.redact(&s.description), redactor.redact(&s.source));
             let info = Info {
-                transport: &s.description,
-                source: &s.source,
+                transport: &description,
+                source: &source,
                 name: s.transport.name(),
             };
             ctx.out().object(&info, &["transport", "source", "name"])
         }
         TransportCommand::Inspect { path } => {
             let report = ctx.config.inspect_plugin(&path);
-            // The report is text for people whatever --output says: it has no JSON form.
-            ctx.out().text(&report.to_string())?;
+            // The report is text for people whatever --output says: it has no JSON form. It
+            // quotes what the plugin said (about its options, a proxy URL with a password...).
+            ctx.out()
+                .text(&super::redactor().redact(&report.to_string()))?;
             if report.ok() {
                 Ok(())
             } else {
