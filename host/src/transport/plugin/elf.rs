@@ -101,6 +101,11 @@ pub(super) fn machine_name(machine: u16) -> String {
     }
 }
 
+/// An ELF word (u32 in ELF32, u64 in ELF64) as u64, for either class of host.
+fn word(w: impl Into<u64>) -> u64 {
+    w.into()
+}
+
 fn corrupt(what: impl Into<String>) -> ElfRefusal {
     ElfRefusal::Corrupt(what.into())
 }
@@ -192,7 +197,7 @@ pub(super) fn parse(data: &[u8]) -> Result<ElfSummary, ElfRefusal> {
     let mut loads = 0;
     let mut dynamic = false;
     for (i, ph) in segments.iter().enumerate() {
-        let (offset, size): (u64, u64) = (ph.p_offset(endian).into(), ph.p_filesz(endian).into());
+        let (offset, size): (u64, u64) = (word(ph.p_offset(endian)), word(ph.p_filesz(endian)));
         let end = offset
             .checked_add(size)
             .ok_or_else(|| corrupt(format!("segment {i} has an impossible size")))?;
@@ -204,7 +209,7 @@ pub(super) fn parse(data: &[u8]) -> Result<ElfSummary, ElfRefusal> {
         match ph.p_type(endian) {
             elf::PT_LOAD => {
                 loads += 1;
-                if size > ph.p_memsz(endian).into() {
+                if size > word(ph.p_memsz(endian)) {
                     return Err(corrupt(format!(
                         "segment {i} holds more bytes in the file than in memory"
                     )));
@@ -283,13 +288,13 @@ pub(super) fn find_root_symbol(data: &[u8], name: &str) -> Result<RootSymbol, El
             "it is a shared library but not an Apify transport plugin (its `{name}` {problem})"
         )));
     }
-    let (value, size): (u64, u64) = (sym.st_value(endian).into(), sym.st_size(endian).into());
+    let (value, size): (u64, u64) = (word(sym.st_value(endian)), word(sym.st_size(endian)));
     let segments = header
         .program_headers(endian, data)
         .map_err(|e| corrupt(format!("bad program header table ({e})")))?;
     let inside = segments.iter().any(|ph| {
-        let start: u64 = ph.p_vaddr(endian).into();
-        let memsz: u64 = ph.p_memsz(endian).into();
+        let start = word(ph.p_vaddr(endian));
+        let memsz = word(ph.p_memsz(endian));
         ph.p_type(endian) == elf::PT_LOAD
             && value >= start
             && value

@@ -21,6 +21,10 @@ use abi_stable::library::{AbiHeaderRef, LibHeader, ROOT_MODULE_LOADER_NAME_WITH_
 const ALL_SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
+/// The largest file the loader copies: every copy lives in memory, and a debug build of the
+/// reqwest plugin is under 100 MB.
+pub(super) const MAX_PLUGIN_SIZE: u64 = 1 << 30;
+
 /// A sealed, read-only copy of a plugin file.
 pub(super) struct SealedImage {
     fd: OwnedFd,
@@ -41,6 +45,10 @@ impl SealedImage {
     /// it. The bytes seen through [`SealedImage::bytes`] are the ones `dlopen` gets.
     pub(super) fn copy_from(file: &mut File, name: &Path) -> std::io::Result<SealedImage> {
         let started = std::time::Instant::now();
+        // Refused before a byte is copied; the limit on the copy below catches later growth.
+        if file.metadata()?.len() > MAX_PLUGIN_SIZE {
+            return Err(std::io::ErrorKind::FileTooLarge.into());
+        }
         // The name shows in /proc/self/maps ("/memfd:apify-plugin:libx.so (deleted)"), which
         // is where someone debugging a crash will look for the plugin.
         let base = name
@@ -55,8 +63,15 @@ impl SealedImage {
         let label = CString::new(label).unwrap_or_default();
         let fd = memfd(&label)?;
         let mut copy = File::from(fd);
-        // One pass over the one open file; std uses copy_file_range/sendfile when it can.
-        std::io::copy(file, &mut copy)?;
+        // One pass over the one open file; std uses copy_file_range/sendfile when it can. The
+        // limit holds even if the file grows while it is copied.
+        let copied = std::io::copy(
+            &mut std::io::Read::take(file, MAX_PLUGIN_SIZE + 1),
+            &mut copy,
+        )?;
+        if copied > MAX_PLUGIN_SIZE {
+            return Err(std::io::ErrorKind::FileTooLarge.into());
+        }
         let fd = OwnedFd::from(copy);
         // SAFETY: plain fcntl calls on an fd we own.
         if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, ALL_SEALS) } != 0 {

@@ -3,6 +3,10 @@
 
 use abi_stable::library::LibHeader;
 
+/// Unused here: nothing is copied.
+#[allow(dead_code)]
+pub(super) const MAX_PLUGIN_SIZE: u64 = 1 << 30;
+
 /// Never constructed on this platform.
 pub(super) struct SealedImage(std::convert::Infallible);
 

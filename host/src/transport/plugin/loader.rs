@@ -48,7 +48,7 @@ use apify_plugin_api::{
 use sha2::{Digest, Sha256};
 
 use super::elf::{self, ElfRefusal};
-use super::image::{DlopenError, SealedImage};
+use super::image::{DlopenError, SealedImage, MAX_PLUGIN_SIZE};
 
 /// Options that relax or tighten the checks (from the `[transport]` config table).
 #[derive(Debug, Clone, Default)]
@@ -488,6 +488,17 @@ fn check_copy(
     file: &mut File,
 ) -> Result<(SealedImage, String), PluginLoadError> {
     let image = SealedImage::copy_from(file, canonical).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            return fail(
+                path,
+                PluginLoadFailure::NotASharedLibrary,
+                format!(
+                    "it is larger than {} MiB, far more than any plugin",
+                    MAX_PLUGIN_SIZE >> 20
+                ),
+                "Point to the plugin's .so file",
+            );
+        }
         fail(
             path,
             PluginLoadFailure::LoadFailed,
