@@ -116,7 +116,7 @@ impl Resume {
             if !transient || self.resumes_left == 0 {
                 self.done = true;
                 let why = if transient {
-                    format!("it was resumed {} times already", self.resumes)
+                    format!("{} resume(s) were tried (max_resumes)", self.resumes)
                 } else {
                     "the error is not transient".to_string()
                 };
