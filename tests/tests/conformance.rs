@@ -65,6 +65,7 @@ transport_tests! {
     reset_mid_body_is_an_io_error,
     a_200_mb_body_streams_with_matching_sha256,
     a_tls_handshake_failure_is_a_tls_error,
+    the_server_sees_byte_identical_requests_from_every_transport,
 }
 
 async fn methods_with_json_and_binary_bodies(t: TransportUnderTest) {
@@ -230,4 +231,98 @@ async fn a_tls_handshake_failure_is_a_tls_error(t: TransportUnderTest) {
         .expect_err("no TLS there");
     assert_eq!(err.kind, ErrorKind::TLS, "{err}");
     assert!(!err.retryable, "{err}");
+}
+
+/// Record keys and ids that stress path encoding: dots, slashes, spaces, reserved and
+/// non-ASCII characters, percent signs. Dot segments (`.`, `..`, `%2e`...) among them are
+/// refused before sending; every other one must reach the server byte-identically whatever
+/// the transport (a URL parser once turned `records/..` into the store itself).
+const ODD_KEYS: [&str; 16] = [
+    "plain",
+    "a..b",
+    ".hidden",
+    "...",
+    "..a",
+    "a/b",
+    "a/../b",
+    "a b",
+    "q?x#y",
+    "semi;colon",
+    "é",
+    "%",
+    "%2e%2e%2f",
+    ".",
+    "..",
+    "%2E",
+];
+
+/// The same calls through the library, with `transport`, against `server`.
+async fn odd_workload(transport: std::sync::Arc<dyn HttpTransport>, server: &TestServer) {
+    let client = apify_host::ApifyClient::builder()
+        .transport(transport)
+        .api_url(server.url(""))
+        .token("conformance-token")
+        .settings(apify_host::HttpSettings::default().max_retries(0))
+        .build()
+        .expect("client builds");
+    let kvs = client.key_value_store("me/store");
+    for key in ODD_KEYS {
+        // The test server answers 404 to all of these: only what it received matters here.
+        let _ = kvs
+            .set_record(key, serde_json::json!({"k": key}), None)
+            .await;
+        let _ = kvs.get_record(key).await;
+        let _ = kvs.delete_record(key).await;
+        let _ = client.request_queue("q").get_request(key).await;
+        let _ = client.dataset(key).get().await;
+        let _ = client
+            .request(Method::GET, "/v2/key-value-stores/s/records")
+            .key(key)
+            .query("signature", key)
+            .send()
+            .await;
+    }
+}
+
+/// What the server logged, as the bytes it received: method, path, query.
+fn wire(server: &TestServer) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {} {:?}", r.method, r.path, r.query))
+        .collect()
+}
+
+async fn the_server_sees_byte_identical_requests_from_every_transport(t: TransportUnderTest) {
+    let reference = TestServer::start().await;
+    let builtin = apify_host::BuiltinTransport::new().expect("builtin transport");
+    odd_workload(std::sync::Arc::new(builtin), &reference).await;
+    let server = TestServer::start().await;
+    odd_workload(t.transport.clone(), &server).await;
+
+    let (expected, got) = (wire(&reference), wire(&server));
+    assert_eq!(got, expected, "{}: the server saw other requests", t.name);
+    // Dot segments never left the client: 13 keys that may be sent, 6 calls each.
+    assert_eq!(got.len(), 13 * 6, "{}: {got:#?}", t.name);
+    for line in [
+        r#"PUT /v2/key-value-stores/me~store/records/a..b None"#,
+        r#"DELETE /v2/key-value-stores/me~store/records/a%2F..%2Fb None"#,
+        r#"GET /v2/request-queues/q/requests/..a None"#,
+        r#"GET /v2/datasets/... None"#,
+        r#"GET /v2/key-value-stores/s/records/q%3Fx%23y Some("signature=q%3Fx%23y")"#,
+        r#"PUT /v2/key-value-stores/me~store/records/%25 None"#,
+        r#"GET /v2/key-value-stores/me~store/records/%252e%252e%252f Some("attachment=true")"#,
+    ] {
+        assert!(
+            got.iter().any(|l| l == line),
+            "{}: no {line} in {got:#?}",
+            t.name
+        );
+    }
+    assert!(
+        got.iter()
+            .all(|l| !l.contains("/.. ") && !l.contains("/. ")),
+        "{}: {got:#?}",
+        t.name
+    );
 }
