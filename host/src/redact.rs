@@ -293,7 +293,7 @@ fn redact_headers(text: &str) -> String {
         let value_start = pos;
         let value_end = match quote {
             Some(q) => text[value_start..]
-                .find(|c: char| c == q || c == '\n' || c == '\r')
+                .find([q, '\n', '\r'])
                 .map_or(text.len(), |e| value_start + e),
             None => text[value_start..]
                 .find(['\n', '\r'])
