@@ -154,7 +154,7 @@ impl Pipeline {
     async fn call_once(&self, req: &ApiRequest) -> Result<ApiResponse, Error> {
         // Once, before any attempt: retries re-send the same (compressed) bytes.
         let prepared = prepare::prepare(
-            &req,
+            req,
             &self.base_url,
             &self.default_headers,
             self.settings.compress_requests,
