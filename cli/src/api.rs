@@ -132,9 +132,28 @@ pub async fn run(ctx: &Context, args: ApiArgs) -> Result<(), CliError> {
             }
         };
     }
-    let resp = req.stream().send().await?;
+    // Streamed, but the pipeline reads a body announced under `read_whole_below` (1 MiB by
+    // default) whole inside its retry loop, so a small answer cut mid-body is retried and
+    // printed once; a larger GET that breaks is resumed with Range where the server allows.
+    let is_get = args.method == Method::GET;
+    let req = req.stream().build()?;
+    let resp = client.execute(req.clone()).await?;
     tracing::info!(status = resp.status.as_u16(), "api: response");
-    write_body(StreamedBody::from_response(resp), args.out.as_deref()).await?;
+    // Only a GET is sent again to rewrite a file from the start: it changes nothing.
+    let reopen = || async {
+        if !is_get {
+            return Ok(None);
+        }
+        Ok(Some(StreamedBody::from_response(
+            client.execute(req.clone()).await?,
+        )))
+    };
+    write_body(
+        StreamedBody::from_response(resp),
+        args.out.as_deref(),
+        reopen,
+    )
+    .await?;
     Ok(())
 }
 

@@ -213,15 +213,20 @@ pub async fn run(ctx: &Context, cmd: DatasetsCommand) -> Result<(), CliError> {
         }
         DatasetsCommand::GetItems(args) => {
             let client = ctx.client()?;
-            let body = client
-                .dataset(&args.dataset)
-                .stream_items(&args.options())
-                .await;
-            let body = body.map_err(|e| match e.is_record_not_found() {
-                true => not_found(&args.dataset),
-                false => e.into(),
-            })?;
-            let n = write_body(body, args.out.as_deref()).await?;
+            let ds = client.dataset(&args.dataset);
+            let options = args.options();
+            let open = || async {
+                ds.stream_items(&options)
+                    .await
+                    .map_err(|e| match e.is_record_not_found() {
+                        true => not_found(&args.dataset),
+                        false => e.into(),
+                    })
+            };
+            let body = open().await?;
+            // A file that could not be resumed is written again from a fresh download.
+            let reopen = || async { open().await.map(Some) };
+            let n = write_body(body, args.out.as_deref(), reopen).await?;
             if let Some(out) = &args.out {
                 note(format!("wrote {n} bytes to {}", out.display()));
             }

@@ -180,12 +180,23 @@ pub async fn run(ctx: &Context, cmd: KeyValueStoresCommand) -> Result<(), CliErr
         }
         KeyValueStoresCommand::GetValue { store, key, out } => {
             let client = ctx.client()?;
-            let Some(record) = client.key_value_store(&store).stream_record(&key).await? else {
-                return Err(CliError::failure(format!(
+            let kvs = client.key_value_store(&store);
+            let missing = || {
+                CliError::failure(format!(
                     "record {key:?} was not found in key-value store {store:?}"
-                )));
+                ))
             };
-            let n = write_body(record.value, out.as_deref()).await?;
+            let Some(record) = kvs.stream_record(&key).await? else {
+                return Err(missing());
+            };
+            // A file that could not be resumed is written again from a fresh download.
+            let reopen = || async {
+                match kvs.stream_record(&key).await? {
+                    Some(r) => Ok(Some(r.value)),
+                    None => Err(missing()),
+                }
+            };
+            let n = write_body(record.value, out.as_deref(), reopen).await?;
             if let Some(out) = &out {
                 note(format!("wrote {n} bytes to {}", out.display()));
             }

@@ -2,7 +2,8 @@
 //! progress bar on stderr when stderr is a terminal.
 
 use std::{
-    io::{IsTerminal, Write},
+    future::Future,
+    io::{IsTerminal, Seek, Write},
     path::{Path, PathBuf},
 };
 
@@ -243,104 +244,235 @@ fn object_rows(v: &Value, first: &[&str]) -> Vec<(String, String)> {
 /// Where a streamed body goes.
 enum Sink {
     Stdout(std::io::BufWriter<std::io::Stdout>),
-    /// A temporary file beside the target, renamed over it once the body is complete, so an
-    /// interrupted download never leaves a truncated file under the final name.
+    /// A temporary file in the target's folder, renamed over the target once the body is
+    /// complete, so an interrupted download never leaves a truncated file under the final
+    /// name. Created by `tempfile` with `O_CREAT | O_EXCL`, mode 0600 and a random name: a
+    /// file or symlink planted at a predictable name can be neither followed nor overwritten.
+    /// Dropping it (on any error) deletes it.
     File {
-        file: std::io::BufWriter<std::fs::File>,
-        tmp: PathBuf,
+        file: std::io::BufWriter<tempfile::NamedTempFile>,
         target: PathBuf,
     },
 }
 
 impl Sink {
+    fn open(out: Option<&Path>) -> Result<Self, CliError> {
+        const BUF: usize = 256 * 1024;
+        let Some(target) = out else {
+            return Ok(Sink::Stdout(std::io::BufWriter::with_capacity(
+                BUF,
+                std::io::stdout(),
+            )));
+        };
+        let dir = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = target.file_name().ok_or_else(|| {
+            CliError::usage(format!("--out {} is not a file name", target.display()))
+        })?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{}.", name.to_string_lossy()))
+            .suffix(".part")
+            .tempfile_in(dir)
+            .map_err(|e| {
+                CliError::usage(format!(
+                    "cannot create a temporary file in {} for --out: {e}",
+                    dir.display()
+                ))
+            })?;
+        Ok(Sink::File {
+            file: std::io::BufWriter::with_capacity(BUF, tmp),
+            target: target.to_path_buf(),
+        })
+    }
+
+    fn what(&self) -> String {
+        match self {
+            Sink::Stdout(_) => "stdout".to_string(),
+            Sink::File { target, .. } => target.display().to_string(),
+        }
+    }
+
     fn writer(&mut self) -> &mut dyn Write {
         match self {
             Sink::Stdout(s) => s,
             Sink::File { file, .. } => file,
         }
     }
+
+    /// Empties a file sink to write the body again from its start; stdout cannot be rewound.
+    fn rewind(&mut self) -> Result<bool, CliError> {
+        let Sink::File { file, target } = self else {
+            return Ok(false);
+        };
+        let what = target.display().to_string();
+        file.flush().map_err(|e| CliError::write(&what, e))?;
+        let f = file.get_mut().as_file_mut();
+        f.set_len(0)
+            .and_then(|()| f.seek(std::io::SeekFrom::Start(0)).map(|_| ()))
+            .map_err(|e| CliError::write(&what, e))?;
+        Ok(true)
+    }
+
+    /// Flushes; a file is synced and renamed over its target.
+    fn finish(self) -> Result<(), CliError> {
+        let what = self.what();
+        match self {
+            Sink::Stdout(mut s) => s.flush().map_err(|e| CliError::write(&what, e)),
+            Sink::File { file, target } => {
+                let tmp = file
+                    .into_inner()
+                    .map_err(|e| CliError::write(&what, e.into_error()))?;
+                tmp.as_file()
+                    .sync_all()
+                    .map_err(|e| CliError::write(&what, e))?;
+                // rename(2): atomic, and it replaces a symlink at the target rather than
+                // following it.
+                tmp.persist(&target).map_err(|e| {
+                    CliError::failure(format!(
+                        "cannot move the download into {}: {}",
+                        target.display(),
+                        e.error
+                    ))
+                })?;
+                Ok(())
+            }
+        }
+    }
 }
+
+/// How a copy of one body ended early.
+enum CopyError {
+    /// The body broke (the library already resumed what it could).
+    Body(apify_host::Error),
+    /// The sink could not be written.
+    Write(CliError),
+}
+
+/// How many times a download into a file restarts from the start when the server cannot
+/// resume it: the file can be rewound, stdout cannot.
+const FILE_RESTARTS: u32 = 2;
 
 /// Writes `body` to stdout or `out` chunk by chunk (memory stays bounded by the chunk size),
 /// with a progress bar on stderr when stderr is a terminal. Answers the byte count.
 ///
+/// A body that breaks mid-way has already been resumed by the library where the server
+/// supports ranges. If it still fails, a file is emptied and written again from a fresh
+/// `reopen()` (at most [`FILE_RESTARTS`] times; `reopen` answers `None` when the call must
+/// not be repeated); stdout cannot be rewound, so the error says how many bytes it got.
+/// With `out`, the file appears complete or not at all: on an error or Ctrl-C (SIGINT,
+/// SIGTERM) the temporary file is removed.
+///
 /// Writes are plain blocking writes: this runs on the thread that drives the command (the
 /// runtime's workers keep the connections going), and a slow reader of stdout should slow
 /// the download down rather than make it pile up in memory.
-pub async fn write_body(mut body: StreamedBody, out: Option<&Path>) -> Result<u64, CliError> {
-    const BUF: usize = 256 * 1024;
-    let mut sink = match out {
-        None => Sink::Stdout(std::io::BufWriter::with_capacity(BUF, std::io::stdout())),
-        Some(target) => {
-            let dir = target
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let name = target.file_name().ok_or_else(|| {
-                CliError::usage(format!("--out {} is not a file name", target.display()))
-            })?;
-            let tmp = dir.join(format!(
-                ".{}.part-{}",
-                name.to_string_lossy(),
-                std::process::id()
-            ));
-            let file = std::fs::File::create(&tmp)
-                .map_err(|e| CliError::usage(format!("cannot create {}: {e}", tmp.display())))?;
-            Sink::File {
-                file: std::io::BufWriter::with_capacity(BUF, file),
-                tmp,
-                target: target.to_path_buf(),
+pub async fn write_body<F, Fut>(
+    body: StreamedBody,
+    out: Option<&Path>,
+    reopen: F,
+) -> Result<u64, CliError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<StreamedBody>, CliError>>,
+{
+    let mut sink = Sink::open(out)?;
+    let what = sink.what();
+    let result = if out.is_some() {
+        // Only a file download has something to clean up; stdout keeps the default Ctrl-C.
+        tokio::select! {
+            r = copy_with_restarts(body, &mut sink, reopen) => r,
+            signal = interrupted() => Err(CliError::failure(format!(
+                "interrupted by {signal}: the partial download was removed and {what} was not \
+                 written"
+            ))),
+        }
+    } else {
+        copy_with_restarts(body, &mut sink, reopen).await
+    };
+    // On an error the sink is dropped here, which deletes a temporary file.
+    let written = result?;
+    sink.finish()?;
+    Ok(written)
+}
+
+/// Resolves at SIGINT or SIGTERM with the signal's name.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "Ctrl-C (SIGINT)",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+async fn copy_with_restarts<F, Fut>(
+    mut body: StreamedBody,
+    sink: &mut Sink,
+    mut reopen: F,
+) -> Result<u64, CliError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<StreamedBody>, CliError>>,
+{
+    let what = sink.what();
+    let mut restarts = 0;
+    loop {
+        let bar = progress_bar(body.content_length);
+        let copied = copy(&mut body, sink, &bar).await;
+        bar.finish_and_clear();
+        let (written, e) = match copied {
+            Ok(n) => return Ok(n),
+            Err((_, CopyError::Write(e))) => return Err(e),
+            Err((n, CopyError::Body(e))) => (n, e),
+        };
+        let transient = e.transport_failure().is_some_and(|f| f.is_transient());
+        if transient && restarts < FILE_RESTARTS && sink.rewind()? {
+            if let Some(fresh) = reopen().await? {
+                restarts += 1;
+                tracing::info!(
+                    written,
+                    restarts,
+                    "download broke; writing it again from the start"
+                );
+                body = fresh;
+                continue;
             }
         }
-    };
-    let bar = progress_bar(body.content_length);
-    let what = match &sink {
-        Sink::Stdout(_) => "stdout".to_string(),
-        Sink::File { target, .. } => target.display().to_string(),
-    };
-    let mut written = 0u64;
-    let mut result: Result<(), CliError> = Ok(());
-    while let Some(chunk) = body.next().await {
-        let step = chunk.map_err(CliError::from).and_then(|chunk| {
-            sink.writer()
-                .write_all(&chunk)
-                .map_err(|e| CliError::write(&what, e))?;
-            written += chunk.len() as u64;
-            Ok(())
+        return Err(match CliError::from(e) {
+            CliError::Transport(m) => CliError::Transport(format!(
+                "{m} ({written} bytes had been written to {what} before the break)"
+            )),
+            CliError::Failure(m) => CliError::Failure(format!(
+                "{m} ({written} bytes had been written to {what} before the break)"
+            )),
+            other => other,
         });
-        if let Err(e) = step {
-            result = Err(e);
-            break;
-        }
+    }
+}
+
+/// Copies `body` into `sink`; on failure, answers how many bytes were written before it.
+async fn copy(
+    body: &mut StreamedBody,
+    sink: &mut Sink,
+    bar: &indicatif::ProgressBar,
+) -> Result<u64, (u64, CopyError)> {
+    let what = sink.what();
+    let mut written = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| (written, CopyError::Body(e)))?;
+        sink.writer()
+            .write_all(&chunk)
+            .map_err(|e| (written, CopyError::Write(CliError::write(&what, e))))?;
+        written += chunk.len() as u64;
         bar.set_position(written);
     }
-    if result.is_ok() {
-        result = sink.writer().flush().map_err(|e| CliError::write(&what, e));
-    }
-    bar.finish_and_clear();
-    match sink {
-        Sink::Stdout(_) => result.map(|()| written),
-        Sink::File { file, tmp, target } => {
-            let done = result.and_then(|()| {
-                let file = file
-                    .into_inner()
-                    .map_err(|e| CliError::write(&what, e.into_error()))?;
-                file.sync_all().map_err(|e| CliError::write(&what, e))?;
-                drop(file);
-                std::fs::rename(&tmp, &target).map_err(|e| {
-                    CliError::failure(format!(
-                        "cannot move {} to {}: {e}",
-                        tmp.display(),
-                        target.display()
-                    ))
-                })
-            });
-            if done.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            done.map(|()| written)
-        }
-    }
+    Ok(written)
 }
 
 /// A byte progress bar on stderr, hidden unless stderr is a terminal (so logs and pipes stay
