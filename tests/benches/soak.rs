@@ -105,7 +105,7 @@ async fn soak(client: &ApifyClient, calls: u64) -> Vec<(u64, f64)> {
         .buffer_unordered(IN_FLIGHT);
     while let Some(()) = results.next().await {
         done += 1;
-        if done % SAMPLE_EVERY == 0 || done == calls {
+        if done.is_multiple_of(SAMPLE_EVERY) || done == calls {
             samples.push((done, rss_mib()));
         }
     }

@@ -298,7 +298,7 @@ mod tests {
             ("max_backoff_secs = 3601", "max_backoff_secs"),
             ("max_backoff_secs = 0", "max_backoff_secs"),
             ("stream_idle_timeout_secs = -1", "stream_idle_timeout_secs"),
-            ("timeout_short_secs = 7200", "timeout_short_secs"),
+            ("timeout_short_secs = 86401", "timeout_short_secs"),
             ("max_body_bytes = 100", "max_body_bytes"),
             ("max_body_bytes = 5000000000", "max_body_bytes"),
             (

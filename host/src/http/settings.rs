@@ -11,9 +11,12 @@ pub const MAX_RETRIES_LIMIT: u32 = 20;
 /// The largest backoff base: the backoff doubles per attempt, so beyond 10 minutes a run would
 /// wait for hours.
 pub const MIN_DELAY_LIMIT: Duration = Duration::from_secs(600);
-/// The largest backoff cap, stream idle limit and timeout tier (one hour): a longer silence is
-/// a dead peer, not a slow one.
+/// The largest backoff cap and stream idle limit (one hour): a longer silence is a dead peer,
+/// not a slow one.
 pub const DURATION_LIMIT: Duration = Duration::from_secs(3600);
+/// The largest timeout tier (one day): a tier bounds a whole attempt, and one upload of many
+/// gigabytes over a slow link may honestly take hours.
+pub const TIMEOUT_LIMIT: Duration = Duration::from_secs(86_400);
 /// The smallest cap on bodies read into memory: an API error or a small JSON answer must fit.
 pub const MIN_BODY_LIMIT: u64 = 64 * 1024;
 /// The largest cap on bodies read into memory (4 GiB): beyond that, stream.
@@ -42,7 +45,8 @@ pub struct HttpSettings {
     pub timeout_medium: Duration,
     /// Timeout tier for long calls (default 360 s).
     pub timeout_long: Duration,
-    /// Cap for a doubled per-attempt timeout and for `Retry-After` (default 360 s).
+    /// Cap for a doubled per-attempt timeout and for `Retry-After` (default 360 s). Every
+    /// timeout tier is at most one day.
     pub timeout_max: Duration,
     /// The longest silence between two chunks of a streamed body (default 60 s; at most 1
     /// hour). A whole streamed body has no total limit (it may be gigabytes), so this is
@@ -188,18 +192,22 @@ impl HttpSettings {
             );
         }
         let durations = [
-            ("max_backoff", self.max_backoff),
-            ("timeout_short", self.timeout_short),
-            ("timeout_medium", self.timeout_medium),
-            ("timeout_long", self.timeout_long),
-            ("timeout_max", self.timeout_max),
-            ("stream_idle_timeout", self.stream_idle_timeout),
+            ("max_backoff", self.max_backoff, DURATION_LIMIT),
+            ("timeout_short", self.timeout_short, TIMEOUT_LIMIT),
+            ("timeout_medium", self.timeout_medium, TIMEOUT_LIMIT),
+            ("timeout_long", self.timeout_long, TIMEOUT_LIMIT),
+            ("timeout_max", self.timeout_max, TIMEOUT_LIMIT),
+            (
+                "stream_idle_timeout",
+                self.stream_idle_timeout,
+                DURATION_LIMIT,
+            ),
         ];
-        for (field, d) in durations {
-            if d.is_zero() || d > DURATION_LIMIT {
+        for (field, d, limit) in durations {
+            if d.is_zero() || d > limit {
                 return bad(
                     field,
-                    format!("{d:?} is not between 1 ms and {DURATION_LIMIT:?}"),
+                    format!("{d:?} is not above zero and at most {limit:?}"),
                 );
             }
         }
