@@ -376,13 +376,18 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<StreamedBody>, CliError>>,
 {
+    // Only a file download has something to clean up; stdout keeps the default Ctrl-C. The
+    // handlers go in before the temporary file exists, so no signal can leave it behind.
+    let signals = match out {
+        Some(_) => Some(Signals::register()?),
+        None => None,
+    };
     let mut sink = Sink::open(out)?;
     let what = sink.what();
-    let result = if out.is_some() {
-        // Only a file download has something to clean up; stdout keeps the default Ctrl-C.
+    let result = if let Some(mut signals) = signals {
         tokio::select! {
             r = copy_with_restarts(body, &mut sink, reopen) => r,
-            signal = interrupted() => Err(CliError::failure(format!(
+            signal = signals.recv() => Err(CliError::failure(format!(
                 "interrupted by {signal}: the partial download was removed and {what} was not \
                  written"
             ))),
@@ -396,18 +401,29 @@ where
     Ok(written)
 }
 
-/// Resolves at SIGINT or SIGTERM with the signal's name.
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "Ctrl-C (SIGINT)",
-        _ = term.recv() => "SIGTERM",
+/// SIGINT and SIGTERM, caught while a file download is in progress.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers (from here on the signals no longer kill the process).
+    fn register() -> Result<Self, CliError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let failed = |e| CliError::failure(format!("cannot handle Ctrl-C: {e}"));
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).map_err(failed)?,
+            term: signal(SignalKind::terminate()).map_err(failed)?,
+        })
+    }
+
+    /// Resolves at the first SIGINT or SIGTERM with the signal's name.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "Ctrl-C (SIGINT)",
+            _ = self.term.recv() => "SIGTERM",
+        }
     }
 }
 
