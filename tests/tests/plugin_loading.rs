@@ -323,6 +323,35 @@ async fn a_call_that_never_answers_is_ended_by_the_host_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_hangs_in_close_does_not_hang_the_host() {
+    let server = TestServer::start().await;
+    let faulty = load_plugin(
+        &plugin_path("fixture_faulty_plugin"),
+        &PluginLoadOptions::default(),
+    )
+    .unwrap();
+    let options = serde_json::json!({"hang_on_close": true});
+    let t: Arc<dyn HttpTransport> = Arc::new(faulty.new_client(&options).unwrap());
+    let resp = t
+        .call(get(server.url("/echo")))
+        .await
+        .expect("the client works");
+    assert_eq!(resp.status, 200);
+    drop(resp);
+    // Dropping the last handle calls the plugin's `close`, which never returns: the drop must
+    // come back anyway (the host waits a bounded time, then leaves the close on its thread).
+    let (done, dropped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(t);
+        let _ = done.send(());
+    });
+    dropped
+        .recv_timeout(Duration::from_secs(60))
+        .expect("dropping a plugin client whose close hangs returned");
+    host_is_alive(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_plugins_serve_requests_in_one_process() {
     let server = TestServer::start().await;
     let a = reqwest_plugin();

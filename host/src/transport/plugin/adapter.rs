@@ -5,6 +5,7 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use abi_stable::std_types::{ROption, RResult, RStr};
@@ -29,12 +30,42 @@ pub struct PluginTransport {
     plugin: LoadedPlugin,
 }
 
+/// How long dropping a plugin client waits for the plugin's `close` (and the drop of its
+/// client) before leaving them to finish on their own thread: a plugin that hangs there must
+/// not hang the host.
+const CLOSE_LIMIT: Duration = Duration::from_secs(5);
+
 /// Owns the FFI client; closes it when the last user (transport or in-flight call) is gone.
-struct ClientHandle(HttpClientBox);
+struct ClientHandle(Option<HttpClientBox>);
+
+impl ClientHandle {
+    /// The FFI client (present until the handle is dropped).
+    fn ffi(&self) -> &HttpClientBox {
+        self.0
+            .as_ref()
+            .expect("a client handle is only emptied by its drop")
+    }
+}
 
 impl Drop for ClientHandle {
     fn drop(&mut self) {
-        self.0.close();
+        let Some(client) = self.0.take() else { return };
+        let (done, finished) = std::sync::mpsc::channel();
+        // On its own thread, so the wait can be bounded; a thread that cannot be started
+        // drops the client with the closure, unclosed, rather than block.
+        let closer = std::thread::Builder::new()
+            .name("plugin-close".into())
+            .spawn(move || {
+                client.close();
+                drop(client);
+                let _ = done.send(());
+            });
+        if closer.is_ok() && finished.recv_timeout(CLOSE_LIMIT).is_err() {
+            tracing::warn!(
+                limit_ms = CLOSE_LIMIT.as_millis() as u64,
+                "the transport plugin did not finish closing its client in time; leaving it"
+            );
+        }
     }
 }
 
@@ -49,7 +80,7 @@ impl LoadedPlugin {
         match (self.module.new_client())(RStr::from_str(&json)) {
             RResult::ROk(client) => Ok(PluginTransport {
                 name: format!("plugin:{}", self.metadata.name),
-                client: Arc::new(ClientHandle(client)),
+                client: Arc::new(ClientHandle(Some(client))),
                 plugin: self.clone(),
             }),
             RResult::RErr(e) if e.kind == ErrorKind::PANIC => Err(fail(
@@ -89,7 +120,7 @@ impl HttpTransport for PluginTransport {
             timeout_ms: timeout_to_ffi(request.timeout),
             stream: request.stream,
         };
-        let mut fut = self.client.0.call(ffi);
+        let mut fut = self.client.ffi().call(ffi);
         let client = self.client.clone();
         Box::pin(async move {
             // Keep the client alive while its future runs, whatever the caller drops first.
