@@ -17,6 +17,8 @@
 
 use std::fmt;
 
+use apify_plugin_api::redact_userinfo;
+
 use crate::token::Token;
 
 /// What a secret is replaced with.
@@ -178,35 +180,6 @@ fn ends_value(c: char) -> bool {
             c,
             '&' | '#' | '"' | '\'' | ';' | '<' | '>' | ')' | ']' | '}' | ',' | '`'
         )
-}
-
-/// `scheme://user:pass@host` → `scheme://***@host`: the whole userinfo, since the user part
-/// may be the secret too (`https://TOKEN@host`).
-fn redact_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut from = 0;
-    while let Some(i) = text[from..].find("://") {
-        let authority = from + i + 3;
-        // The authority ends where the path, query or fragment starts, or the URL does.
-        let end = text[authority..]
-            .find(|c: char| {
-                c.is_whitespace() || matches!(c, '/' | '?' | '#' | '\\' | '"' | '\'' | '<' | '>')
-            })
-            .map_or(text.len(), |e| authority + e);
-        // The last `@`: a sloppy password may contain an unencoded `@` of its own.
-        if let Some(at) = text[authority..end].rfind('@') {
-            let at = authority + at;
-            if at > authority && &text[authority..at] != MASK {
-                out.push_str(&text[copied..authority]);
-                out.push_str(MASK);
-                copied = at;
-            }
-        }
-        from = end.max(authority);
-    }
-    out.push_str(&text[copied..]);
-    out
 }
 
 /// `?token=abc&signature=xyz` → `?token=***&signature=***`, names case-insensitive, in a URL

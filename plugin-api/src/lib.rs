@@ -6,7 +6,8 @@
 //! What a plugin author uses is at the crate root:
 //! - [`Transport`]: the plain async Rust trait a plugin implements, with plain Rust types
 //!   ([`Request`], [`Response`], [`Body`], [`Error`], [`ErrorKind`], [`Metadata`],
-//!   [`Capabilities`]) and helpers for error messages ([`error_chain`], [`chain_has`]).
+//!   [`Capabilities`]) and helpers for error messages ([`error_chain`], [`chain_has`],
+//!   [`redact_userinfo`]).
 //! - [`export_plugin!`]: wraps an implementation into the FFI types. It owns the plugin's tokio
 //!   runtime, converts types, and catches every panic at the boundary.
 //!
@@ -37,7 +38,9 @@ mod types;
 pub use export::Transport;
 pub use ffi::ErrorKind;
 pub use module::{Capabilities, API_MAJOR, API_MINOR};
-pub use types::{chain_has, error_chain, Body, Error, Metadata, Request, Response};
+pub use types::{
+    chain_has, error_chain, redact_userinfo, Body, Error, Metadata, Request, Response,
+};
 
 // The types the `Transport` trait speaks, so a plugin needs no other dependency to match them.
 pub use bytes;

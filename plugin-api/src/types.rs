@@ -150,3 +150,35 @@ pub fn chain_has<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 's
     }
     false
 }
+
+/// `scheme://user:pass@host` → `scheme://***@host`, wherever a URL appears in `text`: the whole
+/// userinfo goes, since the user part may be the secret too (`https://TOKEN@host`). A plugin
+/// quoting a proxy URL with a password in an error must not leak it; the host redacts every
+/// plugin message again, but this keeps a plugin safe with any host.
+pub fn redact_userinfo(text: &str) -> String {
+    const MASK: &str = "***";
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(i) = text[from..].find("://") {
+        let authority = from + i + 3;
+        // The authority ends where the path, query or fragment starts, or the URL does.
+        let end = text[authority..]
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, '/' | '?' | '#' | '\\' | '"' | '\'' | '<' | '>')
+            })
+            .map_or(text.len(), |e| authority + e);
+        // The last `@`: a sloppy password may contain an unencoded `@` of its own.
+        if let Some(at) = text[authority..end].rfind('@') {
+            let at = authority + at;
+            if at > authority && &text[authority..at] != MASK {
+                out.push_str(&text[copied..authority]);
+                out.push_str(MASK);
+                copied = at;
+            }
+        }
+        from = end.max(authority);
+    }
+    out.push_str(&text[copied..]);
+    out
+}

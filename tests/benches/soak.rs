@@ -14,25 +14,19 @@
 //! streamed, a 64 KiB sized body streamed (resume wrapper and idle timer included), a 404
 //! read for its error message; 8 calls in flight.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    sync::Arc,
-    time::Instant,
-};
+use std::{sync::Arc, time::Instant};
 
 use apify_host::{ApiRequest, ApifyClient, BuiltinTransport, HttpSettings, HttpTransport};
-use apify_tests::reqwest_plugin;
+use apify_tests::{bench_server::BenchServer, reqwest_plugin};
 use futures_util::StreamExt;
 use http::Method;
 
-const SERVER_ENV: &str = "APIFY_SOAK_SERVER";
 const SAMPLE_EVERY: u64 = 10_000;
 const IN_FLIGHT: usize = 8;
 
 fn main() {
-    if std::env::var_os(SERVER_ENV).is_some() {
-        return serve();
+    if BenchServer::serve_if_child() {
+        return;
     }
     // `cargo test --benches` runs us too, without `--bench`: stay quick then.
     let full = std::env::args().any(|a| a == "--bench");
@@ -41,8 +35,8 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(if full { 100_000 } else { 2 * SAMPLE_EVERY });
 
-    let mut server = spawn_server();
-    let base = read_base_url(&mut server);
+    let server = BenchServer::spawn();
+    let base = server.base_url().to_string();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -78,8 +72,7 @@ fn main() {
         assert_eq!(stats.calls, calls, "every call counted");
         report.push((name, first, last, calls as f64 / secs));
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 
     println!(
         "\nSoak: {calls} calls per transport, {IN_FLIGHT} in flight (RSS of the client process)"
@@ -162,30 +155,4 @@ fn rss_mib() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as f64;
     pages * page / (1024.0 * 1024.0)
-}
-
-/// The server half: this same binary, so its buffers do not count in the client's RSS.
-fn serve() {
-    let server = testkit::TestServer::start_blocking();
-    println!("{}", server.url(""));
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
-    drop(server);
-}
-
-fn spawn_server() -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .env(SERVER_ENV, "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn the server process")
-}
-
-fn read_base_url(child: &mut Child) -> String {
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    line.trim().trim_end_matches('/').to_string()
 }

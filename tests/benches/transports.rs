@@ -15,24 +15,20 @@
 //! absolute numbers. `BENCH_ROUNDS=N` sets the number of rounds (default 5).
 
 use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use apify_host::{BuiltinTransport, HttpTransport, InProcess, TransportRequest as Request};
-use apify_tests::reqwest_plugin;
+use apify_tests::{bench_server::BenchServer, reqwest_plugin};
 use apify_transport_reqwest::ReqwestTransport;
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
 use http::{HeaderMap, Method};
 
-const SERVER_ENV: &str = "APIFY_BENCH_SERVER";
-
 fn main() {
-    if std::env::var_os(SERVER_ENV).is_some() {
-        return serve();
+    if BenchServer::serve_if_child() {
+        return;
     }
     // `cargo bench` passes `--bench`; `cargo test --benches` runs us too: stay quick then.
     let quick =
@@ -47,8 +43,8 @@ fn main() {
         (5000, 20000, 1u64 << 30, rounds)
     };
 
-    let mut server = spawn_server();
-    let base = read_base_url(&mut server);
+    let server = BenchServer::spawn();
+    let base = server.base_url().to_string();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -112,7 +108,7 @@ fn main() {
         ratio(2),
         ratio(4)
     );
-    let _ = server.kill();
+    drop(server);
 }
 
 async fn measure(
@@ -199,31 +195,4 @@ fn peak_rss_mib() -> f64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-/// The server half: this same binary, so its buffers do not count in the client's RSS.
-fn serve() {
-    let server = testkit::TestServer::start_blocking();
-    println!("{}", server.url(""));
-    // Serve until the parent kills us (or stdin closes).
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
-    drop(server);
-}
-
-fn spawn_server() -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .env(SERVER_ENV, "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn the server process")
-}
-
-fn read_base_url(child: &mut Child) -> String {
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    line.trim().trim_end_matches('/').to_string()
 }

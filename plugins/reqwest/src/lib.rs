@@ -16,8 +16,8 @@
 use std::time::Duration;
 
 use apify_plugin_api::{
-    chain_has, error_chain, export_plugin, Body, Capabilities, Error, ErrorKind, Metadata, Request,
-    Response, Transport,
+    chain_has, error_chain, export_plugin, redact_userinfo, Body, Capabilities, Error, ErrorKind,
+    Metadata, Request, Response, Transport,
 };
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -156,34 +156,6 @@ impl Transport for ReqwestTransport {
             body,
         })
     }
-}
-
-/// `scheme://user:pass@host` → `scheme://***@host` in a message: a proxy URL with a password
-/// (or a URL with a token as its user) must not leave the plugin in an error. The host redacts
-/// every plugin message again; this keeps the plugin safe with any host.
-pub fn redact_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut from = 0;
-    while let Some(i) = text[from..].find("://") {
-        let authority = from + i + 3;
-        let end = text[authority..]
-            .find(|c: char| {
-                c.is_whitespace() || matches!(c, '/' | '?' | '#' | '\\' | '"' | '\'' | '<' | '>')
-            })
-            .map_or(text.len(), |e| authority + e);
-        // The last `@`: a password may hold an unencoded `@` of its own.
-        if let Some(at) = text[authority..end].rfind('@') {
-            if at > 0 && &text[authority..authority + at] != "***" {
-                out.push_str(&text[copied..authority]);
-                out.push_str("***");
-                copied = authority + at;
-            }
-        }
-        from = end.max(authority);
-    }
-    out.push_str(&text[copied..]);
-    out
 }
 
 /// Classifies a reqwest error by what actually failed, looking at its source chain.
