@@ -300,12 +300,13 @@ impl Context {
 /// the panic hook, which run anywhere, need it.
 static REDACTOR: LazyLock<RwLock<Redactor>> = LazyLock::new(|| RwLock::new(Redactor::new()));
 
-/// A copy of the run's redactor (a poisoned lock still holds the secrets).
-pub(crate) fn redactor() -> Redactor {
+/// `text` with the run's secrets masked, under the read lock (no copy of the redactor per log
+/// line; a poisoned lock still holds the secrets).
+pub(crate) fn redact(text: &str) -> String {
     REDACTOR
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone()
+        .redact(text)
 }
 
 /// Adds `more` to the run's redactor.
@@ -344,7 +345,7 @@ impl Write for RedactedLine {
 impl Drop for RedactedLine {
     fn drop(&mut self) {
         if !self.0.is_empty() {
-            let clean = redactor().redact(&String::from_utf8_lossy(&self.0));
+            let clean = redact(&String::from_utf8_lossy(&self.0));
             let _ = std::io::stderr().lock().write_all(clean.as_bytes());
         }
     }
@@ -353,7 +354,7 @@ impl Drop for RedactedLine {
 /// Panic messages go through the redactor too: a panic may format a value holding a secret.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let message = redactor().redact(&info.to_string());
+        let message = redact(&info.to_string());
         let _ = writeln!(
             std::io::stderr().lock(),
             "apify-host {message}\nThis is a bug in apify-host; please report it."
@@ -428,7 +429,7 @@ fn main() -> ExitCode {
                 CliError::BrokenPipe => None,
             };
             if let Some(m) = message {
-                let m = redactor().redact(&m);
+                let m = redact(&m);
                 // One line, whatever the source text contained.
                 let one_line = m.split_whitespace().collect::<Vec<_>>().join(" ");
                 eprintln!("error: {one_line}");

@@ -50,9 +50,7 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
     match cmd {
         TransportCommand::Info => {
             let s = ctx.config.select_transport()?;
-            let redactor = super::redactor();
-            let (description, source) =
-                (redactor.redact(&s.description), redactor.redact(&s.source));
+            let (description, source) = (super::redact(&s.description), super::redact(&s.source));
             let info = Info {
                 transport: &description,
                 source: &source,
@@ -64,8 +62,7 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
             let report = ctx.config.inspect_plugin(&path);
             // The report is text for people whatever --output says: it has no JSON form. It
             // quotes what the plugin said (about its options, a proxy URL with a password...).
-            ctx.out()
-                .text(&super::redactor().redact(&report.to_string()))?;
+            ctx.out().text(&super::redact(&report.to_string()))?;
             if report.ok() {
                 Ok(())
             } else {

@@ -182,14 +182,10 @@ fn serve(mut client: TcpStream, s: &ProxyState) {
 
 /// The transports every case runs with: the built-in one, and the reqwest plugin.
 fn transports() -> Vec<(&'static str, Option<PathBuf>)> {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let so = deps.join("libapify_transport_reqwest.so");
-    assert!(so.is_file(), "{} is missing", so.display());
-    vec![("builtin", None), ("plugin:reqwest", Some(so))]
+    vec![
+        ("builtin", None),
+        ("plugin:reqwest", Some(cli::reqwest_plugin())),
+    ]
 }
 
 /// `env`'s binary pointed at `base_url`, with `transport` and a config with fast retries.

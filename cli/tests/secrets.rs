@@ -10,23 +10,11 @@ mod cli;
 
 use std::{os::unix::fs::PermissionsExt, path::PathBuf, process::Output};
 
-use cli::{closed_port, stderr, Env};
+use cli::{closed_port, reqwest_plugin, stderr, Env};
 
 const TOKEN: &str = "cli-secrets-tok-5151";
 const PROXY_PASSWORD: &str = "secretpw";
 const SIGNATURE: &str = "SIG-3e2f9c0d";
-
-/// The reqwest plugin's `.so`, built into `deps/` as a dev-dependency of this crate.
-fn reqwest_plugin() -> PathBuf {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let so = deps.join("libapify_transport_reqwest.so");
-    assert!(so.is_file(), "{} is missing", so.display());
-    so
-}
 
 /// Everything the run printed, stdout then stderr.
 fn all_output(out: &Output) -> String {

@@ -184,3 +184,11 @@ pub fn closed_port() -> u16 {
 pub fn closed_port_url() -> String {
     format!("http://127.0.0.1:{}", closed_port())
 }
+
+/// The reqwest plugin's `.so`, built into `deps/` as a dev-dependency of this crate.
+pub fn reqwest_plugin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let so = exe.parent().unwrap().join("libapify_transport_reqwest.so");
+    assert!(so.is_file(), "{} is missing", so.display());
+    so
+}

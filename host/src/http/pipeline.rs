@@ -48,7 +48,6 @@ const PREALLOCATE_LIMIT: usize = 64 << 20;
 ///
 /// Cheap to clone (the transport and the counters are shared): a resuming body stream holds
 /// a clone to send its `Range` requests.
-#[derive(Clone)]
 pub struct Pipeline {
     transport: Arc<dyn HttpTransport>,
     settings: HttpSettings,
@@ -56,7 +55,7 @@ pub struct Pipeline {
     base_url: String,
     token: Option<Token>,
     default_headers: HeaderMap,
-    stats: Arc<Statistics>,
+    stats: Statistics,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -93,7 +92,7 @@ impl Pipeline {
             base_url: base_url.trim_end_matches('/').to_string(),
             default_headers: prepare::default_headers(token.as_ref()),
             token,
-            stats: Arc::default(),
+            stats: Statistics::default(),
         }
     }
 
@@ -136,7 +135,7 @@ impl Pipeline {
     /// other). A streamed `GET` that breaks mid-body is resumed with `Range: bytes=N-` up to
     /// `max_resumes` times when the server supports ranges, or restarted while nothing has
     /// been delivered yet; otherwise the stream's error says how many bytes were delivered.
-    pub async fn call(&self, req: ApiRequest) -> Result<ApiResponse, Error> {
+    pub async fn call(self: &Arc<Self>, req: ApiRequest) -> Result<ApiResponse, Error> {
         self.stats.add_call();
         let response = self.call_once(&req).await?;
         let resumable = req.stream
@@ -144,7 +143,7 @@ impl Pipeline {
             && self.settings.max_resumes > 0
             && response.buffered_body().is_none();
         Ok(if resumable {
-            resume::resuming(self.clone(), req, response)
+            resume::resuming(Arc::clone(self), req, response)
         } else {
             response
         })
@@ -495,8 +494,8 @@ mod tests {
         }
     }
 
-    fn pipeline(settings: HttpSettings) -> Pipeline {
-        Pipeline::new(Arc::new(Never), settings, "http://h/", None)
+    fn pipeline(settings: HttpSettings) -> Arc<Pipeline> {
+        Arc::new(Pipeline::new(Arc::new(Never), settings, "http://h/", None))
     }
 
     #[test]

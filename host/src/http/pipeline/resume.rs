@@ -9,6 +9,8 @@
 //! again from the start. Otherwise, or after `max_resumes` resumes, the stream ends with the
 //! break's error, saying how many bytes were delivered before it.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{header, HeaderMap, StatusCode};
@@ -21,7 +23,7 @@ use crate::{
 };
 
 /// Wraps `first`, the response to `req`, in a body stream that resumes after a break.
-pub(super) fn resuming(pipeline: Pipeline, req: ApiRequest, first: ApiResponse) -> ApiResponse {
+pub(super) fn resuming(pipeline: Arc<Pipeline>, req: ApiRequest, first: ApiResponse) -> ApiResponse {
     let status = first.status;
     let headers = first.headers.clone();
     let total = total_length(status, &headers);
@@ -53,13 +55,7 @@ fn total_length(status: StatusCode, headers: &HeaderMap) -> Option<u64> {
     if status == StatusCode::PARTIAL_CONTENT {
         return content_range(headers).and_then(|(_, total)| total);
     }
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    super::content_length(headers)
 }
 
 /// `Content-Range: bytes START-END/TOTAL` → `(START, TOTAL)` (`TOTAL` may be `*`).
@@ -81,7 +77,7 @@ pub(crate) fn content_range(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
 }
 
 struct Resume {
-    pipeline: Pipeline,
+    pipeline: Arc<Pipeline>,
     req: ApiRequest,
     body: ByteStream,
     /// Bytes handed to the consumer so far.
@@ -179,7 +175,7 @@ impl Resume {
 
 /// Asks for the rest of the body; `Err` says why it cannot be resumed.
 async fn reopen(
-    pipeline: Pipeline,
+    pipeline: Arc<Pipeline>,
     mut req: ApiRequest,
     delivered: u64,
     total: Option<u64>,

@@ -236,7 +236,7 @@ impl ResourceClient {
     }
 
     /// The pipeline this resource calls through.
-    pub(crate) fn pipeline(&self) -> &Pipeline {
+    pub(crate) fn pipeline(&self) -> &Arc<Pipeline> {
         &self.pipeline
     }
 
