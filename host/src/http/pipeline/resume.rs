@@ -23,7 +23,11 @@ use crate::{
 };
 
 /// Wraps `first`, the response to `req`, in a body stream that resumes after a break.
-pub(super) fn resuming(pipeline: Arc<Pipeline>, req: ApiRequest, first: ApiResponse) -> ApiResponse {
+pub(super) fn resuming(
+    pipeline: Arc<Pipeline>,
+    req: ApiRequest,
+    first: ApiResponse,
+) -> ApiResponse {
     let status = first.status;
     let headers = first.headers.clone();
     let total = total_length(status, &headers);

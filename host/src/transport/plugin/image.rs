@@ -17,9 +17,10 @@ use std::{
 
 use abi_stable::library::{AbiHeaderRef, LibHeader, ROOT_MODULE_LOADER_NAME_WITH_NUL};
 
-/// Every seal there is: nothing can change the copy once it is checked, not even us.
-const ALL_SEALS: libc::c_int =
-    libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+/// The seals that make the copy immutable: no write (F_SEAL_WRITE, or F_SEAL_FUTURE_WRITE when
+/// the kernel cannot confirm the first in time, see [`seal`]), no resize, no unsealing.
+const REQUIRED_SEALS: libc::c_int = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
+const WRITE_SEALS: libc::c_int = libc::F_SEAL_WRITE | libc::F_SEAL_FUTURE_WRITE;
 
 /// The largest file the loader copies: every copy lives in memory, and a debug build of the
 /// reqwest plugin is under 100 MB.
@@ -73,13 +74,8 @@ impl SealedImage {
             return Err(std::io::ErrorKind::FileTooLarge.into());
         }
         let fd = OwnedFd::from(copy);
-        // SAFETY: plain fcntl calls on an fd we own.
-        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, ALL_SEALS) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: as above.
-        let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
-        if seals < 0 || seals & ALL_SEALS != ALL_SEALS {
+        seal(&fd)?;
+        if !has_every_seal(&fd) {
             return Err(std::io::Error::other("the kernel did not seal the copy"));
         }
         // The length after sealing is final: F_SEAL_SHRINK/GROW forbid any change.
@@ -125,9 +121,7 @@ impl SealedImage {
 
     /// Whether the kernel says every seal is on (for the report: checked, not assumed).
     pub(super) fn is_sealed(&self) -> bool {
-        // SAFETY: a plain fcntl call on an fd we own.
-        let seals = unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_GET_SEALS) };
-        seals >= 0 && seals & ALL_SEALS == ALL_SEALS
+        has_every_seal(&self.fd)
     }
 
     /// `dlopen`s this copy with `RTLD_NOW`, looks up the root module and upgrades it to a
@@ -205,6 +199,42 @@ pub(super) enum DlopenError {
     NoSymbol(String),
     /// abi_stable refused the header (another abi_stable, another C ABI).
     Abi(abi_stable::library::LibraryError),
+}
+
+/// Seals the copy. F_SEAL_FUTURE_WRITE, F_SEAL_SHRINK and F_SEAL_GROW take effect at once; then
+/// F_SEAL_WRITE is tried, which the kernel grants only when no page of the file holds an extra
+/// reference. Pages just written can sit in another CPU's LRU batch for a while on a loaded
+/// machine, and the kernel then answers EBUSY after ~150 ms (seen in CI on 2 busy cores). The
+/// copy is ours alone (never mapped writable, its fd close-on-exec), so the future-write seal
+/// already forbids every change; F_SEAL_WRITE is retried a few times and then given up.
+fn seal(fd: &OwnedFd) -> std::io::Result<()> {
+    let add = |seals: libc::c_int| -> std::io::Result<()> {
+        // SAFETY: a plain fcntl call on an fd we own.
+        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    add(libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_FUTURE_WRITE)?;
+    for attempt in 0..3 {
+        match add(libc::F_SEAL_WRITE) {
+            Ok(()) => break,
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                tracing::debug!(attempt, "F_SEAL_WRITE busy; the future-write seal holds");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    add(libc::F_SEAL_SEAL)
+}
+
+/// Whether the kernel reports the copy immutable (checked, not assumed).
+fn has_every_seal(fd: &OwnedFd) -> bool {
+    // SAFETY: a plain fcntl call on an fd we own.
+    let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+    seals >= 0 && seals & REQUIRED_SEALS == REQUIRED_SEALS && seals & WRITE_SEALS != 0
 }
 
 /// A memfd that allows sealing and, where the kernel restricts memfds (vm.memfd_noexec), is

@@ -511,7 +511,7 @@ fn check_copy(
             path,
             PluginLoadFailure::LoadFailed,
             "the kernel did not seal the memory copy",
-            "Run on Linux 3.17 or newer, where memfd sealing exists",
+            "Run on Linux 5.1 or newer, where memfd sealing (with F_SEAL_FUTURE_WRITE) exists",
         ));
     }
     let detail = format!(
