@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 // The layers, bottom up; nothing depends on a layer above it.
+pub mod blocking;
 mod client;
 #[cfg(feature = "config")]
 mod config;

@@ -1,0 +1,126 @@
+//! Blocking forms of the async streams: an [`Iterator`] over an [`ItemStream`] and a
+//! [`std::io::Read`] over a streamed body.
+
+use bytes::{Buf, Bytes};
+use futures_util::StreamExt;
+
+use super::runtime::Rt;
+use crate::{ByteStream, Error, ItemStream, StreamedBody};
+
+/// The items of an `iterate_*` call, fetched page by page as the iterator advances.
+pub struct Iter<T> {
+    stream: Option<ItemStream<T>>,
+    rt: Rt,
+}
+
+impl<T> std::fmt::Debug for Iter<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iter").finish_non_exhaustive()
+    }
+}
+
+impl<T> Iter<T> {
+    pub(crate) fn new(stream: ItemStream<T>, rt: Rt) -> Self {
+        Iter {
+            stream: Some(stream),
+            rt,
+        }
+    }
+}
+
+impl<T> Iterator for Iter<T> {
+    type Item = Result<T, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let stream = self.stream.as_mut()?;
+        match self.rt.run_plain(|| stream.next()) {
+            Ok(Some(Ok(item))) => Some(Ok(item)),
+            // The stream ends at its first error; so does the iterator.
+            Ok(Some(Err(e))) | Err(e) => {
+                self.stream = None;
+                Some(Err(e))
+            }
+            Ok(None) => {
+                self.stream = None;
+                None
+            }
+        }
+    }
+}
+
+/// A streamed response body read with [`std::io::Read`]; the bytes are never held whole.
+pub struct BodyReader {
+    /// The `Content-Type` of the body, if sent.
+    pub content_type: Option<String>,
+    /// The body's length, when announced and not re-encoded.
+    pub content_length: Option<u64>,
+    body: ByteStream,
+    chunk: Bytes,
+    rt: Rt,
+}
+
+impl std::fmt::Debug for BodyReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyReader")
+            .field("content_type", &self.content_type)
+            .field("content_length", &self.content_length)
+            .finish_non_exhaustive()
+    }
+}
+
+impl super::macros::IntoBlocking for StreamedBody {
+    type Blocking = BodyReader;
+    fn into_blocking(self, rt: Rt) -> BodyReader {
+        BodyReader::new(self, rt)
+    }
+}
+
+/// A record whose value is read with [`std::io::Read`] (blocking form of
+/// [`RecordStream`](crate::RecordStream)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RecordReader {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: BodyReader,
+}
+
+impl super::macros::IntoBlocking for crate::RecordStream {
+    type Blocking = RecordReader;
+    fn into_blocking(self, rt: Rt) -> RecordReader {
+        RecordReader {
+            key: self.key,
+            value: BodyReader::new(self.value, rt),
+        }
+    }
+}
+
+impl BodyReader {
+    fn new(body: StreamedBody, rt: Rt) -> Self {
+        BodyReader {
+            content_type: body.content_type.clone(),
+            content_length: body.content_length,
+            body: body.into_stream(),
+            chunk: Bytes::new(),
+            rt,
+        }
+    }
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            let body = &mut self.body;
+            match self.rt.run_plain(|| body.next()) {
+                Ok(Some(Ok(chunk))) => self.chunk = chunk,
+                Ok(None) => return Ok(0),
+                Ok(Some(Err(e))) | Err(e) => return Err(std::io::Error::other(e)),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        self.chunk.advance(n);
+        Ok(n)
+    }
+}

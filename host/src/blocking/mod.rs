@@ -1,0 +1,118 @@
+//! A blocking facade over the async client, in the manner of `reqwest::blocking`: the same
+//! clients and methods, each call waiting for its answer.
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), apify_host::Error> {
+//! let client = apify_host::blocking::ApifyClient::new("my-token")?;
+//! let ds = client.datasets().get_or_create(Some("results"), None)?;
+//! client.dataset(&ds.id).push_items(&serde_json::json!([{"url": "https://a.example"}]))?;
+//! for item in client.dataset(&ds.id).iterate_items::<serde_json::Value>(Default::default()) {
+//!     println!("{}", item?);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The calls run on a small runtime of the facade's own (one thread), so the blocking client
+//! needs no runtime from the caller. Inside async code, use the async
+//! [`ApifyClient`](crate::ApifyClient) instead: on a multi-thread tokio runtime a blocking call
+//! still works (through `block_in_place`), but on a current-thread runtime it is refused with an
+//! error that says so, because waiting there would stall the caller's own runtime.
+
+mod iter;
+pub(crate) mod macros;
+mod runtime;
+mod storages;
+
+pub use iter::{BodyReader, Iter, RecordReader};
+pub use storages::*;
+
+use macros::IntoBlocking;
+use runtime::Rt;
+
+use crate::{Error, StatisticsSnapshot};
+
+/// The blocking Apify API client. Cheap to clone; clones share the transport, the statistics
+/// and the runtime.
+#[derive(Clone, Debug)]
+pub struct ApifyClient {
+    inner: crate::ApifyClient,
+    rt: Rt,
+}
+
+impl ApifyClient {
+    /// A client with `token` and the defaults (see [`crate::ApifyClient::new`]).
+    pub fn new(token: impl Into<String>) -> Result<Self, Error> {
+        Self::from_async(crate::ApifyClient::new(token)?)
+    }
+
+    /// The blocking form of an async client built any way ([`crate::ApifyClient::builder`],
+    /// a plugin transport, ...). Both share the transport and the statistics.
+    pub fn from_async(client: crate::ApifyClient) -> Result<Self, Error> {
+        Ok(ApifyClient {
+            inner: client,
+            rt: Rt::start()?,
+        })
+    }
+
+    /// The client the environment and the config file describe (see
+    /// [`crate::ApifyClient::from_env`]).
+    #[cfg(feature = "config")]
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_async(crate::ApifyClient::from_env()?)
+    }
+
+    /// The async client behind this one.
+    pub fn as_async(&self) -> &crate::ApifyClient {
+        &self.inner
+    }
+
+    /// The call and attempt counters.
+    pub fn statistics(&self) -> StatisticsSnapshot {
+        self.inner.statistics()
+    }
+
+    /// The name of the transport every call goes through.
+    pub fn transport_name(&self) -> &str {
+        self.inner.transport_name()
+    }
+
+    fn wrap<T: IntoBlocking>(&self, async_client: T) -> T::Blocking {
+        async_client.into_blocking(self.rt.clone())
+    }
+}
+
+/// The resource clients, as on the async [`crate::ApifyClient`].
+impl ApifyClient {
+    /// The dataset collection.
+    pub fn datasets(&self) -> DatasetCollectionClient {
+        self.wrap(self.inner.datasets())
+    }
+    /// One dataset, by id or `username~name`.
+    pub fn dataset(&self, id: &str) -> DatasetClient {
+        self.wrap(self.inner.dataset(id))
+    }
+    /// The key-value store collection.
+    pub fn key_value_stores(&self) -> KeyValueStoreCollectionClient {
+        self.wrap(self.inner.key_value_stores())
+    }
+    /// One key-value store, by id or `username~name`.
+    pub fn key_value_store(&self, id: &str) -> KeyValueStoreClient {
+        self.wrap(self.inner.key_value_store(id))
+    }
+    /// The request queue collection.
+    pub fn request_queues(&self) -> RequestQueueCollectionClient {
+        self.wrap(self.inner.request_queues())
+    }
+    /// One request queue, by id or `username~name`.
+    pub fn request_queue(&self, id: &str) -> RequestQueueClient {
+        self.wrap(self.inner.request_queue(id))
+    }
+    /// A user (`None`: the token's owner, `me`).
+    pub fn user(&self, id: Option<&str>) -> UserClient {
+        self.wrap(self.inner.user(id))
+    }
+    /// The log of a run or build.
+    pub fn log(&self, id: &str) -> LogClient {
+        self.wrap(self.inner.log(id))
+    }
+}
