@@ -32,7 +32,8 @@ pub const LONG_ABOUT: &str = "Call any Apify API endpoint through the client's p
     says otherwise.\n\n\
     Examples:\n  apify-host api GET /v2/users/me\n  apify-host api GET datasets --param limit=5 --param desc=true\n  \
     apify-host api POST /v2/datasets/my-ds/items --body '[{\"a\": 1}]'\n  \
-    apify-host api PUT key-value-stores/my-store/records/notes --body @notes.txt --content-type text/plain";
+    apify-host api PUT key-value-stores/my-store/records/notes --body @notes.txt --content-type text/plain\n  \
+    apify-host api GET /v2/acts -H 'X-Request-Id: 42'";
 
 /// Options of `apify-host api`.
 #[derive(Debug, Args)]
@@ -48,6 +49,10 @@ pub struct ApiArgs {
     /// Content type of the body (default application/json, and then the body must be JSON).
     #[arg(long, value_name = "TYPE", requires = "body")]
     pub content_type: Option<String>,
+    /// Extra request header NAME:VALUE (repeat for more); it wins over a default header of the
+    /// same name.
+    #[arg(long = "header", short = 'H', value_name = "NAME:VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
     /// Query parameter NAME=VALUE (repeat for more).
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
@@ -73,6 +78,22 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("{s:?} is not NAME=VALUE")),
     }
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| "expected NAME:VALUE, e.g. -H 'X-Request-Id: 42'".to_string())?;
+    let name = name.trim();
+    // Checked here, so a bad header is a usage error before anything is sent; the value is
+    // never echoed (it may be a credential).
+    http::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("{name:?} is not a valid header name"))?;
+    let value = value.trim();
+    http::HeaderValue::from_str(value).map_err(|_| {
+        format!("the value of header {name} contains characters a header cannot carry")
+    })?;
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// The request path (encoded, starting with `/v2`) and the query pairs of `raw`.
@@ -107,6 +128,9 @@ pub async fn run(ctx: &Context, args: ApiArgs) -> Result<(), CliError> {
         .timeout(TimeoutTier::Long);
     for (k, v) in query.iter().chain(args.params.iter()) {
         req = req.query(k, v.as_str());
+    }
+    for (name, value) in &args.headers {
+        req = req.header(name, value);
     }
     if let Some(body) = &args.body {
         // Read and check the body before anything else: bad input never causes a request.
@@ -175,6 +199,18 @@ mod tests {
         let (p, _) = split_path("/v2/key-value-stores/s/records/a b").unwrap();
         assert_eq!(p, "/v2/key-value-stores/s/records/a%20b");
         assert!(split_path("https://api.apify.com/v2/users/me").is_err());
+    }
+
+    #[test]
+    fn headers_parse_and_refuse_bad_ones() {
+        assert_eq!(
+            parse_header("X-Request-Id: 42").unwrap(),
+            ("X-Request-Id".to_string(), "42".to_string())
+        );
+        assert!(parse_header("no-colon").is_err());
+        assert!(parse_header("bad name: x").is_err());
+        let err = parse_header("X-Secret: a\u{7f}b").unwrap_err();
+        assert!(!err.contains("a\u{7f}b"), "the value is not echoed: {err}");
     }
 
     #[test]

@@ -51,6 +51,18 @@ pub enum DatasetsCommand {
         name: Option<String>,
     },
 
+    /// Give a dataset a new name (as `apify datasets rename`).
+    #[command(
+        long_about = "Give a dataset a new name. The id stays; the old name is free again.\n\n\
+        Example:\n  apify-host datasets rename my-old-name my-new-name"
+    )]
+    Rename {
+        /// The dataset: id, or name as `username~name`.
+        dataset: String,
+        /// The new name (letters, digits and `-`).
+        new_name: String,
+    },
+
     /// Delete a dataset.
     Rm {
         /// Dataset id, or name as `username~name`.
@@ -199,6 +211,19 @@ pub async fn run(ctx: &Context, cmd: DatasetsCommand) -> Result<(), CliError> {
                 .get_or_create(name.as_deref(), None)
                 .await?;
             ctx.out().object(&d, INFO_FIELDS)
+        }
+        DatasetsCommand::Rename { dataset, new_name } => {
+            let client = ctx.authed_client()?;
+            let target = client.dataset(&dataset);
+            if target.get().await?.is_none() {
+                return Err(not_found(&dataset));
+            }
+            let fields = apify_host::StorageUpdate {
+                name: Some(new_name),
+                ..Default::default()
+            };
+            let renamed = target.update(&fields).await?;
+            ctx.out().object(&renamed, INFO_FIELDS)
         }
         DatasetsCommand::Rm { dataset } => {
             let client = ctx.authed_client()?;

@@ -36,6 +36,18 @@ pub enum KeyValueStoresCommand {
         name: Option<String>,
     },
 
+    /// Give a key-value store a new name (as `apify key-value-stores rename`).
+    #[command(
+        long_about = "Give a key-value store a new name. The id stays; the old name is free again.\n\n\
+        Example:\n  apify-host key-value-stores rename my-old-name my-new-name"
+    )]
+    Rename {
+        /// The key-value store: id, or name as `username~name`.
+        store: String,
+        /// The new name (letters, digits and `-`).
+        new_name: String,
+    },
+
     /// Delete a key-value store.
     Rm {
         /// Store id, or name as `username~name`.
@@ -140,6 +152,19 @@ pub async fn run(ctx: &Context, cmd: KeyValueStoresCommand) -> Result<(), CliErr
                 .get_or_create(name.as_deref(), None)
                 .await?;
             ctx.out().object(&s, INFO_FIELDS)
+        }
+        KeyValueStoresCommand::Rename { store, new_name } => {
+            let client = ctx.authed_client()?;
+            let target = client.key_value_store(&store);
+            if target.get().await?.is_none() {
+                return Err(store_not_found(&store));
+            }
+            let fields = apify_host::StorageUpdate {
+                name: Some(new_name),
+                ..Default::default()
+            };
+            let renamed = target.update(&fields).await?;
+            ctx.out().object(&renamed, INFO_FIELDS)
         }
         KeyValueStoresCommand::Rm { store } => {
             let client = ctx.authed_client()?;

@@ -464,3 +464,55 @@ fn verbose_logs_never_show_the_token() {
     assert_eq!(out.status.code(), Some(1));
     // env.run_with() checked both streams for the token.
 }
+
+#[test]
+fn rename_datasets_and_key_value_stores() {
+    let env = Env::new(TOKEN);
+    let ds = ok_json(&env.run(&["datasets", "create", "old-ds"]));
+    let renamed = ok_json(&env.run(&["datasets", "rename", "old-ds", "new-ds"]));
+    assert_eq!(renamed["id"], ds["id"]);
+    assert_eq!(renamed["name"], "new-ds");
+    // The old name is gone; the new one finds the same dataset.
+    assert_eq!(
+        env.run(&["datasets", "info", "old-ds"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        ok_json(&env.run(&["datasets", "info", "new-ds"]))["id"],
+        ds["id"]
+    );
+
+    let kv = ok_json(&env.run(&["key-value-stores", "create", "old-kv"]));
+    let renamed = ok_json(&env.run(&["kvs", "rename", &kv["id"].as_str().unwrap(), "new-kv"]));
+    assert_eq!(renamed["name"], "new-kv");
+
+    // A store that does not exist: one line, exit 1, nothing renamed.
+    let out = env.run(&["datasets", "rename", "no-such-ds", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no-such-ds"), "{}", stderr(&out));
+}
+
+#[test]
+fn api_sends_extra_headers_and_refuses_bad_ones() {
+    let env = Env::new(TOKEN);
+    // A header of the request log's (which keeps only the client-decided ones): it wins over
+    // the client's default `Accept`.
+    ok(&env.run(&[
+        "api",
+        "GET",
+        "/v2/users/me",
+        "-H",
+        "Accept: application/json",
+    ]));
+    let req = env.log().into_iter().last().unwrap();
+    assert_eq!(
+        req.headers.get("accept").map(String::as_str),
+        Some("application/json")
+    );
+
+    let before = env.requests();
+    let out = env.run(&["api", "GET", "/v2/users/me", "-H", "no colon here"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("NAME:VALUE"), "{}", stderr(&out));
+    assert_eq!(env.requests(), before, "nothing was sent");
+}
