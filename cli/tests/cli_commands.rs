@@ -483,7 +483,7 @@ fn rename_datasets_and_key_value_stores() {
     );
 
     let kv = ok_json(&env.run(&["key-value-stores", "create", "old-kv"]));
-    let renamed = ok_json(&env.run(&["kvs", "rename", &kv["id"].as_str().unwrap(), "new-kv"]));
+    let renamed = ok_json(&env.run(&["kvs", "rename", kv["id"].as_str().unwrap(), "new-kv"]));
     assert_eq!(renamed["name"], "new-kv");
 
     // A store that does not exist: one line, exit 1, nothing renamed.
