@@ -11,6 +11,8 @@ pub use raw::RequestBuilder;
 use crate::{
     http::{ApiRequest, ApiResponse, HttpSettings, Pipeline, StatisticsSnapshot},
     resources::{
+        ActorClient, ActorCollectionClient, BuildClient, BuildCollectionClient, Run, RunClient,
+        RunCollectionClient, RunUpdate, TaskClient, TaskCollectionClient,
         DatasetClient, DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient,
         LogClient, RequestQueueClient, RequestQueueCollectionClient, UserClient,
     },
@@ -227,6 +229,67 @@ impl ApifyClient {
     /// The log of an Actor run or build.
     pub fn log(&self, id: &str) -> LogClient {
         LogClient::new(&self.pipeline, id)
+    }
+
+    /// The user's Actors (`/v2/actors`): list, iterate, create.
+    pub fn actors(&self) -> ActorCollectionClient {
+        ActorCollectionClient::new(&self.pipeline)
+    }
+
+    /// One Actor, by id or `username~name` (`username/name` works too).
+    pub fn actor(&self, id: &str) -> ActorClient {
+        ActorClient::new(&self.pipeline, id)
+    }
+
+    /// Every build of the user (`/v2/actor-builds`).
+    pub fn builds(&self) -> BuildCollectionClient {
+        BuildCollectionClient::new(&self.pipeline)
+    }
+
+    /// One Actor build.
+    pub fn build(&self, id: &str) -> BuildClient {
+        BuildClient::new(&self.pipeline, id)
+    }
+
+    /// Every run of the user (`/v2/actor-runs`).
+    pub fn runs(&self) -> RunCollectionClient {
+        RunCollectionClient::new(&self.pipeline)
+    }
+
+    /// One Actor run.
+    pub fn run(&self, id: &str) -> RunClient {
+        RunClient::new(&self.pipeline, id)
+    }
+
+    /// The user's Actor tasks (`/v2/actor-tasks`).
+    pub fn tasks(&self) -> TaskCollectionClient {
+        TaskCollectionClient::new(&self.pipeline)
+    }
+
+    /// One Actor task, by id or `username~name`.
+    pub fn task(&self, id: &str) -> TaskClient {
+        TaskClient::new(&self.pipeline, id)
+    }
+
+    /// For code running inside an Actor: sets the status message of the current run (the
+    /// one `ACTOR_RUN_ID` names), as the JS client's `setStatusMessage`. `is_terminal` marks
+    /// it as the run's last message.
+    pub async fn set_status_message(&self, message: &str, is_terminal: bool) -> Result<Run, Error> {
+        let run_id = std::env::var("ACTOR_RUN_ID").ok().filter(|id| !id.trim().is_empty());
+        let Some(run_id) = run_id else {
+            return Err(Error::config(
+                "set_status_message works only inside an Actor run: the ACTOR_RUN_ID \
+                 environment variable is not set (use run(id).update(..) to set the status \
+                 message of another run)",
+            ));
+        };
+        self.run(&run_id)
+            .update(&RunUpdate {
+                status_message: Some(message.to_string()),
+                is_status_message_terminal: Some(is_terminal),
+                general_access: None,
+            })
+            .await
     }
 }
 

@@ -25,6 +25,14 @@
 //! - `stream_*` return the body as a [`ByteStream`], never buffered as a whole;
 //! - models keep the fields the API sends that they do not name in `extra`.
 
+mod actor;
+mod actor_collection;
+mod actor_env_var;
+mod actor_env_var_collection;
+mod actor_version;
+mod actor_version_collection;
+mod build;
+mod build_collection;
 mod dataset;
 mod dataset_collection;
 mod key_value_store;
@@ -32,6 +40,12 @@ mod key_value_store_collection;
 mod log;
 mod request_queue;
 mod request_queue_collection;
+mod run;
+mod run_collection;
+mod status_message_watcher;
+mod streamed_log;
+mod task;
+mod task_collection;
 mod user;
 
 mod base;
@@ -39,8 +53,21 @@ mod base;
 pub(crate) use base::ResourceClient;
 pub(crate) use base::{by_cursor, Paging};
 pub use base::{ItemStream, ListOptions, ListPage, StorageUpdate, StreamedBody};
+pub use base::{ActorJobStatus, AdHocWebhook, PageOptions, RunInput, StartOptions};
 
 base::resource_client!(
+    ActorClient,
+    ActorCollectionClient,
+    ActorEnvVarClient,
+    ActorEnvVarCollectionClient,
+    ActorVersionClient,
+    ActorVersionCollectionClient,
+    BuildClient,
+    BuildCollectionClient,
+    RunClient,
+    RunCollectionClient,
+    TaskClient,
+    TaskCollectionClient,
     DatasetClient,
     DatasetCollectionClient,
     KeyValueStoreClient,
@@ -51,6 +78,14 @@ base::resource_client!(
     UserClient,
 );
 
+pub use actor::{Actor, ActorClient, BuildOptions, CallOptions, LogRedirect};
+pub use actor_collection::{ActorCollectionClient, ActorListOptions};
+pub use actor_env_var::{ActorEnvVarClient, EnvVar};
+pub use actor_env_var_collection::ActorEnvVarCollectionClient;
+pub use actor_version::{ActorVersion, ActorVersionClient};
+pub use actor_version_collection::ActorVersionCollectionClient;
+pub use build::{Build, BuildClient};
+pub use build_collection::BuildCollectionClient;
 pub use dataset::{
     Dataset, DatasetClient, DatasetStatistics, DownloadItemsOptions, ListItemsOptions,
 };
@@ -67,4 +102,10 @@ pub use request_queue::{
     RequestQueue, RequestQueueClient, RequestQueueHead, UnlockRequestsResult, UnprocessedRequest,
 };
 pub use request_queue_collection::RequestQueueCollectionClient;
+pub use run::{ChargeOptions, ResurrectOptions, Run, RunClient, RunUpdate};
+pub use run_collection::{ListRunsOptions, RunCollectionClient};
+pub use status_message_watcher::StatusMessageWatcher;
+pub use streamed_log::StreamedLog;
+pub use task::{Task, TaskClient};
+pub use task_collection::TaskCollectionClient;
 pub use user::{User, UserClient};

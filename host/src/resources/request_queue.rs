@@ -319,6 +319,9 @@ impl RequestQueueClient {
         }
     }
 
+    /// A queue client over `res` (a run's default queue: `…/runs/last/request-queue`).
+    pub(crate) fn from_resource(res: ResourceClient) -> Self { RequestQueueClient { res, client_key: None } }
+
     /// The same queue, accessed as the client `key`: locks taken through it belong to that
     /// key, and the API tells queues with several clients apart.
     pub fn with_client_key(mut self, key: impl Into<String>) -> Self {

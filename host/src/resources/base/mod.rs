@@ -3,6 +3,7 @@
 //! generic get / update / delete / create / list, the paginators, `wait_for_finish`, and a
 //! per-call timeout override. A resource client is then only what is specific to it.
 
+mod job;
 mod pagination;
 mod query;
 mod wait;
@@ -19,9 +20,10 @@ use futures_core::Stream;
 use http::Method;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+pub(crate) use job::duration_secs;
+pub use job::{ActorJobStatus, AdHocWebhook, RunInput, StartOptions};
 pub use pagination::ItemStream;
 pub(crate) use pagination::{by_cursor, by_offset, Paging};
-#[allow(unused_imports)] // for the options with datetimes of the run and build clients
 pub(crate) use query::datetime_ms;
 
 use crate::{
@@ -74,6 +76,25 @@ pub struct ListOptions {
     #[serde(skip)]
     pub chunk_size: Option<u64>,
 }
+
+/// Paging of the listings that have no other filter (builds, tasks, versions).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageOptions {
+    /// At most this many items (one page for `list`, overall for `iterate`).
+    pub limit: Option<u64>,
+    /// Skip this many items first.
+    pub offset: Option<u64>,
+    /// Newest first.
+    pub desc: Option<bool>,
+    /// Items per request of `iterate` (default and cap 1000); not a query parameter.
+    #[serde(skip)]
+    pub chunk_size: Option<u64>,
+}
+
+/// No query parameters, for the calls that take none.
+#[derive(Serialize)]
+pub(crate) struct NoParams {}
 
 /// Fields of a storage to change with `update` (absent fields stay as they are).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -192,7 +213,6 @@ impl ResourceClient {
 
     /// A child resource below this one (`run.dataset()` → `…/actor-runs/{id}/dataset`): each
     /// part one encoded segment; the default parameters and the timeout flow down.
-    #[allow(dead_code)] // for the run, build and Actor clients; tested below
     pub(crate) fn child(&self, parts: &[&str]) -> Self {
         let mut r = self.clone();
         r.path = parts
@@ -205,7 +225,6 @@ impl ResourceClient {
     }
 
     /// The same resource with a default query parameter for every call (and every child).
-    #[allow(dead_code)] // for the run, build and Actor clients; tested below
     pub(crate) fn with_param(mut self, name: &str, value: impl Into<ParamValue>) -> Self {
         self.params.push((name.to_string(), value.into()));
         self
@@ -345,6 +364,22 @@ impl ResourceClient {
         })
     }
 
+    /// Every item of a listing paged by [`PageOptions`].
+    pub(crate) fn iterate_pages<T: DeserializeOwned + Send + 'static>(
+        &self,
+        opts: PageOptions,
+    ) -> ItemStream<T> {
+        let paging = Paging {
+            limit: opts.limit,
+            chunk_size: opts.chunk_size,
+        };
+        self.iterate(opts.offset, paging, move |offset, limit| PageOptions {
+            offset: Some(offset),
+            limit: Some(limit),
+            ..opts.clone()
+        })
+    }
+
     /// `POST /v2/{collection}?name=...`: the named resource, created if it does not exist.
     pub(crate) async fn get_or_create<T: DeserializeOwned>(
         &self,
@@ -360,7 +395,6 @@ impl ResourceClient {
 
     /// Waits until the job (a run or a build) has a terminal status, or `wait` has passed;
     /// `None` if it does not exist. See [`wait::wait_for_finish`].
-    #[allow(dead_code)] // for the run, build and Actor clients; tested below
     pub(crate) async fn wait_for_finish<T: DeserializeOwned>(
         &self,
         wait: Option<Duration>,

@@ -58,7 +58,6 @@ fn param(name: &str, v: Value) -> Result<ParamValue, Error> {
 
 /// `#[serde(serialize_with = "datetime_ms")]` for an `Option<DateTime<Utc>>` option: UTC ISO
 /// 8601 with milliseconds and `Z`, as the API and the Python client write it.
-#[allow(dead_code)] // for the options with datetimes of the run and build clients
 pub(crate) fn datetime_ms<S: Serializer>(
     value: &Option<DateTime<Utc>>,
     serializer: S,

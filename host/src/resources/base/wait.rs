@@ -24,14 +24,12 @@ const NOT_FOUND_GRACE: Duration = Duration::from_secs(3);
 const PAUSE: Duration = Duration::from_millis(250);
 
 /// Statuses after which a job never changes again.
-#[allow(dead_code)] // for the run and build clients
 pub(crate) fn is_terminal_status(status: &str) -> bool {
     matches!(status, "SUCCEEDED" | "FAILED" | "TIMED-OUT" | "ABORTED")
 }
 
 /// Polls `resource` until its `status` is terminal or `wait` (forever when `None`) has passed;
 /// answers the last state seen, or `None` if the job still did not exist after the grace time.
-#[allow(dead_code)] // for the run and build clients; tested below
 pub(crate) async fn wait_for_finish<T: DeserializeOwned>(
     resource: &ResourceClient,
     wait: Option<Duration>,

@@ -1,0 +1,408 @@
+//! One Actor: `/v2/actors/{actorId}`, its runs, builds and versions.
+//!
+//! Start a run and wait for it:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), apify_host::Error> {
+//! use apify_host::{ApifyClient, CallOptions, RunInput};
+//!
+//! let client = ApifyClient::new("my-token")?;
+//! let input = RunInput::from(serde_json::json!({ "startUrls": [{ "url": "https://a.example" }] }));
+//! // Starts the run, follows its log in `tracing` (target `apify.actor`) and waits until it ends.
+//! let run = client.actor("apify/hello-world").call(Some(&input), &CallOptions::default()).await?;
+//! println!("{:?}", run.map(|r| r.status));
+//! # Ok(()) }
+//! ```
+//!
+//! Read the items of the last successful run:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), apify_host::Error> {
+//! use apify_host::{ActorJobStatus, ApifyClient, ListItemsOptions};
+//!
+//! let client = ApifyClient::new("my-token")?;
+//! let last = client.actor("apify/hello-world").last_run(Some(ActorJobStatus::Succeeded), None);
+//! let page = last.dataset().list_items::<serde_json::Value>(&ListItemsOptions::default()).await?;
+//! println!("{} items", page.items.len());
+//! # Ok(()) }
+//! ```
+
+use std::{sync::Arc, time::Duration};
+
+use http::Method;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ActorJobStatus, ActorVersionClient, ActorVersionCollectionClient, Build, BuildClient,
+    BuildCollectionClient, ResourceClient, Run, RunClient, RunCollectionClient, RunInput,
+    StartOptions,
+};
+use crate::{
+    http::{ApiRequest, Pipeline, TimeoutTier},
+    Error,
+};
+
+/// An Actor, as `GET /v2/actors/{id}` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Actor {
+    /// The Actor id.
+    pub id: String,
+    /// The technical name (`hello-world`).
+    pub name: String,
+    /// The owner's username.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The owner's user id.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The human-readable title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Whether it is published in the Store.
+    #[serde(default)]
+    pub is_public: Option<bool>,
+    /// Creation time (ISO 8601).
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Last modification time (ISO 8601).
+    #[serde(default)]
+    pub modified_at: Option<String>,
+    /// Every other field the API sent (`versions`, `defaultRunOptions`, `stats`, ...).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Where [`ActorClient::call`] sends the run's log and status messages while it waits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogRedirect {
+    /// Into `tracing` (target `apify.actor`), prefixed with the Actor's name and the run id,
+    /// as the Python client's default logger does.
+    #[default]
+    Default,
+    /// Nowhere: only wait.
+    Off,
+}
+
+/// How [`ActorClient::call`] starts the run and waits for it.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// The start options (their `wait_for_finish` is not used: `call` waits itself).
+    pub start: StartOptions,
+    /// The longest wait; `None` waits until the run ends.
+    pub wait: Option<Duration>,
+    /// Where the run's log goes meanwhile.
+    pub log: LogRedirect,
+}
+
+impl CallOptions {
+    /// Calls with `start`, waiting without limit and redirecting the log.
+    pub fn new(start: StartOptions) -> Self {
+        CallOptions {
+            start,
+            ..Default::default()
+        }
+    }
+    /// Sets [`CallOptions::wait`].
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.wait = Some(wait);
+        self
+    }
+    /// Sets [`CallOptions::log`].
+    pub fn log(mut self, log: LogRedirect) -> Self {
+        self.log = log;
+        self
+    }
+}
+
+/// How to build an Actor version: `POST /v2/actors/{id}/builds`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildOptions {
+    /// Build with beta versions of Apify NPM packages.
+    pub beta_packages: Option<bool>,
+    /// The tag the build gets when it succeeds (default `latest`).
+    pub tag: Option<String>,
+    /// Use the Docker layer cache.
+    pub use_cache: Option<bool>,
+    /// Seconds (at most 60) the API holds the answer while the build is not finished.
+    pub wait_for_finish: Option<u64>,
+}
+
+/// The timeout of a call that asks the API to hold its answer `wait_for_finish` seconds.
+pub(crate) fn holding_tier(wait_for_finish: Option<u64>) -> TimeoutTier {
+    match wait_for_finish {
+        Some(s) if s > 0 => TimeoutTier::Custom(Duration::from_secs(s.min(60) + 30)),
+        _ => TimeoutTier::Medium,
+    }
+}
+
+/// `POST {res}/runs` with the start options and the input: shared by Actors and tasks.
+pub(crate) async fn start_run(
+    res: &ResourceClient,
+    input: Option<&RunInput>,
+    opts: &StartOptions,
+) -> Result<Run, Error> {
+    let mut req: ApiRequest = res
+        .sub(Method::POST, &["runs"])
+        .query_all(opts)?
+        .timeout(holding_tier(opts.wait_for_finish));
+    if let Some(input) = input {
+        req = input.attach(req)?;
+    }
+    res.data(req).await
+}
+
+/// A client for one Actor, by id or `username~name` (`username/name` works too).
+#[derive(Clone, Debug)]
+pub struct ActorClient {
+    pub(super) res: ResourceClient,
+}
+
+impl ActorClient {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>, id: &str) -> Self {
+        ActorClient {
+            res: ResourceClient::item(pipeline, "actors", id),
+        }
+    }
+
+    /// The Actor; `None` if it does not exist.
+    pub async fn get(&self) -> Result<Option<Actor>, Error> {
+        self.res.get().await
+    }
+
+    /// Changes the fields of the Actor in `fields` (the API's names: `title`,
+    /// `defaultRunOptions`, ...); answers the updated Actor.
+    pub async fn update(&self, fields: &(impl Serialize + ?Sized)) -> Result<Actor, Error> {
+        self.res.update(fields, TimeoutTier::Short).await
+    }
+
+    /// Deletes the Actor; an Actor that does not exist is not an error.
+    pub async fn delete(&self) -> Result<(), Error> {
+        self.res.delete().await
+    }
+
+    /// Starts a run and answers it at once (or after `opts.wait_for_finish` seconds at most).
+    pub async fn start(
+        &self,
+        input: Option<&RunInput>,
+        opts: &StartOptions,
+    ) -> Result<Run, Error> {
+        start_run(&self.res, input, opts).await
+    }
+
+    /// Starts a run and waits until it ends (or `opts.wait` has passed), meanwhile redirecting
+    /// its log and status messages as `opts.log` says. Answers the last state of the run;
+    /// `None` if it vanished.
+    pub async fn call(
+        &self,
+        input: Option<&RunInput>,
+        opts: &CallOptions,
+    ) -> Result<Option<Run>, Error> {
+        let start = StartOptions {
+            wait_for_finish: None,
+            ..opts.start.clone()
+        };
+        let run = self.start(input, &start).await?;
+        let run = RunClient::new(self.res.pipeline(), &run.id);
+        match opts.log {
+            LogRedirect::Off => run.wait_for_finish(opts.wait).await,
+            LogRedirect::Default => {
+                let mut watcher = run
+                    .get_status_message_watcher(Duration::from_secs(1))
+                    .await?;
+                let mut log = run.get_streamed_log(true).await?;
+                watcher.start();
+                log.start();
+                let finished = run.wait_for_finish(opts.wait).await;
+                // The log stream ends with the run: give it a moment to deliver the tail.
+                log.finish(Duration::from_secs(5)).await;
+                watcher.stop().await;
+                finished
+            }
+        }
+    }
+
+    /// Builds `version_number` of the Actor (e.g. `0.1`).
+    pub async fn build(&self, version_number: &str, opts: &BuildOptions) -> Result<Build, Error> {
+        let req = self
+            .res
+            .sub(Method::POST, &["builds"])
+            .query("version", version_number)
+            .query_all(opts)?
+            .timeout(holding_tier(opts.wait_for_finish));
+        self.res.data(req).await
+    }
+
+    /// The Actor's builds.
+    pub fn builds(&self) -> BuildCollectionClient {
+        BuildCollectionClient::from_resource(self.res.child(&["builds"]))
+    }
+
+    /// The Actor's runs.
+    pub fn runs(&self) -> RunCollectionClient {
+        RunCollectionClient::from_resource(self.res.child(&["runs"]))
+    }
+
+    /// The Actor's default build (`…/builds/default`), waiting up to `wait_for_finish`
+    /// seconds (at most 60) for it to finish; a client for that build.
+    pub async fn default_build(&self, wait_for_finish: Option<u64>) -> Result<BuildClient, Error> {
+        let req = self
+            .res
+            .sub(Method::GET, &["builds", "default"])
+            .query("waitForFinish", wait_for_finish)
+            .timeout(holding_tier(wait_for_finish));
+        let build: Build = self.res.data(req).await?;
+        Ok(BuildClient::new(self.res.pipeline(), &build.id))
+    }
+
+    /// The last run of the Actor (`…/runs/last`), only among runs with `status` and `origin`
+    /// (`API`, `WEB`, `SCHEDULER`, ...) when given. The filters flow down to its storages and
+    /// log: `last_run(..).dataset()` is the dataset of that same run.
+    pub fn last_run(&self, status: Option<ActorJobStatus>, origin: Option<&str>) -> RunClient {
+        last_run(&self.res, status, origin)
+    }
+
+    /// The Actor's versions.
+    pub fn versions(&self) -> ActorVersionCollectionClient {
+        ActorVersionCollectionClient::from_resource(self.res.child(&["versions"]))
+    }
+
+    /// One version of the Actor (e.g. `0.1`).
+    pub fn version(&self, version_number: &str) -> ActorVersionClient {
+        ActorVersionClient::from_resource(self.res.child(&["versions", version_number]))
+    }
+
+    /// Validates `input` against the input schema of the Actor (at `build`, default: the
+    /// default build). `Ok(true)` when valid; an invalid input is an API error saying why.
+    pub async fn validate_input(
+        &self,
+        input: &RunInput,
+        build: Option<&str>,
+    ) -> Result<bool, Error> {
+        let req = self
+            .res
+            .sub(Method::POST, &["validate-input"])
+            .query("build", build)
+            .timeout(TimeoutTier::Medium);
+        self.res.drain(input.attach(req)?).await.map(|_| true)
+    }
+}
+
+/// `{res}/runs/last` with its filters as default parameters: shared by Actors and tasks.
+pub(crate) fn last_run(
+    res: &ResourceClient,
+    status: Option<ActorJobStatus>,
+    origin: Option<&str>,
+) -> RunClient {
+    let mut last = res.child(&["runs", "last"]);
+    if let Some(status) = status {
+        last = last.with_param("status", status.as_str());
+    }
+    if let Some(origin) = origin {
+        last = last.with_param("origin", origin);
+    }
+    RunClient::from_alias(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::base::{query::to_params, test_pipeline};
+    use serde_json::json;
+    use testkit::{Action, TestServer};
+
+    #[test]
+    fn build_options_become_parameters() {
+        let opts = BuildOptions {
+            beta_packages: Some(true),
+            tag: Some("beta".into()),
+            use_cache: Some(false),
+            wait_for_finish: Some(30),
+        };
+        let got: Vec<(String, Option<String>)> = to_params(&opts)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (k, v.encode()))
+            .collect();
+        let names: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            ["betaPackages", "tag", "useCache", "waitForFinish"]
+        );
+        assert_eq!(got[2].1.as_deref(), Some("false"));
+    }
+
+    #[tokio::test]
+    async fn last_run_aliases_carry_their_filters_down() {
+        let server = TestServer::start().await;
+        let pipeline = test_pipeline(&server.url(""));
+        let actor = ActorClient::new(&pipeline, "me/x");
+        let _ = actor
+            .last_run(Some(ActorJobStatus::Succeeded), None)
+            .dataset()
+            .get()
+            .await;
+        let _ = actor
+            .last_run(Some(ActorJobStatus::Failed), Some("API"))
+            .key_value_store()
+            .get()
+            .await;
+        let _ = actor.last_run(None, None).log().get(true).await;
+        let _ = actor.last_run(None, Some("WEB")).request_queue().get().await;
+        let seen: Vec<(String, Option<String>)> = server
+            .requests()
+            .into_iter()
+            .map(|r| (r.path, r.query))
+            .collect();
+        let want = [
+            ("/v2/actors/me~x/runs/last/dataset", Some("status=SUCCEEDED")),
+            (
+                "/v2/actors/me~x/runs/last/key-value-store",
+                Some("status=FAILED&origin=API"),
+            ),
+            ("/v2/actors/me~x/runs/last/log", Some("raw=true")),
+            ("/v2/actors/me~x/runs/last/request-queue", Some("origin=WEB")),
+        ];
+        let want: Vec<(String, Option<String>)> = want
+            .iter()
+            .map(|(p, q)| (p.to_string(), q.map(str::to_string)))
+            .collect();
+        assert_eq!(seen, want);
+    }
+
+    #[tokio::test]
+    async fn start_sends_the_options_and_the_input() {
+        let server = TestServer::start().await;
+        let run = json!({"data": {"id": "r1", "status": "READY"}});
+        server.script(
+            "/v2/actors/a/runs",
+            vec![Action::json(201, run.clone()), Action::json(201, run)],
+        );
+        let actor = ActorClient::new(&test_pipeline(&server.url("")), "a");
+        let opts = StartOptions::new().memory_mbytes(256).build("beta");
+        let started = actor
+            .start(Some(&json!({"q": 1}).into()), &opts)
+            .await
+            .unwrap();
+        assert_eq!(started.status, ActorJobStatus::Ready);
+        let raw = RunInput::raw("text/plain", "hello");
+        actor.start(Some(&raw), &StartOptions::new()).await.unwrap();
+        let log = server.requests();
+        assert_eq!(log[0].method, "POST");
+        assert_eq!(log[0].query.as_deref(), Some("build=beta&memory=256"));
+        assert!(log[0]
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json"));
+        assert_eq!(&log[0].body[..], br#"{"q":1}"#);
+        assert_eq!(log[1].header("content-type"), Some("text/plain"));
+        assert_eq!(&log[1].body[..], b"hello");
+    }
+}

@@ -1,0 +1,100 @@
+//! The user's Actors: `/v2/actors`.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{base::NoParams, Actor, ItemStream, ListPage, Paging, ResourceClient};
+use crate::{http::Pipeline, Error};
+
+/// Which Actors to list, and how.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorListOptions {
+    /// Only the Actors the user owns (by default also those the user ran).
+    pub my: Option<bool>,
+    /// At most this many Actors (one page for `list`, overall for `iterate`).
+    pub limit: Option<u64>,
+    /// Skip this many Actors first.
+    pub offset: Option<u64>,
+    /// Newest first.
+    pub desc: Option<bool>,
+    /// Sort by `createdAt` or `stats.lastRunStartedAt` (the API's default: `createdAt`).
+    pub sort_by: Option<String>,
+    /// Actors per request of `iterate` (default and cap 1000); not a query parameter.
+    #[serde(skip)]
+    pub chunk_size: Option<u64>,
+}
+
+/// A client for the user's Actors.
+#[derive(Clone, Debug)]
+pub struct ActorCollectionClient {
+    pub(super) res: ResourceClient,
+}
+
+impl ActorCollectionClient {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>) -> Self {
+        ActorCollectionClient {
+            res: ResourceClient::collection(pipeline, "actors"),
+        }
+    }
+
+    /// One page of Actors.
+    pub async fn list(&self, opts: &ActorListOptions) -> Result<ListPage<Actor>, Error> {
+        self.res.list(opts).await
+    }
+
+    /// All Actors matching `opts`, fetched page by page as the stream is consumed.
+    pub fn iterate(&self, opts: ActorListOptions) -> ItemStream<Actor> {
+        let paging = Paging {
+            limit: opts.limit,
+            chunk_size: opts.chunk_size,
+        };
+        self.res
+            .iterate(opts.offset, paging, move |offset, limit| ActorListOptions {
+                offset: Some(offset),
+                limit: Some(limit),
+                ..opts.clone()
+            })
+    }
+
+    /// Creates an Actor from `fields` (the API's names: `name`, `versions`,
+    /// `defaultRunOptions`, ...).
+    pub async fn create(&self, fields: &(impl Serialize + ?Sized)) -> Result<Actor, Error> {
+        self.res.create(Some(fields), &NoParams {}).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::base::query::to_params;
+
+    #[test]
+    fn actor_list_options_become_parameters() {
+        let opts = ActorListOptions {
+            my: Some(true),
+            limit: Some(5),
+            offset: Some(1),
+            desc: Some(false),
+            sort_by: Some("stats.lastRunStartedAt".into()),
+            chunk_size: Some(2),
+        };
+        let got: Vec<(String, Option<String>)> = to_params(&opts)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (k, v.encode()))
+            .collect();
+        let want = [
+            ("my", "true"),
+            ("limit", "5"),
+            ("offset", "1"),
+            ("desc", "false"),
+            ("sortBy", "stats.lastRunStartedAt"),
+        ];
+        assert_eq!(got.len(), want.len());
+        for ((k, v), (wk, wv)) in got.iter().zip(want) {
+            assert_eq!((k.as_str(), v.as_deref()), (wk, Some(wv)));
+        }
+    }
+}

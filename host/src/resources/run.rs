@@ -1,0 +1,432 @@
+//! One Actor run: `/v2/actor-runs/{runId}`, or a last-run alias such as
+//! `/v2/actors/{actorId}/runs/last?status=SUCCEEDED` (see [`super::ActorClient::last_run`]).
+
+use std::{sync::Arc, time::Duration};
+
+use http::Method;
+use rand::{distr::Alphanumeric, Rng};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    base::duration_secs, ActorJobStatus, DatasetClient, KeyValueStoreClient, LogClient,
+    RequestQueueClient, ResourceClient, RunInput, StatusMessageWatcher, StreamedLog,
+};
+use crate::{
+    http::{Pipeline, TimeoutTier},
+    Error,
+};
+
+/// An Actor run, as `GET /v2/actor-runs/{id}` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Run {
+    /// The run id.
+    pub id: String,
+    /// The Actor's id.
+    #[serde(default)]
+    pub act_id: Option<String>,
+    /// The task's id, when a task started the run.
+    #[serde(default)]
+    pub actor_task_id: Option<String>,
+    /// The status.
+    pub status: ActorJobStatus,
+    /// The status message the Actor set, if any.
+    #[serde(default)]
+    pub status_message: Option<String>,
+    /// Whether the status message is the run's last one.
+    #[serde(default)]
+    pub is_status_message_terminal: Option<bool>,
+    /// Start time (ISO 8601).
+    #[serde(default)]
+    pub started_at: Option<String>,
+    /// End time (ISO 8601), once finished.
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    /// The build the run uses.
+    #[serde(default)]
+    pub build_id: Option<String>,
+    /// The build's number.
+    #[serde(default)]
+    pub build_number: Option<String>,
+    /// The exit code of the Actor's process, once finished.
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    /// The default dataset's id.
+    #[serde(default)]
+    pub default_dataset_id: Option<String>,
+    /// The default key-value store's id.
+    #[serde(default)]
+    pub default_key_value_store_id: Option<String>,
+    /// The default request queue's id.
+    #[serde(default)]
+    pub default_request_queue_id: Option<String>,
+    /// Every other field the API sent (`meta`, `stats`, `options`, `usage`, ...).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The fields of a run that `update` changes (absent ones stay).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunUpdate {
+    /// A new status message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    /// Whether the status message is the last one of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_status_message_terminal: Option<bool>,
+    /// Who can access the run and its storages (`RESTRICTED`, `ANYONE_WITH_ID_CAN_READ`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub general_access: Option<String>,
+}
+
+/// How to resurrect a finished run: `POST /v2/actor-runs/{id}/resurrect`. Unset fields keep
+/// the run's previous values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResurrectOptions {
+    /// The build to use: a tag or a number.
+    pub build: Option<String>,
+    /// Memory in megabytes.
+    #[serde(rename = "memory")]
+    pub memory_mbytes: Option<u64>,
+    /// The run's new timeout (sent in whole seconds).
+    #[serde(rename = "timeout", serialize_with = "duration_secs")]
+    pub run_timeout: Option<Duration>,
+    /// At most this many results (can only grow).
+    pub max_items: Option<u64>,
+    /// The limit of the total charge in USD (can only grow).
+    pub max_total_charge_usd: Option<f64>,
+    /// Restart the run when it fails.
+    pub restart_on_error: Option<bool>,
+}
+
+/// A pay-per-event charge: `POST /v2/actor-runs/{id}/charge`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChargeOptions {
+    /// The event's name, as the Actor's pricing defines it.
+    pub event_name: String,
+    /// How many events (default 1).
+    pub count: u64,
+    /// Keeps a retried charge from counting twice; generated when `None`.
+    pub idempotency_key: Option<String>,
+}
+
+impl ChargeOptions {
+    /// One event of `event_name`, with a generated idempotency key.
+    pub fn new(event_name: impl Into<String>) -> Self {
+        ChargeOptions {
+            event_name: event_name.into(),
+            count: 1,
+            idempotency_key: None,
+        }
+    }
+}
+
+/// `{runId}-{eventName}-{millis}-{6 random letters or digits}`, as the JS and Python clients
+/// generate it: unique per call, the same across the retries of one call.
+fn idempotency_key(run: &str, event_name: &str) -> String {
+    let millis = chrono::Utc::now().timestamp_millis();
+    let random: String = rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(6)
+        .map(char::from)
+        .collect();
+    format!("{run}-{event_name}-{millis}-{random}")
+}
+
+/// A client for one run (or the last run of an Actor or task).
+#[derive(Clone, Debug)]
+pub struct RunClient {
+    pub(super) res: ResourceClient,
+    /// The run's id; `None` for a last-run alias.
+    id: Option<String>,
+}
+
+impl RunClient {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>, id: &str) -> Self {
+        RunClient {
+            res: ResourceClient::item(pipeline, "actor-runs", id),
+            id: Some(id.to_string()),
+        }
+    }
+
+    /// A run client over an alias path (`…/runs/last` with its `status` and `origin`).
+    pub(crate) fn from_alias(res: ResourceClient) -> Self {
+        RunClient { res, id: None }
+    }
+
+    /// The run; `None` if it does not exist.
+    pub async fn get(&self) -> Result<Option<Run>, Error> {
+        self.res.get().await
+    }
+
+    /// Changes the status message (or the general access) of the run.
+    pub async fn update(&self, fields: &RunUpdate) -> Result<Run, Error> {
+        self.res.update(fields, TimeoutTier::Short).await
+    }
+
+    /// Deletes the run; a run that does not exist is not an error.
+    pub async fn delete(&self) -> Result<(), Error> {
+        self.res.delete().await
+    }
+
+    /// Aborts the run; `gracefully` lets the Actor persist its state first.
+    pub async fn abort(&self, gracefully: Option<bool>) -> Result<Run, Error> {
+        let req = self
+            .res
+            .sub(Method::POST, &["abort"])
+            .query("gracefully", gracefully)
+            .timeout(TimeoutTier::Medium);
+        self.res.data(req).await
+    }
+
+    /// Waits until the run finishes, or `wait` has passed (`None`: without limit); answers the
+    /// last state seen, `None` if the run does not exist. A run that was just started and is
+    /// not visible yet is waited for a few seconds.
+    pub async fn wait_for_finish(&self, wait: Option<Duration>) -> Result<Option<Run>, Error> {
+        self.res.wait_for_finish(wait).await
+    }
+
+    /// Turns the run into a run of another Actor (`target_actor_id`, at `build` if given) with
+    /// `input`, keeping its storages.
+    pub async fn metamorph(
+        &self,
+        target_actor_id: &str,
+        build: Option<&str>,
+        input: Option<&RunInput>,
+    ) -> Result<Run, Error> {
+        let mut req = self
+            .res
+            .sub(Method::POST, &["metamorph"])
+            // An id in `username/name` form is sent as `username~name`, as in paths.
+            .query("targetActorId", target_actor_id.replace('/', "~"))
+            .query("build", build)
+            .timeout(TimeoutTier::Medium);
+        if let Some(input) = input {
+            req = input.attach(req)?;
+        }
+        self.res.data(req).await
+    }
+
+    /// Restarts a finished run with the same storages.
+    pub async fn resurrect(&self, opts: &ResurrectOptions) -> Result<Run, Error> {
+        let req = self
+            .res
+            .sub(Method::POST, &["resurrect"])
+            .query_all(opts)?
+            .timeout(TimeoutTier::Medium);
+        self.res.data(req).await
+    }
+
+    /// Restarts the run's container.
+    pub async fn reboot(&self) -> Result<Run, Error> {
+        let req = self
+            .res
+            .sub(Method::POST, &["reboot"])
+            .timeout(TimeoutTier::Medium);
+        self.res.data(req).await
+    }
+
+    /// The run's default dataset.
+    pub fn dataset(&self) -> DatasetClient {
+        DatasetClient {
+            res: self.res.child(&["dataset"]),
+        }
+    }
+
+    /// The run's default key-value store.
+    pub fn key_value_store(&self) -> KeyValueStoreClient {
+        KeyValueStoreClient {
+            res: self.res.child(&["key-value-store"]),
+        }
+    }
+
+    /// The run's default request queue.
+    pub fn request_queue(&self) -> RequestQueueClient {
+        RequestQueueClient::from_resource(self.res.child(&["request-queue"]))
+    }
+
+    /// The run's log.
+    pub fn log(&self) -> LogClient {
+        LogClient {
+            res: self.res.child(&["log"]),
+        }
+    }
+
+    /// Charges `opts.count` events of `opts.event_name` to the run (pay-per-event Actors).
+    /// The idempotency key, given or generated, is the same across the retries of this call.
+    pub async fn charge(&self, opts: &ChargeOptions) -> Result<(), Error> {
+        if opts.event_name.is_empty() {
+            return Err(Error::invalid_input(
+                "charge needs an event name: set ChargeOptions::event_name",
+            ));
+        }
+        let key = match &opts.idempotency_key {
+            Some(k) => k.clone(),
+            None => idempotency_key(self.id.as_deref().unwrap_or("last"), &opts.event_name),
+        };
+        let body = serde_json::json!({ "eventName": opts.event_name, "count": opts.count });
+        let req = self
+            .res
+            .sub(Method::POST, &["charge"])
+            .try_header("idempotency-key", &key)?
+            .json(&body)?
+            .timeout(TimeoutTier::Short);
+        self.res.drain(req).await
+    }
+
+    /// The name the redirected log and status messages carry: `{actor name} runId:{id}`
+    /// (either part left out when unknown), as the Python client names its logger.
+    async fn redirect_prefix(&self) -> Result<String, Error> {
+        let run = self.get().await?;
+        let run_id = run.as_ref().map(|r| format!("runId:{}", r.id));
+        let actor_name = match run.as_ref().and_then(|r| r.act_id.as_deref()) {
+            Some(actor_id) => super::ActorClient::new(self.res.pipeline(), actor_id)
+                .get()
+                .await?
+                .map(|a| a.name),
+            None => None,
+        };
+        Ok([actor_name, run_id]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+
+    /// A [`StreamedLog`] that follows the run's log into `tracing` (target `apify.actor`),
+    /// one event per log message, prefixed with the Actor's name and the run id. Call
+    /// [`StreamedLog::start`] to begin. `from_start: false` skips messages older than now.
+    pub async fn get_streamed_log(&self, from_start: bool) -> Result<StreamedLog, Error> {
+        let prefix = self.redirect_prefix().await?;
+        Ok(StreamedLog::new(self.log(), prefix, from_start))
+    }
+
+    /// A [`StatusMessageWatcher`] that polls the run every `check_period` (Python: 1 s) and
+    /// logs each change of its status or status message. Call [`StatusMessageWatcher::start`].
+    pub async fn get_status_message_watcher(
+        &self,
+        check_period: Duration,
+    ) -> Result<StatusMessageWatcher, Error> {
+        let prefix = self.redirect_prefix().await?;
+        Ok(StatusMessageWatcher::new(self.clone(), prefix, check_period))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::base::{query::to_params, test_pipeline};
+    use serde_json::json;
+    use testkit::{Action, TestServer};
+
+    #[test]
+    fn idempotency_keys_have_the_js_shape() {
+        let key = idempotency_key("run1", "page-scraped");
+        let parts: Vec<&str> = key.rsplitn(3, '-').collect();
+        assert_eq!(parts.len(), 3, "{key}");
+        assert_eq!(parts[0].len(), 6);
+        assert!(parts[0].chars().all(|c| c.is_ascii_alphanumeric()));
+        assert!(parts[1].parse::<i64>().unwrap() > 1_600_000_000_000);
+        assert_eq!(parts[2], "run1-page-scraped");
+        assert_ne!(key, idempotency_key("run1", "page-scraped"));
+    }
+
+    #[test]
+    fn resurrect_options_become_parameters() {
+        let opts = ResurrectOptions {
+            build: Some("1.2.3".into()),
+            memory_mbytes: Some(512),
+            run_timeout: Some(Duration::from_secs(60)),
+            max_items: Some(5),
+            max_total_charge_usd: Some(1.5),
+            restart_on_error: Some(false),
+        };
+        let got: Vec<(String, Option<String>)> = to_params(&opts)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (k, v.encode()))
+            .collect();
+        let want = [
+            ("build", "1.2.3"),
+            ("memory", "512"),
+            ("timeout", "60"),
+            ("maxItems", "5"),
+            ("maxTotalChargeUsd", "1.5"),
+            ("restartOnError", "false"),
+        ];
+        assert_eq!(got.len(), want.len());
+        for ((k, v), (wk, wv)) in got.iter().zip(want) {
+            assert_eq!((k.as_str(), v.as_deref()), (wk, Some(wv)));
+        }
+    }
+
+    #[tokio::test]
+    async fn charge_sends_the_event_and_an_idempotency_key() {
+        let server = TestServer::start().await;
+        server.script(
+            "/v2/actor-runs/r1/charge",
+            vec![Action::status(201), Action::status(201)],
+        );
+        let run = RunClient::new(&test_pipeline(&server.url("")), "r1");
+        run.charge(&ChargeOptions::new("ev")).await.unwrap();
+        let given = ChargeOptions {
+            count: 3,
+            idempotency_key: Some("mine".into()),
+            ..ChargeOptions::new("ev")
+        };
+        run.charge(&given).await.unwrap();
+        let log = server.requests();
+        assert_eq!(log[0].method, "POST");
+        let body: serde_json::Value = serde_json::from_slice(&log[0].body).unwrap();
+        assert_eq!(body, json!({"eventName": "ev", "count": 1}));
+        assert!(log[0]
+            .header("idempotency-key")
+            .unwrap()
+            .starts_with("r1-ev-"));
+        assert_eq!(log[1].header("idempotency-key"), Some("mine"));
+        let err = run.charge(&ChargeOptions::new("")).await.unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn run_scoped_paths() {
+        let server = TestServer::start().await;
+        let body = json!({"data": {"id": "r1", "status": "ABORTED", "newField": 1}});
+        server.script("/v2/actor-runs/r1/abort", vec![Action::json(200, body)]);
+        let run = RunClient::new(&test_pipeline(&server.url("")), "r1");
+        let aborted = run.abort(Some(true)).await.unwrap();
+        assert_eq!(aborted.status, ActorJobStatus::Aborted);
+        assert_eq!(aborted.extra["newField"], 1);
+        let _ = run.dataset().get().await;
+        let _ = run.key_value_store().get().await;
+        let _ = run.request_queue().get().await;
+        let _ = run.log().get(false).await;
+        let _ = run
+            .metamorph("me/other", Some("beta"), Some(&json!({"a": 1}).into()))
+            .await;
+        let seen: Vec<(String, Option<String>)> = server
+            .requests()
+            .into_iter()
+            .map(|r| (r.path, r.query))
+            .collect();
+        let want = [
+            ("/v2/actor-runs/r1/abort", Some("gracefully=true")),
+            ("/v2/actor-runs/r1/dataset", None),
+            ("/v2/actor-runs/r1/key-value-store", None),
+            ("/v2/actor-runs/r1/request-queue", None),
+            ("/v2/actor-runs/r1/log", Some("raw=false")),
+            (
+                "/v2/actor-runs/r1/metamorph",
+                Some("targetActorId=me~other&build=beta"),
+            ),
+        ];
+        let want: Vec<(String, Option<String>)> = want
+            .iter()
+            .map(|(p, q)| (p.to_string(), q.map(str::to_string)))
+            .collect();
+        assert_eq!(seen, want);
+    }
+}

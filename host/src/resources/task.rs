@@ -1,0 +1,195 @@
+//! One Actor task (an Actor with saved input and options): `/v2/actor-tasks/{actorTaskId}`.
+
+use std::{sync::Arc, time::Duration};
+
+use http::Method;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    actor::{last_run, start_run},
+    ActorJobStatus, ResourceClient, Run, RunClient, RunCollectionClient, RunInput, StartOptions,
+};
+use crate::{
+    http::{Pipeline, TimeoutTier},
+    Error,
+};
+
+/// An Actor task, as `GET /v2/actor-tasks/{id}` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Task {
+    /// The task id.
+    pub id: String,
+    /// The Actor it runs.
+    #[serde(default)]
+    pub act_id: Option<String>,
+    /// The name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The owner's username.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The human-readable title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Creation time (ISO 8601).
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Last modification time (ISO 8601).
+    #[serde(default)]
+    pub modified_at: Option<String>,
+    /// The saved input.
+    #[serde(default)]
+    pub input: Option<serde_json::Value>,
+    /// Every other field the API sent (`options`, `stats`, ...).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A client for one task, by id or `username~name`.
+#[derive(Clone, Debug)]
+pub struct TaskClient {
+    pub(super) res: ResourceClient,
+}
+
+impl TaskClient {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>, id: &str) -> Self {
+        TaskClient {
+            res: ResourceClient::item(pipeline, "actor-tasks", id),
+        }
+    }
+
+    /// The task; `None` if it does not exist.
+    pub async fn get(&self) -> Result<Option<Task>, Error> {
+        self.res.get().await
+    }
+
+    /// Changes the fields in `fields` (the API's names: `title`, `input`, `options`, ...).
+    pub async fn update(&self, fields: &(impl Serialize + ?Sized)) -> Result<Task, Error> {
+        self.res.update(fields, TimeoutTier::Short).await
+    }
+
+    /// Deletes the task; a task that does not exist is not an error.
+    pub async fn delete(&self) -> Result<(), Error> {
+        self.res.delete().await
+    }
+
+    /// Starts a run of the task; `input` (a JSON object) overrides fields of the saved input.
+    /// `opts.force_permission_level` is for Actors only and is not sent.
+    pub async fn start(
+        &self,
+        input: Option<&serde_json::Value>,
+        opts: &StartOptions,
+    ) -> Result<Run, Error> {
+        let opts = StartOptions {
+            force_permission_level: None,
+            ..opts.clone()
+        };
+        let input = input.cloned().map(RunInput::Json);
+        start_run(&self.res, input.as_ref(), &opts).await
+    }
+
+    /// Starts a run and waits until it ends or `wait` has passed (`None`: without limit);
+    /// answers the last state of the run, `None` if it vanished.
+    pub async fn call(
+        &self,
+        input: Option<&serde_json::Value>,
+        opts: &StartOptions,
+        wait: Option<Duration>,
+    ) -> Result<Option<Run>, Error> {
+        let start = StartOptions {
+            wait_for_finish: None,
+            ..opts.clone()
+        };
+        let run = self.start(input, &start).await?;
+        RunClient::new(self.res.pipeline(), &run.id)
+            .wait_for_finish(wait)
+            .await
+    }
+
+    /// The task's saved input; `None` if the task does not exist.
+    pub async fn get_input(&self) -> Result<Option<serde_json::Value>, Error> {
+        let req = self
+            .res
+            .sub(Method::GET, &["input"])
+            .timeout(TimeoutTier::Short);
+        crate::error::not_found_as_none(match self.res.call(req).await {
+            Ok(r) => r.json().await,
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Replaces the task's saved input; answers the new input.
+    pub async fn update_input(
+        &self,
+        input: &serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        let req = self
+            .res
+            .sub(Method::PUT, &["input"])
+            .json(input)?
+            .timeout(TimeoutTier::Short);
+        self.res.call(req).await?.json().await
+    }
+
+    /// The task's runs.
+    pub fn runs(&self) -> RunCollectionClient {
+        RunCollectionClient::from_resource(self.res.child(&["runs"]))
+    }
+
+    /// The last run of the task (`…/runs/last`), only among runs with `status` and `origin`
+    /// when given; the filters flow down to its storages and log.
+    pub fn last_run(&self, status: Option<ActorJobStatus>, origin: Option<&str>) -> RunClient {
+        last_run(&self.res, status, origin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::base::test_pipeline;
+    use serde_json::json;
+    use testkit::{Action, TestServer};
+
+    #[tokio::test]
+    async fn task_paths_and_the_permission_level_left_out() {
+        let server = TestServer::start().await;
+        let run = json!({"data": {"id": "r1", "status": "READY"}});
+        server.script("/v2/actor-tasks/me~t/runs", vec![Action::json(201, run)]);
+        server.script(
+            "/v2/actor-tasks/me~t/input",
+            vec![Action::json(200, json!({"a": 1}))],
+        );
+        let task = TaskClient::new(&test_pipeline(&server.url("")), "me/t");
+        let opts = StartOptions {
+            force_permission_level: Some("LIMITED_PERMISSIONS".into()),
+            ..StartOptions::new().max_items(3)
+        };
+        task.start(Some(&json!({"x": 1})), &opts).await.unwrap();
+        assert_eq!(task.get_input().await.unwrap(), Some(json!({"a": 1})));
+        let _ = task
+            .last_run(Some(ActorJobStatus::Succeeded), None)
+            .log()
+            .get(false)
+            .await;
+        let seen: Vec<(String, Option<String>)> = server
+            .requests()
+            .into_iter()
+            .map(|r| (r.path, r.query))
+            .collect();
+        let want = [
+            ("/v2/actor-tasks/me~t/runs", Some("maxItems=3")),
+            ("/v2/actor-tasks/me~t/input", None),
+            (
+                "/v2/actor-tasks/me~t/runs/last/log",
+                Some("status=SUCCEEDED&raw=false"),
+            ),
+        ];
+        let want: Vec<(String, Option<String>)> = want
+            .iter()
+            .map(|(p, q)| (p.to_string(), q.map(str::to_string)))
+            .collect();
+        assert_eq!(seen, want);
+    }
+}
