@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+use crate::actors::manifest::ActorDefinition;
+
 /// The API's own limit for JSON payloads (datasets, request queues): 9 MiB.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 9 * 1024 * 1024;
 
@@ -31,6 +33,9 @@ pub struct LocalApiConfig {
     /// How many requests [`LocalApi::request_log`](crate::LocalApi::request_log) keeps; 0 turns
     /// the log off (benchmarks).
     pub request_log_limit: usize,
+    /// The Actors this server can run (see [`crate::actors`]); registered only here, never
+    /// through the API.
+    pub actors: Vec<ActorDefinition>,
 }
 
 impl Default for LocalApiConfig {
@@ -43,11 +48,28 @@ impl Default for LocalApiConfig {
             user_id: "LocalUserId000001".to_owned(),
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             request_log_limit: DEFAULT_REQUEST_LOG_LIMIT,
+            actors: Vec::new(),
         }
     }
 }
 
 impl LocalApiConfig {
+    /// Adds the Actors of every `*/actor.json` under `dir`; a malformed manifest is an error
+    /// naming the file and the field.
+    pub fn load_actors_dir(
+        &mut self,
+        dir: &std::path::Path,
+    ) -> Result<(), crate::actors::manifest::ManifestError> {
+        self.actors.extend(crate::actors::manifest::load_dir(dir)?);
+        Ok(())
+    }
+
+    /// Adds a one-off Actor from `NAME=COMMAND`.
+    pub fn add_actor(&mut self, arg: &str) -> Result<(), crate::actors::manifest::ManifestError> {
+        self.actors.push(ActorDefinition::parse_one_off(arg)?);
+        Ok(())
+    }
+
     /// The default configuration with a token required on `/v2`.
     pub fn with_token(token: impl Into<String>) -> Self {
         Self {
@@ -68,6 +90,7 @@ impl fmt::Debug for LocalApiConfig {
             .field("user_id", &self.user_id)
             .field("max_payload_bytes", &self.max_payload_bytes)
             .field("request_log_limit", &self.request_log_limit)
+            .field("actors", &self.actors.iter().map(|a| &a.name).collect::<Vec<_>>())
             .finish()
     }
 }

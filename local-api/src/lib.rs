@@ -24,6 +24,7 @@
 //! `testkit`, the one fault server the transport and pipeline tests share.
 
 #![warn(missing_docs)]
+pub mod actors;
 pub mod body;
 pub mod config;
 pub mod error;

@@ -10,10 +10,18 @@ use std::path::PathBuf;
 use apify_local_api::{LocalApi, LocalApiConfig};
 use clap::Parser;
 
-/// A local Apify API v2 server (datasets, key-value stores, request queues, logs), with a
-/// request log and seeding under /_control.
+/// A local Apify API v2 server (datasets, key-value stores, request queues, logs, and local
+/// Actors that really run), with a request log and seeding under /_control.
+///
+/// Actors are registered here, never through the API: `--actors DIR` registers every
+/// `DIR/*/actor.json` (fields `name`, `title`, `version`, `description`, `input`, and the
+/// local ones `run` — the shell command, run with `sh -c` in the manifest's folder —,
+/// `defaultRunOptions {memoryMbytes, timeoutSecs, build}` and `pricingPerEvent
+/// {actorChargeEvents {EVENT {eventPriceUsd, eventTitle}}}`); `--actor NAME=COMMAND` registers
+/// a one-off. A run is a child process with the platform's environment (APIFY_TOKEN,
+/// APIFY_API_BASE_URL pointing here, ACTOR_RUN_ID, ACTOR_DEFAULT_DATASET_ID, ...).
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, long_about)]
 struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -31,6 +39,14 @@ struct Args {
     /// Largest JSON payload accepted, in bytes.
     #[arg(long, default_value_t = apify_local_api::config::DEFAULT_MAX_PAYLOAD_BYTES)]
     max_payload_bytes: usize,
+    /// Register every Actor of this folder (one subfolder with an actor.json per Actor). A
+    /// malformed manifest stops the server with an error naming the file and the field.
+    #[arg(long, value_name = "DIR")]
+    actors: Option<PathBuf>,
+    /// Register a one-off Actor that runs `sh -c COMMAND` (repeatable), e.g.
+    /// --actor hello='echo hello'.
+    #[arg(long = "actor", value_name = "NAME=COMMAND")]
+    actor: Vec<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,7 +78,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> std::io::Result<()> {
-    let config = LocalApiConfig {
+    let mut config = LocalApiConfig {
         addr: args.listen,
         token: args.token.filter(|t| !t.is_empty()),
         data_dir: args.data_dir,
@@ -70,8 +86,21 @@ async fn run(args: Args) -> std::io::Result<()> {
         max_payload_bytes: args.max_payload_bytes,
         ..LocalApiConfig::default()
     };
+    let invalid = |e: apify_local_api::actors::manifest::ManifestError| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+    };
+    if let Some(dir) = &args.actors {
+        config.load_actors_dir(dir).map_err(invalid)?;
+    }
+    for actor in &args.actor {
+        config.add_actor(actor).map_err(invalid)?;
+    }
     let api = LocalApi::start(config).await.map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", args.listen))
+        if e.kind() == std::io::ErrorKind::InvalidInput {
+            e
+        } else {
+            std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", args.listen))
+        }
     })?;
     {
         let mut stdout = std::io::stdout().lock();

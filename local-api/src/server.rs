@@ -158,6 +158,7 @@ impl LocalApi {
     /// Stops the server and waits (at most 5 s) for open connections to finish.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
+        self.state.runs.kill_all_now();
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
@@ -170,6 +171,8 @@ impl LocalApi {
 impl Drop for LocalApi {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        // No Actor run outlives the server.
+        self.state.runs.kill_all_now();
     }
 }
 

@@ -6,6 +6,8 @@ use std::path::Path;
 use bytes::Bytes;
 use tempfile::TempDir;
 
+use crate::actors::registry::ActorRegistry;
+use crate::actors::runs::Runs;
 use crate::config::LocalApiConfig;
 use crate::request_log::RequestLog;
 use crate::store::datasets::Dataset;
@@ -42,6 +44,10 @@ pub struct AppState {
     pub request_queues: Registry<RequestQueue>,
     /// Run and build logs.
     pub logs: Logs,
+    /// The registered Actors and their builds.
+    pub actors: ActorRegistry,
+    /// Actor runs.
+    pub runs: Runs,
     /// Requests received.
     pub request_log: RequestLog,
     /// Largest JSON body accepted.
@@ -70,14 +76,34 @@ impl AppState {
             username: config.username.clone(),
             user_id: config.user_id.clone(),
         };
+        let mut names = std::collections::HashSet::new();
+        for def in &config.actors {
+            if !names.insert(def.name.as_str()) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("two Actors are named \"{}\": Actor names must be unique", def.name),
+                ));
+            }
+        }
+        let actors = ActorRegistry::new(&config.actors);
+        let logs = Logs::default();
+        let by_id = actors.by_id();
+        for build in actors.builds(None) {
+            if let Some(actor) = by_id.get(build.act_id.as_str()) {
+                logs.set(&build.id, ActorRegistry::build_log(&build, actor).into_bytes(), true);
+            }
+        }
+        drop(by_id);
         Ok(Self {
+            actors,
+            runs: Runs::default(),
             users_me: users::users_me_body(&identity),
             identity,
             token: config.token.clone(),
             datasets: Registry::default(),
             key_value_stores: Registry::default(),
             request_queues: Registry::default(),
-            logs: Logs::default(),
+            logs,
             request_log: RequestLog::new(config.request_log_limit),
             max_payload_bytes: config.max_payload_bytes,
             data_dir,

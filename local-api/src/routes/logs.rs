@@ -29,6 +29,13 @@ async fn get_log(
     Path(id): Path<String>,
     p: Params,
 ) -> ApiResult<Response> {
+    serve_log(&state, &id, &p)
+}
+
+/// The answer of `GET /v2/logs/{id}` for the log of `id`, also used by the run and build
+/// log aliases (`/v2/actor-runs/{runId}/log`, ...).
+pub fn serve_log(state: &AppState, id: &str, p: &Params) -> ApiResult<Response> {
+    let id = id.to_owned();
     let log = state
         .logs
         .get(&id)

@@ -1,11 +1,16 @@
 //! The HTTP routes: the `/v2` API and the `/_control` API.
 
+pub mod actors;
+pub mod builds;
 pub mod control;
 pub mod datasets;
 pub mod key_value_stores;
+pub mod listing;
 pub mod logs;
 pub mod request_queues;
+pub mod runs;
 pub mod storages;
+pub mod store;
 
 use std::sync::Arc;
 
@@ -77,19 +82,99 @@ pub const V2_ROUTES: &[(&str, &str)] = &[
         "/v2/request-queues/{queueId}/requests/{requestId}/lock",
     ),
     ("GET", "/v2/logs/{buildOrRunId}"),
+    // Actors, runs and builds (`/v2/acts/...` is served too: the spec spells it `actors`).
+    ("GET", "/v2/actors"),
+    ("GET", "/v2/actors/{actorId}"),
+    ("GET", "/v2/actors/{actorId}/builds"),
+    ("POST", "/v2/actors/{actorId}/builds"),
+    ("GET", "/v2/actors/{actorId}/builds/default"),
+    ("GET", "/v2/actors/{actorId}/builds/{buildId}"),
+    ("GET", "/v2/actors/{actorId}/runs"),
+    ("POST", "/v2/actors/{actorId}/runs"),
+    ("GET", "/v2/actors/{actorId}/runs/{runId}"),
+    ("POST", "/v2/actors/{actorId}/runs/{runId}/abort"),
+    ("POST", "/v2/actors/{actorId}/runs/{runId}/metamorph"),
+    ("POST", "/v2/actors/{actorId}/runs/{runId}/resurrect"),
+    ("GET", "/v2/actors/{actorId}/runs/last"),
+    ("GET", "/v2/actors/{actorId}/runs/last/log"),
+    ("POST", "/v2/actors/{actorId}/runs/last/abort"),
+    ("POST", "/v2/actors/{actorId}/runs/last/metamorph"),
+    ("POST", "/v2/actors/{actorId}/runs/last/reboot"),
+    ("GET", "/v2/actors/{actorId}/runs/last/dataset"),
+    ("GET", "/v2/actors/{actorId}/runs/last/dataset/items"),
+    ("POST", "/v2/actors/{actorId}/runs/last/dataset/items"),
+    ("GET", "/v2/actors/{actorId}/runs/last/dataset/statistics"),
+    ("GET", "/v2/actors/{actorId}/runs/last/key-value-store"),
+    ("GET", "/v2/actors/{actorId}/runs/last/key-value-store/keys"),
+    (
+        "GET",
+        "/v2/actors/{actorId}/runs/last/key-value-store/records/{recordKey}",
+    ),
+    ("GET", "/v2/actors/{actorId}/runs/last/request-queue"),
+    ("GET", "/v2/actors/{actorId}/runs/last/request-queue/head"),
+    ("GET", "/v2/actors/{actorId}/runs/last/request-queue/requests"),
+    ("GET", "/v2/actor-runs"),
+    ("GET", "/v2/actor-runs/{runId}"),
+    ("PUT", "/v2/actor-runs/{runId}"),
+    ("DELETE", "/v2/actor-runs/{runId}"),
+    ("POST", "/v2/actor-runs/{runId}/abort"),
+    ("POST", "/v2/actor-runs/{runId}/metamorph"),
+    ("POST", "/v2/actor-runs/{runId}/reboot"),
+    ("POST", "/v2/actor-runs/{runId}/resurrect"),
+    ("POST", "/v2/actor-runs/{runId}/charge"),
+    ("GET", "/v2/actor-runs/{runId}/log"),
+    ("GET", "/v2/actor-runs/{runId}/dataset"),
+    ("PUT", "/v2/actor-runs/{runId}/dataset"),
+    ("DELETE", "/v2/actor-runs/{runId}/dataset"),
+    ("GET", "/v2/actor-runs/{runId}/dataset/items"),
+    ("POST", "/v2/actor-runs/{runId}/dataset/items"),
+    ("GET", "/v2/actor-runs/{runId}/dataset/statistics"),
+    ("GET", "/v2/actor-runs/{runId}/key-value-store"),
+    ("PUT", "/v2/actor-runs/{runId}/key-value-store"),
+    ("DELETE", "/v2/actor-runs/{runId}/key-value-store"),
+    ("GET", "/v2/actor-runs/{runId}/key-value-store/keys"),
+    ("GET", "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}"),
+    ("PUT", "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}"),
+    ("POST", "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}"),
+    (
+        "DELETE",
+        "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}",
+    ),
+    ("GET", "/v2/actor-runs/{runId}/request-queue"),
+    ("PUT", "/v2/actor-runs/{runId}/request-queue"),
+    ("DELETE", "/v2/actor-runs/{runId}/request-queue"),
+    ("GET", "/v2/actor-runs/{runId}/request-queue/head"),
+    ("POST", "/v2/actor-runs/{runId}/request-queue/head/lock"),
+    ("GET", "/v2/actor-runs/{runId}/request-queue/requests"),
+    ("POST", "/v2/actor-runs/{runId}/request-queue/requests"),
+    ("POST", "/v2/actor-runs/{runId}/request-queue/requests/batch"),
+    ("DELETE", "/v2/actor-runs/{runId}/request-queue/requests/batch"),
+    ("POST", "/v2/actor-runs/{runId}/request-queue/requests/unlock"),
+    ("GET", "/v2/actor-runs/{runId}/request-queue/requests/{requestId}"),
+    ("PUT", "/v2/actor-runs/{runId}/request-queue/requests/{requestId}"),
+    (
+        "DELETE",
+        "/v2/actor-runs/{runId}/request-queue/requests/{requestId}",
+    ),
+    ("GET", "/v2/actor-builds"),
+    ("GET", "/v2/actor-builds/{buildId}"),
+    ("DELETE", "/v2/actor-builds/{buildId}"),
+    ("POST", "/v2/actor-builds/{buildId}/abort"),
+    ("GET", "/v2/actor-builds/{buildId}/log"),
+    ("GET", "/v2/actor-builds/{buildId}/openapi.json"),
+    ("GET", "/v2/store"),
 ];
 
 /// The whole router, with the request gate (log, token) in front of it.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v2/users/me", get(users_me))
-        .merge(storages::routes::<Dataset>())
-        .merge(storages::routes::<KeyValueStore>())
-        .merge(storages::routes::<RequestQueue>())
-        .merge(datasets::routes())
-        .merge(key_value_stores::routes())
-        .merge(request_queues::routes())
+        .merge(storage_routes())
         .merge(logs::routes())
+        .merge(actors::routes())
+        .merge(runs::routes())
+        .merge(builds::routes())
+        .merge(store::routes())
         .merge(control::routes())
         .fallback(|| async { ApiError::page_not_found() })
         .layer(axum::middleware::from_fn_with_state(
@@ -97,6 +182,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             middleware::gate,
         ))
         .with_state(state)
+}
+
+/// The storage routes alone (datasets, key-value stores, request queues), without the gate:
+/// the run-scoped aliases hand their rewritten requests to these.
+pub fn storage_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .merge(storages::routes::<Dataset>())
+        .merge(storages::routes::<KeyValueStore>())
+        .merge(storages::routes::<RequestQueue>())
+        .merge(datasets::routes())
+        .merge(key_value_stores::routes())
+        .merge(request_queues::routes())
+        .fallback(|| async { ApiError::page_not_found() })
 }
 
 /// `GET /v2/users/me`: the pre-serialized user (a `Bytes` clone, no allocation).

@@ -135,6 +135,23 @@ impl KeyValueStore {
         self.meta.touch_modified();
     }
 
+    /// Stores `body` under `key` from memory (a run's `INPUT`, written by the server itself).
+    pub fn put_bytes(&self, key: &str, content_type: HeaderValue, body: Bytes) -> std::io::Result<()> {
+        let path = self.new_file_path();
+        std::fs::write(&path, &body)?;
+        let inline = (body.len() <= crate::body::INLINE_RECORD_LIMIT).then_some(body.clone());
+        self.put(
+            key,
+            Record {
+                content_type,
+                size: body.len() as u64,
+                path,
+                inline,
+            },
+        );
+        Ok(())
+    }
+
     /// Deletes the record under `key`; whether it existed.
     pub fn delete(&self, key: &str) -> bool {
         let old = self

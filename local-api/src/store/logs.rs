@@ -91,6 +91,14 @@ impl Logs {
         log.append(text, finish);
     }
 
+    /// Opens the log of `id` again for appends and streams (a resurrected run), creating it.
+    pub fn reopen(&self, id: &str) {
+        self.append(id, b"", false);
+        if let Some(log) = self.logs.read().expect("logs lock poisoned").get(id) {
+            log.state.send_modify(|s| s.1 = false);
+        }
+    }
+
     /// Removes every log.
     pub fn clear(&self) {
         self.logs.write().expect("logs lock poisoned").clear();
