@@ -7,12 +7,17 @@
 //! error lines, log lines and panic messages go through one [`Redactor`] that knows the
 //! token and the configuration's secrets (see [`redactor`]).
 
+mod actors;
 mod api;
+mod builds;
 mod datasets;
 mod input;
+mod jobs;
 mod key_value_stores;
 mod output;
 mod request_queues;
+mod runs;
+mod tasks;
 mod transport;
 mod users;
 
@@ -123,6 +128,20 @@ impl std::fmt::Debug for GlobalArgs {
 /// The command groups.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run an Actor and wait for it: log on stderr, the run (or its dataset) on stdout.
+    Call(actors::CallArgs),
+    /// Actors: list, inspect, start, call, build, delete.
+    #[command(subcommand)]
+    Actors(actors::ActorsCommand),
+    /// Actor runs: list, inspect, wait, abort, resurrect, log, delete.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
+    /// Actor builds: list, inspect, create, log, wait, delete.
+    #[command(subcommand)]
+    Builds(builds::BuildsCommand),
+    /// Saved Actor tasks: run, list, inspect.
+    #[command(subcommand, visible_alias = "tasks")]
+    Task(tasks::TaskCommand),
     /// Datasets: list, inspect, create, delete, read and append items.
     #[command(subcommand, visible_alias = "ds")]
     Datasets(datasets::DatasetsCommand),
@@ -183,6 +202,16 @@ pub enum CliError {
     /// The transport could not complete an exchange (after retries): exit 1; the message gets
     /// the API URL, since "connection refused" alone does not say where to.
     Transport(String),
+    /// An Actor run or build ended other than SUCCEEDED: exit 1, one line saying how, after
+    /// the last lines of its log.
+    JobEnded {
+        /// How it ended.
+        message: String,
+        /// The last lines of its log.
+        tail: Vec<String>,
+    },
+    /// Ctrl-C while waiting: exit 130; the message says what goes on and how to stop it.
+    Interrupted(String),
     /// stdout was closed by the reader (e.g. `| head`): not an error.
     BrokenPipe,
 }
@@ -210,7 +239,10 @@ impl CliError {
     fn exit_code(&self) -> ExitCode {
         match self {
             CliError::Usage(_) => ExitCode::from(2),
-            CliError::Failure(_) | CliError::Transport(_) => ExitCode::from(1),
+            CliError::Failure(_) | CliError::Transport(_) | CliError::JobEnded { .. } => {
+                ExitCode::from(1)
+            }
+            CliError::Interrupted(_) => ExitCode::from(130),
             CliError::BrokenPipe => ExitCode::SUCCESS,
         }
     }
@@ -424,7 +456,18 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let message = match &e {
-                CliError::Usage(m) | CliError::Failure(m) => Some(m.clone()),
+                CliError::Usage(m) | CliError::Failure(m) | CliError::Interrupted(m) => {
+                    Some(m.clone())
+                }
+                CliError::JobEnded { message, tail } => {
+                    if !tail.is_empty() {
+                        eprintln!("last lines of the log:");
+                        for line in tail {
+                            eprintln!("  {}", redact(line));
+                        }
+                    }
+                    Some(message.clone())
+                }
                 CliError::Transport(m) => Some(format!("{m} (API URL: {api_url})")),
                 CliError::BrokenPipe => None,
             };
@@ -441,6 +484,11 @@ fn main() -> ExitCode {
 
 async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
     match command {
+        Command::Call(a) => actors::call(ctx, a).await,
+        Command::Actors(c) => actors::run(ctx, c).await,
+        Command::Runs(c) => runs::run(ctx, c).await,
+        Command::Builds(c) => builds::run(ctx, c).await,
+        Command::Task(c) => tasks::run(ctx, c).await,
         Command::Datasets(c) => datasets::run(ctx, c).await,
         Command::KeyValueStores(c) => key_value_stores::run(ctx, c).await,
         Command::RequestQueues(c) => request_queues::run(ctx, c).await,
