@@ -44,13 +44,29 @@ pub struct Env {
 impl Env {
     /// Starts a local API that accepts `token`.
     pub fn new(token: &'static str) -> Self {
+        Self::start(LocalApiConfig::with_token(token), token)
+    }
+
+    /// Starts a local API that accepts `token` and runs the example Actors of
+    /// `examples/actors` plus the one-off `sleeper` (`sleep 30`).
+    pub fn with_actors(token: &'static str) -> Self {
+        let mut config = LocalApiConfig::with_token(token);
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/actors");
+        config
+            .load_actors_dir(&examples)
+            .expect("the example Actors load");
+        config.add_actor("sleeper=sleep 30").unwrap();
+        Self::start(config, token)
+    }
+
+    fn start(config: LocalApiConfig, token: &'static str) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
         let api = rt
-            .block_on(LocalApi::start(LocalApiConfig::with_token(token)))
+            .block_on(LocalApi::start(config))
             .expect("local API starts");
         Env {
             api,
