@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job, offline: build, start the local Apify API on loopback, then run the same
-# storage workload through the apify-host CLI twice, once with the built-in transport and once
-# with the reqwest plugin, selected by nothing but a config file, and print a side-by-side table.
+# The main job, offline: build, start the local Apify API on loopback with the example Actors
+# (examples/actors), then run the same ops workload through the apify-host CLI twice, once with
+# the built-in transport and once with the reqwest plugin, selected by nothing but a config
+# file: call an Actor with an input (its log followed on stderr), read its dataset and OUTPUT,
+# push and read back items and a large record; then print a side-by-side table.
 #
 #   scripts/main-job.sh                 # 10,000 items, a 256 MiB record
 #   ITEMS=100000 RECORD_MIB=1024 scripts/main-job.sh
@@ -25,8 +27,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "==> starting the local Apify API on 127.0.0.1"
+echo "==> starting the local Apify API on 127.0.0.1, with the example Actors"
 APIFY_LOCAL_API_TOKEN=$TOKEN "$BIN/apify-local-api" --listen 127.0.0.1:0 --request-log-limit 1000000 \
+    --actors "$PWD/examples/actors" \
     >"$work/api.out" 2>"$work/api.err" &
 api_pid=$!
 for _ in $(seq 100); do grep -q '^listening on ' "$work/api.out" 2>/dev/null && break; sleep 0.1; done
@@ -54,6 +57,8 @@ TOML
 echo "==> preparing $ITEMS items and a $RECORD_MIB MiB record"
 seq 1 "$ITEMS" | awk 'BEGIN{printf "["} {if (NR>1) printf ","; printf "{\"n\":%d,\"url\":\"https://example.com/page/%d\",\"title\":\"Item %d\"}", $1, $1, $1} END{print "]"}' >"$work/items.json"
 head -c $((RECORD_MIB * 1024 * 1024)) /dev/urandom >"$work/record.bin"
+ACTOR_ITEMS=$(( ITEMS < 1000 ? ITEMS : 1000 ))
+jq -c --argjson n "$ACTOR_ITEMS" '{items: .[0:$n]}' "$work/items.json" >"$work/actor-input.json"
 record_sha=$(sha256sum "$work/record.bin" | cut -d' ' -f1)
 
 declare -A RESULT
@@ -64,6 +69,19 @@ for t in builtin reqwest; do
     curl -fsS -H @"$work/control-auth" -X DELETE "$API_URL/_control/requests" >/dev/null
     now() { date +%s.%N; }
     start=$(now)
+    echo "    call echo (its log follows, indented):"
+    "$BIN/apify-host" -o json call echo --input "@$work/actor-input.json" >"$work/$t-run.json" \
+        2> >(sed 's/^/      | /' >&2)
+    [ "$(jq -r .status "$work/$t-run.json")" = SUCCEEDED ] || { echo "error: the Actor run did not succeed"; exit 1; }
+    "$BIN/apify-host" datasets get-items "$(jq -r .defaultDatasetId "$work/$t-run.json")" --format jsonl \
+        --out "$work/$t-run-items.jsonl"
+    got=$(wc -l <"$work/$t-run-items.jsonl")
+    [ "$got" -eq "$ACTOR_ITEMS" ] || { echo "error: the run's dataset has $got items, the input $ACTOR_ITEMS"; exit 1; }
+    "$BIN/apify-host" -o json key-value-stores get-value "$(jq -r .defaultKeyValueStoreId "$work/$t-run.json")" OUTPUT \
+        >"$work/$t-output.json"
+    [ "$(jq -cS . "$work/$t-output.json")" = "$(jq -cS . "$work/actor-input.json")" ] || { echo "error: OUTPUT differs from the input"; exit 1; }
+    echo "    ok: run $(jq -r .id "$work/$t-run.json") SUCCEEDED; its dataset ($got items) and OUTPUT match the input"
+    t_call=$(now)
     ds=$("$BIN/apify-host" -o json datasets create "main-job-$t" | jq -r .id)
     "$BIN/apify-host" datasets push-items "$ds" "@$work/items.json" >/dev/null
     "$BIN/apify-host" datasets get-items "$ds" --format jsonl --out "$work/$t-items.jsonl"
@@ -78,17 +96,20 @@ for t in builtin reqwest; do
     end=$(now)
     requests=$(curl -fsS -H @"$work/control-auth" "$API_URL/_control/requests" | jq 'length')
     bytes=$(( $(stat -c %s "$work/items.json") + $(stat -c %s "$work/$t-items.jsonl") + 2 * $(stat -c %s "$work/record.bin") ))
-    RESULT[$t]="$requests $bytes $(echo "$end - $start" | bc -l) $(echo "$t_items - $start" | bc -l) $(echo "$t_upload - $t_items" | bc -l) $(echo "$end - $t_upload" | bc -l)"
+    RESULT[$t]="$requests $bytes $(echo "$end - $start" | bc -l) $(echo "$t_call - $start" | bc -l) $(echo "$t_items - $t_call" | bc -l) $(echo "$t_upload - $t_items" | bc -l) $(echo "$end - $t_upload" | bc -l)"
     echo "    ok: $ITEMS items pushed and read back, record sha256 matches"
 done
 
 echo
-echo "Same workload, transport chosen by config only (items: $ITEMS, record: $RECORD_MIB MiB):"
-printf '%-10s %9s %11s %9s %11s %12s %14s\n' transport requests bytes "total s" "items s" "upload s" "download MB/s"
+echo "Same workload, transport chosen by config only (Actor input: $ACTOR_ITEMS items; items: $ITEMS;"
+echo "record: $RECORD_MIB MiB):"
+printf '%-10s %9s %11s %9s %8s %9s %10s %14s\n' transport requests bytes "total s" "call s" "items s" "upload s" "download MB/s"
 for t in builtin reqwest; do
-    read -r req bytes secs items up down <<<"${RESULT[$t]}"
-    printf '%-10s %9d %11d %9.2f %11.2f %12.2f %14.0f\n' "$t" "$req" "$bytes" "$secs" "$items" "$up" \
+    read -r req bytes secs call items up down <<<"${RESULT[$t]}"
+    printf '%-10s %9d %11d %9.2f %8.2f %9.2f %10.2f %14.0f\n' "$t" "$req" "$bytes" "$secs" "$call" "$items" "$up" \
         "$(echo "$RECORD_MIB * 1048576 / $down / 1000000" | bc -l)"
 done
-echo "(items s: create + push + read back the items; upload s includes gzip of the record, as the"
-echo " reference clients compress application/octet-stream bodies; download is streamed to a file)"
+echo "(requests: every request the local API received, the Actor's own included; call s: start, follow"
+echo " the log, wait, read the run's dataset and OUTPUT; items s: create + push + read back the items;"
+echo " upload s includes gzip of the record, as the reference clients compress application/octet-stream"
+echo " bodies; download is streamed to a file)"
