@@ -18,11 +18,13 @@
 //! still works (through `block_in_place`), but on a current-thread runtime it is refused with an
 //! error that says so, because waiting there would stall the caller's own runtime.
 
+mod actors;
 mod iter;
 pub(crate) mod macros;
 mod runtime;
 mod storages;
 
+pub use actors::*;
 pub use iter::{BodyReader, Iter, RecordReader};
 pub use storages::*;
 
@@ -114,5 +116,42 @@ impl ApifyClient {
     /// The log of a run or build.
     pub fn log(&self, id: &str) -> LogClient {
         self.wrap(self.inner.log(id))
+    }
+    /// The Actor collection.
+    pub fn actors(&self) -> ActorCollectionClient {
+        self.wrap(self.inner.actors())
+    }
+    /// One Actor, by id or `username~name`.
+    pub fn actor(&self, id: &str) -> ActorClient {
+        self.wrap(self.inner.actor(id))
+    }
+    /// Every build of the user's Actors.
+    pub fn builds(&self) -> BuildCollectionClient {
+        self.wrap(self.inner.builds())
+    }
+    /// One build.
+    pub fn build(&self, id: &str) -> BuildClient {
+        self.wrap(self.inner.build(id))
+    }
+    /// Every run of the user's Actors.
+    pub fn runs(&self) -> RunCollectionClient {
+        self.wrap(self.inner.runs())
+    }
+    /// One run.
+    pub fn run(&self, id: &str) -> RunClient {
+        self.wrap(self.inner.run(id))
+    }
+    /// The task collection.
+    pub fn tasks(&self) -> TaskCollectionClient {
+        self.wrap(self.inner.tasks())
+    }
+    /// One task, by id or `username~name`.
+    pub fn task(&self, id: &str) -> TaskClient {
+        self.wrap(self.inner.task(id))
+    }
+    /// Sets the status message of the run this code runs in (`ACTOR_RUN_ID`), see
+    /// [`crate::ApifyClient::set_status_message`].
+    pub fn set_status_message(&self, message: &str, is_terminal: bool) -> Result<crate::Run, Error> {
+        self.rt.run(|| self.inner.set_status_message(message, is_terminal))
     }
 }
