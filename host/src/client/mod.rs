@@ -11,10 +11,10 @@ pub use raw::RequestBuilder;
 use crate::{
     http::{ApiRequest, ApiResponse, HttpSettings, Pipeline, StatisticsSnapshot},
     resources::{
-        ActorClient, ActorCollectionClient, BuildClient, BuildCollectionClient, Run, RunClient,
-        RunCollectionClient, RunUpdate, TaskClient, TaskCollectionClient,
-        DatasetClient, DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient,
-        LogClient, RequestQueueClient, RequestQueueCollectionClient, UserClient,
+        ActorClient, ActorCollectionClient, BuildClient, BuildCollectionClient, DatasetClient,
+        DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient, LogClient,
+        RequestQueueClient, RequestQueueCollectionClient, Run, RunClient, RunCollectionClient,
+        RunUpdate, TaskClient, TaskCollectionClient, UserClient,
     },
     token::Token,
     transport::{BuiltinTransport, HttpTransport},
@@ -275,7 +275,9 @@ impl ApifyClient {
     /// one `ACTOR_RUN_ID` names), as the JS client's `setStatusMessage`. `is_terminal` marks
     /// it as the run's last message.
     pub async fn set_status_message(&self, message: &str, is_terminal: bool) -> Result<Run, Error> {
-        let run_id = std::env::var("ACTOR_RUN_ID").ok().filter(|id| !id.trim().is_empty());
+        let run_id = std::env::var("ACTOR_RUN_ID")
+            .ok()
+            .filter(|id| !id.trim().is_empty());
         let Some(run_id) = run_id else {
             return Err(Error::config(
                 "set_status_message works only inside an Actor run: the ACTOR_RUN_ID \

@@ -189,11 +189,7 @@ impl ActorClient {
     }
 
     /// Starts a run and answers it at once (or after `opts.wait_for_finish` seconds at most).
-    pub async fn start(
-        &self,
-        input: Option<&RunInput>,
-        opts: &StartOptions,
-    ) -> Result<Run, Error> {
+    pub async fn start(&self, input: Option<&RunInput>, opts: &StartOptions) -> Result<Run, Error> {
         start_run(&self.res, input, opts).await
     }
 
@@ -314,7 +310,7 @@ pub(crate) fn last_run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::base::{query::to_params, test_pipeline};
+    use crate::resources::base::{test_pipeline, to_params};
     use serde_json::json;
     use testkit::{Action, TestServer};
 
@@ -332,10 +328,7 @@ mod tests {
             .map(|(k, v)| (k, v.encode()))
             .collect();
         let names: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(
-            names,
-            ["betaPackages", "tag", "useCache", "waitForFinish"]
-        );
+        assert_eq!(names, ["betaPackages", "tag", "useCache", "waitForFinish"]);
         assert_eq!(got[2].1.as_deref(), Some("false"));
     }
 
@@ -355,20 +348,30 @@ mod tests {
             .get()
             .await;
         let _ = actor.last_run(None, None).log().get(true).await;
-        let _ = actor.last_run(None, Some("WEB")).request_queue().get().await;
+        let _ = actor
+            .last_run(None, Some("WEB"))
+            .request_queue()
+            .get()
+            .await;
         let seen: Vec<(String, Option<String>)> = server
             .requests()
             .into_iter()
             .map(|r| (r.path, r.query))
             .collect();
         let want = [
-            ("/v2/actors/me~x/runs/last/dataset", Some("status=SUCCEEDED")),
+            (
+                "/v2/actors/me~x/runs/last/dataset",
+                Some("status=SUCCEEDED"),
+            ),
             (
                 "/v2/actors/me~x/runs/last/key-value-store",
                 Some("status=FAILED&origin=API"),
             ),
             ("/v2/actors/me~x/runs/last/log", Some("raw=true")),
-            ("/v2/actors/me~x/runs/last/request-queue", Some("origin=WEB")),
+            (
+                "/v2/actors/me~x/runs/last/request-queue",
+                Some("origin=WEB"),
+            ),
         ];
         let want: Vec<(String, Option<String>)> = want
             .iter()

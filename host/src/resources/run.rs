@@ -311,14 +311,18 @@ impl RunClient {
         check_period: Duration,
     ) -> Result<StatusMessageWatcher, Error> {
         let prefix = self.redirect_prefix().await?;
-        Ok(StatusMessageWatcher::new(self.clone(), prefix, check_period))
+        Ok(StatusMessageWatcher::new(
+            self.clone(),
+            prefix,
+            check_period,
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::base::{query::to_params, test_pipeline};
+    use crate::resources::base::{test_pipeline, to_params};
     use serde_json::json;
     use testkit::{Action, TestServer};
 
@@ -420,7 +424,8 @@ mod tests {
             ("/v2/actor-runs/r1/log", Some("raw=false")),
             (
                 "/v2/actor-runs/r1/metamorph",
-                Some("targetActorId=me~other&build=beta"),
+                // `~` percent-encoded in a query value; the API decodes it back.
+                Some("targetActorId=me%7Eother&build=beta"),
             ),
         ];
         let want: Vec<(String, Option<String>)> = want
