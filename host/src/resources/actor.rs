@@ -380,6 +380,122 @@ mod tests {
         assert_eq!(seen, want);
     }
 
+    /// Collects the `apify.actor` events of the current thread (a current-thread runtime runs
+    /// the redirect tasks there too).
+    struct Capture(Arc<std::sync::Mutex<Vec<(tracing::Level, String)>>>);
+
+    struct Message(String);
+
+    impl tracing::field::Visit for Message {
+        fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+            if f.name() == "message" {
+                self.0 = format!("{v:?}");
+            }
+        }
+    }
+
+    impl tracing::Subscriber for Capture {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if event.metadata().target() == crate::resources::streamed_log::TARGET {
+                let mut m = Message(String::new());
+                event.record(&mut m);
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push((*event.metadata().level(), m.0));
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[tokio::test]
+    async fn call_waits_and_redirects_the_log_and_the_status_message() {
+        let server = TestServer::start().await;
+        let run = |status: &str, message: &str| {
+            Action::json(
+                200,
+                json!({"data": {"id": "r1", "actId": "a1", "status": status,
+                                "statusMessage": message, "isStatusMessageTerminal": status == "SUCCEEDED"}}),
+            )
+        };
+        server.script(
+            "/v2/actors/a1/runs",
+            vec![Action::json(
+                201,
+                json!({"data": {"id": "r1", "actId": "a1", "status": "READY"}}),
+            )],
+        );
+        // Two lookups of the log's prefix, then the watcher's and the wait's polls.
+        let mut polls = vec![run("RUNNING", "Starting"); 2];
+        polls.extend(vec![run("SUCCEEDED", "Done"); 30]);
+        server.script("/v2/actor-runs/r1", polls);
+        server.script(
+            "/v2/actors/a1",
+            vec![Action::json(200, json!({"data": {"id": "a1", "name": "my-actor"}})); 2],
+        );
+        server.script(
+            "/v2/actor-runs/r1/log",
+            vec![Action::text(
+                200,
+                "2024-01-01T00:00:00.000Z hello\n2024-01-01T00:00:01.000Z WARN careful\n  detail\n",
+            )],
+        );
+        let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let _guard = tracing::subscriber::set_default(Capture(events.clone()));
+
+        let actor = ActorClient::new(&test_pipeline(&server.url("")), "a1");
+        let done = actor
+            .call(None, &CallOptions::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, ActorJobStatus::Succeeded);
+        let events = events.lock().unwrap().clone();
+        let prefix = "my-actor runId:r1 -> ";
+        assert!(
+            events.contains(&(
+                tracing::Level::INFO,
+                format!("{prefix}2024-01-01T00:00:00.000Z hello")
+            )),
+            "{events:?}"
+        );
+        assert!(
+            events.contains(&(
+                tracing::Level::WARN,
+                format!("{prefix}2024-01-01T00:00:01.000Z WARN careful\n  detail")
+            )),
+            "{events:?}"
+        );
+        let statuses: Vec<_> = events
+            .iter()
+            .filter(|(_, m)| m.contains("Status:"))
+            .collect();
+        assert_eq!(
+            statuses,
+            [&(
+                tracing::Level::INFO,
+                format!("{prefix}Status: SUCCEEDED, Message: Done")
+            )],
+            "each status line once"
+        );
+        let log_reads: Vec<_> = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == "/v2/actor-runs/r1/log")
+            .map(|r| r.query)
+            .collect();
+        assert_eq!(log_reads, [Some("stream=true&raw=true".to_string())]);
+    }
+
     #[tokio::test]
     async fn start_sends_the_options_and_the_input() {
         let server = TestServer::start().await;
