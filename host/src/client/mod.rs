@@ -320,4 +320,17 @@ mod tests {
             .unwrap_err();
         assert!(e.is_config() && e.to_string().contains("http://"), "{e}");
     }
+
+    #[tokio::test]
+    async fn set_status_message_outside_an_actor_says_what_is_missing() {
+        // Only checkable where the variable is unset (never set here: tests share the env).
+        if std::env::var_os("ACTOR_RUN_ID").is_none() {
+            let c = ApifyClient::new("t").unwrap();
+            let e = c.set_status_message("hi", false).await.unwrap_err();
+            assert!(
+                e.is_config() && e.to_string().contains("ACTOR_RUN_ID"),
+                "{e}"
+            );
+        }
+    }
 }

@@ -310,7 +310,10 @@ pub(crate) fn last_run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::base::{test_pipeline, to_params};
+    use crate::resources::{
+        base::{test_pipeline, to_params},
+        PageOptions,
+    };
     use serde_json::json;
     use testkit::{Action, TestServer};
 
@@ -494,6 +497,65 @@ mod tests {
             .map(|r| r.query)
             .collect();
         assert_eq!(log_reads, [Some("stream=true&raw=true".to_string())]);
+    }
+
+    #[tokio::test]
+    async fn sub_resources_of_an_actor() {
+        let server = TestServer::start().await;
+        server.script(
+            "/v2/actors/a/builds/default",
+            vec![Action::json(
+                200,
+                json!({"data": {"id": "b1", "status": "SUCCEEDED"}}),
+            )],
+        );
+        let actor = ActorClient::new(&test_pipeline(&server.url("")), "a");
+        let build = actor.default_build(Some(5)).await.unwrap();
+        let _ = build.get().await;
+        let _ = build.log().get(false).await;
+        let _ = actor.versions().list().await;
+        let _ = actor.version("0.1").env_var("MY VAR").get().await;
+        let _ = actor.version("0.1").env_vars().list().await;
+        let _ = actor.builds().list(&PageOptions::default()).await;
+        let _ = actor.runs().list(&Default::default()).await;
+        let _ = actor
+            .build(
+                "0.1",
+                &BuildOptions {
+                    tag: Some("beta".into()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        let _ = actor
+            .validate_input(&RunInput::Json(json!({})), Some("latest"))
+            .await;
+        let seen: Vec<(String, String, Option<String>)> = server
+            .requests()
+            .into_iter()
+            .map(|r| (r.method, r.path, r.query))
+            .collect();
+        let want = [
+            (
+                "GET",
+                "/v2/actors/a/builds/default",
+                Some("waitForFinish=5"),
+            ),
+            ("GET", "/v2/actor-builds/b1", None),
+            ("GET", "/v2/actor-builds/b1/log", Some("raw=false")),
+            ("GET", "/v2/actors/a/versions", None),
+            ("GET", "/v2/actors/a/versions/0.1/env-vars/MY%20VAR", None),
+            ("GET", "/v2/actors/a/versions/0.1/env-vars", None),
+            ("GET", "/v2/actors/a/builds", None),
+            ("GET", "/v2/actors/a/runs", None),
+            ("POST", "/v2/actors/a/builds", Some("version=0.1&tag=beta")),
+            ("POST", "/v2/actors/a/validate-input", Some("build=latest")),
+        ];
+        let want: Vec<(String, String, Option<String>)> = want
+            .iter()
+            .map(|(m, p, q)| (m.to_string(), p.to_string(), q.map(str::to_string)))
+            .collect();
+        assert_eq!(seen, want);
     }
 
     #[tokio::test]
