@@ -205,15 +205,31 @@ impl ActorClient {
             wait_for_finish: None,
             ..opts.start.clone()
         };
-        let run = self.start(input, &start).await?;
-        let run = RunClient::new(self.res.pipeline(), &run.id);
+        let started_id = self.start(input, &start).await?.id;
+        let run = RunClient::new(self.res.pipeline(), &started_id);
         match opts.log {
             LogRedirect::Off => run.wait_for_finish(opts.wait).await,
             LogRedirect::Default => {
-                let mut watcher = run
-                    .get_status_message_watcher(Duration::from_secs(1))
-                    .await?;
-                let mut log = run.get_streamed_log(true).await?;
+                // The run is started: failing to set up the redirect (the Actor's name is
+                // looked up) must not lose it, so wait without redirecting then.
+                let redirect = async {
+                    let watcher = run
+                        .get_status_message_watcher(Duration::from_secs(1))
+                        .await?;
+                    let log = run.get_streamed_log(true).await?;
+                    Ok::<_, Error>((watcher, log))
+                };
+                let (mut watcher, mut log) = match redirect.await {
+                    Ok(both) => both,
+                    Err(e) => {
+                        tracing::warn!(
+                            target: super::streamed_log::TARGET,
+                            "cannot redirect the log of run {}: {e}; waiting without it",
+                            started_id
+                        );
+                        return run.wait_for_finish(opts.wait).await;
+                    }
+                };
                 watcher.start();
                 log.start();
                 let finished = run.wait_for_finish(opts.wait).await;
