@@ -11,14 +11,18 @@ pub use raw::RequestBuilder;
 use crate::{
     http::{ApiRequest, ApiResponse, HttpSettings, Pipeline, StatisticsSnapshot},
     resources::{
-        ActorClient, ActorCollectionClient, BuildClient, BuildCollectionClient, DatasetClient,
-        DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient, LogClient,
-        RequestQueueClient, RequestQueueCollectionClient, Run, RunClient, RunCollectionClient,
-        RunUpdate, TaskClient, TaskCollectionClient, UserClient,
+        DatasetClient, DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient,
+        LogClient, RequestQueueClient, RequestQueueCollectionClient, UserClient,
     },
     token::Token,
     transport::{BuiltinTransport, HttpTransport},
     Error, DEFAULT_API_URL,
+};
+// The Actor family's clients, in their own `use` so the storage and other families' lists
+// merge without touching each other.
+use crate::resources::{
+    ActorClient, ActorCollectionClient, BuildClient, BuildCollectionClient, Run, RunClient,
+    RunCollectionClient, RunUpdate, TaskClient, TaskCollectionClient,
 };
 
 /// The Apify API client. Cheap to clone; clones share the transport and the statistics.
