@@ -11,14 +11,18 @@ pub use raw::RequestBuilder;
 use crate::{
     http::{ApiRequest, ApiResponse, HttpSettings, Pipeline, StatisticsSnapshot},
     resources::{
-        ActorClient, ActorCollectionClient, BuildClient, BuildCollectionClient, Run, RunClient,
-        RunCollectionClient, RunUpdate, TaskClient, TaskCollectionClient,
         DatasetClient, DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient,
         LogClient, RequestQueueClient, RequestQueueCollectionClient, UserClient,
     },
     token::Token,
     transport::{BuiltinTransport, HttpTransport},
     Error, DEFAULT_API_URL,
+};
+// The Actor family's clients, in their own `use` so the storage and other families' lists
+// merge without touching each other.
+use crate::resources::{
+    ActorClient, ActorCollectionClient, BuildClient, BuildCollectionClient, Run, RunClient,
+    RunCollectionClient, RunUpdate, TaskClient, TaskCollectionClient,
 };
 
 /// The Apify API client. Cheap to clone; clones share the transport and the statistics.
@@ -275,7 +279,9 @@ impl ApifyClient {
     /// one `ACTOR_RUN_ID` names), as the JS client's `setStatusMessage`. `is_terminal` marks
     /// it as the run's last message.
     pub async fn set_status_message(&self, message: &str, is_terminal: bool) -> Result<Run, Error> {
-        let run_id = std::env::var("ACTOR_RUN_ID").ok().filter(|id| !id.trim().is_empty());
+        let run_id = std::env::var("ACTOR_RUN_ID")
+            .ok()
+            .filter(|id| !id.trim().is_empty());
         let Some(run_id) = run_id else {
             return Err(Error::config(
                 "set_status_message works only inside an Actor run: the ACTOR_RUN_ID \
@@ -317,5 +323,18 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(e.is_config() && e.to_string().contains("http://"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn set_status_message_outside_an_actor_says_what_is_missing() {
+        // Only checkable where the variable is unset (never set here: tests share the env).
+        if std::env::var_os("ACTOR_RUN_ID").is_none() {
+            let c = ApifyClient::new("t").unwrap();
+            let e = c.set_status_message("hi", false).await.unwrap_err();
+            assert!(
+                e.is_config() && e.to_string().contains("ACTOR_RUN_ID"),
+                "{e}"
+            );
+        }
     }
 }

@@ -189,11 +189,7 @@ impl ActorClient {
     }
 
     /// Starts a run and answers it at once (or after `opts.wait_for_finish` seconds at most).
-    pub async fn start(
-        &self,
-        input: Option<&RunInput>,
-        opts: &StartOptions,
-    ) -> Result<Run, Error> {
+    pub async fn start(&self, input: Option<&RunInput>, opts: &StartOptions) -> Result<Run, Error> {
         start_run(&self.res, input, opts).await
     }
 
@@ -209,15 +205,31 @@ impl ActorClient {
             wait_for_finish: None,
             ..opts.start.clone()
         };
-        let run = self.start(input, &start).await?;
-        let run = RunClient::new(self.res.pipeline(), &run.id);
+        let started_id = self.start(input, &start).await?.id;
+        let run = RunClient::new(self.res.pipeline(), &started_id);
         match opts.log {
             LogRedirect::Off => run.wait_for_finish(opts.wait).await,
             LogRedirect::Default => {
-                let mut watcher = run
-                    .get_status_message_watcher(Duration::from_secs(1))
-                    .await?;
-                let mut log = run.get_streamed_log(true).await?;
+                // The run is started: failing to set up the redirect (the Actor's name is
+                // looked up) must not lose it, so wait without redirecting then.
+                let redirect = async {
+                    let watcher = run
+                        .get_status_message_watcher(Duration::from_secs(1))
+                        .await?;
+                    let log = run.get_streamed_log(true).await?;
+                    Ok::<_, Error>((watcher, log))
+                };
+                let (mut watcher, mut log) = match redirect.await {
+                    Ok(both) => both,
+                    Err(e) => {
+                        tracing::warn!(
+                            target: super::streamed_log::TARGET,
+                            "cannot redirect the log of run {}: {e}; waiting without it",
+                            started_id
+                        );
+                        return run.wait_for_finish(opts.wait).await;
+                    }
+                };
                 watcher.start();
                 log.start();
                 let finished = run.wait_for_finish(opts.wait).await;
@@ -314,7 +326,10 @@ pub(crate) fn last_run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::base::{query::to_params, test_pipeline};
+    use crate::resources::{
+        base::{test_pipeline, to_params},
+        PageOptions,
+    };
     use serde_json::json;
     use testkit::{Action, TestServer};
 
@@ -332,10 +347,7 @@ mod tests {
             .map(|(k, v)| (k, v.encode()))
             .collect();
         let names: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(
-            names,
-            ["betaPackages", "tag", "useCache", "waitForFinish"]
-        );
+        assert_eq!(names, ["betaPackages", "tag", "useCache", "waitForFinish"]);
         assert_eq!(got[2].1.as_deref(), Some("false"));
     }
 
@@ -355,24 +367,209 @@ mod tests {
             .get()
             .await;
         let _ = actor.last_run(None, None).log().get(true).await;
-        let _ = actor.last_run(None, Some("WEB")).request_queue().get().await;
+        let _ = actor
+            .last_run(None, Some("WEB"))
+            .request_queue()
+            .get()
+            .await;
         let seen: Vec<(String, Option<String>)> = server
             .requests()
             .into_iter()
             .map(|r| (r.path, r.query))
             .collect();
         let want = [
-            ("/v2/actors/me~x/runs/last/dataset", Some("status=SUCCEEDED")),
+            (
+                "/v2/actors/me~x/runs/last/dataset",
+                Some("status=SUCCEEDED"),
+            ),
             (
                 "/v2/actors/me~x/runs/last/key-value-store",
                 Some("status=FAILED&origin=API"),
             ),
             ("/v2/actors/me~x/runs/last/log", Some("raw=true")),
-            ("/v2/actors/me~x/runs/last/request-queue", Some("origin=WEB")),
+            (
+                "/v2/actors/me~x/runs/last/request-queue",
+                Some("origin=WEB"),
+            ),
         ];
         let want: Vec<(String, Option<String>)> = want
             .iter()
             .map(|(p, q)| (p.to_string(), q.map(str::to_string)))
+            .collect();
+        assert_eq!(seen, want);
+    }
+
+    /// Collects the `apify.actor` events of the current thread (a current-thread runtime runs
+    /// the redirect tasks there too).
+    struct Capture(Arc<std::sync::Mutex<Vec<(tracing::Level, String)>>>);
+
+    struct Message(String);
+
+    impl tracing::field::Visit for Message {
+        fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+            if f.name() == "message" {
+                self.0 = format!("{v:?}");
+            }
+        }
+    }
+
+    impl tracing::Subscriber for Capture {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if event.metadata().target() == crate::resources::streamed_log::TARGET {
+                let mut m = Message(String::new());
+                event.record(&mut m);
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push((*event.metadata().level(), m.0));
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[tokio::test]
+    async fn call_waits_and_redirects_the_log_and_the_status_message() {
+        let server = TestServer::start().await;
+        let run = |status: &str, message: &str| {
+            Action::json(
+                200,
+                json!({"data": {"id": "r1", "actId": "a1", "status": status,
+                                "statusMessage": message, "isStatusMessageTerminal": status == "SUCCEEDED"}}),
+            )
+        };
+        server.script(
+            "/v2/actors/a1/runs",
+            vec![Action::json(
+                201,
+                json!({"data": {"id": "r1", "actId": "a1", "status": "READY"}}),
+            )],
+        );
+        // Two lookups of the log's prefix, then the watcher's and the wait's polls.
+        let mut polls = vec![run("RUNNING", "Starting"); 2];
+        polls.extend(vec![run("SUCCEEDED", "Done"); 30]);
+        server.script("/v2/actor-runs/r1", polls);
+        server.script(
+            "/v2/actors/a1",
+            vec![Action::json(200, json!({"data": {"id": "a1", "name": "my-actor"}})); 2],
+        );
+        server.script(
+            "/v2/actor-runs/r1/log",
+            vec![Action::text(
+                200,
+                "2024-01-01T00:00:00.000Z hello\n2024-01-01T00:00:01.000Z WARN careful\n  detail\n",
+            )],
+        );
+        let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let _guard = tracing::subscriber::set_default(Capture(events.clone()));
+
+        let actor = ActorClient::new(&test_pipeline(&server.url("")), "a1");
+        let done = actor
+            .call(None, &CallOptions::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.status, ActorJobStatus::Succeeded);
+        let events = events.lock().unwrap().clone();
+        let prefix = "my-actor runId:r1 -> ";
+        assert!(
+            events.contains(&(
+                tracing::Level::INFO,
+                format!("{prefix}2024-01-01T00:00:00.000Z hello")
+            )),
+            "{events:?}"
+        );
+        assert!(
+            events.contains(&(
+                tracing::Level::WARN,
+                format!("{prefix}2024-01-01T00:00:01.000Z WARN careful\n  detail")
+            )),
+            "{events:?}"
+        );
+        let statuses: Vec<_> = events
+            .iter()
+            .filter(|(_, m)| m.contains("Status:"))
+            .collect();
+        assert_eq!(
+            statuses,
+            [&(
+                tracing::Level::INFO,
+                format!("{prefix}Status: SUCCEEDED, Message: Done")
+            )],
+            "each status line once"
+        );
+        let log_reads: Vec<_> = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == "/v2/actor-runs/r1/log")
+            .map(|r| r.query)
+            .collect();
+        assert_eq!(log_reads, [Some("stream=true&raw=true".to_string())]);
+    }
+
+    #[tokio::test]
+    async fn sub_resources_of_an_actor() {
+        let server = TestServer::start().await;
+        server.script(
+            "/v2/actors/a/builds/default",
+            vec![Action::json(
+                200,
+                json!({"data": {"id": "b1", "status": "SUCCEEDED"}}),
+            )],
+        );
+        let actor = ActorClient::new(&test_pipeline(&server.url("")), "a");
+        let build = actor.default_build(Some(5)).await.unwrap();
+        let _ = build.get().await;
+        let _ = build.log().get(false).await;
+        let _ = actor.versions().list().await;
+        let _ = actor.version("0.1").env_var("MY VAR").get().await;
+        let _ = actor.version("0.1").env_vars().list().await;
+        let _ = actor.builds().list(&PageOptions::default()).await;
+        let _ = actor.runs().list(&Default::default()).await;
+        let _ = actor
+            .build(
+                "0.1",
+                &BuildOptions {
+                    tag: Some("beta".into()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        let _ = actor
+            .validate_input(&RunInput::Json(json!({})), Some("latest"))
+            .await;
+        let seen: Vec<(String, String, Option<String>)> = server
+            .requests()
+            .into_iter()
+            .map(|r| (r.method, r.path, r.query))
+            .collect();
+        let want = [
+            (
+                "GET",
+                "/v2/actors/a/builds/default",
+                Some("waitForFinish=5"),
+            ),
+            ("GET", "/v2/actor-builds/b1", None),
+            ("GET", "/v2/actor-builds/b1/log", Some("raw=false")),
+            ("GET", "/v2/actors/a/versions", None),
+            ("GET", "/v2/actors/a/versions/0.1/env-vars/MY%20VAR", None),
+            ("GET", "/v2/actors/a/versions/0.1/env-vars", None),
+            ("GET", "/v2/actors/a/builds", None),
+            ("GET", "/v2/actors/a/runs", None),
+            ("POST", "/v2/actors/a/builds", Some("version=0.1&tag=beta")),
+            ("POST", "/v2/actors/a/validate-input", Some("build=latest")),
+        ];
+        let want: Vec<(String, String, Option<String>)> = want
+            .iter()
+            .map(|(m, p, q)| (m.to_string(), p.to_string(), q.map(str::to_string)))
             .collect();
         assert_eq!(seen, want);
     }

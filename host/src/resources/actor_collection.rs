@@ -68,7 +68,7 @@ impl ActorCollectionClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::base::query::to_params;
+    use crate::resources::base::to_params;
 
     #[test]
     fn actor_list_options_become_parameters() {

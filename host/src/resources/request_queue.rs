@@ -320,7 +320,12 @@ impl RequestQueueClient {
     }
 
     /// A queue client over `res` (a run's default queue: `…/runs/last/request-queue`).
-    pub(crate) fn from_resource(res: ResourceClient) -> Self { RequestQueueClient { res, client_key: None } }
+    pub(crate) fn from_resource(res: ResourceClient) -> Self {
+        RequestQueueClient {
+            res,
+            client_key: None,
+        }
+    }
 
     /// The same queue, accessed as the client `key`: locks taken through it belong to that
     /// key, and the API tells queues with several clients apart.

@@ -111,6 +111,9 @@ pub struct ChargeOptions {
     pub count: u64,
     /// Keeps a retried charge from counting twice; generated when `None`.
     pub idempotency_key: Option<String>,
+    /// The request of a multi-tenant Actor Server run this charge is for (its
+    /// `X-Actor-Request-ID` header): the caller who made that request is charged.
+    pub request_id: Option<String>,
 }
 
 impl ChargeOptions {
@@ -120,6 +123,7 @@ impl ChargeOptions {
             event_name: event_name.into(),
             count: 1,
             idempotency_key: None,
+            request_id: None,
         }
     }
 }
@@ -267,7 +271,10 @@ impl RunClient {
             Some(k) => k.clone(),
             None => idempotency_key(self.id.as_deref().unwrap_or("last"), &opts.event_name),
         };
-        let body = serde_json::json!({ "eventName": opts.event_name, "count": opts.count });
+        let mut body = serde_json::json!({ "eventName": opts.event_name, "count": opts.count });
+        if let Some(request_id) = &opts.request_id {
+            body["requestId"] = request_id.as_str().into();
+        }
         let req = self
             .res
             .sub(Method::POST, &["charge"])
@@ -311,14 +318,18 @@ impl RunClient {
         check_period: Duration,
     ) -> Result<StatusMessageWatcher, Error> {
         let prefix = self.redirect_prefix().await?;
-        Ok(StatusMessageWatcher::new(self.clone(), prefix, check_period))
+        Ok(StatusMessageWatcher::new(
+            self.clone(),
+            prefix,
+            check_period,
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::base::{query::to_params, test_pipeline};
+    use crate::resources::base::{test_pipeline, to_params};
     use serde_json::json;
     use testkit::{Action, TestServer};
 
@@ -375,6 +386,7 @@ mod tests {
         let given = ChargeOptions {
             count: 3,
             idempotency_key: Some("mine".into()),
+            request_id: Some("req1".into()),
             ..ChargeOptions::new("ev")
         };
         run.charge(&given).await.unwrap();
@@ -387,6 +399,11 @@ mod tests {
             .unwrap()
             .starts_with("r1-ev-"));
         assert_eq!(log[1].header("idempotency-key"), Some("mine"));
+        let body: serde_json::Value = serde_json::from_slice(&log[1].body).unwrap();
+        assert_eq!(
+            body,
+            json!({"eventName": "ev", "count": 3, "requestId": "req1"})
+        );
         let err = run.charge(&ChargeOptions::new("")).await.unwrap_err();
         assert!(err.is_invalid_input(), "{err}");
     }
@@ -420,7 +437,8 @@ mod tests {
             ("/v2/actor-runs/r1/log", Some("raw=false")),
             (
                 "/v2/actor-runs/r1/metamorph",
-                Some("targetActorId=me~other&build=beta"),
+                // `~` percent-encoded in a query value; the API decodes it back.
+                Some("targetActorId=me%7Eother&build=beta"),
             ),
         ];
         let want: Vec<(String, Option<String>)> = want

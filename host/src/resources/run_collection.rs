@@ -6,9 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{
-    base::datetime_ms, ActorJobStatus, ItemStream, ListPage, Paging, ResourceClient, Run,
-};
+use super::{base::datetime_ms, ActorJobStatus, ItemStream, ListPage, Paging, ResourceClient, Run};
 use crate::{http::Pipeline, Error};
 
 /// Which runs to list, and how.
@@ -76,7 +74,7 @@ impl RunCollectionClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::base::query::to_params;
+    use crate::resources::base::to_params;
     use chrono::TimeZone;
 
     #[test]

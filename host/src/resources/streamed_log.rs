@@ -183,6 +183,10 @@ pub(crate) struct LogSplitter {
     pub(crate) received: bool,
 }
 
+/// The most the splitter holds back of a message that has not ended: a log without
+/// timestamps is passed on in pieces of about this size instead of growing without bound.
+const MAX_HELD: usize = 256 * 1024;
+
 /// `dddd-dd-ddTdd:dd:dd.dddZ`, `d` a digit.
 const TIMESTAMP_SHAPE: &[u8; 24] = b"dddd-dd-ddTdd:dd:dd.dddZ";
 
@@ -208,12 +212,21 @@ impl LogSplitter {
     /// Adds a chunk; answers the messages it completed.
     pub(crate) fn push(&mut self, chunk: &[u8]) -> Vec<String> {
         self.received |= !chunk.is_empty();
+        // Between pushes the buffer holds at most one timestamp, at its start: only the
+        // positions whose timestamp the new bytes may complete need a look.
+        let from = self.buf.len().saturating_sub(TIMESTAMP_SHAPE.len()).max(1);
         self.buf.extend_from_slice(chunk);
-        let starts: Vec<usize> = (0..self.buf.len())
-            .filter(|&i| (i == 0 || self.buf[i - 1] == b'\n') && is_timestamp_at(&self.buf, i))
+        let starts: Vec<usize> = (from..self.buf.len())
+            .filter(|&i| self.buf[i - 1] == b'\n' && is_timestamp_at(&self.buf, i))
             .collect();
-        let Some(&last) = starts.last() else {
-            return Vec::new();
+        let last = match starts.last() {
+            Some(&last) if last > 0 => last,
+            // Nothing complete yet; past the cap, pass on whole lines held so far.
+            _ if self.buf.len() > MAX_HELD => match self.buf.iter().rposition(|&b| b == b'\n') {
+                Some(nl) if nl > 0 => nl + 1,
+                _ => self.buf.len(),
+            },
+            _ => return Vec::new(),
         };
         let rest = self.buf.split_off(last);
         let done = std::mem::replace(&mut self.buf, rest);
@@ -303,6 +316,23 @@ mod tests {
         let mut got = s.push(b"old\n2024-01-01T00:00:00.999Z a\n2024-01-01T00:00:01.000Z b\n");
         got.extend(s.finish());
         assert_eq!(got, ["2024-01-01T00:00:01.000Z b"]);
+    }
+
+    #[test]
+    fn a_log_without_timestamps_is_passed_on_in_bounded_pieces() {
+        let mut s = LogSplitter::new(None);
+        let line = "x".repeat(1023) + "\n";
+        let mut got = Vec::new();
+        for _ in 0..1000 {
+            got.extend(s.push(line.as_bytes()));
+            assert!(s.buf.len() <= MAX_HELD + line.len());
+        }
+        got.extend(s.finish());
+        assert!(got.len() > 1);
+        assert_eq!(
+            got.iter().map(|m| m.matches('x').count()).sum::<usize>(),
+            1023 * 1000
+        );
     }
 
     #[test]

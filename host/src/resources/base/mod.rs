@@ -25,6 +25,8 @@ pub use job::{ActorJobStatus, AdHocWebhook, RunInput, StartOptions};
 pub use pagination::ItemStream;
 pub(crate) use pagination::{by_cursor, by_offset, Paging};
 pub(crate) use query::datetime_ms;
+#[cfg(test)]
+pub(crate) use query::to_params;
 
 use crate::{
     error::not_found_as_none,
