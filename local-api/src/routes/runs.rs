@@ -269,6 +269,8 @@ async fn storage_alias(
         target.push_str(q);
     }
     let (mut parts, body) = req.into_parts();
+    // The storage routes extract their own path parameters; this route's must not linger.
+    parts.extensions = http::Extensions::new();
     parts.uri = match target.parse() {
         Ok(uri) => uri,
         Err(_) => return ApiError::invalid_input("The path is not a valid URI").into_response(),

@@ -9,3 +9,5 @@ mod key_value_stores;
 mod logs;
 mod request_queues;
 mod spec_routes;
+mod actors;
+mod runs;
