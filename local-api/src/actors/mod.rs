@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod registry;
 pub mod runs;
 pub mod supervisor;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +51,9 @@ pub struct StartRequest {
     pub user_agent: Option<String>,
     /// The task started, if any.
     pub actor_task_id: Option<String>,
+    /// Ad-hoc webhooks of this run (`webhooks` parameter), already checked; their condition
+    /// is set to this run.
+    pub webhooks: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A new unnamed storage of kind `T`; its id.
@@ -99,6 +103,11 @@ pub fn start_run(state: &Arc<AppState>, actor: &Arc<Actor>, start: StartRequest)
     if let Some(input) = start.input {
         store_input(state, &run, "INPUT", input)?;
     }
+    for mut hook in start.webhooks {
+        hook.insert("condition".to_owned(), json!({ "actorRunId": run.id }));
+        crate::routes::webhooks::create_webhook(state, &hook, true)?;
+    }
+    webhooks::fire(state, &run, "ACTOR.RUN.CREATED");
     if let Err(e) = supervisor::start_process(state, &run, actor) {
         let mut inner = run.inner();
         inner.status_message = Some(e.message.to_string());
@@ -230,6 +239,7 @@ pub fn resurrect(state: &Arc<AppState>, run: &Arc<Run>) -> ApiResult<()> {
         inner.resurrect_count += 1;
     }
     state.logs.reopen(&run.id);
+    webhooks::fire(state, run, "ACTOR.RUN.RESURRECTED");
     state.logs.append(&run.id, format!("{} Resurrecting the run\n", format_millis(now_millis())).as_bytes(), false);
     supervisor::start_process(state, run, &actor)
 }

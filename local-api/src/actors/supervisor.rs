@@ -272,6 +272,8 @@ async fn supervise(
             format!("{} Run finished: {status}\n", format_millis(now_millis())).as_bytes(),
             true,
         );
+        let event = format!("ACTOR.RUN.{}", status.replace('-', "_"));
+        super::webhooks::fire(&state, &run, &event);
     }
     let _ = done.send(true);
 }

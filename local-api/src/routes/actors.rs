@@ -192,6 +192,41 @@ pub fn input_of(headers: &HeaderMap, body: bytes::Bytes) -> Option<actors::Input
     Some((body, content_type))
 }
 
+/// The `webhooks` parameter: base64 of a JSON array of webhooks (`eventTypes`, `requestUrl`,
+/// `payloadTemplate`, `headersTemplate`), each checked now (loopback URLs only), before any
+/// run starts.
+fn ad_hoc_webhooks(p: &Params) -> ApiResult<Vec<serde_json::Map<String, serde_json::Value>>> {
+    use base64::Engine;
+    let Some(raw) = p.string("webhooks") else {
+        return Ok(Vec::new());
+    };
+    let invalid = || {
+        ApiError::invalid_input(
+            "The \"webhooks\" parameter must be base64 of a JSON array of webhook objects",
+        )
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(raw.trim()))
+        .map_err(|_| invalid())?;
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    list.into_iter()
+        .map(|hook| {
+            let serde_json::Value::Object(mut hook) = hook else {
+                return Err(invalid());
+            };
+            let url = hook.get("requestUrl").and_then(|u| u.as_str()).ok_or_else(|| {
+                ApiError::invalid_input("Each ad-hoc webhook needs a \"requestUrl\"")
+            })?;
+            crate::actors::webhooks::check_url(url)?;
+            // The placeholder condition is replaced by the run's id once the run exists.
+            hook.insert("condition".to_owned(), serde_json::json!({ "actorRunId": "" }));
+            crate::routes::webhooks::check(&hook)?;
+            Ok(hook)
+        })
+        .collect()
+}
+
 /// Starts a run and answers 201 with it (after `waitForFinish`, if asked).
 pub async fn start_and_answer(
     state: &Arc<AppState>,
@@ -202,6 +237,7 @@ pub async fn start_and_answer(
     actor_task_id: Option<String>,
 ) -> ApiResult<Response> {
     let wait = wait_secs(p)?;
+    let webhooks = ad_hoc_webhooks(p)?;
     let run = actors::start_run(
         state,
         actor,
@@ -214,6 +250,7 @@ pub async fn start_and_answer(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
             actor_task_id,
+            webhooks,
         },
     )?;
     run.wait_for_finish(wait).await;

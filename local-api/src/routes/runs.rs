@@ -56,9 +56,13 @@ pub fn find_run(state: &AppState, path: &HashMap<String, String>, p: &Params) ->
         return Ok(run);
     }
     let actor = path.get("actorId").map(|id| find_actor(state, id)).transpose()?;
+    let task_id = match path.get("actorTaskId") {
+        Some(id) => super::tasks::find_task(state, id)?["id"].as_str().map(str::to_owned),
+        None => None,
+    };
     let filter = RunFilter {
         act_id: actor.as_ref().map(|a| a.id.as_str()),
-        task_id: path.get("actorTaskId").map(String::as_str),
+        task_id: task_id.as_deref(),
         statuses: status_filter(p)?,
         origin: p.string("origin"),
     };
@@ -94,6 +98,7 @@ const STORAGE_ALIASES: [(&str, &str); 3] = [
 /// The routes of this module.
 pub fn routes() -> Router<Arc<AppState>> {
     let mut prefixes = vec!["/v2/actor-runs/{runId}".to_owned()];
+    prefixes.push("/v2/actor-tasks/{actorTaskId}/runs/last".to_owned());
     for base in ACTOR_BASES {
         prefixes.push(format!("{base}/{{actorId}}/runs/{{runId}}"));
         prefixes.push(format!("{base}/{{actorId}}/runs/last"));

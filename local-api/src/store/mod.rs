@@ -6,6 +6,7 @@
 pub mod datasets;
 pub mod key_value_stores;
 pub mod logs;
+pub mod objects;
 pub mod request_queues;
 
 use std::collections::HashMap;

@@ -11,3 +11,6 @@ mod request_queues;
 mod spec_routes;
 mod actors;
 mod runs;
+mod schedules;
+mod tasks;
+mod webhooks;

@@ -47,7 +47,12 @@ async fn every_listed_route_is_served() {
             .replace("{buildOrRunId}", "x")
             .replace("{actorId}", "x")
             .replace("{runId}", "x")
-            .replace("{buildId}", "x");
+            .replace("{buildId}", "x")
+            .replace("{actorTaskId}", "x")
+            .replace("{webhookId}", "x")
+            .replace("{dispatchId}", "x")
+            .replace("{scheduleId}", "x")
+            .replace("{userId}", "x");
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let r = t
             .http
