@@ -220,7 +220,7 @@ impl KeyValueStore {
             "keysPublicUrl": format!("{}/v2/key-value-stores/{}/keys", identity.base_url, m.id),
             "recordsPublicUrl": format!("{}/v2/key-value-stores/{}/records", identity.base_url, m.id),
             "schema": null,
-            "urlSigningSecretKey": null,
+            "urlSigningSecretKey": m.url_signing_secret_key,
             "generalAccess": m.general_access(),
             "stats": {
                 "readCount": Stats::get(&m.stats.read),

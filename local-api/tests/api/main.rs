@@ -14,3 +14,4 @@ mod runs;
 mod schedules;
 mod tasks;
 mod webhooks;
+mod signed_urls;
