@@ -70,12 +70,16 @@ fn signed_read(state: &AppState, req: &Request) -> Option<Result<(), ApiError>> 
             verify_storage_signature(&meta.url_signing_secret_key, &meta.id, &signature)
         }
         ["", "v2", "key-value-stores", id, "keys"] => {
-            let store = state.key_value_stores.resolve(&percent_decode(id), username)?;
+            let store = state
+                .key_value_stores
+                .resolve(&percent_decode(id), username)?;
             let meta = store.meta();
             verify_storage_signature(&meta.url_signing_secret_key, &meta.id, &signature)
         }
         ["", "v2", "key-value-stores", id, "records", key] => {
-            let store = state.key_value_stores.resolve(&percent_decode(id), username)?;
+            let store = state
+                .key_value_stores
+                .resolve(&percent_decode(id), username)?;
             let secret = &store.meta().url_signing_secret_key;
             verify_record_signature(secret, &percent_decode(key), &signature)
         }

@@ -56,14 +56,19 @@ pub enum SignatureError {
 }
 
 /// Checks a storage content signature of `resource_id`.
-pub fn verify_storage_signature(secret: &str, resource_id: &str, signature: &str) -> Result<(), SignatureError> {
+pub fn verify_storage_signature(
+    secret: &str,
+    resource_id: &str,
+    signature: &str,
+) -> Result<(), SignatureError> {
     let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(signature.trim_end_matches('='))
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or(SignatureError::Wrong)?;
     let mut parts = decoded.splitn(3, '.');
-    let (Some(version), Some(expires), Some(hmac)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(version), Some(expires), Some(hmac)) = (parts.next(), parts.next(), parts.next())
+    else {
         return Err(SignatureError::Wrong);
     };
     let expires_at: i64 = expires.parse().map_err(|_| SignatureError::Wrong)?;
@@ -77,7 +82,11 @@ pub fn verify_storage_signature(secret: &str, resource_id: &str, signature: &str
 }
 
 /// Checks a record signature of `key`.
-pub fn verify_record_signature(secret: &str, key: &str, signature: &str) -> Result<(), SignatureError> {
+pub fn verify_record_signature(
+    secret: &str,
+    key: &str,
+    signature: &str,
+) -> Result<(), SignatureError> {
     if hmac_base62(secret, key) == signature {
         Ok(())
     } else {
@@ -93,11 +102,25 @@ mod tests {
     fn signatures_verify_and_expire() {
         let sig = storage_signature("key", "abc", 0);
         assert_eq!(verify_storage_signature("key", "abc", &sig), Ok(()));
-        assert_eq!(verify_storage_signature("other", "abc", &sig), Err(SignatureError::Wrong));
-        assert_eq!(verify_storage_signature("key", "abd", &sig), Err(SignatureError::Wrong));
+        assert_eq!(
+            verify_storage_signature("other", "abc", &sig),
+            Err(SignatureError::Wrong)
+        );
+        assert_eq!(
+            verify_storage_signature("key", "abd", &sig),
+            Err(SignatureError::Wrong)
+        );
         let old = storage_signature("key", "abc", 1000);
-        assert_eq!(verify_storage_signature("key", "abc", &old), Err(SignatureError::Expired));
-        assert_eq!(verify_record_signature("key", "INPUT", &hmac_base62("key", "INPUT")), Ok(()));
-        assert!(hmac_base62("key", "x").bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_eq!(
+            verify_storage_signature("key", "abc", &old),
+            Err(SignatureError::Expired)
+        );
+        assert_eq!(
+            verify_record_signature("key", "INPUT", &hmac_base62("key", "INPUT")),
+            Ok(())
+        );
+        assert!(hmac_base62("key", "x")
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric()));
     }
 }

@@ -92,7 +92,10 @@ impl AppState {
             if !names.insert(def.name.as_str()) {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
-                    format!("two Actors are named \"{}\": Actor names must be unique", def.name),
+                    format!(
+                        "two Actors are named \"{}\": Actor names must be unique",
+                        def.name
+                    ),
                 ));
             }
         }
@@ -101,7 +104,11 @@ impl AppState {
         let by_id = actors.by_id();
         for build in actors.builds(None) {
             if let Some(actor) = by_id.get(build.act_id.as_str()) {
-                logs.set(&build.id, ActorRegistry::build_log(&build, actor).into_bytes(), true);
+                logs.set(
+                    &build.id,
+                    ActorRegistry::build_log(&build, actor).into_bytes(),
+                    true,
+                );
             }
         }
         drop(by_id);

@@ -58,7 +58,9 @@ pub struct StartRequest {
 
 /// A new unnamed storage of kind `T`; its id.
 fn new_storage<T: StorageKind>(state: &AppState) -> ApiResult<Arc<T>> {
-    Ok(T::registry(state).get_or_create(None, |meta| T::create(meta, state))?.0)
+    Ok(T::registry(state)
+        .get_or_create(None, |meta| T::create(meta, state))?
+        .0)
 }
 
 /// Stores an input record in the run's default key-value store.
@@ -73,7 +75,11 @@ fn store_input(state: &AppState, run: &Run, key: &str, input: Input) -> ApiResul
 
 /// Starts a run of `actor`: creates its default storages, stores the input under `INPUT`,
 /// and spawns the process.
-pub fn start_run(state: &Arc<AppState>, actor: &Arc<Actor>, start: StartRequest) -> ApiResult<Arc<Run>> {
+pub fn start_run(
+    state: &Arc<AppState>,
+    actor: &Arc<Actor>,
+    start: StartRequest,
+) -> ApiResult<Arc<Run>> {
     let build = state
         .actors
         .resolve_build(&actor.id, &start.options.build)
@@ -113,7 +119,9 @@ pub fn start_run(state: &Arc<AppState>, actor: &Arc<Actor>, start: StartRequest)
         inner.status_message = Some(e.message.to_string());
         run.set_status(&mut inner, "FAILED");
         drop(inner);
-        state.logs.append(&run.id, format!("{}\n", e.message).as_bytes(), true);
+        state
+            .logs
+            .append(&run.id, format!("{}\n", e.message).as_bytes(), true);
     }
     Ok(run)
 }
@@ -178,7 +186,11 @@ pub async fn reboot(state: &Arc<AppState>, run: &Arc<Run>) -> ApiResult<()> {
     let actor = current_actor(state, run)?;
     replace_process(run, "reboot").await?;
     run.inner().reboot_count += 1;
-    state.logs.append(&run.id, format!("{} Rebooting the run\n", format_millis(now_millis())).as_bytes(), false);
+    state.logs.append(
+        &run.id,
+        format!("{} Rebooting the run\n", format_millis(now_millis())).as_bytes(),
+        false,
+    );
     supervisor::start_process(state, run, &actor)
 }
 
@@ -194,7 +206,12 @@ pub async fn metamorph(
     let build = state
         .actors
         .resolve_build(&target.id, build.unwrap_or(&target.def.build_tag))
-        .ok_or_else(|| ApiError::invalid_input(format!("Build of Actor \"{}\" was not found", target.def.name)))?;
+        .ok_or_else(|| {
+            ApiError::invalid_input(format!(
+                "Build of Actor \"{}\" was not found",
+                target.def.name
+            ))
+        })?;
     replace_process(run, "metamorph").await?;
     let key = format!("INPUT-METAMORPH-{}", run.inner().metamorphs.len() + 1);
     if let Some(input) = input {
@@ -215,7 +232,12 @@ pub async fn metamorph(
     }
     state.logs.append(
         &run.id,
-        format!("{} Metamorphing into Actor \"{}\"\n", format_millis(now_millis()), target.def.name).as_bytes(),
+        format!(
+            "{} Metamorphing into Actor \"{}\"\n",
+            format_millis(now_millis()),
+            target.def.name
+        )
+        .as_bytes(),
         false,
     );
     supervisor::start_process(state, run, target)
@@ -240,7 +262,11 @@ pub fn resurrect(state: &Arc<AppState>, run: &Arc<Run>) -> ApiResult<()> {
     }
     state.logs.reopen(&run.id);
     webhooks::fire(state, run, "ACTOR.RUN.RESURRECTED");
-    state.logs.append(&run.id, format!("{} Resurrecting the run\n", format_millis(now_millis())).as_bytes(), false);
+    state.logs.append(
+        &run.id,
+        format!("{} Resurrecting the run\n", format_millis(now_millis())).as_bytes(),
+        false,
+    );
     supervisor::start_process(state, run, &actor)
 }
 
@@ -256,8 +282,18 @@ pub fn charge(
     let price = if actor.def.charge_events.is_empty() {
         0.0
     } else {
-        let Some(event) = actor.def.charge_events.iter().find(|e| e.name == event_name) else {
-            let known: Vec<&str> = actor.def.charge_events.iter().map(|e| e.name.as_str()).collect();
+        let Some(event) = actor
+            .def
+            .charge_events
+            .iter()
+            .find(|e| e.name == event_name)
+        else {
+            let known: Vec<&str> = actor
+                .def
+                .charge_events
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
             return Err(ApiError::invalid_input(format!(
                 "Event \"{event_name}\" is not in the pricing of Actor \"{}\": charge one of {}",
                 actor.def.name,

@@ -109,7 +109,13 @@ pub fn fire(state: &Arc<AppState>, run: &Run, event_type: &str) {
         "actorRunId": run.id,
     });
     for hook in hooks {
-        dispatch(state, &hook, event_type, event_data.clone(), resource.clone());
+        dispatch(
+            state,
+            &hook,
+            event_type,
+            event_data.clone(),
+            resource.clone(),
+        );
     }
 }
 
@@ -170,10 +176,17 @@ pub fn dispatch(
         let started = format_millis(now_millis());
         let result = tokio::time::timeout(CALL_TIMEOUT, post(&url, &headers, payload)).await;
         let (status, response_status, body, error) = match result {
-            Ok(Ok((code, body))) if (200..300).contains(&code) => ("SUCCEEDED", Some(code), body, None),
+            Ok(Ok((code, body))) if (200..300).contains(&code) => {
+                ("SUCCEEDED", Some(code), body, None)
+            }
             Ok(Ok((code, body))) => ("FAILED", Some(code), body, None),
             Ok(Err(e)) => ("FAILED", None, String::new(), Some(e)),
-            Err(_) => ("FAILED", None, String::new(), Some("the call timed out".to_owned())),
+            Err(_) => (
+                "FAILED",
+                None,
+                String::new(),
+                Some("the call timed out".to_owned()),
+            ),
         };
         let finished = format_millis(now_millis());
         state.webhook_dispatches.update(&dispatch_id, |d| {
@@ -194,10 +207,18 @@ pub fn dispatch(
 }
 
 /// POSTs `payload` to a loopback URL; the response status and (the start of) its body.
-async fn post(url: &str, headers: &[(String, String)], payload: String) -> Result<(u16, String), String> {
+async fn post(
+    url: &str,
+    headers: &[(String, String)],
+    payload: String,
+) -> Result<(u16, String), String> {
     let (host, port, path) = check_url(url).map_err(|e| e.message.to_string())?;
     let addr_host = host.trim_start_matches('[').trim_end_matches(']');
-    let addr_host = if addr_host.eq_ignore_ascii_case("localhost") { "127.0.0.1" } else { addr_host };
+    let addr_host = if addr_host.eq_ignore_ascii_case("localhost") {
+        "127.0.0.1"
+    } else {
+        addr_host
+    };
     let mut stream = tokio::net::TcpStream::connect((addr_host, port))
         .await
         .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
@@ -213,9 +234,15 @@ async fn post(url: &str, headers: &[(String, String)], payload: String) -> Resul
     }
     request.push_str("\r\n");
     request.push_str(&payload);
-    stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.map_err(|e| e.to_string())?;
+    stream
+        .read_to_end(&mut response)
+        .await
+        .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&response);
     let code = text
         .split_whitespace()

@@ -9,8 +9,8 @@ pub mod listing;
 pub mod logs;
 pub mod request_queues;
 pub mod runs;
-pub mod storages;
 pub mod schedules;
+pub mod storages;
 pub mod store;
 pub mod tasks;
 pub mod users;
@@ -116,7 +116,10 @@ pub const V2_ROUTES: &[(&str, &str)] = &[
     ),
     ("GET", "/v2/actors/{actorId}/runs/last/request-queue"),
     ("GET", "/v2/actors/{actorId}/runs/last/request-queue/head"),
-    ("GET", "/v2/actors/{actorId}/runs/last/request-queue/requests"),
+    (
+        "GET",
+        "/v2/actors/{actorId}/runs/last/request-queue/requests",
+    ),
     ("GET", "/v2/actor-runs"),
     ("GET", "/v2/actor-runs/{runId}"),
     ("PUT", "/v2/actor-runs/{runId}"),
@@ -137,9 +140,18 @@ pub const V2_ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v2/actor-runs/{runId}/key-value-store"),
     ("DELETE", "/v2/actor-runs/{runId}/key-value-store"),
     ("GET", "/v2/actor-runs/{runId}/key-value-store/keys"),
-    ("GET", "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}"),
-    ("PUT", "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}"),
-    ("POST", "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}"),
+    (
+        "GET",
+        "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}",
+    ),
+    (
+        "PUT",
+        "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}",
+    ),
+    (
+        "POST",
+        "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}",
+    ),
     (
         "DELETE",
         "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}",
@@ -151,11 +163,26 @@ pub const V2_ROUTES: &[(&str, &str)] = &[
     ("POST", "/v2/actor-runs/{runId}/request-queue/head/lock"),
     ("GET", "/v2/actor-runs/{runId}/request-queue/requests"),
     ("POST", "/v2/actor-runs/{runId}/request-queue/requests"),
-    ("POST", "/v2/actor-runs/{runId}/request-queue/requests/batch"),
-    ("DELETE", "/v2/actor-runs/{runId}/request-queue/requests/batch"),
-    ("POST", "/v2/actor-runs/{runId}/request-queue/requests/unlock"),
-    ("GET", "/v2/actor-runs/{runId}/request-queue/requests/{requestId}"),
-    ("PUT", "/v2/actor-runs/{runId}/request-queue/requests/{requestId}"),
+    (
+        "POST",
+        "/v2/actor-runs/{runId}/request-queue/requests/batch",
+    ),
+    (
+        "DELETE",
+        "/v2/actor-runs/{runId}/request-queue/requests/batch",
+    ),
+    (
+        "POST",
+        "/v2/actor-runs/{runId}/request-queue/requests/unlock",
+    ),
+    (
+        "GET",
+        "/v2/actor-runs/{runId}/request-queue/requests/{requestId}",
+    ),
+    (
+        "PUT",
+        "/v2/actor-runs/{runId}/request-queue/requests/{requestId}",
+    ),
     (
         "DELETE",
         "/v2/actor-runs/{runId}/request-queue/requests/{requestId}",
@@ -179,7 +206,10 @@ pub const V2_ROUTES: &[(&str, &str)] = &[
     ("GET", "/v2/actor-tasks/{actorTaskId}/runs/last"),
     ("GET", "/v2/actor-tasks/{actorTaskId}/runs/last/log"),
     ("POST", "/v2/actor-tasks/{actorTaskId}/runs/last/abort"),
-    ("GET", "/v2/actor-tasks/{actorTaskId}/runs/last/dataset/items"),
+    (
+        "GET",
+        "/v2/actor-tasks/{actorTaskId}/runs/last/dataset/items",
+    ),
     (
         "GET",
         "/v2/actor-tasks/{actorTaskId}/runs/last/key-value-store/records/{recordKey}",

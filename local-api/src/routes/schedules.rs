@@ -24,7 +24,10 @@ const LOG_FIELD: &str = "__log";
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v2/schedules", get(list).post(create))
-        .route("/v2/schedules/{scheduleId}", get(get_one).put(update).delete(delete))
+        .route(
+            "/v2/schedules/{scheduleId}",
+            get(get_one).put(update).delete(delete),
+        )
         .route("/v2/schedules/{scheduleId}/log", get(log))
 }
 
@@ -52,10 +55,20 @@ fn apply(state: &AppState, schedule: &mut Value, body: &Map<String, Value>) -> A
     for (key, value) in body {
         match key.as_str() {
             "name" => {
-                let name = value.as_str().ok_or_else(|| ApiError::invalid_value("\"name\" must be a string"))?;
+                let name = value
+                    .as_str()
+                    .ok_or_else(|| ApiError::invalid_value("\"name\" must be a string"))?;
                 validate_name(name)?;
-                if !state.schedules.list(|s| s["name"] == name && s["id"] != schedule["id"]).is_empty() {
-                    return Err(ApiError::new(StatusCode::BAD_REQUEST, "name-not-unique", format!("A schedule named \"{name}\" already exists")));
+                if !state
+                    .schedules
+                    .list(|s| s["name"] == name && s["id"] != schedule["id"])
+                    .is_empty()
+                {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "name-not-unique",
+                        format!("A schedule named \"{name}\" already exists"),
+                    ));
                 }
             }
             "cronExpression" => {
@@ -68,10 +81,14 @@ fn apply(state: &AppState, schedule: &mut Value, body: &Map<String, Value>) -> A
                 }
             }
             "isEnabled" | "isExclusive" if !value.is_boolean() => {
-                return Err(ApiError::invalid_value(format!("\"{key}\" must be a boolean")));
+                return Err(ApiError::invalid_value(format!(
+                    "\"{key}\" must be a boolean"
+                )));
             }
             "actions" => {
-                let actions = value.as_array().ok_or_else(|| ApiError::invalid_value("\"actions\" must be an array"))?;
+                let actions = value
+                    .as_array()
+                    .ok_or_else(|| ApiError::invalid_value("\"actions\" must be an array"))?;
                 let with_ids: Vec<Value> = actions
                     .iter()
                     .map(|a| {
@@ -97,7 +114,9 @@ fn apply(state: &AppState, schedule: &mut Value, body: &Map<String, Value>) -> A
 fn body_object(body: &[u8]) -> ApiResult<Map<String, Value>> {
     match parse_json::<Value>(body)? {
         Value::Object(o) => Ok(o),
-        _ => Err(ApiError::invalid_request("The request body must be a JSON object")),
+        _ => Err(ApiError::invalid_request(
+            "The request body must be a JSON object",
+        )),
     }
 }
 
@@ -108,7 +127,9 @@ async fn list(State(state): State<Arc<AppState>>, p: Params) -> ApiResult<Respon
 async fn create(State(state): State<Arc<AppState>>, Payload(body): Payload) -> ApiResult<Response> {
     let body = body_object(&body)?;
     if !body.contains_key("cronExpression") {
-        return Err(ApiError::invalid_input("The schedule needs a \"cronExpression\""));
+        return Err(ApiError::invalid_input(
+            "The schedule needs a \"cronExpression\"",
+        ));
     }
     let now = format_millis(now_millis());
     let mut schedule = json!({
@@ -136,24 +157,38 @@ async fn create(State(state): State<Arc<AppState>>, Payload(body): Payload) -> A
     Ok(data_response(StatusCode::CREATED, &public(schedule)))
 }
 
-async fn get_one(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn get_one(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     Ok(data_response(StatusCode::OK, &public(find(&state, &id)?)))
 }
 
-async fn update(State(state): State<Arc<AppState>>, Path(id): Path<String>, Payload(body): Payload) -> ApiResult<Response> {
+async fn update(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
     let mut schedule = find(&state, &id)?;
     apply(&state, &mut schedule, &body_object(&body)?)?;
     if let Some(log) = schedule[LOG_FIELD].as_array_mut() {
         log.push(log_entry("Schedule updated"));
     }
     let schedule_id = schedule["id"].as_str().unwrap_or_default().to_owned();
-    state.schedules.update(&schedule_id, |s| *s = schedule.clone());
+    state
+        .schedules
+        .update(&schedule_id, |s| *s = schedule.clone());
     Ok(data_response(StatusCode::OK, &public(schedule)))
 }
 
-async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let schedule = find(&state, &id)?;
-    state.schedules.remove(schedule["id"].as_str().unwrap_or_default());
+    state
+        .schedules
+        .remove(schedule["id"].as_str().unwrap_or_default());
     Ok(StatusCode::NO_CONTENT)
 }
 

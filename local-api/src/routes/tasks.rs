@@ -24,8 +24,14 @@ use crate::util::{data_response, format_millis, new_id, now_millis, parse_json, 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v2/actor-tasks", get(list).post(create))
-        .route("/v2/actor-tasks/{actorTaskId}", get(get_one).put(update).delete(delete))
-        .route("/v2/actor-tasks/{actorTaskId}/input", get(input).put(set_input))
+        .route(
+            "/v2/actor-tasks/{actorTaskId}",
+            get(get_one).put(update).delete(delete),
+        )
+        .route(
+            "/v2/actor-tasks/{actorTaskId}/input",
+            get(input).put(set_input),
+        )
         .route("/v2/actor-tasks/{actorTaskId}/runs", get(runs).post(start))
 }
 
@@ -43,17 +49,29 @@ fn body_object(body: &[u8]) -> ApiResult<Map<String, Value>> {
     }
     match parse_json::<Value>(body)? {
         Value::Object(o) => Ok(o),
-        _ => Err(ApiError::invalid_request("The request body must be a JSON object")),
+        _ => Err(ApiError::invalid_request(
+            "The request body must be a JSON object",
+        )),
     }
 }
 
 /// Checks and copies the changeable fields (`name`, `title`, `options`, `input`).
 fn apply(state: &AppState, task: &mut Value, body: &Map<String, Value>) -> ApiResult<()> {
     if let Some(name) = body.get("name") {
-        let name = name.as_str().ok_or_else(|| ApiError::invalid_value("\"name\" must be a string"))?;
+        let name = name
+            .as_str()
+            .ok_or_else(|| ApiError::invalid_value("\"name\" must be a string"))?;
         validate_name(name)?;
-        if state.tasks.list(|t| t["name"] == name && t["id"] != task["id"]).first().is_some() {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "name-not-unique", format!("A task named \"{name}\" already exists")));
+        if !state
+            .tasks
+            .list(|t| t["name"] == name && t["id"] != task["id"])
+            .is_empty()
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "name-not-unique",
+                format!("A task named \"{name}\" already exists"),
+            ));
         }
         task["name"] = json!(name);
     }
@@ -61,7 +79,9 @@ fn apply(state: &AppState, task: &mut Value, body: &Map<String, Value>) -> ApiRe
         task["title"] = title.clone();
     }
     if let Some(options) = body.get("options") {
-        let options = options.as_object().ok_or_else(|| ApiError::invalid_value("\"options\" must be an object"))?;
+        let options = options
+            .as_object()
+            .ok_or_else(|| ApiError::invalid_value("\"options\" must be an object"))?;
         for (key, value) in options {
             task["options"][key] = value.clone();
         }
@@ -118,17 +138,30 @@ async fn create(State(state): State<Arc<AppState>>, Payload(body): Payload) -> A
 
 fn with_stats(state: &AppState, mut task: Value) -> Value {
     let id = task["id"].as_str().unwrap_or_default().to_owned();
-    let total = state.runs.list(&RunFilter { task_id: Some(&id), ..RunFilter::default() }).len();
+    let total = state
+        .runs
+        .list(&RunFilter {
+            task_id: Some(&id),
+            ..RunFilter::default()
+        })
+        .len();
     task["stats"] = json!({ "totalRuns": total });
     task
 }
 
-async fn get_one(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn get_one(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let task = find_task(&state, &id)?;
     Ok(data_response(StatusCode::OK, &with_stats(&state, task)))
 }
 
-async fn update(State(state): State<Arc<AppState>>, Path(id): Path<String>, Payload(body): Payload) -> ApiResult<Response> {
+async fn update(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
     let mut task = find_task(&state, &id)?;
     apply(&state, &mut task, &body_object(&body)?)?;
     let task_id = task["id"].as_str().unwrap_or_default().to_owned();
@@ -136,7 +169,10 @@ async fn update(State(state): State<Arc<AppState>>, Path(id): Path<String>, Payl
     Ok(data_response(StatusCode::OK, &with_stats(&state, task)))
 }
 
-async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let task = find_task(&state, &id)?;
     state.tasks.remove(task["id"].as_str().unwrap_or_default());
     Ok(StatusCode::NO_CONTENT)
@@ -145,21 +181,39 @@ async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> A
 /// `GET …/input`: the stored input itself (not wrapped in `data`, as the API answers).
 async fn input(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
     let task = find_task(&state, &id)?;
-    Ok(crate::util::json_bytes_response(StatusCode::OK, task["input"].to_string().into()))
+    Ok(crate::util::json_bytes_response(
+        StatusCode::OK,
+        task["input"].to_string().into(),
+    ))
 }
 
-async fn set_input(State(state): State<Arc<AppState>>, Path(id): Path<String>, Payload(body): Payload) -> ApiResult<Response> {
+async fn set_input(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
     let task = find_task(&state, &id)?;
     let input = Value::Object(body_object(&body)?);
     let task_id = task["id"].as_str().unwrap_or_default().to_owned();
     state.tasks.update(&task_id, |t| t["input"] = input.clone());
-    Ok(crate::util::json_bytes_response(StatusCode::OK, input.to_string().into()))
+    Ok(crate::util::json_bytes_response(
+        StatusCode::OK,
+        input.to_string().into(),
+    ))
 }
 
-async fn runs(State(state): State<Arc<AppState>>, Path(id): Path<String>, p: Params) -> ApiResult<Response> {
+async fn runs(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
     let task = find_task(&state, &id)?;
     let task_id = task["id"].as_str().unwrap_or_default().to_owned();
-    let filter = RunFilter { task_id: Some(&task_id), statuses: status_filter(&p)?, ..RunFilter::default() };
+    let filter = RunFilter {
+        task_id: Some(&task_id),
+        statuses: status_filter(&p)?,
+        ..RunFilter::default()
+    };
     page(&p, state.runs.list(&filter), |r| r.to_short_json())
 }
 
@@ -181,21 +235,41 @@ async fn start(
             _ => {
                 // Not a JSON object: the body replaces the task's input as it is.
                 let task_id = task["id"].as_str().unwrap_or_default().to_owned();
-                return start_and_answer(&state, &actor, &task_params(&task, p), &headers, Some((bytes, content_type)), Some(task_id)).await;
+                return start_and_answer(
+                    &state,
+                    &actor,
+                    &task_params(&task, p),
+                    &headers,
+                    Some((bytes, content_type)),
+                    Some(task_id),
+                )
+                .await;
             }
         }
     }
     let bytes = bytes::Bytes::from(input.to_string());
     let content_type = http::HeaderValue::from_static("application/json; charset=utf-8");
     let task_id = task["id"].as_str().unwrap_or_default().to_owned();
-    start_and_answer(&state, &actor, &task_params(&task, p), &headers, Some((bytes, content_type)), Some(task_id)).await
+    start_and_answer(
+        &state,
+        &actor,
+        &task_params(&task, p),
+        &headers,
+        Some((bytes, content_type)),
+        Some(task_id),
+    )
+    .await
 }
 
 /// The start parameters: the query's, then the task's options where the query has none.
 fn task_params(task: &Value, p: Params) -> Params {
     let mut pairs: Vec<(String, String)> = Vec::new();
     let options = &task["options"];
-    for (param, option) in [("build", "build"), ("timeout", "timeoutSecs"), ("memory", "memoryMbytes")] {
+    for (param, option) in [
+        ("build", "build"),
+        ("timeout", "timeoutSecs"),
+        ("memory", "memoryMbytes"),
+    ] {
         if p.get(param).is_none() {
             match &options[option] {
                 Value::String(s) => pairs.push((param.to_owned(), s.clone())),

@@ -28,21 +28,38 @@ pub fn routes() -> Router<Arc<AppState>> {
 async fn public(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
     let me = &state.identity;
     if id != me.user_id && id != me.username {
-        return Err(ApiError::not_found(format!("User \"{id}\" was not found: this local API has one user, \"{}\"", me.username)));
+        return Err(ApiError::not_found(format!(
+            "User \"{id}\" was not found: this local API has one user, \"{}\"",
+            me.username
+        )));
     }
-    Ok(data_response(StatusCode::OK, &json!({
-        "username": me.username,
-        "profile": { "bio": null, "name": "Local User", "pictureUrl": null, "githubUsername": null,
-                     "websiteUrl": null, "twitterUsername": null },
-    })))
+    Ok(data_response(
+        StatusCode::OK,
+        &json!({
+            "username": me.username,
+            "profile": { "bio": null, "name": "Local User", "pictureUrl": null, "githubUsername": null,
+                         "websiteUrl": null, "twitterUsername": null },
+        }),
+    ))
 }
 
 /// The current monthly cycle: the calendar month (UTC).
 fn cycle() -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
     let now = Utc::now();
-    let start = Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now);
-    let (y, m) = if now.month() == 12 { (now.year() + 1, 1) } else { (now.year(), now.month() + 1) };
-    let end = Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().unwrap_or(now) - chrono::Duration::milliseconds(1);
+    let start = Utc
+        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now);
+    let (y, m) = if now.month() == 12 {
+        (now.year() + 1, 1)
+    } else {
+        (now.year(), now.month() + 1)
+    };
+    let end = Utc
+        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now)
+        - chrono::Duration::milliseconds(1);
     (start, end)
 }
 
@@ -63,46 +80,60 @@ async fn usage(State(state): State<Arc<AppState>>) -> Response {
         "quantity": units, "baseAmountUsd": 0, "baseUnitPriceUsd": 0,
         "amountAfterVolumeDiscountUsd": 0, "priceTiers": [],
     });
-    data_response(StatusCode::OK, &json!({
-        "usageCycle": { "startAt": iso(start), "endAt": iso(end) },
-        "monthlyServiceUsage": { "ACTOR_COMPUTE_UNITS": item },
-        "dailyServiceUsages": [{
-            "date": iso(Utc::now()),
-            "serviceUsage": { "ACTOR_COMPUTE_UNITS": { "quantity": units, "baseAmountUsd": 0 } },
-            "totalUsageCreditsUsd": 0,
-        }],
-        "totalUsageCreditsUsdBeforeVolumeDiscount": 0,
-        "totalUsageCreditsUsdAfterVolumeDiscount": 0,
-    }))
+    data_response(
+        StatusCode::OK,
+        &json!({
+            "usageCycle": { "startAt": iso(start), "endAt": iso(end) },
+            "monthlyServiceUsage": { "ACTOR_COMPUTE_UNITS": item },
+            "dailyServiceUsages": [{
+                "date": iso(Utc::now()),
+                "serviceUsage": { "ACTOR_COMPUTE_UNITS": { "quantity": units, "baseAmountUsd": 0 } },
+                "totalUsageCreditsUsd": 0,
+            }],
+            "totalUsageCreditsUsdBeforeVolumeDiscount": 0,
+            "totalUsageCreditsUsdAfterVolumeDiscount": 0,
+        }),
+    )
 }
 
 async fn limits(State(state): State<Arc<AppState>>) -> Response {
     let (start, end) = cycle();
     let limits = state.limits.lock().expect("limits lock poisoned").clone();
     let runs = state.runs.all();
-    let active = runs.iter().filter(|r| !crate::actors::runs::is_terminal(r.status())).count();
-    data_response(StatusCode::OK, &json!({
-        "monthlyUsageCycle": { "startAt": iso(start), "endAt": iso(end) },
-        "limits": limits,
-        "current": {
-            "monthlyUsageUsd": 0,
-            "monthlyActorComputeUnits": compute_units(&state),
-            "monthlyExternalDataTransferGbytes": 0,
-            "monthlyProxySerps": 0,
-            "monthlyResidentialProxyGbytes": 0,
-            "actorMemoryGbytes": 0,
-            "actorCount": state.actors.all().len(),
-            "actorTaskCount": state.tasks.list(|_| true).len(),
-            "activeActorJobCount": active,
-            "teamAccountSeatCount": 1,
-        },
-    }))
+    let active = runs
+        .iter()
+        .filter(|r| !crate::actors::runs::is_terminal(r.status()))
+        .count();
+    data_response(
+        StatusCode::OK,
+        &json!({
+            "monthlyUsageCycle": { "startAt": iso(start), "endAt": iso(end) },
+            "limits": limits,
+            "current": {
+                "monthlyUsageUsd": 0,
+                "monthlyActorComputeUnits": compute_units(&state),
+                "monthlyExternalDataTransferGbytes": 0,
+                "monthlyProxySerps": 0,
+                "monthlyResidentialProxyGbytes": 0,
+                "actorMemoryGbytes": 0,
+                "actorCount": state.actors.all().len(),
+                "actorTaskCount": state.tasks.list(|_| true).len(),
+                "activeActorJobCount": active,
+                "teamAccountSeatCount": 1,
+            },
+        }),
+    )
 }
 
 /// `PUT`: `maxMonthlyUsageUsd` and `dataRetentionDays` (non-negative numbers) are stored.
-async fn set_limits(State(state): State<Arc<AppState>>, Payload(body): Payload) -> ApiResult<Response> {
+async fn set_limits(
+    State(state): State<Arc<AppState>>,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
     let Value::Object(update) = parse_json::<Value>(&body)? else {
-        return Err(ApiError::invalid_request("The request body must be a JSON object"));
+        return Err(ApiError::invalid_request(
+            "The request body must be a JSON object",
+        ));
     };
     for (key, value) in &update {
         if !["maxMonthlyUsageUsd", "dataRetentionDays"].contains(&key.as_str()) {
@@ -111,12 +142,17 @@ async fn set_limits(State(state): State<Arc<AppState>>, Payload(body): Payload) 
             )));
         }
         if !value.as_f64().is_some_and(|v| v >= 0.0) {
-            return Err(ApiError::invalid_value(format!("\"{key}\" must be a non-negative number")));
+            return Err(ApiError::invalid_value(format!(
+                "\"{key}\" must be a non-negative number"
+            )));
         }
     }
     let mut limits = state.limits.lock().expect("limits lock poisoned");
     for (key, value) in update {
         limits[key] = value;
     }
-    Ok(json_bytes_response(StatusCode::CREATED, bytes::Bytes::from_static(b"{}")))
+    Ok(json_bytes_response(
+        StatusCode::CREATED,
+        bytes::Bytes::from_static(b"{}"),
+    ))
 }

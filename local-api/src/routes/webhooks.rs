@@ -23,7 +23,10 @@ use crate::util::{data_response, format_millis, new_id, now_millis, parse_json, 
 pub fn routes() -> Router<Arc<AppState>> {
     let mut router = Router::new()
         .route("/v2/webhooks", get(list).post(create))
-        .route("/v2/webhooks/{webhookId}", get(get_one).put(update).delete(delete))
+        .route(
+            "/v2/webhooks/{webhookId}",
+            get(get_one).put(update).delete(delete),
+        )
         .route("/v2/webhooks/{webhookId}/test", post(test))
         .route("/v2/webhooks/{webhookId}/dispatches", get(dispatches_of))
         .route("/v2/webhook-dispatches", get(dispatches))
@@ -41,7 +44,9 @@ fn apply(hook: &mut Map<String, Value>, body: &Map<String, Value>) -> ApiResult<
         match key.as_str() {
             "eventTypes" => {
                 let types = value.as_array().filter(|t| !t.is_empty()).ok_or_else(|| {
-                    ApiError::invalid_input("\"eventTypes\" must be a non-empty array of event types")
+                    ApiError::invalid_input(
+                        "\"eventTypes\" must be a non-empty array of event types",
+                    )
                 })?;
                 for t in types {
                     if !t.as_str().is_some_and(|t| EVENT_TYPES.contains(&t)) {
@@ -53,20 +58,31 @@ fn apply(hook: &mut Map<String, Value>, body: &Map<String, Value>) -> ApiResult<
                 }
             }
             "requestUrl" => {
-                check_url(value.as_str().ok_or_else(|| ApiError::invalid_input("\"requestUrl\" must be a string"))?)?;
+                check_url(
+                    value.as_str().ok_or_else(|| {
+                        ApiError::invalid_input("\"requestUrl\" must be a string")
+                    })?,
+                )?;
             }
             "condition" => {
-                let c = value.as_object().ok_or_else(|| ApiError::invalid_input("\"condition\" must be an object"))?;
-                if !["actorId", "actorTaskId", "actorRunId"].iter().any(|k| c.get(*k).is_some_and(Value::is_string)) {
+                let c = value
+                    .as_object()
+                    .ok_or_else(|| ApiError::invalid_input("\"condition\" must be an object"))?;
+                if !["actorId", "actorTaskId", "actorRunId"]
+                    .iter()
+                    .any(|k| c.get(*k).is_some_and(Value::is_string))
+                {
                     return Err(ApiError::invalid_input(
                         "\"condition\" must name an \"actorId\", an \"actorTaskId\" or an \"actorRunId\"",
                     ));
                 }
             }
-            "payloadTemplate" | "headersTemplate" | "description" | "idempotencyKey" => {
-                if !(value.is_string() || value.is_null()) {
-                    return Err(ApiError::invalid_input(format!("\"{key}\" must be a string")));
-                }
+            "payloadTemplate" | "headersTemplate" | "description" | "idempotencyKey"
+                if !(value.is_string() || value.is_null()) =>
+            {
+                return Err(ApiError::invalid_input(format!(
+                    "\"{key}\" must be a string"
+                )));
             }
             _ => {}
         }
@@ -80,14 +96,20 @@ fn apply(hook: &mut Map<String, Value>, body: &Map<String, Value>) -> ApiResult<
 pub fn check(body: &Map<String, Value>) -> ApiResult<()> {
     for required in ["eventTypes", "requestUrl", "condition"] {
         if !body.contains_key(required) {
-            return Err(ApiError::invalid_input(format!("The webhook needs \"{required}\"")));
+            return Err(ApiError::invalid_input(format!(
+                "The webhook needs \"{required}\""
+            )));
         }
     }
     apply(&mut Map::new(), body)
 }
 
 /// Makes and stores a webhook from a create body; used by the ad-hoc webhooks of a start too.
-pub fn create_webhook(state: &AppState, body: &Map<String, Value>, ad_hoc: bool) -> ApiResult<Value> {
+pub fn create_webhook(
+    state: &AppState,
+    body: &Map<String, Value>,
+    ad_hoc: bool,
+) -> ApiResult<Value> {
     check(body)?;
     let now = format_millis(now_millis());
     let mut hook = json!({
@@ -121,7 +143,9 @@ fn find(state: &AppState, id: &str) -> ApiResult<Value> {
 fn body_object(body: &[u8]) -> ApiResult<Map<String, Value>> {
     match parse_json::<Value>(body)? {
         Value::Object(o) => Ok(o),
-        _ => Err(ApiError::invalid_request("The request body must be a JSON object")),
+        _ => Err(ApiError::invalid_request(
+            "The request body must be a JSON object",
+        )),
     }
 }
 
@@ -141,11 +165,18 @@ async fn create(State(state): State<Arc<AppState>>, Payload(body): Payload) -> A
     Ok(data_response(StatusCode::CREATED, &hook))
 }
 
-async fn get_one(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn get_one(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     Ok(data_response(StatusCode::OK, &find(&state, &id)?))
 }
 
-async fn update(State(state): State<Arc<AppState>>, Path(id): Path<String>, Payload(body): Payload) -> ApiResult<Response> {
+async fn update(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
     let mut hook = find(&state, &id)?;
     let body = body_object(&body)?;
     apply(hook.as_object_mut().expect("an object"), &body)?;
@@ -155,9 +186,14 @@ async fn update(State(state): State<Arc<AppState>>, Path(id): Path<String>, Payl
     Ok(data_response(StatusCode::OK, &saved.unwrap_or(hook)))
 }
 
-async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let hook = find(&state, &id)?;
-    state.webhooks.remove(hook["id"].as_str().unwrap_or_default());
+    state
+        .webhooks
+        .remove(hook["id"].as_str().unwrap_or_default());
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -165,20 +201,39 @@ async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> A
 async fn test(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
     let hook = find(&state, &id)?;
     let resource = json!({ "id": "test-run-id", "status": "SUCCEEDED" });
-    let sent = dispatch(&state, &hook, "TEST", json!({ "actorRunId": "test-run-id" }), resource);
+    let sent = dispatch(
+        &state,
+        &hook,
+        "TEST",
+        json!({ "actorRunId": "test-run-id" }),
+        resource,
+    );
     Ok(data_response(StatusCode::CREATED, &sent))
 }
 
-async fn dispatches_of(State(state): State<Arc<AppState>>, Path(id): Path<String>, p: Params) -> ApiResult<Response> {
+async fn dispatches_of(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
     let hook = find(&state, &id)?;
-    page(&p, state.webhook_dispatches.list(|d| d["webhookId"] == hook["id"]), Value::clone)
+    page(
+        &p,
+        state
+            .webhook_dispatches
+            .list(|d| d["webhookId"] == hook["id"]),
+        Value::clone,
+    )
 }
 
 async fn dispatches(State(state): State<Arc<AppState>>, p: Params) -> ApiResult<Response> {
     page(&p, state.webhook_dispatches.list(|_| true), Value::clone)
 }
 
-async fn dispatch_one(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn dispatch_one(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let found = state
         .webhook_dispatches
         .get(&id, &state.identity.username)
@@ -186,12 +241,32 @@ async fn dispatch_one(State(state): State<Arc<AppState>>, Path(id): Path<String>
     Ok(data_response(StatusCode::OK, &found))
 }
 
-async fn of_actor(State(state): State<Arc<AppState>>, Path(id): Path<String>, p: Params) -> ApiResult<Response> {
+async fn of_actor(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
     let actor = find_actor(&state, &id)?;
-    page(&p, state.webhooks.list(|w| w["condition"]["actorId"] == actor.id.as_str()), Value::clone)
+    page(
+        &p,
+        state
+            .webhooks
+            .list(|w| w["condition"]["actorId"] == actor.id.as_str()),
+        Value::clone,
+    )
 }
 
-async fn of_task(State(state): State<Arc<AppState>>, Path(id): Path<String>, p: Params) -> ApiResult<Response> {
+async fn of_task(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
     let task = super::tasks::find_task(&state, &id)?;
-    page(&p, state.webhooks.list(|w| w["condition"]["actorTaskId"] == task["id"]), Value::clone)
+    page(
+        &p,
+        state
+            .webhooks
+            .list(|w| w["condition"]["actorTaskId"] == task["id"]),
+        Value::clone,
+    )
 }

@@ -136,7 +136,12 @@ impl KeyValueStore {
     }
 
     /// Stores `body` under `key` from memory (a run's `INPUT`, written by the server itself).
-    pub fn put_bytes(&self, key: &str, content_type: HeaderValue, body: Bytes) -> std::io::Result<()> {
+    pub fn put_bytes(
+        &self,
+        key: &str,
+        content_type: HeaderValue,
+        body: Bytes,
+    ) -> std::io::Result<()> {
         let path = self.new_file_path();
         std::fs::write(&path, &body)?;
         let inline = (body.len() <= crate::body::INLINE_RECORD_LIMIT).then_some(body.clone());

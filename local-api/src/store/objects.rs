@@ -15,7 +15,10 @@ pub struct Objects {
 impl Objects {
     /// Stores a new object.
     pub fn insert(&self, object: Value) {
-        self.items.write().expect("objects lock poisoned").push(object);
+        self.items
+            .write()
+            .expect("objects lock poisoned")
+            .push(object);
     }
 
     /// The object with this id, `username~name` or bare name.

@@ -154,7 +154,11 @@ impl Ctx {
     /// The run, once finished (waits up to 60 s per call, as the API allows).
     pub async fn finished_run(&self, id: &str) -> Value {
         for _ in 0..3 {
-            let run = data(self.get(&format!("/v2/actor-runs/{id}?waitForFinish=60")).await).await;
+            let run = data(
+                self.get(&format!("/v2/actor-runs/{id}?waitForFinish=60"))
+                    .await,
+            )
+            .await;
             if ["SUCCEEDED", "FAILED", "TIMED-OUT", "ABORTED"]
                 .contains(&run["status"].as_str().unwrap())
             {
