@@ -90,7 +90,10 @@ impl fmt::Debug for LocalApiConfig {
             .field("user_id", &self.user_id)
             .field("max_payload_bytes", &self.max_payload_bytes)
             .field("request_log_limit", &self.request_log_limit)
-            .field("actors", &self.actors.iter().map(|a| &a.name).collect::<Vec<_>>())
+            .field(
+                "actors",
+                &self.actors.iter().map(|a| &a.name).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

@@ -33,6 +33,7 @@ mod middleware;
 pub mod request_log;
 pub mod routes;
 pub mod server;
+pub mod signing;
 pub mod state;
 pub mod store;
 mod users;

@@ -34,15 +34,83 @@ pub async fn gate(State(state): State<Arc<AppState>>, req: Request, next: Next) 
         .request_log
         .enabled()
         .then(|| LoggedRequest::new(req.method(), req.uri(), req.headers()));
-    let response = match check_token(&state, &req) {
-        Ok(()) => next.run(req).await,
-        Err(e) => e.into_response(),
+    let response = match signed_read(&state, &req) {
+        // A valid signature is the read's permission: no token needed.
+        Some(Ok(())) => next.run(req).await,
+        Some(Err(e)) => e.into_response(),
+        None => match check_token(&state, &req) {
+            Ok(()) => next.run(req).await,
+            Err(e) => e.into_response(),
+        },
     };
     if let Some(mut entry) = entry {
         entry.status = Some(response.status().as_u16());
         state.request_log.push(entry);
     }
     response
+}
+
+/// For a read that carries a `signature` (dataset items, key listing, record) of an existing
+/// storage: whether the signature is valid. `None` for any other request.
+fn signed_read(state: &AppState, req: &Request) -> Option<Result<(), ApiError>> {
+    use crate::signing::{verify_record_signature, verify_storage_signature, SignatureError};
+    use crate::store::Storage;
+    if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
+        return None;
+    }
+    let signature = form_urlencoded::parse(req.uri().query()?.as_bytes())
+        .find(|(k, _)| k == "signature")
+        .map(|(_, v)| v.into_owned())?;
+    let segments: Vec<&str> = req.uri().path().split('/').collect();
+    let username = &state.identity.username;
+    let result = match segments.as_slice() {
+        ["", "v2", "datasets", id, "items"] => {
+            let dataset = state.datasets.resolve(&percent_decode(id), username)?;
+            let meta = dataset.meta();
+            verify_storage_signature(&meta.url_signing_secret_key, &meta.id, &signature)
+        }
+        ["", "v2", "key-value-stores", id, "keys"] => {
+            let store = state
+                .key_value_stores
+                .resolve(&percent_decode(id), username)?;
+            let meta = store.meta();
+            verify_storage_signature(&meta.url_signing_secret_key, &meta.id, &signature)
+        }
+        ["", "v2", "key-value-stores", id, "records", key] => {
+            let store = state
+                .key_value_stores
+                .resolve(&percent_decode(id), username)?;
+            let secret = &store.meta().url_signing_secret_key;
+            verify_record_signature(secret, &percent_decode(key), &signature)
+        }
+        _ => return None,
+    };
+    Some(result.map_err(|e| {
+        let message = match e {
+            SignatureError::Wrong => "The signature in the URL is not valid for this storage: sign the URL with the storage's urlSigningSecretKey, or send a token",
+            SignatureError::Expired => "The signature in the URL has expired: sign the URL again, or send a token",
+        };
+        ApiError::new(http::StatusCode::FORBIDDEN, "insufficient-permissions", message)
+    }))
+}
+
+/// Decodes `%XX` escapes of a path segment (invalid escapes stay as they are).
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&segment[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Whether a request to `path` must carry the token, when the server has one: `/v2` and the

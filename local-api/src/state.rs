@@ -13,6 +13,7 @@ use crate::request_log::RequestLog;
 use crate::store::datasets::Dataset;
 use crate::store::key_value_stores::KeyValueStore;
 use crate::store::logs::Logs;
+use crate::store::objects::Objects;
 use crate::store::request_queues::RequestQueue;
 use crate::store::Registry;
 use crate::users;
@@ -48,6 +49,16 @@ pub struct AppState {
     pub actors: ActorRegistry,
     /// Actor runs.
     pub runs: Runs,
+    /// Actor tasks.
+    pub tasks: Objects,
+    /// Webhooks.
+    pub webhooks: Objects,
+    /// Webhook dispatches.
+    pub webhook_dispatches: Objects,
+    /// Schedules.
+    pub schedules: Objects,
+    /// The user's limits (`PUT /v2/users/me/limits` changes them).
+    pub limits: std::sync::Mutex<serde_json::Value>,
     /// Requests received.
     pub request_log: RequestLog,
     /// Largest JSON body accepted.
@@ -81,7 +92,10 @@ impl AppState {
             if !names.insert(def.name.as_str()) {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
-                    format!("two Actors are named \"{}\": Actor names must be unique", def.name),
+                    format!(
+                        "two Actors are named \"{}\": Actor names must be unique",
+                        def.name
+                    ),
                 ));
             }
         }
@@ -90,13 +104,34 @@ impl AppState {
         let by_id = actors.by_id();
         for build in actors.builds(None) {
             if let Some(actor) = by_id.get(build.act_id.as_str()) {
-                logs.set(&build.id, ActorRegistry::build_log(&build, actor).into_bytes(), true);
+                logs.set(
+                    &build.id,
+                    ActorRegistry::build_log(&build, actor).into_bytes(),
+                    true,
+                );
             }
         }
         drop(by_id);
         Ok(Self {
             actors,
             runs: Runs::default(),
+            tasks: Objects::default(),
+            webhooks: Objects::default(),
+            webhook_dispatches: Objects::default(),
+            schedules: Objects::default(),
+            limits: std::sync::Mutex::new(serde_json::json!({
+                "maxMonthlyUsageUsd": 100,
+                "maxMonthlyActorComputeUnits": 1000,
+                "maxMonthlyExternalDataTransferGbytes": 100,
+                "maxMonthlyProxySerps": 1000,
+                "maxMonthlyResidentialProxyGbytes": 10,
+                "maxActorMemoryGbytes": 32,
+                "maxActorCount": 100,
+                "maxActorTaskCount": 1000,
+                "maxConcurrentActorJobs": 25,
+                "maxTeamAccountSeatCount": 1,
+                "dataRetentionDays": 7,
+            })),
             users_me: users::users_me_body(&identity),
             identity,
             token: config.token.clone(),

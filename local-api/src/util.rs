@@ -122,6 +122,13 @@ impl Params {
         }
     }
 
+    /// These parameters with `defaults` added before them (a value given in the query wins).
+    pub fn with_defaults(self, defaults: Vec<(String, String)>) -> Self {
+        let mut all = defaults;
+        all.extend(self.0);
+        Params(all)
+    }
+
     /// A comma-separated list, with empty entries dropped.
     pub fn list(&self, name: &str) -> Option<Vec<String>> {
         self.string(name).map(|v| {

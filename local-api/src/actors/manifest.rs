@@ -161,8 +161,8 @@ impl ActorDefinition {
             field: field.to_owned(),
             message: message.to_owned(),
         };
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| error("", &format!("not valid JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| error("", &format!("not valid JSON: {e}")))?;
         let Value::Object(obj) = value else {
             return Err(error("", "the manifest must be a JSON object"));
         };
@@ -318,7 +318,11 @@ mod tests {
 
     #[test]
     fn manifest_errors_name_the_field() {
-        let e = ActorDefinition::parse_manifest(r#"{"name":"a","run":"x","defaultRunOptions":{"timeoutSecs":"ten"}}"#, "a.json").unwrap_err();
+        let e = ActorDefinition::parse_manifest(
+            r#"{"name":"a","run":"x","defaultRunOptions":{"timeoutSecs":"ten"}}"#,
+            "a.json",
+        )
+        .unwrap_err();
         assert_eq!(e.field, "defaultRunOptions.timeoutSecs");
         assert!(e.to_string().contains("a.json"));
         let e = ActorDefinition::parse_manifest(r#"{"name":"a"}"#, "a.json").unwrap_err();

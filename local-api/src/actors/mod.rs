@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod registry;
 pub mod runs;
 pub mod supervisor;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,11 +51,16 @@ pub struct StartRequest {
     pub user_agent: Option<String>,
     /// The task started, if any.
     pub actor_task_id: Option<String>,
+    /// Ad-hoc webhooks of this run (`webhooks` parameter), already checked; their condition
+    /// is set to this run.
+    pub webhooks: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A new unnamed storage of kind `T`; its id.
 fn new_storage<T: StorageKind>(state: &AppState) -> ApiResult<Arc<T>> {
-    Ok(T::registry(state).get_or_create(None, |meta| T::create(meta, state))?.0)
+    Ok(T::registry(state)
+        .get_or_create(None, |meta| T::create(meta, state))?
+        .0)
 }
 
 /// Stores an input record in the run's default key-value store.
@@ -69,7 +75,11 @@ fn store_input(state: &AppState, run: &Run, key: &str, input: Input) -> ApiResul
 
 /// Starts a run of `actor`: creates its default storages, stores the input under `INPUT`,
 /// and spawns the process.
-pub fn start_run(state: &Arc<AppState>, actor: &Arc<Actor>, start: StartRequest) -> ApiResult<Arc<Run>> {
+pub fn start_run(
+    state: &Arc<AppState>,
+    actor: &Arc<Actor>,
+    start: StartRequest,
+) -> ApiResult<Arc<Run>> {
     let build = state
         .actors
         .resolve_build(&actor.id, &start.options.build)
@@ -99,12 +109,19 @@ pub fn start_run(state: &Arc<AppState>, actor: &Arc<Actor>, start: StartRequest)
     if let Some(input) = start.input {
         store_input(state, &run, "INPUT", input)?;
     }
+    for mut hook in start.webhooks {
+        hook.insert("condition".to_owned(), json!({ "actorRunId": run.id }));
+        crate::routes::webhooks::create_webhook(state, &hook, true)?;
+    }
+    webhooks::fire(state, &run, "ACTOR.RUN.CREATED");
     if let Err(e) = supervisor::start_process(state, &run, actor) {
         let mut inner = run.inner();
         inner.status_message = Some(e.message.to_string());
         run.set_status(&mut inner, "FAILED");
         drop(inner);
-        state.logs.append(&run.id, format!("{}\n", e.message).as_bytes(), true);
+        state
+            .logs
+            .append(&run.id, format!("{}\n", e.message).as_bytes(), true);
     }
     Ok(run)
 }
@@ -169,7 +186,11 @@ pub async fn reboot(state: &Arc<AppState>, run: &Arc<Run>) -> ApiResult<()> {
     let actor = current_actor(state, run)?;
     replace_process(run, "reboot").await?;
     run.inner().reboot_count += 1;
-    state.logs.append(&run.id, format!("{} Rebooting the run\n", format_millis(now_millis())).as_bytes(), false);
+    state.logs.append(
+        &run.id,
+        format!("{} Rebooting the run\n", format_millis(now_millis())).as_bytes(),
+        false,
+    );
     supervisor::start_process(state, run, &actor)
 }
 
@@ -185,7 +206,12 @@ pub async fn metamorph(
     let build = state
         .actors
         .resolve_build(&target.id, build.unwrap_or(&target.def.build_tag))
-        .ok_or_else(|| ApiError::invalid_input(format!("Build of Actor \"{}\" was not found", target.def.name)))?;
+        .ok_or_else(|| {
+            ApiError::invalid_input(format!(
+                "Build of Actor \"{}\" was not found",
+                target.def.name
+            ))
+        })?;
     replace_process(run, "metamorph").await?;
     let key = format!("INPUT-METAMORPH-{}", run.inner().metamorphs.len() + 1);
     if let Some(input) = input {
@@ -206,7 +232,12 @@ pub async fn metamorph(
     }
     state.logs.append(
         &run.id,
-        format!("{} Metamorphing into Actor \"{}\"\n", format_millis(now_millis()), target.def.name).as_bytes(),
+        format!(
+            "{} Metamorphing into Actor \"{}\"\n",
+            format_millis(now_millis()),
+            target.def.name
+        )
+        .as_bytes(),
         false,
     );
     supervisor::start_process(state, run, target)
@@ -230,7 +261,12 @@ pub fn resurrect(state: &Arc<AppState>, run: &Arc<Run>) -> ApiResult<()> {
         inner.resurrect_count += 1;
     }
     state.logs.reopen(&run.id);
-    state.logs.append(&run.id, format!("{} Resurrecting the run\n", format_millis(now_millis())).as_bytes(), false);
+    webhooks::fire(state, run, "ACTOR.RUN.RESURRECTED");
+    state.logs.append(
+        &run.id,
+        format!("{} Resurrecting the run\n", format_millis(now_millis())).as_bytes(),
+        false,
+    );
     supervisor::start_process(state, run, &actor)
 }
 
@@ -246,8 +282,18 @@ pub fn charge(
     let price = if actor.def.charge_events.is_empty() {
         0.0
     } else {
-        let Some(event) = actor.def.charge_events.iter().find(|e| e.name == event_name) else {
-            let known: Vec<&str> = actor.def.charge_events.iter().map(|e| e.name.as_str()).collect();
+        let Some(event) = actor
+            .def
+            .charge_events
+            .iter()
+            .find(|e| e.name == event_name)
+        else {
+            let known: Vec<&str> = actor
+                .def
+                .charge_events
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
             return Err(ApiError::invalid_input(format!(
                 "Event \"{event_name}\" is not in the pricing of Actor \"{}\": charge one of {}",
                 actor.def.name,

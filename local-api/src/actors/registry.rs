@@ -270,7 +270,10 @@ impl ActorRegistry {
     /// newest build; else a build number or a build id.
     pub fn resolve_build(&self, act_id: &str, tag_or_number: &str) -> Option<Arc<Build>> {
         let actor = self.actors.iter().find(|a| a.id == act_id)?;
-        if tag_or_number.is_empty() || tag_or_number == actor.def.build_tag || tag_or_number == "latest" {
+        if tag_or_number.is_empty()
+            || tag_or_number == actor.def.build_tag
+            || tag_or_number == "latest"
+        {
             return self.default_build(act_id);
         }
         let builds = self.builds.lock().expect("builds lock poisoned");
@@ -293,7 +296,10 @@ impl ActorRegistry {
 
     /// Forgets a build.
     pub fn remove_build(&self, id: &str) {
-        self.builds.lock().expect("builds lock poisoned").retain(|b| b.id != id);
+        self.builds
+            .lock()
+            .expect("builds lock poisoned")
+            .retain(|b| b.id != id);
     }
 
     /// The log text of a build.

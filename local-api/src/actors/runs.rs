@@ -257,7 +257,7 @@ impl Run {
             "defaultRequestQueueId": self.request_queue_id,
             "containerUrl": format!("http://127.0.0.1:{}", self.container_port),
             "chargedEventCounts": charged,
-            "usageTotalUsd": inner.usage_total_usd,
+            "usageTotalUsd": round_usd(inner.usage_total_usd),
             "usage": { "ACTOR_COMPUTE_UNITS": compute_units },
             "usageUsd": { "ACTOR_COMPUTE_UNITS": 0 },
             "metamorphs": inner.metamorphs,
@@ -277,12 +277,17 @@ impl Run {
             "buildId": inner.build_id,
             "buildNumber": inner.build_number,
             "meta": { "origin": self.origin },
-            "usageTotalUsd": inner.usage_total_usd,
+            "usageTotalUsd": round_usd(inner.usage_total_usd),
             "defaultKeyValueStoreId": self.key_value_store_id,
             "defaultDatasetId": self.dataset_id,
             "defaultRequestQueueId": self.request_queue_id,
         })
     }
+}
+
+/// USD amounts to a millionth of a cent, without float noise (0.013, not 0.0130000001).
+fn round_usd(usd: f64) -> f64 {
+    (usd * 1e8).round() / 1e8
 }
 
 /// Filters of a run listing.

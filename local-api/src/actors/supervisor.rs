@@ -53,7 +53,12 @@ enum Outcome {
 }
 
 /// The environment variables the platform gives an Actor, for `run` running `actor`.
-fn environment(state: &AppState, run: &Run, actor: &Actor, deadline_ms: Option<i64>) -> Vec<(String, String)> {
+fn environment(
+    state: &AppState,
+    run: &Run,
+    actor: &Actor,
+    deadline_ms: Option<i64>,
+) -> Vec<(String, String)> {
     let inner = run.inner();
     let port = run.container_port.to_string();
     let container_url = format!("http://127.0.0.1:{port}");
@@ -67,21 +72,36 @@ fn environment(state: &AppState, run: &Run, actor: &Actor, deadline_ms: Option<i
         ("ACTOR_ID", actor.id.clone()),
         ("ACTOR_BUILD_ID", inner.build_id.clone()),
         ("ACTOR_BUILD_NUMBER", inner.build_number.clone()),
-        ("ACTOR_TASK_ID", run.actor_task_id.clone().unwrap_or_default()),
+        (
+            "ACTOR_TASK_ID",
+            run.actor_task_id.clone().unwrap_or_default(),
+        ),
         ("ACTOR_DEFAULT_DATASET_ID", run.dataset_id.clone()),
-        ("ACTOR_DEFAULT_KEY_VALUE_STORE_ID", run.key_value_store_id.clone()),
-        ("ACTOR_DEFAULT_REQUEST_QUEUE_ID", run.request_queue_id.clone()),
+        (
+            "ACTOR_DEFAULT_KEY_VALUE_STORE_ID",
+            run.key_value_store_id.clone(),
+        ),
+        (
+            "ACTOR_DEFAULT_REQUEST_QUEUE_ID",
+            run.request_queue_id.clone(),
+        ),
         ("ACTOR_INPUT_KEY", inner.input_key.clone()),
         ("ACTOR_MEMORY_MBYTES", run.options.memory_mbytes.to_string()),
         ("ACTOR_STARTED_AT", format_millis(inner.started_at)),
-        ("ACTOR_TIMEOUT_AT", deadline_ms.map(format_millis).unwrap_or_default()),
+        (
+            "ACTOR_TIMEOUT_AT",
+            deadline_ms.map(format_millis).unwrap_or_default(),
+        ),
         ("ACTOR_WEB_SERVER_PORT", port.clone()),
         ("ACTOR_WEB_SERVER_URL", container_url.clone()),
         ("APIFY_CONTAINER_PORT", port),
         ("APIFY_CONTAINER_URL", container_url),
         (
             "ACTOR_MAX_TOTAL_CHARGE_USD",
-            run.options.max_total_charge_usd.map(|c| c.to_string()).unwrap_or_default(),
+            run.options
+                .max_total_charge_usd
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
         ),
     ];
     // The SDKs of older versions read the `APIFY_` names.
@@ -89,8 +109,14 @@ fn environment(state: &AppState, run: &Run, actor: &Actor, deadline_ms: Option<i
         ("ACTOR_RUN_ID", "APIFY_ACTOR_RUN_ID"),
         ("ACTOR_ID", "APIFY_ACTOR_ID"),
         ("ACTOR_DEFAULT_DATASET_ID", "APIFY_DEFAULT_DATASET_ID"),
-        ("ACTOR_DEFAULT_KEY_VALUE_STORE_ID", "APIFY_DEFAULT_KEY_VALUE_STORE_ID"),
-        ("ACTOR_DEFAULT_REQUEST_QUEUE_ID", "APIFY_DEFAULT_REQUEST_QUEUE_ID"),
+        (
+            "ACTOR_DEFAULT_KEY_VALUE_STORE_ID",
+            "APIFY_DEFAULT_KEY_VALUE_STORE_ID",
+        ),
+        (
+            "ACTOR_DEFAULT_REQUEST_QUEUE_ID",
+            "APIFY_DEFAULT_REQUEST_QUEUE_ID",
+        ),
         ("ACTOR_INPUT_KEY", "APIFY_INPUT_KEY"),
         ("ACTOR_MEMORY_MBYTES", "APIFY_MEMORY_MBYTES"),
     ] {
@@ -142,8 +168,14 @@ pub fn start_process(state: &Arc<AppState>, run: &Arc<Run>, actor: &Actor) -> Ap
         false,
     );
     let readers = [
-        child.stdout.take().map(|out| copy_to_log(state.clone(), run.id.clone(), out)),
-        child.stderr.take().map(|err| copy_to_log(state.clone(), run.id.clone(), err)),
+        child
+            .stdout
+            .take()
+            .map(|out| copy_to_log(state.clone(), run.id.clone(), out)),
+        child
+            .stderr
+            .take()
+            .map(|err| copy_to_log(state.clone(), run.id.clone(), err)),
     ];
     {
         let mut inner = run.inner();
@@ -188,7 +220,10 @@ fn copy_to_log(
 async fn terminate(child: &mut Child, pgid: i32, graceful: bool) {
     if graceful {
         kill_group(pgid, libc::SIGTERM);
-        if tokio::time::timeout(GRACE_PERIOD, child.wait()).await.is_ok() {
+        if tokio::time::timeout(GRACE_PERIOD, child.wait())
+            .await
+            .is_ok()
+        {
             return;
         }
     }
@@ -272,6 +307,8 @@ async fn supervise(
             format!("{} Run finished: {status}\n", format_millis(now_millis())).as_bytes(),
             true,
         );
+        let event = format!("ACTOR.RUN.{}", status.replace('-', "_"));
+        super::webhooks::fire(&state, &run, &event);
     }
     let _ = done.send(true);
 }

@@ -54,7 +54,10 @@ pub fn find_actor(state: &AppState, id: &str) -> ApiResult<Arc<Actor>> {
 impl FromRequestParts<Arc<AppState>> for FoundActor {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Response> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
         let Path(ActorPath { actor_id }) = Path::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -73,25 +76,47 @@ pub fn routes() -> Router<Arc<AppState>> {
         router = router
             .route(base, get(list))
             .route(&format!("{base}/{{actorId}}"), get(get_one))
-            .route(&format!("{base}/{{actorId}}/builds"), get(builds).post(build))
-            .route(&format!("{base}/{{actorId}}/builds/default"), get(default_build))
-            .route(&format!("{base}/{{actorId}}/builds/{{buildId}}"), get(build_of_actor))
+            .route(
+                &format!("{base}/{{actorId}}/builds"),
+                get(builds).post(build),
+            )
+            .route(
+                &format!("{base}/{{actorId}}/builds/default"),
+                get(default_build),
+            )
+            .route(
+                &format!("{base}/{{actorId}}/builds/{{buildId}}"),
+                get(build_of_actor),
+            )
             .route(&format!("{base}/{{actorId}}/runs"), get(runs).post(start));
     }
     router
 }
 
 async fn list(State(state): State<Arc<AppState>>, p: Params) -> ApiResult<Response> {
-    page(&p, state.actors.all().to_vec(), |a| a.to_short_json(&state.identity))
+    page(&p, state.actors.all().to_vec(), |a| {
+        a.to_short_json(&state.identity)
+    })
 }
 
 async fn get_one(FoundActor { state, actor, .. }: FoundActor) -> Response {
     let build = state.actors.default_build(&actor.id);
-    data_response(StatusCode::OK, &actor.to_json(&state.identity, build.as_deref()))
+    data_response(
+        StatusCode::OK,
+        &actor.to_json(&state.identity, build.as_deref()),
+    )
 }
 
-async fn builds(FoundActor { state, actor, params }: FoundActor) -> ApiResult<Response> {
-    page(&params, state.actors.builds(Some(&actor.id)), |b| b.to_short_json())
+async fn builds(
+    FoundActor {
+        state,
+        actor,
+        params,
+    }: FoundActor,
+) -> ApiResult<Response> {
+    page(&params, state.actors.builds(Some(&actor.id)), |b| {
+        b.to_short_json()
+    })
 }
 
 /// `POST …/builds`: a new build, finished at once (there is nothing to build locally).
@@ -110,7 +135,10 @@ async fn default_build(FoundActor { state, actor, .. }: FoundActor) -> ApiResult
         .actors
         .default_build(&actor.id)
         .ok_or_else(|| ApiError::not_found("Build was not found"))?;
-    Ok(data_response(StatusCode::OK, &build.to_json(&state.identity, &actor)))
+    Ok(data_response(
+        StatusCode::OK,
+        &build.to_json(&state.identity, &actor),
+    ))
 }
 
 async fn build_of_actor(
@@ -122,7 +150,10 @@ async fn build_of_actor(
         .build(&build_id)
         .filter(|b| b.act_id == actor.id)
         .ok_or_else(|| ApiError::not_found("Build was not found"))?;
-    Ok(data_response(StatusCode::OK, &build.to_json(&state.identity, &actor)))
+    Ok(data_response(
+        StatusCode::OK,
+        &build.to_json(&state.identity, &actor),
+    ))
 }
 
 /// The statuses of a `status` filter (comma-separated), checked against the API's list.
@@ -141,7 +172,13 @@ pub fn status_filter(p: &Params) -> ApiResult<Option<Vec<String>>> {
     Ok(Some(statuses))
 }
 
-async fn runs(FoundActor { state, actor, params }: FoundActor) -> ApiResult<Response> {
+async fn runs(
+    FoundActor {
+        state,
+        actor,
+        params,
+    }: FoundActor,
+) -> ApiResult<Response> {
     let filter = RunFilter {
         act_id: Some(&actor.id),
         statuses: status_filter(&params)?,
@@ -177,7 +214,9 @@ pub fn run_options(actor: &Actor, p: &Params) -> ApiResult<RunOptions> {
 
 /// The `waitForFinish` parameter, capped at 60 s as the API does.
 pub fn wait_secs(p: &Params) -> ApiResult<u64> {
-    Ok(p.number("waitForFinish")?.unwrap_or(0).min(MAX_WAIT_FOR_FINISH_SECS))
+    Ok(p.number("waitForFinish")?
+        .unwrap_or(0)
+        .min(MAX_WAIT_FOR_FINISH_SECS))
 }
 
 /// The body as a run input with its `Content-Type` (none for an empty body).
@@ -192,6 +231,47 @@ pub fn input_of(headers: &HeaderMap, body: bytes::Bytes) -> Option<actors::Input
     Some((body, content_type))
 }
 
+/// The `webhooks` parameter: base64 of a JSON array of webhooks (`eventTypes`, `requestUrl`,
+/// `payloadTemplate`, `headersTemplate`), each checked now (loopback URLs only), before any
+/// run starts.
+fn ad_hoc_webhooks(p: &Params) -> ApiResult<Vec<serde_json::Map<String, serde_json::Value>>> {
+    use base64::Engine;
+    let Some(raw) = p.string("webhooks") else {
+        return Ok(Vec::new());
+    };
+    let invalid = || {
+        ApiError::invalid_input(
+            "The \"webhooks\" parameter must be base64 of a JSON array of webhook objects",
+        )
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(raw.trim()))
+        .map_err(|_| invalid())?;
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    list.into_iter()
+        .map(|hook| {
+            let serde_json::Value::Object(mut hook) = hook else {
+                return Err(invalid());
+            };
+            let url = hook
+                .get("requestUrl")
+                .and_then(|u| u.as_str())
+                .ok_or_else(|| {
+                    ApiError::invalid_input("Each ad-hoc webhook needs a \"requestUrl\"")
+                })?;
+            crate::actors::webhooks::check_url(url)?;
+            // The placeholder condition is replaced by the run's id once the run exists.
+            hook.insert(
+                "condition".to_owned(),
+                serde_json::json!({ "actorRunId": "" }),
+            );
+            crate::routes::webhooks::check(&hook)?;
+            Ok(hook)
+        })
+        .collect()
+}
+
 /// Starts a run and answers 201 with it (after `waitForFinish`, if asked).
 pub async fn start_and_answer(
     state: &Arc<AppState>,
@@ -202,6 +282,7 @@ pub async fn start_and_answer(
     actor_task_id: Option<String>,
 ) -> ApiResult<Response> {
     let wait = wait_secs(p)?;
+    let webhooks = ad_hoc_webhooks(p)?;
     let run = actors::start_run(
         state,
         actor,
@@ -214,11 +295,15 @@ pub async fn start_and_answer(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
             actor_task_id,
+            webhooks,
         },
     )?;
     run.wait_for_finish(wait).await;
     let mut response = data_response(StatusCode::CREATED, &run.to_json(&state.identity));
-    if let Ok(v) = HeaderValue::from_str(&format!("{}/v2/actor-runs/{}", state.identity.base_url, run.id)) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{}/v2/actor-runs/{}",
+        state.identity.base_url, run.id
+    )) {
         response.headers_mut().insert(header::LOCATION, v);
     }
     Ok(response)
@@ -227,9 +312,21 @@ pub async fn start_and_answer(
 /// `POST /v2/acts/{actorId}/runs`: the body is the input, stored under `INPUT` with its
 /// `Content-Type`.
 async fn start(
-    FoundActor { state, actor, params }: FoundActor,
+    FoundActor {
+        state,
+        actor,
+        params,
+    }: FoundActor,
     headers: HeaderMap,
     Payload(body): Payload,
 ) -> ApiResult<Response> {
-    start_and_answer(&state, &actor, &params, &headers, input_of(&headers, body), None).await
+    start_and_answer(
+        &state,
+        &actor,
+        &params,
+        &headers,
+        input_of(&headers, body),
+        None,
+    )
+    .await
 }

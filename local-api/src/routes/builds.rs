@@ -44,15 +44,28 @@ async fn list(State(state): State<Arc<AppState>>, p: Params) -> ApiResult<Respon
 
 /// `GET` (and `POST …/abort`, which has nothing to stop: local builds finish at once).
 /// `waitForFinish` is accepted; a local build is already final.
-async fn get_one(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn get_one(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let (build, actor) = find(&state, &id)?;
-    Ok(data_response(StatusCode::OK, &build.to_json(&state.identity, &actor)))
+    Ok(data_response(
+        StatusCode::OK,
+        &build.to_json(&state.identity, &actor),
+    ))
 }
 
 /// `DELETE`: refused for the build the Actor's tag points at, as the platform does.
-async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let (build, actor) = find(&state, &id)?;
-    if state.actors.default_build(&actor.id).is_some_and(|b| b.id == build.id) {
+    if state
+        .actors
+        .default_build(&actor.id)
+        .is_some_and(|b| b.id == build.id)
+    {
         return Err(ApiError::invalid_input(format!(
             "Build {} is the one the tag \"{}\" points at; it cannot be deleted",
             build.number, actor.def.build_tag
@@ -62,13 +75,20 @@ async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> A
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn log(State(state): State<Arc<AppState>>, Path(id): Path<String>, p: Params) -> ApiResult<Response> {
+async fn log(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
     find(&state, &id)?;
     super::logs::serve_log(&state, &id, &p)
 }
 
 /// A small OpenAPI document for running the Actor, its input schema as the request body.
-async fn openapi(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn openapi(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let (build, actor) = find(&state, &id)?;
     let schema = actor
         .def

@@ -12,7 +12,11 @@ use crate::util::{data_response, Params};
 pub const MAX_LIMIT: u64 = 1000;
 
 /// Pages `items` (in creation order) by the `offset`, `limit` and `desc` parameters.
-pub fn page<T>(p: &Params, mut items: Vec<T>, to_json: impl Fn(&T) -> Value) -> ApiResult<Response> {
+pub fn page<T>(
+    p: &Params,
+    mut items: Vec<T>,
+    to_json: impl Fn(&T) -> Value,
+) -> ApiResult<Response> {
     let offset = p.number("offset")?.unwrap_or(0);
     let limit = p.number("limit")?.unwrap_or(MAX_LIMIT).min(MAX_LIMIT);
     let desc = p.flag_or("desc", false);

@@ -9,8 +9,12 @@ pub mod listing;
 pub mod logs;
 pub mod request_queues;
 pub mod runs;
+pub mod schedules;
 pub mod storages;
 pub mod store;
+pub mod tasks;
+pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -112,7 +116,10 @@ pub const V2_ROUTES: &[(&str, &str)] = &[
     ),
     ("GET", "/v2/actors/{actorId}/runs/last/request-queue"),
     ("GET", "/v2/actors/{actorId}/runs/last/request-queue/head"),
-    ("GET", "/v2/actors/{actorId}/runs/last/request-queue/requests"),
+    (
+        "GET",
+        "/v2/actors/{actorId}/runs/last/request-queue/requests",
+    ),
     ("GET", "/v2/actor-runs"),
     ("GET", "/v2/actor-runs/{runId}"),
     ("PUT", "/v2/actor-runs/{runId}"),
@@ -133,9 +140,18 @@ pub const V2_ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v2/actor-runs/{runId}/key-value-store"),
     ("DELETE", "/v2/actor-runs/{runId}/key-value-store"),
     ("GET", "/v2/actor-runs/{runId}/key-value-store/keys"),
-    ("GET", "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}"),
-    ("PUT", "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}"),
-    ("POST", "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}"),
+    (
+        "GET",
+        "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}",
+    ),
+    (
+        "PUT",
+        "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}",
+    ),
+    (
+        "POST",
+        "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}",
+    ),
     (
         "DELETE",
         "/v2/actor-runs/{runId}/key-value-store/records/{recordKey}",
@@ -147,11 +163,26 @@ pub const V2_ROUTES: &[(&str, &str)] = &[
     ("POST", "/v2/actor-runs/{runId}/request-queue/head/lock"),
     ("GET", "/v2/actor-runs/{runId}/request-queue/requests"),
     ("POST", "/v2/actor-runs/{runId}/request-queue/requests"),
-    ("POST", "/v2/actor-runs/{runId}/request-queue/requests/batch"),
-    ("DELETE", "/v2/actor-runs/{runId}/request-queue/requests/batch"),
-    ("POST", "/v2/actor-runs/{runId}/request-queue/requests/unlock"),
-    ("GET", "/v2/actor-runs/{runId}/request-queue/requests/{requestId}"),
-    ("PUT", "/v2/actor-runs/{runId}/request-queue/requests/{requestId}"),
+    (
+        "POST",
+        "/v2/actor-runs/{runId}/request-queue/requests/batch",
+    ),
+    (
+        "DELETE",
+        "/v2/actor-runs/{runId}/request-queue/requests/batch",
+    ),
+    (
+        "POST",
+        "/v2/actor-runs/{runId}/request-queue/requests/unlock",
+    ),
+    (
+        "GET",
+        "/v2/actor-runs/{runId}/request-queue/requests/{requestId}",
+    ),
+    (
+        "PUT",
+        "/v2/actor-runs/{runId}/request-queue/requests/{requestId}",
+    ),
     (
         "DELETE",
         "/v2/actor-runs/{runId}/request-queue/requests/{requestId}",
@@ -163,6 +194,47 @@ pub const V2_ROUTES: &[(&str, &str)] = &[
     ("GET", "/v2/actor-builds/{buildId}/log"),
     ("GET", "/v2/actor-builds/{buildId}/openapi.json"),
     ("GET", "/v2/store"),
+    ("GET", "/v2/actor-tasks"),
+    ("POST", "/v2/actor-tasks"),
+    ("GET", "/v2/actor-tasks/{actorTaskId}"),
+    ("PUT", "/v2/actor-tasks/{actorTaskId}"),
+    ("DELETE", "/v2/actor-tasks/{actorTaskId}"),
+    ("GET", "/v2/actor-tasks/{actorTaskId}/input"),
+    ("PUT", "/v2/actor-tasks/{actorTaskId}/input"),
+    ("GET", "/v2/actor-tasks/{actorTaskId}/runs"),
+    ("POST", "/v2/actor-tasks/{actorTaskId}/runs"),
+    ("GET", "/v2/actor-tasks/{actorTaskId}/runs/last"),
+    ("GET", "/v2/actor-tasks/{actorTaskId}/runs/last/log"),
+    ("POST", "/v2/actor-tasks/{actorTaskId}/runs/last/abort"),
+    (
+        "GET",
+        "/v2/actor-tasks/{actorTaskId}/runs/last/dataset/items",
+    ),
+    (
+        "GET",
+        "/v2/actor-tasks/{actorTaskId}/runs/last/key-value-store/records/{recordKey}",
+    ),
+    ("GET", "/v2/actor-tasks/{actorTaskId}/webhooks"),
+    ("GET", "/v2/actors/{actorId}/webhooks"),
+    ("GET", "/v2/webhooks"),
+    ("POST", "/v2/webhooks"),
+    ("GET", "/v2/webhooks/{webhookId}"),
+    ("PUT", "/v2/webhooks/{webhookId}"),
+    ("DELETE", "/v2/webhooks/{webhookId}"),
+    ("POST", "/v2/webhooks/{webhookId}/test"),
+    ("GET", "/v2/webhooks/{webhookId}/dispatches"),
+    ("GET", "/v2/webhook-dispatches"),
+    ("GET", "/v2/webhook-dispatches/{dispatchId}"),
+    ("GET", "/v2/schedules"),
+    ("POST", "/v2/schedules"),
+    ("GET", "/v2/schedules/{scheduleId}"),
+    ("PUT", "/v2/schedules/{scheduleId}"),
+    ("DELETE", "/v2/schedules/{scheduleId}"),
+    ("GET", "/v2/schedules/{scheduleId}/log"),
+    ("GET", "/v2/users/{userId}"),
+    ("GET", "/v2/users/me/usage/monthly"),
+    ("GET", "/v2/users/me/limits"),
+    ("PUT", "/v2/users/me/limits"),
 ];
 
 /// The whole router, with the request gate (log, token) in front of it.
@@ -175,6 +247,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(runs::routes())
         .merge(builds::routes())
         .merge(store::routes())
+        .merge(tasks::routes())
+        .merge(webhooks::routes())
+        .merge(schedules::routes())
+        .merge(users::routes())
         .merge(control::routes())
         .fallback(|| async { ApiError::page_not_found() })
         .layer(axum::middleware::from_fn_with_state(

@@ -39,7 +39,11 @@ pub struct FoundRun {
 
 /// Finds the run a path names: `{runId}`, or the last run of `{actorId}` (or of
 /// `{actorTaskId}`) with the `status` and `origin` filters.
-pub fn find_run(state: &AppState, path: &HashMap<String, String>, p: &Params) -> ApiResult<Arc<Run>> {
+pub fn find_run(
+    state: &AppState,
+    path: &HashMap<String, String>,
+    p: &Params,
+) -> ApiResult<Arc<Run>> {
     if let Some(run_id) = path.get("runId") {
         let run = state
             .runs
@@ -55,23 +59,34 @@ pub fn find_run(state: &AppState, path: &HashMap<String, String>, p: &Params) ->
         }
         return Ok(run);
     }
-    let actor = path.get("actorId").map(|id| find_actor(state, id)).transpose()?;
+    let actor = path
+        .get("actorId")
+        .map(|id| find_actor(state, id))
+        .transpose()?;
+    let task_id = match path.get("actorTaskId") {
+        Some(id) => super::tasks::find_task(state, id)?["id"]
+            .as_str()
+            .map(str::to_owned),
+        None => None,
+    };
     let filter = RunFilter {
         act_id: actor.as_ref().map(|a| a.id.as_str()),
-        task_id: path.get("actorTaskId").map(String::as_str),
+        task_id: task_id.as_deref(),
         statuses: status_filter(p)?,
         origin: p.string("origin"),
     };
-    state
-        .runs
-        .last(&filter)
-        .ok_or_else(|| ApiError::not_found("No run matches: the Actor has no run with this status and origin"))
+    state.runs.last(&filter).ok_or_else(|| {
+        ApiError::not_found("No run matches: the Actor has no run with this status and origin")
+    })
 }
 
 impl FromRequestParts<Arc<AppState>> for FoundRun {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Response> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
         let Path(path) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -94,6 +109,7 @@ const STORAGE_ALIASES: [(&str, &str); 3] = [
 /// The routes of this module.
 pub fn routes() -> Router<Arc<AppState>> {
     let mut prefixes = vec!["/v2/actor-runs/{runId}".to_owned()];
+    prefixes.push("/v2/actor-tasks/{actorTaskId}/runs/last".to_owned());
     for base in ACTOR_BASES {
         prefixes.push(format!("{base}/{{actorId}}/runs/{{runId}}"));
         prefixes.push(format!("{base}/{{actorId}}/runs/last"));
@@ -141,10 +157,19 @@ async fn get_one(FoundRun { state, run, params }: FoundRun) -> ApiResult<Respons
 }
 
 /// `PUT /v2/actor-runs/{runId}`: `statusMessage`, `isStatusMessageTerminal`.
-async fn update(FoundRun { state, run, .. }: FoundRun, Payload(body): Payload) -> ApiResult<Response> {
-    let update: Value = if body.is_empty() { json!({}) } else { parse_json(&body)? };
+async fn update(
+    FoundRun { state, run, .. }: FoundRun,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
+    let update: Value = if body.is_empty() {
+        json!({})
+    } else {
+        parse_json(&body)?
+    };
     let Value::Object(update) = update else {
-        return Err(ApiError::invalid_request("The request body must be a JSON object"));
+        return Err(ApiError::invalid_request(
+            "The request body must be a JSON object",
+        ));
     };
     {
         let mut inner = run.inner();
@@ -152,12 +177,20 @@ async fn update(FoundRun { state, run, .. }: FoundRun, Payload(body): Payload) -
             None => {}
             Some(Value::Null) => inner.status_message = None,
             Some(Value::String(m)) => inner.status_message = Some(m.clone()),
-            Some(_) => return Err(ApiError::invalid_value("\"statusMessage\" must be a string or null")),
+            Some(_) => {
+                return Err(ApiError::invalid_value(
+                    "\"statusMessage\" must be a string or null",
+                ))
+            }
         }
         match update.get("isStatusMessageTerminal") {
             None | Some(Value::Null) => {}
             Some(Value::Bool(b)) => inner.is_status_message_terminal = Some(*b),
-            Some(_) => return Err(ApiError::invalid_value("\"isStatusMessageTerminal\" must be a boolean")),
+            Some(_) => {
+                return Err(ApiError::invalid_value(
+                    "\"isStatusMessageTerminal\" must be a boolean",
+                ))
+            }
         }
     }
     Ok(answer(&state, &run))
@@ -194,10 +227,19 @@ async fn metamorph(
     Payload(body): Payload,
 ) -> ApiResult<Response> {
     let target_id = params.string("targetActorId").ok_or_else(|| {
-        ApiError::invalid_input("The \"targetActorId\" parameter is required: name the Actor to metamorph into")
+        ApiError::invalid_input(
+            "The \"targetActorId\" parameter is required: name the Actor to metamorph into",
+        )
     })?;
     let target = find_actor(&state, target_id)?;
-    actors::metamorph(&state, &run, &target, params.string("build"), input_of(&headers, body)).await?;
+    actors::metamorph(
+        &state,
+        &run,
+        &target,
+        params.string("build"),
+        input_of(&headers, body),
+    )
+    .await?;
     Ok(answer(&state, &run))
 }
 
@@ -208,13 +250,19 @@ async fn resurrect(FoundRun { state, run, .. }: FoundRun) -> ApiResult<Response>
 
 /// `POST …/charge` with `{"eventName", "count"}` and an optional `idempotency-key` header:
 /// a charge repeated with the same key is counted once.
-async fn charge(FoundRun { state, run, .. }: FoundRun, headers: HeaderMap, Payload(body): Payload) -> ApiResult<Response> {
+async fn charge(
+    FoundRun { state, run, .. }: FoundRun,
+    headers: HeaderMap,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
     let body: Value = parse_json(&body)?;
     let event = body
         .get("eventName")
         .and_then(Value::as_str)
         .filter(|e| !e.is_empty())
-        .ok_or_else(|| ApiError::invalid_input("The body needs \"eventName\", the event to charge"))?;
+        .ok_or_else(|| {
+            ApiError::invalid_input("The body needs \"eventName\", the event to charge")
+        })?;
     let count = match body.get("count") {
         None | Some(Value::Null) => 1,
         Some(c) => c
@@ -269,6 +317,8 @@ async fn storage_alias(
         target.push_str(q);
     }
     let (mut parts, body) = req.into_parts();
+    // The storage routes extract their own path parameters; this route's must not linger.
+    parts.extensions = http::Extensions::new();
     parts.uri = match target.parse() {
         Ok(uri) => uri,
         Err(_) => return ApiError::invalid_input("The path is not a valid URI").into_response(),

@@ -42,7 +42,11 @@ async fn list(State(state): State<Arc<AppState>>, p: Params) -> ApiResult<Respon
                 && username.is_none_or(|u| u == state.identity.username)
                 && category.is_none()
                 && pricing.is_none_or(|m| {
-                    let model = if def.charge_events.is_empty() { "FREE" } else { "PAY_PER_EVENT" };
+                    let model = if def.charge_events.is_empty() {
+                        "FREE"
+                    } else {
+                        "PAY_PER_EVENT"
+                    };
                     m == model
                 })
         })

@@ -180,7 +180,7 @@ impl Dataset {
             "schema": null,
             "consoleUrl": format!("{}/storage/datasets/{}", identity.console_url, m.id),
             "itemsPublicUrl": format!("{}/v2/datasets/{}/items", identity.base_url, m.id),
-            "urlSigningSecretKey": null,
+            "urlSigningSecretKey": m.url_signing_secret_key,
             "generalAccess": m.general_access(),
             "stats": {
                 "readCount": Stats::get(&m.stats.read),

@@ -136,7 +136,12 @@ impl KeyValueStore {
     }
 
     /// Stores `body` under `key` from memory (a run's `INPUT`, written by the server itself).
-    pub fn put_bytes(&self, key: &str, content_type: HeaderValue, body: Bytes) -> std::io::Result<()> {
+    pub fn put_bytes(
+        &self,
+        key: &str,
+        content_type: HeaderValue,
+        body: Bytes,
+    ) -> std::io::Result<()> {
         let path = self.new_file_path();
         std::fs::write(&path, &body)?;
         let inline = (body.len() <= crate::body::INLINE_RECORD_LIMIT).then_some(body.clone());
@@ -220,7 +225,7 @@ impl KeyValueStore {
             "keysPublicUrl": format!("{}/v2/key-value-stores/{}/keys", identity.base_url, m.id),
             "recordsPublicUrl": format!("{}/v2/key-value-stores/{}/records", identity.base_url, m.id),
             "schema": null,
-            "urlSigningSecretKey": null,
+            "urlSigningSecretKey": m.url_signing_secret_key,
             "generalAccess": m.general_access(),
             "stats": {
                 "readCount": Stats::get(&m.stats.read),

@@ -6,6 +6,7 @@
 pub mod datasets;
 pub mod key_value_stores;
 pub mod logs;
+pub mod objects;
 pub mod request_queues;
 
 use std::collections::HashMap;
@@ -30,6 +31,8 @@ pub struct StorageMeta {
     general_access: RwLock<&'static str>,
     /// Operation counters shown as `stats`.
     pub stats: Stats,
+    /// The key that signs this storage's public URLs (`urlSigningSecretKey`).
+    pub url_signing_secret_key: String,
 }
 
 /// The `generalAccess` values the API accepts.
@@ -79,6 +82,7 @@ impl StorageMeta {
             seq,
             general_access: RwLock::new("FOLLOW_USER_SETTING"),
             stats: Stats::default(),
+            url_signing_secret_key: new_id(32),
         }
     }
 

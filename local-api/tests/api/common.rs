@@ -119,3 +119,116 @@ pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
+
+/// The example Actors shipped with the repository (`examples/actors`).
+pub fn examples_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/actors")
+}
+
+/// A configuration with the example Actors and these one-offs (`NAME=COMMAND`).
+pub fn actors_config(one_offs: &[&str]) -> LocalApiConfig {
+    let mut config = LocalApiConfig::default();
+    config
+        .load_actors_dir(&examples_dir())
+        .expect("the example Actors load");
+    for one_off in one_offs {
+        config.add_actor(one_off).expect("one-off parses");
+    }
+    config
+}
+
+impl Ctx {
+    /// `POST /v2/acts/{actor}/runs?{query}` with a JSON input (none when `Null`); the run.
+    pub async fn start_run(&self, actor: &str, query: &str, input: &Value) -> Value {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/v2/acts/{actor}/runs?{query}")));
+        if !input.is_null() {
+            req = req.json(input);
+        }
+        let r = req.send().await.expect("POST sent");
+        assert_eq!(r.status(), 201, "starting {actor}");
+        data(r).await
+    }
+
+    /// The run, once finished (waits up to 60 s per call, as the API allows).
+    pub async fn finished_run(&self, id: &str) -> Value {
+        for _ in 0..3 {
+            let run = data(
+                self.get(&format!("/v2/actor-runs/{id}?waitForFinish=60"))
+                    .await,
+            )
+            .await;
+            if ["SUCCEEDED", "FAILED", "TIMED-OUT", "ABORTED"]
+                .contains(&run["status"].as_str().unwrap())
+            {
+                return run;
+            }
+        }
+        panic!("run {id} did not finish in 3 minutes");
+    }
+
+    /// The run's log text now.
+    pub async fn run_log(&self, id: &str) -> String {
+        self.get(&format!("/v2/actor-runs/{id}/log"))
+            .await
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the run's log contains `needle` (at most 20 s); the log.
+    pub async fn log_containing(&self, id: &str, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let log = self.run_log(id).await;
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "log of {id} never had {needle:?}: {log}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Whether any live (not zombie) process belongs to process group `pgid`.
+pub fn group_alive(pgid: i32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|e| {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            return false;
+        };
+        let Some((_, after)) = stat.rsplit_once(')') else {
+            return false;
+        };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        fields.len() > 2 && fields[2] == pgid.to_string() && fields[0] != "Z"
+    })
+}
+
+/// Waits (at most 10 s) until process group `pgid` is gone; whether it went.
+pub async fn group_gone(pgid: i32) -> bool {
+    for _ in 0..500 {
+        if !group_alive(pgid) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// The `pid=N` line a one-off printed first (the process group it leads).
+pub fn pid_in(log: &str) -> i32 {
+    let at = log.find("\npid=").expect("pid in log") + 5;
+    log[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}

@@ -44,7 +44,15 @@ async fn every_listed_route_is_served() {
             .replace("{queueId}", "x")
             .replace("{recordKey}", "k")
             .replace("{requestId}", "r")
-            .replace("{buildOrRunId}", "x");
+            .replace("{buildOrRunId}", "x")
+            .replace("{actorId}", "x")
+            .replace("{runId}", "x")
+            .replace("{buildId}", "x")
+            .replace("{actorTaskId}", "x")
+            .replace("{webhookId}", "x")
+            .replace("{dispatchId}", "x")
+            .replace("{scheduleId}", "x")
+            .replace("{userId}", "x");
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let r = t
             .http

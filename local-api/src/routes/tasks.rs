@@ -1,0 +1,282 @@
+//! Actor tasks: stored input and options over a registered Actor (`/v2/actor-tasks`). Their
+//! runs, last run and its aliases are in [`super::runs`] (the run extractor knows
+//! `{actorTaskId}`).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use http::{HeaderMap, StatusCode};
+use serde_json::{json, Map, Value};
+
+use super::actors::{find_actor, input_of, start_and_answer, status_filter};
+use super::listing::page;
+use crate::actors::runs::RunFilter;
+use crate::body::Payload;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::validate_name;
+use crate::util::{data_response, format_millis, new_id, now_millis, parse_json, Params};
+
+/// The routes of this module.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v2/actor-tasks", get(list).post(create))
+        .route(
+            "/v2/actor-tasks/{actorTaskId}",
+            get(get_one).put(update).delete(delete),
+        )
+        .route(
+            "/v2/actor-tasks/{actorTaskId}/input",
+            get(input).put(set_input),
+        )
+        .route("/v2/actor-tasks/{actorTaskId}/runs", get(runs).post(start))
+}
+
+/// A task by id or `username~name`, or 404.
+pub fn find_task(state: &AppState, id: &str) -> ApiResult<Value> {
+    state
+        .tasks
+        .get(id, &state.identity.username)
+        .ok_or_else(|| ApiError::not_found(format!("Actor task \"{id}\" was not found")))
+}
+
+fn body_object(body: &[u8]) -> ApiResult<Map<String, Value>> {
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    match parse_json::<Value>(body)? {
+        Value::Object(o) => Ok(o),
+        _ => Err(ApiError::invalid_request(
+            "The request body must be a JSON object",
+        )),
+    }
+}
+
+/// Checks and copies the changeable fields (`name`, `title`, `options`, `input`).
+fn apply(state: &AppState, task: &mut Value, body: &Map<String, Value>) -> ApiResult<()> {
+    if let Some(name) = body.get("name") {
+        let name = name
+            .as_str()
+            .ok_or_else(|| ApiError::invalid_value("\"name\" must be a string"))?;
+        validate_name(name)?;
+        if !state
+            .tasks
+            .list(|t| t["name"] == name && t["id"] != task["id"])
+            .is_empty()
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "name-not-unique",
+                format!("A task named \"{name}\" already exists"),
+            ));
+        }
+        task["name"] = json!(name);
+    }
+    if let Some(title) = body.get("title") {
+        task["title"] = title.clone();
+    }
+    if let Some(options) = body.get("options") {
+        let options = options
+            .as_object()
+            .ok_or_else(|| ApiError::invalid_value("\"options\" must be an object"))?;
+        for (key, value) in options {
+            task["options"][key] = value.clone();
+        }
+    }
+    if let Some(input) = body.get("input") {
+        if !input.is_object() {
+            return Err(ApiError::invalid_value("\"input\" must be a JSON object"));
+        }
+        task["input"] = input.clone();
+    }
+    task["modifiedAt"] = json!(format_millis(now_millis()));
+    Ok(())
+}
+
+async fn list(State(state): State<Arc<AppState>>, p: Params) -> ApiResult<Response> {
+    page(&p, state.tasks.list(|_| true), |t| {
+        json!({ "id": t["id"], "userId": t["userId"], "actId": t["actId"], "actName": t["actName"],
+                "name": t["name"], "username": t["username"], "actUsername": t["username"],
+                "createdAt": t["createdAt"], "modifiedAt": t["modifiedAt"], "stats": t["stats"] })
+    })
+}
+
+/// `POST /v2/actor-tasks` with `actId` and `name` (and optional `options`, `input`, `title`).
+async fn create(State(state): State<Arc<AppState>>, Payload(body): Payload) -> ApiResult<Response> {
+    let body = body_object(&body)?;
+    let act_id = body
+        .get("actId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::invalid_input("The task needs \"actId\", the Actor it runs"))?;
+    let actor = find_actor(&state, act_id)?;
+    if !body.get("name").is_some_and(Value::is_string) {
+        return Err(ApiError::invalid_input("The task needs a \"name\""));
+    }
+    let now = format_millis(now_millis());
+    let mut task = json!({
+        "id": new_id(17),
+        "userId": state.identity.user_id,
+        "actId": actor.id,
+        "actName": actor.def.name,
+        "name": null,
+        "username": state.identity.username,
+        "title": null,
+        "createdAt": now,
+        "modifiedAt": now,
+        "removedAt": null,
+        "stats": { "totalRuns": 0 },
+        "options": { "build": actor.def.build_tag, "timeoutSecs": actor.def.timeout_secs, "memoryMbytes": actor.def.memory_mbytes },
+        "input": {},
+    });
+    apply(&state, &mut task, &body)?;
+    state.tasks.insert(task.clone());
+    Ok(data_response(StatusCode::CREATED, &task))
+}
+
+fn with_stats(state: &AppState, mut task: Value) -> Value {
+    let id = task["id"].as_str().unwrap_or_default().to_owned();
+    let total = state
+        .runs
+        .list(&RunFilter {
+            task_id: Some(&id),
+            ..RunFilter::default()
+        })
+        .len();
+    task["stats"] = json!({ "totalRuns": total });
+    task
+}
+
+async fn get_one(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let task = find_task(&state, &id)?;
+    Ok(data_response(StatusCode::OK, &with_stats(&state, task)))
+}
+
+async fn update(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
+    let mut task = find_task(&state, &id)?;
+    apply(&state, &mut task, &body_object(&body)?)?;
+    let task_id = task["id"].as_str().unwrap_or_default().to_owned();
+    state.tasks.update(&task_id, |t| *t = task.clone());
+    Ok(data_response(StatusCode::OK, &with_stats(&state, task)))
+}
+
+async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let task = find_task(&state, &id)?;
+    state.tasks.remove(task["id"].as_str().unwrap_or_default());
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET …/input`: the stored input itself (not wrapped in `data`, as the API answers).
+async fn input(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Response> {
+    let task = find_task(&state, &id)?;
+    Ok(crate::util::json_bytes_response(
+        StatusCode::OK,
+        task["input"].to_string().into(),
+    ))
+}
+
+async fn set_input(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
+    let task = find_task(&state, &id)?;
+    let input = Value::Object(body_object(&body)?);
+    let task_id = task["id"].as_str().unwrap_or_default().to_owned();
+    state.tasks.update(&task_id, |t| t["input"] = input.clone());
+    Ok(crate::util::json_bytes_response(
+        StatusCode::OK,
+        input.to_string().into(),
+    ))
+}
+
+async fn runs(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
+    let task = find_task(&state, &id)?;
+    let task_id = task["id"].as_str().unwrap_or_default().to_owned();
+    let filter = RunFilter {
+        task_id: Some(&task_id),
+        statuses: status_filter(&p)?,
+        ..RunFilter::default()
+    };
+    page(&p, state.runs.list(&filter), |r| r.to_short_json())
+}
+
+/// `POST …/runs`: the task's input with the body's fields over it (a JSON object body), and
+/// the task's options under the query's.
+async fn start(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    p: Params,
+    headers: HeaderMap,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
+    let task = find_task(&state, &id)?;
+    let actor = find_actor(&state, task["actId"].as_str().unwrap_or_default())?;
+    let mut input = task["input"].clone();
+    if let Some((bytes, content_type)) = input_of(&headers, body) {
+        match (parse_json::<Value>(&bytes), input.as_object_mut()) {
+            (Ok(Value::Object(over)), Some(base)) => base.extend(over),
+            _ => {
+                // Not a JSON object: the body replaces the task's input as it is.
+                let task_id = task["id"].as_str().unwrap_or_default().to_owned();
+                return start_and_answer(
+                    &state,
+                    &actor,
+                    &task_params(&task, p),
+                    &headers,
+                    Some((bytes, content_type)),
+                    Some(task_id),
+                )
+                .await;
+            }
+        }
+    }
+    let bytes = bytes::Bytes::from(input.to_string());
+    let content_type = http::HeaderValue::from_static("application/json; charset=utf-8");
+    let task_id = task["id"].as_str().unwrap_or_default().to_owned();
+    start_and_answer(
+        &state,
+        &actor,
+        &task_params(&task, p),
+        &headers,
+        Some((bytes, content_type)),
+        Some(task_id),
+    )
+    .await
+}
+
+/// The start parameters: the query's, then the task's options where the query has none.
+fn task_params(task: &Value, p: Params) -> Params {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let options = &task["options"];
+    for (param, option) in [
+        ("build", "build"),
+        ("timeout", "timeoutSecs"),
+        ("memory", "memoryMbytes"),
+    ] {
+        if p.get(param).is_none() {
+            match &options[option] {
+                Value::String(s) => pairs.push((param.to_owned(), s.clone())),
+                Value::Number(n) => pairs.push((param.to_owned(), n.to_string())),
+                _ => {}
+            }
+        }
+    }
+    p.with_defaults(pairs)
+}
