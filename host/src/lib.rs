@@ -37,6 +37,7 @@ mod error;
 mod http;
 mod redact;
 mod resources;
+pub mod signing;
 mod token;
 mod transport;
 
