@@ -109,12 +109,36 @@ mod tests {
     ];
     /// (resource_id, secret, expires_at_ms, version, create_storage_content_signature(...)).
     const STORAGE_VECTORS: &[(&str, &str, u128, u32, &str)] = &[
-        ("WkzbQMuFYuamGv3YF", "K8fD2kzQ9pL1mN3xR7tV", 0, 0, "MC4wLjE2ZE4xdFRic2ZUMnJJWURyZVRQaw=="),
-        ("WkzbQMuFYuamGv3YF", "K8fD2kzQ9pL1mN3xR7tV", 0, 1, "MS4wLjFyanFVTU1xZXJFWklyR1J6Z254RQ=="),
-        ("WkzbQMuFYuamGv3YF", "K8fD2kzQ9pL1mN3xR7tV", 1_700_003_600_000, 0, "MC4xNzAwMDAzNjAwMDAwLlBydzFqalFqcVR2WkM5VXpjOXlG"),
+        (
+            "WkzbQMuFYuamGv3YF",
+            "K8fD2kzQ9pL1mN3xR7tV",
+            0,
+            0,
+            "MC4wLjE2ZE4xdFRic2ZUMnJJWURyZVRQaw==",
+        ),
+        (
+            "WkzbQMuFYuamGv3YF",
+            "K8fD2kzQ9pL1mN3xR7tV",
+            0,
+            1,
+            "MS4wLjFyanFVTU1xZXJFWklyR1J6Z254RQ==",
+        ),
+        (
+            "WkzbQMuFYuamGv3YF",
+            "K8fD2kzQ9pL1mN3xR7tV",
+            1_700_003_600_000,
+            0,
+            "MC4xNzAwMDAzNjAwMDAwLlBydzFqalFqcVR2WkM5VXpjOXlG",
+        ),
         ("abc", "secret", 0, 0, "MC4wLnpaaVYxc2RXV3pBU3hvajFQMVVW"),
         ("abc", "secret", 0, 1, "MS4wLmVqaGxYenpGUWNwcTUxTVJOOVZX"),
-        ("abc", "secret", 1_700_003_600_000, 0, "MC4xNzAwMDAzNjAwMDAwLjFSR2JYU1J1bVZ1RndKMWo0NFRLdA=="),
+        (
+            "abc",
+            "secret",
+            1_700_003_600_000,
+            0,
+            "MC4xNzAwMDAzNjAwMDAwLjFSR2JYU1J1bVZ1RndKMWo0NFRLdA==",
+        ),
     ];
 
     #[test]
@@ -156,7 +180,10 @@ mod tests {
         assert_eq!(parts.len(), 3, "{text}");
         assert_eq!(parts[0], "0");
         let at: u128 = parts[1].parse().unwrap();
-        assert!(at >= before + 60_000 && at < before + 60_000 + 600_000, "{at}");
+        assert!(
+            at >= before + 60_000 && at < before + 60_000 + 600_000,
+            "{at}"
+        );
         assert_eq!(
             sig,
             storage_content_signature_at("id", "s", at, 0),

@@ -14,6 +14,10 @@ use crate::{
         DatasetClient, DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient,
         LogClient, RequestQueueClient, RequestQueueCollectionClient, UserClient,
     },
+    resources::{
+        ScheduleClient, ScheduleCollectionClient, StoreCollectionClient, WebhookClient,
+        WebhookCollectionClient, WebhookDispatchClient, WebhookDispatchCollectionClient,
+    },
     token::Token,
     transport::{BuiltinTransport, HttpTransport},
     Error, DEFAULT_API_URL,
@@ -227,6 +231,41 @@ impl ApifyClient {
     /// The log of an Actor run or build.
     pub fn log(&self, id: &str) -> LogClient {
         LogClient::new(&self.pipeline, id)
+    }
+
+    /// The schedule collection (`/v2/schedules`): list, iterate, create.
+    pub fn schedules(&self) -> ScheduleCollectionClient {
+        ScheduleCollectionClient::new(&self.pipeline)
+    }
+
+    /// One schedule, by id.
+    pub fn schedule(&self, id: &str) -> ScheduleClient {
+        ScheduleClient::new(&self.pipeline, id)
+    }
+
+    /// The webhook collection (`/v2/webhooks`): list, iterate, create.
+    pub fn webhooks(&self) -> WebhookCollectionClient {
+        WebhookCollectionClient::new(&self.pipeline)
+    }
+
+    /// One webhook, by id.
+    pub fn webhook(&self, id: &str) -> WebhookClient {
+        WebhookClient::new(&self.pipeline, id)
+    }
+
+    /// The webhook dispatches of the token's user (`/v2/webhook-dispatches`).
+    pub fn webhook_dispatches(&self) -> WebhookDispatchCollectionClient {
+        WebhookDispatchCollectionClient::new(&self.pipeline)
+    }
+
+    /// One webhook dispatch, by id.
+    pub fn webhook_dispatch(&self, id: &str) -> WebhookDispatchClient {
+        WebhookDispatchClient::new(&self.pipeline, id)
+    }
+
+    /// The Apify Store's Actor list (`/v2/store`).
+    pub fn store(&self) -> StoreCollectionClient {
+        StoreCollectionClient::new(&self.pipeline)
     }
 }
 

@@ -30,9 +30,17 @@ mod dataset_collection;
 mod key_value_store;
 mod key_value_store_collection;
 mod log;
+mod page_options;
 mod request_queue;
 mod request_queue_collection;
+mod schedule;
+mod schedule_collection;
+mod store_collection;
 mod user;
+mod webhook;
+mod webhook_collection;
+mod webhook_dispatch;
+mod webhook_dispatch_collection;
 
 mod base;
 
@@ -49,6 +57,13 @@ base::resource_client!(
     RequestQueueClient,
     RequestQueueCollectionClient,
     UserClient,
+    ScheduleClient,
+    ScheduleCollectionClient,
+    StoreCollectionClient,
+    WebhookClient,
+    WebhookCollectionClient,
+    WebhookDispatchClient,
+    WebhookDispatchCollectionClient,
 );
 
 pub use dataset::{
@@ -61,10 +76,18 @@ pub use key_value_store::{
 };
 pub use key_value_store_collection::KeyValueStoreCollectionClient;
 pub use log::LogClient;
+pub use page_options::PageOptions;
 pub use request_queue::{
     BatchAddOptions, BatchOperationResult, ListOfRequests, ListRequestsOptions,
     LockedRequestQueueHead, ProcessedRequest, QueueRequest, RequestLockInfo, RequestOperationInfo,
     RequestQueue, RequestQueueClient, RequestQueueHead, UnlockRequestsResult, UnprocessedRequest,
 };
 pub use request_queue_collection::RequestQueueCollectionClient;
-pub use user::{User, UserClient};
+pub use schedule::{Schedule, ScheduleClient, ScheduleFields, ScheduleInvocation};
+pub use schedule_collection::ScheduleCollectionClient;
+pub use store_collection::{StoreCollectionClient, StoreListActor, StoreListOptions};
+pub use user::{AccountLimits, LimitsUpdate, MonthlyUsage, User, UserClient};
+pub use webhook::{Webhook, WebhookClient, WebhookFields};
+pub use webhook_collection::WebhookCollectionClient;
+pub use webhook_dispatch::{WebhookDispatch, WebhookDispatchClient};
+pub use webhook_dispatch_collection::WebhookDispatchCollectionClient;
