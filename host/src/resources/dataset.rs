@@ -264,6 +264,37 @@ impl DatasetClient {
         self.res.drain(req).await
     }
 
+    /// A URL that reads the items selected by `opts` (and `format`, default JSON) without a
+    /// token: built on the client's `api_public_url`, with the options in its query, and
+    /// signed when the token may read the dataset's URL signing key (one `GET` of the
+    /// dataset); the signature expires after `expires_in`, or never. `opts.signature` and
+    /// `opts.chunk_size` are ignored.
+    pub async fn create_items_public_url(
+        &self,
+        format: Option<&str>,
+        opts: &ListItemsOptions,
+        expires_in: Option<std::time::Duration>,
+    ) -> Result<String, Error> {
+        let dataset = self.get().await?;
+        let mut req = self.res.sub(Method::GET, &["items"]);
+        if let Some(f) = format {
+            req = req.query("format", f);
+        }
+        let unsigned = ListItemsOptions {
+            signature: None,
+            ..opts.clone()
+        };
+        req = req.query_all(&unsigned)?;
+        if let Some(d) = &dataset {
+            if let Some(secret) = super::public_url::signing_secret(&d.extra) {
+                let sig =
+                    crate::signing::create_storage_content_signature(&d.id, secret, expires_in, 0);
+                req = req.query("signature", sig);
+            }
+        }
+        Ok(super::public_url::public_url(&self.res, &req))
+    }
+
     /// The field statistics, or `None` if the dataset does not exist.
     pub async fn get_statistics(&self) -> Result<Option<DatasetStatistics>, Error> {
         let req = self

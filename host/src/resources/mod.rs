@@ -31,6 +31,7 @@ mod key_value_store;
 mod key_value_store_collection;
 mod log;
 mod page_options;
+mod public_url;
 mod request_queue;
 mod request_queue_collection;
 mod schedule;
