@@ -147,7 +147,7 @@ impl WebhookFields {
             payload_template: self.payload_template.as_deref(),
             headers_template: self.headers_template.as_deref(),
             should_interpolate_strings: self.should_interpolate_strings,
-            condition: (always_condition || has_condition).then(|| WebhookCondition {
+            condition: (always_condition || has_condition).then_some(WebhookCondition {
                 actor_id: self.actor_id.as_deref(),
                 actor_task_id: self.actor_task_id.as_deref(),
                 actor_run_id: self.actor_run_id.as_deref(),
