@@ -171,3 +171,30 @@ fn base64_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+#[test]
+fn api_public_url_comes_from_the_config_file_and_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        "api_url = \"http://127.0.0.1:9\"\napi_public_url = \"https://public.example/v2/\"\n",
+    )
+    .unwrap();
+    if std::env::var_os("APIFY_API_PUBLIC_BASE_URL").is_none() {
+        let c = apify_host::ApifyClientBuilder::from_config(&path)
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(c.api_url(), "http://127.0.0.1:9");
+        assert_eq!(c.api_public_url(), "https://public.example");
+    }
+    let e = ApifyClient::builder()
+        .api_public_url("ftp://x")
+        .build()
+        .unwrap_err();
+    assert!(
+        e.is_config() && e.to_string().contains("public API URL"),
+        "{e}"
+    );
+}

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// A dataset, as `GET /v2/datasets/{id}` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Dataset {
@@ -52,6 +52,13 @@ pub struct Dataset {
     /// Every other field the API sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// As JSON, with the URL signing secret (`urlSigningSecretKey` in `extra`) masked.
+impl std::fmt::Debug for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        super::public_url::debug_masked("Dataset", self, f)
+    }
 }
 
 /// `GET /v2/datasets/{id}/statistics`.

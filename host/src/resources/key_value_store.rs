@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// A key-value store, as `GET /v2/key-value-stores/{id}` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct KeyValueStore {
@@ -47,6 +47,13 @@ pub struct KeyValueStore {
     /// Every other field the API sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// As JSON, with the URL signing secret (`urlSigningSecretKey` in `extra`) masked.
+impl std::fmt::Debug for KeyValueStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        super::public_url::debug_masked("KeyValueStore", self, f)
+    }
 }
 
 /// One key of a store listing.

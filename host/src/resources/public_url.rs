@@ -25,3 +25,37 @@ pub(crate) fn public_url(res: &ResourceClient, req: &ApiRequest) -> String {
         _ => format!("{base}{}", req.path()),
     }
 }
+
+/// `Debug` of a storage model as `Name {json}` with the URL signing secret masked: it grants
+/// read access to the storage's content, so it must not reach logs or panics.
+pub(crate) fn debug_masked<T: serde::Serialize>(
+    name: &str,
+    model: &T,
+    f: &mut std::fmt::Formatter<'_>,
+) -> std::fmt::Result {
+    let mut v = serde_json::to_value(model).unwrap_or(Value::Null);
+    if let Some(secret) = v.get_mut("urlSigningSecretKey") {
+        if !secret.is_null() {
+            *secret = Value::String(crate::MASK.to_string());
+        }
+    }
+    write!(f, "{name} {v}")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Dataset, KeyValueStore};
+
+    #[test]
+    fn debug_masks_the_signing_secret() {
+        let raw = serde_json::json!({"id": "d1", "urlSigningSecretKey": "s3cr3t-key"});
+        let d: Dataset = serde_json::from_value(raw.clone()).unwrap();
+        let k: KeyValueStore = serde_json::from_value(raw).unwrap();
+        for shown in [format!("{d:?}"), format!("{k:?}")] {
+            assert!(
+                !shown.contains("s3cr3t-key") && shown.contains("d1"),
+                "{shown}"
+            );
+        }
+    }
+}
