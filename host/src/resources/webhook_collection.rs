@@ -69,3 +69,29 @@ impl WebhookCollectionClient {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{base::test_pipeline, WebhookClient};
+    use http::Method;
+
+    #[test]
+    fn webhooks_under_an_actor_or_task_and_dispatches_under_a_webhook() {
+        let p = test_pipeline("https://api.apify.com");
+        let actor = ResourceClient::item(&p, "acts", "me/my-actor");
+        let task = ResourceClient::item(&p, "actor-tasks", "t1");
+        for (parent, want) in [
+            (actor, "/v2/acts/me~my-actor/webhooks"),
+            (task, "/v2/actor-tasks/t1/webhooks"),
+        ] {
+            let hooks = WebhookCollectionClient::under(&parent);
+            assert_eq!(hooks.res.request(Method::GET).path(), want);
+        }
+        let dispatches = WebhookClient::new(&p, "w1").dispatches();
+        assert_eq!(
+            dispatches.res.request(Method::GET).path(),
+            "/v2/webhooks/w1/dispatches"
+        );
+    }
+}
