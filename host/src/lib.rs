@@ -38,6 +38,7 @@ mod error;
 mod http;
 mod redact;
 mod resources;
+pub mod signing;
 mod token;
 mod transport;
 

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{macros::blocking_client, runtime::Rt, DatasetClient, KeyValueStoreClient, LogClient, RequestQueueClient};
+use super::{
+    macros::blocking_client, runtime::Rt, DatasetClient, KeyValueStoreClient, LogClient,
+    RequestQueueClient,
+};
 use crate::{
     Actor, ActorJobStatus, ActorListOptions, ActorVersion, Build, BuildOptions, CallOptions,
     ChargeOptions, EnvVar, Error, ListPage, ListRunsOptions, PageOptions, ResurrectOptions, Run,

@@ -151,7 +151,12 @@ impl ApifyClient {
     }
     /// Sets the status message of the run this code runs in (`ACTOR_RUN_ID`), see
     /// [`crate::ApifyClient::set_status_message`].
-    pub fn set_status_message(&self, message: &str, is_terminal: bool) -> Result<crate::Run, Error> {
-        self.rt.run(|| self.inner.set_status_message(message, is_terminal))
+    pub fn set_status_message(
+        &self,
+        message: &str,
+        is_terminal: bool,
+    ) -> Result<crate::Run, Error> {
+        self.rt
+            .run(|| self.inner.set_status_message(message, is_terminal))
     }
 }

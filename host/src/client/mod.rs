@@ -14,6 +14,10 @@ use crate::{
         DatasetClient, DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient,
         LogClient, RequestQueueClient, RequestQueueCollectionClient, UserClient,
     },
+    resources::{
+        ScheduleClient, ScheduleCollectionClient, StoreCollectionClient, WebhookClient,
+        WebhookCollectionClient, WebhookDispatchClient, WebhookDispatchCollectionClient,
+    },
     token::Token,
     transport::{BuiltinTransport, HttpTransport},
     Error, DEFAULT_API_URL,
@@ -36,6 +40,7 @@ pub struct ApifyClient {
 pub struct ApifyClientBuilder {
     token: Option<Token>,
     api_url: Option<String>,
+    api_public_url: Option<String>,
     settings: HttpSettings,
     transport: Option<Arc<dyn HttpTransport>>,
 }
@@ -45,6 +50,7 @@ impl std::fmt::Debug for ApifyClientBuilder {
         f.debug_struct("ApifyClientBuilder")
             .field("token", &self.token)
             .field("api_url", &self.api_url)
+            .field("api_public_url", &self.api_public_url)
             .field("settings", &self.settings)
             .field(
                 "transport",
@@ -65,6 +71,15 @@ impl ApifyClientBuilder {
     /// ignored: every path the client sends starts with `/v2`.
     pub fn api_url(mut self, url: impl Into<String>) -> Self {
         self.api_url = Some(url.into());
+        self
+    }
+
+    /// Sets the globally reachable API URL that public storage URLs
+    /// ([`DatasetClient::create_items_public_url`] and the like) are built on, for when
+    /// `api_url` is an internal address. Default `https://api.apify.com`, as the Python client.
+    /// A trailing `/` or `/v2` is ignored.
+    pub fn api_public_url(mut self, url: impl Into<String>) -> Self {
+        self.api_public_url = Some(url.into());
         self
     }
 
@@ -93,18 +108,14 @@ impl ApifyClientBuilder {
         // Out-of-range settings (20+ retries, an hour-long backoff base) are refused by name
         // here, not discovered as a hang later.
         self.settings.validate()?;
-        let raw = self.api_url.unwrap_or_else(|| DEFAULT_API_URL.to_string());
-        let api_url = normalize_api_url(&raw);
-        let parsed = url::Url::parse(&api_url).map_err(|e| {
-            Error::config(format!(
-                "the API URL {raw:?} is not a valid URL ({e}); use e.g. https://api.apify.com"
-            ))
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(Error::config(format!(
-                "the API URL {raw:?} must start with http:// or https://"
-            )));
-        }
+        let api_url = checked_api_url(
+            "API URL",
+            self.api_url.as_deref().unwrap_or(DEFAULT_API_URL),
+        )?;
+        let api_public_url = checked_api_url(
+            "public API URL",
+            self.api_public_url.as_deref().unwrap_or(DEFAULT_API_URL),
+        )?;
         if let Some(t) = &self.token {
             if http::HeaderValue::from_str(&format!("Bearer {}", t.expose())).is_err() {
                 return Err(Error::config(
@@ -122,11 +133,28 @@ impl ApifyClientBuilder {
                 ))
             })?),
         };
-        let pipeline = Pipeline::new(transport, self.settings, &api_url, self.token);
+        let pipeline = Pipeline::new(transport, self.settings, &api_url, self.token)
+            .with_public_url(Some(api_public_url));
         Ok(ApifyClient {
             pipeline: Arc::new(pipeline),
         })
     }
+}
+
+/// `raw` normalized, or a config error naming `what` when it is not an http(s) URL.
+fn checked_api_url(what: &str, raw: &str) -> Result<String, Error> {
+    let api_url = normalize_api_url(raw);
+    let parsed = url::Url::parse(&api_url).map_err(|e| {
+        Error::config(format!(
+            "the {what} {raw:?} is not a valid URL ({e}); use e.g. https://api.apify.com"
+        ))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::config(format!(
+            "the {what} {raw:?} must start with http:// or https://"
+        )));
+    }
+    Ok(api_url)
 }
 
 /// The API base URL without a trailing `/` or `/v2`: users often paste the versioned URL, and
@@ -153,12 +181,15 @@ impl ApifyClient {
     pub fn with_custom_http_client(&self, transport: Arc<dyn HttpTransport>) -> Self {
         let p = &self.pipeline;
         ApifyClient {
-            pipeline: Arc::new(Pipeline::new(
-                transport,
-                p.settings().clone(),
-                p.base_url(),
-                p.token().cloned(),
-            )),
+            pipeline: Arc::new(
+                Pipeline::new(
+                    transport,
+                    p.settings().clone(),
+                    p.base_url(),
+                    p.token().cloned(),
+                )
+                .with_public_url(Some(p.public_url().to_string())),
+            ),
         }
     }
 
@@ -189,6 +220,11 @@ impl ApifyClient {
     /// The API base URL, without a trailing `/` or `/v2`.
     pub fn api_url(&self) -> &str {
         self.pipeline.base_url()
+    }
+
+    /// The base of public storage URLs (`api_public_url`), without a trailing `/` or `/v2`.
+    pub fn api_public_url(&self) -> &str {
+        self.pipeline.public_url()
     }
 }
 
@@ -296,6 +332,41 @@ impl ApifyClient {
                 general_access: None,
             })
             .await
+    }
+
+    /// The schedule collection (`/v2/schedules`): list, iterate, create.
+    pub fn schedules(&self) -> ScheduleCollectionClient {
+        ScheduleCollectionClient::new(&self.pipeline)
+    }
+
+    /// One schedule, by id.
+    pub fn schedule(&self, id: &str) -> ScheduleClient {
+        ScheduleClient::new(&self.pipeline, id)
+    }
+
+    /// The webhook collection (`/v2/webhooks`): list, iterate, create.
+    pub fn webhooks(&self) -> WebhookCollectionClient {
+        WebhookCollectionClient::new(&self.pipeline)
+    }
+
+    /// One webhook, by id.
+    pub fn webhook(&self, id: &str) -> WebhookClient {
+        WebhookClient::new(&self.pipeline, id)
+    }
+
+    /// The webhook dispatches of the token's user (`/v2/webhook-dispatches`).
+    pub fn webhook_dispatches(&self) -> WebhookDispatchCollectionClient {
+        WebhookDispatchCollectionClient::new(&self.pipeline)
+    }
+
+    /// One webhook dispatch, by id.
+    pub fn webhook_dispatch(&self, id: &str) -> WebhookDispatchClient {
+        WebhookDispatchClient::new(&self.pipeline, id)
+    }
+
+    /// The Apify Store's Actor list (`/v2/store`).
+    pub fn store(&self) -> StoreCollectionClient {
+        StoreCollectionClient::new(&self.pipeline)
     }
 }
 

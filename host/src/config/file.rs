@@ -19,6 +19,9 @@ use crate::{http::HttpSettings, Error};
 pub(crate) struct ConfigFile {
     /// API base URL, e.g. `https://api.apify.com`.
     pub api_url: Option<String>,
+    /// The globally reachable API URL that public (signed) storage URLs are built on, when
+    /// `api_url` is an internal one (default `https://api.apify.com`).
+    pub api_public_url: Option<String>,
     /// The API token. Prefer `APIFY_TOKEN` or `token_file` over writing it here.
     pub token: Option<String>,
     /// A file whose content is the API token.
@@ -35,6 +38,7 @@ impl std::fmt::Debug for ConfigFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConfigFile")
             .field("api_url", &self.api_url)
+            .field("api_public_url", &self.api_public_url)
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("token_file", &self.token_file)
             .field("http", &self.http)

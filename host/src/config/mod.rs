@@ -2,7 +2,8 @@
 //! built on the library as for the `apify-host` CLI.
 //!
 //! Precedence, highest first: explicit overrides (the CLI's flags), then the environment
-//! (`APIFY_TOKEN`, `APIFY_API_BASE_URL`, `APIFY_TRANSPORT_PLUGIN`), then the config file, then
+//! (`APIFY_TOKEN`, `APIFY_API_BASE_URL`, `APIFY_API_PUBLIC_BASE_URL`,
+//! `APIFY_TRANSPORT_PLUGIN`), then the config file, then
 //! the defaults. The file is found by [`ConfigOverrides::config_file`], then
 //! `APIFY_HOST_CONFIG`, then `<config dir>/apify-host/config.toml` if it exists.
 //!
@@ -88,6 +89,7 @@ impl ConfigOverrides {
 pub struct Config {
     loaded: LoadedConfig,
     api_url: String,
+    api_public_url: Option<String>,
     token: Option<Token>,
     token_origin: &'static str,
     settings: HttpSettings,
@@ -104,6 +106,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("source", &self.loaded.source)
             .field("api_url", &r.redact(&self.api_url))
+            .field("api_public_url", &self.api_public_url)
             .field("token", &self.token)
             .field("token_origin", &self.token_origin)
             .field("settings", &self.settings)
@@ -157,6 +160,9 @@ impl Config {
             .or_else(|| env_var("APIFY_API_BASE_URL"))
             .or_else(|| loaded.file.api_url.clone())
             .unwrap_or_else(|| crate::DEFAULT_API_URL.to_string());
+        let api_public_url = env_var("APIFY_API_PUBLIC_BASE_URL")
+            .or_else(|| loaded.file.api_public_url.clone())
+            .filter(|u| !u.trim().is_empty());
         let (token, token_origin) = resolve_token(overrides, &loaded)?;
         let warnings = secret_file_warnings(token_origin, &loaded);
         for w in &warnings {
@@ -179,6 +185,7 @@ impl Config {
         };
         Ok(Config {
             api_url,
+            api_public_url,
             token,
             token_origin,
             settings,
@@ -222,6 +229,12 @@ impl Config {
     /// The API base URL as configured (the builder drops a trailing `/` or `/v2`).
     pub fn api_url(&self) -> &str {
         &self.api_url
+    }
+
+    /// The API URL public storage URLs are built on, if configured (`api_public_url` in the
+    /// file, or `APIFY_API_PUBLIC_BASE_URL`); the client's default is `https://api.apify.com`.
+    pub fn api_public_url(&self) -> Option<&str> {
+        self.api_public_url.as_deref()
     }
 
     /// Whether a token is configured.
@@ -349,8 +362,11 @@ impl Config {
             token = self.token_origin,
             "client configuration"
         );
-        Ok(ApifyClient::builder()
-            .api_url(self.api_url.clone())
+        let mut builder = ApifyClient::builder().api_url(self.api_url.clone());
+        if let Some(public) = &self.api_public_url {
+            builder = builder.api_public_url(public.clone());
+        }
+        Ok(builder
             .settings(self.settings.clone())
             .token_value(self.token.clone())
             .transport(selection.transport))

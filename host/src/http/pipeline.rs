@@ -53,6 +53,9 @@ pub struct Pipeline {
     settings: HttpSettings,
     /// API base URL without a trailing slash, e.g. `https://api.apify.com`.
     base_url: String,
+    /// The globally reachable API URL that public (signed) storage URLs are built on, when
+    /// it differs from `base_url` (an internal URL); see [`Pipeline::public_url`].
+    public_url: Option<String>,
     token: Option<Token>,
     default_headers: HeaderMap,
     stats: Statistics,
@@ -90,6 +93,7 @@ impl Pipeline {
             transport,
             settings,
             base_url: base_url.trim_end_matches('/').to_string(),
+            public_url: None,
             default_headers: prepare::default_headers(token.as_ref()),
             token,
             stats: Statistics::default(),
@@ -104,6 +108,18 @@ impl Pipeline {
     /// The API base URL.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The same pipeline whose public storage URLs are built on `url` (normalized by the
+    /// caller: no trailing `/` or `/v2`).
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.public_url = url;
+        self
+    }
+
+    /// The base of public storage URLs: the `api_public_url` setting, else the API URL.
+    pub fn public_url(&self) -> &str {
+        self.public_url.as_deref().unwrap_or(&self.base_url)
     }
 
     /// The settings.

@@ -281,6 +281,11 @@ impl ActorClient {
         last_run(&self.res, status, origin)
     }
 
+    /// The Actor's webhooks (`/v2/actors/{id}/webhooks`: list, iterate).
+    pub fn webhooks(&self) -> super::WebhookCollectionClient {
+        super::WebhookCollectionClient::under(&self.res)
+    }
+
     /// The Actor's versions.
     pub fn versions(&self) -> ActorVersionCollectionClient {
         ActorVersionCollectionClient::from_resource(self.res.child(&["versions"]))

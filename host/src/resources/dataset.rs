@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// A dataset, as `GET /v2/datasets/{id}` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Dataset {
@@ -52,6 +52,13 @@ pub struct Dataset {
     /// Every other field the API sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// As JSON, with the URL signing secret (`urlSigningSecretKey` in `extra`) masked.
+impl std::fmt::Debug for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        super::public_url::debug_masked("Dataset", self, f)
+    }
 }
 
 /// `GET /v2/datasets/{id}/statistics`.
@@ -262,6 +269,37 @@ impl DatasetClient {
             .header("content-type", "application/json; charset=utf-8")
             .timeout(TimeoutTier::Medium);
         self.res.drain(req).await
+    }
+
+    /// A URL that reads the items selected by `opts` (and `format`, default JSON) without a
+    /// token: built on the client's `api_public_url`, with the options in its query, and
+    /// signed when the token may read the dataset's URL signing key (one `GET` of the
+    /// dataset); the signature expires after `expires_in`, or never. `opts.signature` and
+    /// `opts.chunk_size` are ignored.
+    pub async fn create_items_public_url(
+        &self,
+        format: Option<&str>,
+        opts: &ListItemsOptions,
+        expires_in: Option<std::time::Duration>,
+    ) -> Result<String, Error> {
+        let dataset = self.get().await?;
+        let mut req = self.res.sub(Method::GET, &["items"]);
+        if let Some(f) = format {
+            req = req.query("format", f);
+        }
+        let unsigned = ListItemsOptions {
+            signature: None,
+            ..opts.clone()
+        };
+        req = req.query_all(&unsigned)?;
+        if let Some(d) = &dataset {
+            if let Some(secret) = super::public_url::signing_secret(&d.extra) {
+                let sig =
+                    crate::signing::create_storage_content_signature(&d.id, secret, expires_in, 0);
+                req = req.query("signature", sig);
+            }
+        }
+        Ok(super::public_url::public_url(&self.res, &req))
     }
 
     /// The field statistics, or `None` if the dataset does not exist.

@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// A key-value store, as `GET /v2/key-value-stores/{id}` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct KeyValueStore {
@@ -47,6 +47,13 @@ pub struct KeyValueStore {
     /// Every other field the API sent.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// As JSON, with the URL signing secret (`urlSigningSecretKey` in `extra`) masked.
+impl std::fmt::Debug for KeyValueStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        super::public_url::debug_masked("KeyValueStore", self, f)
+    }
 }
 
 /// One key of a store listing.
@@ -301,7 +308,25 @@ impl KeyValueStoreClient {
 
     /// The record, decoded by content type, or `None` if there is no such record (or store).
     pub async fn get_record(&self, key: &str) -> Result<Option<Record>, Error> {
-        let Some(r) = self.get_record_as_bytes(key).await? else {
+        self.read_record(key, None).await
+    }
+
+    /// [`KeyValueStoreClient::get_record`] with a `signature` that grants access without the
+    /// token (the one a record's public URL carries).
+    pub async fn get_record_signed(
+        &self,
+        key: &str,
+        signature: &str,
+    ) -> Result<Option<Record>, Error> {
+        self.read_record(key, Some(signature)).await
+    }
+
+    async fn read_record(
+        &self,
+        key: &str,
+        signature: Option<&str>,
+    ) -> Result<Option<Record>, Error> {
+        let Some(r) = self.read_record_bytes(key, signature).await? else {
             return Ok(None);
         };
         Ok(Some(Record {
@@ -313,7 +338,25 @@ impl KeyValueStoreClient {
 
     /// The record's bytes, or `None` if there is no such record.
     pub async fn get_record_as_bytes(&self, key: &str) -> Result<Option<RecordBytes>, Error> {
-        let Some(stream) = self.open_record(key, false).await? else {
+        self.read_record_bytes(key, None).await
+    }
+
+    /// [`KeyValueStoreClient::get_record_as_bytes`] with a `signature` that grants access
+    /// without the token.
+    pub async fn get_record_as_bytes_signed(
+        &self,
+        key: &str,
+        signature: &str,
+    ) -> Result<Option<RecordBytes>, Error> {
+        self.read_record_bytes(key, Some(signature)).await
+    }
+
+    async fn read_record_bytes(
+        &self,
+        key: &str,
+        signature: Option<&str>,
+    ) -> Result<Option<RecordBytes>, Error> {
+        let Some(stream) = self.open_record(key, false, signature).await? else {
             return Ok(None);
         };
         let content_type = stream.content_type.clone();
@@ -327,8 +370,26 @@ impl KeyValueStoreClient {
     /// The record as a stream (bounded memory, whatever its size), or `None` if there is no
     /// such record.
     pub async fn stream_record(&self, key: &str) -> Result<Option<RecordStream>, Error> {
+        self.stream_record_with(key, None).await
+    }
+
+    /// [`KeyValueStoreClient::stream_record`] with a `signature` that grants access without
+    /// the token.
+    pub async fn stream_record_signed(
+        &self,
+        key: &str,
+        signature: &str,
+    ) -> Result<Option<RecordStream>, Error> {
+        self.stream_record_with(key, Some(signature)).await
+    }
+
+    async fn stream_record_with(
+        &self,
+        key: &str,
+        signature: Option<&str>,
+    ) -> Result<Option<RecordStream>, Error> {
         Ok(self
-            .open_record(key, true)
+            .open_record(key, true, signature)
             .await?
             .map(|value| RecordStream {
                 key: key.to_string(),
@@ -336,7 +397,12 @@ impl KeyValueStoreClient {
             }))
     }
 
-    async fn open_record(&self, key: &str, stream: bool) -> Result<Option<StreamedBody>, Error> {
+    async fn open_record(
+        &self,
+        key: &str,
+        stream: bool,
+        signature: Option<&str>,
+    ) -> Result<Option<StreamedBody>, Error> {
         // `attachment=true` makes the API send the stored bytes as they are (as the Python
         // client asks), rather than a representation chosen by content negotiation.
         let mut req = self
@@ -344,6 +410,9 @@ impl KeyValueStoreClient {
             .sub(Method::GET, &["records", key])
             .query("attachment", true)
             .timeout(TimeoutTier::Long);
+        if let Some(sig) = signature {
+            req = req.query("signature", sig);
+        }
         if stream {
             req = req.stream();
         }
@@ -395,6 +464,90 @@ impl KeyValueStoreClient {
             .body(content_type, body)
             .timeout(TimeoutTier::Long);
         self.res.drain(req).await
+    }
+
+    /// Stores `body` under `key` as it is, with `content_type` and the `content_encoding`
+    /// (e.g. `gzip`) already applied to it, sent as `Content-Encoding` (the pipeline then does
+    /// not compress it again).
+    pub async fn set_record_encoded(
+        &self,
+        key: &str,
+        body: impl Into<Bytes>,
+        content_type: &str,
+        content_encoding: &str,
+    ) -> Result<(), Error> {
+        for (name, value) in [
+            ("content type", content_type),
+            ("content encoding", content_encoding),
+        ] {
+            if http::HeaderValue::from_str(value).is_err() {
+                return Err(Error::invalid_input(format!(
+                    "{value:?} is not a valid {name}"
+                )));
+            }
+        }
+        let req = self
+            .res
+            .sub(Method::PUT, &["records", key])
+            .body(content_type, body)
+            .header("content-encoding", content_encoding)
+            .timeout(TimeoutTier::Long);
+        self.res.drain(req).await
+    }
+
+    /// A URL that reads the record without a token: built on the client's `api_public_url`
+    /// and, when the token may read the store's URL signing key (one `GET` of the store),
+    /// signed with the HMAC of the key. The signature does not expire.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), apify_host::Error> {
+    /// let client = apify_host::ApifyClient::new("my-token")?;
+    /// let store = client.key_value_store("my-store-id");
+    /// store.set_record("report.json", serde_json::json!({"ok": true}), None).await?;
+    /// // Share it: anyone with the URL can read this one record, and nothing else.
+    /// let url = store.get_record_public_url("report.json").await?;
+    /// println!("{url}");
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_record_public_url(&self, key: &str) -> Result<String, Error> {
+        let store = self.get().await?;
+        let mut req = self.res.sub(Method::GET, &["records", key]);
+        if let Some(secret) = store
+            .as_ref()
+            .and_then(|s| super::public_url::signing_secret(&s.extra))
+        {
+            // The API checks the HMAC of the key as it decodes it from the path: the raw key.
+            req = req.query(
+                "signature",
+                crate::signing::create_hmac_signature(secret, key),
+            );
+        }
+        Ok(super::public_url::public_url(&self.res, &req))
+    }
+
+    /// A URL that lists the keys selected by `opts` without a token: built on the client's
+    /// `api_public_url`, with the options in its query, and signed when the token may read
+    /// the store's URL signing key (one `GET` of the store); the signature expires after
+    /// `expires_in`, or never. `opts.signature` and `opts.chunk_size` are ignored.
+    pub async fn create_keys_public_url(
+        &self,
+        opts: &ListKeysOptions,
+        expires_in: Option<std::time::Duration>,
+    ) -> Result<String, Error> {
+        let store = self.get().await?;
+        let unsigned = ListKeysOptions {
+            signature: None,
+            ..opts.clone()
+        };
+        let mut req = self.res.sub(Method::GET, &["keys"]).query_all(&unsigned)?;
+        if let Some(s) = &store {
+            if let Some(secret) = super::public_url::signing_secret(&s.extra) {
+                let sig =
+                    crate::signing::create_storage_content_signature(&s.id, secret, expires_in, 0);
+                req = req.query("signature", sig);
+            }
+        }
+        Ok(super::public_url::public_url(&self.res, &req))
     }
 
     /// Deletes the record.

@@ -38,15 +38,23 @@ mod dataset_collection;
 mod key_value_store;
 mod key_value_store_collection;
 mod log;
+mod public_url;
 mod request_queue;
 mod request_queue_collection;
 mod run;
 mod run_collection;
+mod schedule;
+mod schedule_collection;
 mod status_message_watcher;
+mod store_collection;
 mod streamed_log;
 mod task;
 mod task_collection;
 mod user;
+mod webhook;
+mod webhook_collection;
+mod webhook_dispatch;
+mod webhook_dispatch_collection;
 
 mod base;
 
@@ -76,6 +84,13 @@ base::resource_client!(
     RequestQueueClient,
     RequestQueueCollectionClient,
     UserClient,
+    ScheduleClient,
+    ScheduleCollectionClient,
+    StoreCollectionClient,
+    WebhookClient,
+    WebhookCollectionClient,
+    WebhookDispatchClient,
+    WebhookDispatchCollectionClient,
 );
 
 pub use actor::{Actor, ActorClient, BuildOptions, CallOptions, LogRedirect};
@@ -104,8 +119,15 @@ pub use request_queue::{
 pub use request_queue_collection::RequestQueueCollectionClient;
 pub use run::{ChargeOptions, ResurrectOptions, Run, RunClient, RunUpdate};
 pub use run_collection::{ListRunsOptions, RunCollectionClient};
+pub use schedule::{Schedule, ScheduleClient, ScheduleFields, ScheduleInvocation};
+pub use schedule_collection::ScheduleCollectionClient;
 pub use status_message_watcher::StatusMessageWatcher;
+pub use store_collection::{StoreCollectionClient, StoreListActor, StoreListOptions};
 pub use streamed_log::StreamedLog;
 pub use task::{Task, TaskClient};
 pub use task_collection::TaskCollectionClient;
-pub use user::{User, UserClient};
+pub use user::{AccountLimits, LimitsUpdate, MonthlyUsage, User, UserClient};
+pub use webhook::{Webhook, WebhookClient, WebhookFields};
+pub use webhook_collection::WebhookCollectionClient;
+pub use webhook_dispatch::{WebhookDispatch, WebhookDispatchClient};
+pub use webhook_dispatch_collection::WebhookDispatchCollectionClient;

@@ -133,6 +133,11 @@ impl TaskClient {
         self.res.call(req).await?.json().await
     }
 
+    /// The task's webhooks (`/v2/actor-tasks/{id}/webhooks`: list, iterate).
+    pub fn webhooks(&self) -> super::WebhookCollectionClient {
+        super::WebhookCollectionClient::under(&self.res)
+    }
+
     /// The task's runs.
     pub fn runs(&self) -> RunCollectionClient {
         RunCollectionClient::from_resource(self.res.child(&["runs"]))

@@ -1,11 +1,16 @@
 //! A user: `/v2/users/{userId}`, or `/v2/users/me` for the owner of the token.
 
+use http::Method;
 use serde::{Deserialize, Serialize};
 
 use super::ResourceClient;
 use std::sync::Arc;
 
-use crate::{http::Pipeline, Error};
+use crate::{
+    error::not_found_as_none,
+    http::{Pipeline, TimeoutTier},
+    Error,
+};
 
 /// A user account. `GET /v2/users/me` tells more (email, plan, proxy) than the public data of
 /// another user; fields the model does not name are in `extra`.
@@ -33,6 +38,62 @@ pub struct User {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The usage of the current billing cycle (`GET /v2/users/me/usage/monthly`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct MonthlyUsage {
+    /// The cycle: `startAt`, `endAt` (ISO 8601).
+    #[serde(default)]
+    pub usage_cycle: Option<serde_json::Value>,
+    /// Usage per service (`ACTOR_COMPUTE_UNITS`, `DATASET_READS`, ...) over the cycle.
+    #[serde(default)]
+    pub monthly_service_usage: serde_json::Map<String, serde_json::Value>,
+    /// Usage per day of the cycle.
+    #[serde(default)]
+    pub daily_service_usages: Vec<serde_json::Value>,
+    /// The cycle's total in USD before the volume discount.
+    #[serde(default)]
+    pub total_usage_credits_usd_before_volume_discount: Option<f64>,
+    /// The cycle's total in USD after the volume discount.
+    #[serde(default)]
+    pub total_usage_credits_usd_after_volume_discount: Option<f64>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The account's limits and current usage (`GET /v2/users/me/limits`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct AccountLimits {
+    /// The cycle: `startAt`, `endAt` (ISO 8601).
+    #[serde(default)]
+    pub monthly_usage_cycle: Option<serde_json::Value>,
+    /// The limits (`maxMonthlyUsageUsd`, `maxActorMemoryGbytes`, `dataRetentionDays`, ...).
+    #[serde(default)]
+    pub limits: serde_json::Map<String, serde_json::Value>,
+    /// The current usage against them (`monthlyUsageUsd`, `actorMemoryGbytes`, ...).
+    #[serde(default)]
+    pub current: serde_json::Map<String, serde_json::Value>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The limits `update_limits` changes (absent ones stay as they are).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitsUpdate {
+    /// The most the account may spend in a month, in USD.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_monthly_usage_usd: Option<f64>,
+    /// How many days unnamed storages are kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_retention_days: Option<u64>,
+}
+
 /// A client for one user.
 #[derive(Clone, Debug)]
 pub struct UserClient {
@@ -49,5 +110,35 @@ impl UserClient {
     /// The user, or `None` if there is no such user.
     pub async fn get(&self) -> Result<Option<User>, Error> {
         self.res.get().await
+    }
+
+    /// The usage of the current billing cycle, with a daily breakdown (the account's Billing
+    /// page), or `None` if there is no such user.
+    pub async fn monthly_usage(&self) -> Result<Option<MonthlyUsage>, Error> {
+        let req = self
+            .res
+            .sub(Method::GET, &["usage", "monthly"])
+            .timeout(TimeoutTier::Short);
+        not_found_as_none(self.res.data(req).await)
+    }
+
+    /// The account's limits and current usage (the account's Limits page), or `None` if there
+    /// is no such user.
+    pub async fn limits(&self) -> Result<Option<AccountLimits>, Error> {
+        let req = self
+            .res
+            .sub(Method::GET, &["limits"])
+            .timeout(TimeoutTier::Short);
+        not_found_as_none(self.res.data(req).await)
+    }
+
+    /// Changes the limits that can be managed on the account's Limits page.
+    pub async fn update_limits(&self, limits: &LimitsUpdate) -> Result<(), Error> {
+        let req = self
+            .res
+            .sub(Method::PUT, &["limits"])
+            .json(limits)?
+            .timeout(TimeoutTier::Short);
+        self.res.drain(req).await
     }
 }

@@ -1,0 +1,108 @@
+//! The Apify Store: `/v2/store`.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ItemStream, ListPage, Paging, ResourceClient};
+use crate::{http::Pipeline, Error};
+
+/// An Actor as the Store lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct StoreListActor {
+    /// The Actor id.
+    pub id: String,
+    /// The title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The owner's username (`username/name` addresses the Actor).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The owner's full name.
+    #[serde(default)]
+    pub user_full_name: Option<String>,
+    /// The description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The Store categories.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// The picture's URL.
+    #[serde(default)]
+    pub picture_url: Option<String>,
+    /// The Store page's URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Usage statistics (`totalUsers`, `totalRuns`, ...).
+    #[serde(default)]
+    pub stats: Option<serde_json::Value>,
+    /// The current pricing (`pricingModel`, ...).
+    #[serde(default)]
+    pub current_pricing_info: Option<serde_json::Value>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Which Store Actors `list` / `iterate` read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreListOptions {
+    /// At most this many Actors (one page for `list`, overall for `iterate`).
+    pub limit: Option<u64>,
+    /// Skip this many first.
+    pub offset: Option<u64>,
+    /// Search in title, name, description, username and readme.
+    pub search: Option<String>,
+    /// Sort by `relevance`, `popularity`, `newest` or `lastUpdate`.
+    pub sort_by: Option<String>,
+    /// Only this category.
+    pub category: Option<String>,
+    /// Only this owner's Actors.
+    pub username: Option<String>,
+    /// Only this pricing model (`FREE`, `FLAT_PRICE_PER_MONTH`, `PRICE_PER_DATASET_ITEM`,
+    /// `PAY_PER_EVENT`).
+    pub pricing_model: Option<String>,
+    /// Items per request of `iterate` (default and cap 1000); not a query parameter.
+    #[serde(skip)]
+    pub chunk_size: Option<u64>,
+}
+
+/// A client for the Apify Store's Actor list.
+#[derive(Clone, Debug)]
+pub struct StoreCollectionClient {
+    pub(super) res: ResourceClient,
+}
+
+impl StoreCollectionClient {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>) -> Self {
+        StoreCollectionClient {
+            res: ResourceClient::collection(pipeline, "store"),
+        }
+    }
+
+    /// One page of Store Actors.
+    pub async fn list(&self, opts: &StoreListOptions) -> Result<ListPage<StoreListActor>, Error> {
+        self.res.list(opts).await
+    }
+
+    /// All Store Actors matching `opts`, fetched page by page as the stream is consumed.
+    pub fn iterate(&self, opts: StoreListOptions) -> ItemStream<StoreListActor> {
+        let paging = Paging {
+            limit: opts.limit,
+            chunk_size: opts.chunk_size,
+        };
+        let offset = opts.offset;
+        self.res
+            .iterate(offset, paging, move |offset, limit| StoreListOptions {
+                limit: Some(limit),
+                offset: Some(offset),
+                ..opts.clone()
+            })
+    }
+}

@@ -1,0 +1,60 @@
+//! One webhook dispatch: `/v2/webhook-dispatches/{dispatchId}`.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::ResourceClient;
+use crate::{http::Pipeline, Error};
+
+/// One firing of a webhook, with its calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct WebhookDispatch {
+    /// The dispatch id.
+    pub id: String,
+    /// The owner's user id.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The webhook it dispatched.
+    #[serde(default)]
+    pub webhook_id: Option<String>,
+    /// Creation time (ISO 8601).
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// `ACTIVE`, `SUCCEEDED` or `FAILED`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The event, e.g. `ACTOR.RUN.SUCCEEDED`.
+    #[serde(default)]
+    pub event_type: Option<String>,
+    /// The event's data (`actorId`, `actorRunId`, ...).
+    #[serde(default)]
+    pub event_data: Option<serde_json::Value>,
+    /// The HTTP calls made (`startedAt`, `finishedAt`, `errorMessage`, `responseStatus`, ...).
+    #[serde(default)]
+    pub calls: Vec<serde_json::Value>,
+    /// Every other field the API sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A client for one webhook dispatch.
+#[derive(Clone, Debug)]
+pub struct WebhookDispatchClient {
+    pub(super) res: ResourceClient,
+}
+
+impl WebhookDispatchClient {
+    pub(crate) fn new(pipeline: &Arc<Pipeline>, id: &str) -> Self {
+        WebhookDispatchClient {
+            res: ResourceClient::item(pipeline, "webhook-dispatches", id),
+        }
+    }
+
+    /// The dispatch, or `None` if it does not exist.
+    pub async fn get(&self) -> Result<Option<WebhookDispatch>, Error> {
+        self.res.get().await
+    }
+}
