@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{
     macros::blocking_client, runtime::Rt, DatasetClient, KeyValueStoreClient, LogClient,
-    RequestQueueClient,
+    RequestQueueClient, WebhookCollectionClient,
 };
 use crate::{
     Actor, ActorJobStatus, ActorListOptions, ActorVersion, Build, BuildOptions, CallOptions,
@@ -36,6 +36,7 @@ blocking_client! {
         child fn last_run(&self, status: Option<ActorJobStatus>, origin: Option<&str>) -> RunClient;
         child fn versions(&self) -> ActorVersionCollectionClient;
         child fn version(&self, version_number: &str) -> ActorVersionClient;
+        child fn webhooks(&self) -> WebhookCollectionClient;
         call fn validate_input(&self, input: &RunInput, build: Option<&str>) -> Result<bool, Error>;
     }
 
@@ -126,6 +127,7 @@ blocking_client! {
         call fn update_input(&self, input: &serde_json::Value) -> Result<serde_json::Value, Error>;
         child fn runs(&self) -> RunCollectionClient;
         child fn last_run(&self, status: Option<ActorJobStatus>, origin: Option<&str>) -> RunClient;
+        child fn webhooks(&self) -> WebhookCollectionClient;
     }
 }
 

@@ -21,11 +21,13 @@
 mod actors;
 mod iter;
 pub(crate) mod macros;
+mod platform;
 mod runtime;
 mod storages;
 
 pub use actors::*;
 pub use iter::{BodyReader, Iter, RecordReader};
+pub use platform::*;
 pub use storages::*;
 
 use macros::IntoBlocking;
@@ -148,6 +150,34 @@ impl ApifyClient {
     /// One task, by id or `username~name`.
     pub fn task(&self, id: &str) -> TaskClient {
         self.wrap(self.inner.task(id))
+    }
+    /// The schedule collection.
+    pub fn schedules(&self) -> ScheduleCollectionClient {
+        self.wrap(self.inner.schedules())
+    }
+    /// One schedule.
+    pub fn schedule(&self, id: &str) -> ScheduleClient {
+        self.wrap(self.inner.schedule(id))
+    }
+    /// The webhook collection.
+    pub fn webhooks(&self) -> WebhookCollectionClient {
+        self.wrap(self.inner.webhooks())
+    }
+    /// One webhook.
+    pub fn webhook(&self, id: &str) -> WebhookClient {
+        self.wrap(self.inner.webhook(id))
+    }
+    /// The webhook dispatches.
+    pub fn webhook_dispatches(&self) -> WebhookDispatchCollectionClient {
+        self.wrap(self.inner.webhook_dispatches())
+    }
+    /// One webhook dispatch.
+    pub fn webhook_dispatch(&self, id: &str) -> WebhookDispatchClient {
+        self.wrap(self.inner.webhook_dispatch(id))
+    }
+    /// The Apify Store's Actor list.
+    pub fn store(&self) -> StoreCollectionClient {
+        self.wrap(self.inner.store())
     }
     /// Sets the status message of the run this code runs in (`ACTOR_RUN_ID`), see
     /// [`crate::ApifyClient::set_status_message`].

@@ -1,15 +1,18 @@
 //! Blocking forms of the storage, log and user clients.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::{macros::blocking_client, BodyReader, RecordReader};
 use crate::{
-    BatchAddOptions, BatchOperationResult, Dataset, DatasetStatistics, DownloadItemsOptions, Error,
-    KeyValueStore, KeyValueStoreKey, ListItemsOptions, ListKeysOptions, ListOfKeys, ListOfRequests,
-    ListOptions, ListPage, ListRequestsOptions, LockedRequestQueueHead, QueueRequest, Record,
-    RecordBytes, RecordValue, RequestLockInfo, RequestOperationInfo, RequestQueue,
-    RequestQueueHead, StorageUpdate, UnlockRequestsResult, User,
+    AccountLimits, BatchAddOptions, BatchOperationResult, Dataset, DatasetStatistics,
+    DownloadItemsOptions, Error, KeyValueStore, KeyValueStoreKey, LimitsUpdate, ListItemsOptions,
+    ListKeysOptions, ListOfKeys, ListOfRequests, ListOptions, ListPage, ListRequestsOptions,
+    LockedRequestQueueHead, MonthlyUsage, QueueRequest, Record, RecordBytes, RecordValue,
+    RequestLockInfo, RequestOperationInfo, RequestQueue, RequestQueueHead, StorageUpdate,
+    UnlockRequestsResult, User,
 };
 
 blocking_client! {
@@ -31,6 +34,7 @@ blocking_client! {
         call fn get_items_as_bytes(&self, opts: &DownloadItemsOptions) -> Result<Bytes, Error>;
         call fn push_items[T: Serialize + ?Sized](&self, items: &T) -> Result<(), Error>;
         call fn push_items_json(&self, json: impl Into<Bytes>) -> Result<(), Error>;
+        call fn create_items_public_url(&self, format: Option<&str>, opts: &ListItemsOptions, expires_in: Option<Duration>) -> Result<String, Error>;
         call fn get_statistics(&self) -> Result<Option<DatasetStatistics>, Error>;
     }
 
@@ -49,11 +53,17 @@ blocking_client! {
         call fn list_keys(&self, opts: &ListKeysOptions) -> Result<ListOfKeys, Error>;
         iter fn iterate_keys(&self, opts: ListKeysOptions) -> KeyValueStoreKey;
         call fn get_record(&self, key: &str) -> Result<Option<Record>, Error>;
+        call fn get_record_signed(&self, key: &str, signature: &str) -> Result<Option<Record>, Error>;
         call fn get_record_as_bytes(&self, key: &str) -> Result<Option<RecordBytes>, Error>;
+        call fn get_record_as_bytes_signed(&self, key: &str, signature: &str) -> Result<Option<RecordBytes>, Error>;
         wrap fn stream_record(&self, key: &str) -> Option<RecordReader>;
+        wrap fn stream_record_signed(&self, key: &str, signature: &str) -> Option<RecordReader>;
         call fn record_exists(&self, key: &str) -> Result<bool, Error>;
         call fn set_record(&self, key: &str, value: impl Into<RecordValue>, content_type: Option<&str>) -> Result<(), Error>;
         call fn set_record_bytes(&self, key: &str, body: impl Into<Bytes>, content_type: &str) -> Result<(), Error>;
+        call fn set_record_encoded(&self, key: &str, body: impl Into<Bytes>, content_type: &str, content_encoding: &str) -> Result<(), Error>;
+        call fn get_record_public_url(&self, key: &str) -> Result<String, Error>;
+        call fn create_keys_public_url(&self, opts: &ListKeysOptions, expires_in: Option<Duration>) -> Result<String, Error>;
         call fn delete_record(&self, key: &str) -> Result<(), Error>;
     }
 
@@ -94,6 +104,9 @@ blocking_client! {
     /// Blocking form of [`crate::UserClient`].
     UserClient {
         call fn get(&self) -> Result<Option<User>, Error>;
+        call fn monthly_usage(&self) -> Result<Option<MonthlyUsage>, Error>;
+        call fn limits(&self) -> Result<Option<AccountLimits>, Error>;
+        call fn update_limits(&self, limits: &LimitsUpdate) -> Result<(), Error>;
     }
 }
 
