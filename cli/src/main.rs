@@ -17,9 +17,11 @@ mod key_value_stores;
 mod output;
 mod request_queues;
 mod runs;
+mod schedules;
 mod tasks;
 mod transport;
 mod users;
+mod webhooks;
 
 use std::{
     io::{IsTerminal, Write},
@@ -142,6 +144,12 @@ pub enum Command {
     /// Saved Actor tasks: run, list, inspect.
     #[command(subcommand, visible_alias = "tasks")]
     Task(tasks::TaskCommand),
+    /// Webhooks: list, inspect, test, and their dispatches.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
+    /// Schedules: list, inspect (with their log).
+    #[command(subcommand)]
+    Schedules(schedules::SchedulesCommand),
     /// Datasets: list, inspect, create, delete, read and append items.
     #[command(subcommand, visible_alias = "ds")]
     Datasets(datasets::DatasetsCommand),
@@ -489,6 +497,8 @@ async fn run(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Runs(c) => runs::run(ctx, c).await,
         Command::Builds(c) => builds::run(ctx, c).await,
         Command::Task(c) => tasks::run(ctx, c).await,
+        Command::Webhooks(c) => webhooks::run(ctx, c).await,
+        Command::Schedules(c) => schedules::run(ctx, c).await,
         Command::Datasets(c) => datasets::run(ctx, c).await,
         Command::KeyValueStores(c) => key_value_stores::run(ctx, c).await,
         Command::RequestQueues(c) => request_queues::run(ctx, c).await,
