@@ -88,7 +88,15 @@ pub fn routes() -> Router<Arc<AppState>> {
                 &format!("{base}/{{actorId}}/builds/{{buildId}}"),
                 get(build_of_actor),
             )
-            .route(&format!("{base}/{{actorId}}/runs"), get(runs).post(start));
+            .route(&format!("{base}/{{actorId}}/runs"), get(runs).post(start))
+            .route(
+                &format!("{base}/{{actorId}}/run-sync"),
+                get(run_sync).post(run_sync),
+            )
+            .route(
+                &format!("{base}/{{actorId}}/run-sync-get-dataset-items"),
+                get(run_sync_items).post(run_sync_items),
+            );
     }
     router
 }
@@ -272,18 +280,17 @@ fn ad_hoc_webhooks(p: &Params) -> ApiResult<Vec<serde_json::Map<String, serde_js
         .collect()
 }
 
-/// Starts a run and answers 201 with it (after `waitForFinish`, if asked).
-pub async fn start_and_answer(
+/// Starts a run from the start parameters.
+pub fn start_from_params(
     state: &Arc<AppState>,
     actor: &Arc<Actor>,
     p: &Params,
     headers: &HeaderMap,
     input: Option<actors::Input>,
     actor_task_id: Option<String>,
-) -> ApiResult<Response> {
-    let wait = wait_secs(p)?;
+) -> ApiResult<Arc<crate::actors::runs::Run>> {
     let webhooks = ad_hoc_webhooks(p)?;
-    let run = actors::start_run(
+    actors::start_run(
         state,
         actor,
         StartRequest {
@@ -297,7 +304,20 @@ pub async fn start_and_answer(
             actor_task_id,
             webhooks,
         },
-    )?;
+    )
+}
+
+/// Starts a run and answers 201 with it (after `waitForFinish`, if asked).
+pub async fn start_and_answer(
+    state: &Arc<AppState>,
+    actor: &Arc<Actor>,
+    p: &Params,
+    headers: &HeaderMap,
+    input: Option<actors::Input>,
+    actor_task_id: Option<String>,
+) -> ApiResult<Response> {
+    let wait = wait_secs(p)?;
+    let run = start_from_params(state, actor, p, headers, input, actor_task_id)?;
     run.wait_for_finish(wait).await;
     let mut response = data_response(StatusCode::CREATED, &run.to_json(&state.identity));
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -327,6 +347,130 @@ async fn start(
         &headers,
         input_of(&headers, body),
         None,
+    )
+    .await
+}
+
+/// How long `run-sync` waits for the run, as the API: 300 s.
+const RUN_SYNC_SECS: u64 = 300;
+
+/// What a synchronous run answers with.
+#[derive(Clone, Copy)]
+pub enum SyncAnswer {
+    /// The `OUTPUT` record of the default key-value store.
+    Output,
+    /// The default dataset's items (the query's item parameters apply).
+    DatasetItems,
+}
+
+/// Starts a run, waits for it (at most 300 s, or `timeout`), and answers 201 with its output
+/// or its dataset items; 400 `run-failed` when it did not succeed, 408
+/// `run-timeout-exceeded` when it is still going.
+pub async fn run_sync_answer(
+    state: &Arc<AppState>,
+    actor: &Arc<Actor>,
+    p: &Params,
+    headers: &HeaderMap,
+    input: Option<actors::Input>,
+    actor_task_id: Option<String>,
+    answer: SyncAnswer,
+) -> ApiResult<Response> {
+    let run = start_from_params(state, actor, p, headers, input, actor_task_id)?;
+    run.wait_for_finish(RUN_SYNC_SECS).await;
+    match run.status() {
+        "SUCCEEDED" => {}
+        status if crate::actors::runs::is_terminal(status) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "run-failed",
+                format!(
+                    "Actor run did not succeed (run ID: {}, status: {status})",
+                    run.id
+                ),
+            ));
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "run-timeout-exceeded",
+                format!(
+                    "Actor run exceeded the timeout of {RUN_SYNC_SECS} seconds for this API endpoint (run ID: {}); it goes on: poll it with GET /v2/actor-runs/{}",
+                    run.id, run.id
+                ),
+            ));
+        }
+    }
+    let target = match answer {
+        SyncAnswer::Output => format!(
+            "/v2/key-value-stores/{}/records/OUTPUT",
+            run.key_value_store_id
+        ),
+        SyncAnswer::DatasetItems => format!(
+            "/v2/datasets/{}/items{}",
+            run.dataset_id,
+            p.raw_query().map(|q| format!("?{q}")).unwrap_or_default()
+        ),
+    };
+    let request = axum::extract::Request::builder()
+        .method(http::Method::GET)
+        .uri(target)
+        .body(axum::body::Body::empty())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut response = match tower::ServiceExt::oneshot(
+        super::storage_routes().with_state(state.clone()),
+        request,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::CREATED;
+    }
+    Ok(response)
+}
+
+async fn run_sync(
+    FoundActor {
+        state,
+        actor,
+        params,
+    }: FoundActor,
+    headers: HeaderMap,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
+    let input = input_of(&headers, body);
+    run_sync_answer(
+        &state,
+        &actor,
+        &params,
+        &headers,
+        input,
+        None,
+        SyncAnswer::Output,
+    )
+    .await
+}
+
+async fn run_sync_items(
+    FoundActor {
+        state,
+        actor,
+        params,
+    }: FoundActor,
+    headers: HeaderMap,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
+    let input = input_of(&headers, body);
+    run_sync_answer(
+        &state,
+        &actor,
+        &params,
+        &headers,
+        input,
+        None,
+        SyncAnswer::DatasetItems,
     )
     .await
 }
