@@ -74,8 +74,18 @@ pub fn routes() -> Router<Arc<AppState>> {
     let mut router = Router::new();
     for base in ACTOR_BASES {
         router = router
-            .route(base, get(list))
-            .route(&format!("{base}/{{actorId}}"), get(get_one))
+            .route(base, get(list).post(registered_at_start))
+            .route(
+                &format!("{base}/{{actorId}}"),
+                get(get_one)
+                    .put(registered_at_start)
+                    .delete(registered_at_start),
+            )
+            .route(&format!("{base}/{{actorId}}/versions"), get(versions))
+            .route(
+                &format!("{base}/{{actorId}}/versions/{{versionNumber}}"),
+                get(version),
+            )
             .route(
                 &format!("{base}/{{actorId}}/builds"),
                 get(builds).post(build),
@@ -99,6 +109,36 @@ pub fn routes() -> Router<Arc<AppState>> {
             );
     }
     router
+}
+
+/// Creating, changing or deleting an Actor: refused, with the way to do it.
+async fn registered_at_start() -> ApiError {
+    ApiError::invalid_input(
+        "Actors of the local API are registered when it starts (--actors DIR with one actor.json per Actor, or --actor NAME=COMMAND); they cannot be created, changed or deleted through the API",
+    )
+}
+
+/// `GET …/versions`: the Actor's one version (from its manifest).
+async fn versions(FoundActor { state, actor, .. }: FoundActor) -> Response {
+    let version = actor.to_json(&state.identity, None)["versions"][0].clone();
+    data_response(
+        StatusCode::OK,
+        &serde_json::json!({ "total": 1, "items": [version] }),
+    )
+}
+
+async fn version(
+    FoundActor { state, actor, .. }: FoundActor,
+    Path((_, number)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    if number != actor.def.version {
+        return Err(ApiError::not_found(format!(
+            "Version \"{number}\" of Actor \"{}\" was not found: it has version {}",
+            actor.def.name, actor.def.version
+        )));
+    }
+    let version = actor.to_json(&state.identity, None)["versions"][0].clone();
+    Ok(data_response(StatusCode::OK, &version))
 }
 
 async fn list(State(state): State<Arc<AppState>>, p: Params) -> ApiResult<Response> {

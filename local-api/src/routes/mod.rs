@@ -88,7 +88,12 @@ pub const V2_ROUTES: &[(&str, &str)] = &[
     ("GET", "/v2/logs/{buildOrRunId}"),
     // Actors, runs and builds (`/v2/acts/...` is served too: the spec spells it `actors`).
     ("GET", "/v2/actors"),
+    ("POST", "/v2/actors"),
     ("GET", "/v2/actors/{actorId}"),
+    ("PUT", "/v2/actors/{actorId}"),
+    ("DELETE", "/v2/actors/{actorId}"),
+    ("GET", "/v2/actors/{actorId}/versions"),
+    ("GET", "/v2/actors/{actorId}/versions/{versionNumber}"),
     ("GET", "/v2/actors/{actorId}/builds"),
     ("POST", "/v2/actors/{actorId}/builds"),
     ("GET", "/v2/actors/{actorId}/builds/default"),
