@@ -16,6 +16,10 @@
 //! - `/v2/users/me`, datasets, key-value stores, request queues and logs, with the API's
 //!   JSON shapes, status codes, pagination headers and error bodies;
 //! - record bodies streamed to and from files in a temporary folder (removed on drop);
+//! - local Actors that really run as child processes (registered at start: `--actors DIR`,
+//!   `--actor NAME=COMMAND`, see [`actors`]), with runs, builds, tasks, webhooks (loopback
+//!   only), schedules, the store listing and the user's usage and limits;
+//! - signed storage URLs ([`signing`]);
 //! - optional token checking;
 //! - a control API under `/_control` (request log, seeding, reset), also available as
 //!   methods of [`LocalApi`].

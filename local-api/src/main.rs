@@ -102,22 +102,29 @@ async fn run(args: Args) -> std::io::Result<()> {
             std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", args.listen))
         }
     })?;
+    use tokio::signal::unix::{signal, SignalKind};
+    let interrupt = signal(SignalKind::interrupt())?;
+    let term = signal(SignalKind::terminate())?;
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on {}", api.base_url())?;
         stdout.flush()?;
     }
-    wait_for_signal().await?;
+    wait_for_signal(interrupt, term).await?;
     tracing::info!("shutting down");
     api.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
+/// Waits for SIGINT or SIGTERM. The handlers are installed by the caller *before* the
+/// `listening on` line is printed: a script that signals as soon as it reads the line must not
+/// hit the default action (an unclean death).
+async fn wait_for_signal(
+    mut interrupt: tokio::signal::unix::Signal,
+    mut term: tokio::signal::unix::Signal,
+) -> std::io::Result<()> {
     tokio::select! {
-        r = tokio::signal::ctrl_c() => r,
+        _ = interrupt.recv() => Ok(()),
         _ = term.recv() => Ok(()),
     }
 }

@@ -129,6 +129,18 @@ impl Params {
         Params(all)
     }
 
+    /// The parameters encoded again as a query string (`None` when there are none).
+    pub fn raw_query(&self) -> Option<String> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let mut out = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.0 {
+            out.append_pair(k, v);
+        }
+        Some(out.finish())
+    }
+
     /// A comma-separated list, with empty entries dropped.
     pub fn list(&self, name: &str) -> Option<Vec<String>> {
         self.string(name).map(|v| {

@@ -74,8 +74,18 @@ pub fn routes() -> Router<Arc<AppState>> {
     let mut router = Router::new();
     for base in ACTOR_BASES {
         router = router
-            .route(base, get(list))
-            .route(&format!("{base}/{{actorId}}"), get(get_one))
+            .route(base, get(list).post(registered_at_start))
+            .route(
+                &format!("{base}/{{actorId}}"),
+                get(get_one)
+                    .put(registered_at_start)
+                    .delete(registered_at_start),
+            )
+            .route(&format!("{base}/{{actorId}}/versions"), get(versions))
+            .route(
+                &format!("{base}/{{actorId}}/versions/{{versionNumber}}"),
+                get(version),
+            )
             .route(
                 &format!("{base}/{{actorId}}/builds"),
                 get(builds).post(build),
@@ -88,9 +98,47 @@ pub fn routes() -> Router<Arc<AppState>> {
                 &format!("{base}/{{actorId}}/builds/{{buildId}}"),
                 get(build_of_actor),
             )
-            .route(&format!("{base}/{{actorId}}/runs"), get(runs).post(start));
+            .route(&format!("{base}/{{actorId}}/runs"), get(runs).post(start))
+            .route(
+                &format!("{base}/{{actorId}}/run-sync"),
+                get(run_sync).post(run_sync),
+            )
+            .route(
+                &format!("{base}/{{actorId}}/run-sync-get-dataset-items"),
+                get(run_sync_items).post(run_sync_items),
+            );
     }
     router
+}
+
+/// Creating, changing or deleting an Actor: refused, with the way to do it.
+async fn registered_at_start() -> ApiError {
+    ApiError::invalid_input(
+        "Actors of the local API are registered when it starts (--actors DIR with one actor.json per Actor, or --actor NAME=COMMAND); they cannot be created, changed or deleted through the API",
+    )
+}
+
+/// `GET …/versions`: the Actor's one version (from its manifest).
+async fn versions(FoundActor { state, actor, .. }: FoundActor) -> Response {
+    let version = actor.to_json(&state.identity, None)["versions"][0].clone();
+    data_response(
+        StatusCode::OK,
+        &serde_json::json!({ "total": 1, "items": [version] }),
+    )
+}
+
+async fn version(
+    FoundActor { state, actor, .. }: FoundActor,
+    Path((_, number)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    if number != actor.def.version {
+        return Err(ApiError::not_found(format!(
+            "Version \"{number}\" of Actor \"{}\" was not found: it has version {}",
+            actor.def.name, actor.def.version
+        )));
+    }
+    let version = actor.to_json(&state.identity, None)["versions"][0].clone();
+    Ok(data_response(StatusCode::OK, &version))
 }
 
 async fn list(State(state): State<Arc<AppState>>, p: Params) -> ApiResult<Response> {
@@ -272,18 +320,17 @@ fn ad_hoc_webhooks(p: &Params) -> ApiResult<Vec<serde_json::Map<String, serde_js
         .collect()
 }
 
-/// Starts a run and answers 201 with it (after `waitForFinish`, if asked).
-pub async fn start_and_answer(
+/// Starts a run from the start parameters.
+pub fn start_from_params(
     state: &Arc<AppState>,
     actor: &Arc<Actor>,
     p: &Params,
     headers: &HeaderMap,
     input: Option<actors::Input>,
     actor_task_id: Option<String>,
-) -> ApiResult<Response> {
-    let wait = wait_secs(p)?;
+) -> ApiResult<Arc<crate::actors::runs::Run>> {
     let webhooks = ad_hoc_webhooks(p)?;
-    let run = actors::start_run(
+    actors::start_run(
         state,
         actor,
         StartRequest {
@@ -297,7 +344,20 @@ pub async fn start_and_answer(
             actor_task_id,
             webhooks,
         },
-    )?;
+    )
+}
+
+/// Starts a run and answers 201 with it (after `waitForFinish`, if asked).
+pub async fn start_and_answer(
+    state: &Arc<AppState>,
+    actor: &Arc<Actor>,
+    p: &Params,
+    headers: &HeaderMap,
+    input: Option<actors::Input>,
+    actor_task_id: Option<String>,
+) -> ApiResult<Response> {
+    let wait = wait_secs(p)?;
+    let run = start_from_params(state, actor, p, headers, input, actor_task_id)?;
     run.wait_for_finish(wait).await;
     let mut response = data_response(StatusCode::CREATED, &run.to_json(&state.identity));
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -327,6 +387,130 @@ async fn start(
         &headers,
         input_of(&headers, body),
         None,
+    )
+    .await
+}
+
+/// How long `run-sync` waits for the run, as the API: 300 s.
+const RUN_SYNC_SECS: u64 = 300;
+
+/// What a synchronous run answers with.
+#[derive(Clone, Copy)]
+pub enum SyncAnswer {
+    /// The `OUTPUT` record of the default key-value store.
+    Output,
+    /// The default dataset's items (the query's item parameters apply).
+    DatasetItems,
+}
+
+/// Starts a run, waits for it (at most 300 s, or `timeout`), and answers 201 with its output
+/// or its dataset items; 400 `run-failed` when it did not succeed, 408
+/// `run-timeout-exceeded` when it is still going.
+pub async fn run_sync_answer(
+    state: &Arc<AppState>,
+    actor: &Arc<Actor>,
+    p: &Params,
+    headers: &HeaderMap,
+    input: Option<actors::Input>,
+    actor_task_id: Option<String>,
+    answer: SyncAnswer,
+) -> ApiResult<Response> {
+    let run = start_from_params(state, actor, p, headers, input, actor_task_id)?;
+    run.wait_for_finish(RUN_SYNC_SECS).await;
+    match run.status() {
+        "SUCCEEDED" => {}
+        status if crate::actors::runs::is_terminal(status) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "run-failed",
+                format!(
+                    "Actor run did not succeed (run ID: {}, status: {status})",
+                    run.id
+                ),
+            ));
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "run-timeout-exceeded",
+                format!(
+                    "Actor run exceeded the timeout of {RUN_SYNC_SECS} seconds for this API endpoint (run ID: {}); it goes on: poll it with GET /v2/actor-runs/{}",
+                    run.id, run.id
+                ),
+            ));
+        }
+    }
+    let target = match answer {
+        SyncAnswer::Output => format!(
+            "/v2/key-value-stores/{}/records/OUTPUT",
+            run.key_value_store_id
+        ),
+        SyncAnswer::DatasetItems => format!(
+            "/v2/datasets/{}/items{}",
+            run.dataset_id,
+            p.raw_query().map(|q| format!("?{q}")).unwrap_or_default()
+        ),
+    };
+    let request = axum::extract::Request::builder()
+        .method(http::Method::GET)
+        .uri(target)
+        .body(axum::body::Body::empty())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut response = match tower::ServiceExt::oneshot(
+        super::storage_routes().with_state(state.clone()),
+        request,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::CREATED;
+    }
+    Ok(response)
+}
+
+async fn run_sync(
+    FoundActor {
+        state,
+        actor,
+        params,
+    }: FoundActor,
+    headers: HeaderMap,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
+    let input = input_of(&headers, body);
+    run_sync_answer(
+        &state,
+        &actor,
+        &params,
+        &headers,
+        input,
+        None,
+        SyncAnswer::Output,
+    )
+    .await
+}
+
+async fn run_sync_items(
+    FoundActor {
+        state,
+        actor,
+        params,
+    }: FoundActor,
+    headers: HeaderMap,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
+    let input = input_of(&headers, body);
+    run_sync_answer(
+        &state,
+        &actor,
+        &params,
+        &headers,
+        input,
+        None,
+        SyncAnswer::DatasetItems,
     )
     .await
 }

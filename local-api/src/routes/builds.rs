@@ -107,11 +107,6 @@ async fn openapi(
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/inputSchema" } } } },
                 "responses": { "200": { "description": "OK" } },
             }},
-            format!("/acts/{name}/run-sync"): { "post": {
-                "operationId": "run-sync",
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/inputSchema" } } } },
-                "responses": { "200": { "description": "OK" } },
-            }},
         },
         "components": { "schemas": { "inputSchema": schema } },
     });

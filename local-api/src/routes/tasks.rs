@@ -11,7 +11,9 @@ use axum::Router;
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::actors::{find_actor, input_of, start_and_answer, status_filter};
+use super::actors::{
+    find_actor, input_of, run_sync_answer, start_and_answer, status_filter, SyncAnswer,
+};
 use super::listing::page;
 use crate::actors::runs::RunFilter;
 use crate::body::Payload;
@@ -33,6 +35,14 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(input).put(set_input),
         )
         .route("/v2/actor-tasks/{actorTaskId}/runs", get(runs).post(start))
+        .route(
+            "/v2/actor-tasks/{actorTaskId}/run-sync",
+            get(run_sync).post(run_sync),
+        )
+        .route(
+            "/v2/actor-tasks/{actorTaskId}/run-sync-get-dataset-items",
+            get(run_sync_items).post(run_sync_items),
+        )
 }
 
 /// A task by id or `username~name`, or 404.
@@ -217,8 +227,44 @@ async fn runs(
     page(&p, state.runs.list(&filter), |r| r.to_short_json())
 }
 
-/// `POST …/runs`: the task's input with the body's fields over it (a JSON object body), and
-/// the task's options under the query's.
+/// The task's input with the body's fields over it (a JSON object body); a body that is not
+/// a JSON object replaces it.
+fn merged_input(task: &Value, headers: &HeaderMap, body: bytes::Bytes) -> crate::actors::Input {
+    let mut input = task["input"].clone();
+    if let Some((bytes, content_type)) = input_of(headers, body) {
+        match (parse_json::<Value>(&bytes), input.as_object_mut()) {
+            (Ok(Value::Object(over)), Some(base)) => base.extend(over),
+            _ => return (bytes, content_type),
+        }
+    }
+    (
+        bytes::Bytes::from(input.to_string()),
+        http::HeaderValue::from_static("application/json; charset=utf-8"),
+    )
+}
+
+/// The task, its Actor, its id, the merged input and the start parameters of a task start.
+fn task_start(
+    state: &AppState,
+    id: &str,
+    p: Params,
+    headers: &HeaderMap,
+    body: bytes::Bytes,
+) -> ApiResult<(
+    Arc<crate::actors::registry::Actor>,
+    String,
+    crate::actors::Input,
+    Params,
+)> {
+    let task = find_task(state, id)?;
+    let actor = find_actor(state, task["actId"].as_str().unwrap_or_default())?;
+    let input = merged_input(&task, headers, body);
+    let task_id = task["id"].as_str().unwrap_or_default().to_owned();
+    Ok((actor, task_id, input, task_params(&task, p)))
+}
+
+/// `POST …/runs`: the task's input with the body's fields over it, and the task's options
+/// under the query's.
 async fn start(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -226,37 +272,54 @@ async fn start(
     headers: HeaderMap,
     Payload(body): Payload,
 ) -> ApiResult<Response> {
-    let task = find_task(&state, &id)?;
-    let actor = find_actor(&state, task["actId"].as_str().unwrap_or_default())?;
-    let mut input = task["input"].clone();
-    if let Some((bytes, content_type)) = input_of(&headers, body) {
-        match (parse_json::<Value>(&bytes), input.as_object_mut()) {
-            (Ok(Value::Object(over)), Some(base)) => base.extend(over),
-            _ => {
-                // Not a JSON object: the body replaces the task's input as it is.
-                let task_id = task["id"].as_str().unwrap_or_default().to_owned();
-                return start_and_answer(
-                    &state,
-                    &actor,
-                    &task_params(&task, p),
-                    &headers,
-                    Some((bytes, content_type)),
-                    Some(task_id),
-                )
-                .await;
-            }
-        }
-    }
-    let bytes = bytes::Bytes::from(input.to_string());
-    let content_type = http::HeaderValue::from_static("application/json; charset=utf-8");
-    let task_id = task["id"].as_str().unwrap_or_default().to_owned();
+    let (actor, task_id, input, params) = task_start(&state, &id, p, &headers, body)?;
     start_and_answer(
         &state,
         &actor,
-        &task_params(&task, p),
+        &params,
         &headers,
-        Some((bytes, content_type)),
+        Some(input),
         Some(task_id),
+    )
+    .await
+}
+
+async fn run_sync(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    p: Params,
+    headers: HeaderMap,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
+    let (actor, task_id, input, params) = task_start(&state, &id, p, &headers, body)?;
+    run_sync_answer(
+        &state,
+        &actor,
+        &params,
+        &headers,
+        Some(input),
+        Some(task_id),
+        SyncAnswer::Output,
+    )
+    .await
+}
+
+async fn run_sync_items(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    p: Params,
+    headers: HeaderMap,
+    Payload(body): Payload,
+) -> ApiResult<Response> {
+    let (actor, task_id, input, params) = task_start(&state, &id, p, &headers, body)?;
+    run_sync_answer(
+        &state,
+        &actor,
+        &params,
+        &headers,
+        Some(input),
+        Some(task_id),
+        SyncAnswer::DatasetItems,
     )
     .await
 }

@@ -1,7 +1,7 @@
 //! Actor registration (manifests, one-offs), Actor and build objects, the store listing.
 
 use apify_local_api::LocalApiConfig;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::common::{actors_config, data, expect_error, Ctx};
 
@@ -97,6 +97,39 @@ async fn actors_are_listed_found_by_name_and_have_a_default_build() {
     expect_error(t.get("/v2/acts/nobody").await, 404, "record-not-found").await;
     expect_error(
         t.get("/v2/acts/someone-else~echo").await,
+        404,
+        "record-not-found",
+    )
+    .await;
+
+    // Registration is at startup only: the API says so.
+    let body = expect_error(
+        t.post_json("/v2/acts", &json!({ "name": "x" })).await,
+        400,
+        "invalid-input",
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--actors DIR"),
+        "{body}"
+    );
+    expect_error(
+        t.delete(&format!("/v2/acts/{id}")).await,
+        400,
+        "invalid-input",
+    )
+    .await;
+    let versions = data(t.get(&format!("/v2/acts/{id}/versions")).await).await;
+    assert_eq!(versions["items"][0]["versionNumber"], "0.1");
+    assert_eq!(
+        data(t.get(&format!("/v2/acts/{id}/versions/0.1")).await).await["buildTag"],
+        "latest"
+    );
+    expect_error(
+        t.get(&format!("/v2/acts/{id}/versions/9.9")).await,
         404,
         "record-not-found",
     )

@@ -63,3 +63,98 @@ fn own_thread_serves_without_a_caller_runtime() {
     let gone = rt.block_on(async { reqwest::get(&url).await });
     assert!(gone.is_err(), "server stopped");
 }
+
+/// `--actors DIR` and `--actor NAME=COMMAND` together; SIGTERM ends a live run with the server.
+#[tokio::test]
+async fn the_binary_registers_and_runs_actors_and_stops_them_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_apify-local-api"))
+        .arg("--actors")
+        .arg(crate::common::examples_dir())
+        .args([
+            "--actor",
+            "hi=echo hi from a one-off",
+            "--actor",
+            "sleeper=echo pid=$$; sleep 30",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim_end()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let http = crate::common::http_client();
+    let list: serde_json::Value = http
+        .get(format!("{url}/v2/acts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"]["total"], 5);
+    let run: serde_json::Value = http
+        .post(format!("{url}/v2/acts/hi/runs?waitForFinish=60"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["data"]["status"], "SUCCEEDED");
+    let log = http
+        .get(format!(
+            "{url}/v2/actor-runs/{}/log",
+            run["data"]["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(log.contains("hi from a one-off"), "{log}");
+
+    let run: serde_json::Value = http
+        .post(format!("{url}/v2/acts/sleeper/runs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = run["data"]["id"].as_str().unwrap().to_owned();
+    let mut log = String::new();
+    for _ in 0..500 {
+        log = http
+            .get(format!("{url}/v2/actor-runs/{id}/log"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if log.contains("\npid=") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pgid = crate::common::pid_in(&log);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    assert!(
+        crate::common::group_gone(pgid).await,
+        "the run died with the server"
+    );
+}

@@ -692,3 +692,44 @@ async fn runs_are_listed_with_pagination_and_status_filters() {
     .await;
     expect_error(t.get("/v2/actor-runs/nope").await, 404, "record-not-found").await;
 }
+
+#[tokio::test]
+async fn run_sync_answers_with_the_output_or_the_items_or_the_failure() {
+    let t = Ctx::start_with(actors_config(&["fail=exit 4"])).await;
+    let input = json!({ "items": [{ "s": 1 }, { "s": 2 }] });
+    let r = t.post_json("/v2/acts/echo/run-sync", &input).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap(), input);
+    let r = t
+        .post_json("/v2/acts/echo/run-sync-get-dataset-items?desc=1", &input)
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!([{ "s": 2 }, { "s": 1 }])
+    );
+    let body = expect_error(t.get("/v2/acts/fail/run-sync").await, 400, "run-failed").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("FAILED"),
+        "{body}"
+    );
+    let task = data(
+        t.post_json(
+            "/v2/actor-tasks",
+            &json!({ "actId": "echo", "name": "sync", "input": { "items": [{ "t": 1 }] } }),
+        )
+        .await,
+    )
+    .await;
+    let r = t
+        .get(&format!(
+            "/v2/actor-tasks/{}/run-sync-get-dataset-items",
+            task["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!([{ "t": 1 }]));
+}

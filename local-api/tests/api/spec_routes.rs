@@ -52,7 +52,8 @@ async fn every_listed_route_is_served() {
             .replace("{webhookId}", "x")
             .replace("{dispatchId}", "x")
             .replace("{scheduleId}", "x")
-            .replace("{userId}", "x");
+            .replace("{userId}", "x")
+            .replace("{versionNumber}", "x");
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let r = t
             .http
