@@ -24,7 +24,14 @@ const COLUMNS: &[(&str, &str)] = &[
     ("URL", "requestUrl"),
     ("MODIFIED", "modifiedAt"),
 ];
-const DISPATCH_FIELDS: &[&str] = &["id", "webhookId", "eventType", "status", "createdAt", "calls"];
+const DISPATCH_FIELDS: &[&str] = &[
+    "id",
+    "webhookId",
+    "eventType",
+    "status",
+    "createdAt",
+    "calls",
+];
 const DISPATCH_COLUMNS: &[(&str, &str)] = &[
     ("ID", "id"),
     ("EVENT", "eventType"),
@@ -139,7 +146,8 @@ pub async fn run(ctx: &Context, cmd: WebhooksCommand) -> Result<(), CliError> {
             };
             let items = json_items(&list.items);
             let footer = format!("{} of {} dispatches", list.count, list.total);
-            ctx.out().page(&list, &items, DISPATCH_COLUMNS, Some(footer))
+            ctx.out()
+                .page(&list, &items, DISPATCH_COLUMNS, Some(footer))
         }
     }
 }

@@ -324,3 +324,108 @@ fn the_actor_commands_never_print_the_token() {
     let out = run_with(env.cmd(), TOKEN, &["-vv", "call", "echo", "-i", "{}"], None);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// A loopback HTTP listener that answers every request 200 and counts them.
+fn webhook_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 65536];
+            let _ = stream.read(&mut buf);
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    (url, hits)
+}
+
+#[test]
+fn webhooks_and_schedules_commands() {
+    let env = Env::with_actors(TOKEN);
+    let echo = ok_json(&env.run(&["actors", "info", "echo", "-o", "json"]));
+    let (url, hits) = webhook_receiver();
+    let body = json!({
+        "eventTypes": ["ACTOR.RUN.SUCCEEDED"],
+        "condition": {"actorId": echo["id"]},
+        "requestUrl": url,
+    })
+    .to_string();
+    let created = ok_json(&env.run(&["api", "POST", "/v2/webhooks", "--body", &body]));
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+
+    let all = ok_json(&env.run(&["webhooks", "ls", "-o", "json"]));
+    assert!(all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["id"] == id.as_str()));
+    let of_actor = ok_json(&env.run(&["webhooks", "ls", "--actor", "echo", "-o", "json"]));
+    assert_eq!(of_actor["items"][0]["id"], id.as_str());
+    assert_eq!(
+        ok_json(&env.run(&["webhooks", "info", &id, "-o", "json"]))["requestUrl"],
+        url.as_str()
+    );
+
+    // A test dispatch, then a real one from a run; both reach the receiver and are listed.
+    let dispatch = ok_json(&env.run(&["webhooks", "test", &id, "-o", "json"]));
+    assert!(dispatch["id"].is_string(), "{dispatch}");
+    ok(&env.run(&["call", "echo", "-i", "{}", "-s"]));
+    let started = Instant::now();
+    while hits.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the webhook was not called"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dispatches = ok_json(&env.run(&["webhooks", "dispatches", &id, "-o", "json"]));
+    assert!(
+        dispatches["items"].as_array().unwrap().len() >= 2,
+        "{dispatches}"
+    );
+    let mine = ok_json(&env.run(&["webhooks", "dispatches", "-o", "json"]));
+    assert!(mine["total"].as_u64().unwrap() >= 2, "{mine}");
+    assert_eq!(
+        env.run(&["webhooks", "info", "nope"]).status.code(),
+        Some(1)
+    );
+
+    // The local API refuses a webhook to anything but loopback, with a clear message.
+    let outside = json!({
+        "eventTypes": ["ACTOR.RUN.SUCCEEDED"],
+        "condition": {"actorId": echo["id"]},
+        "requestUrl": "http://example.com/hook",
+    })
+    .to_string();
+    let out = env.run(&["api", "POST", "/v2/webhooks", "--body", &outside]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("loopback"), "{}", stderr(&out));
+
+    // Schedules: ls, info and the log.
+    let schedule = json!({
+        "name": "nightly-echo",
+        "cronExpression": "0 3 * * *",
+        "isEnabled": true,
+        "isExclusive": true,
+        "actions": [{"type": "RUN_ACTOR", "actorId": echo["id"]}],
+    })
+    .to_string();
+    let created = ok_json(&env.run(&["api", "POST", "/v2/schedules", "--body", &schedule]));
+    let sid = created["data"]["id"].as_str().unwrap().to_string();
+    let listed = ok_json(&env.run(&["schedules", "ls", "-o", "json"]));
+    assert_eq!(listed["items"][0]["id"], sid.as_str());
+    let info = ok_json(&env.run(&["schedules", "info", &sid, "-o", "json"]));
+    assert_eq!(info["cronExpression"], "0 3 * * *");
+    let log = ok_json(&env.run(&["schedules", "info", &sid, "--log", "-o", "json"]));
+    assert!(log.is_array(), "{log}");
+    assert_eq!(
+        env.run(&["schedules", "info", "nope"]).status.code(),
+        Some(1)
+    );
+}
