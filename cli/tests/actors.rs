@@ -196,6 +196,14 @@ fn actors_runs_and_builds_commands() {
         echo["id"]
     );
     assert_eq!(env.run(&["actors", "info", "nope"]).status.code(), Some(1));
+    // The local API's Actors are registered at its start: `actors rm` is refused, in one line
+    // that says where Actors come from, and the Actor stays.
+    let out = env.run(&["actors", "rm", "echo"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("registered when it starts"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert_eq!(env.run(&["actors", "rm", "nope"]).status.code(), Some(1));
+    ok(&env.run(&["actors", "info", "echo"]));
 
     // start does not wait; runs wait does, and follows the log with --follow.
     let run = ok_json(&env.run(&[

@@ -135,8 +135,8 @@ async fn process_gone(run: &Run, limit: Duration) {
 }
 
 /// Aborts a running run (nothing happens to a finished one). Graceful: SIGTERM, then SIGKILL
-/// after [`supervisor::GRACE_PERIOD`]; else SIGKILL at once. Returns once the process is gone
-/// (or the grace period is over).
+/// after [`supervisor::GRACE_PERIOD`], returning at once with the run ABORTING, as the API
+/// does; else SIGKILL, returning once the process is gone (the run is then ABORTED).
 pub async fn abort(run: &Run, graceful: bool) {
     {
         let mut inner = run.inner();
@@ -145,10 +145,13 @@ pub async fn abort(run: &Run, graceful: bool) {
         };
         let _ = process.control.send(Control::Abort { graceful });
         if graceful {
+            // As the API: a graceful abort answers at once with ABORTING; the run becomes
+            // ABORTED when its process is gone (SIGTERM, then SIGKILL after the grace period).
             run.set_status(&mut inner, "ABORTING");
+            return;
         }
     }
-    process_gone(run, supervisor::GRACE_PERIOD + Duration::from_secs(2)).await;
+    process_gone(run, Duration::from_secs(2)).await;
 }
 
 /// Kills the live process of a run without finishing it (reboot, metamorph); 400 when the run
