@@ -333,7 +333,8 @@ macro_rules! last_run_rows {
     };
 }
 
-/// Every library method, once. The Actor, run, build and task clients add their rows here.
+/// Every library method, once: the storages, users, logs, schedules, webhooks and the Store
+/// here; the Actor family in the functions and macros it chains.
 fn table() -> Vec<(&'static str, Op)> {
     vec![
         // ---- datasets
@@ -1141,6 +1142,12 @@ fn every_library_operation_is_valid_per_the_spec() {
             .contains_key(&(o.method.clone(), o.template.clone()))
     }) {
         println!("  {:<6} {:<62} {}", o.method, o.template, o.id);
+    }
+    if !cov.warnings.is_empty() {
+        println!(
+            "\nPrism's warnings (violations below the error severity):\n  {}",
+            cov.warnings.join("\n  ")
+        );
     }
     if !cov.decode_errors.is_empty() {
         println!(

@@ -143,6 +143,8 @@ pub struct Coverage {
     pub problems: Vec<String>,
     /// Rows whose client-side decoding of Prism's example failed (tolerated, listed).
     pub decode_errors: Vec<String>,
+    /// Violations Prism reports below the `Error` severity (listed, not failed).
+    pub warnings: Vec<String>,
 }
 
 /// Judges the rows against the spec operations.
@@ -151,6 +153,7 @@ pub fn judge(ops: &[SpecOp], rows: &[RowResult]) -> Coverage {
         hit: BTreeMap::new(),
         problems: Vec::new(),
         decode_errors: Vec::new(),
+        warnings: Vec::new(),
     };
     for row in rows {
         if row.exchanges.is_empty() {
@@ -158,6 +161,10 @@ pub fn judge(ops: &[SpecOp], rows: &[RowResult]) -> Coverage {
         }
         let mut mocked = false;
         for e in &row.exchanges {
+            for w in &e.warnings {
+                cov.warnings
+                    .push(format!("{}: {} {}: {w}", row.label, e.method, e.target));
+            }
             match &e.verdict {
                 Verdict::Rejected(v) => cov.problems.push(format!(
                     "{}: Prism REJECTED {} {} (status {}): {v}",
