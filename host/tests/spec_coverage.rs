@@ -806,6 +806,19 @@ fn table() -> Vec<(&'static str, Op)> {
             }),
         ),
         (
+            "request_queue.list_requests (cursor, filter)",
+            op!(|c| {
+                c.request_queue(ID)
+                    .list_requests(&ListRequestsOptions {
+                        limit: Some(100),
+                        cursor: Some("eyJyZXF1ZXN0SWQiOiJ4cHNta0RsIn0".into()),
+                        filter: Some(vec!["pending".into(), "locked".into()]),
+                        ..Default::default()
+                    })
+                    .await?;
+            }),
+        ),
+        (
             "request_queue.iterate_requests",
             op!(|c| {
                 let _: Vec<_> = c
