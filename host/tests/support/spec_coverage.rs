@@ -143,27 +143,45 @@ pub struct Coverage {
     pub problems: Vec<String>,
     /// Rows whose client-side decoding of Prism's example failed (tolerated, listed).
     pub decode_errors: Vec<String>,
+    /// Violations Prism reports below the `Error` severity (listed, not failed).
+    pub warnings: Vec<String>,
+    /// The rows of known spec gaps, with Prism's rejection (listed, not failed).
+    pub spec_gaps: Vec<String>,
 }
 
-/// Judges the rows against the spec operations.
-pub fn judge(ops: &[SpecOp], rows: &[RowResult]) -> Coverage {
+/// A row whose request the spec rejects though the API accepts it and the Python client sends
+/// it the same way: `(label, why)`. Listed instead of failed; a listed row the spec accepts
+/// again fails, so the list stays true.
+pub type SpecGap = (&'static str, &'static str);
+
+/// Judges the rows against the spec operations; the rows of `gaps` must be rejected, and
+/// count for no operation.
+pub fn judge(ops: &[SpecOp], rows: &[RowResult], gaps: &[SpecGap]) -> Coverage {
     let mut cov = Coverage {
         hit: BTreeMap::new(),
         problems: Vec::new(),
         decode_errors: Vec::new(),
+        warnings: Vec::new(),
+        spec_gaps: Vec::new(),
     };
     for row in rows {
+        let gap = gaps.iter().find(|(label, _)| *label == row.label);
+        let mut problems = Vec::new();
         if row.exchanges.is_empty() {
-            cov.problems.push(format!("{}: sent no request", row.label));
+            problems.push(format!("{}: sent no request", row.label));
         }
         let mut mocked = false;
         for e in &row.exchanges {
+            for w in &e.warnings {
+                cov.warnings
+                    .push(format!("{}: {} {}: {w}", row.label, e.method, e.target));
+            }
             match &e.verdict {
-                Verdict::Rejected(v) => cov.problems.push(format!(
+                Verdict::Rejected(v) => problems.push(format!(
                     "{}: Prism REJECTED {} {} (status {}): {v}",
                     row.label, e.method, e.target, e.status
                 )),
-                Verdict::NoResponse(m) => cov.problems.push(format!(
+                Verdict::NoResponse(m) => problems.push(format!(
                     "{}: no response to {} {}: {m}",
                     row.label, e.method, e.target
                 )),
@@ -171,13 +189,14 @@ pub fn judge(ops: &[SpecOp], rows: &[RowResult]) -> Coverage {
                 Verdict::Accepted => {}
             }
             match operation_of(ops, &e.method, e.path()) {
-                Some(op) => {
+                Some(op) if gap.is_none() => {
                     cov.hit
                         .entry((op.method.clone(), op.template.clone()))
                         .or_default()
                         .insert(row.label);
                 }
-                None => cov.problems.push(format!(
+                Some(_) => {}
+                None => problems.push(format!(
                     "{}: {} {} is not an operation of the spec",
                     row.label, e.method, e.target
                 )),
@@ -189,7 +208,23 @@ pub fn judge(ops: &[SpecOp], rows: &[RowResult]) -> Coverage {
             Err(e)
                 if e.is_api()
                     && (mocked || row.exchanges.iter().any(|x| x.verdict.is_failure())) => {}
-            Err(e) => cov.problems.push(format!("{}: failed: {e}", row.label)),
+            Err(e) => problems.push(format!("{}: failed: {e}", row.label)),
+        }
+        match gap {
+            None => cov.problems.extend(problems),
+            Some((label, why)) if problems.is_empty() => cov.problems.push(format!(
+                "{label}: listed as a spec gap ({why}), but the spec accepts it now: remove it from the list"
+            )),
+            Some((label, why)) => cov
+                .spec_gaps
+                .push(format!(
+                    "{label}: {why}\n      {}",
+                    problems
+                        .iter()
+                        .map(|p| p.trim_start_matches(label).trim_start_matches(": "))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )),
         }
     }
     cov
