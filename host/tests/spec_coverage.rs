@@ -1515,6 +1515,26 @@ fn version_rows() -> Vec<(&'static str, Op)> {
             }),
         ),
         (
+            "actor.versions.iterate",
+            op!(|c| {
+                use futures_util::TryStreamExt;
+                let _: Vec<_> = c.actor(ID).versions().iterate().try_collect().await?;
+            }),
+        ),
+        (
+            "actor.version.env_vars.iterate",
+            op!(|c| {
+                use futures_util::TryStreamExt;
+                let _: Vec<_> = c
+                    .actor(ID)
+                    .version("0.1")
+                    .env_vars()
+                    .iterate()
+                    .try_collect()
+                    .await?;
+            }),
+        ),
+        (
             "actor.versions.create",
             op!(|c| {
                 c.actor(ID)
@@ -1853,6 +1873,18 @@ fn task_rows() -> Vec<(&'static str, Op)> {
                 c.task(ID)
                     .update(&json!({"title": "Renamed task", "input": {"hello": "there"}}))
                     .await?;
+            }),
+        ),
+        (
+            "task.publish",
+            op!(|c| {
+                c.task(ID).publish().await?;
+            }),
+        ),
+        (
+            "task.unpublish",
+            op!(|c| {
+                c.task(ID).unpublish().await?;
             }),
         ),
         (

@@ -43,6 +43,7 @@ blocking_client! {
     /// Blocking form of [`crate::ActorVersionCollectionClient`].
     ActorVersionCollectionClient {
         call fn list(&self) -> Result<ListPage<ActorVersion>, Error>;
+        iter fn iterate(&self) -> ActorVersion;
         call fn create(&self, fields: &(impl Serialize + ?Sized)) -> Result<ActorVersion, Error>;
     }
 
@@ -58,6 +59,7 @@ blocking_client! {
     /// Blocking form of [`crate::ActorEnvVarCollectionClient`].
     ActorEnvVarCollectionClient {
         call fn list(&self) -> Result<ListPage<EnvVar>, Error>;
+        iter fn iterate(&self) -> EnvVar;
         call fn create(&self, var: &EnvVar) -> Result<EnvVar, Error>;
     }
 
@@ -125,6 +127,8 @@ blocking_client! {
         call fn call(&self, input: Option<&serde_json::Value>, opts: &StartOptions, wait: Option<Duration>) -> Result<Option<Run>, Error>;
         call fn get_input(&self) -> Result<Option<serde_json::Value>, Error>;
         call fn update_input(&self, input: &serde_json::Value) -> Result<serde_json::Value, Error>;
+        call fn publish(&self) -> Result<Task, Error>;
+        call fn unpublish(&self) -> Result<Task, Error>;
         child fn runs(&self) -> RunCollectionClient;
         child fn last_run(&self, status: Option<ActorJobStatus>, origin: Option<&str>) -> RunClient;
         child fn webhooks(&self) -> WebhookCollectionClient;

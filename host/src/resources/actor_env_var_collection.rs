@@ -20,6 +20,12 @@ impl ActorEnvVarCollectionClient {
         self.res.list(&NoParams {}).await
     }
 
+    /// Every environment variable as a stream (one request: the API does not page them), as the Python
+    /// client's `iterate`.
+    pub fn iterate(&self) -> super::ItemStream<EnvVar> {
+        self.res.iterate_unpaged()
+    }
+
     /// Creates the variable `var`.
     pub async fn create(&self, var: &EnvVar) -> Result<EnvVar, Error> {
         self.res.create(Some(var), &NoParams {}).await

@@ -21,6 +21,12 @@ impl ActorVersionCollectionClient {
         self.res.list(&NoParams {}).await
     }
 
+    /// Every version as a stream (one request: the API does not page them), as the Python
+    /// client's `iterate`.
+    pub fn iterate(&self) -> super::ItemStream<ActorVersion> {
+        self.res.iterate_unpaged()
+    }
+
     /// Creates a version from `fields` (the API's names: `versionNumber`, `sourceType`, ...).
     pub async fn create(&self, fields: &(impl Serialize + ?Sized)) -> Result<ActorVersion, Error> {
         self.res.create(Some(fields), &NoParams {}).await

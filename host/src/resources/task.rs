@@ -133,6 +133,16 @@ impl TaskClient {
         self.res.call(req).await?.json().await
     }
 
+    /// Makes the task public (`isPublic: true`), as the Python client's `publish`.
+    pub async fn publish(&self) -> Result<Task, Error> {
+        self.update(&serde_json::json!({ "isPublic": true })).await
+    }
+
+    /// Makes the task private again (`isPublic: false`), as the Python client's `unpublish`.
+    pub async fn unpublish(&self) -> Result<Task, Error> {
+        self.update(&serde_json::json!({ "isPublic": false })).await
+    }
+
     /// The task's webhooks (`/v2/actor-tasks/{id}/webhooks`: list, iterate).
     pub fn webhooks(&self) -> super::WebhookCollectionClient {
         super::WebhookCollectionClient::under(&self.res)

@@ -366,6 +366,17 @@ impl ResourceClient {
         })
     }
 
+    /// Every item of a listing the API does not page (one request), as a stream like the
+    /// paged ones.
+    pub(crate) fn iterate_unpaged<T: DeserializeOwned + Send + 'static>(&self) -> ItemStream<T> {
+        use futures_util::{StreamExt, TryStreamExt};
+        let this = self.clone();
+        futures_util::stream::once(async move { this.list::<T>(&NoParams {}).await })
+            .map_ok(|page| futures_util::stream::iter(page.items.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
+    }
+
     /// Every item of a listing paged by [`PageOptions`].
     pub(crate) fn iterate_pages<T: DeserializeOwned + Send + 'static>(
         &self,
