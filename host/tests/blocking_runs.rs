@@ -223,10 +223,7 @@ fn last_succeeded_run_dataset_goes_through_the_alias_path() {
         .collect();
     assert_eq!(alias.len(), 1);
     let query = alias[0].query.as_deref().unwrap_or_default();
-    assert!(
-        query.split('&').any(|p| p == "status=SUCCEEDED"),
-        "{query}"
-    );
+    assert!(query.split('&').any(|p| p == "status=SUCCEEDED"), "{query}");
 }
 
 /// The messages of `apify.actor` events, for every test of this binary. Written by hand: the
@@ -301,7 +298,10 @@ fn the_log_is_followed_while_the_run_writes_it() {
     let n = raw.read(&mut buf).unwrap();
     assert!(n > 0);
     let status = run_client.get().unwrap().unwrap().status;
-    assert!(!status.is_terminal(), "the run ended before the first chunk");
+    assert!(
+        !status.is_terminal(),
+        "the run ended before the first chunk"
+    );
     let mut text = String::from_utf8_lossy(&buf[..n]).into_owned();
 
     let mut redirect = run_client.get_streamed_log(true).unwrap();
@@ -334,7 +334,9 @@ fn the_log_is_followed_while_the_run_writes_it() {
     let messages = messages_about(&run.id);
     for i in 1..=5 {
         assert!(
-            messages.iter().any(|m| m.contains(&format!("line {i} of 5"))),
+            messages
+                .iter()
+                .any(|m| m.contains(&format!("line {i} of 5"))),
             "line {i} missing: {messages:?}"
         );
     }

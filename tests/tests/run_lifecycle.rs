@@ -126,7 +126,10 @@ async fn call_returns_the_finished_run_after_several_polls(t: TransportUnderTest
     // `call` waits itself: the start asks the API to hold nothing.
     assert!(starts[0].query.is_none(), "{:?}", starts[0].query);
     let polls = rig.polls(&format!("/v2/actor-runs/{}", run.id));
-    assert!(polls.len() >= 2, "one poll cannot see a 3 s run end: {polls:?}");
+    assert!(
+        polls.len() >= 2,
+        "one poll cannot see a 3 s run end: {polls:?}"
+    );
     assert!(polls.iter().all(|p| p.status == Some(200)), "{polls:?}");
 
     let items = rig
@@ -160,7 +163,11 @@ async fn wait_for_finish_stops_at_its_limit_and_abort_ends_the_run(t: TransportU
     );
     let polls = rig.polls(&format!("/v2/actor-runs/{}", run.id));
     assert_eq!(polls[0].query.as_deref(), Some("waitForFinish=2"));
-    assert_eq!(polls.len(), 1, "the limit was over after one poll: {polls:?}");
+    assert_eq!(
+        polls.len(),
+        1,
+        "the limit was over after one poll: {polls:?}"
+    );
 
     // Forced abort: at once.
     let started = Instant::now();
@@ -329,10 +336,7 @@ async fn last_succeeded_run_dataset_goes_through_the_alias_path(t: TransportUnde
     let alias = rig.requests_to("GET", "/v2/actors/echo/runs/last/dataset/items");
     assert_eq!(statuses(&alias), [Some(200)]);
     let query = alias[0].query.as_deref().unwrap_or_default();
-    assert!(
-        query.split('&').any(|p| p == "status=SUCCEEDED"),
-        "{query}"
-    );
+    assert!(query.split('&').any(|p| p == "status=SUCCEEDED"), "{query}");
 }
 
 /// Everything `tracing` logs in this test binary, as text (one global subscriber: the log
@@ -396,14 +400,24 @@ async fn the_log_is_followed_while_the_run_writes_it(t: TransportUnderTest) {
     let first = raw.next().await.expect("a first chunk").unwrap();
     assert!(!first.is_empty());
     let status = client.get().await.unwrap().unwrap().status;
-    assert!(!status.is_terminal(), "the run ended before the first chunk");
+    assert!(
+        !status.is_terminal(),
+        "the run ended before the first chunk"
+    );
 
     let mut redirect = client.get_streamed_log(true).await.unwrap();
     redirect.start();
     // A line reaches `tracing` while the run is still going.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while !lines_about(&run.id).iter().any(|l| l.contains("line 1 of 5")) {
-        assert!(Instant::now() < deadline, "no line arrived: {:?}", lines_about(&run.id));
+    while !lines_about(&run.id)
+        .iter()
+        .any(|l| l.contains("line 1 of 5"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no line arrived: {:?}",
+            lines_about(&run.id)
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let status = client.get().await.unwrap().unwrap().status;
@@ -416,7 +430,10 @@ async fn the_log_is_followed_while_the_run_writes_it(t: TransportUnderTest) {
     assert_eq!(finished.status, ActorJobStatus::Failed);
     // Every line, in order, once the run is over.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while !lines_about(&run.id).iter().any(|l| l.contains("failing now")) {
+    while !lines_about(&run.id)
+        .iter()
+        .any(|l| l.contains("failing now"))
+    {
         assert!(Instant::now() < deadline, "{:?}", lines_about(&run.id));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -432,8 +449,10 @@ async fn the_log_is_followed_while_the_run_writes_it(t: TransportUnderTest) {
         .collect();
     assert!(numbered.is_sorted(), "{lines:?}");
     assert!(
-        lines.iter().all(|l| l.contains("apify.actor")
-            && l.contains(&format!("slow-fail runId:{} -> ", run.id))),
+        lines
+            .iter()
+            .all(|l| l.contains("apify.actor")
+                && l.contains(&format!("slow-fail runId:{} -> ", run.id))),
         "{lines:?}"
     );
 
