@@ -3,11 +3,15 @@
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::actors::manifest::ActorDefinition;
 
 /// The API's own limit for JSON payloads (datasets, request queues): 9 MiB.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 9 * 1024 * 1024;
+
+/// The longest the API holds an answer for `waitForFinish` (the real API's cap: 60 s).
+pub const DEFAULT_MAX_WAIT_FOR_FINISH: Duration = Duration::from_secs(60);
 
 /// How many requests the request log keeps by default (oldest dropped first).
 pub const DEFAULT_REQUEST_LOG_LIMIT: usize = 10_000;
@@ -36,6 +40,10 @@ pub struct LocalApiConfig {
     /// The Actors this server can run (see [`crate::actors`]); registered only here, never
     /// through the API.
     pub actors: Vec<ActorDefinition>,
+    /// The longest a `waitForFinish` request is held (default
+    /// [`DEFAULT_MAX_WAIT_FOR_FINISH`], the real API's cap). A shorter cap lets a test see a
+    /// client poll several times for a run of a few seconds.
+    pub max_wait_for_finish: Duration,
 }
 
 impl Default for LocalApiConfig {
@@ -49,6 +57,7 @@ impl Default for LocalApiConfig {
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             request_log_limit: DEFAULT_REQUEST_LOG_LIMIT,
             actors: Vec::new(),
+            max_wait_for_finish: DEFAULT_MAX_WAIT_FOR_FINISH,
         }
     }
 }
@@ -90,6 +99,7 @@ impl fmt::Debug for LocalApiConfig {
             .field("user_id", &self.user_id)
             .field("max_payload_bytes", &self.max_payload_bytes)
             .field("request_log_limit", &self.request_log_limit)
+            .field("max_wait_for_finish", &self.max_wait_for_finish)
             .field(
                 "actors",
                 &self.actors.iter().map(|a| &a.name).collect::<Vec<_>>(),

@@ -43,6 +43,10 @@ struct Args {
     /// malformed manifest stops the server with an error naming the file and the field.
     #[arg(long, value_name = "DIR")]
     actors: Option<PathBuf>,
+    /// The longest a `waitForFinish` request is held, in seconds (the real API's cap is 60;
+    /// a shorter one makes clients poll more often, e.g. to test their polling).
+    #[arg(long, value_name = "SECS", default_value_t = apify_local_api::config::DEFAULT_MAX_WAIT_FOR_FINISH.as_secs())]
+    max_wait_for_finish: u64,
     /// Register a one-off Actor that runs `sh -c COMMAND` (repeatable), e.g.
     /// --actor hello='echo hello'.
     #[arg(long = "actor", value_name = "NAME=COMMAND")]
@@ -84,6 +88,7 @@ async fn run(args: Args) -> std::io::Result<()> {
         data_dir: args.data_dir,
         request_log_limit: args.request_log_limit,
         max_payload_bytes: args.max_payload_bytes,
+        max_wait_for_finish: std::time::Duration::from_secs(args.max_wait_for_finish),
         ..LocalApiConfig::default()
     };
     let invalid = |e: apify_local_api::actors::manifest::ManifestError| {

@@ -63,6 +63,8 @@ pub struct AppState {
     pub request_log: RequestLog,
     /// Largest JSON body accepted.
     pub max_payload_bytes: usize,
+    /// The longest a `waitForFinish` request is held.
+    pub max_wait_for_finish: std::time::Duration,
     /// The `GET /v2/users/me` answer, serialized once: it is the benchmarks' hot path.
     pub users_me: Bytes,
     // Declared last so it is dropped after the stores whose files live in it.
@@ -141,6 +143,7 @@ impl AppState {
             logs,
             request_log: RequestLog::new(config.request_log_limit),
             max_payload_bytes: config.max_payload_bytes,
+            max_wait_for_finish: config.max_wait_for_finish,
             data_dir,
         })
     }

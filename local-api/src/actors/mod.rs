@@ -33,9 +33,6 @@ use crate::util::{format_millis, now_millis};
 use registry::Actor;
 use runs::{is_terminal, Control, NewRun, Run, RunOptions};
 
-/// The `waitForFinish` cap of the API, in seconds.
-pub const MAX_WAIT_FOR_FINISH_SECS: u64 = 60;
-
 /// A run's input: the body and its `Content-Type`.
 pub type Input = (Bytes, HeaderValue);
 

@@ -181,17 +181,13 @@ impl Run {
         self.status.send_replace(status);
     }
 
-    /// Waits until the run is final or `secs` are over.
-    pub async fn wait_for_finish(&self, secs: u64) {
-        if secs == 0 {
+    /// Waits until the run is final or `limit` is over.
+    pub async fn wait_for_finish(&self, limit: std::time::Duration) {
+        if limit.is_zero() {
             return;
         }
         let mut rx = self.subscribe();
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(secs),
-            rx.wait_for(|s| is_terminal(s)),
-        )
-        .await;
+        let _ = tokio::time::timeout(limit, rx.wait_for(|s| is_terminal(s))).await;
     }
 
     /// Run time in milliseconds so far.

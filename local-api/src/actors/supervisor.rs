@@ -199,7 +199,10 @@ pub fn start_process(state: &Arc<AppState>, run: &Arc<Run>, actor: &Actor) -> Ap
     Ok(())
 }
 
-/// Appends everything `pipe` delivers to the run's log, as it comes.
+/// Appends everything `pipe` delivers to the run's log, as it comes, each line prefixed with
+/// the time it arrived. The platform writes an Actor's output into its log that way, and
+/// clients split a streamed log into messages at those timestamps: without them a client
+/// following the log sees nothing until the run ends.
 fn copy_to_log(
     state: Arc<AppState>,
     run_id: String,
@@ -207,13 +210,31 @@ fn copy_to_log(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 8192];
+        let mut at_line_start = true;
         while let Ok(n) = pipe.read(&mut buf).await {
             if n == 0 {
                 break;
             }
-            state.logs.append(&run_id, &buf[..n], false);
+            let stamp = format_millis(now_millis());
+            let text = timestamp_lines(&buf[..n], &stamp, &mut at_line_start);
+            state.logs.append(&run_id, &text, false);
         }
     })
+}
+
+/// `chunk` with `stamp` and a space put before each line that starts in it; `at_line_start`
+/// says whether the chunk starts a line, and is updated for the next chunk.
+fn timestamp_lines(chunk: &[u8], stamp: &str, at_line_start: &mut bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(chunk.len() + stamp.len() + 1);
+    for line in chunk.split_inclusive(|&b| b == b'\n') {
+        if *at_line_start {
+            out.extend_from_slice(stamp.as_bytes());
+            out.push(b' ');
+        }
+        out.extend_from_slice(line);
+        *at_line_start = line.ends_with(b"\n");
+    }
+    out
 }
 
 /// SIGTERM (when graceful) then SIGKILL after the grace period, to the whole group.
@@ -311,4 +332,21 @@ async fn supervise(
         super::webhooks::fire(&state, &run, &event);
     }
     let _ = done.send(true);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timestamp_lines;
+
+    #[test]
+    fn each_line_gets_the_time_it_arrived_even_across_chunks() {
+        let mut at_start = true;
+        let got = timestamp_lines(b"a\nb", "T1", &mut at_start);
+        assert_eq!(got, b"T1 a\nT1 b");
+        assert!(!at_start);
+        let got = timestamp_lines(b"c\n\nd\n", "T2", &mut at_start);
+        assert_eq!(got, b"c\nT2 \nT2 d\n");
+        assert!(at_start);
+        assert!(timestamp_lines(b"", "T3", &mut at_start).is_empty());
+    }
 }

@@ -14,7 +14,7 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 use super::listing::page;
 use crate::actors::registry::Actor;
 use crate::actors::runs::{RunFilter, RunOptions};
-use crate::actors::{self, StartRequest, MAX_WAIT_FOR_FINISH_SECS};
+use crate::actors::{self, StartRequest};
 use crate::body::Payload;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -260,11 +260,12 @@ pub fn run_options(actor: &Actor, p: &Params) -> ApiResult<RunOptions> {
     })
 }
 
-/// The `waitForFinish` parameter, capped at 60 s as the API does.
-pub fn wait_secs(p: &Params) -> ApiResult<u64> {
-    Ok(p.number("waitForFinish")?
-        .unwrap_or(0)
-        .min(MAX_WAIT_FOR_FINISH_SECS))
+/// How long to hold the answer: the `waitForFinish` parameter (seconds), capped at the
+/// server's [`max_wait_for_finish`](crate::LocalApiConfig::max_wait_for_finish) (60 s, as the
+/// API, unless configured shorter).
+pub fn wait_limit(state: &AppState, p: &Params) -> ApiResult<std::time::Duration> {
+    let asked = std::time::Duration::from_secs(p.number("waitForFinish")?.unwrap_or(0));
+    Ok(asked.min(state.max_wait_for_finish))
 }
 
 /// The body as a run input with its `Content-Type` (none for an empty body).
@@ -356,7 +357,7 @@ pub async fn start_and_answer(
     input: Option<actors::Input>,
     actor_task_id: Option<String>,
 ) -> ApiResult<Response> {
-    let wait = wait_secs(p)?;
+    let wait = wait_limit(state, p)?;
     let run = start_from_params(state, actor, p, headers, input, actor_task_id)?;
     run.wait_for_finish(wait).await;
     let mut response = data_response(StatusCode::CREATED, &run.to_json(&state.identity));
@@ -416,7 +417,8 @@ pub async fn run_sync_answer(
     answer: SyncAnswer,
 ) -> ApiResult<Response> {
     let run = start_from_params(state, actor, p, headers, input, actor_task_id)?;
-    run.wait_for_finish(RUN_SYNC_SECS).await;
+    run.wait_for_finish(std::time::Duration::from_secs(RUN_SYNC_SECS))
+        .await;
     match run.status() {
         "SUCCEEDED" => {}
         status if crate::actors::runs::is_terminal(status) => {

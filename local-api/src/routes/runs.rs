@@ -18,7 +18,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use super::actors::{find_actor, input_of, status_filter, wait_secs, ACTOR_BASES};
+use super::actors::{find_actor, input_of, status_filter, wait_limit, ACTOR_BASES};
 use super::listing::page;
 use crate::actors::runs::{is_terminal, Run, RunFilter};
 use crate::actors::{self};
@@ -152,7 +152,7 @@ fn answer(state: &AppState, run: &Run) -> Response {
 
 /// `GET`: the run, after up to `waitForFinish` seconds (≤ 60) if it is still going.
 async fn get_one(FoundRun { state, run, params }: FoundRun) -> ApiResult<Response> {
-    run.wait_for_finish(wait_secs(&params)?).await;
+    run.wait_for_finish(wait_limit(&state, &params)?).await;
     Ok(answer(&state, &run))
 }
 

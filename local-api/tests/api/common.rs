@@ -222,9 +222,9 @@ pub async fn group_gone(pgid: i32) -> bool {
     false
 }
 
-/// The `pid=N` line a one-off printed first (the process group it leads).
+/// The `pid=N` line a one-off printed first (the process group it leads), after its timestamp.
 pub fn pid_in(log: &str) -> i32 {
-    let at = log.find("\npid=").expect("pid in log") + 5;
+    let at = log.find("Z pid=").expect("pid in log") + 6;
     log[at..]
         .split(|c: char| !c.is_ascii_digit())
         .next()

@@ -161,7 +161,7 @@ async fn the_run_timeout_kills_it_as_timed_out() {
     let run = t.start_run("sleeper", "timeout=1", &Value::Null).await;
     assert_eq!(run["options"]["timeoutSecs"], 1);
     let id = run["id"].as_str().unwrap();
-    let pgid = pid_in(&t.log_containing(id, "\npid=").await);
+    let pgid = pid_in(&t.log_containing(id, "Z pid=").await);
     let run = t.finished_run(id).await;
     assert_eq!(run["status"], "TIMED-OUT");
     assert!(
@@ -185,7 +185,7 @@ async fn abort_forced_and_graceful_end_the_whole_process_group() {
     // Forced: SIGKILL at once.
     let run = t.start_run("sleeper", "", &Value::Null).await;
     let id = run["id"].as_str().unwrap();
-    let pgid = pid_in(&t.log_containing(id, "\npid=").await);
+    let pgid = pid_in(&t.log_containing(id, "Z pid=").await);
     let r = t
         .http
         .post(t.url(&format!("/v2/actor-runs/{id}/abort")))
@@ -197,7 +197,7 @@ async fn abort_forced_and_graceful_end_the_whole_process_group() {
     // Graceful: SIGTERM, which a plain sleeper obeys at once.
     let run = t.start_run("sleeper", "", &Value::Null).await;
     let id = run["id"].as_str().unwrap();
-    let pgid = pid_in(&t.log_containing(id, "\npid=").await);
+    let pgid = pid_in(&t.log_containing(id, "Z pid=").await);
     let started = Instant::now();
     let r = t
         .http
@@ -207,7 +207,11 @@ async fn abort_forced_and_graceful_end_the_whole_process_group() {
         .unwrap();
     // Answered at once, as the API does; the run ends ABORTED when the process is gone.
     assert_eq!(data(r).await["status"], "ABORTING");
-    let ended = data(t.get(&format!("/v2/actor-runs/{id}?waitForFinish=30")).await).await;
+    let ended = data(
+        t.get(&format!("/v2/actor-runs/{id}?waitForFinish=30"))
+            .await,
+    )
+    .await;
     assert_eq!(ended["status"], "ABORTED");
     assert!(
         started.elapsed() < Duration::from_secs(4),
@@ -218,7 +222,7 @@ async fn abort_forced_and_graceful_end_the_whole_process_group() {
     // Graceful on a process that ignores SIGTERM: SIGKILL after the grace period (5 s).
     let run = t.start_run("stubborn", "", &Value::Null).await;
     let id = run["id"].as_str().unwrap();
-    let pgid = pid_in(&t.log_containing(id, "\npid=").await);
+    let pgid = pid_in(&t.log_containing(id, "Z pid=").await);
     let r = t
         .http
         .post(t.url(&format!("/v2/actor-runs/{id}/abort?gracefully=1")))
@@ -226,7 +230,11 @@ async fn abort_forced_and_graceful_end_the_whole_process_group() {
         .await
         .unwrap();
     assert_eq!(data(r).await["status"], "ABORTING");
-    let ended = data(t.get(&format!("/v2/actor-runs/{id}?waitForFinish=30")).await).await;
+    let ended = data(
+        t.get(&format!("/v2/actor-runs/{id}?waitForFinish=30"))
+            .await,
+    )
+    .await;
     assert_eq!(ended["status"], "ABORTED");
     assert!(
         group_gone(pgid).await,
@@ -247,7 +255,7 @@ async fn no_run_outlives_the_server() {
     let t = Ctx::start_with(actors_config(&[SLEEPER])).await;
     let run = t.start_run("sleeper", "", &Value::Null).await;
     let pgid = pid_in(
-        &t.log_containing(run["id"].as_str().unwrap(), "\npid=")
+        &t.log_containing(run["id"].as_str().unwrap(), "Z pid=")
             .await,
     );
     t.api.shutdown().await;
@@ -440,7 +448,7 @@ async fn metamorph_runs_another_actor_in_the_same_run_and_storages() {
     let t = Ctx::start_with(actors_config(&[SLEEPER])).await;
     let run = t.start_run("sleeper", "", &json!({ "first": true })).await;
     let id = run["id"].as_str().unwrap();
-    let pgid = pid_in(&t.log_containing(id, "\npid=").await);
+    let pgid = pid_in(&t.log_containing(id, "Z pid=").await);
     let echo = data(t.get("/v2/acts/echo").await).await;
     let r = t
         .post_json(
@@ -518,7 +526,7 @@ async fn resurrect_and_reboot_start_the_process_again() {
 
     let run = t.start_run("sleeper", "", &Value::Null).await;
     let id = run["id"].as_str().unwrap();
-    let first = pid_in(&t.log_containing(id, "\npid=").await);
+    let first = pid_in(&t.log_containing(id, "Z pid=").await);
     expect_error(
         t.http
             .post(t.url(&format!("/v2/actor-runs/{id}/resurrect")))
@@ -542,7 +550,7 @@ async fn resurrect_and_reboot_start_the_process_again() {
     // A new process of the same run prints its own pid after the reboot line.
     let mut log = t.log_containing(id, "Rebooting").await;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !log[log.find("Rebooting").unwrap()..].contains("\npid=") {
+    while !log[log.find("Rebooting").unwrap()..].contains("Z pid=") {
         assert!(
             Instant::now() < deadline,
             "no new process after the reboot: {log}"
