@@ -200,7 +200,11 @@ fn actors_runs_and_builds_commands() {
     // that says where Actors come from, and the Actor stays.
     let out = env.run(&["actors", "rm", "echo"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("registered when it starts"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("registered when it starts"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
     assert_eq!(env.run(&["actors", "rm", "nope"]).status.code(), Some(1));
     ok(&env.run(&["actors", "info", "echo"]));
