@@ -46,6 +46,7 @@ pub(crate) async fn wait_for_finish<T: DeserializeOwned>(
             // The API holds the answer for up to `hold`: the attempt must outlast it.
             .timeout(TimeoutTier::Custom(hold + Duration::from_secs(30)));
         // Straight to the pipeline: a resource's timeout override must not cut the hold short.
+        let asked = Instant::now();
         let answer = match resource.pipeline().call(req).await {
             Ok(r) => r.data::<Value>().await,
             Err(e) => Err(e),
@@ -61,15 +62,21 @@ pub(crate) async fn wait_for_finish<T: DeserializeOwned>(
                         Error::decode(format!("the API answered a job that does not decode: {e}"))
                     });
                 }
-                // The API answered before the job ended without holding the full time (a
-                // replica that does not hold): pause instead of asking in a tight loop.
-                tokio::time::sleep(PAUSE).await;
+                // An answer that was held the full time: ask again at once. One that came back
+                // early although the job goes on (a replica that does not hold): pause instead
+                // of asking in a tight loop.
+                if asked.elapsed() < hold {
+                    tokio::time::sleep(PAUSE).await;
+                }
             }
             Err(e) if e.is_record_not_found() => {
-                if started.elapsed() > NOT_FOUND_GRACE {
+                // A 404 is believed after the grace, or once the caller's own wait is over.
+                let out_of_time = wait.is_some_and(|w| started.elapsed() >= w);
+                if started.elapsed() > NOT_FOUND_GRACE || out_of_time {
                     return Ok(None);
                 }
-                tokio::time::sleep(PAUSE).await;
+                let left = wait.map_or(PAUSE, |w| w.saturating_sub(started.elapsed()));
+                tokio::time::sleep(PAUSE.min(left)).await;
             }
             Err(e) => return Err(e),
         }
@@ -134,6 +141,19 @@ mod tests {
         assert!(
             started.elapsed() >= NOT_FOUND_GRACE,
             "believed a 404 only after the grace"
+        );
+
+        // A wait shorter than the grace ends with the wait, not with the grace.
+        let started = Instant::now();
+        let got: Option<Value> = missing
+            .wait_for_finish(Some(Duration::from_millis(200)))
+            .await
+            .unwrap();
+        assert!(got.is_none());
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < NOT_FOUND_GRACE,
+            "took {took:?}"
         );
     }
 }
