@@ -40,18 +40,22 @@ Configuration is read from --config FILE, else $APIFY_HOST_CONFIG, else
 <config dir>/apify-host/config.toml. Flags win over environment variables, which win over
 the config file, which wins over the defaults.
 
-Exit status: 0 on success, 1 when the API or the transport failed, 2 for usage, input and
-configuration errors.";
+Exit status: 0 on success (for call, task run and runs wait: the run SUCCEEDED), 1 when the
+API or the transport failed or the run FAILED, TIMED-OUT or was ABORTED, 2 for usage, input
+and configuration errors, 130 on Ctrl-C while waiting (the run goes on).";
 
 const LONG_ABOUT: &str = "\
-apify-host is an ops tool for the Apify API (datasets, key-value stores, request queues,
-users, raw API calls) whose HTTP transport can be swapped at run time: point `[transport]
+apify-host is an ops tool for the Apify API (Actors, runs, builds, tasks, webhooks, schedules,
+datasets, key-value stores, request queues, users, raw API calls) whose HTTP transport can be
+swapped at run time: point `[transport]
 plugin` in the config (or APIFY_TRANSPORT_PLUGIN) at a transport plugin (.so) and every call
 goes through it, with the same retries, timeouts and error handling as the built-in one.
 
 Examples:
   export APIFY_TOKEN=...                     # or `token_file = \"...\"` in the config
   apify-host users me
+  apify-host call apify/hello-world --input '{\"message\": \"hi\"}'
+  apify-host runs ls --status FAILED --desc --limit 5
   apify-host datasets ls --limit 10
   apify-host datasets get-items my-dataset --format csv --out items.csv
   echo '[{\"a\":1},{\"a\":2}]' | apify-host datasets push-items my-dataset -
