@@ -17,6 +17,18 @@ pub const MIN_COMPRESSION_SIZE: usize = 1024;
 /// the compression.
 const COMPRESS_OFF_THREAD_SIZE: usize = 256 * 1024;
 
+/// Gzip must save at least this share of a body for the compressed form to be sent: random or
+/// already-compressed bytes barely shrink, and compressing them was most of an upload's time
+/// (the main job's 256 MiB random record spent ~3 s in gzip for nothing).
+const MIN_SAVING: f64 = 0.10;
+
+/// Bodies at least this large are judged by a sample before the whole is compressed, so a
+/// body that will not shrink costs the compression of the sample only.
+const SAMPLE_ABOVE: usize = 256 * 1024;
+
+/// The sample: this many bytes each from the start, the middle and the end of the body.
+const SAMPLE_PART: usize = 32 * 1024;
+
 /// Media types under an "already compressed" prefix that are raw in fact, so gzip still pays
 /// off (the Python client's `COMPRESSIBLE_MEDIA_TYPES`).
 const COMPRESSIBLE_MEDIA_TYPES: &[&str] = &[
@@ -271,8 +283,8 @@ pub async fn prepare(
                 headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
                 gz
             }
-            // gzip into memory does not fail in practice; if it ever did, sending the body
-            // uncompressed (and unlabelled) is still correct.
+            // Not worth it (the body barely shrinks), or gzip failed (it does not, in memory):
+            // the body goes as it is, unlabelled, which is always correct.
             None => body,
         }
     } else {
@@ -288,12 +300,39 @@ pub async fn prepare(
     })
 }
 
-/// Gzips `body`, on the blocking pool when it is large.
+/// Whether `compressed` bytes save at least [`MIN_SAVING`] of `original` bytes.
+fn saves_enough(original: usize, compressed: usize) -> bool {
+    (compressed as f64) <= (original as f64) * (1.0 - MIN_SAVING)
+}
+
+/// The gzip of `body` when it is worth sending: a large body is judged first by the gzip of a
+/// sample (its start, middle and end), then the whole must save enough too. `None`: send the
+/// body as it is.
+pub fn gzip_if_worth_it(body: &[u8]) -> Option<Vec<u8>> {
+    if body.len() >= SAMPLE_ABOVE {
+        let mid = body.len() / 2 - SAMPLE_PART / 2;
+        let end = body.len() - SAMPLE_PART;
+        let sample = [
+            &body[..SAMPLE_PART],
+            &body[mid..mid + SAMPLE_PART],
+            &body[end..],
+        ]
+        .concat();
+        if !saves_enough(sample.len(), gzip(&sample).ok()?.len()) {
+            return None;
+        }
+    }
+    let gz = gzip(body).ok()?;
+    saves_enough(body.len(), gz.len()).then_some(gz)
+}
+
+/// Gzips `body` when that is worth it (see [`gzip_if_worth_it`]), on the blocking pool when
+/// it is large.
 async fn compress_body(body: Bytes) -> Option<Bytes> {
     if body.len() < COMPRESS_OFF_THREAD_SIZE {
-        return gzip(&body).ok().map(Bytes::from);
+        return gzip_if_worth_it(&body).map(Bytes::from);
     }
-    tokio::task::spawn_blocking(move || gzip(&body).ok().map(Bytes::from))
+    tokio::task::spawn_blocking(move || gzip_if_worth_it(&body).map(Bytes::from))
         .await
         .ok()
         .flatten()
@@ -310,6 +349,46 @@ mod tests {
             .read_to_end(&mut out)
             .unwrap();
         out
+    }
+
+    /// Bytes that do not compress (xorshift), reproducibly.
+    fn noise(n: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gzip_is_kept_only_when_it_saves_enough() {
+        // Text shrinks: compressed, and it round-trips.
+        let json = br#"{"url":"https://example.com/page","title":"A page"},"#.repeat(20_000);
+        let gz = gzip_if_worth_it(&json).expect("JSON is worth compressing");
+        assert!(gz.len() < json.len() / 5);
+        assert_eq!(gunzip(&gz), json);
+        // Noise does not, whether judged whole (small) or by its sample (large).
+        assert!(gzip_if_worth_it(&noise(4096)).is_none());
+        assert!(gzip_if_worth_it(&noise(SAMPLE_ABOVE * 8)).is_none());
+        // A large body whose sample shrinks but whose whole does not is judged by the whole:
+        // text at the three sample places, noise everywhere else.
+        let mut mixed = noise(SAMPLE_ABOVE * 8);
+        let n = mixed.len();
+        for range in [
+            0..SAMPLE_PART,
+            n / 2 - SAMPLE_PART / 2..n / 2 + SAMPLE_PART / 2,
+            n - SAMPLE_PART..n,
+        ] {
+            mixed[range].fill(b'x');
+        }
+        assert!(gzip_if_worth_it(&mixed).is_none());
+        // The threshold: 10 % saved is enough, less is not.
+        assert!(saves_enough(1000, 900));
+        assert!(!saves_enough(1000, 901));
     }
 
     #[test]
