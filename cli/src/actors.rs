@@ -7,7 +7,7 @@ use super::{
     jobs::{self, RunArgs, BUILD_FIELDS, RUN_FIELDS},
     note,
     output::json_items,
-    CliError, Context,
+    CliError, Context, PageArgs,
 };
 use apify_host::{ActorListOptions, ApifyClient, BuildOptions, Error};
 
@@ -35,15 +35,8 @@ pub enum ActorsCommand {
         /// Only the Actors you own (not the ones you used).
         #[arg(long)]
         my: bool,
-        /// Skip this many Actors.
-        #[arg(long, value_name = "N")]
-        offset: Option<u64>,
-        /// List at most this many Actors.
-        #[arg(long, value_name = "N")]
-        limit: Option<u64>,
-        /// Newest first.
-        #[arg(long)]
-        desc: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Show an Actor's details.
     Info {
@@ -114,18 +107,13 @@ pub struct BuildArgs {
 /// Runs an `actors` command.
 pub async fn run(ctx: &Context, cmd: ActorsCommand) -> Result<(), CliError> {
     match cmd {
-        ActorsCommand::Ls {
-            my,
-            offset,
-            limit,
-            desc,
-        } => {
+        ActorsCommand::Ls { my, page } => {
             let client = ctx.authed_client()?;
             let opts = ActorListOptions {
                 my: my.then_some(true),
-                offset,
-                limit,
-                desc: desc.then_some(true),
+                offset: page.offset,
+                limit: page.limit,
+                desc: page.desc.then_some(true),
                 ..Default::default()
             };
             let page = client.actors().list(&opts).await?;

@@ -9,9 +9,8 @@ use super::{
     note,
     output::json_items,
     runs::print_log,
-    CliError, Context,
+    CliError, Context, PageArgs,
 };
-use apify_host::PageOptions;
 
 const COLUMNS: &[(&str, &str)] = &[
     ("ID", "id"),
@@ -28,15 +27,8 @@ pub enum BuildsCommand {
     Ls {
         /// Only the builds of this Actor (id or `username~name`).
         actor: Option<String>,
-        /// Skip this many builds.
-        #[arg(long, value_name = "N")]
-        offset: Option<u64>,
-        /// List at most this many builds.
-        #[arg(long, value_name = "N")]
-        limit: Option<u64>,
-        /// Newest first.
-        #[arg(long)]
-        desc: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Show a build's details.
     Info {
@@ -68,19 +60,9 @@ pub enum BuildsCommand {
 /// Runs a `builds` command.
 pub async fn run(ctx: &Context, cmd: BuildsCommand) -> Result<(), CliError> {
     match cmd {
-        BuildsCommand::Ls {
-            actor,
-            offset,
-            limit,
-            desc,
-        } => {
+        BuildsCommand::Ls { actor, page } => {
             let client = ctx.authed_client()?;
-            let opts = PageOptions {
-                offset,
-                limit,
-                desc: desc.then_some(true),
-                ..Default::default()
-            };
+            let opts = page.options();
             let page = match &actor {
                 Some(a) => client
                     .actor(a)

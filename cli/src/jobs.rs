@@ -78,47 +78,27 @@ impl RunArgs {
     }
 }
 
-/// Waits for the run to end: follows its log on stderr unless `silent`, shows a spinner on a
-/// terminal, and on Ctrl-C exits (130) leaving the run running. Answers the finished run.
+/// Waits for the run to end: follows its log on stderr unless `silent`, shows a spinner with
+/// its status on a terminal, and on Ctrl-C exits (130) leaving the run running. Answers the
+/// finished run.
 pub async fn wait_for_run(
     client: &ApifyClient,
     run: &Run,
     silent: bool,
     wait: Option<Duration>,
 ) -> Result<Run, CliError> {
-    let spinner = Spinner::start(format!("run {}", run.id));
-    let log = (!silent).then(|| {
-        let client = client.clone();
-        let id = run.id.clone();
-        let spinner = spinner.clone();
-        tokio::spawn(async move { follow_log(&client, &id, &spinner).await })
-    });
-    let status = spinner.visible().then(|| {
-        let client = client.clone();
-        let id = run.id.clone();
-        let spinner = spinner.clone();
-        tokio::spawn(async move { show_status(&client, &id, &spinner).await })
-    });
     let run_client = client.run(&run.id);
-    let waited = tokio::select! {
-        r = run_client.wait_for_finish(wait) => r,
-        _ = tokio::signal::ctrl_c() => {
-            spinner.finish();
-            return Err(CliError::Interrupted(format!(
-                "interrupted; the run {id} is still running. Abort it with: apify-host runs abort {id}",
-                id = run.id
-            )));
-        }
+    let interrupted = format!(
+        "interrupted; the run {id} is still running. Abort it with: apify-host runs abort {id}",
+        id = run.id
+    );
+    let job = Job {
+        kind: "run",
+        id: &run.id,
+        follow: !silent,
+        show_status: true,
     };
-    if let Some(task) = status {
-        task.abort();
-    }
-    if let Some(task) = log {
-        // The log stream ends with the run; give its last bytes a moment to arrive.
-        let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
-    }
-    spinner.finish();
-    waited?.ok_or_else(|| CliError::failure(format!("the run {} does not exist", run.id)))
+    wait_for_job(client, job, run_client.wait_for_finish(wait), interrupted).await
 }
 
 /// Waits for a build as [`wait_for_run`] waits for a run.
@@ -127,28 +107,60 @@ pub async fn wait_for_build(
     build: &Build,
     follow: bool,
 ) -> Result<Build, CliError> {
-    let spinner = Spinner::start(format!("build {}", build.id));
-    let log = follow.then(|| {
-        let client = client.clone();
-        let id = build.id.clone();
-        let spinner = spinner.clone();
-        tokio::spawn(async move { follow_log(&client, &id, &spinner).await })
-    });
     let build_client = client.build(&build.id);
+    let interrupted = format!("interrupted; the build {} goes on", build.id);
+    let job = Job {
+        kind: "build",
+        id: &build.id,
+        follow,
+        show_status: false,
+    };
+    wait_for_job(client, job, build_client.wait_for_finish(None), interrupted).await
+}
+
+/// What [`wait_for_job`] waits for, and what it shows meanwhile.
+struct Job<'a> {
+    /// `run` or `build`, for messages.
+    kind: &'static str,
+    id: &'a str,
+    /// Copy the job's log to stderr as it grows.
+    follow: bool,
+    /// Poll the run's status and status message into the spinner (terminal only).
+    show_status: bool,
+}
+
+/// Waits for `finished` (a run's or a build's `wait_for_finish`) with the spinner, the log
+/// follower and the status poller around it; Ctrl-C ends the wait with `interrupted`.
+async fn wait_for_job<T>(
+    client: &ApifyClient,
+    job: Job<'_>,
+    finished: impl std::future::Future<Output = Result<Option<T>, apify_host::Error>>,
+    interrupted: String,
+) -> Result<T, CliError> {
+    let spinner = Spinner::start(format!("{} {}", job.kind, job.id));
+    let (c, id, s) = (client.clone(), job.id.to_string(), spinner.clone());
+    let log = job
+        .follow
+        .then(|| tokio::spawn(async move { follow_log(&c, &id, &s).await }));
+    let (c, id, s) = (client.clone(), job.id.to_string(), spinner.clone());
+    let status = (job.show_status && spinner.visible())
+        .then(|| tokio::spawn(async move { show_status(&c, &id, &s).await }));
     let waited = tokio::select! {
-        r = build_client.wait_for_finish(None) => r,
+        r = finished => r,
         _ = tokio::signal::ctrl_c() => {
             spinner.finish();
-            return Err(CliError::Interrupted(format!(
-                "interrupted; the build {} goes on", build.id
-            )));
+            return Err(CliError::Interrupted(interrupted));
         }
     };
+    if let Some(task) = status {
+        task.abort();
+    }
     if let Some(task) = log {
+        // The log stream ends with the job; give its last bytes a moment to arrive.
         let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
     }
     spinner.finish();
-    waited?.ok_or_else(|| CliError::failure(format!("the build {} does not exist", build.id)))
+    waited?.ok_or_else(|| CliError::failure(format!("the {} {} does not exist", job.kind, job.id)))
 }
 
 /// Copies the job's log to stderr as it grows, until the job ends. A log that cannot be read

@@ -174,18 +174,37 @@ pub enum Command {
     Transport(transport::TransportCommand),
 }
 
-/// Options of the `ls` commands of the three storage collections.
+/// The paging options of every `ls`-like command.
 #[derive(Debug, Args, Clone)]
-pub struct LsArgs {
-    /// Skip this many storages.
+pub struct PageArgs {
+    /// Skip this many items.
     #[arg(long, value_name = "N")]
     pub offset: Option<u64>,
-    /// List at most this many storages (the API caps a page at 1000).
+    /// List at most this many items (the API caps a page at 1000).
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
     /// Newest first.
     #[arg(long)]
     pub desc: bool,
+}
+
+impl PageArgs {
+    /// The library's paging options.
+    pub fn options(&self) -> apify_host::PageOptions {
+        apify_host::PageOptions {
+            offset: self.offset,
+            limit: self.limit,
+            desc: self.desc.then_some(true),
+            ..Default::default()
+        }
+    }
+}
+
+/// Options of the `ls` commands of the three storage collections.
+#[derive(Debug, Args, Clone)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub page: PageArgs,
     /// Include unnamed storages (by default only named ones are listed).
     #[arg(long)]
     pub unnamed: bool,
@@ -196,9 +215,9 @@ impl LsArgs {
     pub fn options(&self) -> apify_host::ListOptions {
         apify_host::ListOptions {
             unnamed: self.unnamed.then_some(true),
-            limit: self.limit,
-            offset: self.offset,
-            desc: self.desc.then_some(true),
+            limit: self.page.limit,
+            offset: self.page.offset,
+            desc: self.page.desc.then_some(true),
             ..Default::default()
         }
     }

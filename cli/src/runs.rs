@@ -10,7 +10,7 @@ use super::{
     jobs::{self, RUN_COLUMNS, RUN_FIELDS},
     note,
     output::{json_items, write_body},
-    CliError, Context,
+    CliError, Context, PageArgs,
 };
 use apify_host::{ActorJobStatus, ListRunsOptions, ResurrectOptions};
 
@@ -24,15 +24,8 @@ pub enum RunsCommand {
         /// Only runs with this status (READY, RUNNING, SUCCEEDED, FAILED, TIMED-OUT, ABORTED).
         #[arg(long, value_name = "STATUS")]
         status: Option<String>,
-        /// Skip this many runs.
-        #[arg(long, value_name = "N")]
-        offset: Option<u64>,
-        /// List at most this many runs.
-        #[arg(long, value_name = "N")]
-        limit: Option<u64>,
-        /// Newest first.
-        #[arg(long)]
-        desc: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Show a run's details.
     Info {
@@ -84,9 +77,7 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
         RunsCommand::Ls {
             actor,
             status,
-            offset,
-            limit,
-            desc,
+            page,
         } => {
             let client = ctx.authed_client()?;
             let opts = ListRunsOptions {
@@ -94,9 +85,9 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
                     .iter()
                     .map(|s| ActorJobStatus::from(s.as_str()))
                     .collect(),
-                offset,
-                limit,
-                desc: desc.then_some(true),
+                offset: page.offset,
+                limit: page.limit,
+                desc: page.desc.then_some(true),
                 ..Default::default()
             };
             let page = match &actor {

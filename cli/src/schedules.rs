@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{output::json_items, webhooks::PageArgs, CliError, Context};
+use super::{output::json_items, CliError, Context, PageArgs};
 
 const FIELDS: &[&str] = &[
     "id",

@@ -7,9 +7,8 @@ use super::{
     jobs::{self, RunArgs},
     note,
     output::json_items,
-    CliError, Context,
+    CliError, Context, PageArgs,
 };
-use apify_host::PageOptions;
 
 const FIELDS: &[&str] = &["id", "name", "actId", "username", "createdAt", "modifiedAt"];
 const COLUMNS: &[(&str, &str)] = &[
@@ -37,15 +36,8 @@ pub enum TaskCommand {
     },
     /// List your tasks.
     Ls {
-        /// Skip this many tasks.
-        #[arg(long, value_name = "N")]
-        offset: Option<u64>,
-        /// List at most this many tasks.
-        #[arg(long, value_name = "N")]
-        limit: Option<u64>,
-        /// Newest first.
-        #[arg(long)]
-        desc: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Show a task's details.
     Info {
@@ -81,18 +73,9 @@ pub async fn run(ctx: &Context, cmd: TaskCommand) -> Result<(), CliError> {
             print_finished(ctx, &client, &finished, output_dataset).await?;
             jobs::run_outcome(&client, &finished, silent).await
         }
-        TaskCommand::Ls {
-            offset,
-            limit,
-            desc,
-        } => {
+        TaskCommand::Ls { page } => {
             let client = ctx.authed_client()?;
-            let opts = PageOptions {
-                offset,
-                limit,
-                desc: desc.then_some(true),
-                ..Default::default()
-            };
+            let opts = page.options();
             let page = client.tasks().list(&opts).await?;
             let items = json_items(&page.items);
             let footer = format!("{} of {} tasks", page.count, page.total);

@@ -5,9 +5,8 @@ use clap::Subcommand;
 use super::{
     actors::{actor_not_found, not_found_as},
     output::json_items,
-    CliError, Context,
+    CliError, Context, PageArgs,
 };
-use apify_host::PageOptions;
 
 const FIELDS: &[&str] = &[
     "id",
@@ -38,32 +37,6 @@ const DISPATCH_COLUMNS: &[(&str, &str)] = &[
     ("STATUS", "status"),
     ("CREATED", "createdAt"),
 ];
-
-/// Listing options shared by the `webhooks` commands.
-#[derive(Debug, clap::Args)]
-pub struct PageArgs {
-    /// Skip this many.
-    #[arg(long, value_name = "N")]
-    offset: Option<u64>,
-    /// List at most this many.
-    #[arg(long, value_name = "N")]
-    limit: Option<u64>,
-    /// Newest first.
-    #[arg(long)]
-    desc: bool,
-}
-
-impl PageArgs {
-    /// The library's paging options.
-    pub fn options(&self) -> PageOptions {
-        PageOptions {
-            offset: self.offset,
-            limit: self.limit,
-            desc: self.desc.then_some(true),
-            ..Default::default()
-        }
-    }
-}
 
 /// The `webhooks` commands.
 #[derive(Debug, Subcommand)]
