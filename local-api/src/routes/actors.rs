@@ -101,11 +101,11 @@ pub fn routes() -> Router<Arc<AppState>> {
             .route(&format!("{base}/{{actorId}}/runs"), get(runs).post(start))
             .route(
                 &format!("{base}/{{actorId}}/run-sync"),
-                get(run_sync).post(run_sync),
+                get(run_sync::<false>).post(run_sync::<false>),
             )
             .route(
                 &format!("{base}/{{actorId}}/run-sync-get-dataset-items"),
-                get(run_sync_items).post(run_sync_items),
+                get(run_sync::<true>).post(run_sync::<true>),
             );
     }
     router
@@ -473,7 +473,9 @@ pub async fn run_sync_answer(
     Ok(response)
 }
 
-async fn run_sync(
+/// `run-sync` (`ITEMS = false`: answers the `OUTPUT` record) and
+/// `run-sync-get-dataset-items` (`ITEMS = true`): one handler, the answer chosen by the route.
+async fn run_sync<const ITEMS: bool>(
     FoundActor {
         state,
         actor,
@@ -490,29 +492,11 @@ async fn run_sync(
         &headers,
         input,
         None,
-        SyncAnswer::Output,
-    )
-    .await
-}
-
-async fn run_sync_items(
-    FoundActor {
-        state,
-        actor,
-        params,
-    }: FoundActor,
-    headers: HeaderMap,
-    Payload(body): Payload,
-) -> ApiResult<Response> {
-    let input = input_of(&headers, body);
-    run_sync_answer(
-        &state,
-        &actor,
-        &params,
-        &headers,
-        input,
-        None,
-        SyncAnswer::DatasetItems,
+        if ITEMS {
+            SyncAnswer::DatasetItems
+        } else {
+            SyncAnswer::Output
+        },
     )
     .await
 }

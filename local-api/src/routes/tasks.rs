@@ -37,11 +37,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v2/actor-tasks/{actorTaskId}/runs", get(runs).post(start))
         .route(
             "/v2/actor-tasks/{actorTaskId}/run-sync",
-            get(run_sync).post(run_sync),
+            get(run_sync::<false>).post(run_sync::<false>),
         )
         .route(
             "/v2/actor-tasks/{actorTaskId}/run-sync-get-dataset-items",
-            get(run_sync_items).post(run_sync_items),
+            get(run_sync::<true>).post(run_sync::<true>),
         )
 }
 
@@ -284,7 +284,9 @@ async fn start(
     .await
 }
 
-async fn run_sync(
+/// `run-sync` (`ITEMS = false`: answers the `OUTPUT` record) and
+/// `run-sync-get-dataset-items` (`ITEMS = true`): one handler, the answer chosen by the route.
+async fn run_sync<const ITEMS: bool>(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     p: Params,
@@ -299,27 +301,11 @@ async fn run_sync(
         &headers,
         Some(input),
         Some(task_id),
-        SyncAnswer::Output,
-    )
-    .await
-}
-
-async fn run_sync_items(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    p: Params,
-    headers: HeaderMap,
-    Payload(body): Payload,
-) -> ApiResult<Response> {
-    let (actor, task_id, input, params) = task_start(&state, &id, p, &headers, body)?;
-    run_sync_answer(
-        &state,
-        &actor,
-        &params,
-        &headers,
-        Some(input),
-        Some(task_id),
-        SyncAnswer::DatasetItems,
+        if ITEMS {
+            SyncAnswer::DatasetItems
+        } else {
+            SyncAnswer::Output
+        },
     )
     .await
 }
