@@ -3,12 +3,14 @@
 use std::path::PathBuf;
 
 use super::{
-    input::{require_objects, InputSource},
+    input::{check_jsonl_file, is_jsonl, jsonl_lines, require_objects, InputSource},
     note,
     output::{json_items, write_body, Column},
     CliError, Context, LsArgs,
 };
-use apify_host::{DownloadItemsOptions, ListItemsOptions};
+use apify_host::{
+    DownloadItemsOptions, ListItemsOptions, PushItemsOptions, MAX_PUSH_PAYLOAD_BYTES,
+};
 use clap::{Args, Subcommand};
 
 const COLUMNS: &[Column] = &[
@@ -87,6 +89,7 @@ pub enum DatasetsCommand {
         anything is sent and then sent as given.\n\n\
         Examples:\n  apify-host datasets push-items my-ds '{\"url\": \"https://example.com\"}'\n  \
         apify-host datasets push-items my-ds @items.json\n  \
+        apify-host datasets push-items my-ds @items.jsonl      # streamed, any size\n  \
         producer | apify-host datasets push-items my-ds -"
     )]
     PushItems {
@@ -95,6 +98,10 @@ pub enum DatasetsCommand {
         /// The items: JSON text, @FILE, or - for stdin.
         #[arg(default_value = "-", value_name = "ITEMS")]
         items: InputSource,
+        /// The input is JSON Lines, one object per line (implied by a .jsonl or .ndjson
+        /// file). It is streamed: sent in requests of at most 9 MB as it is read.
+        #[arg(long)]
+        jsonl: bool,
     },
 }
 
@@ -257,15 +264,56 @@ pub async fn run(ctx: &Context, cmd: DatasetsCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
-        DatasetsCommand::PushItems { dataset, items } => {
+        DatasetsCommand::PushItems {
+            dataset,
+            items,
+            jsonl,
+        } => {
+            let opts = PushItemsOptions::default();
+            if is_jsonl(&items, jsonl) {
+                // A file is checked whole first (streaming, so any size), so a bad line sends
+                // nothing; standard input is checked as it streams, and an error says how
+                // many items were stored before it.
+                if let InputSource::File(path) = &items {
+                    check_jsonl_file(path)?;
+                }
+                let lines = jsonl_lines(&items)?;
+                let client = ctx.authed_client()?;
+                let done = client
+                    .dataset(&dataset)
+                    .push_items_stream(lines, &opts)
+                    .await?;
+                note(format!(
+                    "pushed {} item(s) to dataset {dataset} in {} request(s)",
+                    done.items, done.requests
+                ));
+                return Ok(());
+            }
             // Parse before building the client: bad input must never cause a request.
             let input = items.read_json()?;
             let count = require_objects(&input, "dataset items")?;
             let client = ctx.authed_client()?;
-            client
-                .dataset(&dataset)
-                .push_items_json(input.bytes)
-                .await?;
+            let ds = client.dataset(&dataset);
+            if input.bytes.len() <= MAX_PUSH_PAYLOAD_BYTES {
+                ds.push_items_json(input.bytes).await?;
+            } else {
+                // Too large for one request: the array's items, in requests under the limit.
+                let serde_json::Value::Array(values) = input.value else {
+                    return Err(CliError::usage(format!(
+                        "{} is one object of {} bytes, more than one request may carry ({} \
+                         bytes)",
+                        input.source,
+                        input.bytes.len(),
+                        MAX_PUSH_PAYLOAD_BYTES
+                    )));
+                };
+                let items = futures_util::stream::iter(
+                    values
+                        .into_iter()
+                        .map(|v| serde_json::to_vec(&v).map(bytes::Bytes::from)),
+                );
+                ds.push_items_stream(items, &opts).await?;
+            }
             note(format!("pushed {count} item(s) to dataset {dataset}"));
             Ok(())
         }

@@ -8,6 +8,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use serde::Deserialize as _;
 use serde_json::Value;
 
 use super::CliError;
@@ -157,6 +158,104 @@ pub fn json_kind(v: &Value) -> &'static str {
         Value::Array(_) => "array",
         Value::Object(_) => "object",
     }
+}
+
+/// Checks that the file at `path` holds one valid JSON document, reading it as a stream (a
+/// multi-GiB file costs a buffer, not its size); the error names the file, line and column.
+pub fn check_json_file(path: &std::path::Path) -> Result<(), CliError> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        CliError::usage(format!(
+            "cannot read the input file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
+    let mut de = serde_json::Deserializer::from_reader(&mut reader);
+    serde::de::IgnoredAny::deserialize(&mut de)
+        .and_then(|_| de.end())
+        .map_err(|e| {
+            CliError::usage(format!(
+                "the file {} is not valid JSON: {e} (nothing was sent)",
+                path.display()
+            ))
+        })
+}
+
+/// Whether `source` is JSON Lines: a `.jsonl` or `.ndjson` file (or `forced`, for `--jsonl`).
+pub fn is_jsonl(source: &InputSource, forced: bool) -> bool {
+    forced
+        || matches!(source, InputSource::File(p)
+            if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson")))
+}
+
+/// Checks every line of a JSON Lines file (blank lines aside) is one JSON object, reading it
+/// as a stream; answers the number of items. The error names the file and the line.
+pub fn check_jsonl_file(path: &std::path::Path) -> Result<u64, CliError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| {
+        CliError::usage(format!(
+            "cannot read the input file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let mut items = 0;
+    for (i, line) in std::io::BufReader::with_capacity(256 * 1024, file)
+        .split(b'\n')
+        .enumerate()
+    {
+        let line = line.map_err(|e| {
+            CliError::usage(format!(
+                "cannot read the input file {}: {e}",
+                path.display()
+            ))
+        })?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let bad = |why: String| {
+            CliError::usage(format!(
+                "line {} of {} {why}; expected one JSON object per line (nothing was sent)",
+                i + 1,
+                path.display()
+            ))
+        };
+        match serde_json::from_slice::<Value>(&line) {
+            Ok(Value::Object(_)) => items += 1,
+            Ok(other) => return Err(bad(format!("holds a JSON {}", json_kind(&other)))),
+            Err(e) => return Err(bad(format!("is not valid JSON ({e})"))),
+        }
+    }
+    Ok(items)
+}
+
+/// The non-blank lines of a JSON Lines source (a file, or standard input), as a stream of
+/// chunks for `push_items_stream`, read as they are sent.
+pub fn jsonl_lines(
+    source: &InputSource,
+) -> Result<futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>, CliError> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncBufReadExt;
+    let reader: Box<dyn tokio::io::AsyncRead + Send + Unpin> = match source {
+        InputSource::File(p) => {
+            Box::new(tokio::fs::File::from_std(std::fs::File::open(p).map_err(
+                |e| CliError::usage(format!("cannot read the input file {}: {e}", p.display())),
+            )?))
+        }
+        InputSource::Stdin => Box::new(tokio::io::stdin()),
+        InputSource::Inline(s) => Box::new(std::io::Cursor::new(s.clone().into_bytes())),
+    };
+    let lines = tokio::io::BufReader::with_capacity(256 * 1024, reader).split(b'\n');
+    Ok(futures_util::stream::unfold(lines, |mut lines| async move {
+        loop {
+            return match lines.next_segment().await {
+                Ok(Some(line)) if line.iter().all(u8::is_ascii_whitespace) => continue,
+                Ok(Some(line)) => Some((Ok(Bytes::from(line)), lines)),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), lines)),
+            };
+        }
+    })
+    .boxed())
 }
 
 #[cfg(test)]

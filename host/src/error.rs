@@ -17,6 +17,9 @@ use crate::transport::{PluginLoadError, TransportError, TransportErrorKind};
 /// contains the token.
 pub struct Error {
     inner: Box<Repr>,
+    /// What the caller was doing when it failed, appended to the message (e.g. how many items
+    /// of a push were stored before the failing request).
+    context: Option<Box<str>>,
 }
 
 /// What an [`Error`] holds. Private, so that variants can be added and split freely.
@@ -34,7 +37,14 @@ impl Error {
     fn new(repr: Repr) -> Self {
         Error {
             inner: Box::new(repr),
+            context: None,
         }
+    }
+
+    /// The same error, with `context` appended to its message after a `;`.
+    pub(crate) fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into().into_boxed_str());
+        self
     }
 
     /// The caller's input cannot be sent (not serializable, an impossible value...).
@@ -185,6 +195,10 @@ impl fmt::Display for Error {
             Repr::PluginLoad(e) => write_redacted(f, format_args!("{e}")),
             Repr::InvalidInput(m) => write_redacted(f, format_args!("invalid input: {m}")),
             Repr::Decode(m) | Repr::Config(m) => write_redacted(f, format_args!("{m}")),
+        }?;
+        match &self.context {
+            Some(c) => write_redacted(f, format_args!("; {c}")),
+            None => Ok(()),
         }
     }
 }

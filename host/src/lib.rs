@@ -48,6 +48,7 @@ pub use config::{Config, ConfigOverrides, ConfigSource, TransportSelection};
 pub use error::{ApiError, ApiErrorKind, Error, TransportFailure};
 pub use http::{
     ApiRequest, ApiResponse, ByteStream, HttpSettings, ParamValue, StatisticsSnapshot, TimeoutTier,
+    UploadBody,
 };
 pub use redact::{redact, Redactor, MASK};
 pub use resources::*;
@@ -56,7 +57,7 @@ pub use transport::{
     inspect_plugin, load_plugin, BuiltinTransport, CallFuture, HttpTransport, InProcess,
     LoadedPlugin, PluginCheck, PluginInfo, PluginInspectReport, PluginLoadError, PluginLoadFailure,
     PluginLoadOptions, PluginTransport, TransportBody, TransportError, TransportErrorKind,
-    TransportRequest, TransportResponse,
+    TransportRequest, TransportRequestBody, TransportResponse,
 };
 
 /// The compiler that built this crate, for the `User-Agent` header.

@@ -17,8 +17,9 @@ pub mod ffi {
 
     pub use crate::ffi::{
         BodyStream, BodyStreamBox, BodyStream_TO, BytesOwner, BytesOwner_TO, CallResult,
-        ChunkResult, FfiBytes, FfiError, FfiHeader, FfiRequest, FfiResponse, HttpClient,
-        HttpClientBox, HttpClient_TO,
+        ChunkResult, FfiBytes, FfiError, FfiHeader, FfiRequest, FfiResponse, FfiStreamedBody,
+        HttpClient, HttpClientBox, HttpClient_TO, StreamingHttpClient, StreamingHttpClientBox,
+        StreamingHttpClient_TO,
     };
 }
 
@@ -48,7 +49,7 @@ pub mod history {
     //! then reads it through the current [`PluginModRef`](super::module::PluginModRef), whose
     //! `missing_field(option)` accessors answer `None` for the fields the plugin does not have.
 
-    pub use crate::history::v1_0;
+    pub use crate::history::{v1_0, v1_1};
 }
 
 pub mod convert {
@@ -57,6 +58,7 @@ pub mod convert {
     //! one mapping.
 
     pub use crate::convert::{
-        bytes_from_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi, timeout_to_ffi,
+        body_from_ffi, body_to_ffi, bytes_from_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi,
+        panic_error, timeout_to_ffi,
     };
 }

@@ -2,17 +2,29 @@
 //! [`crate::ffi`]. The export glue uses them on the plugin side and the host's adapter on the
 //! other, so both sides agree on one mapping. Public as [`crate::abi::convert`].
 
-use std::time::Duration;
+use std::{
+    any::Any,
+    panic::{catch_unwind, AssertUnwindSafe},
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use abi_stable::{
     sabi_trait::TD_Opaque,
-    std_types::{RBox, ROption, RSlice, RString, RVec},
+    std_types::{RBox, ROption, RResult, RSlice, RString, RVec},
 };
+use async_ffi::{ContextExt, FfiContext, FfiPoll};
 use bytes::Bytes;
+use futures_core::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use tokio::runtime::Handle;
 
-use crate::ffi::{BytesOwner, BytesOwner_TO, ErrorKind, FfiBytes, FfiError, FfiHeader};
-use crate::types::Error;
+use crate::ffi::{
+    BodyStream, BodyStreamBox, BodyStream_TO, BytesOwner, BytesOwner_TO, ChunkResult, ErrorKind,
+    FfiBytes, FfiError, FfiHeader,
+};
+use crate::types::{Body, Error};
 
 // ---- errors ----------------------------------------------------------------------------------
 
@@ -32,6 +44,138 @@ impl From<Error> for FfiError {
             kind: e.kind,
             message: RString::from(e.message),
             retryable: e.retryable,
+        }
+    }
+}
+
+/// Turns a caught panic payload into a [`ErrorKind::PANIC`] error: `what` (e.g. "the plugin
+/// panicked during a call"), then the panic's message.
+pub fn panic_error(payload: Box<dyn Any + Send>, what: &str) -> FfiError {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_string());
+    FfiError {
+        kind: ErrorKind::PANIC,
+        message: RString::from(format!("{what}: {msg}")),
+        retryable: false,
+    }
+}
+
+// ---- body streams, both directions -------------------------------------------------------------
+
+/// Exposes a [`Body`] to the other side as a [`BodyStream`] it polls with its own waker.
+///
+/// `runtime` is the tokio runtime the body's code belongs to: it is entered around every poll
+/// and the drop, because the side polling is the other library, whose threads know nothing of
+/// this side's runtime (a body reading a file through `tokio::fs` needs it). A panic in the
+/// body becomes an error instead of unwinding across the boundary.
+pub fn body_to_ffi(body: Body, runtime: Option<Handle>) -> BodyStreamBox {
+    BodyStream_TO::from_value(
+        BodyToFfi {
+            body: Some(body),
+            runtime,
+        },
+        TD_Opaque,
+    )
+}
+
+struct BodyToFfi {
+    body: Option<Body>,
+    runtime: Option<Handle>,
+}
+
+impl BodyStream for BodyToFfi {
+    fn poll_chunk(&mut self, cx: &mut FfiContext<'_>) -> FfiPoll<ChunkResult> {
+        let Some(body) = self.body.as_mut() else {
+            return FfiPoll::Ready(RResult::ROk(ROption::RNone));
+        };
+        let _entered = self.runtime.as_ref().map(Handle::enter);
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            cx.with_context(|cx| body.as_mut().poll_next(cx))
+        }));
+        match polled {
+            Ok(Poll::Pending) => FfiPoll::Pending,
+            Ok(Poll::Ready(Some(Ok(chunk)))) => {
+                FfiPoll::Ready(RResult::ROk(ROption::RSome(bytes_to_ffi(chunk))))
+            }
+            Ok(Poll::Ready(Some(Err(e)))) => {
+                self.body = None;
+                FfiPoll::Ready(RResult::RErr(e.into()))
+            }
+            Ok(Poll::Ready(None)) => {
+                self.body = None;
+                FfiPoll::Ready(RResult::ROk(ROption::RNone))
+            }
+            Err(payload) => {
+                // The body is in an unknown state: forget it rather than run its drop glue.
+                std::mem::forget(self.body.take());
+                FfiPoll::Ready(RResult::RErr(panic_error(
+                    payload,
+                    "a body stream panicked while producing a chunk",
+                )))
+            }
+        }
+    }
+}
+
+impl Drop for BodyToFfi {
+    fn drop(&mut self) {
+        // Dropping a body may deregister sockets or close files: do it in its runtime, and
+        // never let a panic escape across the boundary.
+        if let Some(body) = self.body.take() {
+            let _entered = self.runtime.as_ref().map(Handle::enter);
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(body)));
+        }
+    }
+}
+
+/// Reads a [`BodyStream`] from the other side as a [`Body`]; chunks cross without a copy.
+/// `keep_alive` lives as long as the body does (the host keeps the plugin's client in it).
+pub fn body_from_ffi(body: BodyStreamBox, keep_alive: impl Send + 'static) -> Body {
+    Box::pin(BodyFromFfi {
+        body: Some(body),
+        _keep_alive: Box::new(keep_alive),
+    })
+}
+
+struct BodyFromFfi {
+    body: Option<BodyStreamBox>,
+    _keep_alive: Box<dyn Send>,
+}
+
+// No field is ever pinned: the FFI stream is polled through `&mut`.
+impl Unpin for BodyFromFfi {}
+
+impl Stream for BodyFromFfi {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let Some(body) = self.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = cx.with_ffi_context(|fcx| body.poll_chunk(fcx));
+        match polled {
+            FfiPoll::Pending => Poll::Pending,
+            FfiPoll::Ready(RResult::ROk(ROption::RSome(chunk))) => {
+                Poll::Ready(Some(Ok(bytes_from_ffi(chunk))))
+            }
+            FfiPoll::Ready(RResult::ROk(ROption::RNone)) => {
+                self.body = None;
+                Poll::Ready(None)
+            }
+            FfiPoll::Ready(RResult::RErr(e)) => {
+                self.body = None;
+                Poll::Ready(Some(Err(e.into())))
+            }
+            FfiPoll::Panicked => {
+                self.body = None;
+                Poll::Ready(Some(Err(Error::new(
+                    ErrorKind::PANIC,
+                    "the other side of the plugin boundary panicked while producing a body",
+                ))))
+            }
         }
     }
 }

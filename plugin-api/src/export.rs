@@ -10,7 +10,6 @@
 //! - catches every panic at the boundary: a panic would otherwise abort the host process.
 
 use std::{
-    any::Any,
     future::Future,
     panic::{catch_unwind, AssertUnwindSafe},
     pin::Pin,
@@ -22,16 +21,19 @@ use abi_stable::{
     sabi_trait::TD_Opaque,
     std_types::{ROption, RResult, RStr, RString},
 };
-use async_ffi::{FfiContext, FfiFuture, FfiPoll, FutureExt as _};
+use async_ffi::{FfiFuture, FutureExt as _};
 use tokio::runtime::{Handle, Runtime};
 
-use crate::convert::{bytes_from_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi};
+use crate::convert::{
+    body_from_ffi, body_to_ffi, bytes_from_ffi, headers_from_ffi, headers_to_ffi, panic_error,
+};
 use crate::ffi::{
-    BodyStream, BodyStream_TO, CallResult, ChunkResult, ErrorKind, FfiError, FfiRequest,
-    FfiResponse, HttpClient, HttpClientBox, HttpClient_TO,
+    CallResult, ErrorKind, FfiError, FfiRequest, FfiResponse, FfiStreamedBody, HttpClient,
+    HttpClientBox, HttpClient_TO, StreamingHttpClient, StreamingHttpClientBox,
+    StreamingHttpClient_TO,
 };
 use crate::module::{metadata_for, PluginMetadata};
-use crate::types::{Body, Error, Metadata, Request, Response};
+use crate::types::{Error, Metadata, Request, RequestBody, Response};
 
 /// An HTTP transport, as a plugin author writes it: one exchange per call, plain async Rust.
 ///
@@ -61,20 +63,6 @@ pub trait Transport: Send + Sync + Sized + 'static {
     fn close(&self) {}
 }
 
-/// Turns a caught panic payload into an error with the panic's message.
-fn panic_error(payload: Box<dyn Any + Send>, during: &str) -> FfiError {
-    let msg = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".to_string());
-    FfiError {
-        kind: ErrorKind::PANIC,
-        message: RString::from(format!("the plugin panicked during {during}: {msg}")),
-        retryable: false,
-    }
-}
-
 // ---- root module entry points ------------------------------------------------------------------
 
 pub(crate) extern "C" fn metadata<T: Transport>() -> PluginMetadata {
@@ -99,7 +87,18 @@ pub(crate) extern "C" fn diagnostics<T: Transport>() -> RString {
 pub(crate) extern "C" fn new_client<T: Transport>(
     options: RStr<'_>,
 ) -> RResult<HttpClientBox, FfiError> {
-    let result = catch_unwind(AssertUnwindSafe(|| -> Result<HttpClientBox, Error> {
+    construct::<T>(options).map(|c| HttpClient_TO::from_value(c, TD_Opaque))
+}
+
+pub(crate) extern "C" fn new_streaming_client<T: Transport>(
+    options: RStr<'_>,
+) -> RResult<StreamingHttpClientBox, FfiError> {
+    construct::<T>(options).map(|c| StreamingHttpClient_TO::from_value(c, TD_Opaque))
+}
+
+/// Builds the client behind both constructors: the runtime, then the author's `new` in it.
+fn construct<T: Transport>(options: RStr<'_>) -> RResult<Client<T>, FfiError> {
+    let result = catch_unwind(AssertUnwindSafe(|| -> Result<Client<T>, Error> {
         let options: serde_json::Value = if options.trim().is_empty() {
             serde_json::json!({})
         } else {
@@ -126,17 +125,19 @@ pub(crate) extern "C" fn new_client<T: Transport>(
             let _entered = runtime.enter();
             T::new(options)?
         };
-        let client = Client {
+        Ok(Client {
             handle: runtime.handle().clone(),
             inner: Some(Arc::new(inner)),
             runtime: Some(runtime),
-        };
-        Ok(HttpClient_TO::from_value(client, TD_Opaque))
+        })
     }));
     match result {
         Ok(Ok(client)) => RResult::ROk(client),
         Ok(Err(e)) => RResult::RErr(e.into()),
-        Err(payload) => RResult::RErr(panic_error(payload, "client construction")),
+        Err(payload) => RResult::RErr(panic_error(
+            payload,
+            "the plugin panicked during client construction",
+        )),
     }
 }
 
@@ -164,12 +165,18 @@ impl<T> Drop for Client<T> {
     }
 }
 
-impl<T: Transport> HttpClient for Client<T> {
-    fn call(&self, request: FfiRequest) -> FfiFuture<CallResult> {
+impl<T: Transport> Client<T> {
+    /// One exchange: the request converted, the author's `call` polled in place (see
+    /// [`InRuntime`]), the response converted back.
+    fn exchange(
+        &self,
+        request: FfiRequest,
+        body: Option<FfiStreamedBody>,
+    ) -> FfiFuture<CallResult> {
         let inner = self.inner.clone().expect("client used while dropping");
         let handle = self.handle.clone();
         let fut = async move {
-            let request = request_from_ffi(request)?;
+            let request = request_from_ffi(request, body)?;
             let response = inner.call(request).await?;
             Ok::<_, Error>(response)
         };
@@ -185,7 +192,7 @@ impl<T: Transport> HttpClient for Client<T> {
         .into_ffi()
     }
 
-    fn close(&self) {
+    fn close_inner(&self) {
         let _ = catch_unwind(AssertUnwindSafe(|| {
             let _entered = self.handle.enter();
             if let Some(inner) = &self.inner {
@@ -195,19 +202,46 @@ impl<T: Transport> HttpClient for Client<T> {
     }
 }
 
-fn request_from_ffi(r: FfiRequest) -> Result<Request, Error> {
+impl<T: Transport> HttpClient for Client<T> {
+    fn call(&self, request: FfiRequest) -> FfiFuture<CallResult> {
+        self.exchange(request, None)
+    }
+
+    fn close(&self) {
+        self.close_inner()
+    }
+}
+
+impl<T: Transport> StreamingHttpClient for Client<T> {
+    fn call(&self, request: FfiRequest, body: ROption<FfiStreamedBody>) -> FfiFuture<CallResult> {
+        self.exchange(request, body.into_option())
+    }
+
+    fn close(&self) {
+        self.close_inner()
+    }
+}
+
+fn request_from_ffi(r: FfiRequest, streamed: Option<FfiStreamedBody>) -> Result<Request, Error> {
     let method = http::Method::from_bytes(r.method.as_bytes()).map_err(|_| {
         Error::new(
             ErrorKind::INVALID_REQUEST,
             format!("invalid method {:?}", r.method.as_str()),
         )
     })?;
+    let body = match streamed {
+        Some(s) => RequestBody::Stream {
+            stream: body_from_ffi(s.stream, ()),
+            length: s.length.into_option(),
+        },
+        None => RequestBody::Full(bytes_from_ffi(r.body)),
+    };
     Ok(Request {
         method,
         url: r.url.into_string(),
         headers: headers_from_ffi(r.headers)
             .map_err(|e| Error::new(ErrorKind::INVALID_REQUEST, e.message))?,
-        body: bytes_from_ffi(r.body),
+        body,
         timeout: match r.timeout_ms {
             ROption::RSome(ms) => Some(std::time::Duration::from_millis(ms)),
             ROption::RNone => None,
@@ -220,13 +254,7 @@ fn response_to_ffi(r: Response, handle: Handle) -> FfiResponse {
     FfiResponse {
         status: r.status.as_u16(),
         headers: headers_to_ffi(&r.headers),
-        body: BodyStream_TO::from_value(
-            BodyAdapter {
-                body: Some(r.body),
-                handle,
-            },
-            TD_Opaque,
-        ),
+        body: body_to_ffi(r.body, Some(handle)),
     }
 }
 
@@ -258,7 +286,10 @@ impl<F: Future> Future for InRuntime<F> {
             Err(payload) => {
                 // The future is in an unknown state: forget it rather than run its drop glue.
                 std::mem::forget(this.fut.take());
-                Poll::Ready(Err(panic_error(payload, "a call")))
+                Poll::Ready(Err(panic_error(
+                    payload,
+                    "the plugin panicked during a call",
+                )))
             }
         }
     }
@@ -298,51 +329,6 @@ impl<F: Future + Unpin, U, G: FnOnce(F::Output) -> U + Unpin> Future for MapOut<
         match Pin::new(&mut this.fut).poll(cx) {
             Poll::Ready(v) => Poll::Ready((this.g.take().expect("polled after completion"))(v)),
             Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-/// Exposes a plugin body stream through [`BodyStream`].
-struct BodyAdapter {
-    body: Option<Body>,
-    handle: Handle,
-}
-
-impl BodyStream for BodyAdapter {
-    fn poll_chunk(&mut self, cx: &mut FfiContext<'_>) -> FfiPoll<ChunkResult> {
-        let Some(body) = self.body.as_mut() else {
-            return FfiPoll::Ready(RResult::ROk(ROption::RNone));
-        };
-        let _entered = self.handle.enter();
-        let polled = catch_unwind(AssertUnwindSafe(|| {
-            cx.with_context(|cx| body.as_mut().poll_next(cx))
-        }));
-        match polled {
-            Ok(Poll::Pending) => FfiPoll::Pending,
-            Ok(Poll::Ready(Some(Ok(chunk)))) => {
-                FfiPoll::Ready(RResult::ROk(ROption::RSome(bytes_to_ffi(chunk))))
-            }
-            Ok(Poll::Ready(Some(Err(e)))) => {
-                self.body = None;
-                FfiPoll::Ready(RResult::RErr(e.into()))
-            }
-            Ok(Poll::Ready(None)) => {
-                self.body = None;
-                FfiPoll::Ready(RResult::ROk(ROption::RNone))
-            }
-            Err(payload) => {
-                std::mem::forget(self.body.take());
-                FfiPoll::Ready(RResult::RErr(panic_error(payload, "reading a body")))
-            }
-        }
-    }
-}
-
-impl Drop for BodyAdapter {
-    fn drop(&mut self) {
-        if let Some(body) = self.body.take() {
-            let _entered = self.handle.enter();
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(body)));
         }
     }
 }

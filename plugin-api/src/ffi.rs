@@ -186,3 +186,37 @@ pub trait HttpClient: Send + Sync {
 
 /// An owned `HttpClient` trait object.
 pub type HttpClientBox = HttpClient_TO<'static, RBox<()>>;
+
+/// A request body streamed from the host (added in 1.2): the plugin pulls its chunks as it
+/// sends them, through the same [`BodyStream`] a response body uses, so chunks cross without a
+/// copy in this direction too.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiStreamedBody {
+    /// The chunks, polled by the plugin with its own waker.
+    pub stream: BodyStreamBox,
+    /// The exact length when the host knows it (it then also sends `Content-Length`).
+    pub length: ROption<u64>,
+}
+
+/// An HTTP client whose calls can stream the request body (added in 1.2, created by the root
+/// module's `new_streaming_client`). A new trait object rather than a new method on
+/// [`HttpClient`]: its vtable's layout is part of the 1.0 and 1.1 root modules, which older
+/// plugins must keep matching.
+///
+/// Dropping the future of a call, or the body stream of its response, ends the exchange in the
+/// plugin (the connection it was using is closed, not returned to a pool mid-exchange).
+#[sabi_trait]
+pub trait StreamingHttpClient: Send + Sync {
+    /// Sends `request`; when `body` is `RSome`, the request body is streamed from it and
+    /// `request.body` is empty. Resolves to the response head; the body follows through
+    /// [`FfiResponse::body`].
+    fn call(&self, request: FfiRequest, body: ROption<FfiStreamedBody>) -> FfiFuture<CallResult>;
+
+    /// Releases pooled connections and background work. Calls after `close` may fail.
+    #[sabi(last_prefix_field)]
+    fn close(&self);
+}
+
+/// An owned `StreamingHttpClient` trait object.
+pub type StreamingHttpClientBox = StreamingHttpClient_TO<'static, RBox<()>>;

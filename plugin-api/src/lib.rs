@@ -5,7 +5,7 @@
 //!
 //! What a plugin author uses is at the crate root:
 //! - [`Transport`]: the plain async Rust trait a plugin implements, with plain Rust types
-//!   ([`Request`], [`Response`], [`Body`], [`Error`], [`ErrorKind`], [`Metadata`],
+//!   ([`Request`], [`RequestBody`], [`Response`], [`Body`], [`Error`], [`ErrorKind`], [`Metadata`],
 //!   [`Capabilities`]) and helpers for error messages ([`error_chain`], [`chain_has`],
 //!   [`redact_userinfo`]).
 //! - [`export_plugin!`]: wraps an implementation into the FFI types. It owns the plugin's tokio
@@ -39,7 +39,7 @@ pub use export::Transport;
 pub use ffi::ErrorKind;
 pub use module::{Capabilities, API_MAJOR, API_MINOR};
 pub use types::{
-    chain_has, error_chain, redact_userinfo, Body, Error, Metadata, Request, Response,
+    chain_has, error_chain, redact_userinfo, Body, Error, Metadata, Request, RequestBody, Response,
 };
 
 // The types the `Transport` trait speaks, so a plugin needs no other dependency to match them.

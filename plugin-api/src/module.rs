@@ -11,12 +11,12 @@ use abi_stable::{
     StableAbi,
 };
 
-use crate::ffi::{FfiError, HttpClientBox};
+use crate::ffi::{FfiError, HttpClientBox, StreamingHttpClientBox};
 
 /// Major version of the plugin interface: plugins of another major are refused.
 pub const API_MAJOR: u16 = 1;
 /// Minor version of the plugin interface: additive changes only.
-pub const API_MINOR: u16 = 1;
+pub const API_MINOR: u16 = 2;
 
 /// What a transport supports, as bit flags.
 #[repr(transparent)]
@@ -116,6 +116,12 @@ pub struct PluginMod {
     /// Added in 1.1: free-form diagnostics as a JSON object (library versions, TLS backend),
     /// shown by `apify-host transport inspect`. `None` for plugins built against 1.0.
     pub diagnostics: extern "C" fn() -> RString,
+
+    /// Added in 1.2: like `new_client`, but the client streams request bodies
+    /// ([`crate::abi::ffi::StreamingHttpClient`]). `None` for plugins built against 1.0 and
+    /// 1.1; the host then buffers a streamed body and uses `new_client`.
+    pub new_streaming_client:
+        extern "C" fn(options_json: RStr<'_>) -> RResult<StreamingHttpClientBox, FfiError>,
 }
 
 impl RootModule for PluginModRef {
@@ -136,6 +142,7 @@ pub fn root_module<T: crate::Transport>() -> PluginModRef {
         metadata: crate::export::metadata::<T>,
         new_client: crate::export::new_client::<T>,
         diagnostics: crate::export::diagnostics::<T>,
+        new_streaming_client: crate::export::new_streaming_client::<T>,
     }
     .leak_into_prefix()
 }

@@ -11,8 +11,116 @@ use http::{HeaderMap, Method, StatusCode};
 use crate::ffi::ErrorKind;
 use crate::module::Capabilities;
 
-/// A response body: a stream of chunks that ends with `None`.
+/// A body as a stream of chunks that ends with `None`: every response body, and a streamed
+/// request body ([`RequestBody::Stream`]).
 pub type Body = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send + 'static>>;
+
+/// A request body: the whole of it in memory, or a stream of chunks.
+///
+/// Added in 1.2. A host speaking interface 1.2 streams large bodies (a file upload, a JSONL
+/// push) instead of buffering them; hosts before 1.2 send only [`RequestBody::Full`]. When the
+/// length is known the host also sends `Content-Length`, so a transport that honours the
+/// request's headers frames the body correctly either way.
+pub enum RequestBody {
+    /// The whole body in memory; empty for none.
+    Full(Bytes),
+    /// A body read chunk by chunk as the transport sends it. Poll it only while sending the
+    /// request; an error from it (the source failed: a file read, a closed pipe) must fail the
+    /// exchange.
+    Stream {
+        /// The chunks.
+        stream: Body,
+        /// The exact length in bytes, when the source knows it.
+        length: Option<u64>,
+    },
+}
+
+impl RequestBody {
+    /// No body.
+    pub fn empty() -> Self {
+        RequestBody::Full(Bytes::new())
+    }
+
+    /// The exact length in bytes, when known (always for [`RequestBody::Full`]).
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            RequestBody::Full(b) => Some(b.len() as u64),
+            RequestBody::Stream { length, .. } => *length,
+        }
+    }
+
+    /// Whether the body is known to be empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    /// The bytes of a [`RequestBody::Full`] body; `None` for a stream.
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        match self {
+            RequestBody::Full(b) => Some(b),
+            RequestBody::Stream { .. } => None,
+        }
+    }
+
+    /// The body as a stream, whatever its kind: what a transport that only streams needs.
+    pub fn into_stream(self) -> Body {
+        match self {
+            RequestBody::Full(b) if b.is_empty() => Box::pin(OneChunk(None)),
+            RequestBody::Full(b) => Box::pin(OneChunk(Some(b))),
+            RequestBody::Stream { stream, .. } => stream,
+        }
+    }
+}
+
+/// A stream of at most one chunk (`futures-core` has no constructors, and one is all it takes).
+struct OneChunk(Option<Bytes>);
+
+impl Stream for OneChunk {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.take().map(Ok))
+    }
+}
+
+impl Default for RequestBody {
+    fn default() -> Self {
+        RequestBody::empty()
+    }
+}
+
+impl From<Bytes> for RequestBody {
+    fn from(b: Bytes) -> Self {
+        RequestBody::Full(b)
+    }
+}
+
+impl From<Vec<u8>> for RequestBody {
+    fn from(b: Vec<u8>) -> Self {
+        RequestBody::Full(b.into())
+    }
+}
+
+impl From<&'static str> for RequestBody {
+    fn from(s: &'static str) -> Self {
+        RequestBody::Full(Bytes::from_static(s.as_bytes()))
+    }
+}
+
+impl fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestBody::Full(b) => write!(f, "Full({} bytes)", b.len()),
+            RequestBody::Stream { length, .. } => f
+                .debug_struct("Stream")
+                .field("length", length)
+                .finish_non_exhaustive(),
+        }
+    }
+}
 
 /// What a plugin tells the host about itself.
 #[derive(Debug, Clone)]
@@ -36,8 +144,8 @@ pub struct Request {
     pub url: String,
     /// Headers to send.
     pub headers: HeaderMap,
-    /// The body; empty for none.
-    pub body: Bytes,
+    /// The body (a [`RequestBody`] since 1.2; it was `Bytes`).
+    pub body: RequestBody,
     /// Deadline for receiving the response head; `None` waits forever.
     pub timeout: Option<Duration>,
     /// The caller streams the body: do not buffer it whole.
@@ -54,7 +162,7 @@ impl fmt::Debug for Request {
             .field("method", &self.method)
             .field("url", &url)
             .field("headers", &self.headers) // sensitive values print as `Sensitive`
-            .field("body_len", &self.body.len())
+            .field("body", &self.body)
             .field("timeout", &self.timeout)
             .field("stream", &self.stream)
             .finish()

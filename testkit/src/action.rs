@@ -5,8 +5,9 @@ use std::time::Duration;
 /// What the server does with one request: a normal response or a fault.
 ///
 /// Queue them with [`TestServer::script`](crate::TestServer::script); every request on
-/// a scripted path pops one action, and the default routes take over once the queue is
-/// empty. Body faults send bytes of the deterministic pattern (see
+/// a scripted path pops one action (once its head is parsed, before its body is read;
+/// put back if the body cannot be read), and the default routes take over once the
+/// queue is empty. Body faults send bytes of the deterministic pattern (see
 /// [`pattern_bytes`](crate::pattern_bytes)), so a client can check what it did receive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -25,6 +26,21 @@ pub enum Action {
     /// Read the whole request, then reset the connection (SO_LINGER 0 + close → RST)
     /// without sending anything.
     ResetBeforeResponse,
+    /// Read the head and the first `after` bytes of the body (de-chunked; all of it if
+    /// the body is shorter), then reset the connection (RST, as
+    /// [`Action::ResetBeforeResponse`]) without answering: a server that dies or gives
+    /// up in the middle of an upload. The request is logged with
+    /// [`LoggedRequest::body_len`](crate::LoggedRequest::body_len) = the bytes read and
+    /// [`complete`](crate::LoggedRequest::complete) = `false` if the body was longer
+    /// (for a chunked body: unless its end was read within `after` bytes). The partial
+    /// body is not gzip-decoded, also on `/digest/...` paths, where `body_sha256` is the
+    /// digest of exactly the bytes read. `100 Continue` is sent only if `after > 0`.
+    /// Inside [`Action::DelayHeaders`] the server reads the partial body first, then
+    /// waits, then resets.
+    ResetDuringRequestBody {
+        /// Body bytes to read before the reset.
+        after: u64,
+    },
     /// Read the whole request, then close the connection cleanly (FIN) without sending
     /// anything: what a keep-alive connection closed by the server looks like.
     CloseBeforeResponse,
@@ -59,7 +75,9 @@ pub enum Action {
         interval: Duration,
     },
     /// Never answer: keep the socket open (discarding anything the client sends) until
-    /// the client closes it or the server stops.
+    /// the client closes it (listed by
+    /// [`TestServer::closed_by_peer`](crate::TestServer::closed_by_peer)) or the server
+    /// stops.
     Hang,
     /// A 200 `application/octet-stream` response carrying the first `len` pattern bytes,
     /// with `Content-Length` or, if `chunked`, chunked transfer-encoding. This is what

@@ -1,23 +1,30 @@
 //! One HTTP/1.1 connection: request parsing, logging, and performing actions.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
+use flate2::write::MultiGzDecoder;
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::pattern;
+use crate::routes::is_digest_path;
 use crate::{Action, LoggedRequest, Shared};
 
 /// Largest request head accepted (request line + headers).
 const MAX_HEAD: usize = 64 * 1024;
 /// Largest request header count accepted.
 const MAX_HEADERS: usize = 128;
-/// Largest request body accepted. Bodies are held in memory (and in the request log),
-/// so anything beyond this is a test bug rather than a load we want to attempt.
+/// Largest request body accepted, except on `/digest/...` paths. Other bodies are held
+/// in memory (and in the request log), so anything beyond this is a test bug rather
+/// than a load we want to attempt.
 const MAX_BODY: u64 = 8 << 30;
+/// Read size for streamed (digested or partly read) bodies: large enough that the
+/// per-read overhead vanishes next to hashing, small enough to stay cache-friendly.
+const READ_CHUNK: usize = 256 * 1024;
 /// How long a closing connection keeps reading after its FIN, see [`Conn::close`].
 const LINGER: Duration = Duration::from_secs(2);
 
@@ -43,13 +50,36 @@ struct Meta {
     head: bool,
 }
 
+/// How the request body is delimited on the wire.
+#[derive(Clone, Copy)]
+enum Framing {
+    /// `Content-Length` (0 when absent).
+    Sized(u64),
+    Chunked,
+}
+
 /// A parsed request head, body not read yet.
 struct Head {
     req: LoggedRequest,
     meta: Meta,
-    body_len: u64,
-    chunked: bool,
+    framing: Framing,
     expect_continue: bool,
+}
+
+/// What reading a request body produced.
+struct Body {
+    /// The body itself, unless it was digested.
+    bytes: Bytes,
+    /// See [`LoggedRequest::body_len`].
+    len: u64,
+    /// See [`LoggedRequest::body_sha256`].
+    sha256: Option<String>,
+    /// Body bytes as sent: de-chunked, not content-decoded.
+    encoded_len: u64,
+    /// See [`LoggedRequest::complete`].
+    complete: bool,
+    /// The gzip content coding of a `/digest/` body was malformed: why.
+    gzip_error: Option<String>,
 }
 
 enum ReadError {
@@ -71,6 +101,9 @@ struct Conn {
     stream: TcpStream,
     buf: BytesMut,
     id: usize,
+    shared: Arc<Shared>,
+    /// The peer's close has been seen and recorded (once per connection).
+    peer_closed: bool,
 }
 
 /// Serves one accepted connection until it closes. The caller cancels this future when
@@ -80,24 +113,63 @@ pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, id: usize) {
         stream,
         buf: BytesMut::with_capacity(16 * 1024),
         id,
+        shared: shared.clone(),
+        peer_closed: false,
     };
     loop {
-        let (req, meta) = match conn.read_request().await {
-            Ok(Some(r)) => r,
+        let Head {
+            mut req,
+            meta,
+            framing,
+            expect_continue,
+        } = match conn.read_head().await {
+            Ok(Some(h)) => h,
             Ok(None) => return, // clean close between requests
             Err(e) => {
                 conn.reject(e).await;
                 return;
             }
         };
+        // Popped before the body is read: the action decides how much of it to read.
+        let scripted = shared.pop_script(&req.path);
+        let limit = scripted.as_ref().and_then(body_limit);
+        let body = match conn.read_body(&req, framing, expect_continue, limit).await {
+            Ok(b) => b,
+            Err(e) => {
+                // Not used up: the request never made it, so a retry should meet it.
+                if let Some(action) = scripted {
+                    shared.unpop_script(&req.path, action);
+                }
+                conn.reject(e).await;
+                return;
+            }
+        };
+        req.body = body.bytes;
+        req.body_len = body.len;
+        req.body_sha256 = body.sha256;
+        req.complete = body.complete;
+        req.received_at = Instant::now();
         shared.log(&req);
-        let action = shared
-            .pop_script(&req.path)
-            .unwrap_or_else(|| crate::routes::default_action(&req));
+        let action = match body.gzip_error {
+            // The body was read to its end, so the connection stays usable; the 400
+            // answers instead of the scripted action, which stays queued.
+            Some(why) => {
+                if let Some(action) = scripted {
+                    shared.unpop_script(&req.path, action);
+                }
+                let msg = format!("malformed gzip request body: {why}");
+                tracing::debug!(conn = id, "testkit: {msg}");
+                crate::routes::apify_error(400, "invalid-input", &msg)
+            }
+            None => {
+                scripted.unwrap_or_else(|| crate::routes::default_action(&req, body.encoded_len))
+            }
+        };
         let after = match conn.perform(action, &meta).await {
             Ok(a) => a,
             Err(e) => {
                 tracing::debug!(conn = id, "testkit: write failed: {e}");
+                conn.note_write_error(&e);
                 return;
             }
         };
@@ -110,11 +182,25 @@ pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, id: usize) {
     }
 }
 
+/// How many body bytes an action wants read before it is performed (`None`: all).
+fn body_limit(action: &Action) -> Option<u64> {
+    match action {
+        Action::ResetDuringRequestBody { after } => Some(*after),
+        Action::DelayHeaders(_, inner) => body_limit(inner),
+        _ => None,
+    }
+}
+
 impl Conn {
-    /// Reads more bytes into the buffer; `Ok(0)` at EOF.
+    /// Reads more bytes into the buffer; `Ok(0)` at EOF. An EOF or error here is the
+    /// peer's doing and is recorded as such.
     async fn fill(&mut self, want: usize) -> io::Result<usize> {
         self.buf.reserve(want.max(8 * 1024));
-        self.stream.read_buf(&mut self.buf).await
+        let read = self.stream.read_buf(&mut self.buf).await;
+        if matches!(read, Ok(0) | Err(_)) {
+            self.note_peer_close();
+        }
+        read
     }
 
     async fn fill_or_eof(&mut self, want: usize) -> Result<(), ReadError> {
@@ -124,19 +210,29 @@ impl Conn {
         }
     }
 
-    /// Reads one full request (head and body). `Ok(None)` if the client closed the
-    /// connection cleanly before sending anything.
-    async fn read_request(&mut self) -> Result<Option<(LoggedRequest, Meta)>, ReadError> {
-        let Head {
-            mut req,
-            meta,
-            body_len,
-            chunked,
-            expect_continue,
-        } = loop {
+    /// Records that the peer closed this connection (once).
+    fn note_peer_close(&mut self) {
+        if !self.peer_closed {
+            self.peer_closed = true;
+            self.shared.note_closed_by_peer(self.id);
+        }
+    }
+
+    /// A failed write is a peer close if the peer is what made it fail.
+    fn note_write_error(&mut self, e: &io::Error) {
+        use io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+        if matches!(e.kind(), BrokenPipe | ConnectionReset | ConnectionAborted) {
+            self.note_peer_close();
+        }
+    }
+
+    /// Reads one request head. `Ok(None)` if the client closed the connection cleanly
+    /// before sending anything.
+    async fn read_head(&mut self) -> Result<Option<Head>, ReadError> {
+        loop {
             if !self.buf.is_empty() {
                 if let Some(parsed) = self.parse_head()? {
-                    break parsed;
+                    return Ok(Some(parsed));
                 }
                 if self.buf.len() > MAX_HEAD {
                     return Err(ReadError::HeadTooLarge);
@@ -149,21 +245,72 @@ impl Conn {
                     Err(ReadError::Eof)
                 };
             }
+        }
+    }
+
+    /// Reads the body of the request whose head is `req`: at most `limit` bytes of it
+    /// if given, kept in memory or, on `/digest/...` paths, hashed as it arrives.
+    async fn read_body(
+        &mut self,
+        req: &LoggedRequest,
+        framing: Framing,
+        expect_continue: bool,
+        limit: Option<u64>,
+    ) -> Result<Body, ReadError> {
+        let body_coming = match framing {
+            Framing::Sized(len) => len > 0,
+            Framing::Chunked => true,
         };
-        // Answer `Expect: 100-continue` only when a body is actually coming, as
-        // clients (curl, hyper) wait for it before sending the body.
-        if expect_continue && (chunked || body_len > 0) {
+        // Answer `Expect: 100-continue` only when a body is actually coming (and wanted),
+        // as clients (curl, hyper) wait for it before sending the body.
+        if expect_continue && body_coming && limit != Some(0) {
             self.stream
                 .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .await?;
         }
-        req.body = if chunked {
-            self.read_chunked_body().await?
+        let digest = is_digest_path(&req.path);
+        if let (false, None, Framing::Sized(len)) = (digest, limit, framing) {
+            let bytes = self.read_sized_body(len).await?;
+            return Ok(Body {
+                len: bytes.len() as u64,
+                encoded_len: bytes.len() as u64,
+                bytes,
+                sha256: None,
+                complete: true,
+                gzip_error: None,
+            });
+        }
+        let mut sink = if digest {
+            // A cut-short gzip stream cannot be decoded, so partial bodies are hashed
+            // as sent (and `body_len` is then the byte count read, as documented).
+            Sink::Digest(Digester::new(limit.is_none() && is_gzip(req)))
         } else {
-            self.read_sized_body(body_len).await?
+            Sink::Keep(BytesMut::new())
         };
-        req.received_at = Instant::now();
-        Ok(Some((req, meta)))
+        let (encoded_len, complete) = self
+            .stream_body(framing, limit.unwrap_or(u64::MAX), &mut sink)
+            .await?;
+        Ok(match sink {
+            Sink::Keep(bytes) => Body {
+                len: bytes.len() as u64,
+                bytes: bytes.freeze(),
+                sha256: None,
+                encoded_len,
+                complete,
+                gzip_error: None,
+            },
+            Sink::Digest(digester) => {
+                let (len, sha256) = digester.finish();
+                Body {
+                    bytes: Bytes::new(),
+                    len,
+                    encoded_len,
+                    complete,
+                    sha256: sha256.as_ref().ok().cloned(),
+                    gzip_error: sha256.err(),
+                }
+            }
+        })
     }
 
     /// Parses the request head if the buffer holds all of it, consuming it.
@@ -240,7 +387,8 @@ impl Conn {
             ));
         }
         let body_len = content_length.unwrap_or(0);
-        if body_len > MAX_BODY {
+        // Digested bodies are never held, so no size is too large for them.
+        if body_len > MAX_BODY && !is_digest_path(&path) {
             return Err(ReadError::BodyTooLarge);
         }
         let keep_alive = if version == 0 {
@@ -259,6 +407,9 @@ impl Conn {
             query,
             headers: logged,
             body: Bytes::new(),
+            body_len: 0,
+            body_sha256: None,
+            complete: true,
             received_at: Instant::now(),
             connection: self.id,
         };
@@ -266,12 +417,16 @@ impl Conn {
         Ok(Some(Head {
             req,
             meta,
-            body_len,
-            chunked,
+            framing: if chunked {
+                Framing::Chunked
+            } else {
+                Framing::Sized(body_len)
+            },
             expect_continue,
         }))
     }
 
+    /// Reads a whole `Content-Length` body into memory.
     async fn read_sized_body(&mut self, len: u64) -> Result<Bytes, ReadError> {
         if len == 0 {
             return Ok(Bytes::new());
@@ -286,34 +441,70 @@ impl Conn {
         Ok(self.buf.split_to(len).freeze())
     }
 
-    async fn read_chunked_body(&mut self) -> Result<Bytes, ReadError> {
-        let mut body = BytesMut::new();
-        loop {
-            let line = self.read_line().await?;
-            let size_str = line.split(';').next().unwrap_or("").trim();
-            let size = u64::from_str_radix(size_str, 16)
-                .map_err(|_| ReadError::Malformed(format!("bad chunk size {line:?}")))?;
-            if size == 0 {
-                // Trailer section: skip fields up to the empty line.
-                while !self.read_line().await?.is_empty() {}
-                return Ok(body.freeze());
+    /// Passes the body through `sink` piece by piece, stopping after `limit` bytes.
+    /// Returns how many body bytes were read and whether that was all of the body
+    /// (the end of a chunked body counts as seen only once its last chunk was read).
+    async fn stream_body(
+        &mut self,
+        framing: Framing,
+        limit: u64,
+        sink: &mut Sink,
+    ) -> Result<(u64, bool), ReadError> {
+        let mut got = 0u64;
+        match framing {
+            Framing::Sized(len) => {
+                let want = len.min(limit);
+                while got < want {
+                    got += self.feed(sink, want - got).await?;
+                }
+                Ok((got, got == len))
             }
-            if body.len() as u64 + size > MAX_BODY {
-                return Err(ReadError::BodyTooLarge);
-            }
-            let size = size as usize;
-            while self.buf.len() < size {
-                let missing = size - self.buf.len();
-                self.fill_or_eof(missing).await?;
-            }
-            body.extend_from_slice(&self.buf[..size]);
-            self.buf.advance(size);
-            if !self.read_line().await?.is_empty() {
-                return Err(ReadError::Malformed(
-                    "chunk data not followed by CRLF".into(),
-                ));
-            }
+            Framing::Chunked => loop {
+                if got == limit {
+                    return Ok((got, false));
+                }
+                let line = self.read_line().await?;
+                let size_str = line.split(';').next().unwrap_or("").trim();
+                let size = u64::from_str_radix(size_str, 16)
+                    .map_err(|_| ReadError::Malformed(format!("bad chunk size {line:?}")))?;
+                if size == 0 {
+                    // Trailer section: skip fields up to the empty line.
+                    while !self.read_line().await?.is_empty() {}
+                    return Ok((got, true));
+                }
+                if sink.keeps() && got.saturating_add(size) > MAX_BODY {
+                    return Err(ReadError::BodyTooLarge);
+                }
+                let mut left = size;
+                while left > 0 {
+                    if got == limit {
+                        return Ok((got, false));
+                    }
+                    let n = self.feed(sink, left.min(limit - got)).await?;
+                    left -= n;
+                    got += n;
+                }
+                if !self.read_line().await?.is_empty() {
+                    return Err(ReadError::Malformed(
+                        "chunk data not followed by CRLF".into(),
+                    ));
+                }
+            },
         }
+    }
+
+    /// Passes up to `max` (> 0) body bytes to `sink`, reading if none are buffered.
+    /// Returns how many it passed.
+    async fn feed(&mut self, sink: &mut Sink, max: u64) -> Result<u64, ReadError> {
+        if self.buf.is_empty() {
+            // The buffer is empty, so this reuses its allocation: memory stays constant
+            // however long the body is.
+            self.fill_or_eof(READ_CHUNK).await?;
+        }
+        let take = max.min(self.buf.len() as u64) as usize;
+        sink.feed(&self.buf[..take]);
+        self.buf.advance(take);
+        Ok(take as u64)
     }
 
     /// Reads one line of a chunked body, without its line ending.
@@ -338,6 +529,8 @@ impl Conn {
         let (status, kind, msg) = match e {
             ReadError::Io(e) => {
                 tracing::debug!(conn = self.id, "testkit: read failed: {e}");
+                // Failed reads are recorded by `fill`; this catches the `100 Continue`.
+                self.note_write_error(&e);
                 return;
             }
             ReadError::Eof => return,
@@ -372,6 +565,8 @@ impl Conn {
                 } => self.respond(status, &headers, &body, meta).await,
                 Action::ResetBeforeResponse => Ok(After::Reset),
                 Action::CloseBeforeResponse => Ok(After::Close),
+                // The partial body was read before the request was logged.
+                Action::ResetDuringRequestBody { .. } => Ok(After::Reset),
                 Action::ResetMidBody { total_len, send } => {
                     self.partial_body(total_len, send).await?;
                     self.wait_sent().await;
@@ -382,7 +577,7 @@ impl Conn {
                     Ok(After::Close)
                 }
                 Action::DelayHeaders(delay, inner) => {
-                    tokio::time::sleep(delay).await;
+                    self.idle(delay).await;
                     self.perform(*inner, meta).await
                 }
                 Action::SlowBody {
@@ -395,7 +590,7 @@ impl Conn {
                     let chunk = chunk.max(1) as u64;
                     let mut off = 0;
                     while off < total_len {
-                        tokio::time::sleep(interval).await;
+                        self.idle(interval).await;
                         let n = chunk.min(total_len - off);
                         pattern::write_pattern(&mut self.stream, off, n).await?;
                         off += n;
@@ -403,7 +598,9 @@ impl Conn {
                     Ok(After::KeepAlive)
                 }
                 Action::Hang => {
+                    // Returns only at EOF or on an error: the client left.
                     self.discard_until_eof(None).await;
+                    self.note_peer_close();
                     Ok(After::Gone)
                 }
                 Action::PatternBody { len, chunked } => {
@@ -529,6 +726,24 @@ impl Conn {
         }
     }
 
+    /// Sleeps for `delay` while watching the connection, so that a client that gives up
+    /// meanwhile is noticed (and recorded) at once rather than at the next write.
+    /// Whatever arrives during the wait (a pipelined request) stays in the buffer.
+    async fn idle(&mut self, delay: Duration) {
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            // After an EOF every read returns at once, so stop watching; likewise once a
+            // pipelining client has sent more than a request head's worth.
+            let watch = !self.peer_closed && self.buf.len() < MAX_HEAD;
+            tokio::select! {
+                _ = &mut sleep => return,
+                // `read_buf` is cancel-safe: losing the race to the timer loses no bytes.
+                _ = self.fill(0), if watch => {}
+            }
+        }
+    }
+
     /// Reads and drops everything until EOF, an error, or `limit` elapses.
     async fn discard_until_eof(&mut self, limit: Option<Duration>) {
         let mut scratch = vec![0u8; 16 * 1024];
@@ -609,4 +824,107 @@ fn unsent_bytes(stream: &TcpStream) -> usize {
 #[cfg(not(target_os = "linux"))]
 fn unsent_bytes(_stream: &TcpStream) -> usize {
     0
+}
+
+/// Where body bytes go as they are read.
+enum Sink {
+    /// Into memory, for the request log.
+    Keep(BytesMut),
+    /// Through SHA-256 (after gzip decoding, if any), for `/digest/...` paths.
+    Digest(Digester),
+}
+
+impl Sink {
+    fn keeps(&self) -> bool {
+        matches!(self, Sink::Keep(_))
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        match self {
+            Sink::Keep(body) => body.extend_from_slice(data),
+            Sink::Digest(digester) => digester.feed(data),
+        }
+    }
+}
+
+/// Counts and hashes the bytes written to it; the end of the gzip decoder's pipe.
+#[derive(Default)]
+struct HashWriter {
+    hasher: Sha256,
+    len: u64,
+}
+
+impl io::Write for HashWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.hasher.update(data);
+        self.len += data.len() as u64;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// SHA-256 and length of a body, decoding gzip on the way if asked to.
+enum Digester {
+    Plain(HashWriter),
+    /// Multi-member, as RFC 1952 allows; boxed as it carries the inflate state.
+    Gzip(Box<MultiGzDecoder<HashWriter>>),
+    /// The gzip stream was malformed: why, and how many bytes had been decoded. The
+    /// rest of the body is still read and dropped, so that the connection stays in step
+    /// and the client, perhaps still sending, gets the 400 instead of a reset.
+    Failed(String, u64),
+}
+
+impl Digester {
+    fn new(gzip: bool) -> Digester {
+        if gzip {
+            Digester::Gzip(Box::new(MultiGzDecoder::new(HashWriter::default())))
+        } else {
+            Digester::Plain(HashWriter::default())
+        }
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        match self {
+            Digester::Plain(w) => {
+                w.hasher.update(data);
+                w.len += data.len() as u64;
+            }
+            Digester::Gzip(decoder) => {
+                if let Err(e) = decoder.write_all(data) {
+                    let decoded = decoder.get_ref().len;
+                    *self = Digester::Failed(e.to_string(), decoded);
+                }
+            }
+            Digester::Failed(..) => {}
+        }
+    }
+
+    /// The (decoded) length, and the hex digest or why the gzip stream was malformed.
+    fn finish(self) -> (u64, Result<String, String>) {
+        match self {
+            Digester::Plain(w) => (w.len, Ok(pattern::to_hex(&w.hasher.finalize()))),
+            Digester::Gzip(mut decoder) => {
+                // Flushes what is still buffered and checks the trailer (CRC, length);
+                // a stream cut short or without any member fails here.
+                let checked = decoder.try_finish();
+                let w = decoder.get_ref();
+                match checked {
+                    Ok(()) => (w.len, Ok(pattern::to_hex(&w.hasher.clone().finalize()))),
+                    Err(e) => (w.len, Err(e.to_string())),
+                }
+            }
+            Digester::Failed(why, decoded) => (decoded, Err(why)),
+        }
+    }
+}
+
+/// Whether the request body is gzip content-coded (`Content-Encoding: gzip`).
+fn is_gzip(req: &LoggedRequest) -> bool {
+    req.header("content-encoding").is_some_and(|v| {
+        let v = v.trim();
+        v.eq_ignore_ascii_case("gzip") || v.eq_ignore_ascii_case("x-gzip")
+    })
 }

@@ -27,7 +27,40 @@
 //!   [`pattern_sha256`], [`pattern_matches`] (streaming) or [`pattern_bytes`].
 //! - `/small`: a fixed ~1 KiB Apify-shaped JSON body (`{"data":{...}}`).
 //! - `/status/{code}`: that status; 4xx/5xx carry `{"error":{"type":..,"message":..}}`.
+//! - `/digest/...` (any path under it): 201 JSON
+//!   `{"data":{"bodyLength":N,"bodySha256":"hex","encodedLength":M}}`, see below.
 //! - anything else: 404 with `{"error":{"type":"record-not-found",..}}`.
+//!
+//! Request bodies on `/digest/...` paths (whatever answers them, route or scripted
+//! action) are never held in memory: they are hashed with SHA-256 as they are read, in
+//! large chunks, so uploads of many GiB run at hundreds of MB/s in constant memory (and
+//! have no size limit; other bodies are capped at 8 GiB). With
+//! `Content-Encoding: gzip` (or `x-gzip`) the body is decoded on the fly and
+//! `bodyLength`/`bodySha256` describe the decoded bytes, `encodedLength` the bytes as
+//! sent (after de-chunking); any other content coding is hashed as sent. A malformed
+//! gzip body is still read to its end, then answered with a 400 Apify-shaped error. The
+//! request is logged with an empty [`LoggedRequest::body`] and with
+//! [`LoggedRequest::body_len`] and [`LoggedRequest::body_sha256`] set.
+//!
+//! Order of work per request: the head is parsed, then the scripted action for the path
+//! is popped (or the default route chosen), then the body is read (whole, digested, or
+//! only partly for [`Action::ResetDuringRequestBody`]), then the request is logged, then
+//! the action is performed. If the body cannot be read (the client went away, broken
+//! framing, malformed gzip) the popped action is put back at the front of its queue, so
+//! an action is only used up by a request that was actually read.
+//!
+//! Scripted actions ([`Action`]): `Respond` (and the helpers [`Action::status`],
+//! [`Action::json`], [`Action::text`]), `ResetBeforeResponse`, `CloseBeforeResponse`,
+//! `ResetDuringRequestBody`, `ResetMidBody`, `TruncatedBody`, `DelayHeaders`,
+//! `SlowBody`, `Hang`, `PatternBody` and `Raw`.
+//!
+//! Connection closes: [`TestServer::closed_by_peer`] lists the connections the client
+//! closed (an EOF or a reset seen while the server was reading: between requests, in a
+//! request, while an action waits or hangs; or a write failing because the peer is
+//! gone), and [`TestServer::wait_closed_by_peer`] waits for one, so a test can check
+//! that dropping an in-flight call really closed its connection. Closes the server
+//! makes itself (reset or close actions, `Connection: close`, broken framing, the
+//! server stopping) are not peer closes.
 
 #![warn(missing_docs)]
 mod action;
@@ -60,8 +93,22 @@ pub struct LoggedRequest {
     /// Headers in the order received. Names are lowercased (transports disagree on
     /// casing, and tests should not depend on it); values are as sent.
     pub headers: Vec<(String, String)>,
-    /// The complete body, de-chunked.
+    /// The body, de-chunked (never content-decoded): all of it, or for a request cut
+    /// short by [`Action::ResetDuringRequestBody`] the part that was read. Always empty
+    /// for `/digest/...` paths, whose bodies are hashed as they arrive and never kept.
     pub body: Bytes,
+    /// Length of the body as received: `body.len()` for ordinary requests; for
+    /// `/digest/...` paths the length after gzip decoding (if the request was gzipped;
+    /// for a malformed gzip body, what decoded before the error); for a cut-short
+    /// request the number of body bytes read (de-chunked, never gzip-decoded).
+    pub body_len: u64,
+    /// Lowercase hex SHA-256 of the body as counted by [`LoggedRequest::body_len`], for
+    /// `/digest/...` paths (`None` if its gzip was malformed). `None` for other paths:
+    /// hash [`LoggedRequest::body`] yourself.
+    pub body_sha256: Option<String>,
+    /// `false` only for a request cut short by [`Action::ResetDuringRequestBody`] before
+    /// its end was read; `true` for every other logged request.
+    pub complete: bool,
     /// When the last byte of the request had been read.
     pub received_at: Instant,
     /// Which connection carried it: 0 for the first accepted connection, 1 for the
@@ -84,6 +131,8 @@ pub(crate) struct Shared {
     scripts: Mutex<HashMap<String, VecDeque<Action>>>,
     log: Mutex<Vec<LoggedRequest>>,
     accepted: AtomicUsize,
+    /// Ids of the connections the peer closed, in the order noticed.
+    closed_by_peer: Mutex<Vec<usize>>,
 }
 
 impl Shared {
@@ -99,6 +148,21 @@ impl Shared {
             scripts.remove(path);
         }
         action
+    }
+
+    /// Puts an action popped by [`Shared::pop_script`] back at the front of its queue,
+    /// for a request whose body could not be read after all.
+    fn unpop_script(&self, path: &str, action: Action) {
+        self.scripts
+            .lock()
+            .unwrap()
+            .entry(path.to_owned())
+            .or_default()
+            .push_front(action);
+    }
+
+    fn note_closed_by_peer(&self, id: usize) {
+        self.closed_by_peer.lock().unwrap().push(id);
     }
 }
 
@@ -177,6 +241,7 @@ impl TestServer {
             scripts: Mutex::default(),
             log: Mutex::default(),
             accepted: AtomicUsize::new(0),
+            closed_by_peer: Mutex::default(),
         });
         let (tx, rx) = watch::channel(());
         (shared, tx, rx)
@@ -219,7 +284,10 @@ impl TestServer {
         self.shared.scripts.lock().unwrap().clear();
     }
 
-    /// Every complete request received so far, in arrival order.
+    /// Every request received so far, in arrival order: the complete ones, and those
+    /// cut short by [`Action::ResetDuringRequestBody`] (see [`LoggedRequest::complete`]).
+    /// Requests whose body could not be read (the client left, broken framing) are not
+    /// logged.
     ///
     /// The log keeps request bodies alive: benchmarks that upload large bodies should
     /// call [`TestServer::clear_requests`] between iterations.
@@ -235,6 +303,39 @@ impl TestServer {
     /// How many TCP connections the server has accepted.
     pub fn connections_accepted(&self) -> usize {
         self.shared.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Ids (see [`LoggedRequest::connection`]) of the connections closed by the peer,
+    /// in the order the server noticed.
+    ///
+    /// A peer close is an EOF or a reset seen while the server reads the connection:
+    /// between requests, inside a request, while an action waits
+    /// ([`Action::DelayHeaders`], [`Action::SlowBody`]) or hangs ([`Action::Hang`]); or
+    /// a write failing because the peer is gone. Connections the server closes or
+    /// resets itself, or drops when it stops, are not listed. A client's close is
+    /// noticed at once while the server reads or waits on the connection, and at the
+    /// next failing write while it streams a response.
+    pub fn closed_by_peer(&self) -> Vec<usize> {
+        self.shared.closed_by_peer.lock().unwrap().clone()
+    }
+
+    /// Waits until the server has noticed that the peer closed connection `id` (see
+    /// [`TestServer::closed_by_peer`]), for at most `limit`. Returns whether it did.
+    ///
+    /// Polls every few milliseconds with `tokio::time::sleep`, so it needs a tokio
+    /// runtime (any: the server itself may run elsewhere, as with
+    /// [`TestServer::start_blocking`]).
+    pub async fn wait_closed_by_peer(&self, id: usize, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.shared.closed_by_peer.lock().unwrap().contains(&id) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 

@@ -11,9 +11,20 @@ use sha2::{Digest, Sha256};
 
 use crate::{Action, LoggedRequest};
 
-/// Picks the default action for a request.
-pub(crate) fn default_action(req: &LoggedRequest) -> Action {
+/// Picks the default action for a request. `encoded_len` is the body length as sent
+/// (de-chunked, not content-decoded), which the log does not keep.
+pub(crate) fn default_action(req: &LoggedRequest, encoded_len: u64) -> Action {
     let path = req.path.as_str();
+    if is_digest_path(path) {
+        return Action::json(
+            201,
+            json!({"data": {
+                "bodyLength": req.body_len,
+                "bodySha256": req.body_sha256,
+                "encodedLength": encoded_len,
+            }}),
+        );
+    }
     if path == "/echo" {
         return echo(req);
     }
@@ -46,6 +57,12 @@ pub(crate) fn default_action(req: &LoggedRequest) -> Action {
         "record-not-found",
         &format!("No route for {} {}", req.method, req.path),
     )
+}
+
+/// Whether request bodies on this path are digested instead of kept (see the crate
+/// docs).
+pub(crate) fn is_digest_path(path: &str) -> bool {
+    path.starts_with("/digest/")
 }
 
 /// `Action::status`: an Apify-shaped error body for 4xx/5xx, empty otherwise.

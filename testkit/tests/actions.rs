@@ -313,3 +313,176 @@ async fn pattern_body_action_and_raw_bytes() {
 fn with_header_on_a_fault_panics() {
     let _ = Action::Hang.with_header("a", "b");
 }
+
+/// Sends `head` and then as much of `body` as the server takes, and returns how the
+/// exchange ended: the error of the write or of reading the answer.
+async fn send_until_cut(c: &mut RawClient, head: &[u8], body: &[u8]) -> std::io::Error {
+    use tokio::io::AsyncWriteExt;
+    let mut wire = head.to_vec();
+    wire.extend_from_slice(body);
+    if let Err(e) = c.stream.write_all(&wire).await {
+        return e;
+    }
+    c.read_response(false).await.unwrap_err()
+}
+
+#[tokio::test]
+async fn reset_during_request_body_cuts_a_sized_upload() {
+    let server = TestServer::start().await;
+    server.script("/up", vec![Action::ResetDuringRequestBody { after: 1000 }]);
+    let body = pattern_bytes(4 << 20);
+    let mut c = RawClient::connect(server.addr()).await;
+    let head = format!(
+        "PUT /up HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let err = send_until_cut(&mut c, head.as_bytes(), &body).await;
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe
+        ),
+        "{err}"
+    );
+    let log = server.requests();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].body_len, log[0].complete), (1000, false));
+    assert_eq!(log[0].body.as_ref(), &body[..1000]);
+    assert_eq!(log[0].body_sha256, None);
+    // Used up: the next request on /up gets the default route.
+    let mut c = RawClient::connect(server.addr()).await;
+    assert_eq!(
+        c.request("PUT", "/up", &[], b"x").await.unwrap().status,
+        404
+    );
+    // The server reset it; the client did not close it.
+    assert!(!server.closed_by_peer().contains(&0));
+}
+
+#[tokio::test]
+async fn reset_during_request_body_counts_dechunked_bytes() {
+    let server = TestServer::start().await;
+    server.script("/up", vec![Action::ResetDuringRequestBody { after: 1000 }]);
+    let mut body = Vec::new();
+    for i in 0..10u64 {
+        body.extend_from_slice(b"12c\r\n"); // 300 bytes per chunk
+        let mut piece = Vec::new();
+        pattern_at(&mut piece, i * 300, 300);
+        body.extend_from_slice(&piece);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    let mut c = RawClient::connect(server.addr()).await;
+    let head = b"POST /up HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n";
+    let err = send_until_cut(&mut c, head, &body).await;
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+    let log = server.requests();
+    assert_eq!((log[0].body_len, log[0].complete), (1000, false));
+    assert!(pattern_matches(0, &log[0].body));
+}
+
+fn pattern_at(out: &mut Vec<u8>, offset: u64, len: usize) {
+    out.extend((offset..offset + len as u64).map(testkit::pattern_byte));
+}
+
+#[tokio::test]
+async fn reset_during_request_body_shorter_body_is_complete() {
+    let server = TestServer::start().await;
+    server.script(
+        "/up",
+        vec![
+            Action::ResetDuringRequestBody { after: 100 },
+            Action::ResetDuringRequestBody { after: 0 },
+        ],
+    );
+    let mut c = RawClient::connect(server.addr()).await;
+    let err = c
+        .request("POST", "/up", &[], b"ten bytes!")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+
+    // `after: 0` with `Expect: 100-continue`: no 100 Continue, just the reset.
+    let mut c = RawClient::connect(server.addr()).await;
+    c.send(b"POST /up HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: 5\r\n\r\n")
+        .await;
+    let (n, end) = c.read_to_end_counting().await;
+    assert_eq!(n, 0);
+    assert_eq!(end.unwrap_err().kind(), ErrorKind::ConnectionReset);
+
+    let log = server.requests();
+    assert_eq!(log.len(), 2);
+    assert_eq!(
+        (log[0].body.as_ref(), log[0].body_len, log[0].complete),
+        (b"ten bytes!".as_slice(), 10, true)
+    );
+    assert_eq!((log[1].body_len, log[1].complete), (0, false));
+}
+
+#[tokio::test]
+async fn reset_during_request_body_on_a_digest_path_hashes_the_part_read() {
+    let server = TestServer::start().await;
+    server.script(
+        "/digest/p",
+        vec![Action::ResetDuringRequestBody { after: 5000 }],
+    );
+    // Labelled gzip but cut short: hashed as sent, not decoded.
+    let body = pattern_bytes(1 << 20);
+    let mut c = RawClient::connect(server.addr()).await;
+    let head = format!(
+        "POST /digest/p HTTP/1.1\r\nhost: x\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    send_until_cut(&mut c, head.as_bytes(), &body).await;
+    let r = &server.requests()[0];
+    assert_eq!((r.body_len, r.complete, r.body.len()), (5000, false, 0));
+    assert_eq!(
+        r.body_sha256.as_deref(),
+        Some(testkit::pattern_sha256(5000).as_str())
+    );
+}
+
+#[tokio::test]
+async fn delayed_reset_during_request_body_reads_then_waits() {
+    let server = TestServer::start().await;
+    server.script(
+        "/up",
+        vec![Action::ResetDuringRequestBody { after: 10 }.delayed(Duration::from_millis(300))],
+    );
+    let mut c = RawClient::connect(server.addr()).await;
+    let t = Instant::now();
+    c.send(b"POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: 20\r\n\r\n0123456789abcdefghij")
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Logged (after the partial read) before the wait ends.
+    assert_eq!(server.requests()[0].body.as_ref(), b"0123456789");
+    let (_, end) = c.read_to_end_counting().await;
+    assert_eq!(end.unwrap_err().kind(), ErrorKind::ConnectionReset);
+    assert!(
+        t.elapsed() >= Duration::from_millis(290),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_unread_request_does_not_use_up_its_action() {
+    let server = TestServer::start().await;
+    server.script("/r", vec![Action::status(503)]);
+    // The client leaves in the middle of the body: the 503 was popped, then put back.
+    let mut c = RawClient::connect(server.addr()).await;
+    c.send(b"POST /r HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nonly ten..")
+        .await;
+    drop(c);
+    assert!(server.wait_closed_by_peer(0, Duration::from_secs(5)).await);
+    // Broken framing: likewise.
+    let mut c = RawClient::connect(server.addr()).await;
+    c.send(b"POST /r HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n")
+        .await;
+    assert_eq!(c.read_response(false).await.unwrap().status, 400);
+
+    assert!(server.requests().is_empty());
+    let mut c = RawClient::connect(server.addr()).await;
+    assert_eq!(c.get("/r").await.unwrap().status, 503);
+    assert_eq!(c.get("/r").await.unwrap().status, 404);
+}

@@ -10,6 +10,22 @@ fn patch(src: &mut String, from: &str, to: &str) {
     *src = src.replacen(from, to, 1);
 }
 
+/// Removes the source from the line starting with `from` through the end of `to`.
+fn remove_field(src: &mut String, from: &str, to: &str) {
+    let start = src.find(from).unwrap_or_else(|| panic!("fixture patch: {from:?} not found"));
+    let end = src[start..].find(to).unwrap_or_else(|| panic!("fixture patch: {to:?} not found"))
+        + start
+        + to.len();
+    src.replace_range(start..end, "");
+}
+
+/// Takes out the 1.2 field `new_streaming_client` and its initialiser.
+fn remove_streaming_client(src: &mut String) {
+    remove_field(src, "\n    /// Added in 1.2:", "RResult<StreamingHttpClientBox, FfiError>,\n");
+    patch(src, "        new_streaming_client: crate::export::new_streaming_client::<T>,\n", "");
+    patch(src, "use crate::ffi::{FfiError, HttpClientBox, StreamingHttpClientBox};", "use crate::ffi::{FfiError, HttpClientBox};");
+}
+
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let variant = manifest.parent().unwrap().file_name().unwrap().to_str().unwrap().to_string();
@@ -20,24 +36,26 @@ fn main() {
     src = src.lines().filter(|l| !l.starts_with("//!")).collect::<Vec<_>>().join("\n");
     match variant.as_str() {
         "api-1.0" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 1;", "pub const API_MINOR: u16 = 0;");
-            let start = src.find("    /// Added in 1.1:").expect("diagnostics field doc");
-            let end_pat = "pub diagnostics: extern \"C\" fn() -> RString,\n";
-            let end = src.find(end_pat).expect("diagnostics field") + end_pat.len();
-            src.replace_range(start..end, "");
+            patch(&mut src, "pub const API_MINOR: u16 = 2;", "pub const API_MINOR: u16 = 0;");
+            remove_field(&mut src, "    /// Added in 1.1:", "pub diagnostics: extern \"C\" fn() -> RString,\n");
+            remove_streaming_client(&mut src);
             patch(&mut src, "        diagnostics: crate::export::diagnostics::<T>,\n", "");
         }
-        "api-1.2" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 1;", "pub const API_MINOR: u16 = 2;");
+        "api-1.1" => {
+            patch(&mut src, "pub const API_MINOR: u16 = 2;", "pub const API_MINOR: u16 = 1;");
+            remove_streaming_client(&mut src);
+        }
+        "api-1.3" => {
+            patch(&mut src, "pub const API_MINOR: u16 = 2;", "pub const API_MINOR: u16 = 3;");
             patch(
                 &mut src,
-                "pub diagnostics: extern \"C\" fn() -> RString,\n",
-                "pub diagnostics: extern \"C\" fn() -> RString,\n    /// Added in 1.2 (fixture).\n    pub added_in_1_2: extern \"C\" fn() -> u32,\n",
+                "RResult<StreamingHttpClientBox, FfiError>,\n",
+                "RResult<StreamingHttpClientBox, FfiError>,\n    /// Added in 1.3 (fixture).\n    pub added_in_1_3: extern \"C\" fn() -> u32,\n",
             );
             patch(
                 &mut src,
-                "        diagnostics: crate::export::diagnostics::<T>,\n",
-                "        diagnostics: crate::export::diagnostics::<T>,\n        added_in_1_2: answer,\n",
+                "        new_streaming_client: crate::export::new_streaming_client::<T>,\n",
+                "        new_streaming_client: crate::export::new_streaming_client::<T>,\n        added_in_1_3: answer,\n",
             );
             src.push_str("\nextern \"C\" fn answer() -> u32 { 42 }\n");
         }

@@ -24,7 +24,7 @@ mod module {
 pub use export::Transport;
 pub use ffi::ErrorKind;
 pub use module::{Capabilities, API_MAJOR, API_MINOR};
-pub use types::{chain_has, error_chain, Body, Error, Metadata, Request, Response};
+pub use types::{chain_has, error_chain, Body, Error, Metadata, Request, RequestBody, Response};
 
 #[doc(hidden)]
 pub mod __private {

@@ -155,7 +155,7 @@ async fn get(t: &dyn HttpTransport, url: &str, stream: bool) -> u64 {
             method: Method::GET,
             url: url.to_string(),
             headers: HeaderMap::new(),
-            body: Bytes::new(),
+            body: Bytes::new().into(),
             timeout: Some(Duration::from_secs(60)),
             stream,
         })

@@ -91,8 +91,8 @@ pub struct SeenRequest {
     pub timeout: Option<Duration>,
     /// The stream flag.
     pub stream: bool,
-    /// The body as handed to the transport.
-    pub body: bytes::Bytes,
+    /// The body as handed to the transport, when it was whole (`None` for a streamed one).
+    pub body: Option<bytes::Bytes>,
     /// When the pipeline called the transport.
     pub at: Instant,
 }
@@ -154,7 +154,7 @@ impl HttpTransport for Recording {
         self.seen.lock().unwrap().push(SeenRequest {
             timeout: request.timeout,
             stream: request.stream,
-            body: request.body.clone(),
+            body: request.body.as_bytes().cloned(),
             at: Instant::now(),
         });
         if let Some(e) = self.fail_first.lock().unwrap().pop_front() {

@@ -20,7 +20,7 @@ fn request(method: Method, url: String) -> Request {
         method,
         url,
         headers: HeaderMap::new(),
-        body: Bytes::new(),
+        body: Bytes::new().into(),
         timeout: Some(Duration::from_secs(30)),
         stream: false,
     }
@@ -87,7 +87,7 @@ async fn methods_with_json_and_binary_bodies(t: TransportUnderTest) {
         };
         req.headers
             .insert("content-type", HeaderValue::from_static(ctype));
-        req.body = body.clone();
+        req.body = body.clone().into();
         let (status, _, e) = echo(t, req).await;
         assert_eq!(status, 200);
         assert_eq!(e["method"], method.as_str());

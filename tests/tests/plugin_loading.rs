@@ -50,7 +50,7 @@ fn get(url: String) -> Request {
         method: Method::GET,
         url,
         headers: HeaderMap::new(),
-        body: Bytes::new(),
+        body: Bytes::new().into(),
         timeout: Some(Duration::from_secs(10)),
         stream: false,
     }
@@ -189,9 +189,24 @@ async fn interface_mismatches_are_refused_with_the_decisive_line() {
     host_is_alive(&server).await;
 }
 
+/// FNV-1a 64 of `data`, as the ABI fixtures report a request body's.
+fn fnv(data: &[u8]) -> String {
+    let h = data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{h:016x}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_minors_load_in_both_directions() {
-    for (variant, minor, has_diagnostics) in [("api-1.0", 0, false), ("api-1.2", 2, true)] {
+    // A streamed request body: a 1.2+ plugin pulls it across the boundary as a stream; a host
+    // before 1.2 never offers one, and for a 1.0/1.1 plugin this host buffers it.
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    for (variant, minor, has_diagnostics, arrives_as) in [
+        ("api-1.0", 0, false, "full"),
+        ("api-1.1", 1, true, "full"),
+        ("api-1.3", 3, true, "stream"),
+    ] {
         let p = load_plugin(&abi_fixture(variant), &PluginLoadOptions::default())
             .unwrap_or_else(|e| panic!("{variant}: {e}"));
         assert_eq!((p.metadata.api_major, p.metadata.api_minor), (1, minor));
@@ -206,7 +221,36 @@ async fn other_minors_load_in_both_directions() {
             .unwrap();
         assert_eq!(
             text,
-            format!(r#"{{"api":"1.{minor}","method":"GET","url":"http://example.invalid/x?y=1"}}"#)
+            format!(
+                r#"{{"api":"1.{minor}","method":"GET","url":"http://example.invalid/x?y=1","body":"full","body_len":0,"body_fnv":"{}"}}"#,
+                fnv(b"")
+            )
+        );
+
+        let chunks: Vec<Result<Bytes, apify_host::TransportError>> = data
+            .chunks(64 * 1024)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let mut req = get("http://example.invalid/up".into());
+        req.method = Method::PUT;
+        req.body = apify_host::TransportRequestBody::Stream {
+            stream: Box::pin(futures_util::stream::iter(chunks)),
+            length: Some(data.len() as u64),
+        };
+        let resp = t.call(req).await.unwrap();
+        let mut out = Vec::new();
+        let mut body = resp.body;
+        while let Some(c) = body.next().await {
+            out.extend_from_slice(&c.unwrap());
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with(&format!(
+                r#""body":"{arrives_as}","body_len":{},"body_fnv":"{}"}}"#,
+                data.len(),
+                fnv(&data)
+            )),
+            "{variant}: {text}"
         );
     }
 }

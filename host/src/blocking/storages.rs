@@ -12,7 +12,7 @@ use crate::{
     ListKeysOptions, ListOfKeys, ListOfRequests, ListOptions, ListPage, ListRequestsOptions,
     LockedRequestQueueHead, MonthlyUsage, QueueRequest, Record, RecordBytes, RecordValue,
     RequestLockInfo, RequestOperationInfo, RequestQueue, RequestQueueHead, StorageUpdate,
-    UnlockRequestsResult, User,
+    UnlockRequestsResult, UploadBody, User,
 };
 
 blocking_client! {
@@ -61,6 +61,7 @@ blocking_client! {
         call fn record_exists(&self, key: &str) -> Result<bool, Error>;
         call fn set_record(&self, key: &str, value: impl Into<RecordValue>, content_type: Option<&str>) -> Result<(), Error>;
         call fn set_record_bytes(&self, key: &str, body: impl Into<Bytes>, content_type: &str) -> Result<(), Error>;
+        call fn set_record_from(&self, key: &str, body: UploadBody, content_type: &str) -> Result<(), Error>;
         call fn set_record_encoded(&self, key: &str, body: impl Into<Bytes>, content_type: &str, content_encoding: &str) -> Result<(), Error>;
         call fn get_record_public_url(&self, key: &str) -> Result<String, Error>;
         call fn create_keys_public_url(&self, opts: &ListKeysOptions, expires_in: Option<Duration>) -> Result<String, Error>;

@@ -17,9 +17,11 @@ mod response;
 mod retry;
 mod settings;
 mod stats;
+mod upload;
 
 pub(crate) use pipeline::Pipeline;
 pub use request::{ApiRequest, ParamValue, TimeoutTier};
 pub use response::{ApiResponse, ByteStream};
 pub use settings::HttpSettings;
 pub use stats::StatisticsSnapshot;
+pub use upload::UploadBody;

@@ -13,7 +13,10 @@ mod resume;
 
 use std::{
     future::Future,
-    sync::Arc,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
@@ -22,9 +25,10 @@ use futures_util::StreamExt;
 use http::{header, HeaderMap, StatusCode};
 
 use super::{
-    prepare::{self, PreparedRequest},
+    prepare::{self, PreparedBody, PreparedRequest},
     retry,
     stats::Statistics,
+    upload::{gzip_stream, OpenError},
     ApiRequest, ApiResponse, ByteStream, HttpSettings, TimeoutTier,
 };
 use crate::{
@@ -32,7 +36,7 @@ use crate::{
     token::Token,
     transport::{
         HttpTransport, TransportBody as Body, TransportError, TransportErrorKind as ErrorKind,
-        TransportRequest as Request,
+        TransportRequest as Request, TransportRequestBody as RequestBody,
     },
 };
 
@@ -220,11 +224,38 @@ impl Pipeline {
             transport: self.transport.name().to_string(),
             retryable: false,
         };
+        // Bytes of an upload the transport has taken, for the verdict on a failure.
+        let sent = Arc::new(AtomicU64::new(0));
+        let body = match &prepared.body {
+            PreparedBody::Bytes(b) => RequestBody::Full(b.clone()),
+            PreparedBody::Upload { body, gzip } => match body.open(&sent) {
+                Ok(stream) if *gzip => RequestBody::Stream {
+                    stream: gzip_stream(stream),
+                    length: None,
+                },
+                Ok(stream) => RequestBody::Stream {
+                    stream,
+                    length: body.len(),
+                },
+                Err(OpenError::AlreadySent) => {
+                    return Err(AttemptFailure {
+                        error: Error::invalid_input(format!(
+                            "{} {}: the request body was a one-time stream (such as standard \
+                             input) that an earlier attempt already used, so it cannot be \
+                             sent again; send a file instead to have failed attempts retried",
+                            req.method, req.path
+                        )),
+                        retryable: false,
+                        retry_after: None,
+                    })
+                }
+            },
+        };
         let request = Request {
             method: prepared.method.clone(),
             url: prepared.url.clone(),
             headers: prepared.headers.clone(),
-            body: prepared.body.clone(),
+            body,
             timeout,
             stream: prepared.stream,
         };
@@ -234,7 +265,26 @@ impl Pipeline {
         let head = within(timeout, self.transport.call(request), "no response head").await;
         let response = match head {
             Ok(r) => r,
-            Err(e) => return Err(self.transport_failure(context, e, started)),
+            Err(mut e) => {
+                // A one-time body that is partly sent cannot go again: the failure is final,
+                // and says why, instead of a retry sending a body without its beginning.
+                let sent = sent.load(Ordering::Relaxed);
+                let one_time = matches!(&prepared.body,
+                    PreparedBody::Upload { body, .. } if !body.is_replayable());
+                if one_time && sent > 0 && retry::is_retryable_transport_error(&e) {
+                    e.message = format!(
+                        "{}; the request body was a one-time stream (such as standard input) \
+                         and {sent} bytes of it had been sent, so it cannot be sent again and \
+                         the call was not retried: the server stored nothing of this request. \
+                         Send a file instead (`@path` in the CLI) to have failed attempts retried",
+                        e.message
+                    );
+                    let mut failure = self.transport_failure(context, e, started);
+                    failure.retryable = false;
+                    return Err(failure);
+                }
+                return Err(self.transport_failure(context, e, started));
+            }
         };
         let status = response.status;
         if status == StatusCode::TOO_MANY_REQUESTS {

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method};
 
 use super::request::{ApiRequest, RequestBody};
+use super::upload::UploadBody;
 use crate::{error::Error, token::Token};
 
 /// Bodies smaller than this are sent as they are: gzip's header and CPU cost outweigh the gain.
@@ -205,7 +206,7 @@ pub struct PreparedRequest {
     /// The merged headers, `Content-Encoding: gzip` included when the body was compressed.
     pub headers: HeaderMap,
     /// The body as sent (compressed, if it was).
-    pub body: Bytes,
+    pub body: PreparedBody,
     /// The caller streams the response body.
     pub stream: bool,
 }
@@ -216,9 +217,34 @@ impl std::fmt::Debug for PreparedRequest {
         f.debug_struct("PreparedRequest")
             .field("method", &self.method)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("body_len", &self.body.len())
+            .field("body", &self.body)
             .field("stream", &self.stream)
             .finish_non_exhaustive()
+    }
+}
+
+/// The body every attempt sends.
+#[derive(Clone, Debug)]
+pub enum PreparedBody {
+    /// In memory, compressed once if that paid.
+    Bytes(Bytes),
+    /// Read as it is sent, each attempt anew; `gzip`: compressed on the fly.
+    Upload {
+        /// The source.
+        body: UploadBody,
+        /// Whether the sample said gzip pays.
+        gzip: bool,
+    },
+}
+
+#[cfg(test)]
+impl PreparedBody {
+    /// The bytes of a buffered body (tests only).
+    fn bytes(&self) -> &[u8] {
+        match self {
+            PreparedBody::Bytes(b) => b,
+            PreparedBody::Upload { .. } => panic!("an upload has no bytes in memory"),
+        }
     }
 }
 
@@ -248,8 +274,20 @@ pub async fn prepare(
     }
 
     let mut headers = default_headers.clone();
+    let mut upload = None;
     let body = match &req.body {
         RequestBody::Empty => Bytes::new(),
+        RequestBody::Upload { content_type, body } => {
+            headers.insert(header::CONTENT_TYPE, content_type_value(content_type)?);
+            match body.as_bytes() {
+                // In memory after all: sent like any buffered body.
+                Some(bytes) => bytes.clone(),
+                None => {
+                    upload = Some(body.clone());
+                    Bytes::new()
+                }
+            }
+        }
         RequestBody::Json(b) => {
             // A caller-supplied content type (e.g. with a charset) is kept: inserted here,
             // it is replaced by the merge below.
@@ -260,12 +298,7 @@ pub async fn prepare(
             b.clone()
         }
         RequestBody::Raw { content_type, data } => {
-            let v = HeaderValue::from_str(content_type).map_err(|_| {
-                Error::invalid_input(format!(
-                    "the content type {content_type:?} is not a valid header value"
-                ))
-            })?;
-            headers.insert(header::CONTENT_TYPE, v);
+            headers.insert(header::CONTENT_TYPE, content_type_value(content_type)?);
             data.clone()
         }
     };
@@ -275,6 +308,34 @@ pub async fn prepare(
         for v in e.iter_mut() {
             v.set_sensitive(true);
         }
+    }
+
+    if let Some(body) = upload {
+        let size = body
+            .len()
+            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        let gzip = should_compress(compress, &headers, size) && {
+            let sample = body.sample(SAMPLE_PART).await?;
+            sample.len() < MIN_COMPRESSION_SIZE
+                || tokio::task::spawn_blocking(move || {
+                    gzip(&sample).is_ok_and(|gz| saves_enough(sample.len(), gz.len()))
+                })
+                .await
+                .unwrap_or(false)
+        };
+        if gzip {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        } else if let Some(n) = body.len() {
+            // Transports that frame by the headers (the reqwest plugin) need it for a stream.
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        }
+        return Ok(PreparedRequest {
+            method: req.method.clone(),
+            url,
+            headers,
+            body: PreparedBody::Upload { body, gzip },
+            stream: req.stream,
+        });
     }
 
     let body = if should_compress(compress, &headers, body.len()) {
@@ -295,8 +356,16 @@ pub async fn prepare(
         method: req.method.clone(),
         url,
         headers,
-        body,
+        body: PreparedBody::Bytes(body),
         stream: req.stream,
+    })
+}
+
+fn content_type_value(content_type: &str) -> Result<HeaderValue, Error> {
+    HeaderValue::from_str(content_type).map_err(|_| {
+        Error::invalid_input(format!(
+            "the content type {content_type:?} is not a valid header value"
+        ))
     })
 }
 
@@ -496,7 +565,7 @@ mod tests {
         assert_eq!(p.url, "http://h/v2/x?a=true");
         assert_eq!(p.headers["content-encoding"], "gzip");
         assert_eq!(p.headers["content-type"], "application/json");
-        let back: serde_json::Value = serde_json::from_slice(&gunzip(&p.body)).unwrap();
+        let back: serde_json::Value = serde_json::from_slice(&gunzip(p.body.bytes())).unwrap();
         assert_eq!(back, big);
 
         let req = ApiRequest::new(Method::POST, "/v2/x")
@@ -506,7 +575,7 @@ mod tests {
         let p = run(prepare(&req, "http://h", &HeaderMap::new(), true)).unwrap();
         assert_eq!(p.headers["content-type"], "application/json; charset=utf-8");
         assert!(!p.headers.contains_key("content-encoding"));
-        assert_eq!(&p.body[..], br#"{"a":1}"#);
+        assert_eq!(p.body.bytes(), br#"{"a":1}"#);
     }
 
     #[test]
@@ -517,12 +586,12 @@ mod tests {
             .body("text/plain", data.clone());
         let p = run(prepare(&req, "http://h", &HeaderMap::new(), true)).unwrap();
         assert_eq!(p.headers["content-encoding"], "br");
-        assert_eq!(&p.body[..], &data[..]);
+        assert_eq!(p.body.bytes(), &data[..]);
 
         let req = ApiRequest::new(Method::PUT, "/r").body("image/png", data.clone());
         let p = run(prepare(&req, "http://h", &HeaderMap::new(), true)).unwrap();
         assert!(!p.headers.contains_key("content-encoding"));
-        assert_eq!(&p.body[..], &data[..]);
+        assert_eq!(p.body.bytes(), &data[..]);
 
         // Large enough to be compressed off the runtime thread.
         let big = vec![b'a'; COMPRESS_OFF_THREAD_SIZE + 1];
@@ -533,7 +602,7 @@ mod tests {
             .block_on(prepare(&req, "http://h", &HeaderMap::new(), true))
             .unwrap();
         assert_eq!(p.headers["content-encoding"], "gzip");
-        assert_eq!(gunzip(&p.body), big);
+        assert_eq!(gunzip(p.body.bytes()), big);
     }
 
     #[test]

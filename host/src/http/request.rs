@@ -146,6 +146,13 @@ pub(crate) enum RequestBody {
         /// The bytes.
         data: Bytes,
     },
+    /// A body streamed as it is sent (a file, a reader), with its content type.
+    Upload {
+        /// The `Content-Type` to send.
+        content_type: String,
+        /// The source.
+        body: super::upload::UploadBody,
+    },
 }
 
 /// One API call as a value, before the pipeline prepares it: the analog of `reqwest::Request`.
@@ -262,6 +269,15 @@ impl ApiRequest {
         self.body = RequestBody::Raw {
             content_type: content_type.to_string(),
             data: data.into(),
+        };
+        self
+    }
+
+    /// Sets a body streamed as it is sent (a file, a reader), with its content type.
+    pub fn upload(mut self, content_type: &str, body: super::upload::UploadBody) -> Self {
+        self.body = RequestBody::Upload {
+            content_type: content_type.to_string(),
+            body,
         };
         self
     }

@@ -15,6 +15,38 @@ use crate::{
     Error,
 };
 
+/// The largest request body `push_items_stream` sends by default: the API refuses item payloads
+/// over 9 MB (the Apify SDKs split at the same size).
+pub const MAX_PUSH_PAYLOAD_BYTES: usize = 9_000_000;
+
+/// Options of [`DatasetClient::push_items_stream`].
+#[derive(Debug, Clone, Default)]
+pub struct PushItemsOptions {
+    /// The largest request body; default [`MAX_PUSH_PAYLOAD_BYTES`].
+    pub max_payload_bytes: Option<usize>,
+}
+
+/// What [`DatasetClient::push_items_stream`] stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PushSummary {
+    /// Items stored.
+    pub items: u64,
+    /// Requests it took.
+    pub requests: u64,
+}
+
+/// Why an item of a push stream is refused: it must be one JSON object.
+fn check_item(item: &[u8]) -> Result<(), String> {
+    let first = item.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err("is not a JSON object".into());
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(item)
+        .map(|_| ())
+        .map_err(|e| format!("is not valid JSON: {e}"))
+}
+
 /// A dataset, as `GET /v2/datasets/{id}` describes it.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -269,6 +301,89 @@ impl DatasetClient {
             .header("content-type", "application/json; charset=utf-8")
             .timeout(TimeoutTier::Medium);
         self.res.drain(req).await
+    }
+
+    /// Appends items from a stream, each chunk one item as JSON object text (e.g. the lines of
+    /// a JSONL file), in as many requests as it takes: every request is a JSON array of at
+    /// most [`PushItemsOptions::max_payload_bytes`] (the API refuses larger payloads), sent in
+    /// order, each retried by the pipeline on its own. Memory holds one request's items.
+    ///
+    /// Each item is checked to be one JSON object before its request is built. On an error (a
+    /// bad item, the stream's own error, a failed request) the items of the requests already
+    /// answered are stored and no later item was sent; the error says how many were stored.
+    pub async fn push_items_stream<S, E>(
+        &self,
+        items: S,
+        opts: &PushItemsOptions,
+    ) -> Result<PushSummary, Error>
+    where
+        S: futures_core::Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        use futures_util::StreamExt;
+        let limit = opts.max_payload_bytes.unwrap_or(MAX_PUSH_PAYLOAD_BYTES);
+        let mut done = PushSummary::default();
+        let mut batch: Vec<u8> = Vec::new();
+        let mut in_batch = 0u64;
+        let mut index = 0u64;
+        let stopped = |done: &PushSummary, why: String| {
+            Error::invalid_input(format!(
+                "{why}; {} item(s) were stored in {} request(s) before it, and nothing after it                  was sent",
+                done.items, done.requests
+            ))
+        };
+        let mut items = std::pin::pin!(items);
+        loop {
+            let next = items.next().await;
+            let item = match next {
+                None => None,
+                Some(Err(e)) => {
+                    return Err(stopped(
+                        &done,
+                        format!("reading item {} failed: {e}", index + 1),
+                    ))
+                }
+                Some(Ok(item)) => {
+                    index += 1;
+                    if let Err(why) = check_item(&item) {
+                        return Err(stopped(&done, format!("item {index} {why}")));
+                    }
+                    if item.len() + 2 > limit {
+                        return Err(stopped(
+                            &done,
+                            format!(
+                                "item {index} has {} bytes, more than one request may carry                                  ({limit} bytes)",
+                                item.len()
+                            ),
+                        ));
+                    }
+                    Some(item)
+                }
+            };
+            // Send the batch when the stream ended or the next item would not fit.
+            let full = item
+                .as_ref()
+                .is_some_and(|i| !batch.is_empty() && batch.len() + 1 + i.len() + 1 > limit);
+            if (item.is_none() || full) && in_batch > 0 {
+                batch.push(b']');
+                let body = Bytes::from(std::mem::take(&mut batch));
+                if let Err(e) = self.push_items_json(body).await {
+                    return Err(e.with_context(format!(
+                        "{} item(s) were stored in {} request(s) before this one failed; the                          items from number {} on were not stored",
+                        done.items,
+                        done.requests,
+                        done.items + 1
+                    )));
+                }
+                done.items += in_batch;
+                done.requests += 1;
+                in_batch = 0;
+            }
+            let Some(item) = item else { return Ok(done) };
+            batch.push(if batch.is_empty() { b'[' } else { b',' });
+            batch.extend_from_slice(&item);
+            in_batch += 1;
+        }
     }
 
     /// A URL that reads the items selected by `opts` (and `format`, default JSON) without a

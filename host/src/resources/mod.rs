@@ -103,6 +103,7 @@ pub use build::{Build, BuildClient};
 pub use build_collection::BuildCollectionClient;
 pub use dataset::{
     Dataset, DatasetClient, DatasetStatistics, DownloadItemsOptions, ListItemsOptions,
+    PushItemsOptions, PushSummary, MAX_PUSH_PAYLOAD_BYTES,
 };
 pub use dataset_collection::DatasetCollectionClient;
 pub use key_value_store::{

@@ -14,9 +14,7 @@ use std::{
 
 use bytes::Bytes;
 use futures_core::Stream;
-use http_body_util::Full;
-use hyper::body::Body as _;
-use hyper::body::Incoming;
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper_rustls::HttpsConnector;
 use hyper_util::{
     client::legacy::{connect::HttpConnector, Client},
@@ -26,14 +24,15 @@ use hyper_util::{
 use apify_plugin_api::{chain_has, error_chain};
 
 use super::{
-    CallFuture, HttpTransport, TransportError as Error, TransportErrorKind as ErrorKind,
-    TransportRequest as Request, TransportResponse as Response,
+    CallFuture, HttpTransport, TransportBody, TransportError as Error,
+    TransportErrorKind as ErrorKind, TransportRequest as Request,
+    TransportRequestBody as RequestBody, TransportResponse as Response,
 };
 
 /// The default transport, compiled into the host.
 #[derive(Clone)]
 pub struct BuiltinTransport {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, OutgoingBody>,
 }
 
 impl BuiltinTransport {
@@ -88,7 +87,7 @@ impl HttpTransport for BuiltinTransport {
                 *h = headers;
             }
             let req = builder
-                .body(Full::new(body))
+                .body(OutgoingBody::new(body))
                 .map_err(|e| Error::new(ErrorKind::INVALID_REQUEST, e.to_string()))?;
             // The timeout covers the response head; the pipeline enforces it too, but a
             // transport that honours it reports a precise TIMEOUT rather than being cut off.
@@ -107,6 +106,58 @@ impl HttpTransport for BuiltinTransport {
                 body: Box::pin(IncomingStream(body)),
             })
         })
+    }
+}
+
+/// A request body as hyper sends it: whole, or pulled chunk by chunk from the pipeline's stream
+/// (with its exact length as the size hint when known, so hyper sends `Content-Length`).
+enum OutgoingBody {
+    Full(Option<Bytes>),
+    Stream {
+        stream: TransportBody,
+        length: Option<u64>,
+    },
+}
+
+impl OutgoingBody {
+    fn new(body: RequestBody) -> Self {
+        match body {
+            RequestBody::Full(b) if b.is_empty() => OutgoingBody::Full(None),
+            RequestBody::Full(b) => OutgoingBody::Full(Some(b)),
+            RequestBody::Stream { stream, length } => OutgoingBody::Stream { stream, length },
+        }
+    }
+}
+
+impl HttpBody for OutgoingBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        match self.get_mut() {
+            OutgoingBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            OutgoingBody::Stream { stream, .. } => stream
+                .as_mut()
+                .poll_next(cx)
+                .map(|c| c.map(|c| c.map(Frame::data))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, OutgoingBody::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            OutgoingBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            OutgoingBody::Stream {
+                length: Some(n), ..
+            } => SizeHint::with_exact(*n),
+            OutgoingBody::Stream { .. } => SizeHint::default(),
+        }
     }
 }
 
@@ -132,6 +183,14 @@ impl Stream for IncomingStream {
 
 fn map_client_error(e: hyper_util::client::legacy::Error) -> Error {
     let detail = error_chain(&e);
+    // The request body's own source failed (a file read, a closed pipe): that error, as it is.
+    if let Some(body_error) = find_source::<Error>(&e) {
+        return Error::new(
+            body_error.kind,
+            format!("the request body failed: {}", body_error.message),
+        )
+        .retryable(body_error.retryable);
+    }
     // A certificate or handshake failure surfaces as a connect error: classify it as TLS first,
     // so it is not retried (it will not heal by itself).
     if is_tls_failure(&e) {

@@ -16,7 +16,8 @@ use std::{future::Future, pin::Pin};
 
 pub use apify_plugin_api::{
     Body as TransportBody, Error as TransportError, ErrorKind as TransportErrorKind,
-    Request as TransportRequest, Response as TransportResponse,
+    Request as TransportRequest, RequestBody as TransportRequestBody,
+    Response as TransportResponse,
 };
 pub use builtin::BuiltinTransport;
 pub use custom::InProcess;

@@ -10,14 +10,15 @@
 //! - `pool_max_idle_per_host`: keep-alive pool size per host;
 //! - `http2_prior_knowledge`: speak HTTP/2 without negotiation (h2c on plain HTTP).
 //!
-//! Response bodies are streamed chunk by chunk and cross the plugin boundary without a copy.
+//! Request and response bodies are streamed chunk by chunk and cross the plugin boundary without
+//! a copy.
 
 #![warn(missing_docs)]
 use std::time::Duration;
 
 use apify_plugin_api::{
     chain_has, error_chain, export_plugin, redact_userinfo, Body, Capabilities, Error, ErrorKind,
-    Metadata, Request, Response, Transport,
+    Metadata, Request, RequestBody, Response, Transport,
 };
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -133,6 +134,12 @@ impl Transport for ReqwestTransport {
             timeout,
             stream: _,
         } = request;
+        let body = match body {
+            RequestBody::Full(bytes) => reqwest::Body::from(bytes),
+            // Streamed as the host produces it; the host sends `Content-Length` when it knows
+            // the length, and hyper frames the body by that header (chunked otherwise).
+            RequestBody::Stream { stream, .. } => reqwest::Body::wrap_stream(stream),
+        };
         let send = self
             .client
             .request(method, &url)

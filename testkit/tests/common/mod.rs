@@ -42,6 +42,14 @@ impl RawClient {
         }
     }
 
+    /// Wraps a connection on which a request was (or is being) sent by hand.
+    pub fn from_stream(stream: TcpStream) -> RawClient {
+        RawClient {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
     pub async fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write");
     }

@@ -1,26 +1,27 @@
-//! Adapts a plugin's FFI `HttpClient` to [`HttpTransport`].
+//! Adapts a plugin's FFI client to [`HttpTransport`].
+//!
+//! A plugin built against interface 1.2 or later gives a [`StreamingHttpClient`]: request bodies
+//! stream across the boundary. An older plugin gives an `HttpClient` whose requests carry one
+//! buffer, so a streamed body is read into memory first (as every body was before 1.2).
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{future::Future, sync::Arc, task::Poll, time::Duration};
 
 use abi_stable::std_types::{ROption, RResult, RStr};
 use apify_plugin_api::abi::{
-    convert::{bytes_from_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi, timeout_to_ffi},
-    ffi::{BodyStreamBox, FfiRequest, HttpClientBox},
+    convert::{
+        body_from_ffi, body_to_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi, timeout_to_ffi,
+    },
+    ffi::{CallResult, FfiRequest, FfiStreamedBody, HttpClientBox, StreamingHttpClientBox},
 };
-use async_ffi::{ContextExt, FfiPoll};
-use bytes::Bytes;
-use futures_core::Stream;
+use async_ffi::FfiFuture;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 
 use super::loader::{fail, LoadedPlugin, PluginLoadError, PluginLoadFailure};
 use crate::transport::{
-    CallFuture, HttpTransport, TransportError as Error, TransportErrorKind as ErrorKind,
-    TransportRequest as Request, TransportResponse as Response,
+    CallFuture, HttpTransport, TransportBody, TransportError as Error,
+    TransportErrorKind as ErrorKind, TransportRequest as Request,
+    TransportRequestBody as RequestBody, TransportResponse as Response,
 };
 
 /// A transport served by a loaded plugin.
@@ -35,18 +36,34 @@ pub struct PluginTransport {
 /// not hang the host.
 const CLOSE_LIMIT: Duration = Duration::from_secs(5);
 
+/// The plugin's client, by the interface it speaks.
+enum FfiClient {
+    /// Interface 1.2+: request bodies stream.
+    Streaming(StreamingHttpClientBox),
+    /// Interface 1.0/1.1: a request body is one buffer.
+    Buffered(HttpClientBox),
+}
+
+impl FfiClient {
+    fn close(&self) {
+        match self {
+            FfiClient::Streaming(c) => c.close(),
+            FfiClient::Buffered(c) => c.close(),
+        }
+    }
+}
+
 /// Owns the FFI client; closes it when the last user (transport or in-flight call) is gone.
-struct ClientHandle(Option<HttpClientBox>);
+struct ClientHandle(Option<FfiClient>);
 
 impl ClientHandle {
     /// The FFI client (present until the handle is dropped).
-    fn ffi(&self) -> &HttpClientBox {
+    fn ffi(&self) -> &FfiClient {
         self.0
             .as_ref()
             .expect("a client handle is only emptied by its drop")
     }
 }
-
 impl Drop for ClientHandle {
     fn drop(&mut self) {
         let Some(client) = self.0.take() else { return };
@@ -77,7 +94,19 @@ impl LoadedPlugin {
         options: &serde_json::Value,
     ) -> Result<PluginTransport, PluginLoadError> {
         let json = options.to_string();
-        match (self.module.new_client())(RStr::from_str(&json)) {
+        let options = RStr::from_str(&json);
+        // The newest client the plugin offers (`new_streaming_client` is absent before 1.2).
+        let created = match self.module.new_streaming_client() {
+            Some(new) => match new(options) {
+                RResult::ROk(c) => RResult::ROk(FfiClient::Streaming(c)),
+                RResult::RErr(e) => RResult::RErr(e),
+            },
+            None => match (self.module.new_client())(options) {
+                RResult::ROk(c) => RResult::ROk(FfiClient::Buffered(c)),
+                RResult::RErr(e) => RResult::RErr(e),
+            },
+        };
+        match created {
             RResult::ROk(client) => Ok(PluginTransport {
                 name: format!("plugin:{}", self.metadata.name),
                 client: Arc::new(ClientHandle(Some(client))),
@@ -112,33 +141,45 @@ impl HttpTransport for PluginTransport {
     }
 
     fn call(&self, request: Request) -> CallFuture {
-        let ffi = FfiRequest {
-            method: request.method.as_str().into(),
-            url: request.url.into(),
-            headers: headers_to_ffi(&request.headers),
-            body: bytes_to_ffi(request.body),
-            timeout_ms: timeout_to_ffi(request.timeout),
-            stream: request.stream,
+        let Request {
+            method,
+            url,
+            headers,
+            body,
+            timeout,
+            stream,
+        } = request;
+        let head = move |body: Bytes| FfiRequest {
+            method: method.as_str().into(),
+            url: url.into(),
+            headers: headers_to_ffi(&headers),
+            body: bytes_to_ffi(body),
+            timeout_ms: timeout_to_ffi(timeout),
+            stream,
         };
-        let mut fut = self.client.ffi().call(ffi);
         let client = self.client.clone();
         Box::pin(async move {
-            // Keep the client alive while its future runs, whatever the caller drops first.
-            let _client = client;
-            // async-ffi turns a poll that panicked on the plugin's side into a panic on ours;
-            // a plugin not built with our export macro may do that. Make it an error instead.
-            let result = std::future::poll_fn(|cx| {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    std::pin::Pin::new(&mut fut).poll(cx)
-                }))
-                .unwrap_or_else(|_| {
-                    Poll::Ready(RResult::RErr(
-                        Error::new(ErrorKind::PANIC, "the plugin panicked during a call").into(),
-                    ))
-                })
-            })
-            .await;
-            match result {
+            let fut = match (client.ffi(), body) {
+                (FfiClient::Streaming(c), RequestBody::Full(b)) => c.call(head(b), ROption::RNone),
+                (FfiClient::Streaming(c), RequestBody::Stream { stream, length }) => {
+                    // The plugin polls the body on its own threads: the host's runtime is
+                    // entered around each poll, for bodies that read files through tokio.
+                    let runtime = tokio::runtime::Handle::try_current().ok();
+                    let body = FfiStreamedBody {
+                        stream: body_to_ffi(stream, runtime),
+                        length: length.into(),
+                    };
+                    c.call(head(Bytes::new()), ROption::RSome(body))
+                }
+                (FfiClient::Buffered(c), RequestBody::Full(b)) => c.call(head(b)),
+                (FfiClient::Buffered(c), RequestBody::Stream { stream, length }) => {
+                    c.call(head(read_whole(stream, length).await?))
+                }
+            };
+            // Keep the client alive while its future and body run, whatever the caller drops
+            // first.
+            let response = poll_guarded(fut).await;
+            match response {
                 RResult::ROk(resp) => Ok(Response {
                     status: http::StatusCode::from_u16(resp.status).map_err(|_| {
                         Error::new(
@@ -147,10 +188,7 @@ impl HttpTransport for PluginTransport {
                         )
                     })?,
                     headers: headers_from_ffi(resp.headers)?,
-                    body: Box::pin(PluginBody {
-                        body: Some(resp.body),
-                        _client,
-                    }),
+                    body: body_from_ffi(resp.body, client),
                 }),
                 RResult::RErr(e) => Err(e.into()),
             }
@@ -158,43 +196,27 @@ impl HttpTransport for PluginTransport {
     }
 }
 
-/// A plugin body stream as a Rust `Stream`; chunks cross without a copy.
-struct PluginBody {
-    body: Option<BodyStreamBox>,
-    _client: Arc<ClientHandle>,
+/// Awaits a plugin's call future. async-ffi turns a poll that panicked on the plugin's side into
+/// a panic on ours; a plugin not built with our export macro may do that. Make it an error.
+async fn poll_guarded(mut fut: FfiFuture<CallResult>) -> CallResult {
+    std::future::poll_fn(|cx| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::pin::Pin::new(&mut fut).poll(cx)
+        }))
+        .unwrap_or_else(|_| {
+            Poll::Ready(RResult::RErr(
+                Error::new(ErrorKind::PANIC, "the plugin panicked during a call").into(),
+            ))
+        })
+    })
+    .await
 }
 
-// No field is ever pinned: the FFI stream is polled through `&mut`.
-impl Unpin for PluginBody {}
-
-impl Stream for PluginBody {
-    type Item = Result<Bytes, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let Some(body) = self.body.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let polled = cx.with_ffi_context(|fcx| body.poll_chunk(fcx));
-        match polled {
-            FfiPoll::Pending => Poll::Pending,
-            FfiPoll::Ready(RResult::ROk(ROption::RSome(chunk))) => {
-                Poll::Ready(Some(Ok(bytes_from_ffi(chunk))))
-            }
-            FfiPoll::Ready(RResult::ROk(ROption::RNone)) => {
-                self.body = None;
-                Poll::Ready(None)
-            }
-            FfiPoll::Ready(RResult::RErr(e)) => {
-                self.body = None;
-                Poll::Ready(Some(Err(e.into())))
-            }
-            FfiPoll::Panicked => {
-                self.body = None;
-                Poll::Ready(Some(Err(Error::new(
-                    ErrorKind::PANIC,
-                    "the plugin panicked while reading a body",
-                ))))
-            }
-        }
+/// Reads a streamed request body into one buffer, for a plugin older than interface 1.2.
+async fn read_whole(mut stream: TransportBody, length: Option<u64>) -> Result<Bytes, Error> {
+    let mut buf = BytesMut::with_capacity(length.map_or(0, |n| n.min(64 << 20) as usize));
+    while let Some(chunk) = stream.next().await {
+        buf.extend_from_slice(&chunk?);
     }
+    Ok(buf.freeze())
 }

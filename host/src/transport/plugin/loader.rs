@@ -702,26 +702,49 @@ fn check_abi(
         )),
         Err(full) => {
             // Maybe an older minor: abi_stable refuses a prefix type with fewer fields than the
-            // host's, so check the plugin against the snapshot of the older interface instead.
-            let Ok(old) = header.init_root_module::<history::v1_0::PluginModRef>() else {
-                return Err(map_library_error(path, full));
-            };
-            // SAFETY: both are `PrefixRef`s to the plugin's root-module static, whose layout was
-            // just checked up to the 1.0 fields. Fields after those are read only through
-            // `missing_field(option)` accessors, which consult the plugin's own field list.
-            let module: PluginModRef = unsafe { PluginModRef(old.0.cast()) };
-            if module.diagnostics().is_some() {
-                // The plugin does have the newer fields, so the full check's refusal stands.
-                return Err(map_library_error(path, full));
+            // host's, so check the plugin against the snapshots of older interfaces instead,
+            // newest first.
+            //
+            // SAFETY (both casts): the snapshot and `PluginModRef` are `PrefixRef`s to the
+            // plugin's root-module static, whose layout was just checked up to the snapshot's
+            // fields. Fields after those are read only through `missing_field(option)`
+            // accessors, which consult the plugin's own field list.
+            if let Ok(old) = header.init_root_module::<history::v1_1::PluginModRef>() {
+                let module: PluginModRef = unsafe { PluginModRef(old.0.cast()) };
+                return older_minor(
+                    path,
+                    module,
+                    full,
+                    1,
+                    module.new_streaming_client().is_some(),
+                );
             }
-            Ok((
-                module,
-                format!(
-                    "root module found, layout matches interface {API_MAJOR}.0 (an older minor)"
-                ),
-            ))
+            if let Ok(old) = header.init_root_module::<history::v1_0::PluginModRef>() {
+                let module: PluginModRef = unsafe { PluginModRef(old.0.cast()) };
+                return older_minor(path, module, full, 0, module.diagnostics().is_some());
+            }
+            Err(map_library_error(path, full))
         }
     }
+}
+
+/// The verdict on a plugin that matched the snapshot of interface `1.minor`. If it has the
+/// field the next minor added (`has_next_field`), it is not an older plugin after all, and the
+/// full check's refusal stands.
+fn older_minor(
+    path: &Path,
+    module: PluginModRef,
+    full_check: LibraryError,
+    minor: u16,
+    has_next_field: bool,
+) -> Result<(PluginModRef, String), PluginLoadError> {
+    if has_next_field {
+        return Err(map_library_error(path, full_check));
+    }
+    Ok((
+        module,
+        format!("root module found, layout matches interface {API_MAJOR}.{minor} (an older minor)"),
+    ))
 }
 
 fn check_api_version(
