@@ -42,7 +42,8 @@ the config file, which wins over the defaults.
 
 Exit status: 0 on success (for call, task run and runs wait: the run SUCCEEDED), 1 when the
 API or the transport failed or the run FAILED, TIMED-OUT or was ABORTED, 2 for usage, input
-and configuration errors, 130 on Ctrl-C while waiting (the run goes on).";
+and configuration errors, 130 on Ctrl-C (requests in flight are aborted, partial output files
+removed; a run being waited for goes on).";
 
 const LONG_ABOUT: &str = "\
 apify-host is an ops tool for the Apify API (Actors, runs, builds, tasks, webhooks, schedules,
@@ -241,7 +242,8 @@ pub enum CliError {
         /// The last lines of its log.
         tail: Vec<String>,
     },
-    /// Ctrl-C while waiting: exit 130; the message says what goes on and how to stop it.
+    /// Ctrl-C: exit 130; the message says what was aborted (and, while waiting for a run, that
+    /// the run goes on and how to stop it).
     Interrupted(String),
     /// stdout was closed by the reader (e.g. `| head`): not an error.
     BrokenPipe,
@@ -479,7 +481,19 @@ fn main() -> ExitCode {
         let ctx = Context::new(cli.global)?;
         learn_secrets(&ctx.config.redactor());
         api_url = ctx.config.api_url().to_string();
-        run(&ctx, cli.command).await
+        // Ctrl-C anywhere ends the command: the future is dropped, which aborts the requests in
+        // flight (their connections close, a plugin's too) and deletes a partial output file.
+        // `biased`: a command that handles Ctrl-C itself (waiting for a run) sees it first and
+        // says what goes on.
+        tokio::select! {
+            biased;
+            r = run(&ctx, cli.command) => r,
+            _ = tokio::signal::ctrl_c() => Err(CliError::Interrupted(
+                "interrupted (Ctrl-C): the request in flight was aborted and nothing partial \
+                 was left behind"
+                    .into(),
+            )),
+        }
     });
     // Do not wait for transport tasks (idle pooled connections) to wind down.
     runtime.shutdown_background();

@@ -387,7 +387,7 @@ where
     let result = if let Some(mut signals) = signals {
         tokio::select! {
             r = copy_with_restarts(body, &mut sink, reopen) => r,
-            signal = signals.recv() => Err(CliError::failure(format!(
+            signal = signals.recv() => Err(CliError::Interrupted(format!(
                 "interrupted by {signal}: the partial download was removed and {what} was not \
                  written"
             ))),

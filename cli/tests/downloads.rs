@@ -442,7 +442,7 @@ fn ctrl_c_during_a_download_to_out_leaves_no_file() {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
         let got = child.wait_with_output().unwrap();
-        assert_eq!(got.status.code(), Some(1), "{name}: {}", stderr(&got));
+        assert_eq!(got.status.code(), Some(130), "{name}: {}", stderr(&got));
         assert!(
             stderr(&got).contains("interrupted"),
             "{name}: {}",

@@ -31,6 +31,7 @@ enum Repr {
     InvalidInput(String),
     Decode(String),
     Config(String),
+    Aborted(String),
 }
 
 impl Error {
@@ -52,6 +53,11 @@ impl Error {
         Error::new(Repr::InvalidInput(message.into()))
     }
 
+    /// The call was ended by its [`crate::AbortHandle`].
+    pub(crate) fn aborted(message: impl Into<String>) -> Self {
+        Error::new(Repr::Aborted(message.into()))
+    }
+
     /// The API's answer could not be decoded.
     pub(crate) fn decode(message: impl Into<String>) -> Self {
         Error::new(Repr::Decode(message.into()))
@@ -60,6 +66,11 @@ impl Error {
     /// The client is misconfigured (bad URL, unreadable config or token file...).
     pub(crate) fn config(message: impl Into<String>) -> Self {
         Error::new(Repr::Config(message.into()))
+    }
+
+    /// The call was ended by its [`crate::AbortHandle`].
+    pub fn is_aborted(&self) -> bool {
+        matches!(&*self.inner, Repr::Aborted(_))
     }
 
     /// The API answered with an error status (after retries, where they apply).
@@ -194,7 +205,9 @@ impl fmt::Display for Error {
             Repr::Transport(e) => e.fmt(f),
             Repr::PluginLoad(e) => write_redacted(f, format_args!("{e}")),
             Repr::InvalidInput(m) => write_redacted(f, format_args!("invalid input: {m}")),
-            Repr::Decode(m) | Repr::Config(m) => write_redacted(f, format_args!("{m}")),
+            Repr::Decode(m) | Repr::Config(m) | Repr::Aborted(m) => {
+                write_redacted(f, format_args!("{m}"))
+            }
         }?;
         match &self.context {
             Some(c) => write_redacted(f, format_args!("; {c}")),

@@ -47,8 +47,8 @@ pub use client::{ApifyClient, ApifyClientBuilder, RequestBuilder};
 pub use config::{Config, ConfigOverrides, ConfigSource, TransportSelection};
 pub use error::{ApiError, ApiErrorKind, Error, TransportFailure};
 pub use http::{
-    ApiRequest, ApiResponse, ByteStream, HttpSettings, ParamValue, StatisticsSnapshot, TimeoutTier,
-    UploadBody,
+    AbortHandle, ApiRequest, ApiResponse, ByteStream, HttpSettings, ParamValue, StatisticsSnapshot,
+    TimeoutTier, UploadBody,
 };
 pub use redact::{redact, Redactor, MASK};
 pub use resources::*;

@@ -1,18 +1,14 @@
 //! Streamed request bodies through every transport (interface 1.2): a 1 GiB file upload hashed
-//! by the server as it arrives, a JSONL push split into several requests, a reset mid-upload
-//! replayed from a file and refused for a one-time stream, and cancellation: dropping a call or
-//! its body closes the connection, as the server sees it.
+//! by the server as it arrives, a JSONL push split into several requests, and a reset
+//! mid-upload replayed from a file and refused for a one-time stream.
 
 use std::{io::Write, time::Duration};
 
-use apify_host::{
-    ApifyClient, HttpSettings, PushItemsOptions, TransportRequest as Request, UploadBody,
-};
+use apify_host::{ApifyClient, HttpSettings, PushItemsOptions, UploadBody};
 use apify_local_api::{LocalApi, LocalApiConfig};
 use apify_tests::{pipeline_support::client_at, transport_tests, TransportUnderTest};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{HeaderMap, Method};
 use sha2::{Digest, Sha256};
 use testkit::{Action, TestServer};
 
@@ -22,8 +18,6 @@ transport_tests! {
     a_reset_mid_upload_of_a_file_is_replayed,
     a_reset_mid_upload_of_a_one_time_stream_is_one_clear_error,
     a_jsonl_push_is_split_and_every_item_arrives_once,
-    dropping_a_call_closes_its_connection,
-    dropping_a_body_closes_its_connection,
 }
 
 const RECORD: &str = "/digest/v2/key-value-stores/s/records/k";
@@ -232,56 +226,6 @@ async fn a_jsonl_push_is_split_and_every_item_arrives_once(t: TransportUnderTest
     assert!(
         e.to_string().contains("item 2 is not a JSON object"),
         "{}: {e}",
-        t.name
-    );
-}
-
-fn get(url: String, stream: bool) -> Request {
-    Request {
-        method: Method::GET,
-        url,
-        headers: HeaderMap::new(),
-        body: Bytes::new().into(),
-        timeout: None,
-        stream,
-    }
-}
-
-async fn dropping_a_call_closes_its_connection(t: TransportUnderTest) {
-    let server = TestServer::start().await;
-    server.script("/hang", vec![Action::Hang]);
-    let call = t.transport.call(get(server.url("/hang"), false));
-    // The server has the request and never answers; the caller gives up and drops the call.
-    assert!(tokio::time::timeout(Duration::from_millis(300), call)
-        .await
-        .is_err());
-    let conn = server.requests()[0].connection;
-    assert!(
-        server
-            .wait_closed_by_peer(conn, Duration::from_secs(5))
-            .await,
-        "{}: the dropped call's connection is closed",
-        t.name
-    );
-}
-
-async fn dropping_a_body_closes_its_connection(t: TransportUnderTest) {
-    let server = TestServer::start().await;
-    let resp = t
-        .transport
-        .call(get(server.url("/bytes/104857600"), true))
-        .await
-        .unwrap();
-    let mut body = resp.body;
-    let first = body.next().await.expect("a chunk").expect("data");
-    assert!(!first.is_empty());
-    drop(body);
-    let conn = server.requests()[0].connection;
-    assert!(
-        server
-            .wait_closed_by_peer(conn, Duration::from_secs(5))
-            .await,
-        "{}: the dropped body's connection is closed, not pooled mid-body",
         t.name
     );
 }

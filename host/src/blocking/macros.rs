@@ -56,6 +56,12 @@ macro_rules! blocking_client {
                 $name { inner: self.inner.with_timeout(timeout), rt: self.rt.clone() }
             }
 
+            /// The same client, each of whose calls ends at once when `abort` is aborted
+            /// (from any thread; see [`crate::AbortHandle`]).
+            pub fn with_abort(&self, abort: &crate::AbortHandle) -> Self {
+                $name { inner: self.inner.with_abort(abort), rt: self.rt.clone() }
+            }
+
             $( $crate::blocking::macros::blocking_client!(
                 @method $name $kind $m [$($($gen)*)?] ($($a : $t),*) -> $r
             ); )*

@@ -87,6 +87,13 @@ impl RequestBuilder {
         self.map(|r| Ok(r.timeout(timeout)))
     }
 
+    /// Attaches an abort handle: aborting it ends the call and its streamed body at once
+    /// ([`crate::Error::is_aborted`]).
+    pub fn abort_handle(self, handle: &crate::AbortHandle) -> Self {
+        let handle = handle.clone();
+        self.map(move |r| Ok(r.abort_handle(&handle)))
+    }
+
     /// Hands the response body over as it arrives ([`ApiResponse::into_stream`]) instead of
     /// reading it whole inside the retry loop.
     pub fn stream(self) -> Self {

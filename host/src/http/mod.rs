@@ -10,6 +10,7 @@
 //!
 //! A transport only ever performs one exchange.
 
+mod abort;
 mod pipeline;
 mod prepare;
 mod request;
@@ -19,6 +20,7 @@ mod settings;
 mod stats;
 mod upload;
 
+pub use abort::AbortHandle;
 pub(crate) use pipeline::Pipeline;
 pub use request::{ApiRequest, ParamValue, TimeoutTier};
 pub use response::{ApiResponse, ByteStream};

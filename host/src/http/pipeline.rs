@@ -155,7 +155,30 @@ impl Pipeline {
     /// other). A streamed `GET` that breaks mid-body is resumed with `Range: bytes=N-` up to
     /// `max_resumes` times when the server supports ranges, or restarted while nothing has
     /// been delivered yet; otherwise the stream's error says how many bytes were delivered.
+    ///
+    /// With an [`super::AbortHandle`] on the request, aborting it ends the call wherever it is
+    /// (the transport's exchange is dropped, closing its connection) and ends a streamed body.
     pub async fn call(self: &Arc<Self>, req: ApiRequest) -> Result<ApiResponse, Error> {
+        let Some(abort) = req.abort.clone() else {
+            return self.call_to_the_end(req).await;
+        };
+        let what = format!("{} {}", req.method, req.path);
+        if abort.is_aborted() {
+            return Err(Error::aborted(format!(
+                "{what}: not sent, its abort handle was already aborted"
+            )));
+        }
+        tokio::select! {
+            biased;
+            _ = abort.aborted() => Err(Error::aborted(format!(
+                "{what}: aborted by its abort handle"
+            ))),
+            r = self.call_to_the_end(req) => r.map(|resp| resp.abortable(&abort, what)),
+        }
+    }
+
+    /// [`Pipeline::call`] without the abort handle.
+    async fn call_to_the_end(self: &Arc<Self>, req: ApiRequest) -> Result<ApiResponse, Error> {
         self.stats.add_call();
         let response = self.call_once(&req).await?;
         let resumable = req.stream

@@ -175,6 +175,8 @@ pub struct ApiRequest {
     pub(crate) timeout: TimeoutTier,
     /// The caller streams the response body.
     pub(crate) stream: bool,
+    /// Ends the call on demand.
+    pub(crate) abort: Option<super::AbortHandle>,
 }
 
 impl ApiRequest {
@@ -189,6 +191,7 @@ impl ApiRequest {
             body: RequestBody::Empty,
             timeout: TimeoutTier::default(),
             stream: false,
+            abort: None,
         }
     }
 
@@ -279,6 +282,13 @@ impl ApiRequest {
             content_type: content_type.to_string(),
             body,
         };
+        self
+    }
+
+    /// Attaches an abort handle: [`super::AbortHandle::abort`] ends the call (and its streamed
+    /// body) at once, with an error for which [`crate::Error::is_aborted`] is true.
+    pub fn abort_handle(mut self, handle: &super::AbortHandle) -> Self {
+        self.abort = Some(handle.clone());
         self
     }
 

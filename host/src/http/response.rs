@@ -48,6 +48,19 @@ impl ApiResponse {
         }
     }
 
+    /// The same response whose streamed body ends with an aborted error once `handle` is
+    /// aborted (a buffered body is already whole).
+    pub(crate) fn abortable(mut self, handle: &super::AbortHandle, what: String) -> Self {
+        if let Inner::Streaming(inner) = self.body.inner {
+            self.body.inner = Inner::Streaming(Box::pin(UntilAborted {
+                inner: Some(inner),
+                aborted: Box::pin(handle.clone().aborted_owned()),
+                what,
+            }));
+        }
+        self
+    }
+
     /// A header's value as text, if present and valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
@@ -286,6 +299,35 @@ impl Stream for Guarded {
                 }
                 Poll::Pending => Poll::Pending,
             },
+        }
+    }
+}
+
+/// A body stream that ends with an aborted error as soon as its abort handle is aborted.
+struct UntilAborted {
+    /// `None` once aborted: the transport's body (and its connection) is dropped at once.
+    inner: Option<Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>>,
+    aborted: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    what: String,
+}
+
+impl Stream for UntilAborted {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.inner.is_none() {
+            return Poll::Ready(None);
+        }
+        if self.aborted.as_mut().poll(cx).is_ready() {
+            self.inner = None;
+            let what = std::mem::take(&mut self.what);
+            return Poll::Ready(Some(Err(Error::aborted(format!(
+                "{what}: aborted by its abort handle while the body was streaming"
+            )))));
+        }
+        match self.inner.as_mut() {
+            Some(inner) => inner.as_mut().poll_next(cx),
+            None => Poll::Ready(None),
         }
     }
 }

@@ -176,6 +176,15 @@ macro_rules! resource_client {
                 c.res = c.res.with_timeout(timeout);
                 c
             }
+
+            /// The same client, each of whose calls (and streamed bodies, and those of its
+            /// child clients) ends at once when `abort` is aborted: see
+            /// [`crate::AbortHandle`].
+            pub fn with_abort(&self, abort: &crate::AbortHandle) -> Self {
+                let mut c = self.clone();
+                c.res = c.res.with_abort(abort);
+                c
+            }
         }
     )*};
 }
@@ -193,6 +202,7 @@ pub(crate) struct ResourceClient {
     /// `last_run`).
     params: Vec<(String, ParamValue)>,
     timeout: Option<Duration>,
+    abort: Option<crate::AbortHandle>,
 }
 
 impl ResourceClient {
@@ -203,6 +213,7 @@ impl ResourceClient {
             path: ApiRequest::new(Method::GET, "/v2").segment(collection).path,
             params: Vec::new(),
             timeout: None,
+            abort: None,
         }
     }
 
@@ -239,6 +250,12 @@ impl ResourceClient {
         self
     }
 
+    /// The same resource whose calls end when `abort` is aborted.
+    pub(crate) fn with_abort(mut self, abort: &crate::AbortHandle) -> Self {
+        self.abort = Some(abort.clone());
+        self
+    }
+
     /// A request for the resource itself, with the default parameters.
     pub(crate) fn request(&self, method: Method) -> ApiRequest {
         self.params
@@ -265,6 +282,10 @@ impl ResourceClient {
     pub(crate) async fn call(&self, req: ApiRequest) -> Result<ApiResponse, Error> {
         let req = match self.timeout {
             Some(d) => req.timeout(TimeoutTier::Custom(d)),
+            None => req,
+        };
+        let req = match &self.abort {
+            Some(a) => req.abort_handle(a),
             None => req,
         };
         self.pipeline.call(req).await

@@ -1,0 +1,71 @@
+//! Ctrl-C (a real SIGINT to the binary) while a request is in flight, with the built-in
+//! transport and the reqwest plugin: the command exits 130 at once, says it was interrupted,
+//! and the request's connection is closed, as the server sees it.
+
+#[path = "support/cli.rs"]
+mod cli;
+
+use std::{
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use cli::{bare_cmd, stderr};
+use testkit::{Action, TestServer};
+
+const TOKEN: &str = "apify_api_interrupt_test_token";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_aborts_the_request_in_flight_and_exits_130() {
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    for (name, plugin) in [
+        ("builtin", None),
+        ("plugin:reqwest", Some(cli::reqwest_plugin())),
+    ] {
+        server.clear_requests();
+        // The server takes the request and never answers.
+        server.script("/v2/users/me", vec![Action::Hang]);
+        let mut c = bare_cmd(home.path());
+        c.env("APIFY_API_BASE_URL", server.url(""))
+            .env("APIFY_TOKEN", TOKEN)
+            .args(["users", "me"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(so) = &plugin {
+            c.env("APIFY_TRANSPORT_PLUGIN", so);
+        }
+        let child = c.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while server.requests().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let conn = server.requests().first().map(|r| r.connection);
+        let conn = conn.unwrap_or_else(|| panic!("{name}: the request never arrived"));
+        let sent = Instant::now();
+        // SAFETY: signalling our own child.
+        assert_eq!(
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+            0
+        );
+        let got = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.status.code(), Some(130), "{name}: {}", stderr(&got));
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "{name}: exits at once"
+        );
+        let err = stderr(&got);
+        assert!(err.contains("interrupted"), "{name}: {err}");
+        assert!(!err.contains(TOKEN), "{name}: {err}");
+        assert!(
+            server
+                .wait_closed_by_peer(conn, Duration::from_secs(5))
+                .await,
+            "{name}: the request's connection was closed"
+        );
+    }
+}
