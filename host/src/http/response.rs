@@ -121,7 +121,7 @@ enum Inner {
     /// The whole body, already in memory (`None` once handed out).
     Buffered(Option<Bytes>),
     /// Chunks as the transport delivers them.
-    Streaming(Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>),
+    Streaming(Chunks),
 }
 
 impl std::fmt::Debug for ByteStream {
@@ -303,10 +303,13 @@ impl Stream for Guarded {
     }
 }
 
+/// A boxed stream of body chunks.
+type Chunks = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+
 /// A body stream that ends with an aborted error as soon as its abort handle is aborted.
 struct UntilAborted {
     /// `None` once aborted: the transport's body (and its connection) is dropped at once.
-    inner: Option<Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>>,
+    inner: Option<Chunks>,
     aborted: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     what: String,
 }
