@@ -40,7 +40,9 @@
 //! Variables: `BENCH_ROUNDS=N` (default 5), `BENCH_QUICK=1` (one short round, 64 MiB),
 //! `BENCH_RUNTIME=current_thread|multi_thread` (the client's runtime; default
 //! `current_thread`, what the CLI uses), `BENCH_LOADS=N` fresh-process loads per row per round
-//! (default 4), `BENCH_WRK_SECS=N` (default 3).
+//! (default 4), `BENCH_WRK_SECS=N` (default 3), `BENCH_ONLY=wrk,builtin,plugin,in-process`
+//! (measure only the rows whose name contains one of these, e.g. to profile one of them),
+//! `BENCH_SERVER=testkit|hyper|hyper2` (skip the choice of the small-request server).
 
 use std::{
     io::Read,
@@ -149,7 +151,15 @@ fn main() {
         BenchServer::spawn_kind(ServerKind::Hyper(0)),
         BenchServer::spawn_kind(ServerKind::Hyper(2)),
     ];
-    let small_server = if wrk {
+    let forced = std::env::var("BENCH_SERVER").ok();
+    let small_server = if let Some(f) = forced.as_deref() {
+        match f {
+            "testkit" => 0,
+            "hyper" => 1,
+            "hyper2" => 2,
+            other => panic!("BENCH_SERVER={other:?}: use testkit, hyper or hyper2"),
+        }
+    } else if wrk {
         let mut best: Option<(f64, usize)> = None;
         println!("small-request server, wrk calls/s (sequential, 32 connections):");
         for (i, s) in std::iter::once(&testkit)
@@ -219,10 +229,25 @@ fn main() {
 
     // Row 0 is the limit (wrk + curl), rows 1.. the transports.
     let n_rows = transports.len() + 1;
+    let row_name = |row: usize| {
+        if row == 0 {
+            "limit (wrk / curl)"
+        } else {
+            transports[row - 1].0
+        }
+    };
+    let only = std::env::var("BENCH_ONLY").ok();
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|x| name.contains(x.trim())))
+    };
     let mut results: Vec<Vec<Figures>> = vec![Vec::new(); n_rows];
     for round in 0..cfg.rounds {
         for k in 0..n_rows {
             let row = (round + k) % n_rows;
+            if !wanted(row_name(row)) {
+                continue;
+            }
             let f = if row == 0 {
                 if !wrk && !curl {
                     continue;
@@ -253,11 +278,7 @@ fn main() {
                 f.load_ms = median(&mut loads);
                 f
             };
-            let name = if row == 0 {
-                "limit (wrk/curl)"
-            } else {
-                transports[row - 1].0
-            };
+            let name = row_name(row);
             eprintln!(
                 "round {round} {name:<20} seq {:>8.0}  32-in-flight {:>8.0} calls/s  download {:>6.0} MB/s  peak RSS {:>5.1} MiB  CPU {:.2} s/GiB  load {:.2} ms",
                 f.seq, f.par, f.stream_mbps, f.rss_mib, f.cpu_per_gib, f.load_ms
@@ -293,15 +314,11 @@ fn main() {
         }
     };
     for row in 0..n_rows {
+        let name = row_name(row);
         if results[row].is_empty() {
-            println!("| wrk/curl (skipped: not installed) | – | – | – | – | – | – | – | – |");
+            println!("| {name} (skipped) | – | – | – | – | – | – | – | – |");
             continue;
         }
-        let name = if row == 0 {
-            "limit (wrk / curl)"
-        } else {
-            transports[row - 1].0
-        };
         println!(
             "| {name} | {} | {} | {} | {} | {} | {UPLOAD_TODO} | {UPLOAD_TODO} | {} |",
             cell(med(row, |f| f.seq), 0),
