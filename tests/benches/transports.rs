@@ -313,9 +313,9 @@ fn main() {
             "–".to_string()
         }
     };
-    for row in 0..n_rows {
+    for (row, figures) in results.iter().enumerate() {
         let name = row_name(row);
-        if results[row].is_empty() {
+        if figures.is_empty() {
             println!("| {name} (skipped) | – | – | – | – | – | – | – | – |");
             continue;
         }
