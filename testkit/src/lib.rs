@@ -25,6 +25,7 @@
 //! - `/bytes/{n}`: `n` bytes of the pattern with `Content-Length`, or chunked with
 //!   `?chunked=1`. Byte `i` of the pattern is `(i % 251) as u8`; check bodies with
 //!   [`pattern_sha256`], [`pattern_matches`] (streaming) or [`pattern_bytes`].
+//! - `/v2/users/me`: a fixed ~1 KiB Apify "get user" body (`{"data":{...}}`).
 //! - `/small`: a fixed ~1 KiB Apify-shaped JSON body (`{"data":{...}}`).
 //! - `/status/{code}`: that status; 4xx/5xx carry `{"error":{"type":..,"message":..}}`.
 //! - `/digest/...` (any path under it): 201 JSON
@@ -80,6 +81,7 @@ use tokio::sync::watch;
 
 pub use action::Action;
 pub use pattern::{pattern_byte, pattern_bytes, pattern_matches, pattern_sha256};
+pub use routes::user_me_body;
 
 /// A request as the server received it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,6 +35,13 @@ pub(crate) fn default_action(req: &LoggedRequest, encoded_len: u64) -> Action {
             body: small_body().to_vec(),
         };
     }
+    if path == "/v2/users/me" {
+        return Action::Respond {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: user_me_body().to_vec(),
+        };
+    }
     if let Some(n) = path.strip_prefix("/bytes/") {
         return match n.parse::<u64>() {
             Ok(len) => Action::PatternBody {
@@ -135,6 +142,44 @@ fn small_body() -> &'static [u8] {
             "containerUrl": "https://g8kd8kbc5ge8.runs.apify.net",
             "usageTotalUsd": 0.2654,
             "generalAccess": "RESTRICTED"
+        }});
+        serde_json::to_vec(&v).expect("static JSON")
+    })
+}
+
+/// ~1 KiB, shaped like the Apify "get user" (`/v2/users/me`) response: the benches' full-client
+/// route (`client.user(None).get()`), also served by their dedicated minimal server.
+pub fn user_me_body() -> &'static [u8] {
+    static BODY: OnceLock<Vec<u8>> = OnceLock::new();
+    BODY.get_or_init(|| {
+        let v = json!({"data": {
+            "id": "YiKoxjkaS9gjGTqhF",
+            "username": "bench-user",
+            "profile": {"bio": "A user for benchmarks", "name": "Bench User",
+                        "pictureUrl": "https://apify.com/img/anonymous.png",
+                        "githubUsername": "bench", "websiteUrl": "https://example.com",
+                        "twitterUsername": "@bench"},
+            "email": "bench@example.com",
+            "proxy": {"password": "ad78knd9Jkjd86", "groups": [
+                {"name": "Group1", "description": "Group1 description", "availableCount": 10},
+                {"name": "Group2", "description": "Group2 description", "availableCount": 5}]},
+            "plan": {"id": "Personal", "description": "Cost-effective plan for freelancers",
+                     "isEnabled": true, "monthlyBasePriceUsd": 49,
+                     "monthlyUsageCreditsUsd": 49, "usageDiscountPercent": 0,
+                     "enabledPlatformFeatures": ["ACTORS", "STORAGE", "PROXY_SERPS",
+                                                 "SCHEDULER", "WEBHOOKS"],
+                     "maxMonthlyUsageUsd": 9999, "maxActorMemoryGbytes": 32,
+                     "maxMonthlyActorComputeUnits": 1000, "maxMonthlyResidentialProxyGbytes": 10,
+                     "maxMonthlyProxySerps": 30000, "maxMonthlyExternalDataTransferGbytes": 1000,
+                     "maxActorCount": 100, "maxActorTaskCount": 1000,
+                     "dataRetentionDays": 14, "availableProxyGroups": {"SUPER": 10},
+                     "teamAccountSeatCount": 1, "supportLevel": "COMMUNITY",
+                     "availableAddOns": []},
+            "effectivePlatformFeatures": {"ACTORS": {"isEnabled": true,
+                "disabledReason": null, "disabledReasonType": null, "isTrial": false,
+                "trialExpirationAt": null}},
+            "createdAt": "2022-11-29T14:48:29.381Z",
+            "isPaying": true
         }});
         serde_json::to_vec(&v).expect("static JSON")
     })
