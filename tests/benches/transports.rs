@@ -1,11 +1,11 @@
-//! Transport benchmark: the limit (`wrk` for small GETs, `curl` for the streamed download), the
+//! Transport benchmark: the limit (`wrk` for small GETs, `curl` for the streamed transfers), the
 //! built-in transport, the reqwest plugin (`.so` through the real loader) and the same reqwest
 //! code linked in-process as a custom transport, side by side in one run.
 //!
 //! ```text
 //! cargo bench -p apify-tests --bench transports            # full run (1 GiB bodies)
 //! BENCH_QUICK=1 cargo bench -p apify-tests --bench transports
-//! BENCH_RUNTIME=multi_thread cargo bench -p apify-tests --bench transports
+//! BENCH_RUNTIME=current_thread cargo bench -p apify-tests --bench transports
 //! ```
 //!
 //! Columns:
@@ -18,8 +18,10 @@
 //!   each transport; for curl its maxrss) and the client CPU seconds per GiB (user + system,
 //!   all threads: steadier than wall time on a shared machine). The limit row is
 //!   `curl -o /dev/null`.
-//! - a streamed 1 GiB upload: TODO, a reserved column (see `UPLOAD_TODO`) until the API has
-//!   streamed request bodies.
+//! - a streamed 1 GiB upload from a file of random bytes through the full client
+//!   (`set_record_from`, so the pipeline's sample-first gzip decision is included), PUT to the
+//!   testkit server's `/digest/` route, which hashes the body as it arrives; MB/s and the
+//!   client's peak RSS while it runs. The limit row is `curl -T FILE` to the same URL.
 //! - load time, ms: what it costs to get a usable transport in a FRESH process (a plugin is
 //!   never unloaded, so every sample is a child process of this binary): for the plugin,
 //!   `load_plugin` (checks, sealed copy, dlopen, layout and version checks) plus
@@ -54,7 +56,7 @@ use std::{
 
 use apify_host::{
     load_plugin, ApifyClient, BuiltinTransport, HttpTransport, InProcess, PluginLoadOptions,
-    TransportRequest as Request,
+    TransportRequest as Request, UploadBody,
 };
 use apify_tests::{
     bench_server::{BenchServer, ServerKind},
@@ -68,11 +70,6 @@ use http::{HeaderMap, Method};
 /// The variable that makes this binary a load-time sample (its value: the row).
 const LOAD_ENV: &str = "APIFY_BENCH_LOAD";
 
-/// TODO(streamed uploads): the `1 GiB streaming upload MB/s + peak RSS` column. Another change
-/// adds streamed request bodies to the API; once it lands, measure a 1 GiB upload per row here
-/// (curl `-T` / `--data-binary @-` as the limit) and fill these two cells instead of "TODO".
-const UPLOAD_TODO: &str = "TODO";
-
 /// Per-round figures of one row.
 #[derive(Clone, Copy, Default)]
 struct Figures {
@@ -82,6 +79,8 @@ struct Figures {
     rss_mib: f64,
     cpu_per_gib: f64,
     load_ms: f64,
+    upload_mbps: f64,
+    upload_rss_mib: f64,
 }
 
 struct Config {
@@ -130,12 +129,14 @@ fn main() {
             wrk_secs: env_num("BENCH_WRK_SECS", 3),
         }
     };
-    let runtime_kind = std::env::var("BENCH_RUNTIME").unwrap_or_else(|_| "current_thread".into());
+    // The CLI's runtime by default: multi-thread with 2 workers.
+    let runtime_kind = std::env::var("BENCH_RUNTIME").unwrap_or_else(|_| "multi_thread".into());
     let rt = match runtime_kind.as_str() {
         "current_thread" => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
         "multi_thread" => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .enable_all()
             .build(),
         other => panic!("BENCH_RUNTIME={other:?}: use current_thread or multi_thread"),
@@ -144,6 +145,10 @@ fn main() {
 
     let testkit = BenchServer::spawn();
     let download_url = format!("{}/bytes/{}", testkit.base_url(), cfg.body_len);
+    // The upload: a file of random bytes (gzip skips them), PUT as a record to testkit's
+    // `/digest/` route, which hashes the body as it arrives and keeps none of it.
+    let upload_base = format!("{}/digest", testkit.base_url());
+    let upload_file = random_file(cfg.body_len);
     let wrk = tool_available("wrk", "-v");
     let curl = tool_available("curl", "--version");
 
@@ -260,7 +265,10 @@ fn main() {
                 }
                 if curl {
                     (f.stream_mbps, f.rss_mib, f.cpu_per_gib) =
-                        run_curl(&download_url, cfg.body_len);
+                        run_curl(&download_url, cfg.body_len, None);
+                    let url = format!("{upload_base}/v2/key-value-stores/bench/records/up");
+                    (f.upload_mbps, f.upload_rss_mib, _) =
+                        run_curl(&url, cfg.body_len, Some(upload_file.path()));
                 }
                 f
             } else {
@@ -273,6 +281,12 @@ fn main() {
                     cfg.par_n,
                     cfg.body_len,
                 ));
+                (f.upload_mbps, f.upload_rss_mib) = rt.block_on(upload(
+                    t.clone(),
+                    &upload_base,
+                    upload_file.path(),
+                    cfg.body_len,
+                ));
                 let mut loads: Vec<f64> = (0..cfg.loads)
                     .map(|_| load_in_child(load_rows[row - 1]))
                     .collect();
@@ -281,8 +295,8 @@ fn main() {
             };
             let name = row_name(row);
             eprintln!(
-                "round {round} {name:<20} seq {:>8.0}  32-in-flight {:>8.0} calls/s  download {:>6.0} MB/s  peak RSS {:>5.1} MiB  CPU {:.2} s/GiB  load {:.2} ms",
-                f.seq, f.par, f.stream_mbps, f.rss_mib, f.cpu_per_gib, f.load_ms
+                "round {round} {name:<20} seq {:>8.0}  32-in-flight {:>8.0} calls/s  download {:>6.0} MB/s  peak RSS {:>5.1} MiB  CPU {:.2} s/GiB  upload {:>6.0} MB/s  peak RSS {:>5.1} MiB  load {:.2} ms",
+                f.seq, f.par, f.stream_mbps, f.rss_mib, f.cpu_per_gib, f.upload_mbps, f.upload_rss_mib, f.load_ms
             );
             results[row].push(f);
         }
@@ -321,12 +335,14 @@ fn main() {
             continue;
         }
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {UPLOAD_TODO} | {UPLOAD_TODO} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(med(row, |f| f.seq), 0),
             cell(med(row, |f| f.par), 0),
             cell(med(row, |f| f.stream_mbps), 0),
             cell(med(row, |f| f.rss_mib), 1),
             cell(med(row, |f| f.cpu_per_gib), 2),
+            cell(med(row, |f| f.upload_mbps), 0),
+            cell(med(row, |f| f.upload_rss_mib), 1),
             cell(med(row, |f| f.load_ms), 2),
         );
     }
@@ -347,10 +363,11 @@ fn main() {
     };
     println!("\nratios (medians of per-round ratios):");
     println!(
-        "  plugin / builtin:    seq {:.3}x  32-in-flight {:.3}x  download {:.3}x  (target >= 0.9x)",
+        "  plugin / builtin:    seq {:.3}x  32-in-flight {:.3}x  download {:.3}x  upload {:.3}x  (target >= 0.9x)",
         ratio(2, 1, |f| f.seq),
         ratio(2, 1, |f| f.par),
-        ratio(2, 1, |f| f.stream_mbps)
+        ratio(2, 1, |f| f.stream_mbps),
+        ratio(2, 1, |f| f.upload_mbps)
     );
     if !results[0].is_empty() {
         println!(
@@ -416,8 +433,61 @@ async fn measure(
         stream_mbps: body_len as f64 / secs / 1e6,
         rss_mib: peak_rss_mib(),
         cpu_per_gib,
-        load_ms: 0.0,
+        ..Figures::default()
     }
+}
+
+/// A 1 GiB (`len`) record from `path` through the full client (`set_record_from`): MB/s and the
+/// peak RSS while it ran (target: at most 64 MiB for every transport).
+async fn upload(
+    t: Arc<dyn HttpTransport>,
+    base: &str,
+    path: &std::path::Path,
+    len: u64,
+) -> (f64, f64) {
+    let client = ApifyClient::builder()
+        .token("bench-token")
+        .api_url(base)
+        .transport(t)
+        .build()
+        .expect("client");
+    reset_peak_rss();
+    let start = Instant::now();
+    client
+        .key_value_store("bench")
+        .set_record_from(
+            "up",
+            UploadBody::from_file(path).expect("the upload file"),
+            "application/octet-stream",
+        )
+        .await
+        .expect("upload");
+    (
+        len as f64 / start.elapsed().as_secs_f64() / 1e6,
+        peak_rss_mib(),
+    )
+}
+
+/// A temporary file of `len` pseudo-random (incompressible) bytes.
+fn random_file(len: u64) -> tempfile::NamedTempFile {
+    use std::io::Write;
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        for word in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            word.copy_from_slice(&x.to_le_bytes()[..word.len()]);
+        }
+        let n = left.min(buf.len() as u64) as usize;
+        file.write_all(&buf[..n]).expect("write the upload file");
+        left -= n as u64;
+    }
+    file.flush().expect("flush the upload file");
+    file
 }
 
 /// One streamed GET at the transport level; returns the body length, read chunk by chunk and
@@ -537,18 +607,18 @@ fn run_wrk(url: &str, conns: usize, secs: u64) -> f64 {
         .unwrap_or_else(|| panic!("no Requests/sec in wrk's output: {text}"))
 }
 
-/// `curl -o /dev/null` of `url`: MB/s, its peak RSS in MiB, its CPU s/GiB.
+/// `curl -o /dev/null` of `url` (with `upload`: `curl -T FILE`, a PUT of the file): MB/s, its
+/// peak RSS in MiB, its CPU s/GiB.
 // Reaped by `libc::wait4` (for its rusage), not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
-fn run_curl(url: &str, len: u64) -> (f64, f64, f64) {
-    let mut child = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{size_download} %{time_total}",
-        ])
+fn run_curl(url: &str, len: u64, upload: Option<&std::path::Path>) -> (f64, f64, f64) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-o", "/dev/null", "-w"]);
+    match upload {
+        Some(path) => cmd.arg("%{size_upload} %{time_total}").arg("-T").arg(path),
+        None => cmd.arg("%{size_download} %{time_total}"),
+    };
+    let mut child = cmd
         .arg(url)
         .stdout(Stdio::piped())
         .spawn()
@@ -569,7 +639,7 @@ fn run_curl(url: &str, len: u64) -> (f64, f64, f64) {
         .collect();
     assert!(
         f.len() == 2 && f[0] as u64 == len,
-        "curl downloaded {text:?}"
+        "curl transferred {text:?}"
     );
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
