@@ -5,7 +5,10 @@
 //!
 //! Options (`[transport.options]` in the host's config), all optional:
 //! - `proxy`: proxy URL for all requests, e.g. `"http://proxy.internal:3128"`;
-//! - `ca_cert_file`: path of an extra PEM CA certificate to trust;
+//! - `tls_roots`: `"webpki"` (the default: Mozilla's roots, bundled, as the built-in transport
+//!   trusts) or `"system"` (the platform's verifier and certificate store, e.g. for a
+//!   corporate CA installed there; it reads the store when the client is built, a few ms);
+//! - `ca_cert_file`: path of an extra PEM CA certificate to trust, on top of either set;
 //! - `connect_timeout_ms`: TCP/TLS connect timeout;
 //! - `pool_max_idle_per_host`: keep-alive pool size per host;
 //! - `http2_prior_knowledge`: speak HTTP/2 without negotiation (h2c on plain HTTP).
@@ -29,6 +32,8 @@ use serde::Deserialize;
 pub struct Options {
     /// Proxy URL for every request.
     pub proxy: Option<String>,
+    /// Root certificates: `"webpki"` (default) or `"system"`.
+    pub tls_roots: Option<String>,
     /// Extra PEM CA certificate file to trust.
     pub ca_cert_file: Option<String>,
     /// Connect timeout in milliseconds.
@@ -69,15 +74,36 @@ impl ReqwestTransport {
             })?;
             b = b.proxy(proxy);
         }
-        if let Some(path) = &o.ca_cert_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| invalid(format!("option `ca_cert_file`: cannot read {path}: {e}")))?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                invalid(format!(
-                    "option `ca_cert_file`: {path} is not a PEM certificate: {e}"
-                ))
-            })?;
-            b = b.add_root_certificate(cert);
+        let extra = match &o.ca_cert_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    invalid(format!("option `ca_cert_file`: cannot read {path}: {e}"))
+                })?;
+                Some(reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                    invalid(format!(
+                        "option `ca_cert_file`: {path} is not a PEM certificate: {e}"
+                    ))
+                })?)
+            }
+            None => None,
+        };
+        match o.tls_roots.as_deref().unwrap_or("webpki") {
+            "webpki" => {
+                let mut roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                    .iter()
+                    .map(|der| reqwest::Certificate::from_der(der))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| invalid(format!("the bundled root certificates: {e}")))?;
+                roots.extend(extra);
+                b = b.tls_certs_only(roots);
+            }
+            "system" => b = b.tls_certs_merge(extra),
+            other => {
+                return Err(invalid(format!(
+                    "option `tls_roots` = {other:?} is not one of \"webpki\" (bundled roots) \
+                     or \"system\" (the platform's store)"
+                )))
+            }
         }
         if let Some(ms) = o.connect_timeout_ms {
             b = b.connect_timeout(Duration::from_millis(ms));
