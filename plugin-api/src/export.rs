@@ -5,7 +5,8 @@
 //!   host's runtime cannot drive);
 //! - runs each exchange as a task of the plugin runtime (the host awaits its join handle through
 //!   the FFI future; dropping that future aborts the task, closing its connection). A small
-//!   response body is read inside that task, so an exchange costs two cross-thread wake-ups;
+//!   response body that has arrived with the head is read inside that task, so an exchange
+//!   costs two cross-thread wake-ups;
 //!   larger or streamed bodies are polled in place on the host's thread, with the plugin
 //!   runtime's context entered, so no task hand-off is paid per chunk;
 //! - converts types;
@@ -35,7 +36,7 @@ use crate::ffi::{
     StreamingHttpClient_TO,
 };
 use crate::module::{metadata_for, PluginMetadata};
-use crate::types::{Error, Metadata, Request, RequestBody, Response};
+use crate::types::{Body, Error, Metadata, Request, RequestBody, Response};
 
 /// An HTTP transport, as a plugin author writes it: one exchange per call, plain async Rust.
 ///
@@ -258,8 +259,9 @@ const SMALL_BODY: u64 = 64 * 1024;
 
 /// Runs one exchange as a task of the plugin runtime; the host awaits its join handle through
 /// the FFI future, and dropping that future aborts the task, which drops the author's future
-/// and so closes its connection. A small body is read inside the task: the whole exchange then
-/// costs two cross-thread wake-ups (host → plugin worker → host) instead of one more per poll.
+/// and so closes its connection. A small body that has arrived is read inside the task: the
+/// whole exchange then costs two cross-thread wake-ups (host → plugin worker → host) instead of
+/// one more per poll.
 /// Larger and streamed bodies are polled in place by the host (see `body_to_ffi`).
 fn spawned_exchange<T: Transport>(
     inner: Arc<T>,
@@ -280,13 +282,7 @@ fn spawned_exchange<T: Transport>(
                 .and_then(|v| v.parse::<u64>().ok())
                 .is_some_and(|n| n <= SMALL_BODY);
         if small {
-            let mut whole = bytes::BytesMut::new();
-            while let Some(chunk) =
-                std::future::poll_fn(|cx| response.body.as_mut().poll_next(cx)).await
-            {
-                whole.extend_from_slice(&chunk?);
-            }
-            response.body = RequestBody::Full(whole.freeze()).into_stream();
+            response.body = read_what_is_ready(response.body).await?;
         }
         Ok::<_, Error>(response_to_ffi(response, task_handle))
     });
@@ -307,6 +303,61 @@ fn spawned_exchange<T: Transport>(
         }
     }
     .into_ffi()
+}
+
+/// How many times the exchange's task yields to let the connection deliver a small body before
+/// it hands the body over as a stream: the body usually arrives with the head, but the
+/// connection's own task must run once to pass it on.
+const READY_BODY_YIELDS: usize = 2;
+
+/// Reads the chunks of `body` that are there without waiting on the network (yielding at most
+/// [`READY_BODY_YIELDS`] times): the whole body if it has arrived, so it crosses as one chunk
+/// with the head. Otherwise the chunks read so far, then the rest as it comes, so a slow body
+/// is still bounded by the host's idle limit rather than the head's timeout.
+async fn read_what_is_ready(mut body: Body) -> Result<Body, Error> {
+    let mut chunks: Vec<bytes::Bytes> = Vec::new();
+    let mut yields = 0;
+    loop {
+        let polled = std::future::poll_fn(|cx| Poll::Ready(body.as_mut().poll_next(cx))).await;
+        match polled {
+            Poll::Ready(Some(chunk)) => chunks.push(chunk?),
+            Poll::Ready(None) => {
+                let whole = match chunks.len() {
+                    0 => bytes::Bytes::new(),
+                    1 => chunks.pop().unwrap_or_default(),
+                    _ => chunks.concat().into(),
+                };
+                return Ok(RequestBody::Full(whole).into_stream());
+            }
+            Poll::Pending if yields < READY_BODY_YIELDS => {
+                yields += 1;
+                tokio::task::yield_now().await;
+            }
+            Poll::Pending => {
+                return Ok(Box::pin(Prefixed {
+                    chunks: chunks.into(),
+                    rest: body,
+                }))
+            }
+        }
+    }
+}
+
+/// Chunks already read, then the rest of the body.
+struct Prefixed {
+    chunks: std::collections::VecDeque<bytes::Bytes>,
+    rest: Body,
+}
+
+impl futures_core::Stream for Prefixed {
+    type Item = Result<bytes::Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.chunks.pop_front() {
+            Some(chunk) => Poll::Ready(Some(Ok(chunk))),
+            None => self.rest.as_mut().poll_next(cx),
+        }
+    }
 }
 
 /// Aborts the spawned exchange when the host drops the call future.
