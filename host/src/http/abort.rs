@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 /// # async fn demo(client: apify_host::ApifyClient) {
 /// let abort = apify_host::AbortHandle::new();
 /// let ds = client.dataset("my-dataset").with_abort(&abort);
-/// let waiter = tokio::spawn(async move { ds.list_items(&Default::default()).await });
+/// let waiter = tokio::spawn(async move { ds.get().await });
 /// abort.abort();
 /// assert!(waiter.await.unwrap().unwrap_err().is_aborted());
 /// # }
