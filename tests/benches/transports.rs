@@ -148,7 +148,7 @@ fn main() {
     // The upload: a file of random bytes (gzip skips them), PUT as a record to testkit's
     // `/digest/` route, which hashes the body as it arrives and keeps none of it.
     let upload_base = format!("{}/digest", testkit.base_url());
-    let upload_file = random_file(cfg.body_len);
+    let (upload_file, _) = apify_tests::random_file(cfg.body_len);
     let wrk = tool_available("wrk", "-v");
     let curl = tool_available("curl", "--version");
 
@@ -466,28 +466,6 @@ async fn upload(
         len as f64 / start.elapsed().as_secs_f64() / 1e6,
         peak_rss_mib(),
     )
-}
-
-/// A temporary file of `len` pseudo-random (incompressible) bytes.
-fn random_file(len: u64) -> tempfile::NamedTempFile {
-    use std::io::Write;
-    let mut file = tempfile::NamedTempFile::new().expect("temp file");
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = len;
-    while left > 0 {
-        for word in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            word.copy_from_slice(&x.to_le_bytes()[..word.len()]);
-        }
-        let n = left.min(buf.len() as u64) as usize;
-        file.write_all(&buf[..n]).expect("write the upload file");
-        left -= n as u64;
-    }
-    file.flush().expect("flush the upload file");
-    file
 }
 
 /// One streamed GET at the transport level; returns the body length, read chunk by chunk and

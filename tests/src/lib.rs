@@ -65,3 +65,32 @@ pub fn reqwest_plugin() -> Arc<dyn HttpTransport> {
             .unwrap_or_else(|e| panic!("{e}")),
     )
 }
+
+/// A temporary file of `len` pseudo-random bytes (xorshift: they do not compress, so an upload
+/// of it goes as it is), and its sha256 in hex. For the upload tests and the transport bench.
+///
+/// # Panics
+/// If the file cannot be written.
+pub fn random_file(len: u64) -> (tempfile::NamedTempFile, String) {
+    use sha2::Digest;
+    use std::io::Write;
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    let mut hasher = sha2::Sha256::new();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ len;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        for word in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            word.copy_from_slice(&x.to_le_bytes()[..word.len()]);
+        }
+        let n = left.min(buf.len() as u64) as usize;
+        file.write_all(&buf[..n]).expect("write temp file");
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    file.flush().expect("flush temp file");
+    (file, hex::encode(hasher.finalize()))
+}

@@ -2,14 +2,13 @@
 //! by the server as it arrives, a JSONL push split into several requests, and a reset
 //! mid-upload replayed from a file and refused for a one-time stream.
 
-use std::{io::Write, time::Duration};
+use std::time::Duration;
 
 use apify_host::{ApifyClient, HttpSettings, PushItemsOptions, UploadBody};
 use apify_local_api::{LocalApi, LocalApiConfig};
-use apify_tests::{pipeline_support::client_at, transport_tests, TransportUnderTest};
+use apify_tests::{pipeline_support::client_at, random_file, transport_tests, TransportUnderTest};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
 use testkit::{Action, TestServer};
 
 transport_tests! {
@@ -26,30 +25,6 @@ fn settings() -> HttpSettings {
     HttpSettings::default()
         .max_retries(2)
         .min_delay_between_retries(Duration::from_millis(10))
-}
-
-/// A temporary file of `len` pseudo-random bytes (they do not compress, so the body goes as
-/// it is), and its sha256.
-fn random_file(len: u64) -> (tempfile::NamedTempFile, String) {
-    let mut file = tempfile::NamedTempFile::new().expect("temp file");
-    let mut hasher = Sha256::new();
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ len;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = len;
-    while left > 0 {
-        for word in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            word.copy_from_slice(&x.to_le_bytes()[..word.len()]);
-        }
-        let n = left.min(buf.len() as u64) as usize;
-        file.write_all(&buf[..n]).expect("write temp file");
-        hasher.update(&buf[..n]);
-        left -= n as u64;
-    }
-    file.flush().expect("flush temp file");
-    (file, hex::encode(hasher.finalize()))
 }
 
 fn digest_client(t: &TransportUnderTest, server: &TestServer) -> ApifyClient {

@@ -453,17 +453,8 @@ impl KeyValueStoreClient {
         body: impl Into<Bytes>,
         content_type: &str,
     ) -> Result<(), Error> {
-        if http::HeaderValue::from_str(content_type).is_err() {
-            return Err(Error::invalid_input(format!(
-                "{content_type:?} is not a valid content type"
-            )));
-        }
-        let req = self
-            .res
-            .sub(Method::PUT, &["records", key])
-            .body(content_type, body)
-            .timeout(TimeoutTier::Long);
-        self.res.drain(req).await
+        self.set_record_from(key, UploadBody::from_bytes(body), content_type)
+            .await
     }
 
     /// Stores a body read as it is sent (a file, a reader, a stream: see [`UploadBody`]) under
