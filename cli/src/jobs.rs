@@ -118,6 +118,37 @@ pub async fn wait_for_build(
     wait_for_job(client, job, build_client.wait_for_finish(None), interrupted).await
 }
 
+/// What Ctrl-C should say while a job is being waited for (the job goes on, and how to stop
+/// it). `main`'s own Ctrl-C handler reads it, so the message does not depend on which of the two
+/// handlers sees the signal first.
+static WAITING_FOR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The message for Ctrl-C now: the waited-for job's, if any.
+pub fn interrupted_while_waiting() -> Option<String> {
+    WAITING_FOR
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// Sets [`WAITING_FOR`] for as long as it lives, and clears the spinner when it goes (also when
+/// the wait is dropped by `main`'s Ctrl-C handler).
+struct Waiting(Spinner);
+
+impl Waiting {
+    fn start(message: &str, spinner: Spinner) -> Self {
+        *WAITING_FOR.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.to_string());
+        Waiting(spinner)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        *WAITING_FOR.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.0.finish();
+    }
+}
+
 /// What [`wait_for_job`] waits for, and what it shows meanwhile.
 struct Job<'a> {
     /// `run` or `build`, for messages.
@@ -130,7 +161,8 @@ struct Job<'a> {
 }
 
 /// Waits for `finished` (a run's or a build's `wait_for_finish`) with the spinner, the log
-/// follower and the status poller around it; Ctrl-C ends the wait with `interrupted`.
+/// follower and the status poller around it; Ctrl-C ends the wait (in `main`) with
+/// `interrupted`.
 async fn wait_for_job<T>(
     client: &ApifyClient,
     job: Job<'_>,
@@ -138,6 +170,7 @@ async fn wait_for_job<T>(
     interrupted: String,
 ) -> Result<T, CliError> {
     let spinner = Spinner::start(format!("{} {}", job.kind, job.id));
+    let _waiting = Waiting::start(&interrupted, spinner.clone());
     let (c, id, s) = (client.clone(), job.id.to_string(), spinner.clone());
     let log = job
         .follow
@@ -145,13 +178,8 @@ async fn wait_for_job<T>(
     let (c, id, s) = (client.clone(), job.id.to_string(), spinner.clone());
     let status = (job.show_status && spinner.visible())
         .then(|| tokio::spawn(async move { show_status(&c, &id, &s).await }));
-    let waited = tokio::select! {
-        r = finished => r,
-        _ = tokio::signal::ctrl_c() => {
-            spinner.finish();
-            return Err(CliError::Interrupted(interrupted));
-        }
-    };
+    // Ctrl-C is `main`'s one handler: it drops this wait and says `interrupted` (set above).
+    let waited = finished.await;
     if let Some(task) = status {
         task.abort();
     }

@@ -483,16 +483,22 @@ fn main() -> ExitCode {
         api_url = ctx.config.api_url().to_string();
         // Ctrl-C anywhere ends the command: the future is dropped, which aborts the requests in
         // flight (their connections close, a plugin's too) and deletes a partial output file.
-        // `biased`: a command that handles Ctrl-C itself (waiting for a run) sees it first and
-        // says what goes on.
+        // While a run or build is waited for, the message says that it goes on and how to stop
+        // it, whichever handler sees the signal first.
+        // The message is read when the signal arrives, before `select!` drops the command
+        // (whose drop clears it).
+        let interrupted = async {
+            let _ = tokio::signal::ctrl_c().await;
+            jobs::interrupted_while_waiting()
+        };
         tokio::select! {
             biased;
             r = run(&ctx, cli.command) => r,
-            _ = tokio::signal::ctrl_c() => Err(CliError::Interrupted(
+            waiting = interrupted => Err(CliError::Interrupted(waiting.unwrap_or_else(|| {
                 "interrupted (Ctrl-C): the request in flight was aborted and nothing partial \
                  was left behind"
-                    .into(),
-            )),
+                    .into()
+            }))),
         }
     });
     // Do not wait for transport tasks (idle pooled connections) to wind down.
