@@ -66,8 +66,25 @@ pub fn reqwest_plugin() -> Arc<dyn HttpTransport> {
     )
 }
 
-/// A temporary file of `len` pseudo-random bytes (xorshift: they do not compress, so an upload
-/// of it goes as it is), and its sha256 in hex. For the upload tests and the transport bench.
+/// Fills `buf` with bytes that do not compress (xorshift), continuing from `state`.
+fn fill_noise(state: &mut u64, buf: &mut [u8]) {
+    for word in buf.chunks_mut(8) {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        word.copy_from_slice(&state.to_le_bytes()[..word.len()]);
+    }
+}
+
+/// `n` bytes that do not compress, reproducibly.
+pub fn noise(n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    fill_noise(&mut 0x9E37_79B9_7F4A_7C15, &mut buf);
+    buf
+}
+
+/// A temporary file of `len` pseudo-random bytes (they do not compress, so an upload of it
+/// goes as it is), and its sha256 in hex. For the upload tests and the transport bench.
 ///
 /// # Panics
 /// If the file cannot be written.
@@ -76,16 +93,11 @@ pub fn random_file(len: u64) -> (tempfile::NamedTempFile, String) {
     use std::io::Write;
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     let mut hasher = sha2::Sha256::new();
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ len;
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ len;
     let mut buf = vec![0u8; 1 << 20];
     let mut left = len;
     while left > 0 {
-        for word in buf.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            word.copy_from_slice(&x.to_le_bytes()[..word.len()]);
-        }
+        fill_noise(&mut state, &mut buf);
         let n = left.min(buf.len() as u64) as usize;
         file.write_all(&buf[..n]).expect("write temp file");
         hasher.update(&buf[..n]);

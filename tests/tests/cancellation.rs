@@ -19,6 +19,22 @@ transport_tests! {
     an_abort_handle_ends_a_streamed_body,
 }
 
+/// Asserts that the server saw the client close connection `conn` within 5 s.
+async fn assert_closed_by_client(
+    server: &TestServer,
+    conn: usize,
+    t: &TransportUnderTest,
+    what: &str,
+) {
+    assert!(
+        server
+            .wait_closed_by_peer(conn, Duration::from_secs(5))
+            .await,
+        "{}: {what}",
+        t.name
+    );
+}
+
 fn get(url: String, stream: bool) -> Request {
     Request {
         method: Method::GET,
@@ -39,13 +55,7 @@ async fn dropping_a_call_closes_its_connection(t: TransportUnderTest) {
         .await
         .is_err());
     let conn = server.requests()[0].connection;
-    assert!(
-        server
-            .wait_closed_by_peer(conn, Duration::from_secs(5))
-            .await,
-        "{}: the dropped call's connection is closed",
-        t.name
-    );
+    assert_closed_by_client(&server, conn, &t, "the dropped call's connection is closed").await;
 }
 
 async fn dropping_a_body_closes_its_connection(t: TransportUnderTest) {
@@ -60,13 +70,13 @@ async fn dropping_a_body_closes_its_connection(t: TransportUnderTest) {
     assert!(!first.is_empty());
     drop(body);
     let conn = server.requests()[0].connection;
-    assert!(
-        server
-            .wait_closed_by_peer(conn, Duration::from_secs(5))
-            .await,
-        "{}: the dropped body's connection is closed, not pooled mid-body",
-        t.name
-    );
+    assert_closed_by_client(
+        &server,
+        conn,
+        &t,
+        "the dropped body's connection is closed, not pooled mid-body",
+    )
+    .await;
 }
 
 async fn an_abort_handle_ends_a_call_and_its_connection(t: TransportUnderTest) {
@@ -94,13 +104,7 @@ async fn an_abort_handle_ends_a_call_and_its_connection(t: TransportUnderTest) {
         .expect_err("aborted");
     assert!(e.is_aborted(), "{}: {e}", t.name);
     assert!(e.to_string().contains("abort handle"), "{}: {e}", t.name);
-    assert!(
-        server
-            .wait_closed_by_peer(conn, Duration::from_secs(5))
-            .await,
-        "{}: the aborted call's connection is closed",
-        t.name
-    );
+    assert_closed_by_client(&server, conn, &t, "the aborted call's connection is closed").await;
     // Later calls through the aborted handle are not sent.
     let before = server.requests().len();
     let e = client
@@ -142,11 +146,5 @@ async fn an_abort_handle_ends_a_streamed_body(t: TransportUnderTest) {
     let e = ended.expect("the body ends with an error, not a clean end");
     assert!(e.is_aborted(), "{}: {e}", t.name);
     let conn = server.requests()[0].connection;
-    assert!(
-        server
-            .wait_closed_by_peer(conn, Duration::from_secs(5))
-            .await,
-        "{}: the aborted body's connection is closed",
-        t.name
-    );
+    assert_closed_by_client(&server, conn, &t, "the aborted body's connection is closed").await;
 }

@@ -3,7 +3,7 @@
 //! and raw bodies, and gzip compression (threshold, content types, caller encodings, off).
 
 use apify_host::ApiRequest;
-use apify_tests::{pipeline_support::*, transport_tests, TransportUnderTest};
+use apify_tests::{noise, pipeline_support::*, transport_tests, TransportUnderTest};
 use chrono::{TimeZone, Utc};
 use http::Method;
 use serde_json::json;
@@ -178,19 +178,6 @@ async fn query_and_path_are_encoded_as_the_api_expects(t: TransportUnderTest) {
         "{}",
         t.name
     );
-}
-
-/// Bytes that do not compress (xorshift), reproducibly.
-fn noise(n: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 async fn bodies_are_gzipped_once_above_the_threshold_for_compressible_types(t: TransportUnderTest) {

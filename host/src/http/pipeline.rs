@@ -247,11 +247,17 @@ impl Pipeline {
             transport: self.transport.name().to_string(),
             retryable: false,
         };
-        // Bytes of an upload the transport has taken, for the verdict on a failure.
-        let sent = Arc::new(AtomicU64::new(0));
+        // Bytes of a one-time upload the transport has taken, for the verdict on a failure
+        // (a buffered body or a file can always be sent again: nothing to count).
+        let sent = match &prepared.body {
+            PreparedBody::Upload { body, .. } if !body.is_replayable() => {
+                Some(Arc::new(AtomicU64::new(0)))
+            }
+            _ => None,
+        };
         let body = match &prepared.body {
             PreparedBody::Bytes(b) => RequestBody::Full(b.clone()),
-            PreparedBody::Upload { body, gzip } => match body.open(&sent) {
+            PreparedBody::Upload { body, gzip } => match body.open(sent.as_ref()) {
                 Ok(stream) if *gzip => RequestBody::Stream {
                     stream: gzip_stream(stream),
                     length: None,
@@ -291,10 +297,8 @@ impl Pipeline {
             Err(mut e) => {
                 // A one-time body that is partly sent cannot go again: the failure is final,
                 // and says why, instead of a retry sending a body without its beginning.
-                let sent = sent.load(Ordering::Relaxed);
-                let one_time = matches!(&prepared.body,
-                    PreparedBody::Upload { body, .. } if !body.is_replayable());
-                if one_time && sent > 0 && retry::is_retryable_transport_error(&e) {
+                let sent = sent.map_or(0, |n| n.load(Ordering::Relaxed));
+                if sent > 0 && retry::is_retryable_transport_error(&e) {
                     e.message = format!(
                         "{}; the request body was a one-time stream (such as standard input) \
                          and {sent} bytes of it had been sent, so it cannot be sent again and \

@@ -210,8 +210,8 @@ impl UploadBody {
         }
     }
 
-    /// The body for one attempt, counting what is read into `sent`.
-    pub(crate) fn open(&self, sent: &Arc<AtomicU64>) -> Result<TransportBody, OpenError> {
+    /// The body for one attempt, counting what the transport takes into `sent`, if given.
+    pub(crate) fn open(&self, sent: Option<&Arc<AtomicU64>>) -> Result<TransportBody, OpenError> {
         let stream: TransportBody = match &self.source {
             Source::Bytes(b) => TransportRequestBody::Full(b.clone()).into_stream(),
             Source::File(path) => Box::pin(FileChunks::new(Arc::clone(path), self.length)),
@@ -228,10 +228,13 @@ impl UploadBody {
                 })
             }
         };
-        Ok(Box::pin(Counted {
-            inner: stream,
-            sent: Arc::clone(sent),
-        }))
+        Ok(match sent {
+            Some(sent) => Box::pin(Counted {
+                inner: stream,
+                sent: Arc::clone(sent),
+            }),
+            None => stream,
+        })
     }
 }
 
