@@ -30,7 +30,7 @@
 use std::{sync::Arc, time::Duration};
 
 use http::Method;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{
     ActorJobStatus, ActorVersionClient, ActorVersionCollectionClient, Build, BuildClient,
@@ -43,7 +43,7 @@ use crate::{
 };
 
 /// An Actor, as `GET /v2/actors/{id}` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Actor {
@@ -74,7 +74,14 @@ pub struct Actor {
     pub modified_at: Option<String>,
     /// Every other field the API sent (`versions`, `defaultRunOptions`, `stats`, ...).
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    Actor {
+        required: id, name;
+        optional: username, user_id, title, description, is_public, created_at, modified_at
+    }
 }
 
 /// Where [`ActorClient::call`] sends the run's log and status messages while it waits.

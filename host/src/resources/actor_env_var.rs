@@ -1,13 +1,13 @@
 //! One environment variable of an Actor version:
 //! `/v2/actors/{actorId}/versions/{versionNumber}/env-vars/{envVarName}`.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::ResourceClient;
 use crate::{http::TimeoutTier, Error};
 
 /// An environment variable of an Actor version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct EnvVar {
@@ -21,7 +21,14 @@ pub struct EnvVar {
     pub is_secret: Option<bool>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    EnvVar {
+        required: name;
+        optional: value, is_secret
+    }
 }
 
 impl EnvVar {
@@ -31,7 +38,7 @@ impl EnvVar {
             name: name.into(),
             value: Some(value.into()),
             is_secret: Some(is_secret),
-            extra: serde_json::Map::new(),
+            extra: super::Extra::new(),
         }
     }
 }

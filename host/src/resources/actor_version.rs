@@ -1,12 +1,12 @@
 //! One version of an Actor: `/v2/actors/{actorId}/versions/{versionNumber}`.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{ActorEnvVarClient, ActorEnvVarCollectionClient, ResourceClient};
 use crate::{http::TimeoutTier, Error};
 
 /// A version of an Actor: where its source is and how it builds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ActorVersion {
@@ -23,7 +23,14 @@ pub struct ActorVersion {
     pub apply_env_vars_to_build: Option<bool>,
     /// Every other field the API sent (`sourceFiles`, `gitRepoUrl`, `envVars`, ...).
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    ActorVersion {
+        required: version_number;
+        optional: source_type, build_tag, apply_env_vars_to_build
+    }
 }
 
 /// A client for one Actor version.

@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use http::Method;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{ActorJobStatus, LogClient, ResourceClient};
 use crate::{
@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// An Actor build, as `GET /v2/actor-builds/{id}` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Build {
@@ -34,7 +34,14 @@ pub struct Build {
     pub finished_at: Option<String>,
     /// Every other field the API sent (`meta`, `stats`, `options`, `usage`, ...).
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    Build {
+        required: id, status;
+        optional: act_id, build_number, started_at, finished_at
+    }
 }
 
 /// A client for one build.

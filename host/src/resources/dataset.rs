@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::Method;
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Serialize};
 
 use super::{
     base::by_offset, ItemStream, ListPage, Paging, ResourceClient, StorageUpdate, StreamedBody,
@@ -48,7 +48,7 @@ fn check_item(item: &[u8]) -> Result<(), String> {
 }
 
 /// A dataset, as `GET /v2/datasets/{id}` describes it.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Dataset {
@@ -83,7 +83,14 @@ pub struct Dataset {
     pub act_run_id: Option<String>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    Dataset {
+        required: id;
+        optional: name, user_id, created_at, modified_at, accessed_at, item_count, clean_item_count, act_id, act_run_id
+    }
 }
 
 /// As JSON, with the URL signing secret (`urlSigningSecretKey` in `extra`) masked.
@@ -94,7 +101,7 @@ impl std::fmt::Debug for Dataset {
 }
 
 /// `GET /v2/datasets/{id}/statistics`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct DatasetStatistics {
@@ -104,7 +111,13 @@ pub struct DatasetStatistics {
     pub field_statistics: Option<serde_json::Map<String, serde_json::Value>>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    DatasetStatistics {
+        optional: field_statistics
+    }
 }
 
 /// Which items `list_items` / `iterate_items` / `stream_items` read, and how.

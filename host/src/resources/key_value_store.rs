@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// A key-value store, as `GET /v2/key-value-stores/{id}` describes it.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct KeyValueStore {
@@ -46,7 +46,14 @@ pub struct KeyValueStore {
     pub act_run_id: Option<String>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    KeyValueStore {
+        required: id;
+        optional: name, user_id, username, created_at, modified_at, accessed_at, act_id, act_run_id
+    }
 }
 
 /// As JSON, with the URL signing secret (`urlSigningSecretKey` in `extra`) masked.
@@ -57,7 +64,7 @@ impl std::fmt::Debug for KeyValueStore {
 }
 
 /// One key of a store listing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct KeyValueStoreKey {
@@ -68,7 +75,14 @@ pub struct KeyValueStoreKey {
     pub size: Option<u64>,
     /// Every other field the API sent (e.g. `recordPublicUrl`).
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    KeyValueStoreKey {
+        required: key;
+        optional: size
+    }
 }
 
 /// One page of keys: `GET /v2/key-value-stores/{id}/keys`.

@@ -23,7 +23,7 @@ pub const MAX_REQUESTS_PER_BATCH: usize = 25;
 pub const MAX_BATCH_PAYLOAD_BYTES: usize = 9 * 1024 * 1024 - (9 * 1024 * 1024) / 10_000 - 1;
 
 /// A request queue, as `GET /v2/request-queues/{id}` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RequestQueue {
@@ -58,12 +58,19 @@ pub struct RequestQueue {
     pub had_multiple_clients: Option<bool>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    RequestQueue {
+        required: id;
+        optional: name, user_id, created_at, modified_at, accessed_at, total_request_count, handled_request_count, pending_request_count, had_multiple_clients
+    }
 }
 
 /// A request stored in a queue. Fields the model does not name (`userData`, `headers`,
 /// `payload`, `handledAt`, `lockExpiresAt`...) are kept in `extra`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct QueueRequest {
@@ -84,11 +91,17 @@ pub struct QueueRequest {
     pub retry_count: Option<u64>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    QueueRequest {
+        optional: id, unique_key, url, method, retry_count
+    }
 }
 
 /// `GET .../head`: the first requests of the queue, without locking them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RequestQueueHead {
@@ -105,11 +118,18 @@ pub struct RequestQueueHead {
     pub items: Vec<QueueRequest>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    RequestQueueHead {
+        required: items;
+        optional: limit, queue_modified_at, had_multiple_clients
+    }
 }
 
 /// `POST .../head/lock`: the first unlocked requests, now locked for this client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct LockedRequestQueueHead {
@@ -135,11 +155,18 @@ pub struct LockedRequestQueueHead {
     pub items: Vec<QueueRequest>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    LockedRequestQueueHead {
+        required: items;
+        optional: limit, lock_secs, queue_modified_at, queue_has_locked_requests, client_key, had_multiple_clients
+    }
 }
 
 /// What adding or updating one request did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RequestOperationInfo {
@@ -153,11 +180,18 @@ pub struct RequestOperationInfo {
     pub was_already_handled: bool,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    RequestOperationInfo {
+        required: request_id;
+        optional: was_already_present, was_already_handled
+    }
 }
 
 /// A request a batch operation processed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ProcessedRequest {
@@ -175,11 +209,17 @@ pub struct ProcessedRequest {
     pub was_already_handled: Option<bool>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    ProcessedRequest {
+        optional: request_id, unique_key, was_already_present, was_already_handled
+    }
 }
 
 /// A request a batch operation could not process (the caller may retry it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct UnprocessedRequest {
@@ -194,7 +234,13 @@ pub struct UnprocessedRequest {
     pub method: Option<String>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    UnprocessedRequest {
+        optional: unique_key, url, method
+    }
 }
 
 /// The outcome of a batch add or delete.
@@ -211,7 +257,7 @@ pub struct BatchOperationResult {
 }
 
 /// One page of `GET .../requests`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ListOfRequests {
@@ -231,7 +277,14 @@ pub struct ListOfRequests {
     pub next_cursor: Option<String>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    ListOfRequests {
+        required: items;
+        optional: limit, exclusive_start_id, cursor, next_cursor
+    }
 }
 
 /// Options of `list_requests` / `iterate_requests`.
@@ -254,7 +307,7 @@ pub struct ListRequestsOptions {
 }
 
 /// `PUT .../requests/{id}/lock`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RequestLockInfo {
@@ -263,11 +316,17 @@ pub struct RequestLockInfo {
     pub lock_expires_at: Option<String>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    RequestLockInfo {
+        optional: lock_expires_at
+    }
 }
 
 /// `POST .../requests/unlock`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct UnlockRequestsResult {
@@ -276,7 +335,13 @@ pub struct UnlockRequestsResult {
     pub unlocked_count: u64,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    UnlockRequestsResult {
+        optional: unlocked_count
+    }
 }
 
 /// Options of `batch_add_requests`.

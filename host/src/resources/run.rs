@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use http::Method;
 use rand::{distr::Alphanumeric, Rng};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{
     base::duration_secs, ActorJobStatus, DatasetClient, KeyValueStoreClient, LogClient,
@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// An Actor run, as `GET /v2/actor-runs/{id}` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Run {
@@ -63,7 +63,14 @@ pub struct Run {
     pub default_request_queue_id: Option<String>,
     /// Every other field the API sent (`meta`, `stats`, `options`, `usage`, ...).
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    Run {
+        required: id, status;
+        optional: act_id, actor_task_id, status_message, is_status_message_terminal, started_at, finished_at, build_id, build_number, exit_code, default_dataset_id, default_key_value_store_id, default_request_queue_id
+    }
 }
 
 /// The fields of a run that `update` changes (absent ones stay).

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use http::Method;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::ResourceClient;
 use crate::{
@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// A schedule: when (a cron expression in a timezone) to start which Actors and tasks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Schedule {
@@ -60,11 +60,18 @@ pub struct Schedule {
     pub actions: Vec<serde_json::Value>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    Schedule {
+        required: id;
+        optional: user_id, name, title, cron_expression, timezone, is_enabled, is_exclusive, description, created_at, modified_at, next_run_at, last_run_at, actions
+    }
 }
 
 /// One entry of a schedule's log: a start it made (or failed to make).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ScheduleInvocation {
@@ -79,7 +86,13 @@ pub struct ScheduleInvocation {
     pub created_at: Option<String>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    ScheduleInvocation {
+        optional: message, level, created_at
+    }
 }
 
 /// The fields of a schedule to create or change (absent fields are not sent). `create` needs

@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{ItemStream, ListPage, Paging, ResourceClient};
 use crate::{http::Pipeline, Error};
 
 /// An Actor as the Store lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct StoreListActor {
@@ -46,7 +46,14 @@ pub struct StoreListActor {
     pub current_pricing_info: Option<serde_json::Value>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    StoreListActor {
+        required: id;
+        optional: title, name, username, user_full_name, description, categories, picture_url, url, stats, current_pricing_info
+    }
 }
 
 /// Which Store Actors `list` / `iterate` read.

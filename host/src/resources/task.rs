@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use http::Method;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{
     actor::{last_run, start_run},
@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// An Actor task, as `GET /v2/actor-tasks/{id}` describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Task {
@@ -44,7 +44,14 @@ pub struct Task {
     pub input: Option<serde_json::Value>,
     /// Every other field the API sent (`options`, `stats`, ...).
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    Task {
+        required: id;
+        optional: act_id, name, username, title, created_at, modified_at, input
+    }
 }
 
 /// A client for one task, by id or `username~name`.

@@ -1,7 +1,7 @@
 //! A user: `/v2/users/{userId}`, or `/v2/users/me` for the owner of the token.
 
 use http::Method;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::ResourceClient;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use crate::{
 
 /// A user account. `GET /v2/users/me` tells more (email, plan, proxy) than the public data of
 /// another user; fields the model does not name are in `extra`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct User {
@@ -35,11 +35,17 @@ pub struct User {
     pub created_at: Option<String>,
     /// Every other field the API sent (`profile`, `plan`, `proxy`, ...).
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    User {
+        optional: id, username, email, is_paying, created_at
+    }
 }
 
 /// The usage of the current billing cycle (`GET /v2/users/me/usage/monthly`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct MonthlyUsage {
@@ -60,11 +66,17 @@ pub struct MonthlyUsage {
     pub total_usage_credits_usd_after_volume_discount: Option<f64>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    MonthlyUsage {
+        optional: usage_cycle, monthly_service_usage, daily_service_usages, total_usage_credits_usd_before_volume_discount, total_usage_credits_usd_after_volume_discount
+    }
 }
 
 /// The account's limits and current usage (`GET /v2/users/me/limits`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct AccountLimits {
@@ -79,7 +91,13 @@ pub struct AccountLimits {
     pub current: serde_json::Map<String, serde_json::Value>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    AccountLimits {
+        optional: monthly_usage_cycle, limits, current
+    }
 }
 
 /// The limits `update_limits` changes (absent ones stay as they are).

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use http::Method;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{ResourceClient, WebhookDispatch, WebhookDispatchCollectionClient};
 use crate::{
@@ -14,7 +14,7 @@ use crate::{
 
 /// A webhook: an HTTP request the platform sends when an event of an Actor, task or run
 /// happens.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Webhook {
@@ -61,7 +61,14 @@ pub struct Webhook {
     pub description: Option<String>,
     /// Every other field the API sent (`lastDispatch`, `stats`, ...).
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    Webhook {
+        required: id;
+        optional: user_id, created_at, modified_at, is_ad_hoc, event_types, condition, request_url, payload_template, headers_template, should_interpolate_strings, ignore_ssl_errors, do_not_retry, description
+    }
 }
 
 /// The fields of a webhook to create or change (absent fields are not sent). `create` needs

@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::ResourceClient;
 use crate::{http::Pipeline, Error};
 
 /// One firing of a webhook, with its calls.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct WebhookDispatch {
@@ -37,7 +37,14 @@ pub struct WebhookDispatch {
     pub calls: Vec<serde_json::Value>,
     /// Every other field the API sent.
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub extra: super::Extra,
+}
+
+super::base::deserialize_with_extra! {
+    WebhookDispatch {
+        required: id;
+        optional: user_id, webhook_id, created_at, status, event_type, event_data, calls
+    }
 }
 
 /// A client for one webhook dispatch.

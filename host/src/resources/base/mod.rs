@@ -4,6 +4,7 @@
 //! per-call timeout override. A resource client is then only what is specific to it.
 
 mod job;
+mod model;
 mod pagination;
 mod query;
 mod wait;
@@ -22,6 +23,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 pub(crate) use job::duration_secs;
 pub use job::{ActorJobStatus, AdHocWebhook, RunInput, StartOptions};
+pub use model::Extra;
+pub(crate) use model::{deserialize_with_extra, ExtraBuilder, KeySeed};
 pub use pagination::ItemStream;
 pub(crate) use pagination::{by_cursor, by_offset, Paging};
 pub(crate) use query::datetime_ms;
