@@ -64,7 +64,7 @@ use apify_tests::{
 };
 use apify_transport_reqwest::ReqwestTransport;
 use bytes::Bytes;
-use futures_util::{stream, StreamExt};
+use futures_util::StreamExt;
 use http::{HeaderMap, Method};
 
 /// The variable that makes this binary a load-time sample (its value: the row).
@@ -78,6 +78,8 @@ struct Figures {
     stream_mbps: f64,
     rss_mib: f64,
     cpu_per_gib: f64,
+    /// Client CPU (user + system, all threads) per call with 32 in flight, µs.
+    par_cpu_us: f64,
     load_ms: f64,
     upload_mbps: f64,
     upload_rss_mib: f64,
@@ -112,8 +114,8 @@ fn main() {
         std::env::var_os("BENCH_QUICK").is_some() || !std::env::args().any(|a| a == "--bench");
     let cfg = if quick {
         Config {
-            seq_n: 500,
-            par_n: 2000,
+            seq_n: env_num("BENCH_SEQ_N", 500) as usize,
+            par_n: env_num("BENCH_PAR_N", 2000) as usize,
             body_len: 64 << 20,
             rounds: 1,
             loads: 1,
@@ -121,16 +123,16 @@ fn main() {
         }
     } else {
         Config {
-            seq_n: 5000,
-            par_n: 20000,
+            seq_n: env_num("BENCH_SEQ_N", 5000) as usize,
+            par_n: env_num("BENCH_PAR_N", 20000) as usize,
             body_len: 1 << 30,
             rounds: env_num("BENCH_ROUNDS", 5) as usize,
             loads: env_num("BENCH_LOADS", 4) as usize,
             wrk_secs: env_num("BENCH_WRK_SECS", 3),
         }
     };
-    // The CLI's runtime by default: multi-thread with 2 workers.
-    let runtime_kind = std::env::var("BENCH_RUNTIME").unwrap_or_else(|_| "multi_thread".into());
+    // The CLI's runtime by default: current-thread.
+    let runtime_kind = std::env::var("BENCH_RUNTIME").unwrap_or_else(|_| "current_thread".into());
     let rt = match runtime_kind.as_str() {
         "current_thread" => tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -173,8 +175,8 @@ fn main() {
             .enumerate()
         {
             let url = format!("{}/v2/users/me", s.base_url());
-            let a = run_wrk(&url, 1, cfg.wrk_secs.min(2));
-            let b = run_wrk(&url, 32, cfg.wrk_secs.min(2));
+            let a = run_wrk(&url, 1, cfg.wrk_secs.min(2)).0;
+            let b = run_wrk(&url, 32, cfg.wrk_secs.min(2)).0;
             println!("  {:<24} {a:>9.0} {b:>9.0}", s.kind().label());
             let score = (a * b).sqrt();
             if best.is_none_or(|(s, _)| score > s) {
@@ -260,8 +262,8 @@ fn main() {
                 }
                 let mut f = Figures::default();
                 if wrk {
-                    f.seq = run_wrk(&users_url, 1, cfg.wrk_secs);
-                    f.par = run_wrk(&users_url, 32, cfg.wrk_secs);
+                    (f.seq, _) = run_wrk(&users_url, 1, cfg.wrk_secs);
+                    (f.par, f.par_cpu_us) = run_wrk(&users_url, 32, cfg.wrk_secs);
                 }
                 if curl {
                     (f.stream_mbps, f.rss_mib, f.cpu_per_gib) =
@@ -295,8 +297,8 @@ fn main() {
             };
             let name = row_name(row);
             eprintln!(
-                "round {round} {name:<20} seq {:>8.0}  32-in-flight {:>8.0} calls/s  download {:>6.0} MB/s  peak RSS {:>5.1} MiB  CPU {:.2} s/GiB  upload {:>6.0} MB/s  peak RSS {:>5.1} MiB  load {:.2} ms",
-                f.seq, f.par, f.stream_mbps, f.rss_mib, f.cpu_per_gib, f.upload_mbps, f.upload_rss_mib, f.load_ms
+                "round {round} {name:<20} seq {:>8.0}  32-in-flight {:>8.0} calls/s {:>5.1} µs CPU/call  download {:>6.0} MB/s  peak RSS {:>5.1} MiB  CPU {:.2} s/GiB  upload {:>6.0} MB/s  peak RSS {:>5.1} MiB  load {:.2} ms",
+                f.seq, f.par, f.par_cpu_us, f.stream_mbps, f.rss_mib, f.cpu_per_gib, f.upload_mbps, f.upload_rss_mib, f.load_ms
             );
             results[row].push(f);
         }
@@ -318,9 +320,9 @@ fn main() {
         cfg.loads
     );
     println!(
-        "| row | seq calls/s | 32-in-flight calls/s | download MB/s | peak RSS MiB (download) | client CPU s/GiB (download) | upload MB/s | peak RSS MiB (upload) | load ms |"
+        "| row | seq calls/s | 32-in-flight calls/s | client CPU µs/call (32 in flight) | download MB/s | peak RSS MiB (download) | client CPU s/GiB (download) | upload MB/s | peak RSS MiB (upload) | load ms |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let cell = |v: f64, prec: usize| {
         if v > 0.0 {
             format!("{v:.prec$}")
@@ -331,13 +333,14 @@ fn main() {
     for (row, figures) in results.iter().enumerate() {
         let name = row_name(row);
         if figures.is_empty() {
-            println!("| {name} (skipped) | – | – | – | – | – | – | – | – |");
+            println!("| {name} (skipped) | – | – | – | – | – | – | – | – | – |");
             continue;
         }
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(med(row, |f| f.seq), 0),
             cell(med(row, |f| f.par), 0),
+            cell(med(row, |f| f.par_cpu_us), 1),
             cell(med(row, |f| f.stream_mbps), 0),
             cell(med(row, |f| f.rss_mib), 1),
             cell(med(row, |f| f.cpu_per_gib), 2),
@@ -401,24 +404,42 @@ async fn measure(
     par_n: usize,
     body_len: u64,
 ) -> Figures {
+    // The calls run as tasks on the client runtime's workers, as a program on a multi-thread
+    // runtime runs its work (a `block_on` caller is a thread of its own: every call would then
+    // wake a worker and be woken back). 32 in flight: 32 tasks, each with its share of the calls.
     let user = client.user(None);
-    // Warm the pool.
-    for _ in 0..50 {
-        user.get().await.expect("users/me").expect("a user");
-    }
-    let start = Instant::now();
-    for _ in 0..seq_n {
-        user.get().await.expect("users/me").expect("a user");
-    }
-    let seq = seq_n as f64 / start.elapsed().as_secs_f64();
-
-    let start = Instant::now();
-    stream::iter(0..par_n)
-        .for_each_concurrent(32, |_| async {
+    let seq = tokio::spawn(async move {
+        // Warm the pool.
+        for _ in 0..50 {
             user.get().await.expect("users/me").expect("a user");
+        }
+        let start = Instant::now();
+        for _ in 0..seq_n {
+            user.get().await.expect("users/me").expect("a user");
+        }
+        seq_n as f64 / start.elapsed().as_secs_f64()
+    })
+    .await
+    .expect("the sequential task");
+
+    let cpu0 = cpu_seconds();
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..32)
+        .map(|k| {
+            let user = client.user(None);
+            let n = par_n / 32 + usize::from(k < par_n % 32);
+            tokio::spawn(async move {
+                for _ in 0..n {
+                    user.get().await.expect("users/me").expect("a user");
+                }
+            })
         })
-        .await;
+        .collect();
+    for task in tasks {
+        task.await.expect("a 32-in-flight task");
+    }
     let par = par_n as f64 / start.elapsed().as_secs_f64();
+    let par_cpu_us = (cpu_seconds() - cpu0) / par_n as f64 * 1e6;
 
     reset_peak_rss();
     let cpu0 = cpu_seconds();
@@ -433,6 +454,7 @@ async fn measure(
         stream_mbps: body_len as f64 / secs / 1e6,
         rss_mib: peak_rss_mib(),
         cpu_per_gib,
+        par_cpu_us,
         ..Figures::default()
     }
 }
@@ -566,29 +588,27 @@ fn tool_available(tool: &str, arg: &str) -> bool {
 }
 
 /// `wrk` on `url` with `conns` keep-alive connections (1 thread for 1 connection, else 2) for
-/// `secs` seconds; its "Requests/sec".
-fn run_wrk(url: &str, conns: usize, secs: u64) -> f64 {
+/// `secs` seconds: its "Requests/sec", and its CPU per request in µs.
+fn run_wrk(url: &str, conns: usize, secs: u64) -> (f64, f64) {
     let threads = if conns == 1 { 1 } else { 2 };
-    let out = Command::new("wrk")
-        .args([
-            format!("-t{threads}"),
-            format!("-c{conns}"),
-            format!("-d{secs}s"),
-            url.to_string(),
-        ])
-        .output()
-        .expect("run wrk");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        format!("-t{threads}"),
+        format!("-c{conns}"),
+        format!("-d{secs}s"),
+        url.to_string(),
+    ]);
+    let (text, cpu, _) = run_reaped(cmd);
+    let per_sec: f64 = text
+        .lines()
         .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in wrk's output: {text}"))
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk's output: {text}"));
+    (per_sec, cpu / (per_sec * secs as f64) * 1e6)
 }
 
 /// `curl -o /dev/null` of `url` (with `upload`: `curl -T FILE`, a PUT of the file): MB/s, its
 /// peak RSS in MiB, its CPU s/GiB.
-// Reaped by `libc::wait4` (for its rusage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
 fn run_curl(url: &str, len: u64, upload: Option<&std::path::Path>) -> (f64, f64, f64) {
     let mut cmd = Command::new("curl");
     cmd.args(["-s", "-o", "/dev/null", "-w"]);
@@ -596,21 +616,8 @@ fn run_curl(url: &str, len: u64, upload: Option<&std::path::Path>) -> (f64, f64,
         Some(path) => cmd.arg("%{size_upload} %{time_total}").arg("-T").arg(path),
         None => cmd.arg("%{size_download} %{time_total}"),
     };
-    let mut child = cmd
-        .arg(url)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run curl");
-    let mut text = String::new();
-    child
-        .stdout
-        .take()
-        .expect("piped")
-        .read_to_string(&mut text)
-        .expect("curl output");
-    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
-    // SAFETY: waits for our own child, whose pid `Child` will not wait for again.
-    unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    cmd.arg(url);
+    let (text, cpu, maxrss_mib) = run_reaped(cmd);
     let f: Vec<f64> = text
         .split_whitespace()
         .filter_map(|x| x.parse().ok())
@@ -619,12 +626,37 @@ fn run_curl(url: &str, len: u64, upload: Option<&std::path::Path>) -> (f64, f64,
         f.len() == 2 && f[0] as u64 == len,
         "curl transferred {text:?}"
     );
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
     (
         len as f64 / f[1] / 1e6,
-        usage.ru_maxrss as f64 / 1024.0,
+        maxrss_mib,
         cpu / (len as f64 / (1u64 << 30) as f64),
+    )
+}
+
+/// Runs `cmd` to its end: its standard output, its CPU seconds (user + system) and its peak
+/// RSS in MiB, from the child's own rusage.
+// Reaped by `libc::wait4` (for its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn run_reaped(mut cmd: Command) -> (String, f64, f64) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run the limit tool");
+    let mut text = String::new();
+    child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_string(&mut text)
+        .expect("the tool's output");
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: waits for our own child, whose pid `Child` will not wait for again.
+    unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (
+        text,
+        tv(usage.ru_utime) + tv(usage.ru_stime),
+        usage.ru_maxrss as f64 / 1024.0,
     )
 }
 
