@@ -17,9 +17,10 @@ pub mod ffi {
 
     pub use crate::ffi::{
         BodyStream, BodyStreamBox, BodyStream_TO, BytesOwner, BytesOwner_TO, CallResult,
-        ChunkResult, FfiBytes, FfiError, FfiHeader, FfiRequest, FfiResponse, FfiStreamedBody,
-        HttpClient, HttpClientBox, HttpClient_TO, StreamingHttpClient, StreamingHttpClientBox,
-        StreamingHttpClient_TO,
+        ChunkResult, ConnectResult, FfiBytes, FfiError, FfiHeader, FfiRequest, FfiResponse,
+        FfiStreamedBody, HostRuntime, HostRuntimeBox, HostRuntime_TO, HostSocket, HostSocketBox,
+        HostSocket_TO, HttpClient, HttpClientBox, HttpClient_TO, IoResult, StreamingHttpClient,
+        StreamingHttpClientBox, StreamingHttpClient_TO,
     };
 }
 
@@ -61,4 +62,5 @@ pub mod convert {
         body_from_ffi, body_to_ffi, bytes_from_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi,
         panic_error, timeout_to_ffi,
     };
+    pub use crate::services::{socket_to_ffi, tokio_runtime_services};
 }

@@ -68,6 +68,19 @@ pub trait Transport: Send + Sync + Sized + 'static {
 
 // ---- root module entry points ------------------------------------------------------------------
 
+/// `new_hosted_client` of a plugin that runs on its own runtime: not offered (its metadata
+/// lacks [`crate::Capabilities::HOSTED`], so a host never calls this).
+pub(crate) extern "C" fn no_hosted_client(
+    _options: RStr<'_>,
+    _runtime: crate::ffi::HostRuntimeBox,
+) -> RResult<StreamingHttpClientBox, FfiError> {
+    RResult::RErr(FfiError {
+        kind: ErrorKind::OTHER,
+        message: RString::from("this plugin runs on a runtime of its own, not on the host's"),
+        retryable: false,
+    })
+}
+
 pub(crate) extern "C" fn metadata<T: Transport>() -> PluginMetadata {
     match catch_unwind(T::metadata) {
         Ok(m) => metadata_for(m),
@@ -102,16 +115,7 @@ pub(crate) extern "C" fn new_streaming_client<T: Transport>(
 /// Builds the client behind both constructors: the runtime, then the author's `new` in it.
 fn construct<T: Transport>(options: RStr<'_>) -> RResult<Client<T>, FfiError> {
     let result = catch_unwind(AssertUnwindSafe(|| -> Result<Client<T>, Error> {
-        let options: serde_json::Value = if options.trim().is_empty() {
-            serde_json::json!({})
-        } else {
-            serde_json::from_str(options.as_str()).map_err(|e| {
-                Error::new(
-                    ErrorKind::INVALID_REQUEST,
-                    format!("the plugin options are not valid JSON: {e}"),
-                )
-            })?
-        };
+        let options = parse_options(options)?;
         // Multi-thread on purpose: its workers run the exchanges and drive the plugin's sockets
         // and timers while the host polls streamed bodies in place. A current-thread runtime
         // would have nobody to drive them.
@@ -144,6 +148,19 @@ fn construct<T: Transport>(options: RStr<'_>) -> RResult<Client<T>, FfiError> {
             "the plugin panicked during client construction",
         )),
     }
+}
+
+/// The plugin's options: a JSON object (`{}` when the host sends nothing).
+pub(crate) fn parse_options(options: RStr<'_>) -> Result<serde_json::Value, Error> {
+    if options.trim().is_empty() {
+        return Ok(serde_json::json!({}));
+    }
+    serde_json::from_str(options.as_str()).map_err(|e| {
+        Error::new(
+            ErrorKind::INVALID_REQUEST,
+            format!("the plugin options are not valid JSON: {e}"),
+        )
+    })
 }
 
 // ---- the client ----------------------------------------------------------------------------------
@@ -211,7 +228,10 @@ impl<T: Transport> StreamingHttpClient for Client<T> {
     }
 }
 
-fn request_from_ffi(r: FfiRequest, streamed: Option<FfiStreamedBody>) -> Result<Request, Error> {
+pub(crate) fn request_from_ffi(
+    r: FfiRequest,
+    streamed: Option<FfiStreamedBody>,
+) -> Result<Request, Error> {
     let method = http::Method::from_bytes(r.method.as_bytes()).map_err(|_| {
         Error::new(
             ErrorKind::INVALID_REQUEST,
@@ -239,11 +259,11 @@ fn request_from_ffi(r: FfiRequest, streamed: Option<FfiStreamedBody>) -> Result<
     })
 }
 
-fn response_to_ffi(r: Response, handle: Handle) -> FfiResponse {
+pub(crate) fn response_to_ffi(r: Response, handle: Option<Handle>) -> FfiResponse {
     FfiResponse {
         status: r.status.as_u16(),
         headers: headers_to_ffi(&r.headers),
-        body: body_to_ffi(r.body, Some(handle)),
+        body: body_to_ffi(r.body, handle),
     }
 }
 
@@ -251,7 +271,7 @@ fn response_to_ffi(r: Response, handle: Handle) -> FfiResponse {
 /// timers. Two, not one per core: with 32 calls in flight two workers measured 0.95x the
 /// built-in transport against 0.63-0.75x for one (2-core machine, transports bench), and a fixed
 /// number keeps a CLI on a many-core machine from starting dozens of threads.
-const PLUGIN_WORKERS: usize = 2;
+pub(crate) const PLUGIN_WORKERS: usize = 2;
 
 /// Bodies up to this size (by `Content-Length`, for calls that do not stream) are read inside
 /// the exchange's task, so they cost no cross-thread wake-up per chunk.
@@ -284,7 +304,7 @@ fn spawned_exchange<T: Transport>(
         if small {
             response.body = read_what_is_ready(response.body).await?;
         }
-        Ok::<_, Error>(response_to_ffi(response, task_handle))
+        Ok::<_, Error>(response_to_ffi(response, Some(task_handle)))
     });
     let join = AbortOnDrop(join);
     async move {
@@ -380,11 +400,18 @@ impl<T> Future for AbortOnDrop<T> {
 ///
 /// Put it once in the plugin crate (crate-type `cdylib`):
 /// ```ignore
-/// apify_plugin_api::export_plugin!(MyTransport);
+/// apify_plugin_api::export_plugin!(MyTransport);          // a `Transport`
+/// apify_plugin_api::export_plugin!(hosted MyTransport);   // a `HostedTransport`
 /// ```
 #[macro_export]
 macro_rules! export_plugin {
+    (hosted $transport:ty) => {
+        $crate::export_plugin!(@root $crate::__private::hosted_root_module::<$transport>);
+    };
     ($transport:ty) => {
+        $crate::export_plugin!(@root $crate::__private::root_module::<$transport>);
+    };
+    (@root $root:expr) => {
         // Panics are turned into errors with `catch_unwind`, which cannot work with abort.
         #[cfg(panic = "abort")]
         compile_error!("transport plugins must be built with panic = \"unwind\": the export glue turns panics into errors");
@@ -395,9 +422,7 @@ macro_rules! export_plugin {
             $crate::__private::abi_stable::library::LibHeader = {
             extern "C" fn __apify_root_module(
             ) -> $crate::__private::abi_stable::library::RootModuleResult {
-                $crate::__private::abi_stable::library::__call_root_module_loader(
-                    $crate::__private::root_module::<$transport>,
-                )
+                $crate::__private::abi_stable::library::__call_root_module_loader($root)
             }
             // SAFETY: what `#[export_root_module]` expands to (abi_stable 0.11): the header
             // describes `PluginModRef`, which `__apify_root_module` returns, and the layout is

@@ -220,3 +220,67 @@ pub trait StreamingHttpClient: Send + Sync {
 
 /// An owned `StreamingHttpClient` trait object.
 pub type StreamingHttpClientBox = StreamingHttpClient_TO<'static, RBox<()>>;
+
+/// The result of a socket read or write: how many bytes, or an error.
+pub type IoResult = RResult<usize, FfiError>;
+
+/// A TCP connection opened by the host for a plugin that runs on the host's threads (added in
+/// 1.2). The socket is registered with the host's reactor, so a plugin polling it with the
+/// host's waker is woken by the host's own I/O driver: the exchange never leaves the host's
+/// threads.
+#[sabi_trait]
+pub trait HostSocket: Send {
+    /// Reads into the `len` bytes at `buf` (which may be uninitialized), like
+    /// `tokio::io::AsyncRead::poll_read`; `Ready(ROk(0))` is the end of the stream, `ROk(n)`
+    /// means the first `n` bytes were written.
+    ///
+    /// # Safety
+    /// `buf` must point to `len` bytes that are writable and not otherwise accessed for the
+    /// duration of the call. (A raw pointer, so a read goes into a buffer's uninitialized
+    /// spare capacity without zeroing it first.)
+    unsafe fn poll_read(
+        &mut self,
+        cx: &mut FfiContext<'_>,
+        buf: *mut u8,
+        len: usize,
+    ) -> FfiPoll<IoResult>;
+
+    /// Writes some of `buf`, like `tokio::io::AsyncWrite::poll_write`.
+    fn poll_write(&mut self, cx: &mut FfiContext<'_>, buf: RSlice<'_, u8>) -> FfiPoll<IoResult>;
+
+    /// Flushes buffered data (a no-op for a plain TCP socket).
+    fn poll_flush(&mut self, cx: &mut FfiContext<'_>) -> FfiPoll<IoResult>;
+
+    /// Shuts the write half down.
+    #[sabi(last_prefix_field)]
+    fn poll_shutdown(&mut self, cx: &mut FfiContext<'_>) -> FfiPoll<IoResult>;
+}
+
+/// An owned [`HostSocket`] trait object.
+pub type HostSocketBox = HostSocket_TO<'static, RBox<()>>;
+
+/// The result of a connect.
+pub type ConnectResult = RResult<HostSocketBox, FfiError>;
+
+/// What the host lends a plugin so that the plugin runs on the host's threads (added in 1.2,
+/// given to the root module's `new_hosted_client`): TCP connections on the host's reactor,
+/// tasks on the host's executor, and timers on the host's clock. A plugin that uses only these
+/// (hyper, with its runtime-agnostic `rt` traits, can) costs no thread hand-off per exchange.
+#[sabi_trait]
+pub trait HostRuntime: Send + Sync + Clone {
+    /// Resolves `host` and connects to `host:port` (TCP, `TCP_NODELAY` set). A failure is a
+    /// [`ErrorKind::CONNECT`] error naming the address.
+    fn connect(&self, host: RString, port: u16) -> FfiFuture<ConnectResult>;
+
+    /// Runs `task` to its end on the host's runtime (a connection's background task). The
+    /// task is dropped, unfinished, if the host's runtime shuts down first.
+    fn spawn(&self, task: FfiFuture<()>);
+
+    /// A future that completes `nanos` nanoseconds from now, on the host's timer.
+    #[sabi(last_prefix_field)]
+    fn sleep(&self, nanos: u64) -> FfiFuture<()>;
+}
+
+/// A shared [`HostRuntime`] trait object (cloned into the plugin's connector, executor and
+/// timer).
+pub type HostRuntimeBox = HostRuntime_TO<'static, abi_stable::std_types::RArc<()>>;

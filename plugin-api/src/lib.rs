@@ -10,6 +10,10 @@
 //!   [`redact_userinfo`]).
 //! - [`export_plugin!`]: wraps an implementation into the FFI types. It owns the plugin's tokio
 //!   runtime, converts types, and catches every panic at the boundary.
+//! - [`HostedTransport`] (added in 1.2), exported with `export_plugin!(hosted T)`: a transport
+//!   that runs on the host's threads, through the sockets, tasks and timers the host lends it
+//!   ([`Host`]), so an exchange costs no thread hand-off (hyper-based clients can do this;
+//!   reqwest cannot).
 //!
 //! The binary interface underneath (the `#[repr(C)]` types, the `HttpClient` trait object, the
 //! root module whose layout abi_stable checks when the host loads the library, the snapshots of
@@ -32,11 +36,14 @@ mod convert;
 mod export;
 mod ffi;
 mod history;
+mod hosted;
 mod module;
+mod services;
 mod types;
 
 pub use export::Transport;
 pub use ffi::ErrorKind;
+pub use hosted::{Host, HostSleep, HostTcp, HostedTransport};
 pub use module::{Capabilities, API_MAJOR, API_MINOR};
 pub use types::{
     chain_has, error_chain, redact_userinfo, Body, Error, Metadata, Request, RequestBody, Response,
@@ -50,6 +57,6 @@ pub use serde_json;
 /// Re-exports used by [`export_plugin!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::module::root_module;
+    pub use crate::module::{hosted_root_module, root_module};
     pub use abi_stable;
 }

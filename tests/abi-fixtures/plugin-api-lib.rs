@@ -13,6 +13,10 @@ mod export;
 mod ffi;
 #[path = "../../plugin-api/src/history.rs"]
 mod history;
+#[path = "../../plugin-api/src/hosted.rs"]
+mod hosted;
+#[path = "../../plugin-api/src/services.rs"]
+mod services;
 #[path = "../../plugin-api/src/types.rs"]
 mod types;
 
@@ -22,6 +26,7 @@ mod module {
 }
 
 pub use export::Transport;
+pub use hosted::{Host, HostSleep, HostTcp, HostedTransport};
 pub use ffi::ErrorKind;
 pub use module::{Capabilities, API_MAJOR, API_MINOR};
 pub use types::{chain_has, error_chain, Body, Error, Metadata, Request, RequestBody, Response};

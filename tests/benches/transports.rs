@@ -60,7 +60,7 @@ use apify_host::{
 };
 use apify_tests::{
     bench_server::{BenchServer, ServerKind},
-    plugin_path, reqwest_plugin,
+    hyper_plugin, plugin_path, reqwest_plugin,
 };
 use apify_transport_reqwest::ReqwestTransport;
 use bytes::Bytes;
@@ -214,6 +214,7 @@ fn main() {
                 Arc::new(BuiltinTransport::new().unwrap()) as Arc<dyn HttpTransport>,
             ),
             ("plugin:reqwest", reqwest_plugin()),
+            ("plugin:hyper (hosted)", hyper_plugin()),
             (
                 "in-process reqwest",
                 Arc::new(
@@ -233,7 +234,7 @@ fn main() {
                 .expect("client")
         })
         .collect();
-    let load_rows = ["builtin", "plugin", "inprocess"];
+    let load_rows = ["builtin", "plugin", "plugin-hyper", "inprocess"];
 
     // Row 0 is the limit (wrk + curl), rows 1.. the transports.
     let n_rows = transports.len() + 1;
@@ -364,14 +365,17 @@ fn main() {
             median(&mut xs)
         }
     };
+    // Rows: 0 limit, 1 builtin, 2 reqwest plugin, 3 hyper plugin (hosted), 4 in-process reqwest.
     println!("\nratios (medians of per-round ratios):");
-    println!(
-        "  plugin / builtin:    seq {:.3}x  32-in-flight {:.3}x  download {:.3}x  upload {:.3}x  (target >= 0.9x)",
-        ratio(2, 1, |f| f.seq),
-        ratio(2, 1, |f| f.par),
-        ratio(2, 1, |f| f.stream_mbps),
-        ratio(2, 1, |f| f.upload_mbps)
-    );
+    for (label, row) in [("reqwest plugin", 2), ("hyper plugin  ", 3)] {
+        println!(
+            "  {label} / builtin: seq {:.3}x  32-in-flight {:.3}x  download {:.3}x  upload {:.3}x  (target >= 0.9x)",
+            ratio(row, 1, |f| f.seq),
+            ratio(row, 1, |f| f.par),
+            ratio(row, 1, |f| f.stream_mbps),
+            ratio(row, 1, |f| f.upload_mbps)
+        );
+    }
     if !results[0].is_empty() {
         println!(
             "  builtin / wrk:       seq {:.3}x  32-in-flight {:.3}x  (targets >= 0.8x, >= 0.5x); builtin / curl download {:.3}x",
@@ -381,11 +385,11 @@ fn main() {
         );
     }
     println!(
-        "  plugin / in-process: seq {:.3}x  32-in-flight {:.3}x  download {:.3}x  CPU per GiB {:.3}x",
-        ratio(2, 3, |f| f.seq),
-        ratio(2, 3, |f| f.par),
-        ratio(2, 3, |f| f.stream_mbps),
-        ratio(2, 3, |f| f.cpu_per_gib)
+        "  reqwest plugin / in-process: seq {:.3}x  32-in-flight {:.3}x  download {:.3}x  CPU per GiB {:.3}x",
+        ratio(2, 4, |f| f.seq),
+        ratio(2, 4, |f| f.par),
+        ratio(2, 4, |f| f.stream_mbps),
+        ratio(2, 4, |f| f.cpu_per_gib)
     );
     drop(candidates);
     drop(testkit);
@@ -541,8 +545,13 @@ fn load_sample(row: &str) {
         .expect("runtime");
     let line = rt.block_on(async {
         match row {
-            "plugin" => {
-                let path = plugin_path("apify_transport_reqwest");
+            "plugin" | "plugin-hyper" => {
+                let lib = if row == "plugin" {
+                    "apify_transport_reqwest"
+                } else {
+                    "apify_transport_hyper"
+                };
+                let path = plugin_path(lib);
                 let t0 = Instant::now();
                 let loaded = load_plugin(&path, &PluginLoadOptions::default())
                     .unwrap_or_else(|e| panic!("{e}"));

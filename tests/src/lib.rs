@@ -16,7 +16,7 @@ use apify_host::{load_plugin, HttpTransport, PluginLoadOptions};
 
 /// A transport under test, with a name for messages.
 pub struct TransportUnderTest {
-    /// `builtin`, `plugin:reqwest`, `custom:reqwest`.
+    /// `builtin`, `plugin:reqwest`, `plugin:hyper`, `custom:reqwest`.
     pub name: &'static str,
     /// The transport.
     pub transport: Arc<dyn HttpTransport>,
@@ -54,11 +54,19 @@ pub fn plugin_path(lib_name: &str) -> PathBuf {
 
 /// Loads the reqwest plugin through the real loader.
 pub fn reqwest_plugin() -> Arc<dyn HttpTransport> {
-    let loaded = load_plugin(
-        &plugin_path("apify_transport_reqwest"),
-        &PluginLoadOptions::default(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    workspace_plugin("apify_transport_reqwest")
+}
+
+/// Loads the hyper plugin (a hosted one: it runs on the caller's runtime) through the real
+/// loader.
+pub fn hyper_plugin() -> Arc<dyn HttpTransport> {
+    workspace_plugin("apify_transport_hyper")
+}
+
+/// Loads a plugin built in this workspace through the real loader, with no options.
+fn workspace_plugin(lib_name: &str) -> Arc<dyn HttpTransport> {
+    let loaded = load_plugin(&plugin_path(lib_name), &PluginLoadOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
     Arc::new(
         loaded
             .new_client(&serde_json::json!({}))

@@ -1,7 +1,9 @@
 //! One test per (case, transport): [`transport_tests!`](crate::transport_tests) turns each
 //! `async fn case(t: TransportUnderTest)` into tests `case::builtin`, `case::plugin_reqwest` (the
-//! reqwest plugin loaded from its `.so`), `case::custom_reqwest` (the same code linked in-process)
-//! and `case::plugin_extra`, so a failure names its transport and hides no other's result.
+//! reqwest plugin loaded from its `.so`), `case::plugin_hyper` (the hyper plugin, which runs on
+//! the test's own runtime through the services the host lends it), `case::custom_reqwest` (the
+//! reqwest code linked in-process) and `case::plugin_extra`, so a failure names its transport
+//! and hides no other's result.
 //!
 //! `plugin_extra` runs the suites against a plugin author's own plugin, loaded as `plugin:extra`
 //! from `APIFY_CONFORMANCE_PLUGIN=/path/to/libmy_transport.so` (options as JSON in
@@ -13,7 +15,7 @@ use apify_host::{load_plugin, BuiltinTransport, HttpTransport, InProcess, Plugin
 use apify_transport_reqwest::ReqwestTransport;
 use serde_json::json;
 
-use crate::{reqwest_plugin, TransportUnderTest};
+use crate::{hyper_plugin, reqwest_plugin, TransportUnderTest};
 
 /// Generates the per-transport tests of the listed cases: groups of a test attribute, then names
 /// of `async fn case(t: TransportUnderTest)` in the calling module (an unlisted case is dead code).
@@ -39,7 +41,7 @@ macro_rules! transport_tests {
     ($(#[$test:meta] $($case:ident),+ $(,)?)+) => {$($(
         mod $case {
             $crate::transport_tests!(
-                @each #[$test] $case: builtin plugin_reqwest custom_reqwest plugin_extra
+                @each #[$test] $case: builtin plugin_reqwest plugin_hyper custom_reqwest plugin_extra
             );
         }
     )+)+};
@@ -54,6 +56,7 @@ pub fn transport(test_name: &str) -> Option<TransportUnderTest> {
             Arc::new(BuiltinTransport::new().expect("builtin transport")),
         ),
         "plugin_reqwest" => ("plugin:reqwest", reqwest_plugin()),
+        "plugin_hyper" => ("plugin:hyper", hyper_plugin()),
         "custom_reqwest" => (
             "custom:reqwest",
             Arc::new(

@@ -5,28 +5,16 @@
 //! keeps one thin layer over the connection pool, and a reqwest-based transport stays available
 //! as a plugin. rustls with ring avoids a C toolchain dependency (aws-lc-sys) in the host.
 
-use std::{
-    error::Error as StdError,
-    io,
-    pin::Pin,
-    task::{Context, Poll},
-};
-
-use bytes::Bytes;
-use futures_core::Stream;
-use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
+use apify_hyper_common::{map_client_error, tls_config, IncomingStream, OutgoingBody};
 use hyper_rustls::HttpsConnector;
 use hyper_util::{
     client::legacy::{connect::HttpConnector, Client},
     rt::TokioExecutor,
 };
 
-use apify_plugin_api::{chain_has, error_chain};
-
 use super::{
-    CallFuture, HttpTransport, TransportBody, TransportError as Error,
-    TransportErrorKind as ErrorKind, TransportRequest as Request,
-    TransportRequestBody as RequestBody, TransportResponse as Response,
+    CallFuture, HttpTransport, TransportError as Error, TransportErrorKind as ErrorKind,
+    TransportRequest as Request, TransportResponse as Response,
 };
 
 /// The default transport, compiled into the host.
@@ -41,15 +29,7 @@ impl BuiltinTransport {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new(ErrorKind::TLS, format!("cannot set up TLS: {e}")))?
-        .with_root_certificates(rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        })
-        .with_no_client_auth();
+        let tls = tls_config()?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -107,146 +87,4 @@ impl HttpTransport for BuiltinTransport {
             })
         })
     }
-}
-
-/// A request body as hyper sends it: whole, or pulled chunk by chunk from the pipeline's stream
-/// (with its exact length as the size hint when known, so hyper sends `Content-Length`).
-enum OutgoingBody {
-    Full(Option<Bytes>),
-    Stream {
-        stream: TransportBody,
-        length: Option<u64>,
-    },
-}
-
-impl OutgoingBody {
-    fn new(body: RequestBody) -> Self {
-        match body {
-            RequestBody::Full(b) if b.is_empty() => OutgoingBody::Full(None),
-            RequestBody::Full(b) => OutgoingBody::Full(Some(b)),
-            RequestBody::Stream { stream, length } => OutgoingBody::Stream { stream, length },
-        }
-    }
-}
-
-impl HttpBody for OutgoingBody {
-    type Data = Bytes;
-    type Error = Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        match self.get_mut() {
-            OutgoingBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            OutgoingBody::Stream { stream, .. } => stream
-                .as_mut()
-                .poll_next(cx)
-                .map(|c| c.map(|c| c.map(Frame::data))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        matches!(self, OutgoingBody::Full(None))
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            OutgoingBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            OutgoingBody::Stream {
-                length: Some(n), ..
-            } => SizeHint::with_exact(*n),
-            OutgoingBody::Stream { .. } => SizeHint::default(),
-        }
-    }
-}
-
-/// hyper's body as a stream of data chunks.
-struct IncomingStream(Incoming);
-
-impl Stream for IncomingStream {
-    type Item = Result<Bytes, Error>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            return match Pin::new(&mut self.0).poll_frame(cx) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(map_hyper_error(&e)))),
-                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                    Ok(data) => Poll::Ready(Some(Ok(data))),
-                    Err(_) => continue, // trailers: not part of the body
-                },
-            };
-        }
-    }
-}
-
-fn map_client_error(e: hyper_util::client::legacy::Error) -> Error {
-    let detail = error_chain(&e);
-    // The request body's own source failed (a file read, a closed pipe): that error, as it is.
-    if let Some(body_error) = find_source::<Error>(&e) {
-        return Error::new(
-            body_error.kind,
-            format!("the request body failed: {}", body_error.message),
-        )
-        .retryable(body_error.retryable);
-    }
-    // A certificate or handshake failure surfaces as a connect error: classify it as TLS first,
-    // so it is not retried (it will not heal by itself).
-    if is_tls_failure(&e) {
-        return Error::new(ErrorKind::TLS, format!("TLS failure: {detail}"));
-    }
-    if e.is_connect() {
-        return Error::new(ErrorKind::CONNECT, format!("cannot connect: {detail}"));
-    }
-    if let Some(h) = find_source::<hyper::Error>(&e) {
-        return map_hyper_error(h);
-    }
-    if let Some(io) = find_source::<io::Error>(&e) {
-        return map_io_error(io, &detail);
-    }
-    Error::new(ErrorKind::OTHER, detail).retryable(false)
-}
-
-fn map_hyper_error(e: &hyper::Error) -> Error {
-    let detail = error_chain(e);
-    if let Some(io) = find_source::<io::Error>(e) {
-        return map_io_error(io, &detail);
-    }
-    if e.is_incomplete_message() || e.is_canceled() || e.is_body_write_aborted() {
-        Error::new(ErrorKind::IO, detail)
-    } else if e.is_timeout() {
-        Error::new(ErrorKind::TIMEOUT, detail)
-    } else if e.is_parse() || e.is_user() {
-        Error::new(ErrorKind::PROTOCOL, detail)
-    } else {
-        Error::new(ErrorKind::IO, detail)
-    }
-}
-
-fn map_io_error(e: &io::Error, detail: &str) -> Error {
-    use io::ErrorKind as K;
-    let kind = match e.kind() {
-        K::ConnectionRefused | K::NotConnected | K::AddrNotAvailable => ErrorKind::CONNECT,
-        K::TimedOut | K::WouldBlock => ErrorKind::TIMEOUT,
-        _ if is_tls_failure(e) => ErrorKind::TLS,
-        _ => ErrorKind::IO,
-    };
-    Error::new(kind, detail.to_string())
-}
-
-/// Whether a rustls error is anywhere in the chain: a handshake or certificate failure.
-fn is_tls_failure(e: &(dyn StdError + 'static)) -> bool {
-    chain_has::<rustls::Error>(e)
-}
-
-fn find_source<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(t) = err.downcast_ref::<T>() {
-            return Some(t);
-        }
-        cur = err.source();
-    }
-    None
 }

@@ -1,7 +1,8 @@
 //! Adapts a plugin's FFI client to [`HttpTransport`].
 //!
 //! A plugin built against interface 1.2 or later gives a [`StreamingHttpClient`]: request bodies
-//! stream across the boundary. An older plugin gives an `HttpClient` whose requests carry one
+//! stream across the boundary. A hosted plugin's client (capability `hosted`) runs on our
+//! threads: we lend it sockets on our reactor, our executor and our timer. An older plugin gives an `HttpClient` whose requests carry one
 //! buffer, so a streamed body is read into memory first (as every body was before 1.2).
 
 use std::{future::Future, sync::Arc, task::Poll, time::Duration};
@@ -10,9 +11,11 @@ use abi_stable::std_types::{ROption, RResult, RStr};
 use apify_plugin_api::abi::{
     convert::{
         body_from_ffi, body_to_ffi, bytes_to_ffi, headers_from_ffi, headers_to_ffi, timeout_to_ffi,
+        tokio_runtime_services,
     },
     ffi::{CallResult, FfiRequest, FfiStreamedBody, HttpClientBox, StreamingHttpClientBox},
 };
+use apify_plugin_api::Capabilities;
 use async_ffi::FfiFuture;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -88,20 +91,47 @@ impl Drop for ClientHandle {
 
 impl LoadedPlugin {
     /// Creates a client from `options` (a JSON object). Constructor errors and panics come back
-    /// as errors; the host survives either.
+    /// as errors; the host survives either. A hosted plugin (capability `hosted`) runs on the
+    /// caller's runtime, through the sockets, tasks and timers lent to it.
     pub fn new_client(
         &self,
         options: &serde_json::Value,
     ) -> Result<PluginTransport, PluginLoadError> {
+        self.create_client(options, true)
+    }
+
+    /// Creates a client as a host before interface 1.2 would: a hosted plugin then starts a
+    /// runtime of its own instead of running on the caller's. For comparisons and diagnosis;
+    /// [`LoadedPlugin::new_client`] is the one to use.
+    pub fn new_client_on_own_runtime(
+        &self,
+        options: &serde_json::Value,
+    ) -> Result<PluginTransport, PluginLoadError> {
+        self.create_client(options, false)
+    }
+
+    fn create_client(
+        &self,
+        options: &serde_json::Value,
+        lend_runtime: bool,
+    ) -> Result<PluginTransport, PluginLoadError> {
         let json = options.to_string();
         let options = RStr::from_str(&json);
-        // The newest client the plugin offers (`new_streaming_client` is absent before 1.2).
-        let created = match self.module.new_streaming_client() {
-            Some(new) => match new(options) {
+        // The newest client the plugin offers: one that runs on our threads (1.2, hosted
+        // plugins only), one that streams request bodies (1.2), or the 1.0 one.
+        let hosted = (lend_runtime && self.metadata.capabilities.contains(Capabilities::HOSTED))
+            .then(|| self.module.new_hosted_client())
+            .flatten();
+        let created = match (hosted, self.module.new_streaming_client()) {
+            (Some(new), _) => match new(options, tokio_runtime_services(None)) {
                 RResult::ROk(c) => RResult::ROk(FfiClient::Streaming(c)),
                 RResult::RErr(e) => RResult::RErr(e),
             },
-            None => match (self.module.new_client())(options) {
+            (None, Some(new)) => match new(options) {
+                RResult::ROk(c) => RResult::ROk(FfiClient::Streaming(c)),
+                RResult::RErr(e) => RResult::RErr(e),
+            },
+            (None, None) => match (self.module.new_client())(options) {
                 RResult::ROk(c) => RResult::ROk(FfiClient::Buffered(c)),
                 RResult::RErr(e) => RResult::RErr(e),
             },

@@ -1,0 +1,365 @@
+//! Transports that run on the host's threads (added in 1.2): [`HostedTransport`], the services
+//! it is given ([`Host`]: TCP connections, tasks, timers), and the glue that exports it.
+//!
+//! Why: a plugin with a tokio runtime of its own (every [`crate::Transport`]) hands each
+//! exchange to its own threads and back, two cross-thread wake-ups per call; on a 2-core VM
+//! that alone cost a third of a sequential call. A hosted transport polls sockets that the
+//! host opened on its own reactor, with the host's waker, and spawns its background tasks on
+//! the host's executor, so the whole exchange stays on the host's thread, as the built-in
+//! transport's does. hyper's runtime-agnostic `rt` traits make that possible; reqwest, which
+//! needs tokio's own runtime, cannot be hosted.
+//!
+//! The same plugin still loads in a host older than 1.2, which lends no services: the glue
+//! then builds the same services on a tokio runtime of the plugin's own.
+
+use std::{
+    future::Future,
+    io,
+    panic::{catch_unwind, AssertUnwindSafe},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use abi_stable::{
+    sabi_trait::TD_Opaque,
+    std_types::{ROption, RResult, RSlice, RStr, RString},
+};
+use async_ffi::{ContextExt as _, FfiFuture, FfiPoll, FutureExt as _};
+use tokio::runtime::{Handle, Runtime};
+
+use crate::convert::panic_error;
+use crate::export::{parse_options, request_from_ffi, response_to_ffi, PLUGIN_WORKERS};
+use crate::ffi::{
+    CallResult, ErrorKind, FfiError, FfiRequest, FfiStreamedBody, HostRuntimeBox, HostSocketBox,
+    HttpClient, HttpClientBox, HttpClient_TO, IoResult, StreamingHttpClient,
+    StreamingHttpClientBox, StreamingHttpClient_TO,
+};
+use crate::module::{metadata_for, Capabilities, PluginMetadata};
+use crate::services::tokio_runtime_services;
+use crate::types::{Error, Metadata, Request, Response};
+
+/// An HTTP transport that runs on the host's threads, as a plugin author writes it: like
+/// [`crate::Transport`], but every socket, task and timer comes from the [`Host`] given to
+/// `new`, never from a runtime of the plugin's own (there is none to use).
+///
+/// Export it with `export_plugin!(hosted MyTransport)`. hyper-based clients fit: give hyper's
+/// client a connector over [`Host::connect`] (wrap [`HostTcp`] in `hyper_util::rt::TokioIo`),
+/// an executor over [`Host::spawn`] and a timer over [`Host::sleep`].
+pub trait HostedTransport: Send + Sync + Sized + 'static {
+    /// Who this transport is. Called without creating a client. ([`Capabilities::HOSTED`] is
+    /// added by the glue.)
+    fn metadata() -> Metadata;
+
+    /// Builds a client from the `[transport.options]` table of the host's config (a JSON
+    /// object; `{}` when absent), with the services it must use for all I/O.
+    fn new(options: serde_json::Value, host: Host) -> Result<Self, Error>;
+
+    /// Performs one HTTP exchange; resolves when the response head has arrived. Polled on the
+    /// host's threads: it must never block.
+    fn call(&self, request: Request) -> impl Future<Output = Result<Response, Error>> + Send;
+
+    /// Free-form diagnostics (a JSON object) for `apify-host transport inspect`.
+    fn diagnostics() -> serde_json::Value {
+        serde_json::json!({})
+    }
+
+    /// Releases pooled connections. The default does nothing.
+    fn close(&self) {}
+}
+
+/// The services a [`HostedTransport`] runs on: the host's (or, in a host older than 1.2, a
+/// runtime the glue starts for the plugin). Cheap to clone.
+#[derive(Clone)]
+pub struct Host {
+    services: HostRuntimeBox,
+}
+
+impl Host {
+    /// Resolves `host` and opens a TCP connection to `host:port` (`TCP_NODELAY` set). A
+    /// failure is an [`ErrorKind::CONNECT`] error that names the address.
+    pub fn connect(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> impl Future<Output = Result<HostTcp, Error>> + Send + 'static {
+        let connecting = self.services.connect(host.into(), port);
+        async move {
+            match connecting.await {
+                RResult::ROk(socket) => Ok(HostTcp { socket }),
+                RResult::RErr(e) => Err(e.into()),
+            }
+        }
+    }
+
+    /// Runs `task` to its end in the background (a connection's task).
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.services.spawn(task.into_ffi());
+    }
+
+    /// Completes after `duration`.
+    pub fn sleep(&self, duration: Duration) -> HostSleep {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        HostSleep(self.services.sleep(nanos))
+    }
+}
+
+/// A timer from [`Host::sleep`].
+pub struct HostSleep(FfiFuture<()>);
+
+impl Future for HostSleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+/// A TCP connection from [`Host::connect`], read and written with tokio's I/O traits (only the
+/// traits: no tokio runtime is involved).
+pub struct HostTcp {
+    socket: HostSocketBox,
+}
+
+// The socket is a boxed trait object that is never pinned: moving `HostTcp` moves the box.
+impl Unpin for HostTcp {}
+
+/// An I/O poll's answer from the host, as `std::io`.
+fn io_poll(polled: FfiPoll<IoResult>) -> Poll<io::Result<usize>> {
+    match polled.try_into_poll() {
+        Ok(Poll::Ready(RResult::ROk(n))) => Poll::Ready(Ok(n)),
+        Ok(Poll::Ready(RResult::RErr(e))) => {
+            Poll::Ready(Err(io::Error::other(e.message.into_string())))
+        }
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(_) => Poll::Ready(Err(io::Error::other("the host panicked in a socket poll"))),
+    }
+}
+
+impl tokio::io::AsyncRead for HostTcp {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        // SAFETY: only written to (by the host's read), never read here before `assume_init`.
+        let unfilled = unsafe { buf.unfilled_mut() };
+        let (ptr, len) = (unfilled.as_mut_ptr().cast::<u8>(), unfilled.len());
+        let this = &mut *self;
+        // SAFETY: `ptr` and `len` are `buf`'s spare capacity, which nothing else touches
+        // during the call.
+        let polled = cx.with_ffi_context(|cx| unsafe { this.socket.poll_read(cx, ptr, len) });
+        io_poll(polled).map_ok(|n| {
+            let n = n.min(len);
+            // SAFETY: the host's read initialized the first `n` bytes it reported.
+            unsafe { buf.assume_init(n) };
+            buf.advance(n);
+        })
+    }
+}
+
+impl tokio::io::AsyncWrite for HostTcp {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let polled = cx.with_ffi_context(|cx| this.socket.poll_write(cx, RSlice::from_slice(buf)));
+        io_poll(polled).map_ok(|n| n.min(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        io_poll(cx.with_ffi_context(|cx| this.socket.poll_flush(cx))).map_ok(drop)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        io_poll(cx.with_ffi_context(|cx| this.socket.poll_shutdown(cx))).map_ok(drop)
+    }
+}
+
+// ---- root module entry points ------------------------------------------------------------------
+
+pub(crate) extern "C" fn metadata<T: HostedTransport>() -> PluginMetadata {
+    match catch_unwind(T::metadata) {
+        Ok(mut m) => {
+            m.capabilities = m.capabilities | Capabilities::HOSTED;
+            metadata_for(m)
+        }
+        Err(_) => metadata_for(Metadata {
+            name: "<metadata panicked>".into(),
+            version: String::new(),
+            description: String::new(),
+            capabilities: Default::default(),
+        }),
+    }
+}
+
+pub(crate) extern "C" fn diagnostics<T: HostedTransport>() -> RString {
+    match catch_unwind(T::diagnostics) {
+        Ok(v) => RString::from(v.to_string()),
+        Err(_) => RString::from(r#"{"error":"diagnostics panicked"}"#),
+    }
+}
+
+/// A 1.2 host: the client runs on the services the host lends.
+pub(crate) extern "C" fn new_hosted_client<T: HostedTransport>(
+    options: RStr<'_>,
+    runtime: HostRuntimeBox,
+) -> RResult<StreamingHttpClientBox, FfiError> {
+    construct::<T>(options, Some(runtime)).map(|c| StreamingHttpClient_TO::from_value(c, TD_Opaque))
+}
+
+/// A host that lends nothing: the same client on a runtime of the plugin's own.
+pub(crate) extern "C" fn new_streaming_client<T: HostedTransport>(
+    options: RStr<'_>,
+) -> RResult<StreamingHttpClientBox, FfiError> {
+    construct::<T>(options, None).map(|c| StreamingHttpClient_TO::from_value(c, TD_Opaque))
+}
+
+/// A 1.0/1.1 host (buffered request bodies): as `new_streaming_client`.
+pub(crate) extern "C" fn new_client<T: HostedTransport>(
+    options: RStr<'_>,
+) -> RResult<HttpClientBox, FfiError> {
+    construct::<T>(options, None).map(|c| HttpClient_TO::from_value(c, TD_Opaque))
+}
+
+fn construct<T: HostedTransport>(
+    options: RStr<'_>,
+    lent: Option<HostRuntimeBox>,
+) -> RResult<HostedClient<T>, FfiError> {
+    let result = catch_unwind(AssertUnwindSafe(|| -> Result<HostedClient<T>, Error> {
+        let options = parse_options(options)?;
+        let (services, own) = match lent {
+            Some(services) => (services, None),
+            None => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(PLUGIN_WORKERS)
+                    .enable_all()
+                    .thread_name(format!("{}-transport", T::metadata().name))
+                    .build()
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::OTHER,
+                            format!("could not start the plugin runtime: {e}"),
+                        )
+                    })?;
+                let services = tokio_runtime_services(Some(runtime.handle().clone()));
+                (services, Some(runtime))
+            }
+        };
+        let inner = T::new(options, Host { services })?;
+        Ok(HostedClient {
+            handle: own.as_ref().map(|rt| rt.handle().clone()),
+            inner: Some(Arc::new(inner)),
+            own,
+        })
+    }));
+    match result {
+        Ok(Ok(client)) => RResult::ROk(client),
+        Ok(Err(e)) => RResult::RErr(e.into()),
+        Err(payload) => RResult::RErr(panic_error(
+            payload,
+            "the plugin panicked during client construction",
+        )),
+    }
+}
+
+// ---- the client ----------------------------------------------------------------------------------
+
+struct HostedClient<T> {
+    /// `None` only while dropping.
+    inner: Option<Arc<T>>,
+    /// The plugin's own runtime, when the host lent no services; `handle` is its handle.
+    own: Option<Runtime>,
+    handle: Option<Handle>,
+}
+
+impl<T> Drop for HostedClient<T> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(inner)));
+        }
+        // The host may drop us from inside its own runtime; a blocking shutdown would stall it.
+        if let Some(rt) = self.own.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl<T: HostedTransport> HostedClient<T> {
+    /// One exchange, polled in place by the host: no task, no thread hand-off. Dropping the
+    /// future drops the author's, which ends the exchange.
+    fn exchange(
+        &self,
+        request: FfiRequest,
+        body: Option<FfiStreamedBody>,
+    ) -> FfiFuture<CallResult> {
+        let inner = self.inner.clone().expect("client used while dropping");
+        let handle = self.handle.clone();
+        let exchange = async move {
+            let request = request_from_ffi(request, body)?;
+            let response: Response = inner.call(request).await?;
+            Ok::<_, Error>(response_to_ffi(response, handle))
+        };
+        CaughtCall {
+            handle: self.handle.clone(),
+            exchange: Box::pin(exchange),
+        }
+        .into_ffi()
+    }
+
+    fn close_inner(&self) {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            if let Some(inner) = &self.inner {
+                inner.close()
+            }
+        }));
+    }
+}
+
+impl<T: HostedTransport> HttpClient for HostedClient<T> {
+    fn call(&self, request: FfiRequest) -> FfiFuture<CallResult> {
+        self.exchange(request, None)
+    }
+
+    fn close(&self) {
+        self.close_inner()
+    }
+}
+
+impl<T: HostedTransport> StreamingHttpClient for HostedClient<T> {
+    fn call(&self, request: FfiRequest, body: ROption<FfiStreamedBody>) -> FfiFuture<CallResult> {
+        self.exchange(request, body.into_option())
+    }
+
+    fn close(&self) {
+        self.close_inner()
+    }
+}
+
+/// The author's exchange, polled with the plugin's own runtime entered when there is one, and
+/// with every panic caught: a panic must not unwind into the host.
+struct CaughtCall<F> {
+    handle: Option<Handle>,
+    exchange: Pin<Box<F>>,
+}
+
+impl<F: Future<Output = Result<crate::ffi::FfiResponse, Error>>> Future for CaughtCall<F> {
+    type Output = CallResult;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CallResult> {
+        let this = &mut *self;
+        let _entered = this.handle.as_ref().map(Handle::enter);
+        match catch_unwind(AssertUnwindSafe(|| this.exchange.as_mut().poll(cx))) {
+            Ok(Poll::Ready(Ok(response))) => Poll::Ready(RResult::ROk(response)),
+            Ok(Poll::Ready(Err(e))) => Poll::Ready(RResult::RErr(e.into())),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(RResult::RErr(panic_error(
+                payload,
+                "the plugin panicked during a call",
+            ))),
+        }
+    }
+}

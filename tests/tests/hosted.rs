@@ -1,0 +1,138 @@
+//! A hosted plugin (interface 1.2, capability `hosted`: the hyper plugin) runs on the host's
+//! threads: it starts none of its own, and does the same work on a runtime of its own when a
+//! host lends it nothing (as a host before 1.2). The cross-transport suites run it through the
+//! whole matrix as `plugin_hyper`; this file checks what is specific to it.
+
+use std::time::Duration;
+
+use apify_host::{
+    load_plugin, HttpTransport, PluginLoadOptions, TransportRequest as Request,
+    TransportRequestBody as RequestBody,
+};
+use apify_tests::plugin_path;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, Method};
+use testkit::TestServer;
+
+/// Threads of this process whose name starts with `prefix` (Linux: /proc/self/task).
+fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// A GET of 300,000 pattern bytes, then a streamed PUT of 300,000 bytes to `/digest/`, both
+/// checked byte for byte.
+async fn exchange(t: &dyn HttpTransport, server: &TestServer) {
+    let resp = t
+        .call(Request {
+            method: Method::GET,
+            url: server.url("/bytes/300000"),
+            headers: HeaderMap::new(),
+            body: RequestBody::Full(Bytes::new()),
+            timeout: Some(Duration::from_secs(10)),
+            stream: true,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{}: GET: {e}", t.name()));
+    assert_eq!(resp.status, 200);
+    let mut body = resp.body;
+    let mut got = Vec::new();
+    while let Some(chunk) = body.next().await {
+        got.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(got, testkit::pattern_bytes(300_000), "{}", t.name());
+
+    let data = testkit::pattern_bytes(300_000);
+    let chunks: Vec<Result<Bytes, apify_host::TransportError>> = data
+        .chunks(32 * 1024)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::CONTENT_LENGTH, data.len().into());
+    let resp = t
+        .call(Request {
+            method: Method::PUT,
+            url: server.url("/digest/up"),
+            headers,
+            body: RequestBody::Stream {
+                stream: Box::pin(futures_util::stream::iter(chunks)),
+                length: Some(data.len() as u64),
+            },
+            timeout: Some(Duration::from_secs(10)),
+            stream: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{}: PUT: {e}", t.name()));
+    assert_eq!(resp.status, 201);
+    let mut body = resp.body;
+    let mut text = Vec::new();
+    while let Some(chunk) = body.next().await {
+        text.extend_from_slice(&chunk.unwrap());
+    }
+    let v: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    assert_eq!(v["data"]["bodyLength"], 300_000);
+    assert_eq!(
+        v["data"]["bodySha256"].as_str(),
+        Some(testkit::pattern_sha256(300_000).as_str())
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_hosted_plugin_starts_no_threads_and_still_runs_on_its_own_for_an_older_host() {
+    let server = TestServer::start().await;
+    let loaded = load_plugin(
+        &plugin_path("apify_transport_hyper"),
+        &PluginLoadOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        loaded.metadata.capabilities.names().contains(&"hosted"),
+        "{:?}",
+        loaded.metadata.capabilities
+    );
+    // The name the plugin's own runtime gives its threads (`{name}-transport`, cut to the 15
+    // bytes Linux keeps).
+    let own_threads = "hyper-transport";
+    let before = threads_named(own_threads);
+
+    // On our runtime: every socket, task and timer is ours, so no thread of the plugin's.
+    let hosted = loaded.new_client(&serde_json::json!({})).unwrap();
+    exchange(&hosted, &server).await;
+    assert_eq!(
+        threads_named(own_threads),
+        before,
+        "the hosted client started threads"
+    );
+
+    // As a host before 1.2 sees it: the same transport on a runtime of its own.
+    let own = loaded
+        .new_client_on_own_runtime(&serde_json::json!({}))
+        .unwrap();
+    exchange(&own, &server).await;
+    assert!(
+        threads_named(own_threads) > before,
+        "no runtime of the plugin's own was started"
+    );
+    drop(own);
+    drop(hosted);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_hosted_plugin_refuses_unknown_options_by_name() {
+    let loaded = load_plugin(
+        &plugin_path("apify_transport_hyper"),
+        &PluginLoadOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = loaded
+        .new_client(&serde_json::json!({"pool_size": 3}))
+        .map(|_| ())
+        .expect_err("an unknown option");
+    let text = err.to_string();
+    assert!(text.contains("pool_size"), "{text}");
+    assert!(text.contains("[transport.options]"), "{text}");
+}
