@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job, offline: build, start the local Apify API on loopback with the example Actors
-# (examples/actors), then run the same ops workload through the apify-host CLI twice, once with
-# the built-in transport and once with the reqwest plugin, selected by nothing but a config
-# file: call an Actor with an input (its log followed on stderr), read its dataset and OUTPUT,
+# (examples/actors), then run the same ops workload through the apify-host CLI three times: with
+# the built-in transport, the reqwest plugin and the hyper plugin (a hosted one: it runs on the
+# CLI's thread), selected by nothing but a config file: call an Actor with an input (its log followed on stderr), read its dataset and OUTPUT,
 # push and read back items and a large record; then print a side-by-side table.
 #
 #   scripts/main-job.sh                 # 10,000 items, a 256 MiB record
@@ -14,10 +14,10 @@ ITEMS=${ITEMS:-10000}
 RECORD_MIB=${RECORD_MIB:-256}
 TOKEN="main-job-token-$$"
 
-echo "==> building (release): apify-host, apify-local-api, the reqwest transport plugin"
-cargo build --release --quiet -p apify-host-cli -p apify-local-api -p apify-transport-reqwest
+echo "==> building (release): apify-host, apify-local-api, the reqwest and hyper transport plugins"
+cargo build --release --quiet -p apify-host-cli -p apify-local-api -p apify-transport-reqwest \
+    -p apify-transport-hyper
 BIN=$PWD/target/release
-PLUGIN=$BIN/libapify_transport_reqwest.so
 
 work=$(mktemp -d)
 api_pid=
@@ -37,22 +37,25 @@ API_URL=$(sed -n 's/^listening on //p' "$work/api.out" | head -n1)
 [ -n "$API_URL" ] || { echo "error: the local API did not start:"; cat "$work/api.err"; exit 1; }
 echo "    $API_URL"
 
-# Two configs that differ only in [transport]: that is the whole switch.
+# Three configs that differ only in [transport]: that is the whole switch.
 printf 'api_url = "%s"\ntoken_file = "%s"\n' "$API_URL" "$work/token" >"$work/builtin.toml"
 printf '%s' "$TOKEN" >"$work/token"
 chmod 600 "$work/token"
 # The control API needs the token too; a header file keeps it out of the process list.
 (umask 077; printf 'Authorization: Bearer %s\n' "$TOKEN" >"$work/control-auth")
-cp "$work/builtin.toml" "$work/reqwest.toml"
-cat >>"$work/reqwest.toml" <<TOML
+for plugin in reqwest hyper; do
+    so=$BIN/libapify_transport_$plugin.so
+    cp "$work/builtin.toml" "$work/$plugin.toml"
+    cat >>"$work/$plugin.toml" <<TOML
 
 [transport]
-plugin = "$PLUGIN"
-sha256 = "$(sha256sum "$PLUGIN" | cut -d' ' -f1)"
+plugin = "$so"
+sha256 = "$(sha256sum "$so" | cut -d' ' -f1)"
 
 [transport.options]
 pool_max_idle_per_host = 8
 TOML
+done
 
 echo "==> preparing $ITEMS items and a $RECORD_MIB MiB record"
 seq 1 "$ITEMS" | awk 'BEGIN{printf "["} {if (NR>1) printf ","; printf "{\"n\":%d,\"url\":\"https://example.com/page/%d\",\"title\":\"Item %d\"}", $1, $1, $1} END{print "]"}' >"$work/items.json"
@@ -62,7 +65,7 @@ jq -c --argjson n "$ACTOR_ITEMS" '{items: .[0:$n]}' "$work/items.json" >"$work/a
 record_sha=$(sha256sum "$work/record.bin" | cut -d' ' -f1)
 
 declare -A RESULT
-for t in builtin reqwest; do
+for t in builtin reqwest hyper; do
     export APIFY_HOST_CONFIG="$work/$t.toml"
     echo "==> workload with the $t transport (config: $t.toml)"
     "$BIN/apify-host" -o table transport info | sed 's/^/    /'
@@ -104,7 +107,7 @@ echo
 echo "Same workload, transport chosen by config only (Actor input: $ACTOR_ITEMS items; items: $ITEMS;"
 echo "record: $RECORD_MIB MiB):"
 printf '%-10s %9s %11s %9s %8s %9s %10s %14s\n' transport requests bytes "total s" "call s" "items s" "upload s" "download MB/s"
-for t in builtin reqwest; do
+for t in builtin reqwest hyper; do
     read -r req bytes secs call items up down <<<"${RESULT[$t]}"
     printf '%-10s %9d %11d %9.2f %8.2f %9.2f %10.2f %14.0f\n' "$t" "$req" "$bytes" "$secs" "$call" "$items" "$up" \
         "$(echo "$RECORD_MIB * 1048576 / $down / 1000000" | bc -l)"
