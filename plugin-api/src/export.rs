@@ -31,11 +31,10 @@ use crate::convert::{
     body_from_ffi, body_to_ffi, bytes_from_ffi, headers_from_ffi, headers_to_ffi, panic_error,
 };
 use crate::ffi::{
-    CallResult, ErrorKind, FfiError, FfiRequest, FfiResponse, FfiStreamedBody, HttpClient,
-    HttpClientBox, HttpClient_TO, StreamingHttpClient, StreamingHttpClientBox,
-    StreamingHttpClient_TO,
+    CallResult, ErrorKind, FfiError, FfiRequest, FfiResponse, FfiStreamedBody, HttpClientBox,
+    HttpClient_TO, StreamingHttpClientBox, StreamingHttpClient_TO,
 };
-use crate::module::{metadata_for, PluginMetadata};
+use crate::module::{metadata_for, Capabilities, PluginMetadata};
 use crate::types::{Body, Error, Metadata, Request, RequestBody, Response};
 
 /// An HTTP transport, as a plugin author writes it: one exchange per call, plain async Rust.
@@ -82,8 +81,24 @@ pub(crate) extern "C" fn no_hosted_client(
 }
 
 pub(crate) extern "C" fn metadata<T: Transport>() -> PluginMetadata {
-    match catch_unwind(T::metadata) {
-        Ok(m) => metadata_for(m),
+    metadata_of(catch_unwind(T::metadata), Capabilities::empty())
+}
+
+pub(crate) extern "C" fn diagnostics<T: Transport>() -> RString {
+    diagnostics_of(catch_unwind(T::diagnostics))
+}
+
+/// The metadata an author's `metadata()` gave (or a placeholder if it panicked), with `extra`
+/// capabilities the glue adds.
+pub(crate) fn metadata_of(
+    given: std::thread::Result<Metadata>,
+    extra: Capabilities,
+) -> PluginMetadata {
+    match given {
+        Ok(mut m) => {
+            m.capabilities = m.capabilities | extra;
+            metadata_for(m)
+        }
         Err(_) => metadata_for(Metadata {
             name: "<metadata panicked>".into(),
             version: String::new(),
@@ -93,8 +108,9 @@ pub(crate) extern "C" fn metadata<T: Transport>() -> PluginMetadata {
     }
 }
 
-pub(crate) extern "C" fn diagnostics<T: Transport>() -> RString {
-    match catch_unwind(T::diagnostics) {
+/// The diagnostics an author's `diagnostics()` gave, as JSON text.
+pub(crate) fn diagnostics_of(given: std::thread::Result<serde_json::Value>) -> RString {
+    match given {
         Ok(v) => RString::from(v.to_string()),
         Err(_) => RString::from(r#"{"error":"diagnostics panicked"}"#),
     }
@@ -116,30 +132,41 @@ pub(crate) extern "C" fn new_streaming_client<T: Transport>(
 fn construct<T: Transport>(options: RStr<'_>) -> RResult<Client<T>, FfiError> {
     let result = catch_unwind(AssertUnwindSafe(|| -> Result<Client<T>, Error> {
         let options = parse_options(options)?;
-        // Multi-thread on purpose: its workers run the exchanges and drive the plugin's sockets
-        // and timers while the host polls streamed bodies in place. A current-thread runtime
-        // would have nobody to drive them.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(PLUGIN_WORKERS)
-            .enable_all()
-            .thread_name(format!("{}-transport", T::metadata().name))
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::OTHER,
-                    format!("could not start the plugin runtime: {e}"),
-                )
-            })?;
+        let runtime = plugin_runtime(&T::metadata().name)?;
         let inner = {
             let _entered = runtime.enter();
             T::new(options)?
         };
         Ok(Client {
             handle: runtime.handle().clone(),
-            inner: Some(Arc::new(inner)),
-            runtime: Some(runtime),
+            glue: Glue::new(inner, Some(runtime)),
         })
     }));
+    constructed(result)
+}
+
+/// The runtime a plugin owns. Multi-thread on purpose: its workers run the exchanges and drive
+/// the plugin's sockets and timers while the host polls streamed bodies in place; a
+/// current-thread runtime would have nobody to drive them.
+pub(crate) fn plugin_runtime(name: &str) -> Result<Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(PLUGIN_WORKERS)
+        .enable_all()
+        .thread_name(format!("{name}-transport"))
+        .build()
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::OTHER,
+                format!("could not start the plugin runtime: {e}"),
+            )
+        })
+}
+
+/// A constructor's outcome across the boundary: the client, its error, or its panic as an
+/// error.
+pub(crate) fn constructed<C>(
+    result: std::thread::Result<Result<C, Error>>,
+) -> RResult<C, FfiError> {
     match result {
         Ok(Ok(client)) => RResult::ROk(client),
         Ok(Err(e)) => RResult::RErr(e.into()),
@@ -165,26 +192,62 @@ pub(crate) fn parse_options(options: RStr<'_>) -> Result<serde_json::Value, Erro
 
 // ---- the client ----------------------------------------------------------------------------------
 
-struct Client<T> {
+/// The author's client, with the runtime it runs on when the plugin owns one, dropped in the
+/// right order: the author's value first, inside that runtime (its `Drop` may touch it) and
+/// `catch_unwind`; then the runtime, in the background (the host may drop us from inside its
+/// own runtime, where a blocking shutdown would stall it).
+pub(crate) struct Glue<T> {
     /// `None` only while dropping.
     inner: Option<Arc<T>>,
-    handle: Handle,
     runtime: Option<Runtime>,
 }
 
-impl<T> Drop for Client<T> {
+impl<T> Glue<T> {
+    pub(crate) fn new(inner: T, runtime: Option<Runtime>) -> Self {
+        Glue {
+            inner: Some(Arc::new(inner)),
+            runtime,
+        }
+    }
+
+    /// The author's client, for one exchange.
+    pub(crate) fn inner(&self) -> Arc<T> {
+        self.inner.clone().expect("client used while dropping")
+    }
+
+    /// The plugin's own runtime, if it has one.
+    pub(crate) fn handle(&self) -> Option<Handle> {
+        self.runtime.as_ref().map(|rt| rt.handle().clone())
+    }
+
+    /// Runs `f` on the author's client like every other entry point: inside the plugin's
+    /// runtime (if any) and `catch_unwind`.
+    pub(crate) fn with_inner(&self, f: impl FnOnce(&T)) {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            let _entered = self.runtime.as_ref().map(Runtime::enter);
+            if let Some(inner) = &self.inner {
+                f(inner)
+            }
+        }));
+    }
+}
+
+impl<T> Drop for Glue<T> {
     fn drop(&mut self) {
-        // The author's `Drop` may panic or touch the runtime: run it like every other entry
-        // point, inside the runtime and `catch_unwind`.
         if let Some(inner) = self.inner.take() {
-            let _entered = self.handle.enter();
+            let _entered = self.runtime.as_ref().map(Runtime::enter);
             let _ = catch_unwind(AssertUnwindSafe(move || drop(inner)));
         }
-        // The host may drop us from inside its own runtime; a blocking shutdown would stall it.
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
     }
+}
+
+struct Client<T> {
+    glue: Glue<T>,
+    /// The plugin runtime's handle (kept: one clone per exchange).
+    handle: Handle,
 }
 
 impl<T: Transport> Client<T> {
@@ -194,39 +257,48 @@ impl<T: Transport> Client<T> {
         request: FfiRequest,
         body: Option<FfiStreamedBody>,
     ) -> FfiFuture<CallResult> {
-        let inner = self.inner.clone().expect("client used while dropping");
-        spawned_exchange(inner, self.handle.clone(), request, body)
+        spawned_exchange(self.glue.inner(), self.handle.clone(), request, body)
     }
 
     fn close_inner(&self) {
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            let _entered = self.handle.enter();
-            if let Some(inner) = &self.inner {
-                inner.close()
+        self.glue.with_inner(T::close)
+    }
+}
+
+/// Implements both FFI client traits for a glue client over its `exchange` and `close_inner`.
+macro_rules! ffi_client_traits {
+    ($client:ident, $bound:ident) => {
+        impl<T: $bound> $crate::ffi::HttpClient for $client<T> {
+            fn call(
+                &self,
+                request: $crate::ffi::FfiRequest,
+            ) -> async_ffi::FfiFuture<$crate::ffi::CallResult> {
+                self.exchange(request, None)
             }
-        }));
-    }
+
+            fn close(&self) {
+                self.close_inner()
+            }
+        }
+
+        impl<T: $bound> $crate::ffi::StreamingHttpClient for $client<T> {
+            fn call(
+                &self,
+                request: $crate::ffi::FfiRequest,
+                body: abi_stable::std_types::ROption<$crate::ffi::FfiStreamedBody>,
+            ) -> async_ffi::FfiFuture<$crate::ffi::CallResult> {
+                self.exchange(request, body.into_option())
+            }
+
+            fn close(&self) {
+                self.close_inner()
+            }
+        }
+    };
 }
+pub(crate) use ffi_client_traits;
 
-impl<T: Transport> HttpClient for Client<T> {
-    fn call(&self, request: FfiRequest) -> FfiFuture<CallResult> {
-        self.exchange(request, None)
-    }
-
-    fn close(&self) {
-        self.close_inner()
-    }
-}
-
-impl<T: Transport> StreamingHttpClient for Client<T> {
-    fn call(&self, request: FfiRequest, body: ROption<FfiStreamedBody>) -> FfiFuture<CallResult> {
-        self.exchange(request, body.into_option())
-    }
-
-    fn close(&self) {
-        self.close_inner()
-    }
-}
+ffi_client_traits!(Client, Transport);
 
 pub(crate) fn request_from_ffi(
     r: FfiRequest,
@@ -271,7 +343,7 @@ pub(crate) fn response_to_ffi(r: Response, handle: Option<Handle>) -> FfiRespons
 /// timers. Two, not one per core: with 32 calls in flight two workers measured 0.95x the
 /// built-in transport against 0.63-0.75x for one (2-core machine, transports bench), and a fixed
 /// number keeps a CLI on a many-core machine from starting dozens of threads.
-pub(crate) const PLUGIN_WORKERS: usize = 2;
+const PLUGIN_WORKERS: usize = 2;
 
 /// Bodies up to this size (by `Content-Length`, for calls that do not stream) are read inside
 /// the exchange's task, so they cost no cross-thread wake-up per chunk.

@@ -17,26 +17,27 @@ use std::{
     io,
     panic::{catch_unwind, AssertUnwindSafe},
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
 
 use abi_stable::{
     sabi_trait::TD_Opaque,
-    std_types::{ROption, RResult, RSlice, RStr, RString},
+    std_types::{RResult, RSlice, RStr, RString},
 };
 use async_ffi::{ContextExt as _, FfiFuture, FfiPoll, FutureExt as _};
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 
 use crate::convert::panic_error;
-use crate::export::{parse_options, request_from_ffi, response_to_ffi, PLUGIN_WORKERS};
-use crate::ffi::{
-    CallResult, ErrorKind, FfiError, FfiRequest, FfiStreamedBody, HostRuntimeBox, HostSocketBox,
-    HttpClient, HttpClientBox, HttpClient_TO, IoResult, StreamingHttpClient,
-    StreamingHttpClientBox, StreamingHttpClient_TO,
+use crate::export::{
+    constructed, diagnostics_of, ffi_client_traits, metadata_of, parse_options, plugin_runtime,
+    request_from_ffi, response_to_ffi, Glue,
 };
-use crate::module::{metadata_for, Capabilities, PluginMetadata};
+use crate::ffi::{
+    CallResult, FfiError, FfiRequest, FfiStreamedBody, HostRuntimeBox, HostSocketBox,
+    HttpClientBox, HttpClient_TO, IoResult, StreamingHttpClientBox, StreamingHttpClient_TO,
+};
+use crate::module::{Capabilities, PluginMetadata};
 use crate::services::tokio_runtime_services;
 use crate::types::{Error, Metadata, Request, Response};
 
@@ -78,7 +79,7 @@ pub struct Host {
 
 impl Host {
     /// Resolves `host` and opens a TCP connection to `host:port` (`TCP_NODELAY` set). A
-    /// failure is an [`ErrorKind::CONNECT`] error that names the address.
+    /// failure is an [`crate::ErrorKind::CONNECT`] error that names the address.
     pub fn connect(
         &self,
         host: &str,
@@ -183,25 +184,11 @@ impl tokio::io::AsyncWrite for HostTcp {
 // ---- root module entry points ------------------------------------------------------------------
 
 pub(crate) extern "C" fn metadata<T: HostedTransport>() -> PluginMetadata {
-    match catch_unwind(T::metadata) {
-        Ok(mut m) => {
-            m.capabilities = m.capabilities | Capabilities::HOSTED;
-            metadata_for(m)
-        }
-        Err(_) => metadata_for(Metadata {
-            name: "<metadata panicked>".into(),
-            version: String::new(),
-            description: String::new(),
-            capabilities: Default::default(),
-        }),
-    }
+    metadata_of(catch_unwind(T::metadata), Capabilities::HOSTED)
 }
 
 pub(crate) extern "C" fn diagnostics<T: HostedTransport>() -> RString {
-    match catch_unwind(T::diagnostics) {
-        Ok(v) => RString::from(v.to_string()),
-        Err(_) => RString::from(r#"{"error":"diagnostics panicked"}"#),
-    }
+    diagnostics_of(catch_unwind(T::diagnostics))
 }
 
 /// A 1.2 host: the client runs on the services the host lends.
@@ -235,58 +222,24 @@ fn construct<T: HostedTransport>(
         let (services, own) = match lent {
             Some(services) => (services, None),
             None => {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(PLUGIN_WORKERS)
-                    .enable_all()
-                    .thread_name(format!("{}-transport", T::metadata().name))
-                    .build()
-                    .map_err(|e| {
-                        Error::new(
-                            ErrorKind::OTHER,
-                            format!("could not start the plugin runtime: {e}"),
-                        )
-                    })?;
+                let runtime = plugin_runtime(&T::metadata().name)?;
                 let services = tokio_runtime_services(Some(runtime.handle().clone()));
                 (services, Some(runtime))
             }
         };
         let inner = T::new(options, Host { services })?;
         Ok(HostedClient {
-            handle: own.as_ref().map(|rt| rt.handle().clone()),
-            inner: Some(Arc::new(inner)),
-            own,
+            glue: Glue::new(inner, own),
         })
     }));
-    match result {
-        Ok(Ok(client)) => RResult::ROk(client),
-        Ok(Err(e)) => RResult::RErr(e.into()),
-        Err(payload) => RResult::RErr(panic_error(
-            payload,
-            "the plugin panicked during client construction",
-        )),
-    }
+    constructed(result)
 }
 
 // ---- the client ----------------------------------------------------------------------------------
 
 struct HostedClient<T> {
-    /// `None` only while dropping.
-    inner: Option<Arc<T>>,
-    /// The plugin's own runtime, when the host lent no services; `handle` is its handle.
-    own: Option<Runtime>,
-    handle: Option<Handle>,
-}
-
-impl<T> Drop for HostedClient<T> {
-    fn drop(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(inner)));
-        }
-        // The host may drop us from inside its own runtime; a blocking shutdown would stall it.
-        if let Some(rt) = self.own.take() {
-            rt.shutdown_background();
-        }
-    }
+    /// The author's client, and the plugin's own runtime when the host lent no services.
+    glue: Glue<T>,
 }
 
 impl<T: HostedTransport> HostedClient<T> {
@@ -297,48 +250,27 @@ impl<T: HostedTransport> HostedClient<T> {
         request: FfiRequest,
         body: Option<FfiStreamedBody>,
     ) -> FfiFuture<CallResult> {
-        let inner = self.inner.clone().expect("client used while dropping");
-        let handle = self.handle.clone();
+        let inner = self.glue.inner();
+        let handle = self.glue.handle();
+        let body_runtime = handle.clone();
         let exchange = async move {
             let request = request_from_ffi(request, body)?;
             let response: Response = inner.call(request).await?;
-            Ok::<_, Error>(response_to_ffi(response, handle))
+            Ok::<_, Error>(response_to_ffi(response, body_runtime))
         };
         CaughtCall {
-            handle: self.handle.clone(),
+            handle,
             exchange: Box::pin(exchange),
         }
         .into_ffi()
     }
 
     fn close_inner(&self) {
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            if let Some(inner) = &self.inner {
-                inner.close()
-            }
-        }));
+        self.glue.with_inner(T::close)
     }
 }
 
-impl<T: HostedTransport> HttpClient for HostedClient<T> {
-    fn call(&self, request: FfiRequest) -> FfiFuture<CallResult> {
-        self.exchange(request, None)
-    }
-
-    fn close(&self) {
-        self.close_inner()
-    }
-}
-
-impl<T: HostedTransport> StreamingHttpClient for HostedClient<T> {
-    fn call(&self, request: FfiRequest, body: ROption<FfiStreamedBody>) -> FfiFuture<CallResult> {
-        self.exchange(request, body.into_option())
-    }
-
-    fn close(&self) {
-        self.close_inner()
-    }
-}
+ffi_client_traits!(HostedClient, HostedTransport);
 
 /// The author's exchange, polled with the plugin's own runtime entered when there is one, and
 /// with every panic caught: a panic must not unwind into the host.

@@ -5,17 +5,14 @@
 //! keeps one thin layer over the connection pool, and a reqwest-based transport stays available
 //! as a plugin. rustls with ring avoids a C toolchain dependency (aws-lc-sys) in the host.
 
-use apify_hyper_common::{map_client_error, tls_config, IncomingStream, OutgoingBody};
+use apify_hyper_common::{exchange, tls_config, OutgoingBody};
 use hyper_rustls::HttpsConnector;
 use hyper_util::{
     client::legacy::{connect::HttpConnector, Client},
     rt::TokioExecutor,
 };
 
-use super::{
-    CallFuture, HttpTransport, TransportError as Error, TransportErrorKind as ErrorKind,
-    TransportRequest as Request, TransportResponse as Response,
-};
+use super::{CallFuture, HttpTransport, TransportError as Error, TransportRequest as Request};
 
 /// The default transport, compiled into the host.
 #[derive(Clone)]
@@ -48,43 +45,6 @@ impl HttpTransport for BuiltinTransport {
 
     fn call(&self, request: Request) -> CallFuture {
         let client = self.client.clone();
-        Box::pin(async move {
-            let uri: hyper::Uri = request.url.parse().map_err(|e| {
-                Error::new(
-                    ErrorKind::INVALID_REQUEST,
-                    format!("invalid URL {:?}: {e}", request.url),
-                )
-            })?;
-            let Request {
-                method,
-                headers,
-                body,
-                timeout,
-                ..
-            } = request;
-            let mut builder = hyper::Request::builder().method(method).uri(uri);
-            if let Some(h) = builder.headers_mut() {
-                *h = headers;
-            }
-            let req = builder
-                .body(OutgoingBody::new(body))
-                .map_err(|e| Error::new(ErrorKind::INVALID_REQUEST, e.to_string()))?;
-            // The timeout covers the response head; the pipeline enforces it too, but a
-            // transport that honours it reports a precise TIMEOUT rather than being cut off.
-            let send = client.request(req);
-            let resp = match timeout {
-                Some(t) => tokio::time::timeout(t, send).await.map_err(|_| {
-                    Error::new(ErrorKind::TIMEOUT, format!("no response head within {t:?}"))
-                })?,
-                None => send.await,
-            }
-            .map_err(map_client_error)?;
-            let (parts, body) = resp.into_parts();
-            Ok(Response {
-                status: parts.status,
-                headers: parts.headers,
-                body: Box::pin(IncomingStream(body)),
-            })
-        })
+        Box::pin(async move { exchange(&client, request, tokio::time::sleep).await })
     }
 }

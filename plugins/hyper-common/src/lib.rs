@@ -5,14 +5,71 @@
 
 use std::{
     error::Error as StdError,
+    future::Future as _,
     io,
     pin::Pin,
     task::{Context, Poll},
 };
 
-use apify_plugin_api::{bytes::Bytes, chain_has, error_chain, Body, Error, ErrorKind, RequestBody};
+use apify_plugin_api::{
+    bytes::Bytes, chain_has, error_chain, Body, Error, ErrorKind, Request, RequestBody, Response,
+};
 use futures_core::Stream;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
+use hyper_util::client::legacy::{connect::Connect, Client};
+
+/// One exchange on a hyper client: the pipeline's request sent as it is, the response head
+/// awaited for at most the request's timeout (on the clock `sleep` gives), the body returned as
+/// a stream. The timeout is the pipeline's too, but a transport that honours it reports a
+/// precise TIMEOUT rather than being cut off.
+pub async fn exchange<C, S>(
+    client: &Client<C, OutgoingBody>,
+    request: Request,
+    sleep: impl FnOnce(std::time::Duration) -> S,
+) -> Result<Response, Error>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+    S: std::future::Future<Output = ()>,
+{
+    let uri: hyper::Uri = request.url.parse().map_err(|e| {
+        Error::new(
+            ErrorKind::INVALID_REQUEST,
+            format!("invalid URL {:?}: {e}", request.url),
+        )
+    })?;
+    let mut builder = hyper::Request::builder().method(request.method).uri(uri);
+    if let Some(h) = builder.headers_mut() {
+        *h = request.headers;
+    }
+    let req = builder
+        .body(OutgoingBody::new(request.body))
+        .map_err(|e| Error::new(ErrorKind::INVALID_REQUEST, e.to_string()))?;
+    let mut send = std::pin::pin!(client.request(req));
+    let resp = match request.timeout {
+        None => send.await,
+        Some(limit) => {
+            let mut timer = std::pin::pin!(sleep(limit));
+            std::future::poll_fn(|cx| match send.as_mut().poll(cx) {
+                Poll::Ready(r) => Poll::Ready(Ok(r)),
+                Poll::Pending => timer.as_mut().poll(cx).map(|()| Err(())),
+            })
+            .await
+            .map_err(|()| {
+                Error::new(
+                    ErrorKind::TIMEOUT,
+                    format!("no response head within {limit:?}"),
+                )
+            })?
+        }
+    }
+    .map_err(map_client_error)?;
+    let (parts, body) = resp.into_parts();
+    Ok(Response {
+        status: parts.status,
+        headers: parts.headers,
+        body: Box::pin(IncomingStream(body)),
+    })
+}
 
 /// The TLS client setup: rustls with ring (no C toolchain) and the bundled webpki roots.
 pub fn tls_config() -> Result<rustls::ClientConfig, Error> {
@@ -87,7 +144,7 @@ impl HttpBody for OutgoingBody {
 }
 
 /// hyper's body as a stream of data chunks.
-pub struct IncomingStream(pub Incoming);
+struct IncomingStream(Incoming);
 
 impl Stream for IncomingStream {
     type Item = Result<Bytes, Error>;
@@ -107,7 +164,7 @@ impl Stream for IncomingStream {
 }
 
 /// The error kind and message of a failed exchange.
-pub fn map_client_error(e: hyper_util::client::legacy::Error) -> Error {
+fn map_client_error(e: hyper_util::client::legacy::Error) -> Error {
     let detail = error_chain(&e);
     // The request body's own source failed (a file read, a closed pipe): that error, as it is.
     if let Some(body_error) = find_source::<Error>(&e) {
@@ -135,7 +192,7 @@ pub fn map_client_error(e: hyper_util::client::legacy::Error) -> Error {
 }
 
 /// The error kind and message of a hyper error (a body read, a connection).
-pub fn map_hyper_error(e: &hyper::Error) -> Error {
+fn map_hyper_error(e: &hyper::Error) -> Error {
     let detail = error_chain(e);
     if let Some(io) = find_source::<io::Error>(e) {
         return map_io_error(io, &detail);

@@ -19,7 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use apify_hyper_common::{map_client_error, tls_config, IncomingStream, OutgoingBody};
+use apify_hyper_common::{exchange, tls_config, OutgoingBody};
 use apify_plugin_api::{
     export_plugin, Capabilities, Error, ErrorKind, Host, HostSleep, HostTcp, HostedTransport,
     Metadata, Request, Response,
@@ -96,46 +96,7 @@ impl HostedTransport for HyperTransport {
     }
 
     async fn call(&self, request: Request) -> Result<Response, Error> {
-        let uri: hyper::Uri = request.url.parse().map_err(|e| {
-            Error::new(
-                ErrorKind::INVALID_REQUEST,
-                format!("invalid URL {:?}: {e}", request.url),
-            )
-        })?;
-        let mut builder = hyper::Request::builder().method(request.method).uri(uri);
-        if let Some(h) = builder.headers_mut() {
-            *h = request.headers;
-        }
-        let req = builder
-            .body(OutgoingBody::new(request.body))
-            .map_err(|e| Error::new(ErrorKind::INVALID_REQUEST, e.to_string()))?;
-        // The timeout covers the response head; the pipeline enforces it too, but a transport
-        // that honours it reports a precise TIMEOUT rather than being cut off.
-        let mut send = self.client.request(req);
-        let resp = match request.timeout {
-            None => send.await,
-            Some(limit) => {
-                let mut timer = self.host.sleep(limit);
-                std::future::poll_fn(|cx| match Pin::new(&mut send).poll(cx) {
-                    Poll::Ready(r) => Poll::Ready(Ok(r)),
-                    Poll::Pending => Pin::new(&mut timer).poll(cx).map(|()| Err(())),
-                })
-                .await
-                .map_err(|()| {
-                    Error::new(
-                        ErrorKind::TIMEOUT,
-                        format!("no response head within {limit:?}"),
-                    )
-                })?
-            }
-        }
-        .map_err(map_client_error)?;
-        let (parts, body) = resp.into_parts();
-        Ok(Response {
-            status: parts.status,
-            headers: parts.headers,
-            body: Box::pin(IncomingStream(body)),
-        })
+        exchange(&self.client, request, |limit| self.host.sleep(limit)).await
     }
 
     fn diagnostics() -> serde_json::Value {
