@@ -248,6 +248,15 @@ pub trait HostSocket: Send {
     /// Writes some of `buf`, like `tokio::io::AsyncWrite::poll_write`.
     fn poll_write(&mut self, cx: &mut FfiContext<'_>, buf: RSlice<'_, u8>) -> FfiPoll<IoResult>;
 
+    /// Writes some of `bufs` in one system call, like
+    /// `tokio::io::AsyncWrite::poll_write_vectored` (a head and a body chunk go out together,
+    /// without copying the chunk into the head's buffer first).
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut FfiContext<'_>,
+        bufs: RSlice<'_, RSlice<'_, u8>>,
+    ) -> FfiPoll<IoResult>;
+
     /// Flushes buffered data (a no-op for a plain TCP socket).
     fn poll_flush(&mut self, cx: &mut FfiContext<'_>) -> FfiPoll<IoResult>;
 

@@ -38,7 +38,7 @@ use crate::ffi::{
     HttpClientBox, HttpClient_TO, IoResult, StreamingHttpClientBox, StreamingHttpClient_TO,
 };
 use crate::module::{Capabilities, PluginMetadata};
-use crate::services::tokio_runtime_services;
+use crate::services::{tokio_runtime_services, MAX_IO_SLICES};
 use crate::types::{Error, Metadata, Request, Response};
 
 /// An HTTP transport that runs on the host's threads, as a plugin author writes it: like
@@ -168,6 +168,29 @@ impl tokio::io::AsyncWrite for HostTcp {
         let this = &mut *self;
         let polled = cx.with_ffi_context(|cx| this.socket.poll_write(cx, RSlice::from_slice(buf)));
         io_poll(polled).map_ok(|n| n.min(buf.len()))
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut slices: [RSlice<'_, u8>; MAX_IO_SLICES] = [RSlice::EMPTY; MAX_IO_SLICES];
+        let n = bufs.len().min(MAX_IO_SLICES);
+        for (slot, buf) in slices.iter_mut().zip(bufs) {
+            *slot = RSlice::from_slice(buf);
+        }
+        let total: usize = slices[..n].iter().map(|s| s.len()).sum();
+        let this = &mut *self;
+        let polled = cx.with_ffi_context(|cx| {
+            this.socket
+                .poll_write_vectored(cx, RSlice::from_slice(&slices[..n]))
+        });
+        io_poll(polled).map_ok(|written| written.min(total))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

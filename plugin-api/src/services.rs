@@ -6,7 +6,7 @@
 
 use std::{
     future::Future,
-    io,
+    io::{self, IoSlice},
     mem::MaybeUninit,
     pin::Pin,
     task::{Context, Poll},
@@ -108,6 +108,10 @@ impl<F: Future> Future for Entered<F> {
     }
 }
 
+/// The most buffers one vectored write passes on (the rest wait for the next call, as with
+/// any short write).
+pub(crate) const MAX_IO_SLICES: usize = 64;
+
 /// A tokio TCP stream as a [`HostSocket`].
 pub fn socket_to_ffi(stream: TcpStream) -> HostSocketBox {
     HostSocket_TO::from_value(TokioSocket(stream), TD_Opaque)
@@ -143,6 +147,20 @@ impl HostSocket for TokioSocket {
 
     fn poll_write(&mut self, cx: &mut FfiContext<'_>, buf: RSlice<'_, u8>) -> FfiPoll<IoResult> {
         io_result(cx.with_context(|cx| Pin::new(&mut self.0).poll_write(cx, buf.as_slice())))
+    }
+
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut FfiContext<'_>,
+        bufs: RSlice<'_, RSlice<'_, u8>>,
+    ) -> FfiPoll<IoResult> {
+        // On the stack: at most `MAX_IO_SLICES` per call, as writev takes them anyway.
+        let mut slices: [IoSlice<'_>; MAX_IO_SLICES] = std::array::from_fn(|_| IoSlice::new(&[]));
+        let n = bufs.len().min(MAX_IO_SLICES);
+        for (slot, buf) in slices.iter_mut().zip(bufs.iter()) {
+            *slot = IoSlice::new(buf.as_slice());
+        }
+        io_result(cx.with_context(|cx| Pin::new(&mut self.0).poll_write_vectored(cx, &slices[..n])))
     }
 
     fn poll_flush(&mut self, cx: &mut FfiContext<'_>) -> FfiPoll<IoResult> {
