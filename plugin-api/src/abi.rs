@@ -50,7 +50,7 @@ pub mod history {
     //! then reads it through the current [`PluginModRef`](super::module::PluginModRef), whose
     //! `missing_field(option)` accessors answer `None` for the fields the plugin does not have.
 
-    pub use crate::history::{v1_0, v1_1};
+    pub use crate::history::{v1_0, v1_1, v1_2};
 }
 
 pub mod convert {

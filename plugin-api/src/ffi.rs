@@ -225,7 +225,7 @@ pub type StreamingHttpClientBox = StreamingHttpClient_TO<'static, RBox<()>>;
 pub type IoResult = RResult<usize, FfiError>;
 
 /// A TCP connection opened by the host for a plugin that runs on the host's threads (added in
-/// 1.2). The socket is registered with the host's reactor, so a plugin polling it with the
+/// 1.3). The socket is registered with the host's reactor, so a plugin polling it with the
 /// host's waker is woken by the host's own I/O driver: the exchange never leaves the host's
 /// threads.
 #[sabi_trait]
@@ -271,7 +271,7 @@ pub type HostSocketBox = HostSocket_TO<'static, RBox<()>>;
 /// The result of a connect.
 pub type ConnectResult = RResult<HostSocketBox, FfiError>;
 
-/// What the host lends a plugin so that the plugin runs on the host's threads (added in 1.2,
+/// What the host lends a plugin so that the plugin runs on the host's threads (added in 1.3,
 /// given to the root module's `new_hosted_client`): TCP connections on the host's reactor,
 /// tasks on the host's executor, and timers on the host's clock. A plugin that uses only these
 /// (hyper, with its runtime-agnostic `rt` traits, can) costs no thread hand-off per exchange.

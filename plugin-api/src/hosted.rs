@@ -1,4 +1,4 @@
-//! Transports that run on the host's threads (added in 1.2): [`HostedTransport`], the services
+//! Transports that run on the host's threads (added in 1.3): [`HostedTransport`], the services
 //! it is given ([`Host`]: TCP connections, tasks, timers), and the glue that exports it.
 //!
 //! Why: a plugin with a tokio runtime of its own (every [`crate::Transport`]) hands each
@@ -9,7 +9,7 @@
 //! transport's does. hyper's runtime-agnostic `rt` traits make that possible; reqwest, which
 //! needs tokio's own runtime, cannot be hosted.
 //!
-//! The same plugin still loads in a host older than 1.2, which lends no services: the glue
+//! The same plugin still loads in a host older than 1.3, which lends no services: the glue
 //! then builds the same services on a tokio runtime of the plugin's own.
 
 use std::{
@@ -70,7 +70,7 @@ pub trait HostedTransport: Send + Sync + Sized + 'static {
     fn close(&self) {}
 }
 
-/// The services a [`HostedTransport`] runs on: the host's (or, in a host older than 1.2, a
+/// The services a [`HostedTransport`] runs on: the host's (or, in a host older than 1.3, a
 /// runtime the glue starts for the plugin). Cheap to clone.
 #[derive(Clone)]
 pub struct Host {
@@ -214,7 +214,7 @@ pub(crate) extern "C" fn diagnostics<T: HostedTransport>() -> RString {
     diagnostics_of(catch_unwind(T::diagnostics))
 }
 
-/// A 1.2 host: the client runs on the services the host lends.
+/// A 1.3 host: the client runs on the services the host lends.
 pub(crate) extern "C" fn new_hosted_client<T: HostedTransport>(
     options: RStr<'_>,
     runtime: HostRuntimeBox,

@@ -10,7 +10,7 @@
 //!   [`redact_userinfo`]).
 //! - [`export_plugin!`]: wraps an implementation into the FFI types. It owns the plugin's tokio
 //!   runtime, converts types, and catches every panic at the boundary.
-//! - [`HostedTransport`] (added in 1.2), exported with `export_plugin!(hosted T)`: a transport
+//! - [`HostedTransport`] (added in 1.3), exported with `export_plugin!(hosted T)`: a transport
 //!   that runs on the host's threads, through the sockets, tasks and timers the host lends it
 //!   ([`Host`]), so an exchange costs no thread hand-off (hyper-based clients can do this;
 //!   reqwest cannot).

@@ -1,4 +1,4 @@
-//! The runtime services of interface 1.2 ([`HostRuntime`], [`HostSocket`]) implemented on
+//! The runtime services of interface 1.3 ([`HostRuntime`], [`HostSocket`]) implemented on
 //! tokio, written once for both sides: the host lends them on its own runtime, and a hosted
 //! plugin loaded by an older host (which lends nothing) builds them on a runtime of its own.
 //! Within one process this crate shares the tokio of whoever links it, so the same code serves

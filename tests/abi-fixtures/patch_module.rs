@@ -19,17 +19,27 @@ fn remove_field(src: &mut String, from: &str, to: &str) {
     src.replace_range(start..end, "");
 }
 
-/// Takes out the 1.2 fields `new_streaming_client` and `new_hosted_client`, their
-/// initialisers, and the root module of hosted transports (which needs them).
-fn remove_1_2_fields(src: &mut String) {
-    remove_field(src, "\n    /// Added in 1.2: like `new_client`", "RResult<StreamingHttpClientBox, FfiError>,\n");
-    remove_field(src, "\n    /// Added in 1.2: like `new_streaming_client`", ") -> RResult<StreamingHttpClientBox, FfiError>,\n");
-    patch(src, "        new_streaming_client: crate::export::new_streaming_client::<T>,\n", "");
+/// Takes out the 1.3 field `new_hosted_client`, its initialiser, and the root module of hosted
+/// transports (which needs it).
+fn remove_1_3_fields(src: &mut String) {
+    remove_field(src, "\n    /// Added in 1.3: like `new_streaming_client`", ") -> RResult<StreamingHttpClientBox, FfiError>,\n");
     patch(src, "        new_hosted_client: crate::export::no_hosted_client,\n", "");
     remove_field(src, "/// Builds the root module for hosted transport", ".leak_into_prefix()\n}\n");
     patch(
         src,
         "use crate::ffi::{FfiError, HostRuntimeBox, HttpClientBox, StreamingHttpClientBox};",
+        "use crate::ffi::{FfiError, HttpClientBox, StreamingHttpClientBox};",
+    );
+}
+
+/// Takes out the 1.2 field `new_streaming_client` and its initialiser (after the 1.3 ones).
+fn remove_1_2_fields(src: &mut String) {
+    remove_1_3_fields(src);
+    remove_field(src, "\n    /// Added in 1.2: like `new_client`", "RResult<StreamingHttpClientBox, FfiError>,\n");
+    patch(src, "        new_streaming_client: crate::export::new_streaming_client::<T>,\n", "");
+    patch(
+        src,
+        "use crate::ffi::{FfiError, HttpClientBox, StreamingHttpClientBox};",
         "use crate::ffi::{FfiError, HttpClientBox};",
     );
 }
@@ -44,31 +54,35 @@ fn main() {
     src = src.lines().filter(|l| !l.starts_with("//!")).collect::<Vec<_>>().join("\n");
     match variant.as_str() {
         "api-1.0" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 2;", "pub const API_MINOR: u16 = 0;");
+            patch(&mut src, "pub const API_MINOR: u16 = 3;", "pub const API_MINOR: u16 = 0;");
             remove_field(&mut src, "    /// Added in 1.1:", "pub diagnostics: extern \"C\" fn() -> RString,\n");
             remove_1_2_fields(&mut src);
             patch(&mut src, "        diagnostics: crate::export::diagnostics::<T>,\n", "");
         }
         "api-1.1" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 2;", "pub const API_MINOR: u16 = 1;");
+            patch(&mut src, "pub const API_MINOR: u16 = 3;", "pub const API_MINOR: u16 = 1;");
             remove_1_2_fields(&mut src);
         }
-        "api-1.3" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 2;", "pub const API_MINOR: u16 = 3;");
+        "api-1.2" => {
+            patch(&mut src, "pub const API_MINOR: u16 = 3;", "pub const API_MINOR: u16 = 2;");
+            remove_1_3_fields(&mut src);
+        }
+        "api-1.4" => {
+            patch(&mut src, "pub const API_MINOR: u16 = 3;", "pub const API_MINOR: u16 = 4;");
             patch(
                 &mut src,
                 "    ) -> RResult<StreamingHttpClientBox, FfiError>,\n}",
-                "    ) -> RResult<StreamingHttpClientBox, FfiError>,\n    /// Added in 1.3 (fixture).\n    pub added_in_1_3: extern \"C\" fn() -> u32,\n}",
+                "    ) -> RResult<StreamingHttpClientBox, FfiError>,\n    /// Added in 1.4 (fixture).\n    pub added_in_1_4: extern \"C\" fn() -> u32,\n}",
             );
             patch(
                 &mut src,
                 "        new_hosted_client: crate::export::no_hosted_client,\n",
-                "        new_hosted_client: crate::export::no_hosted_client,\n        added_in_1_3: answer,\n",
+                "        new_hosted_client: crate::export::no_hosted_client,\n        added_in_1_4: answer,\n",
             );
             patch(
                 &mut src,
                 "        new_hosted_client: crate::hosted::new_hosted_client::<T>,\n",
-                "        new_hosted_client: crate::hosted::new_hosted_client::<T>,\n        added_in_1_3: answer,\n",
+                "        new_hosted_client: crate::hosted::new_hosted_client::<T>,\n        added_in_1_4: answer,\n",
             );
             src.push_str("\nextern \"C\" fn answer() -> u32 { 42 }\n");
         }

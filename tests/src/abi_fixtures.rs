@@ -11,7 +11,14 @@ use std::{
 };
 
 /// The variants, as named in `tests/abi-fixtures/README.md`.
-pub const VARIANTS: [&str; 5] = ["api-1.0", "api-1.1", "api-1.3", "changed-layout", "api-2.0"];
+pub const VARIANTS: [&str; 6] = [
+    "api-1.0",
+    "api-1.1",
+    "api-1.2",
+    "api-1.4",
+    "changed-layout",
+    "api-2.0",
+];
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

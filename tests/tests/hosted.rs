@@ -1,6 +1,6 @@
-//! A hosted plugin (interface 1.2, capability `hosted`: the hyper plugin) runs on the host's
+//! A hosted plugin (interface 1.3, capability `hosted`: the hyper plugin) runs on the host's
 //! threads: it starts none of its own, and does the same work on a runtime of its own when a
-//! host lends it nothing (as a host before 1.2). The cross-transport suites run it through the
+//! host lends it nothing (as a host before 1.3). The cross-transport suites run it through the
 //! whole matrix as `plugin_hyper`; this file checks what is specific to it.
 
 use std::time::Duration;
@@ -108,7 +108,7 @@ async fn a_hosted_plugin_starts_no_threads_and_still_runs_on_its_own_for_an_olde
         "the hosted client started threads"
     );
 
-    // As a host before 1.2 sees it: the same transport on a runtime of its own.
+    // As a host before 1.3 sees it: the same transport on a runtime of its own.
     let own = loaded
         .new_client_on_own_runtime(&serde_json::json!({}))
         .unwrap();

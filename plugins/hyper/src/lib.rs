@@ -1,8 +1,8 @@
 //! A transport plugin on hyper that runs on the host's threads: a [`HostedTransport`]
-//! (interface 1.2). hyper's client gets a connector over the host's sockets, an executor over
+//! (interface 1.3). hyper's client gets a connector over the host's sockets, an executor over
 //! the host's tasks and a timer over the host's clock, so an exchange is polled, written and
 //! read on the host's thread with no hand-off to a runtime of the plugin's own (there is none,
-//! except in a host older than 1.2, where the glue starts one).
+//! except in a host older than 1.3, where the glue starts one).
 //!
 //! Options (the config's `[transport.options]`):
 //! - `http2` (bool, default true): offer HTTP/2 over TLS (ALPN);

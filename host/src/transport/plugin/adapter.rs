@@ -100,7 +100,7 @@ impl LoadedPlugin {
         self.create_client(options, true)
     }
 
-    /// Creates a client as a host before interface 1.2 would: a hosted plugin then starts a
+    /// Creates a client as a host before interface 1.3 would: a hosted plugin then starts a
     /// runtime of its own instead of running on the caller's. For comparisons and diagnosis;
     /// [`LoadedPlugin::new_client`] is the one to use.
     pub fn new_client_on_own_runtime(
@@ -117,7 +117,7 @@ impl LoadedPlugin {
     ) -> Result<PluginTransport, PluginLoadError> {
         let json = options.to_string();
         let options = RStr::from_str(&json);
-        // The newest client the plugin offers: one that runs on our threads (1.2, hosted
+        // The newest client the plugin offers: one that runs on our threads (1.3, hosted
         // plugins only), one that streams request bodies (1.2), or the 1.0 one.
         let hosted = (lend_runtime && self.metadata.capabilities.contains(Capabilities::HOSTED))
             .then(|| self.module.new_hosted_client())

@@ -709,6 +709,10 @@ fn check_abi(
             // plugin's root-module static, whose layout was just checked up to the snapshot's
             // fields. Fields after those are read only through `missing_field(option)`
             // accessors, which consult the plugin's own field list.
+            if let Ok(old) = header.init_root_module::<history::v1_2::PluginModRef>() {
+                let module: PluginModRef = unsafe { PluginModRef(old.0.cast()) };
+                return older_minor(path, module, full, 2, module.new_hosted_client().is_some());
+            }
             if let Ok(old) = header.init_root_module::<history::v1_1::PluginModRef>() {
                 let module: PluginModRef = unsafe { PluginModRef(old.0.cast()) };
                 return older_minor(
