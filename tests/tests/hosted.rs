@@ -24,26 +24,47 @@ fn threads_named(prefix: &str) -> usize {
         .count()
 }
 
-/// A GET of 300,000 pattern bytes, then a streamed PUT of 300,000 bytes to `/digest/`, both
-/// checked byte for byte.
-async fn exchange(t: &dyn HttpTransport, server: &TestServer) {
+/// Sends one request through `t` and reads its whole body: the status and the bytes.
+async fn call_whole(
+    t: &dyn HttpTransport,
+    method: Method,
+    url: String,
+    headers: HeaderMap,
+    body: RequestBody,
+) -> (http::StatusCode, Vec<u8>) {
+    // The download (no body) is read as a stream; the upload's answer is a short JSON.
+    let stream = body.is_empty();
     let resp = t
         .call(Request {
-            method: Method::GET,
-            url: server.url("/bytes/300000"),
-            headers: HeaderMap::new(),
-            body: RequestBody::Full(Bytes::new()),
+            method: method.clone(),
+            url,
+            headers,
+            body,
             timeout: Some(Duration::from_secs(10)),
-            stream: true,
+            stream,
         })
         .await
-        .unwrap_or_else(|e| panic!("{}: GET: {e}", t.name()));
-    assert_eq!(resp.status, 200);
+        .unwrap_or_else(|e| panic!("{}: {method}: {e}", t.name()));
     let mut body = resp.body;
     let mut got = Vec::new();
     while let Some(chunk) = body.next().await {
         got.extend_from_slice(&chunk.unwrap());
     }
+    (resp.status, got)
+}
+
+/// A GET of 300,000 pattern bytes, then a streamed PUT of 300,000 bytes to `/digest/`, both
+/// checked byte for byte.
+async fn exchange(t: &dyn HttpTransport, server: &TestServer) {
+    let (status, got) = call_whole(
+        t,
+        Method::GET,
+        server.url("/bytes/300000"),
+        HeaderMap::new(),
+        RequestBody::Full(Bytes::new()),
+    )
+    .await;
+    assert_eq!(status, 200);
     assert_eq!(got, testkit::pattern_bytes(300_000), "{}", t.name());
 
     let data = testkit::pattern_bytes(300_000);
@@ -53,26 +74,12 @@ async fn exchange(t: &dyn HttpTransport, server: &TestServer) {
         .collect();
     let mut headers = HeaderMap::new();
     headers.insert(http::header::CONTENT_LENGTH, data.len().into());
-    let resp = t
-        .call(Request {
-            method: Method::PUT,
-            url: server.url("/digest/up"),
-            headers,
-            body: RequestBody::Stream {
-                stream: Box::pin(futures_util::stream::iter(chunks)),
-                length: Some(data.len() as u64),
-            },
-            timeout: Some(Duration::from_secs(10)),
-            stream: false,
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{}: PUT: {e}", t.name()));
-    assert_eq!(resp.status, 201);
-    let mut body = resp.body;
-    let mut text = Vec::new();
-    while let Some(chunk) = body.next().await {
-        text.extend_from_slice(&chunk.unwrap());
-    }
+    let body = RequestBody::Stream {
+        stream: Box::pin(futures_util::stream::iter(chunks)),
+        length: Some(data.len() as u64),
+    };
+    let (status, text) = call_whole(t, Method::PUT, server.url("/digest/up"), headers, body).await;
+    assert_eq!(status, 201);
     let v: serde_json::Value = serde_json::from_slice(&text).unwrap();
     assert_eq!(v["data"]["bodyLength"], 300_000);
     assert_eq!(
