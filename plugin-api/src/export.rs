@@ -474,9 +474,13 @@ impl<T> Future for AbortOnDrop<T> {
 /// ```ignore
 /// apify_plugin_api::export_plugin!(MyTransport);          // a `Transport`
 /// apify_plugin_api::export_plugin!(hosted MyTransport);   // a `HostedTransport`
+/// apify_plugin_api::export_plugin!(blocking MyTransport); // a `BlockingTransport`
 /// ```
 #[macro_export]
 macro_rules! export_plugin {
+    (blocking $transport:ty) => {
+        $crate::export_plugin!(@root $crate::__private::root_module::<$crate::__private::Blocking<$transport>>);
+    };
     (hosted $transport:ty) => {
         $crate::export_plugin!(@root $crate::__private::hosted_root_module::<$transport>);
     };

@@ -1,24 +1,131 @@
-//! The stable-ABI interface between the Apify API client host and its HTTP transport plugins.
+//! The stable-ABI interface between the Apify API client host (`apify-host`) and its HTTP
+//! transport plugins, and everything a plugin author needs to write one.
 //!
-//! A plugin is a `cdylib` that performs exactly one HTTP exchange per call; retries, timeouts,
-//! error mapping and statistics live in the host's pipeline, above this interface.
+//! A plugin is a `cdylib` that performs exactly one HTTP exchange per call. Retries, backoff,
+//! timeouts per attempt, error mapping, compression, redaction and statistics live in the
+//! host's pipeline, above this interface, so every transport behaves the same. This page is
+//! the contract; `apify-host transport check PATH` checks every rule of it that can be checked.
 //!
-//! What a plugin author uses is at the crate root:
-//! - [`Transport`]: the plain async Rust trait a plugin implements, with plain Rust types
-//!   ([`Request`], [`RequestBody`], [`Response`], [`Body`], [`Error`], [`ErrorKind`], [`Metadata`],
-//!   [`Capabilities`]) and helpers for error messages ([`error_chain`], [`chain_has`],
-//!   [`redact_userinfo`]).
-//! - [`export_plugin!`]: wraps an implementation into the FFI types. It owns the plugin's tokio
-//!   runtime, converts types, and catches every panic at the boundary.
-//! - [`HostedTransport`] (added in 1.3), exported with `export_plugin!(hosted T)`: a transport
-//!   that runs on the host's threads, through the sockets, tasks and timers the host lends it
-//!   ([`Host`]), so an exchange costs no thread hand-off (hyper-based clients can do this;
-//!   reqwest cannot).
+//! # Getting the crate
 //!
-//! The binary interface underneath (the `#[repr(C)]` types, the `HttpClient` trait object, the
-//! root module whose layout abi_stable checks when the host loads the library, the snapshots of
-//! earlier versions, and the conversions) is the host's business, and is public only under
-//! [`abi`].
+//! The crate builds on its own (it inherits nothing from our workspace). `apify-host transport
+//! new NAME` writes a plugin project with a copy of it in `NAME/vendor/apify-plugin-api` and
+//! this dependency line, which is all a plugin needs:
+//!
+//! ```toml
+//! [lib]
+//! crate-type = ["cdylib"]
+//!
+//! [dependencies]
+//! apify-plugin-api = { version = "1.3", path = "vendor/apify-plugin-api" }
+//! ```
+//!
+//! Use the re-exported [`tokio`], [`http`], [`bytes`] and [`serde_json`]: never add a second
+//! tokio by hand (a plugin's tokio must be the one its glue runs).
+//!
+//! # Three ways to write a transport
+//!
+//! | trait | export | for |
+//! |---|---|---|
+//! | [`Transport`] | `export_plugin!(T)` | an async library on tokio (reqwest); the glue gives it a runtime of its own (2 worker threads) |
+//! | [`HostedTransport`] | `export_plugin!(hosted T)` | a library that takes its sockets, tasks and timers from outside (hyper): it runs on the host's threads, through [`Host`], and costs no thread hand-off per exchange |
+//! | [`BlockingTransport`] | `export_plugin!(blocking T)` | a blocking library (ureq, libcurl easy): the glue owns the threads, the chunking, the head deadline and cancellation |
+//!
+//! Each has the same three parts: `metadata()` (who you are, without building a client),
+//! `new(options)` (a client from the JSON object of the config's `[transport.options]` table),
+//! and `call(request)` (one exchange).
+//!
+//! # What a transport receives
+//!
+//! - [`Request::method`], and [`Request::url`]: absolute, `http` or `https`, with the query
+//!   string already encoded. Send it as it is.
+//! - [`Request::headers`]: **exactly** the headers to send, already final: `Accept`,
+//!   `User-Agent`, `Authorization` (the token: never log it), `Content-Type`,
+//!   `Content-Encoding: gzip` when the host compressed the body, and `Content-Length` when a
+//!   body's length is known. `Host` is not there: your library derives it from the URL.
+//! - [`Request::body`]: [`RequestBody::Full`] (bytes in memory) or, from a 1.2 host,
+//!   [`RequestBody::Stream`] (a large upload, read as you send it). An **empty** body is sent as
+//!   no body at all: nothing after the head and no `Transfer-Encoding: chunked` (a
+//!   `Content-Length: 0` is fine). A stream with no length goes chunked. An error from the
+//!   stream (the file or stdin failed) must fail the exchange.
+//! - [`Request::timeout`]: the deadline for the response **head**; `None` waits forever. The
+//!   host enforces it too, so honouring it only frees your resources sooner. The body has no
+//!   total deadline: the host bounds the time between chunks itself.
+//! - [`Request::stream`]: the caller reads the body as a stream; do not buffer it whole.
+//!
+//! # What a transport must and must not do
+//!
+//! These are the rules `transport check` verifies, by name:
+//!
+//! 1. **One exchange.** Do not retry, do not follow redirects: a `3xx` is returned as the
+//!    response (rule `no-redirects`).
+//! 2. **Statuses are responses.** `4xx` and `5xx` are `Ok(Response)`, never errors; the host's
+//!    retry policy reads them (rule `statuses-are-responses`).
+//! 3. **Add no header.** No `Accept`, `User-Agent`, `Accept-Encoding`, `Connection` or cookie of
+//!    your own; framing headers your library must write (`Host`, `Content-Length`,
+//!    `Transfer-Encoding`) are the only extras (rule `no-added-headers`).
+//! 4. **Do not decompress.** A `Content-Encoding: gzip` response comes back as the bytes that
+//!    were sent, with its `Content-Encoding` header (rule `no-decompression`). The host
+//!    decides what to decode.
+//! 5. **Return headers as received**, repeated ones included, and the body as a stream that
+//!    ends with `None` only when the server's body really ended: a body cut short (a reset,
+//!    fewer bytes than `Content-Length`) is an error item (rule `truncated-body-is-an-error`).
+//! 6. **Classify failures** with the right [`ErrorKind`] (rules `connect-error`,
+//!    `timeout-error`, `tls-error`, `io-error`); [`Error::classify`] does it for any error
+//!    whose chain holds an `std::io::Error` or a failed name lookup.
+//! 7. **Never put a credential in a message**: the host redacts again, but use
+//!    [`redact_userinfo`] for proxy URLs.
+//! 8. **Do not panic.** The glue catches panics at the boundary (as [`ErrorKind::PANIC`]), but
+//!    plugins must be built with `panic = "unwind"` (the default) for that to work.
+//!
+//! # Error kinds and what the host does with them
+//!
+//! | kind | means | the host |
+//! |---|---|---|
+//! | [`ErrorKind::CONNECT`] | no connection: refused, DNS failure, unreachable | retries |
+//! | [`ErrorKind::TIMEOUT`] | the head did not arrive within `Request::timeout` | retries, with a longer timeout |
+//! | [`ErrorKind::IO`] | an established connection failed: reset, broken pipe, truncated body | retries when the request body can be sent again |
+//! | [`ErrorKind::TLS`] | TLS setup or handshake failed (bad certificate, bad CA file) | does not retry |
+//! | [`ErrorKind::PROTOCOL`] | the peer broke HTTP | does not retry |
+//! | [`ErrorKind::INVALID_REQUEST`] | the request or an option is unusable (bad URL, unknown option) | does not retry |
+//! | [`ErrorKind::PANIC`] | the plugin panicked (set by the glue) | does not retry |
+//! | [`ErrorKind::OTHER`] | anything else | retries when [`Error::retryable`] says so |
+//!
+//! # Capabilities and what the host does with them
+//!
+//! [`Metadata::capabilities`] describes the transport to people: `apify-host transport
+//! inspect` prints it, and `transport check` holds a plugin to what it claims
+//! (`timeouts`: its own timeout errors are [`ErrorKind::TIMEOUT`]; `tls`: a failed handshake is
+//! [`ErrorKind::TLS`]). Only [`Capabilities::HOSTED`] changes what the host does: it then
+//! offers the plugin its own runtime. Everything else the host does the same for every
+//! transport (it enforces timeouts and streams bodies whatever the flags say).
+//!
+//! # Cancellation
+//!
+//! When the host drops a call (the caller's abort handle, Ctrl-C, a deadline) or a response
+//! body, the exchange is over: the glue aborts the task running your `call` (async), or sets
+//! [`BlockingRequest::cancel`] and stops reading (blocking). Dropping your future or your body
+//! stream must close the connection; the usual libraries do.
+//!
+//! # Threading
+//!
+//! - [`Transport`]: `new` and `call` run inside the plugin's own tokio runtime (2 workers);
+//!   `tokio::spawn` and timers work. The host polls large response bodies in place, with
+//!   that runtime entered.
+//! - [`HostedTransport`]: no tokio runtime is running; use [`Host`] for sockets
+//!   ([`HostTcp`]), tasks and timers ([`HostSleep`]).
+//! - [`BlockingTransport`]: `call` and the body's `read` run on a blocking thread, at most
+//!   [`MAX_BLOCKING_EXCHANGES`] at once. Set your library's read timeout: a read blocked in
+//!   the library can only end by itself.
+//!
+//! Clients are shared between concurrent calls: they must be `Send + Sync`.
+//!
+//! # The binary interface
+//!
+//! The `#[repr(C)]` types, the `HttpClient` trait object, the root module whose layout
+//! abi_stable checks when the host loads the library, the snapshots of earlier versions and the
+//! conversions are the host's business, public only under [`abi`]. Versioning: a plugin built
+//! against 1.x loads in every host of the same major; minors only add.
 //!
 //! ```ignore
 //! struct MyTransport { /* ... */ }
@@ -32,6 +139,8 @@
 #![allow(non_local_definitions)]
 
 pub mod abi;
+mod blocking;
+mod classify;
 mod convert;
 mod export;
 mod ffi;
@@ -41,6 +150,11 @@ mod module;
 mod services;
 mod types;
 
+pub use blocking::{
+    BlockingBody, BlockingRequest, BlockingTransport, Cancellation, ResponseHead, BODY_CHUNK,
+    CHUNKS_AHEAD, MAX_BLOCKING_EXCHANGES,
+};
+pub use classify::{classify_error, classify_io_kind, is_dns_error};
 pub use export::Transport;
 pub use ffi::ErrorKind;
 pub use hosted::{Host, HostSleep, HostTcp, HostedTransport};
@@ -53,10 +167,14 @@ pub use types::{
 pub use bytes;
 pub use http;
 pub use serde_json;
+/// The plugin runtime's tokio (features `rt-multi-thread`, `net`, `time`, `sync`, `io-util`):
+/// use this copy for `spawn_blocking`, timers and channels instead of adding tokio yourself.
+pub use tokio;
 
 /// Re-exports used by [`export_plugin!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::blocking::Blocking;
     pub use crate::module::{hosted_root_module, root_module};
     pub use abi_stable;
 }

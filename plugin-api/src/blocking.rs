@@ -1,0 +1,346 @@
+//! The blocking-library path: a [`BlockingTransport`] is written with plain `std::io::Read`
+//! (ureq, libcurl's easy interface, a hand-written client), and the glue here turns it into a
+//! [`Transport`].
+//!
+//! What the glue owns, so that no author writes it again:
+//! - **threads**: each exchange runs on a blocking thread of the plugin's runtime, at most
+//!   [`MAX_BLOCKING_EXCHANGES`] at once (a call waits for a free one, within its head deadline);
+//! - **the head deadline**: `Request.timeout` bounds the wait for [`BlockingTransport::call`] to
+//!   return; past it the host gets an [`ErrorKind::TIMEOUT`] error at once;
+//! - **chunking**: the body is read on the same thread in chunks of [`BODY_CHUNK`] bytes and
+//!   handed over through a queue of [`CHUNKS_AHEAD`] chunks, so a slow reader holds at most
+//!   that much memory;
+//! - **cancellation**: when the host drops the call or the body, [`Cancellation`] is set and
+//!   the thread stops at its next chunk, dropping the reader (which closes the connection);
+//!   a read already blocked in the library returns when the library's own read timeout fires,
+//!   which is why a blocking transport should always set one. A thread left behind this way
+//!   still holds its slot: at most [`MAX_BLOCKING_EXCHANGES`] threads ever exist.
+
+use std::{
+    io::{self, Read},
+    panic::{catch_unwind, AssertUnwindSafe},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use tokio::{
+    runtime::Handle,
+    sync::{mpsc, oneshot, Semaphore},
+};
+
+use crate::classify::classify_io_kind;
+use crate::convert::panic_error;
+use crate::export::Transport;
+use crate::ffi::ErrorKind;
+use crate::types::{Body, Error, Metadata, Request, RequestBody, Response};
+
+/// At most this many exchanges of one client run at once, each on its own thread.
+pub const MAX_BLOCKING_EXCHANGES: usize = 64;
+/// The size of the chunks a response body is read in.
+pub const BODY_CHUNK: usize = 64 * 1024;
+/// How many chunks may wait for the host before the reading thread waits too.
+pub const CHUNKS_AHEAD: usize = 4;
+
+/// An HTTP transport over a blocking library: one exchange per call, on a thread the glue
+/// provides. Export it with `export_plugin!(blocking T)`.
+///
+/// The rules of [`Transport`] hold here too (the crate docs list them): one exchange, no
+/// redirects followed, 4xx/5xx returned as responses, no header added, no decompression.
+pub trait BlockingTransport: Send + Sync + Sized + 'static {
+    /// Who this transport is. Called without creating a client.
+    fn metadata() -> Metadata;
+
+    /// Builds a client from the `[transport.options]` table of the host's config (a JSON
+    /// object; `{}` when absent). Refuse unknown options by name, as an
+    /// [`ErrorKind::INVALID_REQUEST`] error.
+    fn new(options: serde_json::Value) -> Result<Self, Error>;
+
+    /// Performs one exchange: sends the request (its body is a `Read`), and returns when the
+    /// response head has arrived, with the body as a `Read` the glue drains on this thread.
+    /// A read error from the body is reported by its `io::ErrorKind` (see
+    /// [`crate::classify_io_kind`]).
+    fn call(
+        &self,
+        request: BlockingRequest,
+    ) -> Result<(ResponseHead, impl Read + Send + 'static), Error>;
+
+    /// Free-form diagnostics (a JSON object) for `apify-host transport inspect`.
+    fn diagnostics() -> serde_json::Value {
+        serde_json::json!({})
+    }
+}
+
+/// One exchange for a [`BlockingTransport`].
+#[derive(Debug)]
+pub struct BlockingRequest {
+    /// The method.
+    pub method: Method,
+    /// Absolute URL with the query string.
+    pub url: String,
+    /// The headers to send, exactly these.
+    pub headers: HeaderMap,
+    /// The body; [`BlockingBody::len`] says its length when known (then `Content-Length` is
+    /// among the headers too).
+    pub body: BlockingBody,
+    /// The deadline for the response head. The glue enforces it; give it to the library as
+    /// well, so that the thread is freed when it passes.
+    pub timeout: Option<Duration>,
+    /// Set when the host no longer wants this exchange. Poll it where the library lets you
+    /// (a progress callback) to stop early.
+    pub cancel: Cancellation,
+}
+
+/// The status and headers of a response.
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    /// The status code, whatever it is (4xx/5xx are responses, not errors).
+    pub status: StatusCode,
+    /// The headers, as received.
+    pub headers: HeaderMap,
+}
+
+/// Whether the host has given up on an exchange (dropped the call or its response body).
+#[derive(Debug, Clone, Default)]
+pub struct Cancellation(Arc<AtomicBool>);
+
+impl Cancellation {
+    /// Whether the exchange was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed)
+    }
+}
+
+/// Sets the cancellation when dropped (with the call future, or with the response body).
+struct CancelOnDrop(Cancellation);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel()
+    }
+}
+
+/// A request body as `std::io::Read`: the bytes in memory, or the host's stream read chunk by
+/// chunk (the calling thread waits for each).
+pub struct BlockingBody {
+    length: Option<u64>,
+    current: Bytes,
+    rest: Option<(Body, Handle)>,
+}
+
+impl BlockingBody {
+    fn new(body: RequestBody, handle: Handle) -> Self {
+        match body {
+            RequestBody::Full(bytes) => BlockingBody {
+                length: Some(bytes.len() as u64),
+                current: bytes,
+                rest: None,
+            },
+            RequestBody::Stream { stream, length } => BlockingBody {
+                length,
+                current: Bytes::new(),
+                rest: Some((stream, handle)),
+            },
+        }
+    }
+
+    /// The exact length in bytes, when known: always for a body in memory, and for a streamed
+    /// one whose source knows it. `None` means: send it chunked.
+    pub fn len(&self) -> Option<u64> {
+        self.length
+    }
+
+    /// Whether the body is known to be empty (then send no body at all).
+    pub fn is_empty(&self) -> bool {
+        self.length == Some(0)
+    }
+}
+
+impl std::fmt::Debug for BlockingBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingBody")
+            .field("length", &self.length)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Read for BlockingBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            let Some((stream, handle)) = &mut self.rest else {
+                return Ok(0);
+            };
+            let next = handle.block_on(std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)));
+            match next {
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(e)) => {
+                    self.rest = None;
+                    return Err(io::Error::other(e));
+                }
+                None => self.rest = None,
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// The [`Transport`] a [`BlockingTransport`] is exported as (by `export_plugin!(blocking T)`).
+#[doc(hidden)]
+pub struct Blocking<T> {
+    inner: Arc<T>,
+    slots: Arc<Semaphore>,
+}
+
+impl<T: BlockingTransport> Transport for Blocking<T> {
+    fn metadata() -> Metadata {
+        T::metadata()
+    }
+
+    fn new(options: serde_json::Value) -> Result<Self, Error> {
+        Ok(Blocking {
+            inner: Arc::new(T::new(options)?),
+            slots: Arc::new(Semaphore::new(MAX_BLOCKING_EXCHANGES)),
+        })
+    }
+
+    fn diagnostics() -> serde_json::Value {
+        T::diagnostics()
+    }
+
+    async fn call(&self, request: Request) -> Result<Response, Error> {
+        let deadline = request.timeout;
+        let head = self.start(request);
+        let (head, body) = match deadline {
+            Some(d) => tokio::time::timeout(d, head).await.map_err(|_| {
+                Error::new(
+                    ErrorKind::TIMEOUT,
+                    format!("no response head within {} ms", d.as_millis()),
+                )
+            })??,
+            None => head.await?,
+        };
+        Ok(Response {
+            status: head.status,
+            headers: head.headers,
+            body,
+        })
+    }
+}
+
+impl<T: BlockingTransport> Blocking<T> {
+    /// Waits for a slot, then runs the exchange on a blocking thread; resolves with the head.
+    /// Dropping this future (the host gave up, or the deadline passed) cancels the exchange.
+    async fn start(&self, request: Request) -> Result<(ResponseHead, Body), Error> {
+        let cancel = Cancellation::default();
+        let call_guard = CancelOnDrop(cancel.clone());
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::new(ErrorKind::OTHER, "the transport is shutting down"))?;
+        let handle = Handle::current();
+        let blocking = BlockingRequest {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+            body: BlockingBody::new(request.body, handle.clone()),
+            timeout: request.timeout,
+            cancel: cancel.clone(),
+        };
+        let (head_tx, head_rx) = oneshot::channel();
+        let (body_tx, body_rx) = mpsc::channel(CHUNKS_AHEAD);
+        let inner = self.inner.clone();
+        let thread_cancel = cancel.clone();
+        handle.spawn_blocking(move || {
+            let _slot = slot;
+            let called = catch_unwind(AssertUnwindSafe(|| inner.call(blocking)));
+            match called {
+                Ok(Ok((head, reader))) => {
+                    if head_tx.send(Ok(head)).is_ok() {
+                        pump(reader, &body_tx, &thread_cancel);
+                    }
+                }
+                Ok(Err(e)) => drop(head_tx.send(Err(e))),
+                Err(panic) => drop(head_tx.send(Err(
+                    panic_error(panic, "the plugin panicked during a call").into(),
+                ))),
+            }
+        });
+        let head = head_rx.await.map_err(|_| {
+            Error::new(
+                ErrorKind::OTHER,
+                "the blocking exchange ended without a response",
+            )
+        })??;
+        // From here on the body owns the cancellation: dropping it stops the reading thread.
+        std::mem::forget(call_guard);
+        let body = ChunkReceiver {
+            rx: body_rx,
+            _cancel: CancelOnDrop(cancel),
+        };
+        Ok((head, Box::pin(body)))
+    }
+}
+
+/// Reads `reader` to its end in [`BODY_CHUNK`]s and queues them for the host; stops when the
+/// host drops the body or cancels, and reports a read error as the body's last item.
+fn pump(mut reader: impl Read, tx: &mpsc::Sender<Result<Bytes, Error>>, cancel: &Cancellation) {
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        let mut buf = vec![0u8; BODY_CHUNK];
+        let read = catch_unwind(AssertUnwindSafe(|| reader.read(&mut buf)));
+        let item = match read {
+            Ok(Ok(0)) => return,
+            Ok(Ok(n)) => {
+                buf.truncate(n);
+                Ok(Bytes::from(buf))
+            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(Err(e)) => Err(Error::new(
+                match classify_io_kind(e.kind()) {
+                    ErrorKind::OTHER | ErrorKind::INVALID_REQUEST => ErrorKind::IO,
+                    kind => kind,
+                },
+                format!(
+                    "reading the response body failed: {}",
+                    crate::error_chain(&e)
+                ),
+            )),
+            Err(panic) => Err(panic_error(panic, "the plugin panicked reading a body").into()),
+        };
+        let failed = item.is_err();
+        if tx.blocking_send(item).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// The host's side of the chunk queue, as a [`Body`]; cancels the exchange when dropped.
+struct ChunkReceiver {
+    rx: mpsc::Receiver<Result<Bytes, Error>>,
+    _cancel: CancelOnDrop,
+}
+
+impl futures_core::Stream for ChunkReceiver {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
