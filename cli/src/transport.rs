@@ -1,11 +1,12 @@
 //! `apify-host transport ...`: which transport is used, and checks of a plugin file.
 
-use std::path::PathBuf;
+use std::{io::Write, path::PathBuf};
 
-use clap::Subcommand;
+use apify_conformance::{Outcome, Subject};
+use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::{CliError, Context};
+use super::{input::InputSource, CliError, Context};
 
 /// Transport commands.
 #[derive(Debug, Subcommand)]
@@ -36,6 +37,50 @@ pub enum TransportCommand {
         /// The plugin file (.so).
         path: PathBuf,
     },
+
+    /// Run the transport conformance suite against a plugin: every rule of the contract.
+    #[command(
+        long_about = "Run the transport conformance suite against a plugin file, from this \
+        binary alone (no cargo, no source checkout): loopback servers are started on \
+        127.0.0.1 and nothing else is contacted. The cases cover what every transport must do \
+        (methods, bodies, headers and query, empty and streamed bodies, statuses as responses, \
+        no redirect following, no added headers, no decompression, connect/timeout/IO/TLS \
+        errors, a truncated body, a 200 MB streamed body by sha256, closing a dropped body's \
+        connection) and the client's retry and error behaviour through the plugin. One line \
+        per case with pass/FAIL/skip and why, then a summary. Exit status: 0 when every case \
+        passes, 1 when one fails, 2 when the plugin cannot be loaded. The rules are the crate \
+        docs of apify-plugin-api (\"What a transport must and must not do\").\n\n\
+        Examples:\n  apify-host transport check target/release/libmy_transport.so\n  \
+        apify-host transport check ./libapify_transport_curl.so --options '{\"http2\": true}'\n  \
+        apify-host transport check ./libx.so --case no-redirects --case no-added-headers\n  \
+        apify-host transport check ./libx.so --format json | jq '.cases[] | select(.result == \"fail\")'"
+    )]
+    Check {
+        /// The plugin file (.so).
+        path: PathBuf,
+        /// The plugin's options, as a JSON object, `@file` or `-` (default: the config's
+        /// `[transport.options]`).
+        #[arg(long, value_name = "JSON|@FILE")]
+        options: Option<InputSource>,
+        /// Run only these cases (repeatable; `--list` names them).
+        #[arg(long = "case", value_name = "NAME")]
+        cases: Vec<String>,
+        /// List the cases and the rule each checks, and exit.
+        #[arg(long)]
+        list: bool,
+        /// `text` (a line per case) or `json` (one document at the end).
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
+}
+
+/// How `transport check` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// A line per case as it finishes, then a summary.
+    Text,
+    /// One JSON document: the plugin, every case's outcome, and the counts.
+    Json,
 }
 
 #[derive(Serialize)]
@@ -72,5 +117,160 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
                 )))
             }
         }
+        TransportCommand::Check {
+            path,
+            options,
+            cases,
+            list,
+            format,
+        } => check(ctx, path, options, cases, list, format).await,
+    }
+}
+
+/// The summary of a `transport check` run, for `--format json`.
+#[derive(Serialize)]
+struct CheckReport {
+    plugin: PluginSummary,
+    cases: Vec<Outcome>,
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+#[derive(Serialize)]
+struct PluginSummary {
+    path: String,
+    name: String,
+    version: String,
+    api: String,
+    capabilities: Vec<&'static str>,
+}
+
+/// `transport check`: loads the plugin like any command would (every load check), builds its
+/// client with the given options, and runs the conformance suite's cases on it.
+async fn check(
+    ctx: &Context,
+    path: PathBuf,
+    options: Option<InputSource>,
+    only: Vec<String>,
+    list: bool,
+    format: CheckFormat,
+) -> Result<(), CliError> {
+    let all = apify_conformance::cases();
+    if list {
+        let width = all.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        let text: String = all
+            .iter()
+            .map(|c| format!("{:width$}  {}\n", c.name, c.rule))
+            .collect();
+        return ctx.out().text(text.trim_end());
+    }
+    let mut selected = Vec::new();
+    for name in &only {
+        match apify_conformance::case(name) {
+            Some(c) => selected.push(c),
+            None => {
+                return Err(CliError::usage(format!(
+                    "there is no case {name:?}; `apify-host transport check --list` names them"
+                )))
+            }
+        }
+    }
+    if selected.is_empty() {
+        selected = all.iter().collect();
+    }
+    let options = match options {
+        Some(source) => {
+            let json = source.read_json()?;
+            if !json.value.is_object() {
+                return Err(CliError::usage(format!(
+                    "the plugin options ({source}) must be a JSON object, like {{\"http2\": true}}"
+                )));
+            }
+            json.value
+        }
+        None => ctx.config.plugin_options(),
+    };
+    let loaded = apify_host::load_plugin(&path, &ctx.config.plugin_load_options(&path))
+        .map_err(|e| CliError::usage(super::redact(&e.to_string())))?;
+    let client = loaded
+        .new_client(&options)
+        .map_err(|e| CliError::usage(super::redact(&e.to_string())))?;
+    let m = &loaded.metadata;
+    let plugin = PluginSummary {
+        path: loaded.path.display().to_string(),
+        name: m.name.clone(),
+        version: m.version.clone(),
+        api: format!("{}.{}", m.api_major, m.api_minor),
+        capabilities: m.capabilities.names(),
+    };
+    let subject = Subject {
+        transport: std::sync::Arc::new(client),
+        capabilities: m.capabilities,
+    };
+    let text = format == CheckFormat::Text;
+    let width = selected.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let mut stdout = std::io::stdout();
+    if text {
+        let head = format!(
+            "checking {} {} (plugin API {}, {}) at {}",
+            plugin.name,
+            plugin.version,
+            plugin.api,
+            plugin.capabilities.join(", "),
+            plugin.path
+        );
+        writeln!(stdout, "{}", super::redact(&head)).map_err(|e| CliError::write("stdout", e))?;
+    }
+    let mut outcomes = Vec::new();
+    for case in selected {
+        let mut outcome = Outcome::of(case, subject.clone()).await;
+        outcome.why = super::redact(&outcome.why);
+        if text {
+            let label = match outcome.result {
+                "pass" => "pass",
+                "skip" => "skip",
+                _ => "FAIL",
+            };
+            let mut line = format!("{label}  {:width$}  {:>6} ms", outcome.case, outcome.millis);
+            if !outcome.why.is_empty() {
+                line.push_str(&format!("  {}", outcome.why));
+            }
+            if !outcome.ok() {
+                line.push_str(&format!("\n      rule: {}", outcome.rule));
+            }
+            writeln!(stdout, "{line}").map_err(|e| CliError::write("stdout", e))?;
+            stdout.flush().map_err(|e| CliError::write("stdout", e))?;
+        }
+        outcomes.push(outcome);
+    }
+    let count = |r: &str| outcomes.iter().filter(|o| o.result == r).count();
+    let (passed, failed, skipped) = (count("pass"), count("fail"), count("skip"));
+    let name = plugin.name.clone();
+    if text {
+        writeln!(
+            stdout,
+            "{passed} passed, {failed} failed, {skipped} skipped"
+        )
+        .map_err(|e| CliError::write("stdout", e))?;
+    } else {
+        let report = CheckReport {
+            plugin,
+            cases: outcomes,
+            passed,
+            failed,
+            skipped,
+        };
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::failure(format!("cannot encode the report: {e}")))?;
+        writeln!(stdout, "{json}").map_err(|e| CliError::write("stdout", e))?;
+    }
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(CliError::failure(format!(
+            "the plugin {name} breaks {failed} rule(s) of the transport contract (see the crate \
+             docs of apify-plugin-api, \"What a transport must and must not do\")"
+        )))
     }
 }

@@ -71,7 +71,8 @@
 //!    ends with `None` only when the server's body really ended: a body cut short (a reset,
 //!    fewer bytes than `Content-Length`) is an error item (rule `truncated-body-is-an-error`).
 //! 6. **Classify failures** with the right [`ErrorKind`] (rules `connect-error`,
-//!    `timeout-error`, `tls-error`, `io-error`); [`Error::classify`] does it for any error
+//!    `timeout-error`, `tls-error`, `io-error`; the first two for transports that claim
+//!    `timeouts` and `tls`); [`Error::classify`] does it for any error
 //!    whose chain holds an `std::io::Error` or a failed name lookup.
 //! 7. **Never put a credential in a message**: the host redacts again, but use
 //!    [`redact_userinfo`] for proxy URLs.
@@ -93,12 +94,18 @@
 //!
 //! # Capabilities and what the host does with them
 //!
-//! [`Metadata::capabilities`] describes the transport to people: `apify-host transport
-//! inspect` prints it, and `transport check` holds a plugin to what it claims
-//! (`timeouts`: its own timeout errors are [`ErrorKind::TIMEOUT`]; `tls`: a failed handshake is
-//! [`ErrorKind::TLS`]). Only [`Capabilities::HOSTED`] changes what the host does: it then
-//! offers the plugin its own runtime. Everything else the host does the same for every
-//! transport (it enforces timeouts and streams bodies whatever the flags say).
+//! [`Metadata::capabilities`] describes the transport to people (`apify-host transport
+//! inspect` prints it) and tells `transport check` what to hold it to:
+//!
+//! | flag | `transport check` then requires | the host |
+//! |---|---|---|
+//! | [`Capabilities::TIMEOUTS`] | no head within `Request::timeout` is an [`ErrorKind::TIMEOUT`] error, on time (rule `timeout-error`) | the same: it enforces every deadline itself anyway |
+//! | [`Capabilities::TLS`] | a failed handshake is an [`ErrorKind::TLS`] error (rule `tls-error`) | the same |
+//! | [`Capabilities::STREAMING`], [`Capabilities::HTTP2`], [`Capabilities::PROXY`] | nothing more (every transport must stream bodies) | the same |
+//! | [`Capabilities::HOSTED`] | nothing more | offers the plugin its own runtime (`new_hosted_client`) |
+//!
+//! Only `HOSTED` changes what the host does; it treats every other transport alike, and a
+//! transport without `timeouts` is still bounded by the host's deadlines.
 //!
 //! # Cancellation
 //!
