@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs Prism (npm) for the contract tests, then
 # builds everything once in release mode (plugins and bad-plugin fixtures included) and runs
-# every test of the workspace.
+# every test of the workspace, then checks the plugins that live outside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,3 +11,6 @@ if [ ! -x tools/prism/node_modules/.bin/prism ]; then
 fi
 echo "==> cargo test --workspace --release"
 cargo test --workspace --release "$@"
+# The plugins outside the workspace (the guide examples, the curl plugin, a `transport new`
+# project): built as a third party would, each must pass `apify-host transport check`.
+bash scripts/check-external-plugins.sh

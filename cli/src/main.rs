@@ -20,6 +20,7 @@ mod runs;
 mod schedules;
 mod tasks;
 mod transport;
+mod transport_new;
 mod users;
 mod webhooks;
 

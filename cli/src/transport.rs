@@ -6,7 +6,7 @@ use apify_conformance::{Outcome, Subject};
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::{input::InputSource, CliError, Context};
+use super::{input::InputSource, transport_new::TemplateKind, CliError, Context};
 
 /// Transport commands.
 #[derive(Debug, Subcommand)]
@@ -72,6 +72,31 @@ pub enum TransportCommand {
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
     },
+
+    /// Start a new transport plugin: a project that builds to a plugin passing `check`.
+    #[command(
+        long_about = "Write a new transport plugin project into NAME/ (or --dir/NAME): a \
+        Cargo.toml of its own (crate-type cdylib, its own workspace, stripped release builds), \
+        src/lib.rs (the guide's example of that kind, renamed) and a copy of the \
+        apify-plugin-api crate under vendor/, carried by this binary: no checkout of our \
+        repository and no registry entry needed. It builds as it is to a plugin that passes \
+        `apify-host transport check`; then change the HTTP library to yours. An existing \
+        folder is never overwritten.\n\n\
+        Examples:\n  apify-host transport new my-transport\n  \
+        apify-host transport new my-transport --kind async --dir ~/src\n  \
+        cd my-transport && cargo build --release && \
+        apify-host transport check target/release/libmy_transport.so"
+    )]
+    New {
+        /// The crate's name (letters, digits, `-`, `_`); also the folder's.
+        name: String,
+        /// `blocking` (a BlockingTransport on ureq) or `async` (a Transport on tokio).
+        #[arg(long, value_enum, default_value_t = TemplateKind::Blocking)]
+        kind: TemplateKind,
+        /// The folder to create the project in.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 /// How `transport check` reports.
@@ -124,6 +149,16 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
             list,
             format,
         } => check(ctx, path, options, cases, list, format).await,
+        TransportCommand::New { name, kind, dir } => {
+            let made = super::transport_new::write_project(&dir, &name, kind)?;
+            let lib = name.replace('-', "_");
+            ctx.out().text(&format!(
+                "wrote {}\nnext: cd {} && cargo build --release && apify-host transport check \
+                 target/release/lib{lib}.so\n",
+                made.display(),
+                made.display()
+            ))
+        }
     }
 }
 

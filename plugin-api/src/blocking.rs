@@ -11,10 +11,17 @@
 //!   handed over through a queue of [`CHUNKS_AHEAD`] chunks, so a slow reader holds at most
 //!   that much memory;
 //! - **cancellation**: when the host drops the call or the body, [`Cancellation`] is set and
-//!   the thread stops at its next chunk, dropping the reader (which closes the connection);
-//!   a read already blocked in the library returns when the library's own read timeout fires,
-//!   which is why a blocking transport should always set one. A thread left behind this way
-//!   still holds its slot: at most [`MAX_BLOCKING_EXCHANGES`] threads ever exist.
+//!   the thread stops at its next chunk, dropping the reader (which closes the connection).
+//!   What the glue cannot do is interrupt a read the library is blocked in: a call dropped
+//!   while the library waits for the head keeps its thread and its connection until the
+//!   library returns, so a blocking transport must always set the library's read timeout (see
+//!   [`BlockingTransport::new`]). A library that can be stopped from inside (libcurl's progress
+//!   callback) should poll [`Cancellation::is_cancelled`] there. A thread left behind still
+//!   holds its slot: at most [`MAX_BLOCKING_EXCHANGES`] threads ever exist.
+//!
+//! Errors from the body's `Read` are reported by their `io::ErrorKind`
+//! ([`crate::classify_io_kind`]); one that would classify as `OTHER` or `INVALID_REQUEST` is
+//! reported as [`ErrorKind::IO`], since the connection is established by then.
 
 use std::{
     io::{self, Read},
@@ -56,8 +63,13 @@ pub trait BlockingTransport: Send + Sync + Sized + 'static {
     fn metadata() -> Metadata;
 
     /// Builds a client from the `[transport.options]` table of the host's config (a JSON
-    /// object; `{}` when absent). Refuse unknown options by name, as an
-    /// [`ErrorKind::INVALID_REQUEST`] error.
+    /// object; `{}` when absent). Refuse unknown options by name ([`crate::check_options`]).
+    ///
+    /// Set the library's timeout for a single socket read here. It is the only thing that
+    /// frees a thread whose library is blocked on a silent server after the host gave up. It
+    /// must be at least as long as the host waits between two body chunks
+    /// (`stream_idle_timeout_secs`, 60 s by default, at most 3,600), or it would cut bodies the
+    /// host still accepts: one hour is always safe.
     fn new(options: serde_json::Value) -> Result<Self, Error>;
 
     /// Performs one exchange: sends the request (its body is a `Read`), and returns when the
@@ -73,6 +85,9 @@ pub trait BlockingTransport: Send + Sync + Sized + 'static {
     fn diagnostics() -> serde_json::Value {
         serde_json::json!({})
     }
+
+    /// Releases pooled connections. The default does nothing.
+    fn close(&self) {}
 }
 
 /// One exchange for a [`BlockingTransport`].
@@ -109,12 +124,18 @@ pub struct ResponseHead {
 pub struct Cancellation(Arc<AtomicBool>);
 
 impl Cancellation {
+    /// A cancellation not set yet (the glue makes one per exchange; this is for tests).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// Whether the exchange was cancelled.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 
-    fn cancel(&self) {
+    /// Sets it, for every clone (the glue does, when the host gives up; public for tests).
+    pub fn cancel(&self) {
         self.0.store(true, Ordering::Relaxed)
     }
 }
@@ -130,6 +151,10 @@ impl Drop for CancelOnDrop {
 
 /// A request body as `std::io::Read`: the bytes in memory, or the host's stream read chunk by
 /// chunk (the calling thread waits for each).
+///
+/// Read it on the thread `call` runs on (or one the library starts), never from inside an
+/// async task: reading a streamed body blocks the thread until the next chunk arrives.
+/// `BlockingBody::from(bytes)` makes one for a unit test of `call`.
 pub struct BlockingBody {
     length: Option<u64>,
     current: Bytes,
@@ -161,6 +186,16 @@ impl BlockingBody {
     /// Whether the body is known to be empty (then send no body at all).
     pub fn is_empty(&self) -> bool {
         self.length == Some(0)
+    }
+}
+
+impl From<Bytes> for BlockingBody {
+    fn from(bytes: Bytes) -> Self {
+        BlockingBody {
+            length: Some(bytes.len() as u64),
+            current: bytes,
+            rest: None,
+        }
     }
 }
 
@@ -215,6 +250,10 @@ impl<T: BlockingTransport> Transport for Blocking<T> {
 
     fn diagnostics() -> serde_json::Value {
         T::diagnostics()
+    }
+
+    fn close(&self) {
+        self.inner.close()
     }
 
     async fn call(&self, request: Request) -> Result<Response, Error> {
@@ -296,18 +335,17 @@ impl<T: BlockingTransport> Blocking<T> {
 /// Reads `reader` to its end in [`BODY_CHUNK`]s and queues them for the host; stops when the
 /// host drops the body or cancels, and reports a read error as the body's last item.
 fn pump(mut reader: impl Read, tx: &mpsc::Sender<Result<Bytes, Error>>, cancel: &Cancellation) {
+    // One buffer, zeroed once; each chunk is a copy of what a read filled, so a short read
+    // queues a short chunk instead of a mostly empty 64 KiB one.
+    let mut buf = vec![0u8; BODY_CHUNK];
     loop {
         if cancel.is_cancelled() {
             return;
         }
-        let mut buf = vec![0u8; BODY_CHUNK];
         let read = catch_unwind(AssertUnwindSafe(|| reader.read(&mut buf)));
         let item = match read {
             Ok(Ok(0)) => return,
-            Ok(Ok(n)) => {
-                buf.truncate(n);
-                Ok(Bytes::from(buf))
-            }
+            Ok(Ok(n)) => Ok(Bytes::copy_from_slice(&buf[..n.min(BODY_CHUNK)])),
             Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
             Ok(Err(e)) => Err(Error::new(
                 match classify_io_kind(e.kind()) {

@@ -87,6 +87,38 @@ pub fn is_dns_error(e: &(dyn StdError + 'static)) -> bool {
     false
 }
 
+/// Checks a transport's options (the JSON object `new` gets): an
+/// [`ErrorKind::INVALID_REQUEST`] error when they are not an object, or for the first key not
+/// in `known`, naming it and the options there are. Call it first in `new`.
+///
+/// ```
+/// # use apify_plugin_api::{check_options, ErrorKind};
+/// let e = check_options(&serde_json::json!({"proxy": "http://p", "poxy": 1}), &["proxy"]);
+/// let e = e.unwrap_err();
+/// assert_eq!(e.kind, ErrorKind::INVALID_REQUEST);
+/// assert_eq!(e.message, "unknown option `poxy` (this transport takes: proxy)");
+/// assert!(check_options(&serde_json::json!({}), &[]).is_ok());
+/// ```
+pub fn check_options(options: &serde_json::Value, known: &[&str]) -> Result<(), Error> {
+    let takes = match known {
+        [] => "this transport takes no options".to_string(),
+        _ => format!("this transport takes: {}", known.join(", ")),
+    };
+    let Some(object) = options.as_object() else {
+        return Err(Error::new(
+            ErrorKind::INVALID_REQUEST,
+            format!("the options must be a JSON object ({takes})"),
+        ));
+    };
+    match object.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(key) => Err(Error::new(
+            ErrorKind::INVALID_REQUEST,
+            format!("unknown option `{key}` ({takes})"),
+        )),
+        None => Ok(()),
+    }
+}
+
 impl Error {
     /// An error from any library's error: its kind by [`classify_error`], its message the whole
     /// chain ([`error_chain`]) with URL credentials removed ([`redact_userinfo`]).

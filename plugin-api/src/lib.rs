@@ -78,6 +78,34 @@
 //!    [`redact_userinfo`] for proxy URLs.
 //! 8. **Do not panic.** The glue catches panics at the boundary (as [`ErrorKind::PANIC`]), but
 //!    plugins must be built with `panic = "unwind"` (the default) for that to work.
+//! 9. **Take proxies from your options only**, never from `HTTP_PROXY`, `HTTPS_PROXY` or
+//!    `NO_PROXY`: ops configure a transport in one place (`[transport.options]`), and every
+//!    transport we ship ignores the environment. (Not checked: the check cannot change a
+//!    loaded plugin's environment.)
+//! 10. **Refuse unknown options by name** in `new` ([`check_options`]), as an
+//!     [`ErrorKind::INVALID_REQUEST`] error.
+//!
+//! Cases the rules settle, so that you need not guess:
+//!
+//! - A library that resends a request on a **reused keep-alive connection that died before any
+//!   byte of the response** arrived (hyper-util, libcurl do) does not break rule 1: the server
+//!   never answered that exchange.
+//! - Headers a library sends **to a proxy** (`Proxy-Authorization` from the proxy URL's
+//!   credentials, a `CONNECT` request's own headers) are not added headers: the origin server
+//!   never sees them.
+//! - A request header value the library **cannot send** (libcurl and non-UTF-8 bytes): an
+//!   [`ErrorKind::INVALID_REQUEST`] error, never a silently changed header.
+//! - A **malformed response head** (no colon, obsolete line folding, a bad status line):
+//!   [`ErrorKind::PROTOCOL`].
+//! - The library's **own connect timeout** fired: [`ErrorKind::CONNECT`] (or `TIMEOUT`; the
+//!   host retries both alike).
+//! - The **request body stream failed** (the host's file or stdin): fail the exchange with any
+//!   kind ([`ErrorKind::IO`] fits). The host knows its body failed, and never resends a
+//!   one-time body that was partly sent.
+//! - An **error chain without an `std::io::Error` inside**, such as hyper's "connection closed
+//!   before message completed": [`Error::classify`] answers [`ErrorKind::OTHER`], so map it
+//!   yourself ([`ErrorKind::IO`] for a failure on an open connection). Libraries whose error
+//!   type has no `source()` (ureq) need converting first (`e.into_io()`).
 //!
 //! # Error kinds and what the host does with them
 //!
@@ -122,8 +150,10 @@
 //! - [`HostedTransport`]: no tokio runtime is running; use [`Host`] for sockets
 //!   ([`HostTcp`]), tasks and timers ([`HostSleep`]).
 //! - [`BlockingTransport`]: `call` and the body's `read` run on a blocking thread, at most
-//!   [`MAX_BLOCKING_EXCHANGES`] at once. Set your library's read timeout: a read blocked in
-//!   the library can only end by itself.
+//!   [`MAX_BLOCKING_EXCHANGES`] at once. Set your library's read timeout (one hour is always
+//!   safe, see [`BlockingTransport::new`]): a read blocked in the library can only end by
+//!   itself, so a call dropped while the library waits for the head keeps its connection open
+//!   until then.
 //!
 //! Clients are shared between concurrent calls: they must be `Send + Sync`.
 //!
@@ -161,7 +191,7 @@ pub use blocking::{
     BlockingBody, BlockingRequest, BlockingTransport, Cancellation, ResponseHead, BODY_CHUNK,
     CHUNKS_AHEAD, MAX_BLOCKING_EXCHANGES,
 };
-pub use classify::{classify_error, classify_io_kind, is_dns_error};
+pub use classify::{check_options, classify_error, classify_io_kind, is_dns_error};
 pub use export::Transport;
 pub use ffi::ErrorKind;
 pub use hosted::{Host, HostSleep, HostTcp, HostedTransport};

@@ -1,0 +1,257 @@
+//! `apify-host transport new NAME`: writes a plugin project that builds, as it is, to a plugin
+//! that passes `apify-host transport check`.
+//!
+//! The project is one of the guide's examples (`examples/transport-*`, which CI builds and
+//! checks), renamed, with a copy of the `apify-plugin-api` crate under `vendor/`. The binary
+//! carries that copy, so an author needs neither our repository nor a registry to start.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use clap::ValueEnum;
+
+use super::CliError;
+
+/// Which kind of transport the new project is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TemplateKind {
+    /// A `BlockingTransport` on ureq (a blocking library; the glue owns the threads).
+    Blocking,
+    /// An async `Transport` on hyper-util (the plugin's own tokio runtime).
+    Async,
+}
+
+/// One of the example projects, as files embedded at build time.
+struct Template {
+    /// The package name in the example's Cargo.toml.
+    package: &'static str,
+    /// The name its `Metadata` gives.
+    metadata_name: &'static str,
+    cargo_toml: &'static str,
+    lib_rs: &'static str,
+}
+
+const BLOCKING: Template = Template {
+    package: "transport-blocking-example",
+    metadata_name: "ureq-example",
+    cargo_toml: include_str!("../../examples/transport-blocking/Cargo.toml"),
+    lib_rs: include_str!("../../examples/transport-blocking/src/lib.rs"),
+};
+
+const ASYNC: Template = Template {
+    package: "transport-async-example",
+    metadata_name: "hyper-example",
+    cargo_toml: include_str!("../../examples/transport-async/Cargo.toml"),
+    lib_rs: include_str!("../../examples/transport-async/src/lib.rs"),
+};
+
+/// The `apify-plugin-api` crate, file by file (what `cargo package --list` names, less the
+/// files cargo generates). A test holds this list to the crate's folder.
+const PLUGIN_API: &[(&str, &str)] = &[
+    ("Cargo.toml", include_str!("../../plugin-api/Cargo.toml")),
+    ("README.md", include_str!("../../plugin-api/README.md")),
+    ("src/abi.rs", include_str!("../../plugin-api/src/abi.rs")),
+    (
+        "src/blocking.rs",
+        include_str!("../../plugin-api/src/blocking.rs"),
+    ),
+    (
+        "src/classify.rs",
+        include_str!("../../plugin-api/src/classify.rs"),
+    ),
+    (
+        "src/convert.rs",
+        include_str!("../../plugin-api/src/convert.rs"),
+    ),
+    (
+        "src/export.rs",
+        include_str!("../../plugin-api/src/export.rs"),
+    ),
+    ("src/ffi.rs", include_str!("../../plugin-api/src/ffi.rs")),
+    (
+        "src/history.rs",
+        include_str!("../../plugin-api/src/history.rs"),
+    ),
+    (
+        "src/hosted.rs",
+        include_str!("../../plugin-api/src/hosted.rs"),
+    ),
+    ("src/lib.rs", include_str!("../../plugin-api/src/lib.rs")),
+    (
+        "src/module.rs",
+        include_str!("../../plugin-api/src/module.rs"),
+    ),
+    (
+        "src/services.rs",
+        include_str!("../../plugin-api/src/services.rs"),
+    ),
+    (
+        "src/types.rs",
+        include_str!("../../plugin-api/src/types.rs"),
+    ),
+    (
+        "tests/symbol.rs",
+        include_str!("../../plugin-api/tests/symbol.rs"),
+    ),
+];
+
+/// Where the copy of the interface crate goes, inside the new project.
+const VENDOR: &str = "vendor/apify-plugin-api";
+
+/// Writes the project `name` of `kind` into `parent/name`; answers its folder.
+pub fn write_project(parent: &Path, name: &str, kind: TemplateKind) -> Result<PathBuf, CliError> {
+    check_name(name)?;
+    let dir = parent.join(name);
+    if dir.exists() {
+        return Err(CliError::usage(format!(
+            "{} already exists; choose another NAME or --dir, nothing was written",
+            dir.display()
+        )));
+    }
+    let t = match kind {
+        TemplateKind::Blocking => &BLOCKING,
+        TemplateKind::Async => &ASYNC,
+    };
+    let lib_name = name.replace('-', "_");
+    let mut files: Vec<(PathBuf, String)> = vec![
+        (
+            "Cargo.toml".into(),
+            t.cargo_toml
+                .replace(
+                    &format!("name = \"{}\"", t.package),
+                    &format!("name = \"{name}\""),
+                )
+                .replace(
+                    "path = \"../../plugin-api\"",
+                    &format!("path = \"{VENDOR}\""),
+                ),
+        ),
+        (
+            "src/lib.rs".into(),
+            t.lib_rs
+                .replace(&format!("\"{}\"", t.metadata_name), &format!("\"{name}\""))
+                .replace(
+                    &format!("lib{}.so", t.package.replace('-', "_")),
+                    &format!("lib{lib_name}.so"),
+                ),
+        ),
+        (".gitignore".into(), "/target\n".into()),
+        ("README.md".into(), readme(name, &lib_name, kind)),
+    ];
+    for (path, text) in PLUGIN_API {
+        files.push((Path::new(VENDOR).join(path), (*text).to_string()));
+    }
+    for (path, text) in files {
+        let path = dir.join(path);
+        if let Some(folder) = path.parent() {
+            fs::create_dir_all(folder).map_err(|e| {
+                CliError::failure(format!("cannot create {}: {e}", folder.display()))
+            })?;
+        }
+        fs::write(&path, text)
+            .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(dir)
+}
+
+/// A package name cargo accepts, and that is also a folder name.
+fn check_name(name: &str) -> Result<(), CliError> {
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::usage(format!(
+            "{name:?} is not a usable crate name: start with a letter and use letters, digits, \
+             `-` and `_` only (e.g. my-transport)"
+        )))
+    }
+}
+
+fn readme(name: &str, lib_name: &str, kind: TemplateKind) -> String {
+    let what = match kind {
+        TemplateKind::Blocking => "a `BlockingTransport` on ureq",
+        TemplateKind::Async => "an async `Transport` on hyper-util",
+    };
+    format!(
+        "# {name}\n\n\
+         An HTTP transport plugin for `apify-host`: {what}.\n\n\
+         ```sh\n\
+         cargo build --release\n\
+         apify-host transport check target/release/lib{lib_name}.so\n\
+         ```\n\n\
+         The contract a transport keeps is in the crate docs of the copy of `apify-plugin-api`\n\
+         in `{VENDOR}` (`cargo doc --open -p apify-plugin-api`). Deploy the `.so` with\n\
+         `[transport] plugin = \"/path/to/lib{lib_name}.so\"` in the apify-host config.\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every file of the interface crate (as `cargo package` would take it) is embedded.
+    #[test]
+    fn the_embedded_interface_crate_is_the_whole_crate() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-api");
+        let mut on_disk = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let rel = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if rel == "target" || rel == "Cargo.lock" {
+                    continue;
+                }
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    on_disk.push(rel);
+                }
+            }
+        }
+        on_disk.sort();
+        let mut embedded: Vec<String> = PLUGIN_API.iter().map(|(p, _)| p.to_string()).collect();
+        embedded.sort();
+        assert_eq!(
+            embedded, on_disk,
+            "update PLUGIN_API in cli/src/transport_new.rs"
+        );
+    }
+
+    #[test]
+    fn names_are_checked_and_nothing_is_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["", "1abc", "a/b", "../x", "a b"] {
+            assert!(
+                write_project(dir.path(), bad, TemplateKind::Blocking).is_err(),
+                "{bad:?}"
+            );
+        }
+        let made = write_project(dir.path(), "my-transport", TemplateKind::Blocking).unwrap();
+        let toml = fs::read_to_string(made.join("Cargo.toml")).unwrap();
+        assert!(toml.contains("name = \"my-transport\""), "{toml}");
+        assert!(
+            toml.contains("path = \"vendor/apify-plugin-api\""),
+            "{toml}"
+        );
+        let lib = fs::read_to_string(made.join("src/lib.rs")).unwrap();
+        assert!(
+            lib.contains("\"my-transport\""),
+            "the metadata name is the project's"
+        );
+        assert!(made
+            .join("vendor/apify-plugin-api/src/blocking.rs")
+            .is_file());
+        let again = write_project(dir.path(), "my-transport", TemplateKind::Blocking);
+        assert!(again.is_err(), "an existing folder is never overwritten");
+    }
+}
