@@ -47,7 +47,7 @@ fn every_code_file_a_guide_shows_is_the_file_itself() {
             });
             assert!(
                 code == file,
-                "{} shows {path}, but the file differs: copy the file into the guide again",
+                "{} shows {path}, but the file differs: run scripts/sync-guides.py",
                 guide.display()
             );
             shown += 1;
