@@ -305,9 +305,19 @@ impl<T: BlockingTransport> Blocking<T> {
             let _slot = slot;
             let called = catch_unwind(AssertUnwindSafe(|| inner.call(blocking)));
             match called {
-                Ok(Ok((head, reader))) => {
-                    if head_tx.send(Ok(head)).is_ok() {
-                        pump(reader, &body_tx, &thread_cancel);
+                Ok(Ok((head, mut reader))) => {
+                    // A small body is read here and goes with the head: one hand-off to the
+                    // host instead of one per chunk, and the thread is free at once.
+                    match small_body_len(&head.headers) {
+                        Some(len) => {
+                            let whole = read_small(&mut reader, len);
+                            drop(head_tx.send(Ok((head, Some(whole)))));
+                        }
+                        None => {
+                            if head_tx.send(Ok((head, None))).is_ok() {
+                                pump(reader, &body_tx, &thread_cancel);
+                            }
+                        }
                     }
                 }
                 Ok(Err(e)) => drop(head_tx.send(Err(e))),
@@ -316,7 +326,7 @@ impl<T: BlockingTransport> Blocking<T> {
                 ))),
             }
         });
-        let head = head_rx.await.map_err(|_| {
+        let (head, whole) = head_rx.await.map_err(|_| {
             Error::new(
                 ErrorKind::OTHER,
                 "the blocking exchange ended without a response",
@@ -324,12 +334,72 @@ impl<T: BlockingTransport> Blocking<T> {
         })??;
         // From here on the body owns the cancellation: dropping it stops the reading thread.
         std::mem::forget(call_guard);
-        let body = ChunkReceiver {
-            rx: body_rx,
-            _cancel: CancelOnDrop(cancel),
+        let body: Body = match whole {
+            Some(result) => Box::pin(one_item(result)),
+            None => Box::pin(ChunkReceiver {
+                rx: body_rx,
+                _cancel: CancelOnDrop(cancel),
+            }),
         };
-        Ok((head, Box::pin(body)))
+        Ok((head, body))
     }
+}
+
+/// The `Content-Length` of a response whose body is small enough ([`BODY_CHUNK`]) to be read
+/// whole on the exchange's thread.
+fn small_body_len(headers: &HeaderMap) -> Option<usize> {
+    let len = headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?;
+    len.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|&n| n <= BODY_CHUNK)
+}
+
+/// Reads a body of `len` declared bytes whole (a body that ends early, or fails, is reported as
+/// the library reports it: a clean end, or the error as the body's only item).
+fn read_small(reader: &mut impl Read, len: usize) -> Result<Bytes, Error> {
+    let mut buf = Vec::with_capacity(len);
+    let read = catch_unwind(AssertUnwindSafe(|| {
+        reader.take(len as u64).read_to_end(&mut buf)
+    }));
+    match read {
+        Ok(Ok(_)) => Ok(Bytes::from(buf)),
+        Ok(Err(e)) => Err(body_error(&e)),
+        Err(panic) => Err(panic_error(panic, "the plugin panicked reading a body").into()),
+    }
+}
+
+/// A failed body read as the host's error: established connections fail with `IO` at least.
+fn body_error(e: &io::Error) -> Error {
+    Error::new(
+        match classify_io_kind(e.kind()) {
+            ErrorKind::OTHER | ErrorKind::INVALID_REQUEST => ErrorKind::IO,
+            kind => kind,
+        },
+        format!(
+            "reading the response body failed: {}",
+            crate::error_chain(e)
+        ),
+    )
+}
+
+/// A body of one item: a whole small body, or the error reading it.
+fn one_item(item: Result<Bytes, Error>) -> impl futures_core::Stream<Item = Result<Bytes, Error>> {
+    struct Once(Option<Result<Bytes, Error>>);
+    impl futures_core::Stream for Once {
+        type Item = Result<Bytes, Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(
+                self.0
+                    .take()
+                    .filter(|r| r.as_ref().map_or(true, |b| !b.is_empty())),
+            )
+        }
+    }
+    Once(Some(item))
 }
 
 /// Reads `reader` to its end in [`BODY_CHUNK`]s and queues them for the host; stops when the

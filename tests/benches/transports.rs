@@ -45,7 +45,10 @@
 //! `current_thread`, what the CLI uses), `BENCH_LOADS=N` fresh-process loads per row per round
 //! (default 4), `BENCH_WRK_SECS=N` (default 3), `BENCH_ONLY=wrk,builtin,plugin,in-process`
 //! (measure only the rows whose name contains one of these, e.g. to profile one of them),
-//! `BENCH_SERVER=testkit|hyper|hyper2` (skip the choice of the small-request server).
+//! `BENCH_SERVER=testkit|hyper|hyper2` (skip the choice of the small-request server),
+//! `BENCH_PLUGINS=name=/path/libx.so,...` (more plugin rows, e.g. the curl plugin and the guide
+//! examples that `scripts/check-external-plugins.sh` builds into `target/external/release/`;
+//! each gets a ratio line against the built-in transport).
 
 use std::{
     io::Read,
@@ -207,7 +210,19 @@ fn main() {
         println!("curl not found: the limit row has no download figure");
     }
 
-    let transports: Vec<(&str, Arc<dyn HttpTransport>)> = rt.block_on(async {
+    // Plugins outside the workspace, by name and path (`BENCH_PLUGINS`).
+    let extra: Vec<(String, String)> = std::env::var("BENCH_PLUGINS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|x| !x.trim().is_empty())
+        .map(|x| {
+            let (name, path) = x
+                .split_once('=')
+                .unwrap_or_else(|| panic!("BENCH_PLUGINS: {x:?} is not name=/path/lib.so"));
+            (format!("plugin:{}", name.trim()), path.trim().to_string())
+        })
+        .collect();
+    let mut transports: Vec<(&str, Arc<dyn HttpTransport>)> = rt.block_on(async {
         vec![
             (
                 "builtin",
@@ -223,6 +238,13 @@ fn main() {
             ),
         ]
     });
+    for (name, path) in &extra {
+        let loaded = load_plugin(std::path::Path::new(path), &PluginLoadOptions::default())
+            .unwrap_or_else(|e| panic!("BENCH_PLUGINS: {e}"));
+        let client = rt.block_on(async { loaded.new_client(&serde_json::json!({})) });
+        let client = client.unwrap_or_else(|e| panic!("BENCH_PLUGINS: {e}"));
+        transports.push((name.as_str(), Arc::new(client)));
+    }
     let clients: Vec<ApifyClient> = transports
         .iter()
         .map(|(_, t)| {
@@ -234,7 +256,11 @@ fn main() {
                 .expect("client")
         })
         .collect();
-    let load_rows = ["builtin", "plugin", "plugin-hyper", "inprocess"];
+    let load_rows: Vec<String> = ["builtin", "plugin", "plugin-hyper", "inprocess"]
+        .into_iter()
+        .map(String::from)
+        .chain(extra.iter().map(|(_, path)| format!("path:{path}")))
+        .collect();
 
     // Row 0 is the limit (wrk + curl), rows 1.. the transports.
     let n_rows = transports.len() + 1;
@@ -291,7 +317,7 @@ fn main() {
                     cfg.body_len,
                 ));
                 let mut loads: Vec<f64> = (0..cfg.loads)
-                    .map(|_| load_in_child(load_rows[row - 1]))
+                    .map(|_| load_in_child(&load_rows[row - 1]))
                     .collect();
                 f.load_ms = median(&mut loads);
                 f
@@ -370,6 +396,16 @@ fn main() {
     for (label, row) in [("reqwest plugin", 2), ("hyper plugin  ", 3)] {
         println!(
             "  {label} / builtin: seq {:.3}x  32-in-flight {:.3}x  download {:.3}x  upload {:.3}x  (target >= 0.9x)",
+            ratio(row, 1, |f| f.seq),
+            ratio(row, 1, |f| f.par),
+            ratio(row, 1, |f| f.stream_mbps),
+            ratio(row, 1, |f| f.upload_mbps)
+        );
+    }
+    for (i, (name, _)) in extra.iter().enumerate() {
+        let row = 5 + i;
+        println!(
+            "  {name} / builtin: seq {:.3}x  32-in-flight {:.3}x  download {:.3}x  upload {:.3}x",
             ratio(row, 1, |f| f.seq),
             ratio(row, 1, |f| f.par),
             ratio(row, 1, |f| f.stream_mbps),
@@ -545,13 +581,12 @@ fn load_sample(row: &str) {
         .expect("runtime");
     let line = rt.block_on(async {
         match row {
-            "plugin" | "plugin-hyper" => {
-                let lib = if row == "plugin" {
-                    "apify_transport_reqwest"
-                } else {
-                    "apify_transport_hyper"
+            _ if row == "plugin" || row == "plugin-hyper" || row.starts_with("path:") => {
+                let path = match row {
+                    "plugin" => plugin_path("apify_transport_reqwest"),
+                    "plugin-hyper" => plugin_path("apify_transport_hyper"),
+                    _ => row["path:".len()..].into(),
                 };
-                let path = plugin_path(lib);
                 let t0 = Instant::now();
                 let loaded = load_plugin(&path, &PluginLoadOptions::default())
                     .unwrap_or_else(|e| panic!("{e}"));
