@@ -57,7 +57,8 @@ pub enum TransportCommand {
     )]
     Check {
         /// The plugin file (.so).
-        path: PathBuf,
+        #[arg(required_unless_present = "list")]
+        path: Option<PathBuf>,
         /// The plugin's options, as a JSON object, `@file` or `-` (default: the config's
         /// `[transport.options]`).
         #[arg(long, value_name = "JSON|@FILE")]
@@ -185,7 +186,7 @@ struct PluginSummary {
 /// client with the given options, and runs the conformance suite's cases on it.
 async fn check(
     ctx: &Context,
-    path: PathBuf,
+    path: Option<PathBuf>,
     options: Option<InputSource>,
     only: Vec<String>,
     list: bool,
@@ -214,6 +215,12 @@ async fn check(
     if selected.is_empty() {
         selected = all.iter().collect();
     }
+    let Some(path) = path else {
+        return Err(CliError::usage(
+            "name the plugin file to check: transport check PATH",
+        ));
+    };
+    let from_flag = options.is_some();
     let options = match options {
         Some(source) => {
             let json = source.read_json()?;
@@ -228,9 +235,12 @@ async fn check(
     };
     let loaded = apify_host::load_plugin(&path, &ctx.config.plugin_load_options(&path))
         .map_err(|e| CliError::usage(super::redact(&e.to_string())))?;
-    let client = loaded
-        .new_client(&options)
-        .map_err(|e| CliError::usage(super::redact(&e.to_string())))?;
+    let client = loaded.new_client(&options).map_err(|mut e| {
+        if from_flag {
+            e.fix = "Fix the JSON given to --options".into();
+        }
+        CliError::usage(super::redact(&e.to_string()))
+    })?;
     let m = &loaded.metadata;
     let plugin = PluginSummary {
         path: loaded.path.display().to_string(),

@@ -29,6 +29,8 @@ struct Template {
     package: &'static str,
     /// The name its `Metadata` gives.
     metadata_name: &'static str,
+    /// The `description` in its Cargo.toml.
+    description: &'static str,
     cargo_toml: &'static str,
     lib_rs: &'static str,
 }
@@ -36,6 +38,7 @@ struct Template {
 const BLOCKING: Template = Template {
     package: "transport-blocking-example",
     metadata_name: "ureq-example",
+    description: "The smallest blocking transport plugin: a BlockingTransport on ureq 3",
     cargo_toml: include_str!("../../examples/transport-blocking/Cargo.toml"),
     lib_rs: include_str!("../../examples/transport-blocking/src/lib.rs"),
 };
@@ -43,6 +46,8 @@ const BLOCKING: Template = Template {
 const ASYNC: Template = Template {
     package: "transport-async-example",
     metadata_name: "hyper-example",
+    description:
+        "The smallest async transport plugin: a Transport on hyper-util's client with rustls",
     cargo_toml: include_str!("../../examples/transport-async/Cargo.toml"),
     lib_rs: include_str!("../../examples/transport-async/src/lib.rs"),
 };
@@ -126,7 +131,8 @@ pub fn write_project(parent: &Path, name: &str, kind: TemplateKind) -> Result<Pa
                 .replace(
                     "path = \"../../plugin-api\"",
                     &format!("path = \"{VENDOR}\""),
-                ),
+                )
+                .replace(t.description, "An HTTP transport plugin for apify-host"),
         ),
         (
             "src/lib.rs".into(),

@@ -139,7 +139,7 @@ fn usage_errors_name_what_is_wrong() {
         stdout(&out)
     );
 
-    let out = check(&["--list", so]);
+    let out = check(&["--list"]);
     let text = ok(&out);
     assert_eq!(
         text.lines().count(),

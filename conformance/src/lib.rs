@@ -88,7 +88,7 @@ cases! {
     transport_cases::empty_body => "empty-body":
         "an empty body is sent as no body (no chunked encoding)",
     transport_cases::streamed_upload => "streamed-upload":
-        "a streamed request body arrives whole, with and without a known length",
+        "a streamed request body arrives whole, with and without a known length, framed once",
     transport_cases::statuses_are_responses => "statuses-are-responses":
         "4xx and 5xx are responses, not errors",
     transport_cases::no_redirects => "no-redirects":
@@ -104,7 +104,9 @@ cases! {
     transport_cases::io_error => "io-error":
         "a connection reset in the middle of the body is an IO error",
     transport_cases::truncated_body => "truncated-body-is-an-error":
-        "a body shorter than its Content-Length ends with an error, not a clean end",
+        "a body shorter than its Content-Length, or chunked without its last chunk, ends with an error, not a clean end",
+    transport_cases::interim_responses => "interim-responses":
+        "interim 1xx responses (103 Early Hints) are skipped: the final response is returned",
     transport_cases::large_streamed_body => "large-streamed-body":
         "a 200 MB body streams in chunks with the right sha256",
     transport_cases::tls_error => "tls-error":

@@ -172,6 +172,23 @@ pub(crate) async fn streamed_upload(s: Subject) -> CaseResult {
             got.body_len,
             got.body_sha256
         );
+        let lengths = got
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "content-length")
+            .count();
+        let chunked = got
+            .header("transfer-encoding")
+            .is_some_and(|v| v.contains("chunked"));
+        ensure!(
+            lengths <= 1,
+            "{what}: content-length was sent {lengths} times (drop the request's own \
+             content-length when the library frames the body itself)"
+        );
+        ensure!(
+            known_length || lengths == 0 || !chunked,
+            "{what}: sent both content-length and chunked transfer-encoding"
+        );
     }
     Ok(())
 }
@@ -389,7 +406,12 @@ pub(crate) async fn io_error(s: Subject) -> CaseResult {
             send: 1000,
         }],
     );
-    cut_body(t, server.url("/reset"), "reset").await
+    cut_body(
+        t,
+        server.url("/reset"),
+        "1 MiB declared, reset after 1000 bytes",
+    )
+    .await
 }
 
 pub(crate) async fn truncated_body(s: Subject) -> CaseResult {
@@ -401,16 +423,59 @@ pub(crate) async fn truncated_body(s: Subject) -> CaseResult {
             send: 1000,
         }],
     );
-    cut_body(t, server.url("/short"), "closed early").await
+    cut_body(
+        t,
+        server.url("/short"),
+        "1 MiB declared, closed after 1000 bytes",
+    )
+    .await?;
+    // A chunked body whose last (empty) chunk never comes: one 1000-byte chunk, then FIN.
+    let mut raw = b"HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n\
+                    transfer-encoding: chunked\r\n\r\n3e8\r\n"
+        .to_vec();
+    raw.extend(std::iter::repeat_n(b'x', 1000));
+    raw.extend_from_slice(b"\r\n");
+    server.script("/short-chunked", vec![Action::Raw(raw)]);
+    cut_body(
+        t,
+        server.url("/short-chunked"),
+        "chunked, closed before its last chunk",
+    )
+    .await
 }
 
-/// A body of 1 MiB declared, 1,000 bytes sent, then the connection `how`: an IO error.
+pub(crate) async fn interim_responses(s: Subject) -> CaseResult {
+    let (server, t) = (TestServer::start().await, &*s.transport);
+    let raw = b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n\
+                HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n\
+                {\"ok\":true}";
+    server.script("/hints", vec![Action::Raw(raw.to_vec())]);
+    let resp = call(
+        t,
+        request(Method::GET, server.url("/hints")),
+        "GET after a 103",
+    )
+    .await?;
+    let status = resp.status.as_u16();
+    let body = read_all(resp)
+        .await
+        .map_err(|e| fail(format!("reading the final response failed: {e}")))?;
+    ensure!(
+        status == 200 && body == br#"{"ok":true}"#,
+        "a 103 Early Hints before the 200 came back as {status} with {} body bytes (skip \
+         interim 1xx responses and return the final one)",
+        body.len()
+    );
+    Ok(())
+}
+
+/// A body cut short as `how` says: an IO error.
 async fn cut_body(t: &dyn apify_host::HttpTransport, url: String, how: &str) -> CaseResult {
     let resp = call(t, request(Method::GET, url), "the head").await?;
     match read_all(resp).await {
         Ok(body) => Err(fail(format!(
-            "a body of 1 MiB declared, cut ({how}) after 1000 bytes, ended cleanly with {} \
-             bytes: a cut body must end with an error",
+            "a body cut short ({how}) ended cleanly with {} bytes: a cut body must end with \
+             an error",
             body.len()
         ))),
         Err(e) => {

@@ -69,13 +69,20 @@ pub trait BlockingTransport: Send + Sync + Sized + 'static {
     /// frees a thread whose library is blocked on a silent server after the host gave up. It
     /// must be at least as long as the host waits between two body chunks
     /// (`stream_idle_timeout_secs`, 60 s by default, at most 3,600), or it would cut bodies the
-    /// host still accepts: one hour is always safe.
+    /// host still accepts: one hour is always safe. A library with only a *total* timeout
+    /// (minreq) must not get [`BlockingRequest::timeout`] as that total, which would cut long
+    /// bodies: leave the head deadline to the glue, and offer a total timeout as an option.
+    ///
+    /// When all [`MAX_BLOCKING_EXCHANGES`] threads are busy (or stuck in reads), a new call
+    /// waits for one, within its head deadline, and then fails with [`ErrorKind::TIMEOUT`].
     fn new(options: serde_json::Value) -> Result<Self, Error>;
 
     /// Performs one exchange: sends the request (its body is a `Read`), and returns when the
     /// response head has arrived, with the body as a `Read` the glue drains on this thread.
     /// A read error from the body is reported by its `io::ErrorKind` (see
-    /// [`crate::classify_io_kind`]).
+    /// [`crate::classify_io_kind`]), with its message; to give a precise kind, return
+    /// `io::Error::other(apify_plugin_api::Error::new(kind, message))`, which is passed on as
+    /// it is. The body of a `HEAD` answer, a 204 or a 304 is never read.
     fn call(
         &self,
         request: BlockingRequest,
@@ -289,6 +296,7 @@ impl<T: BlockingTransport> Blocking<T> {
             .await
             .map_err(|_| Error::new(ErrorKind::OTHER, "the transport is shutting down"))?;
         let handle = Handle::current();
+        let is_head = request.method == Method::HEAD;
         let blocking = BlockingRequest {
             method: request.method,
             url: request.url,
@@ -308,7 +316,7 @@ impl<T: BlockingTransport> Blocking<T> {
                 Ok(Ok((head, mut reader))) => {
                     // A small body is read here and goes with the head: one hand-off to the
                     // host instead of one per chunk, and the thread is free at once.
-                    match small_body_len(&head.headers) {
+                    match small_body_len(is_head, &head) {
                         Some(len) => {
                             let whole = read_small(&mut reader, len);
                             drop(head_tx.send(Ok((head, Some(whole)))));
@@ -345,10 +353,19 @@ impl<T: BlockingTransport> Blocking<T> {
     }
 }
 
-/// The `Content-Length` of a response whose body is small enough ([`BODY_CHUNK`]) to be read
-/// whole on the exchange's thread.
-fn small_body_len(headers: &HeaderMap) -> Option<usize> {
-    let len = headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?;
+/// The length of a response body small enough ([`BODY_CHUNK`]) to be read whole on the
+/// exchange's thread: its `Content-Length`, or 0 for the answer to `HEAD`, a 1xx, 204 or 304,
+/// which have no body whatever their headers say (a library would wait for one in vain).
+fn small_body_len(is_head: bool, head: &ResponseHead) -> Option<usize> {
+    let status = head.status.as_u16();
+    if is_head || status < 200 || status == 204 || status == 304 {
+        return Some(0);
+    }
+    let len = head
+        .headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?;
     len.trim()
         .parse::<usize>()
         .ok()
@@ -369,8 +386,12 @@ fn read_small(reader: &mut impl Read, len: usize) -> Result<Bytes, Error> {
     }
 }
 
-/// A failed body read as the host's error: established connections fail with `IO` at least.
+/// A failed body read as the host's error: an [`Error`] the author wrapped in the `io::Error`
+/// as it is; otherwise by the `io::ErrorKind`, with `IO` at least (the connection is open).
 fn body_error(e: &io::Error) -> Error {
+    if let Some(author) = e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
+        return author.clone();
+    }
     Error::new(
         match classify_io_kind(e.kind()) {
             ErrorKind::OTHER | ErrorKind::INVALID_REQUEST => ErrorKind::IO,

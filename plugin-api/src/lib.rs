@@ -20,7 +20,8 @@
 //! apify-plugin-api = { version = "1.3", path = "vendor/apify-plugin-api" }
 //! ```
 //!
-//! Use the re-exported [`tokio`], [`http`], [`bytes`] and [`serde_json`]: never add a second
+//! Use the re-exported [`tokio`] (1.x), [`http`] (1.x), [`bytes`] (1.x) and [`serde_json`]
+//! (1.x): a library built on `http` 1.x takes and returns these very types. Never add a second
 //! tokio by hand (a plugin's tokio must be the one its glue runs).
 //!
 //! # Three ways to write a transport
@@ -39,10 +40,13 @@
 //!
 //! - [`Request::method`], and [`Request::url`]: absolute, `http` or `https`, with the query
 //!   string already encoded. Send it as it is.
-//! - [`Request::headers`]: **exactly** the headers to send, already final: `Accept`,
-//!   `User-Agent`, `Authorization` (the token: never log it), `Content-Type`,
-//!   `Content-Encoding: gzip` when the host compressed the body, and `Content-Length` when a
-//!   body's length is known. `Host` is not there: your library derives it from the URL.
+//! - [`Request::headers`]: **exactly** the headers to send, already final. From the host they
+//!   always hold `Accept`, `User-Agent` and, with a token, `Authorization` (never log it),
+//!   plus `Content-Type` with a body and `Content-Encoding: gzip` when the host compressed it.
+//!   `Content-Length` is there only for a **streamed** body of known length; a body in memory
+//!   carries none, so frame it by its length (your library usually does). If your library
+//!   writes its own framing, remove a `Content-Length` from the headers first, or it is sent
+//!   twice. `Host` is never there: your library derives it from the URL.
 //! - [`Request::body`]: [`RequestBody::Full`] (bytes in memory) or, from a 1.2 host,
 //!   [`RequestBody::Stream`] (a large upload, read as you send it). An **empty** body is sent as
 //!   no body at all: nothing after the head and no `Transfer-Encoding: chunked` (a
@@ -69,7 +73,10 @@
 //!    decides what to decode.
 //! 5. **Return headers as received**, repeated ones included, and the body as a stream that
 //!    ends with `None` only when the server's body really ended: a body cut short (a reset,
-//!    fewer bytes than `Content-Length`) is an error item (rule `truncated-body-is-an-error`).
+//!    fewer bytes than `Content-Length`, a chunked body without its last chunk) is an error
+//!    item (rule `truncated-body-is-an-error`). The answer to `HEAD`, a 204 and a 304 have no
+//!    body (the blocking glue reads none). Interim `1xx` responses (`100 Continue`,
+//!    `103 Early Hints`) are skipped: return the final response (rule `interim-responses`).
 //! 6. **Classify failures** with the right [`ErrorKind`] (rules `connect-error`,
 //!    `timeout-error`, `tls-error`, `io-error`; the first two for transports that claim
 //!    `timeouts` and `tls`); [`Error::classify`] does it for any error
@@ -96,7 +103,10 @@
 //! - A request header value the library **cannot send** (libcurl and non-UTF-8 bytes): an
 //!   [`ErrorKind::INVALID_REQUEST`] error, never a silently changed header.
 //! - A **malformed response head** (no colon, obsolete line folding, a bad status line):
-//!   [`ErrorKind::PROTOCOL`].
+//!   [`ErrorKind::PROTOCOL`]. Not checked by `transport check`: libraries differ in what they
+//!   tolerate.
+//! - A **bad option value**: an [`ErrorKind::INVALID_REQUEST`] error from `new` that names the
+//!   option and says what it takes.
 //! - The library's **own connect timeout** fired: [`ErrorKind::CONNECT`] (or `TIMEOUT`; the
 //!   host retries both alike).
 //! - The **request body stream failed** (the host's file or stdin): fail the exchange with any
@@ -127,7 +137,7 @@
 //!
 //! | flag | `transport check` then requires | the host |
 //! |---|---|---|
-//! | [`Capabilities::TIMEOUTS`] | no head within `Request::timeout` is an [`ErrorKind::TIMEOUT`] error, on time (rule `timeout-error`) | the same: it enforces every deadline itself anyway |
+//! | [`Capabilities::TIMEOUTS`] | no head within `Request::timeout` is an [`ErrorKind::TIMEOUT`] error, on time (rule `timeout-error`); a [`BlockingTransport`]'s glue enforces it for you, so a blocking transport may always claim it | the same: it enforces every deadline itself anyway |
 //! | [`Capabilities::TLS`] | a failed handshake is an [`ErrorKind::TLS`] error (rule `tls-error`) | the same |
 //! | [`Capabilities::STREAMING`], [`Capabilities::HTTP2`], [`Capabilities::PROXY`] | nothing more (every transport must stream bodies) | the same |
 //! | [`Capabilities::HOSTED`] | nothing more | offers the plugin its own runtime (`new_hosted_client`) |

@@ -209,6 +209,12 @@ impl Error {
         }
     }
 
+    /// The same message with another kind, and that kind's retryable hint:
+    /// `Error::classify(&e).with_kind(ErrorKind::TLS)`.
+    pub fn with_kind(self, kind: ErrorKind) -> Self {
+        Error::new(kind, self.message)
+    }
+
     /// Overrides the retryable hint.
     pub fn retryable(mut self, retryable: bool) -> Self {
         self.retryable = retryable;
@@ -242,6 +248,8 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// Whether an error of type `T` is anywhere in `e`'s chain, including inside `io::Error`s
 /// (whose `source()` skips the error they wrap, and which libraries nest). Transports use it to
 /// classify failures by type rather than by message, e.g. `chain_has::<rustls::Error>(&e)`.
+/// `T` must be the very type the library uses: depend on the same major version of that crate
+/// as your HTTP library does (Cargo then unifies them), or it never matches.
 pub fn chain_has<T: std::error::Error + 'static>(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {

@@ -46,6 +46,7 @@ suite! {
     timeout_error,
     io_error,
     truncated_body_is_an_error,
+    interim_responses,
     large_streamed_body,
     tls_error,
     drop_closes_connection,

@@ -32,7 +32,7 @@ impl BlockingTransport for UreqTransport {
             .http_status_as_error(false) // 4xx/5xx are responses (rule 2)
             .user_agent("") // "" = no header of ureq's own (rule 3); no `Accept-Encoding`
             .accept("") // either, as the `gzip` feature is off (which also means rule 4)
-            .proxy(None) // proxies come from options, never from HTTP_PROXY & co. (rule 9)
+            .proxy(None) // proxies come from options only, never from HTTP_PROXY & co.
             // Only ureq can end a read it is blocked in: bound each one, by the longest silence
             // the host may allow a body (`stream_idle_timeout` is at most an hour).
             .timeout_per_read(Some(Duration::from_secs(3600)))
