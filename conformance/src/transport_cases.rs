@@ -439,7 +439,7 @@ pub(crate) async fn truncated_body(s: Subject) -> CaseResult {
     cut_body(
         t,
         server.url("/short-chunked"),
-        "chunked, closed before its last chunk",
+        "chunked, closed after a 1000-byte chunk, before the last one",
     )
     .await
 }
