@@ -21,6 +21,10 @@ check() { # DIR LIBNAME [OPTIONS]
     "$host" transport check "$so" --options "${3:-{\}}"
 }
 
+# The interface crate is a package of its own: nothing inherited from our workspace.
+echo "==> plugin-api: cargo package --list (it must package on its own)"
+(cd plugin-api && cargo package --list --allow-dirty --quiet >/dev/null)
+
 check examples/transport-blocking libtransport_blocking_example.so
 check examples/transport-async libtransport_async_example.so
 check plugins/curl libapify_transport_curl.so '{"http2": true}'
