@@ -58,6 +58,23 @@ pub const CHUNKS_AHEAD: usize = 4;
 ///
 /// The rules of [`Transport`] hold here too (the crate docs list them): one exchange, no
 /// redirects followed, 4xx/5xx returned as responses, no header added, no decompression.
+///
+/// What the glue does, so you don't:
+/// - runs each `call` on a blocking thread, at most [`MAX_BLOCKING_EXCHANGES`] at once (a
+///   further call waits for a free thread within its head deadline);
+/// - enforces [`BlockingRequest::timeout`] (you may claim [`crate::Capabilities::TIMEOUTS`]);
+/// - reads the body you return in [`BODY_CHUNK`]s, at most [`CHUNKS_AHEAD`] ahead of the host;
+///   a body of `Content-Length` ≤ [`BODY_CHUNK`] is read whole and sent with the head; no body
+///   is read after `HEAD`, a 1xx, 204 or 304;
+/// - stops reading and drops your reader (closing the connection) when the host drops the call
+///   or the body, and sets [`BlockingRequest::cancel`].
+///
+/// What it cannot do: see a short body (your `Read` must fail with
+/// `io::ErrorKind::UnexpectedEof` before `Content-Length` bytes, not return `Ok(0)`: wrap the
+/// library's reader if it ends early cleanly), or interrupt a read the library is blocked in
+/// (set the library's read timeout, see [`BlockingTransport::new`]). A read error is reported
+/// by its `io::ErrorKind` (`OTHER` and `INVALID_REQUEST` become [`ErrorKind::IO`]: the
+/// connection is open), unless it wraps an [`Error`], which is passed on as it is.
 pub trait BlockingTransport: Send + Sync + Sized + 'static {
     /// Who this transport is. Called without creating a client.
     fn metadata() -> Metadata;
@@ -106,11 +123,13 @@ pub struct BlockingRequest {
     pub url: String,
     /// The headers to send, exactly these.
     pub headers: HeaderMap,
-    /// The body; [`BlockingBody::len`] says its length when known (then `Content-Length` is
-    /// among the headers too).
+    /// The body; [`BlockingBody::len`] says its length when known. `Content-Length` is among
+    /// the headers only for a streamed body of known length; a body in memory carries none, so
+    /// frame it by `len()`.
     pub body: BlockingBody,
-    /// The deadline for the response head. The glue enforces it; give it to the library as
-    /// well, so that the thread is freed when it passes.
+    /// The deadline for the response head, counted from the start of the call (connecting and
+    /// sending the body included). The glue enforces it; give it to the library as well, but
+    /// only as a head timeout, never as a total one: that would cut long bodies.
     pub timeout: Option<Duration>,
     /// Set when the host no longer wants this exchange. Poll it where the library lets you
     /// (a progress callback) to stop early.
@@ -438,16 +457,7 @@ fn pump(mut reader: impl Read, tx: &mpsc::Sender<Result<Bytes, Error>>, cancel: 
             Ok(Ok(0)) => return,
             Ok(Ok(n)) => Ok(Bytes::copy_from_slice(&buf[..n.min(BODY_CHUNK)])),
             Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Ok(Err(e)) => Err(Error::new(
-                match classify_io_kind(e.kind()) {
-                    ErrorKind::OTHER | ErrorKind::INVALID_REQUEST => ErrorKind::IO,
-                    kind => kind,
-                },
-                format!(
-                    "reading the response body failed: {}",
-                    crate::error_chain(&e)
-                ),
-            )),
+            Ok(Err(e)) => Err(body_error(&e)),
             Err(panic) => Err(panic_error(panic, "the plugin panicked reading a body").into()),
         };
         let failed = item.is_err();

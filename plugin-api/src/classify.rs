@@ -15,6 +15,7 @@ use crate::types::{error_chain, redact_userinfo, Error};
 /// | found in the chain | kind |
 /// |---|---|
 /// | a failed name lookup (see [`is_dns_error`]) | [`ErrorKind::CONNECT`] |
+/// | the `http` crate refusing a URL, header name or value | [`ErrorKind::INVALID_REQUEST`] |
 /// | `io::ErrorKind::ConnectionRefused`, `HostUnreachable`, `NetworkUnreachable`, `AddrNotAvailable` | [`ErrorKind::CONNECT`] |
 /// | `io::ErrorKind::TimedOut`, `WouldBlock` (a socket read timeout) | [`ErrorKind::TIMEOUT`] |
 /// | `ConnectionReset`, `ConnectionAborted`, `BrokenPipe`, `UnexpectedEof`, `NotConnected` | [`ErrorKind::IO`] |
@@ -29,6 +30,9 @@ pub fn classify_error(e: &(dyn StdError + 'static)) -> ErrorKind {
     if is_dns_error(e) {
         return ErrorKind::CONNECT;
     }
+    if is_invalid_http(e) {
+        return ErrorKind::INVALID_REQUEST;
+    }
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(io) = err.downcast_ref::<io::Error>() {
@@ -37,6 +41,16 @@ pub fn classify_error(e: &(dyn StdError + 'static)) -> ErrorKind {
         cur = err.source();
     }
     ErrorKind::OTHER
+}
+
+/// Whether `e` (or an error in its chain) is the `http` crate's verdict on a bad request part:
+/// an unparsable URL, header name or header value, or a request builder's error.
+fn is_invalid_http(e: &(dyn StdError + 'static)) -> bool {
+    crate::chain_has::<http::uri::InvalidUri>(e)
+        || crate::chain_has::<http::uri::InvalidUriParts>(e)
+        || crate::chain_has::<http::header::InvalidHeaderName>(e)
+        || crate::chain_has::<http::header::InvalidHeaderValue>(e)
+        || crate::chain_has::<http::Error>(e)
 }
 
 /// The [`ErrorKind`] of an `std::io::ErrorKind` (the table of [`classify_error`]).
@@ -166,6 +180,12 @@ mod tests {
             let e = Wrapper(io::Error::from(io_kind));
             assert_eq!(classify_error(&e), want, "{io_kind:?}");
         }
+    }
+
+    #[test]
+    fn a_url_the_http_crate_refuses_is_an_invalid_request() {
+        let e = "http://bad host/".parse::<http::Uri>().unwrap_err();
+        assert_eq!(Error::classify(&e).kind, ErrorKind::INVALID_REQUEST);
     }
 
     #[test]

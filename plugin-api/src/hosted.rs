@@ -48,6 +48,18 @@ use crate::types::{Error, Metadata, Request, Response};
 /// Export it with `export_plugin!(hosted MyTransport)`. hyper-based clients fit: give hyper's
 /// client a connector over [`Host::connect`] (wrap [`HostTcp`] in `hyper_util::rt::TokioIo`),
 /// an executor over [`Host::spawn`] and a timer over [`Host::sleep`].
+///
+/// On a 1.3 host **no tokio runtime is running** in your code: `tokio::spawn`,
+/// `tokio::time::timeout` and hyper-util's `TokioExecutor`/`TokioTimer` panic there. Race a
+/// call against `host.sleep(timeout)` for the head deadline. (A host older than 1.3 lends
+/// nothing, so the glue starts a runtime of its own and serves the same [`Host`] from it:
+/// tokio calls then happen to work. Do not let that hide the mistake.) TLS is yours: wrap the
+/// [`HostTcp`] with `tokio_rustls`, which needs only the I/O traits. hyper's low-level
+/// `client::conn` adds no `Host` header and sends the URI as given: set `Host` from the URL
+/// and send the origin form (path and query), or use hyper-util's pooled `Client` with a
+/// connector over [`Host::connect`]. There is no `apify-host transport new` template for this
+/// kind: start from `--kind async`. Never set [`crate::Capabilities::HOSTED`] yourself; the
+/// macro does.
 pub trait HostedTransport: Send + Sync + Sized + 'static {
     /// Who this transport is. Called without creating a client. ([`Capabilities::HOSTED`] is
     /// added by the glue.)
@@ -130,7 +142,16 @@ fn io_poll(polled: FfiPoll<IoResult>) -> Poll<io::Result<usize>> {
     match polled.try_into_poll() {
         Ok(Poll::Ready(RResult::ROk(n))) => Poll::Ready(Ok(n)),
         Ok(Poll::Ready(RResult::RErr(e))) => {
-            Poll::Ready(Err(io::Error::other(e.message.into_string())))
+            // The host reports socket failures by transport kind; give them an `io::ErrorKind`
+            // that classifies back to the same kind (`classify_io_kind`), so an author's
+            // `Error::classify` keeps the retry the host would give a reset.
+            let kind = match e.kind {
+                crate::ErrorKind::IO => io::ErrorKind::ConnectionAborted,
+                crate::ErrorKind::CONNECT => io::ErrorKind::ConnectionRefused,
+                crate::ErrorKind::TIMEOUT => io::ErrorKind::TimedOut,
+                _ => io::ErrorKind::Other,
+            };
+            Poll::Ready(Err(io::Error::new(kind, e.message.into_string())))
         }
         Ok(Poll::Pending) => Poll::Pending,
         Err(_) => Poll::Ready(Err(io::Error::other("the host panicked in a socket poll"))),

@@ -21,8 +21,10 @@
 //! ```
 //!
 //! Use the re-exported [`tokio`] (1.x), [`http`] (1.x), [`bytes`] (1.x) and [`serde_json`]
-//! (1.x): a library built on `http` 1.x takes and returns these very types. Never add a second
-//! tokio by hand (a plugin's tokio must be the one its glue runs).
+//! (1.x): a library built on `http` 1.x takes and returns these very types. Never add another
+//! major version of tokio. A `tokio = { version = "1", default-features = false, features =
+//! ["macros"] }` line of your own is unified with this one by Cargo (one copy), which is the way
+//! to get a feature the re-export lacks.
 //!
 //! # Three ways to write a transport
 //!
@@ -44,17 +46,20 @@
 //!   always hold `Accept`, `User-Agent` and, with a token, `Authorization` (never log it),
 //!   plus `Content-Type` with a body and `Content-Encoding: gzip` when the host compressed it.
 //!   `Content-Length` is there only for a **streamed** body of known length; a body in memory
-//!   carries none, so frame it by its length (your library usually does). If your library
-//!   writes its own framing, remove a `Content-Length` from the headers first, or it is sent
-//!   twice. `Host` is never there: your library derives it from the URL.
+//!   carries none, so frame it by its length (your library usually does). Send exactly one
+//!   framing header: if your library honours a `Content-Length` you give it (ureq, hyper),
+//!   keep it, and add one for a known length; only if it always writes its own from the body
+//!   (minreq) remove the request's copy. `Host` is never there: your library derives it from
+//!   the URL.
 //! - [`Request::body`]: [`RequestBody::Full`] (bytes in memory) or, from a 1.2 host,
 //!   [`RequestBody::Stream`] (a large upload, read as you send it). An **empty** body is sent as
 //!   no body at all: nothing after the head and no `Transfer-Encoding: chunked` (a
 //!   `Content-Length: 0` is fine). A stream with no length goes chunked. An error from the
 //!   stream (the file or stdin failed) must fail the exchange.
-//! - [`Request::timeout`]: the deadline for the response **head**; `None` waits forever. The
-//!   host enforces it too, so honouring it only frees your resources sooner. The body has no
-//!   total deadline: the host bounds the time between chunks itself.
+//! - [`Request::timeout`]: the deadline for the response **head**, counted from the start of
+//!   the call (connecting and sending the body included, as the host counts it); `None` waits
+//!   forever. The host enforces it too, so honouring it only frees your resources sooner. The
+//!   body has no total deadline: the host bounds the time between chunks itself.
 //! - [`Request::stream`]: the caller reads the body as a stream; do not buffer it whole.
 //!
 //! # What a transport must and must not do
@@ -78,8 +83,8 @@
 //!    body (the blocking glue reads none). Interim `1xx` responses (`100 Continue`,
 //!    `103 Early Hints`) are skipped: return the final response (rule `interim-responses`).
 //! 6. **Classify failures** with the right [`ErrorKind`] (rules `connect-error`,
-//!    `timeout-error`, `tls-error`, `io-error`; the first two for transports that claim
-//!    `timeouts` and `tls`); [`Error::classify`] does it for any error
+//!    `timeout-error`, `tls-error`, `io-error`; `timeout-error` and `tls-error` only for
+//!    transports that claim `timeouts` and `tls`); [`Error::classify`] does it for any error
 //!    whose chain holds an `std::io::Error` or a failed name lookup.
 //! 7. **Never put a credential in a message**: the host redacts again, but use
 //!    [`redact_userinfo`] for proxy URLs.
@@ -140,7 +145,7 @@
 //! | [`Capabilities::TIMEOUTS`] | no head within `Request::timeout` is an [`ErrorKind::TIMEOUT`] error, on time (rule `timeout-error`); a [`BlockingTransport`]'s glue enforces it for you, so a blocking transport may always claim it | the same: it enforces every deadline itself anyway |
 //! | [`Capabilities::TLS`] | a failed handshake is an [`ErrorKind::TLS`] error (rule `tls-error`) | the same |
 //! | [`Capabilities::STREAMING`], [`Capabilities::HTTP2`], [`Capabilities::PROXY`] | nothing more (every transport must stream bodies) | the same |
-//! | [`Capabilities::HOSTED`] | nothing more | offers the plugin its own runtime (`new_hosted_client`) |
+//! | [`Capabilities::HOSTED`] | nothing more | lends the plugin its sockets, tasks and timers (`new_hosted_client`); set by `export_plugin!(hosted T)`, never by hand (a plugin without a hosted constructor that claims it fails to build a client) |
 //!
 //! Only `HOSTED` changes what the host does; it treats every other transport alike, and a
 //! transport without `timeouts` is still bounded by the host's deadlines.

@@ -18,9 +18,9 @@ pub type Body = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send + 'static
 /// A request body: the whole of it in memory, or a stream of chunks.
 ///
 /// Added in 1.2. A host speaking interface 1.2 streams large bodies (a file upload, a JSONL
-/// push) instead of buffering them; hosts before 1.2 send only [`RequestBody::Full`]. When the
-/// length is known the host also sends `Content-Length`, so a transport that honours the
-/// request's headers frames the body correctly either way.
+/// push) instead of buffering them; hosts before 1.2 send only [`RequestBody::Full`]. The
+/// request's headers carry `Content-Length` only for a `Stream` of known length; a `Full` body
+/// carries none, so frame it by its length ([`RequestBody::len`]).
 pub enum RequestBody {
     /// The whole body in memory; empty for none.
     Full(Bytes),

@@ -34,7 +34,7 @@ impl BlockingTransport for UreqTransport {
             .accept("") // either, as the `gzip` feature is off (which also means rule 4)
             .proxy(None) // proxies come from options only, never from HTTP_PROXY & co.
             // Only ureq can end a read it is blocked in: bound each one, by the longest silence
-            // the host may allow a body (`stream_idle_timeout` is at most an hour).
+            // the host may allow a body (`[http] stream_idle_timeout_secs`, at most an hour).
             .timeout_per_read(Some(Duration::from_secs(3600)))
             .build();
         Ok(UreqTransport(config.new_agent()))
