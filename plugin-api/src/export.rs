@@ -89,14 +89,17 @@ pub(crate) extern "C" fn diagnostics<T: Transport>() -> RString {
 }
 
 /// The metadata an author's `metadata()` gave (or a placeholder if it panicked), with `extra`
-/// capabilities the glue adds.
+/// capabilities the glue adds; [`Capabilities::HOSTED`] only when the glue adds it.
 pub(crate) fn metadata_of(
     given: std::thread::Result<Metadata>,
     extra: Capabilities,
 ) -> PluginMetadata {
     match given {
         Ok(mut m) => {
-            m.capabilities = m.capabilities | extra;
+            // `hosted` is the glue's to say (it is `extra` for a hosted export): a value the
+            // author set would have the host call a hosted constructor that does not exist.
+            let without_hosted = Capabilities(m.capabilities.0 & !Capabilities::HOSTED.0);
+            m.capabilities = without_hosted | extra;
             metadata_for(m)
         }
         Err(_) => metadata_for(Metadata {
@@ -513,4 +516,27 @@ macro_rules! export_plugin {
             }
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claiming(capabilities: Capabilities) -> std::thread::Result<Metadata> {
+        Ok(Metadata {
+            name: "t".into(),
+            version: "0".into(),
+            description: String::new(),
+            capabilities,
+        })
+    }
+
+    #[test]
+    fn only_the_glue_says_hosted() {
+        let claimed = Capabilities::STREAMING | Capabilities::HOSTED;
+        let plain = metadata_of(claiming(claimed), Capabilities::empty());
+        assert_eq!(plain.capabilities, Capabilities::STREAMING);
+        let hosted = metadata_of(claiming(Capabilities::STREAMING), Capabilities::HOSTED);
+        assert_eq!(hosted.capabilities, claimed);
+    }
 }

@@ -58,8 +58,8 @@ use crate::types::{Error, Metadata, Request, Response};
 /// `client::conn` adds no `Host` header and sends the URI as given: set `Host` from the URL
 /// and send the origin form (path and query), or use hyper-util's pooled `Client` with a
 /// connector over [`Host::connect`]. There is no `apify-host transport new` template for this
-/// kind: start from `--kind async`. Never set [`crate::Capabilities::HOSTED`] yourself; the
-/// macro does.
+/// kind: start from `--kind async`. [`crate::Capabilities::HOSTED`] is the macro's to set: it is
+/// ignored in any other plugin's metadata.
 pub trait HostedTransport: Send + Sync + Sized + 'static {
     /// Who this transport is. Called without creating a client. ([`Capabilities::HOSTED`] is
     /// added by the glue.)

@@ -145,7 +145,7 @@
 //! | [`Capabilities::TIMEOUTS`] | no head within `Request::timeout` is an [`ErrorKind::TIMEOUT`] error, on time (rule `timeout-error`); a [`BlockingTransport`]'s glue enforces it for you, so a blocking transport may always claim it | the same: it enforces every deadline itself anyway |
 //! | [`Capabilities::TLS`] | a failed handshake is an [`ErrorKind::TLS`] error (rule `tls-error`) | the same |
 //! | [`Capabilities::STREAMING`], [`Capabilities::HTTP2`], [`Capabilities::PROXY`] | nothing more (every transport must stream bodies) | the same |
-//! | [`Capabilities::HOSTED`] | nothing more | lends the plugin its sockets, tasks and timers (`new_hosted_client`); set by `export_plugin!(hosted T)`, never by hand (a plugin without a hosted constructor that claims it fails to build a client) |
+//! | [`Capabilities::HOSTED`] | nothing more | lends the plugin its sockets, tasks and timers (`new_hosted_client`); set by `export_plugin!(hosted T)` only (the glue drops it from any other plugin's metadata) |
 //!
 //! Only `HOSTED` changes what the host does; it treats every other transport alike, and a
 //! transport without `timeouts` is still bounded by the host's deadlines.
