@@ -44,7 +44,7 @@ use crate::classify::classify_io_kind;
 use crate::convert::panic_error;
 use crate::export::Transport;
 use crate::ffi::ErrorKind;
-use crate::types::{Body, Error, Metadata, Request, RequestBody, Response};
+use crate::types::{one_item, Body, Error, Metadata, Request, RequestBody, Response};
 
 /// At most this many exchanges of one client run at once, each on its own thread.
 pub const MAX_BLOCKING_EXCHANGES: usize = 64;
@@ -190,11 +190,7 @@ pub struct BlockingBody {
 impl BlockingBody {
     fn new(body: RequestBody, handle: Handle) -> Self {
         match body {
-            RequestBody::Full(bytes) => BlockingBody {
-                length: Some(bytes.len() as u64),
-                current: bytes,
-                rest: None,
-            },
+            RequestBody::Full(bytes) => BlockingBody::from(bytes),
             RequestBody::Stream { stream, length } => BlockingBody {
                 length,
                 current: Bytes::new(),
@@ -327,7 +323,7 @@ impl<T: BlockingTransport> Blocking<T> {
         let (head_tx, head_rx) = oneshot::channel();
         let (body_tx, body_rx) = mpsc::channel(CHUNKS_AHEAD);
         let inner = self.inner.clone();
-        let thread_cancel = cancel.clone();
+        let thread_cancel = cancel;
         handle.spawn_blocking(move || {
             let _slot = slot;
             let called = catch_unwind(AssertUnwindSafe(|| inner.call(blocking)));
@@ -359,13 +355,13 @@ impl<T: BlockingTransport> Blocking<T> {
                 "the blocking exchange ended without a response",
             )
         })??;
-        // From here on the body owns the cancellation: dropping it stops the reading thread.
-        std::mem::forget(call_guard);
         let body: Body = match whole {
-            Some(result) => Box::pin(one_item(result)),
+            // The thread is done: the guard may go (setting the flag no one reads any more).
+            Some(result) => one_item(result),
+            // From here on the body owns the cancellation: dropping it stops the reading thread.
             None => Box::pin(ChunkReceiver {
                 rx: body_rx,
-                _cancel: CancelOnDrop(cancel),
+                _cancel: call_guard,
             }),
         };
         Ok((head, body))
@@ -421,25 +417,6 @@ fn body_error(e: &io::Error) -> Error {
             crate::error_chain(e)
         ),
     )
-}
-
-/// A body of one item: a whole small body, or the error reading it.
-fn one_item(item: Result<Bytes, Error>) -> impl futures_core::Stream<Item = Result<Bytes, Error>> {
-    struct Once(Option<Result<Bytes, Error>>);
-    impl futures_core::Stream for Once {
-        type Item = Result<Bytes, Error>;
-        fn poll_next(
-            mut self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Self::Item>> {
-            std::task::Poll::Ready(
-                self.0
-                    .take()
-                    .filter(|r| r.as_ref().map_or(true, |b| !b.is_empty())),
-            )
-        }
-    }
-    Once(Some(item))
 }
 
 /// Reads `reader` to its end in [`BODY_CHUNK`]s and queues them for the host; stops when the

@@ -65,24 +65,29 @@ impl RequestBody {
     /// The body as a stream, whatever its kind: what a transport that only streams needs.
     pub fn into_stream(self) -> Body {
         match self {
-            RequestBody::Full(b) if b.is_empty() => Box::pin(OneChunk(None)),
-            RequestBody::Full(b) => Box::pin(OneChunk(Some(b))),
+            RequestBody::Full(b) => one_item(Ok(b)),
             RequestBody::Stream { stream, .. } => stream,
         }
     }
 }
 
-/// A stream of at most one chunk (`futures-core` has no constructors, and one is all it takes).
-struct OneChunk(Option<Bytes>);
+/// A body of at most one item: a whole body (none at all when it is empty), or an error.
+pub(crate) fn one_item(item: Result<Bytes, Error>) -> Body {
+    let item = item.map_or_else(|e| Some(Err(e)), |b| (!b.is_empty()).then_some(Ok(b)));
+    Box::pin(OneItem(item))
+}
 
-impl Stream for OneChunk {
+/// A stream of at most one item (`futures-core` has no constructors, and one is all it takes).
+struct OneItem(Option<Result<Bytes, Error>>);
+
+impl Stream for OneItem {
     type Item = Result<Bytes, Error>;
 
     fn poll_next(
         mut self: Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        std::task::Poll::Ready(self.0.take().map(Ok))
+        std::task::Poll::Ready(self.0.take())
     }
 }
 
