@@ -1,8 +1,8 @@
 //! `apify-host transport ...`: which transport is used, and checks of a plugin file.
 
-use std::{io::Write, path::PathBuf};
+use std::path::PathBuf;
 
-use apify_conformance::{Outcome, Subject};
+use apify_conformance::{Outcome, Status, Subject};
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
@@ -255,17 +255,17 @@ async fn check(
     };
     let text = format == CheckFormat::Text;
     let width = selected.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    let mut stdout = std::io::stdout();
+    let mut out = ctx.out();
     if text {
         let head = format!(
-            "checking {} {} (plugin API {}, {}) at {}",
+            "checking {} {} (plugin API {}, {}) at {}\n",
             plugin.name,
             plugin.version,
             plugin.api,
             plugin.capabilities.join(", "),
             plugin.path
         );
-        writeln!(stdout, "{}", super::redact(&head)).map_err(|e| CliError::write("stdout", e))?;
+        out.text(&super::redact(&head))?;
     }
     let mut outcomes = Vec::new();
     for case in selected {
@@ -273,9 +273,9 @@ async fn check(
         outcome.why = super::redact(&outcome.why);
         if text {
             let label = match outcome.result {
-                "pass" => "pass",
-                "skip" => "skip",
-                _ => "FAIL",
+                Status::Pass => "pass",
+                Status::Skip => "skip",
+                Status::Fail => "FAIL",
             };
             let mut line = format!("{label}  {:width$}  {:>6} ms", outcome.case, outcome.millis);
             if !outcome.why.is_empty() {
@@ -284,20 +284,21 @@ async fn check(
             if !outcome.ok() {
                 line.push_str(&format!("\n      rule: {}", outcome.rule));
             }
-            writeln!(stdout, "{line}").map_err(|e| CliError::write("stdout", e))?;
-            stdout.flush().map_err(|e| CliError::write("stdout", e))?;
+            out.text(&format!("{line}\n"))?;
         }
         outcomes.push(outcome);
     }
-    let count = |r: &str| outcomes.iter().filter(|o| o.result == r).count();
-    let (passed, failed, skipped) = (count("pass"), count("fail"), count("skip"));
+    let count = |r: Status| outcomes.iter().filter(|o| o.result == r).count();
+    let (passed, failed, skipped) = (
+        count(Status::Pass),
+        count(Status::Fail),
+        count(Status::Skip),
+    );
     let name = plugin.name.clone();
     if text {
-        writeln!(
-            stdout,
-            "{passed} passed, {failed} failed, {skipped} skipped"
-        )
-        .map_err(|e| CliError::write("stdout", e))?;
+        out.text(&format!(
+            "{passed} passed, {failed} failed, {skipped} skipped\n"
+        ))?;
     } else {
         let report = CheckReport {
             plugin,
@@ -308,7 +309,7 @@ async fn check(
         };
         let json = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError::failure(format!("cannot encode the report: {e}")))?;
-        writeln!(stdout, "{json}").map_err(|e| CliError::write("stdout", e))?;
+        out.text(&format!("{json}\n"))?;
     }
     if failed == 0 {
         Ok(())

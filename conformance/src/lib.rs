@@ -137,8 +137,8 @@ pub struct Outcome {
     pub case: &'static str,
     /// The rule it checks.
     pub rule: &'static str,
-    /// `"pass"`, `"fail"` or `"skip"`.
-    pub result: &'static str,
+    /// Passed, failed or skipped (`"pass"`, `"fail"`, `"skip"` in JSON).
+    pub result: Status,
     /// Why it failed or was skipped; empty for a pass.
     pub why: String,
     /// How long it took, in milliseconds.
@@ -151,9 +151,9 @@ impl Outcome {
         let started = std::time::Instant::now();
         let verdict = case.run(subject).await;
         let (result, why) = match verdict {
-            Ok(()) => ("pass", String::new()),
-            Err(Verdict::Skip(why)) => ("skip", why),
-            Err(Verdict::Fail(why)) => ("fail", why),
+            Ok(()) => (Status::Pass, String::new()),
+            Err(Verdict::Skip(why)) => (Status::Skip, why),
+            Err(Verdict::Fail(why)) => (Status::Fail, why),
         };
         Outcome {
             case: case.name,
@@ -166,6 +166,18 @@ impl Outcome {
 
     /// Whether the case passed or did not apply.
     pub fn ok(&self) -> bool {
-        self.result != "fail"
+        self.result != Status::Fail
     }
+}
+
+/// How a case ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The transport kept the rule.
+    Pass,
+    /// The transport broke the rule.
+    Fail,
+    /// The case does not apply to this transport.
+    Skip,
 }
