@@ -5,6 +5,9 @@ use std::borrow::Cow;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
+/// The content type of every JSON answer, as the API sends it.
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
 /// An error answered to the client with the Apify API's error body.
 ///
 /// `kind` is the API's machine-readable `error.type` (e.g. `record-not-found`); the values used
@@ -143,7 +146,7 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, self.body()).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static(crate::util::JSON_CONTENT_TYPE),
+            HeaderValue::from_static(JSON_CONTENT_TYPE),
         );
         response
     }

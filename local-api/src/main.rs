@@ -91,7 +91,7 @@ async fn run(args: Args) -> std::io::Result<()> {
         max_wait_for_finish: std::time::Duration::from_secs(args.max_wait_for_finish),
         ..LocalApiConfig::default()
     };
-    let invalid = |e: apify_local_api::actors::manifest::ManifestError| {
+    let invalid = |e: apify_local_api::config::manifest::ManifestError| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
     };
     if let Some(dir) = &args.actors {

@@ -17,10 +17,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
+use crate::api;
 use crate::config::LocalApiConfig;
+use crate::db::seed::generate_items;
+use crate::error::ApiError;
 use crate::request_log::LoggedRequest;
-use crate::routes;
+use crate::shutdown::stopped;
 use crate::state::AppState;
+use crate::web::response::method_not_allowed;
 
 /// A running local API server. Dropping it stops accepting connections and closes the open
 /// ones once their current request is answered; its temporary data folder is removed when the
@@ -40,7 +44,7 @@ impl LocalApi {
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(AppState::new(&config, addr)?);
-        let router = routes::router(state.clone());
+        let router = api::router(state.clone());
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, router, rx));
         tracing::info!(%addr, data_dir = %state.data_dir().display(), "local Apify API listening");
@@ -132,12 +136,12 @@ impl LocalApi {
     /// Seeds a run or build log (`GET /v2/logs/{id}`); `finished: false` keeps `?stream=1`
     /// readers waiting for [`append_log`](Self::append_log).
     pub fn set_log(&self, id: &str, text: impl Into<Vec<u8>>, finished: bool) {
-        self.state.logs.set(id, text.into(), finished);
+        self.state.db.logs.set(id, text.into(), finished);
     }
 
     /// Appends to a run or build log, optionally finishing it.
     pub fn append_log(&self, id: &str, text: &[u8], finish: bool) {
-        self.state.logs.append(id, text, finish);
+        self.state.db.logs.append(id, text, finish);
     }
 
     /// Appends `count` generated items to the dataset with this id or name (created, named
@@ -146,8 +150,14 @@ impl LocalApi {
         &self,
         id_or_name: &str,
         count: usize,
-    ) -> Result<String, crate::ApiError> {
-        routes::control::generate_items(&self.state, id_or_name, count, 0)
+    ) -> Result<String, ApiError> {
+        generate_items(
+            &self.state.db,
+            &self.state.identity.username,
+            id_or_name,
+            count,
+            0,
+        )
     }
 
     /// Drops every storage and log.
@@ -158,7 +168,7 @@ impl LocalApi {
     /// Stops the server and waits (at most 5 s) for open connections to finish.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        self.state.runs.kill_all_now();
+        self.state.db.runs.kill_all_now();
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
@@ -172,7 +182,7 @@ impl Drop for LocalApi {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
         // No Actor run outlives the server.
-        self.state.runs.kill_all_now();
+        self.state.db.runs.kill_all_now();
     }
 }
 
@@ -214,7 +224,7 @@ async fn serve_connection(
             let response = response.await?;
             Ok::<_, std::convert::Infallible>(
                 if response.status() == http::StatusCode::METHOD_NOT_ALLOWED {
-                    routes::method_not_allowed(response)
+                    method_not_allowed(response)
                 } else {
                     response
                 },
@@ -241,10 +251,4 @@ async fn serve_connection(
             }
         }
     }
-}
-
-/// Resolves once shutdown is requested (or the handle is gone). The guard `wait_for` returns is
-/// dropped here, so callers' futures stay `Send`.
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }

@@ -1,35 +1,25 @@
-//! Everything a request handler can reach.
+//! Everything a request handler can reach: values derived from the configuration, the
+//! [`Db`], and the `find_*` lookups that answer 404 (mini-redis's "`Db` answers, the command
+//! decides").
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::actors::registry::ActorRegistry;
-use crate::actors::runs::Runs;
 use crate::config::LocalApiConfig;
+use crate::db::actors::Actor;
+use crate::db::kinds::StorageKind;
+use crate::db::runs::{status_filter, Run, RunFilter};
+use crate::db::{user, Db};
+use crate::error::{ApiError, ApiResult};
+use crate::identity::Identity;
+use crate::params::Params;
 use crate::request_log::RequestLog;
-use crate::store::datasets::Dataset;
-use crate::store::key_value_stores::KeyValueStore;
-use crate::store::logs::Logs;
-use crate::store::objects::Objects;
-use crate::store::request_queues::RequestQueue;
-use crate::store::Registry;
-use crate::users;
-
-/// Who the server is and where it answers, for the URLs and ids inside resource objects.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    /// `http://127.0.0.1:PORT`, without `/v2`.
-    pub base_url: String,
-    /// Where `consoleUrl`s point (the real console: there is no local one).
-    pub console_url: String,
-    /// The single user's `username`.
-    pub username: String,
-    /// The single user's `id`.
-    pub user_id: String,
-}
 
 /// Shared server state. Field access is lock-free; each store has its own short-lived locks.
 pub struct AppState {
@@ -37,28 +27,8 @@ pub struct AppState {
     pub identity: Identity,
     /// Required token for `/v2`, if any.
     pub token: Option<String>,
-    /// Datasets.
-    pub datasets: Registry<Dataset>,
-    /// Key-value stores.
-    pub key_value_stores: Registry<KeyValueStore>,
-    /// Request queues.
-    pub request_queues: Registry<RequestQueue>,
-    /// Run and build logs.
-    pub logs: Logs,
-    /// The registered Actors and their builds.
-    pub actors: ActorRegistry,
-    /// Actor runs.
-    pub runs: Runs,
-    /// Actor tasks.
-    pub tasks: Objects,
-    /// Webhooks.
-    pub webhooks: Objects,
-    /// Webhook dispatches.
-    pub webhook_dispatches: Objects,
-    /// Schedules.
-    pub schedules: Objects,
-    /// The user's limits (`PUT /v2/users/me/limits` changes them).
-    pub limits: std::sync::Mutex<serde_json::Value>,
+    /// The data.
+    pub db: Db,
     /// Requests received.
     pub request_log: RequestLog,
     /// Largest JSON body accepted.
@@ -101,46 +71,11 @@ impl AppState {
                 ));
             }
         }
-        let actors = ActorRegistry::new(&config.actors);
-        let logs = Logs::default();
-        let by_id = actors.by_id();
-        for build in actors.builds(None) {
-            if let Some(actor) = by_id.get(build.act_id.as_str()) {
-                logs.set(
-                    &build.id,
-                    ActorRegistry::build_log(&build, actor).into_bytes(),
-                    true,
-                );
-            }
-        }
-        drop(by_id);
         Ok(Self {
-            actors,
-            runs: Runs::default(),
-            tasks: Objects::default(),
-            webhooks: Objects::default(),
-            webhook_dispatches: Objects::default(),
-            schedules: Objects::default(),
-            limits: std::sync::Mutex::new(serde_json::json!({
-                "maxMonthlyUsageUsd": 100,
-                "maxMonthlyActorComputeUnits": 1000,
-                "maxMonthlyExternalDataTransferGbytes": 100,
-                "maxMonthlyProxySerps": 1000,
-                "maxMonthlyResidentialProxyGbytes": 10,
-                "maxActorMemoryGbytes": 32,
-                "maxActorCount": 100,
-                "maxActorTaskCount": 1000,
-                "maxConcurrentActorJobs": 25,
-                "maxTeamAccountSeatCount": 1,
-                "dataRetentionDays": 7,
-            })),
-            users_me: users::users_me_body(&identity),
+            db: Db::new(&config.actors),
+            users_me: user::users_me_body(&identity),
             identity,
             token: config.token.clone(),
-            datasets: Registry::default(),
-            key_value_stores: Registry::default(),
-            request_queues: Registry::default(),
-            logs,
             request_log: RequestLog::new(config.request_log_limit),
             max_payload_bytes: config.max_payload_bytes,
             max_wait_for_finish: config.max_wait_for_finish,
@@ -155,9 +90,69 @@ impl AppState {
 
     /// Drops every storage and log (the request log is left alone).
     pub fn reset_storages(&self) {
-        drop(self.datasets.clear());
-        drop(self.key_value_stores.clear());
-        drop(self.request_queues.clear());
-        self.logs.clear();
+        self.db.reset_storages();
+    }
+
+    /// Finds a storage by id or name, or answers 404 `record-not-found`.
+    pub fn find_storage<T: StorageKind>(&self, id: &str) -> ApiResult<Arc<T>> {
+        T::registry(&self.db)
+            .resolve(id, &self.identity.username)
+            .ok_or_else(|| ApiError::not_found(format!("{} was not found", T::LABEL)))
+    }
+
+    /// Finds a registered Actor, or answers 404 `record-not-found`.
+    pub fn find_actor(&self, id: &str) -> ApiResult<Arc<Actor>> {
+        self.db
+            .actors
+            .resolve(id, &self.identity.username)
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "Actor \"{id}\" was not found: this local API runs only the Actors registered when it started (--actors DIR, --actor NAME=COMMAND)"
+                ))
+            })
+    }
+
+    /// A task by id or `username~name`, or 404.
+    pub fn find_task(&self, id: &str) -> ApiResult<Value> {
+        self.db
+            .tasks
+            .get(id, &self.identity.username)
+            .ok_or_else(|| ApiError::not_found(format!("Actor task \"{id}\" was not found")))
+    }
+
+    /// Finds the run a path names: `{runId}`, or the last run of `{actorId}` (or of
+    /// `{actorTaskId}`) with the `status` and `origin` filters.
+    pub fn find_run(&self, path: &HashMap<String, String>, p: &Params) -> ApiResult<Arc<Run>> {
+        if let Some(run_id) = path.get("runId") {
+            let run = self.db.runs.get(run_id).ok_or_else(|| {
+                ApiError::not_found(format!("Actor run \"{run_id}\" was not found"))
+            })?;
+            if let Some(actor_id) = path.get("actorId") {
+                let actor = self.find_actor(actor_id)?;
+                if run.origin_act_id != actor.id {
+                    return Err(ApiError::not_found(format!(
+                        "Actor run \"{run_id}\" was not found among the runs of Actor \"{actor_id}\""
+                    )));
+                }
+            }
+            return Ok(run);
+        }
+        let actor = path
+            .get("actorId")
+            .map(|id| self.find_actor(id))
+            .transpose()?;
+        let task_id = match path.get("actorTaskId") {
+            Some(id) => self.find_task(id)?["id"].as_str().map(str::to_owned),
+            None => None,
+        };
+        let filter = RunFilter {
+            act_id: actor.as_ref().map(|a| a.id.as_str()),
+            task_id: task_id.as_deref(),
+            statuses: status_filter(p)?,
+            origin: p.string("origin"),
+        };
+        self.db.runs.last(&filter).ok_or_else(|| {
+            ApiError::not_found("No run matches: the Actor has no run with this status and origin")
+        })
     }
 }

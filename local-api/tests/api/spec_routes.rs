@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use apify_local_api::routes::V2_ROUTES;
+use apify_local_api::V2_ROUTES;
 use serde_json::Value;
 
 use crate::common::Ctx;

@@ -1,0 +1,109 @@
+//! Configuration of a [`LocalApi`](crate::LocalApi) server, and the Actor manifests it
+//! registers ([`manifest`]).
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub mod manifest;
+
+use manifest::{ActorDefinition, ManifestError};
+
+/// The API's own limit for JSON payloads (datasets, request queues): 9 MiB.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 9 * 1024 * 1024;
+
+/// The longest the API holds an answer for `waitForFinish` (the real API's cap: 60 s).
+pub const DEFAULT_MAX_WAIT_FOR_FINISH: Duration = Duration::from_secs(60);
+
+/// How many requests the request log keeps by default (oldest dropped first).
+pub const DEFAULT_REQUEST_LOG_LIMIT: usize = 10_000;
+
+/// How to start a [`LocalApi`](crate::LocalApi).
+#[derive(Clone)]
+pub struct LocalApiConfig {
+    /// Address to listen on; port 0 picks a free port. Default `127.0.0.1:0`.
+    pub addr: SocketAddr,
+    /// When set, every `/v2` and `/_control` request (but `/_control/health`) must carry this
+    /// token (`Authorization: Bearer` or `?token=`). The request log never holds it.
+    pub token: Option<String>,
+    /// Folder in which the server creates its temporary data folder (record bodies). The data
+    /// folder is always a fresh temporary one, removed when the server is dropped; this only
+    /// chooses where it lives (default: the system temp folder, which may be RAM-backed).
+    pub data_dir: Option<PathBuf>,
+    /// `username` of the single user (used in `username~store-name` ids). Default `local-user`.
+    pub username: String,
+    /// `id` of the single user. Default `LocalUser0000001`-like fixed id.
+    pub user_id: String,
+    /// Largest JSON body accepted (dataset items, requests), after decompression.
+    pub max_payload_bytes: usize,
+    /// How many requests [`LocalApi::request_log`](crate::LocalApi::request_log) keeps; 0 turns
+    /// the log off (benchmarks).
+    pub request_log_limit: usize,
+    /// The Actors this server can run (see [`manifest`]); registered only here, never
+    /// through the API.
+    pub actors: Vec<ActorDefinition>,
+    /// The longest a `waitForFinish` request is held (default
+    /// [`DEFAULT_MAX_WAIT_FOR_FINISH`], the real API's cap). A shorter cap lets a test see a
+    /// client poll several times for a run of a few seconds.
+    pub max_wait_for_finish: Duration,
+}
+
+impl Default for LocalApiConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            token: None,
+            data_dir: None,
+            username: "local-user".to_owned(),
+            user_id: "LocalUserId000001".to_owned(),
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            request_log_limit: DEFAULT_REQUEST_LOG_LIMIT,
+            actors: Vec::new(),
+            max_wait_for_finish: DEFAULT_MAX_WAIT_FOR_FINISH,
+        }
+    }
+}
+
+impl LocalApiConfig {
+    /// Adds the Actors of every `*/actor.json` under `dir`; a malformed manifest is an error
+    /// naming the file and the field.
+    pub fn load_actors_dir(&mut self, dir: &std::path::Path) -> Result<(), ManifestError> {
+        self.actors.extend(manifest::load_dir(dir)?);
+        Ok(())
+    }
+
+    /// Adds a one-off Actor from `NAME=COMMAND`.
+    pub fn add_actor(&mut self, arg: &str) -> Result<(), ManifestError> {
+        self.actors.push(ActorDefinition::parse_one_off(arg)?);
+        Ok(())
+    }
+
+    /// The default configuration with a token required on `/v2`.
+    pub fn with_token(token: impl Into<String>) -> Self {
+        Self {
+            token: Some(token.into()),
+            ..Self::default()
+        }
+    }
+}
+
+// Written by hand so that the token never reaches a log line or a test failure message.
+impl fmt::Debug for LocalApiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalApiConfig")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("data_dir", &self.data_dir)
+            .field("username", &self.username)
+            .field("user_id", &self.user_id)
+            .field("max_payload_bytes", &self.max_payload_bytes)
+            .field("request_log_limit", &self.request_log_limit)
+            .field("max_wait_for_finish", &self.max_wait_for_finish)
+            .field(
+                "actors",
+                &self.actors.iter().map(|a| &a.name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
