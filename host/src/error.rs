@@ -443,10 +443,11 @@ impl fmt::Display for TransportFailure {
 
 impl std::error::Error for TransportFailure {}
 
-/// Removes secrets from text that came from a server or a transport: the token (on word
-/// boundaries), and every credential [`crate::redact`] recognises by its place (URL userinfo,
-/// `token=` and `signature=` values, `Authorization` headers): a transport may quote the URL it
-/// was given, and a URL may carry a credential that is not the client's own (a signed link).
+/// Removes secrets from text that came from a server or a transport: the token (wherever and
+/// however spelled: see [`Redactor::redact`]), and every credential [`crate::redact`]
+/// recognises by its place (URL userinfo, `token=` and `signature=` values, `Authorization`
+/// headers): a transport may quote the URL it was given, and a URL may carry a credential that
+/// is not the client's own (a signed link).
 pub(crate) fn redact_secrets(text: &str, token: Option<&Token>) -> String {
     Redactor::new().token(token).redact(text)
 }
@@ -471,7 +472,7 @@ mod tests {
         assert_eq!(redact_secrets("csrftoken=abc", None), "csrftoken=abc");
         assert_eq!(redact_secrets("token=", None), "token=");
         assert_eq!(redact_secrets("no secrets here", None), "no secrets here");
-        // Word boundaries, not substrings: a one-letter token leaves `PUT` alone.
+        // A one-letter token only on word boundaries: it leaves `PUT` alone.
         let t = Token::new("T");
         assert_eq!(redact_secrets("PUT /v2/x T", Some(&t)), "PUT /v2/x ***");
     }

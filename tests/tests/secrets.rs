@@ -31,8 +31,11 @@ transport_tests! {
 #[track_caller]
 fn assert_clean(what: &str, e: &apify_host::Error) {
     for shown in [e.to_string(), format!("{e:?}"), format!("{e:#?}")] {
+        // Also as a reader of a URL would see it: percent-decoded.
+        let decoded = percent_encoding::percent_decode_str(&shown).decode_utf8_lossy();
         for secret in [TOKEN, PROXY_PASSWORD, SIGNATURE] {
             assert!(!shown.contains(secret), "{what}: {secret} in {shown}");
+            assert!(!decoded.contains(secret), "{what}: {secret} in {decoded}");
         }
     }
 }
@@ -66,12 +69,16 @@ fn proxied(t: &TransportUnderTest) -> Option<Arc<dyn HttpTransport>> {
 }
 
 async fn errors_never_show_a_credential(t: TransportUnderTest) {
-    // 1. The server quotes every credential back in its error message.
+    // 1. The server quotes every credential back in its error message, the token also right
+    // after escapes that end in a letter or digit (`%3D`, a `Debug` newline `\n`, `Bearer%20`)
+    // and percent-encoded.
     let server = TestServer::start().await;
     let path = "/v2/key-value-stores/x/records/y";
     let echo = format!(
         "got Authorization: Bearer {TOKEN} for {path}?signature={SIGNATURE} via \
-         http://user:{PROXY_PASSWORD}@proxy:3128 (token {TOKEN})"
+         http://user:{PROXY_PASSWORD}@proxy:3128 (token {TOKEN}) q=%3D{TOKEN} \"\\n{TOKEN}\" \
+         Bearer%20{TOKEN} next=%2F{} x{TOKEN}",
+        TOKEN.replace('-', "%2D")
     );
     server.script(
         path,
