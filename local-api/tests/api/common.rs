@@ -319,3 +319,32 @@ pub fn parse_listening_line(line: &str) -> (String, Option<std::path::PathBuf>) 
     );
     (url.to_owned(), file)
 }
+
+/// Sends `request` (the whole HTTP/1.1 request, as a browser or an attacker would write it)
+/// over a fresh connection and reads the answer to the end (send `Connection: close`): its
+/// status and its body.
+pub async fn raw_http(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    stream.write_all(request.as_bytes()).await.expect("sent");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("answer read");
+    parse_answer(&answer)
+}
+
+/// The status and body of a raw HTTP answer.
+pub fn parse_answer(answer: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(answer);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
