@@ -19,13 +19,19 @@ trap cleanup EXIT
 "$BIN/apify-local-api" --listen 127.0.0.1:0 --request-log-limit 0 >"$work/api.out" 2>/dev/null &
 api_pid=$!
 for _ in $(seq 100); do grep -q '^listening on ' "$work/api.out" 2>/dev/null && break; sleep 0.1; done
-API=$(sed -n 's/^listening on //p' "$work/api.out")
-export APIFY_API_BASE_URL=$API APIFY_TOKEN=unused
+# `listening on URL (token in FILE)`: the server made a token and wrote it to FILE.
+API=$(sed -n 's/^listening on \([^ ]*\).*/\1/p' "$work/api.out" | head -n1)
+token_file=$(sed -n 's/^listening on .* (token in \(.*\))$/\1/p' "$work/api.out" | head -n1)
+[ -n "$API" ] && [ -r "$token_file" ] || { echo "error: the local API did not start"; exit 1; }
+APIFY_TOKEN=$(cat "$token_file")
+export APIFY_API_BASE_URL=$API APIFY_TOKEN
+# The control API needs the token too; a header file keeps it out of the process list.
+(umask 077; printf 'Authorization: Bearer %s\n' "$APIFY_TOKEN" >"$work/control-auth")
 
 ds=$("$BIN/apify-host" -o json datasets create rss-bench | jq -r .id)
-curl -fsS -X POST "$API/_control/datasets/$ds/generate?count=$ITEMS" >/dev/null
+curl -fsS -H @"$work/control-auth" -X POST "$API/_control/datasets/$ds/generate?count=$ITEMS" >/dev/null
 kvs=$("$BIN/apify-host" -o json key-value-stores create rss-bench | jq -r .id)
-curl -fsS -X POST "$API/_control/key-value-stores/$kvs/records/big/generate?bytes=$((RECORD_MIB * 1048576))" >/dev/null
+curl -fsS -H @"$work/control-auth" -X POST "$API/_control/key-value-stores/$kvs/records/big/generate?bytes=$((RECORD_MIB * 1048576))" >/dev/null
 
 # peak RSS (KiB) and wall seconds of one command
 measure() { /usr/bin/time -f '%M %e' -o "$work/time" "$@" >/dev/null 2>&1; cat "$work/time"; }

@@ -29,11 +29,14 @@ trap cleanup EXIT
 
 echo "==> starting the local Apify API on 127.0.0.1, with the example Actors"
 APIFY_LOCAL_API_TOKEN=$TOKEN "$BIN/apify-local-api" --listen 127.0.0.1:0 --request-log-limit 1000000 \
+    --max-record-bytes $((RECORD_MIB * 1024 * 1024)) \
     --actors "$PWD/examples/actors" \
     >"$work/api.out" 2>"$work/api.err" &
 api_pid=$!
 for _ in $(seq 100); do grep -q '^listening on ' "$work/api.out" 2>/dev/null && break; sleep 0.1; done
-API_URL=$(sed -n 's/^listening on //p' "$work/api.out" | head -n1)
+# The URL is the first word after `listening on ` (a "(token in FILE)" may follow; this
+# script passes its own token, so there is no file to read).
+API_URL=$(sed -n 's/^listening on \([^ ]*\).*/\1/p' "$work/api.out" | head -n1)
 [ -n "$API_URL" ] || { echo "error: the local API did not start:"; cat "$work/api.err"; exit 1; }
 echo "    $API_URL"
 

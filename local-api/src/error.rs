@@ -85,12 +85,25 @@ impl ApiError {
     }
 
     /// 413 `request-too-large`, with the API's message.
-    pub fn too_large(limit: usize, actual: usize) -> Self {
+    pub fn too_large(limit: u64, actual: u64) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "request-too-large",
             format!(
                 "The POST payload is too large (limit: {limit} bytes, actual length: {actual} bytes)."
+            ),
+        )
+    }
+
+    /// 413 `request-too-large` for a key-value store record over the server's
+    /// `max_record_bytes` (the API documents no record limit, so the message says how to
+    /// raise this server's).
+    pub fn record_too_large(limit: u64, seen: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request-too-large",
+            format!(
+                "The record is too large: this server stores records of at most {limit} bytes, and the upload was refused at {seen} bytes; start apify-local-api with a larger --max-record-bytes (LocalApiConfig::max_record_bytes) to store it"
             ),
         )
     }

@@ -1,7 +1,10 @@
 //! `apify-local-api`: runs the local Apify API server until SIGINT or SIGTERM.
 //!
-//! Prints exactly one line to stdout, `listening on http://127.0.0.1:PORT`, once it accepts
-//! connections, so scripts can read the port; everything else goes to stderr via `tracing`.
+//! Prints exactly one line to stdout once it accepts connections,
+//! `listening on http://127.0.0.1:PORT (token in /tmp/apify-local-api-XXXX/token)` (without
+//! the parenthesis when the token came from `--token` and no `--token-file` was given), so
+//! scripts can read the URL (the first word after `listening on `) and the token (from the
+//! file); everything else goes to stderr via `tracing`. The token itself is never printed.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -20,6 +23,17 @@ use clap::Parser;
 /// {actorChargeEvents {EVENT {eventPriceUsd, eventTitle}}}`); `--actor NAME=COMMAND` registers
 /// a one-off. A run is a child process with the platform's environment (APIFY_TOKEN,
 /// APIFY_API_BASE_URL pointing here, ACTOR_RUN_ID, ACTOR_DEFAULT_DATASET_ID, ...).
+///
+/// The server always has a token. Without --token (or APIFY_LOCAL_API_TOKEN) it makes a
+/// random one (32 bytes from the OS, hex) and writes it to a file of mode 0600 in a new
+/// private folder (mode 0700) of the system temp folder, or to --token-file PATH; the stdout
+/// line names that file, never the token: `listening on http://127.0.0.1:PORT (token in
+/// FILE)`. Read the URL as the first word after `listening on `, and the token from FILE.
+/// The file is removed when the server stops.
+///
+/// Requests from web browsers are refused: a Host header other than this server's own
+/// address (on loopback listens), an Origin other than its own, Sec-Fetch-Site cross-site or
+/// same-site; JSON endpoints need Content-Type: application/json for a non-empty body.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
@@ -51,6 +65,15 @@ struct Args {
     /// --actor hello='echo hello'.
     #[arg(long = "actor", value_name = "NAME=COMMAND")]
     actor: Vec<String>,
+    /// Write the token (the generated one, or --token's) to this file, created with mode
+    /// 0600 (an existing file there is replaced) and removed when the server stops. Without
+    /// it, a generated token goes to a new private temp folder.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+    /// Largest key-value store record accepted, in bytes after decompression; larger uploads
+    /// are answered 413. The platform documents no record limit; the default is 1 GiB.
+    #[arg(long, value_name = "BYTES", default_value_t = apify_local_api::config::DEFAULT_MAX_RECORD_BYTES)]
+    max_record_bytes: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -82,13 +105,25 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> std::io::Result<()> {
+    let given = args.token.filter(|t| !t.is_empty());
+    let token = match &given {
+        Some(token) => token.clone(),
+        None => generate_token()?,
+    };
+    // Kept until the end of `run`: dropping it removes the file (and its private folder).
+    let token_file = match (&args.token_file, &given) {
+        (Some(path), _) => Some(TokenFile::at(path, &token)?),
+        (None, None) => Some(TokenFile::in_private_folder(&token)?),
+        (None, Some(_)) => None,
+    };
     let mut config = LocalApiConfig {
         addr: args.listen,
-        token: args.token.filter(|t| !t.is_empty()),
+        token: Some(token),
         data_dir: args.data_dir,
         request_log_limit: args.request_log_limit,
         max_payload_bytes: args.max_payload_bytes,
         max_wait_for_finish: std::time::Duration::from_secs(args.max_wait_for_finish),
+        max_record_bytes: args.max_record_bytes,
         ..LocalApiConfig::default()
     };
     let invalid = |e: apify_local_api::config::manifest::ManifestError| {
@@ -112,13 +147,102 @@ async fn run(args: Args) -> std::io::Result<()> {
     let term = signal(SignalKind::terminate())?;
     {
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on {}", api.base_url())?;
+        match &token_file {
+            Some(file) => writeln!(
+                stdout,
+                "listening on {} (token in {})",
+                api.base_url(),
+                file.path.display()
+            )?,
+            None => writeln!(stdout, "listening on {}", api.base_url())?,
+        }
         stdout.flush()?;
     }
     wait_for_signal(interrupt, term).await?;
     tracing::info!("shutting down");
     api.shutdown().await;
+    drop(token_file);
     Ok(())
+}
+
+/// A new random token: 32 bytes from the operating system's RNG, as 64 hex digits.
+fn generate_token() -> std::io::Result<String> {
+    use rand::TryRngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.try_fill_bytes(&mut bytes).map_err(|e| {
+        std::io::Error::other(format!("cannot get random bytes for the token: {e}"))
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The file holding the token; removed (with its private folder, if it made one) on drop.
+struct TokenFile {
+    path: PathBuf,
+    /// The private folder the file is in, when the server made it.
+    _folder: Option<tempfile::TempDir>,
+}
+
+impl TokenFile {
+    /// Writes the token to `token` in a new folder of the system temp folder, mode 0700.
+    fn in_private_folder(token: &str) -> std::io::Result<TokenFile> {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = tempfile::Builder::new()
+            .prefix("apify-local-api-token-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot make a folder for the token: {e}"))
+            })?;
+        let path = folder.path().join("token");
+        write_secret(&path, token)?;
+        Ok(TokenFile {
+            path,
+            _folder: Some(folder),
+        })
+    }
+
+    /// Writes the token to `path` (replacing a file there), mode 0600.
+    fn at(path: &std::path::Path, token: &str) -> std::io::Result<TokenFile> {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot replace the token file {}: {e}", path.display()),
+                ))
+            }
+        }
+        write_secret(path, token)?;
+        Ok(TokenFile {
+            path: path.to_owned(),
+            _folder: None,
+        })
+    }
+}
+
+/// Creates `path` (it must not exist: no symlink is followed) with mode 0600 and the token.
+fn write_secret(path: &std::path::Path, token: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot write the token file {}: {e}", path.display()),
+            )
+        })?;
+    file.write_all(token.as_bytes())?;
+    file.sync_all()
+}
+
+impl Drop for TokenFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// Waits for SIGINT or SIGTERM. The handlers are installed by the caller *before* the

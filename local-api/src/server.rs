@@ -40,7 +40,21 @@ pub struct LocalApi {
 
 impl LocalApi {
     /// Binds `config.addr` and starts serving on the current tokio runtime.
+    ///
+    /// A non-loopback address needs a token: without one this fails with
+    /// [`InvalidInput`](std::io::ErrorKind::InvalidInput), as anyone who can reach the address
+    /// could then run the Actors' commands as the server's user.
     pub async fn start(config: LocalApiConfig) -> std::io::Result<LocalApi> {
+        let has_token = config.token.as_deref().is_some_and(|t| !t.is_empty());
+        if !config.addr.ip().is_loopback() && !has_token {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "refusing to listen on {} without a token: anyone who can reach this address could run commands as you; pass --token (or listen on 127.0.0.1)",
+                    config.addr
+                ),
+            ));
+        }
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(AppState::new(&config, addr)?);

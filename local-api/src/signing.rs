@@ -15,7 +15,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::util::now_millis;
+use crate::util::{now_millis, secrets_equal};
 
 const BASE62: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
@@ -72,7 +72,8 @@ pub fn verify_storage_signature(
         return Err(SignatureError::Wrong);
     };
     let expires_at: i64 = expires.parse().map_err(|_| SignatureError::Wrong)?;
-    if hmac_base62(secret, &format!("{version}.{expires}.{resource_id}")) != hmac {
+    let expected = hmac_base62(secret, &format!("{version}.{expires}.{resource_id}"));
+    if !secrets_equal(hmac.as_bytes(), expected.as_bytes()) {
         return Err(SignatureError::Wrong);
     }
     if expires_at != 0 && expires_at < now_millis() {
@@ -87,7 +88,7 @@ pub fn verify_record_signature(
     key: &str,
     signature: &str,
 ) -> Result<(), SignatureError> {
-    if hmac_base62(secret, key) == signature {
+    if secrets_equal(signature.as_bytes(), hmac_base62(secret, key).as_bytes()) {
         Ok(())
     } else {
         Err(SignatureError::Wrong)

@@ -35,10 +35,41 @@ pub struct AppState {
     pub max_payload_bytes: usize,
     /// The longest a `waitForFinish` request is held.
     pub max_wait_for_finish: std::time::Duration,
+    /// Largest record accepted, decoded.
+    pub max_record_bytes: u64,
+    /// The `Host` values this server answers when it listens on a loopback address (lower
+    /// case); `None` on other addresses, where there is no Host check.
+    pub own_hosts: Option<Vec<String>>,
+    /// The browser origins that count as this server's own (lower case).
+    pub own_origins: Vec<String>,
     /// The `GET /v2/users/me` answer, serialized once: it is the benchmarks' hot path.
     pub users_me: Bytes,
     // Declared last so it is dropped after the stores whose files live in it.
     data_dir: TempDir,
+}
+
+/// `127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT` and the bound address itself (another
+/// 127.x, or `0.0.0.0:PORT`), lower case; for port 80 also the same without the port, as
+/// clients and browsers leave the default port out.
+fn own_hosts(addr: SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    let mut hosts = vec![
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ];
+    let bound = addr.to_string().to_ascii_lowercase();
+    if !hosts.contains(&bound) {
+        hosts.push(bound);
+    }
+    if port == 80 {
+        let bare: Vec<String> = hosts
+            .iter()
+            .filter_map(|h| h.strip_suffix(":80").map(str::to_owned))
+            .collect();
+        hosts.extend(bare);
+    }
+    hosts
 }
 
 impl AppState {
@@ -75,9 +106,15 @@ impl AppState {
             db: Db::new(&config.actors),
             users_me: user::users_me_body(&identity),
             identity,
-            token: config.token.clone(),
+            token: config.token.clone().filter(|t| !t.is_empty()),
             request_log: RequestLog::new(config.request_log_limit),
             max_payload_bytes: config.max_payload_bytes,
+            max_record_bytes: config.max_record_bytes,
+            own_hosts: addr.ip().is_loopback().then(|| own_hosts(addr)),
+            own_origins: own_hosts(addr)
+                .into_iter()
+                .map(|host| format!("http://{host}"))
+                .collect(),
             max_wait_for_finish: config.max_wait_for_finish,
             data_dir,
         })

@@ -17,7 +17,7 @@ use crate::db::items::{CsvTable, Entries, Format, ItemFilter};
 use crate::db::storage::{Stats, Storage};
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::web::body::Payload;
+use crate::web::body::JsonPayload;
 use crate::web::extract::Found;
 use crate::web::response::{data_response, json_bytes_response};
 
@@ -251,7 +251,7 @@ async fn post_items(
         storage: dataset,
         ..
     }: Found<Dataset>,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let items = NewItems::from_body(&body)?;
     dataset.append(items);

@@ -271,7 +271,8 @@ async fn put_record(
         .cloned()
         .unwrap_or(HeaderValue::from_static(DEFAULT_RECORD_TYPE));
     let path = store.new_file_path();
-    let written = crate::web::body::stream_to_file(&headers, body, &path).await?;
+    let written =
+        crate::web::body::stream_to_file(&headers, body, &path, state.max_record_bytes).await?;
     store.put(
         &key,
         Record {

@@ -15,7 +15,7 @@ use crate::json::parse_json;
 use crate::params::Params;
 use crate::state::AppState;
 use crate::util::format_millis;
-use crate::web::body::Payload;
+use crate::web::body::JsonPayload;
 use crate::web::extract::Found;
 use crate::web::response::data_response;
 
@@ -168,7 +168,7 @@ async fn add(
         params: p,
         ..
     }: Found<RequestQueue>,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let reg = queue.add(
         parse_json(&body)?,
@@ -184,7 +184,7 @@ async fn batch_add(
         params: p,
         ..
     }: Found<RequestQueue>,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let requests = batch_body(&body)?;
     let (processed, unprocessed) =
@@ -218,7 +218,7 @@ async fn batch_delete(
         params: p,
         ..
     }: Found<RequestQueue>,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let requests = batch_body(&body)?;
     let (processed, unprocessed) = queue.delete_batch(requests, client_key(&p)?);
@@ -259,7 +259,7 @@ async fn update_request(
         ..
     }: Found<RequestQueue>,
     Path((_, request_id)): Path<(String, String)>,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let reg = queue.update(
         &request_id,

@@ -23,7 +23,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::parse_json;
 use crate::params::Params;
 use crate::state::AppState;
-use crate::web::body::Payload;
+use crate::web::body::{JsonPayload, Payload};
 use crate::web::extract::{FoundRun, ACTOR_BASES};
 use crate::web::forward::StorageForwarder;
 use crate::web::log_stream::serve_log;
@@ -90,7 +90,7 @@ async fn get_one(FoundRun { state, run, params }: FoundRun) -> ApiResult<Respons
 /// `PUT /v2/actor-runs/{runId}`: `statusMessage`, `isStatusMessageTerminal`.
 async fn update(
     FoundRun { state, run, .. }: FoundRun,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let update: Value = if body.is_empty() {
         json!({})
@@ -184,7 +184,7 @@ async fn resurrect(FoundRun { state, run, .. }: FoundRun) -> ApiResult<Response>
 async fn charge(
     FoundRun { state, run, .. }: FoundRun,
     headers: HeaderMap,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let body: Value = parse_json(&body)?;
     let event = body

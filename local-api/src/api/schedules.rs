@@ -16,7 +16,7 @@ use crate::json::parse_json;
 use crate::params::Params;
 use crate::state::AppState;
 use crate::util::{format_millis, new_id, now_millis};
-use crate::web::body::Payload;
+use crate::web::body::JsonPayload;
 use crate::web::response::{data_response, page};
 
 /// The field that holds a schedule's log inside the stored object (never answered).
@@ -128,7 +128,10 @@ async fn list(State(state): State<Arc<AppState>>, p: Params) -> ApiResult<Respon
     page(&p, state.db.schedules.list(|_| true), |s| public(s.clone()))
 }
 
-async fn create(State(state): State<Arc<AppState>>, Payload(body): Payload) -> ApiResult<Response> {
+async fn create(
+    State(state): State<Arc<AppState>>,
+    JsonPayload(body): JsonPayload,
+) -> ApiResult<Response> {
     let body = body_object(&body)?;
     if !body.contains_key("cronExpression") {
         return Err(ApiError::invalid_input(
@@ -171,7 +174,7 @@ async fn get_one(
 async fn update(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let mut schedule = find(&state, &id)?;
     apply(&state, &mut schedule, &body_object(&body)?)?;

@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::parse_json;
 use crate::params::Params;
 use crate::state::AppState;
-use crate::web::body::Payload;
+use crate::web::body::JsonPayload;
 use crate::web::extract::Found;
 use crate::web::response::data_response;
 
@@ -101,7 +101,7 @@ async fn get_one<T: StorageKind>(Found { state, storage, .. }: Found<T>) -> ApiR
 /// `PUT`: `{"name": "new-name" | null, "generalAccess": "..."}`.
 async fn update<T: StorageKind>(
     Found { state, storage, .. }: Found<T>,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let update: Value = if body.is_empty() {
         json!({})

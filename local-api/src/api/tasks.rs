@@ -20,7 +20,7 @@ use crate::json::parse_json;
 use crate::params::Params;
 use crate::state::AppState;
 use crate::util::{format_millis, new_id, now_millis};
-use crate::web::body::Payload;
+use crate::web::body::{JsonPayload, Payload};
 use crate::web::forward::StorageForwarder;
 use crate::web::response::{data_response, json_bytes_response, page};
 use crate::web::start::{input_of, run_sync_answer, start_and_answer, SyncAnswer};
@@ -111,7 +111,10 @@ async fn list(State(state): State<Arc<AppState>>, p: Params) -> ApiResult<Respon
 }
 
 /// `POST /v2/actor-tasks` with `actId` and `name` (and optional `options`, `input`, `title`).
-async fn create(State(state): State<Arc<AppState>>, Payload(body): Payload) -> ApiResult<Response> {
+async fn create(
+    State(state): State<Arc<AppState>>,
+    JsonPayload(body): JsonPayload,
+) -> ApiResult<Response> {
     let body = body_object(&body)?;
     let act_id = body
         .get("actId")
@@ -167,7 +170,7 @@ async fn get_one(
 async fn update(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let mut task = state.find_task(&id)?;
     apply(&state, &mut task, &body_object(&body)?)?;
@@ -200,7 +203,7 @@ async fn input(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Ap
 async fn set_input(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let task = state.find_task(&id)?;
     let input = Value::Object(body_object(&body)?);

@@ -15,7 +15,7 @@ use crate::db::runs::is_terminal;
 use crate::error::{ApiError, ApiResult};
 use crate::json::parse_json;
 use crate::state::AppState;
-use crate::web::body::Payload;
+use crate::web::body::JsonPayload;
 use crate::web::response::{data_response, json_bytes_response};
 
 /// The routes of this module.
@@ -138,7 +138,7 @@ async fn limits(State(state): State<Arc<AppState>>) -> Response {
 /// `PUT`: `maxMonthlyUsageUsd` and `dataRetentionDays` (non-negative numbers) are stored.
 async fn set_limits(
     State(state): State<Arc<AppState>>,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let Value::Object(update) = parse_json::<Value>(&body)? else {
         return Err(ApiError::invalid_request(

@@ -17,7 +17,7 @@ use crate::json::parse_json;
 use crate::params::Params;
 use crate::state::AppState;
 use crate::util::{format_millis, now_millis};
-use crate::web::body::Payload;
+use crate::web::body::JsonPayload;
 use crate::web::extract::ACTOR_BASES;
 use crate::web::response::{data_response, page};
 
@@ -62,7 +62,10 @@ async fn list(State(state): State<Arc<AppState>>, p: Params) -> ApiResult<Respon
 }
 
 /// `POST /v2/webhooks`; with an `idempotencyKey` seen before, the webhook made then.
-async fn create(State(state): State<Arc<AppState>>, Payload(body): Payload) -> ApiResult<Response> {
+async fn create(
+    State(state): State<Arc<AppState>>,
+    JsonPayload(body): JsonPayload,
+) -> ApiResult<Response> {
     let body = body_object(&body)?;
     if let Some(key) = body.get("idempotencyKey").and_then(Value::as_str) {
         if let Some(existing) = state.db.webhooks.list(|w| w["idempotencyKey"] == key).pop() {
@@ -83,7 +86,7 @@ async fn get_one(
 async fn update(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    Payload(body): Payload,
+    JsonPayload(body): JsonPayload,
 ) -> ApiResult<Response> {
     let mut hook = find(&state, &id)?;
     let body = body_object(&body)?;

@@ -16,6 +16,15 @@ pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 9 * 1024 * 1024;
 /// The longest the API holds an answer for `waitForFinish` (the real API's cap: 60 s).
 pub const DEFAULT_MAX_WAIT_FOR_FINISH: Duration = Duration::from_secs(60);
 
+/// The largest key-value store record accepted by default, after decompression: 1 GiB.
+///
+/// The platform documents no record size limit (the API spec's `PUT …/records/{key}` lists
+/// only 413 and 415, and neither official client caps records), so this is our choice: far
+/// above anything an Actor stores in practice and above the project's main job's 256 MiB
+/// record (`scripts/main-job.sh`, `RECORD_MIB` up to 1024), while a runaway or hostile upload
+/// still cannot fill the disk (or a RAM-backed temp folder) without bound.
+pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1024 * 1024 * 1024;
+
 /// How many requests the request log keeps by default (oldest dropped first).
 pub const DEFAULT_REQUEST_LOG_LIMIT: usize = 10_000;
 
@@ -47,6 +56,10 @@ pub struct LocalApiConfig {
     /// [`DEFAULT_MAX_WAIT_FOR_FINISH`], the real API's cap). A shorter cap lets a test see a
     /// client poll several times for a run of a few seconds.
     pub max_wait_for_finish: Duration,
+    /// Largest key-value store record accepted, after decompression (default
+    /// [`DEFAULT_MAX_RECORD_BYTES`]); a larger upload is answered 413 `request-too-large` and
+    /// its partial file removed.
+    pub max_record_bytes: u64,
 }
 
 impl Default for LocalApiConfig {
@@ -61,6 +74,7 @@ impl Default for LocalApiConfig {
             request_log_limit: DEFAULT_REQUEST_LOG_LIMIT,
             actors: Vec::new(),
             max_wait_for_finish: DEFAULT_MAX_WAIT_FOR_FINISH,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
@@ -100,6 +114,7 @@ impl fmt::Debug for LocalApiConfig {
             .field("max_payload_bytes", &self.max_payload_bytes)
             .field("request_log_limit", &self.request_log_limit)
             .field("max_wait_for_finish", &self.max_wait_for_finish)
+            .field("max_record_bytes", &self.max_record_bytes)
             .field(
                 "actors",
                 &self.actors.iter().map(|a| &a.name).collect::<Vec<_>>(),

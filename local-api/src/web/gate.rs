@@ -1,4 +1,12 @@
-//! The per-request gate in front of every route: request log, token check.
+//! The per-request gate in front of every route: the browser checks (Host, Origin,
+//! Sec-Fetch-Site), request log, token check.
+//!
+//! The browser checks keep web pages from driving the API: a page the user visits can make
+//! the browser send requests to 127.0.0.1, either through a DNS name that it rebinds to
+//! 127.0.0.1 (its requests then carry the page's own `Host`), or directly cross-origin (they
+//! carry an `Origin` and `Sec-Fetch-Site`). Programs send a Host of the address they connect
+//! to and no Origin, so they are not affected. The checks apply to every path, the health
+//! probe included.
 //!
 //! When the server has a token, the control API needs it too: it serves the request log and
 //! can reset or fill every storage, so it is as sensitive as `/v2`. Only the liveness probe
@@ -16,6 +24,7 @@ use crate::error::ApiError;
 use crate::request_log::LoggedRequest;
 use crate::signing::{verify_record_signature, verify_storage_signature, SignatureError};
 use crate::state::AppState;
+use crate::util::secrets_equal;
 
 /// Prefix of the control API, which is not logged, so tests can drive it without disturbing
 /// what they assert about a client's requests.
@@ -26,8 +35,9 @@ pub const HEALTH_PATH: &str = "/_control/health";
 
 /// Runs around every request.
 pub async fn gate(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let from_browser = check_browser(&state, req.headers());
     if req.uri().path().starts_with(CONTROL_PREFIX) {
-        return match check_token(&state, &req) {
+        return match from_browser.and_then(|()| check_token(&state, &req)) {
             Ok(()) => next.run(req).await,
             Err(e) => e.into_response(),
         };
@@ -36,13 +46,16 @@ pub async fn gate(State(state): State<Arc<AppState>>, req: Request, next: Next) 
         .request_log
         .enabled()
         .then(|| LoggedRequest::new(req.method(), req.uri(), req.headers()));
-    let response = match signed_read(&state, &req) {
-        // A valid signature is the read's permission: no token needed.
-        Some(Ok(())) => next.run(req).await,
-        Some(Err(e)) => e.into_response(),
-        None => match check_token(&state, &req) {
-            Ok(()) => next.run(req).await,
-            Err(e) => e.into_response(),
+    let response = match from_browser {
+        Err(e) => e.into_response(),
+        Ok(()) => match signed_read(&state, &req) {
+            // A valid signature is the read's permission: no token needed.
+            Some(Ok(())) => next.run(req).await,
+            Some(Err(e)) => e.into_response(),
+            None => match check_token(&state, &req) {
+                Ok(()) => next.run(req).await,
+                Err(e) => e.into_response(),
+            },
         },
     };
     if let Some(mut entry) = entry {
@@ -50,6 +63,69 @@ pub async fn gate(State(state): State<Arc<AppState>>, req: Request, next: Next) 
         state.request_log.push(entry);
     }
     response
+}
+
+/// At most this many characters of a refused header are quoted back in the error message.
+const QUOTED_HEADER_CHARS: usize = 100;
+
+/// A header's value for an error message: lossy UTF-8, cut to [`QUOTED_HEADER_CHARS`].
+fn quoted(value: &http::HeaderValue) -> String {
+    String::from_utf8_lossy(value.as_bytes())
+        .chars()
+        .take(QUOTED_HEADER_CHARS)
+        .collect()
+}
+
+/// Refuses what only a browser driven by a foreign web page sends: a `Host` that is not this
+/// server's own address (DNS rebinding; checked on loopback listens only), an `Origin` that
+/// is not this server's own (`null` included), and `Sec-Fetch-Site: cross-site | same-site`
+/// (ports do not count for sites, so a page on localhost:3000 is `same-site`).
+fn check_browser(state: &AppState, headers: &http::HeaderMap) -> Result<(), ApiError> {
+    if let (Some(own), Some(host)) = (&state.own_hosts, headers.get(header::HOST)) {
+        let given = host.to_str().unwrap_or("").trim();
+        if !own.iter().any(|h| h.eq_ignore_ascii_case(given)) {
+            let port = state.identity.base_url.rsplit(':').next().unwrap_or("PORT");
+            return Err(ApiError::new(
+                http::StatusCode::FORBIDDEN,
+                "invalid-host-header",
+                format!(
+                    "The Host header \"{}\" is not this server's own address: the local API on a loopback address only answers requests for 127.0.0.1:{port} or localhost:{port} (this protects against DNS rebinding)",
+                    quoted(host)
+                ),
+            ));
+        }
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let given = origin.to_str().unwrap_or("").trim();
+        if !state
+            .own_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(given))
+        {
+            return Err(ApiError::new(
+                http::StatusCode::FORBIDDEN,
+                "cross-origin-request",
+                format!(
+                    "The request comes from the web origin \"{}\", not from this server's own ({}): the local API refuses requests that web pages make, so that a page cannot drive it; call it from a program, which sends no Origin header",
+                    quoted(origin),
+                    state.identity.base_url
+                ),
+            ));
+        }
+    }
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or("").trim();
+        if site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site") {
+            return Err(ApiError::new(
+                http::StatusCode::FORBIDDEN,
+                "cross-origin-request",
+                format!(
+                    "The browser marked this request \"Sec-Fetch-Site: {site}\": it was made by a web page of another site or port, and the local API refuses requests that web pages make; call it from a program"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// For a read that carries a `signature` (dataset items, key listing, record) of an existing
@@ -150,7 +226,7 @@ fn check_token(state: &AppState, req: &Request) -> Result<(), ApiError> {
     match given {
         None => Err(ApiError::token_not_provided()),
         Some(t) if t.is_empty() => Err(ApiError::token_not_provided()),
-        Some(t) if t == expected => Ok(()),
+        Some(t) if secrets_equal(t.as_bytes(), expected.as_bytes()) => Ok(()),
         Some(_) => Err(ApiError::token_not_valid()),
     }
 }

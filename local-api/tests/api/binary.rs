@@ -1,29 +1,18 @@
-//! The `apify-local-api` binary: one stdout line with the URL, token from the environment,
-//! clean exit on SIGTERM.
+//! The `apify-local-api` binary: one stdout line with the URL (and the token file), token
+//! from the environment, clean exit on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use crate::common::Binary;
 
 #[tokio::test]
 async fn prints_url_and_stops_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apify-local-api"))
-        .args(["--listen", "127.0.0.1:0"])
-        .env("APIFY_LOCAL_API_TOKEN", "from-env")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim_end()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let bin = Binary::start(
+        &["--listen", "127.0.0.1:0"],
+        &[("APIFY_LOCAL_API_TOKEN", "from-env")],
+    );
+    let url = bin.url.clone();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    // A token of the caller's own is not written anywhere.
+    assert_eq!(bin.token_file, None);
 
     let http = crate::common::http_client();
     let r = http.get(format!("{url}/v2/users/me")).send().await.unwrap();
@@ -36,14 +25,7 @@ async fn prints_url_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(r.status(), 200);
     drop(http);
-
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
+    assert!(bin.terminate(), "clean exit on SIGTERM");
 }
 
 /// The server on its own thread serves a client that has no runtime of its own.
@@ -67,30 +49,21 @@ fn own_thread_serves_without_a_caller_runtime() {
 /// `--actors DIR` and `--actor NAME=COMMAND` together; SIGTERM ends a live run with the server.
 #[tokio::test]
 async fn the_binary_registers_and_runs_actors_and_stops_them_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_apify-local-api"))
-        .arg("--actors")
-        .arg(crate::common::examples_dir())
-        .args([
+    let examples = crate::common::examples_dir();
+    let bin = Binary::start(
+        &[
+            "--actors",
+            examples.to_str().unwrap(),
             "--actor",
             "hi=echo hi from a one-off",
             "--actor",
             "sleeper=echo pid=$$; sleep 30",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim_end()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
-    let http = crate::common::http_client();
+        ],
+        &[],
+    );
+    let url = bin.url.clone();
+    let token = bin.token();
+    let http = crate::common::http_client_with_token(&token);
     let list: serde_json::Value = http
         .get(format!("{url}/v2/acts"))
         .send()
@@ -147,12 +120,7 @@ async fn the_binary_registers_and_runs_actors_and_stops_them_on_sigterm() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let pgid = crate::common::pid_in(&log);
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(child.wait().unwrap().success());
+    assert!(bin.terminate());
     assert!(
         crate::common::group_gone(pgid).await,
         "the run died with the server"

@@ -120,6 +120,20 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// A plain-HTTP client that sends `Authorization: Bearer {token}` on every request.
+pub fn http_client_with_token(token: &str) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("a header value"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client builds")
+}
+
 /// The example Actors shipped with the repository (`examples/actors`).
 pub fn examples_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/actors")
@@ -231,4 +245,106 @@ pub fn pid_in(log: &str) -> i32 {
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// The `apify-local-api` binary, started with some arguments, once it printed its line.
+pub struct Binary {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`: the first word after `listening on `.
+    pub url: String,
+    /// The file named by `(token in FILE)`, when the line has it.
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+impl Binary {
+    /// Starts the binary with `args` and `env` (stderr dropped) and reads its stdout line.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Binary {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_apify-local-api"))
+            .args(args)
+            // The caller's environment must not decide the token; `env` may set it.
+            .env_remove("APIFY_LOCAL_API_TOKEN")
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("binary starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let (url, token_file) = parse_listening_line(&line);
+        Binary {
+            child,
+            url,
+            token_file,
+        }
+    }
+
+    /// The token read from the file the line named.
+    pub fn token(&self) -> String {
+        let path = self
+            .token_file
+            .as_ref()
+            .expect("the line names a token file");
+        std::fs::read_to_string(path).expect("token file readable")
+    }
+
+    /// Sends SIGTERM and waits; whether the exit was clean.
+    pub fn terminate(mut self) -> bool {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap().success()
+    }
+}
+
+/// `listening on URL` or `listening on URL (token in FILE)`: the URL and the file.
+pub fn parse_listening_line(line: &str) -> (String, Option<std::path::PathBuf>) {
+    let rest = line
+        .trim_end()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let (url, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+    let file = tail
+        .strip_prefix("(token in ")
+        .and_then(|t| t.strip_suffix(')'))
+        .map(std::path::PathBuf::from);
+    assert!(
+        tail.is_empty() || file.is_some(),
+        "unexpected tail {tail:?}"
+    );
+    (url.to_owned(), file)
+}
+
+/// Sends `request` (the whole HTTP/1.1 request, as a browser or an attacker would write it)
+/// over a fresh connection and reads the answer to the end (send `Connection: close`): its
+/// status and its body.
+pub async fn raw_http(addr: std::net::SocketAddr, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    stream.write_all(request.as_bytes()).await.expect("sent");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("answer read");
+    parse_answer(&answer)
+}
+
+/// The status and body of a raw HTTP answer.
+pub fn parse_answer(answer: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(answer);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }

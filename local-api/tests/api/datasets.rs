@@ -347,7 +347,7 @@ async fn invalid_bodies_and_gzip() {
     let r = t
         .http
         .post(t.url(&path))
-        .header("content-encoding", "br")
+        .header("content-encoding", "zstd")
         .body("x")
         .send()
         .await

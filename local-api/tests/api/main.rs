@@ -3,9 +3,11 @@
 mod actors;
 mod auth_errors;
 mod binary;
+mod bodies;
 mod common;
 mod control;
 mod datasets;
+mod gate;
 mod key_value_stores;
 mod logs;
 mod request_queues;
