@@ -103,6 +103,7 @@ done
 [ -e "$link" ] && [ ! -L "$link" ] && rm -rf "$link"
 
 build="$(mktemp -d "$cache/.build-$key-XXXXXX")"
+chmod 755 "$build"
 say "installing into $build (key $key: python $py_version, node $node_version)"
 
 say "python: venv + pip install -r requirements.txt"

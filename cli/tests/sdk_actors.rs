@@ -337,10 +337,10 @@ impl Harness {
         let opts = CallOptions::new(StartOptions::new().run_timeout(RUN_TIMEOUT))
             .wait(CALL_DEADLINE - Duration::from_secs(10));
         let input = RunInput::Json(input.clone());
-        let result = self.rt.block_on(tokio::time::timeout(
-            CALL_DEADLINE,
-            self.client.actor(&self.actor).call(Some(&input), &opts),
-        ));
+        let actor = self.client.actor(&self.actor);
+        let result = self.rt.block_on(async {
+            tokio::time::timeout(CALL_DEADLINE, actor.call(Some(&input), &opts)).await
+        });
         eprintln!(
             "{}: ApifyClient::actor().call took {:.1?}",
             self.actor,
