@@ -53,8 +53,10 @@ struct Args {
     /// Largest JSON payload accepted, in bytes.
     #[arg(long, default_value_t = apify_local_api::config::DEFAULT_MAX_PAYLOAD_BYTES)]
     max_payload_bytes: usize,
-    /// Register every Actor of this folder (one subfolder with an actor.json per Actor). A
-    /// malformed manifest stops the server with an error naming the file and the field.
+    /// Register every Actor of this folder (one subfolder with an actor.json per Actor, or an
+    /// apify-cli project with a .actor/actor.json, started with `npm start` or `python -m src`
+    /// unless its manifest has a `run`). A malformed manifest stops the server with an error
+    /// naming the file and the field.
     #[arg(long, value_name = "DIR")]
     actors: Option<PathBuf>,
     /// The longest a `waitForFinish` request is held, in seconds (the real API's cap is 60;

@@ -59,6 +59,11 @@ impl Env {
         Self::start(config, token)
     }
 
+    /// Starts a local API with `config` (which should require `token`).
+    pub fn with_config(config: LocalApiConfig, token: &'static str) -> Self {
+        Self::start(config, token)
+    }
+
     fn start(config: LocalApiConfig, token: &'static str) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

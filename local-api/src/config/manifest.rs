@@ -6,6 +6,10 @@
 //! the Actor: `run` (a shell command, run with `sh -c` in the Actor's folder),
 //! `defaultRunOptions` (`memoryMbytes`, `timeoutSecs`, `build`) and `pricingPerEvent`
 //! (`{"actorChargeEvents": {"EVENT": {"eventPriceUsd": 0.01, "eventTitle": "..."}}}`).
+//!
+//! An apify-cli project folder (`apify create`: `PROJECT/.actor/actor.json`) needs no `run`:
+//! [`project_command`] decides how it starts, as `apify run` does (`npm start` for a Node.js
+//! project, `python -m PACKAGE` for a Python one); a `run` field still overrides it.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -260,8 +264,99 @@ fn parse_pricing(pricing: &Value) -> Result<Vec<ChargeEvent>, (String, String)> 
         .collect()
 }
 
-/// Loads every `*/actor.json` of `dir` (one Actor per subfolder, sorted by folder name).
-/// Subfolders without `actor.json` are skipped; a malformed manifest is an error.
+/// How an apify-cli project folder starts when its manifest has no `run`, as `apify run`
+/// does; `None` when the folder is neither kind of project. The one place that decides it:
+///
+/// - a `package.json` makes a Node.js project: `npm start` (its `scripts.start`);
+/// - else a Python package with a `__main__.py` (`src/`, as `apify create` makes it, else the
+///   first such folder by name) makes a Python project: `python -m PACKAGE`, with the project's
+///   own `.venv/bin/python` when it has one at load time, else `python3` from `PATH`.
+pub fn project_command(project: &Path) -> Option<String> {
+    if project.join("package.json").is_file() {
+        return Some("npm start".to_owned());
+    }
+    let package = if project.join("src/__main__.py").is_file() {
+        "src".to_owned()
+    } else {
+        let mut packages: Vec<String> = std::fs::read_dir(project)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("__main__.py").is_file())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| {
+                !n.starts_with('.') && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+            .collect();
+        packages.sort();
+        packages.into_iter().next()?
+    };
+    let python = if project.join(".venv/bin/python").is_file() {
+        ".venv/bin/python"
+    } else {
+        "python3"
+    };
+    Some(format!("{python} -m {package}"))
+}
+
+impl ActorDefinition {
+    /// Reads an apify-cli project folder: `PROJECT/.actor/actor.json`, its `input` given inline
+    /// or as a path relative to `.actor/` (`"./input_schema.json"`), started by its `run` field
+    /// when it has one, else by [`project_command`], in `project`.
+    pub fn from_project(project: &Path) -> Result<Self, ManifestError> {
+        let path = project.join(".actor").join("actor.json");
+        let source = path.display().to_string();
+        let error = |field: &str, message: String| ManifestError {
+            source: source.clone(),
+            field: field.to_owned(),
+            message,
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| error("", format!("cannot read the manifest: {e}")))?;
+        let mut value: Value =
+            serde_json::from_str(&text).map_err(|e| error("", format!("not valid JSON: {e}")))?;
+        if let Some(obj) = value.as_object_mut() {
+            if let Some(Value::String(rel)) = obj.get("input") {
+                let schema_path = project.join(".actor").join(rel);
+                let schema = std::fs::read_to_string(&schema_path)
+                    .map_err(|e| {
+                        error(
+                            "input",
+                            format!("cannot read {}: {e}", schema_path.display()),
+                        )
+                    })
+                    .and_then(|t| {
+                        serde_json::from_str::<Value>(&t).map_err(|e| {
+                            error(
+                                "input",
+                                format!("{} is not valid JSON: {e}", schema_path.display()),
+                            )
+                        })
+                    })?;
+                obj.insert("input".to_owned(), schema);
+            }
+            if obj.get("run").is_none_or(Value::is_null) {
+                let command = project_command(project).ok_or_else(|| {
+                    error(
+                        "run",
+                        "is required for this project: it has no package.json (a Node.js \
+                         project starts with `npm start`) and no Python package with a \
+                         __main__.py (a Python project starts with `python -m PACKAGE`)"
+                            .to_owned(),
+                    )
+                })?;
+                obj.insert("run".to_owned(), Value::String(command));
+            }
+        }
+        let mut def = Self::parse_manifest(&value.to_string(), &source)?;
+        def.dir = Some(project.to_owned());
+        Ok(def)
+    }
+}
+
+/// Loads the Actors of `dir`, one per subfolder, sorted by folder name: a subfolder with an
+/// `actor.json` is read by [`ActorDefinition::from_file`], an apify-cli project folder (with a
+/// `.actor/actor.json`) by [`ActorDefinition::from_project`]. Other subfolders are skipped; a
+/// malformed manifest is an error.
 pub fn load_dir(dir: &Path) -> Result<Vec<ActorDefinition>, ManifestError> {
     let read_error = |e: std::io::Error| ManifestError {
         source: dir.display().to_string(),
@@ -272,12 +367,18 @@ pub fn load_dir(dir: &Path) -> Result<Vec<ActorDefinition>, ManifestError> {
         .map_err(read_error)?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.join("actor.json").is_file())
+        .filter(|p| p.join("actor.json").is_file() || p.join(".actor/actor.json").is_file())
         .collect();
     folders.sort();
     folders
         .iter()
-        .map(|f| ActorDefinition::from_file(&f.join("actor.json")))
+        .map(|f| {
+            if f.join("actor.json").is_file() {
+                ActorDefinition::from_file(&f.join("actor.json"))
+            } else {
+                ActorDefinition::from_project(f)
+            }
+        })
         .collect()
 }
 
@@ -327,5 +428,100 @@ mod tests {
         assert!(e.to_string().contains("a.json"));
         let e = ActorDefinition::parse_manifest(r#"{"name":"a"}"#, "a.json").unwrap_err();
         assert_eq!(e.field, "run");
+    }
+
+    /// Writes `files` (path, content) under a new temporary folder.
+    fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, content) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        dir
+    }
+
+    const MANIFEST: (&str, &str) = (
+        ".actor/actor.json",
+        r#"{"actorSpecification": 1, "name": "p", "version": "0.0", "input": "./input_schema.json"}"#,
+    );
+    const SCHEMA: (&str, &str) = (
+        ".actor/input_schema.json",
+        r#"{"title": "In", "type": "object", "schemaVersion": 1, "properties": {}}"#,
+    );
+
+    #[test]
+    fn project_command_follows_apify_run() {
+        let node = project(&[("package.json", "{}"), ("src/__main__.py", "")]);
+        assert_eq!(project_command(node.path()).as_deref(), Some("npm start"));
+
+        let python = project(&[("src/__main__.py", ""), ("src/main.py", "")]);
+        assert_eq!(
+            project_command(python.path()).as_deref(),
+            Some("python3 -m src")
+        );
+        std::fs::create_dir_all(python.path().join(".venv/bin")).unwrap();
+        std::fs::write(python.path().join(".venv/bin/python"), "").unwrap();
+        assert_eq!(
+            project_command(python.path()).as_deref(),
+            Some(".venv/bin/python -m src")
+        );
+
+        // Newer templates name the package otherwise; the first one by name is run.
+        let other = project(&[("my_actor/__main__.py", ""), ("z_pkg/__main__.py", "")]);
+        assert_eq!(
+            project_command(other.path()).as_deref(),
+            Some("python3 -m my_actor")
+        );
+        assert_eq!(project_command(project(&[("README.md", "")]).path()), None);
+    }
+
+    #[test]
+    fn a_project_folder_loads_with_its_input_schema_file_and_a_run_override() {
+        let dir = project(&[
+            ("py/src/__main__.py", ""),
+            ("py/.actor/actor.json", MANIFEST.1),
+            ("py/.actor/input_schema.json", SCHEMA.1),
+            ("js/package.json", "{}"),
+            (
+                "js/.actor/actor.json",
+                r#"{"name": "js", "run": "node other.js", "input": {"type": "object"}}"#,
+            ),
+            (
+                "legacy/actor.json",
+                r#"{"name": "legacy", "run": "./main.sh"}"#,
+            ),
+            ("not-an-actor/README.md", ""),
+        ]);
+        let defs = load_dir(dir.path()).unwrap();
+        let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["js", "legacy", "p"]);
+        assert_eq!(defs[0].command, "node other.js", "run overrides npm start");
+        assert_eq!(
+            defs[0].dir.as_deref(),
+            Some(dir.path().join("js").as_path())
+        );
+        assert_eq!(
+            defs[1].dir.as_deref(),
+            Some(dir.path().join("legacy").as_path())
+        );
+        let py = &defs[2];
+        assert_eq!(py.command, "python3 -m src");
+        assert_eq!(py.dir.as_deref(), Some(dir.path().join("py").as_path()));
+        assert_eq!(py.input_schema.as_ref().unwrap()["title"], "In");
+    }
+
+    #[test]
+    fn a_project_without_a_start_or_with_a_missing_schema_names_the_field() {
+        let neither = project(&[MANIFEST, SCHEMA]);
+        let e = ActorDefinition::from_project(neither.path()).unwrap_err();
+        assert_eq!(e.field, "run");
+        assert!(e.source.ends_with("actor.json"), "{e}");
+        assert!(e.message.contains("npm start"), "{e}");
+
+        let no_schema = project(&[MANIFEST, ("package.json", "{}")]);
+        let e = ActorDefinition::from_project(no_schema.path()).unwrap_err();
+        assert_eq!(e.field, "input");
+        assert!(e.message.contains("input_schema.json"), "{e}");
     }
 }
