@@ -37,6 +37,10 @@ pub struct AppState {
     pub max_wait_for_finish: std::time::Duration,
     /// The `GET /v2/users/me` answer, serialized once: it is the benchmarks' hot path.
     pub users_me: Bytes,
+    /// The address the server listens on: webhooks may not call it.
+    pub addr: SocketAddr,
+    /// How many runs may be live at once.
+    pub max_concurrent_runs: usize,
     // Declared last so it is dropped after the stores whose files live in it.
     data_dir: TempDir,
 }
@@ -72,8 +76,14 @@ impl AppState {
             }
         }
         Ok(Self {
-            db: Db::new(&config.actors),
-            users_me: user::users_me_body(&identity),
+            db: Db::new(
+                &config.actors,
+                config.max_concurrent_runs,
+                config.max_log_bytes,
+            ),
+            users_me: user::users_me_body(&identity, config.max_concurrent_runs),
+            addr,
+            max_concurrent_runs: config.max_concurrent_runs,
             identity,
             token: config.token.clone(),
             request_log: RequestLog::new(config.request_log_limit),
