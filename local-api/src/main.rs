@@ -76,6 +76,14 @@ struct Args {
     /// are answered 413. The platform documents no record limit; the default is 1 GiB.
     #[arg(long, value_name = "BYTES", default_value_t = apify_local_api::config::DEFAULT_MAX_RECORD_BYTES)]
     max_record_bytes: u64,
+    /// How many runs may be live (READY or RUNNING) at once; a start above it is refused
+    /// with 402 concurrent-runs-limit-exceeded (the platform's default limit is 25).
+    #[arg(long, value_name = "N", default_value_t = apify_local_api::config::DEFAULT_MAX_CONCURRENT_RUNS)]
+    max_concurrent_runs: usize,
+    /// The most bytes one run or build log keeps (its tail; a marker line says how many
+    /// bytes were dropped).
+    #[arg(long, value_name = "BYTES", default_value_t = apify_local_api::config::DEFAULT_MAX_LOG_BYTES)]
+    max_log_bytes: usize,
 }
 
 fn main() -> std::process::ExitCode {
@@ -126,6 +134,8 @@ async fn run(args: Args) -> std::io::Result<()> {
         max_payload_bytes: args.max_payload_bytes,
         max_wait_for_finish: std::time::Duration::from_secs(args.max_wait_for_finish),
         max_record_bytes: args.max_record_bytes,
+        max_concurrent_runs: args.max_concurrent_runs,
+        max_log_bytes: args.max_log_bytes,
         ..LocalApiConfig::default()
     };
     let invalid = |e: apify_local_api::config::manifest::ManifestError| {

@@ -139,7 +139,10 @@ impl RequestLog {
         if self.limit == 0 {
             return;
         }
-        let mut entries = self.entries.lock().expect("request log lock poisoned");
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.len() >= self.limit {
             entries.pop_front();
         }
@@ -150,7 +153,7 @@ impl RequestLog {
     pub fn snapshot(&self) -> Vec<LoggedRequest> {
         self.entries
             .lock()
-            .expect("request log lock poisoned")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .cloned()
             .collect()
@@ -160,7 +163,7 @@ impl RequestLog {
     pub fn clear(&self) {
         self.entries
             .lock()
-            .expect("request log lock poisoned")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
     }
 }

@@ -44,6 +44,10 @@ pub struct AppState {
     pub own_origins: Vec<String>,
     /// The `GET /v2/users/me` answer, serialized once: it is the benchmarks' hot path.
     pub users_me: Bytes,
+    /// The address the server listens on: webhooks may not call it.
+    pub addr: SocketAddr,
+    /// How many runs may be live at once.
+    pub max_concurrent_runs: usize,
     // Declared last so it is dropped after the stores whose files live in it.
     data_dir: TempDir,
 }
@@ -103,8 +107,14 @@ impl AppState {
             }
         }
         Ok(Self {
-            db: Db::new(&config.actors),
-            users_me: user::users_me_body(&identity),
+            db: Db::new(
+                &config.actors,
+                config.max_concurrent_runs,
+                config.max_log_bytes,
+            ),
+            users_me: user::users_me_body(&identity, config.max_concurrent_runs),
+            addr,
+            max_concurrent_runs: config.max_concurrent_runs,
             identity,
             token: config.token.clone().filter(|t| !t.is_empty()),
             request_log: RequestLog::new(config.request_log_limit),

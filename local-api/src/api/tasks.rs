@@ -11,6 +11,7 @@ use axum::{Extension, Router};
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Map, Value};
 
+use crate::config::limits;
 use crate::db::actors::Actor;
 use crate::db::runs::{status_filter, RunFilter};
 use crate::db::storage::validate_name;
@@ -89,6 +90,7 @@ fn apply(state: &AppState, task: &mut Value, body: &Map<String, Value>) -> ApiRe
             .as_object()
             .ok_or_else(|| ApiError::invalid_value("\"options\" must be an object"))?;
         for (key, value) in options {
+            check_task_option(key, value)?;
             task["options"][key] = value.clone();
         }
     }
@@ -100,6 +102,39 @@ fn apply(state: &AppState, task: &mut Value, body: &Map<String, Value>) -> ApiRe
     }
     task["modifiedAt"] = json!(format_millis(now_millis()));
     Ok(())
+}
+
+/// Checks one of a task's `options` against the platform's ranges: a task with a bad option
+/// would only fail later, at each start.
+fn check_task_option(key: &str, value: &Value) -> ApiResult<()> {
+    let number = || {
+        value.as_u64().ok_or_else(|| {
+            ApiError::invalid_input(format!(
+                "Invalid value of \"options.{key}\": {value} is not a non-negative integer"
+            ))
+        })
+    };
+    let problem = match key {
+        "timeoutSecs" => limits::timeout_error("options.timeoutSecs", number()?),
+        "memoryMbytes" => limits::memory_error("options.memoryMbytes", number()?),
+        "maxItems" if !value.is_null() => number().err().map(|e| e.message.to_string()),
+        "maxTotalChargeUsd" if !value.is_null() => (!value
+            .as_f64()
+            .is_some_and(|v| v.is_finite() && v >= 0.0))
+        .then(|| {
+            format!(
+                "Invalid value of \"options.maxTotalChargeUsd\": {value} is not a non-negative number"
+            )
+        }),
+        "build" if !value.is_string() => Some(format!(
+            "Invalid value of \"options.build\": {value} is not a string (a build tag or number)"
+        )),
+        _ => None,
+    };
+    match problem {
+        Some(message) => Err(ApiError::invalid_input(message)),
+        None => Ok(()),
+    }
 }
 
 async fn list(State(state): State<Arc<AppState>>, p: Params) -> ApiResult<Response> {

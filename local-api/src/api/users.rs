@@ -110,7 +110,7 @@ async fn limits(State(state): State<Arc<AppState>>) -> Response {
         .db
         .limits
         .lock()
-        .expect("limits lock poisoned")
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
     let runs = state.db.runs.all();
     let active = runs.iter().filter(|r| !is_terminal(r.status())).count();
@@ -157,7 +157,11 @@ async fn set_limits(
             )));
         }
     }
-    let mut limits = state.db.limits.lock().expect("limits lock poisoned");
+    let mut limits = state
+        .db
+        .limits
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for (key, value) in update {
         limits[key] = value;
     }

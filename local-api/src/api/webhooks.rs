@@ -90,7 +90,7 @@ async fn update(
 ) -> ApiResult<Response> {
     let mut hook = find(&state, &id)?;
     let body = body_object(&body)?;
-    apply(hook.as_object_mut().expect("an object"), &body)?;
+    apply(hook.as_object_mut().expect("an object"), &body, state.addr)?;
     hook["modifiedAt"] = json!(format_millis(now_millis()));
     let hook_id = hook["id"].as_str().unwrap_or_default().to_owned();
     let saved = state.db.webhooks.update(&hook_id, |w| *w = hook.clone());

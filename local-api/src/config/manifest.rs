@@ -214,9 +214,15 @@ impl ActorDefinition {
                 }
             };
             if let Some(m) = number("memoryMbytes")? {
+                if let Some(e) = super::limits::memory_error("defaultRunOptions.memoryMbytes", m) {
+                    return Err(error("defaultRunOptions.memoryMbytes", &e));
+                }
                 def.memory_mbytes = m;
             }
             if let Some(t) = number("timeoutSecs")? {
+                if let Some(e) = super::limits::timeout_error("defaultRunOptions.timeoutSecs", t) {
+                    return Err(error("defaultRunOptions.timeoutSecs", &e));
+                }
                 def.timeout_secs = t;
             }
             match options.get("build") {
@@ -425,6 +431,19 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field, "defaultRunOptions.timeoutSecs");
+        for (options, field) in [
+            (r#"{"memoryMbytes":100}"#, "defaultRunOptions.memoryMbytes"),
+            (
+                r#"{"memoryMbytes":65536}"#,
+                "defaultRunOptions.memoryMbytes",
+            ),
+            (r#"{"timeoutSecs":604801}"#, "defaultRunOptions.timeoutSecs"),
+        ] {
+            let text = format!(r#"{{"name":"a","run":"x","defaultRunOptions":{options}}}"#);
+            let e = ActorDefinition::parse_manifest(&text, "dir/actor.json").unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+            assert!(e.to_string().starts_with("dir/actor.json: field"), "{e}");
+        }
         assert!(e.to_string().contains("a.json"));
         let e = ActorDefinition::parse_manifest(r#"{"name":"a"}"#, "a.json").unwrap_err();
         assert_eq!(e.field, "run");

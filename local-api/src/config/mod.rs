@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod limits;
 pub mod manifest;
 
 use manifest::{ActorDefinition, ManifestError};
@@ -27,6 +28,13 @@ pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// How many requests the request log keeps by default (oldest dropped first).
 pub const DEFAULT_REQUEST_LOG_LIMIT: usize = 10_000;
+
+/// How many runs may be READY or RUNNING at once by default: 25, as the platform's default
+/// limit the user limits report (`maxConcurrentActorJobs`).
+pub const DEFAULT_MAX_CONCURRENT_RUNS: usize = 25;
+
+/// The most a run's (or build's) log keeps by default: 10 MiB, the tail.
+pub const DEFAULT_MAX_LOG_BYTES: usize = 10 * 1024 * 1024;
 
 /// How to start a [`LocalApi`](crate::LocalApi).
 #[derive(Clone)]
@@ -60,6 +68,13 @@ pub struct LocalApiConfig {
     /// [`DEFAULT_MAX_RECORD_BYTES`]); a larger upload is answered 413 `request-too-large` and
     /// its partial file removed.
     pub max_record_bytes: u64,
+    /// How many runs may be live (READY, RUNNING, TIMING-OUT, ABORTING) at once (default
+    /// [`DEFAULT_MAX_CONCURRENT_RUNS`]); a start above it is refused with 402
+    /// `concurrent-runs-limit-exceeded` and starts no process. The user limits report it.
+    pub max_concurrent_runs: usize,
+    /// The most bytes a log keeps (default [`DEFAULT_MAX_LOG_BYTES`]): beyond it the head is
+    /// dropped and one marker line says how many bytes were.
+    pub max_log_bytes: usize,
 }
 
 impl Default for LocalApiConfig {
@@ -75,6 +90,8 @@ impl Default for LocalApiConfig {
             actors: Vec::new(),
             max_wait_for_finish: DEFAULT_MAX_WAIT_FOR_FINISH,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            max_concurrent_runs: DEFAULT_MAX_CONCURRENT_RUNS,
+            max_log_bytes: DEFAULT_MAX_LOG_BYTES,
         }
     }
 }
@@ -115,6 +132,8 @@ impl fmt::Debug for LocalApiConfig {
             .field("request_log_limit", &self.request_log_limit)
             .field("max_wait_for_finish", &self.max_wait_for_finish)
             .field("max_record_bytes", &self.max_record_bytes)
+            .field("max_concurrent_runs", &self.max_concurrent_runs)
+            .field("max_log_bytes", &self.max_log_bytes)
             .field(
                 "actors",
                 &self.actors.iter().map(|a| &a.name).collect::<Vec<_>>(),

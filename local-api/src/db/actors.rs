@@ -229,7 +229,10 @@ impl ActorRegistry {
 
     /// A new build of `actor`, finished at once.
     pub fn new_build(&self, actor: &Actor, origin: &str) -> Arc<Build> {
-        let mut builds = self.builds.lock().expect("builds lock poisoned");
+        let mut builds = self
+            .builds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = builds.iter().filter(|b| b.act_id == actor.id).count() + 1;
         let now = now_millis();
         let build = Arc::new(Build {
@@ -252,13 +255,19 @@ impl ActorRegistry {
 
     /// A build by id.
     pub fn build(&self, id: &str) -> Option<Arc<Build>> {
-        let builds = self.builds.lock().expect("builds lock poisoned");
+        let builds = self
+            .builds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         builds.iter().find(|b| b.id == id).cloned()
     }
 
     /// The newest build of an Actor (the one its build tag points at).
     pub fn default_build(&self, act_id: &str) -> Option<Arc<Build>> {
-        let builds = self.builds.lock().expect("builds lock poisoned");
+        let builds = self
+            .builds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         builds.iter().rev().find(|b| b.act_id == act_id).cloned()
     }
 
@@ -272,7 +281,10 @@ impl ActorRegistry {
         {
             return self.default_build(act_id);
         }
-        let builds = self.builds.lock().expect("builds lock poisoned");
+        let builds = self
+            .builds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         builds
             .iter()
             .rev()
@@ -282,7 +294,10 @@ impl ActorRegistry {
 
     /// Builds, of one Actor or all, in creation order.
     pub fn builds(&self, act_id: Option<&str>) -> Vec<Arc<Build>> {
-        let builds = self.builds.lock().expect("builds lock poisoned");
+        let builds = self
+            .builds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         builds
             .iter()
             .filter(|b| act_id.is_none_or(|id| b.act_id == id))
@@ -294,18 +309,18 @@ impl ActorRegistry {
     pub fn remove_build(&self, id: &str) {
         self.builds
             .lock()
-            .expect("builds lock poisoned")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .retain(|b| b.id != id);
     }
 
     /// The log text of a build.
     pub fn build_log(build: &Build, actor: &Actor) -> String {
         format!(
-            "{} Building local Actor \"{}\" version {} (nothing to build: it runs `{}`)\n{} Build {} succeeded\n",
+            // Not the command: it may hold secrets, and logs are readable by URL.
+            "{} Building local Actor \"{}\" version {} (nothing to build: it runs its command)\n{} Build {} succeeded\n",
             format_millis(build.started_at),
             actor.def.name,
             actor.def.version,
-            actor.def.command,
             format_millis(build.finished_at.unwrap_or(build.started_at)),
             build.number
         )

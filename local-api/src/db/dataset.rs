@@ -117,7 +117,11 @@ impl Dataset {
 
     /// Number of items.
     pub fn item_count(&self) -> usize {
-        self.items.read().expect("items lock poisoned").ends.len()
+        self.items
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .ends
+            .len()
     }
 
     /// Appends items.
@@ -125,7 +129,10 @@ impl Dataset {
         if new.is_empty() {
             return;
         }
-        let mut buf = self.items.write().expect("items lock poisoned");
+        let mut buf = self
+            .items
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let base = buf.data.len();
         buf.data.extend_from_slice(&new.data);
         buf.ends.extend(new.ends.iter().map(|end| end + base));
@@ -138,7 +145,10 @@ impl Dataset {
     /// Calls `f` with each item in `range` (ascending positions, or descending when `desc`),
     /// under one short read lock. Callers keep batches small so writers are not starved.
     pub fn for_each_in(&self, range: Range<usize>, desc: bool, mut f: impl FnMut(&[u8])) {
-        let buf = self.items.read().expect("items lock poisoned");
+        let buf = self
+            .items
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let end = range.end.min(buf.ends.len());
         let start = range.start.min(end);
         if desc {
@@ -155,7 +165,10 @@ impl Dataset {
     /// The dataset object as the API returns it.
     pub fn to_json(&self, identity: &Identity) -> Value {
         let (count, clean, bytes) = {
-            let buf = self.items.read().expect("items lock poisoned");
+            let buf = self
+                .items
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             (buf.ends.len(), buf.clean, buf.data.len())
         };
         let m = &self.meta;

@@ -118,7 +118,7 @@ impl KeyValueStore {
         let record = self
             .records
             .read()
-            .expect("records lock poisoned")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(key)
             .cloned();
         Stats::bump(&self.meta.stats.read);
@@ -131,7 +131,7 @@ impl KeyValueStore {
         let old = self
             .records
             .write()
-            .expect("records lock poisoned")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(key.to_owned(), Arc::new(record));
         // Dropped outside the lock: dropping the last handle unlinks the old file.
         drop(old);
@@ -166,7 +166,7 @@ impl KeyValueStore {
         let old = self
             .records
             .write()
-            .expect("records lock poisoned")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(key);
         Stats::bump(&self.meta.stats.delete);
         self.meta.touch_modified();
@@ -180,7 +180,10 @@ impl KeyValueStore {
         prefix: Option<&str>,
         limit: usize,
     ) -> KeysPage {
-        let records = self.records.read().expect("records lock poisoned");
+        let records = self
+            .records
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let lower = match (exclusive_start, prefix) {
             (Some(start), Some(prefix)) if prefix > start => Bound::Included(prefix),
             (Some(start), _) => Bound::Excluded(start),
@@ -210,7 +213,7 @@ impl KeyValueStore {
         let bytes: u64 = self
             .records
             .read()
-            .expect("records lock poisoned")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .values()
             .map(|r| r.size)
             .sum();

@@ -2,77 +2,152 @@
 //! start with `demo`), readable whole or as a stream that follows appends until the log is
 //! finished.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use bytes::Bytes;
 use tokio::sync::watch;
 
 /// All logs, by run or build id.
-#[derive(Default)]
 pub struct Logs {
     logs: RwLock<HashMap<String, Arc<Log>>>,
+    /// The most bytes one log keeps.
+    max_bytes: usize,
 }
 
-/// One log.
+/// How far past a cut the head may be dropped further to start the kept text at a line.
+const LINE_SEARCH: usize = 4096;
+
+/// A log's text: the kept tail, and how many bytes were dropped before it.
+struct Text {
+    kept: VecDeque<u8>,
+    dropped: usize,
+}
+
+/// One log. Positions are counted over everything ever appended (dropped bytes included), so
+/// a streaming reader's position stays valid when the head is dropped.
 pub struct Log {
-    text: Mutex<Vec<u8>>,
-    /// Carries `(length, finished)` so streaming readers wake on every append.
+    text: Mutex<Text>,
+    max_bytes: usize,
+    /// Carries `(end position, finished)` so streaming readers wake on every append.
     state: watch::Sender<(usize, bool)>,
 }
 
 impl Log {
-    fn new(text: Vec<u8>, finished: bool) -> Self {
-        let len = text.len();
+    fn new(text: Vec<u8>, finished: bool, max_bytes: usize) -> Self {
+        let mut text = Text {
+            kept: text.into(),
+            dropped: 0,
+        };
+        trim(&mut text, max_bytes);
+        let end = text.dropped + text.kept.len();
         Self {
             text: Mutex::new(text),
-            state: watch::channel((len, finished)).0,
+            max_bytes,
+            state: watch::channel((end, finished)).0,
         }
     }
 
-    /// Appends text, and finishes the log if asked.
+    /// Appends text (the head is dropped beyond the log's cap), and finishes the log if asked.
     pub fn append(&self, more: &[u8], finish: bool) {
-        let mut text = self.text.lock().expect("log lock poisoned");
-        text.extend_from_slice(more);
-        let len = text.len();
+        let mut text = self.text.lock().unwrap_or_else(PoisonError::into_inner);
+        // Only the tail of a chunk larger than the cap can be kept: skip the rest unread.
+        let mut skip = more.len().saturating_sub(self.max_bytes);
+        if skip > 0 {
+            skip += to_line_start(more[skip - 1], more[skip..].iter());
+            text.dropped = text.dropped.saturating_add(text.kept.len() + skip);
+            text.kept.clear();
+        }
+        text.kept.extend(&more[skip..]);
+        trim(&mut text, self.max_bytes);
+        let end = text.dropped.saturating_add(text.kept.len());
         drop(text);
         self.state.send_modify(|s| {
-            s.0 = len;
+            s.0 = end;
             s.1 |= finish;
         });
     }
 
-    /// The bytes from `from` to the current end.
-    pub fn read_from(&self, from: usize) -> Bytes {
-        let text = self.text.lock().expect("log lock poisoned");
-        Bytes::copy_from_slice(text.get(from..).unwrap_or_default())
+    /// The bytes from position `from` to the current end, and the end position. When bytes
+    /// from `from` on were dropped, the answer starts with one line saying how many.
+    pub fn read_from(&self, from: usize) -> (Bytes, usize) {
+        let text = self.text.lock().unwrap_or_else(PoisonError::into_inner);
+        let end = text.dropped + text.kept.len();
+        let mut out = Vec::new();
+        let start = if from < text.dropped {
+            out.extend_from_slice(
+                format!("[log truncated: {} bytes dropped]\n", text.dropped - from).as_bytes(),
+            );
+            0
+        } else {
+            (from - text.dropped).min(text.kept.len())
+        };
+        out.extend(text.kept.range(start..));
+        (out.into(), end)
     }
 
-    /// A receiver of `(length, finished)` updates.
+    /// A receiver of `(end position, finished)` updates.
     pub fn subscribe(&self) -> watch::Receiver<(usize, bool)> {
         self.state.subscribe()
     }
 }
 
+/// Drops the head of `text` beyond `max_bytes`, and a little more so that the kept text
+/// starts at a line (when a line starts within [`LINE_SEARCH`] bytes of the cut).
+fn trim(text: &mut Text, max_bytes: usize) {
+    let excess = text.kept.len().saturating_sub(max_bytes);
+    if excess == 0 {
+        return;
+    }
+    let cut = excess + to_line_start(text.kept[excess - 1], text.kept.range(excess..));
+    text.kept.drain(..cut);
+    text.dropped = text.dropped.saturating_add(cut);
+}
+
+/// How many more bytes to drop after a cut so that the kept text starts a line: none when
+/// the last byte dropped (`before`) ends one, else through the next newline in `after` (when
+/// one comes within [`LINE_SEARCH`] bytes).
+fn to_line_start<'a>(before: u8, after: impl Iterator<Item = &'a u8>) -> usize {
+    if before == b'\n' {
+        return 0;
+    }
+    after
+        .take(LINE_SEARCH)
+        .position(|&b| b == b'\n')
+        .map_or(0, |at| at + 1)
+}
+
 impl Logs {
+    /// No logs yet; each will keep at most `max_bytes` (its tail).
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            logs: RwLock::default(),
+            max_bytes,
+        }
+    }
+
+    fn read_map(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Log>>> {
+        self.logs.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_map(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Log>>> {
+        self.logs.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The log of `id`; for an id starting with `demo` that has not been seeded, a generated
     /// finished log of 100 lines.
     pub fn get(&self, id: &str) -> Option<Arc<Log>> {
-        if let Some(log) = self.logs.read().expect("logs lock poisoned").get(id) {
+        if let Some(log) = self.read_map().get(id) {
             return Some(log.clone());
         }
         id.starts_with("demo")
-            .then(|| Arc::new(Log::new(demo_log(id).into_bytes(), true)))
+            .then(|| Arc::new(Log::new(demo_log(id).into_bytes(), true, self.max_bytes)))
     }
 
     /// Replaces the log of `id` (creating it).
     pub fn set(&self, id: &str, text: Vec<u8>, finished: bool) {
-        let log = Arc::new(Log::new(text, finished));
-        let old = self
-            .logs
-            .write()
-            .expect("logs lock poisoned")
-            .insert(id.to_owned(), log);
+        let log = Arc::new(Log::new(text, finished, self.max_bytes));
+        let old = self.write_map().insert(id.to_owned(), log);
         // Readers streaming the old log are told it is over.
         if let Some(old) = old {
             old.state.send_modify(|s| s.1 = true);
@@ -82,11 +157,9 @@ impl Logs {
     /// Appends to the log of `id` (creating it, unfinished).
     pub fn append(&self, id: &str, text: &[u8], finish: bool) {
         let log = self
-            .logs
-            .write()
-            .expect("logs lock poisoned")
+            .write_map()
             .entry(id.to_owned())
-            .or_insert_with(|| Arc::new(Log::new(Vec::new(), false)))
+            .or_insert_with(|| Arc::new(Log::new(Vec::new(), false, self.max_bytes)))
             .clone();
         log.append(text, finish);
     }
@@ -94,14 +167,14 @@ impl Logs {
     /// Opens the log of `id` again for appends and streams (a resurrected run), creating it.
     pub fn reopen(&self, id: &str) {
         self.append(id, b"", false);
-        if let Some(log) = self.logs.read().expect("logs lock poisoned").get(id) {
+        if let Some(log) = self.read_map().get(id) {
             log.state.send_modify(|s| s.1 = false);
         }
     }
 
     /// Removes every log.
     pub fn clear(&self) {
-        self.logs.write().expect("logs lock poisoned").clear();
+        self.write_map().clear();
     }
 }
 
@@ -144,6 +217,25 @@ pub fn strip_ansi(input: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::Log;
+
+    #[test]
+    fn a_capped_log_keeps_its_tail_from_a_line_with_one_marker() {
+        let log = Log::new(Vec::new(), false, 10);
+        log.append(b"line1\nline2\n", false);
+        let (text, end) = log.read_from(0);
+        assert_eq!(&text[..], b"[log truncated: 6 bytes dropped]\nline2\n");
+        assert_eq!(end, 12);
+        log.append(b"abc", false);
+        // A reader at the end before the append reads only the new bytes.
+        assert_eq!(&log.read_from(12).0[..], b"abc");
+        // One chunk larger than the cap: only its tail stays.
+        log.append(&[b'x'; 100], false);
+        let (text, end) = log.read_from(0);
+        assert_eq!(end, 115);
+        assert_eq!(&text[..], b"[log truncated: 105 bytes dropped]\nxxxxxxxxxx");
+    }
+
     #[test]
     fn strips_colours() {
         assert_eq!(super::strip_ansi(b"a\x1b[32mINFO\x1b[0m b"), b"aINFO b");

@@ -52,9 +52,14 @@ pub struct Db {
 
 impl Db {
     /// The data at start: the registered Actors with their first builds and build logs.
-    pub fn new(definitions: &[ActorDefinition]) -> Self {
+    /// `max_concurrent_runs` is reported in the user's limits; `max_log_bytes` caps each log.
+    pub fn new(
+        definitions: &[ActorDefinition],
+        max_concurrent_runs: usize,
+        max_log_bytes: usize,
+    ) -> Self {
         let actors = ActorRegistry::new(definitions);
-        let logs = Logs::default();
+        let logs = Logs::new(max_log_bytes);
         let by_id = actors.by_id();
         for build in actors.builds(None) {
             if let Some(actor) = by_id.get(build.act_id.as_str()) {
@@ -77,7 +82,7 @@ impl Db {
             webhooks: Objects::default(),
             webhook_dispatches: Objects::default(),
             schedules: Objects::default(),
-            limits: Mutex::new(user::default_limits()),
+            limits: Mutex::new(user::default_limits(max_concurrent_runs)),
         }
     }
 

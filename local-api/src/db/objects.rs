@@ -17,13 +17,16 @@ impl Objects {
     pub fn insert(&self, object: Value) {
         self.items
             .write()
-            .expect("objects lock poisoned")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(object);
     }
 
     /// The object with this id, `username~name` or bare name.
     pub fn get(&self, id_or_name: &str, username: &str) -> Option<Value> {
-        let items = self.items.read().expect("objects lock poisoned");
+        let items = self
+            .items
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(found) = items.iter().find(|o| o["id"] == id_or_name) {
             return Some(found.clone());
         }
@@ -37,7 +40,10 @@ impl Objects {
 
     /// Changes the object with this id; the changed object.
     pub fn update(&self, id: &str, change: impl FnOnce(&mut Value)) -> Option<Value> {
-        let mut items = self.items.write().expect("objects lock poisoned");
+        let mut items = self
+            .items
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let found = items.iter_mut().find(|o| o["id"] == id)?;
         change(found);
         Some(found.clone())
@@ -45,7 +51,10 @@ impl Objects {
 
     /// Removes the object with this id; whether it was there.
     pub fn remove(&self, id: &str) -> bool {
-        let mut items = self.items.write().expect("objects lock poisoned");
+        let mut items = self
+            .items
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = items.len();
         items.retain(|o| o["id"] != id);
         items.len() != before
@@ -53,7 +62,10 @@ impl Objects {
 
     /// The objects matching `filter`, oldest first.
     pub fn list(&self, filter: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let items = self.items.read().expect("objects lock poisoned");
+        let items = self
+            .items
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         items.iter().filter(|o| filter(o)).cloned().collect()
     }
 }

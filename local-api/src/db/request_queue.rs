@@ -348,7 +348,9 @@ impl RequestQueue {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.inner.lock().expect("queue lock poisoned")
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Adds one request (`POST /requests`).

@@ -173,7 +173,9 @@ pub struct NewRun {
 impl Run {
     /// Locks the changing part.
     pub fn inner(&self) -> MutexGuard<'_, RunInner> {
-        self.inner.lock().expect("run lock poisoned")
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The status now.
@@ -335,10 +337,78 @@ pub struct Runs {
     runs: RwLock<Vec<Arc<Run>>>,
 }
 
+/// The platform's answer to a start above the concurrent-runs limit: 402
+/// `concurrent-runs-limit-exceeded` (the type is in the spec's `ErrorType`; the status and the
+/// wording are what the platform answers), with how to raise the limit here.
+pub fn concurrent_runs_error(max_live: usize) -> ApiError {
+    ApiError::new(
+        http::StatusCode::PAYMENT_REQUIRED,
+        "concurrent-runs-limit-exceeded",
+        format!(
+            "By launching this job you will exceed your limit of {max_live} concurrent Actor runs. Wait for a run to finish or abort one, or start the local API with a higher --max-concurrent-runs (LocalApiConfig::max_concurrent_runs)."
+        ),
+    )
+}
+
+/// 402 when `max_live` runs (or more) are live among `runs`.
+fn check_room(runs: &[Arc<Run>], max_live: usize) -> ApiResult<()> {
+    let live = runs.iter().filter(|r| !is_terminal(r.status())).count();
+    if live >= max_live {
+        return Err(concurrent_runs_error(max_live));
+    }
+    Ok(())
+}
+
 impl Runs {
-    /// Makes and stores a new run in status READY.
-    pub fn create(&self, new: NewRun) -> Arc<Run> {
-        let mut runs = self.runs.write().expect("runs lock poisoned");
+    /// 402 `concurrent-runs-limit-exceeded` when `max_live` runs are live now. Only a quick
+    /// answer before any work: [`Runs::create`] checks again, atomically.
+    pub fn check_room(&self, max_live: usize) -> ApiResult<()> {
+        check_room(
+            &self
+                .runs
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            max_live,
+        )
+    }
+
+    /// Sets a finished run READY again for a resurrect, with `reset` applied to it; 400 when
+    /// it is not finished, 402 when `max_live` runs are live. Both checks and the change happen
+    /// under the list's write lock and the run's lock, so that of two resurrects at once only
+    /// one passes, and no start slips past the limit meanwhile.
+    pub fn revive(
+        &self,
+        run: &Run,
+        max_live: usize,
+        reset: impl FnOnce(&mut RunInner),
+    ) -> ApiResult<()> {
+        // Lock order: the list, then a run (no code takes them the other way round).
+        let runs = self
+            .runs
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut inner = run.inner();
+        if !is_terminal(inner.status) {
+            return Err(ApiError::invalid_input(format!(
+                "Cannot resurrect run {}: it is {}, and only a finished run can be resurrected",
+                run.id, inner.status
+            )));
+        }
+        check_room(&runs, max_live)?;
+        reset(&mut inner);
+        run.set_status(&mut inner, "READY");
+        Ok(())
+    }
+
+    /// Makes and stores a new run in status READY; 402 `concurrent-runs-limit-exceeded` when
+    /// `max_live` runs are live (the count and the insert are one step under the write lock,
+    /// so concurrent starts cannot pass the limit together).
+    pub fn create(&self, new: NewRun, max_live: usize) -> ApiResult<Arc<Run>> {
+        let mut runs = self
+            .runs
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        check_room(&runs, max_live)?;
         let (status, _) = watch::channel("READY");
         let run = Arc::new(Run {
             id: crate::util::new_id(17),
@@ -375,37 +445,52 @@ impl Runs {
             status,
         });
         runs.push(run.clone());
-        run
+        Ok(run)
     }
 
     /// A run by id.
     pub fn get(&self, id: &str) -> Option<Arc<Run>> {
-        let runs = self.runs.read().expect("runs lock poisoned");
+        let runs = self
+            .runs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         runs.iter().find(|r| r.id == id).cloned()
     }
 
     /// Removes a run (its storages stay).
     pub fn remove(&self, id: &str) -> Option<Arc<Run>> {
-        let mut runs = self.runs.write().expect("runs lock poisoned");
+        let mut runs = self
+            .runs
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let at = runs.iter().position(|r| r.id == id)?;
         Some(runs.remove(at))
     }
 
     /// The matching runs, oldest first.
     pub fn list(&self, filter: &RunFilter<'_>) -> Vec<Arc<Run>> {
-        let runs = self.runs.read().expect("runs lock poisoned");
+        let runs = self
+            .runs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         runs.iter().filter(|r| filter.matches(r)).cloned().collect()
     }
 
     /// The newest matching run.
     pub fn last(&self, filter: &RunFilter<'_>) -> Option<Arc<Run>> {
-        let runs = self.runs.read().expect("runs lock poisoned");
+        let runs = self
+            .runs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         runs.iter().rev().find(|r| filter.matches(r)).cloned()
     }
 
     /// Every run, for usage figures.
     pub fn all(&self) -> Vec<Arc<Run>> {
-        self.runs.read().expect("runs lock poisoned").clone()
+        self.runs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Kills every live process group at once (shutdown, drop): no run outlives the server.

@@ -82,12 +82,18 @@ impl StorageMeta {
 
     /// The storage's name (`None` for unnamed storages).
     pub fn name(&self) -> Option<String> {
-        self.name.read().expect("name lock poisoned").clone()
+        self.name
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The storage's `generalAccess`.
     pub fn general_access(&self) -> &'static str {
-        *self.general_access.read().expect("access lock poisoned")
+        *self
+            .general_access
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Sets `generalAccess`; 400 for a value outside the API's enum.
@@ -101,7 +107,10 @@ impl StorageMeta {
                     GENERAL_ACCESS.join(", ")
                 ))
             })?;
-        *self.general_access.write().expect("access lock poisoned") = known;
+        *self
+            .general_access
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = known;
         self.touch_modified();
         Ok(())
     }
@@ -181,7 +190,10 @@ pub fn validate_name(name: &str) -> ApiResult<()> {
 impl<T: Storage> Registry<T> {
     /// Finds a storage by id, `username~name`, `~name` or (as a convenience) a bare name.
     pub fn resolve(&self, id_or_name: &str, username: &str) -> Option<Arc<T>> {
-        let inner = self.inner.read().expect("registry lock poisoned");
+        let inner = self
+            .inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(found) = inner.by_id.get(id_or_name) {
             return Some(found.clone());
         }
@@ -204,7 +216,10 @@ impl<T: Storage> Registry<T> {
         if let Some(name) = name {
             validate_name(name)?;
         }
-        let mut inner = self.inner.write().expect("registry lock poisoned");
+        let mut inner = self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(name) = name {
             if let Some(id) = inner.by_name.get(name) {
                 return Ok((inner.by_id[id].clone(), false));
@@ -222,7 +237,10 @@ impl<T: Storage> Registry<T> {
 
     /// Removes a storage; it stays usable by whoever still holds its `Arc`.
     pub fn remove(&self, id: &str) -> Option<Arc<T>> {
-        let mut inner = self.inner.write().expect("registry lock poisoned");
+        let mut inner = self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let storage = inner.by_id.remove(id)?;
         if let Some(name) = storage.meta().name() {
             inner.by_name.remove(&name);
@@ -236,7 +254,10 @@ impl<T: Storage> Registry<T> {
             validate_name(name)?;
         }
         let meta = storage.meta();
-        let mut inner = self.inner.write().expect("registry lock poisoned");
+        let mut inner = self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(name) = new_name {
             if inner.by_name.get(name).is_some_and(|id| *id != meta.id) {
                 return Err(ApiError::new(
@@ -246,7 +267,10 @@ impl<T: Storage> Registry<T> {
                 ));
             }
         }
-        let mut current = meta.name.write().expect("name lock poisoned");
+        let mut current = meta
+            .name
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(old) = current.take() {
             inner.by_name.remove(&old);
         }
@@ -267,7 +291,10 @@ impl<T: Storage> Registry<T> {
         offset: usize,
         limit: usize,
     ) -> (usize, Vec<Arc<T>>) {
-        let inner = self.inner.read().expect("registry lock poisoned");
+        let inner = self
+            .inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut all: Vec<Arc<T>> = inner
             .by_id
             .values()
@@ -286,7 +313,10 @@ impl<T: Storage> Registry<T> {
 
     /// Every storage, for shutdown and reset.
     pub fn clear(&self) -> Vec<Arc<T>> {
-        let mut inner = self.inner.write().expect("registry lock poisoned");
+        let mut inner = self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         inner.by_name.clear();
         inner.by_id.drain().map(|(_, s)| s).collect()
     }

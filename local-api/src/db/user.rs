@@ -5,8 +5,9 @@ use serde_json::json;
 
 use crate::identity::Identity;
 
-/// The serialized `{"data": UserPrivateInfo}` answer, with every field the spec requires.
-pub fn users_me_body(identity: &Identity) -> Bytes {
+/// The serialized `{"data": UserPrivateInfo}` answer, with every field the spec requires;
+/// `max_concurrent_runs` is the server's configured limit.
+pub fn users_me_body(identity: &Identity, max_concurrent_runs: usize) -> Bytes {
     let feature = json!({
         "isEnabled": true,
         "disabledReason": null,
@@ -69,7 +70,7 @@ pub fn users_me_body(identity: &Identity) -> Bytes {
                 "tier": "FREE",
                 "apiRateLimitBoosts": 0,
                 "maxScheduleCount": 100,
-                "maxConcurrentActorRuns": 25,
+                "maxConcurrentActorRuns": max_concurrent_runs,
                 "planPricing": {},
             },
             "effectivePlatformFeatures": features,
@@ -82,8 +83,9 @@ pub fn users_me_body(identity: &Identity) -> Bytes {
         .into()
 }
 
-/// The user's limits at start (`PUT /v2/users/me/limits` changes them).
-pub fn default_limits() -> serde_json::Value {
+/// The user's limits at start (`PUT /v2/users/me/limits` changes them);
+/// `max_concurrent_runs` is the server's configured limit.
+pub fn default_limits(max_concurrent_runs: usize) -> serde_json::Value {
     json!({
         "maxMonthlyUsageUsd": 100,
         "maxMonthlyActorComputeUnits": 1000,
@@ -93,7 +95,7 @@ pub fn default_limits() -> serde_json::Value {
         "maxActorMemoryGbytes": 32,
         "maxActorCount": 100,
         "maxActorTaskCount": 1000,
-        "maxConcurrentActorJobs": 25,
+        "maxConcurrentActorJobs": max_concurrent_runs,
         "maxTeamAccountSeatCount": 1,
         "dataRetentionDays": 7,
     })

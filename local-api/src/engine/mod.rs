@@ -26,7 +26,7 @@ use crate::db::dataset::Dataset;
 use crate::db::key_value_store::KeyValueStore;
 use crate::db::kinds::StorageKind;
 use crate::db::request_queue::RequestQueue;
-use crate::db::runs::{is_terminal, Control, NewRun, Run, RunOptions};
+use crate::db::runs::{Control, NewRun, Run, RunOptions};
 use crate::db::storage::Storage;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -86,23 +86,39 @@ pub fn start_run(
                 start.options.build, actor.def.name, actor.def.build_tag
             ))
         })?;
+    // Refused at once when the limit is reached, before any storage is made; `create` checks
+    // again with the insert, atomically.
+    state.db.runs.check_room(state.max_concurrent_runs)?;
     let dataset = new_storage::<Dataset>(state)?;
     let store = new_storage::<KeyValueStore>(state)?;
     let queue = new_storage::<RequestQueue>(state)?;
-    let run = state.db.runs.create(NewRun {
-        act_id: actor.id.clone(),
-        actor_task_id: start.actor_task_id,
-        origin: start.origin,
-        user_agent: start.user_agent,
-        options: start.options,
-        build: (build.id.clone(), build.number.clone()),
-        storages: (
-            dataset.meta().id.clone(),
-            store.meta().id.clone(),
-            queue.meta().id.clone(),
-        ),
-        input_len: start.input.as_ref().map_or(0, |i| i.0.len()),
-    });
+    let created = state.db.runs.create(
+        NewRun {
+            act_id: actor.id.clone(),
+            actor_task_id: start.actor_task_id,
+            origin: start.origin,
+            user_agent: start.user_agent,
+            options: start.options,
+            build: (build.id.clone(), build.number.clone()),
+            storages: (
+                dataset.meta().id.clone(),
+                store.meta().id.clone(),
+                queue.meta().id.clone(),
+            ),
+            input_len: start.input.as_ref().map_or(0, |i| i.0.len()),
+        },
+        state.max_concurrent_runs,
+    );
+    let run = match created {
+        Ok(run) => run,
+        Err(e) => {
+            // Another start took the last slot meanwhile: its storages are nobody's.
+            state.db.datasets.remove(&dataset.meta().id);
+            state.db.key_value_stores.remove(&store.meta().id);
+            state.db.request_queues.remove(&queue.meta().id);
+            return Err(e);
+        }
+    };
     if let Some(input) = start.input {
         store_input(state, &run, "INPUT", input)?;
     }
@@ -111,7 +127,14 @@ pub fn start_run(
         webhooks::create_webhook(state, &hook, true)?;
     }
     webhooks::fire(state, &run, "ACTOR.RUN.CREATED");
-    if let Err(e) = supervisor::start_process(state, &run, actor) {
+    start_or_fail(state, &run, actor);
+    Ok(run)
+}
+
+/// Starts the run's process; when it cannot start, the run is FAILED with the reason (the
+/// caller gets the run, as the platform answers a start whose container fails).
+fn start_or_fail(state: &Arc<AppState>, run: &Arc<Run>, actor: &Arc<Actor>) {
+    if let Err(e) = supervisor::start_process(state, run, actor) {
         let mut inner = run.inner();
         inner.status_message = Some(e.message.to_string());
         run.set_status(&mut inner, "FAILED");
@@ -121,7 +144,6 @@ pub fn start_run(
             .logs
             .append(&run.id, format!("{}\n", e.message).as_bytes(), true);
     }
-    Ok(run)
 }
 
 /// Waits (bounded) for the run's process to be gone.
@@ -249,20 +271,21 @@ pub async fn metamorph(
 /// Starts a finished run again, with the same storages; its log continues.
 pub fn resurrect(state: &Arc<AppState>, run: &Arc<Run>) -> ApiResult<()> {
     let actor = current_actor(state, run)?;
-    {
-        let mut inner = run.inner();
-        if !is_terminal(inner.status) {
-            return Err(ApiError::invalid_input(format!(
-                "Cannot resurrect run {}: it is {}, and only a finished run can be resurrected",
-                run.id, inner.status
-            )));
-        }
-        let previous = inner.finished_at.unwrap_or_else(now_millis) - inner.started_at;
-        inner.previous_run_millis += previous.max(0);
-        inner.started_at = now_millis();
-        inner.exit_code = None;
-        inner.resurrect_count += 1;
-    }
+    // Check-and-set: the run leaves its final status (to READY) in the same step that finds it
+    // final, so a second resurrect at the same time is refused and only one process starts.
+    state
+        .db
+        .runs
+        .revive(run, state.max_concurrent_runs, |inner| {
+            let previous = inner
+                .finished_at
+                .unwrap_or_else(now_millis)
+                .saturating_sub(inner.started_at);
+            inner.previous_run_millis = inner.previous_run_millis.saturating_add(previous.max(0));
+            inner.started_at = now_millis();
+            inner.exit_code = None;
+            inner.resurrect_count += 1;
+        })?;
     state.db.logs.reopen(&run.id);
     webhooks::fire(state, run, "ACTOR.RUN.RESURRECTED");
     state.db.logs.append(
@@ -270,7 +293,8 @@ pub fn resurrect(state: &Arc<AppState>, run: &Arc<Run>) -> ApiResult<()> {
         format!("{} Resurrecting the run\n", format_millis(now_millis())).as_bytes(),
         false,
     );
-    supervisor::start_process(state, run, &actor)
+    start_or_fail(state, run, &actor);
+    Ok(())
 }
 
 /// Records `count` events `event_name`, once per idempotency key.

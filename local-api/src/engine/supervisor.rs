@@ -25,6 +25,9 @@ use crate::util::{format_millis, now_millis};
 /// How long a graceful abort or a timeout waits after SIGTERM before SIGKILL.
 pub const GRACE_PERIOD: Duration = Duration::from_secs(5);
 
+/// How long the output readers may drain a pipe after the process is gone.
+const READER_GRACE: Duration = Duration::from_secs(1);
+
 /// Kills the group when dropped, unless disarmed: the supervisor task may be dropped with its
 /// runtime before the process ends.
 struct GroupGuard(i32);
@@ -123,8 +126,18 @@ fn environment(
 /// from now.
 pub fn start_process(state: &Arc<AppState>, run: &Arc<Run>, actor: &Actor) -> ApiResult<()> {
     let timeout = run.options.timeout_secs;
-    let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_secs(timeout));
-    let deadline_ms = (timeout > 0).then(|| now_millis() + timeout as i64 * 1000);
+    // The options are range-checked at every entry; still, no deadline arithmetic can panic:
+    // a deadline past what an Instant holds is no deadline.
+    let deadline = (timeout > 0)
+        .then(|| Instant::now().checked_add(Duration::from_secs(timeout)))
+        .flatten();
+    let deadline_ms = (timeout > 0).then(|| {
+        now_millis().saturating_add(
+            i64::try_from(timeout)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1000),
+        )
+    });
     let mut command = tokio::process::Command::new("sh");
     command
         .arg("-c")
@@ -138,10 +151,12 @@ pub fn start_process(state: &Arc<AppState>, run: &Arc<Run>, actor: &Actor) -> Ap
     if let Some(dir) = &actor.def.dir {
         command.current_dir(dir);
     }
+    // The command is not named in the message (it becomes the run's log and status message):
+    // a command line may hold secrets.
     let mut child = command.spawn().map_err(|e| {
         ApiError::internal(format!(
-            "Cannot start the local Actor \"{}\" (sh -c {:?}): {e}",
-            actor.def.name, actor.def.command
+            "Cannot start the local Actor \"{}\" (sh -c with its command): {e}",
+            actor.def.name
         ))
     })?;
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
@@ -149,11 +164,11 @@ pub fn start_process(state: &Arc<AppState>, run: &Arc<Run>, actor: &Actor) -> Ap
     let (done_tx, done) = watch::channel(false);
     state.db.logs.append(
         &run.id,
+        // Not the command itself: it may hold secrets, and logs are readable by URL.
         format!(
-            "{} Starting local Actor \"{}\": sh -c {:?}\n",
+            "{} Starting local Actor \"{}\"\n",
             format_millis(now_millis()),
             actor.def.name,
-            actor.def.command
         )
         .as_bytes(),
         false,
@@ -288,9 +303,18 @@ async fn supervise(
     };
     // Whatever the command left running in its group goes with it, as a container would.
     drop(guard);
-    for reader in readers.into_iter().flatten() {
-        // A process that left the group may hold the pipe open: do not wait for it forever.
-        let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
+    // The readers drain what is left for a short grace, then stop: a process that left the
+    // group (`setsid`) may hold the pipe open for ever, and a reader that outlived its run
+    // would keep the pipe and a task alive with it. Aborting drops the read end.
+    let drain_until = Instant::now() + READER_GRACE;
+    for mut reader in readers.into_iter().flatten() {
+        if tokio::time::timeout_at(drain_until, &mut reader)
+            .await
+            .is_err()
+        {
+            reader.abort();
+            let _ = reader.await;
+        }
     }
     let ending = {
         let mut inner = run.inner();

@@ -4,18 +4,19 @@
 //! The local API reaches nothing outside this machine: a webhook URL must be `http://` on a
 //! loopback address (127.0.0.0/8, ::1, localhost); [`super::webhook_post`] checks that and sends the POST.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::webhook_post::{check_url, post};
+use super::webhook_post::{check_url, header_problem, post};
 use crate::db::runs::Run;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::util::{format_millis, new_id, now_millis};
 
-/// How long one webhook call may take.
+/// How long one webhook call may take, all told (connect, send, read the answer).
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The payload template the platform uses when a webhook has none.
@@ -143,7 +144,8 @@ pub fn dispatch(
     let state = state.clone();
     tokio::spawn(async move {
         let started = format_millis(now_millis());
-        let result = tokio::time::timeout(CALL_TIMEOUT, post(&url, &headers, payload)).await;
+        let result =
+            tokio::time::timeout(CALL_TIMEOUT, post(&url, state.addr, &headers, payload)).await;
         let (status, response_status, body, error) = match result {
             Ok(Ok((code, body))) if (200..300).contains(&code) => {
                 ("SUCCEEDED", Some(code), body, None)
@@ -175,8 +177,13 @@ pub fn dispatch(
     dispatch
 }
 
-/// Checks the fields of a webhook (new or changed) and fills the object.
-pub fn apply(hook: &mut Map<String, Value>, body: &Map<String, Value>) -> ApiResult<()> {
+/// Checks the fields of a webhook (new or changed) and fills the object; `own` is the
+/// server's address, which a webhook may not call.
+pub fn apply(
+    hook: &mut Map<String, Value>,
+    body: &Map<String, Value>,
+    own: SocketAddr,
+) -> ApiResult<()> {
     for (key, value) in body {
         match key.as_str() {
             "eventTypes" => {
@@ -199,6 +206,7 @@ pub fn apply(hook: &mut Map<String, Value>, body: &Map<String, Value>) -> ApiRes
                     value.as_str().ok_or_else(|| {
                         ApiError::invalid_input("\"requestUrl\" must be a string")
                     })?,
+                    own,
                 )?;
             }
             "condition" => {
@@ -214,6 +222,9 @@ pub fn apply(hook: &mut Map<String, Value>, body: &Map<String, Value>) -> ApiRes
                     ));
                 }
             }
+            "headersTemplate" if value.is_string() => {
+                check_headers_template(value.as_str().unwrap_or_default())?;
+            }
             "payloadTemplate" | "headersTemplate" | "description" | "idempotencyKey"
                 if !(value.is_string() || value.is_null()) =>
             {
@@ -228,9 +239,24 @@ pub fn apply(hook: &mut Map<String, Value>, body: &Map<String, Value>) -> ApiRes
     Ok(())
 }
 
+/// Refuses a `headersTemplate` that sets a framing or hop-by-hop header (or a name that is
+/// no header name), naming it. The template is rendered with every variable `null` to read
+/// its names; one that is no JSON object then is left to dispatch, which skips it as before.
+fn check_headers_template(template: &str) -> ApiResult<()> {
+    let rendered = render(template, &Value::Null);
+    if let Ok(Value::Object(headers)) = serde_json::from_str::<Value>(&rendered) {
+        for name in headers.keys() {
+            if let Some(problem) = header_problem(name) {
+                return Err(ApiError::invalid_input(problem));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks a webhook create body without storing anything (ad-hoc webhooks are checked before
-/// their run starts).
-pub fn check(body: &Map<String, Value>) -> ApiResult<()> {
+/// their run starts); `own` is the server's address.
+pub fn check(body: &Map<String, Value>, own: SocketAddr) -> ApiResult<()> {
     for required in ["eventTypes", "requestUrl", "condition"] {
         if !body.contains_key(required) {
             return Err(ApiError::invalid_input(format!(
@@ -238,7 +264,7 @@ pub fn check(body: &Map<String, Value>) -> ApiResult<()> {
             )));
         }
     }
-    apply(&mut Map::new(), body)
+    apply(&mut Map::new(), body, own)
 }
 
 /// Makes and stores a webhook from a create body; used by the ad-hoc webhooks of a start too.
@@ -247,7 +273,7 @@ pub fn create_webhook(
     body: &Map<String, Value>,
     ad_hoc: bool,
 ) -> ApiResult<Value> {
-    check(body)?;
+    check(body, state.addr)?;
     let now = format_millis(now_millis());
     let mut hook = json!({
         "id": new_id(17),
@@ -264,7 +290,7 @@ pub fn create_webhook(
         "lastDispatch": null,
         "stats": { "totalDispatches": 0 },
     });
-    apply(hook.as_object_mut().expect("an object"), body)?;
+    apply(hook.as_object_mut().expect("an object"), body, state.addr)?;
     hook["isAdHoc"] = json!(ad_hoc);
     state.db.webhooks.insert(hook.clone());
     Ok(hook)

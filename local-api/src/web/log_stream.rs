@@ -35,16 +35,16 @@ pub fn serve_log(state: &AppState, id: &str, p: &Params) -> ApiResult<Response> 
         }
     }
     if !p.flag_or("stream", false) {
-        return Ok((StatusCode::OK, headers, clean(log.read_from(0))).into_response());
+        return Ok((StatusCode::OK, headers, clean(log.read_from(0).0)).into_response());
     }
     let rx = log.subscribe();
     let stream =
         futures_util::stream::unfold((log, rx, 0usize), move |(log, mut rx, pos)| async move {
             loop {
-                let (len, finished) = *rx.borrow_and_update();
-                if len > pos {
-                    let chunk = log.read_from(pos);
-                    let next = pos + chunk.len();
+                let (end, finished) = *rx.borrow_and_update();
+                if end > pos {
+                    // Positions count dropped bytes too: a capped log's head may go meanwhile.
+                    let (chunk, next) = log.read_from(pos);
                     return Some((Ok::<Bytes, Infallible>(clean(chunk)), (log, rx, next)));
                 }
                 if finished || rx.changed().await.is_err() {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::response::Response;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 
+use crate::config::limits;
 use crate::db::actors::Actor;
 use crate::db::runs::{is_terminal, Run, RunOptions};
 use crate::engine::webhook_post::check_url;
@@ -33,11 +34,21 @@ fn decimal(p: &Params, name: &str) -> ApiResult<Option<f64>> {
 
 /// Run options from the start parameters over the Actor's defaults (`timeout`, `memory`,
 /// `build`, `maxItems`, `maxTotalChargeUsd`).
+/// Each is checked against the platform's ranges ([`crate::config::limits`]): 400
+/// `invalid-input` naming the option, the value and the range.
 pub fn run_options(actor: &Actor, p: &Params) -> ApiResult<RunOptions> {
+    let timeout_secs = p.number("timeout")?.unwrap_or(actor.def.timeout_secs);
+    if let Some(e) = limits::timeout_error("timeout", timeout_secs) {
+        return Err(ApiError::invalid_input(e));
+    }
+    let memory_mbytes = p.number("memory")?.unwrap_or(actor.def.memory_mbytes);
+    if let Some(e) = limits::memory_error("memory", memory_mbytes) {
+        return Err(ApiError::invalid_input(e));
+    }
     Ok(RunOptions {
         build: p.string("build").unwrap_or(&actor.def.build_tag).to_owned(),
-        timeout_secs: p.number("timeout")?.unwrap_or(actor.def.timeout_secs),
-        memory_mbytes: p.number("memory")?.unwrap_or(actor.def.memory_mbytes),
+        timeout_secs,
+        memory_mbytes,
         max_items: p.number("maxItems")?,
         max_total_charge_usd: decimal(p, "maxTotalChargeUsd")?,
     })
@@ -66,7 +77,11 @@ pub fn input_of(headers: &HeaderMap, body: bytes::Bytes) -> Option<Input> {
 /// The `webhooks` parameter: base64 of a JSON array of webhooks (`eventTypes`, `requestUrl`,
 /// `payloadTemplate`, `headersTemplate`), each checked now (loopback URLs only), before any
 /// run starts.
-pub fn ad_hoc_webhooks(p: &Params) -> ApiResult<Vec<serde_json::Map<String, serde_json::Value>>> {
+/// A webhook to this server's own address is refused like any other bad URL.
+pub fn ad_hoc_webhooks(
+    state: &AppState,
+    p: &Params,
+) -> ApiResult<Vec<serde_json::Map<String, serde_json::Value>>> {
     use base64::Engine;
     let Some(raw) = p.string("webhooks") else {
         return Ok(Vec::new());
@@ -92,13 +107,13 @@ pub fn ad_hoc_webhooks(p: &Params) -> ApiResult<Vec<serde_json::Map<String, serd
                 .ok_or_else(|| {
                     ApiError::invalid_input("Each ad-hoc webhook needs a \"requestUrl\"")
                 })?;
-            check_url(url)?;
+            check_url(url, state.addr)?;
             // The placeholder condition is replaced by the run's id once the run exists.
             hook.insert(
                 "condition".to_owned(),
                 serde_json::json!({ "actorRunId": "" }),
             );
-            check(&hook)?;
+            check(&hook, state.addr)?;
             Ok(hook)
         })
         .collect()
@@ -113,7 +128,7 @@ pub fn start_from_params(
     input: Option<Input>,
     actor_task_id: Option<String>,
 ) -> ApiResult<Arc<Run>> {
-    let webhooks = ad_hoc_webhooks(p)?;
+    let webhooks = ad_hoc_webhooks(state, p)?;
     start_run(
         state,
         actor,
