@@ -153,7 +153,8 @@ fn write_pattern(path: &std::path::Path, size: u64) -> std::io::Result<Option<by
     Ok((size as usize <= INLINE_RECORD_LIMIT).then(|| kept.into()))
 }
 
-/// `PUT /_control/logs/{id}?finished=0|1` (default 1): replaces the log with the body.
+/// `PUT /_control/logs/{id}?finished=0|1` (default 1): replaces the log with the body (at most
+/// `max_payload_bytes` after decoding, like any other body held in memory).
 async fn set_log(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -161,7 +162,7 @@ async fn set_log(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    let text = read_limited(&headers, body, usize::MAX).await?;
+    let text = read_limited(&headers, body, state.max_payload_bytes).await?;
     state
         .db
         .logs
@@ -177,7 +178,7 @@ async fn append_log(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let text = read_limited(&headers, body, usize::MAX).await?;
+    let text = read_limited(&headers, body, state.max_payload_bytes).await?;
     state.db.logs.append(&id, &text, p.flag_or("finish", false));
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().remove(header::CONTENT_TYPE);
