@@ -51,6 +51,11 @@ struct Args {
     /// --actor hello='echo hello'.
     #[arg(long = "actor", value_name = "NAME=COMMAND")]
     actor: Vec<String>,
+    /// Give runs this environment variable of the server too (repeatable). Runs get only
+    /// PATH, HOME, USER, LOGNAME, LANG, LC_ALL, LC_CTYPE, TZ, TMPDIR, TERM and the platform's
+    /// variables otherwise: the server's secrets and proxy settings stay out.
+    #[arg(long = "pass-env", value_name = "NAME")]
+    pass_env: Vec<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -89,6 +94,7 @@ async fn run(args: Args) -> std::io::Result<()> {
         request_log_limit: args.request_log_limit,
         max_payload_bytes: args.max_payload_bytes,
         max_wait_for_finish: std::time::Duration::from_secs(args.max_wait_for_finish),
+        pass_env: args.pass_env,
         ..LocalApiConfig::default()
     };
     let invalid = |e: apify_local_api::config::manifest::ManifestError| {

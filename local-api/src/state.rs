@@ -37,6 +37,13 @@ pub struct AppState {
     pub max_wait_for_finish: std::time::Duration,
     /// The `GET /v2/users/me` answer, serialized once: it is the benchmarks' hot path.
     pub users_me: Bytes,
+    /// `APIFY_TOKEN` of runs: the server's token, or a random one made for this server when it
+    /// has none (the gate then ignores tokens). Never empty: the Python SDK refuses to open a
+    /// storage without a token.
+    pub run_token: String,
+    /// The server's environment variables runs get besides the allow-list
+    /// ([`LocalApiConfig::pass_env`]).
+    pub pass_env: Vec<String>,
     // Declared last so it is dropped after the stores whose files live in it.
     data_dir: TempDir,
 }
@@ -76,6 +83,12 @@ impl AppState {
             users_me: user::users_me_body(&identity),
             identity,
             token: config.token.clone(),
+            run_token: config
+                .token
+                .clone()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| crate::util::new_id(32)),
+            pass_env: config.pass_env.clone(),
             request_log: RequestLog::new(config.request_log_limit),
             max_payload_bytes: config.max_payload_bytes,
             max_wait_for_finish: config.max_wait_for_finish,

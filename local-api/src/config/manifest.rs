@@ -281,7 +281,9 @@ pub fn load_dir(dir: &Path) -> Result<Vec<ActorDefinition>, ManifestError> {
         .collect()
 }
 
-/// The pricing info object of the API (`PAY_PER_EVENT`), when the Actor has prices.
+/// The pricing info object of the API (`PAY_PER_EVENT`), when the Actor has prices. Each
+/// event has a string `eventTitle` and `eventDescription` (the event's name when the manifest
+/// gives no title): the Python SDK's models require them.
 pub fn pricing_info(def: &ActorDefinition) -> Option<Value> {
     if def.charge_events.is_empty() {
         return None;
@@ -292,7 +294,11 @@ pub fn pricing_info(def: &ActorDefinition) -> Option<Value> {
         .map(|e| {
             (
                 e.name.clone(),
-                serde_json::json!({ "eventPriceUsd": e.price_usd, "eventTitle": e.title }),
+                serde_json::json!({
+                    "eventPriceUsd": e.price_usd,
+                    "eventTitle": e.title.as_deref().unwrap_or(&e.name),
+                    "eventDescription": e.title.as_deref().unwrap_or(&e.name),
+                }),
             )
         })
         .collect();

@@ -47,7 +47,17 @@ pub struct LocalApiConfig {
     /// [`DEFAULT_MAX_WAIT_FOR_FINISH`], the real API's cap). A shorter cap lets a test see a
     /// client poll several times for a run of a few seconds.
     pub max_wait_for_finish: Duration,
+    /// Names of the server's environment variables a run also gets, beyond the allow-list of
+    /// [`RUN_ENV_ALLOW_LIST`] and the platform's variables (`--pass-env NAME`). A run's
+    /// environment is built, not inherited: the server's secrets and proxy settings stay out.
+    pub pass_env: Vec<String>,
 }
+
+/// The server's environment variables every run gets (when set): what a shell and its
+/// programs need to work, nothing that could hold a secret.
+pub const RUN_ENV_ALLOW_LIST: [&str; 10] = [
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM",
+];
 
 impl Default for LocalApiConfig {
     fn default() -> Self {
@@ -61,6 +71,7 @@ impl Default for LocalApiConfig {
             request_log_limit: DEFAULT_REQUEST_LOG_LIMIT,
             actors: Vec::new(),
             max_wait_for_finish: DEFAULT_MAX_WAIT_FOR_FINISH,
+            pass_env: Vec::new(),
         }
     }
 }
@@ -100,6 +111,7 @@ impl fmt::Debug for LocalApiConfig {
             .field("max_payload_bytes", &self.max_payload_bytes)
             .field("request_log_limit", &self.request_log_limit)
             .field("max_wait_for_finish", &self.max_wait_for_finish)
+            .field("pass_env", &self.pass_env)
             .field(
                 "actors",
                 &self.actors.iter().map(|a| &a.name).collect::<Vec<_>>(),

@@ -298,14 +298,14 @@ impl ActorRegistry {
             .retain(|b| b.id != id);
     }
 
-    /// The log text of a build.
+    /// The log text of a build. It does not show the Actor's command: a command line may hold
+    /// secrets, and logs are readable by anyone with the run or build id.
     pub fn build_log(build: &Build, actor: &Actor) -> String {
         format!(
-            "{} Building local Actor \"{}\" version {} (nothing to build: it runs `{}`)\n{} Build {} succeeded\n",
+            "{} Building local Actor \"{}\" version {} (nothing to build: it runs a local command)\n{} Build {} succeeded\n",
             format_millis(build.started_at),
             actor.def.name,
             actor.def.version,
-            actor.def.command,
             format_millis(build.finished_at.unwrap_or(build.started_at)),
             build.number
         )

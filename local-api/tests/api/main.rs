@@ -11,6 +11,7 @@ mod logs;
 mod request_queues;
 mod runs;
 mod schedules;
+mod sdk_fidelity;
 mod signed_urls;
 mod spec_routes;
 mod tasks;
