@@ -439,6 +439,7 @@ fn priced(config: &mut apify_local_api::LocalApiConfig, one_off: &str) {
         name: "ev".to_owned(),
         price_usd: 0.5,
         title: Some("An event".to_owned()),
+        description: None,
     }];
 }
 
