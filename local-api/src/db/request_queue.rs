@@ -416,10 +416,11 @@ impl RequestQueue {
         Ok(reg)
     }
 
-    /// Adds up to [`MAX_BATCH`] requests. One invalid request refuses the whole batch (400,
-    /// naming it): `unprocessedRequests` is for requests worth retrying, and the Python SDK
-    /// validates each of those as a request with a valid `url`, so an item without one would
-    /// break its whole answer. Here every valid batch is processed in full.
+    /// Adds up to [`MAX_BATCH`] requests. A request without a valid `url` comes back in
+    /// `unprocessedRequests`, named by its `uniqueKey`; one that cannot be named so (not an
+    /// object, or neither a `url` nor a `uniqueKey` string) refuses the whole batch with a 400
+    /// naming it: clients match unprocessed requests by `uniqueKey` (the Python SDK's model
+    /// requires it), so an unnamed one would break their whole answer.
     pub fn add_batch(
         &self,
         bodies: Vec<Value>,
@@ -428,25 +429,34 @@ impl RequestQueue {
     ) -> ApiResult<(Vec<Registration>, Vec<Value>)> {
         let mut checked = Vec::with_capacity(bodies.len());
         for (index, body) in bodies.into_iter().enumerate() {
-            let checked_one = normalize(body).map_err(|b| {
-                ApiError::invalid_value(format!(
-                    "Request {index} of the batch (counting from 0) is invalid: {}; no request \
-                     of the batch was added",
-                    b.1.message
-                ))
-            })?;
-            checked.push(checked_one);
+            match normalize(body) {
+                Ok(ok) => checked.push(Ok(ok)),
+                Err(refused) if refused.0.get("uniqueKey").is_some_and(Value::is_string) => {
+                    checked.push(Err(unprocessed_json(&refused.0)))
+                }
+                Err(refused) => {
+                    return Err(ApiError::invalid_value(format!(
+                        "Request {index} of the batch (counting from 0) is invalid: {}; no \
+                         request of the batch was added",
+                        refused.1.message
+                    )))
+                }
+            }
         }
+        let mut processed = Vec::with_capacity(checked.len());
+        let mut unprocessed = Vec::new();
         let mut q = self.lock();
         q.clients.seen(client_key);
-        let processed = checked
-            .into_iter()
-            .map(|(body, unique_key)| q.add(body, unique_key, forefront))
-            .collect();
+        for item in checked {
+            match item {
+                Ok((body, unique_key)) => processed.push(q.add(body, unique_key, forefront)),
+                Err(refused) => unprocessed.push(refused),
+            }
+        }
         drop(q);
         Stats::bump(&self.meta.stats.write);
         self.meta.touch_modified();
-        Ok((processed, Vec::new()))
+        Ok((processed, unprocessed))
     }
 
     /// One request, in full.

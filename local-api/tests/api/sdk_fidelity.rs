@@ -173,13 +173,13 @@ async fn null_fields_are_stored_as_absent() {
 }
 
 #[tokio::test]
-async fn a_batch_with_an_invalid_request_is_refused_whole() {
+async fn a_batch_with_an_unnamed_invalid_request_is_refused_whole() {
     let t = Ctx::start().await;
     let q = queue(&t).await;
     for bad in [
-        json!({ "uniqueKey": "no-url" }),
         json!("https://a.b"),
         json!({ "url": 3 }),
+        json!({ "url": "" }),
     ] {
         let body = expect_error(
             t.post_json(
@@ -195,6 +195,21 @@ async fn a_batch_with_an_invalid_request_is_refused_whole() {
         assert!(message.contains("Request 1 of the batch"), "{message}");
     }
     assert_eq!(counts(&t, &q).await.0, 0, "nothing was added");
+    // One with a uniqueKey comes back unprocessed under it; the rest is added.
+    let result = data(
+        t.post_json(
+            &format!("/v2/request-queues/{q}/requests/batch"),
+            &json!([{ "url": "https://ok.example" }, { "uniqueKey": "no-url", "method": "GET" }]),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(result["processedRequests"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        result["unprocessedRequests"],
+        json!([{ "uniqueKey": "no-url", "method": "GET" }])
+    );
+    assert_eq!(counts(&t, &q).await.0, 1);
 }
 
 #[tokio::test]
