@@ -106,6 +106,16 @@ async fn run(args: Args) -> std::io::Result<()> {
     for actor in &args.actor {
         config.add_actor(actor).map_err(invalid)?;
     }
+    if let Some(bad) = config
+        .pass_env
+        .iter()
+        .find(|n| n.is_empty() || n.contains(['=', '\0']))
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("--pass-env {bad:?}: name one environment variable (no '=' in it), e.g. --pass-env HTTPS_PROXY"),
+        ));
+    }
     let api = LocalApi::start(config).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::InvalidInput {
             e

@@ -619,6 +619,9 @@ async fn a_run_does_not_inherit_the_servers_environment() {
             r#"env=env | grep -v TOKEN | sort; [ -n "$APIFY_TOKEN" ] && echo token-is-set"#,
             "--pass-env",
             "FIDELITY_PASSED",
+            // A token of its own, so that the test holds whatever the binary does without one.
+            "--token",
+            "fidelity-test-token",
         ])
         .env("SECRET_X", "1")
         .env("HTTP_PROXY", "http://proxy.invalid:1")
@@ -645,6 +648,7 @@ async fn a_run_does_not_inherit_the_servers_environment() {
     let http = crate::common::http_client();
     let run: Value = http
         .post(format!("{url}/v2/acts/env/runs?waitForFinish=60"))
+        .bearer_auth("fidelity-test-token")
         .send()
         .await
         .unwrap()
@@ -654,6 +658,7 @@ async fn a_run_does_not_inherit_the_servers_environment() {
     let id = run["data"]["id"].as_str().unwrap();
     let log = http
         .get(format!("{url}/v2/actor-runs/{id}/log"))
+        .bearer_auth("fidelity-test-token")
         .send()
         .await
         .unwrap()
