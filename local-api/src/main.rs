@@ -84,6 +84,11 @@ struct Args {
     /// bytes were dropped).
     #[arg(long, value_name = "BYTES", default_value_t = apify_local_api::config::DEFAULT_MAX_LOG_BYTES)]
     max_log_bytes: usize,
+    /// Give runs this environment variable of the server too (repeatable). Runs get only
+    /// PATH, HOME, USER, LOGNAME, LANG, LC_ALL, LC_CTYPE, TZ, TMPDIR, TERM and the platform's
+    /// variables otherwise: the server's secrets and proxy settings stay out.
+    #[arg(long = "pass-env", value_name = "NAME")]
+    pass_env: Vec<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -136,6 +141,7 @@ async fn run(args: Args) -> std::io::Result<()> {
         max_record_bytes: args.max_record_bytes,
         max_concurrent_runs: args.max_concurrent_runs,
         max_log_bytes: args.max_log_bytes,
+        pass_env: args.pass_env,
         ..LocalApiConfig::default()
     };
     let invalid = |e: apify_local_api::config::manifest::ManifestError| {
@@ -146,6 +152,16 @@ async fn run(args: Args) -> std::io::Result<()> {
     }
     for actor in &args.actor {
         config.add_actor(actor).map_err(invalid)?;
+    }
+    if let Some(bad) = config
+        .pass_env
+        .iter()
+        .find(|n| n.is_empty() || n.contains(['=', '\0']))
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("--pass-env {bad:?}: name one environment variable (no '=' in it), e.g. --pass-env HTTPS_PROXY"),
+        ));
     }
     let api = LocalApi::start(config).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::InvalidInput {

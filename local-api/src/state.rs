@@ -48,6 +48,13 @@ pub struct AppState {
     pub addr: SocketAddr,
     /// How many runs may be live at once.
     pub max_concurrent_runs: usize,
+    /// `APIFY_TOKEN` of runs: the server's token, or a random one made for this server when it
+    /// has none (the gate then ignores tokens). Never empty: the Python SDK refuses to open a
+    /// storage without a token.
+    pub run_token: String,
+    /// The server's environment variables runs get besides the allow-list
+    /// ([`LocalApiConfig::pass_env`]).
+    pub pass_env: Vec<String>,
     // Declared last so it is dropped after the stores whose files live in it.
     data_dir: TempDir,
 }
@@ -117,6 +124,12 @@ impl AppState {
             max_concurrent_runs: config.max_concurrent_runs,
             identity,
             token: config.token.clone().filter(|t| !t.is_empty()),
+            run_token: config
+                .token
+                .clone()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| crate::util::new_id(32)),
+            pass_env: config.pass_env.clone(),
             request_log: RequestLog::new(config.request_log_limit),
             max_payload_bytes: config.max_payload_bytes,
             max_record_bytes: config.max_record_bytes,

@@ -21,10 +21,13 @@ use crate::web::response::data_response;
 
 /// Default number of requests in `GET /head`.
 const DEFAULT_HEAD_LIMIT: u64 = 100;
-/// Default number of requests locked by `POST /head/lock`.
-const DEFAULT_LOCK_LIMIT: u64 = 25;
-/// Largest page of `GET /head` and `GET /requests`.
+/// Default and largest number of requests locked by `POST /head/lock` (the spec's
+/// `headLockLimit` maximum).
+const MAX_LOCK_LIMIT: u64 = 25;
+/// Largest page of `GET /requests` (the spec's `listLimit` maximum).
 const MAX_LIMIT: u64 = 10_000;
+/// Largest `GET /head` (`REQUEST_QUEUE_HEAD_MAX_LIMIT` of `@apify/consts`).
+const MAX_HEAD_LIMIT: u64 = 1000;
 /// Default page of `GET /requests`.
 const DEFAULT_LIST_LIMIT: u64 = 1000;
 
@@ -74,7 +77,7 @@ async fn head(
     let limit = p
         .number("limit")?
         .unwrap_or(DEFAULT_HEAD_LIMIT)
-        .min(MAX_LIMIT);
+        .min(MAX_HEAD_LIMIT);
     let head = queue.head(limit as usize, client_key(&p)?);
     Ok(data_response(
         StatusCode::OK,
@@ -97,8 +100,8 @@ async fn lock_head(
     let secs = lock_secs(&p)?;
     let limit = p
         .number("limit")?
-        .unwrap_or(DEFAULT_LOCK_LIMIT)
-        .min(MAX_LIMIT);
+        .unwrap_or(MAX_LOCK_LIMIT)
+        .min(MAX_LOCK_LIMIT);
     let client = client_key(&p)?;
     let head = queue.lock_head(limit as usize, secs, client);
     let mut data = json!({
@@ -188,7 +191,7 @@ async fn batch_add(
 ) -> ApiResult<Response> {
     let requests = batch_body(&body)?;
     let (processed, unprocessed) =
-        queue.add_batch(requests, p.flag_or("forefront", false), client_key(&p)?);
+        queue.add_batch(requests, p.flag_or("forefront", false), client_key(&p)?)?;
     let processed: Vec<Value> = processed.iter().map(|r| r.to_batch_json()).collect();
     Ok(data_response(
         StatusCode::CREATED,

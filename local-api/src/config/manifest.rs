@@ -60,6 +60,8 @@ pub struct ChargeEvent {
     pub price_usd: f64,
     /// Display title.
     pub title: Option<String>,
+    /// Description (`eventDescription`); the title, else the name, stands in when absent.
+    pub description: Option<String>,
 }
 
 /// A manifest that cannot be used: names the file (or the `--actor` argument) and the field.
@@ -238,7 +240,8 @@ impl ActorDefinition {
     }
 }
 
-/// `{"actorChargeEvents": {"EVENT": {"eventPriceUsd": 0.01, "eventTitle": "..."}}}`.
+/// `{"actorChargeEvents": {"EVENT": {"eventPriceUsd": 0.01, "eventTitle": "...",
+/// "eventDescription": "..."}}}`.
 fn parse_pricing(pricing: &Value) -> Result<Vec<ChargeEvent>, (String, String)> {
     let events = pricing
         .get("actorChargeEvents")
@@ -263,6 +266,10 @@ fn parse_pricing(pricing: &Value) -> Result<Vec<ChargeEvent>, (String, String)> 
                 price_usd: price,
                 title: event
                     .get("eventTitle")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                description: event
+                    .get("eventDescription")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
             })
@@ -388,7 +395,9 @@ pub fn load_dir(dir: &Path) -> Result<Vec<ActorDefinition>, ManifestError> {
         .collect()
 }
 
-/// The pricing info object of the API (`PAY_PER_EVENT`), when the Actor has prices.
+/// The pricing info object of the API (`PAY_PER_EVENT`), when the Actor has prices. Each
+/// event has a string `eventTitle` and `eventDescription` (the title or the event's name when
+/// the manifest gives none): the Python SDK's models require them.
 pub fn pricing_info(def: &ActorDefinition) -> Option<Value> {
     if def.charge_events.is_empty() {
         return None;
@@ -399,7 +408,15 @@ pub fn pricing_info(def: &ActorDefinition) -> Option<Value> {
         .map(|e| {
             (
                 e.name.clone(),
-                serde_json::json!({ "eventPriceUsd": e.price_usd, "eventTitle": e.title }),
+                serde_json::json!({
+                    "eventPriceUsd": e.price_usd,
+                    "eventTitle": e.title.as_deref().unwrap_or(&e.name),
+                    "eventDescription": e
+                        .description
+                        .as_deref()
+                        .or(e.title.as_deref())
+                        .unwrap_or(&e.name),
+                }),
             )
         })
         .collect();
@@ -542,5 +559,25 @@ mod tests {
         let e = ActorDefinition::from_project(no_schema.path()).unwrap_err();
         assert_eq!(e.field, "input");
         assert!(e.message.contains("input_schema.json"), "{e}");
+    }
+
+    #[test]
+    fn pricing_has_the_fields_the_python_models_require() {
+        let d = ActorDefinition::parse_manifest(
+            r#"{"name":"a","run":"x","pricingPerEvent":{"actorChargeEvents":{
+                "plain":{"eventPriceUsd":1},
+                "titled":{"eventPriceUsd":2,"eventTitle":"T"},
+                "full":{"eventPriceUsd":3,"eventTitle":"T","eventDescription":"D"}}}}"#,
+            "a.json",
+        )
+        .unwrap();
+        let info = pricing_info(&d).unwrap();
+        let events = &info["pricingPerEvent"]["actorChargeEvents"];
+        assert_eq!(events["plain"]["eventTitle"], "plain");
+        assert_eq!(events["plain"]["eventDescription"], "plain");
+        assert_eq!(events["titled"]["eventDescription"], "T");
+        assert_eq!(events["full"]["eventTitle"], "T");
+        assert_eq!(events["full"]["eventDescription"], "D");
+        assert!(pricing_info(&ActorDefinition::parse_one_off("b=x").unwrap()).is_none());
     }
 }

@@ -75,7 +75,17 @@ pub struct LocalApiConfig {
     /// The most bytes a log keeps (default [`DEFAULT_MAX_LOG_BYTES`]): beyond it the head is
     /// dropped and one marker line says how many bytes were.
     pub max_log_bytes: usize,
+    /// Names of the server's environment variables a run also gets, beyond the allow-list of
+    /// [`RUN_ENV_ALLOW_LIST`] and the platform's variables (`--pass-env NAME`). A run's
+    /// environment is built, not inherited: the server's secrets and proxy settings stay out.
+    pub pass_env: Vec<String>,
 }
+
+/// The server's environment variables every run gets (when set): what a shell and its
+/// programs need to work, nothing that could hold a secret.
+pub const RUN_ENV_ALLOW_LIST: [&str; 10] = [
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM",
+];
 
 impl Default for LocalApiConfig {
     fn default() -> Self {
@@ -92,6 +102,7 @@ impl Default for LocalApiConfig {
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             max_concurrent_runs: DEFAULT_MAX_CONCURRENT_RUNS,
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
+            pass_env: Vec::new(),
         }
     }
 }
@@ -134,6 +145,7 @@ impl fmt::Debug for LocalApiConfig {
             .field("max_record_bytes", &self.max_record_bytes)
             .field("max_concurrent_runs", &self.max_concurrent_runs)
             .field("max_log_bytes", &self.max_log_bytes)
+            .field("pass_env", &self.pass_env)
             .field(
                 "actors",
                 &self.actors.iter().map(|a| &a.name).collect::<Vec<_>>(),

@@ -313,7 +313,8 @@ impl ActorRegistry {
             .retain(|b| b.id != id);
     }
 
-    /// The log text of a build.
+    /// The log text of a build. It does not show the Actor's command: a command line may hold
+    /// secrets, and logs are readable by anyone with the run or build id.
     pub fn build_log(build: &Build, actor: &Actor) -> String {
         format!(
             // Not the command: it may hold secrets, and logs are readable by URL.

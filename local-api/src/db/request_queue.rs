@@ -4,15 +4,31 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
+use base64::Engine as _;
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::db::storage::{Stats, Storage, StorageMeta};
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Identity;
-use crate::util::{format_millis, new_id, now_millis};
+use crate::util::{format_millis, now_millis};
 
 /// The API's limit on requests per batch call.
 pub const MAX_BATCH: usize = 25;
+
+/// The id of the request with `unique_key`, as the platform and both SDKs compute it: the
+/// standard base64 of the SHA-256 of its UTF-8 bytes, without `+`, `/` and `=`, first 15
+/// characters. The Python SDK computes ids itself and sends `PUT /requests/{id}` with them,
+/// so an id of any other form makes it lose track of its requests (and never finish).
+pub fn unique_key_to_request_id(unique_key: &str) -> String {
+    let digest = Sha256::digest(unique_key.as_bytes());
+    base64::engine::general_purpose::STANDARD
+        .encode(digest)
+        .chars()
+        .filter(|c| !matches!(c, '+' | '/' | '='))
+        .take(15)
+        .collect()
+}
 
 /// A request queue.
 pub struct RequestQueue {
@@ -219,7 +235,14 @@ fn normalize(value: Value) -> Result<(Map<String, Value>, String), Box<Refused>>
     };
     body.insert("uniqueKey".into(), Value::String(unique_key.clone()));
     body.remove("id");
+    drop_nulls(&mut body);
     Ok((body, unique_key))
+}
+
+/// Removes top-level `null` values: an absent optional field reads as absent, not `null`
+/// (the JS SDK's `new Request(data)` throws on `handledAt: null`, `payload: null`, ...).
+fn drop_nulls(body: &mut Map<String, Value>) {
+    body.retain(|_, v| !v.is_null());
 }
 
 impl Queue {
@@ -249,7 +272,7 @@ impl Queue {
                 was_already_handled: handled,
             };
         }
-        let id = new_id(15);
+        let id = unique_key_to_request_id(&unique_key);
         let seq = self.next_seq;
         self.next_seq += 1;
         let order = if is_handled(&body) {
@@ -338,6 +361,31 @@ impl Queue {
     }
 }
 
+/// `PUT /requests/{id}` of a request the queue does not have: added (pending, or handled when
+/// it has `handledAt`) when `id` is the id of the body's `uniqueKey`, as the platform does (the
+/// Python SDK's single-client queue relies on it); otherwise 404.
+fn upsert(
+    q: &mut Queue,
+    id: &str,
+    body: Map<String, Value>,
+    forefront: bool,
+) -> ApiResult<Registration> {
+    let not_found = || {
+        ApiError::not_found(format!(
+            "Request \"{id}\" was not found: to add a request with PUT, send its \"url\" and a \
+             \"uniqueKey\" whose request id is \"{id}\""
+        ))
+    };
+    if !body.contains_key("uniqueKey") {
+        return Err(not_found());
+    }
+    let (body, unique_key) = normalize(Value::Object(body)).map_err(|b| b.1)?;
+    if unique_key_to_request_id(&unique_key) != id {
+        return Err(not_found());
+    }
+    Ok(q.add(body, unique_key, forefront))
+}
+
 impl RequestQueue {
     /// A new empty queue.
     pub fn new(meta: StorageMeta) -> ApiResult<Self> {
@@ -370,27 +418,47 @@ impl RequestQueue {
         Ok(reg)
     }
 
-    /// Adds up to [`MAX_BATCH`] requests; invalid ones come back as unprocessed.
+    /// Adds up to [`MAX_BATCH`] requests. A request without a valid `url` comes back in
+    /// `unprocessedRequests`, named by its `uniqueKey`; one that cannot be named so (not an
+    /// object, or neither a `url` nor a `uniqueKey` string) refuses the whole batch with a 400
+    /// naming it: clients match unprocessed requests by `uniqueKey` (the Python SDK's model
+    /// requires it), so an unnamed one would break their whole answer.
     pub fn add_batch(
         &self,
         bodies: Vec<Value>,
         forefront: bool,
         client_key: Option<&str>,
-    ) -> (Vec<Registration>, Vec<Value>) {
-        let mut processed = Vec::with_capacity(bodies.len());
+    ) -> ApiResult<(Vec<Registration>, Vec<Value>)> {
+        let mut checked = Vec::with_capacity(bodies.len());
+        for (index, body) in bodies.into_iter().enumerate() {
+            match normalize(body) {
+                Ok(ok) => checked.push(Ok(ok)),
+                Err(refused) if refused.0.get("uniqueKey").is_some_and(Value::is_string) => {
+                    checked.push(Err(unprocessed_json(&refused.0)))
+                }
+                Err(refused) => {
+                    return Err(ApiError::invalid_value(format!(
+                        "Request {index} of the batch (counting from 0) is invalid: {}; no \
+                         request of the batch was added",
+                        refused.1.message
+                    )))
+                }
+            }
+        }
+        let mut processed = Vec::with_capacity(checked.len());
         let mut unprocessed = Vec::new();
         let mut q = self.lock();
         q.clients.seen(client_key);
-        for body in bodies {
-            match normalize(body) {
+        for item in checked {
+            match item {
                 Ok((body, unique_key)) => processed.push(q.add(body, unique_key, forefront)),
-                Err(b) => unprocessed.push(unprocessed_json(&b.0)),
+                Err(refused) => unprocessed.push(refused),
             }
         }
         drop(q);
         Stats::bump(&self.meta.stats.write);
         self.meta.touch_modified();
-        (processed, unprocessed)
+        Ok((processed, unprocessed))
     }
 
     /// One request, in full.
@@ -425,13 +493,17 @@ impl RequestQueue {
             }
         }
         body.remove("id");
+        drop_nulls(&mut body);
         let mut q = self.lock();
         q.clients.seen(client_key);
         let q = &mut *q;
-        let req = q
-            .requests
-            .get_mut(id)
-            .ok_or_else(|| ApiError::not_found("Request was not found"))?;
+        if !q.requests.contains_key(id) {
+            let reg = upsert(q, id, body, forefront)?;
+            Stats::bump(&self.meta.stats.write);
+            self.meta.touch_modified();
+            return Ok(reg);
+        }
+        let req = q.requests.get_mut(id).expect("request exists");
         // The uniqueKey is the request's identity: it cannot be changed by an update.
         body.insert("uniqueKey".into(), Value::String(req.unique_key.clone()));
         if !body.contains_key("url") {
@@ -593,7 +665,8 @@ impl RequestQueue {
         }
     }
 
-    /// Extends the lock of a request this client holds; returns the new expiry (epoch ms).
+    /// Extends the lock of a request this client holds, or locks a pending request whose lock
+    /// expired (or that was never locked); returns the new expiry (epoch ms).
     pub fn prolong_lock(
         &self,
         id: &str,
@@ -604,9 +677,24 @@ impl RequestQueue {
         let now = now_millis();
         let mut q = self.lock();
         q.clients.seen(client_key);
-        let req = q.owned_lock(id, client_key, now)?;
         let expires_at = now.saturating_add((lock_secs as i64).saturating_mul(1000));
-        req.lock.as_mut().expect("owned lock exists").expires_at = expires_at;
+        let req = q
+            .requests
+            .get_mut(id)
+            .ok_or_else(|| ApiError::not_found("Request was not found"))?;
+        if req.active_lock(now).is_none() && req.order.is_some() {
+            // The lock ran out while the client held the request in its local head (slow
+            // handlers): nobody else holds it, so the caller gets it again, rather than an
+            // error that makes the JS SDK warn and refetch.
+            req.lock = Some(Lock {
+                expires_at,
+                client_key: client_key.map(str::to_owned),
+            });
+            q.locked.insert(id.to_owned());
+        } else {
+            let req = q.owned_lock(id, client_key, now)?;
+            req.lock.as_mut().expect("owned lock exists").expires_at = expires_at;
+        }
         if forefront {
             q.move_to_front(id);
         }

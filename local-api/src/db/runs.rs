@@ -120,6 +120,19 @@ pub struct RunInner {
     pub metamorphs: Vec<Value>,
     /// Milliseconds run by earlier processes of this run (before resurrect).
     pub previous_run_millis: i64,
+    /// The pricing of the Actor whose command runs now (`pricingInfo` without the run's
+    /// times), `None` when it has no prices; set on every process start.
+    pub pricing: Option<Value>,
+}
+
+impl RunInner {
+    /// `chargedEventCounts`: every event charged so far and its count.
+    pub fn charged_event_counts(&self) -> Map<String, Value> {
+        self.charged
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect()
+    }
 }
 
 /// One run.
@@ -146,6 +159,8 @@ pub struct Run {
     pub input_len: usize,
     /// Port in `containerUrl` and the container port env var.
     pub container_port: u16,
+    /// When the run was created (epoch ms).
+    pub created_at: i64,
     inner: Mutex<RunInner>,
     status: watch::Sender<&'static str>,
 }
@@ -227,11 +242,14 @@ impl Run {
         let duration = Self::duration_millis(&inner);
         let compute_units =
             duration as f64 / 3_600_000.0 * self.options.memory_mbytes as f64 / 1024.0;
-        let charged: Map<String, Value> = inner
-            .charged
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
+        let charged = inner.charged_event_counts();
+        // The Python client's `Run` model requires these fields of a pay-per-event pricing.
+        let pricing_info = inner.pricing.clone().map(|mut p| {
+            p["apifyMarginPercentage"] = json!(0);
+            p["createdAt"] = json!(format_millis(self.created_at));
+            p["startedAt"] = json!(format_millis(self.created_at));
+            p
+        });
         json!({
             "id": self.id,
             "actId": inner.act_id,
@@ -271,6 +289,7 @@ impl Run {
             "defaultRequestQueueId": self.request_queue_id,
             "containerUrl": format!("http://127.0.0.1:{}", self.container_port),
             "chargedEventCounts": charged,
+            "pricingInfo": pricing_info,
             "usageTotalUsd": round_usd(inner.usage_total_usd),
             "usage": { "ACTOR_COMPUTE_UNITS": compute_units },
             "usageUsd": { "ACTOR_COMPUTE_UNITS": 0 },
@@ -422,6 +441,7 @@ impl Runs {
             request_queue_id: new.storages.2,
             input_len: new.input_len,
             container_port: free_port(),
+            created_at: now_millis(),
             inner: Mutex::new(RunInner {
                 status: "READY",
                 status_message: None,
@@ -441,6 +461,7 @@ impl Runs {
                 reboot_count: 0,
                 metamorphs: Vec::new(),
                 previous_run_millis: 0,
+                pricing: None,
             }),
             status,
         });

@@ -205,8 +205,25 @@ fn current_actor(state: &AppState, run: &Run) -> ApiResult<Arc<Actor>> {
         .ok_or_else(|| ApiError::not_found("The run's Actor is no longer registered"))
 }
 
+/// Runs `work` in a task of its own and waits for it. Reboot and metamorph kill the run's
+/// process, and an Actor often asks for them itself: its connection dies with it, and axum
+/// drops the handler's future with the connection. In a task of its own the kill and the new
+/// start happen even when nobody is left to read the answer.
+async fn detached(
+    work: impl std::future::Future<Output = ApiResult<()>> + Send + 'static,
+) -> ApiResult<()> {
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|e| Err(ApiError::internal(format!("The run operation failed: {e}"))))
+}
+
 /// Restarts a running run's process with the same Actor, input and storages.
 pub async fn reboot(state: &Arc<AppState>, run: &Arc<Run>) -> ApiResult<()> {
+    let (state, run) = (state.clone(), run.clone());
+    detached(async move { reboot_now(&state, &run).await }).await
+}
+
+async fn reboot_now(state: &Arc<AppState>, run: &Arc<Run>) -> ApiResult<()> {
     let actor = current_actor(state, run)?;
     replace_process(run, "reboot").await?;
     run.inner().reboot_count += 1;
@@ -221,6 +238,19 @@ pub async fn reboot(state: &Arc<AppState>, run: &Arc<Run>) -> ApiResult<()> {
 /// Replaces a running run's process with `target`'s, keeping the run's id and storages; the
 /// new input is stored under `INPUT-METAMORPH-N` and given as `ACTOR_INPUT_KEY`.
 pub async fn metamorph(
+    state: &Arc<AppState>,
+    run: &Arc<Run>,
+    target: &Arc<Actor>,
+    build: Option<&str>,
+    input: Option<Input>,
+) -> ApiResult<()> {
+    let (state, run, target) = (state.clone(), run.clone(), target.clone());
+    let build = build.map(str::to_owned);
+    detached(async move { metamorph_now(&state, &run, &target, build.as_deref(), input).await })
+        .await
+}
+
+async fn metamorph_now(
     state: &Arc<AppState>,
     run: &Arc<Run>,
     target: &Arc<Actor>,

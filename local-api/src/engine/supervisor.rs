@@ -15,6 +15,10 @@ use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use serde_json::Value;
+
+use crate::config::manifest::pricing_info;
+use crate::config::RUN_ENV_ALLOW_LIST;
 use crate::db::actors::Actor;
 use crate::db::runs::{Control, ProcessHandle, Run};
 use crate::error::{ApiError, ApiResult};
@@ -46,7 +50,9 @@ enum Outcome {
     Replaced,
 }
 
-/// The environment variables the platform gives an Actor, for `run` running `actor`.
+/// The environment variables the platform gives an Actor, for `run` running `actor` (§4 of
+/// the SDK notes: what the SDKs' configuration models read). Empty values are left out: the
+/// SDKs read an empty variable as a bad value (JSON, dates), never as "unset".
 fn environment(
     state: &AppState,
     run: &Run,
@@ -56,20 +62,32 @@ fn environment(
     let inner = run.inner();
     let port = run.container_port.to_string();
     let container_url = format!("http://127.0.0.1:{port}");
-    let mut vars = vec![
-        ("APIFY_TOKEN", state.token.clone().unwrap_or_default()),
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    // `{}` is what the platform sets for an Actor without pricing; the counts so far let a
+    // budget survive reboots and metamorphs.
+    let pricing = inner
+        .pricing
+        .as_ref()
+        .map_or_else(|| "{}".to_owned(), Value::to_string);
+    let charged = Value::Object(inner.charged_event_counts()).to_string();
+    let memory = run.options.memory_mbytes;
+    let vars = [
+        ("APIFY_TOKEN", state.run_token.clone()),
         ("APIFY_API_BASE_URL", state.identity.base_url.clone()),
         ("APIFY_API_PUBLIC_BASE_URL", state.identity.base_url.clone()),
         ("APIFY_IS_AT_HOME", "1".to_owned()),
         ("APIFY_USER_ID", state.identity.user_id.clone()),
+        ("APIFY_META_ORIGIN", run.origin.clone()),
         ("ACTOR_RUN_ID", run.id.clone()),
         ("ACTOR_ID", actor.id.clone()),
+        (
+            "ACTOR_FULL_NAME",
+            format!("{}/{}", state.identity.username, actor.def.name),
+        ),
         ("ACTOR_BUILD_ID", inner.build_id.clone()),
         ("ACTOR_BUILD_NUMBER", inner.build_number.clone()),
-        (
-            "ACTOR_TASK_ID",
-            run.actor_task_id.clone().unwrap_or_default(),
-        ),
+        ("ACTOR_BUILD_TAGS", actor.def.build_tag.clone()),
+        ("ACTOR_TASK_ID", opt(run.actor_task_id.clone())),
         ("ACTOR_DEFAULT_DATASET_ID", run.dataset_id.clone()),
         (
             "ACTOR_DEFAULT_KEY_VALUE_STORE_ID",
@@ -80,28 +98,45 @@ fn environment(
             run.request_queue_id.clone(),
         ),
         ("ACTOR_INPUT_KEY", inner.input_key.clone()),
-        ("ACTOR_MEMORY_MBYTES", run.options.memory_mbytes.to_string()),
+        ("ACTOR_MEMORY_MBYTES", memory.to_string()),
+        // The platform gives one CPU per 4 GB of memory.
+        ("APIFY_DEDICATED_CPUS", (memory as f64 / 4096.0).to_string()),
         ("ACTOR_STARTED_AT", format_millis(inner.started_at)),
-        (
-            "ACTOR_TIMEOUT_AT",
-            deadline_ms.map(format_millis).unwrap_or_default(),
-        ),
+        ("ACTOR_TIMEOUT_AT", opt(deadline_ms.map(format_millis))),
         ("ACTOR_WEB_SERVER_PORT", port.clone()),
         ("ACTOR_WEB_SERVER_URL", container_url.clone()),
+        ("ACTOR_STANDBY_PORT", port.clone()),
         ("APIFY_CONTAINER_PORT", port),
         ("APIFY_CONTAINER_URL", container_url),
         (
             "ACTOR_MAX_TOTAL_CHARGE_USD",
-            run.options
-                .max_total_charge_usd
-                .map(|c| c.to_string())
-                .unwrap_or_default(),
+            opt(run.options.max_total_charge_usd.map(|c| c.to_string())),
         ),
+        (
+            "ACTOR_MAX_PAID_DATASET_ITEMS",
+            opt(run.options.max_items.map(|c| c.to_string())),
+        ),
+        ("APIFY_ACTOR_PRICING_INFO", pricing),
+        ("APIFY_CHARGED_ACTOR_EVENT_COUNTS", charged),
+        ("APIFY_HEADLESS", "1".to_owned()),
+        // Runs are not in a container here, but the Python SDK warns at every start unless
+        // this is set (it forces the browser sandbox off at home anyway).
+        ("APIFY_DISABLE_BROWSER_SANDBOX", "1".to_owned()),
     ];
+    drop(inner);
+    let mut out: Vec<(String, String)> = Vec::with_capacity(vars.len() + 12);
+    for (name, value) in vars {
+        if !value.is_empty() {
+            out.push((name.to_owned(), value));
+        }
+    }
     // The SDKs of older versions read the `APIFY_` names.
     for (new, old) in [
         ("ACTOR_RUN_ID", "APIFY_ACTOR_RUN_ID"),
         ("ACTOR_ID", "APIFY_ACTOR_ID"),
+        ("ACTOR_BUILD_ID", "APIFY_ACTOR_BUILD_ID"),
+        ("ACTOR_BUILD_NUMBER", "APIFY_ACTOR_BUILD_NUMBER"),
+        ("ACTOR_TASK_ID", "APIFY_ACTOR_TASK_ID"),
         ("ACTOR_DEFAULT_DATASET_ID", "APIFY_DEFAULT_DATASET_ID"),
         (
             "ACTOR_DEFAULT_KEY_VALUE_STORE_ID",
@@ -113,13 +148,27 @@ fn environment(
         ),
         ("ACTOR_INPUT_KEY", "APIFY_INPUT_KEY"),
         ("ACTOR_MEMORY_MBYTES", "APIFY_MEMORY_MBYTES"),
+        ("ACTOR_STARTED_AT", "APIFY_STARTED_AT"),
+        ("ACTOR_TIMEOUT_AT", "APIFY_TIMEOUT_AT"),
     ] {
-        let value = vars.iter().find(|(k, _)| *k == new).map(|(_, v)| v.clone());
+        let value = out.iter().find(|(k, _)| k == new).map(|(_, v)| v.clone());
         if let Some(v) = value {
-            vars.push((old, v));
+            out.push((old.to_owned(), v));
         }
     }
-    vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    out
+}
+
+/// The server's own variables a run gets: those of [`RUN_ENV_ALLOW_LIST`] and `pass_env`
+/// that are set. Everything else (tokens, proxies, a parent's `APIFY_*`/`CRAWLEE_*`) stays
+/// out, so a run sees the platform's environment and not the server's.
+fn inherited(state: &AppState) -> Vec<(String, std::ffi::OsString)> {
+    RUN_ENV_ALLOW_LIST
+        .iter()
+        .copied()
+        .chain(state.pass_env.iter().map(String::as_str))
+        .filter_map(|name| std::env::var_os(name).map(|v| (name.to_owned(), v)))
+        .collect()
 }
 
 /// Starts `actor`'s command for `run` and sets the run RUNNING. The run's timeout counts
@@ -138,10 +187,13 @@ pub fn start_process(state: &Arc<AppState>, run: &Arc<Run>, actor: &Actor) -> Ap
                 .saturating_mul(1000),
         )
     });
+    run.inner().pricing = pricing_info(&actor.def);
     let mut command = tokio::process::Command::new("sh");
     command
         .arg("-c")
         .arg(&actor.def.command)
+        .env_clear()
+        .envs(inherited(state))
         .envs(environment(state, run, actor, deadline_ms))
         .process_group(0)
         .stdin(Stdio::null())

@@ -14,6 +14,7 @@ mod request_queues;
 mod run_limits;
 mod runs;
 mod schedules;
+mod sdk_fidelity;
 mod signed_urls;
 mod spec_routes;
 mod tasks;
