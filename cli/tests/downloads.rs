@@ -238,6 +238,17 @@ fn store_with(env: &Env, data: &[u8]) -> String {
     id
 }
 
+/// The local API with the CLI in front of a [`CuttingProxy`]: the requests reach it with the
+/// proxy's `Host` (127.0.0.1 and the proxy's port), which a loopback listen refuses unless
+/// allowed, as a user would allow a tunnel's (`--allowed-host`).
+fn env_behind_proxies() -> Env {
+    let config = apify_local_api::LocalApiConfig {
+        allowed_hosts: vec!["127.0.0.1".to_owned()],
+        ..apify_local_api::LocalApiConfig::with_token(TOKEN)
+    };
+    Env::with_config(config, TOKEN)
+}
+
 fn local_addr(env: &Env) -> SocketAddr {
     env.api.addr()
 }
@@ -253,7 +264,7 @@ fn others(dir: &Path, keep: &[&str]) -> Vec<String> {
 
 #[test]
 fn a_record_reset_mid_body_twice_gives_the_exact_bytes_to_stdout_and_to_out() {
-    let env = Env::new(TOKEN);
+    let env = env_behind_proxies();
     let data = record_bytes(3_000_000);
     let id = store_with(&env, &data);
     for (name, transport) in transports() {
@@ -298,7 +309,7 @@ fn a_record_reset_mid_body_twice_gives_the_exact_bytes_to_stdout_and_to_out() {
 
 #[test]
 fn a_small_api_get_reset_mid_body_is_retried_and_printed_whole_once() {
-    let env = Env::new(TOKEN);
+    let env = env_behind_proxies();
     let data = record_bytes(200_000);
     let id = store_with(&env, &data);
     let path = format!("/v2/key-value-stores/{id}/records/k");
@@ -322,7 +333,7 @@ fn a_small_api_get_reset_mid_body_is_retried_and_printed_whole_once() {
 
 #[test]
 fn a_download_that_cannot_complete_leaves_no_file_and_says_how_much_was_written() {
-    let env = Env::new(TOKEN);
+    let env = env_behind_proxies();
     let data = record_bytes(3_000_000);
     let id = store_with(&env, &data);
     for (name, transport) in transports() {
@@ -365,7 +376,7 @@ fn a_download_that_cannot_complete_leaves_no_file_and_says_how_much_was_written(
 
 #[test]
 fn out_never_follows_a_symlink_planted_at_a_predictable_temp_name() {
-    let env = Env::new(TOKEN);
+    let env = env_behind_proxies();
     let data = record_bytes(300_000);
     let id = store_with(&env, &data);
     for (name, transport) in transports() {
@@ -413,7 +424,7 @@ fn out_never_follows_a_symlink_planted_at_a_predictable_temp_name() {
 
 #[test]
 fn ctrl_c_during_a_download_to_out_leaves_no_file() {
-    let env = Env::new(TOKEN);
+    let env = env_behind_proxies();
     let data = record_bytes(3_000_000);
     let id = store_with(&env, &data);
     for (name, transport) in transports() {

@@ -89,6 +89,11 @@ struct Args {
     /// variables otherwise: the server's secrets and proxy settings stay out.
     #[arg(long = "pass-env", value_name = "NAME")]
     pass_env: Vec<String>,
+    /// Also accept this Host header on a loopback listen (repeatable): HOST:PORT, or HOST for
+    /// any port, e.g. --allowed-host localhost:9000 behind `ssh -L 9000:127.0.0.1:PORT`.
+    /// Other Host values are refused, which is what stops DNS rebinding.
+    #[arg(long = "allowed-host", value_name = "HOST[:PORT]")]
+    allowed_host: Vec<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -141,6 +146,7 @@ async fn run(args: Args) -> std::io::Result<()> {
         max_record_bytes: args.max_record_bytes,
         max_concurrent_runs: args.max_concurrent_runs,
         max_log_bytes: args.max_log_bytes,
+        allowed_hosts: args.allowed_host.clone(),
         pass_env: args.pass_env,
         ..LocalApiConfig::default()
     };

@@ -133,7 +133,16 @@ impl AppState {
             request_log: RequestLog::new(config.request_log_limit),
             max_payload_bytes: config.max_payload_bytes,
             max_record_bytes: config.max_record_bytes,
-            own_hosts: addr.ip().is_loopback().then(|| own_hosts(addr)),
+            own_hosts: addr.ip().is_loopback().then(|| {
+                let mut hosts = own_hosts(addr);
+                hosts.extend(
+                    config
+                        .allowed_hosts
+                        .iter()
+                        .map(|h| h.trim().to_ascii_lowercase()),
+                );
+                hosts
+            }),
             own_origins: own_hosts(addr)
                 .into_iter()
                 .map(|host| format!("http://{host}"))

@@ -79,6 +79,11 @@ pub struct LocalApiConfig {
     /// [`RUN_ENV_ALLOW_LIST`] and the platform's variables (`--pass-env NAME`). A run's
     /// environment is built, not inherited: the server's secrets and proxy settings stay out.
     pub pass_env: Vec<String>,
+    /// More `Host` values a loopback listen accepts besides its own address: `HOST:PORT`, or
+    /// `HOST` for any port of it. For a tunnel or a proxy in front of the server (`ssh -L
+    /// 9000:127.0.0.1:PORT` sends `Host: localhost:9000`). Names only: the check they relax
+    /// is what stops DNS rebinding, so list only names that resolve to this machine.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// The server's environment variables every run gets (when set): what a shell and its
@@ -103,6 +108,7 @@ impl Default for LocalApiConfig {
             max_concurrent_runs: DEFAULT_MAX_CONCURRENT_RUNS,
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
             pass_env: Vec::new(),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -146,6 +152,7 @@ impl fmt::Debug for LocalApiConfig {
             .field("max_concurrent_runs", &self.max_concurrent_runs)
             .field("max_log_bytes", &self.max_log_bytes)
             .field("pass_env", &self.pass_env)
+            .field("allowed_hosts", &self.allowed_hosts)
             .field(
                 "actors",
                 &self.actors.iter().map(|a| &a.name).collect::<Vec<_>>(),

@@ -76,6 +76,22 @@ fn quoted(value: &http::HeaderValue) -> String {
         .collect()
 }
 
+/// Whether the `Host` header `given` is `allowed`: equal (ASCII case-insensitive), or, for an
+/// allowed entry without a port (`--allowed-host NAME`), that name with any port.
+fn host_matches(allowed: &str, given: &str) -> bool {
+    if allowed.eq_ignore_ascii_case(given) {
+        return true;
+    }
+    let has_port = allowed
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+        && !allowed.ends_with(']');
+    !has_port
+        && given.rsplit_once(':').is_some_and(|(name, port)| {
+            name.eq_ignore_ascii_case(allowed) && port.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
 /// Refuses what only a browser driven by a foreign web page sends: a `Host` that is not this
 /// server's own address (DNS rebinding; checked on loopback listens only), an `Origin` that
 /// is not this server's own (`null` included), and `Sec-Fetch-Site: cross-site | same-site`
@@ -83,7 +99,7 @@ fn quoted(value: &http::HeaderValue) -> String {
 fn check_browser(state: &AppState, headers: &http::HeaderMap) -> Result<(), ApiError> {
     if let (Some(own), Some(host)) = (&state.own_hosts, headers.get(header::HOST)) {
         let given = host.to_str().unwrap_or("").trim();
-        if !own.iter().any(|h| h.eq_ignore_ascii_case(given)) {
+        if !own.iter().any(|h| host_matches(h, given)) {
             let port = state.identity.base_url.rsplit(':').next().unwrap_or("PORT");
             return Err(ApiError::new(
                 http::StatusCode::FORBIDDEN,

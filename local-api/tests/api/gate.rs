@@ -67,6 +67,36 @@ async fn a_foreign_host_is_refused_on_a_loopback_listen() {
     assert_eq!(status, 200, "{body}");
 }
 
+/// `allowed_hosts` (`--allowed-host`) lets a tunnel or a proxy in front through: `NAME:PORT`
+/// exactly, or `NAME` on any port; everything else stays refused.
+#[tokio::test]
+async fn allowed_hosts_let_a_tunnel_or_a_proxy_through() {
+    let t = Ctx::start_with(LocalApiConfig {
+        allowed_hosts: vec!["localhost:9000".to_owned(), "tunnel.internal".to_owned()],
+        ..LocalApiConfig::default()
+    })
+    .await;
+    for host in [
+        "localhost:9000",
+        "LOCALHOST:9000",
+        "tunnel.internal:1234",
+        "tunnel.internal",
+    ] {
+        let (status, body) = get_with(&t, &format!("Host: {host}\r\n")).await;
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    for host in [
+        "localhost:9001",
+        "evil.example:9000",
+        "tunnel.internal.evil.example:80",
+        "tunnel.internal:80x",
+    ] {
+        let (status, body) = get_with(&t, &format!("Host: {host}\r\n")).await;
+        assert_eq!(status, 403, "{host}: {body}");
+        assert_eq!(error_type(&body), "invalid-host-header");
+    }
+}
+
 #[tokio::test]
 async fn another_loopback_address_answers_to_its_own_ip() {
     let Ok(t) = LocalApi::start(LocalApiConfig {
