@@ -33,7 +33,7 @@ use std::{
 
 use clap::{Args, Parser, Subcommand};
 
-use apify_host::{ApifyClient, Config, ConfigOverrides, ConfigSource, Error, Redactor};
+use apify_host::{ApifyClient, Config, ConfigOverrides, ConfigSource, Error, ErrorKind, Redactor};
 use output::OutputFormat;
 
 const AFTER_HELP: &str = "\
@@ -283,17 +283,21 @@ impl CliError {
 }
 
 impl From<Error> for CliError {
+    /// Exit 2 for what the user can fix in the command line or config, 1 for the rest
+    /// (transport failures keep their own variant for the message).
     fn from(e: Error) -> Self {
-        if e.is_invalid_input() || e.is_config() || e.is_plugin_load() {
-            CliError::Usage(e.to_string())
-        } else if e.is_transport() {
-            CliError::Transport(e.to_string())
-        } else if e.is_unauthorized() {
-            CliError::Failure(format!(
+        match e.kind() {
+            ErrorKind::InvalidInput | ErrorKind::Config | ErrorKind::PluginLoad => {
+                CliError::Usage(e.to_string())
+            }
+            ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Tls | ErrorKind::Transport => {
+                CliError::Transport(e.to_string())
+            }
+            ErrorKind::Unauthorized | ErrorKind::Forbidden => CliError::Failure(format!(
                 "{e} (check the token: APIFY_TOKEN, --token, or `token`/`token_file` in the config)"
-            ))
-        } else {
-            CliError::Failure(e.to_string())
+            )),
+            // Misuse is a bug of this program, not of the command line: exit 1, not 2.
+            _ => CliError::Failure(e.to_string()),
         }
     }
 }

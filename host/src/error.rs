@@ -10,20 +10,123 @@ use crate::transport::{PluginLoadError, TransportError, TransportErrorKind};
 
 /// Any failure of a client call: an opaque error you question, as with `reqwest::Error`.
 ///
-/// Ask what happened with the `is_*` methods ([`Error::is_timeout`], [`Error::is_connect`],
-/// [`Error::is_rate_limited`], [`Error::is_not_found`], ...) and read the details with
+/// [`Error::kind`] says what happened as one [`ErrorKind`] to `match` on, the most specific
+/// kind first (a missing Actor is [`ErrorKind::NotFound`], not "an API error"). The `is_*`
+/// methods ([`Error::is_timeout`], [`Error::is_connect`], [`Error::is_rate_limited`],
+/// [`Error::is_not_found`], ...) ask the same questions one at a time, some more broadly
+/// ([`Error::is_api`] is true for every status kind). Read the details with
 /// [`Error::status`], [`Error::api_error`], [`Error::transport_failure`] and
-/// [`Error::plugin_load_error`]. `Display` is one sentence that names what failed and never
-/// contains the token.
+/// [`Error::plugin_load_error`].
+///
+/// - `Display` is one sentence that names what failed and never contains the token.
+/// - [`std::error::Error::source`] is the underlying cause of a local failure (the
+///   [`std::io::Error`] of a file that cannot be read, the `serde_json::Error` of input that
+///   cannot be serialized), or `None`: never an error that repeats this one's sentence.
+/// - `Debug` is the sentence and the structured fields (kind, status, type, method, path,
+///   attempt, ...), redacted like `Display`.
+///
+/// ```
+/// use apify_host::{Error, ErrorKind};
+///
+/// fn explain(e: &Error) -> &'static str {
+///     match e.kind() {
+///         ErrorKind::NotFound => "no such resource",
+///         ErrorKind::RateLimited => "slow down",
+///         ErrorKind::Unauthorized | ErrorKind::Forbidden => "check the token",
+///         ErrorKind::Timeout | ErrorKind::Connect => "network trouble; try again",
+///         ErrorKind::Config | ErrorKind::InvalidInput => "fix the call",
+///         ErrorKind::Misuse => "a bug in the calling code",
+///         _ => "something else",
+///     }
+/// }
+///
+/// let client = apify_host::ApifyClient::builder().api_url("ftp://x").build();
+/// let e = client.err().unwrap();
+/// assert_eq!(e.kind(), ErrorKind::Config);
+/// assert_eq!(explain(&e), "fix the call");
+/// ```
 pub struct Error {
     inner: Box<Repr>,
     /// What the caller was doing when it failed, appended to the message (e.g. how many items
     /// of a push were stored before the failing request).
     context: Option<Box<str>>,
+    /// The underlying cause of a local failure, for [`std::error::Error::source`]: only
+    /// errors of local I/O and of (de)serializing the caller's own values, never text that came
+    /// from the network or a config file (which `Display` shows redacted instead).
+    cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// What an [`Error`] is, from [`Error::kind`], to `match` on: the most specific kind that
+/// applies. New kinds may be added, so a `match` needs a `_` arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The API answered 404 ([`Error::is_not_found`]; [`Error::is_record_not_found`] narrows it).
+    NotFound,
+    /// The API answered 429 Too Many Requests on the last attempt.
+    RateLimited,
+    /// The API answered 401: the token is missing or wrong.
+    Unauthorized,
+    /// The API answered 403: the token lacks a permission.
+    Forbidden,
+    /// The API answered 409 Conflict.
+    Conflict,
+    /// The API answered 400: it refused the request as invalid.
+    BadRequest,
+    /// The API answered a 5xx status (after retries).
+    ServerError,
+    /// The API answered another error status ([`Error::status`] has it).
+    Api,
+    /// An attempt ran out of time: the response head or a body chunk did not arrive in time.
+    Timeout,
+    /// The connection could not be established (refused, unreachable, DNS).
+    Connect,
+    /// The TLS handshake or certificate check failed.
+    Tls,
+    /// Any other transport failure (I/O, protocol, a plugin's panic...):
+    /// [`Error::transport_error_kind`] has the transport's own kind.
+    Transport,
+    /// The API's answer could not be decoded (not the JSON the call expects).
+    Decode,
+    /// The caller's input was refused before anything was sent.
+    InvalidInput,
+    /// The client is misconfigured: a bad API URL, token, HTTP setting, config or token file.
+    Config,
+    /// The configured transport plugin could not be loaded or constructed.
+    PluginLoad,
+    /// The library was called where it cannot work (the blocking client inside a
+    /// current-thread tokio runtime, an Actor-only call outside an Actor run): fix the code.
+    Misuse,
+    /// The call was ended by its [`crate::AbortHandle`].
+    Aborted,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::NotFound => "not found",
+            ErrorKind::RateLimited => "rate limited",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::BadRequest => "bad request",
+            ErrorKind::ServerError => "server error",
+            ErrorKind::Api => "API error",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connect => "connect error",
+            ErrorKind::Tls => "TLS error",
+            ErrorKind::Transport => "transport error",
+            ErrorKind::Decode => "decode error",
+            ErrorKind::InvalidInput => "invalid input",
+            ErrorKind::Config => "config error",
+            ErrorKind::PluginLoad => "plugin load error",
+            ErrorKind::Misuse => "misuse",
+            ErrorKind::Aborted => "aborted",
+        })
+    }
 }
 
 /// What an [`Error`] holds. Private, so that variants can be added and split freely.
-#[derive(Debug)]
 enum Repr {
     Api(ApiError),
     Transport(TransportFailure),
@@ -31,6 +134,7 @@ enum Repr {
     InvalidInput(String),
     Decode(String),
     Config(String),
+    Misuse(String),
     Aborted(String),
 }
 
@@ -39,7 +143,19 @@ impl Error {
         Error {
             inner: Box::new(repr),
             context: None,
+            cause: None,
         }
+    }
+
+    /// The same error, with `cause` as its [`std::error::Error::source`]. Only for causes
+    /// whose text holds no secret (local I/O, serializing the caller's values): the source
+    /// chain is not redacted.
+    pub(crate) fn with_source(
+        mut self,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        self.cause = Some(cause.into());
+        self
     }
 
     /// The same error, with `context` appended to its message after a `;`.
@@ -68,17 +184,59 @@ impl Error {
         Error::new(Repr::Config(message.into()))
     }
 
+    /// The library was called where it cannot work (see [`ErrorKind::Misuse`]).
+    pub(crate) fn misuse(message: impl Into<String>) -> Self {
+        Error::new(Repr::Misuse(message.into()))
+    }
+
+    /// What this error is: the most specific [`ErrorKind`] that applies.
+    pub fn kind(&self) -> ErrorKind {
+        match &*self.inner {
+            Repr::Api(e) => match e.kind() {
+                ApiErrorKind::NotFound => ErrorKind::NotFound,
+                ApiErrorKind::RateLimited => ErrorKind::RateLimited,
+                ApiErrorKind::Unauthorized => ErrorKind::Unauthorized,
+                ApiErrorKind::Forbidden => ErrorKind::Forbidden,
+                ApiErrorKind::Conflict => ErrorKind::Conflict,
+                ApiErrorKind::BadRequest => ErrorKind::BadRequest,
+                ApiErrorKind::Server => ErrorKind::ServerError,
+                ApiErrorKind::Other => ErrorKind::Api,
+            },
+            Repr::Transport(f) => match f.kind {
+                TransportErrorKind::TIMEOUT => ErrorKind::Timeout,
+                TransportErrorKind::CONNECT => ErrorKind::Connect,
+                TransportErrorKind::TLS => ErrorKind::Tls,
+                _ => ErrorKind::Transport,
+            },
+            Repr::PluginLoad(_) => ErrorKind::PluginLoad,
+            Repr::InvalidInput(_) => ErrorKind::InvalidInput,
+            Repr::Decode(_) => ErrorKind::Decode,
+            Repr::Config(_) => ErrorKind::Config,
+            Repr::Misuse(_) => ErrorKind::Misuse,
+            Repr::Aborted(_) => ErrorKind::Aborted,
+        }
+    }
+
+    /// The library was called where it cannot work: the blocking client inside a
+    /// current-thread tokio runtime, an Actor-only call outside an Actor run.
+    pub fn is_misuse(&self) -> bool {
+        matches!(*self.inner, Repr::Misuse(_))
+    }
+
     /// The call was ended by its [`crate::AbortHandle`].
     pub fn is_aborted(&self) -> bool {
         matches!(&*self.inner, Repr::Aborted(_))
     }
 
-    /// The API answered with an error status (after retries, where they apply).
+    /// The API answered with an error status (after retries, where they apply): true for every
+    /// kind from [`ErrorKind::NotFound`] to [`ErrorKind::Api`].
     pub fn is_api(&self) -> bool {
         matches!(*self.inner, Repr::Api(_))
     }
 
-    /// The transport could not complete an exchange (after retries, where they apply).
+    /// The transport could not complete an exchange (after retries, where they apply): true
+    /// for [`ErrorKind::Timeout`], [`ErrorKind::Connect`], [`ErrorKind::Tls`] and
+    /// [`ErrorKind::Transport`].
     pub fn is_transport(&self) -> bool {
         matches!(*self.inner, Repr::Transport(_))
     }
@@ -98,7 +256,8 @@ impl Error {
         matches!(*self.inner, Repr::Decode(_))
     }
 
-    /// The client is misconfigured: a bad API URL, token, config file or token file.
+    /// The client is misconfigured: a bad API URL, token, config file or token file. (A call
+    /// made where the library cannot work is [`Error::is_misuse`] instead.)
     pub fn is_config(&self) -> bool {
         matches!(*self.inner, Repr::Config(_))
     }
@@ -189,12 +348,53 @@ impl Error {
 }
 
 impl fmt::Debug for Error {
+    /// The sentence and the structured fields, never the private representation; redacted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if f.alternate() {
-            write_redacted(f, format_args!("{:#?}", self.inner))
+        let text = if f.alternate() {
+            format!("{:#?}", DebugFields(self))
         } else {
-            write_redacted(f, format_args!("{:?}", self.inner))
+            format!("{:?}", DebugFields(self))
+        };
+        f.write_str(&redact(&text))
+    }
+}
+
+/// The fields `Debug` of [`Error`] shows.
+struct DebugFields<'a>(&'a Error);
+
+impl fmt::Debug for DebugFields<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.0;
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &e.kind());
+        d.field("message", &e.to_string());
+        match &*e.inner {
+            Repr::Api(a) => {
+                d.field("status", &a.status);
+                if let Some(t) = &a.error_type {
+                    d.field("type", t);
+                }
+                d.field("method", &a.method)
+                    .field("path", &a.path)
+                    .field("attempt", &a.attempt);
+            }
+            Repr::Transport(t) => {
+                d.field("transport_kind", &format_args!("{}", t.kind))
+                    .field("transport", &t.transport)
+                    .field("method", &t.method)
+                    .field("path", &t.path)
+                    .field("attempt", &t.attempt)
+                    .field("retryable", &t.retryable);
+            }
+            Repr::PluginLoad(p) => {
+                d.field("path", &p.path).field("failure", &p.failure);
+            }
+            _ => {}
         }
+        if let Some(c) = &e.cause {
+            d.field("source", &format_args!("{c}"));
+        }
+        d.finish()
     }
 }
 
@@ -205,7 +405,7 @@ impl fmt::Display for Error {
             Repr::Transport(e) => e.fmt(f),
             Repr::PluginLoad(e) => write_redacted(f, format_args!("{e}")),
             Repr::InvalidInput(m) => write_redacted(f, format_args!("invalid input: {m}")),
-            Repr::Decode(m) | Repr::Config(m) | Repr::Aborted(m) => {
+            Repr::Decode(m) | Repr::Config(m) | Repr::Misuse(m) | Repr::Aborted(m) => {
                 write_redacted(f, format_args!("{m}"))
             }
         }?;
@@ -217,13 +417,13 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {
+    /// The underlying cause of a local failure, or `None`. Never the [`ApiError`],
+    /// [`TransportFailure`] or [`PluginLoadError`] this error holds: their `Display` is this
+    /// error's sentence (read them with [`Error::api_error`] and its siblings).
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &*self.inner {
-            Repr::Api(e) => Some(e),
-            Repr::Transport(e) => Some(e),
-            Repr::PluginLoad(e) => Some(e),
-            _ => None,
-        }
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -541,5 +741,165 @@ mod tests {
         let e = nf(br#"{"error":{"type":"page-not-found","message":"x"}}"#);
         assert!(not_found_as_none::<()>(Err(e)).is_err());
         assert!(matches!(not_found_as_none(Ok(1)), Ok(Some(1))));
+    }
+
+    fn api(status: u16, body: &[u8]) -> Error {
+        Error::from(ApiError::from_body(
+            status,
+            body,
+            1,
+            Method::GET,
+            "/v2/acts/me~missing".into(),
+        ))
+    }
+
+    fn transport(kind: TransportErrorKind) -> Error {
+        Error::from(TransportFailure {
+            kind,
+            message: "tcp connect error: Connection refused (os error 111)".into(),
+            attempt: 3,
+            method: Method::GET,
+            path: "/v2/users/me".into(),
+            transport: "builtin".into(),
+            retryable: true,
+        })
+    }
+
+    #[test]
+    fn kind_is_the_most_specific_and_agrees_with_the_predicates() {
+        let missing = api(
+            404,
+            br#"{"error":{"type":"record-not-found","message":"x"}}"#,
+        );
+        assert_eq!(missing.kind(), ErrorKind::NotFound);
+        assert!(missing.is_api() && missing.is_not_found() && missing.is_record_not_found());
+        for (status, kind) in [
+            (400, ErrorKind::BadRequest),
+            (401, ErrorKind::Unauthorized),
+            (403, ErrorKind::Forbidden),
+            (409, ErrorKind::Conflict),
+            (429, ErrorKind::RateLimited),
+            (500, ErrorKind::ServerError),
+            (503, ErrorKind::ServerError),
+            (418, ErrorKind::Api),
+        ] {
+            let e = api(status, b"");
+            assert_eq!(e.kind(), kind, "{status}");
+            assert!(e.is_api(), "{status}");
+            assert_eq!(e.is_rate_limited(), kind == ErrorKind::RateLimited);
+            assert_eq!(
+                e.is_unauthorized(),
+                matches!(kind, ErrorKind::Unauthorized | ErrorKind::Forbidden)
+            );
+            assert!(!e.is_not_found());
+        }
+        for (k, kind) in [
+            (TransportErrorKind::TIMEOUT, ErrorKind::Timeout),
+            (TransportErrorKind::CONNECT, ErrorKind::Connect),
+            (TransportErrorKind::TLS, ErrorKind::Tls),
+            (TransportErrorKind::IO, ErrorKind::Transport),
+            (TransportErrorKind::PROTOCOL, ErrorKind::Transport),
+            (TransportErrorKind(200), ErrorKind::Transport),
+        ] {
+            let e = transport(k);
+            assert_eq!(e.kind(), kind);
+            assert!(e.is_transport() && !e.is_api());
+            assert_eq!(e.is_timeout(), kind == ErrorKind::Timeout);
+            assert_eq!(e.is_connect(), kind == ErrorKind::Connect);
+            assert_eq!(e.is_tls(), kind == ErrorKind::Tls);
+        }
+        let local = [
+            (Error::invalid_input("x"), ErrorKind::InvalidInput),
+            (Error::decode("x"), ErrorKind::Decode),
+            (Error::config("x"), ErrorKind::Config),
+            (Error::misuse("x"), ErrorKind::Misuse),
+            (Error::aborted("x"), ErrorKind::Aborted),
+        ];
+        for (e, kind) in local {
+            assert_eq!(e.kind(), kind);
+            assert_eq!(e.is_invalid_input(), kind == ErrorKind::InvalidInput);
+            assert_eq!(e.is_decode(), kind == ErrorKind::Decode);
+            assert_eq!(e.is_config(), kind == ErrorKind::Config);
+            assert_eq!(e.is_misuse(), kind == ErrorKind::Misuse);
+            assert_eq!(e.is_aborted(), kind == ErrorKind::Aborted);
+            assert!(!e.is_api() && !e.is_transport() && !e.is_plugin_load());
+        }
+    }
+
+    /// Every message of the `source()` chain, top first.
+    fn chain(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        std::iter::successors(Some(e), |e| e.source())
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_source_chain_never_repeats_a_message() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let json = serde_json::from_str::<u32>("x").unwrap_err();
+        let errors = [
+            api(
+                404,
+                br#"{"error":{"type":"record-not-found","message":"Actor was not found"}}"#,
+            ),
+            transport(TransportErrorKind::CONNECT),
+            Error::config("bad").with_context("while starting"),
+            Error::invalid_input(format!("cannot read /tmp/x: {io}")).with_source(io),
+            Error::invalid_input(format!("cannot serialize: {json}")).with_source(json),
+        ];
+        for e in &errors {
+            let msgs = chain(e);
+            for pair in msgs.windows(2) {
+                assert_ne!(pair[0], pair[1], "{msgs:?}");
+            }
+            assert!(!msgs[1..].contains(&msgs[0]), "{msgs:?}");
+        }
+        // The API, transport and config errors have no cause; the local failures keep theirs.
+        assert!(errors[..3]
+            .iter()
+            .all(|e| std::error::Error::source(e).is_none()));
+        let io = std::error::Error::source(&errors[3]).unwrap();
+        assert_eq!(
+            io.downcast_ref::<std::io::Error>().map(|e| e.kind()),
+            Some(std::io::ErrorKind::NotFound)
+        );
+        let json = std::error::Error::source(&errors[4]).unwrap();
+        assert!(json.is::<serde_json::Error>());
+    }
+
+    #[test]
+    fn debug_is_the_sentence_and_the_fields() {
+        let e = api(
+            404,
+            br#"{"error":{"type":"record-not-found","message":"Actor was not found"}}"#,
+        );
+        assert_eq!(
+            format!("{e:?}"),
+            "Error { kind: NotFound, message: \"GET /v2/acts/me~missing failed with status 404 \
+             (record-not-found) on attempt 1: Actor was not found\", status: 404, type: \
+             \"record-not-found\", method: GET, path: \"/v2/acts/me~missing\", attempt: 1 }"
+        );
+        let e = transport(TransportErrorKind::CONNECT);
+        assert_eq!(
+            format!("{e:?}"),
+            "Error { kind: Connect, message: \"GET /v2/users/me failed on attempt 3 (connect \
+             error from the builtin transport): tcp connect error: Connection refused (os error \
+             111)\", transport_kind: connect, transport: \"builtin\", method: GET, path: \
+             \"/v2/users/me\", attempt: 3, retryable: true }"
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = Error::invalid_input("cannot read /tmp/x: no such file").with_source(io);
+        let pretty = format!("{e:#?}");
+        assert!(
+            pretty.starts_with("Error {\n    kind: InvalidInput,"),
+            "{pretty}"
+        );
+        assert!(pretty.contains("source: no such file"), "{pretty}");
+        for shown in [format!("{e:?}"), pretty] {
+            assert!(
+                !shown.contains("Repr") && !shown.contains("InvalidInput("),
+                "{shown}"
+            );
+        }
     }
 }

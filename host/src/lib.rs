@@ -17,8 +17,9 @@
 //! in-process custom transport) → plugin. Retries, timeouts and error mapping live in the
 //! pipeline, so every transport behaves alike.
 //!
-//! - Errors: one [`Error`] to question (`is_timeout()`, `is_rate_limited()`, `status()`,
-//!   `api_error()`, `plugin_load_error()`, ...).
+//! - Errors: one [`Error`] to question: [`Error::kind`] gives an [`ErrorKind`] to `match` on
+//!   (`NotFound`, `RateLimited`, `Timeout`, `Config`, `Misuse`, ...), and `is_timeout()`,
+//!   `is_rate_limited()`, `status()`, `api_error()`, `plugin_load_error()`, ... the details.
 //! - Credentials never reach output: errors, `Debug` and logs go through [`Redactor`] /
 //!   [`redact()`] (the token, URL userinfo, `token=`/`signature=` values, `Authorization`).
 //! - Raw calls to any endpoint: [`ApifyClient::request`].
@@ -45,7 +46,7 @@ mod transport;
 pub use client::{ApifyClient, ApifyClientBuilder, RequestBuilder};
 #[cfg(feature = "config")]
 pub use config::{Config, ConfigOverrides, ConfigSource, TransportSelection};
-pub use error::{ApiError, ApiErrorKind, Error, TransportFailure};
+pub use error::{ApiError, ApiErrorKind, Error, ErrorKind, TransportFailure};
 pub use http::{
     AbortHandle, ApiRequest, ApiResponse, ByteStream, HttpSettings, ParamValue, StatisticsSnapshot,
     TimeoutTier, UploadBody,

@@ -162,6 +162,9 @@ fn inside_a_current_thread_runtime_it_refuses_with_advice() {
         .block_on(async { client.datasets().get_or_create(Some("refused"), None) })
         .expect_err("waiting inside a current-thread runtime is refused");
     let msg = err.to_string();
+    // Misuse, not a configuration problem: the calling code must change.
+    assert_eq!(err.kind(), apify_host::ErrorKind::Misuse, "{msg}");
+    assert!(err.is_misuse() && !err.is_config(), "{msg}");
     assert!(msg.contains("current-thread tokio runtime"), "{msg}");
     assert!(msg.contains("async `apify_host::ApifyClient`"), "{msg}");
     // Nothing was sent: the refusal happens before the call.

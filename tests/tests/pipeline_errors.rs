@@ -2,7 +2,7 @@
 //! error bodies, transport errors that name their transport, and a token that never appears in
 //! an error's `Display`/`Debug` or in the logs.
 
-use apify_host::{ApiErrorKind, ApiRequest, Error, HttpSettings};
+use apify_host::{ApiErrorKind, ApiRequest, Error, ErrorKind, HttpSettings};
 use apify_tests::{pipeline_support::*, transport_tests, TransportUnderTest};
 use http::Method;
 use serde_json::json;
@@ -52,19 +52,19 @@ async fn api_error_carries_status_type_message_data_attempt_method_and_path(t: T
 
 async fn every_mapped_status_has_its_kind(t: TransportUnderTest) {
     let cases = [
-        (400, ApiErrorKind::BadRequest),
-        (401, ApiErrorKind::Unauthorized),
-        (403, ApiErrorKind::Forbidden),
-        (404, ApiErrorKind::NotFound),
-        (409, ApiErrorKind::Conflict),
-        (429, ApiErrorKind::RateLimited),
-        (500, ApiErrorKind::Server),
-        (503, ApiErrorKind::Server),
-        (418, ApiErrorKind::Other),
+        (400, ApiErrorKind::BadRequest, ErrorKind::BadRequest),
+        (401, ApiErrorKind::Unauthorized, ErrorKind::Unauthorized),
+        (403, ApiErrorKind::Forbidden, ErrorKind::Forbidden),
+        (404, ApiErrorKind::NotFound, ErrorKind::NotFound),
+        (409, ApiErrorKind::Conflict, ErrorKind::Conflict),
+        (429, ApiErrorKind::RateLimited, ErrorKind::RateLimited),
+        (500, ApiErrorKind::Server, ErrorKind::ServerError),
+        (503, ApiErrorKind::Server, ErrorKind::ServerError),
+        (418, ApiErrorKind::Other, ErrorKind::Api),
     ];
     let server = TestServer::start().await;
     let p = pipeline_for(t.transport.clone(), &server, no_retries(), None);
-    for (status, kind) in cases {
+    for (status, kind, error_kind) in cases {
         server.script("/v2/x", vec![Action::status(status)]);
         let e = p
             .execute(ApiRequest::new(Method::GET, "/v2/x"))
@@ -72,7 +72,17 @@ async fn every_mapped_status_has_its_kind(t: TransportUnderTest) {
             .unwrap_err();
         let api = e.api_error().unwrap_or_else(|| panic!("{}: {e}", t.name));
         assert_eq!((api.status, api.kind()), (status, kind), "{}", t.name);
+        assert_eq!(e.kind(), error_kind, "{}: {e}", t.name);
         assert!(api.error_type.is_some(), "{}", t.name);
+        // No source repeating the sentence, and a Debug of fields, not of the representation.
+        assert!(std::error::Error::source(&e).is_none(), "{}: {e}", t.name);
+        let debug = format!("{e:?}");
+        assert!(
+            debug.starts_with(&format!("Error {{ kind: {error_kind:?}, message: "))
+                && debug.contains(&format!("status: {status}")),
+            "{}: {debug}",
+            t.name
+        );
     }
 }
 
@@ -140,6 +150,8 @@ async fn a_transport_error_names_its_transport_and_kind(t: TransportUnderTest) {
         .unwrap_err();
     let text = e.to_string();
     assert!(e.is_transport(), "{}: {e}", t.name);
+    assert_eq!(e.kind(), ErrorKind::Connect, "{}: {e}", t.name);
+    assert!(std::error::Error::source(&e).is_none(), "{}: {e}", t.name);
     assert!(
         text.starts_with("DELETE /v2/datasets/x failed on attempt 1 (connect error from the "),
         "{}: {text}",

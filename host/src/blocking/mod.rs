@@ -16,7 +16,7 @@
 //! needs no runtime from the caller. Inside async code, use the async
 //! [`ApifyClient`](crate::ApifyClient) instead: on a multi-thread tokio runtime a blocking call
 //! still works (through `block_in_place`), but on a current-thread runtime it is refused with an
-//! error that says so, because waiting there would stall the caller's own runtime.
+//! error that says so ([`crate::ErrorKind::Misuse`], [`crate::Error::is_misuse`]), because waiting there would stall the caller's own runtime.
 
 mod actors;
 mod iter;

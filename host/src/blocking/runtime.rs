@@ -38,6 +38,7 @@ impl Rt {
             .build()
             .map_err(|e| {
                 Error::config(format!("cannot start the blocking client's runtime: {e}"))
+                    .with_source(e)
             })?;
         let handle = runtime.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -50,6 +51,7 @@ impl Rt {
             })
             .map_err(|e| {
                 Error::config(format!("cannot start the blocking client's thread: {e}"))
+                    .with_source(e)
             })?;
         Ok(Rt(Arc::new(RuntimeThread {
             handle,
@@ -75,7 +77,7 @@ impl Rt {
         if inside == Some(RuntimeFlavor::CurrentThread) {
             // Parking this thread would stall every task of the caller's runtime, which may be
             // the one the caller's own I/O needs: refuse instead of hanging.
-            return Err(Error::config(
+            return Err(Error::misuse(
                 "the blocking client was called inside a current-thread tokio runtime, where \
                  waiting would stall that runtime: use the async `apify_host::ApifyClient` with \
                  `.await` there, or call the blocking client from a thread of its own \

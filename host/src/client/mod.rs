@@ -319,7 +319,7 @@ impl ApifyClient {
             .ok()
             .filter(|id| !id.trim().is_empty());
         let Some(run_id) = run_id else {
-            return Err(Error::config(
+            return Err(Error::misuse(
                 "set_status_message works only inside an Actor run: the ACTOR_RUN_ID \
                  environment variable is not set (use run(id).update(..) to set the status \
                  message of another run)",
@@ -403,7 +403,7 @@ mod tests {
             let c = ApifyClient::new("t").unwrap();
             let e = c.set_status_message("hi", false).await.unwrap_err();
             assert!(
-                e.is_config() && e.to_string().contains("ACTOR_RUN_ID"),
+                e.is_misuse() && !e.is_config() && e.to_string().contains("ACTOR_RUN_ID"),
                 "{e}"
             );
         }

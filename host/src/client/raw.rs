@@ -62,9 +62,9 @@ impl RequestBuilder {
 
     /// Sets a JSON body (`Content-Type: application/json`).
     pub fn json<T: serde::Serialize + ?Sized>(self, value: &T) -> Self {
-        let body = serde_json::to_vec(value)
-            .map(Bytes::from)
-            .map_err(|e| Error::invalid_input(format!("cannot serialize the body as JSON: {e}")));
+        let body = serde_json::to_vec(value).map(Bytes::from).map_err(|e| {
+            Error::invalid_input(format!("cannot serialize the body as JSON: {e}")).with_source(e)
+        });
         self.map(|r| Ok(r.json_bytes(body?)))
     }
 

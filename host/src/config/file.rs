@@ -256,6 +256,7 @@ impl LoadedConfig {
                 "cannot read the config file {}: {e}",
                 path.display()
             ))
+            .with_source(e)
         })?;
         Self::parse_str(&text).map_err(|message| {
             Error::config(format!(

@@ -436,6 +436,7 @@ fn resolve_token(
             path.display(),
             config.source
         ))
+        .with_source(e)
     })?;
     match Token::non_empty(text) {
         Some(t) => Ok((Some(t), "config token_file")),

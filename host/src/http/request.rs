@@ -256,6 +256,7 @@ impl ApiRequest {
     pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Result<Self, crate::Error> {
         let bytes = serde_json::to_vec(value).map_err(|e| {
             crate::Error::invalid_input(format!("cannot serialize the body as JSON: {e}"))
+                .with_source(e)
         })?;
         self.body = RequestBody::Json(Bytes::from(bytes));
         Ok(self)

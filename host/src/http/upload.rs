@@ -82,8 +82,9 @@ impl UploadBody {
     /// An invalid-input error naming the path when it cannot be read or is not a regular file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let meta = std::fs::metadata(path)
-            .map_err(|e| Error::invalid_input(format!("cannot read {}: {e}", path.display())))?;
+        let meta = std::fs::metadata(path).map_err(|e| {
+            Error::invalid_input(format!("cannot read {}: {e}", path.display())).with_source(e)
+        })?;
         if !meta.is_file() {
             return Err(Error::invalid_input(format!(
                 "{} is not a regular file; upload a file, or stream other sources with \
@@ -247,8 +248,9 @@ pub(crate) enum OpenError {
 
 fn sample_file(path: &Path, len: u64, n: usize) -> Result<Vec<u8>, Error> {
     use std::io::{Read, Seek, SeekFrom};
-    let read_err =
-        |e: io::Error| Error::invalid_input(format!("cannot read {}: {e}", path.display()));
+    let read_err = |e: io::Error| {
+        Error::invalid_input(format!("cannot read {}: {e}", path.display())).with_source(e)
+    };
     let mut file = std::fs::File::open(path).map_err(read_err)?;
     let n = n as u64;
     let mut sample = Vec::new();

@@ -299,7 +299,7 @@ impl DatasetClient {
     /// serializes to one).
     pub async fn push_items<T: Serialize + ?Sized>(&self, items: &T) -> Result<(), Error> {
         let bytes = serde_json::to_vec(items).map_err(|e| {
-            Error::invalid_input(format!("cannot serialize the items as JSON: {e}"))
+            Error::invalid_input(format!("cannot serialize the items as JSON: {e}")).with_source(e)
         })?;
         self.push_items_json(Bytes::from(bytes)).await
     }

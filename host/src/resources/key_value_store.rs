@@ -150,6 +150,7 @@ impl RecordValue {
             RecordValue::Json(v) => (
                 Bytes::from(serde_json::to_vec(v).map_err(|e| {
                     Error::invalid_input(format!("cannot serialize the record as JSON: {e}"))
+                        .with_source(e)
                 })?),
                 "application/json; charset=utf-8",
             ),

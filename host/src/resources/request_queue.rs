@@ -449,8 +449,9 @@ impl RequestQueueClient {
         request: &T,
         forefront: Option<bool>,
     ) -> Result<RequestOperationInfo, Error> {
-        let value = serde_json::to_value(request)
-            .map_err(|e| Error::invalid_input(format!("cannot serialize the request: {e}")))?;
+        let value = serde_json::to_value(request).map_err(|e| {
+            Error::invalid_input(format!("cannot serialize the request: {e}")).with_source(e)
+        })?;
         let req = self
             .req(Method::POST, &["requests"])
             .query("forefront", forefront)
@@ -476,7 +477,9 @@ impl RequestQueueClient {
     ) -> Result<RequestOperationInfo, Error> {
         let value = serde_json::to_value(request)
             .map(with_default_unique_key)
-            .map_err(|e| Error::invalid_input(format!("cannot serialize the request: {e}")))?;
+            .map_err(|e| {
+                Error::invalid_input(format!("cannot serialize the request: {e}")).with_source(e)
+            })?;
         let Some(id) = value.get("id").and_then(Value::as_str) else {
             return Err(Error::invalid_input(
                 "the request to update has no \"id\" field".to_string(),
@@ -542,7 +545,10 @@ impl RequestQueueClient {
             .map(|r| {
                 serde_json::to_value(r)
                     .map(with_default_unique_key)
-                    .map_err(|e| Error::invalid_input(format!("cannot serialize a request: {e}")))
+                    .map_err(|e| {
+                        Error::invalid_input(format!("cannot serialize a request: {e}"))
+                            .with_source(e)
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let batches = split_batches(values)?;
@@ -695,7 +701,9 @@ fn split_batches(values: Vec<Value>) -> Result<Vec<Vec<Value>>, Error> {
     let mut size = 2; // `[` and `]`
     for v in values {
         let len = serde_json::to_vec(&v)
-            .map_err(|e| Error::invalid_input(format!("cannot serialize a request: {e}")))?
+            .map_err(|e| {
+                Error::invalid_input(format!("cannot serialize a request: {e}")).with_source(e)
+            })?
             .len()
             + 1; // the comma
         if !current.is_empty()

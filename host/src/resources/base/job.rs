@@ -112,7 +112,9 @@ impl RunInput {
     pub fn json(value: &(impl Serialize + ?Sized)) -> Result<Self, Error> {
         serde_json::to_value(value)
             .map(RunInput::Json)
-            .map_err(|e| Error::invalid_input(format!("the run input cannot be encoded: {e}")))
+            .map_err(|e| {
+                Error::invalid_input(format!("the run input cannot be encoded: {e}")).with_source(e)
+            })
     }
 
     /// Raw bytes with their content type (e.g. `text/plain`, `application/octet-stream`).
@@ -192,9 +194,9 @@ pub(crate) fn encode_webhooks(webhooks: &[AdHocWebhook]) -> Result<Option<String
     }
     let mut out = Vec::new();
     let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonJsonFormatter);
-    webhooks
-        .serialize(&mut ser)
-        .map_err(|e| Error::invalid_input(format!("the webhooks cannot be encoded: {e}")))?;
+    webhooks.serialize(&mut ser).map_err(|e| {
+        Error::invalid_input(format!("the webhooks cannot be encoded: {e}")).with_source(e)
+    })?;
     Ok(Some(base64::engine::general_purpose::STANDARD.encode(out)))
 }
 

@@ -14,8 +14,9 @@ use crate::{http::ParamValue, Error};
 pub(crate) fn to_params<T: Serialize + ?Sized>(
     options: &T,
 ) -> Result<Vec<(String, ParamValue)>, Error> {
-    let value = serde_json::to_value(options)
-        .map_err(|e| Error::invalid_input(format!("cannot encode the options: {e}")))?;
+    let value = serde_json::to_value(options).map_err(|e| {
+        Error::invalid_input(format!("cannot encode the options: {e}")).with_source(e)
+    })?;
     let Value::Object(map) = value else {
         return Err(Error::invalid_input(
             "options must serialize to an object of parameters",
