@@ -130,15 +130,42 @@ fn reset(s: TcpStream) {
     drop(s);
 }
 
+/// Forwards requests from `client` to `upstream`, with the proxy's own address in them (the
+/// `Host` header) replaced by the upstream's: the local API answers only requests for its own
+/// address (DNS rebinding protection). A client writes a request's head in one piece, which
+/// arrives here in one read on loopback, so the address is never split between two reads.
+fn forward_requests(mut client: TcpStream, mut upstream: TcpStream, own: String, to: String) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match client.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let chunk = &buf[..n];
+        let rewritten = match chunk
+            .windows(own.len())
+            .position(|w| w.eq_ignore_ascii_case(own.as_bytes()))
+        {
+            Some(at) => [&chunk[..at], to.as_bytes(), &chunk[at + own.len()..]].concat(),
+            None => chunk.to_vec(),
+        };
+        if upstream.write_all(&rewritten).is_err() {
+            break;
+        }
+    }
+    let _ = upstream.shutdown(Shutdown::Write);
+}
+
 fn serve(mut client: TcpStream, s: &ProxyState) {
     let Ok(mut upstream) = TcpStream::connect(s.upstream) else {
         return;
     };
-    let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut c2, &mut u2);
-        let _ = u2.shutdown(Shutdown::Write);
-    });
+    let (c2, u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+    let (own, to) = (
+        format!("Host: {}", client.local_addr().unwrap()),
+        format!("Host: {}", s.upstream),
+    );
+    std::thread::spawn(move || forward_requests(c2, u2, own, to));
     let deadline = Instant::now() + Duration::from_secs(60);
     while !s.gate.load(Ordering::SeqCst) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
