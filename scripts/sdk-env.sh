@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The official Apify SDKs for the SDK Actor tests (cli/tests/sdk_actors.rs), pinned and cached:
+# The official Apify SDKs for the SDK Actor tests (cli/tests/cli/sdk_actors.rs), pinned and cached:
 #
 #   ${APIFY_SDK_CACHE:-$HOME/.cache/apify-host/sdk}/<key>/python   a venv: apify, crawlee[parsel]
 #   ${APIFY_SDK_CACHE:-$HOME/.cache/apify-host/sdk}/<key>/node     node_modules: apify, crawlee, cheerio

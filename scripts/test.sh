@@ -10,7 +10,7 @@ if [ ! -x tools/prism/node_modules/.bin/prism ]; then
     echo "==> installing Prism (npm) for the OpenAPI contract tests"
     npm install --prefix tools/prism --no-audit --no-fund --loglevel=error
 fi
-# The official Apify SDKs (Python and Node.js, pinned) for cli/tests/sdk_actors.rs, installed
+# The official Apify SDKs (Python and Node.js, pinned) for cli/tests/cli/sdk_actors.rs, installed
 # once into a cache folder (${APIFY_SDK_CACHE:-~/.cache/apify-host/sdk}) and validated on
 # every run; required here, so those tests fail rather than skip without them.
 echo "==> the Apify SDKs for the SDK Actor tests (scripts/sdk-env.sh)"

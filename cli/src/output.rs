@@ -513,6 +513,11 @@ fn progress_bar(len: Option<u64>) -> indicatif::ProgressBar {
     bar
 }
 
+/// Prints a confirmation to stderr (data stays alone on stdout).
+pub(crate) fn note(msg: impl AsRef<str>) {
+    eprintln!("{}", msg.as_ref());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

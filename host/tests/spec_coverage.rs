@@ -10,7 +10,7 @@
 //! Prism: `scripts/test.sh` installs it into `tools/prism`; as in the CLI's contract test, the
 //! test is skipped without it unless `CI` is set, where a missing Prism fails it).
 
-#[path = "../../cli/tests/support/prism.rs"]
+#[path = "../../cli/tests/cli/support/prism.rs"]
 mod prism;
 #[macro_use]
 #[path = "support/spec_coverage.rs"]

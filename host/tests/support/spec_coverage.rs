@@ -1,5 +1,5 @@
 //! The harness of the spec-coverage test: runs a table of `(label, operation)` against Prism
-//! through the recording transport of `cli/tests/support/prism.rs`, and maps every request
+//! through the recording transport of `cli/tests/cli/support/prism.rs`, and maps every request
 //! sent to the spec operation (method + path template) it exercises.
 
 use std::{

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{CliError, Context};
+use crate::{context::Context, error::CliError};
 
 /// User commands.
 #[derive(Debug, Subcommand)]

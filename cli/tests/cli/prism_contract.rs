@@ -7,19 +7,17 @@
 //! keeps no state, so a client-side decode error is tolerated (and listed); a request Prism
 //! rejects never is.
 //!
-//! Run: `cargo test -p apify-host --release --test prism_contract -- --nocapture` (needs
+//! Run: `cargo test -p apify-host-cli --release --test cli prism_contract -- --nocapture` (needs
 //! `npm install --prefix tools/prism`; skipped without it unless `CI` is set).
-
-#[path = "support/cli.rs"]
-mod cli;
-#[path = "support/prism.rs"]
-mod prism;
 
 use std::{collections::BTreeSet, path::Path, process::Stdio, time::Instant};
 
 use serde_json::Value;
 
-use prism::{Exchange, Prism, RecordingProxy, Verdict};
+use crate::support::{
+    self,
+    prism::{self, Exchange, Prism, RecordingProxy, Verdict},
+};
 
 /// Ids shaped like real ones (the spec's own examples).
 const ID: &str = "WkzbQMuFYuamGv3YF";
@@ -561,7 +559,7 @@ fn cli_commands(report: &mut Report, proxy: &RecordingProxy) {
 
 /// Runs the binary with a clean environment against `api_url`.
 fn run_cli(home: &Path, api_url: &str, config: &str, args: &[&str]) -> Outcome {
-    let mut c = cli::bare_cmd(home);
+    let mut c = support::bare_cmd(home);
     c.args([
         "--api-url",
         api_url,

@@ -3,12 +3,9 @@
 //! case (exit 0); one that breaks a rule fails the case named after it (exit 1); a file that
 //! cannot be loaded, or a wrong flag, is a usage error (exit 2).
 
-#[path = "support/cli.rs"]
-mod cli;
-
 use std::{path::PathBuf, process::Output};
 
-use cli::{bare_cmd, ok, reqwest_plugin, stderr};
+use crate::support::{bare_cmd, ok, reqwest_plugin, stderr};
 
 fn check(args: &[&str]) -> Output {
     let home = tempfile::tempdir().unwrap();

@@ -5,10 +5,8 @@ use clap::Subcommand;
 use super::{
     actors::{not_found_as, print_finished},
     jobs::{self, RunArgs},
-    note,
-    output::json_items,
-    CliError, Context, PageArgs,
 };
+use crate::{args::PageArgs, context::Context, error::CliError, output::json_items, output::note};
 
 const FIELDS: &[&str] = &["id", "name", "actId", "username", "createdAt", "modifiedAt"];
 const COLUMNS: &[(&str, &str)] = &[

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{output::json_items, CliError, Context, PageArgs};
+use crate::{args::PageArgs, context::Context, error::CliError, output::json_items};
 
 const FIELDS: &[&str] = &[
     "id",

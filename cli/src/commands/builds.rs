@@ -6,11 +6,9 @@ use clap::Subcommand;
 use super::{
     actors::{self, actor_not_found, not_found_as, BuildArgs},
     jobs::{self, BUILD_FIELDS},
-    note,
-    output::json_items,
     runs::print_log,
-    CliError, Context, PageArgs,
 };
+use crate::{args::PageArgs, context::Context, error::CliError, output::json_items, output::note};
 
 const COLUMNS: &[(&str, &str)] = &[
     ("ID", "id"),

@@ -11,6 +11,8 @@
 //! lists the violations in the `sl-violations` header (and, for its own errors, in an
 //! `application/problem+json` body). [`judge`] turns that into a [`Verdict`].
 
+// Shared with `host/tests/spec_coverage.rs` (by `#[path]`), which uses the in-process
+// `Recorder` and not the proxy; the CLI's tests use the proxy. Each leaves part unused.
 #![allow(dead_code)]
 
 use std::{

@@ -3,12 +3,8 @@
 
 use clap::{Args, Subcommand};
 
-use super::{
-    jobs::{self, RunArgs, BUILD_FIELDS, RUN_FIELDS},
-    note,
-    output::json_items,
-    CliError, Context, PageArgs,
-};
+use super::jobs::{self, RunArgs, BUILD_FIELDS, RUN_FIELDS};
+use crate::{args::PageArgs, context::Context, error::CliError, output::json_items, output::note};
 use apify_host::{ActorListOptions, ApifyClient, BuildOptions, Error};
 
 const FIELDS: &[&str] = &[

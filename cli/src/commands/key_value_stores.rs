@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use futures_util::StreamExt;
 
-use super::{
+use crate::{
+    args::LsArgs,
+    context::Context,
+    error::CliError,
     input::{check_json_file, InputSource},
-    note,
+    output::note,
     output::{json_items, write_body, Column},
-    CliError, Context, LsArgs,
 };
 use apify_host::{ListKeysOptions, UploadBody};
 

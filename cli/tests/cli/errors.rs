@@ -2,18 +2,15 @@
 //! never reach the server), an unreachable API. Each failure is one `error: ...` line on
 //! stderr with exit code 2 (usage/input/config) or 1 (API/transport).
 
-#[path = "support/cli.rs"]
-mod cli;
-
 use std::process::{Command, Output};
 
-use cli::{closed_port, stderr, Env};
+use crate::support::{self, closed_port, stderr, Env};
 
 const TOKEN: &str = "cli-errors-token-77aa";
 
-/// [`cli::run_with`] this file's token, with text on stdin.
+/// [`support::run_with`] this file's token, with text on stdin.
 fn run(c: Command, args: &[&str], stdin: Option<&str>) -> Output {
-    cli::run_with(c, TOKEN, args, stdin.map(str::as_bytes))
+    support::run_with(c, TOKEN, args, stdin.map(str::as_bytes))
 }
 
 /// Asserts the exit code and a single `error:` line; answers that line.

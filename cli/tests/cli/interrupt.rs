@@ -2,15 +2,12 @@
 //! transport and the reqwest plugin: the command exits 130 at once, says it was interrupted,
 //! and the request's connection is closed, as the server sees it.
 
-#[path = "support/cli.rs"]
-mod cli;
-
 use std::{
     process::Stdio,
     time::{Duration, Instant},
 };
 
-use cli::{bare_cmd, stderr};
+use crate::support::{self, bare_cmd, stderr};
 use testkit::{Action, TestServer};
 
 const TOKEN: &str = "apify_api_interrupt_test_token";
@@ -21,7 +18,7 @@ async fn ctrl_c_aborts_the_request_in_flight_and_exits_130() {
     let home = tempfile::tempdir().unwrap();
     for (name, plugin) in [
         ("builtin", None),
-        ("plugin:reqwest", Some(cli::reqwest_plugin())),
+        ("plugin:reqwest", Some(support::reqwest_plugin())),
     ] {
         server.clear_requests();
         // The server takes the request and never answers.

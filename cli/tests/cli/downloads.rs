@@ -13,9 +13,6 @@
 //! resets a connection after N response bytes, or holds the response until the test opens a
 //! gate. Every wait in it is bounded.
 
-#[path = "support/cli.rs"]
-mod cli;
-
 use std::{
     io::{Read, Write},
     net::{Shutdown, SocketAddr, TcpListener, TcpStream},
@@ -32,7 +29,7 @@ use std::{
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use cli::{bare_cmd, ok, ok_json, run_with, stderr, Env};
+use crate::support::{self, bare_cmd, ok, ok_json, run_with, stderr, Env};
 
 const TOKEN: &str = "downloads-test-token-81d2";
 
@@ -184,7 +181,7 @@ fn serve(mut client: TcpStream, s: &ProxyState) {
 fn transports() -> Vec<(&'static str, Option<PathBuf>)> {
     vec![
         ("builtin", None),
-        ("plugin:reqwest", Some(cli::reqwest_plugin())),
+        ("plugin:reqwest", Some(support::reqwest_plugin())),
     ]
 }
 

@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 
-use super::{
+use crate::{
+    args::LsArgs,
+    context::Context,
+    error::CliError,
     input::{check_jsonl_file, is_jsonl, jsonl_lines, require_objects, InputSource},
-    note,
+    output::note,
     output::{json_items, write_body, Column},
-    CliError, Context, LsArgs,
 };
 use apify_host::{
     DownloadItemsOptions, ListItemsOptions, PushItemsOptions, MAX_PUSH_PAYLOAD_BYTES,

@@ -6,7 +6,7 @@ use clap::Args;
 use http::Method;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
-use super::{input::InputSource, output::write_body, CliError, Context};
+use crate::{context::Context, error::CliError, input::InputSource, output::write_body};
 use apify_host::{StreamedBody, TimeoutTier};
 
 /// Characters escaped in a user-given path: those that would end or break the path part of a

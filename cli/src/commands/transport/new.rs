@@ -12,7 +12,7 @@ use std::{
 
 use clap::ValueEnum;
 
-use super::CliError;
+use crate::error::CliError;
 
 /// Which kind of transport the new project is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,8 +39,8 @@ const BLOCKING: Template = Template {
     package: "transport-blocking-example",
     metadata_name: "ureq-example",
     description: "The smallest blocking transport plugin: a BlockingTransport on ureq 3",
-    cargo_toml: include_str!("../../examples/transport-blocking/Cargo.toml"),
-    lib_rs: include_str!("../../examples/transport-blocking/src/lib.rs"),
+    cargo_toml: include_str!("../../../../examples/transport-blocking/Cargo.toml"),
+    lib_rs: include_str!("../../../../examples/transport-blocking/src/lib.rs"),
 };
 
 const ASYNC: Template = Template {
@@ -48,57 +48,72 @@ const ASYNC: Template = Template {
     metadata_name: "hyper-example",
     description:
         "The smallest async transport plugin: a Transport on hyper-util's client with rustls",
-    cargo_toml: include_str!("../../examples/transport-async/Cargo.toml"),
-    lib_rs: include_str!("../../examples/transport-async/src/lib.rs"),
+    cargo_toml: include_str!("../../../../examples/transport-async/Cargo.toml"),
+    lib_rs: include_str!("../../../../examples/transport-async/src/lib.rs"),
 };
 
 /// The `apify-plugin-api` crate, file by file (what `cargo package --list` names, less the
 /// files cargo generates). A test holds this list to the crate's folder.
 const PLUGIN_API: &[(&str, &str)] = &[
-    ("Cargo.toml", include_str!("../../plugin-api/Cargo.toml")),
-    ("README.md", include_str!("../../plugin-api/README.md")),
-    ("src/abi.rs", include_str!("../../plugin-api/src/abi.rs")),
+    (
+        "Cargo.toml",
+        include_str!("../../../../plugin-api/Cargo.toml"),
+    ),
+    (
+        "README.md",
+        include_str!("../../../../plugin-api/README.md"),
+    ),
+    (
+        "src/abi.rs",
+        include_str!("../../../../plugin-api/src/abi.rs"),
+    ),
     (
         "src/blocking.rs",
-        include_str!("../../plugin-api/src/blocking.rs"),
+        include_str!("../../../../plugin-api/src/blocking.rs"),
     ),
     (
         "src/classify.rs",
-        include_str!("../../plugin-api/src/classify.rs"),
+        include_str!("../../../../plugin-api/src/classify.rs"),
     ),
     (
         "src/convert.rs",
-        include_str!("../../plugin-api/src/convert.rs"),
+        include_str!("../../../../plugin-api/src/convert.rs"),
     ),
     (
         "src/export.rs",
-        include_str!("../../plugin-api/src/export.rs"),
+        include_str!("../../../../plugin-api/src/export.rs"),
     ),
-    ("src/ffi.rs", include_str!("../../plugin-api/src/ffi.rs")),
+    (
+        "src/ffi.rs",
+        include_str!("../../../../plugin-api/src/ffi.rs"),
+    ),
     (
         "src/history.rs",
-        include_str!("../../plugin-api/src/history.rs"),
+        include_str!("../../../../plugin-api/src/history.rs"),
     ),
     (
         "src/hosted.rs",
-        include_str!("../../plugin-api/src/hosted.rs"),
+        include_str!("../../../../plugin-api/src/hosted.rs"),
     ),
-    ("src/lib.rs", include_str!("../../plugin-api/src/lib.rs")),
+    (
+        "src/lib.rs",
+        include_str!("../../../../plugin-api/src/lib.rs"),
+    ),
     (
         "src/module.rs",
-        include_str!("../../plugin-api/src/module.rs"),
+        include_str!("../../../../plugin-api/src/module.rs"),
     ),
     (
         "src/services.rs",
-        include_str!("../../plugin-api/src/services.rs"),
+        include_str!("../../../../plugin-api/src/services.rs"),
     ),
     (
         "src/types.rs",
-        include_str!("../../plugin-api/src/types.rs"),
+        include_str!("../../../../plugin-api/src/types.rs"),
     ),
     (
         "tests/symbol.rs",
-        include_str!("../../plugin-api/tests/symbol.rs"),
+        include_str!("../../../../plugin-api/tests/symbol.rs"),
     ),
 ];
 

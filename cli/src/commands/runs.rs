@@ -8,9 +8,13 @@ use clap::Subcommand;
 use super::{
     actors::{actor_not_found, not_found_as},
     jobs::{self, RUN_COLUMNS, RUN_FIELDS},
-    note,
+};
+use crate::{
+    args::PageArgs,
+    context::Context,
+    error::CliError,
+    output::note,
     output::{json_items, write_body},
-    CliError, Context, PageArgs,
 };
 use apify_host::{ActorJobStatus, ListRunsOptions, ResurrectOptions};
 

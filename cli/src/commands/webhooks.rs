@@ -2,11 +2,8 @@
 
 use clap::Subcommand;
 
-use super::{
-    actors::{actor_not_found, not_found_as},
-    output::json_items,
-    CliError, Context, PageArgs,
-};
+use super::actors::{actor_not_found, not_found_as};
+use crate::{args::PageArgs, context::Context, error::CliError, output::json_items};
 
 const FIELDS: &[&str] = &[
     "id",

@@ -1,9 +1,6 @@
 //! The Actor commands (`call`, `actors`, `runs`, `builds`, `task`), run as the real binary
 //! against the local API running the example Actors of `examples/actors` as child processes.
 
-#[path = "support/cli.rs"]
-mod cli;
-
 use std::{
     process::Stdio,
     time::{Duration, Instant},
@@ -11,7 +8,7 @@ use std::{
 
 use serde_json::{json, Value};
 
-use cli::{ok, ok_json, run_with, stderr, Env};
+use crate::support::{ok, ok_json, run_with, stderr, Env};
 
 const TOKEN: &str = "cli-actors-token-81d2";
 

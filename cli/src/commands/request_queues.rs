@@ -3,11 +3,13 @@
 use clap::Subcommand;
 use serde_json::Value;
 
-use super::{
+use crate::{
+    args::LsArgs,
+    context::Context,
+    error::CliError,
     input::{require_objects, InputSource},
-    note,
+    output::note,
     output::{json_items, Column},
-    CliError, Context, LsArgs,
 };
 use apify_host::BatchAddOptions;
 

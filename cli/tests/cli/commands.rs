@@ -1,15 +1,12 @@
 //! Every `apify-host` command, run as the real binary against the local Apify API
 //! (`apify-local-api`) started in-process on 127.0.0.1.
 
-#[path = "support/cli.rs"]
-mod cli;
-
 use std::process::Stdio;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use cli::{bare_cmd, closed_port_url, ok, ok_json, stderr, Env};
+use crate::support::{bare_cmd, closed_port_url, ok, ok_json, stderr, Env};
 
 const TOKEN: &str = "cli-test-token-5f0c";
 

@@ -6,7 +6,10 @@ use apify_conformance::{Outcome, Status, Subject};
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::{input::InputSource, transport_new::TemplateKind, CliError, Context};
+mod new;
+
+use crate::{context::Context, error::CliError, input::InputSource};
+use new::TemplateKind;
 
 /// Transport commands.
 #[derive(Debug, Subcommand)]
@@ -121,7 +124,10 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
     match cmd {
         TransportCommand::Info => {
             let s = ctx.config.select_transport()?;
-            let (description, source) = (super::redact(&s.description), super::redact(&s.source));
+            let (description, source) = (
+                crate::logging::redact(&s.description),
+                crate::logging::redact(&s.source),
+            );
             let info = Info {
                 transport: &description,
                 source: &source,
@@ -133,7 +139,8 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
             let report = ctx.config.inspect_plugin(&path);
             // The report is text for people whatever --output says: it has no JSON form. It
             // quotes what the plugin said (about its options, a proxy URL with a password...).
-            ctx.out().text(&super::redact(&report.to_string()))?;
+            ctx.out()
+                .text(&crate::logging::redact(&report.to_string()))?;
             if report.ok() {
                 Ok(())
             } else {
@@ -151,7 +158,7 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
             format,
         } => check(ctx, path, options, cases, list, format).await,
         TransportCommand::New { name, kind, dir } => {
-            let made = super::transport_new::write_project(&dir, &name, kind)?;
+            let made = new::write_project(&dir, &name, kind)?;
             let lib = name.replace('-', "_");
             ctx.out().text(&format!(
                 "wrote {}\nnext: cd {} && cargo build --release && apify-host transport check \
@@ -234,12 +241,12 @@ async fn check(
         None => ctx.config.plugin_options(),
     };
     let loaded = apify_host::load_plugin(&path, &ctx.config.plugin_load_options(&path))
-        .map_err(|e| CliError::usage(super::redact(&e.to_string())))?;
+        .map_err(|e| CliError::usage(crate::logging::redact(&e.to_string())))?;
     let client = loaded.new_client(&options).map_err(|mut e| {
         if from_flag {
             e.fix = "Fix the JSON given to --options".into();
         }
-        CliError::usage(super::redact(&e.to_string()))
+        CliError::usage(crate::logging::redact(&e.to_string()))
     })?;
     let m = &loaded.metadata;
     let plugin = PluginSummary {
@@ -265,12 +272,12 @@ async fn check(
             plugin.capabilities.join(", "),
             plugin.path
         );
-        out.text(&super::redact(&head))?;
+        out.text(&crate::logging::redact(&head))?;
     }
     let mut outcomes = Vec::new();
     for case in selected {
         let mut outcome = Outcome::of(case, subject.clone()).await;
-        outcome.why = super::redact(&outcome.why);
+        outcome.why = crate::logging::redact(&outcome.why);
         if text {
             let label = match outcome.result {
                 Status::Pass => "pass",

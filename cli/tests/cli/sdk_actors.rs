@@ -22,9 +22,6 @@
 //! list is never needed for an IP host, and `npm start` runs with `update-notifier=false`
 //! (the projects' `.npmrc`).
 
-#[path = "support/cli.rs"]
-mod cli;
-
 use std::{
     collections::{BTreeSet, HashMap},
     convert::Infallible,
@@ -39,7 +36,7 @@ use apify_host::{ApifyClient, CallOptions, ListItemsOptions, RunInput, StartOpti
 use apify_local_api::LocalApiConfig;
 use serde_json::{json, Value};
 
-use cli::Env;
+use crate::support::Env;
 
 const TOKEN: &str = "sdk-actors-token-7f3a";
 /// Pages of the static site.

@@ -7,7 +7,7 @@ use std::{io::IsTerminal, io::Write, time::Duration};
 
 use futures_util::StreamExt;
 
-use super::{input::InputSource, CliError};
+use crate::{error::CliError, input::InputSource};
 use apify_host::{ActorJobStatus, ApifyClient, Build, Run, RunInput, StartOptions};
 
 /// Fields shown first for a run.
@@ -304,7 +304,8 @@ impl Spinner {
     fn write_stderr(&self, bytes: &[u8]) {
         let write = || {
             let mut err = std::io::stderr().lock();
-            let _ = err.write_all(super::redact(&String::from_utf8_lossy(bytes)).as_bytes());
+            let _ =
+                err.write_all(crate::logging::redact(&String::from_utf8_lossy(bytes)).as_bytes());
             let _ = err.flush();
         };
         match &self.0 {

@@ -6,11 +6,9 @@
 //!   the token never shows in its output;
 //! - [`ok`], [`ok_json`] and [`stderr`] read an [`Output`].
 //!
-//! Included by each test binary with `#[path = "support/cli.rs"] mod cli;`.
+//! [`prism`] is the contract test's mock server and recording proxy.
 
-// Each test binary compiles its own copy of this module and uses only part of it; what one
-// binary leaves unused would otherwise be reported as dead code there.
-#![allow(dead_code)]
+pub mod prism;
 
 use std::{
     io::Write,

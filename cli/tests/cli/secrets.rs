@@ -5,12 +5,9 @@
 //! password in the options; config errors next to a token value; warnings about token files
 //! others can read; dot segments as keys and ids.
 
-#[path = "support/cli.rs"]
-mod cli;
-
 use std::{os::unix::fs::PermissionsExt, path::PathBuf, process::Output};
 
-use cli::{closed_port, reqwest_plugin, stderr, Env};
+use crate::support::{self, closed_port, reqwest_plugin, stderr, Env};
 
 const TOKEN: &str = "cli-secrets-tok-5151";
 const PROXY_PASSWORD: &str = "secretpw";
@@ -215,7 +212,7 @@ fn a_token_others_can_read_is_warned_about() {
 #[test]
 fn dot_keys_and_ids_are_refused_before_sending() {
     let env = Env::new(TOKEN);
-    let created = cli::ok_json(&env.run(&["-o", "json", "key-value-stores", "create", "s"]));
+    let created = support::ok_json(&env.run(&["-o", "json", "key-value-stores", "create", "s"]));
     let id = created["id"].as_str().unwrap().to_string();
     let before = env.requests();
     let records = format!("/v2/key-value-stores/{id}/records");
