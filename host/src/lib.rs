@@ -66,3 +66,101 @@ pub(crate) const RUSTC_VERSION: &str = env!("APIFY_HOST_RUSTC_VERSION");
 
 /// The default API base URL.
 pub const DEFAULT_API_URL: &str = "https://api.apify.com";
+
+/// The client, its errors, every resource client (async and blocking) and the values a caller
+/// may hand to another thread or task are `Send + Sync`; the streams are `Send` (as reqwest
+/// states for its own types). A compile-time check: nothing runs.
+fn _assert_impls() {
+    fn assert_send<T: Send>() {}
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    macro_rules! send_sync {
+        ($($t:ty),* $(,)?) => {$( assert_send_sync::<$t>(); )*};
+    }
+
+    send_sync!(
+        ApifyClient,
+        ApifyClientBuilder,
+        Error,
+        ErrorKind,
+        ApiError,
+        PluginLoadError,
+        TransportError,
+        HttpSettings,
+        AbortHandle,
+        StatisticsSnapshot,
+        Redactor,
+        Token,
+        // The resource clients.
+        ActorClient,
+        ActorCollectionClient,
+        ActorEnvVarClient,
+        ActorEnvVarCollectionClient,
+        ActorVersionClient,
+        ActorVersionCollectionClient,
+        BuildClient,
+        BuildCollectionClient,
+        DatasetClient,
+        DatasetCollectionClient,
+        KeyValueStoreClient,
+        KeyValueStoreCollectionClient,
+        LogClient,
+        RequestQueueClient,
+        RequestQueueCollectionClient,
+        RunClient,
+        RunCollectionClient,
+        ScheduleClient,
+        ScheduleCollectionClient,
+        StoreCollectionClient,
+        TaskClient,
+        TaskCollectionClient,
+        UserClient,
+        WebhookClient,
+        WebhookCollectionClient,
+        WebhookDispatchClient,
+        WebhookDispatchCollectionClient,
+        // The blocking facade.
+        blocking::ApifyClient,
+        blocking::ActorClient,
+        blocking::ActorCollectionClient,
+        blocking::ActorEnvVarClient,
+        blocking::ActorEnvVarCollectionClient,
+        blocking::ActorVersionClient,
+        blocking::ActorVersionCollectionClient,
+        blocking::BuildClient,
+        blocking::BuildCollectionClient,
+        blocking::DatasetClient,
+        blocking::DatasetCollectionClient,
+        blocking::KeyValueStoreClient,
+        blocking::KeyValueStoreCollectionClient,
+        blocking::LogClient,
+        blocking::RequestQueueClient,
+        blocking::RequestQueueCollectionClient,
+        blocking::RunClient,
+        blocking::RunCollectionClient,
+        blocking::ScheduleClient,
+        blocking::ScheduleCollectionClient,
+        blocking::StoreCollectionClient,
+        blocking::TaskClient,
+        blocking::TaskCollectionClient,
+        blocking::UserClient,
+        blocking::WebhookClient,
+        blocking::WebhookCollectionClient,
+        blocking::WebhookDispatchClient,
+        blocking::WebhookDispatchCollectionClient,
+    );
+
+    // Streams and background followers: movable to another task or thread.
+    assert_send::<ByteStream>();
+    assert_send::<StreamedBody>();
+    assert_send::<RecordStream>();
+    assert_send::<ItemStream<serde_json::Value>>();
+    assert_send::<ApiResponse>();
+    assert_send::<StreamedLog>();
+    assert_send::<StatusMessageWatcher>();
+    assert_send::<blocking::BodyReader>();
+    assert_send::<blocking::RecordReader>();
+    assert_send::<blocking::Iter<serde_json::Value>>();
+    assert_send::<blocking::StreamedLog>();
+    assert_send::<blocking::StatusMessageWatcher>();
+}

@@ -53,25 +53,18 @@ pub struct Actor {
     /// The technical name (`hello-world`).
     pub name: String,
     /// The owner's username.
-    #[serde(default)]
     pub username: Option<String>,
     /// The owner's user id.
-    #[serde(default)]
     pub user_id: Option<String>,
     /// The human-readable title.
-    #[serde(default)]
     pub title: Option<String>,
     /// The description.
-    #[serde(default)]
     pub description: Option<String>,
     /// Whether it is published in the Store.
-    #[serde(default)]
     pub is_public: Option<bool>,
     /// Creation time (ISO 8601).
-    #[serde(default)]
     pub created_at: Option<String>,
     /// Last modification time (ISO 8601).
-    #[serde(default)]
     pub modified_at: Option<String>,
     /// Every other field the API sent (`versions`, `defaultRunOptions`, `stats`, ...).
     #[serde(flatten)]

@@ -14,10 +14,10 @@ pub struct EnvVar {
     /// The name.
     pub name: String,
     /// The value (the API leaves out the value of a secret).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// Whether the value is secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_secret: Option<bool>,
     /// Every other field the API sent.
     #[serde(flatten)]

@@ -13,13 +13,10 @@ pub struct ActorVersion {
     /// The version number (`0.1`).
     pub version_number: String,
     /// `SOURCE_FILES`, `GIT_REPO`, `TARBALL` or `GITHUB_GIST`.
-    #[serde(default)]
     pub source_type: Option<String>,
     /// The tag its builds get.
-    #[serde(default)]
     pub build_tag: Option<String>,
     /// Whether the environment variables apply to the build too.
-    #[serde(default)]
     pub apply_env_vars_to_build: Option<bool>,
     /// Every other field the API sent (`sourceFiles`, `gitRepoUrl`, `envVars`, ...).
     #[serde(flatten)]

@@ -19,18 +19,14 @@ pub struct Build {
     /// The build id.
     pub id: String,
     /// The Actor's id.
-    #[serde(default)]
     pub act_id: Option<String>,
     /// The status.
     pub status: ActorJobStatus,
     /// The build number (`0.1.23`).
-    #[serde(default)]
     pub build_number: Option<String>,
     /// Start time (ISO 8601).
-    #[serde(default)]
     pub started_at: Option<String>,
     /// End time (ISO 8601), once finished.
-    #[serde(default)]
     pub finished_at: Option<String>,
     /// Every other field the API sent (`meta`, `stats`, `options`, `usage`, ...).
     #[serde(flatten)]

@@ -55,31 +55,22 @@ pub struct Dataset {
     /// The dataset id.
     pub id: String,
     /// The name; unnamed datasets have none.
-    #[serde(default)]
     pub name: Option<String>,
     /// The owner's user id.
-    #[serde(default)]
     pub user_id: Option<String>,
     /// Creation time (ISO 8601).
-    #[serde(default)]
     pub created_at: Option<String>,
     /// Last modification time (ISO 8601).
-    #[serde(default)]
     pub modified_at: Option<String>,
     /// Last access time (ISO 8601).
-    #[serde(default)]
     pub accessed_at: Option<String>,
     /// Number of items.
-    #[serde(default)]
     pub item_count: Option<u64>,
     /// Number of non-empty items.
-    #[serde(default)]
     pub clean_item_count: Option<u64>,
     /// The Actor that created it, if any.
-    #[serde(default)]
     pub act_id: Option<String>,
     /// The Actor run that created it, if any.
-    #[serde(default)]
     pub act_run_id: Option<String>,
     /// Every other field the API sent.
     #[serde(flatten)]
@@ -107,7 +98,6 @@ impl std::fmt::Debug for Dataset {
 pub struct DatasetStatistics {
     /// Per-field statistics (`min`, `max`, `nullCount`, `emptyCount`), when the dataset has a
     /// fields schema.
-    #[serde(default)]
     pub field_statistics: Option<serde_json::Map<String, serde_json::Value>>,
     /// Every other field the API sent.
     #[serde(flatten)]

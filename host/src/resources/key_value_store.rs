@@ -21,28 +21,20 @@ pub struct KeyValueStore {
     /// The store id.
     pub id: String,
     /// The name; unnamed stores have none.
-    #[serde(default)]
     pub name: Option<String>,
     /// The owner's user id.
-    #[serde(default)]
     pub user_id: Option<String>,
     /// The owner's username.
-    #[serde(default)]
     pub username: Option<String>,
     /// Creation time (ISO 8601).
-    #[serde(default)]
     pub created_at: Option<String>,
     /// Last modification time (ISO 8601).
-    #[serde(default)]
     pub modified_at: Option<String>,
     /// Last access time (ISO 8601).
-    #[serde(default)]
     pub accessed_at: Option<String>,
     /// The Actor that created it, if any.
-    #[serde(default)]
     pub act_id: Option<String>,
     /// The Actor run that created it, if any.
-    #[serde(default)]
     pub act_run_id: Option<String>,
     /// Every other field the API sent.
     #[serde(flatten)]
@@ -71,7 +63,6 @@ pub struct KeyValueStoreKey {
     /// The record key.
     pub key: String,
     /// The record size in bytes.
-    #[serde(default)]
     pub size: Option<u64>,
     /// Every other field the API sent (e.g. `recordPublicUrl`).
     #[serde(flatten)]
@@ -99,13 +90,11 @@ pub struct ListOfKeys {
     #[serde(default)]
     pub limit: u64,
     /// The key this page starts after.
-    #[serde(default)]
     pub exclusive_start_key: Option<String>,
     /// Whether more keys follow.
     #[serde(default)]
     pub is_truncated: bool,
     /// Where the next page starts (exclusive).
-    #[serde(default)]
     pub next_exclusive_start_key: Option<String>,
 }
 

@@ -30,31 +30,22 @@ pub struct RequestQueue {
     /// The queue id.
     pub id: String,
     /// The name; unnamed queues have none.
-    #[serde(default)]
     pub name: Option<String>,
     /// The owner's user id.
-    #[serde(default)]
     pub user_id: Option<String>,
     /// Creation time (ISO 8601).
-    #[serde(default)]
     pub created_at: Option<String>,
     /// Last modification time (ISO 8601).
-    #[serde(default)]
     pub modified_at: Option<String>,
     /// Last access time (ISO 8601).
-    #[serde(default)]
     pub accessed_at: Option<String>,
     /// Requests ever added.
-    #[serde(default)]
     pub total_request_count: Option<u64>,
     /// Requests handled.
-    #[serde(default)]
     pub handled_request_count: Option<u64>,
     /// Requests not handled yet.
-    #[serde(default)]
     pub pending_request_count: Option<u64>,
     /// Whether more than one client has written to the queue.
-    #[serde(default)]
     pub had_multiple_clients: Option<bool>,
     /// Every other field the API sent.
     #[serde(flatten)]
@@ -75,19 +66,18 @@ super::base::deserialize_with_extra! {
 #[non_exhaustive]
 pub struct QueueRequest {
     /// The request id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The key requests are de-duplicated by.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unique_key: Option<String>,
     /// The URL.
-    #[serde(default)]
     pub url: String,
     /// The HTTP method.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     /// How many times processing was retried.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_count: Option<u64>,
     /// Every other field the API sent.
     #[serde(flatten)]
@@ -106,13 +96,10 @@ super::base::deserialize_with_extra! {
 #[non_exhaustive]
 pub struct RequestQueueHead {
     /// The limit the API applied.
-    #[serde(default)]
     pub limit: Option<u64>,
     /// When the queue last changed.
-    #[serde(default)]
     pub queue_modified_at: Option<String>,
     /// Whether more than one client has written to the queue.
-    #[serde(default)]
     pub had_multiple_clients: Option<bool>,
     /// The requests.
     pub items: Vec<QueueRequest>,
@@ -134,22 +121,16 @@ super::base::deserialize_with_extra! {
 #[non_exhaustive]
 pub struct LockedRequestQueueHead {
     /// The limit the API applied.
-    #[serde(default)]
     pub limit: Option<u64>,
     /// How long the locks last, in seconds.
-    #[serde(default)]
     pub lock_secs: Option<u64>,
     /// When the queue last changed.
-    #[serde(default)]
     pub queue_modified_at: Option<String>,
     /// Whether any client holds locks in the queue.
-    #[serde(default)]
     pub queue_has_locked_requests: Option<bool>,
     /// The client key the locks belong to.
-    #[serde(default)]
     pub client_key: Option<String>,
     /// Whether more than one client has written to the queue.
-    #[serde(default)]
     pub had_multiple_clients: Option<bool>,
     /// The locked requests (each with its `lockExpiresAt` in `extra`).
     pub items: Vec<QueueRequest>,
@@ -173,10 +154,8 @@ pub struct RequestOperationInfo {
     /// The request id.
     pub request_id: String,
     /// Whether a request with the same unique key was there already.
-    #[serde(default)]
     pub was_already_present: bool,
     /// Whether that request was handled already.
-    #[serde(default)]
     pub was_already_handled: bool,
     /// Every other field the API sent.
     #[serde(flatten)]
@@ -196,16 +175,16 @@ super::base::deserialize_with_extra! {
 #[non_exhaustive]
 pub struct ProcessedRequest {
     /// The request id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// The unique key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unique_key: Option<String>,
     /// Whether it was there already (batch add).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub was_already_present: Option<bool>,
     /// Whether it was handled already (batch add).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub was_already_handled: Option<bool>,
     /// Every other field the API sent.
     #[serde(flatten)]
@@ -224,13 +203,13 @@ super::base::deserialize_with_extra! {
 #[non_exhaustive]
 pub struct UnprocessedRequest {
     /// The unique key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unique_key: Option<String>,
     /// The URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The HTTP method.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     /// Every other field the API sent.
     #[serde(flatten)]
@@ -264,16 +243,12 @@ pub struct ListOfRequests {
     /// The requests.
     pub items: Vec<QueueRequest>,
     /// The limit the API applied.
-    #[serde(default)]
     pub limit: Option<u64>,
     /// The (deprecated) start id this page follows.
-    #[serde(default)]
     pub exclusive_start_id: Option<String>,
     /// The cursor of this page.
-    #[serde(default)]
     pub cursor: Option<String>,
     /// The cursor of the next page, if there is one.
-    #[serde(default)]
     pub next_cursor: Option<String>,
     /// Every other field the API sent.
     #[serde(flatten)]
@@ -312,7 +287,6 @@ pub struct ListRequestsOptions {
 #[non_exhaustive]
 pub struct RequestLockInfo {
     /// When the lock expires (ISO 8601).
-    #[serde(default)]
     pub lock_expires_at: Option<String>,
     /// Every other field the API sent.
     #[serde(flatten)]
@@ -331,7 +305,6 @@ super::base::deserialize_with_extra! {
 #[non_exhaustive]
 pub struct UnlockRequestsResult {
     /// How many requests were unlocked.
-    #[serde(default)]
     pub unlocked_count: u64,
     /// Every other field the API sent.
     #[serde(flatten)]

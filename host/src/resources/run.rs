@@ -24,42 +24,30 @@ pub struct Run {
     /// The run id.
     pub id: String,
     /// The Actor's id.
-    #[serde(default)]
     pub act_id: Option<String>,
     /// The task's id, when a task started the run.
-    #[serde(default)]
     pub actor_task_id: Option<String>,
     /// The status.
     pub status: ActorJobStatus,
     /// The status message the Actor set, if any.
-    #[serde(default)]
     pub status_message: Option<String>,
     /// Whether the status message is the run's last one.
-    #[serde(default)]
     pub is_status_message_terminal: Option<bool>,
     /// Start time (ISO 8601).
-    #[serde(default)]
     pub started_at: Option<String>,
     /// End time (ISO 8601), once finished.
-    #[serde(default)]
     pub finished_at: Option<String>,
     /// The build the run uses.
-    #[serde(default)]
     pub build_id: Option<String>,
     /// The build's number.
-    #[serde(default)]
     pub build_number: Option<String>,
     /// The exit code of the Actor's process, once finished.
-    #[serde(default)]
     pub exit_code: Option<i64>,
     /// The default dataset's id.
-    #[serde(default)]
     pub default_dataset_id: Option<String>,
     /// The default key-value store's id.
-    #[serde(default)]
     pub default_key_value_store_id: Option<String>,
     /// The default request queue's id.
-    #[serde(default)]
     pub default_request_queue_id: Option<String>,
     /// Every other field the API sent (`meta`, `stats`, `options`, `usage`, ...).
     #[serde(flatten)]

@@ -20,43 +20,30 @@ pub struct Schedule {
     /// The schedule id.
     pub id: String,
     /// The owner's user id.
-    #[serde(default)]
     pub user_id: Option<String>,
     /// The name.
-    #[serde(default)]
     pub name: Option<String>,
     /// A human-friendly title.
-    #[serde(default)]
     pub title: Option<String>,
     /// When to start, e.g. `0 8 * * *` or `@hourly`.
-    #[serde(default)]
     pub cron_expression: Option<String>,
     /// The TZ database name the cron expression is read in (default UTC).
-    #[serde(default)]
     pub timezone: Option<String>,
     /// Whether the schedule starts anything.
-    #[serde(default)]
     pub is_enabled: Option<bool>,
     /// Whether a start is skipped while the previous one still runs.
-    #[serde(default)]
     pub is_exclusive: Option<bool>,
     /// The description.
-    #[serde(default)]
     pub description: Option<String>,
     /// Creation time (ISO 8601).
-    #[serde(default)]
     pub created_at: Option<String>,
     /// Last modification time (ISO 8601).
-    #[serde(default)]
     pub modified_at: Option<String>,
     /// The next start (ISO 8601), if enabled.
-    #[serde(default)]
     pub next_run_at: Option<String>,
     /// The last start (ISO 8601), if any.
-    #[serde(default)]
     pub last_run_at: Option<String>,
     /// What it starts: `{"type": "RUN_ACTOR" | "RUN_ACTOR_TASK", ...}` objects.
-    #[serde(default)]
     pub actions: Vec<serde_json::Value>,
     /// Every other field the API sent.
     #[serde(flatten)]
@@ -76,13 +63,10 @@ super::base::deserialize_with_extra! {
 #[non_exhaustive]
 pub struct ScheduleInvocation {
     /// What happened.
-    #[serde(default)]
     pub message: Option<String>,
     /// `INFO`, `ERROR`, ...
-    #[serde(default)]
     pub level: Option<String>,
     /// When (ISO 8601).
-    #[serde(default)]
     pub created_at: Option<String>,
     /// Every other field the API sent.
     #[serde(flatten)]

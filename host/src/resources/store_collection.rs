@@ -15,34 +15,24 @@ pub struct StoreListActor {
     /// The Actor id.
     pub id: String,
     /// The title.
-    #[serde(default)]
     pub title: Option<String>,
     /// The name.
-    #[serde(default)]
     pub name: Option<String>,
     /// The owner's username (`username/name` addresses the Actor).
-    #[serde(default)]
     pub username: Option<String>,
     /// The owner's full name.
-    #[serde(default)]
     pub user_full_name: Option<String>,
     /// The description.
-    #[serde(default)]
     pub description: Option<String>,
     /// The Store categories.
-    #[serde(default)]
     pub categories: Vec<String>,
     /// The picture's URL.
-    #[serde(default)]
     pub picture_url: Option<String>,
     /// The Store page's URL.
-    #[serde(default)]
     pub url: Option<String>,
     /// Usage statistics (`totalUsers`, `totalRuns`, ...).
-    #[serde(default)]
     pub stats: Option<serde_json::Value>,
     /// The current pricing (`pricingModel`, ...).
-    #[serde(default)]
     pub current_pricing_info: Option<serde_json::Value>,
     /// Every other field the API sent.
     #[serde(flatten)]

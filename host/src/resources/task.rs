@@ -22,25 +22,18 @@ pub struct Task {
     /// The task id.
     pub id: String,
     /// The Actor it runs.
-    #[serde(default)]
     pub act_id: Option<String>,
     /// The name.
-    #[serde(default)]
     pub name: Option<String>,
     /// The owner's username.
-    #[serde(default)]
     pub username: Option<String>,
     /// The human-readable title.
-    #[serde(default)]
     pub title: Option<String>,
     /// Creation time (ISO 8601).
-    #[serde(default)]
     pub created_at: Option<String>,
     /// Last modification time (ISO 8601).
-    #[serde(default)]
     pub modified_at: Option<String>,
     /// The saved input.
-    #[serde(default)]
     pub input: Option<serde_json::Value>,
     /// Every other field the API sent (`options`, `stats`, ...).
     #[serde(flatten)]

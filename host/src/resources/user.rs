@@ -19,19 +19,14 @@ use crate::{
 #[non_exhaustive]
 pub struct User {
     /// The user id.
-    #[serde(default)]
     pub id: Option<String>,
     /// The username.
-    #[serde(default)]
     pub username: Option<String>,
     /// The email (own account only).
-    #[serde(default)]
     pub email: Option<String>,
     /// Whether the account pays (own account only).
-    #[serde(default)]
     pub is_paying: Option<bool>,
     /// When the account was created (ISO 8601).
-    #[serde(default)]
     pub created_at: Option<String>,
     /// Every other field the API sent (`profile`, `plan`, `proxy`, ...).
     #[serde(flatten)]
@@ -50,19 +45,14 @@ super::base::deserialize_with_extra! {
 #[non_exhaustive]
 pub struct MonthlyUsage {
     /// The cycle: `startAt`, `endAt` (ISO 8601).
-    #[serde(default)]
     pub usage_cycle: Option<serde_json::Value>,
     /// Usage per service (`ACTOR_COMPUTE_UNITS`, `DATASET_READS`, ...) over the cycle.
-    #[serde(default)]
     pub monthly_service_usage: serde_json::Map<String, serde_json::Value>,
     /// Usage per day of the cycle.
-    #[serde(default)]
     pub daily_service_usages: Vec<serde_json::Value>,
     /// The cycle's total in USD before the volume discount.
-    #[serde(default)]
     pub total_usage_credits_usd_before_volume_discount: Option<f64>,
     /// The cycle's total in USD after the volume discount.
-    #[serde(default)]
     pub total_usage_credits_usd_after_volume_discount: Option<f64>,
     /// Every other field the API sent.
     #[serde(flatten)]
@@ -81,13 +71,10 @@ super::base::deserialize_with_extra! {
 #[non_exhaustive]
 pub struct AccountLimits {
     /// The cycle: `startAt`, `endAt` (ISO 8601).
-    #[serde(default)]
     pub monthly_usage_cycle: Option<serde_json::Value>,
     /// The limits (`maxMonthlyUsageUsd`, `maxActorMemoryGbytes`, `dataRetentionDays`, ...).
-    #[serde(default)]
     pub limits: serde_json::Map<String, serde_json::Value>,
     /// The current usage against them (`monthlyUsageUsd`, `actorMemoryGbytes`, ...).
-    #[serde(default)]
     pub current: serde_json::Map<String, serde_json::Value>,
     /// Every other field the API sent.
     #[serde(flatten)]

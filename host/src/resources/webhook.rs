@@ -21,43 +21,30 @@ pub struct Webhook {
     /// The webhook id.
     pub id: String,
     /// The owner's user id.
-    #[serde(default)]
     pub user_id: Option<String>,
     /// Creation time (ISO 8601).
-    #[serde(default)]
     pub created_at: Option<String>,
     /// Last modification time (ISO 8601).
-    #[serde(default)]
     pub modified_at: Option<String>,
     /// Whether it fires once, for one run.
-    #[serde(default)]
     pub is_ad_hoc: Option<bool>,
     /// The events that fire it, e.g. `ACTOR.RUN.SUCCEEDED`.
-    #[serde(default)]
     pub event_types: Vec<String>,
     /// Whose events: `{"actorId"}`, `{"actorTaskId"}` or `{"actorRunId"}`.
-    #[serde(default)]
     pub condition: serde_json::Map<String, serde_json::Value>,
     /// The URL it calls.
-    #[serde(default)]
     pub request_url: Option<String>,
     /// The payload template.
-    #[serde(default)]
     pub payload_template: Option<String>,
     /// The headers template.
-    #[serde(default)]
     pub headers_template: Option<String>,
     /// Whether `{{...}}` inside string values of the templates is interpolated too.
-    #[serde(default)]
     pub should_interpolate_strings: Option<bool>,
     /// Whether TLS errors of the target are ignored.
-    #[serde(default)]
     pub ignore_ssl_errors: Option<bool>,
     /// Whether a failed call is not retried.
-    #[serde(default)]
     pub do_not_retry: Option<bool>,
     /// The description.
-    #[serde(default)]
     pub description: Option<String>,
     /// Every other field the API sent (`lastDispatch`, `stats`, ...).
     #[serde(flatten)]

@@ -15,25 +15,18 @@ pub struct WebhookDispatch {
     /// The dispatch id.
     pub id: String,
     /// The owner's user id.
-    #[serde(default)]
     pub user_id: Option<String>,
     /// The webhook it dispatched.
-    #[serde(default)]
     pub webhook_id: Option<String>,
     /// Creation time (ISO 8601).
-    #[serde(default)]
     pub created_at: Option<String>,
     /// `ACTIVE`, `SUCCEEDED` or `FAILED`.
-    #[serde(default)]
     pub status: Option<String>,
     /// The event, e.g. `ACTOR.RUN.SUCCEEDED`.
-    #[serde(default)]
     pub event_type: Option<String>,
     /// The event's data (`actorId`, `actorRunId`, ...).
-    #[serde(default)]
     pub event_data: Option<serde_json::Value>,
     /// The HTTP calls made (`startedAt`, `finishedAt`, `errorMessage`, `responseStatus`, ...).
-    #[serde(default)]
     pub calls: Vec<serde_json::Value>,
     /// Every other field the API sent.
     #[serde(flatten)]
