@@ -52,6 +52,17 @@ pub use http::{
     TimeoutTier, UploadBody,
 };
 pub use redact::{redact, Redactor, MASK};
+
+/// What a caller needs to consume the crate's streams: `use apify_host::prelude::*;`.
+///
+/// [`RecordStream`], [`StreamedBody`], [`ByteStream`] and the `iterate_*` [`ItemStream`]s are
+/// [`Stream`]s; [`TryStreamExt`] adds `try_next`, `try_collect`, ... and [`StreamExt`] adds
+/// `next`, `map`, ... (the `futures-util` 0.3 traits, re-exported so no extra dependency is
+/// needed).
+pub mod prelude {
+    pub use futures_core::Stream;
+    pub use futures_util::{StreamExt, TryStreamExt};
+}
 pub use resources::*;
 pub use token::Token;
 pub use transport::{

@@ -115,6 +115,36 @@ async fn dataset_items_paginate_iterate_and_stream() {
     assert_eq!(lines.len(), 3);
     assert_eq!(serde_json::from_str::<Value>(lines[2]).unwrap()["n"], 2);
 
+    // The StreamedBody is itself the Stream; its metadata as methods.
+    let opts = DownloadItemsOptions {
+        format: "jsonl".into(),
+        items: ListItemsOptions {
+            limit: Some(3),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut body = dataset.stream_items(&opts).await.unwrap();
+    assert!(
+        body.content_type().is_some_and(|t| t.contains("jsonl")),
+        "{:?}",
+        body.content_type()
+    );
+    let mut streamed = Vec::new();
+    while let Some(chunk) = body.try_next().await.unwrap() {
+        streamed.extend_from_slice(&chunk);
+    }
+    assert_eq!(&streamed[..], &bytes[..]);
+    if let Some(n) = body.content_length() {
+        assert_eq!(n, bytes.len() as u64);
+    }
+    let body = dataset.stream_items(&opts).await.unwrap();
+    let mut read = Vec::new();
+    tokio::io::copy(&mut body.into_async_read(), &mut read)
+        .await
+        .unwrap();
+    assert_eq!(&read[..], &bytes[..]);
+
     // Metadata, update, statistics, delete.
     let got = dataset.get().await.unwrap().expect("dataset exists");
     assert_eq!(got.item_count, Some(2501));
@@ -254,6 +284,67 @@ async fn key_value_records_and_large_streamed_record() {
         chunks > 1,
         "the body arrived in {chunks} chunk(s): it was buffered"
     );
+
+    // The RecordStream is itself the Stream, with the metadata as methods.
+    let mut rec = kvs
+        .stream_record("big")
+        .await
+        .unwrap()
+        .expect("record exists");
+    assert_eq!(rec.key(), "big");
+    assert_eq!(rec.content_type(), Some("application/octet-stream"));
+    assert_eq!(rec.content_length(), Some(16 << 20));
+    let mut hasher = Sha256::new();
+    let mut len = 0usize;
+    while let Some(chunk) = rec.try_next().await.unwrap() {
+        len += chunk.len();
+        hasher.update(&chunk);
+    }
+    assert_eq!(len, 16 << 20);
+    assert_eq!(hex::encode(hasher.finalize()), expected);
+
+    // into_async_read + tokio::io::copy, down to a file.
+    let rec = kvs
+        .stream_record("big")
+        .await
+        .unwrap()
+        .expect("record exists");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    let mut file = tokio::fs::File::create(&path).await.unwrap();
+    let copied = tokio::io::copy(&mut rec.into_async_read(), &mut file)
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::flush(&mut file).await.unwrap();
+    drop(file);
+    assert_eq!(copied, 16 << 20);
+    let on_disk = std::fs::read(&path).unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&on_disk)), expected);
+
+    // A small text record: the bytes themselves, and its content type.
+    kvs.set_record_bytes("small", &b"tiny value"[..], "text/plain; charset=utf-8")
+        .await
+        .unwrap();
+    let rec = kvs
+        .stream_record("small")
+        .await
+        .unwrap()
+        .expect("record exists");
+    assert_eq!(rec.key(), "small");
+    assert!(
+        rec.content_type().unwrap().starts_with("text/plain"),
+        "{:?}",
+        rec.content_type()
+    );
+    assert_eq!(rec.content_length(), Some(10));
+    let chunks: Vec<bytes::Bytes> = rec.try_collect().await.unwrap();
+    assert_eq!(chunks.concat(), b"tiny value");
+    let rec = kvs.stream_record("small").await.unwrap().unwrap();
+    let mut out = Vec::new();
+    tokio::io::copy(&mut rec.into_async_read(), &mut out)
+        .await
+        .unwrap();
+    assert_eq!(out, b"tiny value");
 
     // Store and record not found.
     let ghost = client.key_value_store("no-such-store");

@@ -186,6 +186,22 @@ impl ByteStream {
         }
     }
 
+    /// The body as a [`tokio::io::AsyncRead`], for [`tokio::io::copy`] and the other
+    /// `tokio::io` helpers. A failed chunk becomes an [`std::io::Error`] whose
+    /// [`get_ref`](std::io::Error::get_ref) / [`into_inner`](std::io::Error::into_inner) is the
+    /// [`crate::Error`] (kind `TimedOut` for a timeout, `Other` otherwise).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: apify_host::ApifyClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let body = client.log("run-id").stream(false).await?.expect("log exists").into_stream();
+    /// let mut file = tokio::fs::File::create("run.log").await?;
+    /// tokio::io::copy(&mut body.into_async_read(), &mut file).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn into_async_read(self) -> impl tokio::io::AsyncRead + Send + Unpin {
+        tokio_util::io::StreamReader::new(self.map(|chunk| chunk.map_err(into_io_error)))
+    }
+
     /// Reads everything into one buffer (no copy when the body is already in memory or
     /// arrives as a single chunk).
     pub async fn collect_bytes(mut self) -> Result<Bytes, Error> {
@@ -219,6 +235,16 @@ impl Stream for ByteStream {
             Inner::Streaming(s) => s.as_mut().poll_next(cx),
         }
     }
+}
+
+/// A body error as `tokio::io` reports it, with the [`Error`] inside.
+fn into_io_error(e: Error) -> std::io::Error {
+    let kind = if e.is_timeout() {
+        std::io::ErrorKind::TimedOut
+    } else {
+        std::io::ErrorKind::Other
+    };
+    std::io::Error::new(kind, e)
 }
 
 /// A transport body with an idle limit and a length check (see
@@ -332,5 +358,52 @@ impl Stream for UntilAborted {
             Some(inner) => inner.as_mut().poll_next(cx),
             None => Poll::Ready(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod async_read_tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn into_async_read_yields_the_chunks_then_the_error_inside_an_io_error() {
+        let chunks = futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"ab")),
+            Ok(Bytes::new()),
+            Ok(Bytes::from_static(b"cd")),
+        ]);
+        let mut out = Vec::new();
+        ByteStream::from_stream(chunks)
+            .into_async_read()
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
+        assert_eq!(out, b"abcd");
+
+        let failing = futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"ab")),
+            Err(Error::decode("broken body")),
+        ]);
+        let mut out = Vec::new();
+        let err = ByteStream::from_stream(failing)
+            .into_async_read()
+            .read_to_end(&mut out)
+            .await
+            .unwrap_err();
+        assert_eq!(out, b"ab");
+        assert_eq!(err.kind(), std::io::ErrorKind::Other);
+        let inner = err.into_inner().expect("the Error is inside");
+        let inner = inner.downcast::<Error>().expect("an apify_host::Error");
+        assert!(inner.is_decode(), "{inner}");
+
+        let mut out = Vec::new();
+        ByteStream::from_bytes(Bytes::from_static(b"whole"))
+            .into_async_read()
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
+        assert_eq!(out, b"whole");
     }
 }

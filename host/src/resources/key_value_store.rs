@@ -235,13 +235,87 @@ pub struct RecordBytes {
 }
 
 /// A record whose value is still on the wire.
+///
+/// It is itself a [`Stream`](futures_core::Stream) of the value's bytes
+/// (`Result<Bytes, Error>` chunks), with the record's [`key`](RecordStream::key),
+/// [`content_type`](RecordStream::content_type) and
+/// [`content_length`](RecordStream::content_length) as methods.
+///
+/// Chunk by chunk, with [`TryStreamExt`](crate::prelude::TryStreamExt) from
+/// [`apify_host::prelude`](crate::prelude):
+///
+/// ```no_run
+/// use apify_host::prelude::*;
+///
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// let Some(mut rec) = client.key_value_store("my-store").stream_record("big").await? else {
+///     return Ok(()); // no such record
+/// };
+/// println!("{}: {:?}, {:?} bytes", rec.key(), rec.content_type(), rec.content_length());
+/// let mut total = 0;
+/// while let Some(chunk) = rec.try_next().await? {
+///     total += chunk.len();
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// Down to a file, as a [`tokio::io::AsyncRead`]:
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), Box<dyn std::error::Error>> {
+/// if let Some(rec) = client.key_value_store("my-store").stream_record("big").await? {
+///     let mut file = tokio::fs::File::create("big.bin").await?;
+///     tokio::io::copy(&mut rec.into_async_read(), &mut file).await?;
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct RecordStream {
-    /// The key.
+    /// The key. Prefer [`RecordStream::key`].
     pub key: String,
-    /// The value as a stream, with its content type and (when known) length.
+    /// The value as a stream, with its content type and (when known) length. The
+    /// `RecordStream` is itself that stream: prefer polling it directly and its methods.
     pub value: StreamedBody,
+}
+
+impl RecordStream {
+    /// The record's key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The `Content-Type` the record was stored with, if sent.
+    pub fn content_type(&self) -> Option<&str> {
+        self.value.content_type()
+    }
+
+    /// The value's length in bytes, when the server announced it and the body is not
+    /// re-encoded.
+    pub fn content_length(&self) -> Option<u64> {
+        self.value.content_length()
+    }
+
+    /// The value as a [`StreamedBody`], without the key.
+    pub fn into_body(self) -> StreamedBody {
+        self.value
+    }
+
+    /// The value as a [`tokio::io::AsyncRead`] (see [`crate::ByteStream::into_async_read`]),
+    /// for [`tokio::io::copy`].
+    pub fn into_async_read(self) -> impl tokio::io::AsyncRead + Send + Unpin {
+        self.value.into_async_read()
+    }
+}
+
+impl futures_core::Stream for RecordStream {
+    type Item = Result<Bytes, Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::pin::Pin::new(&mut self.value).poll_next(cx)
+    }
 }
 
 /// A client for one key-value store.

@@ -5,8 +5,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), apify_host::Error> {
-//! use futures_util::TryStreamExt;
-//! use apify_host::ListItemsOptions;
+//! use apify_host::{prelude::*, ListItemsOptions};
 //!
 //! let client = apify_host::ApifyClient::new("my-token")?;
 //! let dataset = client.datasets().get_or_create(Some("my-results"), None).await?;
@@ -22,7 +21,11 @@
 //! - `get`-like calls answer `Ok(None)` for a 404 `record-not-found`, `delete` is then a no-op;
 //! - `list_*` return one page, `iterate_*` return a [`futures_util::Stream`] that fetches page
 //!   after page as it is consumed;
-//! - `stream_*` return the body as a [`ByteStream`], never buffered as a whole;
+//! - `stream_*` return the body, never buffered as a whole, as a value that is itself a
+//!   [`futures_util::Stream`] of `Result<Bytes, Error>` chunks with its metadata as methods
+//!   ([`RecordStream`], [`StreamedBody`]; `into_stream()` gives the bare [`ByteStream`]), and
+//!   `into_async_read()` makes any of them a [`tokio::io::AsyncRead`]; [`crate::prelude`]
+//!   re-exports the `StreamExt`/`TryStreamExt` to consume them;
 //! - models keep the fields the API sends that they do not name in `extra`.
 
 mod actor;

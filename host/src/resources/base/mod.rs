@@ -115,13 +115,33 @@ pub struct StorageUpdate {
 }
 
 /// A streamed response body with what the headers say about it.
+///
+/// It is itself a [`Stream`] of `Result<Bytes, Error>` chunks (use it with
+/// [`TryStreamExt`](crate::prelude::TryStreamExt) / [`StreamExt`](crate::prelude::StreamExt),
+/// re-exported in [`crate::prelude`]), and [`StreamedBody::into_async_read`] makes it a
+/// [`tokio::io::AsyncRead`]. The head information is in [`StreamedBody::content_type`] and
+/// [`StreamedBody::content_length`].
+///
+/// ```no_run
+/// use apify_host::prelude::*;
+///
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// let mut items = client.dataset("my-dataset").stream_items(&Default::default()).await?;
+/// println!("{:?}, {:?} bytes", items.content_type(), items.content_length());
+/// while let Some(chunk) = items.try_next().await? {
+///     println!("{} bytes", chunk.len());
+/// }
+/// # Ok(()) }
+/// ```
 #[non_exhaustive]
 pub struct StreamedBody {
-    /// The `Content-Type` of the body, if sent.
+    /// The `Content-Type` of the body, if sent. Prefer [`StreamedBody::content_type`].
     pub content_type: Option<String>,
     /// The body's length, when the server announced it and the body is not re-encoded.
+    /// Prefer [`StreamedBody::content_length`].
     pub content_length: Option<u64>,
-    /// The body, chunk by chunk.
+    /// The body, chunk by chunk. The `StreamedBody` is itself the same [`Stream`]: poll it
+    /// directly, or take this with [`StreamedBody::into_stream`].
     pub body: ByteStream,
 }
 
@@ -153,9 +173,33 @@ impl StreamedBody {
         }
     }
 
+    /// The `Content-Type` of the body, if sent.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
+    /// The body's length, when the server announced it and the body is not re-encoded (so
+    /// it is the number of bytes the stream yields).
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
     /// The body stream alone.
     pub fn into_stream(self) -> ByteStream {
         self.body
+    }
+
+    /// The body as a [`tokio::io::AsyncRead`] (see [`ByteStream::into_async_read`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: apify_host::ApifyClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let items = client.dataset("my-dataset").stream_items(&Default::default()).await?;
+    /// let mut file = tokio::fs::File::create("items.json").await?;
+    /// tokio::io::copy(&mut items.into_async_read(), &mut file).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn into_async_read(self) -> impl tokio::io::AsyncRead + Send + Unpin {
+        self.body.into_async_read()
     }
 }
 
