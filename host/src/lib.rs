@@ -56,7 +56,8 @@ pub use redact::{redact, Redactor, MASK};
 /// What a caller needs to consume the crate's streams: `use apify_host::prelude::*;`.
 ///
 /// [`RecordStream`], [`StreamedBody`], [`ByteStream`] and the `iterate_*` [`ItemStream`]s are
-/// [`Stream`]s; [`TryStreamExt`] adds `try_next`, `try_collect`, ... and [`StreamExt`] adds
+/// [`Stream`](prelude::Stream)s; [`TryStreamExt`](prelude::TryStreamExt) adds `try_next`,
+/// `try_collect`, ... and [`StreamExt`](prelude::StreamExt) adds
 /// `next`, `map`, ... (the `futures-util` 0.3 traits, re-exported so no extra dependency is
 /// needed).
 pub mod prelude {
