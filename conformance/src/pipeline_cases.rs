@@ -42,7 +42,7 @@ pub(crate) async fn retries_5xx(s: Subject) -> CaseResult {
     let server = TestServer::start().await;
     server.script(ME, vec![Action::status(500), Action::status(503)]);
     let client = client(s.transport, &server, quick_retries(3))?;
-    let user = client.user(None).get().await;
+    let user = client.me().get().await;
     let calls = calls_to(&server, ME);
     ensure!(
         user.is_ok() && calls == 3,
@@ -57,7 +57,7 @@ pub(crate) async fn retries_reset(s: Subject) -> CaseResult {
     let server = TestServer::start().await;
     server.script(ME, vec![Action::ResetBeforeResponse]);
     let client = client(s.transport, &server, quick_retries(2))?;
-    match client.user(None).get().await {
+    match client.me().get().await {
         Ok(_) => Ok(()),
         Err(e) => Err(fail(format!(
             "a reset before the response should be retried (an IO or CONNECT error), but the \
@@ -76,7 +76,7 @@ pub(crate) async fn no_retry_4xx(s: Subject) -> CaseResult {
         )],
     );
     let client = client(s.transport, &server, quick_retries(3))?;
-    let result = client.user(None).get().await;
+    let result = client.me().get().await;
     let calls = calls_to(&server, ME);
     match result {
         Ok(_) => Err(fail("a 400 answer was reported as a success")),
@@ -104,7 +104,7 @@ pub(crate) async fn timeout_kind(s: Subject) -> CaseResult {
         .timeout_long(short)
         .timeout_max(short * 2);
     let client = client(s.transport, &server, settings)?;
-    let result = tokio::time::timeout(Duration::from_secs(20), client.user(None).get())
+    let result = tokio::time::timeout(Duration::from_secs(20), client.me().get())
         .await
         .map_err(|_| fail("the call did not end within 20 s"))?;
     let calls = calls_to(&server, ME);

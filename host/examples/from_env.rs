@@ -19,7 +19,7 @@ async fn main() -> Result<(), apify_host::Error> {
     let client = ApifyClient::from_env()?;
     eprintln!("transport: {}", client.transport_name());
 
-    let me = client.user(None).get().await?;
+    let me = client.me().get().await?;
     let username = me.and_then(|u| u.username).unwrap_or_default();
     eprintln!("user: {username}");
 

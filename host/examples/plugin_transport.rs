@@ -37,7 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transport(Arc::new(transport))
         .build()?;
     // Retries, timeouts, errors and statistics are the pipeline's, whatever the transport.
-    let me = client.user(None).get().await?;
+    let me = client.me().get().await?;
     println!("{}", me.and_then(|u| u.username).unwrap_or_default());
     Ok(())
 }

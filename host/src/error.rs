@@ -61,7 +61,8 @@ pub struct Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The API answered 404 ([`Error::is_not_found`]; [`Error::is_record_not_found`] narrows it).
+    /// The API answered 404 ([`Error::is_not_found`]; [`Error::is_record_not_found`] narrows it),
+    /// or a resource went away while it was used (the run `call` waits for: no status then).
     NotFound,
     /// The API answered 429 Too Many Requests on the last attempt.
     RateLimited,
@@ -136,6 +137,8 @@ enum Repr {
     Config(String),
     Misuse(String),
     Aborted(String),
+    /// A resource that existed went away while the client was using it (not an API answer).
+    Vanished(String),
 }
 
 impl Error {
@@ -184,6 +187,12 @@ impl Error {
         Error::new(Repr::Config(message.into()))
     }
 
+    /// A resource the client was using (e.g. the run `call` waits for) went away:
+    /// [`ErrorKind::NotFound`], without an [`ApiError`].
+    pub(crate) fn vanished(message: impl Into<String>) -> Self {
+        Error::new(Repr::Vanished(message.into()))
+    }
+
     /// The library was called where it cannot work (see [`ErrorKind::Misuse`]).
     pub(crate) fn misuse(message: impl Into<String>) -> Self {
         Error::new(Repr::Misuse(message.into()))
@@ -214,6 +223,7 @@ impl Error {
             Repr::Config(_) => ErrorKind::Config,
             Repr::Misuse(_) => ErrorKind::Misuse,
             Repr::Aborted(_) => ErrorKind::Aborted,
+            Repr::Vanished(_) => ErrorKind::NotFound,
         }
     }
 
@@ -405,9 +415,11 @@ impl fmt::Display for Error {
             Repr::Transport(e) => e.fmt(f),
             Repr::PluginLoad(e) => write_redacted(f, format_args!("{e}")),
             Repr::InvalidInput(m) => write_redacted(f, format_args!("invalid input: {m}")),
-            Repr::Decode(m) | Repr::Config(m) | Repr::Misuse(m) | Repr::Aborted(m) => {
-                write_redacted(f, format_args!("{m}"))
-            }
+            Repr::Decode(m)
+            | Repr::Config(m)
+            | Repr::Misuse(m)
+            | Repr::Aborted(m)
+            | Repr::Vanished(m) => write_redacted(f, format_args!("{m}")),
         }?;
         match &self.context {
             Some(c) => write_redacted(f, format_args!("; {c}")),

@@ -5,7 +5,7 @@
 //! // Token, API URL, retries and the transport (built-in, or a plugin `.so`) from
 //! // APIFY_TOKEN, APIFY_API_BASE_URL, APIFY_TRANSPORT_PLUGIN and the config file.
 //! let client = apify_host::ApifyClient::from_env()?;
-//! let me = client.user(None).get().await?;
+//! let me = client.me().get().await?;
 //! let ds = client.datasets().get_or_create(Some("results"), None).await?;
 //! client.dataset(&ds.id).push_items(&serde_json::json!([{"url": "https://a.example"}])).await?;
 //! # Ok(()) }

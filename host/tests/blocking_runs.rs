@@ -70,11 +70,7 @@ fn call_returns_the_finished_run_after_several_polls() {
     let (api, client) = setup_with(|c| c.max_wait_for_finish = Duration::from_secs(1));
     let input = RunInput::Json(json!({ "sleepSecs": 3, "items": [{ "n": 1 }] }));
     let started = Instant::now();
-    let run = client
-        .actor("echo")
-        .call(Some(&input), &quiet())
-        .unwrap()
-        .expect("the run exists");
+    let run = client.actor("echo").call(Some(&input), &quiet()).unwrap();
     let took = started.elapsed();
     assert_eq!(run.status, ActorJobStatus::Succeeded, "{run:?}");
     assert!(
@@ -157,7 +153,7 @@ fn wait_for_finish_finds_a_run_that_appears_during_the_grace() {
     }
     let run = client
         .actor("echo")
-        .start(Some(&json!({ "items": [] }).into()), &StartOptions::new())
+        .start(Some(&json!({ "items": [] })), &StartOptions::new())
         .unwrap();
     let found = waiter.join().unwrap().unwrap().expect("the run is found");
     assert_eq!(found.id, run.id);
@@ -207,14 +203,12 @@ fn last_succeeded_run_dataset_goes_through_the_alias_path() {
     let (api, client) = setup();
     let echo = client.actor("echo");
     let good = echo
-        .call(Some(&json!({ "items": [{ "ok": true }] }).into()), &quiet())
-        .unwrap()
+        .call(Some(&json!({ "items": [{ "ok": true }] })), &quiet())
         .unwrap();
     assert_eq!(good.status, ActorJobStatus::Succeeded);
     // Not JSON: the Actor's `jq` fails, and the last run is a failed one.
     let bad = echo
         .call(Some(&RunInput::raw("text/plain", "not json")), &quiet())
-        .unwrap()
         .unwrap();
     assert_eq!(bad.status, ActorJobStatus::Failed, "{bad:?}");
     let items = echo
@@ -293,7 +287,7 @@ fn the_log_is_followed_while_the_run_writes_it() {
     let run = client
         .actor("slow-fail")
         .start(
-            Some(&json!({ "count": 5, "intervalSecs": "0.3" }).into()),
+            Some(&json!({ "count": 5, "intervalSecs": "0.3" })),
             &StartOptions::new(),
         )
         .unwrap();

@@ -560,7 +560,7 @@ async fn batch_add_resends_unprocessed_requests_then_reports_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_and_log() {
     let (api, client) = setup().await;
-    let me = client.user(None).get().await.unwrap().expect("user");
+    let me = client.me().get().await.unwrap().expect("user");
     assert_eq!(me.username.as_deref(), Some("local-user"));
     assert!(me.extra.contains_key("plan"));
 

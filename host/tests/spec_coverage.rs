@@ -845,7 +845,7 @@ fn table() -> Vec<(&'static str, Op)> {
         (
             "user.get (me)",
             op!(|c| {
-                c.user(None).get().await?;
+                c.me().get().await?;
             }),
         ),
         (
@@ -857,19 +857,19 @@ fn table() -> Vec<(&'static str, Op)> {
         (
             "user.monthly_usage",
             op!(|c| {
-                c.user(None).monthly_usage().await?;
+                c.me().monthly_usage().await?;
             }),
         ),
         (
             "user.limits",
             op!(|c| {
-                c.user(None).limits().await?;
+                c.me().limits().await?;
             }),
         ),
         (
             "user.update_limits",
             op!(|c| {
-                c.user(None)
+                c.me()
                     .update_limits(&LimitsUpdate {
                         max_monthly_usage_usd: Some(300.0),
                         data_retention_days: Some(90),
@@ -1413,7 +1413,7 @@ fn actor_rows() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 c.actor(ID)
                     .call(
-                        Some(&json!({}).into()),
+                        Some(&json!({})),
                         &CallOptions::new(StartOptions::new())
                             .wait(Duration::from_secs(1))
                             .log(LogRedirect::Off),

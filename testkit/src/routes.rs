@@ -148,7 +148,7 @@ fn small_body() -> &'static [u8] {
 }
 
 /// ~1 KiB, shaped like the Apify "get user" (`/v2/users/me`) response: the benches' full-client
-/// route (`client.user(None).get()`), also served by their dedicated minimal server.
+/// route (`client.me().get()`), also served by their dedicated minimal server.
 pub fn user_me_body() -> &'static [u8] {
     static BODY: OnceLock<Vec<u8>> = OnceLock::new();
     BODY.get_or_init(|| {

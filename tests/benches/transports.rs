@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Columns:
-//! - small GETs through the FULL client (`ApifyClient::user(None).get()`: pipeline, headers,
+//! - small GETs through the FULL client (`ApifyClient::me().get()`: pipeline, headers,
 //!   JSON decoding of `GET /v2/users/me`, ~1 KiB `{"data":{...}}`), sequential and with 32 in
 //!   flight, calls/s. `wrk` hits the same URL on the same server with keep-alive: `-t1 -c1`
 //!   for sequential, `-t2 -c32` for 32 in flight (its "Requests/sec").
@@ -451,7 +451,7 @@ async fn measure(
     // The calls run as tasks on the client runtime's workers, as a program on a multi-thread
     // runtime runs its work (a `block_on` caller is a thread of its own: every call would then
     // wake a worker and be woken back). 32 in flight: 32 tasks, each with its share of the calls.
-    let user = client.user(None);
+    let user = client.me();
     let seq = tokio::spawn(async move {
         // Warm the pool.
         for _ in 0..50 {
@@ -470,7 +470,7 @@ async fn measure(
     let start = Instant::now();
     let tasks: Vec<_> = (0..32)
         .map(|k| {
-            let user = client.user(None);
+            let user = client.me();
             let n = par_n / 32 + usize::from(k < par_n % 32);
             tokio::spawn(async move {
                 for _ in 0..n {

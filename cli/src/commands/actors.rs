@@ -129,7 +129,7 @@ pub async fn run(ctx: &Context, cmd: ActorsCommand) -> Result<(), CliError> {
             let client = ctx.authed_client()?;
             let started = client
                 .actor(&actor)
-                .start(input.as_ref(), &opts)
+                .start(input.as_ref().map(|i| i as _), &opts)
                 .await
                 .map_err(|e| not_found_as(e, || actor_not_found(&actor)))?;
             note(format!(
@@ -160,7 +160,7 @@ pub async fn call(ctx: &Context, args: CallArgs) -> Result<(), CliError> {
     let client = ctx.authed_client()?;
     let started = client
         .actor(&args.actor)
-        .start(input.as_ref(), &opts)
+        .start(input.as_ref().map(|i| i as _), &opts)
         .await
         .map_err(|e| not_found_as(e, || actor_not_found(&args.actor)))?;
     if !args.silent {

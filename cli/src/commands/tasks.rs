@@ -61,7 +61,7 @@ pub async fn run(ctx: &Context, cmd: TaskCommand) -> Result<(), CliError> {
             let client = ctx.authed_client()?;
             let started = client
                 .task(&task)
-                .start(input.as_ref(), &opts)
+                .start(input.as_ref().map(|v| v as _), &opts)
                 .await
                 .map_err(|e| not_found_as(e, || task_not_found(&task)))?;
             if !silent {

@@ -16,7 +16,7 @@ pub async fn run(ctx: &Context, cmd: UsersCommand) -> Result<(), CliError> {
     match cmd {
         UsersCommand::Me => {
             let client = ctx.authed_client()?;
-            match client.user(None).get().await? {
+            match client.me().get().await? {
                 Some(user) => ctx.out().object(&user, &["id", "username", "email"]),
                 None => Err(CliError::failure(
                     "the API found no user for this token (404 on /v2/users/me)",

@@ -32,7 +32,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use apify_host::{ApifyClient, CallOptions, ListItemsOptions, RunInput, StartOptions};
+use apify_host::{ApifyClient, CallOptions, ListItemsOptions, StartOptions};
 use apify_local_api::LocalApiConfig;
 use serde_json::{json, Value};
 
@@ -333,10 +333,9 @@ impl Harness {
         let started = Instant::now();
         let opts = CallOptions::new(StartOptions::new().run_timeout(RUN_TIMEOUT))
             .wait(CALL_DEADLINE - Duration::from_secs(10));
-        let input = RunInput::Json(input.clone());
         let actor = self.client.actor(&self.actor);
         let result = self.rt.block_on(async {
-            tokio::time::timeout(CALL_DEADLINE, actor.call(Some(&input), &opts)).await
+            tokio::time::timeout(CALL_DEADLINE, actor.call(Some(input), &opts)).await
         });
         eprintln!(
             "{}: ApifyClient::actor().call took {:.1?}",
@@ -349,8 +348,7 @@ impl Harness {
                 self.actor
             ),
             Ok(Err(e)) => panic!("actor({}).call failed: {e}", self.actor),
-            Ok(Ok(None)) => panic!("actor({}).call: the run vanished", self.actor),
-            Ok(Ok(Some(run))) => run,
+            Ok(Ok(run)) => run,
         };
         let run = self.get_run(&run.id);
         self.assert_succeeded(&run);

@@ -11,7 +11,7 @@ use super::{
 use crate::{
     Actor, ActorJobStatus, ActorListOptions, ActorVersion, Build, BuildOptions, CallOptions,
     ChargeOptions, EnvVar, Error, ListPage, ListRunsOptions, PageOptions, ResurrectOptions, Run,
-    RunInput, RunUpdate, StartOptions, Task,
+    RunInput, RunUpdate, StartOptions, Task, ToRunInput,
 };
 
 blocking_client! {
@@ -27,8 +27,8 @@ blocking_client! {
         call fn get(&self) -> Result<Option<Actor>, Error>;
         call fn update(&self, fields: &(impl Serialize + ?Sized)) -> Result<Actor, Error>;
         call fn delete(&self) -> Result<(), Error>;
-        call fn start(&self, input: Option<&RunInput>, opts: &StartOptions) -> Result<Run, Error>;
-        call fn call(&self, input: Option<&RunInput>, opts: &CallOptions) -> Result<Option<Run>, Error>;
+        call fn start(&self, input: Option<&(dyn ToRunInput + Sync)>, opts: &StartOptions) -> Result<Run, Error>;
+        call fn call(&self, input: Option<&(dyn ToRunInput + Sync)>, opts: &CallOptions) -> Result<Run, Error>;
         call fn build(&self, version_number: &str, opts: &BuildOptions) -> Result<Build, Error>;
         child fn builds(&self) -> BuildCollectionClient;
         child fn runs(&self) -> RunCollectionClient;
@@ -83,7 +83,7 @@ blocking_client! {
         call fn delete(&self) -> Result<(), Error>;
         call fn abort(&self, gracefully: Option<bool>) -> Result<Run, Error>;
         call fn wait_for_finish(&self, wait: Option<Duration>) -> Result<Option<Run>, Error>;
-        call fn metamorph(&self, target_actor_id: &str, build: Option<&str>, input: Option<&RunInput>) -> Result<Run, Error>;
+        call fn metamorph(&self, target_actor_id: &str, build: Option<&str>, input: Option<&(dyn ToRunInput + Sync)>) -> Result<Run, Error>;
         call fn resurrect(&self, opts: &ResurrectOptions) -> Result<Run, Error>;
         call fn reboot(&self) -> Result<Run, Error>;
         child fn dataset(&self) -> DatasetClient;
@@ -123,8 +123,8 @@ blocking_client! {
         call fn get(&self) -> Result<Option<Task>, Error>;
         call fn update(&self, fields: &(impl Serialize + ?Sized)) -> Result<Task, Error>;
         call fn delete(&self) -> Result<(), Error>;
-        call fn start(&self, input: Option<&serde_json::Value>, opts: &StartOptions) -> Result<Run, Error>;
-        call fn call(&self, input: Option<&serde_json::Value>, opts: &StartOptions, wait: Option<Duration>) -> Result<Option<Run>, Error>;
+        call fn start(&self, input: Option<&(dyn ToRunInput + Sync)>, opts: &StartOptions) -> Result<Run, Error>;
+        call fn call(&self, input: Option<&(dyn ToRunInput + Sync)>, opts: &StartOptions, wait: Option<Duration>) -> Result<Run, Error>;
         call fn get_input(&self) -> Result<Option<serde_json::Value>, Error>;
         call fn update_input(&self, input: &serde_json::Value) -> Result<serde_json::Value, Error>;
         call fn publish(&self) -> Result<Task, Error>;

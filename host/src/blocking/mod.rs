@@ -115,6 +115,10 @@ impl ApifyClient {
     pub fn user(&self, id: Option<&str>) -> UserClient {
         self.wrap(self.inner.user(id))
     }
+    /// The owner of the token (`/v2/users/me`): `user(None)`.
+    pub fn me(&self) -> UserClient {
+        self.wrap(self.inner.me())
+    }
     /// The log of a run or build.
     pub fn log(&self, id: &str) -> LogClient {
         self.wrap(self.inner.log(id))

@@ -266,6 +266,11 @@ impl ApifyClient {
         UserClient::new(&self.pipeline, id)
     }
 
+    /// The owner of the token (`/v2/users/me`): `user(None)`.
+    pub fn me(&self) -> UserClient {
+        self.user(None)
+    }
+
     /// The log of an Actor run or build.
     pub fn log(&self, id: &str) -> LogClient {
         LogClient::new(&self.pipeline, id)

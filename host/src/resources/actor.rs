@@ -4,14 +4,15 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), apify_host::Error> {
-//! use apify_host::{ApifyClient, CallOptions, RunInput};
+//! use apify_host::{ApifyClient, CallOptions};
+//! use serde_json::json;
 //!
 //! let client = ApifyClient::new("my-token")?;
-//! let input = RunInput::from(serde_json::json!({ "startUrls": [{ "url": "https://a.example" }] }));
+//! let input = json!({ "startUrls": [{ "url": "https://a.example" }] });
 //! // Starts the run, follows its log in `tracing` (target `apify.actor`; only if a subscriber
 //! // listens there) and waits until it ends.
 //! let run = client.actor("apify/hello-world").call(Some(&input), &CallOptions::default()).await?;
-//! println!("{:?}", run.map(|r| r.status));
+//! println!("{:?}", run.status);
 //! # Ok(()) }
 //! ```
 //!
@@ -34,9 +35,9 @@ use http::Method;
 use serde::Serialize;
 
 use super::{
-    ActorJobStatus, ActorVersionClient, ActorVersionCollectionClient, Build, BuildClient,
-    BuildCollectionClient, ResourceClient, Run, RunClient, RunCollectionClient, RunInput,
-    StartOptions,
+    base::to_run_input, ActorJobStatus, ActorVersionClient, ActorVersionCollectionClient, Build,
+    BuildClient, BuildCollectionClient, ResourceClient, Run, RunClient, RunCollectionClient,
+    RunInput, StartOptions, ToRunInput,
 };
 use crate::{
     http::{ApiRequest, Pipeline, TimeoutTier},
@@ -208,25 +209,64 @@ impl ActorClient {
     }
 
     /// Starts a run and answers it at once (or after `opts.wait_for_finish` seconds at most).
-    pub async fn start(&self, input: Option<&RunInput>, opts: &StartOptions) -> Result<Run, Error> {
-        start_run(&self.res, input, opts).await
+    /// `input`: see [`call`](Self::call).
+    pub async fn start(
+        &self,
+        input: Option<&(dyn ToRunInput + Sync)>,
+        opts: &StartOptions,
+    ) -> Result<Run, Error> {
+        let input = to_run_input(input)?;
+        start_run(&self.res, input.as_ref(), opts).await
     }
 
     /// Starts a run and waits until it ends (or `opts.wait` has passed), meanwhile redirecting
     /// its log and status messages as `opts.log` says (by default into `tracing`, only if a
-    /// subscriber listens to `apify.actor`: see [`CallOptions`] for the cost). Answers the last state of the run;
-    /// `None` if it vanished.
+    /// subscriber listens to `apify.actor`: see [`CallOptions`] for the cost). Answers the last
+    /// state of the run; a run that vanished meanwhile is an error of kind
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
+    ///
+    /// `input` is `None` (the Actor's default input) or a reference to a [`RunInput`] or to any
+    /// [`Serialize`] value, sent as JSON:
+    ///
+    /// ```no_run
+    /// # async fn run(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+    /// use apify_host::{CallOptions, RunInput};
+    /// use serde_json::json;
+    ///
+    /// let actor = client.actor("apify~hello-world");
+    /// let opts = CallOptions::default();
+    /// actor.call(None, &opts).await?;
+    /// actor.call(Some(&json!({ "message": "hi" })), &opts).await?;
+    /// let value = json!({ "message": "hi" });
+    /// actor.call(Some(&value), &opts).await?;
+    /// let input = RunInput::raw("text/plain", "hi");
+    /// let run = actor.call(Some(&input), &opts).await?;
+    /// println!("{} ended {:?}", run.id, run.status);
+    /// # Ok(()) }
+    /// ```
     pub async fn call(
         &self,
-        input: Option<&RunInput>,
+        input: Option<&(dyn ToRunInput + Sync)>,
         opts: &CallOptions,
-    ) -> Result<Option<Run>, Error> {
+    ) -> Result<Run, Error> {
         let start = StartOptions {
             wait_for_finish: None,
             ..opts.start.clone()
         };
         let started_id = self.start(input, &start).await?.id;
         let run = RunClient::new(self.res.pipeline(), &started_id);
+        self.follow(&run, &started_id, opts)
+            .await?
+            .ok_or_else(|| vanished_run(&started_id))
+    }
+
+    /// Waits for the started run, redirecting its log as `opts.log` says.
+    async fn follow(
+        &self,
+        run: &RunClient,
+        started_id: &str,
+        opts: &CallOptions,
+    ) -> Result<Option<Run>, Error> {
         match opts.log {
             LogRedirect::Off => run.wait_for_finish(opts.wait).await,
             // Nobody would see the log: spare its requests. Its messages go out at every level
@@ -335,6 +375,13 @@ impl ActorClient {
             .timeout(TimeoutTier::Medium);
         self.res.drain(input.attach(req)?).await.map(|_| true)
     }
+}
+
+/// The error of a `call` whose run went away while it was waited for.
+pub(crate) fn vanished_run(id: &str) -> Error {
+    Error::vanished(format!(
+        "the run {id} disappeared while it was being waited for"
+    ))
 }
 
 /// `{res}/runs/last` with its filters as default parameters: shared by Actors and tasks.
@@ -467,6 +514,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_run_that_vanishes_during_call_is_a_not_found_error() {
+        let server = TestServer::start().await;
+        server.script(
+            "/v2/actors/a1/runs",
+            vec![Action::json(
+                201,
+                json!({"data": {"id": "r9", "actId": "a1", "status": "READY"}}),
+            )],
+        );
+        // `/v2/actor-runs/r9` is not scripted: the test server answers 404 record-not-found.
+        let actor = ActorClient::new(&test_pipeline(&server.url("")), "a1");
+        let opts = CallOptions::new(StartOptions::new())
+            .wait(Duration::from_millis(200))
+            .log(LogRedirect::Off);
+        let e = actor.call(Some(&json!({"q": 1})), &opts).await.unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::NotFound, "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "the run r9 disappeared while it was being waited for"
+        );
+        assert!(e.api_error().is_none());
+    }
+
+    #[tokio::test]
     async fn call_waits_and_redirects_the_log_and_the_status_message() {
         let server = TestServer::start().await;
         let run = |status: &str, message: &str| {
@@ -502,11 +573,7 @@ mod tests {
         let _guard = tracing::subscriber::set_default(Capture(events.clone()));
 
         let actor = ActorClient::new(&test_pipeline(&server.url("")), "a1");
-        let done = actor
-            .call(None, &CallOptions::default())
-            .await
-            .unwrap()
-            .unwrap();
+        let done = actor.call(None, &CallOptions::default()).await.unwrap();
         assert_eq!(done.status, ActorJobStatus::Succeeded);
         let events = events.lock().unwrap().clone();
         let prefix = "my-actor runId:r1 -> ";
@@ -614,10 +681,7 @@ mod tests {
         );
         let actor = ActorClient::new(&test_pipeline(&server.url("")), "a");
         let opts = StartOptions::new().memory_mbytes(256).build("beta");
-        let started = actor
-            .start(Some(&json!({"q": 1}).into()), &opts)
-            .await
-            .unwrap();
+        let started = actor.start(Some(&json!({"q": 1})), &opts).await.unwrap();
         assert_eq!(started.status, ActorJobStatus::Ready);
         let raw = RunInput::raw("text/plain", "hello");
         actor.start(Some(&raw), &StartOptions::new()).await.unwrap();

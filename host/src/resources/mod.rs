@@ -63,7 +63,9 @@ mod base;
 
 pub(crate) use base::ResourceClient;
 pub(crate) use base::{by_cursor, Paging};
-pub use base::{ActorJobStatus, AdHocWebhook, Extra, PageOptions, RunInput, StartOptions};
+pub use base::{
+    ActorJobStatus, AdHocWebhook, Extra, PageOptions, RunInput, StartOptions, ToRunInput,
+};
 pub use base::{ItemStream, ListOptions, ListPage, StorageUpdate, StreamedBody};
 
 base::resource_client!(

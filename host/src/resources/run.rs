@@ -8,8 +8,9 @@ use rand::{distr::Alphanumeric, Rng};
 use serde::Serialize;
 
 use super::{
-    base::duration_secs, ActorJobStatus, DatasetClient, KeyValueStoreClient, LogClient,
-    RequestQueueClient, ResourceClient, RunInput, StatusMessageWatcher, StreamedLog,
+    base::{duration_secs, to_run_input},
+    ActorJobStatus, DatasetClient, KeyValueStoreClient, LogClient, RequestQueueClient,
+    ResourceClient, StatusMessageWatcher, StreamedLog, ToRunInput,
 };
 use crate::{
     http::{Pipeline, TimeoutTier},
@@ -194,8 +195,9 @@ impl RunClient {
         &self,
         target_actor_id: &str,
         build: Option<&str>,
-        input: Option<&RunInput>,
+        input: Option<&(dyn ToRunInput + Sync)>,
     ) -> Result<Run, Error> {
+        let input = to_run_input(input)?;
         let mut req = self
             .res
             .sub(Method::POST, &["metamorph"])
@@ -203,7 +205,7 @@ impl RunClient {
             .query("targetActorId", target_actor_id.replace('/', "~"))
             .query("build", build)
             .timeout(TimeoutTier::Medium);
-        if let Some(input) = input {
+        if let Some(input) = &input {
             req = input.attach(req)?;
         }
         self.res.data(req).await
@@ -417,7 +419,7 @@ mod tests {
         let _ = run.request_queue().get().await;
         let _ = run.log().get(false).await;
         let _ = run
-            .metamorph("me/other", Some("beta"), Some(&json!({"a": 1}).into()))
+            .metamorph("me/other", Some("beta"), Some(&json!({"a": 1})))
             .await;
         let seen: Vec<(String, Option<String>)> = server
             .requests()

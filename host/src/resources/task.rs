@@ -6,8 +6,9 @@ use http::Method;
 use serde::Serialize;
 
 use super::{
-    actor::{last_run, start_run},
-    ActorJobStatus, ResourceClient, Run, RunClient, RunCollectionClient, RunInput, StartOptions,
+    actor::{last_run, start_run, vanished_run},
+    base::to_run_input,
+    ActorJobStatus, ResourceClient, Run, RunClient, RunCollectionClient, StartOptions, ToRunInput,
 };
 use crate::{
     http::{Pipeline, TimeoutTier},
@@ -75,29 +76,44 @@ impl TaskClient {
         self.res.delete().await
     }
 
-    /// Starts a run of the task; `input` (a JSON object) overrides fields of the saved input.
+    /// Starts a run of the task; `input` (a JSON object: a `serde_json::Value` or any
+    /// [`Serialize`] value) overrides fields of the saved input.
     /// `opts.force_permission_level` is for Actors only and is not sent.
     pub async fn start(
         &self,
-        input: Option<&serde_json::Value>,
+        input: Option<&(dyn ToRunInput + Sync)>,
         opts: &StartOptions,
     ) -> Result<Run, Error> {
         let opts = StartOptions {
             force_permission_level: None,
             ..opts.clone()
         };
-        let input = input.cloned().map(RunInput::Json);
+        let input = to_run_input(input)?;
         start_run(&self.res, input.as_ref(), &opts).await
     }
 
     /// Starts a run and waits until it ends or `wait` has passed (`None`: without limit);
-    /// answers the last state of the run, `None` if it vanished.
+    /// answers the last state of the run. A run that vanished meanwhile is an error of kind
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
+    ///
+    /// ```no_run
+    /// # async fn run(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+    /// use apify_host::StartOptions;
+    /// use serde_json::json;
+    ///
+    /// let task = client.task("me~my-task");
+    /// let opts = StartOptions::default();
+    /// task.call(None, &opts, None).await?;
+    /// let run = task.call(Some(&json!({ "maxItems": 10 })), &opts, None).await?;
+    /// println!("{} ended {:?}", run.id, run.status);
+    /// # Ok(()) }
+    /// ```
     pub async fn call(
         &self,
-        input: Option<&serde_json::Value>,
+        input: Option<&(dyn ToRunInput + Sync)>,
         opts: &StartOptions,
         wait: Option<Duration>,
-    ) -> Result<Option<Run>, Error> {
+    ) -> Result<Run, Error> {
         let start = StartOptions {
             wait_for_finish: None,
             ..opts.clone()
@@ -105,7 +121,8 @@ impl TaskClient {
         let run = self.start(input, &start).await?;
         RunClient::new(self.res.pipeline(), &run.id)
             .wait_for_finish(wait)
-            .await
+            .await?
+            .ok_or_else(|| vanished_run(&run.id))
     }
 
     /// The task's saved input; `None` if the task does not exist.

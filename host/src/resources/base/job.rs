@@ -134,6 +134,34 @@ impl RunInput {
     }
 }
 
+/// What [`ActorClient::call`](crate::ActorClient::call) and its siblings take as input, behind
+/// a reference: a [`RunInput`] as it is, any other [`Serialize`] value (a `serde_json::Value`,
+/// your own struct...) as JSON. So `Some(&json!({..}))`, `Some(&value)`, `Some(&input)` and
+/// `None` all fit an `Option<&(dyn ToRunInput + Sync)>`.
+pub trait ToRunInput {
+    /// The input to send.
+    fn to_run_input(&self) -> Result<RunInput, Error>;
+}
+
+impl ToRunInput for RunInput {
+    fn to_run_input(&self) -> Result<RunInput, Error> {
+        Ok(self.clone())
+    }
+}
+
+impl<T: Serialize> ToRunInput for T {
+    fn to_run_input(&self) -> Result<RunInput, Error> {
+        RunInput::json(self)
+    }
+}
+
+/// `input` as a [`RunInput`], once, before any request.
+pub(crate) fn to_run_input(
+    input: Option<&(dyn ToRunInput + Sync)>,
+) -> Result<Option<RunInput>, Error> {
+    input.map(ToRunInput::to_run_input).transpose()
+}
+
 impl From<serde_json::Value> for RunInput {
     fn from(v: serde_json::Value) -> Self {
         RunInput::Json(v)

@@ -22,7 +22,8 @@ use http::Method;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 pub(crate) use job::duration_secs;
-pub use job::{ActorJobStatus, AdHocWebhook, RunInput, StartOptions};
+pub(crate) use job::to_run_input;
+pub use job::{ActorJobStatus, AdHocWebhook, RunInput, StartOptions, ToRunInput};
 pub use model::Extra;
 pub(crate) use model::{deserialize_with_extra, ExtraBuilder, KeySeed};
 pub use pagination::ItemStream;
