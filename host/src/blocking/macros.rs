@@ -37,6 +37,12 @@ macro_rules! blocking_client {
             rt: super::runtime::Rt,
         }
 
+        // Like the async clients, every blocking client is `Send + Sync`.
+        const _: () = {
+            const fn assert_send_sync<T: Send + Sync>() {}
+            assert_send_sync::<$name>()
+        };
+
         impl $crate::blocking::macros::IntoBlocking for crate::$name {
             type Blocking = $name;
             fn into_blocking(self, rt: super::runtime::Rt) -> $name {

@@ -215,6 +215,13 @@ impl Stream for StreamedBody {
 /// timeout override. The client must hold its [`ResourceClient`] in a field named `res`.
 macro_rules! resource_client {
     ($($client:ident),* $(,)?) => {$(
+        // Every resource client can be handed to another thread or task (checked here, where
+        // the clients are listed, rather than in a second list).
+        const _: () = {
+            const fn assert_send_sync<T: Send + Sync>() {}
+            assert_send_sync::<$client>()
+        };
+
         impl $client {
             /// The same client, each of whose calls waits at most `timeout` for an attempt
             /// (doubling per retry up to the settings' `timeout_max`) instead of the call's
