@@ -170,8 +170,8 @@ pub struct PageArgs {
 
 impl PageArgs {
     /// The library's paging options.
-    pub fn options(&self) -> apify_host::PageOptions {
-        apify_host::PageOptions {
+    pub fn options(&self) -> apify_host::options::PageOptions {
+        apify_host::options::PageOptions {
             offset: self.offset,
             limit: self.limit,
             desc: self.desc.then_some(true),
@@ -192,8 +192,8 @@ pub struct LsArgs {
 
 impl LsArgs {
     /// The library's listing options.
-    pub fn options(&self) -> apify_host::ListOptions {
-        apify_host::ListOptions {
+    pub fn options(&self) -> apify_host::options::ListOptions {
+        apify_host::options::ListOptions {
             unnamed: self.unnamed.then_some(true),
             limit: self.page.limit,
             offset: self.page.offset,

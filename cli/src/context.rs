@@ -3,7 +3,10 @@
 
 use std::io::IsTerminal;
 
-use apify_host::{ApifyClient, Config, ConfigOverrides, ConfigSource};
+use apify_host::{
+    config::{Config, ConfigOverrides, ConfigSource},
+    ApifyClient,
+};
 
 use crate::{
     args::GlobalArgs,

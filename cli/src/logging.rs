@@ -7,7 +7,7 @@ use std::{
     sync::{LazyLock, RwLock},
 };
 
-use apify_host::Redactor;
+use apify_host::redact::Redactor;
 
 use crate::args::GlobalArgs;
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::CliError;
-use apify_host::StreamedBody;
+use apify_host::clients::StreamedBody;
 
 /// How data is printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

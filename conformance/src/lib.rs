@@ -10,7 +10,7 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use apify_host::HttpTransport;
+use apify_host::transport::HttpTransport;
 use apify_plugin_api::Capabilities;
 use serde::Serialize;
 

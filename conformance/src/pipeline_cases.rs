@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use apify_host::{ApifyClient, HttpSettings, HttpTransport};
+use apify_host::{pipeline::HttpSettings, transport::HttpTransport, ApifyClient};
 use http::Method;
 use testkit::{Action, TestServer};
 
@@ -178,7 +178,7 @@ fn wire(server: &TestServer) -> Vec<String> {
 
 pub(crate) async fn same_wire_as_builtin(s: Subject) -> CaseResult {
     let reference = TestServer::start().await;
-    let builtin = apify_host::BuiltinTransport::new()
+    let builtin = apify_host::transport::BuiltinTransport::new()
         .map_err(|e| fail(format!("the built-in transport did not start: {e}")))?;
     odd_workload(Arc::new(builtin), &reference).await?;
     let server = TestServer::start().await;

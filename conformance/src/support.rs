@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use apify_host::{
+use apify_host::transport::{
     HttpTransport, TransportError, TransportRequest as Request, TransportResponse as Response,
 };
 use bytes::Bytes;

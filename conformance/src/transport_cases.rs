@@ -2,7 +2,7 @@
 
 use std::{io::Write, time::Duration};
 
-use apify_host::{TransportErrorKind as ErrorKind, TransportRequestBody};
+use apify_host::transport::{TransportErrorKind as ErrorKind, TransportRequestBody};
 use apify_plugin_api::Capabilities;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -470,7 +470,11 @@ pub(crate) async fn interim_responses(s: Subject) -> CaseResult {
 }
 
 /// A body cut short as `how` says: an IO error.
-async fn cut_body(t: &dyn apify_host::HttpTransport, url: String, how: &str) -> CaseResult {
+async fn cut_body(
+    t: &dyn apify_host::transport::HttpTransport,
+    url: String,
+    how: &str,
+) -> CaseResult {
     let resp = call(t, request(Method::GET, url), "the head").await?;
     match read_all(resp).await {
         Ok(body) => Err(fail(format!(

@@ -9,7 +9,10 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use apify_host::{load_plugin, ApifyClient, PluginLoadOptions};
+use apify_host::{
+    transport::plugin::{load_plugin, PluginLoadOptions},
+    ApifyClient,
+};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

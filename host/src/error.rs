@@ -98,7 +98,7 @@ pub enum ErrorKind {
     /// The library was called where it cannot work (the blocking client inside a
     /// current-thread tokio runtime, an Actor-only call outside an Actor run): fix the code.
     Misuse,
-    /// The call was ended by its [`crate::AbortHandle`].
+    /// The call was ended by its [`crate::pipeline::AbortHandle`].
     Aborted,
 }
 
@@ -172,7 +172,7 @@ impl Error {
         Error::new(Repr::InvalidInput(message.into()))
     }
 
-    /// The call was ended by its [`crate::AbortHandle`].
+    /// The call was ended by its [`crate::pipeline::AbortHandle`].
     pub(crate) fn aborted(message: impl Into<String>) -> Self {
         Error::new(Repr::Aborted(message.into()))
     }
@@ -233,7 +233,7 @@ impl Error {
         matches!(*self.inner, Repr::Misuse(_))
     }
 
-    /// The call was ended by its [`crate::AbortHandle`].
+    /// The call was ended by its [`crate::pipeline::AbortHandle`].
     pub fn is_aborted(&self) -> bool {
         matches!(&*self.inner, Repr::Aborted(_))
     }
@@ -656,7 +656,7 @@ impl fmt::Display for TransportFailure {
 impl std::error::Error for TransportFailure {}
 
 /// Removes secrets from text that came from a server or a transport: the token (wherever and
-/// however spelled: see [`Redactor::redact`]), and every credential [`crate::redact`]
+/// however spelled: see [`Redactor::redact`]), and every credential [`crate::redact::redact`]
 /// recognises by its place (URL userinfo, `token=` and `signature=` values, `Authorization`
 /// headers): a transport may quote the URL it was given, and a URL may carry a credential that
 /// is not the client's own (a signed link).

@@ -35,7 +35,7 @@ const SECRET_PARAMS: [&str; 4] = ["token", "signature", "access_token", "passwor
 /// `signature=` values, `Authorization` headers, `Bearer` credentials).
 ///
 /// ```
-/// let r = apify_host::Redactor::new().secret("T");
+/// let r = apify_host::redact::Redactor::new().secret("T");
 /// assert_eq!(r.redact("PUT /v2/x with token T"), "PUT /v2/x with token ***");
 /// assert_eq!(
 ///     r.redact("GET http://u:pw@proxy:3128/v2/r?signature=abc&x=1"),

@@ -26,11 +26,13 @@ impl Token {
     /// Removes the token from `text` wherever it occurs and however it is spelled (percent-
     /// encoded, `Debug`- or JSON-escaped; only a token shorter than six characters must stand on
     /// word boundaries, so a one-letter token does not mangle `PUT`), and any other credential
-    /// [`crate::Redactor`] recognises (URL userinfo, `token=`/`signature=` values,
+    /// [`crate::redact::Redactor`] recognises (URL userinfo, `token=`/`signature=` values,
     /// `Authorization` headers): for messages built from server or transport text, which might
     /// echo it back.
     pub fn redact(&self, text: &str) -> String {
-        crate::Redactor::new().token(Some(self)).redact(text)
+        crate::redact::Redactor::new()
+            .token(Some(self))
+            .redact(text)
     }
 }
 

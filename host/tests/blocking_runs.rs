@@ -8,8 +8,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use apify_host::{
-    blocking, ActorJobStatus, ApifyClient, CallOptions, ChargeOptions, HttpSettings,
-    ListItemsOptions, LogRedirect, RunInput, StartOptions,
+    blocking,
+    models::{ActorJobStatus, RunInput},
+    options::{CallOptions, ChargeOptions, ListItemsOptions, LogRedirect, StartOptions},
+    pipeline::HttpSettings,
+    ApifyClient,
 };
 use apify_local_api::{LocalApi, LocalApiConfig, LoggedRequest};
 use serde_json::{json, Value};

@@ -6,8 +6,11 @@ use std::io::Read;
 use std::time::Duration;
 
 use apify_host::{
-    blocking, ApifyClient, BatchAddOptions, DownloadItemsOptions, HttpSettings, ListItemsOptions,
-    ListKeysOptions, RecordValue,
+    blocking,
+    models::RecordValue,
+    options::{BatchAddOptions, DownloadItemsOptions, ListItemsOptions, ListKeysOptions},
+    pipeline::HttpSettings,
+    ApifyClient,
 };
 use apify_local_api::{LocalApi, LocalApiConfig};
 use serde_json::{json, Value};

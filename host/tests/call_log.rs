@@ -6,7 +6,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use apify_host::{ActorJobStatus, ApifyClient, CallOptions, HttpSettings, RunInput};
+use apify_host::{
+    models::{ActorJobStatus, RunInput},
+    options::CallOptions,
+    pipeline::HttpSettings,
+    ApifyClient,
+};
 use apify_local_api::{LocalApi, LocalApiConfig, LoggedRequest};
 use serde_json::json;
 

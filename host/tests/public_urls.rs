@@ -9,9 +9,11 @@ use std::{
 };
 
 use apify_host::{
+    options::{ListItemsOptions, ListKeysOptions},
+    pipeline::HttpSettings,
     signing::{create_hmac_signature, create_storage_content_signature},
-    ApifyClient, CallFuture, HttpSettings, HttpTransport, ListItemsOptions, ListKeysOptions,
-    TransportRequest, TransportResponse,
+    transport::{CallFuture, HttpTransport, TransportRequest, TransportResponse},
+    ApifyClient,
 };
 use bytes::Bytes;
 use serde_json::{json, Value};

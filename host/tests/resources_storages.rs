@@ -4,8 +4,13 @@
 use std::time::Duration;
 
 use apify_host::{
-    ApifyClient, BatchAddOptions, DownloadItemsOptions, HttpSettings, ListItemsOptions,
-    ListKeysOptions, ListOptions, ListRequestsOptions, RecordValue, StorageUpdate,
+    models::{RecordValue, StorageUpdate},
+    options::{
+        BatchAddOptions, DownloadItemsOptions, ListItemsOptions, ListKeysOptions, ListOptions,
+        ListRequestsOptions,
+    },
+    pipeline::HttpSettings,
+    ApifyClient,
 };
 use apify_local_api::{LocalApi, LocalApiConfig, LoggedRequest};
 use futures_util::{StreamExt, TryStreamExt};

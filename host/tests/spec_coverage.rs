@@ -22,11 +22,16 @@ use futures_util::TryStreamExt;
 use serde_json::{json, Value};
 
 use apify_host::{
-    ActorJobStatus, ActorListOptions, AdHocWebhook, BatchAddOptions, BuildOptions, CallOptions,
-    ChargeOptions, DownloadItemsOptions, EnvVar, LimitsUpdate, ListItemsOptions, ListKeysOptions,
-    ListOptions, ListRequestsOptions, ListRunsOptions, LogRedirect, PageOptions, ResurrectOptions,
-    RunInput, RunUpdate, ScheduleFields, StartOptions, StorageUpdate, StoreListOptions,
-    WebhookFields,
+    models::{
+        ActorJobStatus, AdHocWebhook, EnvVar, LimitsUpdate, RunInput, RunUpdate, ScheduleFields,
+        StorageUpdate, WebhookFields,
+    },
+    options::{
+        ActorListOptions, BatchAddOptions, BuildOptions, CallOptions, ChargeOptions,
+        DownloadItemsOptions, ListItemsOptions, ListKeysOptions, ListOptions, ListRequestsOptions,
+        ListRunsOptions, LogRedirect, PageOptions, ResurrectOptions, StartOptions,
+        StoreListOptions,
+    },
 };
 use prism::Prism;
 use support::{judge, run_table, spec_operations, Op, SpecGap};

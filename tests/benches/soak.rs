@@ -16,7 +16,11 @@
 
 use std::{sync::Arc, time::Instant};
 
-use apify_host::{ApiRequest, ApifyClient, BuiltinTransport, HttpSettings, HttpTransport};
+use apify_host::{
+    pipeline::{ApiRequest, HttpSettings},
+    transport::{BuiltinTransport, HttpTransport},
+    ApifyClient,
+};
 use apify_tests::{bench_server::BenchServer, reqwest_plugin};
 use futures_util::StreamExt;
 use http::Method;

@@ -58,8 +58,10 @@ use std::{
 };
 
 use apify_host::{
-    load_plugin, ApifyClient, BuiltinTransport, HttpTransport, InProcess, PluginLoadOptions,
-    TransportRequest as Request, UploadBody,
+    pipeline::UploadBody,
+    transport::plugin::{load_plugin, PluginLoadOptions},
+    transport::{BuiltinTransport, HttpTransport, InProcess, TransportRequest as Request},
+    ApifyClient,
 };
 use apify_tests::{
     bench_server::{BenchServer, ServerKind},

@@ -12,7 +12,10 @@ pub mod matrix;
 
 use std::{path::PathBuf, sync::Arc};
 
-use apify_host::{load_plugin, HttpTransport, PluginLoadOptions};
+use apify_host::{
+    transport::plugin::{load_plugin, PluginLoadOptions},
+    transport::HttpTransport,
+};
 
 /// A transport under test, with a name for messages.
 pub struct TransportUnderTest {

@@ -11,7 +11,10 @@
 
 use std::{future::Future, path::Path, sync::Arc};
 
-use apify_host::{load_plugin, BuiltinTransport, HttpTransport, InProcess, PluginLoadOptions};
+use apify_host::{
+    transport::plugin::{load_plugin, PluginLoadOptions},
+    transport::{BuiltinTransport, HttpTransport, InProcess},
+};
 use apify_transport_reqwest::ReqwestTransport;
 use serde_json::json;
 

@@ -13,8 +13,9 @@ use std::{
 };
 
 use apify_host::{
-    ApifyClient, CallFuture, HttpSettings, HttpTransport, TransportError as Error,
-    TransportRequest as Request,
+    pipeline::HttpSettings,
+    transport::{CallFuture, HttpTransport, TransportError as Error, TransportRequest as Request},
+    ApifyClient,
 };
 use testkit::{LoggedRequest, TestServer};
 

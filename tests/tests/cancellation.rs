@@ -4,7 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use apify_host::{AbortHandle, HttpSettings, TransportRequest as Request};
+use apify_host::{
+    pipeline::{AbortHandle, HttpSettings},
+    transport::TransportRequest as Request,
+};
 use apify_tests::{pipeline_support::client_at, transport_tests, TransportUnderTest};
 use bytes::Bytes;
 use futures_util::StreamExt;

@@ -5,7 +5,11 @@
 
 use std::sync::OnceLock;
 
-use apify_host::{ApiRequest, ApifyClient, BuiltinTransport, HttpSettings};
+use apify_host::{
+    pipeline::{ApiRequest, HttpSettings},
+    transport::BuiltinTransport,
+    ApifyClient,
+};
 use http::Method;
 use proptest::prelude::*;
 use testkit::TestServer;

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use apify_host::{
-    load_plugin, HttpTransport, PluginLoadOptions, TransportRequest as Request,
-    TransportRequestBody as RequestBody,
+    transport::plugin::{load_plugin, PluginLoadOptions},
+    transport::{HttpTransport, TransportRequest as Request, TransportRequestBody as RequestBody},
 };
 use apify_tests::plugin_path;
 use bytes::Bytes;
@@ -68,7 +68,7 @@ async fn exchange(t: &dyn HttpTransport, server: &TestServer) {
     assert_eq!(got, testkit::pattern_bytes(300_000), "{}", t.name());
 
     let data = testkit::pattern_bytes(300_000);
-    let chunks: Vec<Result<Bytes, apify_host::TransportError>> = data
+    let chunks: Vec<Result<Bytes, apify_host::transport::TransportError>> = data
         .chunks(32 * 1024)
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();

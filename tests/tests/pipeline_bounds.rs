@@ -6,7 +6,10 @@
 
 use std::time::Duration;
 
-use apify_host::{ApiRequest, HttpSettings, ListItemsOptions, ListKeysOptions};
+use apify_host::{
+    options::{ListItemsOptions, ListKeysOptions},
+    pipeline::{ApiRequest, HttpSettings},
+};
 use apify_tests::{pipeline_support::*, transport_tests, TransportUnderTest};
 use futures_util::StreamExt;
 use http::Method;

@@ -4,7 +4,7 @@
 //! In its own binary: it changes the process environment, which no other test must observe, and
 //! does so before `main`, so before any transport (and its threads) exists.
 
-use apify_host::ApiRequest;
+use apify_host::pipeline::ApiRequest;
 use apify_tests::{pipeline_support::*, transport_tests, TransportUnderTest};
 use http::Method;
 use testkit::TestServer;

@@ -6,8 +6,9 @@
 use std::{sync::Arc, time::Duration};
 
 use apify_host::{
-    load_plugin, ApiRequest, HttpSettings, HttpTransport, PluginLoadOptions,
-    TransportErrorKind as ErrorKind,
+    pipeline::{ApiRequest, HttpSettings},
+    transport::plugin::{load_plugin, PluginLoadOptions},
+    transport::{HttpTransport, TransportErrorKind as ErrorKind},
 };
 use apify_tests::{pipeline_support::client_at, plugin_path};
 use http::Method;

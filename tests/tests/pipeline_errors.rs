@@ -2,7 +2,11 @@
 //! error bodies, transport errors that name their transport, and a token that never appears in
 //! an error's `Display`/`Debug` or in the logs.
 
-use apify_host::{ApiErrorKind, ApiRequest, Error, ErrorKind, HttpSettings};
+use apify_host::{
+    error::ApiErrorKind,
+    pipeline::{ApiRequest, HttpSettings},
+    Error, ErrorKind,
+};
 use apify_tests::{pipeline_support::*, transport_tests, TransportUnderTest};
 use http::Method;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! `User-Agent`, case-insensitive header merge (the caller wins), query and path encoding, JSON
 //! and raw bodies, and gzip compression (threshold, content types, caller encodings, off).
 
-use apify_host::ApiRequest;
+use apify_host::pipeline::ApiRequest;
 use apify_tests::{noise, pipeline_support::*, transport_tests, TransportUnderTest};
 use chrono::{TimeZone, Utc};
 use http::Method;

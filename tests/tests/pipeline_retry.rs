@@ -4,7 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use apify_host::{ApiErrorKind, ApiRequest, TransportError, TransportErrorKind as ErrorKind};
+use apify_host::{
+    error::ApiErrorKind,
+    pipeline::ApiRequest,
+    transport::{TransportError, TransportErrorKind as ErrorKind},
+};
 use apify_tests::{pipeline_support::*, transport_tests, TransportUnderTest};
 use http::Method;
 use serde_json::json;

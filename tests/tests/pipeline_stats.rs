@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use apify_host::{ApiRequest, ApifyClient};
+use apify_host::{pipeline::ApiRequest, ApifyClient};
 use apify_tests::{pipeline_support::*, transport_tests, TransportUnderTest};
 use http::Method;
 use testkit::{Action, TestServer};

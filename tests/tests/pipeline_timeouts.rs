@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use apify_host::{
-    ApiRequest, HttpSettings, TimeoutTier, TransportError, TransportErrorKind as ErrorKind,
+    pipeline::{ApiRequest, HttpSettings, TimeoutTier},
+    transport::{TransportError, TransportErrorKind as ErrorKind},
 };
 use apify_tests::{pipeline_support::*, transport_tests, TransportUnderTest};
 use http::Method;

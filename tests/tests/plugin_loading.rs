@@ -5,9 +5,11 @@
 use std::{os::unix::fs::PermissionsExt, path::Path, sync::Arc, time::Duration};
 
 use apify_host::{
-    inspect_plugin, load_plugin, ApiRequest, HttpSettings, HttpTransport, PluginLoadError,
-    PluginLoadFailure, PluginLoadOptions, TimeoutTier, TransportErrorKind as ErrorKind,
-    TransportRequest as Request,
+    pipeline::{ApiRequest, HttpSettings, TimeoutTier},
+    transport::plugin::{
+        inspect_plugin, load_plugin, PluginLoadError, PluginLoadFailure, PluginLoadOptions,
+    },
+    transport::{HttpTransport, TransportErrorKind as ErrorKind, TransportRequest as Request},
 };
 use apify_tests::{
     abi_fixtures::abi_fixture, pipeline_support::client_at, plugin_path, reqwest_plugin,
@@ -59,7 +61,7 @@ fn get(url: String) -> Request {
 async fn body_text(
     t: &dyn HttpTransport,
     url: String,
-) -> Result<String, apify_host::TransportError> {
+) -> Result<String, apify_host::transport::TransportError> {
     let resp = t.call(get(url)).await?;
     let mut out = Vec::new();
     let mut body = resp.body;
@@ -228,13 +230,13 @@ async fn other_minors_load_in_both_directions() {
             )
         );
 
-        let chunks: Vec<Result<Bytes, apify_host::TransportError>> = data
+        let chunks: Vec<Result<Bytes, apify_host::transport::TransportError>> = data
             .chunks(64 * 1024)
             .map(|c| Ok(Bytes::copy_from_slice(c)))
             .collect();
         let mut req = get("http://example.invalid/up".into());
         req.method = Method::PUT;
-        req.body = apify_host::TransportRequestBody::Stream {
+        req.body = apify_host::transport::TransportRequestBody::Stream {
             stream: Box::pin(futures_util::stream::iter(chunks)),
             length: Some(data.len() as u64),
         };

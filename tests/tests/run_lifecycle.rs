@@ -14,8 +14,10 @@ use std::{
 };
 
 use apify_host::{
-    ActorJobStatus, ApifyClient, CallOptions, ChargeOptions, HttpSettings, ListItemsOptions,
-    LogRedirect, RunInput, StartOptions,
+    models::{ActorJobStatus, RunInput},
+    options::{CallOptions, ChargeOptions, ListItemsOptions, LogRedirect, StartOptions},
+    pipeline::HttpSettings,
+    ApifyClient,
 };
 use apify_local_api::{LocalApi, LocalApiConfig, LoggedRequest};
 use apify_tests::{transport_tests, TransportUnderTest};

@@ -8,7 +8,10 @@
 
 use std::sync::Arc;
 
-use apify_host::{load_plugin, HttpTransport, InProcess, PluginLoadOptions};
+use apify_host::{
+    transport::plugin::{load_plugin, PluginLoadOptions},
+    transport::{HttpTransport, InProcess},
+};
 use apify_tests::{
     pipeline_support::{client_at, fast_settings, pipeline_for},
     plugin_path, transport_tests, TransportUnderTest,

@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
-use apify_host::{ApifyClient, HttpSettings, PushItemsOptions, UploadBody};
+use apify_host::{
+    options::PushItemsOptions,
+    pipeline::{HttpSettings, UploadBody},
+    ApifyClient,
+};
 use apify_local_api::{LocalApi, LocalApiConfig};
 use apify_tests::{pipeline_support::client_at, random_file, transport_tests, TransportUnderTest};
 use bytes::Bytes;

@@ -5,7 +5,10 @@ use clap::{Args, Subcommand};
 
 use super::jobs::{self, RunArgs, BUILD_FIELDS, RUN_FIELDS};
 use crate::{args::PageArgs, context::Context, error::CliError, output::json_items, output::note};
-use apify_host::{ActorListOptions, ApifyClient, BuildOptions, Error};
+use apify_host::{
+    options::{ActorListOptions, BuildOptions},
+    ApifyClient, Error,
+};
 
 const FIELDS: &[&str] = &[
     "id",
@@ -175,7 +178,7 @@ pub async fn call(ctx: &Context, args: CallArgs) -> Result<(), CliError> {
 pub async fn print_finished(
     ctx: &Context,
     client: &ApifyClient,
-    run: &apify_host::Run,
+    run: &apify_host::models::Run,
     output_dataset: bool,
 ) -> Result<(), CliError> {
     if !output_dataset {

@@ -7,7 +7,7 @@ use http::Method;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use crate::{context::Context, error::CliError, input::InputSource, output::write_body};
-use apify_host::{StreamedBody, TimeoutTier};
+use apify_host::{clients::StreamedBody, pipeline::TimeoutTier};
 
 /// Characters escaped in a user-given path: those that would end or break the path part of a
 /// URL. `%` stays, so already-encoded paths pass unchanged.

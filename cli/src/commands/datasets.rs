@@ -11,7 +11,8 @@ use crate::{
     output::{json_items, write_body, Column},
 };
 use apify_host::{
-    DownloadItemsOptions, ListItemsOptions, PushItemsOptions, MAX_PUSH_PAYLOAD_BYTES,
+    clients::MAX_PUSH_PAYLOAD_BYTES,
+    options::{DownloadItemsOptions, ListItemsOptions, PushItemsOptions},
 };
 use clap::{Args, Subcommand};
 
@@ -227,7 +228,7 @@ pub async fn run(ctx: &Context, cmd: DatasetsCommand) -> Result<(), CliError> {
             if target.get().await?.is_none() {
                 return Err(not_found(&dataset));
             }
-            let fields = apify_host::StorageUpdate {
+            let fields = apify_host::models::StorageUpdate {
                 name: Some(new_name),
                 ..Default::default()
             };

@@ -8,7 +8,11 @@ use std::{io::IsTerminal, io::Write, time::Duration};
 use futures_util::StreamExt;
 
 use crate::{error::CliError, input::InputSource};
-use apify_host::{ActorJobStatus, ApifyClient, Build, Run, RunInput, StartOptions};
+use apify_host::{
+    models::{ActorJobStatus, Build, Run, RunInput},
+    options::StartOptions,
+    ApifyClient,
+};
 
 /// Fields shown first for a run.
 pub const RUN_FIELDS: &[&str] = &[

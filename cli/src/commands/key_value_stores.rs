@@ -13,7 +13,7 @@ use crate::{
     output::note,
     output::{json_items, write_body, Column},
 };
-use apify_host::{ListKeysOptions, UploadBody};
+use apify_host::{options::ListKeysOptions, pipeline::UploadBody};
 
 const COLUMNS: &[Column] = &[("ID", "id"), ("NAME", "name"), ("MODIFIED", "modifiedAt")];
 const KEY_COLUMNS: &[Column] = &[("KEY", "key"), ("SIZE", "size")];
@@ -161,7 +161,7 @@ pub async fn run(ctx: &Context, cmd: KeyValueStoresCommand) -> Result<(), CliErr
             if target.get().await?.is_none() {
                 return Err(store_not_found(&store));
             }
-            let fields = apify_host::StorageUpdate {
+            let fields = apify_host::models::StorageUpdate {
                 name: Some(new_name),
                 ..Default::default()
             };

@@ -11,7 +11,7 @@ use crate::{
     output::note,
     output::{json_items, Column},
 };
-use apify_host::BatchAddOptions;
+use apify_host::options::BatchAddOptions;
 
 const COLUMNS: &[Column] = &[
     ("ID", "id"),

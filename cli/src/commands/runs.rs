@@ -16,7 +16,10 @@ use crate::{
     output::note,
     output::{json_items, write_body},
 };
-use apify_host::{ActorJobStatus, ListRunsOptions, ResurrectOptions};
+use apify_host::{
+    models::ActorJobStatus,
+    options::{ListRunsOptions, ResurrectOptions},
+};
 
 /// The `runs` commands.
 #[derive(Debug, Subcommand)]

@@ -55,7 +55,7 @@ pub async fn run(ctx: &Context, cmd: TaskCommand) -> Result<(), CliError> {
         } => {
             let (input, opts) = run.read()?;
             let input = match input {
-                Some(apify_host::RunInput::Json(v)) => Some(v),
+                Some(apify_host::models::RunInput::Json(v)) => Some(v),
                 _ => None,
             };
             let client = ctx.authed_client()?;

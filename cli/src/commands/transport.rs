@@ -240,8 +240,9 @@ async fn check(
         }
         None => ctx.config.plugin_options(),
     };
-    let loaded = apify_host::load_plugin(&path, &ctx.config.plugin_load_options(&path))
-        .map_err(|e| CliError::usage(crate::logging::redact(&e.to_string())))?;
+    let loaded =
+        apify_host::transport::plugin::load_plugin(&path, &ctx.config.plugin_load_options(&path))
+            .map_err(|e| CliError::usage(crate::logging::redact(&e.to_string())))?;
     let client = loaded.new_client(&options).map_err(|mut e| {
         if from_flag {
             e.fix = "Fix the JSON given to --options".into();

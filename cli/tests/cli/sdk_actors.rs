@@ -32,7 +32,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use apify_host::{ApifyClient, CallOptions, ListItemsOptions, StartOptions};
+use apify_host::{
+    options::{CallOptions, ListItemsOptions, StartOptions},
+    ApifyClient,
+};
 use apify_local_api::LocalApiConfig;
 use serde_json::{json, Value};
 

@@ -9,20 +9,26 @@ use super::{
     RequestQueueClient, WebhookCollectionClient,
 };
 use crate::{
-    Actor, ActorJobStatus, ActorListOptions, ActorVersion, Build, BuildOptions, CallOptions,
-    ChargeOptions, EnvVar, Error, ListPage, ListRunsOptions, PageOptions, ResurrectOptions, Run,
-    RunInput, RunUpdate, StartOptions, Task, ToRunInput,
+    models::{
+        Actor, ActorJobStatus, ActorVersion, Build, EnvVar, ListPage, Run, RunInput, RunUpdate,
+        Task, ToRunInput,
+    },
+    options::{
+        ActorListOptions, BuildOptions, CallOptions, ChargeOptions, ListRunsOptions, PageOptions,
+        ResurrectOptions, StartOptions,
+    },
+    Error,
 };
 
 blocking_client! {
-    /// Blocking form of [`crate::ActorCollectionClient`].
+    /// Blocking form of [`crate::clients::ActorCollectionClient`].
     ActorCollectionClient {
         call fn list(&self, opts: &ActorListOptions) -> Result<ListPage<Actor>, Error>;
         iter fn iterate(&self, opts: ActorListOptions) -> Actor;
         call fn create(&self, fields: &(impl Serialize + ?Sized)) -> Result<Actor, Error>;
     }
 
-    /// Blocking form of [`crate::ActorClient`].
+    /// Blocking form of [`crate::clients::ActorClient`].
     ActorClient {
         call fn get(&self) -> Result<Option<Actor>, Error>;
         call fn update(&self, fields: &(impl Serialize + ?Sized)) -> Result<Actor, Error>;
@@ -40,14 +46,14 @@ blocking_client! {
         call fn validate_input(&self, input: &RunInput, build: Option<&str>) -> Result<bool, Error>;
     }
 
-    /// Blocking form of [`crate::ActorVersionCollectionClient`].
+    /// Blocking form of [`crate::clients::ActorVersionCollectionClient`].
     ActorVersionCollectionClient {
         call fn list(&self) -> Result<ListPage<ActorVersion>, Error>;
         iter fn iterate(&self) -> ActorVersion;
         call fn create(&self, fields: &(impl Serialize + ?Sized)) -> Result<ActorVersion, Error>;
     }
 
-    /// Blocking form of [`crate::ActorVersionClient`].
+    /// Blocking form of [`crate::clients::ActorVersionClient`].
     ActorVersionClient {
         call fn get(&self) -> Result<Option<ActorVersion>, Error>;
         call fn update(&self, fields: &(impl Serialize + ?Sized)) -> Result<ActorVersion, Error>;
@@ -56,27 +62,27 @@ blocking_client! {
         child fn env_var(&self, name: &str) -> ActorEnvVarClient;
     }
 
-    /// Blocking form of [`crate::ActorEnvVarCollectionClient`].
+    /// Blocking form of [`crate::clients::ActorEnvVarCollectionClient`].
     ActorEnvVarCollectionClient {
         call fn list(&self) -> Result<ListPage<EnvVar>, Error>;
         iter fn iterate(&self) -> EnvVar;
         call fn create(&self, var: &EnvVar) -> Result<EnvVar, Error>;
     }
 
-    /// Blocking form of [`crate::ActorEnvVarClient`].
+    /// Blocking form of [`crate::clients::ActorEnvVarClient`].
     ActorEnvVarClient {
         call fn get(&self) -> Result<Option<EnvVar>, Error>;
         call fn update(&self, var: &EnvVar) -> Result<EnvVar, Error>;
         call fn delete(&self) -> Result<(), Error>;
     }
 
-    /// Blocking form of [`crate::RunCollectionClient`].
+    /// Blocking form of [`crate::clients::RunCollectionClient`].
     RunCollectionClient {
         call fn list(&self, opts: &ListRunsOptions) -> Result<ListPage<Run>, Error>;
         iter fn iterate(&self, opts: ListRunsOptions) -> Run;
     }
 
-    /// Blocking form of [`crate::RunClient`].
+    /// Blocking form of [`crate::clients::RunClient`].
     RunClient {
         call fn get(&self) -> Result<Option<Run>, Error>;
         call fn update(&self, fields: &RunUpdate) -> Result<Run, Error>;
@@ -95,13 +101,13 @@ blocking_client! {
         wrap fn get_status_message_watcher(&self, check_period: Duration) -> StatusMessageWatcher;
     }
 
-    /// Blocking form of [`crate::BuildCollectionClient`].
+    /// Blocking form of [`crate::clients::BuildCollectionClient`].
     BuildCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<Build>, Error>;
         iter fn iterate(&self, opts: PageOptions) -> Build;
     }
 
-    /// Blocking form of [`crate::BuildClient`].
+    /// Blocking form of [`crate::clients::BuildClient`].
     BuildClient {
         call fn get(&self) -> Result<Option<Build>, Error>;
         call fn delete(&self) -> Result<(), Error>;
@@ -111,14 +117,14 @@ blocking_client! {
         call fn get_open_api_definition(&self) -> Result<serde_json::Value, Error>;
     }
 
-    /// Blocking form of [`crate::TaskCollectionClient`].
+    /// Blocking form of [`crate::clients::TaskCollectionClient`].
     TaskCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<Task>, Error>;
         iter fn iterate(&self, opts: PageOptions) -> Task;
         call fn create(&self, fields: &(impl Serialize + ?Sized)) -> Result<Task, Error>;
     }
 
-    /// Blocking form of [`crate::TaskClient`].
+    /// Blocking form of [`crate::clients::TaskClient`].
     TaskClient {
         call fn get(&self) -> Result<Option<Task>, Error>;
         call fn update(&self, fields: &(impl Serialize + ?Sized)) -> Result<Task, Error>;
@@ -135,15 +141,15 @@ blocking_client! {
     }
 }
 
-/// Blocking form of [`crate::StreamedLog`]: the run's log redirected into `tracing` by a task
+/// Blocking form of [`crate::clients::StreamedLog`]: the run's log redirected into `tracing` by a task
 /// on the facade's runtime.
 #[derive(Debug)]
 pub struct StreamedLog {
-    inner: crate::StreamedLog,
+    inner: crate::clients::StreamedLog,
     rt: Rt,
 }
 
-impl super::macros::IntoBlocking for crate::StreamedLog {
+impl super::macros::IntoBlocking for crate::clients::StreamedLog {
     type Blocking = StreamedLog;
     fn into_blocking(self, rt: Rt) -> StreamedLog {
         StreamedLog { inner: self, rt }
@@ -151,28 +157,28 @@ impl super::macros::IntoBlocking for crate::StreamedLog {
 }
 
 impl StreamedLog {
-    /// Starts redirecting (see [`crate::StreamedLog::start`]).
+    /// Starts redirecting (see [`crate::clients::StreamedLog::start`]).
     pub fn start(&mut self) {
         let inner = &mut self.inner;
         // The task is spawned on the facade's runtime; starting waits for nothing.
         let _ = self.rt.run_plain(|| async { inner.start() });
     }
 
-    /// Stops redirecting and waits for the last lines (see [`crate::StreamedLog::stop`]).
+    /// Stops redirecting and waits for the last lines (see [`crate::clients::StreamedLog::stop`]).
     pub fn stop(&mut self) -> Result<(), Error> {
         let inner = &mut self.inner;
         self.rt.run_plain(|| inner.stop())
     }
 }
 
-/// Blocking form of [`crate::StatusMessageWatcher`].
+/// Blocking form of [`crate::clients::StatusMessageWatcher`].
 #[derive(Debug)]
 pub struct StatusMessageWatcher {
-    inner: crate::StatusMessageWatcher,
+    inner: crate::clients::StatusMessageWatcher,
     rt: Rt,
 }
 
-impl super::macros::IntoBlocking for crate::StatusMessageWatcher {
+impl super::macros::IntoBlocking for crate::clients::StatusMessageWatcher {
     type Blocking = StatusMessageWatcher;
     fn into_blocking(self, rt: Rt) -> StatusMessageWatcher {
         StatusMessageWatcher { inner: self, rt }
@@ -180,13 +186,13 @@ impl super::macros::IntoBlocking for crate::StatusMessageWatcher {
 }
 
 impl StatusMessageWatcher {
-    /// Starts watching (see [`crate::StatusMessageWatcher::start`]).
+    /// Starts watching (see [`crate::clients::StatusMessageWatcher::start`]).
     pub fn start(&mut self) {
         let inner = &mut self.inner;
         let _ = self.rt.run_plain(|| async { inner.start() });
     }
 
-    /// Stops watching (see [`crate::StatusMessageWatcher::stop`]).
+    /// Stops watching (see [`crate::clients::StatusMessageWatcher::stop`]).
     pub fn stop(&mut self) -> Result<(), Error> {
         let inner = &mut self.inner;
         self.rt.run_plain(|| inner.stop())

@@ -5,7 +5,11 @@ use bytes::{Buf, Bytes};
 use futures_util::StreamExt;
 
 use super::runtime::Rt;
-use crate::{ByteStream, Error, ItemStream, StreamedBody};
+use crate::{
+    clients::{ItemStream, StreamedBody},
+    pipeline::ByteStream,
+    Error,
+};
 
 /// The items of an `iterate_*` call, fetched page by page as the iterator advances.
 pub struct Iter<T> {
@@ -76,7 +80,7 @@ impl super::macros::IntoBlocking for StreamedBody {
 }
 
 /// A record whose value is read with [`std::io::Read`] (blocking form of
-/// [`RecordStream`](crate::RecordStream)).
+/// [`RecordStream`](crate::clients::RecordStream)).
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct RecordReader {
@@ -86,7 +90,7 @@ pub struct RecordReader {
     pub value: BodyReader,
 }
 
-impl super::macros::IntoBlocking for crate::RecordStream {
+impl super::macros::IntoBlocking for crate::clients::RecordStream {
     type Blocking = RecordReader;
     fn into_blocking(self, rt: Rt) -> RecordReader {
         RecordReader {

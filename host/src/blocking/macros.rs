@@ -4,7 +4,7 @@
 //! - `child`: a method answering another async client, wrapped as its blocking form;
 //! - `iter`: an `iterate_*` method, answered as an [`Iter`](super::Iter);
 //! - `wrap`: an async method whose answer has a blocking form ([`IntoBlocking`]), e.g. a
-//!   [`StreamedBody`](crate::StreamedBody) read as a [`BodyReader`](super::BodyReader).
+//!   [`StreamedBody`](crate::clients::StreamedBody) read as a [`BodyReader`](super::BodyReader).
 
 use super::runtime::Rt;
 
@@ -33,7 +33,7 @@ macro_rules! blocking_client {
         $(#[$doc])*
         #[derive(Clone, Debug)]
         pub struct $name {
-            inner: crate::$name,
+            inner: crate::clients::$name,
             rt: super::runtime::Rt,
         }
 
@@ -43,7 +43,7 @@ macro_rules! blocking_client {
             assert_send_sync::<$name>()
         };
 
-        impl $crate::blocking::macros::IntoBlocking for crate::$name {
+        impl $crate::blocking::macros::IntoBlocking for crate::clients::$name {
             type Blocking = $name;
             fn into_blocking(self, rt: super::runtime::Rt) -> $name {
                 $name { inner: self, rt }
@@ -52,7 +52,7 @@ macro_rules! blocking_client {
 
         impl $name {
             /// The async client behind this one (for code that mixes both).
-            pub fn as_async(&self) -> &crate::$name {
+            pub fn as_async(&self) -> &crate::clients::$name {
                 &self.inner
             }
 
@@ -63,8 +63,8 @@ macro_rules! blocking_client {
             }
 
             /// The same client, each of whose calls ends at once when `abort` is aborted
-            /// (from any thread; see [`crate::AbortHandle`]).
-            pub fn with_abort(&self, abort: &crate::AbortHandle) -> Self {
+            /// (from any thread; see [`crate::pipeline::AbortHandle`]).
+            pub fn with_abort(&self, abort: &crate::pipeline::AbortHandle) -> Self {
                 $name { inner: self.inner.with_abort(abort), rt: self.rt.clone() }
             }
 
@@ -76,14 +76,14 @@ macro_rules! blocking_client {
 
     (@method $name:ident call $m:ident [$($gen:tt)*] ($($a:ident : $t:ty),*) -> $r:ty) => {
         #[doc = concat!("Blocking form of [`", stringify!($name), "::", stringify!($m),
-            "`](crate::", stringify!($name), "::", stringify!($m), ").")]
+            "`](crate::clients::", stringify!($name), "::", stringify!($m), ").")]
         pub fn $m<$($gen)*>(&self, $($a: $t),*) -> $r {
             self.rt.run(|| self.inner.$m($($a),*))
         }
     };
     (@method $name:ident child $m:ident [$($gen:tt)*] ($($a:ident : $t:ty),*) -> $r:ty) => {
         #[doc = concat!("Blocking form of [`", stringify!($name), "::", stringify!($m),
-            "`](crate::", stringify!($name), "::", stringify!($m), ").")]
+            "`](crate::clients::", stringify!($name), "::", stringify!($m), ").")]
         pub fn $m<$($gen)*>(&self, $($a: $t),*) -> $r {
             $crate::blocking::macros::IntoBlocking::into_blocking(
                 self.inner.$m($($a),*), self.rt.clone())
@@ -91,7 +91,7 @@ macro_rules! blocking_client {
     };
     (@method $name:ident iter $m:ident [$($gen:tt)*] ($($a:ident : $t:ty),*) -> $r:ty) => {
         #[doc = concat!("Blocking form of [`", stringify!($name), "::", stringify!($m),
-            "`](crate::", stringify!($name), "::", stringify!($m),
+            "`](crate::clients::", stringify!($name), "::", stringify!($m),
             "): an iterator that fetches page after page as it advances.")]
         pub fn $m<$($gen)*>(&self, $($a: $t),*) -> super::Iter<$r> {
             super::Iter::new(self.inner.$m($($a),*), self.rt.clone())
@@ -99,7 +99,7 @@ macro_rules! blocking_client {
     };
     (@method $name:ident wrap $m:ident [$($gen:tt)*] ($($a:ident : $t:ty),*) -> $r:ty) => {
         #[doc = concat!("Blocking form of [`", stringify!($name), "::", stringify!($m),
-            "`](crate::", stringify!($name), "::", stringify!($m), ").")]
+            "`](crate::clients::", stringify!($name), "::", stringify!($m), ").")]
         pub fn $m<$($gen)*>(&self, $($a: $t),*) -> Result<$r, crate::Error> {
             let answer = self.rt.run(|| self.inner.$m($($a),*))?;
             Ok($crate::blocking::macros::IntoBlocking::into_blocking(answer, self.rt.clone()))

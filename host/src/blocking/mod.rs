@@ -33,7 +33,7 @@ pub use storages::*;
 use macros::IntoBlocking;
 use runtime::Rt;
 
-use crate::{Error, StatisticsSnapshot};
+use crate::{pipeline::StatisticsSnapshot, Error};
 
 /// The blocking Apify API client. Cheap to clone; clones share the transport, the statistics
 /// and the runtime.
@@ -189,7 +189,7 @@ impl ApifyClient {
         &self,
         message: &str,
         is_terminal: bool,
-    ) -> Result<crate::Run, Error> {
+    ) -> Result<crate::models::Run, Error> {
         self.rt
             .run(|| self.inner.set_status_message(message, is_terminal))
     }

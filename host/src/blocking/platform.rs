@@ -2,19 +2,23 @@
 
 use super::macros::blocking_client;
 use crate::{
-    Error, ListPage, PageOptions, Schedule, ScheduleFields, ScheduleInvocation, StoreListActor,
-    StoreListOptions, Webhook, WebhookDispatch, WebhookFields,
+    models::{
+        ListPage, Schedule, ScheduleFields, ScheduleInvocation, StoreListActor, Webhook,
+        WebhookDispatch, WebhookFields,
+    },
+    options::{PageOptions, StoreListOptions},
+    Error,
 };
 
 blocking_client! {
-    /// Blocking form of [`crate::ScheduleCollectionClient`].
+    /// Blocking form of [`crate::clients::ScheduleCollectionClient`].
     ScheduleCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<Schedule>, Error>;
         iter fn iterate(&self, opts: PageOptions) -> Schedule;
         call fn create(&self, fields: &ScheduleFields) -> Result<Schedule, Error>;
     }
 
-    /// Blocking form of [`crate::ScheduleClient`].
+    /// Blocking form of [`crate::clients::ScheduleClient`].
     ScheduleClient {
         call fn get(&self) -> Result<Option<Schedule>, Error>;
         call fn update(&self, fields: &ScheduleFields) -> Result<Schedule, Error>;
@@ -22,14 +26,14 @@ blocking_client! {
         call fn get_log(&self) -> Result<Option<Vec<ScheduleInvocation>>, Error>;
     }
 
-    /// Blocking form of [`crate::WebhookCollectionClient`].
+    /// Blocking form of [`crate::clients::WebhookCollectionClient`].
     WebhookCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<Webhook>, Error>;
         iter fn iterate(&self, opts: PageOptions) -> Webhook;
         call fn create(&self, fields: &WebhookFields) -> Result<Webhook, Error>;
     }
 
-    /// Blocking form of [`crate::WebhookClient`].
+    /// Blocking form of [`crate::clients::WebhookClient`].
     WebhookClient {
         call fn get(&self) -> Result<Option<Webhook>, Error>;
         call fn update(&self, fields: &WebhookFields) -> Result<Webhook, Error>;
@@ -38,18 +42,18 @@ blocking_client! {
         child fn dispatches(&self) -> WebhookDispatchCollectionClient;
     }
 
-    /// Blocking form of [`crate::WebhookDispatchCollectionClient`].
+    /// Blocking form of [`crate::clients::WebhookDispatchCollectionClient`].
     WebhookDispatchCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<WebhookDispatch>, Error>;
         iter fn iterate(&self, opts: PageOptions) -> WebhookDispatch;
     }
 
-    /// Blocking form of [`crate::WebhookDispatchClient`].
+    /// Blocking form of [`crate::clients::WebhookDispatchClient`].
     WebhookDispatchClient {
         call fn get(&self) -> Result<Option<WebhookDispatch>, Error>;
     }
 
-    /// Blocking form of [`crate::StoreCollectionClient`].
+    /// Blocking form of [`crate::clients::StoreCollectionClient`].
     StoreCollectionClient {
         call fn list(&self, opts: &StoreListOptions) -> Result<ListPage<StoreListActor>, Error>;
         iter fn iterate(&self, opts: StoreListOptions) -> StoreListActor;

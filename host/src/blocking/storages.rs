@@ -7,23 +7,30 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::{macros::blocking_client, BodyReader, RecordReader};
 use crate::{
-    AccountLimits, BatchAddOptions, BatchOperationResult, Dataset, DatasetStatistics,
-    DownloadItemsOptions, Error, KeyValueStore, KeyValueStoreKey, LimitsUpdate, ListItemsOptions,
-    ListKeysOptions, ListOfKeys, ListOfRequests, ListOptions, ListPage, ListRequestsOptions,
-    LockedRequestQueueHead, MonthlyUsage, QueueRequest, Record, RecordBytes, RecordValue,
-    RequestLockInfo, RequestOperationInfo, RequestQueue, RequestQueueHead, StorageUpdate,
-    UnlockRequestsResult, UploadBody, User,
+    models::{
+        AccountLimits, BatchOperationResult, Dataset, DatasetStatistics, KeyValueStore,
+        KeyValueStoreKey, LimitsUpdate, ListOfKeys, ListOfRequests, ListPage,
+        LockedRequestQueueHead, MonthlyUsage, QueueRequest, Record, RecordBytes, RecordValue,
+        RequestLockInfo, RequestOperationInfo, RequestQueue, RequestQueueHead, StorageUpdate,
+        UnlockRequestsResult, User,
+    },
+    options::{
+        BatchAddOptions, DownloadItemsOptions, ListItemsOptions, ListKeysOptions, ListOptions,
+        ListRequestsOptions,
+    },
+    pipeline::UploadBody,
+    Error,
 };
 
 blocking_client! {
-    /// Blocking form of [`crate::DatasetCollectionClient`].
+    /// Blocking form of [`crate::clients::DatasetCollectionClient`].
     DatasetCollectionClient {
         call fn list(&self, opts: &ListOptions) -> Result<ListPage<Dataset>, Error>;
         iter fn iterate(&self, opts: ListOptions) -> Dataset;
         call fn get_or_create(&self, name: Option<&str>, schema: Option<&serde_json::Value>) -> Result<Dataset, Error>;
     }
 
-    /// Blocking form of [`crate::DatasetClient`].
+    /// Blocking form of [`crate::clients::DatasetClient`].
     DatasetClient {
         call fn get(&self) -> Result<Option<Dataset>, Error>;
         call fn update(&self, fields: &StorageUpdate) -> Result<Dataset, Error>;
@@ -38,14 +45,14 @@ blocking_client! {
         call fn get_statistics(&self) -> Result<Option<DatasetStatistics>, Error>;
     }
 
-    /// Blocking form of [`crate::KeyValueStoreCollectionClient`].
+    /// Blocking form of [`crate::clients::KeyValueStoreCollectionClient`].
     KeyValueStoreCollectionClient {
         call fn list(&self, opts: &ListOptions) -> Result<ListPage<KeyValueStore>, Error>;
         iter fn iterate(&self, opts: ListOptions) -> KeyValueStore;
         call fn get_or_create(&self, name: Option<&str>, schema: Option<&serde_json::Value>) -> Result<KeyValueStore, Error>;
     }
 
-    /// Blocking form of [`crate::KeyValueStoreClient`].
+    /// Blocking form of [`crate::clients::KeyValueStoreClient`].
     KeyValueStoreClient {
         call fn get(&self) -> Result<Option<KeyValueStore>, Error>;
         call fn update(&self, fields: &StorageUpdate) -> Result<KeyValueStore, Error>;
@@ -68,14 +75,14 @@ blocking_client! {
         call fn delete_record(&self, key: &str) -> Result<(), Error>;
     }
 
-    /// Blocking form of [`crate::RequestQueueCollectionClient`].
+    /// Blocking form of [`crate::clients::RequestQueueCollectionClient`].
     RequestQueueCollectionClient {
         call fn list(&self, opts: &ListOptions) -> Result<ListPage<RequestQueue>, Error>;
         iter fn iterate(&self, opts: ListOptions) -> RequestQueue;
         call fn get_or_create(&self, name: Option<&str>) -> Result<RequestQueue, Error>;
     }
 
-    /// Blocking form of [`crate::RequestQueueClient`].
+    /// Blocking form of [`crate::clients::RequestQueueClient`].
     RequestQueueClient {
         call fn get(&self) -> Result<Option<RequestQueue>, Error>;
         call fn update(&self, fields: &StorageUpdate) -> Result<RequestQueue, Error>;
@@ -95,14 +102,14 @@ blocking_client! {
         call fn unlock_requests(&self) -> Result<UnlockRequestsResult, Error>;
     }
 
-    /// Blocking form of [`crate::LogClient`].
+    /// Blocking form of [`crate::clients::LogClient`].
     LogClient {
         call fn get(&self, raw: bool) -> Result<Option<String>, Error>;
         call fn get_as_bytes(&self, raw: bool) -> Result<Option<Bytes>, Error>;
         wrap fn stream(&self, raw: bool) -> Option<BodyReader>;
     }
 
-    /// Blocking form of [`crate::UserClient`].
+    /// Blocking form of [`crate::clients::UserClient`].
     UserClient {
         call fn get(&self) -> Result<Option<User>, Error>;
         call fn monthly_usage(&self) -> Result<Option<MonthlyUsage>, Error>;
@@ -112,7 +119,7 @@ blocking_client! {
 }
 
 impl RequestQueueClient {
-    /// Blocking form of [`RequestQueueClient::with_client_key`](crate::RequestQueueClient::with_client_key).
+    /// Blocking form of [`RequestQueueClient::with_client_key`](crate::clients::RequestQueueClient::with_client_key).
     pub fn with_client_key(&self, key: impl Into<String>) -> Self {
         RequestQueueClient {
             inner: self.inner.clone().with_client_key(key),

@@ -9,7 +9,7 @@ use http::Method;
 pub use raw::RequestBuilder;
 
 use crate::{
-    http::{ApiRequest, ApiResponse, HttpSettings, Pipeline, StatisticsSnapshot},
+    pipeline::{ApiRequest, ApiResponse, HttpSettings, Pipeline, StatisticsSnapshot},
     resources::{
         DatasetClient, DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient,
         LogClient, RequestQueueClient, RequestQueueCollectionClient, UserClient,

@@ -6,7 +6,7 @@ use http::Method;
 
 use super::ApifyClient;
 use crate::{
-    http::{ApiRequest, ApiResponse, ParamValue, TimeoutTier},
+    pipeline::{ApiRequest, ApiResponse, ParamValue, TimeoutTier},
     Error,
 };
 
@@ -89,7 +89,7 @@ impl RequestBuilder {
 
     /// Attaches an abort handle: aborting it ends the call and its streamed body at once
     /// ([`crate::Error::is_aborted`]).
-    pub fn abort_handle(self, handle: &crate::AbortHandle) -> Self {
+    pub fn abort_handle(self, handle: &crate::pipeline::AbortHandle) -> Self {
         let handle = handle.clone();
         self.map(move |r| Ok(r.abort_handle(&handle)))
     }

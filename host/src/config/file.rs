@@ -11,7 +11,7 @@ use std::{
 
 use serde::Deserialize;
 
-use crate::{http::HttpSettings, Error};
+use crate::{pipeline::HttpSettings, Error};
 
 /// The config file, as written. Its `Debug` never shows the token.
 #[derive(Default, Deserialize, Clone)]

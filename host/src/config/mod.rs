@@ -21,13 +21,14 @@ pub use file::ConfigSource;
 use file::LoadedConfig;
 
 use crate::{
-    http::HttpSettings,
+    pipeline::HttpSettings,
+    redact::Redactor,
     token::Token,
     transport::{
         inspect_plugin, load_plugin, BuiltinTransport, HttpTransport, PluginInspectReport,
         PluginLoadError, PluginLoadOptions,
     },
-    ApifyClient, ApifyClientBuilder, Error, Redactor,
+    ApifyClient, ApifyClientBuilder, Error,
 };
 
 /// What the caller sets explicitly, winning over the environment and the config file (the

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), apify_host::Error> {
-//! use apify_host::{ApifyClient, CallOptions};
+//! use apify_host::{ApifyClient, options::CallOptions};
 //! use serde_json::json;
 //!
 //! let client = ApifyClient::new("my-token")?;
@@ -20,7 +20,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), apify_host::Error> {
-//! use apify_host::{ActorJobStatus, ApifyClient, ListItemsOptions};
+//! use apify_host::{ApifyClient, models::ActorJobStatus, options::ListItemsOptions};
 //!
 //! let client = ApifyClient::new("my-token")?;
 //! let last = client.actor("apify/hello-world").last_run(Some(ActorJobStatus::Succeeded), None);
@@ -40,7 +40,7 @@ use super::{
     RunInput, StartOptions, ToRunInput,
 };
 use crate::{
-    http::{ApiRequest, Pipeline, TimeoutTier},
+    pipeline::{ApiRequest, Pipeline, TimeoutTier},
     Error,
 };
 
@@ -230,7 +230,7 @@ impl ActorClient {
     ///
     /// ```no_run
     /// # async fn run(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
-    /// use apify_host::{CallOptions, RunInput};
+    /// use apify_host::{options::CallOptions, models::RunInput};
     /// use serde_json::json;
     ///
     /// let actor = client.actor("apify~hello-world");

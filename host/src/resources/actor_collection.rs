@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{base::NoParams, Actor, ItemStream, ListPage, Paging, ResourceClient};
-use crate::{http::Pipeline, Error};
+use crate::{pipeline::Pipeline, Error};
 
 /// Which Actors to list, and how.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

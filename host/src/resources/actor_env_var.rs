@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::ResourceClient;
-use crate::{http::TimeoutTier, Error};
+use crate::{pipeline::TimeoutTier, Error};
 
 /// An environment variable of an Actor version.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{ActorEnvVarClient, ActorEnvVarCollectionClient, ResourceClient};
-use crate::{http::TimeoutTier, Error};
+use crate::{pipeline::TimeoutTier, Error};
 
 /// A version of an Actor: where its source is and how it builds.
 #[derive(Debug, Clone, PartialEq, Serialize)]

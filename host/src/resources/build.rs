@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{ActorJobStatus, LogClient, ResourceClient};
 use crate::{
-    http::{Pipeline, TimeoutTier},
+    pipeline::{Pipeline, TimeoutTier},
     Error,
 };
 

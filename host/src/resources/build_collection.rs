@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{Build, ItemStream, ListPage, PageOptions, ResourceClient};
-use crate::{http::Pipeline, Error};
+use crate::{pipeline::Pipeline, Error};
 
 /// A client for a list of builds.
 #[derive(Clone, Debug)]

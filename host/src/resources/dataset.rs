@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     error::not_found_as_none,
-    http::{ApiRequest, ApiResponse, Pipeline, TimeoutTier},
+    pipeline::{ApiRequest, ApiResponse, Pipeline, TimeoutTier},
     Error,
 };
 
@@ -456,7 +456,7 @@ impl PaginationHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::ByteStream;
+    use crate::pipeline::ByteStream;
     use proptest::prelude::*;
 
     fn response(headers: &[(&str, String)]) -> ApiResponse {

@@ -3,7 +3,7 @@
 use super::{Dataset, ItemStream, ListOptions, ListPage, ResourceClient};
 use std::sync::Arc;
 
-use crate::{http::Pipeline, Error};
+use crate::{pipeline::Pipeline, Error};
 
 /// A client for the datasets of the token's user.
 #[derive(Clone, Debug)]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::{
     error::not_found_as_none,
-    http::{Pipeline, TimeoutTier, UploadBody},
+    pipeline::{Pipeline, TimeoutTier, UploadBody},
     Error,
 };
 
@@ -301,7 +301,7 @@ impl RecordStream {
         self.value
     }
 
-    /// The value as a [`tokio::io::AsyncRead`] (see [`crate::ByteStream::into_async_read`]),
+    /// The value as a [`tokio::io::AsyncRead`] (see [`crate::pipeline::ByteStream::into_async_read`]),
     /// for [`tokio::io::copy`].
     pub fn into_async_read(self) -> impl tokio::io::AsyncRead + Send + Unpin {
         self.value.into_async_read()

@@ -3,7 +3,7 @@
 use super::{ItemStream, KeyValueStore, ListOptions, ListPage, ResourceClient};
 use std::sync::Arc;
 
-use crate::{http::Pipeline, Error};
+use crate::{pipeline::Pipeline, Error};
 
 /// A client for the key-value stores of the token's user.
 #[derive(Clone, Debug)]

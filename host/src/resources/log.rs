@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::{
     error::not_found_as_none,
-    http::{Pipeline, TimeoutTier},
+    pipeline::{Pipeline, TimeoutTier},
     Error,
 };
 

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), apify_host::Error> {
-//! use apify_host::{prelude::*, ListItemsOptions};
+//! use apify_host::{prelude::*, options::ListItemsOptions};
 //!
 //! let client = apify_host::ApifyClient::new("my-token")?;
 //! let dataset = client.datasets().get_or_create(Some("my-results"), None).await?;

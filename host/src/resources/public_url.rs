@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::ResourceClient;
-use crate::http::ApiRequest;
+use crate::pipeline::ApiRequest;
 
 /// The storage's URL signing secret, from a `GET` of the storage; `None` when the token may
 /// not see it.
@@ -36,7 +36,7 @@ pub(crate) fn debug_masked<T: serde::Serialize>(
     let mut v = serde_json::to_value(model).unwrap_or(Value::Null);
     if let Some(secret) = v.get_mut("urlSigningSecretKey") {
         if !secret.is_null() {
-            *secret = Value::String(crate::MASK.to_string());
+            *secret = Value::String(crate::redact::MASK.to_string());
         }
     }
     write!(f, "{name} {v}")
@@ -44,7 +44,7 @@ pub(crate) fn debug_masked<T: serde::Serialize>(
 
 #[cfg(test)]
 mod tests {
-    use crate::{Dataset, KeyValueStore};
+    use crate::models::{Dataset, KeyValueStore};
 
     #[test]
     fn debug_masks_the_signing_secret() {

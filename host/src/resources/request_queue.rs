@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::{
     error::not_found_as_none,
-    http::{Pipeline, TimeoutTier},
+    pipeline::{Pipeline, TimeoutTier},
     Error,
 };
 
@@ -387,7 +387,7 @@ impl RequestQueueClient {
         self.res.delete().await
     }
 
-    fn req(&self, method: Method, parts: &[&str]) -> crate::http::ApiRequest {
+    fn req(&self, method: Method, parts: &[&str]) -> crate::pipeline::ApiRequest {
         self.res
             .sub(method, parts)
             .query("clientKey", self.client_key.clone())

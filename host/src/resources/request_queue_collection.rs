@@ -3,7 +3,7 @@
 use super::{ItemStream, ListOptions, ListPage, RequestQueue, ResourceClient};
 use std::sync::Arc;
 
-use crate::{http::Pipeline, Error};
+use crate::{pipeline::Pipeline, Error};
 
 /// A client for the request queues of the token's user.
 #[derive(Clone, Debug)]

@@ -13,7 +13,7 @@ use super::{
     ResourceClient, StatusMessageWatcher, StreamedLog, ToRunInput,
 };
 use crate::{
-    http::{Pipeline, TimeoutTier},
+    pipeline::{Pipeline, TimeoutTier},
     Error,
 };
 

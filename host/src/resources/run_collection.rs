@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{base::datetime_ms, ActorJobStatus, ItemStream, ListPage, Paging, ResourceClient, Run};
-use crate::{http::Pipeline, Error};
+use crate::{pipeline::Pipeline, Error};
 
 /// Which runs to list, and how.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::ResourceClient;
 use crate::{
     error::not_found_as_none,
-    http::{Pipeline, TimeoutTier},
+    pipeline::{Pipeline, TimeoutTier},
     Error,
 };
 
@@ -130,7 +130,7 @@ fn notifications_email<S: serde::Serializer>(v: &Option<bool>, s: S) -> Result<S
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), apify_host::Error> {
-/// use apify_host::ScheduleFields;
+/// use apify_host::models::ScheduleFields;
 ///
 /// let client = apify_host::ApifyClient::new("my-token")?;
 /// let created = client

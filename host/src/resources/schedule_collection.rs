@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::{
     base::NoParams, ItemStream, ListPage, PageOptions, ResourceClient, Schedule, ScheduleFields,
 };
-use crate::{http::Pipeline, Error};
+use crate::{pipeline::Pipeline, Error};
 
 /// A client for the schedules of the token's user.
 #[derive(Clone, Debug)]

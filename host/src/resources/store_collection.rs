@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{ItemStream, ListPage, Paging, ResourceClient};
-use crate::{http::Pipeline, Error};
+use crate::{pipeline::Pipeline, Error};
 
 /// An Actor as the Store lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -11,7 +11,7 @@ use super::{
     ActorJobStatus, ResourceClient, Run, RunClient, RunCollectionClient, StartOptions, ToRunInput,
 };
 use crate::{
-    http::{Pipeline, TimeoutTier},
+    pipeline::{Pipeline, TimeoutTier},
     Error,
 };
 
@@ -98,7 +98,7 @@ impl TaskClient {
     ///
     /// ```no_run
     /// # async fn run(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
-    /// use apify_host::StartOptions;
+    /// use apify_host::options::StartOptions;
     /// use serde_json::json;
     ///
     /// let task = client.task("me~my-task");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{base::NoParams, ItemStream, ListPage, PageOptions, ResourceClient, Task};
-use crate::{http::Pipeline, Error};
+use crate::{pipeline::Pipeline, Error};
 
 /// A client for the user's tasks.
 #[derive(Clone, Debug)]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{ResourceClient, WebhookDispatch, WebhookDispatchCollectionClient};
 use crate::{
     error::not_found_as_none,
-    http::{Pipeline, TimeoutTier},
+    pipeline::{Pipeline, TimeoutTier},
     Error,
 };
 

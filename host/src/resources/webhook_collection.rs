@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{
     base::NoParams, ItemStream, ListPage, PageOptions, ResourceClient, Webhook, WebhookFields,
 };
-use crate::{http::Pipeline, Error};
+use crate::{pipeline::Pipeline, Error};
 
 /// A client for the webhooks of the token's user, or of one Actor or task.
 #[derive(Clone, Debug)]

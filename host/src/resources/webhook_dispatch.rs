@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::ResourceClient;
-use crate::{http::Pipeline, Error};
+use crate::{pipeline::Pipeline, Error};
 
 /// One firing of a webhook, with its calls.
 #[derive(Debug, Clone, PartialEq, Serialize)]

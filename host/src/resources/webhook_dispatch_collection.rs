@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{ItemStream, ListPage, PageOptions, ResourceClient, WebhookDispatch};
-use crate::{http::Pipeline, Error};
+use crate::{pipeline::Pipeline, Error};
 
 /// A client for the webhook dispatches of the token's user, or of one webhook.
 #[derive(Clone, Debug)]

@@ -10,7 +10,7 @@
 
 mod builtin;
 mod custom;
-mod plugin;
+pub mod plugin;
 
 use std::{future::Future, pin::Pin};
 
@@ -21,9 +21,9 @@ pub use apify_plugin_api::{
 };
 pub use builtin::BuiltinTransport;
 pub use custom::InProcess;
-pub use plugin::{
-    inspect_plugin, load_plugin, LoadedPlugin, PluginCheck, PluginInfo, PluginInspectReport,
-    PluginLoadError, PluginLoadFailure, PluginLoadOptions, PluginTransport,
+// The crate's own layers (config, error) name these by their `transport::` path.
+pub(crate) use plugin::{
+    inspect_plugin, load_plugin, PluginInspectReport, PluginLoadError, PluginLoadOptions,
 };
 
 /// A boxed future returned by [`HttpTransport::call`].

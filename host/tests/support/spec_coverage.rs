@@ -11,7 +11,7 @@ use std::{
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
-use apify_host::{ApifyClient, Error, HttpSettings};
+use apify_host::{pipeline::HttpSettings, ApifyClient, Error};
 
 use crate::prism::{self, Exchange, Log, Recorder, Verdict};
 

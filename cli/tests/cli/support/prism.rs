@@ -31,7 +31,9 @@ use futures_util::StreamExt;
 use http::HeaderMap;
 use http_body_util::{BodyExt, Full};
 
-use apify_host::{BuiltinTransport, CallFuture, HttpTransport, TransportRequest as Request};
+use apify_host::transport::{
+    BuiltinTransport, CallFuture, HttpTransport, TransportRequest as Request,
+};
 
 /// The Prism binary installed by `npm install --prefix tools/prism`.
 pub const PRISM_BIN: &str = concat!(

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::wait::is_terminal_status;
-use crate::{http::ApiRequest, Error};
+use crate::{pipeline::ApiRequest, Error};
 
 /// The status of an Actor run or build. A status this client does not know yet is kept as
 /// [`ActorJobStatus::Unknown`], so a newer API never breaks an older client.
@@ -134,7 +134,7 @@ impl RunInput {
     }
 }
 
-/// What [`ActorClient::call`](crate::ActorClient::call) and its siblings take as input, behind
+/// What [`ActorClient::call`](crate::clients::ActorClient::call) and its siblings take as input, behind
 /// a reference: a [`RunInput`] as it is, any other [`Serialize`] value (a `serde_json::Value`,
 /// your own struct...) as JSON. So `Some(&json!({..}))`, `Some(&value)`, `Some(&input)` and
 /// `None` all fit an `Option<&(dyn ToRunInput + Sync)>`.

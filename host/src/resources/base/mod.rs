@@ -34,7 +34,7 @@ pub(crate) use query::to_params;
 
 use crate::{
     error::not_found_as_none,
-    http::{ApiRequest, ApiResponse, ByteStream, ParamValue, Pipeline, TimeoutTier},
+    pipeline::{ApiRequest, ApiResponse, ByteStream, ParamValue, Pipeline, TimeoutTier},
     Error,
 };
 
@@ -234,8 +234,8 @@ macro_rules! resource_client {
 
             /// The same client, each of whose calls (and streamed bodies, and those of its
             /// child clients) ends at once when `abort` is aborted: see
-            /// [`crate::AbortHandle`].
-            pub fn with_abort(&self, abort: &crate::AbortHandle) -> Self {
+            /// [`crate::pipeline::AbortHandle`].
+            pub fn with_abort(&self, abort: &crate::pipeline::AbortHandle) -> Self {
                 let mut c = self.clone();
                 c.res = c.res.with_abort(abort);
                 c
@@ -257,7 +257,7 @@ pub(crate) struct ResourceClient {
     /// `last_run`).
     params: Vec<(String, ParamValue)>,
     timeout: Option<Duration>,
-    abort: Option<crate::AbortHandle>,
+    abort: Option<crate::pipeline::AbortHandle>,
 }
 
 impl ResourceClient {
@@ -306,7 +306,7 @@ impl ResourceClient {
     }
 
     /// The same resource whose calls end when `abort` is aborted.
-    pub(crate) fn with_abort(mut self, abort: &crate::AbortHandle) -> Self {
+    pub(crate) fn with_abort(mut self, abort: &crate::pipeline::AbortHandle) -> Self {
         self.abort = Some(abort.clone());
         self
     }
@@ -510,7 +510,7 @@ pub(crate) fn test_pipeline(base_url: &str) -> Arc<Pipeline> {
     let transport = crate::transport::BuiltinTransport::new().expect("built-in transport");
     Arc::new(Pipeline::new(
         Arc::new(transport),
-        crate::http::HttpSettings::default(),
+        crate::pipeline::HttpSettings::default(),
         base_url,
         None,
     ))

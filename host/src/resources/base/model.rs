@@ -255,7 +255,7 @@ impl<'de> serde::de::Visitor<'de> for KeySeed {
 mod tests {
     use serde_json::json;
 
-    use crate::{ActorJobStatus, Run, User};
+    use crate::models::{ActorJobStatus, Run, User};
 
     #[test]
     fn named_fields_are_typed_and_the_rest_is_kept_in_extra() {

@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::{http::ParamValue, Error};
+use crate::{pipeline::ParamValue, Error};
 
 /// The query parameters of `options`, in field order: `None` dropped, bools as
 /// `true`/`false`, numbers as is, lists comma-joined, strings as is (datetimes arrive as

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::ResourceClient;
-use crate::{http::TimeoutTier, Error};
+use crate::{pipeline::TimeoutTier, Error};
 
 /// The longest hold the API grants one call.
 const MAX_HOLD: Duration = Duration::from_secs(60);

@@ -9,7 +9,7 @@ mod image;
 #[cfg(not(target_os = "linux"))]
 #[path = "image_unsupported.rs"]
 mod image;
-pub mod loader;
+mod loader;
 
 use std::{fmt, path::Path};
 

@@ -37,7 +37,7 @@ const CHUNK: usize = 256 * 1024;
 ///
 /// ```no_run
 /// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
-/// use apify_host::UploadBody;
+/// use apify_host::pipeline::UploadBody;
 /// let body = UploadBody::from_file("export.json")?;
 /// client
 ///     .key_value_store("my-store")

@@ -18,7 +18,7 @@ use http::{header, HeaderMap, StatusCode};
 use super::{retry, Pipeline};
 use crate::{
     error::TransportFailure,
-    http::{ApiRequest, ApiResponse, ByteStream},
+    pipeline::{ApiRequest, ApiResponse, ByteStream},
     Error,
 };
 

@@ -8,13 +8,13 @@ use tokio_util::sync::CancellationToken;
 /// [`crate::Error::is_aborted`] is true.
 ///
 /// Attach it to every call of a resource client with `with_abort` (e.g.
-/// [`crate::DatasetClient::with_abort`]) or to one raw request with
-/// [`crate::ApiRequest::abort_handle`]. Clones share one state: aborting any clone aborts the
+/// [`crate::clients::DatasetClient::with_abort`]) or to one raw request with
+/// [`crate::pipeline::ApiRequest::abort_handle`]. Clones share one state: aborting any clone aborts the
 /// calls of all, and calls attached after the abort fail at once.
 ///
 /// ```no_run
 /// # async fn demo(client: apify_host::ApifyClient) {
-/// let abort = apify_host::AbortHandle::new();
+/// let abort = apify_host::pipeline::AbortHandle::new();
 /// let ds = client.dataset("my-dataset").with_abort(&abort);
 /// let waiter = tokio::spawn(async move { ds.get().await });
 /// abort.abort();
