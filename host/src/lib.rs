@@ -66,6 +66,7 @@ pub use moved::*;
 mod moved;
 
 pub use client::{ApifyClient, ApifyClientBuilder, RequestBuilder};
+#[doc(inline)]
 pub use error::{Error, ErrorKind};
 pub use token::Token;
 

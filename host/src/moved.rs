@@ -162,6 +162,7 @@ pub type Extra = crate::models::Extra;
     note = "moved to `apify_host::pipeline::HttpSettings`"
 )]
 pub type HttpSettings = crate::pipeline::HttpSettings;
+#[doc(hidden)]
 pub use crate::transport::HttpTransport;
 #[deprecated(since = "0.2.0", note = "moved to `apify_host::transport::InProcess`")]
 pub type InProcess<T> = crate::transport::InProcess<T>;
@@ -414,6 +415,7 @@ pub type TaskClient = crate::clients::TaskClient;
 pub type TaskCollectionClient = crate::clients::TaskCollectionClient;
 #[deprecated(since = "0.2.0", note = "moved to `apify_host::pipeline::TimeoutTier`")]
 pub type TimeoutTier = crate::pipeline::TimeoutTier;
+#[doc(hidden)]
 pub use crate::models::ToRunInput;
 #[deprecated(
     since = "0.2.0",

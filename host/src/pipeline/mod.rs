@@ -1,6 +1,18 @@
-//! The HTTP pipeline every transport goes through: prepare → retry loop → transport.
+//! The HTTP pipeline every call goes through, whatever the transport: prepare → retry loop →
+//! transport.
 //!
-//! Resource clients describe a call as an [`ApiRequest`]; the [`Pipeline`] runs it:
+//! What a caller meets here:
+//! - [`HttpSettings`]: retries, backoff and the timeout tiers, set with
+//!   [`ApifyClientBuilder::settings`](crate::ApifyClientBuilder::settings) or the
+//!   config file's `[http]` table;
+//! - [`StatisticsSnapshot`]: what the pipeline counted (calls, attempts, 429s per attempt),
+//!   from [`ApifyClient::statistics`](crate::ApifyClient::statistics);
+//! - [`ApiRequest`] / [`ApiResponse`] / [`ByteStream`]: a raw call to any endpoint through
+//!   [`ApifyClient::request`](crate::ApifyClient::request), with the same retries;
+//! - [`UploadBody`]: a streamed upload (a file, a reader) that is sent again on a retry;
+//! - [`AbortHandle`]: ends calls on purpose, from any thread.
+//!
+//! Inside, resource clients describe a call as an [`ApiRequest`] and the pipeline runs it:
 //! 1. `prepare`: URL with the encoded query, default headers merged with the call's own
 //!    (case-insensitively, the call wins), the body with its content type, gzipped once.
 //! 2. `retry`: which outcomes are retried (429, 5xx, transient transport errors) and how long
