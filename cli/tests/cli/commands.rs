@@ -27,6 +27,20 @@ fn users_me_in_each_output_format() {
         ["username", "local-user"]
     );
 
+    // A timestamp prints as the API sent it (milliseconds and `Z`) in every format.
+    assert_eq!(me["createdAt"], "2024-01-01T00:00:00.000Z");
+    let raw = ok_json(&env.run(&["api", "GET", "/v2/users/me"]));
+    assert_eq!(me["createdAt"], raw["data"]["createdAt"]);
+    assert!(
+        line.contains(r#""createdAt":"2024-01-01T00:00:00.000Z""#),
+        "{line}"
+    );
+    let row = table.lines().find(|l| l.starts_with("createdAt ")).unwrap();
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>(),
+        ["createdAt", "2024-01-01T00:00:00.000Z"]
+    );
+
     // The token went as a Bearer header, never in the URL.
     let req = env.log().into_iter().last().unwrap();
     assert_eq!(req.path, "/v2/users/me");
@@ -60,6 +74,11 @@ fn datasets_commands() {
     assert_eq!(info["itemCount"], 1501);
     let info = ok_json(&env.run(&["ds", "info", "local-user/cli-ds"]));
     assert_eq!(info["id"], id.as_str());
+    // The API's timestamps, printed as it sent them.
+    let raw = ok_json(&env.run(&["api", "GET", &format!("/v2/datasets/{id}")]));
+    assert!(raw["data"]["createdAt"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(info["createdAt"], raw["data"]["createdAt"]);
+    assert_eq!(info["modifiedAt"], raw["data"]["modifiedAt"]);
 
     // get-items to stdout (JSON), with a window.
     let all = ok_json(&env.run(&["datasets", "get-items", &id]));

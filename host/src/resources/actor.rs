@@ -63,10 +63,14 @@ pub struct Actor {
     pub description: Option<String>,
     /// Whether it is published in the Store.
     pub is_public: Option<bool>,
-    /// Creation time (ISO 8601).
-    pub created_at: Option<String>,
-    /// Last modification time (ISO 8601).
-    pub modified_at: Option<String>,
+    /// Creation time (UTC). A value that is not an RFC 3339 time is `None` here and kept in
+    /// `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Last modification time (UTC). A value that is not an RFC 3339 time is `None` here and kept
+    /// in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Every other field the API sent (`versions`, `defaultRunOptions`, `stats`, ...).
     #[serde(flatten)]
     pub extra: super::Extra,
@@ -75,7 +79,8 @@ pub struct Actor {
 super::base::deserialize_with_extra! {
     Actor {
         required: id, name;
-        optional: username, user_id, title, description, is_public, created_at, modified_at
+        timestamps: created_at, modified_at;
+        optional: username, user_id, title, description, is_public
     }
 }
 

@@ -24,10 +24,14 @@ pub struct Build {
     pub status: ActorJobStatus,
     /// The build number (`0.1.23`).
     pub build_number: Option<String>,
-    /// Start time (ISO 8601).
-    pub started_at: Option<String>,
-    /// End time (ISO 8601), once finished.
-    pub finished_at: Option<String>,
+    /// Start time (UTC). A value that is not an RFC 3339 time is `None` here and kept in `extra`,
+    /// as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// End time (UTC), once finished. A value that is not an RFC 3339 time is `None` here and kept
+    /// in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Every other field the API sent (`meta`, `stats`, `options`, `usage`, ...).
     #[serde(flatten)]
     pub extra: super::Extra,
@@ -36,7 +40,8 @@ pub struct Build {
 super::base::deserialize_with_extra! {
     Build {
         required: id, status;
-        optional: act_id, build_number, started_at, finished_at
+        timestamps: started_at, finished_at;
+        optional: act_id, build_number
     }
 }
 

@@ -58,12 +58,18 @@ pub struct Dataset {
     pub name: Option<String>,
     /// The owner's user id.
     pub user_id: Option<String>,
-    /// Creation time (ISO 8601).
-    pub created_at: Option<String>,
-    /// Last modification time (ISO 8601).
-    pub modified_at: Option<String>,
-    /// Last access time (ISO 8601).
-    pub accessed_at: Option<String>,
+    /// Creation time (UTC). A value that is not an RFC 3339 time is `None` here and kept in
+    /// `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Last modification time (UTC). A value that is not an RFC 3339 time is `None` here and kept
+    /// in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Last access time (UTC). A value that is not an RFC 3339 time is `None` here and kept in
+    /// `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub accessed_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Number of items.
     pub item_count: Option<u64>,
     /// Number of non-empty items.
@@ -80,7 +86,8 @@ pub struct Dataset {
 super::base::deserialize_with_extra! {
     Dataset {
         required: id;
-        optional: name, user_id, created_at, modified_at, accessed_at, item_count, clean_item_count, act_id, act_run_id
+        timestamps: created_at, modified_at, accessed_at;
+        optional: name, user_id, item_count, clean_item_count, act_id, act_run_id
     }
 }
 

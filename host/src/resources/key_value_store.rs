@@ -26,12 +26,18 @@ pub struct KeyValueStore {
     pub user_id: Option<String>,
     /// The owner's username.
     pub username: Option<String>,
-    /// Creation time (ISO 8601).
-    pub created_at: Option<String>,
-    /// Last modification time (ISO 8601).
-    pub modified_at: Option<String>,
-    /// Last access time (ISO 8601).
-    pub accessed_at: Option<String>,
+    /// Creation time (UTC). A value that is not an RFC 3339 time is `None` here and kept in
+    /// `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Last modification time (UTC). A value that is not an RFC 3339 time is `None` here and kept
+    /// in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Last access time (UTC). A value that is not an RFC 3339 time is `None` here and kept in
+    /// `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub accessed_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The Actor that created it, if any.
     pub act_id: Option<String>,
     /// The Actor run that created it, if any.
@@ -44,7 +50,8 @@ pub struct KeyValueStore {
 super::base::deserialize_with_extra! {
     KeyValueStore {
         required: id;
-        optional: name, user_id, username, created_at, modified_at, accessed_at, act_id, act_run_id
+        timestamps: created_at, modified_at, accessed_at;
+        optional: name, user_id, username, act_id, act_run_id
     }
 }
 

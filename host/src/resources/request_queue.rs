@@ -33,12 +33,18 @@ pub struct RequestQueue {
     pub name: Option<String>,
     /// The owner's user id.
     pub user_id: Option<String>,
-    /// Creation time (ISO 8601).
-    pub created_at: Option<String>,
-    /// Last modification time (ISO 8601).
-    pub modified_at: Option<String>,
-    /// Last access time (ISO 8601).
-    pub accessed_at: Option<String>,
+    /// Creation time (UTC). A value that is not an RFC 3339 time is `None` here and kept in
+    /// `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Last modification time (UTC). A value that is not an RFC 3339 time is `None` here and kept
+    /// in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Last access time (UTC). A value that is not an RFC 3339 time is `None` here and kept in
+    /// `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub accessed_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Requests ever added.
     pub total_request_count: Option<u64>,
     /// Requests handled.
@@ -55,7 +61,8 @@ pub struct RequestQueue {
 super::base::deserialize_with_extra! {
     RequestQueue {
         required: id;
-        optional: name, user_id, created_at, modified_at, accessed_at, total_request_count, handled_request_count, pending_request_count, had_multiple_clients
+        timestamps: created_at, modified_at, accessed_at;
+        optional: name, user_id, total_request_count, handled_request_count, pending_request_count, had_multiple_clients
     }
 }
 
@@ -97,8 +104,10 @@ super::base::deserialize_with_extra! {
 pub struct RequestQueueHead {
     /// The limit the API applied.
     pub limit: Option<u64>,
-    /// When the queue last changed.
-    pub queue_modified_at: Option<String>,
+    /// When the queue last changed (UTC). A value that is not an RFC 3339 time is `None` here and
+    /// kept in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub queue_modified_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Whether more than one client has written to the queue.
     pub had_multiple_clients: Option<bool>,
     /// The requests.
@@ -111,7 +120,8 @@ pub struct RequestQueueHead {
 super::base::deserialize_with_extra! {
     RequestQueueHead {
         required: items;
-        optional: limit, queue_modified_at, had_multiple_clients
+        timestamps: queue_modified_at;
+        optional: limit, had_multiple_clients
     }
 }
 
@@ -124,8 +134,10 @@ pub struct LockedRequestQueueHead {
     pub limit: Option<u64>,
     /// How long the locks last, in seconds.
     pub lock_secs: Option<u64>,
-    /// When the queue last changed.
-    pub queue_modified_at: Option<String>,
+    /// When the queue last changed (UTC). A value that is not an RFC 3339 time is `None` here and
+    /// kept in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub queue_modified_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Whether any client holds locks in the queue.
     pub queue_has_locked_requests: Option<bool>,
     /// The client key the locks belong to.
@@ -142,7 +154,8 @@ pub struct LockedRequestQueueHead {
 super::base::deserialize_with_extra! {
     LockedRequestQueueHead {
         required: items;
-        optional: limit, lock_secs, queue_modified_at, queue_has_locked_requests, client_key, had_multiple_clients
+        timestamps: queue_modified_at;
+        optional: limit, lock_secs, queue_has_locked_requests, client_key, had_multiple_clients
     }
 }
 
@@ -286,8 +299,10 @@ pub struct ListRequestsOptions {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct RequestLockInfo {
-    /// When the lock expires (ISO 8601).
-    pub lock_expires_at: Option<String>,
+    /// When the lock expires (UTC). A value that is not an RFC 3339 time is `None` here and kept in
+    /// `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub lock_expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Every other field the API sent.
     #[serde(flatten)]
     pub extra: super::Extra,
@@ -295,7 +310,7 @@ pub struct RequestLockInfo {
 
 super::base::deserialize_with_extra! {
     RequestLockInfo {
-        optional: lock_expires_at
+        timestamps: lock_expires_at;
     }
 }
 

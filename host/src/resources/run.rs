@@ -34,10 +34,14 @@ pub struct Run {
     pub status_message: Option<String>,
     /// Whether the status message is the run's last one.
     pub is_status_message_terminal: Option<bool>,
-    /// Start time (ISO 8601).
-    pub started_at: Option<String>,
-    /// End time (ISO 8601), once finished.
-    pub finished_at: Option<String>,
+    /// Start time (UTC). A value that is not an RFC 3339 time is `None` here and kept in `extra`,
+    /// as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// End time (UTC), once finished. A value that is not an RFC 3339 time is `None` here and kept
+    /// in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The build the run uses.
     pub build_id: Option<String>,
     /// The build's number.
@@ -58,7 +62,8 @@ pub struct Run {
 super::base::deserialize_with_extra! {
     Run {
         required: id, status;
-        optional: act_id, actor_task_id, status_message, is_status_message_terminal, started_at, finished_at, build_id, build_number, exit_code, default_dataset_id, default_key_value_store_id, default_request_queue_id
+        timestamps: started_at, finished_at;
+        optional: act_id, actor_task_id, status_message, is_status_message_terminal, build_id, build_number, exit_code, default_dataset_id, default_key_value_store_id, default_request_queue_id
     }
 }
 

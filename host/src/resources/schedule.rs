@@ -35,14 +35,22 @@ pub struct Schedule {
     pub is_exclusive: Option<bool>,
     /// The description.
     pub description: Option<String>,
-    /// Creation time (ISO 8601).
-    pub created_at: Option<String>,
-    /// Last modification time (ISO 8601).
-    pub modified_at: Option<String>,
-    /// The next start (ISO 8601), if enabled.
-    pub next_run_at: Option<String>,
-    /// The last start (ISO 8601), if any.
-    pub last_run_at: Option<String>,
+    /// Creation time (UTC). A value that is not an RFC 3339 time is `None` here and kept in
+    /// `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Last modification time (UTC). A value that is not an RFC 3339 time is `None` here and kept
+    /// in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The next start (UTC), if enabled. A value that is not an RFC 3339 time is `None` here and
+    /// kept in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub next_run_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The last start (UTC), if any. A value that is not an RFC 3339 time is `None` here and kept
+    /// in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub last_run_at: Option<chrono::DateTime<chrono::Utc>>,
     /// What it starts: `{"type": "RUN_ACTOR" | "RUN_ACTOR_TASK", ...}` objects.
     pub actions: Vec<serde_json::Value>,
     /// Every other field the API sent.
@@ -53,7 +61,8 @@ pub struct Schedule {
 super::base::deserialize_with_extra! {
     Schedule {
         required: id;
-        optional: user_id, name, title, cron_expression, timezone, is_enabled, is_exclusive, description, created_at, modified_at, next_run_at, last_run_at, actions
+        timestamps: created_at, modified_at, next_run_at, last_run_at;
+        optional: user_id, name, title, cron_expression, timezone, is_enabled, is_exclusive, description, actions
     }
 }
 
@@ -66,8 +75,10 @@ pub struct ScheduleInvocation {
     pub message: Option<String>,
     /// `INFO`, `ERROR`, ...
     pub level: Option<String>,
-    /// When (ISO 8601).
-    pub created_at: Option<String>,
+    /// When (UTC). A value that is not an RFC 3339 time is `None` here and kept in `extra`, as
+    /// sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Every other field the API sent.
     #[serde(flatten)]
     pub extra: super::Extra,
@@ -75,7 +86,8 @@ pub struct ScheduleInvocation {
 
 super::base::deserialize_with_extra! {
     ScheduleInvocation {
-        optional: message, level, created_at
+        timestamps: created_at;
+        optional: message, level
     }
 }
 

@@ -30,10 +30,14 @@ pub struct Task {
     pub username: Option<String>,
     /// The human-readable title.
     pub title: Option<String>,
-    /// Creation time (ISO 8601).
-    pub created_at: Option<String>,
-    /// Last modification time (ISO 8601).
-    pub modified_at: Option<String>,
+    /// Creation time (UTC). A value that is not an RFC 3339 time is `None` here and kept in
+    /// `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Last modification time (UTC). A value that is not an RFC 3339 time is `None` here and kept
+    /// in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The saved input.
     pub input: Option<serde_json::Value>,
     /// Every other field the API sent (`options`, `stats`, ...).
@@ -44,7 +48,8 @@ pub struct Task {
 super::base::deserialize_with_extra! {
     Task {
         required: id;
-        optional: act_id, name, username, title, created_at, modified_at, input
+        timestamps: created_at, modified_at;
+        optional: act_id, name, username, title, input
     }
 }
 

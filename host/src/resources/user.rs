@@ -26,8 +26,10 @@ pub struct User {
     pub email: Option<String>,
     /// Whether the account pays (own account only).
     pub is_paying: Option<bool>,
-    /// When the account was created (ISO 8601).
-    pub created_at: Option<String>,
+    /// When the account was created (UTC). A value that is not an RFC 3339 time is `None` here and
+    /// kept in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Every other field the API sent (`profile`, `plan`, `proxy`, ...).
     #[serde(flatten)]
     pub extra: super::Extra,
@@ -35,7 +37,8 @@ pub struct User {
 
 super::base::deserialize_with_extra! {
     User {
-        optional: id, username, email, is_paying, created_at
+        timestamps: created_at;
+        optional: id, username, email, is_paying
     }
 }
 

@@ -22,10 +22,14 @@ pub struct Webhook {
     pub id: String,
     /// The owner's user id.
     pub user_id: Option<String>,
-    /// Creation time (ISO 8601).
-    pub created_at: Option<String>,
-    /// Last modification time (ISO 8601).
-    pub modified_at: Option<String>,
+    /// Creation time (UTC). A value that is not an RFC 3339 time is `None` here and kept in
+    /// `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Last modification time (UTC). A value that is not an RFC 3339 time is `None` here and kept
+    /// in `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub modified_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Whether it fires once, for one run.
     pub is_ad_hoc: Option<bool>,
     /// The events that fire it, e.g. `ACTOR.RUN.SUCCEEDED`.
@@ -54,7 +58,8 @@ pub struct Webhook {
 super::base::deserialize_with_extra! {
     Webhook {
         required: id;
-        optional: user_id, created_at, modified_at, is_ad_hoc, event_types, condition, request_url, payload_template, headers_template, should_interpolate_strings, ignore_ssl_errors, do_not_retry, description
+        timestamps: created_at, modified_at;
+        optional: user_id, is_ad_hoc, event_types, condition, request_url, payload_template, headers_template, should_interpolate_strings, ignore_ssl_errors, do_not_retry, description
     }
 }
 

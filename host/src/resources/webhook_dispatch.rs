@@ -18,8 +18,10 @@ pub struct WebhookDispatch {
     pub user_id: Option<String>,
     /// The webhook it dispatched.
     pub webhook_id: Option<String>,
-    /// Creation time (ISO 8601).
-    pub created_at: Option<String>,
+    /// Creation time (UTC). A value that is not an RFC 3339 time is `None` here and kept in
+    /// `extra`, as sent.
+    #[serde(serialize_with = "super::base::serialize_timestamp")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     /// `ACTIVE`, `SUCCEEDED` or `FAILED`.
     pub status: Option<String>,
     /// The event, e.g. `ACTOR.RUN.SUCCEEDED`.
@@ -36,7 +38,8 @@ pub struct WebhookDispatch {
 super::base::deserialize_with_extra! {
     WebhookDispatch {
         required: id;
-        optional: user_id, webhook_id, created_at, status, event_type, event_data, calls
+        timestamps: created_at;
+        optional: user_id, webhook_id, status, event_type, event_data, calls
     }
 }
 

@@ -25,7 +25,7 @@ pub(crate) use job::duration_secs;
 pub(crate) use job::to_run_input;
 pub use job::{ActorJobStatus, AdHocWebhook, RunInput, StartOptions, ToRunInput};
 pub use model::Extra;
-pub(crate) use model::{deserialize_with_extra, ExtraBuilder, KeySeed};
+pub(crate) use model::{deserialize_with_extra, serialize_timestamp, ExtraBuilder, KeySeed};
 pub use pagination::ItemStream;
 pub(crate) use pagination::{by_cursor, by_offset, Paging};
 pub(crate) use query::datetime_ms;
