@@ -439,7 +439,7 @@ where
     let what = sink.what();
     let mut restarts = 0;
     loop {
-        let bar = progress_bar(body.content_length);
+        let bar = progress_bar(body.content_length());
         let copied = copy(&mut body, sink, &bar).await;
         bar.finish_and_clear();
         let (written, e) = match copied {

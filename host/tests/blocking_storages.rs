@@ -96,9 +96,9 @@ fn key_value_records_and_keys() {
     assert!(!kv.record_exists("missing").unwrap());
 
     let mut stream = kv.stream_record("blob").unwrap().expect("record exists");
-    assert_eq!(stream.value.content_length, Some(big.len() as u64));
+    assert_eq!(stream.content_length(), Some(big.len() as u64));
     let mut read = Vec::new();
-    stream.value.read_to_end(&mut read).unwrap();
+    stream.read_to_end(&mut read).unwrap();
     assert!(read == big, "the streamed record equals what was stored");
 
     let keys: Vec<String> = kv

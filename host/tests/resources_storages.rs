@@ -274,11 +274,11 @@ async fn key_value_records_and_large_streamed_record() {
         .await
         .unwrap()
         .expect("record exists");
-    assert_eq!(stream.key, "big");
-    assert_eq!(stream.value.content_length, Some(16 << 20));
+    assert_eq!(stream.key(), "big");
+    assert_eq!(stream.content_length(), Some(16 << 20));
     let mut hasher = Sha256::new();
     let mut chunks = 0usize;
-    let mut body = stream.value.into_stream();
+    let mut body = stream.into_body().into_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.unwrap();
         chunks += 1;

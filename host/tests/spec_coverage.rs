@@ -592,7 +592,7 @@ fn table() -> Vec<(&'static str, Op)> {
             "key_value_store.stream_record",
             op!(|c| {
                 if let Some(r) = c.key_value_store(ID).stream_record("OUTPUT").await? {
-                    r.value.into_stream().collect_bytes().await?;
+                    r.into_body().into_stream().collect_bytes().await?;
                 }
             }),
         ),
@@ -604,7 +604,7 @@ fn table() -> Vec<(&'static str, Op)> {
                     .stream_record_signed("OUTPUT", "2wTI46Bg8qWQrV7tavlPI")
                     .await?
                 {
-                    r.value.into_stream().collect_bytes().await?;
+                    r.into_body().into_stream().collect_bytes().await?;
                 }
             }),
         ),

@@ -56,7 +56,7 @@ async fn a_silent_streamed_body_ends_at_the_idle_limit(t: TransportUnderTest) {
         .unwrap_or_else(|e| panic!("{}: {e}", t.name))
         .expect("a record");
     let e = record
-        .value
+        .into_body()
         .into_stream()
         .collect_bytes()
         .await
@@ -210,7 +210,7 @@ async fn a_record_broken_twice_mid_body_resumes_with_range_to_the_exact_bytes(
         .unwrap()
         .expect("a record");
     let mut hash = Sha256::new();
-    let mut body = record.value.into_stream();
+    let mut body = record.into_body().into_stream();
     while let Some(chunk) = body.next().await {
         hash.update(chunk.unwrap_or_else(|e| panic!("{}: {e}", t.name)));
     }
@@ -262,7 +262,7 @@ async fn a_server_without_ranges_fails_with_the_delivered_byte_count(t: Transpor
         .unwrap()
         .expect("a record");
     let e = record
-        .value
+        .into_body()
         .into_stream()
         .collect_bytes()
         .await

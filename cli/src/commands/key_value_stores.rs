@@ -219,11 +219,11 @@ pub async fn run(ctx: &Context, cmd: KeyValueStoresCommand) -> Result<(), CliErr
             // A file that could not be resumed is written again from a fresh download.
             let reopen = || async {
                 match kvs.stream_record(&key).await? {
-                    Some(r) => Ok(Some(r.value)),
+                    Some(r) => Ok(Some(r.into_body())),
                     None => Err(missing()),
                 }
             };
-            let n = write_body(record.value, out.as_deref(), reopen).await?;
+            let n = write_body(record.into_body(), out.as_deref(), reopen).await?;
             if let Some(out) = &out {
                 note(format!("wrote {n} bytes to {}", out.display()));
             }

@@ -279,14 +279,28 @@ pub struct RecordBytes {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct RecordStream {
-    /// The key. Prefer [`RecordStream::key`].
+    /// The key.
+    #[deprecated(since = "0.2.0", note = "use the `key()` method")]
     pub key: String,
     /// The value as a stream, with its content type and (when known) length. The
-    /// `RecordStream` is itself that stream: prefer polling it directly and its methods.
+    /// `RecordStream` is itself that stream.
+    #[deprecated(
+        since = "0.2.0",
+        note = "poll the `RecordStream` itself, or use `into_body()`"
+    )]
     pub value: StreamedBody,
 }
 
+// The deprecated fields are still the storage; only callers outside are steered to the methods.
+#[allow(deprecated)]
 impl RecordStream {
+    pub(crate) fn new(key: &str, value: StreamedBody) -> Self {
+        RecordStream {
+            key: key.to_string(),
+            value,
+        }
+    }
+
     /// The record's key.
     pub fn key(&self) -> &str {
         &self.key
@@ -315,6 +329,7 @@ impl RecordStream {
     }
 }
 
+#[allow(deprecated)]
 impl futures_core::Stream for RecordStream {
     type Item = Result<Bytes, Error>;
     fn poll_next(
@@ -444,7 +459,7 @@ impl KeyValueStoreClient {
         let Some(stream) = self.open_record(key, false, signature).await? else {
             return Ok(None);
         };
-        let content_type = stream.content_type.clone();
+        let content_type = stream.content_type().map(str::to_string);
         Ok(Some(RecordBytes {
             key: key.to_string(),
             value: stream.into_stream().collect_bytes().await?,
@@ -476,10 +491,7 @@ impl KeyValueStoreClient {
         Ok(self
             .open_record(key, true, signature)
             .await?
-            .map(|value| RecordStream {
-                key: key.to_string(),
-                value,
-            }))
+            .map(|value| RecordStream::new(key, value)))
     }
 
     async fn open_record(

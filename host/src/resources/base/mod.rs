@@ -136,16 +136,23 @@ pub struct StorageUpdate {
 /// ```
 #[non_exhaustive]
 pub struct StreamedBody {
-    /// The `Content-Type` of the body, if sent. Prefer [`StreamedBody::content_type`].
+    /// The `Content-Type` of the body, if sent.
+    #[deprecated(since = "0.2.0", note = "use the `content_type()` method")]
     pub content_type: Option<String>,
     /// The body's length, when the server announced it and the body is not re-encoded.
-    /// Prefer [`StreamedBody::content_length`].
+    #[deprecated(since = "0.2.0", note = "use the `content_length()` method")]
     pub content_length: Option<u64>,
     /// The body, chunk by chunk. The `StreamedBody` is itself the same [`Stream`]: poll it
     /// directly, or take this with [`StreamedBody::into_stream`].
+    #[deprecated(
+        since = "0.2.0",
+        note = "poll the `StreamedBody` itself, or use `into_stream()`"
+    )]
     pub body: ByteStream,
 }
 
+// The deprecated fields are still the storage; only callers outside are steered to the methods.
+#[allow(deprecated)]
 impl std::fmt::Debug for StreamedBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamedBody")
@@ -155,6 +162,7 @@ impl std::fmt::Debug for StreamedBody {
     }
 }
 
+#[allow(deprecated)]
 impl StreamedBody {
     /// Takes the head information from `response` and keeps its body unread.
     pub fn from_response(response: ApiResponse) -> Self {
@@ -204,6 +212,7 @@ impl StreamedBody {
     }
 }
 
+#[allow(deprecated)]
 impl Stream for StreamedBody {
     type Item = Result<Bytes, Error>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
