@@ -18,7 +18,7 @@ blocking_client! {
     /// Blocking form of [`crate::ActorCollectionClient`].
     ActorCollectionClient {
         call fn list(&self, opts: &ActorListOptions) -> Result<ListPage<Actor>, Error>;
-        iter fn iterate(&self, opts: ActorListOptions) -> Actor;
+        iter fn iterate(&self, opts: &ActorListOptions) -> Actor;
         call fn create(&self, fields: &(impl Serialize + ?Sized)) -> Result<Actor, Error>;
     }
 
@@ -73,7 +73,7 @@ blocking_client! {
     /// Blocking form of [`crate::RunCollectionClient`].
     RunCollectionClient {
         call fn list(&self, opts: &ListRunsOptions) -> Result<ListPage<Run>, Error>;
-        iter fn iterate(&self, opts: ListRunsOptions) -> Run;
+        iter fn iterate(&self, opts: &ListRunsOptions) -> Run;
     }
 
     /// Blocking form of [`crate::RunClient`].
@@ -98,7 +98,7 @@ blocking_client! {
     /// Blocking form of [`crate::BuildCollectionClient`].
     BuildCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<Build>, Error>;
-        iter fn iterate(&self, opts: PageOptions) -> Build;
+        iter fn iterate(&self, opts: &PageOptions) -> Build;
     }
 
     /// Blocking form of [`crate::BuildClient`].
@@ -114,7 +114,7 @@ blocking_client! {
     /// Blocking form of [`crate::TaskCollectionClient`].
     TaskCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<Task>, Error>;
-        iter fn iterate(&self, opts: PageOptions) -> Task;
+        iter fn iterate(&self, opts: &PageOptions) -> Task;
         call fn create(&self, fields: &(impl Serialize + ?Sized)) -> Result<Task, Error>;
     }
 

@@ -10,7 +10,7 @@ blocking_client! {
     /// Blocking form of [`crate::ScheduleCollectionClient`].
     ScheduleCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<Schedule>, Error>;
-        iter fn iterate(&self, opts: PageOptions) -> Schedule;
+        iter fn iterate(&self, opts: &PageOptions) -> Schedule;
         call fn create(&self, fields: &ScheduleFields) -> Result<Schedule, Error>;
     }
 
@@ -25,7 +25,7 @@ blocking_client! {
     /// Blocking form of [`crate::WebhookCollectionClient`].
     WebhookCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<Webhook>, Error>;
-        iter fn iterate(&self, opts: PageOptions) -> Webhook;
+        iter fn iterate(&self, opts: &PageOptions) -> Webhook;
         call fn create(&self, fields: &WebhookFields) -> Result<Webhook, Error>;
     }
 
@@ -41,7 +41,7 @@ blocking_client! {
     /// Blocking form of [`crate::WebhookDispatchCollectionClient`].
     WebhookDispatchCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<WebhookDispatch>, Error>;
-        iter fn iterate(&self, opts: PageOptions) -> WebhookDispatch;
+        iter fn iterate(&self, opts: &PageOptions) -> WebhookDispatch;
     }
 
     /// Blocking form of [`crate::WebhookDispatchClient`].
@@ -52,6 +52,6 @@ blocking_client! {
     /// Blocking form of [`crate::StoreCollectionClient`].
     StoreCollectionClient {
         call fn list(&self, opts: &StoreListOptions) -> Result<ListPage<StoreListActor>, Error>;
-        iter fn iterate(&self, opts: StoreListOptions) -> StoreListActor;
+        iter fn iterate(&self, opts: &StoreListOptions) -> StoreListActor;
     }
 }
