@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use apify_host::{ApifyClient, HttpSettings, PushItemsOptions, UploadBody};
+use apify_host::{ApifyClient, HttpSettings, ListItemsOptions, PushItemsOptions, UploadBody};
 use apify_local_api::{LocalApi, LocalApiConfig};
 use apify_tests::{pipeline_support::client_at, random_file, transport_tests, TransportUnderTest};
 use bytes::Bytes;
@@ -158,9 +158,7 @@ async fn a_jsonl_push_is_split_and_every_item_arrives_once(t: TransportUnderTest
             "x".repeat(50)
         )))
     });
-    let opts = PushItemsOptions {
-        max_payload_bytes: Some(16 * 1024),
-    };
+    let opts = PushItemsOptions::new().max_payload_bytes(16 * 1024);
     let done = client
         .dataset(&ds.id)
         .push_items_stream(futures_util::stream::iter(lines), &opts)
@@ -176,7 +174,7 @@ async fn a_jsonl_push_is_split_and_every_item_arrives_once(t: TransportUnderTest
     assert_eq!(posts.len() as u64, done.requests, "{}", t.name);
     let items: Vec<serde_json::Value> = client
         .dataset(&ds.id)
-        .iterate_items(Default::default())
+        .iterate_items(&ListItemsOptions::new())
         .map(|r| r.unwrap())
         .collect()
         .await;
