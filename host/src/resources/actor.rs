@@ -437,7 +437,7 @@ mod tests {
     use super::*;
     use crate::resources::{
         base::{test_pipeline, to_params},
-        PageOptions,
+        ListRunsOptions, PageOptions,
     };
     use serde_json::json;
     use testkit::{Action, TestServer};
@@ -604,7 +604,7 @@ mod tests {
         let _guard = tracing::subscriber::set_default(Capture(events.clone()));
 
         let actor = ActorClient::new(&test_pipeline(&server.url("")), "a1");
-        let done = actor.call(None, &CallOptions::default()).await.unwrap();
+        let done = actor.call(None, &CallOptions::new()).await.unwrap();
         assert_eq!(done.status, ActorJobStatus::Succeeded);
         let events = events.lock().unwrap().clone();
         let prefix = "my-actor runId:r1 -> ";
@@ -660,8 +660,8 @@ mod tests {
         let _ = actor.versions().list().await;
         let _ = actor.version("0.1").env_var("MY VAR").get().await;
         let _ = actor.version("0.1").env_vars().list().await;
-        let _ = actor.builds().list(&PageOptions::default()).await;
-        let _ = actor.runs().list(&Default::default()).await;
+        let _ = actor.builds().list(&PageOptions::new()).await;
+        let _ = actor.runs().list(&ListRunsOptions::new()).await;
         let _ = actor.build("0.1", &BuildOptions::new().tag("beta")).await;
         let _ = actor
             .validate_input(&RunInput::Json(json!({})), Some("latest"))

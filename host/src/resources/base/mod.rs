@@ -187,10 +187,11 @@ pub struct StorageUpdate {
 /// [`StreamedBody::content_length`].
 ///
 /// ```no_run
-/// use apify_host::prelude::*;
+/// use apify_host::{prelude::*, DownloadItemsOptions};
 ///
 /// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
-/// let mut items = client.dataset("my-dataset").stream_items(&Default::default()).await?;
+/// let opts = DownloadItemsOptions::new().format("jsonl");
+/// let mut items = client.dataset("my-dataset").stream_items(&opts).await?;
 /// println!("{:?}, {:?} bytes", items.content_type(), items.content_length());
 /// while let Some(chunk) = items.try_next().await? {
 ///     println!("{} bytes", chunk.len());
@@ -257,7 +258,8 @@ impl StreamedBody {
     ///
     /// ```no_run
     /// # async fn demo(client: apify_host::ApifyClient) -> Result<(), Box<dyn std::error::Error>> {
-    /// let items = client.dataset("my-dataset").stream_items(&Default::default()).await?;
+    /// let opts = apify_host::DownloadItemsOptions::new();
+    /// let items = client.dataset("my-dataset").stream_items(&opts).await?;
     /// let mut file = tokio::fs::File::create("items.json").await?;
     /// tokio::io::copy(&mut items.into_async_read(), &mut file).await?;
     /// # Ok(()) }
