@@ -3,7 +3,7 @@
 //! field. The setters are written once, here, by [`options_setters!`]; each struct lists its
 //! fields with their shape and a line saying what each does.
 //!
-//! ```ignore
+//! ```text
 //! options_setters! {
 //!     ListItemsOptions {
 //!         /// Skip this many items first.
