@@ -171,12 +171,11 @@ pub struct PageArgs {
 impl PageArgs {
     /// The library's paging options.
     pub fn options(&self) -> apify_host::options::PageOptions {
-        apify_host::options::PageOptions {
-            offset: self.offset,
-            limit: self.limit,
-            desc: self.desc.then_some(true),
-            ..Default::default()
-        }
+        let mut opts = apify_host::options::PageOptions::new();
+        opts.offset = self.offset;
+        opts.limit = self.limit;
+        opts.desc = self.desc.then_some(true);
+        opts
     }
 }
 
@@ -193,13 +192,12 @@ pub struct LsArgs {
 impl LsArgs {
     /// The library's listing options.
     pub fn options(&self) -> apify_host::options::ListOptions {
-        apify_host::options::ListOptions {
-            unnamed: self.unnamed.then_some(true),
-            limit: self.page.limit,
-            offset: self.page.offset,
-            desc: self.page.desc.then_some(true),
-            ..Default::default()
-        }
+        let mut opts = apify_host::options::ListOptions::new();
+        opts.unnamed = self.unnamed.then_some(true);
+        opts.limit = self.page.limit;
+        opts.offset = self.page.offset;
+        opts.desc = self.page.desc.then_some(true);
+        opts
     }
 }
 

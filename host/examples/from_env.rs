@@ -10,7 +10,7 @@
 //!
 //! (or `[transport] plugin = "..."` in the config file named by `APIFY_HOST_CONFIG`).
 
-use apify_host::ApifyClient;
+use apify_host::{options::ListItemsOptions, ApifyClient};
 use futures_util::TryStreamExt;
 use serde_json::json;
 
@@ -31,7 +31,7 @@ async fn main() -> Result<(), apify_host::Error> {
     client.dataset(&dataset.id).push_items(&items).await?;
     let read: Vec<serde_json::Value> = client
         .dataset(&dataset.id)
-        .iterate_items(Default::default())
+        .iterate_items(&ListItemsOptions::new())
         .try_collect()
         .await?;
 

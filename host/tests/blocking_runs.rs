@@ -64,7 +64,7 @@ fn polls(api: &LocalApi, path: &str) -> Vec<LoggedRequest> {
 }
 
 fn quiet() -> CallOptions {
-    CallOptions::new(StartOptions::new()).log(LogRedirect::Off)
+    CallOptions::new().log(LogRedirect::Off)
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn call_returns_the_finished_run_after_several_polls() {
     let items = client
         .run(&run.id)
         .dataset()
-        .list_items::<Value>(&ListItemsOptions::default())
+        .list_items::<Value>(&ListItemsOptions::new())
         .unwrap();
     assert_eq!(items.items, [json!({ "n": 1 })]);
 }
@@ -171,15 +171,14 @@ fn charge_sends_its_idempotency_key_and_a_retry_counts_once() {
         .start(None, &StartOptions::new())
         .unwrap();
     let run_client = client.run(&run.id);
-    let keyed = ChargeOptions {
-        count: 2,
-        idempotency_key: Some("blocking-key".into()),
-        ..ChargeOptions::new("item-processed")
-    };
+    let keyed = ChargeOptions::new()
+        .event_name("item-processed")
+        .count(2)
+        .idempotency_key("blocking-key");
     run_client.charge(&keyed).unwrap();
     run_client.charge(&keyed).unwrap();
     run_client
-        .charge(&ChargeOptions::new("item-processed"))
+        .charge(&ChargeOptions::new().event_name("item-processed"))
         .unwrap();
     let charged = run_client.get().unwrap().unwrap();
     assert_eq!(
@@ -217,7 +216,7 @@ fn last_succeeded_run_dataset_goes_through_the_alias_path() {
     let items = echo
         .last_run(Some(ActorJobStatus::Succeeded), None)
         .dataset()
-        .list_items::<Value>(&ListItemsOptions::default())
+        .list_items::<Value>(&ListItemsOptions::new())
         .unwrap();
     assert_eq!(items.items, [json!({ "ok": true })]);
     let alias: Vec<LoggedRequest> = api

@@ -45,28 +45,21 @@ fn dataset_items_push_list_iterate_and_stream() {
     dataset.push_items(&items).unwrap();
 
     let page = dataset
-        .list_items::<Value>(&ListItemsOptions {
-            offset: Some(10),
-            limit: Some(5),
-            ..Default::default()
-        })
+        .list_items::<Value>(&ListItemsOptions::new().offset(10).limit(5))
         .unwrap();
     assert_eq!(page.items.len(), 5);
     assert_eq!(page.items[0]["n"], 10);
 
     // Three pages of at most 1000, fetched as the iterator advances.
     let all: Vec<Value> = dataset
-        .iterate_items::<Value>(ListItemsOptions::default())
+        .iterate_items::<Value>(&ListItemsOptions::new())
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(all.len(), 2100);
     assert_eq!(all[2099]["n"], 2099);
 
     let mut reader = dataset
-        .stream_items(&DownloadItemsOptions {
-            format: "jsonl".into(),
-            ..Default::default()
-        })
+        .stream_items(&DownloadItemsOptions::new().format("jsonl"))
         .unwrap();
     let mut text = String::new();
     reader.read_to_string(&mut text).unwrap();
@@ -102,7 +95,7 @@ fn key_value_records_and_keys() {
     assert!(read == big, "the streamed record equals what was stored");
 
     let keys: Vec<String> = kv
-        .iterate_keys(ListKeysOptions::default())
+        .iterate_keys(&ListKeysOptions::new())
         .map(|k| k.map(|k| k.key))
         .collect::<Result<_, _>>()
         .unwrap();
@@ -125,7 +118,7 @@ fn request_queue_batches_and_head() {
         .map(|i| json!({"url": format!("https://example.com/{i}"), "uniqueKey": format!("k{i}")}))
         .collect();
     let result = rq
-        .batch_add_requests(&requests, &BatchAddOptions::default())
+        .batch_add_requests(&requests, &BatchAddOptions::new())
         .unwrap();
     assert_eq!(result.processed_requests.len(), 60);
     let head = rq.list_head(Some(10)).unwrap();

@@ -99,7 +99,7 @@ async fn call_follows_the_log_only_when_a_subscriber_listens() {
     // No subscriber at all: the start and the wait, nothing else.
     let run = client
         .actor("echo")
-        .call(Some(&input), &CallOptions::default())
+        .call(Some(&input), &CallOptions::new())
         .await
         .unwrap();
     assert_eq!(run.status, ActorJobStatus::Succeeded, "{run:?}");
@@ -120,7 +120,7 @@ async fn call_follows_the_log_only_when_a_subscriber_listens() {
     let from = api.request_log().len();
     let run = client
         .actor("echo")
-        .call(Some(&input), &CallOptions::default())
+        .call(Some(&input), &CallOptions::new())
         .await
         .unwrap();
     assert_eq!(run.status, ActorJobStatus::Succeeded, "{run:?}");

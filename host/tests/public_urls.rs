@@ -104,12 +104,10 @@ async fn without_the_secret_the_url_is_unsigned_and_the_default_base_is_api_apif
         .dataset("ds1")
         .create_items_public_url(
             Some("csv"),
-            &ListItemsOptions {
-                limit: Some(10),
-                fields: Some(vec!["a".into(), "b".into()]),
-                signature: Some("ignored".into()),
-                ..Default::default()
-            },
+            &ListItemsOptions::new()
+                .limit(10)
+                .fields(["a", "b"])
+                .signature("ignored"),
             None,
         )
         .await
@@ -125,7 +123,7 @@ async fn items_and_keys_urls_carry_a_storage_signature_that_can_expire() {
     let (c, _) = client(json!({"id": "ds1", "urlSigningSecretKey": SECRET}), None);
     let url = c
         .dataset("my-ds")
-        .create_items_public_url(None, &ListItemsOptions::default(), None)
+        .create_items_public_url(None, &ListItemsOptions::new(), None)
         .await
         .unwrap();
     // The signature is made over the id the API answered, not the name the client used.
@@ -136,11 +134,7 @@ async fn items_and_keys_urls_carry_a_storage_signature_that_can_expire() {
     let url = c
         .key_value_store("kvs1")
         .create_keys_public_url(
-            &ListKeysOptions {
-                prefix: Some("img-".into()),
-                limit: Some(5),
-                ..Default::default()
-            },
+            &ListKeysOptions::new().prefix("img-").limit(5),
             Some(Duration::from_secs(3600)),
         )
         .await

@@ -65,11 +65,7 @@ async fn dataset_items_paginate_iterate_and_stream() {
 
     // One page, described by the X-Apify-Pagination-* headers.
     let page = dataset
-        .list_items::<Value>(&ListItemsOptions {
-            offset: Some(10),
-            limit: Some(5),
-            ..Default::default()
-        })
+        .list_items::<Value>(&ListItemsOptions::new().offset(10).limit(5))
         .await
         .unwrap();
     assert_eq!(
@@ -81,7 +77,7 @@ async fn dataset_items_paginate_iterate_and_stream() {
     // Iterate everything: three pages of at most 1000.
     api.clear_request_log();
     let all: Vec<Value> = dataset
-        .iterate_items(ListItemsOptions::default())
+        .iterate_items(&ListItemsOptions::new())
         .try_collect()
         .await
         .unwrap();
@@ -91,12 +87,7 @@ async fn dataset_items_paginate_iterate_and_stream() {
 
     // Iterate a window: offset 990, limit 20 crosses no page boundary but must stop at 20.
     let window: Vec<Value> = dataset
-        .iterate_items(ListItemsOptions {
-            offset: Some(990),
-            limit: Some(20),
-            fields: Some(vec!["n".into()]),
-            ..Default::default()
-        })
+        .iterate_items(&ListItemsOptions::new().offset(990).limit(20).fields(["n"]))
         .try_collect()
         .await
         .unwrap();
@@ -105,14 +96,11 @@ async fn dataset_items_paginate_iterate_and_stream() {
 
     // Streamed download in another format.
     let body = dataset
-        .stream_items(&DownloadItemsOptions {
-            format: "jsonl".into(),
-            items: ListItemsOptions {
-                limit: Some(3),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
+        .stream_items(
+            &DownloadItemsOptions::new()
+                .format("jsonl")
+                .items(ListItemsOptions::new().limit(3)),
+        )
         .await
         .unwrap();
     let bytes = body.into_stream().collect_bytes().await.unwrap();
@@ -121,14 +109,9 @@ async fn dataset_items_paginate_iterate_and_stream() {
     assert_eq!(serde_json::from_str::<Value>(lines[2]).unwrap()["n"], 2);
 
     // The StreamedBody is itself the Stream; its metadata as methods.
-    let opts = DownloadItemsOptions {
-        format: "jsonl".into(),
-        items: ListItemsOptions {
-            limit: Some(3),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let opts = DownloadItemsOptions::new()
+        .format("jsonl")
+        .items(ListItemsOptions::new().limit(3));
     let mut body = dataset.stream_items(&opts).await.unwrap();
     assert!(
         body.content_type().is_some_and(|t| t.contains("jsonl")),
@@ -185,10 +168,7 @@ async fn collections_list_and_iterate() {
     }
     let page = client
         .key_value_stores()
-        .list(&ListOptions {
-            limit: Some(2),
-            ..Default::default()
-        })
+        .list(&ListOptions::new().limit(2))
         .await
         .unwrap();
     assert_eq!(page.items.len(), 2);
@@ -196,7 +176,7 @@ async fn collections_list_and_iterate() {
 
     let all: Vec<_> = client
         .key_value_stores()
-        .iterate(ListOptions::default())
+        .iterate(&ListOptions::new())
         .try_collect()
         .await
         .unwrap();
@@ -208,10 +188,7 @@ async fn collections_list_and_iterate() {
     }
     let limited: Vec<_> = client
         .request_queues()
-        .iterate(ListOptions {
-            limit: Some(2),
-            ..Default::default()
-        })
+        .iterate(&ListOptions::new().limit(2))
         .try_collect()
         .await
         .unwrap();
@@ -378,11 +355,7 @@ async fn key_value_keys_paginate() {
         .unwrap();
 
     let page = kvs
-        .list_keys(&ListKeysOptions {
-            limit: Some(3),
-            prefix: Some("k0000".into()),
-            ..Default::default()
-        })
+        .list_keys(&ListKeysOptions::new().limit(3).prefix("k0000"))
         .await
         .unwrap();
     assert_eq!(page.items.len(), 3);
@@ -391,7 +364,7 @@ async fn key_value_keys_paginate() {
 
     api.clear_request_log();
     let keys: Vec<_> = kvs
-        .iterate_keys(ListKeysOptions::default())
+        .iterate_keys(&ListKeysOptions::new())
         .try_collect()
         .await
         .unwrap();
@@ -400,11 +373,11 @@ async fn key_value_keys_paginate() {
     assert_eq!(calls(&api.request_log(), "GET", "/keys").len(), 2);
 
     let some: Vec<_> = kvs
-        .iterate_keys(ListKeysOptions {
-            limit: Some(7),
-            exclusive_start_key: Some("k00100".into()),
-            ..Default::default()
-        })
+        .iterate_keys(
+            &ListKeysOptions::new()
+                .limit(7)
+                .exclusive_start_key("k00100"),
+        )
         .try_collect()
         .await
         .unwrap();
@@ -477,7 +450,7 @@ async fn request_queue_operations() {
         .map(|i| json!({ "url": format!("https://example.com/b/{i}"), "userData": { "i": i } }))
         .collect();
     let result = rq
-        .batch_add_requests(&many, &BatchAddOptions::default())
+        .batch_add_requests(&many, &BatchAddOptions::new())
         .await
         .unwrap();
     assert_eq!(result.processed_requests.len(), 60);
@@ -489,25 +462,19 @@ async fn request_queue_operations() {
 
     // List page by page, and iterate across pages.
     let first = rq
-        .list_requests(&ListRequestsOptions {
-            limit: Some(25),
-            ..Default::default()
-        })
+        .list_requests(&ListRequestsOptions::new().limit(25))
         .await
         .unwrap();
     assert_eq!(first.items.len(), 25);
     let all: Vec<_> = rq
-        .iterate_requests(ListRequestsOptions::default())
+        .iterate_requests(&ListRequestsOptions::new())
         .try_collect()
         .await
         .unwrap();
     assert_eq!(all.len(), 60);
     assert_eq!(all[59].url, "https://example.com/b/59");
     let some: Vec<_> = rq
-        .iterate_requests(ListRequestsOptions {
-            limit: Some(30),
-            ..Default::default()
-        })
+        .iterate_requests(&ListRequestsOptions::new().limit(30))
         .try_collect()
         .await
         .unwrap();
@@ -544,10 +511,8 @@ async fn batch_add_resends_unprocessed_requests_then_reports_them() {
         .collect();
     reqs.insert(7, json!({ "uniqueKey": "broken", "method": "GET" }));
     api.clear_request_log();
-    let opts = BatchAddOptions {
-        min_delay_between_unprocessed_requests_retries: Duration::from_millis(5),
-        ..BatchAddOptions::default()
-    };
+    let opts = BatchAddOptions::new()
+        .min_delay_between_unprocessed_requests_retries(Duration::from_millis(5));
     let result = rq.batch_add_requests(&reqs, &opts).await.unwrap();
     assert_eq!(result.processed_requests.len(), 30);
     assert_eq!(result.unprocessed_requests.len(), 1);

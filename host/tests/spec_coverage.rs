@@ -43,32 +43,27 @@ const RUN_ID: &str = "HG7ML7M8z78YcAPE";
 const TOKEN: &str = "spec-coverage-token";
 
 fn items() -> ListItemsOptions {
-    let strings = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    ListItemsOptions {
-        offset: Some(0),
-        limit: Some(100),
-        clean: Some(false),
-        desc: Some(true),
-        fields: strings(&["url", "title"]),
-        omit: strings(&["html"]),
-        unwind: strings(&["offers"]),
-        skip_empty: Some(true),
-        skip_hidden: Some(true),
-        flatten: strings(&["meta"]),
-        view: Some("overview".into()),
-        ..Default::default()
-    }
+    ListItemsOptions::new()
+        .offset(0)
+        .limit(100)
+        .clean(false)
+        .desc(true)
+        .fields(["url", "title"])
+        .omit(["html"])
+        .unwind(["offers"])
+        .skip_empty(true)
+        .skip_hidden(true)
+        .flatten(["meta"])
+        .view("overview")
 }
 
 fn storage_list() -> ListOptions {
-    ListOptions {
-        unnamed: Some(true),
-        limit: Some(10),
-        offset: Some(0),
-        desc: Some(true),
-        ownership: Some("ownedByMe".into()),
-        ..Default::default()
-    }
+    ListOptions::new()
+        .unnamed(true)
+        .limit(10)
+        .offset(0)
+        .desc(true)
+        .ownership("ownedByMe")
 }
 
 fn update() -> StorageUpdate {
@@ -79,12 +74,7 @@ fn update() -> StorageUpdate {
 }
 
 fn page() -> PageOptions {
-    PageOptions {
-        limit: Some(10),
-        offset: Some(0),
-        desc: Some(true),
-        chunk_size: None,
-    }
+    PageOptions::new().limit(10).offset(0).desc(true)
 }
 
 fn webhook_fields() -> WebhookFields {
@@ -147,11 +137,7 @@ macro_rules! storage_alias_rows {
                 concat!($scope, ".key_value_store().list_keys"),
                 op!(|$c| {
                     $run.key_value_store()
-                        .list_keys(&ListKeysOptions {
-                            limit: Some(10),
-                            prefix: Some("post-".into()),
-                            ..Default::default()
-                        })
+                        .list_keys(&ListKeysOptions::new().limit(10).prefix("post-"))
                         .await?;
                 }),
             ),
@@ -253,13 +239,7 @@ macro_rules! storage_alias_rows {
                     $run.request_queue()
                         .batch_add_requests(
                             &[json!({"url": "https://example.com/1", "uniqueKey": "1"})],
-                            &BatchAddOptions {
-                                forefront: false,
-                                max_parallel: 1,
-                                max_unprocessed_requests_retries: 1,
-                                min_delay_between_unprocessed_requests_retries:
-                                    Duration::from_millis(10),
-                            },
+                            &BatchAddOptions::new().forefront(false).max_parallel(1).max_unprocessed_requests_retries(1).min_delay_between_unprocessed_requests_retries(Duration::from_millis(10)),
                         )
                         .await?;
                 }),
@@ -276,10 +256,7 @@ macro_rules! storage_alias_rows {
                 concat!($scope, ".request_queue().list_requests"),
                 op!(|$c| {
                     $run.request_queue()
-                        .list_requests(&ListRequestsOptions {
-                            limit: Some(10),
-                            ..Default::default()
-                        })
+                        .list_requests(&ListRequestsOptions::new().limit(10))
                         .await?;
                 }),
             ),
@@ -354,11 +331,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .datasets()
-                    .iterate(ListOptions {
-                        limit: Some(3),
-                        chunk_size: Some(2),
-                        ..Default::default()
-                    })
+                    .iterate(&ListOptions::new().limit(3).chunk_size(2))
                     .try_collect()
                     .await?;
             }),
@@ -397,10 +370,7 @@ fn table() -> Vec<(&'static str, Op)> {
             "dataset.list_items (signature)",
             op!(|c| {
                 c.dataset(ID)
-                    .list_items::<Value>(&ListItemsOptions {
-                        signature: Some("MC4wLjE2ZE4xdFRic2ZUMnJJWURyZVRQaw".into()),
-                        ..Default::default()
-                    })
+                    .list_items::<Value>(&ListItemsOptions::new().signature("MC4wLjE2ZE4xdFRic2ZUMnJJWURyZVRQaw"))
                     .await?;
             }),
         ),
@@ -409,11 +379,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<Value> = c
                     .dataset(ID)
-                    .iterate_items(ListItemsOptions {
-                        limit: Some(5),
-                        chunk_size: Some(2),
-                        ..Default::default()
-                    })
+                    .iterate_items(&ListItemsOptions::new().limit(5).chunk_size(2))
                     .try_collect()
                     .await?;
             }),
@@ -423,15 +389,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let body = c
                     .dataset(ID)
-                    .stream_items(&DownloadItemsOptions {
-                        format: "csv".into(),
-                        items: items(),
-                        bom: Some(false),
-                        delimiter: Some(";".into()),
-                        skip_header_row: Some(true),
-                        xml_root: None,
-                        xml_row: None,
-                    })
+                    .stream_items(&DownloadItemsOptions::new().format("csv").items(items()).bom(false).delimiter(";").skip_header_row(true))
                     .await?;
                 body.into_stream().collect_bytes().await?;
             }),
@@ -440,12 +398,7 @@ fn table() -> Vec<(&'static str, Op)> {
             "dataset.get_items_as_bytes",
             op!(|c| {
                 c.dataset(ID)
-                    .get_items_as_bytes(&DownloadItemsOptions {
-                        format: "xml".into(),
-                        xml_root: Some("items".into()),
-                        xml_row: Some("item".into()),
-                        ..Default::default()
-                    })
+                    .get_items_as_bytes(&DownloadItemsOptions::new().format("xml").xml_root("items").xml_row("item"))
                     .await?;
             }),
         ),
@@ -495,10 +448,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .key_value_stores()
-                    .iterate(ListOptions {
-                        limit: Some(3),
-                        ..Default::default()
-                    })
+                    .iterate(&ListOptions::new().limit(3))
                     .try_collect()
                     .await?;
             }),
@@ -533,14 +483,7 @@ fn table() -> Vec<(&'static str, Op)> {
             "key_value_store.list_keys",
             op!(|c| {
                 c.key_value_store(ID)
-                    .list_keys(&ListKeysOptions {
-                        limit: Some(100),
-                        exclusive_start_key: Some("Ihnsp8YrvJ8102Kj".into()),
-                        collection: Some("postImages".into()),
-                        prefix: Some("post-images-".into()),
-                        signature: Some("2wTI46Bg8qWQrV7tavlPI".into()),
-                        ..Default::default()
-                    })
+                    .list_keys(&ListKeysOptions::new().limit(100).exclusive_start_key("Ihnsp8YrvJ8102Kj").collection("postImages").prefix("post-images-").signature("2wTI46Bg8qWQrV7tavlPI"))
                     .await?;
             }),
         ),
@@ -549,11 +492,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .key_value_store(ID)
-                    .iterate_keys(ListKeysOptions {
-                        limit: Some(5),
-                        chunk_size: Some(2),
-                        ..Default::default()
-                    })
+                    .iterate_keys(&ListKeysOptions::new().limit(5).chunk_size(2))
                     .try_collect()
                     .await?;
             }),
@@ -652,11 +591,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 c.key_value_store(ID)
                     .create_keys_public_url(
-                        &ListKeysOptions {
-                            prefix: Some("img-".into()),
-                            limit: Some(10),
-                            ..Default::default()
-                        },
+                        &ListKeysOptions::new().prefix("img-").limit(10),
                         None,
                     )
                     .await?;
@@ -674,10 +609,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .request_queues()
-                    .iterate(ListOptions {
-                        limit: Some(3),
-                        ..Default::default()
-                    })
+                    .iterate(&ListOptions::new().limit(3))
                     .try_collect()
                     .await?;
             }),
@@ -778,14 +710,9 @@ fn table() -> Vec<(&'static str, Op)> {
                 c.request_queue(ID)
                     .batch_add_requests(
                         &[json!({"url": "https://example.com/1", "uniqueKey": "1"})],
-                        &BatchAddOptions {
-                            forefront: true,
-                            max_parallel: 1,
-                            max_unprocessed_requests_retries: 1,
-                            min_delay_between_unprocessed_requests_retries: Duration::from_millis(
+                        &BatchAddOptions::new().forefront(true).max_parallel(1).max_unprocessed_requests_retries(1).min_delay_between_unprocessed_requests_retries(Duration::from_millis(
                                 10,
-                            ),
-                        },
+                            )),
                     )
                     .await?;
             }),
@@ -802,11 +729,7 @@ fn table() -> Vec<(&'static str, Op)> {
             "request_queue.list_requests",
             op!(|c| {
                 c.request_queue(ID)
-                    .list_requests(&ListRequestsOptions {
-                        limit: Some(100),
-                        exclusive_start_id: Some(REQ_ID.into()),
-                        ..Default::default()
-                    })
+                    .list_requests(&ListRequestsOptions::new().limit(100).exclusive_start_id(REQ_ID))
                     .await?;
             }),
         ),
@@ -814,12 +737,7 @@ fn table() -> Vec<(&'static str, Op)> {
             "request_queue.list_requests (cursor, filter)",
             op!(|c| {
                 c.request_queue(ID)
-                    .list_requests(&ListRequestsOptions {
-                        limit: Some(100),
-                        cursor: Some("eyJyZXF1ZXN0SWQiOiJ4cHNta0RsIn0".into()),
-                        filter: Some(vec!["pending".into(), "locked".into()]),
-                        ..Default::default()
-                    })
+                    .list_requests(&ListRequestsOptions::new().limit(100).cursor("eyJyZXF1ZXN0SWQiOiJ4cHNta0RsIn0").filter(["pending", "locked"]))
                     .await?;
             }),
         ),
@@ -828,11 +746,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .request_queue(ID)
-                    .iterate_requests(ListRequestsOptions {
-                        limit: Some(5),
-                        chunk_size: Some(2),
-                        ..Default::default()
-                    })
+                    .iterate_requests(&ListRequestsOptions::new().limit(5).chunk_size(2))
                     .try_collect()
                     .await?;
             }),
@@ -915,11 +829,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .schedules()
-                    .iterate(PageOptions {
-                        limit: Some(3),
-                        chunk_size: Some(2),
-                        ..Default::default()
-                    })
+                    .iterate(&PageOptions::new().limit(3).chunk_size(2))
                     .try_collect()
                     .await?;
             }),
@@ -984,10 +894,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .webhooks()
-                    .iterate(PageOptions {
-                        limit: Some(3),
-                        ..Default::default()
-                    })
+                    .iterate(&PageOptions::new().limit(3))
                     .try_collect()
                     .await?;
             }),
@@ -1033,7 +940,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 c.webhook(ID)
                     .dispatches()
-                    .list(&PageOptions::default())
+                    .list(&PageOptions::new())
                     .await?;
             }),
         ),
@@ -1048,10 +955,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .webhook_dispatches()
-                    .iterate(PageOptions {
-                        limit: Some(3),
-                        ..Default::default()
-                    })
+                    .iterate(&PageOptions::new().limit(3))
                     .try_collect()
                     .await?;
             }),
@@ -1067,16 +971,7 @@ fn table() -> Vec<(&'static str, Op)> {
             "store.list",
             op!(|c| {
                 c.store()
-                    .list(&StoreListOptions {
-                        limit: Some(10),
-                        offset: Some(0),
-                        search: Some("web scraper".into()),
-                        sort_by: Some("popularity".into()),
-                        category: Some("AI".into()),
-                        username: Some("apify".into()),
-                        pricing_model: Some("FREE".into()),
-                        chunk_size: None,
-                    })
+                    .list(&StoreListOptions::new().limit(10).offset(0).search("web scraper").sort_by("popularity").category("AI").username("apify").pricing_model("FREE"))
                     .await?;
             }),
         ),
@@ -1085,11 +980,7 @@ fn table() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .store()
-                    .iterate(StoreListOptions {
-                        limit: Some(3),
-                        search: Some("crawler".into()),
-                        ..Default::default()
-                    })
+                    .iterate(&StoreListOptions::new().limit(3).search("crawler"))
                     .try_collect()
                     .await?;
             }),
@@ -1213,29 +1104,26 @@ fn start_options() -> StartOptions {
     webhook.idempotency_key = Some("run-finished-1".into());
     webhook.ignore_ssl_errors = Some(false);
     webhook.do_not_retry = Some(true);
-    let mut opts = StartOptions::new()
+    StartOptions::new()
         .build("latest")
         .max_items(100)
         .max_total_charge_usd(5.0)
         .restart_on_error(false)
         .memory_mbytes(1024)
         .run_timeout(Duration::from_secs(300))
+        .force_permission_level("LIMITED_PERMISSIONS")
         .wait_for_finish(0)
-        .webhook(webhook);
-    opts.force_permission_level = Some("LIMITED_PERMISSIONS".into());
-    opts
+        .webhook(webhook)
 }
 
 fn runs_list() -> ListRunsOptions {
-    ListRunsOptions {
-        status: vec![ActorJobStatus::Succeeded, ActorJobStatus::Failed],
-        started_after: Some("2025-01-01T00:00:00Z".parse().unwrap()),
-        started_before: Some("2026-01-01T00:00:00Z".parse().unwrap()),
-        limit: Some(10),
-        offset: Some(0),
-        desc: Some(true),
-        chunk_size: None,
-    }
+    ListRunsOptions::new()
+        .status([ActorJobStatus::Succeeded, ActorJobStatus::Failed])
+        .started_after("2025-01-01T00:00:00Z".parse().unwrap())
+        .started_before("2026-01-01T00:00:00Z".parse().unwrap())
+        .limit(10)
+        .offset(0)
+        .desc(true)
 }
 
 fn input() -> RunInput {
@@ -1309,14 +1197,14 @@ fn actor_rows() -> Vec<(&'static str, Op)> {
             "actors.list",
             op!(|c| {
                 c.actors()
-                    .list(&ActorListOptions {
-                        my: Some(true),
-                        limit: Some(10),
-                        offset: Some(0),
-                        desc: Some(true),
-                        sort_by: Some("stats.lastRunStartedAt".into()),
-                        chunk_size: None,
-                    })
+                    .list(
+                        &ActorListOptions::new()
+                            .my(true)
+                            .limit(10)
+                            .offset(0)
+                            .desc(true)
+                            .sort_by("stats.lastRunStartedAt"),
+                    )
                     .await?;
             }),
         ),
@@ -1325,11 +1213,7 @@ fn actor_rows() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .actors()
-                    .iterate(ActorListOptions {
-                        limit: Some(3),
-                        chunk_size: Some(2),
-                        ..Default::default()
-                    })
+                    .iterate(&ActorListOptions::new().limit(3).chunk_size(2))
                     .try_collect()
                     .await?;
             }),
@@ -1405,7 +1289,8 @@ fn actor_rows() -> Vec<(&'static str, Op)> {
                 c.actor(ID)
                     .call(
                         Some(&input()),
-                        &CallOptions::new(StartOptions::new().memory_mbytes(512))
+                        &CallOptions::new()
+                            .start(StartOptions::new().memory_mbytes(512))
                             .wait(Duration::from_secs(1)),
                     )
                     .await?;
@@ -1419,7 +1304,7 @@ fn actor_rows() -> Vec<(&'static str, Op)> {
                 c.actor(ID)
                     .call(
                         Some(&json!({})),
-                        &CallOptions::new(StartOptions::new())
+                        &CallOptions::new()
                             .wait(Duration::from_secs(1))
                             .log(LogRedirect::Off),
                     )
@@ -1432,12 +1317,11 @@ fn actor_rows() -> Vec<(&'static str, Op)> {
                 c.actor(ID)
                     .build(
                         "0.1",
-                        &BuildOptions {
-                            beta_packages: Some(false),
-                            tag: Some("beta".into()),
-                            use_cache: Some(true),
-                            wait_for_finish: Some(0),
-                        },
+                        &BuildOptions::new()
+                            .beta_packages(false)
+                            .tag("beta")
+                            .use_cache(true)
+                            .wait_for_finish(0),
                     )
                     .await?;
             }),
@@ -1454,10 +1338,7 @@ fn actor_rows() -> Vec<(&'static str, Op)> {
                 let _: Vec<_> = c
                     .actor(ID)
                     .builds()
-                    .iterate(PageOptions {
-                        limit: Some(3),
-                        ..Default::default()
-                    })
+                    .iterate(&PageOptions::new().limit(3))
                     .try_collect()
                     .await?;
             }),
@@ -1474,11 +1355,7 @@ fn actor_rows() -> Vec<(&'static str, Op)> {
                 let _: Vec<_> = c
                     .actor(ID)
                     .runs()
-                    .iterate(ListRunsOptions {
-                        limit: Some(3),
-                        chunk_size: Some(2),
-                        ..Default::default()
-                    })
+                    .iterate(&ListRunsOptions::new().limit(3).chunk_size(2))
                     .try_collect()
                     .await?;
             }),
@@ -1638,11 +1515,7 @@ fn build_rows() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .builds()
-                    .iterate(PageOptions {
-                        limit: Some(3),
-                        chunk_size: Some(2),
-                        ..Default::default()
-                    })
+                    .iterate(&PageOptions::new().limit(3).chunk_size(2))
                     .try_collect()
                     .await?;
             }),
@@ -1710,12 +1583,12 @@ fn run_rows() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .runs()
-                    .iterate(ListRunsOptions {
-                        status: vec![ActorJobStatus::Running],
-                        limit: Some(3),
-                        chunk_size: Some(2),
-                        ..Default::default()
-                    })
+                    .iterate(
+                        &ListRunsOptions::new()
+                            .status([ActorJobStatus::Running])
+                            .limit(3)
+                            .chunk_size(2),
+                    )
                     .try_collect()
                     .await?;
             }),
@@ -1771,14 +1644,15 @@ fn run_rows() -> Vec<(&'static str, Op)> {
             "run.resurrect",
             op!(|c| {
                 c.run(RUN_ID)
-                    .resurrect(&ResurrectOptions {
-                        build: Some("latest".into()),
-                        memory_mbytes: Some(2048),
-                        run_timeout: Some(Duration::from_secs(600)),
-                        max_items: Some(1000),
-                        max_total_charge_usd: Some(10.0),
-                        restart_on_error: Some(true),
-                    })
+                    .resurrect(
+                        &ResurrectOptions::new()
+                            .build("latest")
+                            .memory_mbytes(2048)
+                            .run_timeout(Duration::from_secs(600))
+                            .max_items(1000)
+                            .max_total_charge_usd(10.0)
+                            .restart_on_error(true),
+                    )
                     .await?;
             }),
         ),
@@ -1791,8 +1665,7 @@ fn run_rows() -> Vec<(&'static str, Op)> {
         (
             "run.charge",
             op!(|c| {
-                let mut charge = ChargeOptions::new("page-scraped");
-                charge.count = 2;
+                let charge = ChargeOptions::new().event_name("page-scraped").count(2);
                 c.run(RUN_ID).charge(&charge).await?;
             }),
         ),
@@ -1843,11 +1716,7 @@ fn task_rows() -> Vec<(&'static str, Op)> {
             op!(|c| {
                 let _: Vec<_> = c
                     .tasks()
-                    .iterate(PageOptions {
-                        limit: Some(3),
-                        chunk_size: Some(2),
-                        ..Default::default()
-                    })
+                    .iterate(&PageOptions::new().limit(3).chunk_size(2))
                     .try_collect()
                     .await?;
             }),

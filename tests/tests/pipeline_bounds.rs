@@ -84,7 +84,7 @@ async fn a_runaway_cursor_paginator_stops(t: TransportUnderTest) {
     let client = pipeline_for(t.transport.clone(), &server, settings(), None);
     let got: Vec<_> = client
         .key_value_store("s")
-        .iterate_keys(ListKeysOptions::default())
+        .iterate_keys(&ListKeysOptions::new())
         .collect()
         .await;
     assert_eq!(
@@ -112,10 +112,7 @@ async fn a_runaway_offset_paginator_stops(t: TransportUnderTest) {
     let client = pipeline_for(t.transport.clone(), &server, settings(), None);
     let got: Vec<_> = client
         .dataset("d")
-        .iterate_items::<serde_json::Value>(ListItemsOptions {
-            chunk_size: Some(2),
-            ..Default::default()
-        })
+        .iterate_items::<serde_json::Value>(&ListItemsOptions::new().chunk_size(2))
         .collect()
         .await;
     assert_eq!(got.len(), 3, "{}: one page, then the error", t.name);

@@ -108,10 +108,7 @@ async fn call_returns_the_finished_run_after_several_polls(t: TransportUnderTest
     let run = rig
         .client
         .actor("echo")
-        .call(
-            Some(&input),
-            &CallOptions::new(StartOptions::new()).log(LogRedirect::Off),
-        )
+        .call(Some(&input), &CallOptions::new().log(LogRedirect::Off))
         .await
         .unwrap();
     let took = started.elapsed();
@@ -137,7 +134,7 @@ async fn call_returns_the_finished_run_after_several_polls(t: TransportUnderTest
         .client
         .run(&run.id)
         .dataset()
-        .list_items::<Value>(&ListItemsOptions::default())
+        .list_items::<Value>(&ListItemsOptions::new())
         .await
         .unwrap();
     assert_eq!(items.items, [json!({ "n": 1 }), json!({ "n": 2 })]);
@@ -284,18 +281,17 @@ async fn charge_sends_its_idempotency_key_and_a_retry_counts_once(t: TransportUn
         .await
         .unwrap();
     let client = rig.client.run(&run.id);
-    let keyed = ChargeOptions {
-        count: 2,
-        idempotency_key: Some("lifecycle-key-1".into()),
-        ..ChargeOptions::new("item-processed")
-    };
+    let keyed = ChargeOptions::new()
+        .event_name("item-processed")
+        .count(2)
+        .idempotency_key("lifecycle-key-1");
     client.charge(&keyed).await.unwrap();
     // A retry of the same charge: the same key, counted once.
     client.charge(&keyed).await.unwrap();
     // Two new charges: each with a new generated key.
     for _ in 0..2 {
         client
-            .charge(&ChargeOptions::new("item-processed"))
+            .charge(&ChargeOptions::new().event_name("item-processed"))
             .await
             .unwrap();
     }
@@ -324,7 +320,7 @@ async fn charge_sends_its_idempotency_key_and_a_retry_counts_once(t: TransportUn
 async fn last_succeeded_run_dataset_goes_through_the_alias_path(t: TransportUnderTest) {
     let rig = Rig::start(t).await;
     let echo = rig.client.actor("echo");
-    let quiet = CallOptions::new(StartOptions::new()).log(LogRedirect::Off);
+    let quiet = CallOptions::new().log(LogRedirect::Off);
     let good = echo
         .call(Some(&json!({ "items": [{ "ok": true }] })), &quiet)
         .await
@@ -342,7 +338,7 @@ async fn last_succeeded_run_dataset_goes_through_the_alias_path(t: TransportUnde
     let items = echo
         .last_run(Some(ActorJobStatus::Succeeded), None)
         .dataset()
-        .list_items::<Value>(&ListItemsOptions::default())
+        .list_items::<Value>(&ListItemsOptions::new())
         .await
         .unwrap();
     assert_eq!(items.items, [json!({ "ok": true })]);

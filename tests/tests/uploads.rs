@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use apify_host::{
-    options::PushItemsOptions,
+    options::{ListItemsOptions, PushItemsOptions},
     pipeline::{HttpSettings, UploadBody},
     ApifyClient,
 };
@@ -162,9 +162,7 @@ async fn a_jsonl_push_is_split_and_every_item_arrives_once(t: TransportUnderTest
             "x".repeat(50)
         )))
     });
-    let opts = PushItemsOptions {
-        max_payload_bytes: Some(16 * 1024),
-    };
+    let opts = PushItemsOptions::new().max_payload_bytes(16 * 1024);
     let done = client
         .dataset(&ds.id)
         .push_items_stream(futures_util::stream::iter(lines), &opts)
@@ -180,7 +178,7 @@ async fn a_jsonl_push_is_split_and_every_item_arrives_once(t: TransportUnderTest
     assert_eq!(posts.len() as u64, done.requests, "{}", t.name);
     let items: Vec<serde_json::Value> = client
         .dataset(&ds.id)
-        .iterate_items(Default::default())
+        .iterate_items(&ListItemsOptions::new())
         .map(|r| r.unwrap())
         .collect()
         .await;

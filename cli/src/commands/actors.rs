@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use super::jobs::{self, RunArgs, BUILD_FIELDS, RUN_FIELDS};
 use crate::{args::PageArgs, context::Context, error::CliError, output::json_items, output::note};
 use apify_host::{
-    options::{ActorListOptions, BuildOptions},
+    options::{ActorListOptions, BuildOptions, ListItemsOptions},
     ApifyClient, Error,
 };
 
@@ -108,13 +108,11 @@ pub async fn run(ctx: &Context, cmd: ActorsCommand) -> Result<(), CliError> {
     match cmd {
         ActorsCommand::Ls { my, page } => {
             let client = ctx.authed_client()?;
-            let opts = ActorListOptions {
-                my: my.then_some(true),
-                offset: page.offset,
-                limit: page.limit,
-                desc: page.desc.then_some(true),
-                ..Default::default()
-            };
+            let mut opts = ActorListOptions::new();
+            opts.my = my.then_some(true);
+            opts.offset = page.offset;
+            opts.limit = page.limit;
+            opts.desc = page.desc.then_some(true);
             let page = client.actors().list(&opts).await?;
             let items = json_items(&page.items);
             let footer = format!("{} of {} Actors", page.count, page.total);
@@ -187,17 +185,15 @@ pub async fn print_finished(
     let items = client
         .run(&run.id)
         .dataset()
-        .iterate_items::<serde_json::Value>(Default::default());
+        .iterate_items::<serde_json::Value>(&ListItemsOptions::new());
     ctx.out().stream_list(items, &[]).await.map(|_| ())
 }
 
 /// `actors build` / `builds create`.
 pub async fn build(ctx: &Context, args: BuildArgs) -> Result<(), CliError> {
     let client = ctx.authed_client()?;
-    let opts = BuildOptions {
-        tag: args.tag.clone(),
-        ..Default::default()
-    };
+    let mut opts = BuildOptions::new();
+    opts.tag = args.tag.clone();
     let started = client
         .actor(&args.actor)
         .build(&args.version, &opts)

@@ -171,29 +171,30 @@ pub struct GetItemsArgs {
 
 impl GetItemsArgs {
     fn options(&self) -> DownloadItemsOptions {
+        // The flags and optional arguments pass through as they are: an absent one stays
+        // unset (not sent), so the fields are assigned rather than set with the builder.
         let flag = |b: bool| b.then_some(true);
-        DownloadItemsOptions {
-            format: self.format.clone(),
-            items: ListItemsOptions {
-                offset: self.offset,
-                limit: self.limit,
-                clean: flag(self.clean),
-                desc: flag(self.desc),
-                fields: self.fields.clone(),
-                omit: self.omit.clone(),
-                unwind: self.unwind.clone(),
-                skip_empty: flag(self.skip_empty),
-                skip_hidden: flag(self.skip_hidden),
-                flatten: self.flatten.clone(),
-                view: self.view.clone(),
-                ..Default::default()
-            },
-            bom: self.bom,
-            delimiter: self.delimiter.clone(),
-            skip_header_row: flag(self.skip_header_row),
-            xml_root: self.xml_root.clone(),
-            xml_row: self.xml_row.clone(),
-        }
+        let mut items = ListItemsOptions::new();
+        items.offset = self.offset;
+        items.limit = self.limit;
+        items.clean = flag(self.clean);
+        items.desc = flag(self.desc);
+        items.fields = self.fields.clone();
+        items.omit = self.omit.clone();
+        items.unwind = self.unwind.clone();
+        items.skip_empty = flag(self.skip_empty);
+        items.skip_hidden = flag(self.skip_hidden);
+        items.flatten = self.flatten.clone();
+        items.view = self.view.clone();
+        let mut opts = DownloadItemsOptions::new()
+            .format(self.format.clone())
+            .items(items);
+        opts.bom = self.bom;
+        opts.delimiter = self.delimiter.clone();
+        opts.skip_header_row = flag(self.skip_header_row);
+        opts.xml_root = self.xml_root.clone();
+        opts.xml_row = self.xml_row.clone();
+        opts
     }
 }
 
@@ -272,7 +273,7 @@ pub async fn run(ctx: &Context, cmd: DatasetsCommand) -> Result<(), CliError> {
             items,
             jsonl,
         } => {
-            let opts = PushItemsOptions::default();
+            let opts = PushItemsOptions::new();
             if is_jsonl(&items, jsonl) {
                 // A file is checked whole first (streaming, so any size), so a bad line sends
                 // nothing; standard input is checked as it streams, and an error says how

@@ -74,7 +74,7 @@ impl RunArgs {
             Some(source) => Some(RunInput::Json(source.read_json()?.value)),
             None => None,
         };
-        let mut opts = StartOptions::default();
+        let mut opts = StartOptions::new();
         opts.build = self.build.clone();
         opts.memory_mbytes = self.memory;
         opts.run_timeout = self.timeout.map(Duration::from_secs);

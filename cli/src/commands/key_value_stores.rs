@@ -186,15 +186,12 @@ pub async fn run(ctx: &Context, cmd: KeyValueStoresCommand) -> Result<(), CliErr
             limit,
         } => {
             let client = ctx.client()?;
-            let keys = client
-                .key_value_store(&store)
-                .iterate_keys(ListKeysOptions {
-                    limit,
-                    exclusive_start_key,
-                    collection,
-                    prefix,
-                    ..Default::default()
-                });
+            let mut opts = ListKeysOptions::new();
+            opts.limit = limit;
+            opts.exclusive_start_key = exclusive_start_key;
+            opts.collection = collection;
+            opts.prefix = prefix;
+            let keys = client.key_value_store(&store).iterate_keys(&opts);
             // A store that does not exist shows as a 404 on the first page.
             let keys = keys.map(|r| {
                 r.map_err(|e| match e.is_record_not_found() {

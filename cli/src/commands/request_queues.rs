@@ -147,10 +147,7 @@ pub async fn run(ctx: &Context, cmd: RequestQueuesCommand) -> Result<(), CliErro
             let rq = client.request_queue(&queue);
             match input.value {
                 Value::Array(list) => {
-                    let opts = BatchAddOptions {
-                        forefront,
-                        ..BatchAddOptions::default()
-                    };
+                    let opts = BatchAddOptions::new().forefront(forefront);
                     let result = rq.batch_add_requests(&list, &opts).await?;
                     ctx.out().object(&result, &[])?;
                     let (ok, failed) = (

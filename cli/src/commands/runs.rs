@@ -87,16 +87,11 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
             page,
         } => {
             let client = ctx.authed_client()?;
-            let opts = ListRunsOptions {
-                status: status
-                    .iter()
-                    .map(|s| ActorJobStatus::from(s.as_str()))
-                    .collect(),
-                offset: page.offset,
-                limit: page.limit,
-                desc: page.desc.then_some(true),
-                ..Default::default()
-            };
+            let mut opts = ListRunsOptions::new()
+                .status(status.iter().map(|s| ActorJobStatus::from(s.as_str())));
+            opts.offset = page.offset;
+            opts.limit = page.limit;
+            opts.desc = page.desc.then_some(true);
             let page = match &actor {
                 Some(a) => client
                     .actor(a)
@@ -155,7 +150,7 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
             let client = ctx.authed_client()?;
             let again = client
                 .run(&run)
-                .resurrect(&ResurrectOptions::default())
+                .resurrect(&ResurrectOptions::new())
                 .await
                 .map_err(|e| not_found_as(e, || run_not_found(&run)))?;
             note(format!("run {run} is {} again", again.status));

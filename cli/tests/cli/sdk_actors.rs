@@ -334,7 +334,8 @@ impl Harness {
     /// `ApifyClient::actor(name).call(input, timeout 120 s)`: the finished run.
     fn call_library(&self, input: &Value) -> Value {
         let started = Instant::now();
-        let opts = CallOptions::new(StartOptions::new().run_timeout(RUN_TIMEOUT))
+        let opts = CallOptions::new()
+            .start(StartOptions::new().run_timeout(RUN_TIMEOUT))
             .wait(CALL_DEADLINE - Duration::from_secs(10));
         let actor = self.client.actor(&self.actor);
         let result = self.rt.block_on(async {
@@ -416,7 +417,7 @@ impl Harness {
     }
 
     fn items(&self, dataset: &str) -> Vec<Value> {
-        let opts = ListItemsOptions::default();
+        let opts = ListItemsOptions::new();
         self.rt
             .block_on(self.client.dataset(dataset).list_items::<Value>(&opts))
             .unwrap_or_else(|e| panic!("items of dataset {dataset}: {e}"))

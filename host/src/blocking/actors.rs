@@ -24,7 +24,7 @@ blocking_client! {
     /// Blocking form of [`crate::clients::ActorCollectionClient`].
     ActorCollectionClient {
         call fn list(&self, opts: &ActorListOptions) -> Result<ListPage<Actor>, Error>;
-        iter fn iterate(&self, opts: ActorListOptions) -> Actor;
+        iter fn iterate(&self, opts: &ActorListOptions) -> Actor;
         call fn create(&self, fields: &(impl Serialize + ?Sized)) -> Result<Actor, Error>;
     }
 
@@ -79,7 +79,7 @@ blocking_client! {
     /// Blocking form of [`crate::clients::RunCollectionClient`].
     RunCollectionClient {
         call fn list(&self, opts: &ListRunsOptions) -> Result<ListPage<Run>, Error>;
-        iter fn iterate(&self, opts: ListRunsOptions) -> Run;
+        iter fn iterate(&self, opts: &ListRunsOptions) -> Run;
     }
 
     /// Blocking form of [`crate::clients::RunClient`].
@@ -104,7 +104,7 @@ blocking_client! {
     /// Blocking form of [`crate::clients::BuildCollectionClient`].
     BuildCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<Build>, Error>;
-        iter fn iterate(&self, opts: PageOptions) -> Build;
+        iter fn iterate(&self, opts: &PageOptions) -> Build;
     }
 
     /// Blocking form of [`crate::clients::BuildClient`].
@@ -120,7 +120,7 @@ blocking_client! {
     /// Blocking form of [`crate::clients::TaskCollectionClient`].
     TaskCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<Task>, Error>;
-        iter fn iterate(&self, opts: PageOptions) -> Task;
+        iter fn iterate(&self, opts: &PageOptions) -> Task;
         call fn create(&self, fields: &(impl Serialize + ?Sized)) -> Result<Task, Error>;
     }
 

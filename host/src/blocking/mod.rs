@@ -3,10 +3,13 @@
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), apify_host::Error> {
+//! use apify_host::options::ListItemsOptions;
+//!
 //! let client = apify_host::blocking::ApifyClient::new("my-token")?;
 //! let ds = client.datasets().get_or_create(Some("results"), None)?;
 //! client.dataset(&ds.id).push_items(&serde_json::json!([{"url": "https://a.example"}]))?;
-//! for item in client.dataset(&ds.id).iterate_items::<serde_json::Value>(Default::default()) {
+//! let opts = ListItemsOptions::new().clean(true);
+//! for item in client.dataset(&ds.id).iterate_items::<serde_json::Value>(&opts) {
 //!     println!("{}", item?);
 //! }
 //! # Ok(()) }

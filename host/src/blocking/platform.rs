@@ -14,7 +14,7 @@ blocking_client! {
     /// Blocking form of [`crate::clients::ScheduleCollectionClient`].
     ScheduleCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<Schedule>, Error>;
-        iter fn iterate(&self, opts: PageOptions) -> Schedule;
+        iter fn iterate(&self, opts: &PageOptions) -> Schedule;
         call fn create(&self, fields: &ScheduleFields) -> Result<Schedule, Error>;
     }
 
@@ -29,7 +29,7 @@ blocking_client! {
     /// Blocking form of [`crate::clients::WebhookCollectionClient`].
     WebhookCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<Webhook>, Error>;
-        iter fn iterate(&self, opts: PageOptions) -> Webhook;
+        iter fn iterate(&self, opts: &PageOptions) -> Webhook;
         call fn create(&self, fields: &WebhookFields) -> Result<Webhook, Error>;
     }
 
@@ -45,7 +45,7 @@ blocking_client! {
     /// Blocking form of [`crate::clients::WebhookDispatchCollectionClient`].
     WebhookDispatchCollectionClient {
         call fn list(&self, opts: &PageOptions) -> Result<ListPage<WebhookDispatch>, Error>;
-        iter fn iterate(&self, opts: PageOptions) -> WebhookDispatch;
+        iter fn iterate(&self, opts: &PageOptions) -> WebhookDispatch;
     }
 
     /// Blocking form of [`crate::clients::WebhookDispatchClient`].
@@ -56,6 +56,6 @@ blocking_client! {
     /// Blocking form of [`crate::clients::StoreCollectionClient`].
     StoreCollectionClient {
         call fn list(&self, opts: &StoreListOptions) -> Result<ListPage<StoreListActor>, Error>;
-        iter fn iterate(&self, opts: StoreListOptions) -> StoreListActor;
+        iter fn iterate(&self, opts: &StoreListOptions) -> StoreListActor;
     }
 }

@@ -26,7 +26,7 @@ blocking_client! {
     /// Blocking form of [`crate::clients::DatasetCollectionClient`].
     DatasetCollectionClient {
         call fn list(&self, opts: &ListOptions) -> Result<ListPage<Dataset>, Error>;
-        iter fn iterate(&self, opts: ListOptions) -> Dataset;
+        iter fn iterate(&self, opts: &ListOptions) -> Dataset;
         call fn get_or_create(&self, name: Option<&str>, schema: Option<&serde_json::Value>) -> Result<Dataset, Error>;
     }
 
@@ -36,7 +36,7 @@ blocking_client! {
         call fn update(&self, fields: &StorageUpdate) -> Result<Dataset, Error>;
         call fn delete(&self) -> Result<(), Error>;
         call fn list_items[T: DeserializeOwned](&self, opts: &ListItemsOptions) -> Result<ListPage<T>, Error>;
-        iter fn iterate_items[T: DeserializeOwned + Send + 'static](&self, opts: ListItemsOptions) -> T;
+        iter fn iterate_items[T: DeserializeOwned + Send + 'static](&self, opts: &ListItemsOptions) -> T;
         wrap fn stream_items(&self, opts: &DownloadItemsOptions) -> BodyReader;
         call fn get_items_as_bytes(&self, opts: &DownloadItemsOptions) -> Result<Bytes, Error>;
         call fn push_items[T: Serialize + ?Sized](&self, items: &T) -> Result<(), Error>;
@@ -48,7 +48,7 @@ blocking_client! {
     /// Blocking form of [`crate::clients::KeyValueStoreCollectionClient`].
     KeyValueStoreCollectionClient {
         call fn list(&self, opts: &ListOptions) -> Result<ListPage<KeyValueStore>, Error>;
-        iter fn iterate(&self, opts: ListOptions) -> KeyValueStore;
+        iter fn iterate(&self, opts: &ListOptions) -> KeyValueStore;
         call fn get_or_create(&self, name: Option<&str>, schema: Option<&serde_json::Value>) -> Result<KeyValueStore, Error>;
     }
 
@@ -58,7 +58,7 @@ blocking_client! {
         call fn update(&self, fields: &StorageUpdate) -> Result<KeyValueStore, Error>;
         call fn delete(&self) -> Result<(), Error>;
         call fn list_keys(&self, opts: &ListKeysOptions) -> Result<ListOfKeys, Error>;
-        iter fn iterate_keys(&self, opts: ListKeysOptions) -> KeyValueStoreKey;
+        iter fn iterate_keys(&self, opts: &ListKeysOptions) -> KeyValueStoreKey;
         call fn get_record(&self, key: &str) -> Result<Option<Record>, Error>;
         call fn get_record_signed(&self, key: &str, signature: &str) -> Result<Option<Record>, Error>;
         call fn get_record_as_bytes(&self, key: &str) -> Result<Option<RecordBytes>, Error>;
@@ -78,7 +78,7 @@ blocking_client! {
     /// Blocking form of [`crate::clients::RequestQueueCollectionClient`].
     RequestQueueCollectionClient {
         call fn list(&self, opts: &ListOptions) -> Result<ListPage<RequestQueue>, Error>;
-        iter fn iterate(&self, opts: ListOptions) -> RequestQueue;
+        iter fn iterate(&self, opts: &ListOptions) -> RequestQueue;
         call fn get_or_create(&self, name: Option<&str>) -> Result<RequestQueue, Error>;
     }
 
@@ -98,7 +98,7 @@ blocking_client! {
         call fn batch_add_requests[T: Serialize + Sync](&self, requests: &[T], opts: &BatchAddOptions) -> Result<BatchOperationResult, Error>;
         call fn batch_delete_requests[T: Serialize + Sync](&self, requests: &[T]) -> Result<BatchOperationResult, Error>;
         call fn list_requests(&self, opts: &ListRequestsOptions) -> Result<ListOfRequests, Error>;
-        iter fn iterate_requests(&self, opts: ListRequestsOptions) -> QueueRequest;
+        iter fn iterate_requests(&self, opts: &ListRequestsOptions) -> QueueRequest;
         call fn unlock_requests(&self) -> Result<UnlockRequestsResult, Error>;
     }
 

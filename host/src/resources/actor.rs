@@ -11,7 +11,7 @@
 //! let input = json!({ "startUrls": [{ "url": "https://a.example" }] });
 //! // Starts the run, follows its log in `tracing` (target `apify.actor`; only if a subscriber
 //! // listens there) and waits until it ends.
-//! let run = client.actor("apify/hello-world").call(Some(&input), &CallOptions::default()).await?;
+//! let run = client.actor("apify/hello-world").call(Some(&input), &CallOptions::new()).await?;
 //! println!("{:?}", run.status);
 //! # Ok(()) }
 //! ```
@@ -24,7 +24,7 @@
 //!
 //! let client = ApifyClient::new("my-token")?;
 //! let last = client.actor("apify/hello-world").last_run(Some(ActorJobStatus::Succeeded), None);
-//! let page = last.dataset().list_items::<serde_json::Value>(&ListItemsOptions::default()).await?;
+//! let page = last.dataset().list_items::<serde_json::Value>(&ListItemsOptions::new()).await?;
 //! println!("{} items", page.items.len());
 //! # Ok(()) }
 //! ```
@@ -35,9 +35,10 @@ use http::Method;
 use serde::Serialize;
 
 use super::{
-    base::to_run_input, ActorJobStatus, ActorVersionClient, ActorVersionCollectionClient, Build,
-    BuildClient, BuildCollectionClient, ResourceClient, Run, RunClient, RunCollectionClient,
-    RunInput, StartOptions, ToRunInput,
+    base::{options_setters, to_run_input},
+    ActorJobStatus, ActorVersionClient, ActorVersionCollectionClient, Build, BuildClient,
+    BuildCollectionClient, ResourceClient, Run, RunClient, RunCollectionClient, RunInput,
+    StartOptions, ToRunInput,
 };
 use crate::{
     pipeline::{ApiRequest, Pipeline, TimeoutTier},
@@ -115,6 +116,22 @@ pub enum LogRedirect {
 ///
 /// With no subscriber for `apify.actor` (e.g. a program that installs none), or with
 /// [`LogRedirect::Off`], none of these is made.
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use std::time::Duration;
+///
+/// use apify_host::{options::{CallOptions, LogRedirect, StartOptions}};
+/// use serde_json::json;
+///
+/// let opts = CallOptions::new()
+///     .start(StartOptions::new().memory_mbytes(512).build("latest"))
+///     .wait(Duration::from_secs(600))
+///     .log(LogRedirect::Off);
+/// let run = client.actor("apify/hello-world").call(Some(&json!({ "q": 1 })), &opts).await?;
+/// println!("{} ended {}", run.id, run.status);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct CallOptions {
@@ -126,29 +143,31 @@ pub struct CallOptions {
     pub log: LogRedirect,
 }
 
-impl CallOptions {
-    /// Calls with `start`, waiting without limit and redirecting the log.
-    pub fn new(start: StartOptions) -> Self {
-        CallOptions {
-            start,
-            ..Default::default()
-        }
-    }
-    /// Sets [`CallOptions::wait`].
-    pub fn wait(mut self, wait: Duration) -> Self {
-        self.wait = Some(wait);
-        self
-    }
-    /// Sets [`CallOptions::log`].
-    pub fn log(mut self, log: LogRedirect) -> Self {
-        self.log = log;
-        self
+options_setters! {
+    CallOptions {
+        /// the start options (their `wait_for_finish` is not used: `call` waits itself).
+        start: StartOptions,
+        /// the longest wait (not set: until the run ends).
+        wait: Option<Duration>,
+        /// where the run's log goes meanwhile.
+        log: LogRedirect,
     }
 }
 
 /// How to build an Actor version: `POST /v2/actors/{id}/builds`.
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use apify_host::options::BuildOptions;
+///
+/// let opts = BuildOptions::new().tag("beta").use_cache(false).wait_for_finish(60);
+/// let build = client.actor("me/my-actor").build("0.1", &opts).await?;
+/// println!("build {} is {}", build.id, build.status);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct BuildOptions {
     /// Build with beta versions of Apify NPM packages.
     pub beta_packages: Option<bool>,
@@ -158,6 +177,19 @@ pub struct BuildOptions {
     pub use_cache: Option<bool>,
     /// Seconds (at most 60) the API holds the answer while the build is not finished.
     pub wait_for_finish: Option<u64>,
+}
+
+options_setters! {
+    BuildOptions {
+        /// build with beta versions of Apify NPM packages.
+        beta_packages: Option<bool>,
+        /// the tag the build gets when it succeeds (default `latest`).
+        tag: Option<String>,
+        /// use the Docker layer cache.
+        use_cache: Option<bool>,
+        /// seconds (at most 60) the API holds the answer while the build is not finished.
+        wait_for_finish: Option<u64>,
+    }
 }
 
 /// The timeout of a call that asks the API to hold its answer `wait_for_finish` seconds.
@@ -239,7 +271,7 @@ impl ActorClient {
     /// use serde_json::json;
     ///
     /// let actor = client.actor("apify~hello-world");
-    /// let opts = CallOptions::default();
+    /// let opts = CallOptions::new();
     /// actor.call(None, &opts).await?;
     /// actor.call(Some(&json!({ "message": "hi" })), &opts).await?;
     /// let value = json!({ "message": "hi" });
@@ -410,19 +442,18 @@ mod tests {
     use super::*;
     use crate::resources::{
         base::{test_pipeline, to_params},
-        PageOptions,
+        ListRunsOptions, PageOptions,
     };
     use serde_json::json;
     use testkit::{Action, TestServer};
 
     #[test]
     fn build_options_become_parameters() {
-        let opts = BuildOptions {
-            beta_packages: Some(true),
-            tag: Some("beta".into()),
-            use_cache: Some(false),
-            wait_for_finish: Some(30),
-        };
+        let opts = BuildOptions::new()
+            .beta_packages(true)
+            .tag("beta")
+            .use_cache(false)
+            .wait_for_finish(30);
         let got: Vec<(String, Option<String>)> = to_params(&opts)
             .unwrap()
             .into_iter()
@@ -530,7 +561,7 @@ mod tests {
         );
         // `/v2/actor-runs/r9` is not scripted: the test server answers 404 record-not-found.
         let actor = ActorClient::new(&test_pipeline(&server.url("")), "a1");
-        let opts = CallOptions::new(StartOptions::new())
+        let opts = CallOptions::new()
             .wait(Duration::from_millis(200))
             .log(LogRedirect::Off);
         let e = actor.call(Some(&json!({"q": 1})), &opts).await.unwrap_err();
@@ -578,7 +609,7 @@ mod tests {
         let _guard = tracing::subscriber::set_default(Capture(events.clone()));
 
         let actor = ActorClient::new(&test_pipeline(&server.url("")), "a1");
-        let done = actor.call(None, &CallOptions::default()).await.unwrap();
+        let done = actor.call(None, &CallOptions::new()).await.unwrap();
         assert_eq!(done.status, ActorJobStatus::Succeeded);
         let events = events.lock().unwrap().clone();
         let prefix = "my-actor runId:r1 -> ";
@@ -634,17 +665,9 @@ mod tests {
         let _ = actor.versions().list().await;
         let _ = actor.version("0.1").env_var("MY VAR").get().await;
         let _ = actor.version("0.1").env_vars().list().await;
-        let _ = actor.builds().list(&PageOptions::default()).await;
-        let _ = actor.runs().list(&Default::default()).await;
-        let _ = actor
-            .build(
-                "0.1",
-                &BuildOptions {
-                    tag: Some("beta".into()),
-                    ..Default::default()
-                },
-            )
-            .await;
+        let _ = actor.builds().list(&PageOptions::new()).await;
+        let _ = actor.runs().list(&ListRunsOptions::new()).await;
+        let _ = actor.build("0.1", &BuildOptions::new().tag("beta")).await;
         let _ = actor
             .validate_input(&RunInput::Json(json!({})), Some("latest"))
             .await;

@@ -4,12 +4,30 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{base::NoParams, Actor, ItemStream, ListPage, Paging, ResourceClient};
+use super::{
+    base::{options_setters, NoParams},
+    Actor, ItemStream, ListPage, Paging, ResourceClient,
+};
 use crate::{pipeline::Pipeline, Error};
 
 /// Which Actors to list, and how.
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use apify_host::{prelude::*, options::ActorListOptions};
+///
+/// let opts = ActorListOptions::new().my(true).sort_by("stats.lastRunStartedAt").desc(true);
+/// let page = client.actors().list(&opts).await?;
+/// println!("{} Actors", page.total);
+/// let mut actors = client.actors().iterate(&opts.limit(50));
+/// while let Some(actor) = actors.try_next().await? {
+///     println!("{}", actor.name);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ActorListOptions {
     /// Only the Actors the user owns (by default also those the user ran).
     pub my: Option<bool>,
@@ -24,6 +42,23 @@ pub struct ActorListOptions {
     /// Actors per request of `iterate` (default and cap 1000); not a query parameter.
     #[serde(skip)]
     pub chunk_size: Option<u64>,
+}
+
+options_setters! {
+    ActorListOptions {
+        /// only the Actors the user owns.
+        my: Option<bool>,
+        /// at most this many Actors (one page for `list`, overall for `iterate`).
+        limit: Option<u64>,
+        /// skip this many Actors first.
+        offset: Option<u64>,
+        /// newest first.
+        desc: Option<bool>,
+        /// sort by `createdAt` or `stats.lastRunStartedAt`.
+        sort_by: Option<String>,
+        /// Actors per request of `iterate` (default and cap 1000).
+        chunk_size: Option<u64>,
+    }
 }
 
 /// A client for the user's Actors.
@@ -45,17 +80,15 @@ impl ActorCollectionClient {
     }
 
     /// All Actors matching `opts`, fetched page by page as the stream is consumed.
-    pub fn iterate(&self, opts: ActorListOptions) -> ItemStream<Actor> {
+    pub fn iterate(&self, opts: &ActorListOptions) -> ItemStream<Actor> {
         let paging = Paging {
             limit: opts.limit,
             chunk_size: opts.chunk_size,
         };
-        self.res
-            .iterate(opts.offset, paging, move |offset, limit| ActorListOptions {
-                offset: Some(offset),
-                limit: Some(limit),
-                ..opts.clone()
-            })
+        let opts = opts.clone();
+        self.res.iterate(opts.offset, paging, move |offset, limit| {
+            opts.clone().offset(offset).limit(limit)
+        })
     }
 
     /// Creates an Actor from `fields` (the API's names: `name`, `versions`,
@@ -72,14 +105,13 @@ mod tests {
 
     #[test]
     fn actor_list_options_become_parameters() {
-        let opts = ActorListOptions {
-            my: Some(true),
-            limit: Some(5),
-            offset: Some(1),
-            desc: Some(false),
-            sort_by: Some("stats.lastRunStartedAt".into()),
-            chunk_size: Some(2),
-        };
+        let opts = ActorListOptions::new()
+            .my(true)
+            .limit(5)
+            .offset(1)
+            .desc(false)
+            .sort_by("stats.lastRunStartedAt")
+            .chunk_size(2);
         let got: Vec<(String, Option<String>)> = to_params(&opts)
             .unwrap()
             .into_iter()

@@ -30,7 +30,7 @@ impl BuildCollectionClient {
     }
 
     /// All builds, fetched page by page as the stream is consumed.
-    pub fn iterate(&self, opts: PageOptions) -> ItemStream<Build> {
+    pub fn iterate(&self, opts: &PageOptions) -> ItemStream<Build> {
         self.res.iterate_pages(opts)
     }
 }

@@ -7,7 +7,8 @@ use http::Method;
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::{
-    base::by_offset, ItemStream, ListPage, Paging, ResourceClient, StorageUpdate, StreamedBody,
+    base::{by_offset, options_setters},
+    ItemStream, ListPage, Paging, ResourceClient, StorageUpdate, StreamedBody,
 };
 use crate::{
     error::not_found_as_none,
@@ -20,10 +21,32 @@ use crate::{
 pub const MAX_PUSH_PAYLOAD_BYTES: usize = 9_000_000;
 
 /// Options of [`DatasetClient::push_items_stream`].
-#[derive(Debug, Clone, Default)]
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use apify_host::options::PushItemsOptions;
+///
+/// let lines = ["{\"url\": \"https://a.example\"}", "{\"url\": \"https://b.example\"}"];
+/// let items = futures_util::stream::iter(
+///     lines.map(|line| Ok::<_, std::io::Error>(bytes::Bytes::from(line))),
+/// );
+/// let opts = PushItemsOptions::new().max_payload_bytes(1_000_000);
+/// let done = client.dataset("my-dataset").push_items_stream(items, &opts).await?;
+/// println!("{} items in {} requests", done.items, done.requests);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct PushItemsOptions {
     /// The largest request body; default [`MAX_PUSH_PAYLOAD_BYTES`].
     pub max_payload_bytes: Option<usize>,
+}
+
+options_setters! {
+    PushItemsOptions {
+        /// the largest request body (default [`MAX_PUSH_PAYLOAD_BYTES`]).
+        max_payload_bytes: Option<usize>,
+    }
 }
 
 /// What [`DatasetClient::push_items_stream`] stored.
@@ -117,9 +140,26 @@ super::base::deserialize_with_extra! {
     }
 }
 
-/// Which items `list_items` / `iterate_items` / `stream_items` read, and how.
+/// Which items `list_items` / `iterate_items` / `create_items_public_url` read, and how
+/// (`stream_items` and `get_items_as_bytes` take them inside [`DownloadItemsOptions`]).
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use apify_host::{prelude::*, options::ListItemsOptions};
+///
+/// let dataset = client.dataset("my-dataset");
+/// let opts = ListItemsOptions::new().limit(100).clean(true).fields(["url", "title"]);
+/// let page = dataset.list_items::<serde_json::Value>(&opts).await?;
+/// println!("{} of {} items", page.count, page.total);
+/// let mut items = dataset.iterate_items::<serde_json::Value>(&opts.chunk_size(50));
+/// while let Some(item) = items.try_next().await? {
+///     println!("{item}");
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListItemsOptions {
     /// Skip this many items first.
     pub offset: Option<u64>,
@@ -150,9 +190,55 @@ pub struct ListItemsOptions {
     pub chunk_size: Option<u64>,
 }
 
+options_setters! {
+    ListItemsOptions {
+        /// skip this many items first.
+        offset: Option<u64>,
+        /// at most this many items (one page for `list_items`, overall for `iterate_items`).
+        limit: Option<u64>,
+        /// only non-empty items, without hidden (`#`) fields.
+        clean: Option<bool>,
+        /// newest first.
+        desc: Option<bool>,
+        /// keep only these fields, in this order.
+        fields: Option<Vec<String>>,
+        /// drop these fields.
+        omit: Option<Vec<String>>,
+        /// unwind these array/object fields into separate items.
+        unwind: Option<Vec<String>>,
+        /// skip empty items.
+        skip_empty: Option<bool>,
+        /// skip hidden (`#`) fields.
+        skip_hidden: Option<bool>,
+        /// flatten these nested fields.
+        flatten: Option<Vec<String>>,
+        /// a view of the dataset schema.
+        view: Option<String>,
+        /// a signature that grants access to the dataset without the token.
+        signature: Option<String>,
+        /// items per request of `iterate_items` (default and cap 1000).
+        chunk_size: Option<u64>,
+    }
+}
+
 /// Options of `stream_items` / `get_items_as_bytes`: the item selection plus the format.
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use apify_host::{options::{DownloadItemsOptions, ListItemsOptions}};
+///
+/// let opts = DownloadItemsOptions::new()
+///     .format("csv")
+///     .items(ListItemsOptions::new().clean(true).fields(["url", "title"]))
+///     .bom(false)
+///     .delimiter(";");
+/// let csv = client.dataset("my-dataset").get_items_as_bytes(&opts).await?;
+/// println!("{} bytes of CSV", csv.len());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct DownloadItemsOptions {
     /// `json` (default), `jsonl`, `csv`, `html`, `xlsx`, `xml` or `rss`.
     pub format: String,
@@ -182,6 +268,25 @@ impl Default for DownloadItemsOptions {
             xml_root: None,
             xml_row: None,
         }
+    }
+}
+
+options_setters! {
+    DownloadItemsOptions {
+        /// `json` (default), `jsonl`, `csv`, `html`, `xlsx`, `xml` or `rss`.
+        format: String,
+        /// which items, and how.
+        items: ListItemsOptions,
+        /// prefix the output with a UTF-8 byte order mark (default: only for CSV).
+        bom: Option<bool>,
+        /// CSV delimiter (default `,`).
+        delimiter: Option<String>,
+        /// CSV without the header row.
+        skip_header_row: Option<bool>,
+        /// XML root element name (default `items`).
+        xml_root: Option<String>,
+        /// XML element name of each item (default `item`).
+        xml_row: Option<String>,
     }
 }
 
@@ -245,9 +350,10 @@ impl DatasetClient {
     /// trusting `total`, which lags behind recent writes.
     pub fn iterate_items<T: DeserializeOwned + Send + 'static>(
         &self,
-        opts: ListItemsOptions,
+        opts: &ListItemsOptions,
     ) -> ItemStream<T> {
         let this = self.clone();
+        let opts = opts.clone();
         let paging = Paging {
             limit: opts.limit,
             chunk_size: opts.chunk_size,
@@ -258,11 +364,7 @@ impl DatasetClient {
             false,
             move |offset, limit| {
                 let this = this.clone();
-                let page = ListItemsOptions {
-                    offset: Some(offset),
-                    limit: Some(limit),
-                    ..opts.clone()
-                };
+                let page = opts.clone().offset(offset).limit(limit);
                 async move { this.list_items(&page).await }
             },
         )

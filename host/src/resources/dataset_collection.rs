@@ -24,7 +24,7 @@ impl DatasetCollectionClient {
     }
 
     /// All datasets matching `opts`, fetched page by page as the stream is consumed.
-    pub fn iterate(&self, opts: ListOptions) -> ItemStream<Dataset> {
+    pub fn iterate(&self, opts: &ListOptions) -> ItemStream<Dataset> {
         self.res.iterate_list(opts)
     }
 

@@ -4,7 +4,10 @@ use bytes::Bytes;
 use http::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{by_cursor, ItemStream, Paging, ResourceClient, StorageUpdate, StreamedBody};
+use super::{
+    base::options_setters, by_cursor, ItemStream, Paging, ResourceClient, StorageUpdate,
+    StreamedBody,
+};
 use std::sync::Arc;
 
 use crate::{
@@ -105,9 +108,25 @@ pub struct ListOfKeys {
     pub next_exclusive_start_key: Option<String>,
 }
 
-/// Options of `list_keys` / `iterate_keys`.
+/// Options of `list_keys` / `iterate_keys` / `create_keys_public_url`.
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use apify_host::{prelude::*, options::ListKeysOptions};
+///
+/// let store = client.key_value_store("my-store");
+/// let opts = ListKeysOptions::new().prefix("screenshot-").limit(100);
+/// let page = store.list_keys(&opts).await?;
+/// println!("{} keys, more: {}", page.count, page.is_truncated);
+/// let mut keys = store.iterate_keys(&opts.chunk_size(20));
+/// while let Some(key) = keys.try_next().await? {
+///     println!("{} ({:?} bytes)", key.key, key.size);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListKeysOptions {
     /// At most this many keys (one page of at most 1000 for `list_keys`, overall for
     /// `iterate_keys`).
@@ -123,6 +142,24 @@ pub struct ListKeysOptions {
     /// Keys per request of `iterate_keys` (default and cap 1000); not a query parameter.
     #[serde(skip)]
     pub chunk_size: Option<u64>,
+}
+
+options_setters! {
+    ListKeysOptions {
+        /// at most this many keys (one page of at most 1000 for `list_keys`, overall for
+        /// `iterate_keys`).
+        limit: Option<u64>,
+        /// start after this key.
+        exclusive_start_key: Option<String>,
+        /// only keys of this collection of the store schema.
+        collection: Option<String>,
+        /// only keys that start with this prefix.
+        prefix: Option<String>,
+        /// a signature that grants access to the store without the token.
+        signature: Option<String>,
+        /// keys per request of `iterate_keys` (default and cap 1000).
+        chunk_size: Option<u64>,
+    }
 }
 
 /// A record value, decoded the way the Python client decodes it: by content type.
@@ -380,8 +417,9 @@ impl KeyValueStoreClient {
 
     /// All keys matching `opts` (up to `opts.limit`), fetched page by page via
     /// `nextExclusiveStartKey` as the stream is consumed.
-    pub fn iterate_keys(&self, opts: ListKeysOptions) -> ItemStream<KeyValueStoreKey> {
+    pub fn iterate_keys(&self, opts: &ListKeysOptions) -> ItemStream<KeyValueStoreKey> {
         let this = self.clone();
+        let opts = opts.clone();
         let paging = Paging {
             limit: opts.limit,
             chunk_size: opts.chunk_size,

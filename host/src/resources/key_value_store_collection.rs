@@ -24,7 +24,7 @@ impl KeyValueStoreCollectionClient {
     }
 
     /// All key-value stores matching `opts`, fetched page by page as the stream is consumed.
-    pub fn iterate(&self, opts: ListOptions) -> ItemStream<KeyValueStore> {
+    pub fn iterate(&self, opts: &ListOptions) -> ItemStream<KeyValueStore> {
         self.res.iterate_list(opts)
     }
 

@@ -10,7 +10,7 @@
 //! let client = apify_host::ApifyClient::new("my-token")?;
 //! let dataset = client.datasets().get_or_create(Some("my-results"), None).await?;
 //! client.dataset(&dataset.id).push_items(&serde_json::json!([{"url": "https://a.example"}])).await?;
-//! let mut items = client.dataset(&dataset.id).iterate_items::<serde_json::Value>(ListItemsOptions::default());
+//! let mut items = client.dataset(&dataset.id).iterate_items::<serde_json::Value>(&ListItemsOptions::new());
 //! while let Some(item) = items.try_next().await? {
 //!     println!("{item}");
 //! }

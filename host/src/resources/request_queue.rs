@@ -7,7 +7,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{by_cursor, ItemStream, Paging, ResourceClient, StorageUpdate};
+use super::{base::options_setters, by_cursor, ItemStream, Paging, ResourceClient, StorageUpdate};
 use std::sync::Arc;
 
 use crate::{
@@ -276,8 +276,24 @@ super::base::deserialize_with_extra! {
 }
 
 /// Options of `list_requests` / `iterate_requests`.
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use apify_host::{prelude::*, options::ListRequestsOptions};
+///
+/// let queue = client.request_queue("my-queue");
+/// let opts = ListRequestsOptions::new().filter(["pending"]).limit(100);
+/// let page = queue.list_requests(&opts).await?;
+/// println!("{} requests, next page: {:?}", page.items.len(), page.next_cursor);
+/// let mut requests = queue.iterate_requests(&opts);
+/// while let Some(request) = requests.try_next().await? {
+///     println!("{}", request.url);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListRequestsOptions {
     /// At most this many requests (one page for `list_requests`, overall for
     /// `iterate_requests`).
@@ -292,6 +308,22 @@ pub struct ListRequestsOptions {
     /// parameter.
     #[serde(skip)]
     pub chunk_size: Option<u64>,
+}
+
+options_setters! {
+    ListRequestsOptions {
+        /// at most this many requests (one page for `list_requests`, overall for
+        /// `iterate_requests`).
+        limit: Option<u64>,
+        /// start after this request id (deprecated by the API in favour of `cursor`).
+        exclusive_start_id: Option<String>,
+        /// continue from a previous page's `nextCursor`.
+        cursor: Option<String>,
+        /// only `locked` and/or `pending` requests.
+        filter: Option<Vec<String>>,
+        /// requests per request of `iterate_requests` (default and cap 1000).
+        chunk_size: Option<u64>,
+    }
 }
 
 /// `PUT .../requests/{id}/lock`.
@@ -333,7 +365,25 @@ super::base::deserialize_with_extra! {
 }
 
 /// Options of `batch_add_requests`.
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use std::time::Duration;
+///
+/// use apify_host::options::BatchAddOptions;
+/// use serde_json::json;
+///
+/// let requests = [json!({ "url": "https://a.example" }), json!({ "url": "https://b.example" })];
+/// let opts = BatchAddOptions::new()
+///     .forefront(true)
+///     .max_parallel(4)
+///     .min_delay_between_unprocessed_requests_retries(Duration::from_secs(1));
+/// let result = client.request_queue("my-queue").batch_add_requests(&requests, &opts).await?;
+/// println!("{} still unprocessed", result.unprocessed_requests.len());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BatchAddOptions {
     /// Add to the head of the queue.
     pub forefront: bool,
@@ -354,6 +404,21 @@ impl Default for BatchAddOptions {
             max_unprocessed_requests_retries: 3,
             min_delay_between_unprocessed_requests_retries: Duration::from_millis(500),
         }
+    }
+}
+
+options_setters! {
+    BatchAddOptions {
+        /// add to the head of the queue.
+        forefront: bool,
+        /// how many batches are in flight at once (default 1).
+        max_parallel: usize,
+        /// how many times requests the API reports as unprocessed are sent again (default
+        /// 3).
+        max_unprocessed_requests_retries: u32,
+        /// the delay before the first resend, doubling with each further one (default
+        /// 500 ms).
+        min_delay_between_unprocessed_requests_retries: Duration,
     }
 }
 
@@ -610,7 +675,7 @@ impl RequestQueueClient {
     /// All requests of the queue (up to `opts.limit`), page by page as the stream is
     /// consumed: by `nextCursor` when the API gives one, else after the last id of a full
     /// page.
-    pub fn iterate_requests(&self, opts: ListRequestsOptions) -> ItemStream<QueueRequest> {
+    pub fn iterate_requests(&self, opts: &ListRequestsOptions) -> ItemStream<QueueRequest> {
         /// Where the next page starts.
         #[derive(Clone, Debug, PartialEq)]
         enum Start {
@@ -622,6 +687,7 @@ impl RequestQueueClient {
             limit: opts.limit,
             chunk_size: opts.chunk_size,
         };
+        let opts = opts.clone();
         let init = match (&opts.cursor, &opts.exclusive_start_id) {
             (Some(c), _) => Some(Start::Cursor(c.clone())),
             (None, Some(id)) => Some(Start::AfterId(id.clone())),

@@ -24,7 +24,7 @@ impl RequestQueueCollectionClient {
     }
 
     /// All request queues matching `opts`, fetched page by page as the stream is consumed.
-    pub fn iterate(&self, opts: ListOptions) -> ItemStream<RequestQueue> {
+    pub fn iterate(&self, opts: &ListOptions) -> ItemStream<RequestQueue> {
         self.res.iterate_list(opts)
     }
 

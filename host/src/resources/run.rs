@@ -8,7 +8,7 @@ use rand::{distr::Alphanumeric, Rng};
 use serde::Serialize;
 
 use super::{
-    base::{duration_secs, to_run_input},
+    base::{duration_secs, options_setters, to_run_input},
     ActorJobStatus, DatasetClient, KeyValueStoreClient, LogClient, RequestQueueClient,
     ResourceClient, StatusMessageWatcher, StreamedLog, ToRunInput,
 };
@@ -84,8 +84,24 @@ pub struct RunUpdate {
 
 /// How to resurrect a finished run: `POST /v2/actor-runs/{id}/resurrect`. Unset fields keep
 /// the run's previous values.
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use std::time::Duration;
+///
+/// use apify_host::options::ResurrectOptions;
+///
+/// let opts = ResurrectOptions::new()
+///     .memory_mbytes(2048)
+///     .run_timeout(Duration::from_secs(600))
+///     .restart_on_error(true);
+/// let run = client.run("my-run-id").resurrect(&opts).await?;
+/// println!("{} is {}", run.id, run.status);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ResurrectOptions {
     /// The build to use: a tag or a number.
     pub build: Option<String>,
@@ -103,10 +119,43 @@ pub struct ResurrectOptions {
     pub restart_on_error: Option<bool>,
 }
 
-/// A pay-per-event charge: `POST /v2/actor-runs/{id}/charge`.
+options_setters! {
+    ResurrectOptions {
+        /// the build to use: a tag or a number.
+        build: Option<String>,
+        /// memory in megabytes.
+        memory_mbytes: Option<u64>,
+        /// the run's new timeout (sent in whole seconds).
+        run_timeout: Option<Duration>,
+        /// at most this many results (can only grow).
+        max_items: Option<u64>,
+        /// the limit of the total charge in USD (can only grow).
+        max_total_charge_usd: Option<f64>,
+        /// restart the run when it fails.
+        restart_on_error: Option<bool>,
+    }
+}
+
+/// A pay-per-event charge: `POST /v2/actor-runs/{id}/charge`. The event name is required (a
+/// charge without one is refused before any request); the rest has defaults.
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use apify_host::options::ChargeOptions;
+///
+/// let run = client.run("my-run-id");
+/// run.charge(&ChargeOptions::new().event_name("item-processed")).await?;
+/// let opts = ChargeOptions::new()
+///     .event_name("page-scraped")
+///     .count(10)
+///     .idempotency_key("page-batch-7");
+/// run.charge(&opts).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ChargeOptions {
-    /// The event's name, as the Actor's pricing defines it.
+    /// The event's name, as the Actor's pricing defines it (required).
     pub event_name: String,
     /// How many events (default 1).
     pub count: u64,
@@ -117,15 +166,30 @@ pub struct ChargeOptions {
     pub request_id: Option<String>,
 }
 
-impl ChargeOptions {
-    /// One event of `event_name`, with a generated idempotency key.
-    pub fn new(event_name: impl Into<String>) -> Self {
+/// No event name yet (set one: [`ChargeOptions::event_name`]), one event, a generated
+/// idempotency key.
+impl Default for ChargeOptions {
+    fn default() -> Self {
         ChargeOptions {
-            event_name: event_name.into(),
+            event_name: String::new(),
             count: 1,
             idempotency_key: None,
             request_id: None,
         }
+    }
+}
+
+options_setters! {
+    ChargeOptions {
+        /// the event's name, as the Actor's pricing defines it (required).
+        event_name: String,
+        /// how many events (default 1).
+        count: u64,
+        /// keeps a retried charge from counting twice (generated when not set).
+        idempotency_key: Option<String>,
+        /// the request of a multi-tenant Actor Server run this charge is for (its
+        /// `X-Actor-Request-ID` header).
+        request_id: Option<String>,
     }
 }
 
@@ -349,14 +413,13 @@ mod tests {
 
     #[test]
     fn resurrect_options_become_parameters() {
-        let opts = ResurrectOptions {
-            build: Some("1.2.3".into()),
-            memory_mbytes: Some(512),
-            run_timeout: Some(Duration::from_secs(60)),
-            max_items: Some(5),
-            max_total_charge_usd: Some(1.5),
-            restart_on_error: Some(false),
-        };
+        let opts = ResurrectOptions::new()
+            .build("1.2.3")
+            .memory_mbytes(512)
+            .run_timeout(Duration::from_secs(60))
+            .max_items(5)
+            .max_total_charge_usd(1.5)
+            .restart_on_error(false);
         let got: Vec<(String, Option<String>)> = to_params(&opts)
             .unwrap()
             .into_iter()
@@ -384,13 +447,14 @@ mod tests {
             vec![Action::status(201), Action::status(201)],
         );
         let run = RunClient::new(&test_pipeline(&server.url("")), "r1");
-        run.charge(&ChargeOptions::new("ev")).await.unwrap();
-        let given = ChargeOptions {
-            count: 3,
-            idempotency_key: Some("mine".into()),
-            request_id: Some("req1".into()),
-            ..ChargeOptions::new("ev")
-        };
+        run.charge(&ChargeOptions::new().event_name("ev"))
+            .await
+            .unwrap();
+        let given = ChargeOptions::new()
+            .event_name("ev")
+            .count(3)
+            .idempotency_key("mine")
+            .request_id("req1");
         run.charge(&given).await.unwrap();
         let log = server.requests();
         assert_eq!(log[0].method, "POST");
@@ -406,7 +470,7 @@ mod tests {
             body,
             json!({"eventName": "ev", "count": 3, "requestId": "req1"})
         );
-        let err = run.charge(&ChargeOptions::new("")).await.unwrap_err();
+        let err = run.charge(&ChargeOptions::new()).await.unwrap_err();
         assert!(err.is_invalid_input(), "{err}");
     }
 

@@ -6,12 +6,33 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{base::datetime_ms, ActorJobStatus, ItemStream, ListPage, Paging, ResourceClient, Run};
+use super::{
+    base::{datetime_ms, options_setters},
+    ActorJobStatus, ItemStream, ListPage, Paging, ResourceClient, Run,
+};
 use crate::{pipeline::Pipeline, Error};
 
 /// Which runs to list, and how.
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use apify_host::{prelude::*, models::ActorJobStatus, options::ListRunsOptions};
+///
+/// let opts = ListRunsOptions::new()
+///     .status([ActorJobStatus::Failed, ActorJobStatus::TimedOut])
+///     .desc(true)
+///     .limit(20);
+/// let page = client.runs().list(&opts).await?;
+/// println!("{} failed runs", page.total);
+/// let mut runs = client.actor("apify/hello-world").runs().iterate(&opts);
+/// while let Some(run) = runs.try_next().await? {
+///     println!("{} {}", run.id, run.status);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListRunsOptions {
     /// Only runs with one of these statuses (none: every status).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -31,6 +52,25 @@ pub struct ListRunsOptions {
     /// Runs per request of `iterate` (default and cap 1000); not a query parameter.
     #[serde(skip)]
     pub chunk_size: Option<u64>,
+}
+
+options_setters! {
+    ListRunsOptions {
+        /// only runs with one of these statuses (`ActorJobStatus` values or their names).
+        status: Vec<ActorJobStatus>,
+        /// only runs started before this time.
+        started_before: Option<DateTime<Utc>>,
+        /// only runs started after this time.
+        started_after: Option<DateTime<Utc>>,
+        /// at most this many runs (one page for `list`, overall for `iterate`).
+        limit: Option<u64>,
+        /// skip this many runs first.
+        offset: Option<u64>,
+        /// newest first.
+        desc: Option<bool>,
+        /// runs per request of `iterate` (default and cap 1000).
+        chunk_size: Option<u64>,
+    }
 }
 
 /// A client for a list of runs.
@@ -57,17 +97,15 @@ impl RunCollectionClient {
     }
 
     /// All runs matching `opts`, fetched page by page as the stream is consumed.
-    pub fn iterate(&self, opts: ListRunsOptions) -> ItemStream<Run> {
+    pub fn iterate(&self, opts: &ListRunsOptions) -> ItemStream<Run> {
         let paging = Paging {
             limit: opts.limit,
             chunk_size: opts.chunk_size,
         };
-        self.res
-            .iterate(opts.offset, paging, move |offset, limit| ListRunsOptions {
-                offset: Some(offset),
-                limit: Some(limit),
-                ..opts.clone()
-            })
+        let opts = opts.clone();
+        self.res.iterate(opts.offset, paging, move |offset, limit| {
+            opts.clone().offset(offset).limit(limit)
+        })
     }
 }
 

@@ -26,7 +26,7 @@ impl ScheduleCollectionClient {
     }
 
     /// All schedules matching `opts`, fetched page by page as the stream is consumed.
-    pub fn iterate(&self, opts: PageOptions) -> ItemStream<Schedule> {
+    pub fn iterate(&self, opts: &PageOptions) -> ItemStream<Schedule> {
         self.res.iterate_pages(opts)
     }
 

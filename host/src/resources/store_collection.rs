@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{ItemStream, ListPage, Paging, ResourceClient};
+use super::{base::options_setters, ItemStream, ListPage, Paging, ResourceClient};
 use crate::{pipeline::Pipeline, Error};
 
 /// An Actor as the Store lists it.
@@ -47,8 +47,23 @@ super::base::deserialize_with_extra! {
 }
 
 /// Which Store Actors `list` / `iterate` read.
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use apify_host::{prelude::*, options::StoreListOptions};
+///
+/// let opts = StoreListOptions::new().search("crawler").sort_by("popularity").limit(10);
+/// let page = client.store().list(&opts).await?;
+/// println!("{} matching Actors", page.total);
+/// let mut actors = client.store().iterate(&opts);
+/// while let Some(actor) = actors.try_next().await? {
+///     println!("{:?}/{:?}", actor.username, actor.name);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct StoreListOptions {
     /// At most this many Actors (one page for `list`, overall for `iterate`).
     pub limit: Option<u64>,
@@ -70,6 +85,28 @@ pub struct StoreListOptions {
     pub chunk_size: Option<u64>,
 }
 
+options_setters! {
+    StoreListOptions {
+        /// at most this many Actors (one page for `list`, overall for `iterate`).
+        limit: Option<u64>,
+        /// skip this many first.
+        offset: Option<u64>,
+        /// search in title, name, description, username and readme.
+        search: Option<String>,
+        /// sort by `relevance`, `popularity`, `newest` or `lastUpdate`.
+        sort_by: Option<String>,
+        /// only this category.
+        category: Option<String>,
+        /// only this owner's Actors.
+        username: Option<String>,
+        /// only this pricing model (`FREE`, `FLAT_PRICE_PER_MONTH`, `PRICE_PER_DATASET_ITEM`,
+        /// `PAY_PER_EVENT`).
+        pricing_model: Option<String>,
+        /// items per request of `iterate` (default and cap 1000).
+        chunk_size: Option<u64>,
+    }
+}
+
 /// A client for the Apify Store's Actor list.
 #[derive(Clone, Debug)]
 pub struct StoreCollectionClient {
@@ -89,17 +126,14 @@ impl StoreCollectionClient {
     }
 
     /// All Store Actors matching `opts`, fetched page by page as the stream is consumed.
-    pub fn iterate(&self, opts: StoreListOptions) -> ItemStream<StoreListActor> {
+    pub fn iterate(&self, opts: &StoreListOptions) -> ItemStream<StoreListActor> {
         let paging = Paging {
             limit: opts.limit,
             chunk_size: opts.chunk_size,
         };
-        let offset = opts.offset;
-        self.res
-            .iterate(offset, paging, move |offset, limit| StoreListOptions {
-                limit: Some(limit),
-                offset: Some(offset),
-                ..opts.clone()
-            })
+        let opts = opts.clone();
+        self.res.iterate(opts.offset, paging, move |offset, limit| {
+            opts.clone().limit(limit).offset(offset)
+        })
     }
 }

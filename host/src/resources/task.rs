@@ -107,7 +107,7 @@ impl TaskClient {
     /// use serde_json::json;
     ///
     /// let task = client.task("me~my-task");
-    /// let opts = StartOptions::default();
+    /// let opts = StartOptions::new().memory_mbytes(1024);
     /// task.call(None, &opts, None).await?;
     /// let run = task.call(Some(&json!({ "maxItems": 10 })), &opts, None).await?;
     /// println!("{} ended {:?}", run.id, run.status);
@@ -199,10 +199,9 @@ mod tests {
             vec![Action::json(200, json!({"a": 1}))],
         );
         let task = TaskClient::new(&test_pipeline(&server.url("")), "me/t");
-        let opts = StartOptions {
-            force_permission_level: Some("LIMITED_PERMISSIONS".into()),
-            ..StartOptions::new().max_items(3)
-        };
+        let opts = StartOptions::new()
+            .max_items(3)
+            .force_permission_level("LIMITED_PERMISSIONS");
         task.start(Some(&json!({"x": 1})), &opts).await.unwrap();
         assert_eq!(task.get_input().await.unwrap(), Some(json!({"a": 1})));
         let _ = task

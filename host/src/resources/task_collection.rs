@@ -26,7 +26,7 @@ impl TaskCollectionClient {
     }
 
     /// All tasks, fetched page by page as the stream is consumed.
-    pub fn iterate(&self, opts: PageOptions) -> ItemStream<Task> {
+    pub fn iterate(&self, opts: &PageOptions) -> ItemStream<Task> {
         self.res.iterate_pages(opts)
     }
 

@@ -34,7 +34,7 @@ impl WebhookCollectionClient {
     }
 
     /// All webhooks matching `opts`, fetched page by page as the stream is consumed.
-    pub fn iterate(&self, opts: PageOptions) -> ItemStream<Webhook> {
+    pub fn iterate(&self, opts: &PageOptions) -> ItemStream<Webhook> {
         self.res.iterate_pages(opts)
     }
 

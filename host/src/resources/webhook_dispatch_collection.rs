@@ -32,7 +32,7 @@ impl WebhookDispatchCollectionClient {
     }
 
     /// All dispatches matching `opts`, fetched page by page as the stream is consumed.
-    pub fn iterate(&self, opts: PageOptions) -> ItemStream<WebhookDispatch> {
+    pub fn iterate(&self, opts: &PageOptions) -> ItemStream<WebhookDispatch> {
         self.res.iterate_pages(opts)
     }
 }

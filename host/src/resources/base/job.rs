@@ -8,7 +8,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::wait::is_terminal_status;
+use super::{options::options_setters, wait::is_terminal_status};
 use crate::{pipeline::ApiRequest, Error};
 
 /// The status of an Actor run or build. A status this client does not know yet is kept as
@@ -298,6 +298,24 @@ impl serde_json::ser::Formatter for PythonJsonFormatter {
 
 /// How to start a run of an Actor or a task: the query parameters of `POST …/runs`. Unset
 /// fields take the Actor's (or task's) defaults.
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use std::time::Duration;
+///
+/// use apify_host::{models::AdHocWebhook, options::StartOptions};
+/// use serde_json::json;
+///
+/// let opts = StartOptions::new()
+///     .build("beta")
+///     .memory_mbytes(1024)
+///     .run_timeout(Duration::from_secs(300))
+///     .webhook(AdHocWebhook::new(["ACTOR.RUN.SUCCEEDED"], "https://example.com/hook"));
+/// let run = client.actor("apify/hello-world").start(Some(&json!({ "q": 1 })), &opts).await?;
+/// println!("started {}", run.id);
+/// client.task("my-task").start(None, &StartOptions::new().wait_for_finish(60)).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -326,47 +344,33 @@ pub struct StartOptions {
     pub webhooks: Vec<AdHocWebhook>,
 }
 
+options_setters! {
+    StartOptions {
+        /// the build to run: a tag (`latest`) or a number (`0.1.2`).
+        build: Option<String>,
+        /// at most this many results (pay-per-result Actors charge no more).
+        max_items: Option<u64>,
+        /// a limit of the total charge in USD (pay-per-event Actors).
+        max_total_charge_usd: Option<f64>,
+        /// restart the run when it exits with a non-zero status.
+        restart_on_error: Option<bool>,
+        /// memory of the run, in megabytes.
+        memory_mbytes: Option<u64>,
+        /// the run's timeout (sent in whole seconds).
+        run_timeout: Option<Duration>,
+        /// override the Actor's permission level for this run (`LIMITED_PERMISSIONS`,
+        /// `FULL_PERMISSIONS`); Actors only.
+        force_permission_level: Option<String>,
+        /// seconds (at most 60) the API holds the answer while the run is not finished.
+        wait_for_finish: Option<u64>,
+        /// the ad-hoc webhooks of this run (replacing any set before; see
+        /// [`StartOptions::webhook`] to add one).
+        webhooks: Vec<AdHocWebhook>,
+    }
+}
+
 impl StartOptions {
-    /// Options with every field unset.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Sets [`StartOptions::build`].
-    pub fn build(mut self, build: impl Into<String>) -> Self {
-        self.build = Some(build.into());
-        self
-    }
-    /// Sets [`StartOptions::memory_mbytes`].
-    pub fn memory_mbytes(mut self, mbytes: u64) -> Self {
-        self.memory_mbytes = Some(mbytes);
-        self
-    }
-    /// Sets [`StartOptions::run_timeout`].
-    pub fn run_timeout(mut self, timeout: Duration) -> Self {
-        self.run_timeout = Some(timeout);
-        self
-    }
-    /// Sets [`StartOptions::max_items`].
-    pub fn max_items(mut self, max_items: u64) -> Self {
-        self.max_items = Some(max_items);
-        self
-    }
-    /// Sets [`StartOptions::max_total_charge_usd`].
-    pub fn max_total_charge_usd(mut self, usd: f64) -> Self {
-        self.max_total_charge_usd = Some(usd);
-        self
-    }
-    /// Sets [`StartOptions::restart_on_error`].
-    pub fn restart_on_error(mut self, restart: bool) -> Self {
-        self.restart_on_error = Some(restart);
-        self
-    }
-    /// Sets [`StartOptions::wait_for_finish`] (seconds, at most 60).
-    pub fn wait_for_finish(mut self, secs: u64) -> Self {
-        self.wait_for_finish = Some(secs);
-        self
-    }
-    /// Adds an ad-hoc webhook.
+    /// Adds an ad-hoc webhook to [`StartOptions::webhooks`].
     pub fn webhook(mut self, webhook: AdHocWebhook) -> Self {
         self.webhooks.push(webhook);
         self

@@ -5,6 +5,7 @@
 
 mod job;
 mod model;
+mod options;
 mod pagination;
 mod query;
 mod wait;
@@ -26,6 +27,7 @@ pub(crate) use job::to_run_input;
 pub use job::{ActorJobStatus, AdHocWebhook, RunInput, StartOptions, ToRunInput};
 pub use model::Extra;
 pub(crate) use model::{deserialize_with_extra, serialize_timestamp, ExtraBuilder, KeySeed};
+pub(crate) use options::options_setters;
 pub use pagination::ItemStream;
 pub(crate) use pagination::{by_cursor, by_offset, Paging};
 pub(crate) use query::datetime_ms;
@@ -65,8 +67,23 @@ pub struct ListPage<T> {
 
 /// Options of collection listings (`GET /v2/datasets`, `/v2/key-value-stores`,
 /// `/v2/request-queues`).
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use apify_host::{prelude::*, options::ListOptions};
+///
+/// let opts = ListOptions::new().unnamed(true).desc(true).limit(20);
+/// let page = client.datasets().list(&opts).await?;
+/// println!("{} of {} datasets", page.count, page.total);
+/// let mut stores = client.key_value_stores().iterate(&ListOptions::new().ownership("ownedByMe"));
+/// while let Some(store) = stores.try_next().await? {
+///     println!("{}", store.id);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ListOptions {
     /// Include unnamed storages (by default only named ones are listed).
     pub unnamed: Option<bool>,
@@ -83,9 +100,42 @@ pub struct ListOptions {
     pub chunk_size: Option<u64>,
 }
 
-/// Paging of the listings that have no other filter (builds, tasks, versions).
+options_setters! {
+    ListOptions {
+        /// include unnamed storages too.
+        unnamed: Option<bool>,
+        /// at most this many items (one page for `list`, overall for `iterate`).
+        limit: Option<u64>,
+        /// skip this many items first.
+        offset: Option<u64>,
+        /// newest first.
+        desc: Option<bool>,
+        /// `ownedByMe` or `sharedWithMe`.
+        ownership: Option<String>,
+        /// items per request of `iterate` (default and cap 1000).
+        chunk_size: Option<u64>,
+    }
+}
+
+/// Paging of the listings that have no other filter (builds, tasks, schedules, webhooks,
+/// webhook dispatches).
+///
+/// ```no_run
+/// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
+/// use apify_host::{prelude::*, options::PageOptions};
+///
+/// let opts = PageOptions::new().desc(true).limit(10);
+/// let builds = client.actor("apify/hello-world").builds().list(&opts).await?;
+/// println!("{} builds", builds.items.len());
+/// let mut tasks = client.tasks().iterate(&PageOptions::new().chunk_size(100));
+/// while let Some(task) = tasks.try_next().await? {
+///     println!("{}", task.id);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct PageOptions {
     /// At most this many items (one page for `list`, overall for `iterate`).
     pub limit: Option<u64>,
@@ -96,6 +146,19 @@ pub struct PageOptions {
     /// Items per request of `iterate` (default and cap 1000); not a query parameter.
     #[serde(skip)]
     pub chunk_size: Option<u64>,
+}
+
+options_setters! {
+    PageOptions {
+        /// at most this many items (one page for `list`, overall for `iterate`).
+        limit: Option<u64>,
+        /// skip this many items first.
+        offset: Option<u64>,
+        /// newest first.
+        desc: Option<bool>,
+        /// items per request of `iterate` (default and cap 1000).
+        chunk_size: Option<u64>,
+    }
 }
 
 /// No query parameters, for the calls that take none.
@@ -124,10 +187,11 @@ pub struct StorageUpdate {
 /// [`StreamedBody::content_length`].
 ///
 /// ```no_run
-/// use apify_host::prelude::*;
+/// use apify_host::{prelude::*, options::DownloadItemsOptions};
 ///
 /// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
-/// let mut items = client.dataset("my-dataset").stream_items(&Default::default()).await?;
+/// let opts = DownloadItemsOptions::new().format("jsonl");
+/// let mut items = client.dataset("my-dataset").stream_items(&opts).await?;
 /// println!("{:?}, {:?} bytes", items.content_type(), items.content_length());
 /// while let Some(chunk) = items.try_next().await? {
 ///     println!("{} bytes", chunk.len());
@@ -202,7 +266,8 @@ impl StreamedBody {
     ///
     /// ```no_run
     /// # async fn demo(client: apify_host::ApifyClient) -> Result<(), Box<dyn std::error::Error>> {
-    /// let items = client.dataset("my-dataset").stream_items(&Default::default()).await?;
+    /// let opts = apify_host::options::DownloadItemsOptions::new();
+    /// let items = client.dataset("my-dataset").stream_items(&opts).await?;
     /// let mut file = tokio::fs::File::create("items.json").await?;
     /// tokio::io::copy(&mut items.into_async_read(), &mut file).await?;
     /// # Ok(()) }
@@ -438,16 +503,15 @@ impl ResourceClient {
     /// Every item of a collection listing (`GET /v2/datasets` and the like).
     pub(crate) fn iterate_list<T: DeserializeOwned + Send + 'static>(
         &self,
-        opts: ListOptions,
+        opts: &ListOptions,
     ) -> ItemStream<T> {
         let paging = Paging {
             limit: opts.limit,
             chunk_size: opts.chunk_size,
         };
-        self.iterate(opts.offset, paging, move |offset, limit| ListOptions {
-            offset: Some(offset),
-            limit: Some(limit),
-            ..opts.clone()
+        let opts = opts.clone();
+        self.iterate(opts.offset, paging, move |offset, limit| {
+            opts.clone().offset(offset).limit(limit)
         })
     }
 
@@ -465,16 +529,15 @@ impl ResourceClient {
     /// Every item of a listing paged by [`PageOptions`].
     pub(crate) fn iterate_pages<T: DeserializeOwned + Send + 'static>(
         &self,
-        opts: PageOptions,
+        opts: &PageOptions,
     ) -> ItemStream<T> {
         let paging = Paging {
             limit: opts.limit,
             chunk_size: opts.chunk_size,
         };
-        self.iterate(opts.offset, paging, move |offset, limit| PageOptions {
-            offset: Some(offset),
-            limit: Some(limit),
-            ..opts.clone()
+        let opts = opts.clone();
+        self.iterate(opts.offset, paging, move |offset, limit| {
+            opts.clone().offset(offset).limit(limit)
         })
     }
 
