@@ -11,8 +11,10 @@
 //!     .actor("apify/hello-world")
 //!     .call(Some(&serde_json::json!({ "message": "Hi" })), &Default::default())
 //!     .await?;
+//! // The run's default dataset, page after page as the stream is consumed.
 //! let mut items = client
-//!     .dataset(&run.default_dataset_id)
+//!     .run(&run.id)
+//!     .dataset()
 //!     .iterate_items::<serde_json::Value>(&Default::default());
 //! while let Some(item) = items.try_next().await? {
 //!     println!("{item}");

@@ -172,13 +172,12 @@ fn charge_sends_its_idempotency_key_and_a_retry_counts_once() {
         .unwrap();
     let run_client = client.run(&run.id);
     let keyed = ChargeOptions::new()
-        .event_name("item-processed")
         .count(2)
         .idempotency_key("blocking-key");
-    run_client.charge(&keyed).unwrap();
-    run_client.charge(&keyed).unwrap();
+    run_client.charge("item-processed", &keyed).unwrap();
+    run_client.charge("item-processed", &keyed).unwrap();
     run_client
-        .charge(&ChargeOptions::new().event_name("item-processed"))
+        .charge("item-processed", &ChargeOptions::new())
         .unwrap();
     let charged = run_client.get().unwrap().unwrap();
     assert_eq!(

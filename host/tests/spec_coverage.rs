@@ -1665,8 +1665,8 @@ fn run_rows() -> Vec<(&'static str, Op)> {
         (
             "run.charge",
             op!(|c| {
-                let charge = ChargeOptions::new().event_name("page-scraped").count(2);
-                c.run(RUN_ID).charge(&charge).await?;
+                let charge = ChargeOptions::new().count(2);
+                c.run(RUN_ID).charge("page-scraped", &charge).await?;
             }),
         ),
         (

@@ -282,16 +282,15 @@ async fn charge_sends_its_idempotency_key_and_a_retry_counts_once(t: TransportUn
         .unwrap();
     let client = rig.client.run(&run.id);
     let keyed = ChargeOptions::new()
-        .event_name("item-processed")
         .count(2)
         .idempotency_key("lifecycle-key-1");
-    client.charge(&keyed).await.unwrap();
+    client.charge("item-processed", &keyed).await.unwrap();
     // A retry of the same charge: the same key, counted once.
-    client.charge(&keyed).await.unwrap();
+    client.charge("item-processed", &keyed).await.unwrap();
     // Two new charges: each with a new generated key.
     for _ in 0..2 {
         client
-            .charge(&ChargeOptions::new().event_name("item-processed"))
+            .charge("item-processed", &ChargeOptions::new())
             .await
             .unwrap();
     }

@@ -96,7 +96,7 @@ blocking_client! {
         child fn key_value_store(&self) -> KeyValueStoreClient;
         child fn request_queue(&self) -> RequestQueueClient;
         child fn log(&self) -> LogClient;
-        call fn charge(&self, opts: &ChargeOptions) -> Result<(), Error>;
+        call fn charge(&self, event_name: &str, opts: &ChargeOptions) -> Result<(), Error>;
         wrap fn get_streamed_log(&self, from_start: bool) -> StreamedLog;
         wrap fn get_status_message_watcher(&self, check_period: Duration) -> StatusMessageWatcher;
     }

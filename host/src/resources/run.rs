@@ -136,27 +136,23 @@ options_setters! {
     }
 }
 
-/// A pay-per-event charge: `POST /v2/actor-runs/{id}/charge`. The event name is required (a
-/// charge without one is refused before any request); the rest has defaults.
+/// The options of a pay-per-event charge ([`RunClient::charge`](crate::clients::RunClient::charge),
+/// `POST /v2/actor-runs/{id}/charge`): one event by default, with a generated idempotency key.
+/// The event's name is an argument of `charge`, as in the Python client.
 ///
 /// ```no_run
 /// # async fn demo(client: apify_host::ApifyClient) -> Result<(), apify_host::Error> {
 /// use apify_host::options::ChargeOptions;
 ///
 /// let run = client.run("my-run-id");
-/// run.charge(&ChargeOptions::new().event_name("item-processed")).await?;
-/// let opts = ChargeOptions::new()
-///     .event_name("page-scraped")
-///     .count(10)
-///     .idempotency_key("page-batch-7");
-/// run.charge(&opts).await?;
+/// run.charge("item-processed", &ChargeOptions::new()).await?;
+/// let opts = ChargeOptions::new().count(10).idempotency_key("page-batch-7");
+/// run.charge("page-scraped", &opts).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ChargeOptions {
-    /// The event's name, as the Actor's pricing defines it (required).
-    pub event_name: String,
     /// How many events (default 1).
     pub count: u64,
     /// Keeps a retried charge from counting twice; generated when `None`.
@@ -166,12 +162,10 @@ pub struct ChargeOptions {
     pub request_id: Option<String>,
 }
 
-/// No event name yet (set one: [`ChargeOptions::event_name`]), one event, a generated
-/// idempotency key.
+/// One event, a generated idempotency key.
 impl Default for ChargeOptions {
     fn default() -> Self {
         ChargeOptions {
-            event_name: String::new(),
             count: 1,
             idempotency_key: None,
             request_id: None,
@@ -181,8 +175,6 @@ impl Default for ChargeOptions {
 
 options_setters! {
     ChargeOptions {
-        /// the event's name, as the Actor's pricing defines it (required).
-        event_name: String,
         /// how many events (default 1).
         count: u64,
         /// keeps a retried charge from counting twice (generated when not set).
@@ -325,19 +317,20 @@ impl RunClient {
         }
     }
 
-    /// Charges `opts.count` events of `opts.event_name` to the run (pay-per-event Actors).
-    /// The idempotency key, given or generated, is the same across the retries of this call.
-    pub async fn charge(&self, opts: &ChargeOptions) -> Result<(), Error> {
-        if opts.event_name.is_empty() {
+    /// Charges `opts.count` events named `event_name` (as the Actor's pricing defines it) to
+    /// the run (pay-per-event Actors). The idempotency key, given or generated, is the same
+    /// across the retries of this call.
+    pub async fn charge(&self, event_name: &str, opts: &ChargeOptions) -> Result<(), Error> {
+        if event_name.is_empty() {
             return Err(Error::invalid_input(
-                "charge needs an event name: set ChargeOptions::event_name",
+                "charge needs an event name, as the Actor's pricing defines it",
             ));
         }
         let key = match &opts.idempotency_key {
             Some(k) => k.clone(),
-            None => idempotency_key(self.id.as_deref().unwrap_or("last"), &opts.event_name),
+            None => idempotency_key(self.id.as_deref().unwrap_or("last"), event_name),
         };
-        let mut body = serde_json::json!({ "eventName": opts.event_name, "count": opts.count });
+        let mut body = serde_json::json!({ "eventName": event_name, "count": opts.count });
         if let Some(request_id) = &opts.request_id {
             body["requestId"] = request_id.as_str().into();
         }
@@ -447,15 +440,12 @@ mod tests {
             vec![Action::status(201), Action::status(201)],
         );
         let run = RunClient::new(&test_pipeline(&server.url("")), "r1");
-        run.charge(&ChargeOptions::new().event_name("ev"))
-            .await
-            .unwrap();
+        run.charge("ev", &ChargeOptions::new()).await.unwrap();
         let given = ChargeOptions::new()
-            .event_name("ev")
             .count(3)
             .idempotency_key("mine")
             .request_id("req1");
-        run.charge(&given).await.unwrap();
+        run.charge("ev", &given).await.unwrap();
         let log = server.requests();
         assert_eq!(log[0].method, "POST");
         let body: serde_json::Value = serde_json::from_slice(&log[0].body).unwrap();
@@ -470,7 +460,7 @@ mod tests {
             body,
             json!({"eventName": "ev", "count": 3, "requestId": "req1"})
         );
-        let err = run.charge(&ChargeOptions::new()).await.unwrap_err();
+        let err = run.charge("", &ChargeOptions::new()).await.unwrap_err();
         assert!(err.is_invalid_input(), "{err}");
     }
 
