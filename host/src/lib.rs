@@ -228,3 +228,13 @@ fn _assert_impls() {
     assert_send::<blocking::StreamedLog>();
     assert_send::<blocking::StatusMessageWatcher>();
 }
+
+/// The README's Rust examples, compiled as doc tests so the README shows the library as it is.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
+
+/// The parity guide's Rust examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/python-parity.md")]
+struct PythonParityExamples;
