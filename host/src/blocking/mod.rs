@@ -78,8 +78,8 @@ impl ApifyClient {
         self.inner.statistics()
     }
 
-    /// The name of the transport every call goes through.
-    pub fn transport_name(&self) -> &str {
+    /// The name of the transport new calls go through.
+    pub fn transport_name(&self) -> String {
         self.inner.transport_name()
     }
 

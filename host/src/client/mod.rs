@@ -9,7 +9,10 @@ use http::Method;
 pub use raw::RequestBuilder;
 
 use crate::{
-    pipeline::{ApiRequest, ApiResponse, HttpSettings, Pipeline, StatisticsSnapshot},
+    pipeline::{
+        ApiRequest, ApiResponse, HttpSettings, Pipeline, StatisticsSnapshot, TransportStatistics,
+        TransportSwap,
+    },
     resources::{
         DatasetClient, DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient,
         LogClient, RequestQueueClient, RequestQueueCollectionClient, UserClient,
@@ -212,9 +215,42 @@ impl ApifyClient {
         self.pipeline.statistics().snapshot()
     }
 
-    /// The name of the transport every call goes through (`builtin`, `plugin:reqwest`, ...).
-    pub fn transport_name(&self) -> &str {
-        self.pipeline.transport_name()
+    /// The name of the transport new calls go through (`builtin`, `plugin:reqwest`, ...).
+    /// An owned name: a swap may change it at any moment.
+    pub fn transport_name(&self) -> String {
+        self.pipeline.transport_name().to_string()
+    }
+
+    /// Puts `transport` in service without a restart: new calls (and new attempts of calls
+    /// already running) use it at once; exchanges and streamed bodies already in flight finish
+    /// on the old one. Every clone of this client, and every resource client made from it,
+    /// sees the swap. Await [`TransportSwap::drained`] to know when the old transport has
+    /// finished and been closed; at its drain deadline (`[transport] drain_timeout_secs`,
+    /// [`HttpSettings::drain_timeout`], default 60 s) what is left is ended with an error the
+    /// pipeline retries on the new transport wherever the call can be replayed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: apify_host::ApifyClient) -> apify_host::Result<()> {
+    /// use std::{path::Path, sync::Arc};
+    /// use apify_host::transport::plugin::{load_plugin, PluginLoadOptions};
+    ///
+    /// let plugin = load_plugin(Path::new("/opt/apify/libapify_transport_reqwest.so"), &PluginLoadOptions::default())
+    ///     .map_err(apify_host::Error::from)?;
+    /// let transport = plugin.new_client(&serde_json::json!({})).map_err(apify_host::Error::from)?;
+    /// let swap = client.swap_transport(Arc::new(transport));
+    /// let report = swap.drained().await;
+    /// println!("{} closed, {} exchanges cut", report.transport, report.cut);
+    /// # Ok(()) }
+    /// ```
+    pub fn swap_transport(&self, transport: Arc<dyn HttpTransport>) -> TransportSwap {
+        self.pipeline.swap_transport(transport)
+    }
+
+    /// The statistics of each transport of this client: the one in service, then those still
+    /// draining after a swap. [`ApifyClient::statistics`] counts the calls, whatever the
+    /// transport.
+    pub fn transport_statistics(&self) -> Vec<TransportStatistics> {
+        self.pipeline.transport_statistics()
     }
 
     /// The API base URL, without a trailing `/` or `/v2`.

@@ -170,6 +170,9 @@ pub(crate) struct TransportConfig {
     /// Options passed to the plugin's constructor as a JSON object.
     #[serde(default)]
     pub options: toml::Table,
+    /// After a swap or reload, how long the old transport may finish its exchanges, in
+    /// seconds (default 60, at most 3600).
+    pub drain_timeout_secs: Option<f64>,
 }
 
 impl TransportConfig {

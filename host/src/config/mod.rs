@@ -15,6 +15,7 @@ mod file;
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
+    time::Duration,
 };
 
 pub use file::ConfigSource;
@@ -169,7 +170,18 @@ impl Config {
         for w in &warnings {
             tracing::warn!("{w}");
         }
-        let settings = loaded.file.http.settings()?;
+        let mut settings = loaded.file.http.settings()?;
+        if let Some(secs) = loaded.file.transport.drain_timeout_secs {
+            settings.drain_timeout = Duration::try_from_secs_f64(secs)
+                .ok()
+                .filter(|d| !d.is_zero() && *d <= Duration::from_secs(3600))
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "invalid config: [transport] drain_timeout_secs = {secs} is not a \
+                         number of seconds above 0 and at most 3600"
+                    ))
+                })?;
+        }
         let (plugin, transport_origin) = if let Some(p) = &overrides.transport_plugin {
             (Some(p.clone()), "--transport-plugin".to_string())
         } else if let Some(p) = env_var("APIFY_TRANSPORT_PLUGIN") {
@@ -548,5 +560,27 @@ mod tests {
         collect_secrets(&options, None, &mut r);
         let out = r.redact("p@ss p%40ss tok-1 pw2 /etc/ca.pem 8");
         assert_eq!(out, "*** *** *** *** /etc/ca.pem 8");
+    }
+
+    #[test]
+    fn the_drain_timeout_comes_from_the_transport_table_and_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            let path = dir.path().join("config.toml");
+            std::fs::write(&path, text).unwrap();
+            Config::load(&ConfigOverrides::default().config_file(&path).token("t"))
+        };
+        let d = load("").unwrap().settings().drain_timeout;
+        assert_eq!(d, Duration::from_secs(60));
+        let c = load("[transport]\ndrain_timeout_secs = 2.5\n").unwrap();
+        assert_eq!(c.settings().drain_timeout, Duration::from_millis(2500));
+        for bad in ["0", "-1", "3601"] {
+            let e = load(&format!("[transport]\ndrain_timeout_secs = {bad}\n")).unwrap_err();
+            assert!(e.is_config(), "{e}");
+            assert!(
+                e.to_string().contains("[transport] drain_timeout_secs"),
+                "{e}"
+            );
+        }
     }
 }

@@ -27,6 +27,7 @@ use http::{header, HeaderMap, StatusCode};
 use super::{
     prepare::{self, PreparedBody, PreparedRequest},
     retry,
+    slot::{TransportSlot, TransportStatistics, TransportSwap},
     stats::Statistics,
     upload::{gzip_stream, OpenError},
     ApiRequest, ApiResponse, ByteStream, HttpSettings, TimeoutTier,
@@ -53,7 +54,8 @@ const PREALLOCATE_LIMIT: usize = 64 << 20;
 /// Cheap to clone (the transport and the counters are shared): a resuming body stream holds
 /// a clone to send its `Range` requests.
 pub struct Pipeline {
-    transport: Arc<dyn HttpTransport>,
+    /// The transport in service, swappable while calls run (see [`super::slot`]).
+    transport: TransportSlot,
     settings: HttpSettings,
     /// API base URL without a trailing slash, e.g. `https://api.apify.com`.
     base_url: String,
@@ -94,7 +96,7 @@ impl Pipeline {
         token: Option<Token>,
     ) -> Self {
         Pipeline {
-            transport,
+            transport: TransportSlot::new(transport, settings.drain_timeout),
             settings,
             base_url: base_url.trim_end_matches('/').to_string(),
             public_url: None,
@@ -104,9 +106,19 @@ impl Pipeline {
         }
     }
 
-    /// The transport's name.
-    pub fn transport_name(&self) -> &str {
+    /// The name of the transport in service.
+    pub fn transport_name(&self) -> Arc<str> {
         self.transport.name()
+    }
+
+    /// Puts `transport` in service for new calls; the old one drains.
+    pub fn swap_transport(&self, transport: Arc<dyn HttpTransport>) -> TransportSwap {
+        self.transport.swap(transport)
+    }
+
+    /// The statistics of each transport: the one in service, then those draining.
+    pub fn transport_statistics(&self) -> Vec<TransportStatistics> {
+        self.transport.statistics()
     }
 
     /// The API base URL.
@@ -220,7 +232,7 @@ impl Pipeline {
                 attempt,
                 delay_ms = delay.as_millis() as u64,
                 retry_after_ms = failure.retry_after.map(|d| d.as_millis() as u64),
-                transport = self.transport.name(),
+                transport = &*self.transport.name(),
                 "retrying API request"
             );
             tokio::time::sleep(delay).await;
@@ -238,13 +250,15 @@ impl Pipeline {
         self.stats.add_request();
         let timeout = self.timeout_for(req.timeout, attempt);
         let started = Instant::now();
+        // This attempt's transport, held until its exchange has ended (its body included).
+        let lease = self.transport.lease();
         let context = TransportFailure {
             kind: ErrorKind::OTHER,
             message: String::new(),
             attempt,
             method: req.method.clone(),
             path: req.path.clone(),
-            transport: self.transport.name().to_string(),
+            transport: lease.name().to_string(),
             retryable: false,
         };
         // Bytes of a one-time upload the transport has taken, for the verdict on a failure
@@ -291,10 +305,11 @@ impl Pipeline {
 
         // The transport gets the timeout too, but the host enforces it as well, so a hanging
         // plugin cannot hang the caller.
-        let head = within(timeout, self.transport.call(request), "no response head").await;
+        let head = within(timeout, lease.call(request), "no response head").await;
         let response = match head {
             Ok(r) => r,
             Err(mut e) => {
+                lease.record(started.elapsed(), Some(&e.kind));
                 // A one-time body that is partly sent cannot go again: the failure is final,
                 // and says why, instead of a retry sending a body without its beginning.
                 let sent = sent.map_or(0, |n| n.load(Ordering::Relaxed));
@@ -339,8 +354,12 @@ impl Pipeline {
                 let hint = announced.and_then(|n| usize::try_from(n).ok());
                 let bytes = match read_body(response.body, idle, limit, hint).await {
                     Ok(bytes) => bytes,
-                    Err((_, e)) => return Err(self.transport_failure(context, e, started)),
+                    Err((_, e)) => {
+                        lease.record(started.elapsed(), Some(&e.kind));
+                        return Err(self.transport_failure(context, e, started));
+                    }
                 };
+                lease.record(started.elapsed(), None);
                 if bytes.len() as u64 > cap {
                     return Err(self.too_large(req, &format!("more than {cap} bytes arrived")));
                 }
@@ -356,8 +375,9 @@ impl Pipeline {
                 }
                 ByteStream::from_bytes(bytes)
             } else {
+                lease.record(started.elapsed(), None);
                 ByteStream::from_transport_guarded(
-                    response.body,
+                    lease.hold_body(response.body),
                     context,
                     self.token.clone(),
                     self.settings.stream_idle_timeout,
@@ -369,7 +389,8 @@ impl Pipeline {
         }
 
         // An error status: read the body (also for streamed calls) so the error says what the
-        // API said.
+        // API said. For the transport, an answer is a success.
+        lease.record(started.elapsed(), None);
         let hint = content_length(&response.headers).and_then(|n| usize::try_from(n).ok());
         let (bytes, read_error) = match read_body(
             response.body,
@@ -442,7 +463,7 @@ impl Pipeline {
             error = %failure.message,
             retryable,
             duration_ms = started.elapsed().as_millis() as u64,
-            transport = self.transport.name(),
+            transport = failure.transport.as_str(),
             "API request failed"
         );
         AttemptFailure {
@@ -459,7 +480,7 @@ impl Pipeline {
             attempt,
             status = status.as_u16(),
             duration_ms = started.elapsed().as_millis() as u64,
-            transport = self.transport.name(),
+            transport = &*self.transport.name(),
             "API request answered"
         );
     }

@@ -29,6 +29,7 @@ mod request;
 mod response;
 mod retry;
 mod settings;
+mod slot;
 mod stats;
 mod upload;
 
@@ -37,5 +38,6 @@ pub(crate) use engine::Pipeline;
 pub use request::{ApiRequest, ParamValue, TimeoutTier};
 pub use response::{ApiResponse, ByteStream};
 pub use settings::HttpSettings;
+pub use slot::{DrainReport, TransportRole, TransportStatistics, TransportSwap};
 pub use stats::StatisticsSnapshot;
 pub use upload::UploadBody;

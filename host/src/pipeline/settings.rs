@@ -64,6 +64,10 @@ pub struct HttpSettings {
     pub max_resumes: u32,
     /// Gzip request bodies of 1024 bytes or more (default true).
     pub compress_requests: bool,
+    /// After a transport swap, how long the old transport may finish its exchanges before
+    /// what is left is ended and sent again on the new one (default 60 s; at most 1 hour).
+    /// The config file's `[transport] drain_timeout_secs`.
+    pub drain_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -81,6 +85,7 @@ impl Default for HttpSettings {
             read_whole_below: 1 << 20,
             max_resumes: 5,
             compress_requests: true,
+            drain_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -167,6 +172,12 @@ impl HttpSettings {
         self
     }
 
+    /// How long a swapped-out transport may finish its exchanges.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
     /// Checks every setting against its range; the error names the setting and the range.
     pub fn validate(&self) -> Result<(), Error> {
         self.check()
@@ -202,6 +213,7 @@ impl HttpSettings {
                 self.stream_idle_timeout,
                 DURATION_LIMIT,
             ),
+            ("drain_timeout", self.drain_timeout, DURATION_LIMIT),
         ];
         for (field, d, limit) in durations {
             if d.is_zero() || d > limit {

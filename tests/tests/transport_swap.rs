@@ -1,0 +1,286 @@
+//! Swapping a running client's transport (`ApifyClient::swap_transport`): calls in flight
+//! finish on the old transport, new ones go to the new one at once, nothing fails, and the old
+//! transport is closed once drained. Real plugins through the real loader, against the local
+//! API and testkit servers on 127.0.0.1.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use apify_host::{
+    options::ListItemsOptions,
+    pipeline::{HttpSettings, TransportRole},
+    prelude::*,
+    transport::{BuiltinTransport, HttpTransport},
+    ApifyClient,
+};
+use apify_local_api::{LocalApi, LocalApiConfig};
+use apify_tests::{hyper_plugin, noise, reqwest_plugin};
+use sha2::{Digest, Sha256};
+
+const TOKEN: &str = "swap-token";
+
+async fn local_api() -> (LocalApi, ApifyClient) {
+    let api = LocalApi::start(LocalApiConfig::with_token(TOKEN))
+        .await
+        .expect("local API starts");
+    let client = ApifyClient::builder()
+        .transport(Arc::new(BuiltinTransport::new().unwrap()))
+        .api_url(api.base_url())
+        .token(TOKEN)
+        .settings(
+            HttpSettings::default()
+                .max_retries(3)
+                .min_delay_between_retries(Duration::from_millis(10)),
+        )
+        .build()
+        .unwrap();
+    (api, client)
+}
+
+/// Makes a fresh transport for a swap.
+type MakeTransport = fn() -> Arc<dyn HttpTransport>;
+
+fn builtin() -> Arc<dyn HttpTransport> {
+    Arc::new(BuiltinTransport::new().unwrap())
+}
+
+/// Reads `stream` to its end slowly (a pause every 4 MiB), answering its sha256 and length.
+async fn slow_sha256<S>(mut stream: S, pause: Duration) -> (String, u64)
+where
+    S: Stream<Item = apify_host::Result<bytes::Bytes>> + Unpin,
+{
+    let mut hasher = Sha256::new();
+    let mut len = 0u64;
+    let mut next_pause = 4 << 20;
+    while let Some(chunk) = stream.try_next().await.expect("the download goes on") {
+        hasher.update(&chunk);
+        len += chunk.len() as u64;
+        if len >= next_pause {
+            next_pause += 4 << 20;
+            tokio::time::sleep(pause).await;
+        }
+    }
+    (hex::encode(hasher.finalize()), len)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swaps_under_32_calls_in_flight_lose_no_call_and_a_64_mib_download_ends_exact() {
+    let (_api, client) = local_api().await;
+    let ds = client
+        .datasets()
+        .get_or_create(Some("swap"), None)
+        .await
+        .unwrap();
+    let items: Vec<_> = (0..50).map(|n| serde_json::json!({ "n": n })).collect();
+    client
+        .dataset(&ds.id)
+        .push_items(&serde_json::Value::Array(items))
+        .await
+        .unwrap();
+    let store = client
+        .key_value_stores()
+        .get_or_create(Some("swap"), None)
+        .await
+        .unwrap();
+    let big = noise(64 << 20);
+    let expected = hex::encode(Sha256::digest(&big));
+    client
+        .key_value_store(&store.id)
+        .set_record("big", big, Some("application/octet-stream"))
+        .await
+        .unwrap();
+
+    // The download starts on the built-in transport and is read slowly across every swap.
+    let record = client
+        .key_value_store(&store.id)
+        .stream_record("big")
+        .await
+        .unwrap()
+        .expect("the record exists");
+    // 16 pauses of 120 ms: it outlives the three swaps, 400 ms apart.
+    let download = tokio::spawn(slow_sha256(record, Duration::from_millis(120)));
+
+    // 32 calls in flight all along.
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..32)
+        .map(|_| {
+            let (client, id) = (client.clone(), ds.id.clone());
+            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+            tokio::spawn(async move {
+                let opts = ListItemsOptions::new().limit(10);
+                while !stop.load(Ordering::Relaxed) {
+                    match client
+                        .dataset(&id)
+                        .list_items::<serde_json::Value>(&opts)
+                        .await
+                    {
+                        Ok(page) if page.items.len() == 10 => ok.fetch_add(1, Ordering::Relaxed),
+                        Ok(page) => panic!("a page of {} items", page.items.len()),
+                        Err(e) => {
+                            eprintln!("a call failed: {e}");
+                            failed.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                }
+            })
+        })
+        .collect();
+
+    let mut drains = Vec::new();
+    let mut served = Vec::new();
+    let sequence: [(&str, MakeTransport); 3] = [
+        ("plugin:reqwest", reqwest_plugin),
+        ("plugin:hyper", hyper_plugin),
+        ("builtin", builtin),
+    ];
+    for (name, make) in sequence {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let before = ok.load(Ordering::Relaxed);
+        let swap = client.swap_transport(make());
+        assert_eq!(client.transport_name(), name);
+        served.push((swap.old_transport().to_string(), before));
+        drains.push(tokio::spawn(swap.drained()));
+        let stats = client.transport_statistics();
+        assert_eq!(stats[0].name, name);
+        assert_eq!(stats[0].role, TransportRole::Primary);
+    }
+    assert!(
+        !drains[0].is_finished(),
+        "the download started on the built-in transport still holds it after the third swap"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    let started = Instant::now();
+    let (sha, len) = download.await.unwrap();
+    let mut reports = Vec::new();
+    for d in drains {
+        reports.push(d.await.unwrap());
+    }
+    let calls = ok.load(Ordering::Relaxed);
+    eprintln!(
+        "{calls} calls, {} failed; swaps (old transport, calls so far): {served:?}; drains: \
+         {reports:?} (the last ended {:?} after the workers)",
+        failed.load(Ordering::Relaxed),
+        started.elapsed()
+    );
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "no call fails");
+    assert_eq!(len, 64 << 20);
+    assert_eq!(sha, expected, "the download ends exact");
+    assert!(
+        reports.iter().all(|r| r.cut == 0),
+        "everything finished within the drain: {reports:?}"
+    );
+    // Drained transports are gone from the statistics: only the one in service is left.
+    let stats = client.transport_statistics();
+    assert_eq!(stats.len(), 1, "{stats:?}");
+    assert_eq!(stats[0].name, "builtin");
+    assert!(
+        stats[0].calls > 0 && stats[0].latency_p50.is_some(),
+        "{stats:?}"
+    );
+    assert!(calls > 100, "the workers kept calling: {calls}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_drain_deadline_a_download_left_on_the_old_transport_resumes_on_the_new_one() {
+    let api = LocalApi::start(LocalApiConfig::with_token(TOKEN))
+        .await
+        .unwrap();
+    let client = ApifyClient::builder()
+        .transport(reqwest_plugin())
+        .api_url(api.base_url())
+        .token(TOKEN)
+        .settings(
+            HttpSettings::default()
+                .min_delay_between_retries(Duration::from_millis(10))
+                .drain_timeout(Duration::from_millis(300)),
+        )
+        .build()
+        .unwrap();
+    let store = client
+        .key_value_stores()
+        .get_or_create(Some("deadline"), None)
+        .await
+        .unwrap();
+    let big = noise(32 << 20);
+    let expected = hex::encode(Sha256::digest(&big));
+    client
+        .key_value_store(&store.id)
+        .set_record("big", big, Some("application/octet-stream"))
+        .await
+        .unwrap();
+    let record = client
+        .key_value_store(&store.id)
+        .stream_record("big")
+        .await
+        .unwrap()
+        .unwrap();
+    // About 8 × 150 ms: it outlives the 300 ms drain, so part of it is cut and resumed.
+    let download = tokio::spawn(slow_sha256(record, Duration::from_millis(150)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let report = client.swap_transport(builtin()).drained().await;
+    assert_eq!(report.transport, "plugin:reqwest");
+    assert_eq!(report.cut, 1, "the download was still running: {report:?}");
+    let (sha, len) = download.await.unwrap();
+    assert_eq!(len, 32 << 20);
+    assert_eq!(sha, expected, "resumed on the new transport, exact");
+    let resumed = api
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/records/big") && r.method == "GET")
+        .count();
+    assert!(resumed >= 2, "a second GET resumed the record: {resumed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_plugin_client_closes_its_connections_after_its_drain() {
+    let server = testkit::TestServer::start().await;
+    server.script("/v2/ping", vec![testkit::Action::status(200); 4]);
+    let client = ApifyClient::builder()
+        .transport(reqwest_plugin())
+        .api_url(server.url(""))
+        .token(TOKEN)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        client
+            .request(http::Method::GET, "/v2/ping")
+            .send()
+            .await
+            .unwrap();
+    }
+    let conns: std::collections::BTreeSet<usize> =
+        server.requests().iter().map(|r| r.connection).collect();
+    assert!(!conns.is_empty());
+    assert!(
+        server.closed_by_peer().is_empty(),
+        "the pool keeps its connections while the plugin serves"
+    );
+    let report = client.swap_transport(builtin()).drained().await;
+    assert_eq!(
+        (report.transport.as_str(), report.cut),
+        ("plugin:reqwest", 0)
+    );
+    for id in conns {
+        assert!(
+            server.wait_closed_by_peer(id, Duration::from_secs(5)).await,
+            "connection {id} of the old plugin client was closed"
+        );
+    }
+    // The new transport serves.
+    client
+        .request(http::Method::GET, "/v2/ping")
+        .send()
+        .await
+        .unwrap();
+}
