@@ -284,3 +284,102 @@ async fn the_old_plugin_client_closes_its_connections_after_its_drain() {
         .await
         .unwrap();
 }
+
+/// A config file at `path` naming the local API at `url` and, if given, a plugin.
+fn write_config(
+    path: &std::path::Path,
+    url: &str,
+    plugin: Option<(&std::path::Path, Option<&str>)>,
+) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut text = format!("api_url = \"{url}\"\ntoken = \"{TOKEN}\"\n");
+    if let Some((plugin, pin)) = plugin {
+        text.push_str(&format!("[transport]\nplugin = \"{}\"\n", plugin.display()));
+        if let Some(pin) = pin {
+            text.push_str(&format!("sha256 = \"{pin}\"\n"));
+        }
+    }
+    // Written whole, then renamed: a reload never reads half a file.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Copies `from` to `to` through a temporary file and a rename, as a deployment would.
+fn install(from: &std::path::Path, to: &std::path::Path) {
+    let tmp = to.with_extension("new");
+    std::fs::copy(from, &tmp).unwrap();
+    std::fs::rename(&tmp, to).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_swaps_when_the_config_or_the_plugin_bytes_change_and_a_bad_reload_changes_nothing()
+{
+    let api = LocalApi::start(LocalApiConfig::with_token(TOKEN))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let plugin = dir.path().join("transport.so");
+    write_config(&config, &api.base_url(), None);
+    let client = apify_host::ApifyClientBuilder::from_config(&config)
+        .unwrap()
+        .build()
+        .unwrap();
+    let works = |client: ApifyClient| async move {
+        client
+            .datasets()
+            .get_or_create(Some("reload"), None)
+            .await
+            .expect("the transport in service serves")
+    };
+    assert_eq!(client.transport_name(), "builtin");
+    assert!(
+        client.reload_transport().await.unwrap().is_none(),
+        "nothing changed"
+    );
+
+    // The config now names a plugin: a swap.
+    install(
+        &apify_tests::plugin_path("apify_transport_reqwest"),
+        &plugin,
+    );
+    write_config(&config, &api.base_url(), Some((&plugin, None)));
+    let swap = client.reload_transport().await.unwrap().expect("a change");
+    assert_eq!(swap.old_transport(), "builtin");
+    assert_eq!(client.transport_name(), "plugin:reqwest");
+    works(client.clone()).await;
+    assert_eq!(swap.drained().await.cut, 0);
+    assert!(
+        client.reload_transport().await.unwrap().is_none(),
+        "nothing changed"
+    );
+
+    // The same path, new bytes (an upgrade in place): a change too.
+    install(&apify_tests::plugin_path("apify_transport_hyper"), &plugin);
+    let swap = client.reload_transport().await.unwrap().expect("new bytes");
+    assert_eq!(client.transport_name(), "plugin:hyper");
+    swap.drained().await;
+    works(client.clone()).await;
+
+    // A wrong pin: refused, and the transport in service keeps serving.
+    let pin = "0".repeat(64);
+    write_config(&config, &api.base_url(), Some((&plugin, Some(&pin))));
+    let e = client.reload_transport().await.unwrap_err();
+    assert!(e.is_plugin_load() || e.is_config(), "{e}");
+    assert!(e.to_string().contains("sha256"), "the error says why: {e}");
+    assert_eq!(client.transport_name(), "plugin:hyper");
+    works(client.clone()).await;
+    // A config that does not parse: the same.
+    std::fs::write(&config, "api_url = [").unwrap();
+    let e = client.reload_transport().await.unwrap_err();
+    assert!(e.is_config(), "{e}");
+    assert_eq!(client.transport_name(), "plugin:hyper");
+    works(client.clone()).await;
+
+    // A client with a transport of its own has nothing to reload from.
+    let own = client.with_custom_http_client(builtin());
+    let e = own.reload_transport().await.unwrap_err();
+    assert_eq!(e.kind(), apify_host::ErrorKind::Misuse, "{e}");
+}

@@ -1,6 +1,8 @@
 //! [`ApifyClient`]: the entry point of the library, and its builder.
 
 mod raw;
+#[cfg_attr(not(feature = "config"), allow(dead_code))]
+pub(crate) mod reload;
 
 use std::sync::Arc;
 
@@ -36,6 +38,8 @@ use crate::resources::{
 #[derive(Clone, Debug)]
 pub struct ApifyClient {
     pipeline: Arc<Pipeline>,
+    /// The sources to reload the transport from (`from_env`/`from_config`), if any.
+    reload: Option<Arc<reload::Reload>>,
 }
 
 /// Builds an [`ApifyClient`]. Its `Debug` never shows the token.
@@ -46,6 +50,7 @@ pub struct ApifyClientBuilder {
     api_public_url: Option<String>,
     settings: HttpSettings,
     transport: Option<Arc<dyn HttpTransport>>,
+    reload: Option<reload::Reload>,
 }
 
 impl std::fmt::Debug for ApifyClientBuilder {
@@ -98,6 +103,13 @@ impl ApifyClientBuilder {
         self
     }
 
+    /// The sources [`ApifyClient::reload_transport`] reads again (the config layer's).
+    #[cfg(feature = "config")]
+    pub(crate) fn reload_from(mut self, reload: reload::Reload) -> Self {
+        self.reload = Some(reload);
+        self
+    }
+
     /// Sets the token from an already-resolved [`Token`] (config and env resolution).
     #[cfg(feature = "config")]
     pub(crate) fn token_value(mut self, token: Option<Token>) -> Self {
@@ -140,6 +152,7 @@ impl ApifyClientBuilder {
             .with_public_url(Some(api_public_url));
         Ok(ApifyClient {
             pipeline: Arc::new(pipeline),
+            reload: self.reload.map(Arc::new),
         })
     }
 }
@@ -193,6 +206,8 @@ impl ApifyClient {
                 )
                 .with_public_url(Some(p.public_url().to_string())),
             ),
+            // A transport of the caller's own: there are no sources to reload it from.
+            reload: None,
         }
     }
 
@@ -244,6 +259,43 @@ impl ApifyClient {
     /// ```
     pub fn swap_transport(&self, transport: Arc<dyn HttpTransport>) -> TransportSwap {
         self.pipeline.swap_transport(transport)
+    }
+
+    /// Reads the sources the client was built from again (the config file and the
+    /// environment, for [`ApifyClient::from_env`] and
+    /// [`ApifyClientBuilder::from_config`](crate::ApifyClientBuilder::from_config)) and, when
+    /// the transport they name has changed (the plugin's path, its bytes, by sha256, so a
+    /// plugin upgraded in place counts, the pin, or the options), loads it and swaps to it as
+    /// [`ApifyClient::swap_transport`] does. Answers `None` when nothing changed.
+    ///
+    /// A reload that fails (a file that does not parse, a wrong pin, a constructor error)
+    /// changes nothing: the transport in service keeps serving, and the error says why. A
+    /// client built otherwise (a transport of your own) has no sources: that is an error of
+    /// kind [`ErrorKind::Misuse`](crate::ErrorKind::Misuse).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> apify_host::Result<()> {
+    /// let client = apify_host::ApifyClient::from_env()?;
+    /// // ... ops edit the config file, then:
+    /// if let Some(swap) = client.reload_transport().await? {
+    ///     println!("now on {}; {} drains", client.transport_name(), swap.old_transport());
+    ///     swap.drained().await;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn reload_transport(&self) -> Result<Option<TransportSwap>, Error> {
+        let Some(reload) = self.reload.clone() else {
+            return Err(Error::misuse(
+                "this client was not built from a config (ApifyClient::from_env or \
+                 ApifyClientBuilder::from_config), so there is nothing to reload its transport \
+                 from; swap it with ApifyClient::swap_transport instead",
+            ));
+        };
+        let pipeline = Arc::clone(&self.pipeline);
+        // Reading the file, hashing the plugin and loading it are blocking work.
+        tokio::task::spawn_blocking(move || reload.run(&pipeline))
+            .await
+            .map_err(|e| Error::misuse(format!("the transport reload did not finish: {e}")))?
     }
 
     /// The statistics of each transport of this client: the one in service, then those still

@@ -21,7 +21,10 @@ use std::{
 pub use file::ConfigSource;
 use file::LoadedConfig;
 
+use sha2::Digest;
+
 use crate::{
+    client::reload::{LoadTransport, Reload, TransportSource},
     pipeline::HttpSettings,
     redact::Redactor,
     token::Token,
@@ -89,6 +92,8 @@ impl ConfigOverrides {
 /// credential in the API URL and the plugin options (see [`Config::redactor`]).
 #[derive(Clone)]
 pub struct Config {
+    /// What the caller set, kept to read the same sources again on a transport reload.
+    overrides: ConfigOverrides,
     loaded: LoadedConfig,
     api_url: String,
     api_public_url: Option<String>,
@@ -197,6 +202,7 @@ impl Config {
             (None, origin)
         };
         Ok(Config {
+            overrides: overrides.clone(),
             api_url,
             api_public_url,
             token,
@@ -375,7 +381,15 @@ impl Config {
             token = self.token_origin,
             "client configuration"
         );
-        let mut builder = ApifyClient::builder().api_url(self.api_url.clone());
+        let reload = Reload::new(
+            Box::new(ConfigReload {
+                overrides: self.overrides.clone(),
+            }),
+            self.transport_fingerprint()?,
+        );
+        let mut builder = ApifyClient::builder()
+            .api_url(self.api_url.clone())
+            .reload_from(reload);
         if let Some(public) = &self.api_public_url {
             builder = builder.api_public_url(public.clone());
         }
@@ -383,6 +397,55 @@ impl Config {
             .settings(self.settings.clone())
             .token_value(self.token.clone())
             .transport(selection.transport))
+    }
+}
+
+impl Config {
+    /// What identifies the transport this config selects: it changes whenever the transport
+    /// would (the plugin's path and the sha256 of its bytes, the pin, the load permissions,
+    /// the options). Never shown: the options may hold secrets.
+    fn transport_fingerprint(&self) -> Result<String, Error> {
+        let Some(path) = &self.plugin else {
+            return Ok("builtin".to_string());
+        };
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::config(format!(
+                "cannot read the transport plugin {}: {e}; check the path ({})",
+                path.display(),
+                self.transport_origin
+            ))
+        })?;
+        let t = &self.loaded.file.transport;
+        Ok(format!(
+            "plugin {} sha256 {} pin {:?} insecure {} options {}",
+            path.display(),
+            hex::encode(sha2::Sha256::digest(&bytes)),
+            t.sha256,
+            t.allow_insecure_permissions,
+            self.plugin_options()
+        ))
+    }
+}
+
+/// The config file and the environment, read again on each transport reload.
+struct ConfigReload {
+    overrides: ConfigOverrides,
+}
+
+impl TransportSource for ConfigReload {
+    fn select(&self) -> Result<(String, LoadTransport), Error> {
+        let config = Config::load(&self.overrides)?;
+        let fingerprint = config.transport_fingerprint()?;
+        let load: LoadTransport = Box::new(move || {
+            let selection = config.select_transport()?;
+            tracing::info!(
+                transport = %selection.description,
+                source = %selection.source,
+                "transport reloaded from the config"
+            );
+            Ok(selection.transport)
+        });
+        Ok((fingerprint, load))
     }
 }
 

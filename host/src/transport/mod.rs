@@ -22,9 +22,9 @@ pub use apify_plugin_api::{
 pub use builtin::BuiltinTransport;
 pub use custom::InProcess;
 // The crate's own layers (config, error) name these by their `transport::` path.
-pub(crate) use plugin::{
-    inspect_plugin, load_plugin, PluginInspectReport, PluginLoadError, PluginLoadOptions,
-};
+pub(crate) use plugin::PluginLoadError;
+#[cfg(feature = "config")]
+pub(crate) use plugin::{inspect_plugin, load_plugin, PluginInspectReport, PluginLoadOptions};
 
 /// A boxed future returned by [`HttpTransport::call`].
 pub type CallFuture =
