@@ -383,3 +383,57 @@ async fn reload_swaps_when_the_config_or_the_plugin_bytes_change_and_a_bad_reloa
     let e = own.reload_transport().await.unwrap_err();
     assert_eq!(e.kind(), apify_host::ErrorKind::Misuse, "{e}");
 }
+
+#[test]
+fn the_blocking_client_swaps_reloads_and_waits_for_the_drain() {
+    let api = LocalApi::start_on_own_thread(LocalApiConfig::with_token(TOKEN), 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    write_config(&config, &api.base_url(), None);
+    let client = apify_host::blocking::ApifyClient::from_async(
+        apify_host::ApifyClientBuilder::from_config(&config)
+            .unwrap()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let ds = client
+        .datasets()
+        .get_or_create(Some("blocking-swap"), None)
+        .unwrap();
+
+    let swap = client.swap_transport(reqwest_plugin());
+    assert_eq!(client.transport_name(), "plugin:reqwest");
+    assert!(client.dataset(&ds.id).get().unwrap().is_some());
+    let report = client.wait_drained(swap).unwrap();
+    assert_eq!((report.transport.as_str(), report.cut), ("builtin", 0));
+    let stats = client.transport_statistics();
+    assert_eq!((stats.len(), stats[0].calls), (1, 1), "{stats:?}");
+
+    // After a swap by hand, a reload puts the config's transport (built-in) back.
+    let swap = client
+        .reload_transport()
+        .unwrap()
+        .expect("back to the config's transport");
+    assert_eq!(client.transport_name(), "builtin");
+    assert_eq!(
+        client.wait_drained(swap).unwrap().transport,
+        "plugin:reqwest"
+    );
+    assert!(
+        client.reload_transport().unwrap().is_none(),
+        "nothing changed"
+    );
+    write_config(
+        &config,
+        &api.base_url(),
+        Some((&apify_tests::plugin_path("apify_transport_hyper"), None)),
+    );
+    let swap = client
+        .reload_transport()
+        .unwrap()
+        .expect("the config changed");
+    assert_eq!(client.transport_name(), "plugin:hyper");
+    assert_eq!(client.wait_drained(swap).unwrap().transport, "builtin");
+    assert!(client.dataset(&ds.id).get().unwrap().is_some());
+}

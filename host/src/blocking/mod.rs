@@ -36,7 +36,13 @@ pub use storages::*;
 use macros::IntoBlocking;
 use runtime::Rt;
 
-use crate::{pipeline::StatisticsSnapshot, Error};
+use std::sync::Arc;
+
+use crate::{
+    pipeline::{DrainReport, StatisticsSnapshot, TransportStatistics, TransportSwap},
+    transport::HttpTransport,
+    Error,
+};
 
 /// The blocking Apify API client. Cheap to clone; clones share the transport, the statistics
 /// and the runtime.
@@ -81,6 +87,29 @@ impl ApifyClient {
     /// The name of the transport new calls go through.
     pub fn transport_name(&self) -> String {
         self.inner.transport_name()
+    }
+
+    /// Puts `transport` in service for new calls, as [`crate::ApifyClient::swap_transport`]
+    /// does (clones of this client and of its async client see it too). Wait for the old
+    /// transport's drain with [`ApifyClient::wait_drained`].
+    pub fn swap_transport(&self, transport: Arc<dyn HttpTransport>) -> TransportSwap {
+        self.inner.swap_transport(transport)
+    }
+
+    /// Blocking form of [`crate::ApifyClient::reload_transport`].
+    pub fn reload_transport(&self) -> Result<Option<TransportSwap>, Error> {
+        self.rt.run(|| self.inner.reload_transport())
+    }
+
+    /// Blocks until the swapped-out transport has drained and been closed (see
+    /// [`TransportSwap::drained`]).
+    pub fn wait_drained(&self, swap: TransportSwap) -> Result<DrainReport, Error> {
+        self.rt.run_plain(|| swap.drained())
+    }
+
+    /// The statistics of each transport (see [`crate::ApifyClient::transport_statistics`]).
+    pub fn transport_statistics(&self) -> Vec<TransportStatistics> {
+        self.inner.transport_statistics()
     }
 
     fn wrap<T: IntoBlocking>(&self, async_client: T) -> T::Blocking {

@@ -257,7 +257,13 @@ impl ApifyClient {
     /// println!("{} closed, {} exchanges cut", report.transport, report.cut);
     /// # Ok(()) }
     /// ```
+    ///
+    /// On a client built from a config, the next [`ApifyClient::reload_transport`] then puts
+    /// the config's transport back in service, even if the config has not changed.
     pub fn swap_transport(&self, transport: Arc<dyn HttpTransport>) -> TransportSwap {
+        if let Some(reload) = &self.reload {
+            reload.forget();
+        }
         self.pipeline.swap_transport(transport)
     }
 

@@ -37,6 +37,15 @@ impl Reload {
         }
     }
 
+    /// Forgets which transport the sources named last: after a swap by hand, the next reload
+    /// puts the sources' transport back in service, whatever it is.
+    pub(crate) fn forget(&self) {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Reads the sources; swaps when they name another transport. A failure changes nothing.
     pub(crate) fn run(&self, pipeline: &Pipeline) -> Result<Option<TransportSwap>, Error> {
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
