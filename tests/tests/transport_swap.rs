@@ -49,6 +49,28 @@ fn builtin() -> Arc<dyn HttpTransport> {
     Arc::new(BuiltinTransport::new().unwrap())
 }
 
+/// Stores `len` incompressible bytes as record `big` of store `store`, and opens it as a
+/// stream: the stream and the sha256 it must end with.
+async fn stored_record(
+    client: &ApifyClient,
+    store: &str,
+    len: usize,
+) -> (apify_host::clients::RecordStream, String) {
+    let store = client
+        .key_value_stores()
+        .get_or_create(Some(store), None)
+        .await
+        .unwrap();
+    let big = noise(len);
+    let expected = hex::encode(Sha256::digest(&big));
+    let kvs = client.key_value_store(&store.id);
+    kvs.set_record("big", big, Some("application/octet-stream"))
+        .await
+        .unwrap();
+    let record = kvs.stream_record("big").await.unwrap();
+    (record.expect("the record exists"), expected)
+}
+
 /// Reads `stream` to its end slowly (a pause every 4 MiB), answering its sha256 and length.
 async fn slow_sha256<S>(mut stream: S, pause: Duration) -> (String, u64)
 where
@@ -82,26 +104,8 @@ async fn swaps_under_32_calls_in_flight_lose_no_call_and_a_64_mib_download_ends_
         .push_items(&serde_json::Value::Array(items))
         .await
         .unwrap();
-    let store = client
-        .key_value_stores()
-        .get_or_create(Some("swap"), None)
-        .await
-        .unwrap();
-    let big = noise(64 << 20);
-    let expected = hex::encode(Sha256::digest(&big));
-    client
-        .key_value_store(&store.id)
-        .set_record("big", big, Some("application/octet-stream"))
-        .await
-        .unwrap();
-
     // The download starts on the built-in transport and is read slowly across every swap.
-    let record = client
-        .key_value_store(&store.id)
-        .stream_record("big")
-        .await
-        .unwrap()
-        .expect("the record exists");
+    let (record, expected) = stored_record(&client, "swap", 64 << 20).await;
     // 16 pauses of 120 ms: it outlives the three swaps, 400 ms apart.
     let download = tokio::spawn(slow_sha256(record, Duration::from_millis(120)));
 
@@ -207,24 +211,7 @@ async fn at_the_drain_deadline_a_download_left_on_the_old_transport_resumes_on_t
         )
         .build()
         .unwrap();
-    let store = client
-        .key_value_stores()
-        .get_or_create(Some("deadline"), None)
-        .await
-        .unwrap();
-    let big = noise(32 << 20);
-    let expected = hex::encode(Sha256::digest(&big));
-    client
-        .key_value_store(&store.id)
-        .set_record("big", big, Some("application/octet-stream"))
-        .await
-        .unwrap();
-    let record = client
-        .key_value_store(&store.id)
-        .stream_record("big")
-        .await
-        .unwrap()
-        .unwrap();
+    let (record, expected) = stored_record(&client, "deadline", 32 << 20).await;
     // About 8 × 150 ms: it outlives the 300 ms drain, so part of it is cut and resumed.
     let download = tokio::spawn(slow_sha256(record, Duration::from_millis(150)));
     tokio::time::sleep(Duration::from_millis(100)).await;

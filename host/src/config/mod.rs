@@ -305,6 +305,13 @@ impl Config {
     /// Loads the selected transport: the plugin (every load check, then its constructor with
     /// `[transport.options]`), or the built-in transport.
     pub fn select_transport(&self) -> Result<TransportSelection, Error> {
+        self.select_with_fingerprint()
+            .map(|(selection, _)| selection)
+    }
+
+    /// [`Config::select_transport`], with the fingerprint of what it loaded (see
+    /// [`Config::transport_fingerprint`]), from the sha256 the loader computed anyway.
+    fn select_with_fingerprint(&self) -> Result<(TransportSelection, String), Error> {
         let source = self.transport_origin.clone();
         let Some(path) = &self.plugin else {
             let transport = BuiltinTransport::new().map_err(|e| {
@@ -313,11 +320,12 @@ impl Config {
                     e.message
                 ))
             })?;
-            return Ok(TransportSelection {
+            let selection = TransportSelection {
                 transport: Arc::new(transport),
                 description: "built-in transport (hyper + rustls)".into(),
                 source,
-            });
+            };
+            return Ok((selection, self.fingerprint_of(None)));
         };
         let redact = |e: PluginLoadError| {
             let r = self.redactor();
@@ -337,11 +345,12 @@ impl Config {
             loaded.path.display()
         );
         let transport = loaded.new_client(&self.plugin_options()).map_err(redact)?;
-        Ok(TransportSelection {
+        let selection = TransportSelection {
             transport: Arc::new(transport),
             description,
             source,
-        })
+        };
+        Ok((selection, self.fingerprint_of(Some(&loaded.sha256))))
     }
 
     /// Runs every load check on `path` and the constructor with `[transport.options]`,
@@ -373,7 +382,7 @@ impl Config {
 
     /// A client builder with this configuration, its transport loaded.
     pub fn client_builder(&self) -> Result<ApifyClientBuilder, Error> {
-        let selection = self.select_transport()?;
+        let (selection, fingerprint) = self.select_with_fingerprint()?;
         tracing::debug!(
             transport = %selection.description,
             source = %selection.source,
@@ -385,7 +394,7 @@ impl Config {
             Box::new(ConfigReload {
                 overrides: self.overrides.clone(),
             }),
-            self.transport_fingerprint()?,
+            fingerprint,
         );
         let mut builder = ApifyClient::builder()
             .api_url(self.api_url.clone())
@@ -404,9 +413,11 @@ impl Config {
     /// What identifies the transport this config selects: it changes whenever the transport
     /// would (the plugin's path and the sha256 of its bytes, the pin, the load permissions,
     /// the options). Never shown: the options may hold secrets.
+    ///
+    /// Reads the plugin file to hash it: a reload decides from this whether to load at all.
     fn transport_fingerprint(&self) -> Result<String, Error> {
         let Some(path) = &self.plugin else {
-            return Ok("builtin".to_string());
+            return Ok(self.fingerprint_of(None));
         };
         let bytes = std::fs::read(path).map_err(|e| {
             Error::config(format!(
@@ -415,15 +426,22 @@ impl Config {
                 self.transport_origin
             ))
         })?;
+        Ok(self.fingerprint_of(Some(&hex::encode(sha2::Sha256::digest(&bytes)))))
+    }
+
+    /// The fingerprint of this config's transport, given the plugin file's sha256 (hex).
+    fn fingerprint_of(&self, sha256: Option<&str>) -> String {
+        let (Some(path), Some(sha256)) = (&self.plugin, sha256) else {
+            return "builtin".to_string();
+        };
         let t = &self.loaded.file.transport;
-        Ok(format!(
-            "plugin {} sha256 {} pin {:?} insecure {} options {}",
+        format!(
+            "plugin {} sha256 {sha256} pin {:?} insecure {} options {}",
             path.display(),
-            hex::encode(sha2::Sha256::digest(&bytes)),
             t.sha256,
             t.allow_insecure_permissions,
             self.plugin_options()
-        ))
+        )
     }
 }
 
