@@ -216,7 +216,7 @@ async fn at_the_drain_deadline_a_download_left_on_the_old_transport_resumes_on_t
     let download = tokio::spawn(slow_sha256(record, Duration::from_millis(150)));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let report = client.swap_transport(builtin()).drained().await;
-    assert_eq!(report.transport, "plugin:reqwest");
+    assert_eq!(report.transports, ["plugin:reqwest"]);
     assert_eq!(report.cut, 1, "the download was still running: {report:?}");
     let (sha, len) = download.await.unwrap();
     assert_eq!(len, 32 << 20);
@@ -255,8 +255,8 @@ async fn the_old_plugin_client_closes_its_connections_after_its_drain() {
     );
     let report = client.swap_transport(builtin()).drained().await;
     assert_eq!(
-        (report.transport.as_str(), report.cut),
-        ("plugin:reqwest", 0)
+        (report.transports.join(","), report.cut),
+        ("plugin:reqwest".to_string(), 0)
     );
     for id in conns {
         assert!(
@@ -393,7 +393,10 @@ fn the_blocking_client_swaps_reloads_and_waits_for_the_drain() {
     assert_eq!(client.transport_name(), "plugin:reqwest");
     assert!(client.dataset(&ds.id).get().unwrap().is_some());
     let report = client.wait_drained(swap).unwrap();
-    assert_eq!((report.transport.as_str(), report.cut), ("builtin", 0));
+    assert_eq!(
+        (report.transports.join(","), report.cut),
+        ("builtin".into(), 0)
+    );
     let stats = client.transport_statistics();
     assert_eq!((stats.len(), stats[0].calls), (1, 1), "{stats:?}");
 
@@ -404,8 +407,8 @@ fn the_blocking_client_swaps_reloads_and_waits_for_the_drain() {
         .expect("back to the config's transport");
     assert_eq!(client.transport_name(), "builtin");
     assert_eq!(
-        client.wait_drained(swap).unwrap().transport,
-        "plugin:reqwest"
+        client.wait_drained(swap).unwrap().transports,
+        ["plugin:reqwest"]
     );
     assert!(
         client.reload_transport().unwrap().is_none(),
@@ -421,6 +424,6 @@ fn the_blocking_client_swaps_reloads_and_waits_for_the_drain() {
         .unwrap()
         .expect("the config changed");
     assert_eq!(client.transport_name(), "plugin:hyper");
-    assert_eq!(client.wait_drained(swap).unwrap().transport, "builtin");
+    assert_eq!(client.wait_drained(swap).unwrap().transports, ["builtin"]);
     assert!(client.dataset(&ds.id).get().unwrap().is_some());
 }

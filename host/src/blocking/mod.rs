@@ -39,7 +39,7 @@ use runtime::Rt;
 use std::sync::Arc;
 
 use crate::{
-    pipeline::{DrainReport, StatisticsSnapshot, TransportStatistics, TransportSwap},
+    pipeline::{CanaryPolicy, DrainReport, StatisticsSnapshot, TransportStatistics, TransportSwap},
     transport::HttpTransport,
     Error,
 };
@@ -94,6 +94,20 @@ impl ApifyClient {
     /// transport's drain with [`ApifyClient::wait_drained`].
     pub fn swap_transport(&self, transport: Arc<dyn HttpTransport>) -> TransportSwap {
         self.inner.swap_transport(transport)
+    }
+
+    /// Sends a share of the calls to a canary, as [`crate::ApifyClient::set_canary`] does.
+    pub fn set_canary(
+        &self,
+        transport: Arc<dyn HttpTransport>,
+        policy: CanaryPolicy,
+    ) -> Result<TransportSwap, Error> {
+        self.inner.set_canary(transport, policy)
+    }
+
+    /// Takes the canary out of service, as [`crate::ApifyClient::remove_canary`] does.
+    pub fn remove_canary(&self) -> TransportSwap {
+        self.inner.remove_canary()
     }
 
     /// Blocking form of [`crate::ApifyClient::reload_transport`].

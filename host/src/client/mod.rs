@@ -12,8 +12,8 @@ pub use raw::RequestBuilder;
 
 use crate::{
     pipeline::{
-        ApiRequest, ApiResponse, HttpSettings, Pipeline, StatisticsSnapshot, TransportStatistics,
-        TransportSwap,
+        ApiRequest, ApiResponse, CanaryPolicy, CanaryTransport, HttpSettings, LineupChange,
+        Pipeline, StatisticsSnapshot, TransportStatistics, TransportSwap,
     },
     resources::{
         DatasetClient, DatasetCollectionClient, KeyValueStoreClient, KeyValueStoreCollectionClient,
@@ -50,6 +50,7 @@ pub struct ApifyClientBuilder {
     api_public_url: Option<String>,
     settings: HttpSettings,
     transport: Option<Arc<dyn HttpTransport>>,
+    canary: Option<CanaryTransport>,
     reload: Option<reload::Reload>,
 }
 
@@ -63,6 +64,10 @@ impl std::fmt::Debug for ApifyClientBuilder {
             .field(
                 "transport",
                 &self.transport.as_ref().map(|t| t.name().to_string()),
+            )
+            .field(
+                "canary",
+                &self.canary.as_ref().map(|(t, p)| (t.name().to_string(), p)),
             )
             .finish()
     }
@@ -100,6 +105,13 @@ impl ApifyClientBuilder {
     /// Uses `transport` instead of the built-in one.
     pub fn transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
         self.transport = Some(transport);
+        self
+    }
+
+    /// Sends a share of the calls to `transport`, a canary, as [`ApifyClient::set_canary`]
+    /// does on a built client.
+    pub fn canary(mut self, transport: Arc<dyn HttpTransport>, policy: CanaryPolicy) -> Self {
+        self.canary = Some((transport, policy));
         self
     }
 
@@ -148,8 +160,19 @@ impl ApifyClientBuilder {
                 ))
             })?),
         };
+        if let Some((_, policy)) = &self.canary {
+            policy
+                .check()
+                .map_err(|e| Error::config(format!("invalid canary: {e}")))?;
+        }
         let pipeline = Pipeline::new(transport, self.settings, &api_url, self.token)
             .with_public_url(Some(api_public_url));
+        if let Some(canary) = self.canary {
+            let _nothing_to_drain = pipeline.change_transports(LineupChange {
+                primary: None,
+                canary: Some(Some(canary)),
+            });
+        }
         Ok(ApifyClient {
             pipeline: Arc::new(pipeline),
             reload: self.reload.map(Arc::new),
@@ -254,7 +277,7 @@ impl ApifyClient {
     /// let transport = plugin.new_client(&serde_json::json!({})).map_err(apify_host::Error::from)?;
     /// let swap = client.swap_transport(Arc::new(transport));
     /// let report = swap.drained().await;
-    /// println!("{} closed, {} exchanges cut", report.transport, report.cut);
+    /// println!("{:?} closed, {} exchanges cut", report.transports, report.cut);
     /// # Ok(()) }
     /// ```
     ///
@@ -267,12 +290,66 @@ impl ApifyClient {
         self.pipeline.swap_transport(transport)
     }
 
+    /// Sends a share of the calls to `transport`, a canary, beside the transport in service
+    /// (the primary); a canary already there is replaced and drains.
+    ///
+    /// The share is counted by call (of every 100 calls, `share · 100` go to the canary).
+    /// When an attempt on the canary fails at the transport level, the call goes on at once on
+    /// the primary, without using one of its retries: a canary never costs a failed call.
+    /// When more than `max_failure_ratio` of the canary's last `window` exchanges failed while
+    /// the primary's did not, the canary is rolled back by itself: one warning is logged, it
+    /// drains, and [`ApifyClient::transport_statistics`] lists it as retired and
+    /// `rolled_back`. To promote it, swap it in as the primary (or reload a config naming it
+    /// as `[transport] plugin`). Calls whose body cannot be sent twice (a one-time stream)
+    /// never go to a canary.
+    ///
+    /// An out-of-range policy is an error of kind [`ErrorKind::Config`](crate::ErrorKind::Config)
+    /// and changes nothing. On a client built from a config, the next
+    /// [`ApifyClient::reload_transport`] puts the config's canary (or none) back.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: apify_host::ApifyClient, new: std::sync::Arc<dyn apify_host::transport::HttpTransport>) -> apify_host::Result<()> {
+    /// use apify_host::pipeline::CanaryPolicy;
+    /// // One call in 20 goes to the new transport.
+    /// client.set_canary(new, CanaryPolicy::new(0.05))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_canary(
+        &self,
+        transport: Arc<dyn HttpTransport>,
+        policy: CanaryPolicy,
+    ) -> Result<TransportSwap, Error> {
+        policy
+            .check()
+            .map_err(|e| Error::config(format!("invalid canary: {e}")))?;
+        if let Some(reload) = &self.reload {
+            reload.forget_canary();
+        }
+        Ok(self.pipeline.change_transports(LineupChange {
+            primary: None,
+            canary: Some(Some((transport, policy))),
+        }))
+    }
+
+    /// Takes the canary out of service, if there is one: all calls go to the primary, and the
+    /// canary drains.
+    pub fn remove_canary(&self) -> TransportSwap {
+        if let Some(reload) = &self.reload {
+            reload.forget_canary();
+        }
+        self.pipeline.change_transports(LineupChange {
+            primary: None,
+            canary: Some(None),
+        })
+    }
+
     /// Reads the sources the client was built from again (the config file and the
     /// environment, for [`ApifyClient::from_env`] and
     /// [`ApifyClientBuilder::from_config`](crate::ApifyClientBuilder::from_config)) and, when
-    /// the transport they name has changed (the plugin's path, its bytes, by sha256, so a
-    /// plugin upgraded in place counts, the pin, or the options), loads it and swaps to it as
-    /// [`ApifyClient::swap_transport`] does. Answers `None` when nothing changed.
+    /// the transports they name have changed (the plugin's path, its bytes, by sha256, so a
+    /// plugin upgraded in place counts, the pin, the options, or the `[transport.canary]`
+    /// table), loads what changed and swaps to it as [`ApifyClient::swap_transport`] and
+    /// [`ApifyClient::set_canary`] do, in one step. Answers `None` when nothing changed.
     ///
     /// A reload that fails (a file that does not parse, a wrong pin, a constructor error)
     /// changes nothing: the transport in service keeps serving, and the error says why. A
@@ -304,9 +381,9 @@ impl ApifyClient {
             .map_err(|e| Error::misuse(format!("the transport reload did not finish: {e}")))?
     }
 
-    /// The statistics of each transport of this client: the one in service, then those still
-    /// draining after a swap. [`ApifyClient::statistics`] counts the calls, whatever the
-    /// transport.
+    /// The statistics of each transport of this client: the primary, the canary if there is
+    /// one, then those still draining after a swap and the canaries rolled back (the latest
+    /// eight). [`ApifyClient::statistics`] counts the calls, whatever the transport.
     pub fn transport_statistics(&self) -> Vec<TransportStatistics> {
         self.pipeline.transport_statistics()
     }

@@ -1,62 +1,94 @@
-//! Reloading a client's transport from the sources it was built from.
+//! Reloading a client's transports from the sources it was built from.
 //!
 //! The client knows nothing of config files: the layer that built it (`config`, for
 //! `from_env`/`from_config`) hands it a [`TransportSource`] that re-reads those sources and
-//! says, by a fingerprint, whether the transport they name has changed.
+//! says, by fingerprints, whether the primary or the canary they name has changed.
 
 use std::sync::{Arc, Mutex};
 
 use crate::{
-    pipeline::{Pipeline, TransportSwap},
+    pipeline::{CanaryTransport, LineupChange, Pipeline, TransportSwap},
     transport::HttpTransport,
     Error,
 };
 
-/// Loads the transport the sources name now.
-pub(crate) type LoadTransport = Box<dyn FnOnce() -> Result<Arc<dyn HttpTransport>, Error> + Send>;
-
-/// Where a client's transport came from, read again on each reload.
-pub(crate) trait TransportSource: Send + Sync {
-    /// What the sources name now: a fingerprint that changes whenever the transport would
-    /// (the plugin's path and the sha256 of its bytes, the pin, the options), and how to load it.
-    fn select(&self) -> Result<(String, LoadTransport), Error>;
+/// What identifies the transports the sources name: each changes whenever its transport would
+/// (the plugin's path and the sha256 of its bytes, the pin, the options; the canary's policy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fingerprints {
+    pub(crate) primary: String,
+    pub(crate) canary: Option<String>,
 }
 
-/// A client's reload state: its sources, and the fingerprint of the transport in service.
+/// Loads the transports the sources name now.
+pub(crate) trait LoadTransports: Send {
+    /// The primary.
+    fn primary(&self) -> Result<Arc<dyn HttpTransport>, Error>;
+    /// The canary and its policy, or none.
+    fn canary(&self) -> Result<Option<CanaryTransport>, Error>;
+}
+
+/// Where a client's transports came from, read again on each reload.
+pub(crate) trait TransportSource: Send + Sync {
+    /// What the sources name now, and how to load it.
+    fn read(&self) -> Result<(Fingerprints, Box<dyn LoadTransports>), Error>;
+}
+
+/// A client's reload state: its sources, and the fingerprints of the transports in service.
 pub(crate) struct Reload {
     source: Box<dyn TransportSource>,
     /// Held through a reload, so two reloads at once do not both swap.
-    current: Mutex<String>,
+    current: Mutex<Fingerprints>,
 }
 
+/// A fingerprint no source gives: what a change by hand leaves, so the next reload puts the
+/// sources' transport back.
+const CHANGED_BY_HAND: &str = "changed by hand";
+
 impl Reload {
-    pub(crate) fn new(source: Box<dyn TransportSource>, fingerprint: String) -> Self {
+    pub(crate) fn new(source: Box<dyn TransportSource>, fingerprints: Fingerprints) -> Self {
         Reload {
             source,
-            current: Mutex::new(fingerprint),
+            current: Mutex::new(fingerprints),
         }
     }
 
-    /// Forgets which transport the sources named last: after a swap by hand, the next reload
+    fn current(&self) -> std::sync::MutexGuard<'_, Fingerprints> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets which primary the sources named last: after a swap by hand, the next reload
     /// puts the sources' transport back in service, whatever it is.
     pub(crate) fn forget(&self) {
-        self.current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.current().primary = CHANGED_BY_HAND.into();
     }
 
-    /// Reads the sources; swaps when they name another transport. A failure changes nothing.
+    /// The same, for a canary set or removed by hand.
+    pub(crate) fn forget_canary(&self) {
+        self.current().canary = Some(CHANGED_BY_HAND.into());
+    }
+
+    /// Reads the sources; swaps what they name differently, in one step. A failure changes
+    /// nothing.
     pub(crate) fn run(&self, pipeline: &Pipeline) -> Result<Option<TransportSwap>, Error> {
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        let (fingerprint, load) = self.source.select()?;
-        if fingerprint == *current {
-            tracing::debug!("transport reload: the sources name the transport in service");
+        let mut current = self.current();
+        let (now, load) = self.source.read()?;
+        if now == *current {
+            tracing::debug!("transport reload: the sources name the transports in service");
             return Ok(None);
         }
-        let transport = load()?;
-        *current = fingerprint;
-        Ok(Some(pipeline.swap_transport(transport)))
+        let primary = match now.primary != current.primary {
+            true => Some(load.primary()?),
+            false => None,
+        };
+        let canary = match now.canary != current.canary {
+            true => Some(load.canary()?),
+            false => None,
+        };
+        *current = now;
+        Ok(Some(
+            pipeline.change_transports(LineupChange { primary, canary }),
+        ))
     }
 }
 

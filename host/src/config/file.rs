@@ -173,6 +173,35 @@ pub(crate) struct TransportConfig {
     /// After a swap or reload, how long the old transport may finish its exchanges, in
     /// seconds (default 60, at most 3600).
     pub drain_timeout_secs: Option<f64>,
+    /// `[transport.canary]`: a second transport taking a share of the calls.
+    pub canary: Option<CanaryConfig>,
+}
+
+/// `[transport.canary]`: a plugin that serves a share of the calls beside the primary, and is
+/// rolled back by itself when it fails where the primary does not.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CanaryConfig {
+    /// Path of the canary plugin (`.so`), relative to the config file's folder.
+    pub plugin: PathBuf,
+    /// Optional sha256 pin (hex) of the canary plugin file.
+    pub sha256: Option<String>,
+    /// The share of calls it takes, 0 to 1.
+    pub share: f64,
+    /// How many of its latest exchanges the failure ratio is taken over.
+    pub window: Option<u32>,
+    /// The failure ratio above which it is rolled back.
+    pub max_failure_ratio: Option<f64>,
+    /// Options passed to the canary plugin's constructor as a JSON object.
+    #[serde(default)]
+    pub options: toml::Table,
+}
+
+impl CanaryConfig {
+    /// The options as a JSON object.
+    pub(crate) fn options_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.options).unwrap_or_else(|_| serde_json::json!({}))
+    }
 }
 
 impl TransportConfig {

@@ -11,28 +11,23 @@
 //! [`ApifyClientBuilder`] and the plugin loader take.
 
 mod file;
+mod transport;
 
 use std::{
     path::{Path, PathBuf},
-    sync::Arc,
     time::Duration,
 };
 
 pub use file::ConfigSource;
 use file::LoadedConfig;
-
-use sha2::Digest;
+use transport::config_plugin_path;
+pub use transport::TransportSelection;
 
 use crate::{
-    client::reload::{LoadTransport, Reload, TransportSource},
-    pipeline::HttpSettings,
+    pipeline::{CanaryPolicy, HttpSettings},
     redact::Redactor,
     token::Token,
-    transport::{
-        inspect_plugin, load_plugin, BuiltinTransport, HttpTransport, PluginInspectReport,
-        PluginLoadError, PluginLoadOptions,
-    },
-    ApifyClient, ApifyClientBuilder, Error,
+    Error,
 };
 
 /// What the caller sets explicitly, winning over the environment and the config file (the
@@ -102,7 +97,17 @@ pub struct Config {
     settings: HttpSettings,
     plugin: Option<PathBuf>,
     transport_origin: String,
+    /// `[transport.canary]`, checked.
+    canary: Option<CanaryChoice>,
     warnings: Vec<String>,
+}
+
+/// The canary a config names: its plugin (resolved against the config file's folder) and its
+/// policy.
+#[derive(Debug, Clone)]
+struct CanaryChoice {
+    plugin: PathBuf,
+    policy: CanaryPolicy,
 }
 
 impl std::fmt::Debug for Config {
@@ -124,27 +129,6 @@ impl std::fmt::Debug for Config {
                 &r.redact(&self.plugin_options().to_string()),
             )
             .field("warnings", &self.warnings)
-            .finish()
-    }
-}
-
-/// The transport a [`Config`] selects, loaded and ready, with what it is and where the choice
-/// came from.
-#[non_exhaustive]
-pub struct TransportSelection {
-    /// The transport.
-    pub transport: Arc<dyn HttpTransport>,
-    /// What it is, e.g. `plugin reqwest 0.1.0 (plugin API 1.1) at /opt/...so`.
-    pub description: String,
-    /// Where the choice came from, e.g. `APIFY_TRANSPORT_PLUGIN`.
-    pub source: String,
-}
-
-impl std::fmt::Debug for TransportSelection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TransportSelection")
-            .field("description", &self.description)
-            .field("source", &self.source)
             .finish()
     }
 }
@@ -201,7 +185,24 @@ impl Config {
             );
             (None, origin)
         };
+        let canary = match &loaded.file.transport.canary {
+            None => None,
+            Some(c) => {
+                let mut policy = CanaryPolicy::new(c.share);
+                policy.window = c.window.unwrap_or(policy.window);
+                policy.max_failure_ratio = c.max_failure_ratio.unwrap_or(policy.max_failure_ratio);
+                policy.check().map_err(|e| {
+                    Error::config(format!(
+                        "invalid config: [transport.canary] {e} (in {})",
+                        loaded.source
+                    ))
+                })?;
+                let plugin = relative_to_config(&loaded, &c.plugin);
+                Some(CanaryChoice { plugin, policy })
+            }
+        };
         Ok(Config {
+            canary,
             overrides: overrides.clone(),
             api_url,
             api_public_url,
@@ -229,6 +230,7 @@ impl Config {
     pub fn redactor(&self) -> Redactor {
         let mut r = Redactor::new().token(self.token.as_ref());
         collect_secrets(&self.plugin_options(), None, &mut r);
+        collect_secrets(&self.canary_options(), None, &mut r);
         if let Some(password) = url_password(&self.api_url) {
             r.add_secret(password);
         }
@@ -276,225 +278,6 @@ impl Config {
     pub fn transport_plugin(&self) -> (Option<&Path>, &str) {
         (self.plugin.as_deref(), &self.transport_origin)
     }
-
-    /// The load options for the plugin at `path`: the config's permission setting always
-    /// applies; its `sha256` pin only to the file the config names (a pin is about one file,
-    /// so a plugin chosen by `--transport-plugin` or `APIFY_TRANSPORT_PLUGIN` is not held to
-    /// another file's hash).
-    pub fn plugin_load_options(&self, path: &Path) -> PluginLoadOptions {
-        let t = &self.loaded.file.transport;
-        let same_file =
-            |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-                (Ok(a), Ok(b)) => a == b,
-                _ => a == b,
-            };
-        let pinned = config_plugin_path(&self.loaded).is_some_and(|c| same_file(&c, path));
-        let options =
-            PluginLoadOptions::default().allow_insecure_permissions(t.allow_insecure_permissions);
-        match (&t.sha256, pinned) {
-            (Some(pin), true) => options.sha256(pin.clone()),
-            _ => options,
-        }
-    }
-
-    /// `[transport.options]`, as the JSON object the plugin's constructor takes.
-    pub fn plugin_options(&self) -> serde_json::Value {
-        self.loaded.file.transport.options_json()
-    }
-
-    /// Loads the selected transport: the plugin (every load check, then its constructor with
-    /// `[transport.options]`), or the built-in transport.
-    pub fn select_transport(&self) -> Result<TransportSelection, Error> {
-        self.select_with_fingerprint()
-            .map(|(selection, _)| selection)
-    }
-
-    /// [`Config::select_transport`], with the fingerprint of what it loaded (see
-    /// [`Config::transport_fingerprint`]), from the sha256 the loader computed anyway.
-    fn select_with_fingerprint(&self) -> Result<(TransportSelection, String), Error> {
-        let source = self.transport_origin.clone();
-        let Some(path) = &self.plugin else {
-            let transport = BuiltinTransport::new().map_err(|e| {
-                Error::config(format!(
-                    "cannot set up the built-in transport: {}",
-                    e.message
-                ))
-            })?;
-            let selection = TransportSelection {
-                transport: Arc::new(transport),
-                description: "built-in transport (hyper + rustls)".into(),
-                source,
-            };
-            return Ok((selection, self.fingerprint_of(None)));
-        };
-        let redact = |e: PluginLoadError| {
-            let r = self.redactor();
-            let mut e = e;
-            e.reason = r.redact(&e.reason);
-            e.fix = r.redact(&e.fix);
-            Error::from(e)
-        };
-        let loaded = load_plugin(path, &self.plugin_load_options(path)).map_err(redact)?;
-        let m = &loaded.metadata;
-        let description = format!(
-            "plugin {} {} (plugin API {}.{}) at {}",
-            m.name,
-            m.version,
-            m.api_major,
-            m.api_minor,
-            loaded.path.display()
-        );
-        let transport = loaded.new_client(&self.plugin_options()).map_err(redact)?;
-        let selection = TransportSelection {
-            transport: Arc::new(transport),
-            description,
-            source,
-        };
-        Ok((selection, self.fingerprint_of(Some(&loaded.sha256))))
-    }
-
-    /// Runs every load check on `path` and the constructor with `[transport.options]`,
-    /// without sending a request (`apify-host transport inspect`).
-    /// The report's messages are redacted: a constructor refusing its options may quote them.
-    pub fn inspect_plugin(&self, path: &Path) -> PluginInspectReport {
-        let mut report = inspect_plugin(
-            path,
-            &self.plugin_load_options(path),
-            &self.plugin_options(),
-        );
-        let r = self.redactor();
-        let failures = report
-            .checks
-            .iter_mut()
-            .filter_map(|c| c.result.as_mut().err())
-            .chain(
-                report
-                    .constructor
-                    .iter_mut()
-                    .filter_map(|c| c.as_mut().err()),
-            );
-        for e in failures {
-            e.reason = r.redact(&e.reason);
-            e.fix = r.redact(&e.fix);
-        }
-        report
-    }
-
-    /// A client builder with this configuration, its transport loaded.
-    pub fn client_builder(&self) -> Result<ApifyClientBuilder, Error> {
-        let (selection, fingerprint) = self.select_with_fingerprint()?;
-        tracing::debug!(
-            transport = %selection.description,
-            source = %selection.source,
-            api_url = %self.redactor().redact(&self.api_url),
-            token = self.token_origin,
-            "client configuration"
-        );
-        let reload = Reload::new(
-            Box::new(ConfigReload {
-                overrides: self.overrides.clone(),
-            }),
-            fingerprint,
-        );
-        let mut builder = ApifyClient::builder()
-            .api_url(self.api_url.clone())
-            .reload_from(reload);
-        if let Some(public) = &self.api_public_url {
-            builder = builder.api_public_url(public.clone());
-        }
-        Ok(builder
-            .settings(self.settings.clone())
-            .token_value(self.token.clone())
-            .transport(selection.transport))
-    }
-}
-
-impl Config {
-    /// What identifies the transport this config selects: it changes whenever the transport
-    /// would (the plugin's path and the sha256 of its bytes, the pin, the load permissions,
-    /// the options). Never shown: the options may hold secrets.
-    ///
-    /// Reads the plugin file to hash it: a reload decides from this whether to load at all.
-    fn transport_fingerprint(&self) -> Result<String, Error> {
-        let Some(path) = &self.plugin else {
-            return Ok(self.fingerprint_of(None));
-        };
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::config(format!(
-                "cannot read the transport plugin {}: {e}; check the path ({})",
-                path.display(),
-                self.transport_origin
-            ))
-        })?;
-        Ok(self.fingerprint_of(Some(&hex::encode(sha2::Sha256::digest(&bytes)))))
-    }
-
-    /// The fingerprint of this config's transport, given the plugin file's sha256 (hex).
-    fn fingerprint_of(&self, sha256: Option<&str>) -> String {
-        let (Some(path), Some(sha256)) = (&self.plugin, sha256) else {
-            return "builtin".to_string();
-        };
-        let t = &self.loaded.file.transport;
-        format!(
-            "plugin {} sha256 {sha256} pin {:?} insecure {} options {}",
-            path.display(),
-            t.sha256,
-            t.allow_insecure_permissions,
-            self.plugin_options()
-        )
-    }
-}
-
-/// The config file and the environment, read again on each transport reload.
-struct ConfigReload {
-    overrides: ConfigOverrides,
-}
-
-impl TransportSource for ConfigReload {
-    fn select(&self) -> Result<(String, LoadTransport), Error> {
-        let config = Config::load(&self.overrides)?;
-        let fingerprint = config.transport_fingerprint()?;
-        let load: LoadTransport = Box::new(move || {
-            let selection = config.select_transport()?;
-            tracing::info!(
-                transport = %selection.description,
-                source = %selection.source,
-                "transport reloaded from the config"
-            );
-            Ok(selection.transport)
-        });
-        Ok((fingerprint, load))
-    }
-}
-
-impl ApifyClientBuilder {
-    /// A builder configured from the environment and the config file it names
-    /// (`APIFY_HOST_CONFIG`, else the default location): token, API URL, `[http]` settings and
-    /// the transport, so ops can swap the transport of a deployed program by config alone.
-    pub fn from_env() -> Result<Self, Error> {
-        Config::load(&ConfigOverrides::default())?.client_builder()
-    }
-
-    /// Like [`ApifyClientBuilder::from_env`], reading the config file at `path`.
-    pub fn from_config(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let overrides = ConfigOverrides::default().config_file(path.as_ref());
-        Config::load(&overrides)?.client_builder()
-    }
-}
-
-impl ApifyClient {
-    /// A client configured from the environment and the config file (see
-    /// [`ApifyClientBuilder::from_env`]).
-    pub fn from_env() -> Result<Self, Error> {
-        ApifyClientBuilder::from_env()?.build()
-    }
-}
-
-/// `[transport] plugin`, resolved against the config file's folder when relative (like
-/// `token_file`), so the config means the same file whatever the working directory.
-fn config_plugin_path(config: &LoadedConfig) -> Option<PathBuf> {
-    let p = config.file.transport.plugin.as_ref()?;
-    Some(relative_to_config(config, p))
 }
 
 fn relative_to_config(config: &LoadedConfig, p: &Path) -> PathBuf {

@@ -27,7 +27,7 @@ use http::{header, HeaderMap, StatusCode};
 use super::{
     prepare::{self, PreparedBody, PreparedRequest},
     retry,
-    slot::{TransportSlot, TransportStatistics, TransportSwap},
+    slot::{LineupChange, Route, TransportSlot, TransportStatistics, TransportSwap},
     stats::Statistics,
     upload::{gzip_stream, OpenError},
     ApiRequest, ApiResponse, ByteStream, HttpSettings, TimeoutTier,
@@ -84,6 +84,9 @@ struct AttemptFailure {
     retryable: bool,
     /// The server's `Retry-After` (429/503 only).
     retry_after: Option<Duration>,
+    /// The attempt failed at the transport level (no answer, or a broken one), not with an
+    /// HTTP status: on a canary, the call goes on on the primary.
+    transport_level: bool,
 }
 
 impl Pipeline {
@@ -113,7 +116,15 @@ impl Pipeline {
 
     /// Puts `transport` in service for new calls; the old one drains.
     pub fn swap_transport(&self, transport: Arc<dyn HttpTransport>) -> TransportSwap {
-        self.transport.swap(transport)
+        self.transport.change(LineupChange {
+            primary: Some(transport),
+            canary: None,
+        })
+    }
+
+    /// Changes the primary and/or the canary at once; what they replace drains.
+    pub(crate) fn change_transports(&self, change: LineupChange) -> TransportSwap {
+        self.transport.change(change)
     }
 
     /// The statistics of each transport: the one in service, then those draining.
@@ -216,11 +227,26 @@ impl Pipeline {
         .await?;
         let max_attempts = self.settings.max_retries.saturating_add(1);
         let mut attempt = 1;
+        let mut route = Route::Undecided {
+            replayable: prepared.is_replayable(),
+        };
         loop {
-            let failure = match self.attempt(req, &prepared, attempt).await {
+            let failure = match self.attempt(req, &prepared, attempt, &mut route).await {
                 Ok(response) => return Ok(response),
                 Err(f) => f,
             };
+            if route == Route::Canary && failure.transport_level {
+                // The canary failed to exchange: the call goes on on the primary at once,
+                // without using one of its retries, so a canary never costs a failed call.
+                tracing::debug!(
+                    method = %req.method,
+                    path = %req.path,
+                    attempt,
+                    "the canary transport failed; sending the call on the primary"
+                );
+                route = Route::Primary;
+                continue;
+            }
             if !failure.retryable || attempt >= max_attempts {
                 return Err(failure.error);
             }
@@ -246,12 +272,13 @@ impl Pipeline {
         req: &ApiRequest,
         prepared: &PreparedRequest,
         attempt: u32,
+        route: &mut Route,
     ) -> Result<ApiResponse, AttemptFailure> {
         self.stats.add_request();
         let timeout = self.timeout_for(req.timeout, attempt);
         let started = Instant::now();
         // This attempt's transport, held until its exchange has ended (its body included).
-        let lease = self.transport.lease();
+        let lease = self.transport.lease(route);
         let context = TransportFailure {
             kind: ErrorKind::OTHER,
             message: String::new(),
@@ -290,6 +317,7 @@ impl Pipeline {
                         )),
                         retryable: false,
                         retry_after: None,
+                        transport_level: false,
                     })
                 }
             },
@@ -309,7 +337,8 @@ impl Pipeline {
         let response = match head {
             Ok(r) => r,
             Err(mut e) => {
-                lease.record(started.elapsed(), Some(&e.kind));
+                self.transport
+                    .record(&lease, started.elapsed(), Some(&e.kind));
                 // A one-time body that is partly sent cannot go again: the failure is final,
                 // and says why, instead of a retry sending a body without its beginning.
                 let sent = sent.map_or(0, |n| n.load(Ordering::Relaxed));
@@ -355,11 +384,12 @@ impl Pipeline {
                 let bytes = match read_body(response.body, idle, limit, hint).await {
                     Ok(bytes) => bytes,
                     Err((_, e)) => {
-                        lease.record(started.elapsed(), Some(&e.kind));
+                        self.transport
+                            .record(&lease, started.elapsed(), Some(&e.kind));
                         return Err(self.transport_failure(context, e, started));
                     }
                 };
-                lease.record(started.elapsed(), None);
+                self.transport.record(&lease, started.elapsed(), None);
                 if bytes.len() as u64 > cap {
                     return Err(self.too_large(req, &format!("more than {cap} bytes arrived")));
                 }
@@ -375,7 +405,7 @@ impl Pipeline {
                 }
                 ByteStream::from_bytes(bytes)
             } else {
-                lease.record(started.elapsed(), None);
+                self.transport.record(&lease, started.elapsed(), None);
                 ByteStream::from_transport_guarded(
                     lease.hold_body(response.body),
                     context,
@@ -390,7 +420,7 @@ impl Pipeline {
 
         // An error status: read the body (also for streamed calls) so the error says what the
         // API said. For the transport, an answer is a success.
-        lease.record(started.elapsed(), None);
+        self.transport.record(&lease, started.elapsed(), None);
         let hint = content_length(&response.headers).and_then(|n| usize::try_from(n).ok());
         let (bytes, read_error) = match read_body(
             response.body,
@@ -421,6 +451,7 @@ impl Pipeline {
             error: Error::from(api.redacted(self.token.as_ref())),
             retryable: retry::is_retryable_status(status),
             retry_after: retry::retry_after(status, &response.headers),
+            transport_level: false,
         })
     }
 
@@ -441,6 +472,7 @@ impl Pipeline {
             )),
             retryable: false,
             retry_after: None,
+            transport_level: false,
         }
     }
 
@@ -470,6 +502,7 @@ impl Pipeline {
             error: Error::from(failure),
             retryable,
             retry_after: None,
+            transport_level: true,
         }
     }
 

@@ -38,6 +38,7 @@ pub(crate) use engine::Pipeline;
 pub use request::{ApiRequest, ParamValue, TimeoutTier};
 pub use response::{ApiResponse, ByteStream};
 pub use settings::HttpSettings;
-pub use slot::{DrainReport, TransportRole, TransportStatistics, TransportSwap};
+pub use slot::{CanaryPolicy, DrainReport, TransportRole, TransportStatistics, TransportSwap};
+pub(crate) use slot::{CanaryTransport, LineupChange};
 pub use stats::StatisticsSnapshot;
 pub use upload::UploadBody;

@@ -211,6 +211,16 @@ pub struct PreparedRequest {
     pub stream: bool,
 }
 
+impl PreparedRequest {
+    /// Whether the body can be sent again (everything but a one-time stream such as stdin).
+    pub fn is_replayable(&self) -> bool {
+        match &self.body {
+            PreparedBody::Upload { body, .. } => body.is_replayable(),
+            PreparedBody::Bytes(_) => true,
+        }
+    }
+}
+
 impl std::fmt::Debug for PreparedRequest {
     // No URL (its query may hold a token) and no header values (Authorization).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
