@@ -115,6 +115,9 @@ impl std::fmt::Debug for GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run an Actor and wait for it: log on stderr, the run (or its dataset) on stdout.
+    ///
+    /// While it waits, SIGHUP reloads the transport from the config (`kill -HUP <pid>` after
+    /// editing it): the wait goes on, on the new transport.
     Call(commands::actors::CallArgs),
     /// Actors: list, inspect, start, call, build, delete.
     #[command(subcommand)]

@@ -65,8 +65,26 @@ impl Context {
         self.client()
     }
 
+    /// For the long waits (`call`, `task run`, `runs wait`, `runs log --follow`): reloads the
+    /// client's transport from the config on SIGHUP while the command runs, so ops can swap
+    /// the transport of a wait that lasts hours without ending it. The handler stops with
+    /// the returned guard.
+    pub fn reload_on_sighup(&self, client: &ApifyClient) -> Result<SighupReload, CliError> {
+        Ok(SighupReload(apify_host::reload_on_sighup(client)?))
+    }
+
     /// The output printer for data on stdout.
     pub fn out(&self) -> output::Printer {
         output::Printer::new(self.output)
+    }
+}
+
+/// Reloads a client's transport on SIGHUP until dropped.
+#[must_use = "the SIGHUP reload stops when this is dropped"]
+pub struct SighupReload(tokio::task::JoinHandle<()>);
+
+impl Drop for SighupReload {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -94,11 +94,13 @@ fn install_panic_hook() {
 }
 
 /// Sets up stderr logging: `-v` info, `-vv` debug, `-vvv` trace for this crate; without `-v`,
-/// `RUST_LOG` if set, else warnings only. Every line is redacted (see [`RedactedStderr`]).
+/// `RUST_LOG` if set, else warnings, and what a SIGHUP reload did (ops sent it and want the
+/// answer). Every line is redacted (see [`RedactedStderr`]).
 fn init_tracing(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let filter = match verbose {
-        0 => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        0 => EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("warn,apify_host::client::signal=info")),
         1 => EnvFilter::new("warn,apify_host=info"),
         2 => EnvFilter::new("info,apify_host=debug"),
         _ => EnvFilter::new("debug,apify_host=trace"),

@@ -31,14 +31,14 @@
 //!
 //! | Module | What it holds |
 //! |---|---|
-//! | the root | [`ApifyClient`] and its [`ApifyClientBuilder`], [`Error`] / [`ErrorKind`] / [`Result`], [`RequestBuilder`] for raw calls, [`Token`] |
+//! | the root | [`ApifyClient`] and its [`ApifyClientBuilder`], [`Error`] / [`ErrorKind`] / [`Result`], [`RequestBuilder`] for raw calls, [`Token`], [`reload_on_sighup`] |
 //! | [`clients`] | one client per API resource (`client.actor(id)` → [`clients::ActorClient`], ...) and the streams they return |
 //! | [`models`] | what the API answers ([`models::Run`], [`models::Dataset`], ...) and the bodies you send ([`models::RunInput`], [`models::WebhookFields`], ...) |
 //! | [`options`] | the options of the calls, each built the same way: `XOptions::new().field(value)` |
 //! | [`blocking`] | the same clients with blocking methods, in the manner of `reqwest::blocking` |
 //! | [`config`] | the config file and the environment (default feature `config`) |
 //! | [`transport`] | the transport interface, the built-in transport, [`transport::plugin`] (the safe loader) |
-//! | [`pipeline`] | retries and timeouts ([`pipeline::HttpSettings`]), statistics, raw requests and responses |
+//! | [`pipeline`] | retries and timeouts ([`pipeline::HttpSettings`]), statistics, raw requests and responses, swaps and canaries ([`pipeline::TransportSwap`], [`pipeline::CanaryPolicy`], [`pipeline::TransportStatistics`]) |
 //! | [`error`] | the details behind an [`Error`]: the API's error body, a transport failure |
 //! | [`redact`], [`signing`] | credential redaction; signed storage URLs |
 //! | [`prelude`] | the stream traits: `use apify_host::prelude::*;` |
@@ -67,6 +67,8 @@ pub mod transport;
 pub use moved::*;
 mod moved;
 
+#[cfg(unix)]
+pub use client::reload_on_sighup;
 pub use client::{ApifyClient, ApifyClientBuilder, RequestBuilder};
 #[doc(inline)]
 pub use error::{Error, ErrorKind};

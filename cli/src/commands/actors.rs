@@ -159,6 +159,7 @@ pub async fn call(ctx: &Context, args: CallArgs) -> Result<(), CliError> {
     // The input is read and checked first: invalid JSON never starts a run.
     let (input, opts) = args.run.read()?;
     let client = ctx.authed_client()?;
+    let _reload = ctx.reload_on_sighup(&client)?;
     let started = client
         .actor(&args.actor)
         .start(input.as_ref().map(|i| i as _), &opts)

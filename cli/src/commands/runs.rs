@@ -40,6 +40,9 @@ pub enum RunsCommand {
         run: String,
     },
     /// Wait for a run to finish; the exit status says how it ended.
+    ///
+    /// While it waits, SIGHUP reloads the transport from the config: the wait goes on, on
+    /// the new transport.
     Wait {
         /// Run id.
         run: String,
@@ -64,6 +67,9 @@ pub enum RunsCommand {
         run: String,
     },
     /// Print a run's log; with --follow, keep printing until the run ends.
+    ///
+    /// With --follow, SIGHUP reloads the transport from the config; the log goes on from
+    /// where it was.
     Log {
         /// Run id.
         run: String,
@@ -118,6 +124,7 @@ pub async fn run(ctx: &Context, cmd: RunsCommand) -> Result<(), CliError> {
             follow,
         } => {
             let client = ctx.client()?;
+            let _reload = ctx.reload_on_sighup(&client)?;
             let current = client
                 .run(&run)
                 .get()
@@ -176,6 +183,7 @@ pub async fn print_log(ctx: &Context, id: &str, follow: bool, what: &str) -> Res
     let log = client.log(id);
     let missing = || CliError::failure(format!("there is no {what} {id:?}"));
     if follow {
+        let _reload = ctx.reload_on_sighup(&client)?;
         let body = log.stream(true).await?.ok_or_else(missing)?;
         write_body(body, None, || async { Ok(None) })
             .await

@@ -20,6 +20,8 @@ const COLUMNS: &[(&str, &str)] = &[
 #[derive(Debug, Subcommand)]
 pub enum TaskCommand {
     /// Run a task and wait for it: its stored input, merged with --input. Exit status as `call`.
+    ///
+    /// While it waits, SIGHUP reloads the transport from the config.
     Run {
         /// Task id, or `username~name`.
         task: String,
@@ -59,6 +61,7 @@ pub async fn run(ctx: &Context, cmd: TaskCommand) -> Result<(), CliError> {
                 _ => None,
             };
             let client = ctx.authed_client()?;
+            let _reload = ctx.reload_on_sighup(&client)?;
             let started = client
                 .task(&task)
                 .start(input.as_ref().map(|v| v as _), &opts)

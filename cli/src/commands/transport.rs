@@ -19,7 +19,9 @@ pub enum TransportCommand {
         long_about = "Show which transport the other commands use (the built-in one or \
         a plugin, with its name, version and path) and where that choice comes from: \
         --transport-plugin, then APIFY_TRANSPORT_PLUGIN, then `[transport] plugin` in the \
-        config file. Loading the plugin runs every load check; no request is sent.\n\n\
+        config file. Also the canary of `[transport.canary]`, if any: what it is, its \
+        share of the calls and when it is rolled back. Loading the plugins runs every load \
+        check; no request is sent.\n\n\
         Examples:\n  apify-host transport info\n  \
         APIFY_TRANSPORT_PLUGIN=/opt/apify/libapify_transport_reqwest.so apify-host transport info"
     )]
@@ -117,6 +119,11 @@ struct Info<'a> {
     transport: &'a str,
     source: &'a str,
     name: &'a str,
+    /// The canary of `[transport.canary]`, loaded: what it is, or `none`.
+    canary: String,
+    /// Its share of the calls, and its rollback rule.
+    canary_share: Option<f64>,
+    canary_rollback: Option<String>,
 }
 
 /// Runs a transport command.
@@ -128,12 +135,29 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
                 crate::logging::redact(&s.description),
                 crate::logging::redact(&s.source),
             );
+            // Loaded like the primary: a canary that would not load is an error here too.
+            let canary = ctx.config.select_canary()?;
             let info = Info {
                 transport: &description,
                 source: &source,
                 name: s.transport.name(),
+                canary: canary.as_ref().map_or_else(
+                    || "none".to_string(),
+                    |(c, _)| crate::logging::redact(&c.description),
+                ),
+                canary_share: canary.as_ref().map(|(_, p)| p.share),
+                canary_rollback: canary.as_ref().map(|(_, p)| {
+                    format!(
+                        "when more than {} of its last {} exchanges fail while the primary's do not",
+                        p.max_failure_ratio, p.window
+                    )
+                }),
             };
-            ctx.out().object(&info, &["transport", "source", "name"])
+            let mut fields = vec!["transport", "source", "name", "canary"];
+            if canary.is_some() {
+                fields.extend(["canary_share", "canary_rollback"]);
+            }
+            ctx.out().object(&info, &fields)
         }
         TransportCommand::Inspect { path } => {
             let report = ctx.config.inspect_plugin(&path);

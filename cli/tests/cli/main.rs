@@ -14,6 +14,7 @@ mod downloads;
 mod errors;
 mod interrupt;
 mod prism_contract;
+mod reload;
 mod sdk_actors;
 mod secrets;
 mod support;

@@ -3,12 +3,15 @@
 mod raw;
 #[cfg_attr(not(feature = "config"), allow(dead_code))]
 pub(crate) mod reload;
+mod signal;
 
 use std::sync::Arc;
 
 use http::Method;
 
 pub use raw::RequestBuilder;
+#[cfg(unix)]
+pub use signal::reload_on_sighup;
 
 use crate::{
     pipeline::{
@@ -379,6 +382,12 @@ impl ApifyClient {
         tokio::task::spawn_blocking(move || reload.run(&pipeline))
             .await
             .map_err(|e| Error::misuse(format!("the transport reload did not finish: {e}")))?
+    }
+
+    /// Whether this client was built from a config, so [`ApifyClient::reload_transport`] has
+    /// sources to read.
+    pub(crate) fn reloads_from_config(&self) -> bool {
+        self.reload.is_some()
     }
 
     /// The statistics of each transport of this client: the primary, the canary if there is
