@@ -171,7 +171,8 @@ fn print_statistics(event: &str, client: &ApifyClient, processed: &AtomicU64, fa
 }
 
 fn transport_json(t: &TransportStatistics) -> serde_json::Value {
-    let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
+    // Milliseconds, to the microsecond.
+    let ms = |d: Option<Duration>| d.map(|d| d.as_micros() as f64 / 1000.0);
     json!({
         "name": t.name,
         "role": t.role,

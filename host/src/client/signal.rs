@@ -1,6 +1,6 @@
 //! Reloading a client's transport when ops send SIGHUP, as nginx reloads its configuration.
 
-use crate::ApifyClient;
+use crate::{pipeline::TransportRole, ApifyClient};
 
 /// Reloads `client`'s transport ([`ApifyClient::reload_transport`]) each time the process
 /// gets SIGHUP, in a task on the current tokio runtime, for as long as the program runs. Every
@@ -60,7 +60,7 @@ async fn reload_now(client: &ApifyClient, why: &'static str) {
             let stats = client.transport_statistics();
             let canary = stats
                 .iter()
-                .find(|s| s.role == crate::pipeline::TransportRole::Canary)
+                .find(|s| s.role == TransportRole::Canary)
                 .map(|s| s.name.clone());
             tracing::info!(
                 signal = why,
@@ -69,6 +69,9 @@ async fn reload_now(client: &ApifyClient, why: &'static str) {
                 draining = ?swap.old_transports(),
                 "transport reloaded on {why}"
             );
+            if swap.old_transports().is_empty() {
+                return;
+            }
             tokio::spawn(async move {
                 let report = swap.drained().await;
                 tracing::info!(
@@ -79,11 +82,25 @@ async fn reload_now(client: &ApifyClient, why: &'static str) {
                 );
             });
         }
-        Ok(None) => tracing::info!(
-            signal = why,
-            primary = %client.transport_name(),
-            "{why}: the config names the transports in service; nothing to reload"
-        ),
+        Ok(None) => {
+            let stats = client.transport_statistics();
+            let rolled_back = !stats.iter().any(|s| s.role == TransportRole::Canary)
+                && stats.iter().any(|s| s.rolled_back);
+            if rolled_back {
+                tracing::info!(
+                    signal = why,
+                    primary = %client.transport_name(),
+                    "{why}: the config names the transports in service; the canary it names \
+                     was rolled back and stays out until [transport.canary] changes"
+                )
+            } else {
+                tracing::info!(
+                    signal = why,
+                    primary = %client.transport_name(),
+                    "{why}: the config names the transports in service; nothing to reload"
+                )
+            }
+        }
         Err(e) => tracing::error!(
             signal = why,
             error = %e,
