@@ -153,6 +153,7 @@ impl TransportSlot {
             let lease = Lease {
                 serving: Arc::clone(serving),
                 canary: canary.is_some(),
+                judged: lineup.canary.is_some(),
             };
             // A swap between the load and the count would let a drain see zero and close a
             // transport this lease is about to use: take the new one instead.
@@ -171,7 +172,9 @@ impl TransportSlot {
         failure: Option<&TransportErrorKind>,
     ) {
         lease.serving.counters.record(elapsed, failure);
-        lease.serving.outcomes.push(failure.is_some());
+        if lease.judged {
+            lease.serving.outcomes.push(failure.is_some());
+        }
         if lease.canary && failure.is_some() {
             self.consider_rollback(&lease.serving);
         }
@@ -356,6 +359,9 @@ impl Serving {
 pub(crate) struct Lease {
     serving: Arc<Serving>,
     canary: bool,
+    /// A canary was in service when the exchange started: its outcome counts in the
+    /// rollback rule's windows (without a canary, nothing reads them).
+    judged: bool,
 }
 
 impl Lease {
@@ -371,10 +377,17 @@ impl Lease {
         request: TransportRequest,
     ) -> Result<TransportResponse, TransportError> {
         let serving = &self.serving;
+        let mut call = serving.transport.call(request);
+        // An exchange that answers at once never waits on the drain deadline: the hook (a
+        // waiter on the cut token, behind a lock) is only set up once the exchange waits.
+        let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+        if let Poll::Ready(r) = first {
+            return r;
+        }
         tokio::select! {
             biased;
             _ = serving.cut.cancelled() => Err(cut_error(&serving.name)),
-            r = serving.transport.call(request) => r,
+            r = call => r,
         }
     }
 

@@ -53,7 +53,6 @@ pub struct TransportStatistics {
 /// The counters behind [`TransportStatistics`], updated without locks on the success path.
 #[derive(Default)]
 pub(super) struct TransportCounters {
-    calls: AtomicU64,
     failed: Mutex<Vec<(String, u64)>>,
     latency: LatencyHistogram,
 }
@@ -61,7 +60,7 @@ pub(super) struct TransportCounters {
 impl TransportCounters {
     /// Counts the end of one exchange: its latency, and its failure kind.
     pub(super) fn record(&self, elapsed: Duration, failure: Option<&TransportErrorKind>) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        // One atomic add: the number of exchanges is the histogram's total.
         self.latency.record(elapsed);
         if let Some(kind) = failure {
             let mut map = self.failed.lock().unwrap_or_else(|e| e.into_inner());
@@ -88,7 +87,7 @@ impl TransportCounters {
         TransportStatistics {
             name: name.to_string(),
             role,
-            calls: self.calls.load(Ordering::Relaxed),
+            calls: self.latency.total(),
             failed_calls,
             in_flight,
             latency_p50: self.latency.quantile(0.50),
@@ -139,6 +138,10 @@ impl LatencyHistogram {
     fn record(&self, d: Duration) {
         let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.buckets[Self::index(micros)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn total(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
     }
 
     fn quantile(&self, q: f64) -> Option<Duration> {
