@@ -117,7 +117,8 @@ pub enum Command {
     /// Run an Actor and wait for it: log on stderr, the run (or its dataset) on stdout.
     ///
     /// While it waits, SIGHUP reloads the transport from the config (`kill -HUP <pid>` after
-    /// editing it): the wait goes on, on the new transport.
+    /// editing it): the wait goes on, on the new transport. A hangup therefore does not end
+    /// it: use Ctrl-C or SIGTERM.
     Call(commands::actors::CallArgs),
     /// Actors: list, inspect, start, call, build, delete.
     #[command(subcommand)]

@@ -294,3 +294,133 @@ async fn a_reload_adds_changes_promotes_and_removes_the_canary() {
     assert!(e.is_config() && e.to_string().contains("window = 0"), "{e}");
     assert_eq!(roles(&client).len(), 1);
 }
+
+/// A canary that fails every exchange with `kind` (after "sending" it: no I/O at all).
+struct Failing(apify_host::transport::TransportErrorKind);
+
+impl HttpTransport for Failing {
+    fn name(&self) -> &str {
+        "failing"
+    }
+    fn call(
+        &self,
+        _request: apify_host::transport::TransportRequest,
+    ) -> apify_host::transport::CallFuture {
+        let kind = self.0;
+        Box::pin(async move {
+            Err(apify_host::transport::TransportError::new(
+                kind,
+                "the canary broke while reading the answer",
+            ))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_the_canary_may_have_sent_is_not_sent_again_on_the_primary() {
+    let api = LocalApi::start(LocalApiConfig::with_token(TOKEN))
+        .await
+        .unwrap();
+    let client = ApifyClient::builder()
+        .transport(Arc::new(BuiltinTransport::new().unwrap()))
+        .api_url(api.base_url())
+        .token(TOKEN)
+        .build()
+        .unwrap();
+    let id = dataset(&client, "post-once").await;
+    let _ = client
+        .set_canary(
+            Arc::new(Failing(apify_host::transport::TransportErrorKind::PROTOCOL)),
+            CanaryPolicy::new(1.0).window(1000),
+        )
+        .unwrap();
+    // A GET can be sent again safely: it goes on on the primary.
+    client.dataset(&id).get().await.unwrap().unwrap();
+    // A POST that failed in a way that is not retried may have been acted on: its error is
+    // the caller's, as on the primary, and the server saw it at most once.
+    let before = api.request_log().len();
+    let e = client
+        .dataset(&id)
+        .push_items(&serde_json::json!({ "n": 1 }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.transport_error_kind(),
+        Some(apify_host::transport::TransportErrorKind::PROTOCOL),
+        "{e}"
+    );
+    assert_eq!(
+        api.request_log().len(),
+        before,
+        "nothing reached the server"
+    );
+    // A failure before sending (connect) falls back, POST or not.
+    let _ = client
+        .set_canary(
+            Arc::new(Failing(apify_host::transport::TransportErrorKind::CONNECT)),
+            CanaryPolicy::new(1.0).window(1000),
+        )
+        .unwrap();
+    client
+        .dataset(&id)
+        .push_items(&serde_json::json!({ "n": 2 }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_after_a_swap_keeps_the_new_primary_and_promotion_keeps_the_canary() {
+    let api = LocalApi::start(LocalApiConfig::with_token(TOKEN))
+        .await
+        .unwrap();
+    let client = ApifyClient::builder()
+        .transport(Arc::new(BuiltinTransport::new().unwrap()))
+        .api_url(api.base_url())
+        .token(TOKEN)
+        .build()
+        .unwrap();
+    let id = dataset(&client, "rollback-after-swap").await;
+    let _ = client
+        .set_canary(
+            Arc::new(Failing(apify_host::transport::TransportErrorKind::CONNECT)),
+            CanaryPolicy::new(0.5),
+        )
+        .unwrap();
+    // The primary changes, the canary stays; then the canary is rolled back.
+    let swap = client.swap_transport(apify_tests::reqwest_plugin());
+    assert_eq!(swap.old_transports(), ["builtin"]);
+    assert_eq!(run_calls(&client, &id, 200, 4).await, 0);
+    let stats = client.transport_statistics();
+    let primary = by_role(&stats, TransportRole::Primary);
+    assert_eq!(primary[0].name, "plugin:reqwest", "{stats:?}");
+    assert!(stats.iter().any(|s| s.name == "failing" && s.rolled_back));
+    assert_eq!(client.transport_name(), "plugin:reqwest");
+
+    // A healthy canary promoted: the same transport, its counters go on.
+    let _ = client
+        .set_canary(
+            Arc::new(BuiltinTransport::new().unwrap()),
+            CanaryPolicy::new(0.5),
+        )
+        .unwrap();
+    assert_eq!(run_calls(&client, &id, 100, 4).await, 0);
+    let served = by_role(&client.transport_statistics(), TransportRole::Canary)[0].calls;
+    assert_eq!(served, 50);
+    let swap = client.promote_canary();
+    assert_eq!(swap.old_transports(), ["plugin:reqwest"]);
+    assert_eq!(swap.drained().await.cut, 0);
+    let stats = client.transport_statistics();
+    let roles: Vec<_> = stats
+        .iter()
+        .filter(|s| s.role != TransportRole::Retired)
+        .map(|s| (s.name.as_str(), s.role, s.calls))
+        .collect();
+    assert_eq!(
+        roles,
+        [("builtin", TransportRole::Primary, 50)],
+        "{stats:?}"
+    );
+    assert_eq!(run_calls(&client, &id, 10, 2).await, 0);
+    // Without a canary, promotion changes nothing.
+    assert!(client.promote_canary().old_transports().is_empty());
+}

@@ -68,8 +68,9 @@ pub enum RunsCommand {
     },
     /// Print a run's log; with --follow, keep printing until the run ends.
     ///
-    /// With --follow, SIGHUP reloads the transport from the config; the log goes on from
-    /// where it was.
+    /// With --follow, SIGHUP reloads the transport from the config. The log stream already
+    /// open stays on the old transport until `drain_timeout_secs` (default 60), then is cut
+    /// and resumed on the new one where the API allows a range request.
     Log {
         /// Run id.
         run: String,

@@ -110,6 +110,11 @@ impl ApifyClient {
         self.inner.remove_canary()
     }
 
+    /// Makes the canary the primary, as [`crate::ApifyClient::promote_canary`] does.
+    pub fn promote_canary(&self) -> TransportSwap {
+        self.inner.promote_canary()
+    }
+
     /// Blocking form of [`crate::ApifyClient::reload_transport`].
     pub fn reload_transport(&self) -> Result<Option<TransportSwap>, Error> {
         self.rt.run(|| self.inner.reload_transport())

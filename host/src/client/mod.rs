@@ -171,10 +171,7 @@ impl ApifyClientBuilder {
         let pipeline = Pipeline::new(transport, self.settings, &api_url, self.token)
             .with_public_url(Some(api_public_url));
         if let Some(canary) = self.canary {
-            let _nothing_to_drain = pipeline.change_transports(LineupChange {
-                primary: None,
-                canary: Some(Some(canary)),
-            });
+            let _nothing_to_drain = pipeline.change_transports(LineupChange::canary(Some(canary)));
         }
         Ok(ApifyClient {
             pipeline: Arc::new(pipeline),
@@ -287,10 +284,16 @@ impl ApifyClient {
     /// On a client built from a config, the next [`ApifyClient::reload_transport`] then puts
     /// the config's transport back in service, even if the config has not changed.
     pub fn swap_transport(&self, transport: Arc<dyn HttpTransport>) -> TransportSwap {
-        if let Some(reload) = &self.reload {
-            reload.forget();
+        self.by_hand(true, false, || self.pipeline.swap_transport(transport))
+    }
+
+    /// Runs a change of the lineup by hand; on a client built from a config, the next reload
+    /// puts the config's lineup back.
+    fn by_hand<T>(&self, primary: bool, canary: bool, change: impl FnOnce() -> T) -> T {
+        match &self.reload {
+            Some(reload) => reload.by_hand(primary, canary, change),
+            None => change(),
         }
-        self.pipeline.swap_transport(transport)
     }
 
     /// Sends a share of the calls to `transport`, a canary, beside the transport in service
@@ -302,9 +305,13 @@ impl ApifyClient {
     /// When more than `max_failure_ratio` of the canary's last `window` exchanges failed while
     /// the primary's did not, the canary is rolled back by itself: one warning is logged, it
     /// drains, and [`ApifyClient::transport_statistics`] lists it as retired and
-    /// `rolled_back`. To promote it, swap it in as the primary (or reload a config naming it
-    /// as `[transport] plugin`). Calls whose body cannot be sent twice (a one-time stream)
-    /// never go to a canary.
+    /// `rolled_back`. To promote it, [`ApifyClient::promote_canary`] (or reload a config
+    /// naming it as `[transport] plugin`, with no canary). Calls whose body cannot be sent
+    /// twice (a one-time stream) never go to a canary, and a POST whose canary attempt failed
+    /// in a way that is not retried (the request may have been acted on) fails as it would
+    /// on the primary. The fall-back covers the exchange up to its response head (or its
+    /// whole body, for a body read at once): a streamed body that breaks later is resumed or
+    /// fails as on any transport.
     ///
     /// An out-of-range policy is an error of kind [`ErrorKind::Config`](crate::ErrorKind::Config)
     /// and changes nothing. On a client built from a config, the next
@@ -313,8 +320,8 @@ impl ApifyClient {
     /// ```no_run
     /// # async fn demo(client: apify_host::ApifyClient, new: std::sync::Arc<dyn apify_host::transport::HttpTransport>) -> apify_host::Result<()> {
     /// use apify_host::pipeline::CanaryPolicy;
-    /// // One call in 20 goes to the new transport.
-    /// client.set_canary(new, CanaryPolicy::new(0.05))?;
+    /// // One call in 20 goes to the new transport (a canary it replaces drains).
+    /// client.set_canary(new, CanaryPolicy::new(0.05))?.drained().await;
     /// # Ok(()) }
     /// ```
     pub fn set_canary(
@@ -325,24 +332,28 @@ impl ApifyClient {
         policy
             .check()
             .map_err(|e| Error::config(format!("invalid canary: {e}")))?;
-        if let Some(reload) = &self.reload {
-            reload.forget_canary();
-        }
-        Ok(self.pipeline.change_transports(LineupChange {
-            primary: None,
-            canary: Some(Some((transport, policy))),
+        Ok(self.by_hand(false, true, || {
+            self.pipeline
+                .change_transports(LineupChange::canary(Some((transport, policy))))
         }))
     }
 
     /// Takes the canary out of service, if there is one: all calls go to the primary, and the
     /// canary drains.
     pub fn remove_canary(&self) -> TransportSwap {
-        if let Some(reload) = &self.reload {
-            reload.forget_canary();
-        }
-        self.pipeline.change_transports(LineupChange {
-            primary: None,
-            canary: Some(None),
+        self.by_hand(false, true, || {
+            self.pipeline.change_transports(LineupChange::canary(None))
+        })
+    }
+
+    /// Makes the canary the primary, as it is (its client, its connections and its
+    /// statistics), with no canary left; the old primary drains. Without a canary, nothing
+    /// changes (the swap retires nothing). On a client built from a config, the next reload
+    /// puts the config's lineup back: name the canary's plugin as `[transport] plugin` there
+    /// to keep it.
+    pub fn promote_canary(&self) -> TransportSwap {
+        self.by_hand(true, true, || {
+            self.pipeline.change_transports(LineupChange::promote())
         })
     }
 

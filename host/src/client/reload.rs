@@ -14,10 +14,17 @@ use crate::{
 
 /// What identifies the transports the sources name: each changes whenever its transport would
 /// (the plugin's path and the sha256 of its bytes, the pin, the options; the canary's policy).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Fingerprints {
     pub(crate) primary: String,
     pub(crate) canary: Option<String>,
+}
+
+impl std::fmt::Debug for Fingerprints {
+    // They hold the plugins' options, which may hold secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fingerprints(..)")
+    }
 }
 
 /// Loads the transports the sources name now.
@@ -57,15 +64,18 @@ impl Reload {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Forgets which primary the sources named last: after a swap by hand, the next reload
-    /// puts the sources' transport back in service, whatever it is.
-    pub(crate) fn forget(&self) {
-        self.current().primary = CHANGED_BY_HAND.into();
-    }
-
-    /// The same, for a canary set or removed by hand.
-    pub(crate) fn forget_canary(&self) {
-        self.current().canary = Some(CHANGED_BY_HAND.into());
+    /// Runs `change`, a change of the primary and/or the canary by hand, and forgets which of
+    /// them the sources named last, so the next reload puts the sources' lineup back. Under
+    /// the reload's lock: a reload running meanwhile finishes first.
+    pub(crate) fn by_hand<T>(&self, primary: bool, canary: bool, change: impl FnOnce() -> T) -> T {
+        let mut current = self.current();
+        if primary {
+            current.primary = CHANGED_BY_HAND.into();
+        }
+        if canary {
+            current.canary = Some(CHANGED_BY_HAND.into());
+        }
+        change()
     }
 
     /// Reads the sources; swaps what they name differently, in one step. A failure changes
@@ -86,9 +96,11 @@ impl Reload {
             false => None,
         };
         *current = now;
-        Ok(Some(
-            pipeline.change_transports(LineupChange { primary, canary }),
-        ))
+        Ok(Some(pipeline.change_transports(LineupChange {
+            primary,
+            canary,
+            promote: false,
+        })))
     }
 }
 

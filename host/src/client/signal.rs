@@ -13,7 +13,9 @@ use crate::{pipeline::TransportRole, ApifyClient};
 /// transports in service keep serving` with the reason (a config that does not parse, a wrong
 /// pin, a plugin that does not load). A failed reload changes nothing.
 ///
-/// Returns the task's handle: dropping it leaves the task running, [`abort`] stops it. An
+/// Returns the task's handle: dropping it leaves the task running, [`abort`] stops it (the
+/// process then ignores SIGHUP: tokio never gives a signal back its default action, which
+/// would end the process). An
 /// error when the signal handler cannot be installed, or when the client was not built from
 /// a config ([`ApifyClient::from_env`],
 /// [`ApifyClientBuilder::from_config`](crate::ApifyClientBuilder::from_config)): there would be
@@ -82,25 +84,11 @@ async fn reload_now(client: &ApifyClient, why: &'static str) {
                 );
             });
         }
-        Ok(None) => {
-            let stats = client.transport_statistics();
-            let rolled_back = !stats.iter().any(|s| s.role == TransportRole::Canary)
-                && stats.iter().any(|s| s.rolled_back);
-            if rolled_back {
-                tracing::info!(
-                    signal = why,
-                    primary = %client.transport_name(),
-                    "{why}: the config names the transports in service; the canary it names \
-                     was rolled back and stays out until [transport.canary] changes"
-                )
-            } else {
-                tracing::info!(
-                    signal = why,
-                    primary = %client.transport_name(),
-                    "{why}: the config names the transports in service; nothing to reload"
-                )
-            }
-        }
+        Ok(None) => tracing::info!(
+            signal = why,
+            primary = %client.transport_name(),
+            "{why}: the config names the transports in service; nothing to reload"
+        ),
         Err(e) => tracing::error!(
             signal = why,
             error = %e,

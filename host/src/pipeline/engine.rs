@@ -116,10 +116,7 @@ impl Pipeline {
 
     /// Puts `transport` in service for new calls; the old one drains.
     pub fn swap_transport(&self, transport: Arc<dyn HttpTransport>) -> TransportSwap {
-        self.transport.change(LineupChange {
-            primary: Some(transport),
-            canary: None,
-        })
+        self.transport.change(LineupChange::primary(transport))
     }
 
     /// Changes the primary and/or the canary at once; what they replace drains.
@@ -235,9 +232,24 @@ impl Pipeline {
                 Ok(response) => return Ok(response),
                 Err(f) => f,
             };
-            if route == Route::Canary && failure.transport_level {
+            let idempotent = matches!(
+                req.method,
+                http::Method::GET | http::Method::HEAD | http::Method::PUT | http::Method::DELETE
+            );
+            // Failures that happen before the request leaves: nothing was acted on.
+            let unsent = matches!(
+                failure.error.transport_error_kind(),
+                Some(ErrorKind::CONNECT | ErrorKind::TLS | ErrorKind::INVALID_REQUEST)
+            );
+            if route == Route::Canary
+                && failure.transport_level
+                && (failure.retryable || idempotent || unsent)
+            {
                 // The canary failed to exchange: the call goes on on the primary at once,
                 // without using one of its retries, so a canary never costs a failed call.
+                // Not when the server may have acted on it and sending it again could do it
+                // twice (a POST that failed after it was sent, e.g. a plugin that panics on
+                // the answer): that error is the caller's, as it would be on the primary.
                 tracing::debug!(
                     method = %req.method,
                     path = %req.path,
@@ -381,7 +393,11 @@ impl Pipeline {
                 let idle = timeout.or(Some(self.settings.stream_idle_timeout));
                 let limit = usize::try_from(cap.saturating_add(1)).unwrap_or(usize::MAX);
                 let hint = announced.and_then(|n| usize::try_from(n).ok());
-                let bytes = match read_body(response.body, idle, limit, hint).await {
+                let read = lease.until_cut(read_body(response.body, idle, limit, hint));
+                let read = read
+                    .await
+                    .unwrap_or_else(|| Err((Bytes::new(), lease.cut_error())));
+                let bytes = match read {
                     Ok(bytes) => bytes,
                     Err((_, e)) => {
                         self.transport
@@ -422,14 +438,16 @@ impl Pipeline {
         // API said. For the transport, an answer is a success.
         self.transport.record(&lease, started.elapsed(), None);
         let hint = content_length(&response.headers).and_then(|n| usize::try_from(n).ok());
-        let (bytes, read_error) = match read_body(
+        let read = lease.until_cut(read_body(
             response.body,
             timeout.or(Some(self.settings.stream_idle_timeout)),
             ERROR_BODY_LIMIT,
             hint,
-        )
-        .await
-        {
+        ));
+        let read = read
+            .await
+            .unwrap_or_else(|| Err((Bytes::new(), lease.cut_error())));
+        let (bytes, read_error) = match read {
             Ok(b) => (b, None),
             Err((partial, e)) => (partial, Some(e)),
         };

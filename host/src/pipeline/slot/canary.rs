@@ -119,7 +119,10 @@ impl Canary {
         if seen < window || failed as f64 / seen as f64 <= max {
             return None;
         }
-        let (p_failed, p_seen) = primary.outcomes.latest(window);
+        // Over about the same span of time: the primary sees 1/share calls for each of the
+        // canary's (as many of them as the ring holds).
+        let p_window = (window as f64 / self.policy.share.max(1e-9)).ceil() as usize;
+        let (p_failed, p_seen) = primary.outcomes.latest(p_window);
         let p_ratio = if p_seen == 0 {
             0.0
         } else {
@@ -155,6 +158,14 @@ impl Outcomes {
     pub(super) fn push(&self, failed: bool) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % u64::from(MAX_WINDOW);
         self.failed[i as usize].store(failed, Ordering::Relaxed);
+    }
+
+    /// Forgets every outcome.
+    pub(super) fn reset(&self) {
+        for f in self.failed.iter() {
+            f.store(false, Ordering::Relaxed);
+        }
+        self.next.store(0, Ordering::Relaxed);
     }
 
     /// Of the latest `window` outcomes (fewer when there were fewer): (failed, seen).

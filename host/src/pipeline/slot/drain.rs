@@ -9,7 +9,7 @@ use super::Serving;
 ///
 /// Dropping a `TransportSwap` without waiting lets them drain by themselves: each is closed
 /// when its last exchange ends (with no deadline).
-#[must_use = "await `drained()` to know when the old transport is closed"]
+#[must_use = "await `drained()` to know when the transports taken out of service are closed"]
 pub struct TransportSwap {
     old: Vec<Arc<Serving>>,
     deadline: Duration,
@@ -25,7 +25,14 @@ pub struct DrainReport {
     /// The exchanges still in flight at the deadline, ended with an error that the pipeline
     /// retries on the new transport where the call can be replayed (0 when all finished).
     pub cut: u64,
+    /// Exchanges still held a few seconds after the deadline: streamed bodies their callers
+    /// hold without reading (an exchange only ends when it is polled). The transport closes
+    /// when the last of them is dropped, not before `drained` returns.
+    pub held: u64,
 }
+
+/// How long after the drain deadline the exchanges it ended have to notice.
+const AFTER_CUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl TransportSwap {
     pub(super) fn new(old: Vec<Arc<Serving>>, deadline: Duration) -> Self {
@@ -33,7 +40,8 @@ impl TransportSwap {
     }
 
     /// The name of the transport swapped out: the old primary, or the old canary when only
-    /// the canary changed ([`TransportSwap::old_transports`] lists all of them).
+    /// the canary changed ([`TransportSwap::old_transports`] lists all of them); empty when
+    /// the change retired nothing (a canary added where there was none).
     pub fn old_transport(&self) -> &str {
         self.old.first().map_or("", |s| &s.name)
     }
@@ -51,22 +59,35 @@ impl TransportSwap {
         let mut report = DrainReport {
             transports: Vec::new(),
             cut: 0,
+            held: 0,
         };
         for old in std::mem::take(&mut self.old) {
-            report.cut += drain(&old, deadline).await;
+            let (cut, held) = drain(&old, deadline).await;
+            report.cut += cut;
+            report.held += held;
             let transport = old.name.to_string();
-            // The last reference closes the transport (a plugin's client closes its
-            // connections, waiting a bounded time): off the runtime's threads.
-            let _ = tokio::task::spawn_blocking(move || drop(old)).await;
-            tracing::info!(%transport, "old transport drained and closed");
+            if held > 0 {
+                tracing::warn!(
+                    %transport,
+                    held,
+                    "old transport still held by streamed bodies nobody reads; it closes when \
+                     they are dropped"
+                );
+            } else {
+                // The last reference closes the transport (a plugin's client closes its
+                // connections, waiting a bounded time): off the runtime's threads.
+                let _ = tokio::task::spawn_blocking(move || drop(old)).await;
+                tracing::info!(%transport, "old transport drained and closed");
+            }
             report.transports.push(transport);
         }
         report
     }
 }
 
-/// Waits until `old` has no exchange left, ending those left at `deadline`; how many were.
-async fn drain(old: &Serving, deadline: tokio::time::Instant) -> u64 {
+/// Waits until `old` has no exchange left, ending those left at `deadline`: how many were
+/// ended, and how many were still held [`AFTER_CUT`] later.
+async fn drain(old: &Serving, deadline: tokio::time::Instant) -> (u64, u64) {
     let mut cut = 0;
     loop {
         let notified = old.idle.notified();
@@ -74,10 +95,13 @@ async fn drain(old: &Serving, deadline: tokio::time::Instant) -> u64 {
         notified.as_mut().enable();
         let left = old.in_flight.load(Ordering::SeqCst);
         if left == 0 {
-            return cut;
+            return (cut, 0);
         }
         tokio::select! {
             _ = &mut notified => {}
+            _ = tokio::time::sleep_until(deadline + AFTER_CUT), if old.cut.is_cancelled() => {
+                return (cut, left as u64);
+            }
             _ = tokio::time::sleep_until(deadline), if !old.cut.is_cancelled() => {
                 cut = left as u64;
                 tracing::warn!(

@@ -106,6 +106,38 @@ pub(crate) struct LineupChange {
     pub(crate) primary: Option<Arc<dyn HttpTransport>>,
     /// `Some(None)` removes the canary, `Some(Some(..))` puts a new one in, `None` keeps it.
     pub(crate) canary: Option<Option<CanaryTransport>>,
+    /// The canary becomes the primary (the other fields are ignored); without a canary,
+    /// nothing changes.
+    pub(crate) promote: bool,
+}
+
+impl LineupChange {
+    /// A new primary; the canary stays.
+    pub(crate) fn primary(transport: Arc<dyn HttpTransport>) -> Self {
+        LineupChange {
+            primary: Some(transport),
+            canary: None,
+            promote: false,
+        }
+    }
+
+    /// A new canary, or none; the primary stays.
+    pub(crate) fn canary(canary: Option<CanaryTransport>) -> Self {
+        LineupChange {
+            primary: None,
+            canary: Some(canary),
+            promote: false,
+        }
+    }
+
+    /// The canary becomes the primary.
+    pub(crate) fn promote() -> Self {
+        LineupChange {
+            primary: None,
+            canary: None,
+            promote: true,
+        }
+    }
 }
 
 impl TransportSlot {
@@ -193,19 +225,19 @@ impl TransportSlot {
         let Some(why) = canary.verdict(&lineup.primary) else {
             return;
         };
-        let primary = Arc::clone(&lineup.primary);
         drop(lineup);
         let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
-        // Another failure may have rolled it back (or a reload replaced it) meanwhile.
-        let still = self
-            .current
-            .load()
+        // Under the lock, from the lineup in service now: another failure may have rolled it
+        // back, or a reload replaced the canary or the primary, meanwhile.
+        let now = self.current.load_full();
+        if !now
             .canary
             .as_ref()
-            .is_some_and(|c| Arc::ptr_eq(&c.serving, serving));
-        if !still {
+            .is_some_and(|c| Arc::ptr_eq(&c.serving, serving))
+        {
             return;
         }
+        let primary = Arc::clone(&now.primary);
         self.current.store(Arc::new(Lineup {
             primary: Arc::clone(&primary),
             canary: None,
@@ -230,22 +262,41 @@ impl TransportSlot {
     pub(crate) fn change(&self, change: LineupChange) -> TransportSwap {
         let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
         let old = self.current.load_full();
-        let primary = match change.primary {
-            Some(t) => Serving::new(t),
-            None => Arc::clone(&old.primary),
+        let (primary, canary) = if change.promote {
+            // The canary's transport, with its connections and its counters, becomes the
+            // primary: nothing new is loaded.
+            match &old.canary {
+                Some(c) => (Arc::clone(&c.serving), None),
+                None => (Arc::clone(&old.primary), None),
+            }
+        } else {
+            let primary = match change.primary {
+                Some(t) => Serving::new(t),
+                None => Arc::clone(&old.primary),
+            };
+            let canary = match change.canary {
+                None => old.canary.clone(),
+                Some(None) => None,
+                Some(Some((t, policy))) => Some(Arc::new(Canary::new(Serving::new(t), policy))),
+            };
+            (primary, canary)
         };
-        let canary = match change.canary {
-            None => old.canary.clone(),
-            Some(None) => None,
-            Some(Some((t, policy))) => Some(Arc::new(Canary::new(Serving::new(t), policy))),
-        };
+        let new_canary = canary
+            .as_ref()
+            .is_some_and(|c| !old.canary.as_ref().is_some_and(|o| Arc::ptr_eq(o, c)));
+        if new_canary {
+            // The primary's record is judged against this canary's from now on only.
+            primary.outcomes.reset();
+        }
         let new = Lineup { primary, canary };
         let mut out = Vec::new();
         if !Arc::ptr_eq(&old.primary, &new.primary) {
             out.push(Arc::clone(&old.primary));
         }
         if let Some(c) = &old.canary {
-            if !new.canary.as_ref().is_some_and(|n| Arc::ptr_eq(n, c)) {
+            let kept = new.canary.as_ref().is_some_and(|n| Arc::ptr_eq(n, c))
+                || Arc::ptr_eq(&c.serving, &new.primary);
+            if !kept {
                 out.push(Arc::clone(&c.serving));
             }
         }
@@ -376,19 +427,32 @@ impl Lease {
         &self,
         request: TransportRequest,
     ) -> Result<TransportResponse, TransportError> {
-        let serving = &self.serving;
-        let mut call = serving.transport.call(request);
-        // An exchange that answers at once never waits on the drain deadline: the hook (a
-        // waiter on the cut token, behind a lock) is only set up once the exchange waits.
-        let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
-        if let Poll::Ready(r) = first {
-            return r;
+        let call = self.serving.transport.call(request);
+        match self.until_cut(call).await {
+            Some(r) => r,
+            None => Err(self.cut_error()),
+        }
+    }
+
+    /// `fut`'s output, or `None` when this transport's drain deadline passes first.
+    pub(crate) async fn until_cut<T>(&self, fut: impl Future<Output = T>) -> Option<T> {
+        let mut fut = std::pin::pin!(fut);
+        // What ends at once never waits on the drain deadline: the hook (a waiter on the cut
+        // token, behind a lock) is only set up once the work waits.
+        let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+        if let Poll::Ready(v) = first {
+            return Some(v);
         }
         tokio::select! {
             biased;
-            _ = serving.cut.cancelled() => Err(cut_error(&serving.name)),
-            r = call => r,
+            _ = self.serving.cut.cancelled() => None,
+            v = fut => Some(v),
         }
+    }
+
+    /// The error of an exchange ended by the drain deadline.
+    pub(crate) fn cut_error(&self) -> TransportError {
+        cut_error(&self.serving.name)
     }
 
     /// `body`, holding this lease until it ends, and cut at the drain deadline.
