@@ -12,9 +12,11 @@ cd "$(dirname "$0")/.."
 REQUESTS=${REQUESTS:-60000}
 TOKEN="swap-demo-token-$$"
 
-echo "==> building (release): apify-host, apify-local-api, the reqwest plugin, the worker example"
-cargo build --release --quiet -p apify-host-cli -p apify-local-api -p apify-transport-reqwest
-cargo build --release --quiet -p apify-host --example worker
+if [ -z "${SKIP_BUILD:-}" ]; then
+    echo "==> building (release): apify-host, apify-local-api, the reqwest plugin, the worker example (SKIP_BUILD=1 skips)"
+    cargo build --release -p apify-host-cli -p apify-local-api -p apify-transport-reqwest
+    cargo build --release -p apify-host --example worker
+fi
 BIN=$PWD/target/release
 PLUGIN=$BIN/libapify_transport_reqwest.so
 

@@ -14,7 +14,8 @@
 //! dataset `<QUEUE>-results` (its URL and the transport that carried the work) and marked
 //! handled. `WORKER_CONCURRENCY` (default 8) requests are worked on at once;
 //! `WORKER_EXIT_WHEN_EMPTY=1` makes it exit once the queue is done (a batch job) instead of
-//! waiting for more. Logs (`tracing`, info level) go to stderr.
+//! waiting for more; `WORKER_DELAY_MS=N` makes each request take N ms more (a demo's pace).
+//! Logs (`tracing`, info level) go to stderr.
 
 use std::{
     sync::{
@@ -50,6 +51,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => 8,
     };
     let exit_when_empty = std::env::var("WORKER_EXIT_WHEN_EMPTY").is_ok_and(|v| v == "1");
+    let delay = match std::env::var("WORKER_DELAY_MS") {
+        Ok(v) => Duration::from_millis(
+            v.parse()
+                .map_err(|_| format!("WORKER_DELAY_MS={v:?} is not a number of milliseconds"))?,
+        ),
+        Err(_) => Duration::ZERO,
+    };
 
     let client = ApifyClient::from_env()?;
     // The one line that makes the transport swappable by `kill -HUP`.
@@ -88,6 +96,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         }
                         Ok(batch) => {
                             for request in batch {
+                                if !delay.is_zero() {
+                                    tokio::time::sleep(delay).await;
+                                }
                                 match process(&client, &queue, &results, &request).await {
                                     Ok(()) => processed.fetch_add(1, Ordering::Relaxed),
                                     Err(e) => {

@@ -68,8 +68,11 @@ impl ReqwestTransport {
             .no_proxy();
         if let Some(p) = &o.proxy {
             let proxy = reqwest::Proxy::all(p).map_err(|e| {
+                // The value is not repeated: a mistyped one may hold a password that is not
+                // in the user:password@ form a redactor recognises.
                 invalid(redact_userinfo(&format!(
-                    "option `proxy` = {p:?} is not a valid proxy URL: {e}"
+                    "option `proxy` is not a valid proxy URL ({e}); write it as \
+                     http://proxy.internal:3128 or http://user:password@proxy.internal:3128"
                 )))
             })?;
             b = b.proxy(proxy);
@@ -229,5 +232,13 @@ mod tests {
             .err()
             .expect("an invalid proxy URL is refused");
         assert!(!e.message.contains("secretpw"), "{}", e.message);
+        let e = ReqwestTransport::new(serde_json::json!({"proxy": "not a url pw99"}))
+            .err()
+            .expect("an invalid proxy URL is refused");
+        assert!(
+            !e.message.contains("pw99"),
+            "the value is not echoed: {}",
+            e.message
+        );
     }
 }
