@@ -28,3 +28,5 @@ cargo test --workspace --release "$@"
 # The plugins outside the workspace (the guide examples, the curl plugin, a `transport new`
 # project): built as a third party would, each must pass `apify-host transport check`.
 bash scripts/check-external-plugins.sh
+# plugin-api 1.x stays source-compatible with 1.3.0 (plugin-api/CHANGELOG.md).
+bash scripts/semver-check.sh

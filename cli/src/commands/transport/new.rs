@@ -60,6 +60,10 @@ const PLUGIN_API: &[(&str, &str)] = &[
         include_str!("../../../../plugin-api/Cargo.toml"),
     ),
     (
+        "CHANGELOG.md",
+        include_str!("../../../../plugin-api/CHANGELOG.md"),
+    ),
+    (
         "README.md",
         include_str!("../../../../plugin-api/README.md"),
     ),
