@@ -17,6 +17,12 @@ if ! git cat-file -e "$BASELINE^{commit}" 2>/dev/null; then
     exit 1
 fi
 echo "==> cargo semver-checks: apify-plugin-api against its 1.3.0 baseline ($BASELINE)"
+# The baseline's crate folder alone (the repository also holds older copies of the crate, as
+# ABI fixtures, which --baseline-rev would find too).
+baseline=$(mktemp -d)
+trap 'rm -rf "$baseline"' EXIT
+git archive "$BASELINE" plugin-api | tar -x -C "$baseline"
 # Its own target folder: the baseline and the current crate are documented side by side.
 CARGO_TARGET_DIR=${SEMVER_TARGET_DIR:-target/semver-checks} \
-    cargo semver-checks check-release --manifest-path plugin-api/Cargo.toml --baseline-rev "$BASELINE"
+    cargo semver-checks check-release --manifest-path plugin-api/Cargo.toml \
+    --baseline-root "$baseline/plugin-api"
