@@ -13,10 +13,10 @@ async fn check(name: &str, t: TransportUnderTest) {
     let case = apify_conformance::case(&name).unwrap_or_else(|| panic!("no case {name}"));
     // Every transport of ours claims TLS and timeouts; a plugin author's claims are checked
     // by `apify-host transport check`, which reads them from the plugin.
-    let subject = Subject {
-        transport: t.transport,
-        capabilities: Capabilities::STREAMING | Capabilities::TLS | Capabilities::TIMEOUTS,
-    };
+    let subject = Subject::new(
+        t.transport,
+        Capabilities::STREAMING | Capabilities::TLS | Capabilities::TIMEOUTS,
+    );
     match case.run(subject).await {
         Ok(()) => {}
         Err(Verdict::Skip(why)) => println!("skipped: {why}"),
@@ -55,6 +55,14 @@ suite! {
     pipeline_no_retry_4xx,
     pipeline_timeout,
     same_wire_as_builtin,
+    host_header,
+    origin_form,
+    https_success,
+    keep_alive_reuse,
+    stale_keep_alive,
+    concurrency,
+    bodiless_responses,
+    ipv6,
 }
 
 #[test]
