@@ -50,11 +50,6 @@ suite! {
     large_streamed_body,
     tls_error,
     drop_closes_connection,
-    pipeline_retries_5xx,
-    pipeline_retries_reset,
-    pipeline_no_retry_4xx,
-    pipeline_timeout,
-    same_wire_as_builtin,
     host_header,
     origin_form,
     https_success,
@@ -63,6 +58,11 @@ suite! {
     concurrency,
     bodiless_responses,
     ipv6,
+    pipeline_retries_5xx,
+    pipeline_retries_reset,
+    pipeline_no_retry_4xx,
+    pipeline_timeout,
+    same_wire_as_builtin,
 }
 
 #[test]
