@@ -34,6 +34,30 @@ fn main() -> ExitCode {
     }
 }
 
+/// Makes a second Ctrl-C end the process at once, with exit status 130, whatever the command is
+/// doing. The first one ends the command the orderly way (see [`run`]); that needs the
+/// runtime's thread, which a plugin may be blocking: the second needs nothing. Nothing is
+/// cleaned up then (a partial `--out` file stays).
+fn exit_on_second_ctrl_c() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static PRESSES: AtomicUsize = AtomicUsize::new(0);
+    // SAFETY: the action does only what a signal handler may: an atomic add, write(2) and
+    // _exit(2). tokio's own Ctrl-C handler is registered beside it, not replaced.
+    let registered = unsafe {
+        signal_hook_registry::register(libc::SIGINT, || {
+            if PRESSES.fetch_add(1, Ordering::SeqCst) >= 1 {
+                const MSG: &[u8] =
+                    b"error: interrupted twice (Ctrl-C): exited at once, without cleaning up\n";
+                libc::write(2, MSG.as_ptr().cast(), MSG.len());
+                libc::_exit(130);
+            }
+        })
+    };
+    if let Err(e) = registered {
+        tracing::debug!("cannot watch for a second Ctrl-C: {e}");
+    }
+}
+
 /// Runs the parsed command line on an async runtime, with Ctrl-C ending it; answers the exit
 /// code of a command that did not fail (0, or clap's for help, version and usage errors).
 fn run(parsed: Result<Cli, clap::Error>) -> Result<ExitCode, CliError> {
@@ -46,6 +70,7 @@ fn run(parsed: Result<Cli, clap::Error>) -> Result<ExitCode, CliError> {
         }
     };
     logging::init(&cli.global);
+    exit_on_second_ctrl_c();
     // One thread: a command is a chain of requests, and on one thread the connection task and
     // the call that waits for it never wake each other across threads. The transports bench
     // measured the built-in transport at 49 µs of CPU per call on a current-thread runtime

@@ -16,7 +16,17 @@ use serde::Serialize;
 
 mod pipeline_cases;
 mod support;
+mod tls;
 mod transport_cases;
+mod wire_cases;
+
+/// Builds another client of the transport under test, with these options added to the ones
+/// it was built with (`{"ca_cert_file": "/tmp/..."}`); `Err` is why it refused them.
+pub type Constructor = Arc<
+    dyn Fn(serde_json::Map<String, serde_json::Value>) -> Result<Arc<dyn HttpTransport>, String>
+        + Send
+        + Sync,
+>;
 
 /// The transport under test, with what it claims.
 #[derive(Clone)]
@@ -25,6 +35,27 @@ pub struct Subject {
     pub transport: Arc<dyn HttpTransport>,
     /// What it claims to support (the plugin's metadata; everything for the built-in one).
     pub capabilities: Capabilities,
+    /// How to build it again with more options, for the cases that need one (`https-success`
+    /// passes the CA it made as `ca_cert_file`); `None` skips those cases.
+    pub constructor: Option<Constructor>,
+}
+
+impl Subject {
+    /// The transport and its claims, with no way to build it again (see
+    /// [`Subject::with_constructor`]).
+    pub fn new(transport: Arc<dyn HttpTransport>, capabilities: Capabilities) -> Subject {
+        Subject {
+            transport,
+            capabilities,
+            constructor: None,
+        }
+    }
+
+    /// Adds how to build the transport again with more options.
+    pub fn with_constructor(mut self, constructor: Constructor) -> Subject {
+        self.constructor = Some(constructor);
+        self
+    }
 }
 
 /// What a case found: `Ok(())`, [`Verdict::Skip`] or [`Verdict::Fail`], each with why.
@@ -53,11 +84,17 @@ pub struct Case {
 impl Case {
     /// Runs the case (bounded by [`CASE_LIMIT`]: a transport that hangs fails it).
     pub async fn run(&self, subject: Subject) -> CaseResult {
-        match tokio::time::timeout(CASE_LIMIT, (self.run)(subject)).await {
+        self.run_within(subject, CASE_LIMIT).await
+    }
+
+    /// Runs the case, bounded by `limit`. The bound is a tokio timer: it cannot fire while
+    /// the transport blocks the runtime's thread (a front end needs a watchdog thread too).
+    pub async fn run_within(&self, subject: Subject, limit: Duration) -> CaseResult {
+        match tokio::time::timeout(limit, (self.run)(subject)).await {
             Ok(result) => result,
             Err(_) => Err(Verdict::Fail(format!(
                 "the case did not finish within {} s: the transport hangs",
-                CASE_LIMIT.as_secs()
+                limit.as_secs_f64()
             ))),
         }
     }
@@ -113,6 +150,22 @@ cases! {
         "a transport claiming `tls`: a failed TLS handshake is a TLS error, not retried",
     transport_cases::drop_closes_connection => "drop-closes-connection":
         "dropping a response body mid-stream closes its connection",
+    wire_cases::host_header => "host-header":
+        "RFC 9112 §3.2: one Host header, equal to the URL's authority (the default port left out, an IPv6 address in brackets)",
+    wire_cases::origin_form => "origin-form":
+        "RFC 9112 §3.2.1: the request line is in origin form (`GET /path?query HTTP/1.1`, no scheme or host), byte-identical to the built-in transport's",
+    wire_cases::https_success => "https-success":
+        "a transport claiming `tls`: an https exchange succeeds against a server whose CA is given in the standard `ca_cert_file` option",
+    wire_cases::keep_alive_reuse => "keep-alive-reuse":
+        "RFC 9112 §9.3: 20 sequential calls to one server use at most 2 connections (persistent connections are reused)",
+    wire_cases::stale_keep_alive => "stale-keep-alive":
+        "RFC 9112 §9.6: when the server has closed an idle connection (without `Connection: close`), the next call opens a new one and succeeds on its first attempt",
+    wire_cases::concurrency => "concurrency":
+        "64 calls in flight at once each get their own response: every body arrives whole, by sha256, none mixed with another",
+    wire_cases::bodiless_responses => "bodiless-responses":
+        "RFC 9112 §6.3: a HEAD response, a 204 and a 304 have no body, whatever their Content-Length: the call ends at the head, and the next call on the connection is not disturbed",
+    wire_cases::ipv6 => "ipv6":
+        "a URL with an IPv6 literal (`http://[::1]:PORT/`) connects to that address and is answered (skipped where the machine has no IPv6 loopback)",
     pipeline_cases::retries_5xx => "pipeline-retries-5xx":
         "through the client, 500 and 503 are retried until a 200",
     pipeline_cases::retries_reset => "pipeline-retries-reset":
@@ -141,6 +194,10 @@ pub struct Outcome {
     pub result: Status,
     /// Why it failed or was skipped; empty for a pass.
     pub why: String,
+    /// How to fix a known mistake behind the failure (a front end recognises some); empty
+    /// when there is none.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub hint: String,
     /// How long it took, in milliseconds.
     pub millis: u64,
 }
@@ -148,8 +205,13 @@ pub struct Outcome {
 impl Outcome {
     /// Runs `case` on `subject` and times it.
     pub async fn of(case: &'static Case, subject: Subject) -> Outcome {
+        Outcome::within(case, subject, CASE_LIMIT).await
+    }
+
+    /// Runs `case` on `subject`, bounded by `limit` (see [`Case::run_within`]), and times it.
+    pub async fn within(case: &'static Case, subject: Subject, limit: Duration) -> Outcome {
         let started = std::time::Instant::now();
-        let verdict = case.run(subject).await;
+        let verdict = case.run_within(subject, limit).await;
         let (result, why) = match verdict {
             Ok(()) => (Status::Pass, String::new()),
             Err(Verdict::Skip(why)) => (Status::Skip, why),
@@ -160,6 +222,7 @@ impl Outcome {
             rule: case.rule,
             result,
             why,
+            hint: String::new(),
             millis: started.elapsed().as_millis() as u64,
         }
     }

@@ -401,8 +401,15 @@ impl Conn {
             http10_keep_alive: version == 0 && keep_alive,
             head: method == "HEAD",
         };
+        // The request line as the bytes arrived (without its CRLF): the target's form too.
+        let line_end = self.buf[..head_len]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .unwrap_or(head_len);
+        let request_line = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
         let req = LoggedRequest {
             method,
+            request_line,
             path,
             query,
             headers: logged,

@@ -88,6 +88,10 @@ pub use routes::user_me_body;
 pub struct LoggedRequest {
     /// Method, as sent (`"GET"`).
     pub method: String,
+    /// The request line exactly as received, without its CRLF
+    /// (`"GET /echo?x=1 HTTP/1.1"`): whether the target came in origin form or absolute form
+    /// (`GET http://127.0.0.1:PORT/echo HTTP/1.1`), which [`LoggedRequest::path`] hides.
+    pub request_line: String,
     /// Path without the query (`"/echo"`), not percent-decoded.
     pub path: String,
     /// Raw query string without the `?`, if the target had one (possibly empty).
@@ -193,7 +197,24 @@ impl TestServer {
     /// # Panics
     /// Outside a tokio runtime, or if binding fails.
     pub async fn start() -> TestServer {
-        let (std_listener, addr) = bind();
+        let (std_listener, addr) =
+            bind(([127, 0, 0, 1], 0).into()).expect("testkit: bind 127.0.0.1:0");
+        Self::serve(std_listener, addr)
+    }
+
+    /// Binds `addr` (e.g. `[::1]:0`, or a fixed port such as `127.0.0.80:80`) and serves on
+    /// the current tokio runtime; [`TestServer::url`] then names that address (IPv6 in
+    /// brackets, port 80 left out). Fails, instead of panicking, where the address cannot be
+    /// bound (no IPv6 on the machine, a privileged port).
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub async fn start_at(addr: SocketAddr) -> std::io::Result<TestServer> {
+        let (std_listener, addr) = bind(addr)?;
+        Ok(Self::serve(std_listener, addr))
+    }
+
+    fn serve(std_listener: std::net::TcpListener, addr: SocketAddr) -> TestServer {
         let listener = TcpListener::from_std(std_listener).expect("testkit: register listener");
         let (shared, stop, rx) = Self::parts();
         tokio::spawn(accept_loop(listener, shared.clone(), rx));
@@ -211,7 +232,8 @@ impl TestServer {
     /// # Panics
     /// If binding or creating the runtime fails.
     pub fn start_blocking() -> TestServer {
-        let (std_listener, addr) = bind();
+        let (std_listener, addr) =
+            bind(([127, 0, 0, 1], 0).into()).expect("testkit: bind 127.0.0.1:0");
         let (shared, stop, rx) = Self::parts();
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -255,14 +277,20 @@ impl TestServer {
     }
 
     /// `http://127.0.0.1:PORT` followed by `path_and_query` (a `/` is inserted if it
-    /// does not start with one).
+    /// does not start with one). An IPv6 address is bracketed (`http://[::1]:PORT/...`), and
+    /// port 80 is left out (`http://127.0.0.80/...`).
     pub fn url(&self, path_and_query: &str) -> String {
         let sep = if path_and_query.starts_with('/') {
             ""
         } else {
             "/"
         };
-        format!("http://{}{sep}{path_and_query}", self.addr)
+        let authority = match (self.addr.ip(), self.addr.port()) {
+            (ip, 80) if ip.is_ipv6() => format!("[{ip}]"),
+            (ip, 80) => ip.to_string(),
+            _ => self.addr.to_string(),
+        };
+        format!("http://{authority}{sep}{path_and_query}")
     }
 
     /// Appends actions to the queue for requests whose path (without query) equals
@@ -362,20 +390,23 @@ pub fn closed_port_url() -> String {
     format!("http://127.0.0.1:{port}/")
 }
 
-/// Binds a non-blocking listener with a backlog large enough for connection-storm
+/// Binds a non-blocking listener on `addr` with a backlog large enough for connection-storm
 /// benchmarks (std's default is 128).
-fn bind() -> (std::net::TcpListener, SocketAddr) {
+fn bind(addr: SocketAddr) -> std::io::Result<(std::net::TcpListener, SocketAddr)> {
     use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("testkit: socket");
-    let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-    socket
-        .bind(&addr.into())
-        .expect("testkit: bind 127.0.0.1:0");
-    socket.listen(1024).expect("testkit: listen");
-    socket.set_nonblocking(true).expect("testkit: nonblocking");
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    if addr.port() != 0 {
+        socket.set_reuse_address(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
     let listener: std::net::TcpListener = socket.into();
-    let addr = listener.local_addr().expect("testkit: local_addr");
-    (listener, addr)
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<()>) {

@@ -13,10 +13,10 @@ async fn check(name: &str, t: TransportUnderTest) {
     let case = apify_conformance::case(&name).unwrap_or_else(|| panic!("no case {name}"));
     // Every transport of ours claims TLS and timeouts; a plugin author's claims are checked
     // by `apify-host transport check`, which reads them from the plugin.
-    let subject = Subject {
-        transport: t.transport,
-        capabilities: Capabilities::STREAMING | Capabilities::TLS | Capabilities::TIMEOUTS,
-    };
+    let subject = Subject::new(
+        t.transport,
+        Capabilities::STREAMING | Capabilities::TLS | Capabilities::TIMEOUTS,
+    );
     match case.run(subject).await {
         Ok(()) => {}
         Err(Verdict::Skip(why)) => println!("skipped: {why}"),
@@ -50,6 +50,14 @@ suite! {
     large_streamed_body,
     tls_error,
     drop_closes_connection,
+    host_header,
+    origin_form,
+    https_success,
+    keep_alive_reuse,
+    stale_keep_alive,
+    concurrency,
+    bodiless_responses,
+    ipv6,
     pipeline_retries_5xx,
     pipeline_retries_reset,
     pipeline_no_retry_4xx,

@@ -1,8 +1,15 @@
 //! `apify-host transport ...`: which transport is used, and checks of a plugin file.
 
-use std::path::PathBuf;
+use std::{
+    io::Write as _,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use apify_conformance::{Outcome, Status, Subject};
+use apify_host::transport::plugin::{runs_description, thread_count};
+use apify_plugin_api::Capabilities;
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
@@ -77,6 +84,10 @@ pub enum TransportCommand {
         /// `text` (a line per case) or `json` (one document at the end).
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
+        /// The longest one case may take, in seconds; a case past it fails. A plugin that
+        /// blocks the CLI's thread is stopped 2 s later by a watchdog, which ends the check.
+        #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+        case_timeout: f64,
     },
 
     /// Start a new transport plugin: a project that builds to a plugin passing `check`.
@@ -180,7 +191,8 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
             cases,
             list,
             format,
-        } => check(ctx, path, options, cases, list, format).await,
+            case_timeout,
+        } => check(ctx, path, options, cases, list, format, case_timeout).await,
         TransportCommand::New { name, kind, dir } => {
             let made = new::write_project(&dir, &name, kind)?;
             let lib = name.replace('-', "_");
@@ -195,7 +207,7 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
 }
 
 /// The summary of a `transport check` run, for `--format json`.
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct CheckReport {
     plugin: PluginSummary,
     cases: Vec<Outcome>,
@@ -204,13 +216,217 @@ struct CheckReport {
     skipped: usize,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct PluginSummary {
     path: String,
     name: String,
     version: String,
     api: String,
     capabilities: Vec<&'static str>,
+    /// `hosted` (on the host's lent services) or `own-runtime`.
+    runs: &'static str,
+    /// Threads the process gained while the plugin's constructor ran (`null`: not known).
+    threads_started: Option<usize>,
+}
+
+/// How long the watchdog waits past a case's limit before it ends the command: the time the
+/// case's own timer has to report first, when the runtime's thread is free to run it.
+const WATCHDOG_GRACE: Duration = Duration::from_secs(2);
+
+/// What `transport check` has printed and found so far: the watchdog ends the run from it.
+struct CheckState {
+    text: bool,
+    width: usize,
+    plugin: PluginSummary,
+    outcomes: Vec<Outcome>,
+}
+
+impl CheckState {
+    /// The line (and the rule, the hint) of one outcome, for text output.
+    fn line(&self, outcome: &Outcome) -> String {
+        let label = match outcome.result {
+            Status::Pass => "pass",
+            Status::Skip => "skip",
+            Status::Fail => "FAIL",
+        };
+        let width = self.width;
+        let mut line = format!("{label}  {:width$}  {:>6} ms", outcome.case, outcome.millis);
+        if !outcome.why.is_empty() {
+            line.push_str(&format!("  {}", outcome.why));
+        }
+        if !outcome.ok() {
+            line.push_str(&format!("\n      rule: {}", outcome.rule));
+        }
+        if !outcome.hint.is_empty() {
+            line.push_str(&format!("\n      hint: {}", outcome.hint));
+        }
+        line.push('\n');
+        line
+    }
+
+    /// The end of the report: the counts (text), or the whole JSON document.
+    fn end(&self) -> (String, usize) {
+        let count = |r: Status| self.outcomes.iter().filter(|o| o.result == r).count();
+        let (passed, failed, skipped) = (
+            count(Status::Pass),
+            count(Status::Fail),
+            count(Status::Skip),
+        );
+        let text = if self.text {
+            format!("{passed} passed, {failed} failed, {skipped} skipped\n")
+        } else {
+            let report = CheckReport {
+                plugin: self.plugin.clone(),
+                cases: self.outcomes.clone(),
+                passed,
+                failed,
+                skipped,
+            };
+            let json = serde_json::to_string_pretty(&report)
+                .unwrap_or_else(|e| format!("{{\"error\": \"cannot encode the report: {e}\"}}"));
+            format!("{json}\n")
+        };
+        (text, failed)
+    }
+}
+
+/// A thread (not a task: a hosted plugin can block the runtime's only thread) that ends the
+/// command when a case outlives its limit by [`WATCHDOG_GRACE`]: it reports that case as
+/// failed, prints the end of the report and exits with 1.
+struct Watchdog {
+    arm: std::sync::mpsc::Sender<Option<(&'static apify_conformance::Case, Instant)>>,
+}
+
+impl Watchdog {
+    fn start(state: Arc<Mutex<CheckState>>) -> Watchdog {
+        let (arm, armed) =
+            std::sync::mpsc::channel::<Option<(&'static apify_conformance::Case, Instant)>>();
+        let spawned = std::thread::Builder::new()
+            .name("check-watchdog".into())
+            .spawn(move || {
+                let mut current: Option<(&'static apify_conformance::Case, Instant, Instant)> =
+                    None;
+                loop {
+                    let next = match current {
+                        None => armed.recv().map_err(|_| ()),
+                        Some((_, _, deadline)) => {
+                            match armed
+                                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                            {
+                                Ok(m) => Ok(m),
+                                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
+                                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(()),
+                            }
+                        }
+                    };
+                    match next {
+                        Ok(Some((case, deadline))) => {
+                            current = Some((case, Instant::now(), deadline))
+                        }
+                        Ok(None) => current = None,
+                        Err(()) => return,
+                    }
+                }
+                let Some((case, started, _)) = current else {
+                    return;
+                };
+                Self::fire(&state, case, started);
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start the check's watchdog thread ({e}): a plugin that blocks the runtime can freeze this check");
+        }
+        Watchdog { arm }
+    }
+
+    /// Reports `case` as failed, ends the report, and exits.
+    fn fire(
+        state: &Mutex<CheckState>,
+        case: &'static apify_conformance::Case,
+        started: Instant,
+    ) -> ! {
+        let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+        let millis = started.elapsed().as_millis() as u64;
+        let outcome = Outcome {
+            case: case.name,
+            rule: case.rule,
+            result: Status::Fail,
+            why: format!(
+                "the case did not end within its limit, and {} s later the CLI's runtime thread \
+                 had still not come back from the plugin: a call blocks the thread it is polled \
+                 on (stopped by the watchdog)",
+                WATCHDOG_GRACE.as_secs()
+            ),
+            hint:
+                "a hosted plugin runs on the host's thread: never block it (no std::thread::sleep, \
+                   no blocking socket or lock, no long computation); wait on the Host services \
+                   (Host::sleep, Host::connect) instead"
+                    .into(),
+            millis,
+        };
+        let mut out = String::new();
+        if state.text {
+            out.push_str(&state.line(&outcome));
+        }
+        state.outcomes.push(outcome);
+        let (end, failed) = state.end();
+        out.push_str(&end);
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(crate::logging::redact(&out).as_bytes());
+        let _ = stdout.flush();
+        eprintln!(
+            "error: the plugin {} breaks {failed} rule(s) of the transport contract, and the case \
+             {} blocked the CLI's thread, so the check stopped there: fix the blocking call, or run \
+             the plugin on its own runtime with `hosted = false` under [transport] to see the rest",
+            crate::logging::redact(&state.plugin.name),
+            case.name
+        );
+        std::process::exit(1)
+    }
+
+    fn arm(&self, case: &'static apify_conformance::Case, deadline: Instant) {
+        let _ = self.arm.send(Some((case, deadline)));
+    }
+
+    fn disarm(&self) {
+        let _ = self.arm.send(None);
+    }
+}
+
+/// The hint for a panic a hosted plugin gets from tokio when it uses tokio's own timer, IO or
+/// spawn: none of those has a runtime on the host's thread.
+const NO_REACTOR_HINT: &str =
+    "the plugin used tokio's own timer, IO or spawn (tokio::time::sleep, \
+     tokio::time::timeout, tokio::net, tokio::spawn, hyper-util's TokioTimer/TokioExecutor) in a \
+     hosted call, where no tokio runtime runs: use the Host services instead (Host::sleep, \
+     Host::connect, Host::spawn)";
+
+/// Known mistakes in an outcome: a panic seen in an earlier case is named, not repeated; the
+/// first "no reactor running" panic of a hosted plugin gets a hint.
+fn recognise(outcome: &mut Outcome, panics: &mut Vec<(String, &'static str)>, hosted: bool) {
+    const PANIC: &str = "the plugin panicked";
+    let Some(at) = outcome.why.find(PANIC) else {
+        return;
+    };
+    let panic = outcome.why[at..].to_string();
+    if let Some((_, first)) = panics.iter().find(|(p, _)| *p == panic) {
+        outcome.why = format!(
+            "{}the plugin panicked again, as in {first} (the panic is shown there)",
+            &outcome.why[..at]
+        );
+        return;
+    }
+    panics.push((panic.clone(), outcome.case));
+    if panic.contains("there is no reactor running")
+        || panic.contains("must be called from the context of a Tokio")
+    {
+        outcome.hint = if hosted {
+            NO_REACTOR_HINT.into()
+        } else {
+            "the plugin's code ran outside its tokio runtime: enter it (Handle::enter) or spawn \
+             onto it"
+                .into()
+        };
+    }
 }
 
 /// `transport check`: loads the plugin like any command would (every load check), builds its
@@ -222,6 +438,7 @@ async fn check(
     only: Vec<String>,
     list: bool,
     format: CheckFormat,
+    case_timeout: f64,
 ) -> Result<(), CliError> {
     let all = apify_conformance::cases();
     if list {
@@ -246,6 +463,12 @@ async fn check(
     if selected.is_empty() {
         selected = all.iter().collect();
     }
+    if !(case_timeout.is_finite() && case_timeout > 0.0) {
+        return Err(CliError::usage(format!(
+            "--case-timeout {case_timeout} is not a number of seconds above 0, like 120"
+        )));
+    }
+    let limit = Duration::from_secs_f64(case_timeout.min(86_400.0));
     let Some(path) = path else {
         return Err(CliError::usage(
             "name the plugin file to check: transport check PATH",
@@ -267,82 +490,98 @@ async fn check(
     let loaded =
         apify_host::transport::plugin::load_plugin(&path, &ctx.config.plugin_load_options(&path))
             .map_err(|e| CliError::usage(crate::logging::redact(&e.to_string())))?;
-    let client = loaded.new_client(&options).map_err(|mut e| {
+    let hosted_allowed = ctx.config.plugin_hosted();
+    let make = {
+        let loaded = loaded.clone();
+        move |options: &serde_json::Value| {
+            if hosted_allowed {
+                loaded.new_client(options)
+            } else {
+                loaded.new_client_on_own_runtime(options)
+            }
+        }
+    };
+    let threads_before = thread_count();
+    let client = make(&options).map_err(|mut e| {
         if from_flag {
             e.fix = "Fix the JSON given to --options".into();
         }
         CliError::usage(crate::logging::redact(&e.to_string()))
     })?;
+    let threads_started = threads_before
+        .zip(thread_count())
+        .map(|(before, after)| after.saturating_sub(before));
+    let hosted = client.runs_hosted();
     let m = &loaded.metadata;
+    let hosted_plugin = m.capabilities.contains(Capabilities::HOSTED);
     let plugin = PluginSummary {
         path: loaded.path.display().to_string(),
         name: m.name.clone(),
         version: m.version.clone(),
         api: format!("{}.{}", m.api_major, m.api_minor),
         capabilities: m.capabilities.names(),
+        runs: if hosted { "hosted" } else { "own-runtime" },
+        threads_started,
     };
-    let subject = Subject {
-        transport: std::sync::Arc::new(client),
-        capabilities: m.capabilities,
-    };
+    // https-success builds another client with `ca_cert_file` added to these options.
+    let base = options.clone();
+    let constructor: apify_conformance::Constructor = Arc::new(move |extra| {
+        let mut options = base.clone();
+        if let Some(object) = options.as_object_mut() {
+            object.extend(extra);
+        }
+        make(&options)
+            .map(|t| Arc::new(t) as Arc<dyn apify_host::transport::HttpTransport>)
+            .map_err(|e| crate::logging::redact(&e.reason))
+    });
+    let subject = Subject::new(Arc::new(client), m.capabilities).with_constructor(constructor);
     let text = format == CheckFormat::Text;
     let width = selected.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let mut out = ctx.out();
     if text {
+        let threads = match threads_started {
+            Some(n) => format!("{n} started by its constructor"),
+            None => "not known (no /proc/self/task)".into(),
+        };
         let head = format!(
-            "checking {} {} (plugin API {}, {}) at {}\n",
+            "checking {} {} (plugin API {}, {}) at {}\nruns: {}\nthreads: {threads}\n",
             plugin.name,
             plugin.version,
             plugin.api,
             plugin.capabilities.join(", "),
-            plugin.path
+            plugin.path,
+            runs_description(hosted, hosted_plugin),
         );
         out.text(&crate::logging::redact(&head))?;
     }
-    let mut outcomes = Vec::new();
+    let state = Arc::new(Mutex::new(CheckState {
+        text,
+        width,
+        plugin,
+        outcomes: Vec::new(),
+    }));
+    let watchdog = Watchdog::start(state.clone());
+    let mut panics = Vec::new();
     for case in selected {
-        let mut outcome = Outcome::of(case, subject.clone()).await;
+        watchdog.arm(case, Instant::now() + limit + WATCHDOG_GRACE);
+        let mut outcome = Outcome::within(case, subject.clone(), limit).await;
+        watchdog.disarm();
         outcome.why = crate::logging::redact(&outcome.why);
+        recognise(&mut outcome, &mut panics, hosted);
+        let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
         if text {
-            let label = match outcome.result {
-                Status::Pass => "pass",
-                Status::Skip => "skip",
-                Status::Fail => "FAIL",
-            };
-            let mut line = format!("{label}  {:width$}  {:>6} ms", outcome.case, outcome.millis);
-            if !outcome.why.is_empty() {
-                line.push_str(&format!("  {}", outcome.why));
-            }
-            if !outcome.ok() {
-                line.push_str(&format!("\n      rule: {}", outcome.rule));
-            }
-            out.text(&format!("{line}\n"))?;
+            out.text(&state.line(&outcome))?;
         }
-        outcomes.push(outcome);
+        state.outcomes.push(outcome);
     }
-    let count = |r: Status| outcomes.iter().filter(|o| o.result == r).count();
-    let (passed, failed, skipped) = (
-        count(Status::Pass),
-        count(Status::Fail),
-        count(Status::Skip),
-    );
-    let name = plugin.name.clone();
-    if text {
-        out.text(&format!(
-            "{passed} passed, {failed} failed, {skipped} skipped\n"
-        ))?;
-    } else {
-        let report = CheckReport {
-            plugin,
-            cases: outcomes,
-            passed,
-            failed,
-            skipped,
-        };
-        let json = serde_json::to_string_pretty(&report)
-            .map_err(|e| CliError::failure(format!("cannot encode the report: {e}")))?;
-        out.text(&format!("{json}\n"))?;
-    }
+    let (end, failed) = state.lock().unwrap_or_else(|p| p.into_inner()).end();
+    out.text(&end)?;
+    let name = state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .plugin
+        .name
+        .clone();
     if failed == 0 {
         Ok(())
     } else {

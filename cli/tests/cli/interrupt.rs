@@ -66,3 +66,58 @@ async fn ctrl_c_aborts_the_request_in_flight_and_exits_130() {
         );
     }
 }
+
+/// A hosted plugin that blocks the CLI's only runtime thread in a call: the first Ctrl-C cannot
+/// be acted on there, the second ends the process at once with 130.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_ends_a_command_whose_thread_a_plugin_blocks() {
+    let server = TestServer::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config.toml");
+    let so = support::reqwest_plugin().with_file_name("libfixture_hosted_faulty_plugin.so");
+    std::fs::write(
+        &config,
+        format!(
+            "[transport]\nplugin = {:?}\n[transport.options]\nbreak = \"block\"\n",
+            so.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut c = bare_cmd(home.path());
+    c.env("APIFY_API_BASE_URL", server.url(""))
+        .env("APIFY_TOKEN", TOKEN)
+        .env("APIFY_HOST_CONFIG", &config)
+        .args(["users", "me"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    // The plugin connects, then blocks.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.connections_accepted() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        server.connections_accepted(),
+        1,
+        "the plugin never connected"
+    );
+    for _ in 0..2 {
+        // SAFETY: signalling our own child.
+        assert_eq!(
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+            0
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.status.code(), Some(130), "{}", stderr(&got));
+    assert!(
+        stderr(&got).contains("interrupted twice"),
+        "{}",
+        stderr(&got)
+    );
+}

@@ -173,6 +173,9 @@ pub(crate) struct TransportConfig {
     /// After a swap or reload, how long the old transport may finish its exchanges, in
     /// seconds (default 60, at most 3600).
     pub drain_timeout_secs: Option<f64>,
+    /// Lend a hosted plugin the host's runtime (the default); `false` runs it on a runtime of
+    /// its own, as a host before interface 1.3 did (the canary too).
+    pub hosted: Option<bool>,
     /// `[transport.canary]`: a second transport taking a share of the calls.
     pub canary: Option<CanaryConfig>,
 }

@@ -13,7 +13,7 @@ use crate::{
     client::reload::{Fingerprints, LoadTransports, Reload, TransportSource},
     pipeline::{CanaryPolicy, CanaryTransport},
     transport::{
-        inspect_plugin, load_plugin, BuiltinTransport, HttpTransport, PluginInspectReport,
+        inspect_plugin_lending, load_plugin, BuiltinTransport, HttpTransport, PluginInspectReport,
         PluginLoadError, PluginLoadOptions,
     },
     ApifyClient, ApifyClientBuilder, Error,
@@ -64,6 +64,26 @@ impl Config {
     /// `[transport.options]`, as the JSON object the plugin's constructor takes.
     pub fn plugin_options(&self) -> serde_json::Value {
         self.loaded.file.transport.options_json()
+    }
+
+    /// `[transport] hosted`: whether a hosted plugin is lent the host's runtime (default
+    /// `true`), or runs on a runtime of its own (`false`; for diagnosis, or for a hosted plugin
+    /// that misbehaves on the host's thread).
+    pub fn plugin_hosted(&self) -> bool {
+        self.loaded.file.transport.hosted.unwrap_or(true)
+    }
+
+    /// Makes `loaded`'s client with `options`, hosted or not as `[transport] hosted` says.
+    pub fn new_plugin_client(
+        &self,
+        loaded: &crate::transport::plugin::LoadedPlugin,
+        options: &serde_json::Value,
+    ) -> Result<crate::transport::plugin::PluginTransport, PluginLoadError> {
+        if self.plugin_hosted() {
+            loaded.new_client(options)
+        } else {
+            loaded.new_client_on_own_runtime(options)
+        }
     }
 
     /// Loads the selected transport: the plugin (every load check, then its constructor with
@@ -162,7 +182,7 @@ impl Config {
             m.api_minor,
             loaded.path.display()
         );
-        let transport = loaded.new_client(options).map_err(redact)?;
+        let transport = self.new_plugin_client(&loaded, options).map_err(redact)?;
         let selection = TransportSelection {
             transport: Arc::new(transport),
             description,
@@ -196,10 +216,11 @@ impl Config {
     /// without sending a request (`apify-host transport inspect`).
     /// The report's messages are redacted: a constructor refusing its options may quote them.
     pub fn inspect_plugin(&self, path: &Path) -> PluginInspectReport {
-        let mut report = inspect_plugin(
+        let mut report = inspect_plugin_lending(
             path,
             &self.plugin_load_options(path),
             &self.plugin_options(),
+            self.plugin_hosted(),
         );
         let r = self.redactor();
         let failures = report
@@ -292,10 +313,11 @@ impl Config {
         };
         let t = &self.loaded.file.transport;
         format!(
-            "plugin {} sha256 {sha256} pin {:?} insecure {} options {}",
+            "plugin {} sha256 {sha256} pin {:?} insecure {} hosted {} options {}",
             path.display(),
             t.sha256,
             t.allow_insecure_permissions,
+            self.plugin_hosted(),
             self.plugin_options()
         )
     }
@@ -307,10 +329,11 @@ impl Config {
             return String::new();
         };
         format!(
-            "canary {} sha256 {sha256} pin {:?} insecure {} options {} policy {:?}",
+            "canary {} sha256 {sha256} pin {:?} insecure {} hosted {} options {} policy {:?}",
             c.plugin.display(),
             file.sha256,
             t.allow_insecure_permissions,
+            self.plugin_hosted(),
             self.canary_options(),
             c.policy
         )

@@ -24,7 +24,9 @@ pub use custom::InProcess;
 // The crate's own layers (config, error) name these by their `transport::` path.
 pub(crate) use plugin::PluginLoadError;
 #[cfg(feature = "config")]
-pub(crate) use plugin::{inspect_plugin, load_plugin, PluginInspectReport, PluginLoadOptions};
+pub(crate) use plugin::{
+    inspect_plugin_lending, load_plugin, PluginInspectReport, PluginLoadOptions,
+};
 
 /// A boxed future returned by [`HttpTransport::call`].
 pub type CallFuture =

@@ -32,6 +32,7 @@ pub struct PluginTransport {
     name: String,
     client: Arc<ClientHandle>,
     plugin: LoadedPlugin,
+    hosted: bool,
 }
 
 /// How long dropping a plugin client waits for the plugin's `close` (and the drop of its
@@ -122,6 +123,7 @@ impl LoadedPlugin {
         let hosted = (lend_runtime && self.metadata.capabilities.contains(Capabilities::HOSTED))
             .then(|| self.module.new_hosted_client())
             .flatten();
+        let runs_hosted = hosted.is_some();
         let created = match (hosted, self.module.new_streaming_client()) {
             (Some(new), _) => match new(options, tokio_runtime_services(None)) {
                 RResult::ROk(c) => RResult::ROk(FfiClient::Streaming(c)),
@@ -141,6 +143,7 @@ impl LoadedPlugin {
                 name: format!("plugin:{}", self.metadata.name),
                 client: Arc::new(ClientHandle(Some(client))),
                 plugin: self.clone(),
+                hosted: runs_hosted,
             }),
             RResult::RErr(e) if e.kind == ErrorKind::PANIC => Err(fail(
                 &self.path,
@@ -162,6 +165,14 @@ impl PluginTransport {
     /// The plugin this transport comes from.
     pub fn plugin(&self) -> &LoadedPlugin {
         &self.plugin
+    }
+
+    /// Whether the client runs hosted: on the caller's runtime, through the sockets, tasks and
+    /// timers lent to it (a hosted plugin made with [`LoadedPlugin::new_client`]). `false` for
+    /// a client on a runtime of the plugin's own: every plugin that is not hosted, and a hosted
+    /// one made with [`LoadedPlugin::new_client_on_own_runtime`].
+    pub fn runs_hosted(&self) -> bool {
+        self.hosted
     }
 }
 

@@ -31,6 +31,12 @@ pub struct PluginInspectReport {
     pub plugin: Option<LoadedPlugin>,
     /// The constructor's result with the configured options, if the checks passed.
     pub constructor: Option<Result<(), PluginLoadError>>,
+    /// Whether the client the constructor made runs hosted (on the host's lent services) or on
+    /// a runtime of the plugin's own; `None` if no client was made.
+    pub runs_hosted: Option<bool>,
+    /// How many threads the process gained while the constructor ran (the plugin's runtime
+    /// and pools); `None` if no client was made or the count cannot be read (no `/proc`).
+    pub threads_started: Option<usize>,
 }
 
 impl PluginInspectReport {
@@ -47,15 +53,62 @@ pub fn inspect_plugin(
     options: &PluginLoadOptions,
     plugin_options: &serde_json::Value,
 ) -> PluginInspectReport {
+    inspect_plugin_lending(path, options, plugin_options, true)
+}
+
+/// [`inspect_plugin`], with a hosted plugin's client made on its own runtime when `lend` is
+/// false (`[transport] hosted = false`).
+pub(crate) fn inspect_plugin_lending(
+    path: &Path,
+    options: &PluginLoadOptions,
+    plugin_options: &serde_json::Value,
+    lend: bool,
+) -> PluginInspectReport {
     let (checks, plugin) = loader::run_all_checks(path, options);
-    let constructor = plugin
-        .as_ref()
-        .map(|p| p.new_client(plugin_options).map(|_| ()));
+    let (mut runs_hosted, mut threads_started) = (None, None);
+    let constructor = plugin.as_ref().map(|p| {
+        let before = thread_count();
+        let client = if lend {
+            p.new_client(plugin_options)
+        } else {
+            p.new_client_on_own_runtime(plugin_options)
+        };
+        threads_started = before
+            .zip(thread_count())
+            .map(|(before, after)| after.saturating_sub(before));
+        client.map(|c| runs_hosted = Some(c.runs_hosted()))
+    });
+    if !matches!(constructor, Some(Ok(()))) {
+        threads_started = None;
+    }
     PluginInspectReport {
         path: path.to_path_buf(),
         checks,
         plugin,
         constructor,
+        runs_hosted,
+        threads_started,
+    }
+}
+
+/// The threads of this process now (`/proc/self/task`); `None` where that cannot be read.
+pub fn thread_count() -> Option<usize> {
+    std::fs::read_dir("/proc/self/task")
+        .ok()
+        .map(|tasks| tasks.count())
+}
+
+/// How a client runs, in words, for `transport inspect` and `transport check`.
+pub fn runs_description(runs_hosted: bool, hosted_plugin: bool) -> &'static str {
+    match (runs_hosted, hosted_plugin) {
+        (true, _) => {
+            "hosted: on the host's runtime, through the sockets, tasks and timers it lends"
+        }
+        (false, true) => {
+            "on its own runtime (a hosted plugin, run on its fallback runtime: [transport] \
+             hosted = false)"
+        }
+        (false, false) => "on its own runtime (its own threads; the host lends it nothing)",
     }
 }
 
@@ -85,6 +138,19 @@ impl fmt::Display for PluginInspectReport {
             writeln!(f, "description:  {}", m.description)?;
             writeln!(f, "plugin API:   {}.{}", m.api_major, m.api_minor)?;
             writeln!(f, "capabilities: {}", m.capabilities.names().join(", "))?;
+            if let Some(hosted) = self.runs_hosted {
+                let hosted_plugin = m
+                    .capabilities
+                    .contains(apify_plugin_api::Capabilities::HOSTED);
+                writeln!(
+                    f,
+                    "runs:         {}",
+                    runs_description(hosted, hosted_plugin)
+                )?;
+            }
+            if let Some(n) = self.threads_started {
+                writeln!(f, "threads:      {n} started by its constructor")?;
+            }
             writeln!(f, "sha256:       {}", p.sha256)?;
             match &m.diagnostics {
                 Some(d) => writeln!(f, "diagnostics:  {d}")?,
