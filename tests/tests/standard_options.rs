@@ -123,3 +123,44 @@ fn reqwest_plugin_takes_the_old_name_with_a_deprecation_warning() {
         .expect("refused");
     assert!(e.contains("contradict"), "{e}");
 }
+
+fn hyper_with(options: &Value) -> Result<impl HttpTransport, String> {
+    let loaded = load_plugin(
+        &plugin_path("apify_transport_hyper"),
+        &PluginLoadOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    loaded.new_client(options).map_err(|e| e.to_string())
+}
+
+/// The hyper plugin (hosted) takes the standard names it can honour, and refuses a proxy by
+/// name, saying which transports have one.
+#[tokio::test]
+async fn hyper_plugin_takes_the_standard_names_it_can_honour() {
+    let tls = TlsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = tls.write_ca(dir.path());
+    let t = hyper_with(&json!({
+        "ca_cert_file": ca,
+        "connect_timeout_ms": 5000,
+        "pool_max_idle_per_host": 1,
+        "http2": false,
+        "pool_idle_timeout_secs": 30,
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let resp = t
+        .call(get(&tls.url("/h")))
+        .await
+        .expect("https with the CA");
+    assert_eq!(resp.status, 200);
+
+    let e = hyper_with(&json!({"proxy": "http://u:hp-pw-31@127.0.0.1:1"}))
+        .err()
+        .expect("refused");
+    assert!(e.contains("`proxy`") && e.contains("reqwest"), "{e}");
+    assert!(!e.contains("hp-pw-31"), "{e}");
+    let e = hyper_with(&json!({"pool_idle_timeout": 3}))
+        .err()
+        .expect("refused");
+    assert!(e.contains("`pool_idle_timeout`"), "{e}");
+}
