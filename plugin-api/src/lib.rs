@@ -91,11 +91,18 @@
 //! 8. **Do not panic.** The glue catches panics at the boundary (as [`ErrorKind::PANIC`]), but
 //!    plugins must be built with `panic = "unwind"` (the default) for that to work.
 //! 9. **Take proxies from your options only**, never from `HTTP_PROXY`, `HTTPS_PROXY` or
-//!    `NO_PROXY`: ops configure a transport in one place (`[transport.options]`), and every
-//!    transport we ship ignores the environment. (Not checked: the check cannot change a
-//!    loaded plugin's environment.)
+//!    `NO_PROXY` unless the standard option `proxy_from_env = true` says so: ops configure a
+//!    transport in one place (`[transport.options]`), and every transport we ship ignores the
+//!    environment by default. (Not checked: the check cannot change a loaded plugin's
+//!    environment.)
 //! 10. **Refuse unknown options by name** in `new` ([`check_options`]), as an
 //!     [`ErrorKind::INVALID_REQUEST`] error.
+//! 11. **Read the standard options by their standard names** ([`options`]: `proxy`,
+//!     `proxy_from_env`, `ca_cert_file`, `connect_timeout_ms`, `pool_max_idle_per_host`,
+//!     `http2`), with [`options::parse_options`], so one `[transport.options]` table means the
+//!     same to every transport. Refuse one you cannot honour by name
+//!     ([`options::ParsedOptions::refuse`]); keep an older name of yours as an
+//!     [`options::Alias`], with a warning.
 //!
 //! Cases the rules settle, so that you need not guess:
 //!
@@ -199,6 +206,7 @@ mod ffi;
 mod history;
 mod hosted;
 mod module;
+pub mod options;
 mod services;
 mod types;
 

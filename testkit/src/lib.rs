@@ -67,7 +67,9 @@
 mod action;
 mod conn;
 mod pattern;
+pub mod proxy;
 mod routes;
+pub mod tls;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

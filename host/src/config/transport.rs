@@ -61,7 +61,8 @@ impl Config {
         }
     }
 
-    /// `[transport.options]`, as the JSON object the plugin's constructor takes.
+    /// `[transport.options]`, as the JSON object the plugin's constructor takes (or the
+    /// built-in transport's, when no plugin is configured).
     pub fn plugin_options(&self) -> serde_json::Value {
         self.loaded.file.transport.options_json()
     }
@@ -98,12 +99,16 @@ impl Config {
     fn select_with_fingerprint(&self) -> Result<(TransportSelection, String), Error> {
         let source = self.transport_origin.clone();
         let Some(path) = &self.plugin else {
-            let transport = BuiltinTransport::new().map_err(|e| {
-                Error::config(format!(
-                    "cannot set up the built-in transport: {}",
-                    e.message
-                ))
-            })?;
+            let transport =
+                BuiltinTransport::with_options(&self.plugin_options()).map_err(|e| {
+                    Error::config(format!(
+                        "cannot set up the built-in transport from [transport.options]: {}; fix \
+                     that option (the built-in transport takes the standard options: proxy, \
+                     proxy_from_env, ca_cert_file, connect_timeout_ms, pool_max_idle_per_host, \
+                     http2)",
+                        self.redactor().redact(&e.message)
+                    ))
+                })?;
             let selection = TransportSelection {
                 transport: Arc::new(transport),
                 description: "built-in transport (hyper + rustls)".into(),
@@ -309,7 +314,7 @@ impl Config {
     /// The fingerprint of the primary, given the plugin file's sha256 (hex).
     fn primary_fingerprint(&self, sha256: Option<&str>) -> String {
         let (Some(path), Some(sha256)) = (&self.plugin, sha256) else {
-            return "builtin".to_string();
+            return format!("builtin options {}", self.plugin_options());
         };
         let t = &self.loaded.file.transport;
         format!(

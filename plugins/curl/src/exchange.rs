@@ -216,17 +216,29 @@ unsafe impl Send for IdleMulti {}
 
 /// The idle multi handles of one client, i.e. its pool of keep-alive connections.
 #[derive(Default)]
-pub(crate) struct IdleMultis(Mutex<Vec<IdleMulti>>);
+pub(crate) struct IdleMultis {
+    idle: Mutex<Vec<IdleMulti>>,
+    /// How many are kept (the `pool_max_idle_per_host` option, [`MAX_IDLE_MULTIS`] otherwise).
+    cap: usize,
+}
 
 impl IdleMultis {
+    /// Keeps at most `cap` idle multi handles ([`MAX_IDLE_MULTIS`] when `None`).
+    pub(crate) fn new(cap: Option<usize>) -> Self {
+        IdleMultis {
+            idle: Mutex::new(Vec::new()),
+            cap: cap.unwrap_or(MAX_IDLE_MULTIS),
+        }
+    }
+
     fn take(&self) -> Multi {
-        let idle = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         idle.map_or_else(Multi::new, |m| m.0)
     }
 
     fn put(&self, multi: Multi) {
-        let mut idle = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE_MULTIS {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < self.cap {
             idle.push(IdleMulti(multi));
         }
     }

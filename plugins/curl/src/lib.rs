@@ -5,16 +5,28 @@
 //! Build it with `cargo build --release` in this folder (it needs `libcurl4-openssl-dev`) and
 //! point the host at `target/release/libapify_transport_curl.so` (`[transport] plugin = ...`).
 //!
-//! Options (`[transport.options]` in the host's config), all optional; any other key is refused:
-//! - `proxy`: proxy URL for every request (`http://`, `https://`, `socks5h://`...). Without it
-//!   no proxy is used, whatever `http_proxy`/`HTTPS_PROXY` say (the host's other transports do
-//!   not read them either);
-//! - `ca_file`: path of a PEM CA bundle to trust instead of libcurl's default one (also for an
-//!   `https://` proxy); it must exist;
+//! Options (`[transport.options]` in the host's config), all optional, the standard ones
+//! (`apify_plugin_api::options`); any other key is refused:
+//! - `proxy`: proxy URL for every request (`http://`, `https://`, `socks5h://`...);
+//! - `proxy_from_env`: `true` lets libcurl take the proxy from the environment when `proxy` is
+//!   not set: `http_proxy` (lower case only, as libcurl reads it), `HTTPS_PROXY`, `ALL_PROXY`
+//!   and `NO_PROXY`. Default `false`: no proxy is used, whatever those say;
+//! - `ca_cert_file`: path of a PEM CA bundle to trust instead of libcurl's default one (also
+//!   for an `https://` proxy); it must exist;
 //! - `http2`: `true` offers HTTP/2 on TLS connections (ALPN); plain `http://` stays HTTP/1.1.
 //!   Default `false`: HTTP/1.1 everywhere;
-//! - `connect_timeout_secs`: how long connecting (TCP, proxy, TLS handshake) may take;
-//!   libcurl's default (300 s) otherwise, and never longer than the request's head timeout.
+//! - `connect_timeout_ms`: how long connecting (TCP, proxy, TLS handshake) may take;
+//!   libcurl's default (300 s) otherwise, and never longer than the request's head timeout;
+//! - `pool_max_idle_per_host`: how many idle connection caches (one libcurl multi handle each)
+//!   are kept between calls, 16 by default; with the one API host, that many idle connections.
+//!
+//! Deprecated names, still read with a warning on standard error: `ca_file` (now
+//! `ca_cert_file`) and `connect_timeout_secs` (now `connect_timeout_ms`, in milliseconds).
+//!
+//! **Which libcurl.** The `curl-sys` crate links the system libcurl that `pkg-config` finds
+//! (Debian: `libcurl4-openssl-dev`). Without it, it builds a bundled libcurl, which in this
+//! configuration has no TLS: the plugin then leaves `tls` out of its capabilities, and refuses
+//! `https://` URLs with a message naming the fix (install `libcurl4-openssl-dev`, rebuild).
 //!
 //! How the contract maps onto libcurl:
 //! - the request's headers are sent exactly: libcurl's own `Accept: */*` and
@@ -101,6 +113,9 @@ impl CurlTransport {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(invalid(format!("not an http(s) URL: {url}")));
         }
+        if url.starts_with("https://") && !libcurl_has_https() {
+            return Err(Error::new(ErrorKind::TLS, no_https_message()));
+        }
         let has_body = !body.is_empty();
         let length = body.len();
         let mut easy = Easy2::new(Collector::new(body, cancel));
@@ -145,9 +160,13 @@ impl CurlTransport {
             .map_err(setopt("the headers"))?;
 
         // Proxy: the option's, or explicitly none (an empty string also ignores the
-        // environment's `http_proxy`). The proxy's answer to CONNECT is not the response.
-        easy.proxy(self.options.proxy.as_deref().unwrap_or(""))
-            .map_err(setopt("the proxy"))?;
+        // environment's `http_proxy`) unless `proxy_from_env` lets libcurl read it. The proxy's
+        // answer to CONNECT is not the response.
+        match (&self.options.proxy, self.options.proxy_from_env) {
+            (Some(proxy), _) => easy.proxy(proxy).map_err(setopt("the proxy"))?,
+            (None, true) => {}
+            (None, false) => easy.proxy("").map_err(setopt("the proxy"))?,
+        }
         // SAFETY: a valid easy handle, a known long option (libcurl ignores unknown ones with
         // an error code), a long argument as that option takes.
         let code = unsafe {
@@ -157,9 +176,9 @@ impl CurlTransport {
             return Err(setopt("suppress_connect_headers")(curl::Error::new(code)));
         }
         if let Some(ca) = &self.options.ca_file {
-            easy.cainfo(ca).map_err(setopt("ca_file"))?;
+            easy.cainfo(ca).map_err(setopt("ca_cert_file"))?;
             easy.proxy_cainfo(&ca.to_string_lossy())
-                .map_err(setopt("ca_file for the proxy"))?;
+                .map_err(setopt("ca_cert_file for the proxy"))?;
         }
 
         // Timeouts. The glue enforces the head deadline and cancels; these free libcurl's
@@ -218,15 +237,38 @@ fn header_list(headers: &HeaderMap) -> Result<List, Error> {
     Ok(list)
 }
 
+/// Whether the libcurl this plugin runs on speaks `https` (a bundled libcurl built without a
+/// TLS library does not).
+fn libcurl_has_https() -> bool {
+    curl::Version::get().protocols().any(|p| p == "https")
+}
+
+/// What an `https://` request gets from a libcurl without TLS: the cause and the fix.
+fn no_https_message() -> String {
+    format!(
+        "this curl plugin was built against a libcurl without https ({}, protocols: {}), \
+         usually curl-sys's bundled copy because the system libcurl was not found; install \
+         libcurl4-openssl-dev (and pkg-config) and rebuild the plugin",
+        curl::Version::get().version(),
+        curl::Version::get().protocols().collect::<Vec<_>>().join(" ")
+    )
+}
+
 impl BlockingTransport for CurlTransport {
     fn metadata() -> Metadata {
+        // `tls` only when this libcurl has it: `transport check` then holds it to it.
+        let tls = if libcurl_has_https() {
+            Capabilities::TLS
+        } else {
+            Capabilities::empty()
+        };
         Metadata {
             name: "curl".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             description: "HTTP transport on the system libcurl (multi interface, blocking glue)"
                 .into(),
             capabilities: Capabilities::STREAMING
-                | Capabilities::TLS
+                | tls
                 | Capabilities::HTTP2
                 | Capabilities::PROXY
                 | Capabilities::TIMEOUTS,
@@ -235,6 +277,9 @@ impl BlockingTransport for CurlTransport {
 
     fn new(options: serde_json::Value) -> Result<Self, Error> {
         let options = Options::parse(options)?;
+        for warning in &options.warnings {
+            apify_plugin_api::options::warn("curl", warning);
+        }
         // Said once here rather than as a failed option on every request.
         if options.http2 && !curl::Version::get().feature_http2() {
             return Err(invalid(format!(
@@ -243,8 +288,8 @@ impl BlockingTransport for CurlTransport {
             )));
         }
         Ok(CurlTransport {
+            idle: Arc::new(IdleMultis::new(options.pool_max_idle)),
             options,
-            idle: Arc::default(),
         })
     }
 
@@ -263,6 +308,7 @@ impl BlockingTransport for CurlTransport {
         serde_json::json!({
             "libcurl": v.version(),
             "tls": v.ssl_version(),
+            "https": libcurl_has_https(),
             "http2": v.feature_http2(),
             "nghttp2": v.nghttp2_version(),
             "default_ca_file": v.cainfo(),

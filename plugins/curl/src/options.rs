@@ -3,69 +3,68 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use apify_plugin_api::options::{parse_options, Alias};
 use apify_plugin_api::{redact_userinfo, serde_json::Value, Error, ErrorKind};
 
 /// Parsed options; see the crate docs for what each one does.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Options {
-    /// Proxy URL for every request. `None` disables proxies, the environment's included.
+    /// Proxy URL for every request. `None` disables proxies, unless `proxy_from_env`.
     pub proxy: Option<String>,
-    /// A PEM CA bundle to trust instead of libcurl's default one.
+    /// Let libcurl read `http_proxy`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` when `proxy` is
+    /// not set.
+    pub proxy_from_env: bool,
+    /// An extra PEM CA bundle to trust instead of libcurl's default one.
     pub ca_file: Option<PathBuf>,
     /// Offer HTTP/2 (ALPN `h2`) on TLS connections.
     pub http2: bool,
     /// How long connecting (TCP, proxy, TLS handshake) may take.
     pub connect_timeout: Option<Duration>,
+    /// How many idle multi handles (each with its connection cache) are kept.
+    pub pool_max_idle: Option<usize>,
+    /// Deprecated names used, one line each.
+    pub warnings: Vec<String>,
 }
 
 /// The proxy schemes libcurl understands; anything else is a typo better refused at once.
 const PROXY_SCHEMES: [&str; 6] = ["http", "https", "socks4", "socks4a", "socks5", "socks5h"];
+
+/// The curl plugin's older names of standard options, still read, with a warning.
+const ALIASES: [Alias; 2] = [
+    Alias::renamed("ca_file", "ca_cert_file"),
+    Alias::seconds_to_ms("connect_timeout_secs", "connect_timeout_ms"),
+];
 
 fn invalid(message: String) -> Error {
     Error::new(ErrorKind::INVALID_REQUEST, message)
 }
 
 impl Options {
-    /// Reads the options, refusing unknown keys and values of the wrong type by name.
+    /// Reads the options (the standard ones, and the deprecated `ca_file` and
+    /// `connect_timeout_secs`), refusing unknown keys and values of the wrong type by name.
     pub(crate) fn parse(value: Value) -> Result<Options, Error> {
-        let Value::Object(map) = value else {
+        if !value.is_object() {
             return Err(invalid(format!(
-                "the curl plugin's options must be a JSON object, not {value}"
+                "the curl plugin's options must be a JSON object, not {}",
+                redact_userinfo(&value.to_string())
             )));
-        };
-        let mut options = Options::default();
-        for (key, value) in map {
-            match key.as_str() {
-                "proxy" => options.proxy = Some(proxy(&value)?),
-                "ca_file" => options.ca_file = Some(ca_file(&value)?),
-                "http2" => {
-                    options.http2 = value.as_bool().ok_or_else(|| {
-                        invalid(format!("option `http2` must be a boolean, not {value}"))
-                    })?
-                }
-                "connect_timeout_secs" => options.connect_timeout = Some(seconds(&key, &value)?),
-                _ => {
-                    return Err(invalid(format!(
-                        "unknown option `{key}` for the curl plugin (known: proxy, ca_file, \
-                         http2, connect_timeout_secs)"
-                    )))
-                }
-            }
         }
-        Ok(options)
+        let parsed = parse_options(value, &ALIASES)?;
+        parsed.check_own_options("curl", &[])?;
+        let s = parsed.standard;
+        Ok(Options {
+            proxy: s.proxy.as_deref().map(proxy).transpose()?,
+            proxy_from_env: s.proxy_from_env,
+            ca_file: s.ca_cert_file.clone(),
+            http2: s.http2.unwrap_or(false),
+            connect_timeout: s.connect_timeout(),
+            pool_max_idle: s.pool_max_idle_per_host,
+            warnings: parsed.warnings,
+        })
     }
 }
 
-fn proxy(value: &Value) -> Result<String, Error> {
-    let url = value
-        .as_str()
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| {
-            // The value may hold a password: quote it only through the redaction.
-            invalid(redact_userinfo(&format!(
-                "option `proxy` must be a proxy URL string, not {value}"
-            )))
-        })?;
+fn proxy(url: &str) -> Result<String, Error> {
     // libcurl reads `host:port` as an HTTP proxy; a scheme must be one it knows, or the mistake
     // would only show as a connect error on the first request.
     if let Some((scheme, _)) = url.split_once("://") {
@@ -79,35 +78,6 @@ fn proxy(value: &Value) -> Result<String, Error> {
     Ok(url.to_string())
 }
 
-fn ca_file(value: &Value) -> Result<PathBuf, Error> {
-    let path = value.as_str().ok_or_else(|| {
-        invalid(format!(
-            "option `ca_file` must be a path string, not {value}"
-        ))
-    })?;
-    // Checked here, once: libcurl would only report a missing bundle as a TLS error of every
-    // request.
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_file() => Ok(PathBuf::from(path)),
-        Ok(_) => Err(invalid(format!("option `ca_file`: {path} is not a file"))),
-        Err(e) => Err(invalid(format!(
-            "option `ca_file`: cannot read {path}: {e}"
-        ))),
-    }
-}
-
-fn seconds(key: &str, value: &Value) -> Result<Duration, Error> {
-    value
-        .as_f64()
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| {
-            invalid(format!(
-                "option `{key}` must be a positive number of seconds, not {value}"
-            ))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,13 +88,28 @@ mod tests {
         let o = Options::parse(json!({
             "proxy": "http://proxy.internal:3128",
             "http2": true,
-            "connect_timeout_secs": 2.5,
+            "connect_timeout_ms": 2500,
+            "pool_max_idle_per_host": 4,
+            "proxy_from_env": true,
         }))
         .unwrap();
         assert_eq!(o.proxy.as_deref(), Some("http://proxy.internal:3128"));
-        assert!(o.http2);
+        assert!(o.http2 && o.proxy_from_env);
         assert_eq!(o.connect_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(o.pool_max_idle, Some(4));
+        assert!(o.warnings.is_empty());
         assert!(Options::parse(json!({})).unwrap().proxy.is_none());
+    }
+
+    #[test]
+    fn old_names_are_read_with_a_warning() {
+        let o = Options::parse(json!({"connect_timeout_secs": 2.5, "ca_file": "Cargo.toml"}))
+            .unwrap();
+        assert_eq!(o.connect_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(o.ca_file, Some(PathBuf::from("Cargo.toml")));
+        assert_eq!(o.warnings.len(), 2, "{:?}", o.warnings);
+        assert!(o.warnings.iter().any(|w| w.contains("`ca_cert_file`")));
+        assert!(o.warnings.iter().any(|w| w.contains("`connect_timeout_ms`")));
     }
 
     #[test]
@@ -137,7 +122,9 @@ mod tests {
                 "`connect_timeout_secs`",
             ),
             (json!({"connect_timeout_secs": 0}), "`connect_timeout_secs`"),
-            (json!({"ca_file": "/no/such/bundle.pem"}), "`ca_file`"),
+            (json!({"connect_timeout_ms": 0}), "`connect_timeout_ms`"),
+            (json!({"ca_file": "/no/such/bundle.pem"}), "`ca_cert_file`"),
+            (json!({"ca_cert_file": "/no/such/bundle.pem"}), "`ca_cert_file`"),
             (json!({"proxy": "htp://user:secretpw@p:1"}), "`proxy`"),
         ];
         for (options, name) in cases {

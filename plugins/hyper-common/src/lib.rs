@@ -73,15 +73,44 @@ where
 
 /// The TLS client setup: rustls with ring (no C toolchain) and the bundled webpki roots.
 pub fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    tls_config_with_ca(None)
+}
+
+/// [`tls_config`], also trusting the CA certificates of `extra_ca` (the PEM bytes of the
+/// standard `ca_cert_file` option, named by `path` in errors): an
+/// [`ErrorKind::INVALID_REQUEST`] error when it holds no usable certificate.
+pub fn tls_config_with_ca(extra_ca: Option<(&[u8], &str)>) -> Result<rustls::ClientConfig, Error> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some((pem, path)) = extra_ca {
+        let not_pem = |detail: String| {
+            Error::new(
+                ErrorKind::INVALID_REQUEST,
+                format!(
+                    "option `ca_cert_file`: {path} is not a PEM CA certificate ({detail}); give \
+                     the CA's certificate as -----BEGIN CERTIFICATE----- text"
+                ),
+            )
+        };
+        let certs = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| not_pem(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(not_pem("no certificate in it".into()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| not_pem(e.to_string()))?;
+        }
+    }
     Ok(
         rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::new(ErrorKind::TLS, format!("cannot set up TLS: {e}")))?
-        .with_root_certificates(rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        })
+        .with_root_certificates(roots)
         .with_no_client_auth(),
     )
 }

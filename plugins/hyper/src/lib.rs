@@ -4,11 +4,17 @@
 //! read on the host's thread with no hand-off to a runtime of the plugin's own (there is none,
 //! except in a host older than 1.3, where the glue starts one).
 //!
-//! Options (the config's `[transport.options]`):
+//! Options (the config's `[transport.options]`): the standard ones it can honour
+//! (`apify_plugin_api::options`), and one of its own:
 //! - `http2` (bool, default true): offer HTTP/2 over TLS (ALPN);
 //! - `pool_max_idle_per_host` (integer): keep-alive pool size per host;
-//! - `pool_idle_timeout_secs` (integer, default 90): how long an idle connection is kept.
+//! - `ca_cert_file` (path): an extra PEM CA certificate to trust, on top of the webpki roots;
+//! - `connect_timeout_ms` (integer): how long opening a connection may take;
+//! - `pool_idle_timeout_secs` (integer, default 90; its own): how long an idle connection is
+//!   kept.
 //!
+//! `proxy` and `proxy_from_env` are refused: this plugin has no proxy support (the built-in
+//! transport, the reqwest and the curl plugins have).
 //! Unknown options are refused with a message that names them.
 
 use std::{
@@ -19,7 +25,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use apify_hyper_common::{exchange, tls_config, OutgoingBody};
+use apify_hyper_common::{exchange, tls_config_with_ca, OutgoingBody};
+use apify_plugin_api::options::parse_options;
 use apify_plugin_api::{
     export_plugin, Capabilities, Error, ErrorKind, Host, HostSleep, HostTcp, HostedTransport,
     Metadata, Request, Response,
@@ -32,21 +39,11 @@ use hyper_util::{
     },
     rt::TokioIo,
 };
-use serde::Deserialize;
 
 /// The transport: hyper's pooled client over the host's services.
 pub struct HyperTransport {
     client: Client<HttpsConnector<HostConnector>, OutgoingBody>,
     host: Host,
-}
-
-/// The options this plugin accepts.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Options {
-    http2: Option<bool>,
-    pool_max_idle_per_host: Option<usize>,
-    pool_idle_timeout_secs: Option<u64>,
 }
 
 impl HostedTransport for HyperTransport {
@@ -63,29 +60,46 @@ impl HostedTransport for HyperTransport {
     }
 
     fn new(options: serde_json::Value, host: Host) -> Result<Self, Error> {
-        let o: Options = serde_json::from_value(options).map_err(|e| {
-            Error::new(
-                ErrorKind::INVALID_REQUEST,
-                format!("invalid hyper transport options: {e}"),
-            )
-        })?;
-        let tls = tls_config()?;
+        let parsed = parse_options(options, &[])?;
+        parsed.check_own_options("hyper", &["pool_idle_timeout_secs"])?;
+        let no_proxy = "the hyper plugin has no proxy support; use the built-in transport (no \
+                        plugin), or the reqwest or curl plugin";
+        parsed.refuse("proxy", no_proxy)?;
+        parsed.refuse("proxy_from_env", no_proxy)?;
+        let pool_idle_timeout_secs = match parsed.own.get("pool_idle_timeout_secs") {
+            None => 90,
+            Some(v) => v.as_u64().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::INVALID_REQUEST,
+                    format!(
+                        "option `pool_idle_timeout_secs` must be a whole number of seconds, not {v}"
+                    ),
+                )
+            })?,
+        };
+        let o = parsed.standard;
+        let ca = o.read_ca_cert_file()?;
+        let ca_path = o
+            .ca_cert_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let tls = tls_config_with_ca(ca.as_deref().map(|pem| (pem, ca_path.as_str())))?;
+        let connector = HostConnector(host.clone(), o.connect_timeout());
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1();
         let https = if o.http2.unwrap_or(true) {
-            https
-                .enable_http2()
-                .wrap_connector(HostConnector(host.clone()))
+            https.enable_http2().wrap_connector(connector)
         } else {
-            https.wrap_connector(HostConnector(host.clone()))
+            https.wrap_connector(connector)
         };
         let mut builder = Client::builder(HostExecutor(host.clone()));
         builder
             .timer(HostTimer(host.clone()))
             .pool_timer(HostTimer(host.clone()))
-            .pool_idle_timeout(Duration::from_secs(o.pool_idle_timeout_secs.unwrap_or(90)));
+            .pool_idle_timeout(Duration::from_secs(pool_idle_timeout_secs));
         if let Some(n) = o.pool_max_idle_per_host {
             builder.pool_max_idle_per_host(n);
         }
@@ -108,9 +122,10 @@ export_plugin!(hosted HyperTransport);
 
 // ---- hyper's runtime, served by the host --------------------------------------------------------
 
-/// Opens connections through the host (its resolver, its reactor).
+/// Opens connections through the host (its resolver, its reactor), within the connect timeout
+/// if there is one.
 #[derive(Clone)]
-struct HostConnector(Host);
+struct HostConnector(Host, Option<Duration>);
 
 impl tower_service::Service<hyper::Uri> for HostConnector {
     type Response = HostIo;
@@ -123,6 +138,7 @@ impl tower_service::Service<hyper::Uri> for HostConnector {
 
     fn call(&mut self, uri: hyper::Uri) -> Self::Future {
         let host = self.0.clone();
+        let limit = self.1;
         Box::pin(async move {
             let name = uri.host().ok_or_else(|| {
                 Error::new(ErrorKind::INVALID_REQUEST, format!("no host in {uri}"))
@@ -136,7 +152,28 @@ impl tower_service::Service<hyper::Uri> for HostConnector {
                 } else {
                     80
                 });
-            Ok(HostIo(TokioIo::new(host.connect(name, port).await?)))
+            let mut connect = std::pin::pin!(host.connect(name, port));
+            let tcp = match limit {
+                None => connect.await?,
+                Some(limit) => {
+                    let mut timer = std::pin::pin!(host.sleep(limit));
+                    std::future::poll_fn(|cx| match connect.as_mut().poll(cx) {
+                        Poll::Ready(r) => Poll::Ready(Some(r)),
+                        Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+                    })
+                    .await
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::CONNECT,
+                            format!(
+                                "no connection to {name}:{port} within {limit:?} (option \
+                                 `connect_timeout_ms`)"
+                            ),
+                        )
+                    })??
+                }
+            };
+            Ok(HostIo(TokioIo::new(tcp)))
         })
     }
 }

@@ -3,46 +3,101 @@
 //! Build it (`cargo build --release -p apify-transport-reqwest`) and point the host at the
 //! resulting `libapify_transport_reqwest.so` with `[transport] plugin = "..."`.
 //!
-//! Options (`[transport.options]` in the host's config), all optional:
-//! - `proxy`: proxy URL for all requests, e.g. `"http://proxy.internal:3128"`;
-//! - `tls_roots`: `"webpki"` (the default: Mozilla's roots, bundled, as the built-in transport
-//!   trusts) or `"system"` (the platform's verifier and certificate store, e.g. for a
-//!   corporate CA installed there; it reads the store when the client is built, a few ms);
-//! - `ca_cert_file`: path of an extra PEM CA certificate to trust, on top of either set;
+//! Options (`[transport.options]` in the host's config), all optional: the standard ones
+//! (`apify_plugin_api::options`), and one of its own:
+//! - `proxy`: proxy URL for all requests, e.g. `"http://proxy.internal:3128"` (`http://` or
+//!   `https://`; credentials in it become `Proxy-Authorization`);
+//! - `proxy_from_env`: `true` takes the proxy from `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and
+//!   `NO_PROXY` when `proxy` is not set (default `false`: the environment is ignored);
+//! - `ca_cert_file`: path of an extra PEM CA certificate to trust, on top of the roots;
 //! - `connect_timeout_ms`: TCP/TLS connect timeout;
 //! - `pool_max_idle_per_host`: keep-alive pool size per host;
-//! - `http2_prior_knowledge`: speak HTTP/2 without negotiation (h2c on plain HTTP).
+//! - `http2`: `true` (the default) offers HTTP/2 on https (ALPN), `false` speaks HTTP/1.1 only;
+//! - `tls_roots` (its own): `"webpki"` (the default: Mozilla's roots, bundled, as the built-in
+//!   transport trusts) or `"system"` (the platform's verifier and certificate store, e.g. for a
+//!   corporate CA installed there; it reads the store when the client is built, a few ms).
+//!
+//! Deprecated: `http2_prior_knowledge = true` (HTTP/2 without negotiation, h2c on plain HTTP)
+//! still works, with a warning on standard error; write `http2 = true` instead.
 //!
 //! Request and response bodies are streamed chunk by chunk and cross the plugin boundary without
 //! a copy.
 
 #![warn(missing_docs)]
-use std::time::Duration;
 
+use apify_plugin_api::options::{check_proxy_url, parse_options, warn, StandardOptions};
 use apify_plugin_api::{
     chain_has, error_chain, export_plugin, redact_userinfo, Body, Capabilities, Error, ErrorKind,
     Metadata, Request, RequestBody, Response, Transport,
 };
 use futures_util::StreamExt;
-use serde::Deserialize;
 
 /// The plugin's options, from the host's `[transport.options]` table.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct Options {
-    /// Proxy URL for every request.
-    pub proxy: Option<String>,
+    /// The standard options.
+    pub standard: StandardOptions,
     /// Root certificates: `"webpki"` (default) or `"system"`.
     pub tls_roots: Option<String>,
-    /// Extra PEM CA certificate file to trust.
-    pub ca_cert_file: Option<String>,
-    /// Connect timeout in milliseconds.
-    pub connect_timeout_ms: Option<u64>,
-    /// Idle keep-alive connections kept per host.
-    pub pool_max_idle_per_host: Option<usize>,
-    /// Use HTTP/2 without negotiation.
-    #[serde(default)]
+    /// Use HTTP/2 without negotiation (the deprecated `http2_prior_knowledge`).
     pub http2_prior_knowledge: bool,
+    /// What the options said that is deprecated, one line each.
+    pub warnings: Vec<String>,
+}
+
+/// The options this plugin takes besides the standard ones.
+const OWN_OPTIONS: [&str; 1] = ["tls_roots"];
+
+impl Options {
+    /// Reads the options (the JSON object `new` gets), refusing unknown ones by name.
+    pub fn parse(options: serde_json::Value) -> Result<Options, Error> {
+        let mut options = options;
+        let prior = match options.as_object_mut() {
+            Some(map) => map.remove("http2_prior_knowledge"),
+            None => None,
+        };
+        let parsed = parse_options(options, &[])?;
+        parsed.check_own_options("reqwest", &OWN_OPTIONS)?;
+        let tls_roots = match parsed.own.get("tls_roots") {
+            None => None,
+            Some(v) => Some(
+                v.as_str()
+                    .ok_or_else(|| {
+                        invalid(format!("option `tls_roots` must be a string, not {v}"))
+                    })?
+                    .to_string(),
+            ),
+        };
+        let mut warnings = parsed.warnings;
+        let mut http2_prior_knowledge = false;
+        if let Some(v) = prior {
+            http2_prior_knowledge = v.as_bool().ok_or_else(|| {
+                invalid(format!(
+                    "option `http2_prior_knowledge` must be true or false, not {v}"
+                ))
+            })?;
+            if http2_prior_knowledge && parsed.standard.http2 == Some(false) {
+                return Err(invalid(
+                    "options `http2 = false` and `http2_prior_knowledge = true` contradict each \
+                     other; keep only `http2`"
+                        .into(),
+                ));
+            }
+            warnings.push(
+                "option `http2_prior_knowledge` is deprecated: write `http2 = true` (HTTP/2 \
+                 offered on https by ALPN); until it is removed it still means HTTP/2 with \
+                 prior knowledge (h2c on http://)"
+                    .into(),
+            );
+        }
+        Ok(Options {
+            standard: parsed.standard,
+            tls_roots,
+            http2_prior_knowledge,
+            warnings,
+        })
+    }
 }
 
 /// The reqwest transport.
@@ -64,9 +119,13 @@ impl ReqwestTransport {
             .tcp_nodelay(true)
             // A transport performs exactly one exchange: redirects are not followed (the Apify
             // API does not send them), so what the pipeline sees is what the server said.
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy();
-        if let Some(p) = &o.proxy {
+            .redirect(reqwest::redirect::Policy::none());
+        // The environment's proxies only when asked (reqwest reads them unless told not to).
+        if o.standard.proxy.is_none() && !o.standard.proxy_from_env {
+            b = b.no_proxy();
+        }
+        if let Some(p) = &o.standard.proxy {
+            check_proxy_url(p, &["http", "https"])?;
             let proxy = reqwest::Proxy::all(p).map_err(|e| {
                 // The value is not repeated: a mistyped one may hold a password that is not
                 // in the user:password@ form a redactor recognises.
@@ -77,17 +136,17 @@ impl ReqwestTransport {
             })?;
             b = b.proxy(proxy);
         }
-        let extra = match &o.ca_cert_file {
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    invalid(format!("option `ca_cert_file`: cannot read {path}: {e}"))
-                })?;
-                Some(reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                    invalid(format!(
-                        "option `ca_cert_file`: {path} is not a PEM certificate: {e}"
-                    ))
-                })?)
-            }
+        let extra = match o.standard.read_ca_cert_file()? {
+            Some(pem) => Some(reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                invalid(format!(
+                    "option `ca_cert_file`: {} is not a PEM certificate: {e}",
+                    o.standard
+                        .ca_cert_file
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new(""))
+                        .display()
+                ))
+            })?),
             None => None,
         };
         match o.tls_roots.as_deref().unwrap_or("webpki") {
@@ -108,14 +167,16 @@ impl ReqwestTransport {
                 )))
             }
         }
-        if let Some(ms) = o.connect_timeout_ms {
-            b = b.connect_timeout(Duration::from_millis(ms));
+        if let Some(t) = o.standard.connect_timeout() {
+            b = b.connect_timeout(t);
         }
-        if let Some(n) = o.pool_max_idle_per_host {
+        if let Some(n) = o.standard.pool_max_idle_per_host {
             b = b.pool_max_idle_per_host(n);
         }
         if o.http2_prior_knowledge {
             b = b.http2_prior_knowledge();
+        } else if o.standard.http2 == Some(false) {
+            b = b.http1_only();
         }
         let client = b.build().map_err(|e| {
             invalid(redact_userinfo(&format!(
@@ -142,11 +203,10 @@ impl Transport for ReqwestTransport {
     }
 
     fn new(options: serde_json::Value) -> Result<Self, Error> {
-        let o: Options = serde_json::from_value(options).map_err(|e| {
-            invalid(format!(
-                "invalid [transport.options] for the reqwest plugin: {e}"
-            ))
-        })?;
+        let o = Options::parse(options)?;
+        for w in &o.warnings {
+            warn("reqwest", w);
+        }
         Self::with_options(o)
     }
 

@@ -108,6 +108,10 @@ const PLUGIN_API: &[(&str, &str)] = &[
         include_str!("../../../../plugin-api/src/module.rs"),
     ),
     (
+        "src/options.rs",
+        include_str!("../../../../plugin-api/src/options.rs"),
+    ),
+    (
         "src/services.rs",
         include_str!("../../../../plugin-api/src/services.rs"),
     ),
