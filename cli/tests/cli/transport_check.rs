@@ -189,14 +189,8 @@ fn the_hosted_plugin_we_ship_passes_every_case() {
         let passed = lines(&text, "pass")
             .iter()
             .any(|l| l.split_whitespace().nth(1) == Some(case.name));
-        // Until the options vocabulary (issue 20, part 7) reaches the hyper plugin, it refuses
-        // `ca_cert_file`, and https-success says so; nothing else may fail.
-        let waits_for_ca_option = case.name == "https-success"
-            && lines(&text, "FAIL")
-                .iter()
-                .any(|l| l.contains("https-success") && l.contains("unknown field `ca_cert_file`"));
         assert!(
-            passed || waits_for_ca_option,
+            passed,
             "{} did not pass:\n{text}\n{}",
             case.name,
             stderr(&out)
