@@ -24,7 +24,15 @@ use hyper::body::{Body as _, Frame, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
+use serde_json::Value;
 use tokio_rustls::TlsConnector;
+
+/// The options this transport takes (the config's `[transport.options]`).
+const OPTIONS: [&str; 3] = [
+    "ca_cert_file",
+    "connect_timeout_ms",
+    "pool_max_idle_per_host",
+];
 
 type HyperBody = UnsyncBoxBody<bytes::Bytes, Error>;
 /// One HTTP/1.1 connection: hyper's handle to send a request on it.
@@ -52,35 +60,22 @@ impl HostedTransport for HostedHyper {
     }
 
     fn new(options: serde_json::Value, host: Host) -> Result<Self, Error> {
-        let known = [
-            "ca_cert_file",
-            "connect_timeout_ms",
+        check_options(&options, &OPTIONS)?; // refuse unknown options, by name
+        let ca_cert_file = option(&options, "ca_cert_file", Value::as_str, "a file's path")?;
+        let connect_ms = option(&options, "connect_timeout_ms", Value::as_u64, "a number")?;
+        let max_idle = option(
+            &options,
             "pool_max_idle_per_host",
-        ];
-        check_options(&options, &known)?; // refuse unknown options, by name
-        let number = |name: &str| match options.get(name) {
-            None | Some(serde_json::Value::Null) => Ok(None),
-            Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-                invalid(format!(
-                    "option `{name}` takes a whole number of at least 0, not {v}"
-                ))
-            }),
-        };
-        let ca_cert_file =
-            match options.get("ca_cert_file") {
-                None | Some(serde_json::Value::Null) => None,
-                Some(v) => Some(v.as_str().ok_or_else(|| {
-                    invalid(format!("option `ca_cert_file` takes a path, not {v}"))
-                })?),
-            };
-        let max_idle = number("pool_max_idle_per_host")?.map_or(usize::MAX, |n| n as usize);
+            Value::as_u64,
+            "a number",
+        )?;
         Ok(HostedHyper {
             tls: tls(ca_cert_file)?,
             pool: Arc::new(Pool {
                 idle: Mutex::default(),
-                max_idle,
+                max_idle: max_idle.map_or(usize::MAX, |n| n as usize),
             }),
-            connect_timeout: number("connect_timeout_ms")?.map(Duration::from_millis),
+            connect_timeout: connect_ms.map(Duration::from_millis),
             host,
         })
     }
@@ -102,16 +97,7 @@ impl HostedTransport for HostedHyper {
         // `r.timeout` bounds connecting, sending and the head (`None`: forever); the host
         // bounds the body. Timers come from the host: there is no tokio timer here.
         let exchange = self.exchange(origin, req);
-        match within(&self.host, r.timeout, exchange).await {
-            Some(result) => result,
-            None => Err(Error::new(
-                ErrorKind::TIMEOUT,
-                format!(
-                    "no response head within {:?}",
-                    r.timeout.unwrap_or_default()
-                ),
-            )),
-        }
+        within(&self.host, r.timeout, ErrorKind::TIMEOUT, exchange).await
     }
 
     /// Called by the host when it drops the client (no call in flight then): the idle
@@ -167,15 +153,13 @@ impl HostedHyper {
                 .map_err(|e| classify(&e))?;
             Ok(Box::new(tls) as Box<dyn Io>)
         };
-        let io = within(&self.host, self.connect_timeout, connecting)
-            .await
-            .unwrap_or_else(|| {
-                let limit = self.connect_timeout.unwrap_or_default();
-                Err(Error::new(
-                    ErrorKind::CONNECT,
-                    format!("no connection to {name}:{port} within {limit:?}"),
-                ))
-            })?;
+        let io = within(
+            &self.host,
+            self.connect_timeout,
+            ErrorKind::CONNECT,
+            connecting,
+        )
+        .await?;
         let (conn, io_task) = http1::handshake(TokioIo::new(io))
             .await
             .map_err(|e| classify(&e))?;
@@ -310,20 +294,23 @@ impl Stream for PooledBody {
     }
 }
 
-/// `work`'s output, or `None` when `limit` passes first; `None` for a limit waits forever. The
+/// `work`'s result, or an error of `kind` when `limit` passes first (no limit: it waits). The
 /// timer is the host's (`Host::sleep`): tokio's would panic, as no tokio runtime runs here.
 async fn within<T>(
     host: &Host,
     limit: Option<Duration>,
-    work: impl Future<Output = T>,
-) -> Option<T> {
+    kind: ErrorKind,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
     let Some(limit) = limit else {
-        return Some(work.await);
+        return work.await;
     };
     let (mut work, mut timer) = (pin!(work), host.sleep(limit));
     poll_fn(|cx| match work.as_mut().poll(cx) {
-        Poll::Ready(output) => Poll::Ready(Some(output)),
-        Poll::Pending => Pin::new(&mut timer).poll(cx).map(|()| None),
+        Poll::Pending => Pin::new(&mut timer)
+            .poll(cx)
+            .map(|()| Err(Error::new(kind, format!("timed out after {limit:?}")))),
+        done => done,
     })
     .await
 }
@@ -357,6 +344,21 @@ fn tls(ca_cert_file: Option<&str>) -> Result<TlsConnector, Error> {
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()]; // this client speaks HTTP/1.1 only
     Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// An option's value: `None` when absent (or null), an error naming it when `read` refuses it.
+fn option<'a, T>(
+    options: &'a Value,
+    name: &str,
+    read: impl Fn(&'a Value) -> Option<T>,
+    takes: &str,
+) -> Result<Option<T>, Error> {
+    match options.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => read(v)
+            .map(Some)
+            .ok_or_else(|| invalid(format!("option `{name}` takes {takes}, not {v}"))),
+    }
 }
 
 fn invalid(message: String) -> Error {
