@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the transport plugins that live outside the root workspace, each from its own folder
 # with its own Cargo.lock, as a third party would, and runs `apify-host transport check` on
-# each: the two guide examples, the libcurl plugin, and a project fresh from
-# `apify-host transport new`. Any failing case fails this script.
+# each: the three guide examples (blocking, async, hosted), the libcurl plugin, and a project
+# fresh from `apify-host transport new` of each kind. Any failing case fails this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -27,9 +27,12 @@ echo "==> plugin-api: cargo package --list (it must package on its own)"
 
 check examples/transport-blocking libtransport_blocking_example.so
 check examples/transport-async libtransport_async_example.so
+check examples/transport-hosted libtransport_hosted_example.so
 check plugins/curl libapify_transport_curl.so '{"http2": true}'
 
 template=$(mktemp -d)
 trap 'rm -rf "$template"' EXIT
-"$host" transport new demo-transport --dir "$template"
-check "$template/demo-transport" libdemo_transport.so
+for kind in blocking async hosted; do
+    "$host" transport new "demo-$kind" --kind "$kind" --dir "$template"
+    check "$template/demo-$kind" "libdemo_$kind.so"
+done

@@ -57,9 +57,12 @@ use crate::types::{Error, Metadata, Request, Response};
 /// [`HostTcp`] with `tokio_rustls`, which needs only the I/O traits. hyper's low-level
 /// `client::conn` adds no `Host` header and sends the URI as given: set `Host` from the URL
 /// and send the origin form (path and query), or use hyper-util's pooled `Client` with a
-/// connector over [`Host::connect`]. There is no `apify-host transport new` template for this
-/// kind: start from `--kind async`. [`crate::Capabilities::HOSTED`] is the macro's to set: it is
-/// ignored in any other plugin's metadata.
+/// connector over [`Host::connect`]. `Host` is the URL's authority: the host, `:port` only
+/// when it is not the scheme's default (80, 443), an IPv6 literal in brackets (`[::1]:8080`),
+/// never the userinfo. `apify-host transport new NAME --kind hosted` writes a complete
+/// example: hyper's `client::conn` with a keep-alive pool of its own and tokio-rustls.
+/// [`crate::Capabilities::HOSTED`] is the macro's to set: it is ignored in any other plugin's
+/// metadata.
 pub trait HostedTransport: Send + Sync + Sized + 'static {
     /// Who this transport is. Called without creating a client. ([`Capabilities::HOSTED`] is
     /// added by the glue.)
@@ -78,12 +81,22 @@ pub trait HostedTransport: Send + Sync + Sized + 'static {
         serde_json::json!({})
     }
 
-    /// Releases pooled connections. The default does nothing.
+    /// Releases pooled connections. The host calls it once, when it drops the client (a config
+    /// reload or swap, the end of the program) and after the last call and response body that
+    /// use the client are gone, on a thread of its own, and waits at most 5 s for it. Drop
+    /// the idle connections there: their tasks then end. The default does nothing.
     fn close(&self) {}
 }
 
 /// The services a [`HostedTransport`] runs on: the host's (or, in a host older than 1.3, a
-/// runtime the glue starts for the plugin). Cheap to clone.
+/// runtime the glue starts for the plugin). Cheap to clone, `Send` and `Sync`.
+///
+/// `Host` is **not `Unpin`** (it holds a stable-ABI trait object that does not promise it), so
+/// neither is a struct that holds one: a hand-written `Future`, `Stream` or I/O type whose poll
+/// state holds a `Host` cannot use `Pin::new(&mut self)` or `Pin::get_mut`. Keep the `Host` in
+/// the transport (or behind an `Arc`), or pin the state (`Box::pin`, `std::pin::pin!`).
+/// [`HostTcp`] and [`HostSleep`] are `Unpin`; the future of [`Host::connect`] is not, so pin
+/// it to race it against a timer.
 #[derive(Clone)]
 pub struct Host {
     services: HostRuntimeBox,
@@ -92,6 +105,10 @@ pub struct Host {
 impl Host {
     /// Resolves `host` and opens a TCP connection to `host:port` (`TCP_NODELAY` set). A
     /// failure is an [`crate::ErrorKind::CONNECT`] error that names the address.
+    ///
+    /// `host` is a name or an IP address as a resolver takes it: an IPv6 literal **without**
+    /// brackets (`::1`, while a URL and the `Host` header write `[::1]`; `http::Uri::host`
+    /// gives it bracketed).
     pub fn connect(
         &self,
         host: &str,
@@ -106,7 +123,14 @@ impl Host {
         }
     }
 
-    /// Runs `task` to its end in the background (a connection's task).
+    /// Runs `task` to its end in the background (a connection's task), on the host's executor.
+    ///
+    /// The host never aborts it: it lives until it ends or the host's runtime shuts down (the
+    /// program's end). The plugin is never unloaded, so a task cannot outlive its code, but a
+    /// task that never ends is a leak that outlives the client: end it with its connection
+    /// (hyper's connection task does, once the server closes it or its `SendRequest` and
+    /// response body are dropped). In a host older than 1.3 it runs on the plugin's own
+    /// runtime, which is shut down, with its tasks, when the client is dropped.
     pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         self.services.spawn(task.into_ffi());
     }
@@ -118,7 +142,8 @@ impl Host {
     }
 }
 
-/// A timer from [`Host::sleep`].
+/// A timer from [`Host::sleep`]. `Send` and `Unpin`, but not `Sync`: hyper's `rt::Timer`
+/// wants `Sync` sleeps, so wrap it in a `Mutex` there (as our hyper plugin does).
 pub struct HostSleep(FfiFuture<()>);
 
 impl Future for HostSleep {

@@ -35,7 +35,9 @@
 //! | [`BlockingTransport`] | `export_plugin!(blocking T)` | a blocking library (ureq, libcurl easy): the glue owns the threads, the chunking, the head deadline and cancellation |
 //!
 //! Each has the same three parts: `metadata()` (who you are, without building a client),
-//! `new(options)` (a client from the JSON object of the config's `[transport.options]` table),
+//! `new` (a client from the JSON object of the config's `[transport.options]` table:
+//! `new(options)` for [`Transport`] and [`BlockingTransport`], `new(options, host)` for
+//! [`HostedTransport`], which also gets the [`Host`] services it must do all its I/O through),
 //! and `call(request)` (one exchange).
 //!
 //! # What a transport receives
@@ -170,7 +172,8 @@
 //!   `tokio::spawn` and timers work. The host polls large response bodies in place, with
 //!   that runtime entered.
 //! - [`HostedTransport`]: no tokio runtime is running; use [`Host`] for sockets
-//!   ([`HostTcp`]), tasks and timers ([`HostSleep`]).
+//!   ([`HostTcp`]), tasks and timers ([`HostSleep`]). `call` and the tasks it spawns are
+//!   polled on the host's threads: never block in them.
 //! - [`BlockingTransport`]: `call` and the body's `read` run on a blocking thread, at most
 //!   [`MAX_BLOCKING_EXCHANGES`] at once. Set your library's read timeout (one hour is always
 //!   safe, see [`BlockingTransport::new`]): a read blocked in the library can only end by

@@ -101,13 +101,15 @@ pub enum TransportCommand {
         folder is never overwritten.\n\n\
         Examples:\n  apify-host transport new my-transport\n  \
         apify-host transport new my-transport --kind async --dir ~/src\n  \
+        apify-host transport new my-transport --kind hosted\n  \
         cd my-transport && cargo build --release && \
         apify-host transport check target/release/libmy_transport.so"
     )]
     New {
         /// The crate's name (letters, digits, `-`, `_`); also the folder's.
         name: String,
-        /// `blocking` (a BlockingTransport on ureq) or `async` (a Transport on tokio).
+        /// `blocking` (a BlockingTransport on ureq), `async` (a Transport on tokio) or `hosted`
+        /// (a HostedTransport on hyper, on the host's threads).
         #[arg(long, value_enum, default_value_t = TemplateKind::Blocking)]
         kind: TemplateKind,
         /// The folder to create the project in.

@@ -21,6 +21,9 @@ pub enum TemplateKind {
     Blocking,
     /// An async `Transport` on hyper-util (the plugin's own tokio runtime).
     Async,
+    /// A `HostedTransport` on hyper's `client::conn` with a keep-alive pool and tokio-rustls
+    /// (the host's sockets, tasks and timers; no runtime of its own).
+    Hosted,
 }
 
 /// One of the example projects, as files embedded at build time.
@@ -31,6 +34,10 @@ struct Template {
     metadata_name: &'static str,
     /// The `description` in its Cargo.toml.
     description: &'static str,
+    /// The `description` its `Metadata` gives.
+    metadata_description: &'static str,
+    /// What it is, for the new project's descriptions and README.
+    what: &'static str,
     cargo_toml: &'static str,
     lib_rs: &'static str,
 }
@@ -39,6 +46,8 @@ const BLOCKING: Template = Template {
     package: "transport-blocking-example",
     metadata_name: "ureq-example",
     description: "The smallest blocking transport plugin: a BlockingTransport on ureq 3",
+    metadata_description: "example blocking transport on ureq 3",
+    what: "a `BlockingTransport` on ureq",
     cargo_toml: include_str!("../../../../examples/transport-blocking/Cargo.toml"),
     lib_rs: include_str!("../../../../examples/transport-blocking/src/lib.rs"),
 };
@@ -48,9 +57,33 @@ const ASYNC: Template = Template {
     metadata_name: "hyper-example",
     description:
         "The smallest async transport plugin: a Transport on hyper-util's client with rustls",
+    metadata_description: "example async transport on hyper-util with rustls",
+    what: "an async `Transport` on hyper-util",
     cargo_toml: include_str!("../../../../examples/transport-async/Cargo.toml"),
     lib_rs: include_str!("../../../../examples/transport-async/src/lib.rs"),
 };
+
+const HOSTED: Template = Template {
+    package: "transport-hosted-example",
+    metadata_name: "hyper-hosted-example",
+    description: "The smallest hosted transport plugin: a HostedTransport on hyper's \
+                  client::conn with a keep-alive pool and tokio-rustls",
+    metadata_description: "example hosted transport on hyper's client::conn with tokio-rustls",
+    what: "a `HostedTransport` on hyper's `client::conn` with a keep-alive pool and \
+           tokio-rustls, on the host's threads",
+    cargo_toml: include_str!("../../../../examples/transport-hosted/Cargo.toml"),
+    lib_rs: include_str!("../../../../examples/transport-hosted/src/lib.rs"),
+};
+
+impl TemplateKind {
+    fn template(self) -> &'static Template {
+        match self {
+            TemplateKind::Blocking => &BLOCKING,
+            TemplateKind::Async => &ASYNC,
+            TemplateKind::Hosted => &HOSTED,
+        }
+    }
+}
 
 /// The `apify-plugin-api` crate, file by file (what `cargo package --list` names, less the
 /// files cargo generates). A test holds this list to the crate's folder.
@@ -138,11 +171,10 @@ pub fn write_project(parent: &Path, name: &str, kind: TemplateKind) -> Result<Pa
             dir.display()
         )));
     }
-    let t = match kind {
-        TemplateKind::Blocking => &BLOCKING,
-        TemplateKind::Async => &ASYNC,
-    };
+    let t = kind.template();
     let lib_name = name.replace('-', "_");
+    // The template's descriptions name the example: the new project's name its own plugin.
+    let description = format!("{name}: {}", t.what.replace('`', ""));
     let mut files: Vec<(PathBuf, String)> = vec![
         (
             "Cargo.toml".into(),
@@ -155,19 +187,23 @@ pub fn write_project(parent: &Path, name: &str, kind: TemplateKind) -> Result<Pa
                     "path = \"../../plugin-api\"",
                     &format!("path = \"{VENDOR}\""),
                 )
-                .replace(t.description, "An HTTP transport plugin for apify-host"),
+                .replace(t.description, &description),
         ),
         (
             "src/lib.rs".into(),
             t.lib_rs
                 .replace(&format!("\"{}\"", t.metadata_name), &format!("\"{name}\""))
                 .replace(
+                    &format!("\"{}\"", t.metadata_description),
+                    &format!("{description:?}"),
+                )
+                .replace(
                     &format!("lib{}.so", t.package.replace('-', "_")),
                     &format!("lib{lib_name}.so"),
                 ),
         ),
         (".gitignore".into(), "/target\n".into()),
-        ("README.md".into(), readme(name, &lib_name, kind)),
+        ("README.md".into(), readme(name, &lib_name, t.what)),
     ];
     for (path, text) in PLUGIN_API {
         files.push((Path::new(VENDOR).join(path), (*text).to_string()));
@@ -201,11 +237,7 @@ fn check_name(name: &str) -> Result<(), CliError> {
     }
 }
 
-fn readme(name: &str, lib_name: &str, kind: TemplateKind) -> String {
-    let what = match kind {
-        TemplateKind::Blocking => "a `BlockingTransport` on ureq",
-        TemplateKind::Async => "an async `Transport` on hyper-util",
-    };
+fn readme(name: &str, lib_name: &str, what: &str) -> String {
     format!(
         "# {name}\n\n\
          An HTTP transport plugin for `apify-host`: {what}.\n\n\
@@ -254,6 +286,42 @@ mod tests {
             embedded, on_disk,
             "update PLUGIN_API in cli/src/transport_new.rs"
         );
+    }
+
+    /// Every kind's project takes the new name everywhere the example names itself: package,
+    /// library file, `Metadata` name, and both descriptions (the Cargo.toml's and the
+    /// `Metadata`'s). A template whose example changed under it fails here, not in a project.
+    #[test]
+    fn every_kind_is_renamed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        for kind in TemplateKind::value_variants() {
+            let t = kind.template();
+            assert!(
+                t.cargo_toml.contains(t.description),
+                "{kind:?}: description"
+            );
+            let name = format!("my-{kind:?}").to_lowercase();
+            let made = write_project(dir.path(), &name, *kind).unwrap();
+            let toml = fs::read_to_string(made.join("Cargo.toml")).unwrap();
+            let lib = fs::read_to_string(made.join("src/lib.rs")).unwrap();
+            let described = format!("description = \"{name}: ");
+            assert!(toml.contains(&described), "{kind:?}: {toml}");
+            assert!(
+                lib.contains(&format!("description: \"{name}: ")),
+                "{kind:?}"
+            );
+            assert!(lib.contains(&format!("name: \"{name}\"")), "{kind:?}");
+            let lib_file = format!("lib{}.so", name.replace('-', "_"));
+            assert!(lib.contains(&lib_file), "{kind:?}: the build's output");
+            for old in [
+                t.package,
+                t.metadata_name,
+                t.description,
+                t.metadata_description,
+            ] {
+                assert!(!toml.contains(old) && !lib.contains(old), "{kind:?}: {old}");
+            }
+        }
     }
 
     #[test]
