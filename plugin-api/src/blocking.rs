@@ -334,7 +334,15 @@ impl<T: BlockingTransport> Blocking<T> {
                     match small_body_len(is_head, &head) {
                         Some(len) => {
                             let whole = read_small(&mut reader, len);
+                            let complete = whole.as_ref().is_ok_and(|b| b.len() == len);
                             drop(head_tx.send(Ok((head, Some(whole)))));
+                            if complete {
+                                // One more read, after the host has the answer, lets the
+                                // library see the body's end: a library that pools
+                                // connections (ureq) keeps this one only once it has.
+                                let _ =
+                                    catch_unwind(AssertUnwindSafe(|| reader.read(&mut [0u8; 1])));
+                            }
                         }
                         None => {
                             if head_tx.send(Ok((head, None))).is_ok() {

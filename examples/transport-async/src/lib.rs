@@ -4,7 +4,7 @@
 //! Build with `cargo build --release`; point the host's `[transport] plugin` at
 //! `target/release/libtransport_async_example.so`.
 
-use std::{fmt::Display, time::Duration};
+use std::{fmt::Display, sync::Arc, time::Duration};
 
 use apify_plugin_api::*; // the plugin API: Transport, Request, Response, Error, ErrorKind...
 use futures_util::TryStreamExt;
@@ -13,6 +13,10 @@ use hyper::body::Frame;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use rustls::{
+    crypto::ring,
+    pki_types::{pem::PemObject, CertificateDer},
+};
 
 type HyperBody = UnsyncBoxBody<bytes::Bytes, Error>;
 
@@ -29,9 +33,33 @@ impl Transport for HyperTransport {
     }
 
     fn new(options: serde_json::Value) -> Result<Self, Error> {
-        check_options(&options, &[])?; // no options: refuse any, by name
-        let roots = HttpsConnectorBuilder::new().with_webpki_roots(); // Mozilla's, bundled
-        let https = roots.https_or_http().enable_http1().build();
+        // The standard options this transport takes (the others are refused, by name).
+        let options = options::parse_options(options, &[])?;
+        options.check_own_options("hyper-example", &[])?;
+        for name in options.standard.set_names() {
+            if name != "ca_cert_file" {
+                options.refuse(name, "this example takes only ca_cert_file")?;
+            }
+        }
+        // Mozilla's roots (bundled), and those of `ca_cert_file`, for a private CA.
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        if let Some(pem) = options.standard.read_ca_cert_file()? {
+            let bad = |e: &dyn Display| {
+                fail(ErrorKind::INVALID_REQUEST)(format!("option `ca_cert_file`: {e}"))
+            };
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(fail(ErrorKind::TLS))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tls = HttpsConnectorBuilder::new().with_tls_config(tls);
+        let https = tls.https_or_http().enable_http1().build();
         // hyper follows no redirect, decodes nothing and adds no header but Host and framing.
         Ok(Self(Client::builder(TokioExecutor::new()).build(https)))
     }

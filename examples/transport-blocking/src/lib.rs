@@ -9,6 +9,7 @@ use std::{io::Read, time::Duration};
 
 use apify_plugin_api::http::{header, Method, Request};
 use apify_plugin_api::*; // the plugin API: BlockingTransport, Error, ErrorKind, Metadata...
+use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
 use ureq::{Agent, SendBody};
 
 type Result<T> = std::result::Result<T, Error>;
@@ -26,8 +27,37 @@ impl BlockingTransport for UreqTransport {
     }
 
     fn new(options: serde_json::Value) -> Result<Self> {
-        check_options(&options, &[])?; // no options: refuse any, by name
+        // The standard options this transport takes (the others are refused, by name).
+        let options = options::parse_options(options, &[])?;
+        options.check_own_options("ureq-example", &[])?;
+        for name in options.standard.set_names() {
+            if name != "ca_cert_file" {
+                options.refuse(name, "this example takes only ca_cert_file")?;
+            }
+        }
+        // ureq trusts either Mozilla's roots (bundled) or a list of its own: with
+        // `ca_cert_file`, that file's certificates are the roots (as with curl's CA bundle).
+        let mut tls = TlsConfig::builder();
+        if let Some(pem) = options.standard.read_ca_cert_file()? {
+            let bad = |e: &dyn std::fmt::Display| {
+                Error::new(
+                    ErrorKind::INVALID_REQUEST,
+                    format!("option `ca_cert_file`: {e}"),
+                )
+            };
+            let mut certs = Vec::new();
+            for item in parse_pem(&pem) {
+                if let PemItem::Certificate(cert) = item.map_err(|e| bad(&e))? {
+                    certs.push(cert);
+                }
+            }
+            if certs.is_empty() {
+                return Err(bad(&"it holds no PEM certificate"));
+            }
+            tls = tls.root_certs(RootCerts::new_with_certs(&certs));
+        }
         let config = Agent::config_builder()
+            .tls_config(tls.build())
             .max_redirects(0) // a 3xx is the response (rule 1)
             .http_status_as_error(false) // 4xx/5xx are responses (rule 2)
             .user_agent("") // "" = no header of ureq's own (rule 3); no `Accept-Encoding`
