@@ -2,7 +2,7 @@
 //! what `https-success` calls through.
 
 use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
+    net::{Ipv4Addr, SocketAddr},
     path::PathBuf,
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -10,11 +10,6 @@ use std::{
     },
 };
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
-};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A TLS server on `127.0.0.1` that forwards each connection's plain bytes to `backend`, and
@@ -32,39 +27,10 @@ impl TlsFront {
     /// speaks nothing else.
     pub(crate) async fn start(backend: SocketAddr) -> Result<TlsFront, String> {
         let err = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
-        let ca_key = KeyPair::generate().map_err(|e| err("a CA key", &e))?;
-        let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(|e| err("a CA", &e))?;
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "apify-host transport check CA");
-        ca.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = ca.self_signed(&ca_key).map_err(|e| err("a CA", &e))?;
-        let key = KeyPair::generate().map_err(|e| err("a server key", &e))?;
-        let mut leaf = CertificateParams::new(vec!["localhost".to_string()])
-            .map_err(|e| err("a server certificate", &e))?;
-        leaf.subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        leaf.distinguished_name
-            .push(DnType::CommonName, "127.0.0.1");
-        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let cert = leaf
-            .signed_by(&key, &ca_cert, &ca_key)
-            .map_err(|e| err("a server certificate", &e))?;
-
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| err("the TLS server", &e))?
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.der().clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .map_err(|e| err("the TLS server", &e))?;
+        let testkit::tls::TestCa {
+            ca_pem,
+            server_config: mut config,
+        } = testkit::tls::TestCa::new("apify-host transport check CA")?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
 
@@ -74,7 +40,7 @@ impl TlsFront {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::write(&ca_file, ca_cert.pem())
+        std::fs::write(&ca_file, ca_pem)
             .map_err(|e| err(&format!("writing {}", ca_file.display()), &e))?;
 
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))

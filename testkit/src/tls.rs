@@ -11,13 +11,70 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
 };
 use tokio_rustls::TlsAcceptor;
+
+/// A CA made for the run, and a server configuration with a certificate it signed for
+/// `localhost` and `127.0.0.1` (rustls on ring, as the host's), ALPN not set.
+pub struct TestCa {
+    /// The CA certificate, PEM: what a client must trust.
+    pub ca_pem: String,
+    /// A TLS server configuration with the signed certificate.
+    pub server_config: rustls::ServerConfig,
+}
+
+impl TestCa {
+    /// Makes the CA (named `common_name`) and the server certificate; `Err` says which step
+    /// failed.
+    pub fn new(common_name: &str) -> Result<TestCa, String> {
+        let err = |what: &str, e: &dyn std::fmt::Display| format!("{what}: {e}");
+        let ca_key = KeyPair::generate().map_err(|e| err("a CA key", &e))?;
+        let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(|e| err("a CA", &e))?;
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, common_name);
+        ca.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_cert = ca.self_signed(&ca_key).map_err(|e| err("a CA", &e))?;
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().map_err(|e| err("a server key", &e))?;
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .map_err(|e| err("a server certificate", &e))?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = params
+            .signed_by(&key, &issuer)
+            .map_err(|e| err("a server certificate", &e))?;
+        let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err("the TLS server", &e))?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .map_err(|e| err("the TLS server", &e))?;
+        Ok(TestCa {
+            ca_pem: ca_cert.pem(),
+            server_config,
+        })
+    }
+}
 
 /// The running server; stops when dropped.
 pub struct TlsServer {
@@ -37,38 +94,10 @@ impl TlsServer {
     /// Makes a CA and a certificate for `localhost` and `127.0.0.1` signed by it, and serves
     /// HTTPS on `127.0.0.1` with it.
     pub async fn start() -> TlsServer {
-        let ca_key = KeyPair::generate().expect("CA key");
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "testkit test CA");
-        ca.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
-        let issuer = Issuer::new(ca, ca_key);
-        let key = KeyPair::generate().expect("server key");
-        let mut params =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .expect("server params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "localhost");
-        let cert = params.signed_by(&key, &issuer).expect("server certificate");
-
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(cert.der().to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )
-        .expect("server TLS config");
+        let TestCa {
+            ca_pem,
+            server_config: config,
+        } = TestCa::new("testkit test CA").expect("a test CA and its server certificate");
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
@@ -89,7 +118,7 @@ impl TlsServer {
         });
         TlsServer {
             addr,
-            ca_pem: ca_cert.pem(),
+            ca_pem,
             log,
             task,
         }
