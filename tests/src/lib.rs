@@ -87,6 +87,16 @@ fn fill_noise(state: &mut u64, buf: &mut [u8]) {
     }
 }
 
+/// Writes a config file as a deployment would: whole, to a temporary file that is then renamed
+/// (a reload never reads half a file), readable by its owner only (it holds the token).
+pub fn install_config(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 /// `n` bytes that do not compress, reproducibly.
 pub fn noise(n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];

@@ -36,15 +36,11 @@ fn mapped_plugins() -> usize {
 }
 
 fn write_config(path: &std::path::Path, url: &str, plugin: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
     let text = format!(
         "api_url = \"{url}\"\ntoken = \"{TOKEN}\"\n[transport]\nplugin = \"{}\"\n",
         plugin.display()
     );
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
+    apify_tests::install_config(path, &text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

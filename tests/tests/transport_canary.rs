@@ -51,7 +51,6 @@ fn by_role(stats: &[TransportStatistics], role: TransportRole) -> Vec<&Transport
 /// A config file at `path`: the local API at `url`, the built-in transport or `primary`,
 /// and a `[transport.canary]` table when `canary` is given (its body, after the header).
 fn write_config(path: &Path, url: &str, primary: Option<&Path>, canary: Option<&str>) {
-    use std::os::unix::fs::PermissionsExt;
     let mut text = format!("api_url = \"{url}\"\ntoken = \"{TOKEN}\"\n[transport]\n");
     if let Some(p) = primary {
         text.push_str(&format!("plugin = \"{}\"\n", p.display()));
@@ -59,10 +58,7 @@ fn write_config(path: &Path, url: &str, primary: Option<&Path>, canary: Option<&
     if let Some(c) = canary {
         text.push_str(&format!("[transport.canary]\n{c}\n"));
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
+    apify_tests::install_config(path, &text);
 }
 
 async fn dataset(client: &ApifyClient, name: &str) -> String {

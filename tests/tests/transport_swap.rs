@@ -278,7 +278,6 @@ fn write_config(
     url: &str,
     plugin: Option<(&std::path::Path, Option<&str>)>,
 ) {
-    use std::os::unix::fs::PermissionsExt;
     let mut text = format!("api_url = \"{url}\"\ntoken = \"{TOKEN}\"\n");
     if let Some((plugin, pin)) = plugin {
         text.push_str(&format!("[transport]\nplugin = \"{}\"\n", plugin.display()));
@@ -286,11 +285,7 @@ fn write_config(
             text.push_str(&format!("sha256 = \"{pin}\"\n"));
         }
     }
-    // Written whole, then renamed: a reload never reads half a file.
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
+    apify_tests::install_config(path, &text);
 }
 
 /// Copies `from` to `to` through a temporary file and a rename, as a deployment would.
