@@ -3,20 +3,30 @@
 //! `CONNECT host:port` tunnels for `https://` ones, logs what it was asked, and can require
 //! `Proxy-Authorization: Basic` credentials (answering `407` without them).
 //!
+//! [`ForwardProxy::start_tls`] makes it an `https://` proxy: it terminates TLS with a
+//! certificate for `localhost` and `127.0.0.1` from a CA made for the run ([`TestCa`], so only a
+//! client given [`ForwardProxy::ca_pem`] trusts it), then does the same inside. A client reaching
+//! an `https://` target through it speaks TLS to the target inside the tunnel, inside TLS to the
+//! proxy.
+//!
 //! An absolute-form request is sent on to its origin in origin form, with `Connection: close`
 //! and without the proxy's own headers, and the origin's answer is copied back: one request per
 //! client connection, which is all a test needs (the client opens a new one for the next).
 
 use std::{
     net::SocketAddr,
+    path::{Path, PathBuf},
     sync::{Arc, Mutex},
 };
 
 use base64::Engine as _;
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     net::{TcpListener, TcpStream},
 };
+use tokio_rustls::LazyConfigAcceptor;
+
+use crate::tls::TestCa;
 
 /// One request the proxy received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,11 +39,16 @@ pub struct ProxiedRequest {
     pub proxy_authorization: Option<String>,
     /// Whether the proxy let it through (credentials matched, or none were required).
     pub allowed: bool,
+    /// For a TLS proxy, the ALPN protocols the client offered in its handshake with the proxy
+    /// (empty: none); `None` for a plain proxy.
+    pub tls_alpn_offered: Option<Vec<String>>,
 }
 
 /// The running proxy; stops when dropped.
 pub struct ForwardProxy {
     addr: SocketAddr,
+    /// The CA of the proxy's certificate, for a TLS proxy.
+    ca_pem: Option<String>,
     log: Arc<Mutex<Vec<ProxiedRequest>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -47,28 +62,58 @@ impl Drop for ForwardProxy {
 impl ForwardProxy {
     /// Starts a proxy that lets every request through.
     pub async fn start() -> ForwardProxy {
-        Self::start_with(None).await
+        Self::start_with(None, None).await
     }
 
     /// Starts a proxy that requires `user:password` as `Proxy-Authorization: Basic`.
     pub async fn with_credentials(user: &str, password: &str) -> ForwardProxy {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        Self::start_with(Some(format!("Basic {token}"))).await
+        Self::start_with(Some(basic(user, password)), None).await
     }
 
-    async fn start_with(required: Option<String>) -> ForwardProxy {
+    /// Starts an `https://` proxy (TLS to the proxy, certificate from a CA made for the run)
+    /// that lets every request through.
+    pub async fn start_tls() -> ForwardProxy {
+        Self::start_with(None, Some(proxy_ca())).await
+    }
+
+    /// Starts an `https://` proxy that requires `user:password` as `Proxy-Authorization: Basic`.
+    pub async fn tls_with_credentials(user: &str, password: &str) -> ForwardProxy {
+        Self::start_with(Some(basic(user, password)), Some(proxy_ca())).await
+    }
+
+    async fn start_with(required: Option<String>, tls: Option<TestCa>) -> ForwardProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
         let log = Arc::new(Mutex::new(Vec::new()));
+        let ca_pem = tls.as_ref().map(|ca| ca.ca_pem.clone());
+        let server_config = tls.map(|ca| Arc::new(ca.server_config));
         let task = tokio::spawn({
             let log = log.clone();
             async move {
                 while let Ok((conn, _)) = listener.accept().await {
-                    tokio::spawn(serve(conn, required.clone(), log.clone()));
+                    let (required, log) = (required.clone(), log.clone());
+                    let server_config = server_config.clone();
+                    tokio::spawn(async move {
+                        match server_config {
+                            None => serve(conn, required, log, None).await,
+                            // A failed handshake (a client that does not trust the CA) logs
+                            // nothing: the proxy never saw a request.
+                            Some(config) => {
+                                if let Some((tls, alpn)) = accept_tls(conn, config).await {
+                                    serve(tls, required, log, Some(alpn)).await;
+                                }
+                            }
+                        }
+                    });
                 }
             }
         });
-        ForwardProxy { addr, log, task }
+        ForwardProxy {
+            addr,
+            ca_pem,
+            log,
+            task,
+        }
     }
 
     /// The proxy's address.
@@ -76,12 +121,32 @@ impl ForwardProxy {
         self.addr
     }
 
-    /// The proxy URL, `http://127.0.0.1:PORT`, with `user:password@` when given.
+    /// The proxy URL, `http://127.0.0.1:PORT` (`https://` for a TLS proxy), with
+    /// `user:password@` when given.
     pub fn url(&self, credentials: Option<(&str, &str)>) -> String {
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         match credentials {
-            Some((user, password)) => format!("http://{user}:{password}@{}", self.addr),
-            None => format!("http://{}", self.addr),
+            Some((user, password)) => format!("{scheme}://{user}:{password}@{}", self.addr),
+            None => format!("{scheme}://{}", self.addr),
         }
+    }
+
+    /// The CA certificate (PEM) of a TLS proxy's certificate; `None` for a plain proxy.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Writes the CA certificate of a TLS proxy to `dir/proxy-ca.pem` and answers its path.
+    /// Panics for a plain proxy.
+    pub fn write_ca(&self, dir: &Path) -> PathBuf {
+        let pem = self.ca_pem.as_ref().expect("a TLS proxy (start_tls)");
+        let path = dir.join("proxy-ca.pem");
+        std::fs::write(&path, pem).expect("write the proxy's CA file");
+        path
     }
 
     /// Every request received so far, in order.
@@ -90,8 +155,40 @@ impl ForwardProxy {
     }
 }
 
+/// `Basic base64(user:password)`.
+fn basic(user: &str, password: &str) -> String {
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {token}")
+}
+
+fn proxy_ca() -> TestCa {
+    TestCa::new("testkit proxy CA").expect("a CA and a certificate for the TLS proxy")
+}
+
+/// The TLS handshake of a TLS proxy, noting the ALPN protocols the client offered (the server
+/// selects none: it speaks HTTP/1.1).
+async fn accept_tls(
+    conn: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, Vec<String>)> {
+    let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), conn)
+        .await
+        .ok()?;
+    let alpn = start
+        .client_hello()
+        .alpn()
+        .map(|offered| {
+            offered
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let tls = start.into_stream(config).await.ok()?;
+    Some((tls, alpn))
+}
+
 /// Reads a request head (up to the blank line); answers it and what was read past it.
-async fn read_head(conn: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
+async fn read_head<S: AsyncRead + Unpin>(conn: &mut S) -> Option<(Vec<u8>, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -110,10 +207,13 @@ async fn read_head(conn: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
     }
 }
 
-async fn serve(
-    mut conn: TcpStream,
+/// Serves one client connection: plain TCP, or the TLS stream of a TLS proxy (with the ALPN
+/// protocols its client offered).
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut conn: S,
     required: Option<String>,
     log: Arc<Mutex<Vec<ProxiedRequest>>>,
+    tls_alpn_offered: Option<Vec<String>>,
 ) {
     let Some((head, rest)) = read_head(&mut conn).await else {
         return;
@@ -139,6 +239,7 @@ async fn serve(
         target: target.clone(),
         proxy_authorization: auth,
         allowed,
+        tls_alpn_offered,
     });
     if !allowed {
         let _ = conn
