@@ -3,9 +3,9 @@
 //!
 //! | option | type | means |
 //! |---|---|---|
-//! | `proxy` | string | proxy URL for every request: `http://[user:password@]host:port` (the origin's `http://` URLs are sent to it in absolute form, `https://` ones through a `CONNECT` tunnel), and `https://` or `socks5://`/`socks5h://` proxies where the library has them. Credentials in it become `Proxy-Authorization: Basic` and never appear in a message |
+//! | `proxy` | string | proxy URL for every request: `http://[user:password@]host:port` (the origin's `http://` URLs are sent to it in absolute form, `https://` ones through a `CONNECT` tunnel), and `https://` (TLS to the proxy) or `socks5://`/`socks5h://` proxies where the library has them (the built-in transport takes both). Credentials in it become `Proxy-Authorization: Basic` and never appear in a message |
 //! | `proxy_from_env` | bool, default `false` | take the proxy from the environment when `proxy` is not set (below) |
-//! | `ca_cert_file` | path | an extra PEM CA certificate (or bundle) to trust, on top of the transport's roots; it must exist |
+//! | `ca_cert_file` | path | an extra PEM CA certificate (or bundle) to trust, on top of the transport's roots; it must exist. The built-in transport trusts it for an `https://` proxy's certificate too |
 //! | `connect_timeout_ms` | integer > 0 | how long connecting may take, in milliseconds |
 //! | `pool_max_idle_per_host` | integer | idle keep-alive connections kept per host (`0`: none) |
 //! | `http2` | bool | `true`: offer HTTP/2 on `https://` connections (ALPN), `false`: HTTP/1.1 only; unset: the transport's default |
@@ -18,6 +18,9 @@
 //! - `NO_PROXY` (or `no_proxy`): comma-separated host names that go direct; a name matches
 //!   itself and its subdomains (a leading dot is allowed), `*` matches every host, and IP
 //!   addresses (with a `/bits` mask where the library supports it) match addresses.
+//!
+//! Their values are proxy URLs as `proxy` takes them (an `https://` proxy where the transport
+//! has them, the built-in one included).
 //!
 //! Without `proxy_from_env` no transport reads these variables: ops configure a transport in
 //! one place. An explicit `proxy` wins over the environment.

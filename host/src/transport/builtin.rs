@@ -11,6 +11,19 @@
 //! the target through the tunnel) or `SocksV5`; `http://` targets go to an HTTP proxy in
 //! absolute form, on a connection marked as proxied so that hyper-util writes the request line
 //! that way.
+//!
+//! An `https://` proxy is the same with TLS to the proxy underneath: the connection to an HTTP
+//! proxy is made by a second hyper-rustls connector (plain for `http://`, TLS for `https://`,
+//! verified against the same roots, `ca_cert_file` included), so an `https://` target through
+//! an `https://` proxy is TLS to the target inside a `CONNECT` tunnel inside TLS to the proxy.
+//!
+//! ```text
+//! hyper-util Client
+//!   └ HttpsConnector (TLS to an https:// target)          ← the target's certificate
+//!       └ ProxyConnector: direct, SocksV5, Tunnel (CONNECT), or absolute form
+//!           └ HttpsConnector (TLS to an https:// proxy)   ← the proxy's certificate
+//!               └ HttpConnector (TCP)
+//! ```
 
 use std::{
     error::Error as StdError,
@@ -24,7 +37,7 @@ use std::{
 use apify_hyper_common::{exchange, tls_config_with_ca, OutgoingBody};
 use apify_plugin_api::options::{check_proxy_url, parse_options, redact_proxy, StandardOptions};
 use http::{header::PROXY_AUTHORIZATION, uri::Scheme, Uri};
-use hyper_rustls::HttpsConnector;
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::{
     client::{
         legacy::{
@@ -45,7 +58,7 @@ use super::{CallFuture, HttpTransport, TransportError as Error, TransportRequest
 use crate::transport::TransportErrorKind as ErrorKind;
 
 /// The proxy schemes the built-in transport speaks to.
-const PROXY_SCHEMES: [&str; 3] = ["http", "socks5", "socks5h"];
+const PROXY_SCHEMES: [&str; 4] = ["http", "https", "socks5", "socks5h"];
 
 /// The default transport, compiled into the host.
 ///
@@ -75,7 +88,9 @@ impl BuiltinTransport {
     /// A client set up by `options`, the JSON object of `[transport.options]`: the standard
     /// transport options (`proxy`, `proxy_from_env`, `ca_cert_file`, `connect_timeout_ms`,
     /// `pool_max_idle_per_host`, `http2`; see `apify_plugin_api::options`). Any other key is
-    /// refused by name, as an [`ErrorKind::INVALID_REQUEST`] error.
+    /// refused by name, as an [`ErrorKind::INVALID_REQUEST`] error. A proxy URL (`proxy`, or
+    /// from the environment) may be `http://`, `https://` (TLS to the proxy, trusting what the
+    /// target's TLS trusts), `socks5://` or `socks5h://`.
     pub fn with_options(options: &serde_json::Value) -> Result<Self, Error> {
         let parsed = parse_options(options.clone(), &[])?;
         parsed.check_own_options("built-in", &[])?;
@@ -103,8 +118,18 @@ impl BuiltinTransport {
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         let tls = tls_config_with_ca(ca.as_deref().map(|pem| (pem, ca_path.as_str())))?;
+        // The connection to an HTTP proxy itself: TCP for an `http://` proxy, TLS for an
+        // `https://` one, trusting what the target's TLS trusts. HTTP/1.1 without ALPN: what
+        // goes to the proxy (`CONNECT`, an absolute-form request) is HTTP/1.1, and an h2
+        // negotiated with the proxy would also mark the target's connection above it as h2.
+        let to_proxy = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls.clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http.clone());
         let connector = ProxyConnector {
             http,
+            to_proxy,
             proxy: proxy.clone(),
         };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -135,14 +160,15 @@ impl HttpTransport for BuiltinTransport {
 
     fn call(&self, mut request: Request) -> CallFuture {
         let client = self.client.clone();
-        // An `http://` target through an HTTP proxy: the proxy's credentials go with the
-        // request itself (a tunnel sends them with its CONNECT instead).
+        // An `http://` target through an HTTP(S) proxy: the proxy's credentials go with the
+        // request itself (a tunnel sends them with its CONNECT instead; over TLS to an
+        // `https://` proxy, either way).
         if let Some(matcher) = &self.proxy {
             if let Ok(uri) = request.url.parse::<Uri>() {
                 if uri.scheme() == Some(&Scheme::HTTP) {
                     if let Some(auth) = matcher
                         .intercept(&uri)
-                        .filter(|i| i.uri().scheme() == Some(&Scheme::HTTP))
+                        .filter(|i| matches!(i.uri().scheme_str(), Some("http" | "https")))
                         .and_then(|i| i.basic_auth().cloned())
                     {
                         request.headers.insert(PROXY_AUTHORIZATION, auth);
@@ -165,7 +191,7 @@ fn explain_proxy_error(e: Error) -> Error {
         return Error::new(
             ErrorKind::CONNECT,
             format!(
-                "{}; the proxy wants credentials: put them in option `proxy` as \
+                "{}; the proxy wants credentials: put them in option `proxy`'s URL, as in \
                  http://user:password@host:port",
                 e.message
             ),
@@ -179,7 +205,10 @@ fn explain_proxy_error(e: Error) -> Error {
 /// matcher picks for it.
 #[derive(Clone)]
 struct ProxyConnector {
+    /// TCP to the target or to a SOCKS proxy.
     http: HttpConnector,
+    /// To an `http://` proxy over TCP, to an `https://` one over TLS.
+    to_proxy: HttpsConnector<HttpConnector>,
     proxy: Option<Arc<Matcher>>,
 }
 
@@ -196,23 +225,30 @@ impl tower_service::Service<Uri> for ProxyConnector {
 
     fn call(&mut self, dst: Uri) -> Self::Future {
         let intercept = self.proxy.as_ref().and_then(|m| m.intercept(&dst));
-        Box::pin(connect(self.http.clone(), dst, intercept))
+        Box::pin(connect(
+            self.http.clone(),
+            self.to_proxy.clone(),
+            dst,
+            intercept,
+        ))
     }
 }
 
 /// A connection to `dst`, through `proxy` if there is one. Errors name the proxy without its
-/// credentials; hyper-util reports any of them as a connect error (retried as one).
+/// credentials; hyper-util reports any of them as a connect error (retried as one, except a
+/// TLS failure with an `https://` proxy: see [`ProxyError`]).
 async fn connect(
     mut http: HttpConnector,
+    mut to_proxy: HttpsConnector<HttpConnector>,
     dst: Uri,
     proxy: Option<Intercept>,
 ) -> Result<ProxyStream, BoxError> {
     let Some(proxy) = proxy else {
-        return Ok(ProxyStream::direct(http.call(dst).await?));
+        return Ok(ProxyStream::to_target(http.call(dst).await?));
     };
+    // The matcher's URI: scheme, host and port, its credentials taken out.
     let proxy_uri = proxy.uri().clone();
-    let shown = redact_proxy(&proxy_uri.to_string());
-    let failed = |e: &(dyn StdError + 'static)| format!("the proxy {shown}: {}", chain(e));
+    let failed = |e: &(dyn StdError + 'static)| ProxyError::new(&proxy_uri, e);
     match proxy_uri.scheme_str() {
         Some(scheme @ ("socks5" | "socks5h")) => {
             let mut socks = SocksV5::new(proxy_uri.clone(), http).local_dns(scheme == "socks5");
@@ -220,43 +256,113 @@ async fn connect(
                 socks = socks.with_auth(user.to_string(), pass.to_string());
             }
             let io = socks.call(dst).await.map_err(|e| failed(&e))?;
-            Ok(ProxyStream::direct(io))
+            Ok(ProxyStream::to_target(io))
         }
-        Some("http") if dst.scheme() == Some(&Scheme::HTTPS) => {
-            let mut tunnel = Tunnel::new(proxy_uri, http);
+        // An `https://` target: a `CONNECT` tunnel on the connection to the proxy (over TLS
+        // for an `https://` proxy); the HttpsConnector above this one then does TLS to the
+        // target inside the tunnel, so the proxy only relays bytes it cannot read.
+        Some("http" | "https") if dst.scheme() == Some(&Scheme::HTTPS) => {
+            let mut tunnel = Tunnel::new(proxy_uri.clone(), to_proxy);
             if let Some(auth) = proxy.basic_auth() {
                 tunnel = tunnel.with_auth(auth.clone());
             }
             let io = tunnel.call(dst).await.map_err(|e| failed(&e))?;
-            Ok(ProxyStream::direct(io))
+            Ok(ProxyStream::to_target(io))
         }
-        Some("http") => {
-            let io = http.call(proxy_uri).await.map_err(|e| failed(&e))?;
-            Ok(ProxyStream { io, proxied: true })
+        // An `http://` target: the connection to the proxy (over TLS for an `https://` proxy)
+        // carries the request itself, in absolute form, with `Proxy-Authorization` (see
+        // `BuiltinTransport::call`); the HttpsConnector above adds no TLS for an `http://` URL.
+        Some("http" | "https") => {
+            let io = to_proxy
+                .call(proxy_uri.clone())
+                .await
+                .map_err(|e| failed(&*e))?;
+            Ok(ProxyStream::absolute_form(io))
         }
         other => Err(format!(
-            "the proxy {shown}: the built-in transport cannot use a {other:?} proxy (it takes \
+            "the proxy {}: the built-in transport cannot use a {other:?} proxy (it takes \
              {}); change the proxy URL, or use the reqwest or curl plugin",
+            redact_proxy(&proxy_uri.to_string()),
             PROXY_SCHEMES.join(", ")
         )
         .into()),
     }
 }
 
-/// An error's chain as one line, with any URL credentials masked.
-fn chain(e: &(dyn StdError + 'static)) -> String {
-    apify_plugin_api::redact_userinfo(&apify_plugin_api::error_chain(e))
+/// A failure on the way through the proxy. The message names the proxy (without credentials)
+/// and gives the cause's chain with any URL credentials masked. Of the cause only a rustls
+/// error is kept, as the source: a certificate or handshake failure with an `https://` proxy is
+/// then classified by type as a TLS error (not retried), as one with the target is.
+#[derive(Debug)]
+struct ProxyError {
+    message: String,
+    tls: Option<rustls::Error>,
 }
 
-/// A connection, marked as one to an HTTP proxy when the request must go in absolute form.
+impl ProxyError {
+    fn new(proxy: &Uri, cause: &(dyn StdError + 'static)) -> Self {
+        ProxyError {
+            message: format!(
+                "the proxy {}: {}",
+                redact_proxy(&proxy.to_string()),
+                apify_plugin_api::redact_userinfo(&apify_plugin_api::error_chain(cause))
+            ),
+            tls: find_rustls_error(cause).cloned(),
+        }
+    }
+}
+
+impl fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for ProxyError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.tls.as_ref().map(|e| e as _)
+    }
+}
+
+/// The rustls error in `e`'s chain, looking inside `io::Error`s too (whose `source()` skips the
+/// error they wrap), as `apify_plugin_api::chain_has` does.
+fn find_rustls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        cur = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => err.source(),
+        };
+    }
+    None
+}
+
+/// A connection for hyper-util: TCP, or TLS to an `https://` proxy (a tunnel through it keeps
+/// that type; the target's TLS is added above). Marked as proxied when it goes to an HTTP(S)
+/// proxy that forwards each request, so that hyper-util writes the request in absolute form.
 struct ProxyStream {
-    io: TokioIo<TcpStream>,
+    io: MaybeHttpsStream<TokioIo<TcpStream>>,
     proxied: bool,
 }
 
 impl ProxyStream {
-    fn direct(io: TokioIo<TcpStream>) -> Self {
-        ProxyStream { io, proxied: false }
+    /// A connection that leads to the target (direct, SOCKS, a tunnel): origin form.
+    fn to_target(io: impl Into<MaybeHttpsStream<TokioIo<TcpStream>>>) -> Self {
+        ProxyStream {
+            io: io.into(),
+            proxied: false,
+        }
+    }
+
+    /// A connection to a forwarding HTTP(S) proxy: absolute form.
+    fn absolute_form(io: MaybeHttpsStream<TokioIo<TcpStream>>) -> Self {
+        ProxyStream { io, proxied: true }
     }
 }
 
