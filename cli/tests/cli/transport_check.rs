@@ -198,18 +198,39 @@ fn the_hosted_plugin_we_ship_passes_every_case() {
     }
 }
 
+/// Each mistake on the wire fails its own case and no other: `same-wire-as-builtin` compares
+/// paths and queries, not the request line's form, which is `origin-form`'s.
 #[test]
-fn a_hosted_plugin_without_host_or_with_the_absolute_form_fails_by_name() {
+fn each_hosted_mistake_on_the_wire_fails_its_own_case_only() {
     let so = hosted_faulty_plugin();
-    let cases = ["--case", "host-header", "--case", "origin-form"];
-    // Without a mistake, the fixture keeps both rules.
+    let cases = [
+        "--case",
+        "host-header",
+        "--case",
+        "origin-form",
+        "--case",
+        "same-wire-as-builtin",
+    ];
+    // Without a mistake, the fixture keeps all three rules.
     let mut args = vec![so.to_str().unwrap(), "--options", "{}"];
     args.extend(cases);
     let text = ok(&check(&args));
-    assert!(text.contains("2 passed, 0 failed"), "{text}");
-    for (broken, case, says) in [
-        ("no-host", "host-header", "0 Host headers"),
-        ("absolute-form", "origin-form", "the absolute form"),
+    assert!(text.contains("3 passed, 0 failed"), "{text}");
+    for (broken, case, says, rule) in [
+        ("no-host", "host-header", "0 Host headers", "rule: RFC 9112"),
+        (
+            "absolute-form",
+            "origin-form",
+            "the absolute form",
+            "rule: RFC 9112",
+        ),
+        (
+            "decode-path",
+            "same-wire-as-builtin",
+            "the server saw `PUT /v2/key-value-stores/me~store/records/a/b None` where the \
+             built-in transport sent `PUT /v2/key-value-stores/me~store/records/a%2Fb None`",
+            "rule: through the client",
+        ),
     ] {
         let options = format!(r#"{{"break": "{broken}"}}"#);
         let mut args = vec![so.to_str().unwrap(), "--options", &options];
@@ -223,7 +244,7 @@ fn a_hosted_plugin_without_host_or_with_the_absolute_form_fails_by_name() {
             failed[0].contains(case) && failed[0].contains(says),
             "{text}"
         );
-        assert!(text.contains("rule: RFC 9112"), "{text}");
+        assert!(text.contains(rule), "{text}");
     }
 }
 
