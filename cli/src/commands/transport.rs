@@ -114,9 +114,11 @@ pub enum TransportCommand {
     #[command(
         long_about = "Write a new transport plugin project into NAME/ (or --dir/NAME): a \
         Cargo.toml of its own (crate-type cdylib, its own workspace, stripped release builds), \
-        src/lib.rs (the guide's example of that kind, renamed) and a copy of the \
-        apify-plugin-api crate under vendor/, carried by this binary: no checkout of our \
-        repository and no registry entry needed. It builds as it is to a plugin that passes \
+        src/lib.rs (the guide's example of that kind, renamed), the example's Cargo.lock (the \
+        dependency versions this release was checked with; `cargo update` when you choose) \
+        and a copy of the apify-plugin-api crate under vendor/, carried by this binary: no \
+        checkout of our repository and no registry entry needed (the first build downloads \
+        the locked dependencies). It builds as it is to a plugin that passes \
         `apify-host transport check`; then change the HTTP library to yours. An existing \
         folder is never overwritten.\n\n\
         Examples:\n  apify-host transport new my-transport\n  \
