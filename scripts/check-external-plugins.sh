@@ -12,10 +12,10 @@ host=$root/target/release/apify-host
 export CARGO_TARGET_DIR=$root/target/external
 
 check() { # DIR LIBNAME [OPTIONS]
-    local locked=--locked
-    [ -f "$1/Cargo.lock" ] || locked= # a fresh `transport new` project resolves its own
-    echo "==> $1: cargo build --release $locked, then transport check"
-    (cd "$1" && cargo build --release $locked --quiet)
+    # --locked everywhere: a fresh `transport new` project has its example's lock, renamed,
+    # and must build with it as it is.
+    echo "==> $1: cargo build --release --locked, then transport check"
+    (cd "$1" && cargo build --release --locked --quiet)
     local so=$CARGO_TARGET_DIR/release/$2
     echo "    $(stat -c %s "$so") bytes (stripped): $so"
     "$host" transport check "$so" --options "${3:-{\}}"

@@ -22,6 +22,9 @@ pub struct Context {
     pub config: Config,
     /// The output format for data on stdout.
     pub output: OutputFormat,
+    /// The format `-o` named, if it was given. The commands whose output is a report for
+    /// people (`transport inspect`, `transport check`) print text unless asked for JSON.
+    pub explicit_output: Option<OutputFormat>,
 }
 
 impl Context {
@@ -38,7 +41,11 @@ impl Context {
         } else {
             OutputFormat::Json
         });
-        Ok(Context { config, output })
+        Ok(Context {
+            config,
+            output,
+            explicit_output: global.output,
+        })
     }
 
     /// A client for calls that may go without a token (reads of storages by id, raw calls).

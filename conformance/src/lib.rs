@@ -175,7 +175,7 @@ cases! {
     pipeline_cases::timeout_kind => "pipeline-timeout":
         "through the client, a server that never answers is a timeout error after the retries",
     pipeline_cases::same_wire_as_builtin => "same-wire-as-builtin":
-        "odd record keys and ids reach the server byte-identical to the built-in transport's requests",
+        "through the client, odd record keys and ids (`a/../b`, `q?x#y`, `%`, `é`...) reach the server with the method, path and query byte-identical to the built-in transport's: never decoded, re-encoded or normalised (the request line's form is `origin-form`'s rule)",
 }
 
 /// The case named `name`.

@@ -167,7 +167,10 @@ async fn odd_workload(transport: Arc<dyn HttpTransport>, server: &TestServer) ->
     Ok(())
 }
 
-/// What the server logged, as the bytes it received: method, path, query.
+/// What the server logged of each request: its method, and its target's path and query as the
+/// bytes it received (not percent-decoded). Whether the target came in origin form or absolute
+/// form is left out on purpose: that is `origin-form`'s rule, so a transport that breaks it
+/// fails that case alone, and this one tells only of the encoding of paths and queries.
 fn wire(server: &TestServer) -> Vec<String> {
     server
         .requests()
@@ -187,7 +190,9 @@ pub(crate) async fn same_wire_as_builtin(s: Subject) -> CaseResult {
     let (expected, got) = (wire(&reference), wire(&server));
     if let Some((want, saw)) = expected.iter().zip(&got).find(|(a, b)| a != b) {
         return Err(fail(format!(
-            "the server saw `{saw}` where the built-in transport sent `{want}`"
+            "the server saw `{saw}` where the built-in transport sent `{want}` (method, path, \
+             query): send the URL's path and query as the client encoded them, without \
+             decoding, re-encoding or normalising them"
         )));
     }
     // Dot segments never left the client: 13 keys that may be sent, 6 calls each.

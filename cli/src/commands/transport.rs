@@ -2,20 +2,23 @@
 
 use std::{
     io::Write as _,
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use apify_conformance::{Outcome, Status, Subject};
-use apify_host::transport::plugin::{runs_description, thread_count};
+use apify_host::transport::plugin::{
+    runs_description, thread_count, LoadedPlugin, PluginInspectReport, PluginLoadError,
+};
 use apify_plugin_api::Capabilities;
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
+use serde_json::Value;
 
 mod new;
 
-use crate::{context::Context, error::CliError, input::InputSource};
+use crate::{context::Context, error::CliError, input::InputSource, output::OutputFormat};
 use new::TemplateKind;
 
 /// Transport commands.
@@ -38,16 +41,29 @@ pub enum TransportCommand {
     #[command(
         long_about = "Check a transport plugin file without sending any request: path \
         and permissions, the sha256 pin of the config (if any), the ABI layout and interface \
-        version, then the plugin's constructor with the config's `[transport.options]`. \
-        Prints each check and the plugin's metadata; exits with 2 if a check fails, as any \
-        command would with that plugin. The file checks run before the library is opened, but \
-        the ABI checks and the constructor run the plugin's code: do not inspect files you \
-        would not load.\n\n\
-        Example:\n  apify-host transport inspect /opt/apify/transports/libapify_transport_reqwest.so"
+        version, then the plugin's constructor with the config's `[transport.options]` (or \
+        --options). Prints each check and the plugin's metadata (name, version, plugin API, \
+        capabilities, how it runs and the threads its constructor started, sha256, \
+        diagnostics); exits with 2 if a check fails, as any command would with that plugin. \
+        The file checks run before the library is opened, but the ABI checks and the \
+        constructor run the plugin's code: do not inspect files you would not load.\n\n\
+        The report is text for people; `-o json` prints it as one JSON document instead \
+        (`-o jsonl`: on one line): `path`, `ok`, `checks` (each with `check`, `result` \
+        \"ok\" and its `detail`, or \"fail\" with `reason` and `fix`; the constructor's \
+        last), and `plugin` (`null` until the metadata is read): `path`, `name`, `version`, \
+        `description`, `api`, `capabilities`, `runs` (\"hosted\" or \"own-runtime\"; `null` \
+        without a client), `threads_started`, `sha256` and `diagnostics`.\n\n\
+        Examples:\n  apify-host transport inspect /opt/apify/transports/libapify_transport_reqwest.so\n  \
+        apify-host transport inspect ./libx.so --options '{\"http2\": true}'\n  \
+        apify-host transport inspect ./libx.so -o json | jq -r .plugin.sha256"
     )]
     Inspect {
         /// The plugin file (.so).
         path: PathBuf,
+        /// The plugin's options, as a JSON object, `@file` or `-` (default: the config's
+        /// `[transport.options]`).
+        #[arg(long, value_name = "JSON|@FILE")]
+        options: Option<InputSource>,
     },
 
     /// Run the transport conformance suite against a plugin: every rule of the contract.
@@ -65,7 +81,10 @@ pub enum TransportCommand {
         Examples:\n  apify-host transport check target/release/libmy_transport.so\n  \
         apify-host transport check ./libapify_transport_curl.so --options '{\"http2\": true}'\n  \
         apify-host transport check ./libx.so --case no-redirects --case no-added-headers\n  \
-        apify-host transport check ./libx.so --format json | jq '.cases[] | select(.result == \"fail\")'"
+        apify-host transport check ./libx.so --format json | jq '.cases[] | select(.result == \"fail\")'\n\n\
+        With --format json (or `-o json`), a plugin that cannot be loaded or refuses its \
+        options still gets its document: `error` says why (`stage` \"load\" or \
+        \"constructor\", `message`) and no case has run."
     )]
     Check {
         /// The plugin file (.so).
@@ -81,9 +100,10 @@ pub enum TransportCommand {
         /// List the cases and the rule each checks, and exit.
         #[arg(long)]
         list: bool,
-        /// `text` (a line per case) or `json` (one document at the end).
-        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
-        format: CheckFormat,
+        /// `text` (a line per case) or `json` (one document at the end) [default: text, or
+        /// json with `-o json` or `-o jsonl`].
+        #[arg(long, value_enum)]
+        format: Option<CheckFormat>,
         /// The longest one case may take, in seconds; a case past it fails. A plugin that
         /// blocks the CLI's thread is stopped 2 s later by a watchdog, which ends the check.
         #[arg(long, value_name = "SECS", default_value_t = 120.0)]
@@ -94,9 +114,11 @@ pub enum TransportCommand {
     #[command(
         long_about = "Write a new transport plugin project into NAME/ (or --dir/NAME): a \
         Cargo.toml of its own (crate-type cdylib, its own workspace, stripped release builds), \
-        src/lib.rs (the guide's example of that kind, renamed) and a copy of the \
-        apify-plugin-api crate under vendor/, carried by this binary: no checkout of our \
-        repository and no registry entry needed. It builds as it is to a plugin that passes \
+        src/lib.rs (the guide's example of that kind, renamed), the example's Cargo.lock (the \
+        dependency versions this release was checked with; `cargo update` when you choose) \
+        and a copy of the apify-plugin-api crate under vendor/, carried by this binary: no \
+        checkout of our repository and no registry entry needed (the first build downloads \
+        the locked dependencies). It builds as it is to a plugin that passes \
         `apify-host transport check`; then change the HTTP library to yours. An existing \
         folder is never overwritten.\n\n\
         Examples:\n  apify-host transport new my-transport\n  \
@@ -172,21 +194,7 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
             }
             ctx.out().object(&info, &fields)
         }
-        TransportCommand::Inspect { path } => {
-            let report = ctx.config.inspect_plugin(&path);
-            // The report is text for people whatever --output says: it has no JSON form. It
-            // quotes what the plugin said (about its options, a proxy URL with a password...).
-            ctx.out()
-                .text(&crate::logging::redact(&report.to_string()))?;
-            if report.ok() {
-                Ok(())
-            } else {
-                Err(CliError::usage(format!(
-                    "the plugin {} failed a check (see above)",
-                    path.display()
-                )))
-            }
-        }
+        TransportCommand::Inspect { path, options } => inspect(ctx, &path, options),
         TransportCommand::Check {
             path,
             options,
@@ -194,7 +202,15 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
             list,
             format,
             case_timeout,
-        } => check(ctx, path, options, cases, list, format, case_timeout).await,
+        } => {
+            // `--format` wins; else `-o` when given (as every other command reads it); else
+            // text, for people, even on a pipe (a CI log).
+            let format = format.unwrap_or(match ctx.explicit_output {
+                Some(OutputFormat::Json | OutputFormat::Jsonl) => CheckFormat::Json,
+                _ => CheckFormat::Text,
+            });
+            check(ctx, path, options, cases, list, format, case_timeout).await
+        }
         TransportCommand::New { name, kind, dir } => {
             let made = new::write_project(&dir, &name, kind)?;
             let lib = name.replace('-', "_");
@@ -211,24 +227,221 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
 /// The summary of a `transport check` run, for `--format json`.
 #[derive(Serialize, Clone)]
 struct CheckReport {
-    plugin: PluginSummary,
+    /// The plugin checked; `null` when it could not be loaded.
+    plugin: Option<PluginSummary>,
+    /// Why no case ran; `null` when the cases ran.
+    error: Option<CheckRefused>,
     cases: Vec<Outcome>,
     passed: usize,
     failed: usize,
     skipped: usize,
 }
 
+/// Why `transport check` ran no case: the plugin did not load, or refused its options.
+#[derive(Serialize, Clone)]
+struct CheckRefused {
+    /// `load` (a load check failed) or `constructor` (the plugin refused its options, or
+    /// panicked making its client).
+    stage: &'static str,
+    /// The error, as stderr shows it: the path, the reason and the fix.
+    message: String,
+}
+
+/// What a plugin says of itself and how its client runs: `transport check`'s `plugin`, and the
+/// start of `transport inspect`'s.
 #[derive(Serialize, Clone)]
 struct PluginSummary {
     path: String,
     name: String,
     version: String,
+    /// The plugin API it was built against, `major.minor`.
     api: String,
     capabilities: Vec<&'static str>,
-    /// `hosted` (on the host's lent services) or `own-runtime`.
-    runs: &'static str,
+    /// `hosted` (on the host's lent services) or `own-runtime`; `null`: no client was made.
+    runs: Option<&'static str>,
     /// Threads the process gained while the plugin's constructor ran (`null`: not known).
     threads_started: Option<usize>,
+}
+
+impl PluginSummary {
+    fn of(
+        loaded: &LoadedPlugin,
+        runs_hosted: Option<bool>,
+        threads_started: Option<usize>,
+    ) -> PluginSummary {
+        let m = &loaded.metadata;
+        PluginSummary {
+            path: loaded.path.display().to_string(),
+            name: m.name.clone(),
+            version: m.version.clone(),
+            api: format!("{}.{}", m.api_major, m.api_minor),
+            capabilities: m.capabilities.names(),
+            runs: runs_hosted.map(|hosted| if hosted { "hosted" } else { "own-runtime" }),
+            threads_started,
+        }
+    }
+}
+
+/// `transport inspect -o json`: what the text report says, as one document.
+#[derive(Serialize)]
+struct InspectReport {
+    /// The path as given.
+    path: String,
+    /// Whether every check passed and the constructor made a client.
+    ok: bool,
+    /// Each check in order, up to the first failure; the constructor's is the last.
+    checks: Vec<InspectedCheck>,
+    /// `null` when a check failed before the plugin's metadata was read.
+    plugin: Option<InspectedPlugin>,
+}
+
+#[derive(Serialize)]
+struct InspectedCheck {
+    check: &'static str,
+    /// `ok` or `fail`.
+    result: &'static str,
+    /// What was found, for a check that passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    /// Why it failed, in a sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+}
+
+impl InspectedCheck {
+    fn of(check: &'static str, result: &Result<String, PluginLoadError>) -> InspectedCheck {
+        match result {
+            Ok(detail) => InspectedCheck {
+                check,
+                result: "ok",
+                detail: Some(detail.clone()),
+                reason: None,
+                fix: None,
+            },
+            Err(e) => InspectedCheck {
+                check,
+                result: "fail",
+                detail: None,
+                reason: Some(e.reason.clone()),
+                fix: Some(e.fix.clone()),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct InspectedPlugin {
+    #[serde(flatten)]
+    summary: PluginSummary,
+    description: String,
+    sha256: String,
+    /// The plugin's `diagnostics()` (interface 1.1+), as the JSON it is; `null` when the plugin
+    /// provides none.
+    diagnostics: Value,
+}
+
+impl InspectReport {
+    fn of(report: &PluginInspectReport) -> InspectReport {
+        let mut checks: Vec<InspectedCheck> = report
+            .checks
+            .iter()
+            .map(|c| InspectedCheck::of(c.check, &c.result))
+            .collect();
+        if let Some(constructor) = &report.constructor {
+            let made = constructor
+                .as_ref()
+                .map(|()| "client created with the given options".to_string())
+                .map_err(Clone::clone);
+            checks.push(InspectedCheck::of("constructor", &made));
+        }
+        let plugin = report.plugin.as_ref().map(|p| InspectedPlugin {
+            summary: PluginSummary::of(p, report.runs_hosted, report.threads_started),
+            description: p.metadata.description.clone(),
+            sha256: p.sha256.clone(),
+            // A plugin's diagnostics should be JSON; one that is not is kept as its text.
+            diagnostics: p.metadata.diagnostics.as_deref().map_or(Value::Null, |d| {
+                serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.to_string()))
+            }),
+        });
+        InspectReport {
+            path: report.path.display().to_string(),
+            ok: report.ok(),
+            checks,
+            plugin,
+        }
+    }
+}
+
+/// Masks every secret the run knows of in each string of `value` (a plugin refusing its options
+/// may quote a proxy URL with its password). Strings one by one, not the encoded document: a
+/// secret with a quote or a backslash in it is escaped there, and would no longer match.
+fn redact_strings(value: &mut Value) {
+    match value {
+        Value::String(s) => *s = crate::logging::redact(s),
+        Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        Value::Object(fields) => fields.values_mut().for_each(redact_strings),
+        _ => {}
+    }
+}
+
+/// What to fix when the plugin refuses options given on the command line.
+const FIX_OPTIONS_FLAG: &str = "Fix the JSON given to --options";
+
+/// The plugin options: `--options` when given (a JSON object), else the config's
+/// `[transport.options]`; and whether they came from the flag.
+fn plugin_options(ctx: &Context, options: Option<InputSource>) -> Result<(Value, bool), CliError> {
+    let Some(source) = options else {
+        return Ok((ctx.config.plugin_options(), false));
+    };
+    let json = source.read_json()?;
+    if !json.value.is_object() {
+        return Err(CliError::usage(format!(
+            "the plugin options ({source}) must be a JSON object, like {{\"http2\": true}}"
+        )));
+    }
+    Ok((json.value, true))
+}
+
+/// `transport inspect`: every load check and the constructor, as text or (`-o json`) JSON.
+fn inspect(ctx: &Context, path: &Path, options: Option<InputSource>) -> Result<(), CliError> {
+    let (options, from_flag) = plugin_options(ctx, options)?;
+    let mut report = ctx.config.inspect_plugin_with_options(path, &options);
+    if let (true, Some(Err(e))) = (from_flag, report.constructor.as_mut()) {
+        e.fix = FIX_OPTIONS_FLAG.into();
+    }
+    let json = matches!(
+        ctx.explicit_output,
+        Some(OutputFormat::Json | OutputFormat::Jsonl)
+    );
+    // Text for people unless JSON was asked for: `-o table` and no `-o` at all both print the
+    // text, even on a pipe. Both forms quote what the plugin said (about its options, a proxy
+    // URL with a password...): redacted.
+    if json {
+        let mut document = serde_json::to_value(InspectReport::of(&report)).map_err(|e| {
+            CliError::failure(format!("cannot encode the inspect report as JSON: {e}"))
+        })?;
+        redact_strings(&mut document);
+        ctx.out().object(&document, &[])?;
+    } else {
+        ctx.out()
+            .text(&crate::logging::redact(&report.to_string()))?;
+    }
+    if report.ok() {
+        Ok(())
+    } else {
+        Err(CliError::usage(format!(
+            "the plugin {} failed a check (see {})",
+            path.display(),
+            if json {
+                "`checks` in the report"
+            } else {
+                "above"
+            }
+        )))
+    }
 }
 
 /// How long the watchdog waits past a case's limit before it ends the command: the time the
@@ -238,6 +451,8 @@ const WATCHDOG_GRACE: Duration = Duration::from_secs(2);
 /// What `transport check` has printed and found so far: the watchdog ends the run from it.
 struct CheckState {
     text: bool,
+    /// JSON on one line (`-o jsonl`), not pretty-printed.
+    compact: bool,
     width: usize,
     plugin: PluginSummary,
     outcomes: Vec<Outcome>,
@@ -278,18 +493,31 @@ impl CheckState {
             format!("{passed} passed, {failed} failed, {skipped} skipped\n")
         } else {
             let report = CheckReport {
-                plugin: self.plugin.clone(),
+                plugin: Some(self.plugin.clone()),
+                error: None,
                 cases: self.outcomes.clone(),
                 passed,
                 failed,
                 skipped,
             };
-            let json = serde_json::to_string_pretty(&report)
-                .unwrap_or_else(|e| format!("{{\"error\": \"cannot encode the report: {e}\"}}"));
-            format!("{json}\n")
+            report_json(&report, self.compact)
         };
         (text, failed)
     }
+}
+
+/// A check report as JSON and a newline: pretty, or on one line when `compact`.
+fn report_json(report: &CheckReport, compact: bool) -> String {
+    let json = if compact {
+        serde_json::to_string(report)
+    } else {
+        serde_json::to_string_pretty(report)
+    };
+    let json = json.unwrap_or_else(|e| {
+        serde_json::json!({"error": {"message": format!("cannot encode the report: {e}")}})
+            .to_string()
+    });
+    format!("{json}\n")
 }
 
 /// A thread (not a task: a hosted plugin can block the runtime's only thread) that ends the
@@ -476,22 +704,36 @@ async fn check(
             "name the plugin file to check: transport check PATH",
         ));
     };
-    let from_flag = options.is_some();
-    let options = match options {
-        Some(source) => {
-            let json = source.read_json()?;
-            if !json.value.is_object() {
-                return Err(CliError::usage(format!(
-                    "the plugin options ({source}) must be a JSON object, like {{\"http2\": true}}"
-                )));
-            }
-            json.value
+    let (options, from_flag) = plugin_options(ctx, options)?;
+    let text = format == CheckFormat::Text;
+    let compact = ctx.explicit_output == Some(OutputFormat::Jsonl);
+    // Without a client no case runs; JSON output still gets its document, saying why, so that
+    // a CI job reading it sees the refusal rather than nothing.
+    let refused = |plugin: Option<PluginSummary>, stage, message: String| {
+        let message = crate::logging::redact(&message);
+        if !text {
+            let report = CheckReport {
+                plugin,
+                error: Some(CheckRefused {
+                    stage,
+                    message: message.clone(),
+                }),
+                cases: Vec::new(),
+                passed: 0,
+                failed: 0,
+                skipped: 0,
+            };
+            ctx.out().text(&report_json(&report, compact))?;
         }
-        None => ctx.config.plugin_options(),
+        Err(CliError::usage(message))
     };
-    let loaded =
-        apify_host::transport::plugin::load_plugin(&path, &ctx.config.plugin_load_options(&path))
-            .map_err(|e| CliError::usage(crate::logging::redact(&e.to_string())))?;
+    let loaded = match apify_host::transport::plugin::load_plugin(
+        &path,
+        &ctx.config.plugin_load_options(&path),
+    ) {
+        Ok(loaded) => loaded,
+        Err(e) => return refused(None, "load", e.to_string()),
+    };
     let hosted_allowed = ctx.config.plugin_hosted();
     let make = {
         let loaded = loaded.clone();
@@ -504,27 +746,23 @@ async fn check(
         }
     };
     let threads_before = thread_count();
-    let client = make(&options).map_err(|mut e| {
-        if from_flag {
-            e.fix = "Fix the JSON given to --options".into();
+    let client = match make(&options) {
+        Ok(client) => client,
+        Err(mut e) => {
+            if from_flag {
+                e.fix = FIX_OPTIONS_FLAG.into();
+            }
+            let plugin = PluginSummary::of(&loaded, None, None);
+            return refused(Some(plugin), "constructor", e.to_string());
         }
-        CliError::usage(crate::logging::redact(&e.to_string()))
-    })?;
+    };
     let threads_started = threads_before
         .zip(thread_count())
         .map(|(before, after)| after.saturating_sub(before));
     let hosted = client.runs_hosted();
     let m = &loaded.metadata;
     let hosted_plugin = m.capabilities.contains(Capabilities::HOSTED);
-    let plugin = PluginSummary {
-        path: loaded.path.display().to_string(),
-        name: m.name.clone(),
-        version: m.version.clone(),
-        api: format!("{}.{}", m.api_major, m.api_minor),
-        capabilities: m.capabilities.names(),
-        runs: if hosted { "hosted" } else { "own-runtime" },
-        threads_started,
-    };
+    let plugin = PluginSummary::of(&loaded, Some(hosted), threads_started);
     // https-success builds another client with `ca_cert_file` added to these options.
     let base = options.clone();
     let constructor: apify_conformance::Constructor = Arc::new(move |extra| {
@@ -537,7 +775,6 @@ async fn check(
             .map_err(|e| crate::logging::redact(&e.reason))
     });
     let subject = Subject::new(Arc::new(client), m.capabilities).with_constructor(constructor);
-    let text = format == CheckFormat::Text;
     let width = selected.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let mut out = ctx.out();
     if text {
@@ -558,6 +795,7 @@ async fn check(
     }
     let state = Arc::new(Mutex::new(CheckState {
         text,
+        compact,
         width,
         plugin,
         outcomes: Vec::new(),

@@ -101,6 +101,186 @@ fn json_output_and_selected_cases() {
     assert_eq!(cases[1]["result"], "pass");
 }
 
+/// A plugin that refuses its options runs no case, and `--format json` (or `-o json`) still
+/// prints a document that says so; so does a file that is no plugin. Exit 2, as in text.
+#[test]
+fn json_output_says_why_no_case_ran() {
+    let so = reqwest_plugin();
+    let so = so.to_str().unwrap();
+    for format in [["--format", "json"], ["-o", "json"]] {
+        let out = check(&[
+            so,
+            "--options",
+            r#"{"no_such_option": 1}"#,
+            format[0],
+            format[1],
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let report: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("one JSON document");
+        assert_eq!(report["error"]["stage"], "constructor", "{report}");
+        let message = report["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("no_such_option") && message.contains("--options"),
+            "{report}"
+        );
+        assert_eq!(report["plugin"]["name"], "reqwest", "{report}");
+        assert_eq!(report["plugin"]["runs"], serde_json::Value::Null);
+        assert_eq!(report["cases"], serde_json::json!([]));
+        assert_eq!(
+            (report["passed"].as_u64(), report["failed"].as_u64()),
+            (Some(0), Some(0))
+        );
+        assert!(stderr(&out).contains("no_such_option"), "{}", stderr(&out));
+    }
+
+    let not_a_plugin = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(not_a_plugin.path(), b"not an ELF file").unwrap();
+    let out = check(&[not_a_plugin.path().to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(report["error"]["stage"], "load", "{report}");
+    assert_eq!(report["plugin"], serde_json::Value::Null, "{report}");
+
+    // The cases ran: `error` is null. `-o jsonl` puts the same document on one line.
+    let out = check(&[so, "--case", "host-header", "-o", "jsonl"]);
+    let text = ok(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["error"], serde_json::Value::Null, "{report}");
+    assert_eq!(report["passed"], 1, "{report}");
+}
+
+fn inspect(args: &[&str]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut c = bare_cmd(home.path());
+    c.args(["transport", "inspect"]).args(args);
+    c.output().expect("the binary runs")
+}
+
+/// `transport inspect` takes `--options` as `check` does, and `-o json` prints what its text
+/// says as one document; without `-o` it prints text, even on a pipe.
+#[test]
+fn inspect_takes_options_and_prints_json_on_request() {
+    use sha2::Digest as _;
+    let so = reqwest_plugin();
+    let out = inspect(&[so.to_str().unwrap(), "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&ok(&out)).expect("one JSON document");
+    assert_eq!(report["ok"], true, "{report}");
+    let plugin = &report["plugin"];
+    assert_eq!(plugin["name"], "reqwest", "{report}");
+    assert_eq!(
+        plugin["api"],
+        format!(
+            "{}.{}",
+            apify_plugin_api::API_MAJOR,
+            apify_plugin_api::API_MINOR
+        )
+    );
+    assert!(plugin["version"].is_string() && plugin["description"].is_string());
+    assert!(
+        plugin["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&"tls".into()),
+        "{report}"
+    );
+    assert_eq!(plugin["runs"], "own-runtime", "{report}");
+    assert!(plugin["threads_started"].is_u64(), "{report}");
+    let sha = hex::encode(sha2::Sha256::digest(std::fs::read(&so).unwrap()));
+    assert_eq!(plugin["sha256"], sha, "{report}");
+    assert!(plugin["diagnostics"].is_object(), "{report}");
+    let checks = report["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.first(), Some(&"path"), "{report}");
+    assert_eq!(names.last(), Some(&"constructor"), "{report}");
+    assert!(checks
+        .iter()
+        .all(|c| c["result"] == "ok" && c["detail"].is_string()));
+
+    let out = inspect(&[hyper_plugin().to_str().unwrap(), "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(report["plugin"]["runs"], "hosted", "{report}");
+
+    // Options the plugin refuses: the constructor's check fails, naming the flag to fix.
+    let out = inspect(&[
+        so.to_str().unwrap(),
+        "--options",
+        r#"{"no_such_option": 1}"#,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false, "{report}");
+    let last = report["checks"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["check"], "constructor", "{report}");
+    assert_eq!(last["result"], "fail", "{report}");
+    assert!(
+        last["reason"].as_str().unwrap().contains("no_such_option"),
+        "{report}"
+    );
+    assert_eq!(last["fix"], "Fix the JSON given to --options", "{report}");
+    assert_eq!(report["plugin"]["runs"], serde_json::Value::Null);
+    // Options it takes make a client.
+    let out = inspect(&[so.to_str().unwrap(), "--options", r#"{"http2": true}"#]);
+    assert!(ok(&out).contains("ok    constructor"));
+    let out = inspect(&[so.to_str().unwrap(), "--options", "[1]"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("must be a JSON object"),
+        "{}",
+        stderr(&out)
+    );
+
+    // No `-o`, or `-o table`: the text report.
+    for args in [
+        vec![so.to_str().unwrap()],
+        vec![so.to_str().unwrap(), "-o", "table"],
+    ] {
+        let text = ok(&inspect(&args));
+        assert!(text.starts_with("plugin: "), "{text}");
+        assert!(text.contains("\nsha256:       "), "{text}");
+    }
+
+    // A file that is no plugin: no metadata.
+    let not_a_plugin = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(not_a_plugin.path(), b"not an ELF file").unwrap();
+    let out = inspect(&[not_a_plugin.path().to_str().unwrap(), "-o", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["plugin"], serde_json::Value::Null, "{report}");
+    assert_eq!(report["ok"], false, "{report}");
+}
+
+/// A dev build under umask 002 is group-writable: the refusal names the `chmod go-w` that
+/// fixes it, for the file and its folders at once.
+#[test]
+fn a_group_writable_plugin_is_refused_with_the_chmod_that_fixes_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let release = std::fs::canonicalize(dir.path()).unwrap().join("release");
+    std::fs::create_dir(&release).unwrap();
+    let so = release.join("libmy_transport.so");
+    std::fs::copy(reqwest_plugin(), &so).unwrap();
+    for (path, mode) in [(&so, 0o775), (&release, 0o775)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let out = inspect(&[so.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stdout(&out);
+    let fix = format!("`chmod go-w {} {}`", so.display(), release.display());
+    assert!(
+        text.lines()
+            .any(|l| l.contains("FAIL  permissions") && l.contains(&fix)),
+        "{text}"
+    );
+    assert!(text.contains("umask 022"), "{text}");
+}
+
 #[test]
 fn usage_errors_name_what_is_wrong() {
     let so = reqwest_plugin();
@@ -198,18 +378,39 @@ fn the_hosted_plugin_we_ship_passes_every_case() {
     }
 }
 
+/// Each mistake on the wire fails its own case and no other: `same-wire-as-builtin` compares
+/// paths and queries, not the request line's form, which is `origin-form`'s.
 #[test]
-fn a_hosted_plugin_without_host_or_with_the_absolute_form_fails_by_name() {
+fn each_hosted_mistake_on_the_wire_fails_its_own_case_only() {
     let so = hosted_faulty_plugin();
-    let cases = ["--case", "host-header", "--case", "origin-form"];
-    // Without a mistake, the fixture keeps both rules.
+    let cases = [
+        "--case",
+        "host-header",
+        "--case",
+        "origin-form",
+        "--case",
+        "same-wire-as-builtin",
+    ];
+    // Without a mistake, the fixture keeps all three rules.
     let mut args = vec![so.to_str().unwrap(), "--options", "{}"];
     args.extend(cases);
     let text = ok(&check(&args));
-    assert!(text.contains("2 passed, 0 failed"), "{text}");
-    for (broken, case, says) in [
-        ("no-host", "host-header", "0 Host headers"),
-        ("absolute-form", "origin-form", "the absolute form"),
+    assert!(text.contains("3 passed, 0 failed"), "{text}");
+    for (broken, case, says, rule) in [
+        ("no-host", "host-header", "0 Host headers", "rule: RFC 9112"),
+        (
+            "absolute-form",
+            "origin-form",
+            "the absolute form",
+            "rule: RFC 9112",
+        ),
+        (
+            "decode-path",
+            "same-wire-as-builtin",
+            "the server saw `PUT /v2/key-value-stores/me~store/records/a/b None` where the \
+             built-in transport sent `PUT /v2/key-value-stores/me~store/records/a%2Fb None`",
+            "rule: through the client",
+        ),
     ] {
         let options = format!(r#"{{"break": "{broken}"}}"#);
         let mut args = vec![so.to_str().unwrap(), "--options", &options];
@@ -223,7 +424,7 @@ fn a_hosted_plugin_without_host_or_with_the_absolute_form_fails_by_name() {
             failed[0].contains(case) && failed[0].contains(says),
             "{text}"
         );
-        assert!(text.contains("rule: RFC 9112"), "{text}");
+        assert!(text.contains(rule), "{text}");
     }
 }
 

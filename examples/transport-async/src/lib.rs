@@ -14,7 +14,7 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use rustls::{
-    crypto::ring,
+    crypto::aws_lc_rs,
     pki_types::{pem::PemObject, CertificateDer},
 };
 
@@ -53,7 +53,10 @@ impl Transport for HyperTransport {
                 roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
             }
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        // The crypto provider is aws-lc-rs, rustls's default: from rustls 0.23.48 on, ring's
+        // `default_provider()` is deprecated (it has no post-quantum key exchange).
+        let provider = Arc::new(aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(fail(ErrorKind::TLS))?
             .with_root_certificates(roots)

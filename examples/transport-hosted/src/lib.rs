@@ -3,8 +3,10 @@
 //! that `export_plugin!(hosted ...)` generates lends it the host's sockets, tasks and timers:
 //! it runs on the host's threads, with no runtime and no thread of its own.
 //!
-//! Options: `ca_cert_file` (an extra CA to trust, PEM), `connect_timeout_ms`,
-//! `pool_max_idle_per_host` (idle connections kept per origin; no limit by default).
+//! Options, from the standard ones (`apify_plugin_api::options`): `ca_cert_file` (an extra CA
+//! to trust, PEM), `connect_timeout_ms`, `pool_max_idle_per_host` (idle connections kept per
+//! origin; no limit by default) and `http2 = false`; `proxy`, `proxy_from_env` and
+//! `http2 = true` are refused, as is any other option.
 //!
 //! Build with `cargo build --release`; point the host's `[transport] plugin` at
 //! `target/release/libtransport_hosted_example.so`.
@@ -14,7 +16,7 @@ use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use apify_plugin_api::*; // the plugin API: HostedTransport, Host, Request, Error, ErrorKind...
 use futures_util::{Stream, TryStreamExt};
@@ -24,15 +26,7 @@ use hyper::body::{Body as _, Frame, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
-use serde_json::Value;
 use tokio_rustls::TlsConnector;
-
-/// The options this transport takes (the config's `[transport.options]`).
-const OPTIONS: [&str; 3] = [
-    "ca_cert_file",
-    "connect_timeout_ms",
-    "pool_max_idle_per_host",
-];
 
 type HyperBody = UnsyncBoxBody<bytes::Bytes, Error>;
 /// One HTTP/1.1 connection: hyper's handle to send a request on it.
@@ -60,22 +54,28 @@ impl HostedTransport for HostedHyper {
     }
 
     fn new(options: serde_json::Value, host: Host) -> Result<Self, Error> {
-        check_options(&options, &OPTIONS)?; // refuse unknown options, by name
-        let ca_cert_file = option(&options, "ca_cert_file", Value::as_str, "a file's path")?;
-        let connect_ms = option(&options, "connect_timeout_ms", Value::as_u64, "a number")?;
-        let max_idle = option(
-            &options,
-            "pool_max_idle_per_host",
-            Value::as_u64,
-            "a number",
-        )?;
+        // The standard options, read (and their values checked) by the plugin API; this
+        // transport has none of its own, so any other key is refused by name.
+        let options = options::parse_options(options, &[])?;
+        options.check_own_options("hyper-hosted-example", &[])?;
+        // Refuse what it cannot honour, rather than ignore it: a proxy that is not used would
+        // send the calls direct, past whatever the proxy was there to enforce.
+        let direct = "this transport connects directly; use a transport with proxy support";
+        options.refuse("proxy", direct)?;
+        options.refuse("proxy_from_env", direct)?;
+        let o = &options.standard;
+        if o.http2 == Some(true) {
+            return Err(invalid(
+                "option `http2`: this transport speaks HTTP/1.1 only (`false` or unset)".into(),
+            ));
+        }
         Ok(HostedHyper {
-            tls: tls(ca_cert_file)?,
+            tls: tls(o.ca_cert_file.as_deref())?,
             pool: Arc::new(Pool {
                 idle: Mutex::default(),
-                max_idle: max_idle.map_or(usize::MAX, |n| n as usize),
+                max_idle: o.pool_max_idle_per_host.unwrap_or(usize::MAX),
             }),
-            connect_timeout: connect_ms.map(Duration::from_millis),
+            connect_timeout: o.connect_timeout(),
             host,
         })
     }
@@ -207,31 +207,42 @@ fn split(url: &str) -> Result<(Origin, Uri, HeaderValue), Error> {
     Ok(((https, name, port), Uri::from(path), authority))
 }
 
-/// Idle keep-alive connections, by origin.
+/// How long a connection may wait in the pool and still be used (hyper-util's pool default).
+/// A server or load balancer closes an idle keep-alive connection after a timeout of its own
+/// (nginx 75 s, AWS's load balancers 60 s), which the pool sees once the close arrives
+/// (`is_closed`, `ready`). But a NAT or firewall on the way may forget an idle connection
+/// without telling either end, and a request sent on it then waits for nothing until the
+/// call's timeout. The older the connection, the likelier it is gone; a new one costs only a
+/// handshake.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Idle keep-alive connections by origin, each with the time it came back, oldest first.
 struct Pool {
-    idle: Mutex<HashMap<Origin, Vec<Conn>>>,
+    idle: Mutex<HashMap<Origin, Vec<(Conn, Instant)>>>,
     max_idle: usize,
 }
 
 impl Pool {
-    fn idle(&self) -> MutexGuard<'_, HashMap<Origin, Vec<Conn>>> {
+    fn idle(&self) -> MutexGuard<'_, HashMap<Origin, Vec<(Conn, Instant)>>> {
         self.idle
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The most recently used open connection to `origin`; closed ones are dropped.
+    /// The most recently used connection to `origin`. Those closed, or idle for
+    /// [`IDLE_TIMEOUT`] or longer, are dropped (which closes them) rather than used.
     fn take(&self, origin: &Origin) -> Option<Conn> {
         let mut idle = self.idle();
         let conns = idle.get_mut(origin)?;
-        std::iter::from_fn(|| conns.pop()).find(|c| !c.is_closed())
+        conns.retain(|(conn, since)| !conn.is_closed() && since.elapsed() < IDLE_TIMEOUT);
+        conns.pop().map(|(conn, _)| conn)
     }
 
     fn put(&self, origin: Origin, conn: Conn) {
         let mut idle = self.idle();
         let conns = idle.entry(origin).or_default();
         if !conn.is_closed() && conns.len() < self.max_idle {
-            conns.push(conn);
+            conns.push((conn, Instant::now()));
         }
     }
 
@@ -320,13 +331,14 @@ async fn within<T>(
 /// The crypto provider is aws-lc-rs, rustls's default: from rustls 0.23.48 on, `ring`'s
 /// `default_provider()` is deprecated (it has no post-quantum key exchange), so every build
 /// that names it warns. aws-lc-rs needs a C compiler to build, as ring does.
-fn tls(ca_cert_file: Option<&str>) -> Result<TlsConnector, Error> {
+fn tls(ca_cert_file: Option<&std::path::Path>) -> Result<TlsConnector, Error> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     if let Some(path) = ca_cert_file {
-        let bad =
-            |e: &dyn std::fmt::Display| invalid(format!("option `ca_cert_file`: {path}: {e}"));
+        let bad = |e: &dyn std::fmt::Display| {
+            invalid(format!("option `ca_cert_file`: {}: {e}", path.display()))
+        };
         let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))?;
         let certs = certs.collect::<Result<Vec<_>, _>>().map_err(|e| bad(&e))?;
         if certs.is_empty() {
@@ -344,21 +356,6 @@ fn tls(ca_cert_file: Option<&str>) -> Result<TlsConnector, Error> {
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()]; // this client speaks HTTP/1.1 only
     Ok(TlsConnector::from(Arc::new(config)))
-}
-
-/// An option's value: `None` when absent (or null), an error naming it when `read` refuses it.
-fn option<'a, T>(
-    options: &'a Value,
-    name: &str,
-    read: impl Fn(&'a Value) -> Option<T>,
-    takes: &str,
-) -> Result<Option<T>, Error> {
-    match options.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => read(v)
-            .map(Some)
-            .ok_or_else(|| invalid(format!("option `{name}` takes {takes}, not {v}"))),
-    }
 }
 
 fn invalid(message: String) -> Error {

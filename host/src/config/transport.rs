@@ -221,10 +221,21 @@ impl Config {
     /// without sending a request (`apify-host transport inspect`).
     /// The report's messages are redacted: a constructor refusing its options may quote them.
     pub fn inspect_plugin(&self, path: &Path) -> PluginInspectReport {
+        self.inspect_plugin_with_options(path, &self.plugin_options())
+    }
+
+    /// [`Config::inspect_plugin`] with the constructor given `options` (a JSON object) instead
+    /// of `[transport.options]` (`apify-host transport inspect --options`): the load checks,
+    /// the pin and `[transport] hosted` are still the config's.
+    pub fn inspect_plugin_with_options(
+        &self,
+        path: &Path,
+        options: &serde_json::Value,
+    ) -> PluginInspectReport {
         let mut report = inspect_plugin_lending(
             path,
             &self.plugin_load_options(path),
-            &self.plugin_options(),
+            options,
             self.plugin_hosted(),
         );
         let r = self.redactor();

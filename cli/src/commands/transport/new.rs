@@ -1,9 +1,11 @@
 //! `apify-host transport new NAME`: writes a plugin project that builds, as it is, to a plugin
 //! that passes `apify-host transport check`.
 //!
-//! The project is one of the guide's examples (`examples/transport-*`, which CI builds and
-//! checks), renamed, with a copy of the `apify-plugin-api` crate under `vendor/`. The binary
-//! carries that copy, so an author needs neither our repository nor a registry to start.
+//! The project is one of the guide's examples (`examples/transport-*`, which CI builds
+//! `--locked` and checks), renamed, with the example's `Cargo.lock` and a copy of the
+//! `apify-plugin-api` crate under `vendor/`. The binary carries that copy, so an author needs
+//! neither our repository nor a registry to start, and the lock, so that the first build uses
+//! the versions we checked rather than whatever is newest that day.
 
 use std::{
     fs,
@@ -40,6 +42,8 @@ struct Template {
     what: &'static str,
     cargo_toml: &'static str,
     lib_rs: &'static str,
+    /// The example's `Cargo.lock`, the one its `--locked` build is checked with.
+    cargo_lock: &'static str,
 }
 
 const BLOCKING: Template = Template {
@@ -50,6 +54,7 @@ const BLOCKING: Template = Template {
     what: "a `BlockingTransport` on ureq",
     cargo_toml: include_str!("../../../../examples/transport-blocking/Cargo.toml"),
     lib_rs: include_str!("../../../../examples/transport-blocking/src/lib.rs"),
+    cargo_lock: include_str!("../../../../examples/transport-blocking/Cargo.lock"),
 };
 
 const ASYNC: Template = Template {
@@ -61,6 +66,7 @@ const ASYNC: Template = Template {
     what: "an async `Transport` on hyper-util",
     cargo_toml: include_str!("../../../../examples/transport-async/Cargo.toml"),
     lib_rs: include_str!("../../../../examples/transport-async/src/lib.rs"),
+    cargo_lock: include_str!("../../../../examples/transport-async/Cargo.lock"),
 };
 
 const HOSTED: Template = Template {
@@ -73,6 +79,7 @@ const HOSTED: Template = Template {
            tokio-rustls, on the host's threads",
     cargo_toml: include_str!("../../../../examples/transport-hosted/Cargo.toml"),
     lib_rs: include_str!("../../../../examples/transport-hosted/src/lib.rs"),
+    cargo_lock: include_str!("../../../../examples/transport-hosted/Cargo.lock"),
 };
 
 impl TemplateKind {
@@ -161,6 +168,19 @@ const PLUGIN_API: &[(&str, &str)] = &[
 /// Where the copy of the interface crate goes, inside the new project.
 const VENDOR: &str = "vendor/apify-plugin-api";
 
+/// The examples' `[workspace]` table, with the comment above it.
+const EXAMPLE_WORKSPACE: &str = "# A workspace of its own, so that the repository's workspace \
+                                 does not claim it.\n[workspace]\n";
+
+/// The new project's. Cargo makes a path dependency inside the workspace's folder a member, and
+/// resolves a member's dev-dependencies into `Cargo.lock`: the copy of the interface crate would
+/// then add its test-only crates, and the example's lock would no longer be the project's.
+/// Excluded, it is a dependency only, as in the examples (where it lies outside).
+const PROJECT_WORKSPACE: &str = "# A workspace of its own. vendor/ holds a dependency, not a \
+                                 member: Cargo.lock is then\n# the example's, the versions \
+                                 apify-host was checked with.\n[workspace]\nexclude = \
+                                 [\"vendor\"]\n";
+
 /// Writes the project `name` of `kind` into `parent/name`; answers its folder.
 pub fn write_project(parent: &Path, name: &str, kind: TemplateKind) -> Result<PathBuf, CliError> {
     check_name(name)?;
@@ -172,6 +192,7 @@ pub fn write_project(parent: &Path, name: &str, kind: TemplateKind) -> Result<Pa
         )));
     }
     let t = kind.template();
+    let cargo_lock = renamed_lock(t.cargo_lock, t.package, name)?;
     let lib_name = name.replace('-', "_");
     // The template's descriptions name the example: the new project's name its own plugin.
     let description = format!("{name}: {}", t.what.replace('`', ""));
@@ -187,6 +208,7 @@ pub fn write_project(parent: &Path, name: &str, kind: TemplateKind) -> Result<Pa
                     "path = \"../../plugin-api\"",
                     &format!("path = \"{VENDOR}\""),
                 )
+                .replace(EXAMPLE_WORKSPACE, PROJECT_WORKSPACE)
                 .replace(t.description, &description),
         ),
         (
@@ -202,6 +224,7 @@ pub fn write_project(parent: &Path, name: &str, kind: TemplateKind) -> Result<Pa
                     &format!("lib{lib_name}.so"),
                 ),
         ),
+        ("Cargo.lock".into(), cargo_lock),
         (".gitignore".into(), "/target\n".into()),
         ("README.md".into(), readme(name, &lib_name, t.what)),
     ];
@@ -219,6 +242,55 @@ pub fn write_project(parent: &Path, name: &str, kind: TemplateKind) -> Result<Pa
             .map_err(|e| CliError::failure(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(dir)
+}
+
+/// The template's `Cargo.lock` for a project named `name`: its own package `old` renamed, and
+/// moved to where cargo sorts it. Cargo keeps the lock's packages sorted by name (byte order),
+/// then version and source, and a `--locked` build refuses a lock that differs from the one it
+/// would write; the other packages are already in that order.
+fn renamed_lock(lock: &str, old: &str, name: &str) -> Result<String, CliError> {
+    let broken = || {
+        CliError::failure(format!(
+            "this binary's copy of the template's Cargo.lock has no package {old:?}: it was \
+             built from a broken checkout"
+        ))
+    };
+    // A lock is a header, then `[[package]]` tables separated by blank lines.
+    let start = lock.find("[[package]]").ok_or_else(broken)?;
+    let (head, body) = lock.split_at(start);
+    let mut packages: Vec<String> = body
+        .trim_end_matches('\n')
+        .split("\n\n")
+        .map(str::to_owned)
+        .collect();
+    let name_of = |package: &str| {
+        package
+            .lines()
+            .find_map(|l| l.strip_prefix("name = \""))
+            .and_then(|rest| rest.strip_suffix('"'))
+            .map(str::to_owned)
+    };
+    if packages.iter().any(|p| name_of(p).as_deref() == Some(name)) {
+        return Err(CliError::usage(format!(
+            "{name:?} is the name of one of the new project's dependencies: choose another NAME \
+             (e.g. {name}-transport), nothing was written"
+        )));
+    }
+    let at = packages
+        .iter()
+        .position(|p| name_of(p).as_deref() == Some(old))
+        .ok_or_else(broken)?;
+    let own = packages.remove(at).replacen(
+        &format!("name = \"{old}\""),
+        &format!("name = \"{name}\""),
+        1,
+    );
+    let at = packages
+        .iter()
+        .position(|p| name_of(p).is_some_and(|n| n.as_str() > name))
+        .unwrap_or(packages.len());
+    packages.insert(at, own);
+    Ok(format!("{head}{}\n", packages.join("\n\n")))
 }
 
 /// A package name cargo accepts, and that is also a folder name.
@@ -245,6 +317,8 @@ fn readme(name: &str, lib_name: &str, what: &str) -> String {
          cargo build --release\n\
          apify-host transport check target/release/lib{lib_name}.so\n\
          ```\n\n\
+         `Cargo.lock` holds the dependency versions `apify-host` checked this template with:\n\
+         commit it, and move on with `cargo update` when you choose.\n\n\
          The contract a transport keeps is in the crate docs of the copy of `apify-plugin-api`\n\
          in `{VENDOR}` (`cargo doc --open -p apify-plugin-api`). Deploy the `.so` with\n\
          `[transport] plugin = \"/path/to/lib{lib_name}.so\"` in the apify-host config.\n"
@@ -300,12 +374,20 @@ mod tests {
                 t.cargo_toml.contains(t.description),
                 "{kind:?}: description"
             );
+            assert!(
+                t.cargo_toml.contains(EXAMPLE_WORKSPACE),
+                "{kind:?}: [workspace]"
+            );
             let name = format!("my-{kind:?}").to_lowercase();
             let made = write_project(dir.path(), &name, *kind).unwrap();
             let toml = fs::read_to_string(made.join("Cargo.toml")).unwrap();
             let lib = fs::read_to_string(made.join("src/lib.rs")).unwrap();
             let described = format!("description = \"{name}: ");
             assert!(toml.contains(&described), "{kind:?}: {toml}");
+            assert!(
+                toml.contains("[workspace]\nexclude = [\"vendor\"]\n"),
+                "{kind:?}: {toml}"
+            );
             assert!(
                 lib.contains(&format!("description: \"{name}: ")),
                 "{kind:?}"
@@ -322,6 +404,78 @@ mod tests {
                 assert!(!toml.contains(old) && !lib.contains(old), "{kind:?}: {old}");
             }
         }
+    }
+
+    /// The names of a lock's packages, in its order.
+    fn lock_names(lock: &str) -> Vec<String> {
+        lock.lines()
+            .filter_map(|l| l.strip_prefix("name = \""))
+            .map(|n| n.trim_end_matches('"').to_string())
+            .collect()
+    }
+
+    /// Each kind's project gets the example's lock (the versions CI builds it with), with the
+    /// example's package renamed to the project's and sorted where cargo puts it, so that a
+    /// `--locked` build takes it as it is; every other line is the example's.
+    #[test]
+    fn every_kind_gets_the_example_s_lock_under_its_own_name() {
+        let dir = tempfile::tempdir().unwrap();
+        for kind in TemplateKind::value_variants() {
+            let t = kind.template();
+            let names = lock_names(t.cargo_lock);
+            assert!(
+                names.windows(2).all(|w| w[0] <= w[1]),
+                "{kind:?}: the example's lock is sorted as cargo sorts it"
+            );
+            assert!(names.iter().any(|n| n == t.package), "{kind:?}");
+            // Names that sort first, in the middle and last among the dependencies.
+            for name in [
+                "aaa-transport",
+                "my-transport",
+                "zzz_transport",
+                "Upper-Transport",
+            ] {
+                let project = dir.path().join(format!("{kind:?}"));
+                let made = write_project(&project, name, *kind).unwrap();
+                let lock = fs::read_to_string(made.join("Cargo.lock")).unwrap();
+                let names = lock_names(&lock);
+                assert!(names.iter().any(|n| n == name), "{kind:?}: {name}");
+                assert!(!names.iter().any(|n| n == t.package), "{kind:?}: {name}");
+                assert!(
+                    names.windows(2).all(|w| w[0] <= w[1]),
+                    "{kind:?}: {name} is sorted in: {names:?}"
+                );
+                let sorted = |lock: &str| {
+                    let mut lines: Vec<String> = lock.lines().map(str::to_owned).collect();
+                    lines.sort_unstable();
+                    lines
+                };
+                let renamed_back = lock.replacen(
+                    &format!("name = \"{name}\""),
+                    &format!("name = \"{}\"", t.package),
+                    1,
+                );
+                assert_eq!(
+                    sorted(&renamed_back),
+                    sorted(t.cargo_lock),
+                    "{kind:?}: only the name changed"
+                );
+                fs::remove_dir_all(&project).unwrap();
+            }
+        }
+    }
+
+    /// A project may not take the name of one of its dependencies: cargo would have two
+    /// packages of that name in the lock.
+    #[test]
+    fn a_dependency_s_name_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = write_project(dir.path(), "tokio", TemplateKind::Async).unwrap_err();
+        assert!(
+            matches!(&e, CliError::Usage(m) if m.contains("dependencies")),
+            "{e:?}"
+        );
+        assert!(!dir.path().join("tokio").exists(), "nothing was written");
     }
 
     #[test]

@@ -386,6 +386,21 @@ fn open_once(canonical: &Path) -> std::io::Result<File> {
     File::open(canonical)
 }
 
+/// Why a plugin of one's own build is writable by group or others, and how to keep it from
+/// being so: cargo writes its output anew on every build, with the mode the umask gives.
+#[cfg(unix)]
+const DEV_BUILD_UMASK: &str = "a build under umask 002 leaves its output and folders \
+     group-writable; `umask 022` before building prevents it";
+
+/// A folder above a plugin that another user could swap the plugin in.
+#[cfg(unix)]
+struct UnsafeFolder<'a> {
+    dir: &'a Path,
+    mode: u32,
+    owner: u32,
+    writable_by_others: bool,
+}
+
 #[cfg(unix)]
 fn check_permissions(
     path: &Path,
@@ -417,17 +432,59 @@ fn check_permissions(
             ),
         ));
     }
+    // Whoever can write a folder on the way can swap the file for another one.
+    let folders: Vec<UnsafeFolder> = canonical
+        .ancestors()
+        .skip(1)
+        .filter_map(|dir| {
+            let m = std::fs::metadata(dir).ok()?;
+            let mode = m.mode() & 0o7777;
+            let sticky = mode & 0o1000 != 0; // e.g. /tmp: others cannot replace our file
+            let writable_by_others = mode & 0o022 != 0 && !sticky;
+            (writable_by_others || (m.uid() != 0 && m.uid() != me)).then_some(UnsafeFolder {
+                dir,
+                mode: mode & 0o777,
+                owner: m.uid(),
+                writable_by_others,
+            })
+        })
+        .collect();
+    // `chmod go-w` is the fix when it is enough and the current user's to run: every folder at
+    // fault is theirs and only too open, as a dev build's `target/release` and `target` are
+    // under umask 002. The command names the file (if it is at fault too) and every such
+    // folder, so that one command clears the whole check rather than one refusal at a time.
+    let chmod_is_enough = folders
+        .iter()
+        .all(|f| f.writable_by_others && f.owner == me);
+    let chmod = |file: Option<&Path>| {
+        let paths: Vec<String> = file
+            .into_iter()
+            .chain(folders.iter().map(|f| f.dir))
+            .map(|p| p.display().to_string())
+            .collect();
+        format!("Run `chmod go-w {}` ({DEV_BUILD_UMASK})", paths.join(" "))
+    };
     if mode & 0o022 != 0 {
         let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
             (true, true) => "group and others",
             (true, false) => "its group",
             _ => "others",
         };
+        let file = Some(canonical);
         return Err(fail(
             path,
             PluginLoadFailure::InsecurePermissions,
             format!("it is writable by {who} (mode {mode:03o}), so another user could replace the code this process runs"),
-            format!("Run `chmod go-w {}`, {relax}", canonical.display()),
+            if chmod_is_enough {
+                format!("{}, {relax}", chmod(file))
+            } else {
+                // The folders need another place; the file's own mode is fixed all the same.
+                format!(
+                    "Run `chmod go-w {}` and install it in a folder only root or you can write, \
+                     {relax}",
+                    canonical.display()
+                )
+            },
         ));
     }
     if uid != 0 && uid != me {
@@ -441,28 +498,24 @@ fn check_permissions(
             ),
         ));
     }
-    // Whoever can write a folder on the way can swap the file for another one.
-    for dir in canonical.ancestors().skip(1) {
-        let Ok(m) = std::fs::metadata(dir) else {
-            continue;
-        };
-        let dmode = m.mode() & 0o7777;
-        let sticky = dmode & 0o1000 != 0; // e.g. /tmp: others cannot replace our file
-        let writable_by_others = dmode & 0o022 != 0 && !sticky;
-        if writable_by_others || (m.uid() != 0 && m.uid() != me) {
-            return Err(fail(
-                path,
-                PluginLoadFailure::InsecurePermissions,
-                format!(
-                    "its folder {} is {} (mode {:03o}, owner uid {}), so another user could replace the plugin",
-                    dir.display(),
-                    if writable_by_others { "writable by group or others" } else { "owned by another user" },
-                    dmode & 0o777,
-                    m.uid()
-                ),
-                format!("Install the plugin in a folder only root or you can write, {relax}"),
-            ));
-        }
+    if let Some(first) = folders.first() {
+        let elsewhere = "install the plugin in a folder only root or you can write";
+        return Err(fail(
+            path,
+            PluginLoadFailure::InsecurePermissions,
+            format!(
+                "its folder {} is {} (mode {:03o}, owner uid {}), so another user could replace the plugin",
+                first.dir.display(),
+                if first.writable_by_others { "writable by group or others" } else { "owned by another user" },
+                first.mode,
+                first.owner,
+            ),
+            if chmod_is_enough {
+                format!("{}, or {elsewhere}, {relax}", chmod(None))
+            } else {
+                format!("Install the plugin in a folder only root or you can write, {relax}")
+            },
+        ));
     }
     Ok((
         (),
@@ -880,4 +933,72 @@ pub(crate) fn decisive_line(report: &str) -> String {
         s.push_str(&format!(" (expected {expected}, found {found})"));
     }
     s.chars().take(300).collect()
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn set_mode(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn permissions(file: &Path) -> Result<(), PluginLoadError> {
+        let opened = File::open(file).unwrap();
+        check_permissions(file, file, &opened, &PluginLoadOptions::default()).map(|_| ())
+    }
+
+    /// A dev build under umask 002: the `.so` and its `target/release` and `target` folders are
+    /// group-writable. The refusal names the one `chmod go-w` that clears all of them, and the
+    /// umask that keeps the next build from undoing it.
+    #[test]
+    fn a_group_writable_dev_build_is_refused_with_the_chmod_that_fixes_it() {
+        let root = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(root.path()).unwrap();
+        let (target, release) = (root.join("target"), root.join("target/release"));
+        std::fs::create_dir_all(&release).unwrap();
+        let so = release.join("libmy_transport.so");
+        std::fs::write(&so, b"not looked at by this check").unwrap();
+        set_mode(&so, 0o644);
+        if permissions(&so).is_err() {
+            // The temporary folder itself sits below a folder others can write: nothing
+            // here would pass, so there is nothing to tell apart.
+            eprintln!("skipped: {} is not a safe place", root.display());
+            return;
+        }
+        for dir in [&target, &release] {
+            set_mode(dir, 0o775);
+        }
+        set_mode(&so, 0o775);
+
+        let e = permissions(&so).unwrap_err();
+        assert_eq!(e.failure, PluginLoadFailure::InsecurePermissions);
+        assert!(e.reason.contains("writable by its group"), "{e}");
+        let all = format!(
+            "`chmod go-w {} {} {}`",
+            so.display(),
+            release.display(),
+            target.display()
+        );
+        assert!(e.fix.contains(&all), "{e}");
+        assert!(e.fix.contains("umask 022"), "{e}");
+        assert!(e.fix.contains("allow_insecure_permissions"), "{e}");
+
+        // The file fixed alone, its folders are next: one command for both.
+        set_mode(&so, 0o755);
+        let e = permissions(&so).unwrap_err();
+        assert!(
+            e.reason
+                .contains(&format!("its folder {} is writable", release.display())),
+            "{e}"
+        );
+        let folders = format!("`chmod go-w {} {}`", release.display(), target.display());
+        assert!(e.fix.contains(&folders), "{e}");
+
+        for dir in [&target, &release] {
+            set_mode(dir, 0o755);
+        }
+        permissions(&so).expect("the chmod it named is the whole fix");
+    }
 }

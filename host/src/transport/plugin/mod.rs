@@ -29,7 +29,7 @@ pub struct PluginInspectReport {
     pub checks: Vec<PluginCheck>,
     /// The metadata, if the checks passed.
     pub plugin: Option<LoadedPlugin>,
-    /// The constructor's result with the configured options, if the checks passed.
+    /// The constructor's result with the options it was given, if the checks passed.
     pub constructor: Option<Result<(), PluginLoadError>>,
     /// Whether the client the constructor made runs hosted (on the host's lent services) or on
     /// a runtime of the plugin's own; `None` if no client was made.
@@ -125,7 +125,7 @@ impl fmt::Display for PluginInspectReport {
             match ctor {
                 Ok(()) => writeln!(
                     f,
-                    "  ok    {:<12} client created with the configured options",
+                    "  ok    {:<12} client created with the given options",
                     "constructor"
                 )?,
                 Err(e) => writeln!(f, "  FAIL  {:<12} {}. {}", "constructor", e.reason, e.fix)?,
