@@ -508,7 +508,7 @@ macro_rules! export_plugin {
             // checked by the loader (`CheckTypeLayout::Yes`). tests/symbol.rs guards the name.
             unsafe {
                 $crate::__private::abi_stable::library::LibHeader::from_constructor::<
-                    $crate::abi::module::PluginModRef,
+                    $crate::abi::root::PluginModRef,
                 >(
                     __apify_root_module,
                     $crate::__private::abi_stable::library::CheckTypeLayout::Yes,

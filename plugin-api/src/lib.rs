@@ -17,7 +17,7 @@
 //! crate-type = ["cdylib"]
 //!
 //! [dependencies]
-//! apify-plugin-api = { version = "1.3", path = "vendor/apify-plugin-api" }
+//! apify-plugin-api = { version = "1.4", path = "vendor/apify-plugin-api" }
 //! ```
 //!
 //! Use the re-exported [`tokio`] (1.x), [`http`] (1.x), [`bytes`] (1.x) and [`serde_json`]
@@ -105,6 +105,8 @@
 //!     same to every transport. Refuse one you cannot honour by name
 //!     ([`options::ParsedOptions::refuse`]); keep an older name of yours as an
 //!     [`options::Alias`], with a warning.
+//! 12. **Log through the host, never to standard error** ([`log`]: `log::warn!`, `log::debug!`):
+//!     the host filters, redacts and bounds what you log, and names you in it.
 //!
 //! Cases the rules settle, so that you need not guess:
 //!
@@ -182,12 +184,20 @@
 //!
 //! Clients are shared between concurrent calls: they must be `Send + Sync`.
 //!
+//! # Logging
+//!
+//! What a plugin logs with [`log`] (added in 1.4) becomes the host's own log event, at the
+//! host's level (`apify-host`: target `apify_host::plugin`, a `plugin` field with your name;
+//! warnings by default, `-v` info, `-vv` debug), redacted like every line the host writes. A
+//! host before 1.4 has no log channel: warnings and errors then go to standard error.
+//!
 //! # The binary interface
 //!
 //! The `#[repr(C)]` types, the `HttpClient` trait object, the root module whose layout
-//! abi_stable checks when the host loads the library, the snapshots of earlier versions and the
-//! conversions are the host's business, public only under [`abi`]. Versioning: a plugin built
-//! against 1.x loads in every host of the same major; minors only add.
+//! abi_stable checks when the host loads the library, the snapshots of earlier versions, the
+//! conversions and the bounds of the log channel are the host's business, public only under
+//! [`abi`]. Versioning: a plugin built against 1.x loads in every host of the same major;
+//! minors only add.
 //!
 //! ```ignore
 //! struct MyTransport { /* ... */ }
@@ -202,12 +212,14 @@
 
 pub mod abi;
 mod blocking;
+mod channel;
 mod classify;
 mod convert;
 mod export;
 mod ffi;
 mod history;
 mod hosted;
+pub mod log;
 mod module;
 pub mod options;
 mod services;

@@ -109,6 +109,10 @@ const PLUGIN_API: &[(&str, &str)] = &[
         include_str!("../../../../plugin-api/src/blocking.rs"),
     ),
     (
+        "src/channel.rs",
+        include_str!("../../../../plugin-api/src/channel.rs"),
+    ),
+    (
         "src/classify.rs",
         include_str!("../../../../plugin-api/src/classify.rs"),
     ),
@@ -131,6 +135,10 @@ const PLUGIN_API: &[(&str, &str)] = &[
     (
         "src/hosted.rs",
         include_str!("../../../../plugin-api/src/hosted.rs"),
+    ),
+    (
+        "src/log.rs",
+        include_str!("../../../../plugin-api/src/log.rs"),
     ),
     (
         "src/lib.rs",
