@@ -90,8 +90,11 @@
 //!    whose chain holds an `std::io::Error` or a failed name lookup.
 //! 7. **Never put a credential in a message**: the host redacts again, but use
 //!    [`redact_userinfo`] for proxy URLs.
-//! 8. **Do not panic.** The glue catches panics at the boundary (as [`ErrorKind::PANIC`]), but
-//!    plugins must be built with `panic = "unwind"` (the default) for that to work.
+//! 8. **Do not panic.** The glue catches panics at the boundary (as [`ErrorKind::PANIC`], with
+//!    the panic's message and location, printed nowhere else), but plugins must be built with
+//!    `panic = "unwind"` (the default) for that to work. A panic of a thread of your own is
+//!    logged through the host ([`log`]). The glue's panic hook does this: if you set a hook of
+//!    your own, call the one `std::panic::take_hook` gives you from it.
 //! 9. **Take proxies from your options only**, never from `HTTP_PROXY`, `HTTPS_PROXY` or
 //!    `NO_PROXY` unless the standard option `proxy_from_env = true` says so: ops configure a
 //!    transport in one place (`[transport.options]`), and every transport we ship ignores the
@@ -184,12 +187,14 @@
 //!
 //! Clients are shared between concurrent calls: they must be `Send + Sync`.
 //!
-//! # Logging
+//! # Logging and panics
 //!
 //! What a plugin logs with [`log`] (added in 1.4) becomes the host's own log event, at the
 //! host's level (`apify-host`: target `apify_host::plugin`, a `plugin` field with your name;
 //! warnings by default, `-v` info, `-vv` debug), redacted like every line the host writes. A
-//! host before 1.4 has no log channel: warnings and errors then go to standard error.
+//! panic inside a call is the call's error, with its location, and nothing else; a panic of a
+//! thread of your own is logged as an error. A host before 1.4 has no log channel: warnings
+//! and errors then go to standard error, and panics outside calls to the default panic hook.
 //!
 //! # The binary interface
 //!
@@ -222,6 +227,7 @@ mod hosted;
 pub mod log;
 mod module;
 pub mod options;
+mod panics;
 mod services;
 mod types;
 

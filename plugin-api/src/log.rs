@@ -27,6 +27,8 @@
 //!   uses your crate as a plain library), errors and warnings go to standard error as
 //!   `warning: the NAME transport: MESSAGE`, under the same bounds; the other levels are
 //!   dropped.
+//! - **Panics** of your own threads (not those of a call, which come back to the host as the
+//!   call's error) are logged here as errors, with where they happened.
 //!
 //! Why not the `log` crate's macros: the channel must work in every plugin without setup, and
 //! `log`'s logger is one global per plugin that an author may want for themselves (a test
@@ -159,6 +161,14 @@ pub(crate) fn emit(level: Level, message: &str, transport: Option<&str>) {
         level.word(),
         clean_message(message.as_bytes())
     );
+}
+
+/// Whether a host channel is there (panics of the plugin's own threads then go to it instead
+/// of the previous panic hook).
+pub(crate) fn host_connected() -> bool {
+    HOST.read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .is_some()
 }
 
 /// The root module's `set_host_log`: keeps the host's channel (a host that loads the same

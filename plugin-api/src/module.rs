@@ -199,9 +199,12 @@ pub fn hosted_root_module<T: crate::HostedTransport>() -> PluginModRef {
 
 /// What the plugin does once a host has loaded its root module (never in a program that merely
 /// links a plugin crate as a library: only abi_stable's loader calls the root-module
-/// builders). It keeps its name for the messages it prints without a host channel.
+/// builders). It keeps its name for the messages it prints without a host channel, and puts
+/// the panic hook in place that keeps the panics its calls catch from being printed (see
+/// `crate::panics`).
 fn loaded(metadata: extern "C" fn() -> PluginMetadata) {
     crate::log::set_plugin_name(metadata().name.into_string());
+    crate::panics::install_hook();
 }
 
 /// The metadata every plugin reports, with this crate's interface version filled in.

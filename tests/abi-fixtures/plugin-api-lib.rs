@@ -19,6 +19,8 @@ mod history;
 mod hosted;
 #[path = "../../plugin-api/src/log.rs"]
 pub mod log;
+#[path = "../../plugin-api/src/panics.rs"]
+mod panics;
 #[path = "../../plugin-api/src/services.rs"]
 mod services;
 #[path = "../../plugin-api/src/types.rs"]

@@ -153,6 +153,10 @@ const PLUGIN_API: &[(&str, &str)] = &[
         include_str!("../../../../plugin-api/src/options.rs"),
     ),
     (
+        "src/panics.rs",
+        include_str!("../../../../plugin-api/src/panics.rs"),
+    ),
+    (
         "src/services.rs",
         include_str!("../../../../plugin-api/src/services.rs"),
     ),
