@@ -25,7 +25,6 @@
 
 use std::{
     io::{self, Read},
-    panic::{catch_unwind, AssertUnwindSafe},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -41,9 +40,9 @@ use tokio::{
 };
 
 use crate::classify::classify_io_kind;
-use crate::convert::panic_error;
 use crate::export::Transport;
 use crate::ffi::ErrorKind;
+use crate::panics::catch;
 use crate::types::{one_item, Body, Error, Metadata, Request, RequestBody, Response};
 
 /// At most this many exchanges of one client run at once, each on its own thread.
@@ -326,7 +325,7 @@ impl<T: BlockingTransport> Blocking<T> {
         let thread_cancel = cancel;
         handle.spawn_blocking(move || {
             let _slot = slot;
-            let called = catch_unwind(AssertUnwindSafe(|| inner.call(blocking)));
+            let called = catch(|| inner.call(blocking));
             match called {
                 Ok(Ok((head, mut reader))) => {
                     // A small body is read here and goes with the head: one hand-off to the
@@ -340,8 +339,10 @@ impl<T: BlockingTransport> Blocking<T> {
                                 // One more read, after the host has the answer, lets the
                                 // library see the body's end: a library that pools
                                 // connections (ureq) keeps this one only once it has.
-                                let _ =
-                                    catch_unwind(AssertUnwindSafe(|| reader.read(&mut [0u8; 1])));
+                                if let Err(caught) = catch(|| reader.read(&mut [0u8; 1])) {
+                                    caught
+                                        .log("the plugin panicked reading past the end of a body");
+                                }
                             }
                         }
                         None => {
@@ -352,9 +353,11 @@ impl<T: BlockingTransport> Blocking<T> {
                     }
                 }
                 Ok(Err(e)) => drop(head_tx.send(Err(e))),
-                Err(panic) => drop(head_tx.send(Err(
-                    panic_error(panic, "the plugin panicked during a call").into(),
-                ))),
+                Err(caught) => drop(
+                    head_tx.send(Err(caught
+                        .into_error("the plugin panicked during a call")
+                        .into())),
+                ),
             }
         });
         let (head, whole) = head_rx.await.map_err(|_| {
@@ -399,13 +402,13 @@ fn small_body_len(is_head: bool, head: &ResponseHead) -> Option<usize> {
 /// the library reports it: a clean end, or the error as the body's only item).
 fn read_small(reader: &mut impl Read, len: usize) -> Result<Bytes, Error> {
     let mut buf = Vec::with_capacity(len);
-    let read = catch_unwind(AssertUnwindSafe(|| {
-        reader.take(len as u64).read_to_end(&mut buf)
-    }));
+    let read = catch(|| reader.take(len as u64).read_to_end(&mut buf));
     match read {
         Ok(Ok(_)) => Ok(Bytes::from(buf)),
         Ok(Err(e)) => Err(body_error(&e)),
-        Err(panic) => Err(panic_error(panic, "the plugin panicked reading a body").into()),
+        Err(caught) => Err(caught
+            .into_error("the plugin panicked reading a body")
+            .into()),
     }
 }
 
@@ -437,13 +440,15 @@ fn pump(mut reader: impl Read, tx: &mpsc::Sender<Result<Bytes, Error>>, cancel: 
         if cancel.is_cancelled() {
             return;
         }
-        let read = catch_unwind(AssertUnwindSafe(|| reader.read(&mut buf)));
+        let read = catch(|| reader.read(&mut buf));
         let item = match read {
             Ok(Ok(0)) => return,
             Ok(Ok(n)) => Ok(Bytes::copy_from_slice(&buf[..n.min(BODY_CHUNK)])),
             Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
             Ok(Err(e)) => Err(body_error(&e)),
-            Err(panic) => Err(panic_error(panic, "the plugin panicked reading a body").into()),
+            Err(caught) => Err(caught
+                .into_error("the plugin panicked reading a body")
+                .into()),
         };
         let failed = item.is_err();
         if tx.blocking_send(item).is_err() || failed {

@@ -4,7 +4,6 @@
 
 use std::{
     any::Any,
-    panic::{catch_unwind, AssertUnwindSafe},
     pin::Pin,
     task::{Context, Poll},
     time::Duration,
@@ -24,6 +23,7 @@ use crate::ffi::{
     BodyStream, BodyStreamBox, BodyStream_TO, BytesOwner, BytesOwner_TO, ChunkResult, ErrorKind,
     FfiBytes, FfiError, FfiHeader,
 };
+use crate::panics::catch;
 use crate::types::{Body, Error};
 
 // ---- errors ----------------------------------------------------------------------------------
@@ -70,7 +70,7 @@ pub fn panic_error(payload: Box<dyn Any + Send>, what: &str) -> FfiError {
 /// `runtime` is the tokio runtime the body's code belongs to: it is entered around every poll
 /// and the drop, because the side polling is the other library, whose threads know nothing of
 /// this side's runtime (a body reading a file through `tokio::fs` needs it). A panic in the
-/// body becomes an error instead of unwinding across the boundary.
+/// body becomes an error, with its location, instead of unwinding across the boundary.
 pub fn body_to_ffi(body: Body, runtime: Option<Handle>) -> BodyStreamBox {
     BodyStream_TO::from_value(
         BodyToFfi {
@@ -92,9 +92,7 @@ impl BodyStream for BodyToFfi {
             return FfiPoll::Ready(RResult::ROk(ROption::RNone));
         };
         let _entered = self.runtime.as_ref().map(Handle::enter);
-        let polled = catch_unwind(AssertUnwindSafe(|| {
-            cx.with_context(|cx| body.as_mut().poll_next(cx))
-        }));
+        let polled = catch(|| cx.with_context(|cx| body.as_mut().poll_next(cx)));
         match polled {
             Ok(Poll::Pending) => FfiPoll::Pending,
             Ok(Poll::Ready(Some(Ok(chunk)))) => {
@@ -108,13 +106,12 @@ impl BodyStream for BodyToFfi {
                 self.body = None;
                 FfiPoll::Ready(RResult::ROk(ROption::RNone))
             }
-            Err(payload) => {
+            Err(caught) => {
                 // The body is in an unknown state: forget it rather than run its drop glue.
                 std::mem::forget(self.body.take());
-                FfiPoll::Ready(RResult::RErr(panic_error(
-                    payload,
-                    "a body stream panicked while producing a chunk",
-                )))
+                FfiPoll::Ready(RResult::RErr(
+                    caught.into_error("a body stream panicked while producing a chunk"),
+                ))
             }
         }
     }
@@ -126,7 +123,9 @@ impl Drop for BodyToFfi {
         // never let a panic escape across the boundary.
         if let Some(body) = self.body.take() {
             let _entered = self.runtime.as_ref().map(Handle::enter);
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(body)));
+            if let Err(caught) = catch(move || drop(body)) {
+                caught.log("a body stream panicked when it was dropped");
+            }
         }
     }
 }

@@ -10,11 +10,12 @@
 //!   larger or streamed bodies are polled in place on the host's thread, with the plugin
 //!   runtime's context entered, so no task hand-off is paid per chunk;
 //! - converts types;
-//! - catches every panic at the boundary: a panic would otherwise abort the host process.
+//! - catches every panic at the boundary: a panic would otherwise abort the host process. The
+//!   panic comes back as the call's error, with its location, and is not printed as well (see
+//!   `crate::panics`).
 
 use std::{
     future::Future,
-    panic::{catch_unwind, AssertUnwindSafe},
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -28,13 +29,14 @@ use async_ffi::{FfiFuture, FutureExt as _};
 use tokio::runtime::{Handle, Runtime};
 
 use crate::convert::{
-    body_from_ffi, body_to_ffi, bytes_from_ffi, headers_from_ffi, headers_to_ffi, panic_error,
+    body_from_ffi, body_to_ffi, bytes_from_ffi, headers_from_ffi, headers_to_ffi,
 };
 use crate::ffi::{
     CallResult, ErrorKind, FfiError, FfiRequest, FfiResponse, FfiStreamedBody, HttpClientBox,
     HttpClient_TO, StreamingHttpClientBox, StreamingHttpClient_TO,
 };
 use crate::module::{metadata_for, Capabilities, PluginMetadata};
+use crate::panics::{catch, Caught, Guarded};
 use crate::types::{Body, Error, Metadata, Request, RequestBody, Response};
 
 /// An HTTP transport, as a plugin author writes it: one exchange per call, plain async Rust.
@@ -81,19 +83,16 @@ pub(crate) extern "C" fn no_hosted_client(
 }
 
 pub(crate) extern "C" fn metadata<T: Transport>() -> PluginMetadata {
-    metadata_of(catch_unwind(T::metadata), Capabilities::empty())
+    metadata_of(catch(T::metadata), Capabilities::empty())
 }
 
 pub(crate) extern "C" fn diagnostics<T: Transport>() -> RString {
-    diagnostics_of(catch_unwind(T::diagnostics))
+    diagnostics_of(catch(T::diagnostics))
 }
 
 /// The metadata an author's `metadata()` gave (or a placeholder if it panicked), with `extra`
 /// capabilities the glue adds; [`Capabilities::HOSTED`] only when the glue adds it.
-pub(crate) fn metadata_of(
-    given: std::thread::Result<Metadata>,
-    extra: Capabilities,
-) -> PluginMetadata {
+pub(crate) fn metadata_of(given: Result<Metadata, Caught>, extra: Capabilities) -> PluginMetadata {
     match given {
         Ok(mut m) => {
             // `hosted` is the glue's to say (it is `extra` for a hosted export): a value the
@@ -102,20 +101,26 @@ pub(crate) fn metadata_of(
             m.capabilities = without_hosted | extra;
             metadata_for(m)
         }
-        Err(_) => metadata_for(Metadata {
-            name: "<metadata panicked>".into(),
-            version: String::new(),
-            description: String::new(),
-            capabilities: Default::default(),
-        }),
+        Err(caught) => {
+            caught.log("the plugin panicked in metadata()");
+            metadata_for(Metadata {
+                name: "<metadata panicked>".into(),
+                version: String::new(),
+                description: String::new(),
+                capabilities: Default::default(),
+            })
+        }
     }
 }
 
 /// The diagnostics an author's `diagnostics()` gave, as JSON text.
-pub(crate) fn diagnostics_of(given: std::thread::Result<serde_json::Value>) -> RString {
+pub(crate) fn diagnostics_of(given: Result<serde_json::Value, Caught>) -> RString {
     match given {
         Ok(v) => RString::from(v.to_string()),
-        Err(_) => RString::from(r#"{"error":"diagnostics panicked"}"#),
+        Err(caught) => {
+            caught.log("the plugin panicked in diagnostics()");
+            RString::from(r#"{"error":"diagnostics panicked"}"#)
+        }
     }
 }
 
@@ -133,7 +138,7 @@ pub(crate) extern "C" fn new_streaming_client<T: Transport>(
 
 /// Builds the client behind both constructors: the runtime, then the author's `new` in it.
 fn construct<T: Transport>(options: RStr<'_>) -> RResult<Client<T>, FfiError> {
-    let result = catch_unwind(AssertUnwindSafe(|| -> Result<Client<T>, Error> {
+    let result = catch(|| -> Result<Client<T>, Error> {
         let options = parse_options(options)?;
         let runtime = plugin_runtime(&T::metadata().name)?;
         let inner = {
@@ -144,7 +149,7 @@ fn construct<T: Transport>(options: RStr<'_>) -> RResult<Client<T>, FfiError> {
             handle: runtime.handle().clone(),
             glue: Glue::new(inner, Some(runtime)),
         })
-    }));
+    });
     constructed(result)
 }
 
@@ -167,16 +172,13 @@ pub(crate) fn plugin_runtime(name: &str) -> Result<Runtime, Error> {
 
 /// A constructor's outcome across the boundary: the client, its error, or its panic as an
 /// error.
-pub(crate) fn constructed<C>(
-    result: std::thread::Result<Result<C, Error>>,
-) -> RResult<C, FfiError> {
+pub(crate) fn constructed<C>(result: Result<Result<C, Error>, Caught>) -> RResult<C, FfiError> {
     match result {
         Ok(Ok(client)) => RResult::ROk(client),
         Ok(Err(e)) => RResult::RErr(e.into()),
-        Err(payload) => RResult::RErr(panic_error(
-            payload,
-            "the plugin panicked during client construction",
-        )),
+        Err(caught) => {
+            RResult::RErr(caught.into_error("the plugin panicked during client construction"))
+        }
     }
 }
 
@@ -224,14 +226,18 @@ impl<T> Glue<T> {
     }
 
     /// Runs `f` on the author's client like every other entry point: inside the plugin's
-    /// runtime (if any) and `catch_unwind`.
-    pub(crate) fn with_inner(&self, f: impl FnOnce(&T)) {
-        let _ = catch_unwind(AssertUnwindSafe(|| {
+    /// runtime (if any) and as a boundary call; a panic is logged (`close` returns nothing to
+    /// report it in).
+    pub(crate) fn with_inner(&self, what: &str, f: impl FnOnce(&T)) {
+        let called = catch(|| {
             let _entered = self.runtime.as_ref().map(Runtime::enter);
             if let Some(inner) = &self.inner {
                 f(inner)
             }
-        }));
+        });
+        if let Err(caught) = called {
+            caught.log(what);
+        }
     }
 }
 
@@ -239,7 +245,9 @@ impl<T> Drop for Glue<T> {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
             let _entered = self.runtime.as_ref().map(Runtime::enter);
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(inner)));
+            if let Err(caught) = catch(move || drop(inner)) {
+                caught.log("the plugin panicked dropping its client");
+            }
         }
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
@@ -264,7 +272,8 @@ impl<T: Transport> Client<T> {
     }
 
     fn close_inner(&self) {
-        self.glue.with_inner(T::close)
+        self.glue
+            .with_inner("the plugin panicked in close()", T::close)
     }
 }
 
@@ -365,7 +374,9 @@ fn spawned_exchange<T: Transport>(
     body: Option<FfiStreamedBody>,
 ) -> FfiFuture<CallResult> {
     let task_handle = handle.clone();
-    let join = handle.spawn(async move {
+    // Polled as a boundary call on the runtime's worker: a panic becomes the call's error, with
+    // its location, instead of a `JoinError` (and a line the plugin's panic hook prints).
+    let exchange = Guarded::new(async move {
         let request = request_from_ffi(request, body)?;
         let stream = request.stream;
         let mut response = inner.call(request).await?;
@@ -381,12 +392,20 @@ fn spawned_exchange<T: Transport>(
         }
         Ok::<_, Error>(response_to_ffi(response, Some(task_handle)))
     });
+    let join = handle.spawn(async move {
+        exchange.await.unwrap_or_else(|caught| {
+            Err(caught
+                .into_error("the plugin panicked during a call")
+                .into())
+        })
+    });
     let join = AbortOnDrop(join);
     async move {
         match join.await {
             Ok(Ok(resp)) => RResult::ROk(resp),
             Ok(Err(e)) => RResult::RErr(e.into()),
-            Err(e) if e.is_panic() => RResult::RErr(panic_error(
+            // Only the glue's own code is left outside the guard.
+            Err(e) if e.is_panic() => RResult::RErr(crate::convert::panic_error(
                 e.into_panic(),
                 "the plugin panicked during a call",
             )),
@@ -508,7 +527,7 @@ macro_rules! export_plugin {
             // checked by the loader (`CheckTypeLayout::Yes`). tests/symbol.rs guards the name.
             unsafe {
                 $crate::__private::abi_stable::library::LibHeader::from_constructor::<
-                    $crate::abi::module::PluginModRef,
+                    $crate::abi::root::PluginModRef,
                 >(
                     __apify_root_module,
                     $crate::__private::abi_stable::library::CheckTypeLayout::Yes,
@@ -522,7 +541,7 @@ macro_rules! export_plugin {
 mod tests {
     use super::*;
 
-    fn claiming(capabilities: Capabilities) -> std::thread::Result<Metadata> {
+    fn claiming(capabilities: Capabilities) -> Result<Metadata, Caught> {
         Ok(Metadata {
             name: "t".into(),
             version: "0".into(),

@@ -293,3 +293,50 @@ pub trait HostRuntime: Send + Sync + Clone {
 /// A shared [`HostRuntime`] trait object (cloned into the plugin's connector, executor and
 /// timer).
 pub type HostRuntimeBox = HostRuntime_TO<'static, abi_stable::std_types::RArc<()>>;
+
+/// How much a log message matters (added in 1.4), in the numbering of the `log` and `tracing`
+/// crates: [`LogLevel::ERROR`] is 1, [`LogLevel::TRACE`] 5, and 0 is [`LogLevel::OFF`].
+///
+/// A transparent `u8`, open like [`ErrorKind`]: a level this side does not know must not be
+/// undefined behaviour. The host reads a value above `TRACE` as `TRACE`.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct LogLevel(pub u8);
+
+impl LogLevel {
+    /// Nothing is shown (only as an answer of [`HostLog::max_level`]).
+    pub const OFF: LogLevel = LogLevel(0);
+    /// Something failed.
+    pub const ERROR: LogLevel = LogLevel(1);
+    /// Something the operator should change (a deprecated option), or a failure that was
+    /// handled.
+    pub const WARN: LogLevel = LogLevel(2);
+    /// What the plugin does, in broad steps.
+    pub const INFO: LogLevel = LogLevel(3);
+    /// Detail for diagnosing a problem.
+    pub const DEBUG: LogLevel = LogLevel(4);
+    /// Every detail.
+    pub const TRACE: LogLevel = LogLevel(5);
+}
+
+/// The host's log channel (added in 1.4), handed to the plugin once it is loaded, through the
+/// root module's `set_host_log`. Messages become the host's own log events, named after the
+/// plugin, so the host's filters and its redaction of secrets apply to them.
+///
+/// Called from any thread of the plugin, at any time after the hand-off. The host treats what
+/// it gets as untrusted: it decodes the bytes lossily, bounds their length, escapes control
+/// characters and drops messages that come faster than it shows them (counting them).
+#[sabi_trait]
+pub trait HostLog: Send + Sync {
+    /// Logs one message at `level`: UTF-8 text, without a trailing newline.
+    fn log(&self, level: LogLevel, message: RSlice<'_, u8>);
+
+    /// The most detailed level the host shows now ([`LogLevel::OFF`]: none), so that the
+    /// plugin need not format a message the host would drop. It may change while the plugin
+    /// runs (a program may set its logging up after loading the plugin).
+    #[sabi(last_prefix_field)]
+    fn max_level(&self) -> LogLevel;
+}
+
+/// An owned [`HostLog`] trait object.
+pub type HostLogBox = HostLog_TO<'static, RBox<()>>;

@@ -15,7 +15,6 @@
 use std::{
     future::Future,
     io,
-    panic::{catch_unwind, AssertUnwindSafe},
     pin::Pin,
     task::{Context, Poll},
     time::Duration,
@@ -28,7 +27,6 @@ use abi_stable::{
 use async_ffi::{ContextExt as _, FfiFuture, FfiPoll, FutureExt as _};
 use tokio::runtime::Handle;
 
-use crate::convert::panic_error;
 use crate::export::{
     constructed, diagnostics_of, ffi_client_traits, metadata_of, parse_options, plugin_runtime,
     request_from_ffi, response_to_ffi, Glue,
@@ -38,6 +36,7 @@ use crate::ffi::{
     HttpClientBox, HttpClient_TO, IoResult, StreamingHttpClientBox, StreamingHttpClient_TO,
 };
 use crate::module::{Capabilities, PluginMetadata};
+use crate::panics::{catch, Guarded};
 use crate::services::{tokio_runtime_services, MAX_IO_SLICES};
 use crate::types::{Error, Metadata, Request, Response};
 
@@ -132,6 +131,14 @@ impl Host {
     /// response body are dropped). In a host older than 1.3 it runs on the plugin's own
     /// runtime, which is shut down, with its tasks, when the client is dropped.
     pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        // Every poll is a boundary call: a panic in the task ends it and is logged once,
+        // through the host's log, instead of unwinding into the host's executor (where
+        // async-ffi would raise it again, as a panic of the host's).
+        let task = async move {
+            if let Err(caught) = Guarded::new(task).await {
+                caught.log("a task the plugin spawned on the host panicked");
+            }
+        };
         self.services.spawn(task.into_ffi());
     }
 
@@ -253,11 +260,11 @@ impl tokio::io::AsyncWrite for HostTcp {
 // ---- root module entry points ------------------------------------------------------------------
 
 pub(crate) extern "C" fn metadata<T: HostedTransport>() -> PluginMetadata {
-    metadata_of(catch_unwind(T::metadata), Capabilities::HOSTED)
+    metadata_of(catch(T::metadata), Capabilities::HOSTED)
 }
 
 pub(crate) extern "C" fn diagnostics<T: HostedTransport>() -> RString {
-    diagnostics_of(catch_unwind(T::diagnostics))
+    diagnostics_of(catch(T::diagnostics))
 }
 
 /// A 1.3 host: the client runs on the services the host lends.
@@ -286,7 +293,7 @@ fn construct<T: HostedTransport>(
     options: RStr<'_>,
     lent: Option<HostRuntimeBox>,
 ) -> RResult<HostedClient<T>, FfiError> {
-    let result = catch_unwind(AssertUnwindSafe(|| -> Result<HostedClient<T>, Error> {
+    let result = catch(|| -> Result<HostedClient<T>, Error> {
         let options = parse_options(options)?;
         let (services, own) = match lent {
             Some(services) => (services, None),
@@ -300,7 +307,7 @@ fn construct<T: HostedTransport>(
         Ok(HostedClient {
             glue: Glue::new(inner, own),
         })
-    }));
+    });
     constructed(result)
 }
 
@@ -335,14 +342,16 @@ impl<T: HostedTransport> HostedClient<T> {
     }
 
     fn close_inner(&self) {
-        self.glue.with_inner(T::close)
+        self.glue
+            .with_inner("the plugin panicked in close()", T::close)
     }
 }
 
 ffi_client_traits!(HostedClient, HostedTransport);
 
 /// The author's exchange, polled with the plugin's own runtime entered when there is one, and
-/// with every panic caught: a panic must not unwind into the host.
+/// as a boundary call: a panic must not unwind into the host, and comes back as the call's
+/// error with its location (see `crate::panics`).
 struct CaughtCall<F> {
     handle: Option<Handle>,
     exchange: Pin<Box<F>>,
@@ -353,14 +362,13 @@ impl<F: Future<Output = Result<crate::ffi::FfiResponse, Error>>> Future for Caug
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CallResult> {
         let this = &mut *self;
         let _entered = this.handle.as_ref().map(Handle::enter);
-        match catch_unwind(AssertUnwindSafe(|| this.exchange.as_mut().poll(cx))) {
+        match catch(|| this.exchange.as_mut().poll(cx)) {
             Ok(Poll::Ready(Ok(response))) => Poll::Ready(RResult::ROk(response)),
             Ok(Poll::Ready(Err(e))) => Poll::Ready(RResult::RErr(e.into())),
             Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(RResult::RErr(panic_error(
-                payload,
-                "the plugin panicked during a call",
-            ))),
+            Err(caught) => Poll::Ready(RResult::RErr(
+                caught.into_error("the plugin panicked during a call"),
+            )),
         }
     }
 }

@@ -17,7 +17,7 @@
 //! crate-type = ["cdylib"]
 //!
 //! [dependencies]
-//! apify-plugin-api = { version = "1.3", path = "vendor/apify-plugin-api" }
+//! apify-plugin-api = { version = "1.4", path = "vendor/apify-plugin-api" }
 //! ```
 //!
 //! Use the re-exported [`tokio`] (1.x), [`http`] (1.x), [`bytes`] (1.x) and [`serde_json`]
@@ -90,8 +90,11 @@
 //!    whose chain holds an `std::io::Error` or a failed name lookup.
 //! 7. **Never put a credential in a message**: the host redacts again, but use
 //!    [`redact_userinfo`] for proxy URLs.
-//! 8. **Do not panic.** The glue catches panics at the boundary (as [`ErrorKind::PANIC`]), but
-//!    plugins must be built with `panic = "unwind"` (the default) for that to work.
+//! 8. **Do not panic.** The glue catches panics at the boundary (as [`ErrorKind::PANIC`], with
+//!    the panic's message and location, printed nowhere else), but plugins must be built with
+//!    `panic = "unwind"` (the default) for that to work. A panic of a thread of your own is
+//!    logged through the host ([`log`]). The glue's panic hook does this: if you set a hook of
+//!    your own, call the one `std::panic::take_hook` gives you from it.
 //! 9. **Take proxies from your options only**, never from `HTTP_PROXY`, `HTTPS_PROXY` or
 //!    `NO_PROXY` unless the standard option `proxy_from_env = true` says so: ops configure a
 //!    transport in one place (`[transport.options]`), and every transport we ship ignores the
@@ -105,6 +108,8 @@
 //!     same to every transport. Refuse one you cannot honour by name
 //!     ([`options::ParsedOptions::refuse`]); keep an older name of yours as an
 //!     [`options::Alias`], with a warning.
+//! 12. **Log through the host, never to standard error** ([`log`]: `log::warn!`, `log::debug!`):
+//!     the host filters, redacts and bounds what you log, and names you in it.
 //!
 //! Cases the rules settle, so that you need not guess:
 //!
@@ -182,12 +187,22 @@
 //!
 //! Clients are shared between concurrent calls: they must be `Send + Sync`.
 //!
+//! # Logging and panics
+//!
+//! What a plugin logs with [`log`] (added in 1.4) becomes the host's own log event, at the
+//! host's level (`apify-host`: target `apify_host::plugin`, a `plugin` field with your name;
+//! warnings by default, `-v` info, `-vv` debug), redacted like every line the host writes. A
+//! panic inside a call is the call's error, with its location, and nothing else; a panic of a
+//! thread of your own is logged as an error. A host before 1.4 has no log channel: warnings
+//! and errors then go to standard error, and panics outside calls to the default panic hook.
+//!
 //! # The binary interface
 //!
 //! The `#[repr(C)]` types, the `HttpClient` trait object, the root module whose layout
-//! abi_stable checks when the host loads the library, the snapshots of earlier versions and the
-//! conversions are the host's business, public only under [`abi`]. Versioning: a plugin built
-//! against 1.x loads in every host of the same major; minors only add.
+//! abi_stable checks when the host loads the library, the snapshots of earlier versions, the
+//! conversions and the bounds of the log channel are the host's business, public only under
+//! [`abi`]. Versioning: a plugin built against 1.x loads in every host of the same major;
+//! minors only add.
 //!
 //! ```ignore
 //! struct MyTransport { /* ... */ }
@@ -202,14 +217,17 @@
 
 pub mod abi;
 mod blocking;
+mod channel;
 mod classify;
 mod convert;
 mod export;
 mod ffi;
 mod history;
 mod hosted;
+pub mod log;
 mod module;
 pub mod options;
+mod panics;
 mod services;
 mod types;
 

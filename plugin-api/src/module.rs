@@ -1,7 +1,9 @@
 //! The root module a plugin exports, and the interface version.
 //!
-//! Public as `crate::abi::module` (see `src/abi.rs`), whose docs state the versioning rules;
-//! `API_MAJOR`, `API_MINOR` and `Capabilities` are public at the crate root.
+//! The root module is public as `crate::abi::root` and the metadata as `crate::abi::module`
+//! (see `src/abi.rs`, whose docs state the versioning rules); `API_MAJOR`, `API_MINOR` and
+//! `Capabilities` are public at the crate root. The root module of 1.3, which
+//! `crate::abi::module` still names, is the snapshot `crate::history::v1_3`.
 
 use abi_stable::{
     declare_root_module_statics,
@@ -11,12 +13,12 @@ use abi_stable::{
     StableAbi,
 };
 
-use crate::ffi::{FfiError, HostRuntimeBox, HttpClientBox, StreamingHttpClientBox};
+use crate::ffi::{FfiError, HostLogBox, HostRuntimeBox, HttpClientBox, StreamingHttpClientBox};
 
 /// Major version of the plugin interface: plugins of another major are refused.
 pub const API_MAJOR: u16 = 1;
 /// Minor version of the plugin interface: additive changes only.
-pub const API_MINOR: u16 = 3;
+pub const API_MINOR: u16 = 4;
 
 /// What a transport supports, as bit flags.
 #[repr(transparent)]
@@ -104,11 +106,19 @@ pub struct PluginMetadata {
     pub capabilities: Capabilities,
 }
 
-/// The root module: the plugin's entry points.
+/// The root module: the plugin's entry points (from 1.4 on; a 1.3 plugin's is
+/// [`crate::abi::module::PluginMod`], whose fields are this one's first five).
+///
+/// `#[non_exhaustive]`, unlike the 1.3 type: only this crate builds it, so a later minor can
+/// append a field without breaking anyone's source. (The 1.3 type stays as it was, because
+/// adding a field to a struct others could build is a breaking change; it describes a 1.3
+/// plugin's root module, which is what the host checks an older plugin against.) Its type name
+/// is `PluginMod` on purpose: abi_stable's layout check compares names.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModRef)))]
 #[sabi(missing_field(option))]
+#[non_exhaustive]
 pub struct PluginMod {
     /// Who the plugin is and which interface version it was built against.
     pub metadata: extern "C" fn() -> PluginMetadata,
@@ -135,6 +145,13 @@ pub struct PluginMod {
         options_json: RStr<'_>,
         runtime: HostRuntimeBox,
     ) -> RResult<StreamingHttpClientBox, FfiError>,
+
+    /// Added in 1.4: takes the host's log channel, which the plugin's [`crate::log`] messages,
+    /// its deprecation warnings and the panics of its own threads go to from then on. The host
+    /// calls it once it has loaded the plugin, before any constructor. `None` for plugins
+    /// built against 1.3 and older; a host before 1.4 never calls it, and the plugin then
+    /// writes its warnings and errors to standard error.
+    pub set_host_log: extern "C" fn(log: HostLogBox),
 }
 
 impl RootModule for PluginModRef {
@@ -151,12 +168,14 @@ impl RootModule for PluginModRef {
 #[doc(hidden)]
 pub fn root_module<T: crate::Transport>() -> PluginModRef {
     use abi_stable::prefix_type::PrefixTypeTrait;
+    loaded(crate::export::metadata::<T>);
     PluginMod {
         metadata: crate::export::metadata::<T>,
         new_client: crate::export::new_client::<T>,
         diagnostics: crate::export::diagnostics::<T>,
         new_streaming_client: crate::export::new_streaming_client::<T>,
         new_hosted_client: crate::export::no_hosted_client,
+        set_host_log: crate::log::set_host_log,
     }
     .leak_into_prefix()
 }
@@ -166,14 +185,26 @@ pub fn root_module<T: crate::Transport>() -> PluginModRef {
 #[doc(hidden)]
 pub fn hosted_root_module<T: crate::HostedTransport>() -> PluginModRef {
     use abi_stable::prefix_type::PrefixTypeTrait;
+    loaded(crate::hosted::metadata::<T>);
     PluginMod {
         metadata: crate::hosted::metadata::<T>,
         new_client: crate::hosted::new_client::<T>,
         diagnostics: crate::hosted::diagnostics::<T>,
         new_streaming_client: crate::hosted::new_streaming_client::<T>,
         new_hosted_client: crate::hosted::new_hosted_client::<T>,
+        set_host_log: crate::log::set_host_log,
     }
     .leak_into_prefix()
+}
+
+/// What the plugin does once a host has loaded its root module (never in a program that merely
+/// links a plugin crate as a library: only abi_stable's loader calls the root-module
+/// builders). It keeps its name for the messages it prints without a host channel, and puts
+/// the panic hook in place that keeps the panics its calls catch from being printed (see
+/// `crate::panics`).
+fn loaded(metadata: extern "C" fn() -> PluginMetadata) {
+    crate::log::set_plugin_name(metadata().name.into_string());
+    crate::panics::install_hook();
 }
 
 /// The metadata every plugin reports, with this crate's interface version filled in.

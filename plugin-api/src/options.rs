@@ -42,8 +42,9 @@
 //! assert!(e.message.contains("unknown option `verbose`"), "{e}");
 //! ```
 //!
-//! A host of interface 1.3 has no channel for a constructor's warnings: print them with
-//! [`warn`] (to standard error), once, from `new`.
+//! Report the warnings once, from `new`, through the host's log ([`crate::log::warn!`], or
+//! [`warn`], which also masks credentials in URLs); a host before 1.4, which has no log
+//! channel, gets them on standard error.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -238,7 +239,7 @@ pub struct ParsedOptions {
     /// Every other key: the transport's own options, to check with
     /// [`ParsedOptions::check_own_options`].
     pub own: Map<String, Value>,
-    /// One line per deprecated name used; print them with [`warn`].
+    /// One line per deprecated name used; log them with [`crate::log::warn!`] or [`warn`].
     pub warnings: Vec<String>,
 }
 
@@ -385,12 +386,14 @@ fn boolean(name: &str, v: &Value) -> Result<bool, Error> {
         .ok_or_else(|| invalid(format!("option `{name}` must be true or false, not {v}")))
 }
 
-/// Prints a warning about a transport's options to standard error, as
-/// `warning: the NAME transport: WARNING` (an interface 1.3 host has no other channel for it).
+/// Logs a warning about a transport's options through the host's log ([`crate::log`]), with
+/// the credentials of any URL in it masked. Without a host channel (a host before 1.4) it is
+/// printed on standard error, as `warning: the TRANSPORT transport: WARNING`.
 pub fn warn(transport: &str, warning: &str) {
-    eprintln!(
-        "warning: the {transport} transport: {}",
-        redact_userinfo(warning)
+    crate::log::emit(
+        crate::log::Level::Warn,
+        &redact_userinfo(warning),
+        Some(transport),
     );
 }
 

@@ -10,6 +10,12 @@ fn patch(src: &mut String, from: &str, to: &str) {
     *src = src.replacen(from, to, 1);
 }
 
+/// Like `patch`, for every occurrence (the two root-module builders initialise the same fields).
+fn patch_all(src: &mut String, from: &str, to: &str) {
+    assert!(src.contains(from), "fixture patch: {from:?} not found in plugin-api/src/module.rs");
+    *src = src.replace(from, to);
+}
+
 /// Removes the source from the line starting with `from` through the end of `to`.
 fn remove_field(src: &mut String, from: &str, to: &str) {
     let start = src.find(from).unwrap_or_else(|| panic!("fixture patch: {from:?} not found"));
@@ -19,9 +25,22 @@ fn remove_field(src: &mut String, from: &str, to: &str) {
     src.replace_range(start..end, "");
 }
 
+/// Takes out the 1.4 field `set_host_log` and its initialisers. (The glue keeps installing its
+/// panic hook: a 1.3 plugin's layout is what this variant is about.)
+fn remove_1_4_fields(src: &mut String) {
+    remove_field(src, "\n    /// Added in 1.4: takes the host's log channel", "pub set_host_log: extern \"C\" fn(log: HostLogBox),\n");
+    patch_all(src, "        set_host_log: crate::log::set_host_log,\n", "");
+    patch(
+        src,
+        "use crate::ffi::{FfiError, HostLogBox, HostRuntimeBox, HttpClientBox, StreamingHttpClientBox};",
+        "use crate::ffi::{FfiError, HostRuntimeBox, HttpClientBox, StreamingHttpClientBox};",
+    );
+}
+
 /// Takes out the 1.3 field `new_hosted_client`, its initialiser, and the root module of hosted
-/// transports (which needs it).
+/// transports (which needs it), after the 1.4 fields.
 fn remove_1_3_fields(src: &mut String) {
+    remove_1_4_fields(src);
     remove_field(src, "\n    /// Added in 1.3: like `new_streaming_client`", ") -> RResult<StreamingHttpClientBox, FfiError>,\n");
     patch(src, "        new_hosted_client: crate::export::no_hosted_client,\n", "");
     remove_field(src, "/// Builds the root module for hosted transport", ".leak_into_prefix()\n}\n");
@@ -54,35 +73,34 @@ fn main() {
     src = src.lines().filter(|l| !l.starts_with("//!")).collect::<Vec<_>>().join("\n");
     match variant.as_str() {
         "api-1.0" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 3;", "pub const API_MINOR: u16 = 0;");
+            patch(&mut src, "pub const API_MINOR: u16 = 4;", "pub const API_MINOR: u16 = 0;");
             remove_field(&mut src, "    /// Added in 1.1:", "pub diagnostics: extern \"C\" fn() -> RString,\n");
             remove_1_2_fields(&mut src);
             patch(&mut src, "        diagnostics: crate::export::diagnostics::<T>,\n", "");
         }
         "api-1.1" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 3;", "pub const API_MINOR: u16 = 1;");
+            patch(&mut src, "pub const API_MINOR: u16 = 4;", "pub const API_MINOR: u16 = 1;");
             remove_1_2_fields(&mut src);
         }
         "api-1.2" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 3;", "pub const API_MINOR: u16 = 2;");
+            patch(&mut src, "pub const API_MINOR: u16 = 4;", "pub const API_MINOR: u16 = 2;");
             remove_1_3_fields(&mut src);
         }
-        "api-1.4" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 3;", "pub const API_MINOR: u16 = 4;");
+        "api-1.3" => {
+            patch(&mut src, "pub const API_MINOR: u16 = 4;", "pub const API_MINOR: u16 = 3;");
+            remove_1_4_fields(&mut src);
+        }
+        "api-1.5" => {
+            patch(&mut src, "pub const API_MINOR: u16 = 4;", "pub const API_MINOR: u16 = 5;");
             patch(
                 &mut src,
-                "    ) -> RResult<StreamingHttpClientBox, FfiError>,\n}",
-                "    ) -> RResult<StreamingHttpClientBox, FfiError>,\n    /// Added in 1.4 (fixture).\n    pub added_in_1_4: extern \"C\" fn() -> u32,\n}",
+                "    pub set_host_log: extern \"C\" fn(log: HostLogBox),\n}",
+                "    pub set_host_log: extern \"C\" fn(log: HostLogBox),\n    /// Added in 1.5 (fixture).\n    pub added_in_1_5: extern \"C\" fn() -> u32,\n}",
             );
-            patch(
+            patch_all(
                 &mut src,
-                "        new_hosted_client: crate::export::no_hosted_client,\n",
-                "        new_hosted_client: crate::export::no_hosted_client,\n        added_in_1_4: answer,\n",
-            );
-            patch(
-                &mut src,
-                "        new_hosted_client: crate::hosted::new_hosted_client::<T>,\n",
-                "        new_hosted_client: crate::hosted::new_hosted_client::<T>,\n        added_in_1_4: answer,\n",
+                "        set_host_log: crate::log::set_host_log,\n",
+                "        set_host_log: crate::log::set_host_log,\n        added_in_1_5: answer,\n",
             );
             src.push_str("\nextern \"C\" fn answer() -> u32 { 42 }\n");
         }

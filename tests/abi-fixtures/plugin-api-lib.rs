@@ -5,6 +5,8 @@
 
 #[path = "../../plugin-api/src/abi.rs"]
 pub mod abi;
+#[path = "../../plugin-api/src/channel.rs"]
+mod channel;
 #[path = "../../plugin-api/src/convert.rs"]
 mod convert;
 #[path = "../../plugin-api/src/export.rs"]
@@ -15,6 +17,10 @@ mod ffi;
 mod history;
 #[path = "../../plugin-api/src/hosted.rs"]
 mod hosted;
+#[path = "../../plugin-api/src/log.rs"]
+pub mod log;
+#[path = "../../plugin-api/src/panics.rs"]
+mod panics;
 #[path = "../../plugin-api/src/services.rs"]
 mod services;
 #[path = "../../plugin-api/src/types.rs"]

@@ -11,11 +11,12 @@ use std::{
 };
 
 /// The variants, as named in `tests/abi-fixtures/README.md`.
-pub const VARIANTS: [&str; 6] = [
+pub const VARIANTS: [&str; 7] = [
     "api-1.0",
     "api-1.1",
     "api-1.2",
-    "api-1.4",
+    "api-1.3",
+    "api-1.5",
     "changed-layout",
     "api-2.0",
 ];

@@ -213,7 +213,8 @@ async fn other_minors_load_in_both_directions() {
         ("api-1.0", 0, false, "full"),
         ("api-1.1", 1, true, "full"),
         ("api-1.2", 2, true, "stream"),
-        ("api-1.4", 4, true, "stream"),
+        ("api-1.3", 3, true, "stream"),
+        ("api-1.5", 5, true, "stream"),
     ] {
         let p = load_plugin(&abi_fixture(variant), &PluginLoadOptions::default())
             .unwrap_or_else(|e| panic!("{variant}: {e}"));
@@ -285,6 +286,12 @@ async fn constructor_errors_and_panics_are_errors() {
         .err()
         .expect("panicked");
     assert_clear(&e, PluginLoadFailure::ConstructorPanicked, "panicked");
+    assert!(
+        e.reason.contains(
+            "asked the constructor to panic (at tests/fixtures/faulty-plugin/src/lib.rs:"
+        ),
+        "{e}"
+    );
 
     // A real plugin refusing an unknown option names it.
     let reqwest = load_plugin(
@@ -316,6 +323,13 @@ async fn a_panicking_call_fails_alone() {
         .expect_err("panics");
     assert_eq!(e.kind, ErrorKind::PANIC, "{e}");
     assert!(e.message.contains("asked to panic in call"), "{e}");
+    // Where it panicked comes with the error (the plugin's panic hook recorded it instead of
+    // printing it).
+    assert!(
+        e.message
+            .contains("(at tests/fixtures/faulty-plugin/src/lib.rs:"),
+        "{e}"
+    );
     assert!(
         body_text(&t, server.url("/echo"))
             .await
@@ -331,6 +345,12 @@ async fn a_panicking_call_fails_alone() {
     let mut body = resp.body;
     let e = body.next().await.unwrap().expect_err("body panics");
     assert_eq!(e.kind, ErrorKind::PANIC, "{e}");
+    assert!(
+        e.message.contains(
+            "asked to panic while reading the body (at tests/fixtures/faulty-plugin/src/lib.rs:"
+        ),
+        "{e}"
+    );
     assert!(body.next().await.is_none(), "a failed body ends");
     assert!(
         body_text(&t, server.url("/echo"))

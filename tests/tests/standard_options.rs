@@ -1,15 +1,15 @@
 //! The standard transport options (`apify_plugin_api::options`) through the real loader: the
 //! reqwest plugin takes the standard names (a real proxy and a CA made for the run, on
 //! 127.0.0.1), refuses unknown ones by name, and still takes its deprecated
-//! `http2_prior_knowledge`, with a warning on standard error.
+//! `http2_prior_knowledge`, with a warning in the host's log.
 
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
 use apify_host::transport::{
     plugin::{load_plugin, PluginLoadOptions},
     HttpTransport, TransportErrorKind, TransportRequest, TransportRequestBody,
 };
-use apify_tests::plugin_path;
+use apify_tests::{pipeline_support::LogCapture, plugin_path};
 use http::{HeaderMap, Method};
 use serde_json::{json, Value};
 use testkit::{proxy::ForwardProxy, tls::TlsServer, TestServer};
@@ -84,44 +84,40 @@ fn reqwest_plugin_refuses_unknown_options_by_name() {
     }
 }
 
-/// Set in the child process of the test below.
-const CHILD: &str = "APIFY_TESTS_DEPRECATED_OPTION_CHILD";
-
-/// The plugin prints its warning on the process's standard error (an interface 1.3 host has no
-/// other channel for it), so the plugin is built in a child process whose stderr is read.
+/// The plugin's warning goes through the host's log channel (interface 1.4): one `tracing`
+/// event of this process, a warning with target `apify_host::plugin` naming the plugin. (A
+/// host before 1.4 gets it on standard error: tests/plugin_log.rs.)
 #[test]
 fn reqwest_plugin_takes_the_old_name_with_a_deprecation_warning() {
-    if std::env::var_os(CHILD).is_some() {
-        reqwest_with(&json!({"http2_prior_knowledge": true, "pool_max_idle_per_host": 1}))
-            .unwrap_or_else(|e| panic!("{e}"));
-        return;
-    }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "reqwest_plugin_takes_the_old_name_with_a_deprecation_warning",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let capture = LogCapture::global();
+    reqwest_with(&json!({"http2_prior_knowledge": true, "pool_max_idle_per_host": 1}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let log = capture.text();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("http2_prior_knowledge"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "once: {log}");
     assert!(
-        stderr.contains(
-            "warning: the reqwest transport: option `http2_prior_knowledge` is deprecated: \
-             write `http2 = true`"
+        warnings[0].contains(
+            " WARN apify_host::plugin: option `http2_prior_knowledge` is deprecated: write \
+             `http2 = true`"
         ),
-        "{stderr}"
+        "{log}"
     );
-    assert_eq!(stderr.matches("deprecated").count(), 1, "once: {stderr}");
+    assert!(warnings[0].contains(r#"plugin="reqwest""#), "{log}");
 
     // The new name gives no warning, and the two together must not contradict each other.
     let e = reqwest_with(&json!({"http2": false, "http2_prior_knowledge": true}))
         .err()
         .expect("refused");
     assert!(e.contains("contradict"), "{e}");
+    assert_eq!(
+        capture.text().matches("is deprecated").count(),
+        1,
+        "{}",
+        capture.text()
+    );
 }
 
 fn hyper_with(options: &Value) -> Result<impl HttpTransport, String> {

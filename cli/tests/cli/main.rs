@@ -13,6 +13,7 @@ mod commands;
 mod downloads;
 mod errors;
 mod interrupt;
+mod plugin_log;
 mod prism_contract;
 mod reload;
 mod sdk_actors;

@@ -480,6 +480,13 @@ fn tokio_s_timer_in_a_hosted_call_gets_one_hint_and_its_panic_is_shown_once() {
     assert_eq!(failed.len(), 3, "{text}");
     assert!(failed[0].contains("there is no reactor running"), "{text}");
     assert_eq!(text.matches("no reactor running").count(), 1, "{text}");
+    // Where the plugin panicked is in the report; the plugin's own panic hook printed nothing
+    // (three panics, none on stderr).
+    assert!(
+        failed[0].contains("(at tests/fixtures/hosted-faulty-plugin/src/lib.rs:"),
+        "{text}"
+    );
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     assert_eq!(text.matches("hint: ").count(), 1, "{text}");
     assert!(text.contains("Host::sleep"), "{text}");
     for later in &failed[1..] {

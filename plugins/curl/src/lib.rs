@@ -20,7 +20,7 @@
 //! - `pool_max_idle_per_host`: how many idle connection caches (one libcurl multi handle each)
 //!   are kept between calls, 16 by default; with the one API host, that many idle connections.
 //!
-//! Deprecated names, still read with a warning on standard error: `ca_file` (now
+//! Deprecated names, still read with a warning in the host's log: `ca_file` (now
 //! `ca_cert_file`) and `connect_timeout_secs` (now `connect_timeout_ms`, in milliseconds).
 //!
 //! **Which libcurl.** The `curl-sys` crate links the system libcurl that `pkg-config` finds
@@ -277,8 +277,9 @@ impl BlockingTransport for CurlTransport {
 
     fn new(options: serde_json::Value) -> Result<Self, Error> {
         let options = Options::parse(options)?;
+        // Through the host's log (warnings are shown by default), once per client.
         for warning in &options.warnings {
-            apify_plugin_api::options::warn("curl", warning);
+            apify_plugin_api::log::warn!("{warning}");
         }
         // Said once here rather than as a failed option on every request.
         if options.http2 && !curl::Version::get().feature_http2() {

@@ -18,14 +18,14 @@
 //!   corporate CA installed there; it reads the store when the client is built, a few ms).
 //!
 //! Deprecated: `http2_prior_knowledge = true` (HTTP/2 without negotiation, h2c on plain HTTP)
-//! still works, with a warning on standard error; write `http2 = true` instead.
+//! still works, with a warning in the host's log; write `http2 = true` instead.
 //!
 //! Request and response bodies are streamed chunk by chunk and cross the plugin boundary without
 //! a copy.
 
 #![warn(missing_docs)]
 
-use apify_plugin_api::options::{check_proxy_url, parse_options, warn, StandardOptions};
+use apify_plugin_api::options::{check_proxy_url, parse_options, StandardOptions};
 use apify_plugin_api::{
     chain_has, error_chain, export_plugin, redact_userinfo, Body, Capabilities, Error, ErrorKind,
     Metadata, Request, RequestBody, Response, Transport,
@@ -204,8 +204,9 @@ impl Transport for ReqwestTransport {
 
     fn new(options: serde_json::Value) -> Result<Self, Error> {
         let o = Options::parse(options)?;
+        // Through the host's log (warnings are shown by default), once per client.
         for w in &o.warnings {
-            warn("reqwest", w);
+            apify_plugin_api::log::warn!("{w}");
         }
         Self::with_options(o)
     }

@@ -116,6 +116,10 @@ const PLUGIN_API: &[(&str, &str)] = &[
         include_str!("../../../../plugin-api/src/blocking.rs"),
     ),
     (
+        "src/channel.rs",
+        include_str!("../../../../plugin-api/src/channel.rs"),
+    ),
+    (
         "src/classify.rs",
         include_str!("../../../../plugin-api/src/classify.rs"),
     ),
@@ -140,6 +144,10 @@ const PLUGIN_API: &[(&str, &str)] = &[
         include_str!("../../../../plugin-api/src/hosted.rs"),
     ),
     (
+        "src/log.rs",
+        include_str!("../../../../plugin-api/src/log.rs"),
+    ),
+    (
         "src/lib.rs",
         include_str!("../../../../plugin-api/src/lib.rs"),
     ),
@@ -150,6 +158,10 @@ const PLUGIN_API: &[(&str, &str)] = &[
     (
         "src/options.rs",
         include_str!("../../../../plugin-api/src/options.rs"),
+    ),
+    (
+        "src/panics.rs",
+        include_str!("../../../../plugin-api/src/panics.rs"),
     ),
     (
         "src/services.rs",

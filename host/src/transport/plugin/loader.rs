@@ -20,6 +20,9 @@
 //! 9. `abi`: abi_stable checks the root module's version and layout against this host's;
 //! 10. `api version`: our own interface version check on the plugin's metadata.
 //!
+//! A plugin that passed them all gets this process's log channel (interface 1.4, see
+//! `log.rs`), before any of its constructors runs.
+//!
 //! So a file that is not a plugin never runs a constructor, a file cut short never reaches
 //! `dlopen` (which would die of SIGBUS on it), and a file swapped at the path after it was
 //! opened is never what gets loaded: the pin covers what is loaded.
@@ -39,10 +42,7 @@ use std::{
 
 use abi_stable::library::{LibHeader, LibraryError, ROOT_MODULE_LOADER_NAME};
 use apify_plugin_api::{
-    abi::{
-        history,
-        module::{PluginMetadata, PluginModRef},
-    },
+    abi::{history, module::PluginMetadata, root::PluginModRef},
     Capabilities, API_MAJOR, API_MINOR,
 };
 use sha2::{Digest, Sha256};
@@ -289,6 +289,10 @@ fn run_checks(
     record(report, "layout check", check_layout_enabled(path, header))?;
     let module = record(report, "abi", check_abi(path, header))?;
     let metadata = record(report, "api version", check_api_version(path, module))?;
+    // Field added in 1.4: absent (None) in older plugins, which print on stderr themselves.
+    if let Some(set_host_log) = module.set_host_log() {
+        set_host_log(super::log::channel_for(&metadata.name));
+    }
     Ok(LoadedPlugin {
         path: canonical,
         sha256,
@@ -758,10 +762,14 @@ fn check_abi(
             // host's, so check the plugin against the snapshots of older interfaces instead,
             // newest first.
             //
-            // SAFETY (both casts): the snapshot and `PluginModRef` are `PrefixRef`s to the
+            // SAFETY (every cast): the snapshot and `PluginModRef` are `PrefixRef`s to the
             // plugin's root-module static, whose layout was just checked up to the snapshot's
             // fields. Fields after those are read only through `missing_field(option)`
             // accessors, which consult the plugin's own field list.
+            if let Ok(old) = header.init_root_module::<history::v1_3::PluginModRef>() {
+                let module: PluginModRef = unsafe { PluginModRef(old.0.cast()) };
+                return older_minor(path, module, full, 3, module.set_host_log().is_some());
+            }
             if let Ok(old) = header.init_root_module::<history::v1_2::PluginModRef>() {
                 let module: PluginModRef = unsafe { PluginModRef(old.0.cast()) };
                 return older_minor(path, module, full, 2, module.new_hosted_client().is_some());

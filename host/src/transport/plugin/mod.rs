@@ -10,6 +10,7 @@ mod image;
 #[path = "image_unsupported.rs"]
 mod image;
 mod loader;
+mod log;
 
 use std::{fmt, path::Path};
 
@@ -18,6 +19,7 @@ pub use loader::{
     load_plugin, LoadedPlugin, PluginCheck, PluginInfo, PluginLoadError, PluginLoadFailure,
     PluginLoadOptions,
 };
+pub use log::PLUGIN_LOG_TARGET;
 
 /// What `apify-host transport inspect PATH` prints: each check, then the metadata.
 #[derive(Debug)]
