@@ -2,7 +2,8 @@
 //! `async fn case(t: TransportUnderTest)` into tests `case::builtin`, `case::plugin_reqwest` (the
 //! reqwest plugin loaded from its `.so`), `case::plugin_hyper` (the hyper plugin, which runs on
 //! the test's own runtime through the services the host lends it), `case::custom_reqwest` (the
-//! reqwest code linked in-process) and `case::plugin_extra`, so a failure names its transport
+//! reqwest code linked in-process), `case::isolated_reqwest` and `case::isolated_hyper` (the
+//! same plugins served by a confined `apify-transport-worker` process) and `case::plugin_extra`, so a failure names its transport
 //! and hides no other's result.
 //!
 //! `plugin_extra` runs the suites against a plugin author's own plugin, loaded as `plugin:extra`
@@ -44,7 +45,7 @@ macro_rules! transport_tests {
     ($(#[$test:meta] $($case:ident),+ $(,)?)+) => {$($(
         mod $case {
             $crate::transport_tests!(
-                @each #[$test] $case: builtin plugin_reqwest plugin_hyper custom_reqwest plugin_extra
+                @each #[$test] $case: builtin plugin_reqwest plugin_hyper custom_reqwest isolated_reqwest isolated_hyper plugin_extra
             );
         }
     )+)+};
@@ -66,10 +67,24 @@ pub fn transport(test_name: &str) -> Option<TransportUnderTest> {
                 InProcess::<ReqwestTransport>::from_options(json!({})).expect("in-process reqwest"),
             ),
         ),
+        "isolated_reqwest" => ("isolated:reqwest", isolated("apify_transport_reqwest")),
+        "isolated_hyper" => ("isolated:hyper", isolated("apify_transport_hyper")),
         "plugin_extra" => ("plugin:extra", extra_plugin()?),
         other => panic!("no transport is named {other}"),
     };
     Some(TransportUnderTest { name, transport })
+}
+
+/// A workspace plugin served by a confined worker process (`isolation = "process"`).
+fn isolated(lib_name: &str) -> Arc<dyn HttpTransport> {
+    let t = apify_host::transport::IsolatedTransport::start(
+        &crate::plugin_path(lib_name),
+        &PluginLoadOptions::default().isolation(apify_host::transport::Isolation::Process),
+        &json!({}),
+        true,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    Arc::new(t)
 }
 
 fn extra_plugin() -> Option<Arc<dyn HttpTransport>> {

@@ -178,6 +178,12 @@ pub(crate) struct TransportConfig {
     pub hosted: Option<bool>,
     /// `[transport.canary]`: a second transport taking a share of the calls.
     pub canary: Option<CanaryConfig>,
+    /// Where a plugin runs: `"in-process"` (default) or `"process"` (a confined worker; the
+    /// canary too).
+    pub isolation: Option<String>,
+    /// The worker program for `isolation = "process"`; relative paths resolve against the
+    /// config file's folder.
+    pub worker: Option<PathBuf>,
 }
 
 /// `[transport.canary]`: a plugin that serves a share of the calls beside the primary, and is

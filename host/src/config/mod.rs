@@ -27,6 +27,7 @@ use crate::{
     pipeline::{CanaryPolicy, HttpSettings},
     redact::Redactor,
     token::Token,
+    transport::Isolation,
     Error,
 };
 
@@ -43,6 +44,8 @@ pub struct ConfigOverrides {
     pub token: Option<String>,
     /// A transport plugin (`.so`) to use.
     pub transport_plugin: Option<PathBuf>,
+    /// Where the plugin runs, over `APIFY_TRANSPORT_ISOLATION` and `[transport] isolation`.
+    pub isolation: Option<Isolation>,
 }
 
 impl std::fmt::Debug for ConfigOverrides {
@@ -52,6 +55,7 @@ impl std::fmt::Debug for ConfigOverrides {
             .field("api_url", &self.api_url)
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("transport_plugin", &self.transport_plugin)
+            .field("isolation", &self.isolation)
             .finish()
     }
 }
@@ -72,6 +76,12 @@ impl ConfigOverrides {
     /// Uses this API token.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
+        self
+    }
+
+    /// Runs the plugin in this process or in a confined worker process.
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = Some(isolation);
         self
     }
 
@@ -99,6 +109,9 @@ pub struct Config {
     transport_origin: String,
     /// `[transport.canary]`, checked.
     canary: Option<CanaryChoice>,
+    /// Where plugins run, and the worker program for `Process`.
+    isolation: Isolation,
+    worker: Option<PathBuf>,
     warnings: Vec<String>,
 }
 
@@ -185,6 +198,27 @@ impl Config {
             );
             (None, origin)
         };
+        let isolation = match (&overrides.isolation, env_var("APIFY_TRANSPORT_ISOLATION")) {
+            (Some(i), _) => *i,
+            (None, Some(v)) => v.trim().parse().map_err(|e| {
+                Error::config(format!("invalid APIFY_TRANSPORT_ISOLATION: {e}"))
+            })?,
+            (None, None) => match &loaded.file.transport.isolation {
+                Some(v) => v.parse().map_err(|e| {
+                    Error::config(format!(
+                        "invalid config: [transport] {e} (in {})",
+                        loaded.source
+                    ))
+                })?,
+                None => Isolation::default(),
+            },
+        };
+        let worker = loaded
+            .file
+            .transport
+            .worker
+            .as_ref()
+            .map(|w| relative_to_config(&loaded, w));
         let canary = match &loaded.file.transport.canary {
             None => None,
             Some(c) => {
@@ -203,6 +237,8 @@ impl Config {
         };
         Ok(Config {
             canary,
+            isolation,
+            worker,
             overrides: overrides.clone(),
             api_url,
             api_public_url,

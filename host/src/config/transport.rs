@@ -16,6 +16,7 @@ use crate::{
         inspect_plugin_lending, load_plugin, BuiltinTransport, HttpTransport, PluginInspectReport,
         PluginLoadError, PluginLoadOptions,
     },
+    transport::Isolation,
     ApifyClient, ApifyClientBuilder, Error,
 };
 
@@ -53,12 +54,28 @@ impl Config {
                 _ => a == b,
             };
         let pinned = config_plugin_path(&self.loaded).is_some_and(|c| same_file(&c, path));
-        let options =
-            PluginLoadOptions::default().allow_insecure_permissions(t.allow_insecure_permissions);
+        let options = self.isolated(
+            PluginLoadOptions::default().allow_insecure_permissions(t.allow_insecure_permissions),
+        );
         match (&t.sha256, pinned) {
             (Some(pin), true) => options.sha256(pin.clone()),
             _ => options,
         }
+    }
+
+    /// `options` with the config's isolation and worker program.
+    fn isolated(&self, options: PluginLoadOptions) -> PluginLoadOptions {
+        let options = options.isolation(self.isolation);
+        match &self.worker {
+            Some(w) => options.worker(w.clone()),
+            None => options,
+        }
+    }
+
+    /// Where plugins run: `[transport] isolation`, `APIFY_TRANSPORT_ISOLATION`, or the
+    /// override.
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
     }
 
     /// `[transport.options]`, as the JSON object the plugin's constructor takes (or the
@@ -177,6 +194,34 @@ impl Config {
             e.fix = r.redact(&e.fix);
             Error::from(e)
         };
+        #[cfg(target_os = "linux")]
+        if load_options.isolation == Isolation::Process {
+            let isolated = crate::transport::IsolatedTransport::start(
+                path,
+                load_options,
+                options,
+                self.plugin_hosted(),
+            )
+            .map_err(redact)?;
+            let m = isolated.plugin_info();
+            let description = format!(
+                "plugin {} {} (plugin API {}.{}) at {}, isolated in worker process {} ({})",
+                m.name,
+                m.version,
+                m.api_major,
+                m.api_minor,
+                isolated.path().display(),
+                isolated.worker_pid().unwrap_or(0),
+                isolated.confinement()
+            );
+            let sha256 = isolated.sha256().to_string();
+            let selection = TransportSelection {
+                transport: Arc::new(isolated),
+                description,
+                source,
+            };
+            return Ok((selection, sha256));
+        }
         let loaded = load_plugin(path, load_options).map_err(redact)?;
         let m = &loaded.metadata;
         let description = format!(
@@ -199,8 +244,9 @@ impl Config {
     /// The canary's load options: the config's permission setting, and its own pin.
     fn canary_load_options(&self) -> PluginLoadOptions {
         let t = &self.loaded.file.transport;
-        let options =
-            PluginLoadOptions::default().allow_insecure_permissions(t.allow_insecure_permissions);
+        let options = self.isolated(
+            PluginLoadOptions::default().allow_insecure_permissions(t.allow_insecure_permissions),
+        );
         match t.canary.as_ref().and_then(|c| c.sha256.clone()) {
             Some(pin) => options.sha256(pin),
             None => options,
@@ -329,11 +375,14 @@ impl Config {
         };
         let t = &self.loaded.file.transport;
         format!(
-            "plugin {} sha256 {sha256} pin {:?} insecure {} hosted {} options {}",
+            "plugin {} sha256 {sha256} pin {:?} insecure {} hosted {} isolation {} worker {:?} \
+             options {}",
             path.display(),
             t.sha256,
             t.allow_insecure_permissions,
             self.plugin_hosted(),
+            self.isolation.as_str(),
+            self.worker,
             self.plugin_options()
         )
     }
@@ -345,11 +394,14 @@ impl Config {
             return String::new();
         };
         format!(
-            "canary {} sha256 {sha256} pin {:?} insecure {} hosted {} options {} policy {:?}",
+            "canary {} sha256 {sha256} pin {:?} insecure {} hosted {} isolation {} worker {:?} \
+             options {} policy {:?}",
             c.plugin.display(),
             file.sha256,
             t.allow_insecure_permissions,
             self.plugin_hosted(),
+            self.isolation.as_str(),
+            self.worker,
             self.canary_options(),
             c.policy
         )

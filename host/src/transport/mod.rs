@@ -10,6 +10,8 @@
 
 mod builtin;
 mod custom;
+#[cfg(target_os = "linux")]
+pub mod isolated;
 pub mod plugin;
 
 use std::{future::Future, pin::Pin};
@@ -21,6 +23,9 @@ pub use apify_plugin_api::{
 };
 pub use builtin::BuiltinTransport;
 pub use custom::InProcess;
+#[cfg(target_os = "linux")]
+pub use isolated::{IsolatedTransport, WorkerCounts};
+pub use plugin::Isolation;
 // The crate's own layers (config, error) name these by their `transport::` path.
 pub(crate) use plugin::PluginLoadError;
 #[cfg(feature = "config")]

@@ -27,7 +27,7 @@ const WRITE_SEALS: libc::c_int = libc::F_SEAL_WRITE | libc::F_SEAL_FUTURE_WRITE;
 pub(super) const MAX_PLUGIN_SIZE: u64 = 1 << 30;
 
 /// A sealed, read-only copy of a plugin file.
-pub(super) struct SealedImage {
+pub(crate) struct SealedImage {
     fd: OwnedFd,
     map: NonNull<u8>,
     len: usize,
@@ -81,26 +81,7 @@ impl SealedImage {
         // The length after sealing is final: F_SEAL_SHRINK/GROW forbid any change.
         let len = File::from(fd.try_clone()?).metadata()?.len();
         let len = usize::try_from(len).map_err(|_| std::io::Error::other("file too large"))?;
-        let map = if len == 0 {
-            NonNull::dangling()
-        } else {
-            // SAFETY: a fresh private read-only mapping of `len` bytes of a file that is exactly
-            // `len` bytes long and can no longer shrink, so every mapped page stays backed.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ,
-                    libc::MAP_PRIVATE,
-                    fd.as_raw_fd(),
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                return Err(std::io::Error::last_os_error());
-            }
-            NonNull::new(p.cast::<u8>()).ok_or_else(|| std::io::Error::other("mmap gave null"))?
-        };
+        let map = map_read_only(&fd, len)?;
         Ok(SealedImage {
             fd,
             map,
@@ -109,8 +90,37 @@ impl SealedImage {
         })
     }
 
+    /// Maps a sealed copy another process made and passed on (the worker's side), after
+    /// confirming with the kernel that every seal is on.
+    pub(crate) fn from_inherited(fd: OwnedFd) -> std::io::Result<SealedImage> {
+        if !has_every_seal(&fd) {
+            return Err(std::io::Error::other(
+                "it is not a memory file sealed against write, grow, shrink and unseal",
+            ));
+        }
+        let len = File::from(fd.try_clone()?).metadata()?.len();
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|l| (*l as u64) <= MAX_PLUGIN_SIZE)
+            .ok_or_else(|| std::io::Error::other("it is larger than any plugin"))?;
+        let map = map_read_only(&fd, len)?;
+        Ok(SealedImage {
+            fd,
+            map,
+            len,
+            copy_time: Duration::ZERO,
+        })
+    }
+
+    /// The sealed copy's descriptor, to hand to a worker; the mapping goes.
+    pub(crate) fn into_fd(self) -> OwnedFd {
+        let fd = self.fd.try_clone().expect("a descriptor can be duplicated");
+        drop(self);
+        fd
+    }
+
     /// The sealed bytes.
-    pub(super) fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         if self.len == 0 {
             return &[];
         }
@@ -186,6 +196,29 @@ impl Drop for SealedImage {
             unsafe { libc::munmap(self.map.as_ptr().cast(), self.len) };
         }
     }
+}
+
+/// Maps `len` bytes of the sealed `fd` read-only.
+fn map_read_only(fd: &OwnedFd, len: usize) -> std::io::Result<NonNull<u8>> {
+    if len == 0 {
+        return Ok(NonNull::dangling());
+    }
+    // SAFETY: a fresh private read-only mapping of `len` bytes of a file that is exactly `len`
+    // bytes long and can no longer shrink (sealed), so every mapped page stays backed.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            fd.as_raw_fd(),
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    NonNull::new(p.cast::<u8>()).ok_or_else(|| std::io::Error::other("mmap gave null"))
 }
 
 /// Why [`SealedImage::dlopen`] failed.

@@ -58,6 +58,11 @@ pub struct PluginLoadOptions {
     pub sha256: Option<String>,
     /// Skip the ownership and permission check.
     pub allow_insecure_permissions: bool,
+    /// Where the plugin's code runs: in this process (the default) or in a confined worker.
+    pub isolation: Isolation,
+    /// The worker program for [`Isolation::Process`]; found next to this
+    /// program or on `PATH` when unset (see [`crate::transport::IsolatedTransport::start`]).
+    pub worker: Option<PathBuf>,
 }
 
 impl PluginLoadOptions {
@@ -71,6 +76,57 @@ impl PluginLoadOptions {
     pub fn allow_insecure_permissions(mut self, allow: bool) -> Self {
         self.allow_insecure_permissions = allow;
         self
+    }
+
+    /// Runs the plugin in this process or in a confined worker process.
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
+    /// The worker program to run an isolated plugin with.
+    pub fn worker(mut self, worker: impl Into<PathBuf>) -> Self {
+        self.worker = Some(worker.into());
+        self
+    }
+}
+
+/// Where a plugin's code runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Isolation {
+    /// In the host's process (`dlopen` here): the fastest, and a crash in the plugin is the
+    /// host's crash.
+    #[default]
+    InProcess,
+    /// In a confined worker process (`apify-transport-worker`): a crash fails only the calls
+    /// in flight, which are sent once more on a fresh worker, and the plugin can read none of
+    /// the host's files.
+    Process,
+}
+
+impl Isolation {
+    /// The config's word for it: `"in-process"` or `"process"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::InProcess => "in-process",
+            Isolation::Process => "process",
+        }
+    }
+}
+
+impl std::str::FromStr for Isolation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "in-process" | "none" => Ok(Isolation::InProcess),
+            "process" => Ok(Isolation::Process),
+            other => Err(format!(
+                "isolation = {other:?} is not known: use \"process\" (a confined worker process) \
+                 or \"in-process\" (the default)"
+            )),
+        }
     }
 }
 
@@ -265,6 +321,27 @@ fn run_checks(
     options: &PluginLoadOptions,
     report: &mut Vec<PluginCheck>,
 ) -> Result<LoadedPlugin, PluginLoadError> {
+    let file = run_file_checks(path, options, report)?;
+    run_load_checks(path, file, report)
+}
+
+/// A plugin file that passed every check that does not run its code.
+pub(crate) struct CheckedFile {
+    /// The canonical path.
+    pub canonical: PathBuf,
+    /// The sha256 of the sealed copy.
+    pub sha256: String,
+    /// The sealed copy.
+    pub image: SealedImage,
+}
+
+/// The checks before the plugin's code could run: path, permissions, the sealed copy, sha256,
+/// ELF and the root symbol. An isolated plugin's host stops here and hands the copy on.
+pub(crate) fn run_file_checks(
+    path: &Path,
+    options: &PluginLoadOptions,
+    report: &mut Vec<PluginCheck>,
+) -> Result<CheckedFile, PluginLoadError> {
     let (canonical, mut file) = record(report, "path", check_path(path))?;
     record(
         report,
@@ -279,12 +356,40 @@ fn run_checks(
     // From here on nothing reads the path or the file again: only the sealed copy.
     drop(file);
     let sha256 = record(report, "sha256", check_sha256(path, image.bytes(), options))?;
+    check_image(path, &image, report)?;
+    Ok(CheckedFile {
+        canonical,
+        sha256,
+        image,
+    })
+}
+
+/// The ELF and root-symbol checks of a sealed copy.
+fn check_image(
+    path: &Path,
+    image: &SealedImage,
+    report: &mut Vec<PluginCheck>,
+) -> Result<(), PluginLoadError> {
     record(report, "elf", check_elf(path, image.bytes()))?;
     record(
         report,
         "root symbol",
         check_root_symbol(path, image.bytes()),
-    )?;
+    )
+}
+
+/// The checks that run the plugin's code: `dlopen`, the layout check, abi_stable's check and
+/// our interface version.
+fn run_load_checks(
+    path: &Path,
+    file: CheckedFile,
+    report: &mut Vec<PluginCheck>,
+) -> Result<LoadedPlugin, PluginLoadError> {
+    let CheckedFile {
+        canonical,
+        sha256,
+        image,
+    } = file;
     let header = record(report, "dlopen", check_dlopen(path, image, &sha256))?;
     record(report, "layout check", check_layout_enabled(path, header))?;
     let module = record(report, "abi", check_abi(path, header))?;
@@ -299,6 +404,57 @@ fn run_checks(
         metadata,
         module,
     })
+}
+
+/// The worker's load: the sealed copy the host checked, inherited as `fd`, checked again here
+/// (its seals, its sha256 against the host's, its ELF and root symbol), then loaded. `path` is
+/// only for messages: the worker never opens it.
+#[cfg(target_os = "linux")]
+pub(crate) fn load_inherited(
+    path: &Path,
+    fd: std::os::fd::OwnedFd,
+    sha256: &str,
+    report: &mut Vec<PluginCheck>,
+) -> Result<LoadedPlugin, PluginLoadError> {
+    let inherited = SealedImage::from_inherited(fd)
+        .map_err(|e| {
+            fail(
+                path,
+                PluginLoadFailure::LoadFailed,
+                format!("the sealed copy the host passed is not usable ({e})"),
+                "Start apify-transport-worker only through apify-host's `isolation = \"process\"`",
+            )
+        })
+        .map(|image| {
+            let detail = format!(
+                "{} bytes inherited from the host, every seal confirmed",
+                image.bytes().len()
+            );
+            (image, detail)
+        });
+    let image = record(report, "sealed copy", inherited)?;
+    let pin = PluginLoadOptions::default().sha256(sha256);
+    let sha256 = record(report, "sha256", check_sha256(path, image.bytes(), &pin))?;
+    check_image(path, &image, report)?;
+    run_load_checks(
+        path,
+        CheckedFile {
+            canonical: path.to_path_buf(),
+            sha256,
+            image,
+        },
+        report,
+    )
+}
+
+/// The worker program's checks: a regular file, held to the plugin's permission rule (it runs
+/// with this process's rights).
+pub(crate) fn check_program(
+    path: &Path,
+    options: &PluginLoadOptions,
+) -> Result<(), PluginLoadError> {
+    let (canonical, file) = check_path(path)?.0;
+    check_permissions(path, &canonical, &file, options).map(|_| ())
 }
 
 const FIX_PATH: &str =

@@ -5,18 +5,18 @@ mod elf;
 // The sealed copy needs memfd_create and file seals, which only Linux has; elsewhere the loader
 // refuses to load plugins (see `loader::check_copy`).
 #[cfg(target_os = "linux")]
-mod image;
+pub(crate) mod image;
 #[cfg(not(target_os = "linux"))]
 #[path = "image_unsupported.rs"]
 mod image;
-mod loader;
+pub(crate) mod loader;
 mod log;
 
 use std::{fmt, path::Path};
 
 pub use adapter::PluginTransport;
 pub use loader::{
-    load_plugin, LoadedPlugin, PluginCheck, PluginInfo, PluginLoadError, PluginLoadFailure,
+    load_plugin, Isolation, LoadedPlugin, PluginCheck, PluginInfo, PluginLoadError, PluginLoadFailure,
     PluginLoadOptions,
 };
 pub use log::PLUGIN_LOG_TARGET;

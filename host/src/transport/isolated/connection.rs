@@ -1,0 +1,461 @@
+//! The host's end of a worker's socket: calls multiplexed by id, heads and bodies routed back
+//! to the calls that wait for them.
+
+use std::{
+    collections::HashMap,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_util::{codec::FramedRead, sync::CancellationToken};
+
+use super::protocol::{
+    headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Kind,
+    ProtocolError, ResponseHead, WireError, MAX_CHUNK, WINDOW,
+};
+use super::wire::{write_frames, Outbox};
+use crate::transport::{
+    TransportError, TransportErrorKind, TransportRequest, TransportRequestBody, TransportResponse,
+};
+
+/// How a worker ended: shared by every call it failed.
+#[derive(Debug)]
+pub(crate) struct Death {
+    pub pid: u32,
+    /// `killed by SIGSEGV (segmentation fault)`, `exited with code 3`, ...
+    pub how: String,
+}
+
+/// Why a call failed.
+pub(crate) enum CallFailure {
+    /// The plugin's own error, or the host's (a body source failed).
+    Transport(TransportError),
+    /// The worker died while the call was in flight.
+    WorkerDied(Arc<Death>),
+    /// The host killed the worker because this very call made no progress: it is not retried.
+    Overdue(Arc<Death>),
+}
+
+type HeadResult = Result<ResponseHead, CallFailure>;
+type BodyItem = Result<Bytes, CallFailure>;
+
+/// A call in flight, as the reader routes frames to it.
+struct HostCall {
+    /// Until the head comes.
+    head: Option<oneshot::Sender<HeadResult>>,
+    body: mpsc::UnboundedSender<BodyItem>,
+    /// Room the worker granted for request body bytes.
+    request_credit: Arc<Semaphore>,
+    /// When the head is overdue: its deadline plus the grace. `None`: no deadline.
+    overdue_at: Option<Instant>,
+}
+
+/// One worker's socket, as the calls see it.
+pub(crate) struct Connection {
+    out: Outbox,
+    calls: Mutex<HashMap<u64, HostCall>>,
+    next_id: AtomicU64,
+    /// Set once the worker is gone: later calls fail at once with it.
+    death: Mutex<Option<Arc<Death>>>,
+    /// How long past its head deadline a call waits before the worker counts as hung.
+    grace: Duration,
+    /// Cancelled to close the socket's write side: the worker reads its end and exits.
+    closer: CancellationToken,
+}
+
+impl Connection {
+    /// Starts the reader and the writer on `socket`; the reader's end (the worker closed the
+    /// socket, or broke the protocol) resolves `closed`.
+    pub(crate) fn start(
+        socket: tokio::net::UnixStream,
+        grace: Duration,
+    ) -> (Arc<Connection>, FramedRead<tokio::net::unix::OwnedReadHalf, FrameCodec>) {
+        let (read, write) = socket.into_split();
+        let (out, rx) = mpsc::unbounded_channel();
+        let closer = CancellationToken::new();
+        super::supervisor::io().spawn(write_frames(write, rx, closer.clone()));
+        let conn = Arc::new(Connection {
+            out,
+            closer,
+            calls: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            death: Mutex::default(),
+            grace,
+        });
+        (conn, FramedRead::new(read, FrameCodec))
+    }
+
+    /// Routes frames from the worker until the socket ends; the error says why it ended early.
+    pub(crate) async fn read_frames(
+        self: &Arc<Self>,
+        mut frames: FramedRead<tokio::net::unix::OwnedReadHalf, FrameCodec>,
+    ) -> Result<(), ProtocolError> {
+        while let Some(frame) = frames.next().await {
+            self.route(frame?)?;
+        }
+        Ok(())
+    }
+
+    fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<u64, HostCall>> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn route(&self, frame: Frame) -> Result<(), ProtocolError> {
+        let id = frame.id;
+        let mut calls = self.calls();
+        // Frames for a call the host gave up on are dropped.
+        let Some(call) = calls.get_mut(&id) else {
+            return match frame.kind {
+                Kind::Head | Kind::ResponseData | Kind::ResponseEnd | Kind::Failed
+                | Kind::RequestCredit => Ok(()),
+                other => Err(ProtocolError(format!("a {other:?} frame after the worker started"))),
+            };
+        };
+        match frame.kind {
+            Kind::Head => {
+                let head: ResponseHead = frame.decode()?;
+                let Some(tx) = call.head.take() else {
+                    return Err(ProtocolError(format!("call {id}: a second head")));
+                };
+                call.overdue_at = None;
+                let _ = tx.send(Ok(head));
+            }
+            Kind::ResponseData => {
+                if call.head.is_some() {
+                    return Err(ProtocolError(format!("call {id}: body before head")));
+                }
+                let _ = call.body.send(Ok(frame.payload));
+            }
+            Kind::ResponseEnd => {
+                calls.remove(&id); // dropping the sender ends the body
+            }
+            Kind::Failed => {
+                let e: WireError = frame.decode()?;
+                let e = CallFailure::Transport(e.into());
+                let call = calls.remove(&id).expect("looked up above");
+                call.request_credit.close();
+                match call.head {
+                    Some(tx) => drop(tx.send(Err(e))),
+                    None => drop(call.body.send(Err(e))),
+                }
+            }
+            Kind::RequestCredit => {
+                call.request_credit.add_permits(frame.credit_amount()? as usize);
+            }
+            other => return Err(ProtocolError(format!("a {other:?} frame during calls"))),
+        }
+        Ok(())
+    }
+
+    /// Fails every call in flight with `death`, and every later one; `overdue` are the calls
+    /// the worker was killed for.
+    pub(crate) fn fail_all(&self, death: Arc<Death>, overdue: &[u64]) {
+        *self.death.lock().unwrap_or_else(|e| e.into_inner()) = Some(death.clone());
+        let calls: Vec<(u64, HostCall)> = self.calls().drain().collect();
+        for (id, call) in calls {
+            call.request_credit.close();
+            let e = if overdue.contains(&id) {
+                CallFailure::Overdue(death.clone())
+            } else {
+                CallFailure::WorkerDied(death.clone())
+            };
+            match call.head {
+                Some(tx) => drop(tx.send(Err(e))),
+                None => drop(call.body.send(Err(e))),
+            }
+        }
+    }
+
+    /// Closes the socket towards the worker, which then exits.
+    pub(crate) fn close(&self) {
+        self.closer.cancel();
+    }
+
+    /// The calls whose head is overdue (past their deadline plus the grace).
+    pub(crate) fn overdue(&self, now: Instant) -> Vec<u64> {
+        self.calls()
+            .iter()
+            .filter(|(_, c)| c.overdue_at.is_some_and(|at| at <= now))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// How far past its head deadline a call may go.
+    pub(crate) fn grace(&self) -> Duration {
+        self.grace
+    }
+
+    /// Sends `request` to the worker and waits for its head.
+    pub(crate) async fn call(
+        self: &Arc<Self>,
+        request: TransportRequest,
+    ) -> Result<TransportResponse, CallFailure> {
+        if let Some(death) = self.death.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Err(CallFailure::WorkerDied(death));
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let TransportRequest {
+            method,
+            url,
+            headers,
+            body,
+            timeout,
+            stream,
+        } = request;
+        let kind = match &body {
+            TransportRequestBody::Full(b) => BodyKind::Full(b.len() as u64),
+            TransportRequestBody::Stream { length, .. } => BodyKind::Stream(*length),
+        };
+        let head = CallHead {
+            method: method.as_str().to_owned(),
+            url,
+            headers: headers_to_wire(&headers),
+            timeout_ms: timeout.map(|t| t.as_millis().min(u64::MAX as u128) as u64),
+            stream,
+            body: kind,
+        };
+        let (head_tx, head_rx) = oneshot::channel();
+        let (body_tx, body_rx) = mpsc::unbounded_channel();
+        let credit = Arc::new(Semaphore::new(WINDOW as usize));
+        self.calls().insert(
+            id,
+            HostCall {
+                head: Some(head_tx),
+                body: body_tx,
+                request_credit: credit.clone(),
+                overdue_at: timeout.map(|t| Instant::now() + t + self.grace),
+            },
+        );
+        // From here on, dropping this future cancels the call in the worker.
+        let mut guard = CancelOnDrop {
+            conn: self.clone(),
+            id,
+            armed: true,
+        };
+        let _ = self.out.send(Frame::message(Kind::Call, id, &head));
+        let _pump = match body {
+            TransportRequestBody::Full(b) => {
+                self.send_whole(id, b);
+                None
+            }
+            TransportRequestBody::Stream { stream, .. } => Some(AbortOnDrop(tokio::spawn(
+                pump_body(self.out.clone(), id, stream, credit),
+            ))),
+        };
+        let head = match head_rx.await {
+            Ok(Ok(head)) => head,
+            Ok(Err(failure)) => {
+                guard.armed = false;
+                return Err(failure);
+            }
+            // The sender went without a word: only `fail_all` empties the map that way, and
+            // it sends first; treat it as the connection's death.
+            Err(_) => {
+                guard.armed = false;
+                let death = self.death.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                return Err(death.map_or_else(
+                    || CallFailure::Transport(TransportError::new(TransportErrorKind::IO, "the transport worker dropped the call")),
+                    CallFailure::WorkerDied,
+                ));
+            }
+        };
+        let status = http::StatusCode::from_u16(head.status).map_err(|_| {
+            CallFailure::Transport(TransportError::new(
+                TransportErrorKind::PROTOCOL,
+                format!("the transport returned an invalid status {}", head.status),
+            ))
+        })?;
+        let headers = headers_from_wire(head.headers).map_err(|e| {
+            CallFailure::Transport(TransportError::new(
+                TransportErrorKind::PROTOCOL,
+                format!("the transport returned {e}"),
+            ))
+        })?;
+        // The body's own guard cancels from now on; a streamed request body keeps pumping
+        // while the response comes (the server may answer before it read everything).
+        guard.armed = false;
+        let body = WorkerBody {
+            rx: body_rx,
+            cancel: CancelOnDrop {
+                conn: self.clone(),
+                id,
+                armed: true,
+            },
+            unacked: 0,
+            _pump,
+        };
+        Ok(TransportResponse {
+            status,
+            headers,
+            body: Box::pin(body),
+        })
+    }
+
+    /// A whole body's chunks and its end; none for an empty body, which `BodyKind::Full(0)`
+    /// already said.
+    fn send_whole(&self, id: u64, mut body: Bytes) {
+        if body.is_empty() {
+            return;
+        }
+        while !body.is_empty() {
+            let piece = body.split_to(body.len().min(MAX_CHUNK));
+            let _ = self.out.send(Frame::raw(Kind::RequestData, id, piece));
+        }
+        let _ = self.out.send(Frame::raw(Kind::RequestEnd, id, Bytes::new()));
+    }
+
+    fn cancel(&self, id: u64) {
+        if let Some(call) = self.calls().remove(&id) {
+            call.request_credit.close();
+            let _ = self.out.send(Frame::raw(Kind::Cancel, id, Bytes::new()));
+        }
+    }
+}
+
+/// Sends a streamed request body as the worker grants room for it.
+async fn pump_body(
+    out: Outbox,
+    id: u64,
+    mut stream: crate::transport::TransportBody,
+    credit: Arc<Semaphore>,
+) {
+    while let Some(chunk) = stream.next().await {
+        let mut chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = out.send(Frame::message(Kind::RequestFailed, id, &WireError::from(&e)));
+                return;
+            }
+        };
+        while !chunk.is_empty() {
+            let piece = chunk.split_to(chunk.len().min(MAX_CHUNK));
+            match credit.acquire_many(piece.len() as u32).await {
+                Ok(p) => p.forget(),
+                Err(_) => return, // the call ended
+            }
+            if out.send(Frame::raw(Kind::RequestData, id, piece)).is_err() {
+                return;
+            }
+        }
+    }
+    let _ = out.send(Frame::raw(Kind::RequestEnd, id, Bytes::new()));
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Tells the worker to drop a call the host no longer wants.
+struct CancelOnDrop {
+    conn: Arc<Connection>,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.conn.cancel(self.id);
+        }
+    }
+}
+
+/// A response body from the worker, granting it room as it is read.
+struct WorkerBody {
+    rx: mpsc::UnboundedReceiver<BodyItem>,
+    cancel: CancelOnDrop,
+    unacked: u32,
+    _pump: Option<AbortOnDrop>,
+}
+
+impl futures_core::Stream for WorkerBody {
+    type Item = Result<Bytes, TransportError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match std::task::ready!(self.rx.poll_recv(cx)) {
+            Some(Ok(chunk)) => {
+                self.unacked += chunk.len() as u32;
+                if self.unacked >= WINDOW / 2 {
+                    let n = std::mem::take(&mut self.unacked);
+                    let id = self.cancel.id;
+                    let _ = self.cancel.conn.out.send(Frame::credit(Kind::ResponseCredit, id, n));
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Some(Err(failure)) => {
+                self.cancel.armed = false;
+                Poll::Ready(Some(Err(match failure {
+                    CallFailure::Transport(e) => e,
+                    CallFailure::WorkerDied(death) | CallFailure::Overdue(death) => {
+                        death_error(&death, DiedWhile::Body)
+                    }
+                })))
+            }
+            None => {
+                self.cancel.armed = false;
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+/// Where in a call the worker died.
+pub(crate) enum DiedWhile {
+    /// While the response body streamed: not retried (the head was already handed on).
+    Body,
+    /// Before the head, and the call could not be sent again (a streamed request body).
+    NotReplayable,
+    /// Before the head, on the one retry a call gets.
+    Retry,
+    /// It was killed for this call, which got no head within its deadline plus the grace.
+    ThisCallHung,
+}
+
+/// The error a call gets when its worker died. `OTHER` and not retryable: the pipeline must
+/// not send the call again, since the transport already did once (or could not), and the call
+/// itself may be what kills the worker.
+pub(crate) fn death_error(death: &Death, when: DiedWhile) -> TransportError {
+    let tail = match when {
+        DiedWhile::Body => "while the response body was streaming; not retried",
+        DiedWhile::NotReplayable => {
+            "before the response head; not retried, since its streamed request body cannot be \
+             sent twice"
+        }
+        DiedWhile::ThisCallHung => {
+            return TransportError::new(
+                TransportErrorKind::OTHER,
+                format!(
+                    "the transport worker (pid {}) was killed by the host because this call got \
+                     no response head within its deadline plus the grace; not retried, since \
+                     the call itself hangs it",
+                    death.pid
+                ),
+            )
+            .retryable(false);
+        }
+        DiedWhile::Retry => {
+            "again when the call was retried on a fresh worker; not retried further, since the \
+             call itself may be what kills it"
+        }
+    };
+    TransportError::new(
+        TransportErrorKind::OTHER,
+        format!(
+            "the transport worker (pid {}) {} {tail}",
+            death.pid, death.how
+        ),
+    )
+    .retryable(false)
+}

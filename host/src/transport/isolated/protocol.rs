@@ -1,0 +1,395 @@
+//! The wire between the host and a transport worker: frames on a Unix socketpair.
+//!
+//! Every frame is `u32 length (little-endian) | u8 kind | u64 call id | payload`, where the
+//! length counts kind, id and payload. Heads and control messages are postcard-encoded; body
+//! chunks travel as raw payload, so a chunk is copied only into and out of the kernel.
+//!
+//! Calls are multiplexed by id. Both body directions are flow-controlled by credit, as HTTP/2
+//! does: a side sends body bytes only while the other has granted room for them, and grants
+//! more as its consumer reads. So neither side buffers more than a window per call, however
+//! fast the other writes.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::transport::{TransportError, TransportErrorKind};
+
+/// The largest frame either side accepts: a body chunk is cut to [`MAX_CHUNK`], and no head
+/// comes near this. A peer announcing more is broken or hostile.
+pub(crate) const MAX_FRAME: usize = 16 << 20;
+
+/// The largest body chunk put in one frame; larger chunks are split.
+pub(crate) const MAX_CHUNK: usize = 256 << 10;
+
+/// The body bytes a side may send on one call before the other grants more. A window per call
+/// bounds memory (32 downloads in flight buffer at most 32 windows) and is large enough that
+/// the grants, sent when half of it is consumed, cost little.
+pub(crate) const WINDOW: u32 = 1 << 20;
+
+/// What a frame is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    // host → worker
+    /// [`Hello`]: what to load and how to confine.
+    Hello = 1,
+    /// [`CallHead`]: a new call.
+    Call = 2,
+    /// A request body chunk.
+    RequestData = 3,
+    /// The request body ended.
+    RequestEnd = 4,
+    /// The request body's source failed ([`WireError`]): fail the call.
+    RequestFailed = 5,
+    /// The host gave up on the call (dropped its future or its body).
+    Cancel = 6,
+    /// Room for `u32` more response body bytes.
+    ResponseCredit = 7,
+    // worker → host
+    /// [`Ready`]: the plugin loaded and its client was made.
+    Ready = 16,
+    /// [`LoadRefused`]: a check or the constructor failed; the worker exits.
+    LoadRefused = 17,
+    /// [`ResponseHead`].
+    Head = 18,
+    /// A response body chunk.
+    ResponseData = 19,
+    /// The response body ended.
+    ResponseEnd = 20,
+    /// [`WireError`]: the call failed (before its head, or while its body streamed).
+    Failed = 21,
+    /// Room for `u32` more request body bytes.
+    RequestCredit = 22,
+}
+
+impl Kind {
+    fn from_u8(b: u8) -> Option<Kind> {
+        use Kind::*;
+        Some(match b {
+            1 => Hello,
+            2 => Call,
+            3 => RequestData,
+            4 => RequestEnd,
+            5 => RequestFailed,
+            6 => Cancel,
+            7 => ResponseCredit,
+            16 => Ready,
+            17 => LoadRefused,
+            18 => Head,
+            19 => ResponseData,
+            20 => ResponseEnd,
+            21 => Failed,
+            22 => RequestCredit,
+            _ => return None,
+        })
+    }
+}
+
+/// One frame, its payload still encoded.
+#[derive(Debug, Clone)]
+pub(crate) struct Frame {
+    pub kind: Kind,
+    pub id: u64,
+    pub payload: Bytes,
+}
+
+impl Frame {
+    /// A frame with a postcard-encoded message.
+    pub fn message<T: Serialize>(kind: Kind, id: u64, message: &T) -> Frame {
+        let payload = postcard::to_allocvec(message).expect("our messages always encode");
+        Frame {
+            kind,
+            id,
+            payload: payload.into(),
+        }
+    }
+
+    /// A frame with a raw payload (a body chunk) or none.
+    pub fn raw(kind: Kind, id: u64, payload: Bytes) -> Frame {
+        Frame { kind, id, payload }
+    }
+
+    /// A credit grant of `n` bytes.
+    pub fn credit(kind: Kind, id: u64, n: u32) -> Frame {
+        Frame::raw(kind, id, Bytes::copy_from_slice(&n.to_le_bytes()))
+    }
+
+    /// Decodes the payload as `T`; a payload that does not decode is a protocol error.
+    pub fn decode<'a, T: Deserialize<'a>>(&'a self) -> Result<T, ProtocolError> {
+        postcard::from_bytes(&self.payload)
+            .map_err(|e| ProtocolError(format!("a {:?} frame does not decode: {e}", self.kind)))
+    }
+
+    /// The credit a credit frame grants.
+    pub fn credit_amount(&self) -> Result<u32, ProtocolError> {
+        let bytes: [u8; 4] = self.payload[..]
+            .try_into()
+            .map_err(|_| ProtocolError(format!("a {:?} frame is not 4 bytes", self.kind)))?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+}
+
+/// The peer broke the protocol: the connection is closed (and, from the host, the worker
+/// killed).
+#[derive(Debug, Clone)]
+pub(crate) struct ProtocolError(pub String);
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<std::io::Error> for ProtocolError {
+    fn from(e: std::io::Error) -> Self {
+        ProtocolError(e.to_string())
+    }
+}
+
+/// Frames from and to bytes, for tokio's `FramedRead` and the writers.
+#[derive(Debug, Default)]
+pub(crate) struct FrameCodec;
+
+/// Bytes before the payload: length, kind, id.
+pub(crate) const HEADER: usize = 4 + 1 + 8;
+
+impl FrameCodec {
+    /// The header of a frame with `payload_len` bytes of payload.
+    pub fn header(kind: Kind, id: u64, payload_len: usize) -> [u8; HEADER] {
+        let mut h = [0u8; HEADER];
+        h[..4].copy_from_slice(&((1 + 8 + payload_len) as u32).to_le_bytes());
+        h[4] = kind as u8;
+        h[5..].copy_from_slice(&id.to_le_bytes());
+        h
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = Frame;
+    type Error = ProtocolError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        if src.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes(src[..4].try_into().expect("4 bytes")) as usize;
+        if !(9..=MAX_FRAME).contains(&len) {
+            return Err(ProtocolError(format!(
+                "a frame of {len} bytes (a frame is 9 to {MAX_FRAME} bytes)"
+            )));
+        }
+        if src.len() < 4 + len {
+            // Room for the rest, so the read loop fills it in one go.
+            src.reserve(4 + len - src.len());
+            return Ok(None);
+        }
+        src.advance(4);
+        let kind_byte = src.get_u8();
+        let kind = Kind::from_u8(kind_byte)
+            .ok_or_else(|| ProtocolError(format!("a frame of unknown kind {kind_byte}")))?;
+        let id = src.get_u64_le();
+        // `split_to` hands the payload out without copying it.
+        let payload = src.split_to(len - 9).freeze();
+        Ok(Some(Frame { kind, id, payload }))
+    }
+}
+
+impl Encoder<Frame> for FrameCodec {
+    type Error = ProtocolError;
+
+    fn encode(&mut self, frame: Frame, dst: &mut BytesMut) -> Result<(), ProtocolError> {
+        dst.reserve(HEADER + frame.payload.len());
+        dst.put_slice(&FrameCodec::header(frame.kind, frame.id, frame.payload.len()));
+        dst.put_slice(&frame.payload);
+        Ok(())
+    }
+}
+
+/// The host's first frame: what the worker loads, and how it confines itself first.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Hello {
+    /// The plugin's path, for messages only: the worker loads the inherited sealed copy and
+    /// never opens the path.
+    pub path: String,
+    /// The sha256 the host computed of the sealed copy; the worker hashes it again.
+    pub sha256: String,
+    /// `[transport.options]` as JSON.
+    pub options: String,
+    /// Whether a hosted plugin is lent the worker's runtime.
+    pub hosted: bool,
+    /// Whether to confine (no_new_privs and Landlock); off only for diagnosis.
+    pub confine: bool,
+    /// Extra files the transport may read (those named in its options), besides the defaults.
+    pub readable: Vec<String>,
+}
+
+/// The worker's answer to [`Hello`] when the plugin is loaded and its client made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Ready {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub api_major: u16,
+    pub api_minor: u16,
+    pub capabilities: u64,
+    pub diagnostics: Option<String>,
+    /// Each load check the worker ran: name and detail.
+    pub checks: Vec<(String, String)>,
+    /// Whether the client runs hosted on the worker's runtime.
+    pub runs_hosted: bool,
+    /// Threads the constructor started.
+    pub threads_started: Option<u32>,
+    /// What confinement applied, in words.
+    pub confinement: String,
+}
+
+/// The worker's answer to [`Hello`] when a check or the constructor failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct LoadRefused {
+    /// The failed check's name.
+    pub check: String,
+    /// [`crate::transport::plugin::PluginLoadFailure`] by its `Debug` name.
+    pub failure: String,
+    pub reason: String,
+    pub fix: String,
+    /// The checks that passed before it.
+    pub passed: Vec<(String, String)>,
+}
+
+/// A request's head.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct CallHead {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The head deadline, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// The caller streams the response body.
+    pub stream: bool,
+    /// How the request body comes.
+    pub body: BodyKind,
+}
+
+/// How a request body follows its head.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) enum BodyKind {
+    /// In `RequestData` frames, then `RequestEnd`, all sent at once: a whole body of this
+    /// length (the worker hands the plugin one buffer).
+    Full(u64),
+    /// In `RequestData` frames as credit allows, then `RequestEnd`: a stream, of this exact
+    /// length when known.
+    Stream(Option<u64>),
+}
+
+/// A response's head.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ResponseHead {
+    pub status: u16,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// A transport error on the wire.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct WireError {
+    pub kind: u8,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl From<&TransportError> for WireError {
+    fn from(e: &TransportError) -> Self {
+        WireError {
+            kind: e.kind.0,
+            message: e.message.clone(),
+            retryable: e.retryable,
+        }
+    }
+}
+
+impl From<WireError> for TransportError {
+    fn from(e: WireError) -> Self {
+        TransportError::new(TransportErrorKind(e.kind), e.message).retryable(e.retryable)
+    }
+}
+
+/// Headers as name and value pairs, in order.
+pub(crate) fn headers_to_wire(headers: &http::HeaderMap) -> Vec<(String, Vec<u8>)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+/// Pairs back to headers; a name or value that is not valid is a protocol error.
+pub(crate) fn headers_from_wire(
+    pairs: Vec<(String, Vec<u8>)>,
+) -> Result<http::HeaderMap, ProtocolError> {
+    let mut map = http::HeaderMap::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| ProtocolError(format!("an invalid header name {name:?}")))?;
+        let value = http::HeaderValue::from_bytes(&value)
+            .map_err(|_| ProtocolError(format!("an invalid value for header {name}")))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_round_trips_and_its_payload_is_not_copied() {
+        let mut buf = BytesMut::new();
+        let chunk = Bytes::from(vec![7u8; 100_000]);
+        FrameCodec
+            .encode(Frame::raw(Kind::ResponseData, 42, chunk.clone()), &mut buf)
+            .unwrap();
+        FrameCodec
+            .encode(Frame::credit(Kind::ResponseCredit, 42, 4096), &mut buf)
+            .unwrap();
+        let first = FrameCodec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!((first.kind, first.id), (Kind::ResponseData, 42));
+        assert_eq!(first.payload, chunk);
+        let second = FrameCodec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(second.credit_amount().unwrap(), 4096);
+        assert!(FrameCodec.decode(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_partial_frame_waits_and_a_hostile_length_is_refused() {
+        let mut buf = BytesMut::new();
+        FrameCodec
+            .encode(Frame::raw(Kind::RequestEnd, 1, Bytes::new()), &mut buf)
+            .unwrap();
+        let mut part = buf.split_to(7);
+        assert!(FrameCodec.decode(&mut part).unwrap().is_none());
+        let mut huge = BytesMut::from(&(u32::MAX).to_le_bytes()[..]);
+        let e = FrameCodec.decode(&mut huge).unwrap_err();
+        assert!(e.0.contains("a frame is 9 to"), "{e}");
+        let mut unknown = BytesMut::from(&FrameCodec::header(Kind::Call, 1, 0)[..]);
+        unknown[4] = 99;
+        assert!(FrameCodec.decode(&mut unknown).unwrap_err().0.contains("unknown kind 99"));
+    }
+
+    #[test]
+    fn heads_and_errors_round_trip() {
+        let head = CallHead {
+            method: "POST".into(),
+            url: "http://127.0.0.1:1/v2/x?y=1".into(),
+            headers: vec![("content-type".into(), b"application/json".to_vec())],
+            timeout_ms: Some(30_000),
+            stream: false,
+            body: BodyKind::Full(12),
+        };
+        let f = Frame::message(Kind::Call, 9, &head);
+        let back: CallHead = f.decode().unwrap();
+        assert_eq!(back.url, head.url);
+        assert!(matches!(back.body, BodyKind::Full(12)));
+        let e = TransportError::new(TransportErrorKind::TIMEOUT, "slow");
+        let wire = WireError::from(&e);
+        assert_eq!(TransportError::from(wire), e);
+    }
+}

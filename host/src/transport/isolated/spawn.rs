@@ -1,0 +1,158 @@
+//! Starting a worker process, and learning how it ended.
+//!
+//! Each worker has a thread of its own that starts it and then waits for it: the wait reaps
+//! it (no zombie), and `PR_SET_PDEATHSIG` is tied to the thread that forked, which therefore
+//! lives exactly as long as the worker.
+
+use std::{
+    os::{
+        fd::{AsRawFd, RawFd},
+        unix::process::{CommandExt, ExitStatusExt},
+    },
+    path::Path,
+    process::{Command, ExitStatus, Stdio},
+};
+
+use tokio::sync::oneshot;
+
+use super::worker::{IMAGE_FD, PARENT_ENV, SOCKET_FD, THREADS_ENV};
+
+/// The variables a worker inherits; every other one, `APIFY_TOKEN` first, stays with the host.
+const PASSED_ENV: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CURL_CA_BUNDLE",
+    "RUST_BACKTRACE",
+    "RUST_LOG",
+    "TZ",
+    THREADS_ENV,
+];
+
+/// A started worker: its pid, the host's end of its socket, and how it will end.
+pub(crate) struct Spawned {
+    pub pid: u32,
+    pub socket: std::os::unix::net::UnixStream,
+    pub exit: oneshot::Receiver<ExitStatus>,
+}
+
+/// Starts `worker` with the sealed copy `image` on fd 4 and a fresh socket on fd 3.
+pub(crate) fn spawn(worker: &Path, image: RawFd) -> std::io::Result<Spawned> {
+    let (host_end, worker_end) = std::os::unix::net::UnixStream::pair()?;
+    let mut cmd = Command::new(worker);
+    cmd.env_clear()
+        .envs(PASSED_ENV.iter().filter_map(|k| std::env::var_os(k).map(|v| (k, v))))
+        .env(PARENT_ENV, std::process::id().to_string())
+        .stdin(Stdio::null())
+        // A plugin printing to stdout must not mix into the host's output (a JSON document the
+        // CLI prints, say): the worker's stdout goes where its stderr goes.
+        .stdout(Stdio::from(std::io::stderr().as_fd_owned()?))
+        .stderr(Stdio::inherit());
+    let socket_fd = worker_end.as_raw_fd();
+    // SAFETY: the closure only makes async-signal-safe calls (fcntl, dup2, prctl, close_range)
+    // on descriptors this process owns, between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // First above any fixed number, so that placing one cannot close the other.
+            let s = cvt(libc::fcntl(socket_fd, libc::F_DUPFD, 10))?;
+            let i = cvt(libc::fcntl(image, libc::F_DUPFD, 10))?;
+            // dup2 leaves the new descriptors open across exec (no close-on-exec flag).
+            cvt(libc::dup2(s, SOCKET_FD))?;
+            cvt(libc::dup2(i, IMAGE_FD))?;
+            // Dies with the thread that forked it, which lives as long as it (see above).
+            cvt(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))?;
+            // Nothing else of the host's crosses: a descriptor opened without close-on-exec by
+            // some library of the host's process would otherwise be the worker's.
+            libc::syscall(libc::SYS_close_range, (IMAGE_FD + 1) as u32, u32::MAX, 0u32);
+            Ok(())
+        });
+    }
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (exit_tx, exit_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("apify-transport-worker-wait".into())
+        .spawn(move || {
+            let mut child = match cmd.spawn() {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = started_tx.send(Err(e));
+                    return;
+                }
+            };
+            drop(worker_end); // the worker has its copy; ours would hide its end-of-file
+            let _ = started_tx.send(Ok(child.id()));
+            let status = loop {
+                match child.wait() {
+                    Ok(s) => break s,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break ExitStatus::from_raw(0),
+                }
+            };
+            let _ = exit_tx.send(status);
+        })?;
+    let pid = started_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the worker's thread ended before it started"))??;
+    Ok(Spawned {
+        pid,
+        socket: host_end,
+        exit: exit_rx,
+    })
+}
+
+fn cvt(r: libc::c_int) -> std::io::Result<libc::c_int> {
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// How a worker ended, in words: `killed by SIGSEGV (segmentation fault)`, `exited with code 3`.
+pub(crate) fn describe_exit(status: ExitStatus) -> String {
+    if let Some(sig) = status.signal() {
+        let name = signal_name(sig);
+        let core = if status.core_dumped() { ", core dumped" } else { "" };
+        return format!("killed by {name}{core}");
+    }
+    match status.code() {
+        Some(code) => format!("exited with code {code}"),
+        None => "ended".into(),
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    let (name, what) = match sig {
+        libc::SIGSEGV => ("SIGSEGV", "segmentation fault"),
+        libc::SIGABRT => ("SIGABRT", "abort"),
+        libc::SIGBUS => ("SIGBUS", "bus error"),
+        libc::SIGILL => ("SIGILL", "illegal instruction"),
+        libc::SIGFPE => ("SIGFPE", "arithmetic fault"),
+        libc::SIGKILL => ("SIGKILL", "killed"),
+        libc::SIGTERM => ("SIGTERM", "terminated"),
+        libc::SIGINT => ("SIGINT", "interrupted"),
+        libc::SIGPIPE => ("SIGPIPE", "broken pipe"),
+        libc::SIGSYS => ("SIGSYS", "bad system call"),
+        libc::SIGTRAP => ("SIGTRAP", "trap"),
+        _ => return format!("signal {sig}"),
+    };
+    format!("{name} ({what})")
+}
+
+/// `Stdio::from(stderr)` needs an owned descriptor.
+trait AsFdOwned {
+    fn as_fd_owned(&self) -> std::io::Result<std::os::fd::OwnedFd>;
+}
+
+impl AsFdOwned for std::io::Stderr {
+    fn as_fd_owned(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        std::os::fd::AsFd::as_fd(self).try_clone_to_owned()
+    }
+}

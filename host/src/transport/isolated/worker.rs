@@ -1,0 +1,480 @@
+//! The worker process's side: confine, load the plugin from the inherited sealed copy, make its
+//! client, and serve the host's calls until the host goes.
+//!
+//! The `apify-transport-worker` binary is only [`main`]. It inherits two descriptors from the
+//! host: the socket on fd 3 and the sealed copy of the plugin on fd 4. It never opens the
+//! plugin's path.
+
+use std::{
+    collections::HashMap,
+    os::fd::{FromRawFd, OwnedFd},
+    process::ExitCode,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::{codec::FramedRead, sync::CancellationToken};
+
+use super::protocol::{
+    headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Hello, Kind,
+    LoadRefused, ProtocolError, Ready, ResponseHead, WireError, MAX_CHUNK, WINDOW,
+};
+use super::wire::{write_frames, Outbox};
+use crate::transport::{
+    plugin::{loader, PluginTransport},
+    HttpTransport, TransportError, TransportErrorKind, TransportRequest, TransportRequestBody,
+};
+
+/// The socket to the host.
+pub(crate) const SOCKET_FD: i32 = 3;
+/// The sealed copy of the plugin.
+pub(crate) const IMAGE_FD: i32 = 4;
+/// The host's pid, so the worker can tell it was orphaned before it could ask to die with it.
+pub(crate) const PARENT_ENV: &str = "APIFY_TRANSPORT_WORKER_PARENT";
+/// How many runtime threads the worker runs (default 2).
+pub(crate) const THREADS_ENV: &str = "APIFY_TRANSPORT_WORKER_THREADS";
+
+/// Exit codes, for the host's message when a worker ends.
+pub(crate) mod exit {
+    /// The plugin could not be loaded (the host has the reason).
+    pub const LOAD_REFUSED: u8 = 3;
+    /// Not started by a host (no socket, no image, no parent).
+    pub const NOT_FROM_A_HOST: u8 = 4;
+    /// The host broke the protocol.
+    pub const PROTOCOL: u8 = 5;
+}
+
+/// The worker binary's whole `main`.
+pub fn main() -> ExitCode {
+    // Ctrl-C in a terminal signals the whole process group; the host decides when its worker
+    // ends (it closes the socket, or dies and takes the worker with it).
+    // SAFETY: setting a signal's disposition to "ignore" at start, before any thread exists.
+    unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    let parent = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok());
+    // SAFETY: getppid has no preconditions.
+    let orphaned = parent.is_none_or(|p| unsafe { libc::getppid() } != p);
+    if orphaned {
+        eprintln!(
+            "apify-transport-worker: this program serves a transport plugin for apify-host and \
+             is started by it (through `[transport] isolation = \"process\"`), not by hand"
+        );
+        return ExitCode::from(exit::NOT_FROM_A_HOST);
+    }
+    // SAFETY: the host placed these descriptors at these numbers before exec (see
+    // `spawn.rs`); nothing else in this process owns them.
+    let (socket, image) = unsafe { (OwnedFd::from_raw_fd(SOCKET_FD), OwnedFd::from_raw_fd(IMAGE_FD)) };
+    let threads = std::env::var(THREADS_ENV)
+        .ok()
+        .and_then(|t| t.parse::<usize>().ok())
+        .filter(|t| (1..=64).contains(t))
+        .unwrap_or(2);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("apify-transport-worker")
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("apify-transport-worker: cannot start its runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(serve(socket, image));
+    // The plugin's client and its threads may linger; the host is gone or done with us.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+async fn serve(socket: OwnedFd, image: OwnedFd) -> ExitCode {
+    let socket = std::os::unix::net::UnixStream::from(socket);
+    let socket = match socket
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::UnixStream::from_std(socket))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("apify-transport-worker: fd {SOCKET_FD} is not the host's socket: {e}");
+            return ExitCode::from(exit::NOT_FROM_A_HOST);
+        }
+    };
+    let (read, write) = socket.into_split();
+    let mut frames = FramedRead::new(read, FrameCodec);
+    let (out, rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_frames(write, rx, CancellationToken::new()));
+
+    let hello = match frames.next().await {
+        Some(Ok(f)) if f.kind == Kind::Hello => match f.decode::<Hello>() {
+            Ok(h) => h,
+            Err(e) => return protocol_exit(&e),
+        },
+        Some(Ok(f)) => return protocol_exit(&ProtocolError(format!("{:?} before Hello", f.kind))),
+        Some(Err(e)) => return protocol_exit(&e),
+        None => return ExitCode::SUCCESS,
+    };
+    let client = match start(hello, image, &out) {
+        Some(c) => Arc::new(c),
+        None => {
+            drop(out);
+            let _ = writer.await;
+            return ExitCode::from(exit::LOAD_REFUSED);
+        }
+    };
+
+    let calls: Arc<Mutex<HashMap<u64, WorkerCall>>> = Arc::default();
+    let code = loop {
+        let frame = match frames.next().await {
+            Some(Ok(f)) => f,
+            Some(Err(e)) => break protocol_exit(&e),
+            // The host closed the socket: it is done with us, or gone.
+            None => break ExitCode::SUCCESS,
+        };
+        if let Err(e) = dispatch(frame, &client, &calls, &out) {
+            break protocol_exit(&e);
+        }
+    };
+    for (_, call) in calls.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+        call.cancel.cancel();
+    }
+    code
+}
+
+fn protocol_exit(e: &ProtocolError) -> ExitCode {
+    eprintln!("apify-transport-worker: the host broke the protocol ({e}); exiting");
+    ExitCode::from(exit::PROTOCOL)
+}
+
+/// Confines the process, then runs the loader's checks on the sealed copy, then makes the
+/// client: in that order, so that no byte of the plugin runs before the confinement holds.
+fn start(hello: Hello, image: OwnedFd, out: &Outbox) -> Option<PluginTransport> {
+    let confinement = if hello.confine {
+        super::confine::confine(&hello.readable)
+    } else {
+        "none: turned off by the host ([transport] confine = false)".to_string()
+    };
+    let mut checks = Vec::new();
+    let path = std::path::PathBuf::from(&hello.path);
+    let loaded = loader::load_inherited(&path, image, &hello.sha256, &mut checks);
+    let passed = |checks: &[loader::PluginCheck]| {
+        checks
+            .iter()
+            .filter_map(|c| c.result.as_ref().ok().map(|d| (c.check.to_string(), d.clone())))
+            .collect::<Vec<_>>()
+    };
+    let refuse = |check: &str, e: &loader::PluginLoadError, passed| {
+        let refused = LoadRefused {
+            check: check.to_string(),
+            failure: format!("{:?}", e.failure),
+            reason: e.reason.clone(),
+            fix: e.fix.clone(),
+            passed,
+        };
+        let _ = out.send(Frame::message(Kind::LoadRefused, 0, &refused));
+    };
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            let check = checks.last().map_or("load", |c| c.check);
+            refuse(check, &e, passed(&checks[..checks.len().saturating_sub(1)]));
+            return None;
+        }
+    };
+    let options: serde_json::Value =
+        serde_json::from_str(&hello.options).unwrap_or_else(|_| serde_json::json!({}));
+    let before = crate::transport::plugin::thread_count();
+    let client = if hello.hosted {
+        loaded.new_client(&options)
+    } else {
+        loaded.new_client_on_own_runtime(&options)
+    };
+    let threads_started = before
+        .zip(crate::transport::plugin::thread_count())
+        .map(|(b, a)| a.saturating_sub(b) as u32);
+    let client = match client {
+        Ok(c) => c,
+        Err(e) => {
+            refuse("constructor", &e, passed(&checks));
+            return None;
+        }
+    };
+    let m = &loaded.metadata;
+    let ready = Ready {
+        name: m.name.clone(),
+        version: m.version.clone(),
+        description: m.description.clone(),
+        api_major: m.api_major,
+        api_minor: m.api_minor,
+        capabilities: m.capabilities.0,
+        diagnostics: m.diagnostics.clone(),
+        checks: passed(&checks),
+        runs_hosted: client.runs_hosted(),
+        threads_started,
+        confinement,
+    };
+    let _ = out.send(Frame::message(Kind::Ready, 0, &ready));
+    Some(client)
+}
+
+/// A call the worker is serving.
+struct WorkerCall {
+    /// Cancelled when the host gives up on the call, or the connection ends.
+    cancel: CancellationToken,
+    /// Room the host granted for response body bytes.
+    credit: Arc<Semaphore>,
+    /// Where request body chunks go: a whole body being gathered, or a stream's channel.
+    body: Option<IncomingBody>,
+}
+
+enum IncomingBody {
+    /// A whole body: gathered, then the call starts with it.
+    Full {
+        head: Box<CallHead>,
+        buf: BytesMut,
+        expected: u64,
+    },
+    /// A streamed body: the call has started and reads it from this channel.
+    Stream(mpsc::UnboundedSender<Result<Bytes, TransportError>>),
+}
+
+fn dispatch(
+    frame: Frame,
+    client: &Arc<PluginTransport>,
+    calls: &Arc<Mutex<HashMap<u64, WorkerCall>>>,
+    out: &Outbox,
+) -> Result<(), ProtocolError> {
+    let id = frame.id;
+    let mut map = calls.lock().unwrap_or_else(|e| e.into_inner());
+    match frame.kind {
+        Kind::Call => {
+            let head: CallHead = frame.decode()?;
+            if map.contains_key(&id) {
+                return Err(ProtocolError(format!("call {id} started twice")));
+            }
+            let mut call = WorkerCall {
+                cancel: CancellationToken::new(),
+                credit: Arc::new(Semaphore::new(WINDOW as usize)),
+                body: None,
+            };
+            match head.body {
+                BodyKind::Full(0) => {
+                    start_call(id, head, TransportRequestBody::empty(), &call, client, calls, out);
+                }
+                BodyKind::Full(n) => {
+                    call.body = Some(IncomingBody::Full {
+                        expected: n,
+                        buf: BytesMut::with_capacity(n.min(64 << 20) as usize),
+                        head: Box::new(head),
+                    });
+                }
+                BodyKind::Stream(length) => {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    let stream = CreditedBody {
+                        rx,
+                        id,
+                        out: out.clone(),
+                        unacked: 0,
+                    };
+                    let body = TransportRequestBody::Stream {
+                        stream: Box::pin(stream),
+                        length,
+                    };
+                    call.body = Some(IncomingBody::Stream(tx));
+                    start_call(id, head, body, &call, client, calls, out);
+                }
+            }
+            map.insert(id, call);
+        }
+        Kind::RequestData => {
+            let Some(call) = map.get_mut(&id) else {
+                return Ok(()); // a call that ended already
+            };
+            match &mut call.body {
+                Some(IncomingBody::Full { buf, expected, .. }) => {
+                    if buf.len() as u64 + frame.payload.len() as u64 > *expected {
+                        return Err(ProtocolError(format!("call {id}: more body than announced")));
+                    }
+                    buf.extend_from_slice(&frame.payload);
+                }
+                Some(IncomingBody::Stream(tx)) => {
+                    let _ = tx.send(Ok(frame.payload));
+                }
+                None => return Err(ProtocolError(format!("call {id}: body after its end"))),
+            }
+        }
+        Kind::RequestEnd => {
+            let Some(call) = map.get_mut(&id) else {
+                return Ok(());
+            };
+            match call.body.take() {
+                Some(IncomingBody::Full {
+                    head,
+                    buf,
+                    expected,
+                }) => {
+                    if buf.len() as u64 != expected {
+                        return Err(ProtocolError(format!("call {id}: body shorter than announced")));
+                    }
+                    let call = &*call;
+                    start_call(id, *head, TransportRequestBody::Full(buf.freeze()), call, client, calls, out);
+                }
+                Some(IncomingBody::Stream(tx)) => drop(tx), // the stream ends
+                None => return Err(ProtocolError(format!("call {id}: body ended twice"))),
+            }
+        }
+        Kind::RequestFailed => {
+            let e: WireError = frame.decode()?;
+            if let Some(call) = map.get_mut(&id) {
+                match call.body.take() {
+                    Some(IncomingBody::Stream(tx)) => {
+                        let _ = tx.send(Err(e.into()));
+                    }
+                    _ => {
+                        call.cancel.cancel();
+                        map.remove(&id);
+                    }
+                }
+            }
+        }
+        Kind::Cancel => {
+            if let Some(call) = map.remove(&id) {
+                call.cancel.cancel();
+                call.credit.close();
+            }
+        }
+        Kind::ResponseCredit => {
+            let n = frame.credit_amount()?;
+            if let Some(call) = map.get(&id) {
+                call.credit.add_permits(n as usize);
+            }
+        }
+        other => {
+            return Err(ProtocolError(format!("a {other:?} frame from the host")));
+        }
+    }
+    Ok(())
+}
+
+/// Starts serving call `id` on a task of its own.
+fn start_call(
+    id: u64,
+    head: CallHead,
+    body: TransportRequestBody,
+    call: &WorkerCall,
+    client: &Arc<PluginTransport>,
+    calls: &Arc<Mutex<HashMap<u64, WorkerCall>>>,
+    out: &Outbox,
+) {
+    let (cancel, credit) = (call.cancel.clone(), call.credit.clone());
+    let (client, calls, out) = (client.clone(), calls.clone(), out.clone());
+    tokio::spawn(async move {
+        let request = match request_from_wire(head, body) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = out.send(Frame::message(Kind::Failed, id, &WireError::from(&e)));
+                calls.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                return;
+            }
+        };
+        tokio::select! {
+            () = serve_call(id, request, &client, &credit, &out) => {}
+            () = cancel.cancelled() => {}
+        }
+        calls.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    });
+}
+
+fn request_from_wire(
+    head: CallHead,
+    body: TransportRequestBody,
+) -> Result<TransportRequest, TransportError> {
+    let invalid = |what: String| TransportError::new(TransportErrorKind::INVALID_REQUEST, what);
+    let method = http::Method::from_bytes(head.method.as_bytes())
+        .map_err(|_| invalid(format!("an invalid method {:?}", head.method)))?;
+    let headers =
+        headers_from_wire(head.headers).map_err(|e| invalid(format!("the request has {e}")))?;
+    Ok(TransportRequest {
+        method,
+        url: head.url,
+        headers,
+        body,
+        timeout: head.timeout_ms.map(Duration::from_millis),
+        stream: head.stream,
+    })
+}
+
+/// Runs one call on the plugin and sends its head, body and end (or its failure).
+async fn serve_call(
+    id: u64,
+    request: TransportRequest,
+    client: &PluginTransport,
+    credit: &Semaphore,
+    out: &Outbox,
+) {
+    let response = match client.call(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = out.send(Frame::message(Kind::Failed, id, &WireError::from(&e)));
+            return;
+        }
+    };
+    let head = ResponseHead {
+        status: response.status.as_u16(),
+        headers: headers_to_wire(&response.headers),
+    };
+    let _ = out.send(Frame::message(Kind::Head, id, &head));
+    let mut body = response.body;
+    while let Some(chunk) = body.next().await {
+        let mut chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = out.send(Frame::message(Kind::Failed, id, &WireError::from(&e)));
+                return;
+            }
+        };
+        while !chunk.is_empty() {
+            let piece = chunk.split_to(chunk.len().min(MAX_CHUNK));
+            // Room granted by the host: without it the plugin's body is not read further,
+            // which is the backpressure down to the plugin's socket.
+            match credit.acquire_many(piece.len() as u32).await {
+                Ok(permit) => permit.forget(),
+                Err(_) => return, // cancelled
+            }
+            if out.send(Frame::raw(Kind::ResponseData, id, piece)).is_err() {
+                return;
+            }
+        }
+    }
+    let _ = out.send(Frame::raw(Kind::ResponseEnd, id, Bytes::new()));
+}
+
+/// A streamed request body as the plugin reads it, granting the host room as it goes.
+struct CreditedBody {
+    rx: mpsc::UnboundedReceiver<Result<Bytes, TransportError>>,
+    id: u64,
+    out: Outbox,
+    unacked: u32,
+}
+
+impl futures_core::Stream for CreditedBody {
+    type Item = Result<Bytes, TransportError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let item = std::task::ready!(self.rx.poll_recv(cx));
+        if let Some(Ok(chunk)) = &item {
+            self.unacked += chunk.len() as u32;
+            if self.unacked >= WINDOW / 2 {
+                let n = std::mem::take(&mut self.unacked);
+                let _ = self.out.send(Frame::credit(Kind::RequestCredit, self.id, n));
+            }
+        }
+        std::task::Poll::Ready(item)
+    }
+}
