@@ -8,8 +8,9 @@ use std::{
 };
 
 use apify_conformance::{Outcome, Status, Subject};
+use apify_host::transport::{IsolatedTransport, Isolation};
 use apify_host::transport::plugin::{
-    runs_description, thread_count, LoadedPlugin, PluginInspectReport, PluginLoadError,
+    runs_description, thread_count, PluginInfo, PluginInspectReport, PluginLoadError, PluginLoadFailure,
 };
 use apify_plugin_api::Capabilities;
 use clap::{Subcommand, ValueEnum};
@@ -108,6 +109,10 @@ pub enum TransportCommand {
         /// blocks the CLI's thread is stopped 2 s later by a watchdog, which ends the check.
         #[arg(long, value_name = "SECS", default_value_t = 120.0)]
         case_timeout: f64,
+        /// Where the plugin runs for the check: `in-process`, or `process` (every case through
+        /// a confined apify-transport-worker) [default: the config's `[transport] isolation`].
+        #[arg(long, value_enum)]
+        isolation: Option<IsolationArg>,
     },
 
     /// Start a new transport plugin: a project that builds to a plugin passing `check`.
@@ -140,6 +145,24 @@ pub enum TransportCommand {
     },
 }
 
+/// `--isolation`: where the plugin runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IsolationArg {
+    /// In the CLI's process.
+    InProcess,
+    /// In a confined worker process.
+    Process,
+}
+
+impl From<IsolationArg> for Isolation {
+    fn from(a: IsolationArg) -> Isolation {
+        match a {
+            IsolationArg::InProcess => Isolation::InProcess,
+            IsolationArg::Process => Isolation::Process,
+        }
+    }
+}
+
 /// How `transport check` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CheckFormat {
@@ -154,6 +177,11 @@ struct Info<'a> {
     transport: &'a str,
     source: &'a str,
     name: &'a str,
+    /// `in-process` or `process` (a confined worker).
+    isolation: &'static str,
+    /// The worker's pid and its confinement, for `process`.
+    worker_pid: Option<u32>,
+    confinement: Option<String>,
     /// The canary of `[transport.canary]`, loaded: what it is, or `none`.
     canary: String,
     /// Its share of the calls, and its rollback rule.
@@ -180,6 +208,9 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
                     || "none".to_string(),
                     |(c, _)| crate::logging::redact(&c.description),
                 ),
+                isolation: s.isolation.as_str(),
+                worker_pid: s.worker.as_ref().map(|w| w.pid),
+                confinement: s.worker.as_ref().map(|w| w.confinement.clone()),
                 canary_share: canary.as_ref().map(|(_, p)| p.share),
                 canary_rollback: canary.as_ref().map(|(_, p)| {
                     format!(
@@ -188,7 +219,11 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
                     )
                 }),
             };
-            let mut fields = vec!["transport", "source", "name", "canary"];
+            let mut fields = vec!["transport", "source", "name", "isolation"];
+            if s.worker.is_some() {
+                fields.extend(["worker_pid", "confinement"]);
+            }
+            fields.push("canary");
             if canary.is_some() {
                 fields.extend(["canary_share", "canary_rollback"]);
             }
@@ -202,6 +237,7 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
             list,
             format,
             case_timeout,
+            isolation,
         } => {
             // `--format` wins; else `-o` when given (as every other command reads it); else
             // text, for people, even on a pipe (a CI log).
@@ -209,7 +245,17 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
                 Some(OutputFormat::Json | OutputFormat::Jsonl) => CheckFormat::Json,
                 _ => CheckFormat::Text,
             });
-            check(ctx, path, options, cases, list, format, case_timeout).await
+            check(
+                ctx,
+                path,
+                options,
+                cases,
+                list,
+                format,
+                case_timeout,
+                isolation.map(IsolationArg::into),
+            )
+            .await
         }
         TransportCommand::New { name, kind, dir } => {
             let made = new::write_project(&dir, &name, kind)?;
@@ -265,13 +311,13 @@ struct PluginSummary {
 
 impl PluginSummary {
     fn of(
-        loaded: &LoadedPlugin,
+        path: &Path,
+        m: &PluginInfo,
         runs_hosted: Option<bool>,
         threads_started: Option<usize>,
     ) -> PluginSummary {
-        let m = &loaded.metadata;
         PluginSummary {
-            path: loaded.path.display().to_string(),
+            path: path.display().to_string(),
             name: m.name.clone(),
             version: m.version.clone(),
             api: format!("{}.{}", m.api_major, m.api_minor),
@@ -341,6 +387,12 @@ struct InspectedPlugin {
     /// The plugin's `diagnostics()` (interface 1.1+), as the JSON it is; `null` when the plugin
     /// provides none.
     diagnostics: Value,
+    /// `in-process` or `process`.
+    isolation: &'static str,
+    /// The worker's pid (process isolation).
+    worker_pid: Option<u32>,
+    /// The confinement that applied, or why none did.
+    confinement: String,
 }
 
 impl InspectReport {
@@ -357,14 +409,21 @@ impl InspectReport {
                 .map_err(Clone::clone);
             checks.push(InspectedCheck::of("constructor", &made));
         }
-        let plugin = report.plugin.as_ref().map(|p| InspectedPlugin {
-            summary: PluginSummary::of(p, report.runs_hosted, report.threads_started),
-            description: p.metadata.description.clone(),
-            sha256: p.sha256.clone(),
+        let path = report
+            .plugin
+            .as_ref()
+            .map_or(report.path.as_path(), |p| p.path.as_path());
+        let plugin = report.metadata.as_ref().map(|m| InspectedPlugin {
+            summary: PluginSummary::of(path, m, report.runs_hosted, report.threads_started),
+            description: m.description.clone(),
+            sha256: report.sha256.clone().unwrap_or_default(),
             // A plugin's diagnostics should be JSON; one that is not is kept as its text.
-            diagnostics: p.metadata.diagnostics.as_deref().map_or(Value::Null, |d| {
+            diagnostics: m.diagnostics.as_deref().map_or(Value::Null, |d| {
                 serde_json::from_str(d).unwrap_or_else(|_| Value::String(d.to_string()))
             }),
+            isolation: report.isolation.isolation.as_str(),
+            worker_pid: report.isolation.worker_pid,
+            confinement: report.isolation.confinement.clone(),
         });
         InspectReport {
             path: report.path.display().to_string(),
@@ -669,6 +728,7 @@ async fn check(
     list: bool,
     format: CheckFormat,
     case_timeout: f64,
+    isolation: Option<Isolation>,
 ) -> Result<(), CliError> {
     let all = apify_conformance::cases();
     if list {
@@ -727,42 +787,108 @@ async fn check(
         }
         Err(CliError::usage(message))
     };
-    let loaded = match apify_host::transport::plugin::load_plugin(
-        &path,
-        &ctx.config.plugin_load_options(&path),
-    ) {
-        Ok(loaded) => loaded,
-        Err(e) => return refused(None, "load", e.to_string()),
-    };
     let hosted_allowed = ctx.config.plugin_hosted();
-    let make = {
-        let loaded = loaded.clone();
-        move |options: &serde_json::Value| {
-            if hosted_allowed {
-                loaded.new_client(options)
-            } else {
-                loaded.new_client_on_own_runtime(options)
-            }
-        }
-    };
-    let threads_before = thread_count();
-    let client = match make(&options) {
-        Ok(client) => client,
-        Err(mut e) => {
-            if from_flag {
-                e.fix = FIX_OPTIONS_FLAG.into();
-            }
-            let plugin = PluginSummary::of(&loaded, None, None);
-            return refused(Some(plugin), "constructor", e.to_string());
-        }
-    };
-    let threads_started = threads_before
-        .zip(thread_count())
-        .map(|(before, after)| after.saturating_sub(before));
-    let hosted = client.runs_hosted();
-    let m = &loaded.metadata;
-    let hosted_plugin = m.capabilities.contains(Capabilities::HOSTED);
-    let plugin = PluginSummary::of(&loaded, Some(hosted), threads_started);
+    let isolation = isolation.unwrap_or_else(|| ctx.config.isolation());
+    let load_options = ctx.config.plugin_load_options(&path).isolation(isolation);
+    // Each case that needs a client of its own (https-success adds `ca_cert_file`) gets one
+    // made the same way: in this process, or in a worker of its own.
+    type Make = Arc<
+        dyn Fn(&Value) -> Result<Arc<dyn apify_host::transport::HttpTransport>, PluginLoadError>
+            + Send
+            + Sync,
+    >;
+    let (client, make, plugin, capabilities, isolated_line): (_, Make, _, _, _) =
+        if isolation == Isolation::Process {
+            let start = {
+                let (path, load_options) = (path.clone(), load_options.clone());
+                move |options: &Value| {
+                    IsolatedTransport::start(&path, &load_options, options, hosted_allowed)
+                }
+            };
+            let client = match start(&options) {
+                Ok(client) => client,
+                Err(mut e) => {
+                    let stage = match e.failure {
+                        PluginLoadFailure::ConstructorFailed
+                        | PluginLoadFailure::ConstructorPanicked => "constructor",
+                        _ => "load",
+                    };
+                    if from_flag && stage == "constructor" {
+                        e.fix = FIX_OPTIONS_FLAG.into();
+                    }
+                    return refused(None, stage, e.to_string());
+                }
+            };
+            let m = client.plugin_info();
+            let plugin = PluginSummary::of(
+                client.path(),
+                m,
+                Some(client.runs_hosted()),
+                client.threads_started().map(|n| n as usize),
+            );
+            let line = format!(
+                "isolation: process (worker pid {}, {})\nconfinement: {}\n",
+                client.worker_pid().unwrap_or(0),
+                client.worker_program().display(),
+                client.confinement()
+            );
+            let capabilities = m.capabilities;
+            let make: Make = Arc::new(move |o: &Value| {
+                start(o).map(|t| Arc::new(t) as Arc<dyn apify_host::transport::HttpTransport>)
+            });
+            let hosted = client.runs_hosted();
+            (
+                (Arc::new(client) as Arc<dyn apify_host::transport::HttpTransport>, hosted),
+                make,
+                plugin,
+                capabilities,
+                Some(line),
+            )
+        } else {
+            let loaded = match apify_host::transport::plugin::load_plugin(&path, &load_options) {
+                Ok(loaded) => loaded,
+                Err(e) => return refused(None, "load", e.to_string()),
+            };
+            let new_client = {
+                let loaded = loaded.clone();
+                move |options: &Value| {
+                    if hosted_allowed {
+                        loaded.new_client(options)
+                    } else {
+                        loaded.new_client_on_own_runtime(options)
+                    }
+                }
+            };
+            let threads_before = thread_count();
+            let client = match new_client(&options) {
+                Ok(client) => client,
+                Err(mut e) => {
+                    if from_flag {
+                        e.fix = FIX_OPTIONS_FLAG.into();
+                    }
+                    let plugin = PluginSummary::of(&loaded.path, &loaded.metadata, None, None);
+                    return refused(Some(plugin), "constructor", e.to_string());
+                }
+            };
+            let threads_started = threads_before
+                .zip(thread_count())
+                .map(|(before, after)| after.saturating_sub(before));
+            let hosted = client.runs_hosted();
+            let m = &loaded.metadata;
+            let plugin = PluginSummary::of(&loaded.path, m, Some(hosted), threads_started);
+            let make: Make = Arc::new(move |o: &Value| {
+                new_client(o).map(|t| Arc::new(t) as Arc<dyn apify_host::transport::HttpTransport>)
+            });
+            (
+                (Arc::new(client) as Arc<dyn apify_host::transport::HttpTransport>, hosted),
+                make,
+                plugin,
+                m.capabilities,
+                None,
+            )
+        };
+    let ((client, hosted), threads_started) = (client, plugin.threads_started);
+    let hosted_plugin = capabilities.contains(Capabilities::HOSTED);
     // https-success builds another client with `ca_cert_file` added to these options.
     let base = options.clone();
     let constructor: apify_conformance::Constructor = Arc::new(move |extra| {
@@ -770,11 +896,9 @@ async fn check(
         if let Some(object) = options.as_object_mut() {
             object.extend(extra);
         }
-        make(&options)
-            .map(|t| Arc::new(t) as Arc<dyn apify_host::transport::HttpTransport>)
-            .map_err(|e| crate::logging::redact(&e.reason))
+        make(&options).map_err(|e| crate::logging::redact(&e.reason))
     });
-    let subject = Subject::new(Arc::new(client), m.capabilities).with_constructor(constructor);
+    let subject = Subject::new(client, capabilities).with_constructor(constructor);
     let width = selected.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let mut out = ctx.out();
     if text {
@@ -783,13 +907,14 @@ async fn check(
             None => "not known (no /proc/self/task)".into(),
         };
         let head = format!(
-            "checking {} {} (plugin API {}, {}) at {}\nruns: {}\nthreads: {threads}\n",
+            "checking {} {} (plugin API {}, {}) at {}\nruns: {}\nthreads: {threads}\n{}",
             plugin.name,
             plugin.version,
             plugin.api,
             plugin.capabilities.join(", "),
             plugin.path,
             runs_description(hosted, hosted_plugin),
+            isolated_line.as_deref().unwrap_or(""),
         );
         out.text(&crate::logging::redact(&head))?;
     }

@@ -21,7 +21,7 @@ use std::{
 pub use file::ConfigSource;
 use file::LoadedConfig;
 use transport::config_plugin_path;
-pub use transport::TransportSelection;
+pub use transport::{TransportSelection, WorkerSummary};
 
 use crate::{
     pipeline::{CanaryPolicy, HttpSettings},

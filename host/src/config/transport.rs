@@ -30,6 +30,22 @@ pub struct TransportSelection {
     pub description: String,
     /// Where the choice came from, e.g. `APIFY_TRANSPORT_PLUGIN`.
     pub source: String,
+    /// Where the plugin runs: `in-process` (the built-in transport too) or `process`.
+    pub isolation: Isolation,
+    /// The worker serving an isolated plugin: its pid when loaded, and its confinement.
+    pub worker: Option<WorkerSummary>,
+}
+
+/// The worker process of an isolated plugin, as `apify-host transport info` shows it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WorkerSummary {
+    /// Its pid when the transport was loaded (a restart gives a new one).
+    pub pid: u32,
+    /// What confinement applied, or why none did.
+    pub confinement: String,
+    /// The worker program.
+    pub program: PathBuf,
 }
 
 impl std::fmt::Debug for TransportSelection {
@@ -130,6 +146,8 @@ impl Config {
                 transport: Arc::new(transport),
                 description: "built-in transport (hyper + rustls)".into(),
                 source,
+                isolation: Isolation::InProcess,
+                worker: None,
             };
             return Ok((selection, self.primary_fingerprint(None)));
         };
@@ -205,20 +223,25 @@ impl Config {
             .map_err(redact)?;
             let m = isolated.plugin_info();
             let description = format!(
-                "plugin {} {} (plugin API {}.{}) at {}, isolated in worker process {} ({})",
+                "plugin {} {} (plugin API {}.{}) at {}, in a worker process",
                 m.name,
                 m.version,
                 m.api_major,
                 m.api_minor,
                 isolated.path().display(),
-                isolated.worker_pid().unwrap_or(0),
-                isolated.confinement()
             );
             let sha256 = isolated.sha256().to_string();
+            let worker = WorkerSummary {
+                pid: isolated.worker_pid().unwrap_or(0),
+                confinement: isolated.confinement().to_string(),
+                program: isolated.worker_program().to_path_buf(),
+            };
             let selection = TransportSelection {
                 transport: Arc::new(isolated),
                 description,
                 source,
+                isolation: Isolation::Process,
+                worker: Some(worker),
             };
             return Ok((selection, sha256));
         }
@@ -237,6 +260,8 @@ impl Config {
             transport: Arc::new(transport),
             description,
             source,
+            isolation: Isolation::InProcess,
+            worker: None,
         };
         Ok((selection, loaded.sha256.clone()))
     }

@@ -62,6 +62,8 @@ pub struct IsolatedTransport {
     confinement: String,
     runs_hosted: bool,
     worker: PathBuf,
+    threads_started: Option<u32>,
+    worker_checks: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for IsolatedTransport {
@@ -85,8 +87,19 @@ impl IsolatedTransport {
         plugin_options: &serde_json::Value,
         hosted: bool,
     ) -> Result<IsolatedTransport, PluginLoadError> {
-        let mut report = Vec::new();
-        let file = loader::run_file_checks(path, load_options, &mut report)?;
+        Self::start_reporting(path, load_options, plugin_options, hosted, &mut Vec::new())
+    }
+
+    /// [`IsolatedTransport::start`], recording each check: the host's, then the worker's (for
+    /// `apify-host transport inspect`).
+    pub(crate) fn start_reporting(
+        path: &Path,
+        load_options: &PluginLoadOptions,
+        plugin_options: &serde_json::Value,
+        hosted: bool,
+        report: &mut Vec<loader::PluginCheck>,
+    ) -> Result<IsolatedTransport, PluginLoadError> {
+        let file = loader::run_file_checks(path, load_options, report)?;
         let worker = find_worker(path, load_options)?;
         let spec = Spec {
             worker: worker.clone(),
@@ -103,6 +116,12 @@ impl IsolatedTransport {
             grace: HUNG_GRACE,
         };
         let (supervisor, ready, _pid) = Supervisor::start(spec)?;
+        for (check, detail) in &ready.checks {
+            report.push(loader::PluginCheck {
+                check: worker_check_name(check),
+                result: Ok(format!("in the worker: {detail}")),
+            });
+        }
         let info = PluginInfo {
             name: ready.name.clone(),
             version: ready.version.clone(),
@@ -121,6 +140,8 @@ impl IsolatedTransport {
             confinement: ready.confinement,
             runs_hosted: ready.runs_hosted,
             worker,
+            threads_started: ready.threads_started,
+            worker_checks: ready.checks,
         })
     }
 
@@ -153,6 +174,16 @@ impl IsolatedTransport {
     /// reads only ...`), or why none did.
     pub fn confinement(&self) -> &str {
         &self.confinement
+    }
+
+    /// Threads the plugin's constructor started in the worker (`None`: not known).
+    pub fn threads_started(&self) -> Option<u32> {
+        self.threads_started
+    }
+
+    /// The load checks the worker ran on the sealed copy, each with its detail.
+    pub fn worker_checks(&self) -> &[(String, String)] {
+        &self.worker_checks
     }
 
     /// Whether the plugin's client runs hosted on the worker's runtime.
@@ -271,4 +302,12 @@ fn find_worker(plugin: &Path, options: &PluginLoadOptions) -> Result<PathBuf, Pl
              or name it with `worker` under [transport] or {WORKER_ENV}"
         ),
     ))
+}
+
+/// The worker's check names are the loader's own; anything else is reported as the worker's.
+fn worker_check_name(name: &str) -> &'static str {
+    ["sealed copy", "sha256", "elf", "root symbol", "dlopen", "layout check", "abi", "api version"]
+        .into_iter()
+        .find(|known| *known == name)
+        .unwrap_or("worker")
 }

@@ -39,6 +39,41 @@ pub struct PluginInspectReport {
     /// How many threads the process gained while the constructor ran (the plugin's runtime
     /// and pools); `None` if no client was made or the count cannot be read (no `/proc`).
     pub threads_started: Option<usize>,
+    /// What the plugin says of itself, once a check read it (in this process or the worker).
+    pub metadata: Option<PluginInfo>,
+    /// The sha256 of the sealed copy, once it was made.
+    pub sha256: Option<String>,
+    /// Where the plugin ran, and what confined it.
+    pub isolation: IsolationReport,
+}
+
+/// Where an inspected plugin ran, and what confined it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct IsolationReport {
+    /// In this process, or in a worker process.
+    pub isolation: Isolation,
+    /// The worker's pid, when one was started.
+    pub worker_pid: Option<u32>,
+    /// The confinement that applied, or why none did, in words.
+    pub confinement: String,
+}
+
+impl IsolationReport {
+    fn in_process() -> IsolationReport {
+        #[cfg(target_os = "linux")]
+        let available = match crate::transport::isolated::landlock_available() {
+            Ok(abi) => format!("`isolation = \"process\"` would run it in a worker confined by no_new_privs and Landlock ABI {abi}"),
+            Err(why) => format!("`isolation = \"process\"` would run it in a worker with no_new_privs only: {why}"),
+        };
+        #[cfg(not(target_os = "linux"))]
+        let available = "process isolation needs Linux".to_string();
+        IsolationReport {
+            isolation: Isolation::InProcess,
+            worker_pid: None,
+            confinement: format!("none: it runs in this process with its rights; {available}"),
+        }
+    }
 }
 
 impl PluginInspectReport {
@@ -66,6 +101,10 @@ pub(crate) fn inspect_plugin_lending(
     plugin_options: &serde_json::Value,
     lend: bool,
 ) -> PluginInspectReport {
+    #[cfg(target_os = "linux")]
+    if options.isolation == Isolation::Process {
+        return inspect_isolated(path, options, plugin_options, lend);
+    }
     let (checks, plugin) = loader::run_all_checks(path, options);
     let (mut runs_hosted, mut threads_started) = (None, None);
     let constructor = plugin.as_ref().map(|p| {
@@ -86,11 +125,76 @@ pub(crate) fn inspect_plugin_lending(
     PluginInspectReport {
         path: path.to_path_buf(),
         checks,
+        metadata: plugin.as_ref().map(|p| p.metadata.clone()),
+        sha256: plugin.as_ref().map(|p| p.sha256.clone()),
         plugin,
         constructor,
         runs_hosted,
         threads_started,
+        isolation: IsolationReport::in_process(),
     }
+}
+
+/// [`inspect_plugin_lending`] for `isolation = "process"`: the host's checks here, the rest
+/// and the constructor in a worker, whose checks are reported after the host's.
+#[cfg(target_os = "linux")]
+fn inspect_isolated(
+    path: &Path,
+    options: &PluginLoadOptions,
+    plugin_options: &serde_json::Value,
+    lend: bool,
+) -> PluginInspectReport {
+    let mut checks = Vec::new();
+    let started = crate::transport::IsolatedTransport::start_reporting(
+        path,
+        options,
+        plugin_options,
+        lend,
+        &mut checks,
+    );
+    let mut report = PluginInspectReport {
+        path: path.to_path_buf(),
+        checks,
+        plugin: None,
+        constructor: None,
+        runs_hosted: None,
+        threads_started: None,
+        metadata: None,
+        sha256: None,
+        isolation: IsolationReport {
+            isolation: Isolation::Process,
+            worker_pid: None,
+            confinement: "none: no worker was started".into(),
+        },
+    };
+    match started {
+        Ok(t) => {
+            report.constructor = Some(Ok(()));
+            report.runs_hosted = Some(t.runs_hosted());
+            report.threads_started = t.threads_started().map(|n| n as usize);
+            report.metadata = Some(t.plugin_info().clone());
+            report.sha256 = Some(t.sha256().to_string());
+            report.isolation.worker_pid = t.worker_pid();
+            report.isolation.confinement = t.confinement().to_string();
+        }
+        // A constructor's refusal comes after every check passed; any other is a check's.
+        Err(e) if matches!(
+            e.failure,
+            PluginLoadFailure::ConstructorFailed | PluginLoadFailure::ConstructorPanicked
+        ) =>
+        {
+            report.constructor = Some(Err(e));
+        }
+        Err(e) => {
+            if report.checks.iter().all(|c| c.result.is_ok()) {
+                report.checks.push(PluginCheck {
+                    check: "worker",
+                    result: Err(e),
+                });
+            }
+        }
+    }
+    report
 }
 
 /// The threads of this process now (`/proc/self/task`); `None` where that cannot be read.
@@ -133,8 +237,7 @@ impl fmt::Display for PluginInspectReport {
                 Err(e) => writeln!(f, "  FAIL  {:<12} {}. {}", "constructor", e.reason, e.fix)?,
             }
         }
-        if let Some(p) = &self.plugin {
-            let m = &p.metadata;
+        if let Some(m) = &self.metadata {
             writeln!(f, "name:         {}", m.name)?;
             writeln!(f, "version:      {}", m.version)?;
             writeln!(f, "description:  {}", m.description)?;
@@ -153,7 +256,15 @@ impl fmt::Display for PluginInspectReport {
             if let Some(n) = self.threads_started {
                 writeln!(f, "threads:      {n} started by its constructor")?;
             }
-            writeln!(f, "sha256:       {}", p.sha256)?;
+            if let Some(sha256) = &self.sha256 {
+                writeln!(f, "sha256:       {sha256}")?;
+            }
+            let iso = &self.isolation;
+            match iso.worker_pid {
+                Some(pid) => writeln!(f, "isolation:    process (worker pid {pid})")?,
+                None => writeln!(f, "isolation:    {}", iso.isolation.as_str())?,
+            }
+            writeln!(f, "confinement:  {}", iso.confinement)?;
             match &m.diagnostics {
                 Some(d) => writeln!(f, "diagnostics:  {d}")?,
                 None => writeln!(
