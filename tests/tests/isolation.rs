@@ -81,7 +81,10 @@ async fn crash_with_calls_in_flight(marker: &str, expect: &[&str]) {
     let server = TestServer::start().await;
     for i in 0..SLOW {
         // Twice: once for the first try, once for the retry on a fresh worker.
-        let ok = Action::DelayHeaders(Duration::from_millis(400), Box::new(Action::json(200, json!({"i": i}))));
+        let ok = Action::DelayHeaders(
+            Duration::from_millis(400),
+            Box::new(Action::json(200, json!({"i": i}))),
+        );
         server.script(&format!("/slow/{i}"), vec![ok.clone(), ok]);
     }
     let t = Arc::new(isolated("fixture_faulty_plugin", json!({})));
@@ -89,7 +92,9 @@ async fn crash_with_calls_in_flight(marker: &str, expect: &[&str]) {
     let mut calls = Vec::new();
     for i in 0..SLOW {
         let (t, url) = (t.clone(), server.url(&format!("/slow/{i}")));
-        calls.push(tokio::spawn(async move { exchange(&*t, get(url, Some(Duration::from_secs(10)))).await }));
+        calls.push(tokio::spawn(async move {
+            exchange(&*t, get(url, Some(Duration::from_secs(10)))).await
+        }));
     }
     // The slow calls are in the worker (the server holds their heads) when it dies.
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -105,7 +110,10 @@ async fn crash_with_calls_in_flight(marker: &str, expect: &[&str]) {
     for word in expect {
         assert!(err.contains(word), "{marker}: {err}");
     }
-    assert!(err.contains("again when the call was retried on a fresh worker"), "{marker}: {err}");
+    assert!(
+        err.contains("again when the call was retried on a fresh worker"),
+        "{marker}: {err}"
+    );
     let retried = server
         .requests()
         .iter()
@@ -117,9 +125,15 @@ async fn crash_with_calls_in_flight(marker: &str, expect: &[&str]) {
     assert_eq!(after.map(|(s, _)| s), Ok(200), "{marker}");
     assert_ne!(t.worker_pid(), Some(first_pid));
     let counts = t.worker_counts();
-    assert_eq!(counts.deaths, 2, "{marker}: the crashing call killed its worker and its retry's");
+    assert_eq!(
+        counts.deaths, 2,
+        "{marker}: the crashing call killed its worker and its retry's"
+    );
     assert_eq!(counts.started, 3, "{marker}");
-    assert_eq!(retried, SLOW, "{marker}: each call in flight was sent once more");
+    assert_eq!(
+        retried, SLOW,
+        "{marker}: each call in flight was sent once more"
+    );
     // The dead workers were reaped by their wait threads.
     let mut zombies = zombie_children();
     for _ in 0..50 {
@@ -165,19 +179,34 @@ async fn a_call_that_hangs_its_worker_gets_it_killed_and_fails_alone() {
     let first = t.worker_pid().unwrap();
     let started = std::time::Instant::now();
     // The fixture's hang ignores the timeout: no head ever, past 300 ms plus the 5 s grace.
-    let err = exchange(&t, get(server.url("/__fault/hang"), Some(Duration::from_millis(300))))
-        .await
-        .expect_err("the hung call fails");
+    let err = exchange(
+        &t,
+        get(
+            server.url("/__fault/hang"),
+            Some(Duration::from_millis(300)),
+        ),
+    )
+    .await
+    .expect_err("the hung call fails");
     let took = started.elapsed();
-    assert!(err.contains("was killed by the host because this call got no response head"), "{err}");
-    assert!(err.contains("not retried, since the call itself hangs it"), "{err}");
+    assert!(
+        err.contains("was killed by the host because this call got no response head"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not retried, since the call itself hangs it"),
+        "{err}"
+    );
     assert!(took >= Duration::from_secs(5), "{took:?}");
     let ok = exchange(&t, get(server.url("/status/200"), None)).await;
     assert_eq!(ok.map(|(s, _)| s), Ok(200));
     assert_ne!(t.worker_pid(), Some(first));
     let counts = t.worker_counts();
     assert_eq!((counts.deaths, counts.killed_hung), (1, 1), "{counts:?}");
-    println!("hung call: failed after {took:?} ({err}); workers started {}, killed for hanging {}", counts.started, counts.killed_hung);
+    println!(
+        "hung call: failed after {took:?} ({err}); workers started {}, killed for hanging {}",
+        counts.started, counts.killed_hung
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,7 +227,8 @@ async fn more_than_twenty_deaths_in_a_minute_make_calls_fail_fast() {
         .await
         .expect_err("fails fast");
     assert!(
-        err.contains("died more than 20 times in 60 s") && err.contains("calls fail at once for 10 s"),
+        err.contains("died more than 20 times in 60 s")
+            && err.contains("calls fail at once for 10 s"),
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(1));
@@ -232,7 +262,9 @@ async fn the_worker_reads_no_file_outside_its_allow_list() {
     .unwrap()
     .new_client(&json!({}))
     .unwrap();
-    let (status, body) = exchange(&in_process, get(read(secret.path()), None)).await.unwrap();
+    let (status, body) = exchange(&in_process, get(read(secret.path()), None))
+        .await
+        .unwrap();
     assert_eq!((status, body.as_slice()), (200, &b"the host's secret"[..]));
     // Isolated, it reads neither the secret nor /etc/passwd, but the file its options name and
     // the CA bundle folder.
@@ -240,7 +272,11 @@ async fn the_worker_reads_no_file_outside_its_allow_list() {
         "fixture_faulty_plugin",
         json!({"ca_cert_file": ca.path().display().to_string()}),
     );
-    assert!(t.confinement().contains("Landlock ABI"), "{}", t.confinement());
+    assert!(
+        t.confinement().contains("Landlock ABI"),
+        "{}",
+        t.confinement()
+    );
     for refused in [secret.path(), std::path::Path::new("/etc/passwd")] {
         let (status, body) = exchange(&t, get(read(refused), None)).await.unwrap();
         let body = String::from_utf8_lossy(&body);
@@ -248,6 +284,9 @@ async fn the_worker_reads_no_file_outside_its_allow_list() {
         assert!(body.contains("Permission denied"), "{body}");
     }
     let (status, body) = exchange(&t, get(read(ca.path()), None)).await.unwrap();
-    assert_eq!((status, body.as_slice()), (200, &b"a CA the options name"[..]));
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, &b"a CA the options name"[..])
+    );
     println!("confinement: {}", t.confinement());
 }

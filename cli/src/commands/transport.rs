@@ -8,10 +8,11 @@ use std::{
 };
 
 use apify_conformance::{Outcome, Status, Subject};
-use apify_host::transport::{IsolatedTransport, Isolation};
 use apify_host::transport::plugin::{
-    runs_description, thread_count, PluginInfo, PluginInspectReport, PluginLoadError, PluginLoadFailure,
+    runs_description, thread_count, PluginInfo, PluginInspectReport, PluginLoadError,
+    PluginLoadFailure,
 };
+use apify_host::transport::{IsolatedTransport, Isolation};
 use apify_plugin_api::Capabilities;
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
@@ -838,7 +839,10 @@ async fn check(
             });
             let hosted = client.runs_hosted();
             (
-                (Arc::new(client) as Arc<dyn apify_host::transport::HttpTransport>, hosted),
+                (
+                    Arc::new(client) as Arc<dyn apify_host::transport::HttpTransport>,
+                    hosted,
+                ),
                 make,
                 plugin,
                 capabilities,
@@ -880,7 +884,10 @@ async fn check(
                 new_client(o).map(|t| Arc::new(t) as Arc<dyn apify_host::transport::HttpTransport>)
             });
             (
-                (Arc::new(client) as Arc<dyn apify_host::transport::HttpTransport>, hosted),
+                (
+                    Arc::new(client) as Arc<dyn apify_host::transport::HttpTransport>,
+                    hosted,
+                ),
                 make,
                 plugin,
                 m.capabilities,

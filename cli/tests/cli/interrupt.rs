@@ -1,6 +1,7 @@
 //! Ctrl-C (a real SIGINT to the binary) while a request is in flight, with the built-in
-//! transport and the reqwest plugin: the command exits 130 at once, says it was interrupted,
-//! and the request's connection is closed, as the server sees it.
+//! transport, the reqwest plugin, and the reqwest plugin isolated in a worker process: the
+//! command exits 130 at once, says it was interrupted, the request's connection is closed, as
+//! the server sees it, and no worker process is left behind.
 
 use std::{
     process::Stdio,
@@ -16,9 +17,10 @@ const TOKEN: &str = "apify_api_interrupt_test_token";
 async fn ctrl_c_aborts_the_request_in_flight_and_exits_130() {
     let server = TestServer::start().await;
     let home = tempfile::tempdir().unwrap();
-    for (name, plugin) in [
-        ("builtin", None),
-        ("plugin:reqwest", Some(support::reqwest_plugin())),
+    for (name, plugin, isolated) in [
+        ("builtin", None, false),
+        ("plugin:reqwest", Some(support::reqwest_plugin()), false),
+        ("isolated:reqwest", Some(support::reqwest_plugin()), true),
     ] {
         server.clear_requests();
         // The server takes the request and never answers.
@@ -33,6 +35,9 @@ async fn ctrl_c_aborts_the_request_in_flight_and_exits_130() {
         if let Some(so) = &plugin {
             c.env("APIFY_TRANSPORT_PLUGIN", so);
         }
+        if isolated {
+            c.env("APIFY_TRANSPORT_ISOLATION", "process");
+        }
         let child = c.spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         while server.requests().is_empty() && Instant::now() < deadline {
@@ -40,6 +45,12 @@ async fn ctrl_c_aborts_the_request_in_flight_and_exits_130() {
         }
         let conn = server.requests().first().map(|r| r.connection);
         let conn = conn.unwrap_or_else(|| panic!("{name}: the request never arrived"));
+        let workers = children_named(child.id(), "apify-transport");
+        assert_eq!(
+            workers.len(),
+            usize::from(isolated),
+            "{name}: workers {workers:?}"
+        );
         let sent = Instant::now();
         // SAFETY: signalling our own child.
         assert_eq!(
@@ -64,6 +75,44 @@ async fn ctrl_c_aborts_the_request_in_flight_and_exits_130() {
                 .await,
             "{name}: the request's connection was closed"
         );
+        for pid in workers {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while running(pid) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(!running(pid), "{name}: the worker {pid} outlived the CLI");
+        }
+    }
+}
+
+/// The children of `parent` whose command name starts with `name` (`/proc`'s is cut to 15
+/// bytes).
+fn children_named(parent: u32, name: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let ppid = stat[close + 1..].split_whitespace().nth(1);
+        if ppid == Some(parent.to_string().as_str()) && name.starts_with(comm) {
+            out.extend(entry.file_name().to_string_lossy().parse::<u32>());
+        }
+    }
+    out
+}
+
+/// Whether process `pid` exists and has not exited (a zombie waiting for its reaper is done).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
     }
 }
 

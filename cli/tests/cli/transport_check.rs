@@ -527,3 +527,73 @@ fn hosted_false_in_the_config_runs_a_hosted_plugin_on_its_own_runtime() {
     let text = ok(&run(&["transport", "inspect", so.to_str().unwrap()]));
     assert!(text.contains("runs:         hosted"), "{text}");
 }
+
+/// `--isolation process`: every case through a confined worker, which the report names with
+/// its pid and its confinement; `inspect` under `APIFY_TRANSPORT_ISOLATION=process` shows the
+/// worker's own checks and the confinement line.
+#[test]
+fn check_and_inspect_run_a_plugin_in_a_confined_worker() {
+    let so = reqwest_plugin();
+    let out = check(&[
+        so.to_str().unwrap(),
+        "--isolation",
+        "process",
+        "--case",
+        "methods-and-bodies",
+        "--case",
+        "https-success",
+        "--case",
+        "concurrency",
+    ]);
+    let text = ok(&out);
+    assert!(text.contains("isolation: process (worker pid "), "{text}");
+    assert!(text.contains("apify-transport-worker)"), "{text}");
+    let confinement = text
+        .lines()
+        .find(|l| l.starts_with("confinement: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(confinement.contains("no_new_privs"), "{text}");
+    assert!(text.contains("3 passed, 0 failed, 0 skipped"), "{text}");
+
+    let home = tempfile::tempdir().unwrap();
+    let mut c = bare_cmd(home.path());
+    c.env("APIFY_TRANSPORT_ISOLATION", "process").args([
+        "transport",
+        "inspect",
+        so.to_str().unwrap(),
+    ]);
+    let text = ok(&c.output().unwrap());
+    assert!(
+        text.contains("in the worker: loaded from the sealed copy"),
+        "{text}"
+    );
+    assert!(
+        text.contains("isolation:    process (worker pid "),
+        "{text}"
+    );
+    assert!(text.contains("confinement:  no_new_privs"), "{text}");
+
+    // In process, the line says there is none, and what `process` would give.
+    let mut c = bare_cmd(home.path());
+    c.args(["transport", "inspect", so.to_str().unwrap()]);
+    let text = ok(&c.output().unwrap());
+    assert!(text.contains("isolation:    in-process"), "{text}");
+    assert!(
+        text.contains("confinement:  none: it runs in this process with its rights"),
+        "{text}"
+    );
+}
+
+/// A bad `APIFY_TRANSPORT_ISOLATION` names the variable and the words it takes.
+#[test]
+fn an_unknown_isolation_is_a_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    let mut c = bare_cmd(home.path());
+    c.env("APIFY_TRANSPORT_ISOLATION", "sandbox")
+        .args(["transport", "info"]);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("APIFY_TRANSPORT_ISOLATION"), "{err}");
+    assert!(err.contains("use \"process\""), "{err}");
+}

@@ -200,9 +200,10 @@ impl Config {
         };
         let isolation = match (&overrides.isolation, env_var("APIFY_TRANSPORT_ISOLATION")) {
             (Some(i), _) => *i,
-            (None, Some(v)) => v.trim().parse().map_err(|e| {
-                Error::config(format!("invalid APIFY_TRANSPORT_ISOLATION: {e}"))
-            })?,
+            (None, Some(v)) => v
+                .trim()
+                .parse()
+                .map_err(|e| Error::config(format!("invalid APIFY_TRANSPORT_ISOLATION: {e}")))?,
             (None, None) => match &loaded.file.transport.isolation {
                 Some(v) => v.parse().map_err(|e| {
                     Error::config(format!(

@@ -12,11 +12,11 @@ use super::{relative_to_config, Config, ConfigOverrides, LoadedConfig};
 use crate::{
     client::reload::{Fingerprints, LoadTransports, Reload, TransportSource},
     pipeline::{CanaryPolicy, CanaryTransport},
+    transport::Isolation,
     transport::{
         inspect_plugin_lending, load_plugin, BuiltinTransport, HttpTransport, PluginInspectReport,
         PluginLoadError, PluginLoadOptions,
     },
-    transport::Isolation,
     ApifyClient, ApifyClientBuilder, Error,
 };
 

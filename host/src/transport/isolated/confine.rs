@@ -77,14 +77,22 @@ pub(crate) fn confine(extra_readable: &[String]) -> String {
             let nnp = no_new_privs();
             format!(
                 "{}; Landlock not applied: {e}",
-                if nnp { "no_new_privs" } else { "nothing applied (no_new_privs refused)" }
+                if nnp {
+                    "no_new_privs"
+                } else {
+                    "nothing applied (no_new_privs refused)"
+                }
             )
         }
     }
 }
 
 fn describe(s: &landlock::RestrictionStatus, paths: usize, extra: usize) -> String {
-    let nnp = if s.no_new_privs { "no_new_privs" } else { "no_new_privs refused" };
+    let nnp = if s.no_new_privs {
+        "no_new_privs"
+    } else {
+        "no_new_privs refused"
+    };
     let abi = match s.landlock {
         LandlockStatus::Available { effective_abi, .. } => format!("Landlock ABI {}", effective_abi as i32),
         LandlockStatus::NotEnabled => "Landlock is built into this kernel but not enabled at boot (add `landlock` to the `lsm=` boot parameter)".into(),
@@ -95,7 +103,11 @@ fn describe(s: &landlock::RestrictionStatus, paths: usize, extra: usize) -> Stri
             "{nnp}; {abi}{}: reads only {paths} paths (CA bundles, resolver files, shared \
              libraries, {extra} named in its options), writes nothing, binds no TCP port, \
              signals nothing outside",
-            if s.ruleset == RulesetStatus::PartiallyEnforced { " (partly: this kernel lacks some of its rights)" } else { "" }
+            if s.ruleset == RulesetStatus::PartiallyEnforced {
+                " (partly: this kernel lacks some of its rights)"
+            } else {
+                ""
+            }
         ),
         RulesetStatus::NotEnforced => format!("{nnp}; no filesystem confinement: {abi}"),
     }

@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::{codec::FramedRead, sync::CancellationToken};
 
 use super::protocol::{
-    headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Kind,
-    ProtocolError, ResponseHead, WireError, MAX_CHUNK, WINDOW,
+    headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Kind, ProtocolError,
+    ResponseHead, WireError, MAX_CHUNK, WINDOW,
 };
 use super::wire::{write_frames, Outbox};
 use crate::transport::{
@@ -77,7 +77,10 @@ impl Connection {
     pub(crate) fn start(
         socket: tokio::net::UnixStream,
         grace: Duration,
-    ) -> (Arc<Connection>, FramedRead<tokio::net::unix::OwnedReadHalf, FrameCodec>) {
+    ) -> (
+        Arc<Connection>,
+        FramedRead<tokio::net::unix::OwnedReadHalf, FrameCodec>,
+    ) {
         let (read, write) = socket.into_split();
         let (out, rx) = mpsc::unbounded_channel();
         let closer = CancellationToken::new();
@@ -114,9 +117,14 @@ impl Connection {
         // Frames for a call the host gave up on are dropped.
         let Some(call) = calls.get_mut(&id) else {
             return match frame.kind {
-                Kind::Head | Kind::ResponseData | Kind::ResponseEnd | Kind::Failed
+                Kind::Head
+                | Kind::ResponseData
+                | Kind::ResponseEnd
+                | Kind::Failed
                 | Kind::RequestCredit => Ok(()),
-                other => Err(ProtocolError(format!("a {other:?} frame after the worker started"))),
+                other => Err(ProtocolError(format!(
+                    "a {other:?} frame after the worker started"
+                ))),
             };
         };
         match frame.kind {
@@ -148,7 +156,8 @@ impl Connection {
                 }
             }
             Kind::RequestCredit => {
-                call.request_credit.add_permits(frame.credit_amount()? as usize);
+                call.request_credit
+                    .add_permits(frame.credit_amount()? as usize);
             }
             other => return Err(ProtocolError(format!("a {other:?} frame during calls"))),
         }
@@ -262,7 +271,12 @@ impl Connection {
                 guard.armed = false;
                 let death = self.death.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 return Err(death.map_or_else(
-                    || CallFailure::Transport(TransportError::new(TransportErrorKind::IO, "the transport worker dropped the call")),
+                    || {
+                        CallFailure::Transport(TransportError::new(
+                            TransportErrorKind::IO,
+                            "the transport worker dropped the call",
+                        ))
+                    },
                     CallFailure::WorkerDied,
                 ));
             }
@@ -309,7 +323,9 @@ impl Connection {
             let piece = body.split_to(body.len().min(MAX_CHUNK));
             let _ = self.out.send(Frame::raw(Kind::RequestData, id, piece));
         }
-        let _ = self.out.send(Frame::raw(Kind::RequestEnd, id, Bytes::new()));
+        let _ = self
+            .out
+            .send(Frame::raw(Kind::RequestEnd, id, Bytes::new()));
     }
 
     fn cancel(&self, id: u64) {
@@ -331,7 +347,11 @@ async fn pump_body(
         let mut chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
-                let _ = out.send(Frame::message(Kind::RequestFailed, id, &WireError::from(&e)));
+                let _ = out.send(Frame::message(
+                    Kind::RequestFailed,
+                    id,
+                    &WireError::from(&e),
+                ));
                 return;
             }
         };
@@ -390,7 +410,11 @@ impl futures_core::Stream for WorkerBody {
                 if self.unacked >= WINDOW / 2 {
                     let n = std::mem::take(&mut self.unacked);
                     let id = self.cancel.id;
-                    let _ = self.cancel.conn.out.send(Frame::credit(Kind::ResponseCredit, id, n));
+                    let _ = self
+                        .cancel
+                        .conn
+                        .out
+                        .send(Frame::credit(Kind::ResponseCredit, id, n));
                 }
                 Poll::Ready(Some(Ok(chunk)))
             }

@@ -36,11 +36,9 @@ use connection::{death_error, CallFailure, DiedWhile};
 pub use supervisor::WorkerCounts;
 use supervisor::{Spec, Supervisor};
 
-use super::plugin::{loader, PluginInfo, PluginLoadError, PluginLoadFailure, PluginLoadOptions};
 pub use super::plugin::Isolation;
-use crate::transport::{
-    CallFuture, HttpTransport, TransportRequest, TransportRequestBody,
-};
+use super::plugin::{loader, PluginInfo, PluginLoadError, PluginLoadFailure, PluginLoadOptions};
+use crate::transport::{CallFuture, HttpTransport, TransportRequest, TransportRequestBody};
 
 /// The worker program's file name.
 pub const WORKER_NAME: &str = "apify-transport-worker";
@@ -280,7 +278,11 @@ fn find_worker(plugin: &Path, options: &PluginLoadOptions) -> Result<PathBuf, Pl
     for (candidate, from) in candidates {
         if candidate.is_file() {
             loader::check_program(&candidate, options).map_err(|mut e| {
-                e.reason = format!("the transport worker {} ({from}) {}", candidate.display(), e.reason);
+                e.reason = format!(
+                    "the transport worker {} ({from}) {}",
+                    candidate.display(),
+                    e.reason
+                );
                 e
             })?;
             return Ok(candidate);
@@ -306,8 +308,17 @@ fn find_worker(plugin: &Path, options: &PluginLoadOptions) -> Result<PathBuf, Pl
 
 /// The worker's check names are the loader's own; anything else is reported as the worker's.
 fn worker_check_name(name: &str) -> &'static str {
-    ["sealed copy", "sha256", "elf", "root symbol", "dlopen", "layout check", "abi", "api version"]
-        .into_iter()
-        .find(|known| *known == name)
-        .unwrap_or("worker")
+    [
+        "sealed copy",
+        "sha256",
+        "elf",
+        "root symbol",
+        "dlopen",
+        "layout check",
+        "abi",
+        "api version",
+    ]
+    .into_iter()
+    .find(|known| *known == name)
+    .unwrap_or("worker")
 }

@@ -200,7 +200,11 @@ impl Encoder<Frame> for FrameCodec {
 
     fn encode(&mut self, frame: Frame, dst: &mut BytesMut) -> Result<(), ProtocolError> {
         dst.reserve(HEADER + frame.payload.len());
-        dst.put_slice(&FrameCodec::header(frame.kind, frame.id, frame.payload.len()));
+        dst.put_slice(&FrameCodec::header(
+            frame.kind,
+            frame.id,
+            frame.payload.len(),
+        ));
         dst.put_slice(&frame.payload);
         Ok(())
     }
@@ -371,7 +375,11 @@ mod tests {
         assert!(e.0.contains("a frame is 9 to"), "{e}");
         let mut unknown = BytesMut::from(&FrameCodec::header(Kind::Call, 1, 0)[..]);
         unknown[4] = 99;
-        assert!(FrameCodec.decode(&mut unknown).unwrap_err().0.contains("unknown kind 99"));
+        assert!(FrameCodec
+            .decode(&mut unknown)
+            .unwrap_err()
+            .0
+            .contains("unknown kind 99"));
     }
 
     #[test]

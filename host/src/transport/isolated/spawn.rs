@@ -48,7 +48,11 @@ pub(crate) fn spawn(worker: &Path, image: RawFd) -> std::io::Result<Spawned> {
     let (host_end, worker_end) = std::os::unix::net::UnixStream::pair()?;
     let mut cmd = Command::new(worker);
     cmd.env_clear()
-        .envs(PASSED_ENV.iter().filter_map(|k| std::env::var_os(k).map(|v| (k, v))))
+        .envs(
+            PASSED_ENV
+                .iter()
+                .filter_map(|k| std::env::var_os(k).map(|v| (k, v))),
+        )
         .env(PARENT_ENV, std::process::id().to_string())
         .stdin(Stdio::null())
         // A plugin printing to stdout must not mix into the host's output (a JSON document the
@@ -119,7 +123,11 @@ fn cvt(r: libc::c_int) -> std::io::Result<libc::c_int> {
 pub(crate) fn describe_exit(status: ExitStatus) -> String {
     if let Some(sig) = status.signal() {
         let name = signal_name(sig);
-        let core = if status.core_dumped() { ", core dumped" } else { "" };
+        let core = if status.core_dumped() {
+            ", core dumped"
+        } else {
+            ""
+        };
         return format!("killed by {name}{core}");
     }
     match status.code() {

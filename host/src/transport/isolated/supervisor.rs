@@ -151,9 +151,14 @@ impl Supervisor {
             retry_gate: tokio::sync::Semaphore::new(1),
             myself: myself.clone(),
         });
-        let worker = sup
-            .attach(spawned)
-            .map_err(|e| fail(&sup.spec.path, PluginLoadFailure::LoadFailed, e.message, "Report this"))?;
+        let worker = sup.attach(spawned).map_err(|e| {
+            fail(
+                &sup.spec.path,
+                PluginLoadFailure::LoadFailed,
+                e.message,
+                "Report this",
+            )
+        })?;
         sup.state().current = Some(worker);
         Ok((sup, ready, pid))
     }
@@ -298,7 +303,12 @@ impl Supervisor {
         if retired {
             return;
         }
-        if w.killed_for.lock().unwrap_or_else(|e| e.into_inner()).as_deref().is_some_and(|k| k.contains("got no response head")) {
+        if w.killed_for
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_deref()
+            .is_some_and(|k| k.contains("got no response head"))
+        {
             self.state().counts.killed_hung += 1;
         }
         tracing::warn!(
@@ -324,7 +334,11 @@ impl Supervisor {
         let mut s = self.state();
         s.counts.deaths += 1;
         s.deaths.push_back(now);
-        while s.deaths.front().is_some_and(|t| now.duration_since(*t) > DEATH_WINDOW) {
+        while s
+            .deaths
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > DEATH_WINDOW)
+        {
             s.deaths.pop_front();
         }
         if s.deaths.len() > MAX_DEATHS {
@@ -362,7 +376,11 @@ async fn overdue(w: &Worker) -> String {
             *w.overdue.lock().unwrap_or_else(|e| e.into_inner()) = late;
             return format!(
                 "{} got no response head within {} deadline plus {} s of grace",
-                if n == 1 { "a call".to_string() } else { format!("{n} calls") },
+                if n == 1 {
+                    "a call".to_string()
+                } else {
+                    format!("{n} calls")
+                },
                 if n == 1 { "its" } else { "their" },
                 w.conn.grace().as_secs_f64()
             );
@@ -381,12 +399,14 @@ fn start_error(why: String) -> TransportError {
 /// Starts a worker and waits for its Ready, on this thread with blocking I/O (no runtime is
 /// needed, so a plugin is refused where the config is read, as in-process).
 fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
-    let refuse = |reason: String, fix: &str| {
-        fail(&spec.path, PluginLoadFailure::LoadFailed, reason, fix)
-    };
+    let refuse =
+        |reason: String, fix: &str| fail(&spec.path, PluginLoadFailure::LoadFailed, reason, fix);
     let mut spawned = spawn(&spec.worker, spec.image.as_raw_fd()).map_err(|e| {
         refuse(
-            format!("the transport worker {} cannot be started ({e})", spec.worker.display()),
+            format!(
+                "the transport worker {} cannot be started ({e})",
+                spec.worker.display()
+            ),
             "Check `worker` under [transport], APIFY_TRANSPORT_WORKER, or that \
              apify-transport-worker is installed next to this program",
         )
@@ -403,7 +423,10 @@ fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
         let mut input = BytesMut::with_capacity(16 << 10);
         let mut chunk = [0u8; 16 << 10];
         loop {
-            if let Some(f) = FrameCodec.decode(&mut input).map_err(|e| std::io::Error::other(e.0))? {
+            if let Some(f) = FrameCodec
+                .decode(&mut input)
+                .map_err(|e| std::io::Error::other(e.0))?
+            {
                 return Ok(Some(f));
             }
             let n = socket.read(&mut chunk)?;
@@ -423,25 +446,38 @@ fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
     };
     match answer {
         Ok(Some(f)) if f.kind == Kind::Ready => {
-            let ready: Ready = f.decode().map_err(|e| refuse(e.0, "Rebuild apify-transport-worker from the same source as this program"))?;
+            let ready: Ready = f.decode().map_err(|e| {
+                refuse(
+                    e.0,
+                    "Rebuild apify-transport-worker from the same source as this program",
+                )
+            })?;
             spawned.socket.set_read_timeout(None).ok();
             spawned.socket.set_write_timeout(None).ok();
             Ok((spawned, ready))
         }
         Ok(Some(f)) if f.kind == Kind::LoadRefused => {
-            let r: LoadRefused = f.decode().map_err(|e| refuse(e.0, "Rebuild apify-transport-worker"))?;
+            let r: LoadRefused = f
+                .decode()
+                .map_err(|e| refuse(e.0, "Rebuild apify-transport-worker"))?;
             let _ = ended(spawned);
             Err(fail(
                 &spec.path,
                 failure_from_name(&r.failure),
-                format!("{} (in the transport worker, check `{}`)", r.reason, r.check),
+                format!(
+                    "{} (in the transport worker, check `{}`)",
+                    r.reason, r.check
+                ),
                 r.fix,
             ))
         }
         Ok(Some(f)) => {
             let how = ended(spawned);
             Err(refuse(
-                format!("the transport worker answered {:?} before Ready, and {how}", f.kind),
+                format!(
+                    "the transport worker answered {:?} before Ready, and {how}",
+                    f.kind
+                ),
                 "Rebuild apify-transport-worker from the same source as this program",
             ))
         }

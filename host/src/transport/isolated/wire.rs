@@ -41,12 +41,20 @@ pub(crate) async fn write_frames<W: AsyncWrite + Unpin>(
         let mut next = Some(first);
         while let Some(frame) = next.take() {
             if frame.payload.len() >= COPY_LIMIT {
-                batch.put_slice(&FrameCodec::header(frame.kind, frame.id, frame.payload.len()));
+                batch.put_slice(&FrameCodec::header(
+                    frame.kind,
+                    frame.id,
+                    frame.payload.len(),
+                ));
                 write_two(&mut w, &batch, &frame.payload).await?;
                 batch.clear();
             } else {
                 batch.reserve(HEADER + frame.payload.len());
-                batch.put_slice(&FrameCodec::header(frame.kind, frame.id, frame.payload.len()));
+                batch.put_slice(&FrameCodec::header(
+                    frame.kind,
+                    frame.id,
+                    frame.payload.len(),
+                ));
                 batch.put_slice(&frame.payload);
                 if batch.len() >= BATCH {
                     w.write_all(&batch).await?;
@@ -67,7 +75,9 @@ pub(crate) async fn write_frames<W: AsyncWrite + Unpin>(
 async fn write_two<W: AsyncWrite + Unpin>(w: &mut W, a: &[u8], b: &Bytes) -> std::io::Result<()> {
     let (mut a, mut b) = (a, &b[..]);
     while !a.is_empty() || !b.is_empty() {
-        let n = w.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]).await?;
+        let n = w
+            .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+            .await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }

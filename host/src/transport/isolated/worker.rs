@@ -67,7 +67,12 @@ pub fn main() -> ExitCode {
     }
     // SAFETY: the host placed these descriptors at these numbers before exec (see
     // `spawn.rs`); nothing else in this process owns them.
-    let (socket, image) = unsafe { (OwnedFd::from_raw_fd(SOCKET_FD), OwnedFd::from_raw_fd(IMAGE_FD)) };
+    let (socket, image) = unsafe {
+        (
+            OwnedFd::from_raw_fd(SOCKET_FD),
+            OwnedFd::from_raw_fd(IMAGE_FD),
+        )
+    };
     let threads = std::env::var(THREADS_ENV)
         .ok()
         .and_then(|t| t.parse::<usize>().ok())
@@ -163,7 +168,12 @@ fn start(hello: Hello, image: OwnedFd, out: &Outbox) -> Option<PluginTransport> 
     let passed = |checks: &[loader::PluginCheck]| {
         checks
             .iter()
-            .filter_map(|c| c.result.as_ref().ok().map(|d| (c.check.to_string(), d.clone())))
+            .filter_map(|c| {
+                c.result
+                    .as_ref()
+                    .ok()
+                    .map(|d| (c.check.to_string(), d.clone()))
+            })
             .collect::<Vec<_>>()
     };
     let refuse = |check: &str, e: &loader::PluginLoadError, passed| {
@@ -262,7 +272,15 @@ fn dispatch(
             };
             match head.body {
                 BodyKind::Full(0) => {
-                    start_call(id, head, TransportRequestBody::empty(), &call, client, calls, out);
+                    start_call(
+                        id,
+                        head,
+                        TransportRequestBody::empty(),
+                        &call,
+                        client,
+                        calls,
+                        out,
+                    );
                 }
                 BodyKind::Full(n) => {
                     call.body = Some(IncomingBody::Full {
@@ -296,7 +314,9 @@ fn dispatch(
             match &mut call.body {
                 Some(IncomingBody::Full { buf, expected, .. }) => {
                     if buf.len() as u64 + frame.payload.len() as u64 > *expected {
-                        return Err(ProtocolError(format!("call {id}: more body than announced")));
+                        return Err(ProtocolError(format!(
+                            "call {id}: more body than announced"
+                        )));
                     }
                     buf.extend_from_slice(&frame.payload);
                 }
@@ -317,10 +337,20 @@ fn dispatch(
                     expected,
                 }) => {
                     if buf.len() as u64 != expected {
-                        return Err(ProtocolError(format!("call {id}: body shorter than announced")));
+                        return Err(ProtocolError(format!(
+                            "call {id}: body shorter than announced"
+                        )));
                     }
                     let call = &*call;
-                    start_call(id, *head, TransportRequestBody::Full(buf.freeze()), call, client, calls, out);
+                    start_call(
+                        id,
+                        *head,
+                        TransportRequestBody::Full(buf.freeze()),
+                        call,
+                        client,
+                        calls,
+                        out,
+                    );
                 }
                 Some(IncomingBody::Stream(tx)) => drop(tx), // the stream ends
                 None => return Err(ProtocolError(format!("call {id}: body ended twice"))),
@@ -472,7 +502,9 @@ impl futures_core::Stream for CreditedBody {
             self.unacked += chunk.len() as u32;
             if self.unacked >= WINDOW / 2 {
                 let n = std::mem::take(&mut self.unacked);
-                let _ = self.out.send(Frame::credit(Kind::RequestCredit, self.id, n));
+                let _ = self
+                    .out
+                    .send(Frame::credit(Kind::RequestCredit, self.id, n));
             }
         }
         std::task::Poll::Ready(item)

@@ -16,8 +16,8 @@ use std::{fmt, path::Path};
 
 pub use adapter::PluginTransport;
 pub use loader::{
-    load_plugin, Isolation, LoadedPlugin, PluginCheck, PluginInfo, PluginLoadError, PluginLoadFailure,
-    PluginLoadOptions,
+    load_plugin, Isolation, LoadedPlugin, PluginCheck, PluginInfo, PluginLoadError,
+    PluginLoadFailure, PluginLoadOptions,
 };
 pub use log::PLUGIN_LOG_TARGET;
 
@@ -178,10 +178,11 @@ fn inspect_isolated(
             report.isolation.confinement = t.confinement().to_string();
         }
         // A constructor's refusal comes after every check passed; any other is a check's.
-        Err(e) if matches!(
-            e.failure,
-            PluginLoadFailure::ConstructorFailed | PluginLoadFailure::ConstructorPanicked
-        ) =>
+        Err(e)
+            if matches!(
+                e.failure,
+                PluginLoadFailure::ConstructorFailed | PluginLoadFailure::ConstructorPanicked
+            ) =>
         {
             report.constructor = Some(Err(e));
         }
