@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::{codec::FramedRead, sync::CancellationToken};
 
 use super::protocol::{
-    headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Kind, ProtocolError,
-    ResponseHead, WireError, MAX_CHUNK, WINDOW,
+    headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Kind, LogLine,
+    ProtocolError, ResponseHead, WireError, MAX_CHUNK, WINDOW,
 };
 use super::wire::{write_frames, Outbox};
 use crate::transport::{
@@ -69,6 +69,8 @@ pub(crate) struct Connection {
     grace: Duration,
     /// Cancelled to close the socket's write side: the worker reads its end and exits.
     closer: CancellationToken,
+    /// The worker's pid, for its log lines.
+    pid: AtomicU64,
 }
 
 impl Connection {
@@ -88,6 +90,7 @@ impl Connection {
         let conn = Arc::new(Connection {
             out,
             closer,
+            pid: AtomicU64::new(0),
             calls: Mutex::default(),
             next_id: AtomicU64::new(1),
             death: Mutex::default(),
@@ -113,6 +116,16 @@ impl Connection {
 
     fn route(&self, frame: Frame) -> Result<(), ProtocolError> {
         let id = frame.id;
+        if frame.kind == Kind::Log {
+            let line: LogLine = frame.decode()?;
+            crate::transport::plugin::log::emit_forwarded(
+                apify_plugin_api::abi::ffi::LogLevel(line.level),
+                &line.plugin,
+                &line.text,
+                self.pid.load(Ordering::Relaxed) as u32,
+            );
+            return Ok(());
+        }
         let mut calls = self.calls();
         // Frames for a call the host gave up on are dropped.
         let Some(call) = calls.get_mut(&id) else {
@@ -195,6 +208,11 @@ impl Connection {
             .filter(|(_, c)| c.overdue_at.is_some_and(|at| at <= now))
             .map(|(id, _)| *id)
             .collect()
+    }
+
+    /// The worker's pid, for its log lines.
+    pub(crate) fn set_pid(&self, pid: u32) {
+        self.pid.store(u64::from(pid), Ordering::Relaxed);
     }
 
     /// How far past its head deadline a call may go.

@@ -110,6 +110,7 @@ impl IsolatedTransport {
                 hosted,
                 confine: true,
                 readable: confine::files_in_options(plugin_options),
+                log_level: super::plugin::log::max_level().0,
             },
             grace: HUNG_GRACE,
         };

@@ -61,6 +61,8 @@ pub(crate) enum Kind {
     Failed = 21,
     /// Room for `u32` more request body bytes.
     RequestCredit = 22,
+    /// [`LogLine`]: a message the plugin logged, for the host's log.
+    Log = 23,
 }
 
 impl Kind {
@@ -81,6 +83,7 @@ impl Kind {
             20 => ResponseEnd,
             21 => Failed,
             22 => RequestCredit,
+            23 => Log,
             _ => return None,
         })
     }
@@ -226,6 +229,18 @@ pub(crate) struct Hello {
     pub confine: bool,
     /// Extra files the transport may read (those named in its options), besides the defaults.
     pub readable: Vec<String>,
+    /// The most detailed plugin log level the host shows (`LogLevel`'s number): the worker
+    /// forwards messages up to it.
+    pub log_level: u8,
+}
+
+/// A message the plugin logged in the worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct LogLine {
+    /// `LogLevel`'s number.
+    pub level: u8,
+    pub plugin: String,
+    pub text: String,
 }
 
 /// The worker's answer to [`Hello`] when the plugin is loaded and its client made.

@@ -20,7 +20,7 @@ use tokio_util::{
 };
 
 use super::connection::{Connection, Death};
-use super::protocol::{Frame, FrameCodec, Hello, Kind, LoadRefused, Ready};
+use super::protocol::{Frame, FrameCodec, Hello, Kind, LoadRefused, LogLine, Ready};
 use super::spawn::{describe_exit, spawn, Spawned};
 use crate::transport::{
     plugin::{loader::fail, PluginLoadError, PluginLoadFailure},
@@ -241,6 +241,7 @@ impl Supervisor {
             .and_then(|()| tokio::net::UnixStream::from_std(socket))
             .map_err(|e| start_error(format!("its socket cannot join the runtime ({e})")))?;
         let (conn, frames) = Connection::start(socket, self.spec.grace);
+        conn.set_pid(pid);
         let worker = Arc::new(Worker {
             pid,
             conn,
@@ -415,6 +416,7 @@ fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
     FrameCodec
         .encode(Frame::message(Kind::Hello, 0, &spec.hello), &mut buf)
         .expect("encodes");
+    let pid = spawned.pid;
     let socket = &mut spawned.socket;
     let answer = (|| -> std::io::Result<Option<Frame>> {
         socket.set_write_timeout(Some(START_LIMIT))?;
@@ -423,10 +425,22 @@ fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
         let mut input = BytesMut::with_capacity(16 << 10);
         let mut chunk = [0u8; 16 << 10];
         loop {
-            if let Some(f) = FrameCodec
+            while let Some(f) = FrameCodec
                 .decode(&mut input)
                 .map_err(|e| std::io::Error::other(e.0))?
             {
+                // What the plugin logs while it loads (a deprecated option) goes to the log.
+                if f.kind == Kind::Log {
+                    if let Ok(line) = f.decode::<LogLine>() {
+                        crate::transport::plugin::log::emit_forwarded(
+                            apify_plugin_api::abi::ffi::LogLevel(line.level),
+                            &line.plugin,
+                            &line.text,
+                            pid,
+                        );
+                    }
+                    continue;
+                }
                 return Ok(Some(f));
             }
             let n = socket.read(&mut chunk)?;
@@ -436,12 +450,22 @@ fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
             input.extend_from_slice(&chunk[..n]);
         }
     })();
-    let ended = |spawned: Spawned| {
+    // How a worker that failed its start ended. Polled, not `blocking_recv`: the first start
+    // runs wherever the config is read, which may be inside a runtime.
+    let ended = |mut spawned: Spawned| {
         // SAFETY: kill(2) on our child; harmless if it already exited.
         unsafe { libc::kill(spawned.pid as i32, libc::SIGKILL) };
-        match spawned.exit.blocking_recv() {
-            Ok(status) => describe_exit(status),
-            Err(_) => "ended".into(),
+        let deadline = Instant::now() + EXIT_LIMIT;
+        loop {
+            match spawned.exit.try_recv() {
+                Ok(status) => break describe_exit(status),
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+                    if Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => break "ended".to_string(),
+            }
         }
     };
     match answer {

@@ -20,7 +20,7 @@ use tokio_util::{codec::FramedRead, sync::CancellationToken};
 
 use super::protocol::{
     headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Hello, Kind,
-    LoadRefused, ProtocolError, Ready, ResponseHead, WireError, MAX_CHUNK, WINDOW,
+    LoadRefused, LogLine, ProtocolError, Ready, ResponseHead, WireError, MAX_CHUNK, WINDOW,
 };
 use super::wire::{write_frames, Outbox};
 use crate::transport::{
@@ -157,6 +157,19 @@ fn protocol_exit(e: &ProtocolError) -> ExitCode {
 /// Confines the process, then runs the loader's checks on the sealed copy, then makes the
 /// client: in that order, so that no byte of the plugin runs before the confinement holds.
 fn start(hello: Hello, image: OwnedFd, out: &Outbox) -> Option<PluginTransport> {
+    // The plugin's log goes to the host, set before it loads (the loader hands it the channel).
+    let logs = out.clone();
+    crate::transport::plugin::log::forward_to(
+        apify_plugin_api::abi::ffi::LogLevel(hello.log_level),
+        move |level, plugin, text| {
+            let line = LogLine {
+                level: level.0,
+                plugin: plugin.to_string(),
+                text: text.to_string(),
+            };
+            let _ = logs.send(Frame::message(Kind::Log, 0, &line));
+        },
+    );
     let confinement = if hello.confine {
         super::confine::confine(&hello.readable)
     } else {

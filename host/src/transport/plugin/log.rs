@@ -25,6 +25,52 @@ use apify_plugin_api::abi::{
 /// shows a plugin's debug messages, and the CLI's `-v` covers it as part of `apify_host`).
 pub const PLUGIN_LOG_TARGET: &str = "apify_host::plugin";
 
+/// Where plugin messages go instead of this process's `tracing`: set in a transport worker,
+/// which hands them to its host (whose filters and redaction apply), showing up to a level.
+type Forward = (LogLevel, Box<dyn Fn(LogLevel, &str, &str) + Send + Sync>);
+static FORWARD: std::sync::OnceLock<Forward> = std::sync::OnceLock::new();
+
+/// Sends every plugin message up to `max` to `to` (level, plugin name, cleaned text) instead of
+/// this process's `tracing`. Set once, before any plugin loads (a transport worker).
+pub(crate) fn forward_to(max: LogLevel, to: impl Fn(LogLevel, &str, &str) + Send + Sync + 'static) {
+    let _ = FORWARD.set((max, Box::new(to)));
+}
+
+/// The most detailed level this process shows plugin messages at (for a worker to forward
+/// up to).
+pub(crate) fn max_level() -> LogLevel {
+    [
+        LogLevel::TRACE,
+        LogLevel::DEBUG,
+        LogLevel::INFO,
+        LogLevel::WARN,
+        LogLevel::ERROR,
+    ]
+    .into_iter()
+    .find(|&level| enabled(level))
+    .unwrap_or(LogLevel::OFF)
+}
+
+/// Emits a message a worker forwarded, as its plugin would have here.
+pub(crate) fn emit_forwarded(level: LogLevel, plugin: &str, text: &str, worker: u32) {
+    let text = clean_message(text.as_bytes());
+    let plugin: String = clean_message(plugin.as_bytes())
+        .replace('\n', " ")
+        .chars()
+        .take(MAX_NAME_CHARS)
+        .collect();
+    let plugin = plugin.as_str();
+    match level {
+        LogLevel::OFF | LogLevel::ERROR => {
+            tracing::error!(target: PLUGIN_LOG_TARGET, plugin, worker, "{text}")
+        }
+        LogLevel::WARN => tracing::warn!(target: PLUGIN_LOG_TARGET, plugin, worker, "{text}"),
+        LogLevel::INFO => tracing::info!(target: PLUGIN_LOG_TARGET, plugin, worker, "{text}"),
+        LogLevel::DEBUG => tracing::debug!(target: PLUGIN_LOG_TARGET, plugin, worker, "{text}"),
+        _ => tracing::trace!(target: PLUGIN_LOG_TARGET, plugin, worker, "{text}"),
+    }
+}
+
 /// The most characters of a plugin's name shown in its events (the name is the plugin's to
 /// choose, so it is bounded like a message).
 const MAX_NAME_CHARS: usize = 64;
@@ -65,6 +111,21 @@ impl PluginLog {
             .admit(Instant::now());
         let Some(dropped) = admitted else { return };
         let plugin = self.plugin.as_str();
+        let text = clean_message(message);
+        if let Some((_, to)) = FORWARD.get() {
+            if dropped > 0 {
+                to(
+                    LogLevel::WARN,
+                    plugin,
+                    &format!(
+                        "the plugin logged more than {} messages a second: {dropped} of them were dropped",
+                        RateLimit::PER_SECOND
+                    ),
+                );
+            }
+            to(level, plugin, &text);
+            return;
+        }
         if dropped > 0 {
             tracing::warn!(
                 target: PLUGIN_LOG_TARGET,
@@ -74,7 +135,6 @@ impl PluginLog {
                 RateLimit::PER_SECOND
             );
         }
-        let text = clean_message(message);
         match level {
             LogLevel::OFF | LogLevel::ERROR => {
                 tracing::error!(target: PLUGIN_LOG_TARGET, plugin, "{text}")
@@ -90,6 +150,9 @@ impl PluginLog {
 /// Whether the subscriber shows plugin events at `level` (0 counts as an error, a level above
 /// `TRACE` as `TRACE`, the levels `emit` gives them).
 fn enabled(level: LogLevel) -> bool {
+    if let Some((max, _)) = FORWARD.get() {
+        return level.0.max(1) <= max.0;
+    }
     match level {
         LogLevel::OFF | LogLevel::ERROR => {
             tracing::enabled!(target: PLUGIN_LOG_TARGET, tracing::Level::ERROR)
@@ -109,19 +172,7 @@ impl HostLog for PluginLog {
     }
 
     fn max_level(&self) -> LogLevel {
-        catch_unwind(|| {
-            [
-                LogLevel::TRACE,
-                LogLevel::DEBUG,
-                LogLevel::INFO,
-                LogLevel::WARN,
-                LogLevel::ERROR,
-            ]
-            .into_iter()
-            .find(|&level| enabled(level))
-            .unwrap_or(LogLevel::OFF)
-        })
-        .unwrap_or(LogLevel::OFF)
+        catch_unwind(max_level).unwrap_or(LogLevel::OFF)
     }
 }
 

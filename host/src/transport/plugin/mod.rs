@@ -10,7 +10,7 @@ pub(crate) mod image;
 #[path = "image_unsupported.rs"]
 mod image;
 pub(crate) mod loader;
-mod log;
+pub(crate) mod log;
 
 use std::{fmt, path::Path};
 
