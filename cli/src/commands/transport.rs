@@ -246,17 +246,16 @@ pub async fn run(ctx: &Context, cmd: TransportCommand) -> Result<(), CliError> {
                 Some(OutputFormat::Json | OutputFormat::Jsonl) => CheckFormat::Json,
                 _ => CheckFormat::Text,
             });
-            check(
-                ctx,
+            let run = CheckRun {
                 path,
                 options,
-                cases,
+                only: cases,
                 list,
                 format,
                 case_timeout,
-                isolation.map(IsolationArg::into),
-            )
-            .await
+                isolation: isolation.map(IsolationArg::into),
+            };
+            check(ctx, run).await
         }
         TransportCommand::New { name, kind, dir } => {
             let made = new::write_project(&dir, &name, kind)?;
@@ -721,8 +720,8 @@ fn recognise(outcome: &mut Outcome, panics: &mut Vec<(String, &'static str)>, ho
 
 /// `transport check`: loads the plugin like any command would (every load check), builds its
 /// client with the given options, and runs the conformance suite's cases on it.
-async fn check(
-    ctx: &Context,
+/// What `transport check` was asked to do.
+struct CheckRun {
     path: Option<PathBuf>,
     options: Option<InputSource>,
     only: Vec<String>,
@@ -730,7 +729,18 @@ async fn check(
     format: CheckFormat,
     case_timeout: f64,
     isolation: Option<Isolation>,
-) -> Result<(), CliError> {
+}
+
+async fn check(ctx: &Context, run: CheckRun) -> Result<(), CliError> {
+    let CheckRun {
+        path,
+        options,
+        only,
+        list,
+        format,
+        case_timeout,
+        isolation,
+    } = run;
     let all = apify_conformance::cases();
     if list {
         let width = all.iter().map(|c| c.name.len()).max().unwrap_or(0);
