@@ -16,11 +16,15 @@ use std::{
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
-use tokio_util::{codec::FramedRead, sync::CancellationToken};
+use tokio_util::{
+    codec::{Decoder, FramedRead},
+    sync::CancellationToken,
+};
 
 use super::protocol::{
     headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Hello, Kind,
-    LoadRefused, LogLine, ProtocolError, Ready, ResponseHead, WireError, MAX_CHUNK, WINDOW,
+    LoadRefused, LogLine, ProtocolError, Ready, ResponseHead, WireError, MAX_CHUNK, MAX_FRAME,
+    WINDOW,
 };
 use super::wire::{write_frames, Outbox};
 use crate::transport::{
@@ -34,8 +38,13 @@ pub(crate) const SOCKET_FD: i32 = 3;
 pub(crate) const IMAGE_FD: i32 = 4;
 /// The host's pid, so the worker can tell it was orphaned before it could ask to die with it.
 pub(crate) const PARENT_ENV: &str = "APIFY_TRANSPORT_WORKER_PARENT";
-/// How many runtime threads the worker runs (default 2).
+/// How many runtime threads the worker runs (default [`DEFAULT_THREADS`]).
 pub(crate) const THREADS_ENV: &str = "APIFY_TRANSPORT_WORKER_THREADS";
+/// The worker's runtime threads unless [`THREADS_ENV`] says otherwise. One: the socket, the
+/// calls and a hosted plugin's connections then share a thread, and no call wakes another
+/// thread on its way through (a plugin with a runtime of its own has its own threads anyway).
+/// With two, the sequential small-call rate of the hosted hyper plugin was about half.
+const DEFAULT_THREADS: usize = 1;
 
 /// Exit codes, for the host's message when a worker ends.
 pub(crate) mod exit {
@@ -67,17 +76,26 @@ pub fn main() -> ExitCode {
     }
     // SAFETY: the host placed these descriptors at these numbers before exec (see
     // `spawn.rs`); nothing else in this process owns them.
-    let (socket, image) = unsafe {
-        (
-            OwnedFd::from_raw_fd(SOCKET_FD),
-            OwnedFd::from_raw_fd(IMAGE_FD),
-        )
+    let (socket, image) = unsafe { (OwnedFd::from_raw_fd(SOCKET_FD), OwnedFd::from_raw_fd(IMAGE_FD)) };
+    let mut socket = std::os::unix::net::UnixStream::from(socket);
+    // Hello is read, and the process confined, before the runtime starts: Landlock and
+    // no_new_privs hold for the thread that asks and the threads it starts afterwards, so
+    // every runtime thread (where a hosted plugin's calls run) must be started after it.
+    let hello = match read_hello(&mut socket) {
+        Ok(Some(h)) => h,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => return protocol_exit(&e),
+    };
+    let confinement = if hello.confine {
+        super::confine::confine(&hello.readable)
+    } else {
+        "none: turned off by the host ([transport] confine = false)".to_string()
     };
     let threads = std::env::var(THREADS_ENV)
         .ok()
         .and_then(|t| t.parse::<usize>().ok())
         .filter(|t| (1..=64).contains(t))
-        .unwrap_or(2);
+        .unwrap_or(DEFAULT_THREADS);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("apify-transport-worker")
@@ -90,14 +108,53 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve(socket, image));
+    // The connection is served by a task on the runtime's threads, not by `block_on` on this
+    // one: the frames it reads then start their calls on the same thread (tokio runs a task
+    // spawned by a worker next, on that worker), where from here every call would cost a
+    // wake-up of a runtime thread.
+    let code = runtime.block_on(async move {
+        tokio::spawn(serve(socket, image, hello, confinement))
+            .await
+            .unwrap_or(ExitCode::FAILURE)
+    });
     // The plugin's client and its threads may linger; the host is gone or done with us.
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
 }
 
-async fn serve(socket: OwnedFd, image: OwnedFd) -> ExitCode {
-    let socket = std::os::unix::net::UnixStream::from(socket);
+/// Reads the host's first frame, Hello, with blocking reads; `None` if the host closed the
+/// socket first.
+fn read_hello(socket: &mut std::os::unix::net::UnixStream) -> Result<Option<Hello>, ProtocolError> {
+    use std::io::Read;
+    // Exactly one frame: the host sends nothing more before the worker's answer.
+    let mut len = [0u8; 4];
+    match socket.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let n = u32::from_le_bytes(len) as usize;
+    if !(9..=MAX_FRAME).contains(&n) {
+        return Err(ProtocolError(format!("a first frame of {n} bytes")));
+    }
+    let mut buf = BytesMut::zeroed(4 + n);
+    buf[..4].copy_from_slice(&len);
+    socket.read_exact(&mut buf[4..])?;
+    let frame = FrameCodec
+        .decode(&mut buf)?
+        .ok_or_else(|| ProtocolError("a truncated first frame".into()))?;
+    if frame.kind != Kind::Hello {
+        return Err(ProtocolError(format!("{:?} before Hello", frame.kind)));
+    }
+    frame.decode().map(Some)
+}
+
+async fn serve(
+    socket: std::os::unix::net::UnixStream,
+    image: OwnedFd,
+    hello: Hello,
+    confinement: String,
+) -> ExitCode {
     let socket = match socket
         .set_nonblocking(true)
         .and_then(|()| tokio::net::UnixStream::from_std(socket))
@@ -113,16 +170,7 @@ async fn serve(socket: OwnedFd, image: OwnedFd) -> ExitCode {
     let (out, rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write_frames(write, rx, CancellationToken::new()));
 
-    let hello = match frames.next().await {
-        Some(Ok(f)) if f.kind == Kind::Hello => match f.decode::<Hello>() {
-            Ok(h) => h,
-            Err(e) => return protocol_exit(&e),
-        },
-        Some(Ok(f)) => return protocol_exit(&ProtocolError(format!("{:?} before Hello", f.kind))),
-        Some(Err(e)) => return protocol_exit(&e),
-        None => return ExitCode::SUCCESS,
-    };
-    let client = match start(hello, image, &out) {
+    let client = match start(hello, confinement, image, &out) {
         Some(c) => Arc::new(c),
         None => {
             drop(out);
@@ -154,9 +202,14 @@ fn protocol_exit(e: &ProtocolError) -> ExitCode {
     ExitCode::from(exit::PROTOCOL)
 }
 
-/// Confines the process, then runs the loader's checks on the sealed copy, then makes the
-/// client: in that order, so that no byte of the plugin runs before the confinement holds.
-fn start(hello: Hello, image: OwnedFd, out: &Outbox) -> Option<PluginTransport> {
+/// Runs the loader's checks on the sealed copy, then makes the client; the process is
+/// confined already (see [`main`]), so no byte of the plugin runs before the confinement holds.
+fn start(
+    hello: Hello,
+    confinement: String,
+    image: OwnedFd,
+    out: &Outbox,
+) -> Option<PluginTransport> {
     // The plugin's log goes to the host, set before it loads (the loader hands it the channel).
     let logs = out.clone();
     crate::transport::plugin::log::forward_to(
@@ -170,11 +223,6 @@ fn start(hello: Hello, image: OwnedFd, out: &Outbox) -> Option<PluginTransport> 
             let _ = logs.send(Frame::message(Kind::Log, 0, &line));
         },
     );
-    let confinement = if hello.confine {
-        super::confine::confine(&hello.readable)
-    } else {
-        "none: turned off by the host ([transport] confine = false)".to_string()
-    };
     let mut checks = Vec::new();
     let path = std::path::PathBuf::from(&hello.path);
     let loaded = loader::load_inherited(&path, image, &hello.sha256, &mut checks);
