@@ -174,6 +174,10 @@ impl Decoder for FrameCodec {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
         if src.len() < 4 {
+            // Room for a whole body chunk's frame before its length is known: otherwise the
+            // read that starts a frame gets tokio's default 8 KiB and a 256 KiB chunk takes
+            // one read (and one trip through the read loop) more.
+            src.reserve(HEADER + MAX_CHUNK);
             return Ok(None);
         }
         let len = u32::from_le_bytes(src[..4].try_into().expect("4 bytes")) as usize;

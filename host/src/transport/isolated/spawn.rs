@@ -46,6 +46,9 @@ pub(crate) struct Spawned {
 /// Starts `worker` with the sealed copy `image` on fd 4 and a fresh socket on fd 3.
 pub(crate) fn spawn(worker: &Path, image: RawFd) -> std::io::Result<Spawned> {
     let (host_end, worker_end) = std::os::unix::net::UnixStream::pair()?;
+    for end in [&host_end, &worker_end] {
+        grow_send_buffer(end.as_raw_fd());
+    }
     let mut cmd = Command::new(worker);
     cmd.env_clear()
         .envs(
@@ -109,6 +112,27 @@ pub(crate) fn spawn(worker: &Path, image: RawFd) -> std::io::Result<Spawned> {
         socket: host_end,
         exit: exit_rx,
     })
+}
+
+/// The send buffer asked for on each end of a worker's socket: a whole credit window, so a
+/// side streaming a body writes it in a few large writes instead of the default ~208 KiB at a
+/// time (each partial write is a wake-up of the reader, then of the writer, in two processes).
+/// The kernel caps it at `net.core.wmem_max`; where that is lower, the default stays.
+const SEND_BUFFER: libc::c_int = super::protocol::WINDOW as libc::c_int;
+
+/// Asks for [`SEND_BUFFER`] on `fd`; best effort (a smaller buffer is slower, not wrong).
+fn grow_send_buffer(fd: RawFd) {
+    let size = SEND_BUFFER;
+    // SAFETY: setsockopt on a socket we own, with a pointer to a c_int and its size.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
 }
 
 fn cvt(r: libc::c_int) -> std::io::Result<libc::c_int> {
