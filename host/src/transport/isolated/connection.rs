@@ -45,6 +45,15 @@ pub(crate) enum CallFailure {
 }
 
 type HeadResult = Result<ResponseHead, CallFailure>;
+/// A head read and not yet handed to its call.
+type PendingHead = (oneshot::Sender<HeadResult>, ResponseHead);
+
+/// Hands the heads read so far to their calls.
+fn deliver(heads: &mut Vec<PendingHead>) {
+    for (tx, head) in heads.drain(..) {
+        let _ = tx.send(Ok(head));
+    }
+}
 type BodyItem = Result<Bytes, CallFailure>;
 
 /// A call in flight, as the reader routes frames to it.
@@ -104,17 +113,31 @@ impl Connection {
         self: &Arc<Self>,
         mut frames: FramedRead<tokio::net::unix::OwnedReadHalf, FrameCodec>,
     ) -> Result<(), ProtocolError> {
-        while let Some(frame) = frames.next().await {
-            self.route(frame?)?;
+        // Heads are handed to their calls only once every frame already read is routed. A
+        // small call's head, body and end come in one read, and its caller, on another
+        // thread, is then woken once and finds them all, instead of being woken for the head
+        // and again for each body frame it is already waiting for.
+        let mut heads = Vec::new();
+        let result = async {
+            while let Some(frame) = frames.next().await {
+                self.route(frame?, &mut heads)?;
+                if !FrameCodec::holds_a_frame(frames.read_buffer()) {
+                    deliver(&mut heads);
+                }
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        deliver(&mut heads);
+        result
     }
 
     fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<u64, HostCall>> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn route(&self, frame: Frame) -> Result<(), ProtocolError> {
+    /// Routes one frame; a head goes to `heads`, for [`deliver`].
+    fn route(&self, frame: Frame, heads: &mut Vec<PendingHead>) -> Result<(), ProtocolError> {
         let id = frame.id;
         if frame.kind == Kind::Log {
             let line: LogLine = frame.decode()?;
@@ -147,7 +170,7 @@ impl Connection {
                     return Err(ProtocolError(format!("call {id}: a second head")));
                 };
                 call.overdue_at = None;
-                let _ = tx.send(Ok(head));
+                heads.push((tx, head));
             }
             Kind::ResponseData => {
                 if call.head.is_some() {

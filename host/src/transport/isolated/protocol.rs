@@ -168,6 +168,17 @@ impl FrameCodec {
     }
 }
 
+impl FrameCodec {
+    /// Whether `buf` starts with a whole frame (of a plausible length), which the decoder
+    /// returns without reading more.
+    pub fn holds_a_frame(buf: &[u8]) -> bool {
+        buf.len() >= 4 && {
+            let len = u32::from_le_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
+            buf.len() >= 4 + len
+        }
+    }
+}
+
 impl Decoder for FrameCodec {
     type Item = Frame;
     type Error = ProtocolError;
