@@ -290,3 +290,34 @@ async fn the_worker_reads_no_file_outside_its_allow_list() {
     );
     println!("confinement: {}", t.confinement());
 }
+
+/// Every thread of the worker, the runtime's where a hosted plugin's calls run included, was
+/// started after the confinement: Landlock and no_new_privs bind the thread that asks and the
+/// threads it starts afterwards, never those already running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_thread_of_the_worker_is_confined() {
+    let server = TestServer::start().await;
+    for lib in ["apify_transport_hyper", "apify_transport_reqwest"] {
+        let t = isolated(lib, json!({}));
+        // A call, so that every pool and runtime thread the plugin starts is running.
+        let ok = exchange(&t, get(server.url("/status/200"), None)).await;
+        assert_eq!(ok.map(|(s, _)| s), Ok(200), "{lib}");
+        let pid = t.worker_pid().unwrap();
+        let mut threads = 0;
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .flatten()
+        {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            assert!(
+                status
+                    .lines()
+                    .any(|l| l.split_whitespace().eq(["NoNewPrivs:", "1"])),
+                "{lib}: thread {:?} of the worker is not confined:\n{status}",
+                task.file_name()
+            );
+            threads += 1;
+        }
+        assert!(threads >= 2, "{lib}: {threads} threads");
+    }
+}

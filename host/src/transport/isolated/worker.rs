@@ -76,7 +76,12 @@ pub fn main() -> ExitCode {
     }
     // SAFETY: the host placed these descriptors at these numbers before exec (see
     // `spawn.rs`); nothing else in this process owns them.
-    let (socket, image) = unsafe { (OwnedFd::from_raw_fd(SOCKET_FD), OwnedFd::from_raw_fd(IMAGE_FD)) };
+    let (socket, image) = unsafe {
+        (
+            OwnedFd::from_raw_fd(SOCKET_FD),
+            OwnedFd::from_raw_fd(IMAGE_FD),
+        )
+    };
     let mut socket = std::os::unix::net::UnixStream::from(socket);
     // Hello is read, and the process confined, before the runtime starts: Landlock and
     // no_new_privs hold for the thread that asks and the threads it starts afterwards, so
