@@ -81,11 +81,16 @@ async fn crash_with_calls_in_flight(marker: &str, expect: &[&str]) {
     let server = TestServer::start().await;
     for i in 0..SLOW {
         // Twice: once for the first try, once for the retry on a fresh worker.
-        let ok = Action::DelayHeaders(
-            Duration::from_millis(400),
+        // The first try is held long enough to be in flight whatever the machine's load; the
+        // retry, on a fresh worker, is answered at once.
+        let held = Action::DelayHeaders(
+            Duration::from_millis(1500),
             Box::new(Action::json(200, json!({"i": i}))),
         );
-        server.script(&format!("/slow/{i}"), vec![ok.clone(), ok]);
+        server.script(
+            &format!("/slow/{i}"),
+            vec![held, Action::json(200, json!({"i": i}))],
+        );
     }
     let t = Arc::new(isolated("fixture_faulty_plugin", json!({})));
     let first_pid = t.worker_pid().expect("a worker runs");
@@ -96,8 +101,16 @@ async fn crash_with_calls_in_flight(marker: &str, expect: &[&str]) {
             exchange(&*t, get(url, Some(Duration::from_secs(10)))).await
         }));
     }
-    // The slow calls are in the worker (the server holds their heads) when it dies.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The slow calls are in the worker, and the server holds their heads, when it dies.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.requests().len() < SLOW && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        server.requests().len(),
+        SLOW,
+        "{marker}: the slow calls reached the server"
+    );
     let crash = exchange(&*t, get(server.url(marker), Some(Duration::from_secs(10)))).await;
     let mut ok = 0;
     for c in calls {
@@ -136,7 +149,8 @@ async fn crash_with_calls_in_flight(marker: &str, expect: &[&str]) {
     );
     // The dead workers were reaped by their wait threads.
     let mut zombies = zombie_children();
-    for _ in 0..50 {
+    // Other tests' workers die too in this process: wait out a passing one.
+    for _ in 0..250 {
         if zombies.is_empty() {
             break;
         }
