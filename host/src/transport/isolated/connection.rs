@@ -21,7 +21,7 @@ use super::protocol::{
     headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Kind, LogLine,
     ProtocolError, ResponseHead, WireError, MAX_CHUNK, WINDOW,
 };
-use super::wire::{write_frames, Outbox};
+use super::wire::{send_credited, write_frames, Outbox};
 use crate::transport::{
     TransportError, TransportErrorKind, TransportRequest, TransportRequestBody, TransportResponse,
 };
@@ -385,7 +385,7 @@ async fn pump_body(
     credit: Arc<Semaphore>,
 ) {
     while let Some(chunk) = stream.next().await {
-        let mut chunk = match chunk {
+        let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
                 let _ = out.send(Frame::message(
@@ -396,15 +396,8 @@ async fn pump_body(
                 return;
             }
         };
-        while !chunk.is_empty() {
-            let piece = chunk.split_to(chunk.len().min(MAX_CHUNK));
-            match credit.acquire_many(piece.len() as u32).await {
-                Ok(p) => p.forget(),
-                Err(_) => return, // the call ended
-            }
-            if out.send(Frame::raw(Kind::RequestData, id, piece)).is_err() {
-                return;
-            }
+        if !send_credited(&out, Kind::RequestData, id, chunk, &credit).await {
+            return; // the call ended
         }
     }
     let _ = out.send(Frame::raw(Kind::RequestEnd, id, Bytes::new()));

@@ -10,7 +10,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{Frame, FrameCodec, HEADER};
+use super::protocol::{Frame, FrameCodec, Kind, MAX_CHUNK};
+use tokio_util::codec::Encoder;
 
 /// Frames to send. Unbounded, because what fills it is bounded elsewhere: body bytes by the
 /// credit each call is granted, everything else is a few small frames per call.
@@ -49,13 +50,9 @@ pub(crate) async fn write_frames<W: AsyncWrite + Unpin>(
                 write_two(&mut w, &batch, &frame.payload).await?;
                 batch.clear();
             } else {
-                batch.reserve(HEADER + frame.payload.len());
-                batch.put_slice(&FrameCodec::header(
-                    frame.kind,
-                    frame.id,
-                    frame.payload.len(),
-                ));
-                batch.put_slice(&frame.payload);
+                FrameCodec
+                    .encode(frame, &mut batch)
+                    .map_err(|e| std::io::Error::other(e.0))?;
                 if batch.len() >= BATCH {
                     w.write_all(&batch).await?;
                     batch.clear();
@@ -86,4 +83,28 @@ async fn write_two<W: AsyncWrite + Unpin>(w: &mut W, a: &[u8], b: &Bytes) -> std
         b = &b[n - from_a..];
     }
     Ok(())
+}
+
+/// Sends `chunk` as `kind` frames of call `id`, at most [`MAX_CHUNK`] each, each once the peer
+/// has granted room for it in `credit`: without room the body is not read further, which is the
+/// backpressure down to its source. `false` when the call ended (credit closed) or the
+/// connection is gone.
+pub(crate) async fn send_credited(
+    out: &Outbox,
+    kind: Kind,
+    id: u64,
+    mut chunk: Bytes,
+    credit: &tokio::sync::Semaphore,
+) -> bool {
+    while !chunk.is_empty() {
+        let piece = chunk.split_to(chunk.len().min(MAX_CHUNK));
+        match credit.acquire_many(piece.len() as u32).await {
+            Ok(permit) => permit.forget(),
+            Err(_) => return false,
+        }
+        if out.send(Frame::raw(kind, id, piece)).is_err() {
+            return false;
+        }
+    }
+    true
 }

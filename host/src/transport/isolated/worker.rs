@@ -23,10 +23,9 @@ use tokio_util::{
 
 use super::protocol::{
     headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Hello, Kind,
-    LoadRefused, LogLine, ProtocolError, Ready, ResponseHead, WireError, MAX_CHUNK, MAX_FRAME,
-    WINDOW,
+    LoadRefused, LogLine, ProtocolError, Ready, ResponseHead, WireError, MAX_FRAME, WINDOW,
 };
-use super::wire::{write_frames, Outbox};
+use super::wire::{send_credited, write_frames, Outbox};
 use crate::transport::{
     plugin::{loader, PluginTransport},
     HttpTransport, TransportError, TransportErrorKind, TransportRequest, TransportRequestBody,
@@ -525,24 +524,17 @@ async fn serve_call(
     let _ = out.send(Frame::message(Kind::Head, id, &head));
     let mut body = response.body;
     while let Some(chunk) = body.next().await {
-        let mut chunk = match chunk {
+        let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
                 let _ = out.send(Frame::message(Kind::Failed, id, &WireError::from(&e)));
                 return;
             }
         };
-        while !chunk.is_empty() {
-            let piece = chunk.split_to(chunk.len().min(MAX_CHUNK));
-            // Room granted by the host: without it the plugin's body is not read further,
-            // which is the backpressure down to the plugin's socket.
-            match credit.acquire_many(piece.len() as u32).await {
-                Ok(permit) => permit.forget(),
-                Err(_) => return, // cancelled
-            }
-            if out.send(Frame::raw(Kind::ResponseData, id, piece)).is_err() {
-                return;
-            }
+        // Room granted by the host: without it the plugin's body is not read further, which
+        // is the backpressure down to the plugin's socket.
+        if !send_credited(out, Kind::ResponseData, id, chunk, credit).await {
+            return; // cancelled
         }
     }
     let _ = out.send(Frame::raw(Kind::ResponseEnd, id, Bytes::new()));
