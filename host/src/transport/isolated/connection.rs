@@ -67,11 +67,12 @@ struct HostCall {
     overdue_at: Option<Instant>,
 }
 
-/// One worker's socket, as the calls see it.
+/// One of a worker's sockets (its first, or a lane), as the calls see it.
 pub(crate) struct Connection {
     out: Outbox,
     calls: Mutex<HashMap<u64, HostCall>>,
-    next_id: AtomicU64,
+    /// Shared by all of one worker's sockets, so that a call id names one call of the worker.
+    next_id: Arc<AtomicU64>,
     /// Set once the worker is gone: later calls fail at once with it.
     death: Mutex<Option<Arc<Death>>>,
     /// How long past its head deadline a call waits before the worker counts as hung.
@@ -80,14 +81,18 @@ pub(crate) struct Connection {
     closer: CancellationToken,
     /// The worker's pid, for its log lines.
     pid: AtomicU64,
+    /// Set when its reader stopped (a lane whose runtime ended): no new call may use it.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl Connection {
-    /// Starts the reader and the writer on `socket`; the reader's end (the worker closed the
-    /// socket, or broke the protocol) resolves `closed`.
+    /// Starts the writer of `socket` on `runtime` (whose reactor `socket` is registered
+    /// with); the caller runs [`Connection::read_frames`] there too.
     pub(crate) fn start(
         socket: tokio::net::UnixStream,
         grace: Duration,
+        next_id: Arc<AtomicU64>,
+        runtime: &tokio::runtime::Handle,
     ) -> (
         Arc<Connection>,
         FramedRead<tokio::net::unix::OwnedReadHalf, FrameCodec>,
@@ -95,15 +100,16 @@ impl Connection {
         let (read, write) = socket.into_split();
         let (out, rx) = mpsc::unbounded_channel();
         let closer = CancellationToken::new();
-        super::supervisor::io().spawn(write_frames(write, rx, closer.clone()));
+        runtime.spawn(write_frames(write, rx, closer.clone()));
         let conn = Arc::new(Connection {
             out,
             closer,
             pid: AtomicU64::new(0),
             calls: Mutex::default(),
-            next_id: AtomicU64::new(1),
+            next_id,
             death: Mutex::default(),
             grace,
+            stopped: Default::default(),
         });
         (conn, FramedRead::new(read, FrameCodec))
     }
@@ -219,9 +225,37 @@ impl Connection {
         }
     }
 
-    /// Closes the socket towards the worker, which then exits.
+    /// Fails the calls still on a lane whose runtime ended: nothing reads for them any more.
+    pub(crate) fn fail_stranded(&self) {
+        let calls: Vec<(u64, HostCall)> = self.calls().drain().collect();
+        for (_, call) in calls {
+            call.request_credit.close();
+            let e = CallFailure::Transport(TransportError::new(
+                TransportErrorKind::IO,
+                "the runtime this call was made on ended, and with it the call's lane to the \
+                 transport worker; keep the runtime running until its calls and their bodies \
+                 are done",
+            ));
+            match call.head {
+                Some(tx) => drop(tx.send(Err(e))),
+                None => drop(call.body.send(Err(e))),
+            }
+        }
+    }
+
+    /// Closes the socket towards the worker: it exits (its first socket) or drops the lane.
     pub(crate) fn close(&self) {
         self.closer.cancel();
+    }
+
+    /// Marks it unusable for new calls (its reader stopped).
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether new calls may use it.
+    pub(crate) fn usable(&self) -> bool {
+        !self.stopped.load(Ordering::Relaxed)
     }
 
     /// The calls whose head is overdue (past their deadline plus the grace).

@@ -111,6 +111,7 @@ impl IsolatedTransport {
                 confine: true,
                 readable: confine::files_in_options(plugin_options),
                 log_level: super::plugin::log::max_level().0,
+                lanes: supervisor::LANES as u8,
             },
             grace: HUNG_GRACE,
         };
@@ -223,7 +224,7 @@ impl HttpTransport for IsolatedTransport {
                 TransportRequestBody::Stream { .. } => None,
             };
             let worker = supervisor.worker(None).await?;
-            let death = match worker.conn.call(request).await {
+            let death = match worker.connection().call(request).await {
                 Ok(response) => return Ok(response),
                 Err(CallFailure::Transport(e)) => return Err(e),
                 Err(CallFailure::Overdue(death)) => {
@@ -239,7 +240,7 @@ impl HttpTransport for IsolatedTransport {
             tracing::debug!(pid = death.pid, "retrying a call its worker died under");
             let _turn = supervisor.retry_gate.acquire().await;
             let worker = supervisor.worker(Some(death.pid)).await?;
-            match worker.conn.call(request).await {
+            match worker.connection().call(request).await {
                 Ok(response) => Ok(response),
                 Err(CallFailure::Transport(e)) => Err(e),
                 Err(CallFailure::WorkerDied(death)) => Err(death_error(&death, DiedWhile::Retry)),

@@ -247,6 +247,9 @@ pub(crate) struct Hello {
     /// The most detailed plugin log level the host shows (`LogLevel`'s number): the worker
     /// forwards messages up to it.
     pub log_level: u8,
+    /// How many lanes (sockets besides the first, at fds `LANE_FD`, `LANE_FD + 1`, ...) the
+    /// host passed: each is served like the first, for the calls of one caller runtime.
+    pub lanes: u8,
 }
 
 /// A message the plugin logged in the worker.

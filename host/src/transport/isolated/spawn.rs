@@ -15,7 +15,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-use super::worker::{IMAGE_FD, PARENT_ENV, SOCKET_FD, THREADS_ENV};
+use super::worker::{IMAGE_FD, LANE_FD, MAX_LANES, PARENT_ENV, SOCKET_FD, THREADS_ENV};
 
 /// The variables a worker inherits; every other one, `APIFY_TOKEN` first, stays with the host.
 const PASSED_ENV: &[&str] = &[
@@ -36,18 +36,38 @@ const PASSED_ENV: &[&str] = &[
     THREADS_ENV,
 ];
 
-/// A started worker: its pid, the host's end of its socket, and how it will end.
+/// A started worker: its pid, the host's end of its sockets, and how it will end.
 pub(crate) struct Spawned {
     pub pid: u32,
     pub socket: std::os::unix::net::UnixStream,
+    /// The host's ends of the lanes, in fd order.
+    pub lanes: Vec<std::os::unix::net::UnixStream>,
     pub exit: oneshot::Receiver<ExitStatus>,
 }
 
-/// Starts `worker` with the sealed copy `image` on fd 4 and a fresh socket on fd 3.
-pub(crate) fn spawn(worker: &Path, image: RawFd) -> std::io::Result<Spawned> {
+/// Starts `worker` with the sealed copy `image` on fd 4, a fresh socket on fd 3 and `lanes`
+/// more from fd 5 on.
+pub(crate) fn spawn(worker: &Path, image: RawFd, lanes: usize) -> std::io::Result<Spawned> {
+    assert!(lanes <= MAX_LANES);
     let (host_end, worker_end) = std::os::unix::net::UnixStream::pair()?;
-    for end in [&host_end, &worker_end] {
+    let mut host_lanes = Vec::with_capacity(lanes);
+    let mut worker_lanes = Vec::with_capacity(lanes);
+    for _ in 0..lanes {
+        let (h, w) = std::os::unix::net::UnixStream::pair()?;
+        host_lanes.push(h);
+        worker_lanes.push(w);
+    }
+    for end in [&host_end, &worker_end]
+        .into_iter()
+        .chain(&host_lanes)
+        .chain(&worker_lanes)
+    {
         grow_send_buffer(end.as_raw_fd());
+    }
+    // Read in the child between fork and exec, where nothing may allocate.
+    let mut lane_fds = [-1 as RawFd; MAX_LANES];
+    for (slot, lane) in lane_fds.iter_mut().zip(&worker_lanes) {
+        *slot = lane.as_raw_fd();
     }
     let mut cmd = Command::new(worker);
     cmd.env_clear()
@@ -67,17 +87,30 @@ pub(crate) fn spawn(worker: &Path, image: RawFd) -> std::io::Result<Spawned> {
     // on descriptors this process owns, between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            // First above any fixed number, so that placing one cannot close the other.
-            let s = cvt(libc::fcntl(socket_fd, libc::F_DUPFD, 10))?;
-            let i = cvt(libc::fcntl(image, libc::F_DUPFD, 10))?;
+            // First above any fixed number, so that placing one cannot close another.
+            let above = LANE_FD + MAX_LANES as RawFd;
+            let s = cvt(libc::fcntl(socket_fd, libc::F_DUPFD, above))?;
+            let i = cvt(libc::fcntl(image, libc::F_DUPFD, above))?;
+            let mut moved = [-1 as RawFd; MAX_LANES];
+            for k in 0..lanes {
+                moved[k] = cvt(libc::fcntl(lane_fds[k], libc::F_DUPFD, above))?;
+            }
             // dup2 leaves the new descriptors open across exec (no close-on-exec flag).
             cvt(libc::dup2(s, SOCKET_FD))?;
             cvt(libc::dup2(i, IMAGE_FD))?;
+            for (k, fd) in moved.iter().enumerate().take(lanes) {
+                cvt(libc::dup2(*fd, LANE_FD + k as RawFd))?;
+            }
             // Dies with the thread that forked it, which lives as long as it (see above).
             cvt(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))?;
             // Nothing else of the host's crosses: a descriptor opened without close-on-exec by
             // some library of the host's process would otherwise be the worker's.
-            libc::syscall(libc::SYS_close_range, (IMAGE_FD + 1) as u32, u32::MAX, 0u32);
+            libc::syscall(
+                libc::SYS_close_range,
+                (LANE_FD + lanes as RawFd) as u32,
+                u32::MAX,
+                0u32,
+            );
             Ok(())
         });
     }
@@ -93,7 +126,9 @@ pub(crate) fn spawn(worker: &Path, image: RawFd) -> std::io::Result<Spawned> {
                     return;
                 }
             };
-            drop(worker_end); // the worker has its copy; ours would hide its end-of-file
+            // The worker has its copies; ours would hide its end-of-file.
+            drop(worker_end);
+            drop(worker_lanes);
             let _ = started_tx.send(Ok(child.id()));
             let status = loop {
                 match child.wait() {
@@ -110,6 +145,7 @@ pub(crate) fn spawn(worker: &Path, image: RawFd) -> std::io::Result<Spawned> {
     Ok(Spawned {
         pid,
         socket: host_end,
+        lanes: host_lanes,
         exit: exit_rx,
     })
 }

@@ -71,10 +71,33 @@ pub(crate) struct Spec {
     pub grace: Duration,
 }
 
+/// How many lanes each worker gets: one per caller runtime, the first ones to call (a program
+/// has a few runtimes; a call from any further one goes through the I/O thread).
+pub(crate) const LANES: usize = 4;
+
+/// A worker's lanes: sockets besides its first, each bound on first use to the runtime of the
+/// call that used it, whose own threads then read and write its calls. A call on the first
+/// socket costs two more thread wake-ups (there and back through the I/O thread).
+#[derive(Default)]
+struct Lanes {
+    /// Not bound yet.
+    free: Vec<std::os::unix::net::UnixStream>,
+    /// Bound: the runtime each serves, and its connection.
+    bound: Vec<(tokio::runtime::Id, Arc<Connection>)>,
+    /// Set once the worker ended: none is bound any more.
+    ended: bool,
+}
+
 /// A worker that answered Ready.
 pub(crate) struct Worker {
     pub pid: u32,
-    pub conn: Arc<Connection>,
+    /// Its first socket, served on the I/O thread.
+    conn: Arc<Connection>,
+    lanes: Mutex<Lanes>,
+    /// Call ids, unique across its sockets.
+    next_id: Arc<std::sync::atomic::AtomicU64>,
+    /// The supervisor's count of lanes bound.
+    lanes_bound: Arc<std::sync::atomic::AtomicU64>,
     /// Why the host killed it, when it did (a call overdue, the protocol broken).
     killed_for: Mutex<Option<String>>,
     /// The calls it was killed for (their heads overdue).
@@ -86,6 +109,99 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
+    fn lanes(&self) -> std::sync::MutexGuard<'_, Lanes> {
+        self.lanes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Where a call made here goes: the lane of the caller's runtime (bound on its first call),
+    /// else the first socket (outside a runtime, every lane taken, or the worker ended).
+    ///
+    /// A lane's calls are read and written by its runtime, like a tokio socket's: a call made
+    /// on a runtime, and its response body, need that runtime running until they are done.
+    /// When the runtime ends, its lane closes and the calls still on it fail.
+    pub(crate) fn connection(self: &Arc<Self>) -> Arc<Connection> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return self.conn.clone();
+        };
+        let id = runtime.id();
+        let mut lanes = self.lanes();
+        if lanes.ended {
+            return self.conn.clone();
+        }
+        if let Some((_, conn)) = lanes.bound.iter().find(|(i, c)| *i == id && c.usable()) {
+            return conn.clone();
+        }
+        lanes.bound.retain(|(_, c)| c.usable());
+        let Some(lane) = lanes.free.pop() else {
+            return self.conn.clone();
+        };
+        match self.bind(lane, &runtime) {
+            Some(conn) => {
+                self.lanes_bound.fetch_add(1, Ordering::Relaxed);
+                lanes.bound.push((id, conn.clone()));
+                conn
+            }
+            None => self.conn.clone(),
+        }
+    }
+
+    /// Serves `lane` on `runtime` (the caller's, entered).
+    fn bind(
+        self: &Arc<Self>,
+        lane: std::os::unix::net::UnixStream,
+        runtime: &tokio::runtime::Handle,
+    ) -> Option<Arc<Connection>> {
+        let socket = lane
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::UnixStream::from_std(lane))
+            .ok()?;
+        let (conn, frames) =
+            Connection::start(socket, self.conn.grace(), self.next_id.clone(), runtime);
+        conn.set_pid(self.pid);
+        let (reader, worker) = (conn.clone(), Arc::downgrade(self));
+        runtime.spawn(async move {
+            let mut guard = LaneGuard {
+                conn: reader.clone(),
+                ended_by_worker: false,
+            };
+            match reader.read_frames(frames).await {
+                // The worker closed it: it is exiting, and the supervisor fails the calls
+                // with how it ended (and retries them).
+                Ok(()) => {}
+                Err(e) => {
+                    if let Some(w) = worker.upgrade() {
+                        w.kill(format!("it broke the protocol on a lane ({e})"));
+                    }
+                }
+            }
+            guard.ended_by_worker = true;
+        });
+        Some(conn)
+    }
+
+    /// Its first socket and its bound lanes.
+    fn connections(&self) -> Vec<Arc<Connection>> {
+        let lanes = self.lanes();
+        std::iter::once(self.conn.clone())
+            .chain(lanes.bound.iter().map(|(_, c)| c.clone()))
+            .collect()
+    }
+
+    /// Fails every call on every socket with `death`; no lane is bound after it.
+    fn fail_all(&self, death: Arc<Death>, overdue: &[u64]) {
+        let conns = {
+            let mut lanes = self.lanes();
+            lanes.ended = true;
+            lanes.free.clear();
+            std::iter::once(self.conn.clone())
+                .chain(lanes.bound.drain(..).map(|(_, c)| c))
+                .collect::<Vec<_>>()
+        };
+        for conn in conns {
+            conn.fail_all(death.clone(), overdue);
+        }
+    }
+
     fn kill(&self, why: String) {
         let mut k = self.killed_for.lock().unwrap_or_else(|e| e.into_inner());
         if k.is_none() {
@@ -107,6 +223,9 @@ pub struct WorkerCounts {
     pub deaths: u64,
     /// Workers the host killed because a call's head was overdue.
     pub killed_hung: u64,
+    /// Lanes bound to a caller's runtime, over every worker: calls from such a runtime are
+    /// read and written on its own threads, not through the transport's I/O thread.
+    pub lanes_bound: u64,
 }
 
 struct State {
@@ -120,6 +239,7 @@ struct State {
 /// The supervisor of one plugin's worker.
 pub(crate) struct Supervisor {
     spec: Arc<Spec>,
+    lanes_bound: Arc<std::sync::atomic::AtomicU64>,
     state: Mutex<State>,
     /// Held while a worker starts, so that calls arriving meanwhile wait for that one.
     starting: tokio::sync::Mutex<()>,
@@ -138,6 +258,7 @@ impl Supervisor {
         let pid = spawned.pid;
         let sup = Arc::new_cyclic(|myself| Supervisor {
             spec,
+            lanes_bound: Arc::default(),
             state: Mutex::new(State {
                 current: None,
                 deaths: VecDeque::new(),
@@ -169,7 +290,10 @@ impl Supervisor {
 
     /// The counts so far.
     pub(crate) fn counts(&self) -> WorkerCounts {
-        self.state().counts
+        WorkerCounts {
+            lanes_bound: self.lanes_bound.load(Ordering::Relaxed),
+            ..self.state().counts
+        }
     }
 
     /// The live worker's pid, if one runs.
@@ -234,17 +358,29 @@ impl Supervisor {
 
     /// Wires a started worker's socket into this runtime and watches it.
     fn attach(&self, spawned: Spawned) -> Result<Arc<Worker>, TransportError> {
-        let Spawned { pid, socket, exit } = spawned;
+        let Spawned {
+            pid,
+            socket,
+            lanes,
+            exit,
+        } = spawned;
         let _io = io().enter();
         let socket = socket
             .set_nonblocking(true)
             .and_then(|()| tokio::net::UnixStream::from_std(socket))
             .map_err(|e| start_error(format!("its socket cannot join the runtime ({e})")))?;
-        let (conn, frames) = Connection::start(socket, self.spec.grace);
+        let next_id = Arc::new(std::sync::atomic::AtomicU64::new(1));
+        let (conn, frames) = Connection::start(socket, self.spec.grace, next_id.clone(), io());
         conn.set_pid(pid);
         let worker = Arc::new(Worker {
             pid,
             conn,
+            lanes: Mutex::new(Lanes {
+                free: lanes,
+                ..Lanes::default()
+            }),
+            next_id,
+            lanes_bound: self.lanes_bound.clone(),
             killed_for: Mutex::new(None),
             overdue: Mutex::new(Vec::new()),
             retired: AtomicBool::new(false),
@@ -266,7 +402,9 @@ impl Supervisor {
             if let Some(why) = ended {
                 w.kill(why);
             }
-            w.conn.close();
+            for conn in w.connections() {
+                conn.close();
+            }
             if status.is_none() {
                 status = match tokio::time::timeout(EXIT_LIMIT, &mut exit).await {
                     Ok(s) => s.ok(),
@@ -288,7 +426,7 @@ impl Supervisor {
                 sup.on_end(&w, &death, retired);
             }
             let overdue = std::mem::take(&mut *w.overdue.lock().unwrap_or_else(|e| e.into_inner()));
-            w.conn.fail_all(death, &overdue);
+            w.fail_all(death, &overdue);
         });
         Ok(worker)
     }
@@ -367,11 +505,33 @@ impl Supervisor {
     }
 }
 
+/// Ends a lane: no new call uses it, and when its runtime ended (the reader was dropped, not
+/// ended by the worker), the calls still on it fail, since nothing reads for them any more.
+struct LaneGuard {
+    conn: Arc<Connection>,
+    ended_by_worker: bool,
+}
+
+impl Drop for LaneGuard {
+    fn drop(&mut self) {
+        self.conn.stop();
+        if !self.ended_by_worker {
+            self.conn.fail_stranded();
+            self.conn.close();
+        }
+    }
+}
+
 /// Resolves when a call on `w` is overdue: past its head deadline plus the grace.
 async fn overdue(w: &Worker) -> String {
     loop {
         tokio::time::sleep(HUNG_CHECK).await;
-        let late = w.conn.overdue(Instant::now());
+        let now = Instant::now();
+        let late: Vec<u64> = w
+            .connections()
+            .iter()
+            .flat_map(|c| c.overdue(now))
+            .collect();
         if !late.is_empty() {
             let n = late.len();
             *w.overdue.lock().unwrap_or_else(|e| e.into_inner()) = late;
@@ -402,7 +562,12 @@ fn start_error(why: String) -> TransportError {
 fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
     let refuse =
         |reason: String, fix: &str| fail(&spec.path, PluginLoadFailure::LoadFailed, reason, fix);
-    let mut spawned = spawn(&spec.worker, spec.image.as_raw_fd()).map_err(|e| {
+    let mut spawned = spawn(
+        &spec.worker,
+        spec.image.as_raw_fd(),
+        usize::from(spec.hello.lanes),
+    )
+    .map_err(|e| {
         refuse(
             format!(
                 "the transport worker {} cannot be started ({e})",

@@ -1,9 +1,10 @@
 //! The worker process's side: confine, load the plugin from the inherited sealed copy, make its
 //! client, and serve the host's calls until the host goes.
 //!
-//! The `apify-transport-worker` binary is only [`main`]. It inherits two descriptors from the
-//! host: the socket on fd 3 and the sealed copy of the plugin on fd 4. It never opens the
-//! plugin's path.
+//! The `apify-transport-worker` binary is only [`main`]. It inherits descriptors from the
+//! host: the socket on fd 3, the sealed copy of the plugin on fd 4, and its lanes from fd 5 on
+//! (more sockets, each served like the first, so that each caller runtime of the host reads
+//! and writes its own calls on its own thread). It never opens the plugin's path.
 
 use std::{
     collections::HashMap,
@@ -35,6 +36,10 @@ use crate::transport::{
 pub(crate) const SOCKET_FD: i32 = 3;
 /// The sealed copy of the plugin.
 pub(crate) const IMAGE_FD: i32 = 4;
+/// The first lane; Hello says how many follow.
+pub(crate) const LANE_FD: i32 = 5;
+/// The most lanes a worker takes.
+pub(crate) const MAX_LANES: usize = 8;
 /// The host's pid, so the worker can tell it was orphaned before it could ask to die with it.
 pub(crate) const PARENT_ENV: &str = "APIFY_TRANSPORT_WORKER_PARENT";
 /// How many runtime threads the worker runs (default [`DEFAULT_THREADS`]).
@@ -90,6 +95,10 @@ pub fn main() -> ExitCode {
         Ok(None) => return ExitCode::SUCCESS,
         Err(e) => return protocol_exit(&e),
     };
+    let lanes = match take_lanes(hello.lanes) {
+        Ok(l) => l,
+        Err(e) => return protocol_exit(&e),
+    };
     let confinement = if hello.confine {
         super::confine::confine(&hello.readable)
     } else {
@@ -100,24 +109,32 @@ pub fn main() -> ExitCode {
         .and_then(|t| t.parse::<usize>().ok())
         .filter(|t| (1..=64).contains(t))
         .unwrap_or(DEFAULT_THREADS);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name("apify-transport-worker")
-        .enable_all()
-        .build()
-    {
+    // One thread: a current-thread runtime driven by this thread, so a frame read, the call
+    // it starts and a hosted plugin's connections all run here and no call wakes a thread.
+    let built = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("apify-transport-worker")
+            .enable_all()
+            .build()
+    };
+    let runtime = match built {
         Ok(r) => r,
         Err(e) => {
             eprintln!("apify-transport-worker: cannot start its runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    // The connection is served by a task on the runtime's threads, not by `block_on` on this
-    // one: the frames it reads then start their calls on the same thread (tokio runs a task
-    // spawned by a worker next, on that worker), where from here every call would cost a
-    // wake-up of a runtime thread.
+    // On a multi-thread runtime the connection is served by a task on the runtime's threads,
+    // not by `block_on` on this one: the frames it reads then start their calls on the same
+    // thread (tokio runs a task spawned by a worker next, on that worker), where from here
+    // every call would cost a wake-up of a runtime thread.
     let code = runtime.block_on(async move {
-        tokio::spawn(serve(socket, image, hello, confinement))
+        tokio::spawn(serve(socket, lanes, image, hello, confinement))
             .await
             .unwrap_or(ExitCode::FAILURE)
     });
@@ -153,8 +170,31 @@ fn read_hello(socket: &mut std::os::unix::net::UnixStream) -> Result<Option<Hell
     frame.decode().map(Some)
 }
 
+/// The lanes the host passed, checked to be open sockets before they are owned.
+fn take_lanes(n: u8) -> Result<Vec<std::os::unix::net::UnixStream>, ProtocolError> {
+    if usize::from(n) > MAX_LANES {
+        return Err(ProtocolError(format!("{n} lanes (at most {MAX_LANES})")));
+    }
+    (0..i32::from(n))
+        .map(|k| {
+            let fd = LANE_FD + k;
+            // SAFETY: fstat on a descriptor number only reads its type; nothing owns it yet.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            let is_socket = unsafe { libc::fstat(fd, &mut st) } == 0
+                && st.st_mode & libc::S_IFMT == libc::S_IFSOCK;
+            if !is_socket {
+                return Err(ProtocolError(format!("lane fd {fd} is not a socket")));
+            }
+            // SAFETY: an open socket the host placed at this number for us (see `spawn.rs`);
+            // nothing else in this process owns it.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) }.into())
+        })
+        .collect()
+}
+
 async fn serve(
     socket: std::os::unix::net::UnixStream,
+    lanes: Vec<std::os::unix::net::UnixStream>,
     image: OwnedFd,
     hello: Hello,
     confinement: String,
@@ -183,22 +223,57 @@ async fn serve(
         }
     };
 
+    for lane in lanes {
+        tokio::spawn(serve_lane(lane, client.clone()));
+    }
+    match serve_frames(&mut frames, &client, &out).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => protocol_exit(&e),
+    }
+}
+
+/// Serves one lane until the host closes it (its runtime ended) or the process exits.
+async fn serve_lane(lane: std::os::unix::net::UnixStream, client: Arc<PluginTransport>) {
+    let Ok(socket) = lane
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::UnixStream::from_std(lane))
+    else {
+        return;
+    };
+    let (read, write) = socket.into_split();
+    let mut frames = FramedRead::new(read, FrameCodec);
+    let (out, rx) = mpsc::unbounded_channel();
+    tokio::spawn(write_frames(write, rx, CancellationToken::new()));
+    if let Err(e) = serve_frames(&mut frames, &client, &out).await {
+        // As on the first socket: the host is not to be trusted any further.
+        eprintln!("apify-transport-worker: the host broke the protocol on a lane ({e}); exiting");
+        std::process::exit(i32::from(exit::PROTOCOL));
+    }
+}
+
+/// Serves the calls of one socket until the host closes it; the calls still running then are
+/// cancelled.
+async fn serve_frames(
+    frames: &mut FramedRead<tokio::net::unix::OwnedReadHalf, FrameCodec>,
+    client: &Arc<PluginTransport>,
+    out: &Outbox,
+) -> Result<(), ProtocolError> {
     let calls: Arc<Mutex<HashMap<u64, WorkerCall>>> = Arc::default();
-    let code = loop {
+    let result = loop {
         let frame = match frames.next().await {
             Some(Ok(f)) => f,
-            Some(Err(e)) => break protocol_exit(&e),
+            Some(Err(e)) => break Err(e),
             // The host closed the socket: it is done with us, or gone.
-            None => break ExitCode::SUCCESS,
+            None => break Ok(()),
         };
-        if let Err(e) = dispatch(frame, &client, &calls, &out) {
-            break protocol_exit(&e);
+        if let Err(e) = dispatch(frame, client, &calls, out) {
+            break Err(e);
         }
     };
     for (_, call) in calls.lock().unwrap_or_else(|e| e.into_inner()).drain() {
         call.cancel.cancel();
     }
-    code
+    result
 }
 
 fn protocol_exit(e: &ProtocolError) -> ExitCode {
