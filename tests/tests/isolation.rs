@@ -443,3 +443,44 @@ fn a_body_outliving_its_runtime_fails_and_the_worker_lives_on() {
     let counts = t.worker_counts();
     assert_eq!((counts.deaths, counts.lanes_bound), (0, 2), "{counts:?}");
 }
+
+/// Response bodies cross in the socket's shared ring, several calls' chunks interleaved in it:
+/// eight downloads at once on one runtime (so one lane and one ring), of sizes that are no
+/// multiple of a chunk, each arrive whole and in order. One is read slowly: the host copies
+/// each chunk out of the ring as its frame comes, so a slow reader holds its own window of
+/// bytes, never the ring.
+#[tokio::test(flavor = "current_thread")]
+async fn bodies_interleaved_in_the_shared_ring_arrive_whole_and_in_order() {
+    let server = TestServer::start().await;
+    let t = Arc::new(isolated("apify_transport_hyper", json!({})));
+    let mut calls = Vec::new();
+    for k in 0..8u64 {
+        let len = 3_000_000 + k * 123_457;
+        let (t, url) = (t.clone(), server.url(&format!("/bytes/{len}")));
+        calls.push(tokio::spawn(async move {
+            let resp = t
+                .call(Request {
+                    stream: true,
+                    ..get(url, Some(Duration::from_secs(60)))
+                })
+                .await
+                .unwrap();
+            let mut body = resp.body;
+            let mut at = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.unwrap();
+                assert!(testkit::pattern_matches(at, &chunk), "call {k} at {at}");
+                at += chunk.len() as u64;
+                if k == 0 {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+            assert_eq!(at, len, "call {k}");
+        }));
+    }
+    for c in calls {
+        c.await.unwrap();
+    }
+    let counts = t.worker_counts();
+    assert_eq!((counts.deaths, counts.lanes_bound), (0, 1), "{counts:?}");
+}

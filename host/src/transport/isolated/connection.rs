@@ -21,6 +21,7 @@ use super::protocol::{
     headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Kind, LogLine,
     ProtocolError, ResponseHead, WireError, MAX_CHUNK, WINDOW,
 };
+use super::ring::RingReader;
 use super::wire::{send_credited, write_frames, Outbox};
 use crate::transport::{
     TransportError, TransportErrorKind, TransportRequest, TransportRequestBody, TransportResponse,
@@ -83,6 +84,9 @@ pub(crate) struct Connection {
     pid: AtomicU64,
     /// Set when its reader stopped (a lane whose runtime ended): no new call may use it.
     stopped: std::sync::atomic::AtomicBool,
+    /// Where the worker puts response body bytes, if the socket has a ring (only the reader
+    /// takes from it).
+    ring: Mutex<Option<RingReader>>,
 }
 
 impl Connection {
@@ -90,6 +94,7 @@ impl Connection {
     /// with); the caller runs [`Connection::read_frames`] there too.
     pub(crate) fn start(
         socket: tokio::net::UnixStream,
+        ring: Option<RingReader>,
         grace: Duration,
         next_id: Arc<AtomicU64>,
         runtime: &tokio::runtime::Handle,
@@ -110,6 +115,7 @@ impl Connection {
             death: Mutex::default(),
             grace,
             stopped: Default::default(),
+            ring: Mutex::new(ring),
         });
         (conn, FramedRead::new(read, FrameCodec))
     }
@@ -155,6 +161,18 @@ impl Connection {
             );
             return Ok(());
         }
+        // A chunk in the ring is taken out now, whether its call still wants it or not: the
+        // ring is read strictly in order.
+        let frame = if frame.kind == Kind::ResponseShared {
+            let len = frame.credit_amount()?;
+            let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+            let ring = ring
+                .as_mut()
+                .ok_or_else(|| ProtocolError("a shared chunk on a socket without a ring".into()))?;
+            Frame::raw(Kind::ResponseData, id, ring.take(len)?)
+        } else {
+            frame
+        };
         let mut calls = self.calls();
         // Frames for a call the host gave up on are dropped.
         let Some(call) = calls.get_mut(&id) else {

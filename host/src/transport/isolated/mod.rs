@@ -19,6 +19,7 @@
 mod confine;
 mod connection;
 mod protocol;
+mod ring;
 mod spawn;
 mod supervisor;
 mod wire;
@@ -112,6 +113,8 @@ impl IsolatedTransport {
                 readable: confine::files_in_options(plugin_options),
                 log_level: super::plugin::log::max_level().0,
                 lanes: supervisor::LANES as u8,
+                // Set per worker, when its rings are made.
+                ring: 0,
             },
             grace: HUNG_GRACE,
         };

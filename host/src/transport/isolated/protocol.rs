@@ -63,6 +63,9 @@ pub(crate) enum Kind {
     RequestCredit = 22,
     /// [`LogLine`]: a message the plugin logged, for the host's log.
     Log = 23,
+    /// A response body chunk of `u32` bytes, written in the socket's shared ring (see
+    /// `ring.rs`) after the previous one.
+    ResponseShared = 24,
 }
 
 impl Kind {
@@ -84,6 +87,7 @@ impl Kind {
             21 => Failed,
             22 => RequestCredit,
             23 => Log,
+            24 => ResponseShared,
             _ => return None,
         })
     }
@@ -124,7 +128,12 @@ impl Frame {
             .map_err(|e| ProtocolError(format!("a {:?} frame does not decode: {e}", self.kind)))
     }
 
-    /// The credit a credit frame grants.
+    /// The length of a chunk in the shared ring.
+    pub fn shared(id: u64, len: u32) -> Frame {
+        Frame::credit(Kind::ResponseShared, id, len)
+    }
+
+    /// The credit a credit frame grants, or the length a [`Kind::ResponseShared`] frame says.
     pub fn credit_amount(&self) -> Result<u32, ProtocolError> {
         let bytes: [u8; 4] = self.payload[..]
             .try_into()
@@ -229,7 +238,7 @@ impl Encoder<Frame> for FrameCodec {
 }
 
 /// The host's first frame: what the worker loads, and how it confines itself first.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Hello {
     /// The plugin's path, for messages only: the worker loads the inherited sealed copy and
     /// never opens the path.
@@ -250,6 +259,9 @@ pub(crate) struct Hello {
     /// How many lanes (sockets besides the first, at fds `LANE_FD`, `LANE_FD + 1`, ...) the
     /// host passed: each is served like the first, for the calls of one caller runtime.
     pub lanes: u8,
+    /// The size of each socket's shared ring, 0 for none. The rings follow the lanes, one per
+    /// socket, the first socket's first.
+    pub ring: u32,
 }
 
 /// A message the plugin logged in the worker.

@@ -42,13 +42,23 @@ pub(crate) struct Spawned {
     pub socket: std::os::unix::net::UnixStream,
     /// The host's ends of the lanes, in fd order.
     pub lanes: Vec<std::os::unix::net::UnixStream>,
+    /// The host's side of each socket's ring (the first socket's first), or none.
+    pub rings: Vec<super::ring::RingReader>,
     pub exit: oneshot::Receiver<ExitStatus>,
 }
 
-/// Starts `worker` with the sealed copy `image` on fd 4, a fresh socket on fd 3 and `lanes`
-/// more from fd 5 on.
-pub(crate) fn spawn(worker: &Path, image: RawFd, lanes: usize) -> std::io::Result<Spawned> {
-    assert!(lanes <= MAX_LANES);
+/// The most descriptors placed from fd 5 on: the lanes, then a ring per socket.
+const MAX_EXTRA: usize = 2 * MAX_LANES + 1;
+
+/// Starts `worker` with the sealed copy `image` on fd 4, a fresh socket on fd 3, `lanes` more
+/// from fd 5 on, and then `rings` (one per socket, or none).
+pub(crate) fn spawn(
+    worker: &Path,
+    image: RawFd,
+    lanes: usize,
+    rings: &[RawFd],
+) -> std::io::Result<Spawned> {
+    assert!(lanes <= MAX_LANES && lanes + rings.len() <= MAX_EXTRA);
     let (host_end, worker_end) = std::os::unix::net::UnixStream::pair()?;
     let mut host_lanes = Vec::with_capacity(lanes);
     let mut worker_lanes = Vec::with_capacity(lanes);
@@ -65,10 +75,15 @@ pub(crate) fn spawn(worker: &Path, image: RawFd, lanes: usize) -> std::io::Resul
         grow_send_buffer(end.as_raw_fd());
     }
     // Read in the child between fork and exec, where nothing may allocate.
-    let mut lane_fds = [-1 as RawFd; MAX_LANES];
-    for (slot, lane) in lane_fds.iter_mut().zip(&worker_lanes) {
-        *slot = lane.as_raw_fd();
+    let mut extra = [-1 as RawFd; MAX_EXTRA];
+    let fds = worker_lanes
+        .iter()
+        .map(|l| l.as_raw_fd())
+        .chain(rings.iter().copied());
+    for (slot, fd) in extra.iter_mut().zip(fds) {
+        *slot = fd;
     }
+    let extras = lanes + rings.len();
     let mut cmd = Command::new(worker);
     cmd.env_clear()
         .envs(
@@ -88,17 +103,17 @@ pub(crate) fn spawn(worker: &Path, image: RawFd, lanes: usize) -> std::io::Resul
     unsafe {
         cmd.pre_exec(move || {
             // First above any fixed number, so that placing one cannot close another.
-            let above = LANE_FD + MAX_LANES as RawFd;
+            let above = LANE_FD + MAX_EXTRA as RawFd;
             let s = cvt(libc::fcntl(socket_fd, libc::F_DUPFD, above))?;
             let i = cvt(libc::fcntl(image, libc::F_DUPFD, above))?;
-            let mut moved = [-1 as RawFd; MAX_LANES];
-            for k in 0..lanes {
-                moved[k] = cvt(libc::fcntl(lane_fds[k], libc::F_DUPFD, above))?;
+            let mut moved = [-1 as RawFd; MAX_EXTRA];
+            for (to, from) in moved.iter_mut().zip(&extra).take(extras) {
+                *to = cvt(libc::fcntl(*from, libc::F_DUPFD, above))?;
             }
             // dup2 leaves the new descriptors open across exec (no close-on-exec flag).
             cvt(libc::dup2(s, SOCKET_FD))?;
             cvt(libc::dup2(i, IMAGE_FD))?;
-            for (k, fd) in moved.iter().enumerate().take(lanes) {
+            for (k, fd) in moved.iter().enumerate().take(extras) {
                 cvt(libc::dup2(*fd, LANE_FD + k as RawFd))?;
             }
             // Dies with the thread that forked it, which lives as long as it (see above).
@@ -107,7 +122,7 @@ pub(crate) fn spawn(worker: &Path, image: RawFd, lanes: usize) -> std::io::Resul
             // some library of the host's process would otherwise be the worker's.
             libc::syscall(
                 libc::SYS_close_range,
-                (LANE_FD + lanes as RawFd) as u32,
+                (LANE_FD + extras as RawFd) as u32,
                 u32::MAX,
                 0u32,
             );
@@ -146,6 +161,7 @@ pub(crate) fn spawn(worker: &Path, image: RawFd, lanes: usize) -> std::io::Resul
         pid,
         socket: host_end,
         lanes: host_lanes,
+        rings: Vec::new(),
         exit: exit_rx,
     })
 }

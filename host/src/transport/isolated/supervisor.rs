@@ -21,6 +21,7 @@ use tokio_util::{
 
 use super::connection::{Connection, Death};
 use super::protocol::{Frame, FrameCodec, Hello, Kind, LoadRefused, LogLine, Ready};
+use super::ring::RingReader;
 use super::spawn::{describe_exit, spawn, Spawned};
 use crate::transport::{
     plugin::{loader::fail, PluginLoadError, PluginLoadFailure},
@@ -80,8 +81,8 @@ pub(crate) const LANES: usize = 4;
 /// socket costs two more thread wake-ups (there and back through the I/O thread).
 #[derive(Default)]
 struct Lanes {
-    /// Not bound yet.
-    free: Vec<std::os::unix::net::UnixStream>,
+    /// Not bound yet, with their rings.
+    free: Vec<(std::os::unix::net::UnixStream, Option<RingReader>)>,
     /// Bound: the runtime each serves, and its connection.
     bound: Vec<(tokio::runtime::Id, Arc<Connection>)>,
     /// Set once the worker ended: none is bound any more.
@@ -132,10 +133,10 @@ impl Worker {
             return conn.clone();
         }
         lanes.bound.retain(|(_, c)| c.usable());
-        let Some(lane) = lanes.free.pop() else {
+        let Some((lane, ring)) = lanes.free.pop() else {
             return self.conn.clone();
         };
-        match self.bind(lane, &runtime) {
+        match self.bind(lane, ring, &runtime) {
             Some(conn) => {
                 self.lanes_bound.fetch_add(1, Ordering::Relaxed);
                 lanes.bound.push((id, conn.clone()));
@@ -149,14 +150,20 @@ impl Worker {
     fn bind(
         self: &Arc<Self>,
         lane: std::os::unix::net::UnixStream,
+        ring: Option<RingReader>,
         runtime: &tokio::runtime::Handle,
     ) -> Option<Arc<Connection>> {
         let socket = lane
             .set_nonblocking(true)
             .and_then(|()| tokio::net::UnixStream::from_std(lane))
             .ok()?;
-        let (conn, frames) =
-            Connection::start(socket, self.conn.grace(), self.next_id.clone(), runtime);
+        let (conn, frames) = Connection::start(
+            socket,
+            ring,
+            self.conn.grace(),
+            self.next_id.clone(),
+            runtime,
+        );
         conn.set_pid(self.pid);
         let (reader, worker) = (conn.clone(), Arc::downgrade(self));
         runtime.spawn(async move {
@@ -362,15 +369,23 @@ impl Supervisor {
             pid,
             socket,
             lanes,
+            rings,
             exit,
         } = spawned;
+        let mut rings = rings.into_iter();
+        let ring = rings.next();
+        let lanes: Vec<_> = lanes
+            .into_iter()
+            .zip(rings.map(Some).chain(std::iter::repeat_with(|| None)))
+            .collect();
         let _io = io().enter();
         let socket = socket
             .set_nonblocking(true)
             .and_then(|()| tokio::net::UnixStream::from_std(socket))
             .map_err(|e| start_error(format!("its socket cannot join the runtime ({e})")))?;
         let next_id = Arc::new(std::sync::atomic::AtomicU64::new(1));
-        let (conn, frames) = Connection::start(socket, self.spec.grace, next_id.clone(), io());
+        let (conn, frames) =
+            Connection::start(socket, ring, self.spec.grace, next_id.clone(), io());
         conn.set_pid(pid);
         let worker = Arc::new(Worker {
             pid,
@@ -562,24 +577,37 @@ fn start_error(why: String) -> TransportError {
 fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
     let refuse =
         |reason: String, fix: &str| fail(&spec.path, PluginLoadFailure::LoadFailed, reason, fix);
-    let mut spawned = spawn(
-        &spec.worker,
-        spec.image.as_raw_fd(),
-        usize::from(spec.hello.lanes),
-    )
-    .map_err(|e| {
-        refuse(
-            format!(
-                "the transport worker {} cannot be started ({e})",
-                spec.worker.display()
-            ),
-            "Check `worker` under [transport], APIFY_TRANSPORT_WORKER, or that \
+    // A ring per socket; without them (no memfd), bodies go inline, only slower.
+    let lanes = usize::from(spec.hello.lanes);
+    let rings = (0..=lanes)
+        .map(|_| super::ring::create(super::ring::RING))
+        .collect::<std::io::Result<Vec<_>>>()
+        .unwrap_or_default();
+    let mut hello = spec.hello.clone();
+    hello.ring = if rings.is_empty() {
+        0
+    } else {
+        super::ring::RING
+    };
+    let (readers, ring_fds): (Vec<_>, Vec<_>) = rings.into_iter().unzip();
+    let raw_rings: Vec<_> = ring_fds.iter().map(|f| f.as_raw_fd()).collect();
+    let mut spawned =
+        spawn(&spec.worker, spec.image.as_raw_fd(), lanes, &raw_rings).map_err(|e| {
+            refuse(
+                format!(
+                    "the transport worker {} cannot be started ({e})",
+                    spec.worker.display()
+                ),
+                "Check `worker` under [transport], APIFY_TRANSPORT_WORKER, or that \
              apify-transport-worker is installed next to this program",
-        )
-    })?;
+            )
+        })?;
+    // The worker has its copies of the rings' descriptors; the host keeps its mappings.
+    drop(ring_fds);
+    spawned.rings = readers;
     let mut buf = BytesMut::new();
     FrameCodec
-        .encode(Frame::message(Kind::Hello, 0, &spec.hello), &mut buf)
+        .encode(Frame::message(Kind::Hello, 0, &hello), &mut buf)
         .expect("encodes");
     let pid = spawned.pid;
     let socket = &mut spawned.socket;

@@ -2,9 +2,10 @@
 //! client, and serve the host's calls until the host goes.
 //!
 //! The `apify-transport-worker` binary is only [`main`]. It inherits descriptors from the
-//! host: the socket on fd 3, the sealed copy of the plugin on fd 4, and its lanes from fd 5 on
+//! host: the socket on fd 3, the sealed copy of the plugin on fd 4, its lanes from fd 5 on
 //! (more sockets, each served like the first, so that each caller runtime of the host reads
-//! and writes its own calls on its own thread). It never opens the plugin's path.
+//! and writes its own calls on its own thread), then a shared-memory ring per socket for
+//! response bodies (`ring.rs`). It never opens the plugin's path.
 
 use std::{
     collections::HashMap,
@@ -24,9 +25,22 @@ use tokio_util::{
 
 use super::protocol::{
     headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Hello, Kind,
-    LoadRefused, LogLine, ProtocolError, Ready, ResponseHead, WireError, MAX_FRAME, WINDOW,
+    LoadRefused, LogLine, ProtocolError, Ready, ResponseHead, WireError, MAX_CHUNK, MAX_FRAME,
+    WINDOW,
 };
+use super::ring::RingWriter;
 use super::wire::{send_credited, write_frames, Outbox};
+
+/// A socket's shared ring for response bodies, if the host gave it one.
+type Ring = Option<Arc<Mutex<RingWriter>>>;
+
+/// What the calls of one socket share.
+#[derive(Clone)]
+struct Socket {
+    calls: Arc<Mutex<HashMap<u64, WorkerCall>>>,
+    out: Outbox,
+    ring: Ring,
+}
 use crate::transport::{
     plugin::{loader, PluginTransport},
     HttpTransport, TransportError, TransportErrorKind, TransportRequest, TransportRequestBody,
@@ -95,10 +109,19 @@ pub fn main() -> ExitCode {
         Ok(None) => return ExitCode::SUCCESS,
         Err(e) => return protocol_exit(&e),
     };
-    let lanes = match take_lanes(hello.lanes) {
-        Ok(l) => l,
+    let (lanes, mut rings) = match take_lanes(hello.lanes).and_then(|l| {
+        let r = take_rings(hello.lanes, hello.ring)?;
+        Ok((l, r))
+    }) {
+        Ok(x) => x,
         Err(e) => return protocol_exit(&e),
     };
+    // The first socket's ring first, then the lanes' in their order.
+    let ring = rings.next().flatten();
+    let lanes: Vec<_> = lanes
+        .into_iter()
+        .zip(rings.chain(std::iter::repeat_with(|| None)))
+        .collect();
     let confinement = if hello.confine {
         super::confine::confine(&hello.readable)
     } else {
@@ -134,7 +157,7 @@ pub fn main() -> ExitCode {
     // thread (tokio runs a task spawned by a worker next, on that worker), where from here
     // every call would cost a wake-up of a runtime thread.
     let code = runtime.block_on(async move {
-        tokio::spawn(serve(socket, lanes, image, hello, confinement))
+        tokio::spawn(serve(socket, ring, lanes, image, hello, confinement))
             .await
             .unwrap_or(ExitCode::FAILURE)
     });
@@ -192,9 +215,33 @@ fn take_lanes(n: u8) -> Result<Vec<std::os::unix::net::UnixStream>, ProtocolErro
         .collect()
 }
 
+/// The rings the host passed after the lanes (one per socket, or none when `size` is 0).
+fn take_rings(lanes: u8, size: u32) -> Result<impl Iterator<Item = Ring>, ProtocolError> {
+    let count = if size == 0 { 0 } else { i32::from(lanes) + 1 };
+    let first = LANE_FD + i32::from(lanes);
+    let rings = (first..first + count)
+        .map(|fd| {
+            // SAFETY: fstat on a descriptor number only reads its type; nothing owns it yet.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            let is_file = unsafe { libc::fstat(fd, &mut st) } == 0
+                && st.st_mode & libc::S_IFMT == libc::S_IFREG;
+            if !is_file {
+                return Err(ProtocolError(format!("ring fd {fd} is not a memory file")));
+            }
+            // SAFETY: an open memory file the host placed at this number for us.
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            RingWriter::open(owned, size)
+                .map(|r| Some(Arc::new(Mutex::new(r))))
+                .ok_or_else(|| ProtocolError(format!("ring fd {fd} is not a ring of {size} bytes")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rings.into_iter())
+}
+
 async fn serve(
     socket: std::os::unix::net::UnixStream,
-    lanes: Vec<std::os::unix::net::UnixStream>,
+    ring: Ring,
+    lanes: Vec<(std::os::unix::net::UnixStream, Ring)>,
     image: OwnedFd,
     hello: Hello,
     confinement: String,
@@ -223,17 +270,21 @@ async fn serve(
         }
     };
 
-    for lane in lanes {
-        tokio::spawn(serve_lane(lane, client.clone()));
+    for (lane, ring) in lanes {
+        tokio::spawn(serve_lane(lane, ring, client.clone()));
     }
-    match serve_frames(&mut frames, &client, &out).await {
+    match serve_frames(&mut frames, &client, &out, &ring).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => protocol_exit(&e),
     }
 }
 
 /// Serves one lane until the host closes it (its runtime ended) or the process exits.
-async fn serve_lane(lane: std::os::unix::net::UnixStream, client: Arc<PluginTransport>) {
+async fn serve_lane(
+    lane: std::os::unix::net::UnixStream,
+    ring: Ring,
+    client: Arc<PluginTransport>,
+) {
     let Ok(socket) = lane
         .set_nonblocking(true)
         .and_then(|()| tokio::net::UnixStream::from_std(lane))
@@ -244,7 +295,7 @@ async fn serve_lane(lane: std::os::unix::net::UnixStream, client: Arc<PluginTran
     let mut frames = FramedRead::new(read, FrameCodec);
     let (out, rx) = mpsc::unbounded_channel();
     tokio::spawn(write_frames(write, rx, CancellationToken::new()));
-    if let Err(e) = serve_frames(&mut frames, &client, &out).await {
+    if let Err(e) = serve_frames(&mut frames, &client, &out, &ring).await {
         // As on the first socket: the host is not to be trusted any further.
         eprintln!("apify-transport-worker: the host broke the protocol on a lane ({e}); exiting");
         std::process::exit(i32::from(exit::PROTOCOL));
@@ -257,8 +308,13 @@ async fn serve_frames(
     frames: &mut FramedRead<tokio::net::unix::OwnedReadHalf, FrameCodec>,
     client: &Arc<PluginTransport>,
     out: &Outbox,
+    ring: &Ring,
 ) -> Result<(), ProtocolError> {
-    let calls: Arc<Mutex<HashMap<u64, WorkerCall>>> = Arc::default();
+    let socket = Socket {
+        calls: Arc::default(),
+        out: out.clone(),
+        ring: ring.clone(),
+    };
     let result = loop {
         let frame = match frames.next().await {
             Some(Ok(f)) => f,
@@ -266,11 +322,16 @@ async fn serve_frames(
             // The host closed the socket: it is done with us, or gone.
             None => break Ok(()),
         };
-        if let Err(e) = dispatch(frame, client, &calls, out) {
+        if let Err(e) = dispatch(frame, client, &socket) {
             break Err(e);
         }
     };
-    for (_, call) in calls.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+    for (_, call) in socket
+        .calls
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain()
+    {
         call.cancel.cancel();
     }
     result
@@ -394,9 +455,9 @@ enum IncomingBody {
 fn dispatch(
     frame: Frame,
     client: &Arc<PluginTransport>,
-    calls: &Arc<Mutex<HashMap<u64, WorkerCall>>>,
-    out: &Outbox,
+    socket: &Socket,
 ) -> Result<(), ProtocolError> {
+    let (calls, out) = (&socket.calls, &socket.out);
     let id = frame.id;
     let mut map = calls.lock().unwrap_or_else(|e| e.into_inner());
     match frame.kind {
@@ -418,8 +479,7 @@ fn dispatch(
                         TransportRequestBody::empty(),
                         &call,
                         client,
-                        calls,
-                        out,
+                        socket,
                     );
                 }
                 BodyKind::Full(n) => {
@@ -442,7 +502,7 @@ fn dispatch(
                         length,
                     };
                     call.body = Some(IncomingBody::Stream(tx));
-                    start_call(id, head, body, &call, client, calls, out);
+                    start_call(id, head, body, &call, client, socket);
                 }
             }
             map.insert(id, call);
@@ -488,8 +548,7 @@ fn dispatch(
                         TransportRequestBody::Full(buf.freeze()),
                         call,
                         client,
-                        calls,
-                        out,
+                        socket,
                     );
                 }
                 Some(IncomingBody::Stream(tx)) => drop(tx), // the stream ends
@@ -536,11 +595,11 @@ fn start_call(
     body: TransportRequestBody,
     call: &WorkerCall,
     client: &Arc<PluginTransport>,
-    calls: &Arc<Mutex<HashMap<u64, WorkerCall>>>,
-    out: &Outbox,
+    socket: &Socket,
 ) {
     let (cancel, credit) = (call.cancel.clone(), call.credit.clone());
-    let (client, calls, out) = (client.clone(), calls.clone(), out.clone());
+    let client = client.clone();
+    let Socket { calls, out, ring } = socket.clone();
     tokio::spawn(async move {
         let request = match request_from_wire(head, body) {
             Ok(r) => r,
@@ -551,7 +610,7 @@ fn start_call(
             }
         };
         tokio::select! {
-            () = serve_call(id, request, &client, &credit, &out) => {}
+            () = serve_call(id, request, &client, &credit, &out, &ring) => {}
             () = cancel.cancelled() => {}
         }
         calls.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
@@ -584,6 +643,7 @@ async fn serve_call(
     client: &PluginTransport,
     credit: &Semaphore,
     out: &Outbox,
+    ring: &Ring,
 ) {
     let response = match client.call(request).await {
         Ok(r) => r,
@@ -608,11 +668,44 @@ async fn serve_call(
         };
         // Room granted by the host: without it the plugin's body is not read further, which
         // is the backpressure down to the plugin's socket.
-        if !send_credited(out, Kind::ResponseData, id, chunk, credit).await {
+        let sent = match ring {
+            Some(ring) => send_shared(out, ring, id, chunk, credit).await,
+            None => send_credited(out, Kind::ResponseData, id, chunk, credit).await,
+        };
+        if !sent {
             return; // cancelled
         }
     }
     let _ = out.send(Frame::raw(Kind::ResponseEnd, id, Bytes::new()));
+}
+
+/// Sends `chunk` like [`send_credited`], each piece through the socket's ring when it has
+/// room (inline otherwise). The piece is copied in and its frame queued under the ring's
+/// lock, so that the frames go out in the order of the bytes in the ring.
+async fn send_shared(
+    out: &Outbox,
+    ring: &Mutex<RingWriter>,
+    id: u64,
+    mut chunk: Bytes,
+    credit: &Semaphore,
+) -> bool {
+    while !chunk.is_empty() {
+        let piece = chunk.split_to(chunk.len().min(MAX_CHUNK));
+        match credit.acquire_many(piece.len() as u32).await {
+            Ok(permit) => permit.forget(),
+            Err(_) => return false,
+        }
+        let mut ring = ring.lock().unwrap_or_else(|e| e.into_inner());
+        let frame = if ring.put(&piece) {
+            Frame::shared(id, piece.len() as u32)
+        } else {
+            Frame::raw(Kind::ResponseData, id, piece)
+        };
+        if out.send(frame).is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// A streamed request body as the plugin reads it, granting the host room as it goes.
