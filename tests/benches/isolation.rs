@@ -254,9 +254,60 @@ fn main() {
             ratio(iso, inproc, |f| f.par_cpu_us),
         );
     }
+    // What a hop costs here: a sequential isolated call makes one more round trip than the
+    // same call in process (host -> worker -> host), so its extra time per call is set against
+    // a bare socketpair round trip between two threads, measured now, on this machine.
+    let floor = socketpair_round_trip_us(20_000);
+    println!(
+        "\nsequential extra time per call, isolated minus in-process (medians of per-round differences), \
+         against a bare socketpair round trip between two threads ({floor:.1} µs here):"
+    );
+    for (label, iso, inproc) in pairs {
+        let mut extra: Vec<f64> = results[iso]
+            .iter()
+            .zip(&results[inproc])
+            .map(|(x, y)| 1e6 / x.seq - 1e6 / y.seq)
+            .filter(|d| d.is_finite())
+            .collect();
+        if !extra.is_empty() {
+            let extra = median(&mut extra);
+            println!(
+                "  {label}: {extra:.1} µs per call, {:.2} round trips",
+                extra / floor
+            );
+        }
+    }
     drop(rows);
     drop(small);
     drop(testkit);
+}
+
+/// The median time of a 64-byte ping-pong over a socketpair between this thread and another,
+/// in µs: both blocked in `read` between messages, as a host and its worker are between calls.
+fn socketpair_round_trip_us(n: usize) -> f64 {
+    use std::io::{Read, Write};
+    let (mut a, mut b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while b.read_exact(&mut buf).is_ok() {
+            if b.write_all(&buf).is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = [0u8; 64];
+    let mut rounds = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        for _ in 0..n / 5 {
+            a.write_all(&buf).expect("ping");
+            a.read_exact(&mut buf).expect("pong");
+        }
+        rounds.push(start.elapsed().as_secs_f64() * 1e6 / (n / 5) as f64);
+    }
+    drop(a);
+    let _ = echo.join();
+    median(&mut rounds)
 }
 
 fn median(xs: &mut [f64]) -> f64 {

@@ -645,6 +645,7 @@ async fn serve_call(
     out: &Outbox,
     ring: &Ring,
 ) {
+    let streamed = request.stream;
     let response = match client.call(request).await {
         Ok(r) => r,
         Err(e) => {
@@ -656,9 +657,23 @@ async fn serve_call(
         status: response.status.as_u16(),
         headers: headers_to_wire(&response.headers),
     };
-    let _ = out.send(Frame::message(Kind::Head, id, &head));
     let mut body = response.body;
-    while let Some(chunk) = body.next().await {
+    // A body the host reads whole anyway goes with its head: the head waits for the first
+    // chunk (or the end), so that a small answer is one write and wakes the host once, not
+    // once for its head and again for its body (a plugin with a runtime of its own often
+    // hands over the body a wake-up after the head).
+    let mut first = if streamed {
+        None
+    } else {
+        Some(body.next().await)
+    };
+    let _ = out.send(Frame::message(Kind::Head, id, &head));
+    loop {
+        let next = match first.take() {
+            Some(item) => item,
+            None => body.next().await,
+        };
+        let Some(chunk) = next else { break };
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
