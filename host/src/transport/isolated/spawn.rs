@@ -15,7 +15,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-use super::worker::{IMAGE_FD, LANE_FD, MAX_LANES, PARENT_ENV, SOCKET_FD, THREADS_ENV};
+use super::worker::{IMAGE_FD, LANE_FD, MAX_LANES, PARENT_ENV, SOCKET_FD, SPIN_ENV, THREADS_ENV};
 
 /// The variables a worker inherits; every other one, `APIFY_TOKEN` first, stays with the host.
 const PASSED_ENV: &[&str] = &[
@@ -34,6 +34,7 @@ const PASSED_ENV: &[&str] = &[
     "RUST_LOG",
     "TZ",
     THREADS_ENV,
+    SPIN_ENV,
 ];
 
 /// A started worker: its pid, the host's end of its sockets, and how it will end.
