@@ -65,15 +65,54 @@ pub(crate) const THREADS_ENV: &str = "APIFY_TRANSPORT_WORKER_THREADS";
 const DEFAULT_THREADS: usize = 1;
 
 /// How long, in µs, the worker's thread keeps looking for work before it sleeps (default
-/// [`DEFAULT_SPIN_US`]: off; at most 10,000).
+/// [`DEFAULT_SPIN_US`]; 0 turns it off; at most 10,000).
 pub(crate) const SPIN_ENV: &str = "APIFY_TRANSPORT_WORKER_SPIN_US";
-/// Off. A worker between two events of a call (the call's frame, the server's answer) sleeps
-/// for a few tens of µs, and waking a sleeping CPU is the dearest part of a small sequential
+/// Off. A worker between two events of a small call (the call's frame, the server's answer)
+/// sleeps for a few tens of µs, and waking a sleeping CPU is the dearest part of a sequential
 /// call on a virtual machine: with 50 µs of looking first, the hosted hyper plugin's
-/// sequential rate went from 0.6x to 0.93x of in process. But the looking takes CPU that other
-/// processes want under load (32 in flight fell from 0.84x to 0.70x on 2 cores), so it is the
-/// operator's choice. A worker with nothing to do sleeps after it either way.
+/// sequential rate went from 0.54-0.6x to 0.80-0.93x of in process. The worker looks only while
+/// it waits on at most one call and moves no body ([`Load::quiet`]), yet a worker that waits on
+/// a busy host looks too, and takes CPU the host wants: on 2 cores, 32 in flight fell from
+/// 0.84x to 0.60x. So it is the operator's choice, for a latency-bound program with a core to
+/// spare. A worker with nothing to do sleeps after it either way.
 const DEFAULT_SPIN_US: u64 = 0;
+
+/// What the worker is doing, for whether it looks for work before it sleeps.
+struct Load {
+    /// Calls started and not ended.
+    calls: std::sync::atomic::AtomicUsize,
+    /// Bodies moving: a request body still coming, a response body past its first chunk.
+    bodies: std::sync::atomic::AtomicUsize,
+}
+
+static LOAD: Load = Load {
+    calls: std::sync::atomic::AtomicUsize::new(0),
+    bodies: std::sync::atomic::AtomicUsize::new(0),
+};
+
+impl Load {
+    /// At most one call, and no body moving: the worker waits on one small exchange.
+    fn quiet(&self) -> bool {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed) <= 1
+            && self.bodies.load(std::sync::atomic::Ordering::Relaxed) == 0
+    }
+}
+
+/// Counts one in `counter` while it lives.
+struct Counted(&'static std::sync::atomic::AtomicUsize);
+
+impl Counted {
+    fn new(counter: &'static std::sync::atomic::AtomicUsize) -> Counted {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// Exit codes, for the host's message when a worker ends.
 pub(crate) mod exit {
@@ -220,7 +259,7 @@ fn find_reactor(runtime: &tokio::runtime::Runtime) -> Option<i32> {
 /// taking its events, which the runtime then reads at once) until it has one or `spin` is over.
 fn spin_before_sleep(reactor: &std::sync::atomic::AtomicI32, spin: Duration) {
     let fd = reactor.load(std::sync::atomic::Ordering::Relaxed);
-    if fd < 0 || spin.is_zero() {
+    if fd < 0 || spin.is_zero() || !LOAD.quiet() {
         return;
     }
     let deadline = std::time::Instant::now() + spin;
@@ -519,9 +558,13 @@ enum IncomingBody {
         head: Box<CallHead>,
         buf: BytesMut,
         expected: u64,
+        _moving: Counted,
     },
     /// A streamed body: the call has started and reads it from this channel.
-    Stream(mpsc::UnboundedSender<Result<Bytes, TransportError>>),
+    Stream {
+        tx: mpsc::UnboundedSender<Result<Bytes, TransportError>>,
+        _moving: Counted,
+    },
 }
 
 fn dispatch(
@@ -559,6 +602,7 @@ fn dispatch(
                         expected: n,
                         buf: BytesMut::with_capacity(n.min(64 << 20) as usize),
                         head: Box::new(head),
+                        _moving: Counted::new(&LOAD.bodies),
                     });
                 }
                 BodyKind::Stream(length) => {
@@ -573,7 +617,10 @@ fn dispatch(
                         stream: Box::pin(stream),
                         length,
                     };
-                    call.body = Some(IncomingBody::Stream(tx));
+                    call.body = Some(IncomingBody::Stream {
+                        tx,
+                        _moving: Counted::new(&LOAD.bodies),
+                    });
                     start_call(id, head, body, &call, client, socket);
                 }
             }
@@ -592,7 +639,7 @@ fn dispatch(
                     }
                     buf.extend_from_slice(&frame.payload);
                 }
-                Some(IncomingBody::Stream(tx)) => {
+                Some(IncomingBody::Stream { tx, .. }) => {
                     let _ = tx.send(Ok(frame.payload));
                 }
                 None => return Err(ProtocolError(format!("call {id}: body after its end"))),
@@ -607,6 +654,7 @@ fn dispatch(
                     head,
                     buf,
                     expected,
+                    ..
                 }) => {
                     if buf.len() as u64 != expected {
                         return Err(ProtocolError(format!(
@@ -623,7 +671,7 @@ fn dispatch(
                         socket,
                     );
                 }
-                Some(IncomingBody::Stream(tx)) => drop(tx), // the stream ends
+                Some(IncomingBody::Stream { tx, .. }) => drop(tx), // the stream ends
                 None => return Err(ProtocolError(format!("call {id}: body ended twice"))),
             }
         }
@@ -631,7 +679,7 @@ fn dispatch(
             let e: WireError = frame.decode()?;
             if let Some(call) = map.get_mut(&id) {
                 match call.body.take() {
-                    Some(IncomingBody::Stream(tx)) => {
+                    Some(IncomingBody::Stream { tx, .. }) => {
                         let _ = tx.send(Err(e.into()));
                     }
                     _ => {
@@ -673,6 +721,7 @@ fn start_call(
     let client = client.clone();
     let Socket { calls, out, ring } = socket.clone();
     tokio::spawn(async move {
+        let _call = Counted::new(&LOAD.calls);
         let request = match request_from_wire(head, body) {
             Ok(r) => r,
             Err(e) => {
@@ -740,12 +789,18 @@ async fn serve_call(
         Some(body.next().await)
     };
     let _ = out.send(Frame::message(Kind::Head, id, &head));
+    // A body of more than one chunk is moving (see `Load`) from its second chunk on.
+    let (mut sent_one, mut _moving) = (false, None);
     loop {
         let next = match first.take() {
             Some(item) => item,
             None => body.next().await,
         };
         let Some(chunk) = next else { break };
+        if sent_one && _moving.is_none() {
+            _moving = Some(Counted::new(&LOAD.bodies));
+        }
+        sent_one = true;
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
