@@ -316,7 +316,9 @@ impl Connection {
             TransportRequestBody::Full(b) => BodyKind::Full(b.len() as u64),
             TransportRequestBody::Stream { length, .. } => BodyKind::Stream(*length),
         };
+        let alone = self.calls().is_empty();
         let head = CallHead {
+            alone,
             method: method.as_str().to_owned(),
             url,
             headers: headers_to_wire(&headers),

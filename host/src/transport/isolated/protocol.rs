@@ -318,6 +318,9 @@ pub(crate) struct CallHead {
     pub stream: bool,
     /// How the request body comes.
     pub body: BodyKind,
+    /// No other call was in flight on this socket when the host sent it: the caller waits on
+    /// one exchange at a time, and the worker may look for its next event before it sleeps.
+    pub alone: bool,
 }
 
 /// How a request body follows its head.
@@ -436,10 +439,12 @@ mod tests {
             timeout_ms: Some(30_000),
             stream: false,
             body: BodyKind::Full(12),
+            alone: true,
         };
         let f = Frame::message(Kind::Call, 9, &head);
         let back: CallHead = f.decode().unwrap();
         assert_eq!(back.url, head.url);
+        assert!(back.alone);
         assert!(matches!(back.body, BodyKind::Full(12)));
         let e = TransportError::new(TransportErrorKind::TIMEOUT, "slow");
         let wire = WireError::from(&e);
