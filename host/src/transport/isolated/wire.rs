@@ -93,8 +93,21 @@ pub(crate) async fn send_credited(
     out: &Outbox,
     kind: Kind,
     id: u64,
+    chunk: Bytes,
+    credit: &tokio::sync::Semaphore,
+) -> bool {
+    send_credited_with(chunk, credit, |piece| {
+        out.send(Frame::raw(kind, id, piece)).is_ok()
+    })
+    .await
+}
+
+/// Cuts `chunk` into pieces of at most [`MAX_CHUNK`] and hands each to `send` once `credit`
+/// has room for it; `false` when the call ended (credit closed) or `send` failed.
+pub(crate) async fn send_credited_with(
     mut chunk: Bytes,
     credit: &tokio::sync::Semaphore,
+    mut send: impl FnMut(Bytes) -> bool,
 ) -> bool {
     while !chunk.is_empty() {
         let piece = chunk.split_to(chunk.len().min(MAX_CHUNK));
@@ -102,7 +115,7 @@ pub(crate) async fn send_credited(
             Ok(permit) => permit.forget(),
             Err(_) => return false,
         }
-        if out.send(Frame::raw(kind, id, piece)).is_err() {
+        if !send(piece) {
             return false;
         }
     }

@@ -25,11 +25,10 @@ use tokio_util::{
 
 use super::protocol::{
     headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Hello, Kind,
-    LoadRefused, LogLine, ProtocolError, Ready, ResponseHead, WireError, MAX_CHUNK, MAX_FRAME,
-    WINDOW,
+    LoadRefused, LogLine, ProtocolError, Ready, ResponseHead, WireError, MAX_FRAME, WINDOW,
 };
 use super::ring::RingWriter;
-use super::wire::{send_credited, write_frames, Outbox};
+use super::wire::{send_credited, send_credited_with, write_frames, Outbox};
 
 /// A socket's shared ring for response bodies, if the host gave it one.
 type Ring = Option<Arc<Mutex<RingWriter>>>;
@@ -836,26 +835,19 @@ async fn send_shared(
     out: &Outbox,
     ring: &Mutex<RingWriter>,
     id: u64,
-    mut chunk: Bytes,
+    chunk: Bytes,
     credit: &Semaphore,
 ) -> bool {
-    while !chunk.is_empty() {
-        let piece = chunk.split_to(chunk.len().min(MAX_CHUNK));
-        match credit.acquire_many(piece.len() as u32).await {
-            Ok(permit) => permit.forget(),
-            Err(_) => return false,
-        }
+    send_credited_with(chunk, credit, |piece| {
         let mut ring = ring.lock().unwrap_or_else(|e| e.into_inner());
         let frame = if ring.put(&piece) {
             Frame::shared(id, piece.len() as u32)
         } else {
             Frame::raw(Kind::ResponseData, id, piece)
         };
-        if out.send(frame).is_err() {
-            return false;
-        }
-    }
-    true
+        out.send(frame).is_ok()
+    })
+    .await
 }
 
 /// A streamed request body as the plugin reads it, granting the host room as it goes.
