@@ -27,7 +27,8 @@
 //!
 //! Variables: `BENCH_ROUNDS=N` (default 5), `BENCH_SEQ_N`, `BENCH_PAR_N` (calls, default 5000
 //! and 20000), `BENCH_BODY_MB` (download and upload size, default 200), `BENCH_ONLY=a,b` (only
-//! the rows whose name contains one of these), `BENCH_QUICK=1` (one short round, 16 MB).
+//! the rows whose name contains one of these), `BENCH_QUICK=1` (one short round, 16 MB),
+//! `BENCH_NO_UPLOAD=1` (no upload column, to profile the download alone).
 //! `cargo test --benches` runs it quick too. Nothing here is a timed assertion.
 
 use std::{
@@ -130,7 +131,8 @@ fn main() {
     let small = BenchServer::spawn_kind(ServerKind::Hyper(0));
     let download_url = format!("{}/bytes/{body_len}", testkit.base_url());
     let upload_base = format!("{}/digest", testkit.base_url());
-    let (upload_file, _) = apify_tests::random_file(body_len);
+    let no_upload = std::env::var_os("BENCH_NO_UPLOAD").is_some();
+    let (upload_file, _) = apify_tests::random_file(if no_upload { 0 } else { body_len });
 
     let iso_reqwest = isolated("apify_transport_reqwest");
     let iso_hyper = isolated("apify_transport_hyper");
@@ -383,6 +385,9 @@ async fn measure(
     (f.download_rss, f.download_worker_rss) = peak_rss_mib(worker);
 
     // The upload, through the full client.
+    if std::env::var_os("BENCH_NO_UPLOAD").is_some() {
+        return f;
+    }
     let uploads = client(upload_base);
     reset_peak_rss(worker);
     let start = Instant::now();
