@@ -2,10 +2,12 @@
 //! a marker variable), so the server's buffers and threads never count in the client's RSS or
 //! CPU figures.
 //!
-//! Two kinds: the testkit server (every route, hand-written HTTP/1.1 on a two-worker runtime)
-//! and a minimal hyper HTTP/1.1 server that answers every request with the `/v2/users/me`
-//! body (on a `current_thread` runtime, or a multi-thread one with N workers), so a bench can
-//! check that the server is not what limits the small-request figures.
+//! Three kinds: the testkit server (every route, hand-written HTTP/1.1 on a two-worker runtime),
+//! a minimal hyper HTTP/1.1 server that answers every request with the `/v2/users/me` body (on
+//! a `current_thread` runtime, or a multi-thread one with N workers), so a bench can check
+//! that the server is not what limits the small-request figures, and the same hyper server
+//! answering a large dataset's items (`/v2/datasets/{id}/items`, with `offset` and `limit`
+//! and the API's pagination headers) from memory, for the `list_items` figures.
 
 use std::{
     convert::Infallible,
@@ -14,7 +16,6 @@ use std::{
 };
 
 use bytes::Bytes;
-use http_body_util::Full;
 
 /// The variable that makes a bench binary serve instead of measuring; its value is the kind.
 const SERVER_ENV: &str = "APIFY_BENCH_SERVER";
@@ -27,6 +28,9 @@ pub enum ServerKind {
     /// Minimal hyper HTTP/1.1 server answering the `/v2/users/me` body to any request, on a
     /// `current_thread` runtime (`Hyper(0)`) or a multi-thread one with that many workers.
     Hyper(usize),
+    /// The hyper server (`current_thread`) answering the items of a dataset of about this
+    /// many MB (see [`items_dataset`]) at every `.../items` path.
+    Items(u64),
 }
 
 impl ServerKind {
@@ -34,6 +38,7 @@ impl ServerKind {
         match self {
             ServerKind::Testkit => "testkit".into(),
             ServerKind::Hyper(n) => format!("hyper{n}"),
+            ServerKind::Items(mb) => format!("items{mb}"),
         }
     }
 
@@ -43,6 +48,7 @@ impl ServerKind {
             ServerKind::Testkit => "testkit (2 workers)".into(),
             ServerKind::Hyper(0) => "hyper (current_thread)".into(),
             ServerKind::Hyper(n) => format!("hyper ({n} workers)"),
+            ServerKind::Items(mb) => format!("dataset items ({mb} MB, hyper current_thread)"),
         }
     }
 }
@@ -63,7 +69,14 @@ impl BenchServer {
         };
         let kind = kind.to_string_lossy().into_owned();
         if let Some(n) = kind.strip_prefix("hyper") {
-            serve_hyper(n.parse().unwrap_or(0));
+            serve_hyper(n.parse().unwrap_or(0), None);
+            return true;
+        }
+        if let Some(mb) = kind.strip_prefix("items") {
+            serve_hyper(
+                0,
+                Some(ItemsDataset::new(mb.parse().unwrap_or(1) * 1_000_000)),
+            );
             return true;
         }
         let server = testkit::TestServer::start_blocking();
@@ -124,8 +137,134 @@ impl Drop for BenchServer {
     }
 }
 
-/// The minimal hyper server: keep-alive HTTP/1.1, the `/v2/users/me` body for every request.
-fn serve_hyper(workers: usize) {
+/// A dataset of small product records, held as one JSON array and the byte range of each item
+/// in it, so that any page is a slice of it: `[`, the items, `]`.
+pub struct ItemsDataset {
+    json: Bytes,
+    /// Where each item starts in `json`; the last entry is where the closing `]` is.
+    starts: Vec<usize>,
+}
+
+impl ItemsDataset {
+    /// About `bytes` of items (the last one may pass it), each ~470 bytes like a scraped
+    /// product: strings, numbers, a bool, a list and a nested object.
+    pub fn new(bytes: u64) -> Self {
+        let mut json = Vec::with_capacity(bytes as usize + 1024);
+        let mut starts = Vec::new();
+        json.push(b'[');
+        let mut i = 0u64;
+        while (json.len() as u64) < bytes {
+            if i > 0 {
+                json.push(b',');
+            }
+            starts.push(json.len());
+            let item = serde_json::json!({
+                "url": format!("https://shop.example.com/products/{i:08}"),
+                "title": format!("Product {i}: stainless steel water bottle, 750 ml"),
+                "price": (i % 10_000) as f64 / 100.0 + 1.0,
+                "currency": "EUR",
+                "inStock": i % 3 != 0,
+                "rating": (i % 50) as f64 / 10.0,
+                "reviews": i % 977,
+                "tags": ["kitchen", "outdoor", format!("batch-{}", i % 97)],
+                "seller": {"id": format!("s{:05}", i % 5000), "name": "Example Trading GmbH"},
+                "description": "Double-walled vacuum insulation keeps drinks cold for 24 hours \
+                    and hot for 12. Leak-proof lid, powder-coated finish, fits cup holders.",
+                "scrapedAt": "2026-12-06T10:00:00.000Z",
+            });
+            serde_json::to_writer(&mut json, &item).expect("an item");
+            i += 1;
+        }
+        starts.push(json.len());
+        json.push(b']');
+        ItemsDataset {
+            json: Bytes::from(json),
+            starts,
+        }
+    }
+
+    /// How many items.
+    pub fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole array's size in bytes.
+    pub fn json_len(&self) -> usize {
+        self.json.len()
+    }
+
+    /// The page at `offset` of at most `limit` items (all of them without a limit), as the
+    /// API answers it: a JSON array, and the pagination headers.
+    fn page(
+        &self,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> (Vec<Bytes>, [(&'static str, String); 4]) {
+        let total = self.len();
+        let from = offset.min(total);
+        let to = limit.map_or(total, |l| from.saturating_add(l).min(total));
+        let parts = if from == to {
+            vec![Bytes::from_static(b"[]")]
+        } else {
+            // An item's range ends before the comma that follows it.
+            let end = if to == total {
+                self.starts[to]
+            } else {
+                self.starts[to] - 1
+            };
+            vec![
+                Bytes::from_static(b"["),
+                self.json.slice(self.starts[from]..end),
+                Bytes::from_static(b"]"),
+            ]
+        };
+        let headers = [
+            ("x-apify-pagination-offset", from.to_string()),
+            (
+                "x-apify-pagination-limit",
+                limit.unwrap_or(total).to_string(),
+            ),
+            ("x-apify-pagination-count", (to - from).to_string()),
+            ("x-apify-pagination-total", total.to_string()),
+        ];
+        (parts, headers)
+    }
+}
+
+/// `offset` and `limit` from a query string.
+fn offset_limit(query: Option<&str>) -> (usize, Option<usize>) {
+    let (mut offset, mut limit) = (0, None);
+    for pair in query.unwrap_or("").split('&') {
+        match pair.split_once('=') {
+            Some(("offset", v)) => offset = v.parse().unwrap_or(0),
+            Some(("limit", v)) => limit = v.parse().ok(),
+            _ => {}
+        }
+    }
+    (offset, limit)
+}
+
+/// The body of one answer of the hyper server.
+type Body = http_body_util::StreamBody<
+    futures_util::stream::Iter<std::vec::IntoIter<Result<hyper::body::Frame<Bytes>, Infallible>>>,
+>;
+
+fn body_of(parts: Vec<Bytes>) -> Body {
+    let frames: Vec<_> = parts
+        .into_iter()
+        .map(|b| Ok(hyper::body::Frame::data(b)))
+        .collect();
+    http_body_util::StreamBody::new(futures_util::stream::iter(frames))
+}
+
+/// The minimal hyper server: keep-alive HTTP/1.1, the `/v2/users/me` body for every request,
+/// or with `items`, that dataset's pages for every path ending in `/items`.
+fn serve_hyper(workers: usize, items: Option<ItemsDataset>) {
     let rt = if workers == 0 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -142,6 +281,7 @@ fn serve_hyper(workers: usize) {
         .expect("bind");
     println!("http://{}", listener.local_addr().expect("local addr"));
     let body = Bytes::from_static(testkit::user_me_body());
+    let items = std::sync::Arc::new(items);
     // Serve until the parent kills us (or stdin closes); a `current_thread` runtime only runs
     // inside `block_on`, so the main thread serves and another one watches stdin.
     std::thread::spawn(|| {
@@ -156,17 +296,24 @@ fn serve_hyper(workers: usize) {
             };
             let _ = stream.set_nodelay(true);
             let body = body.clone();
+            let items = items.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |_req| {
-                    let body = body.clone();
-                    async move {
-                        Ok::<_, Infallible>(
-                            http::Response::builder()
-                                .header("content-type", "application/json")
-                                .body(Full::new(body))
-                                .expect("static response"),
-                        )
-                    }
+                let service = hyper::service::service_fn(move |req: http::Request<_>| {
+                    let mut response = http::Response::builder()
+                        .header("content-type", "application/json; charset=utf-8");
+                    let parts = match &*items {
+                        Some(items) if req.uri().path().ends_with("/items") => {
+                            let (offset, limit) = offset_limit(req.uri().query());
+                            let (parts, headers) = items.page(offset, limit);
+                            for (name, value) in headers {
+                                response = response.header(name, value);
+                            }
+                            parts
+                        }
+                        _ => vec![body.clone()],
+                    };
+                    let response = response.body(body_of(parts)).expect("a response");
+                    async move { Ok::<_, Infallible>(response) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)

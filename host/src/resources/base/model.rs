@@ -21,13 +21,17 @@ use std::{
 };
 
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
-use serde::{Serialize, Serializer};
+use serde::{ser::SerializeMap, Serialize, Serializer};
 use serde_json::{value::RawValue, Map, Value};
 
 /// The fields of a model that the model does not name, as the API sent them: a JSON object
 /// that reads like a `serde_json::Map` (`extra["plan"]`, `extra.get("meta")`, `.keys()`,
 /// iteration), parsed on first use. Most callers never look at them, so most never pay for
 /// building them.
+///
+/// [`Extra::to_json`] gives the fields in the order the API sent them. Iterating goes in
+/// `serde_json::Map`'s order: by key, or as sent if your program turns on serde_json's
+/// `preserve_order` feature (this library does not turn it on for you).
 #[derive(Default)]
 pub struct Extra {
     /// The object's text (only fields the model does not name; checked by the JSON parser as
@@ -46,9 +50,10 @@ impl Extra {
     /// The extra fields as JSON text (`{}` when there are none): what the API sent, or what
     /// they became after a change through `&mut`.
     pub fn to_json(&self) -> String {
-        match (self.map.get(), &self.raw) {
-            (None, Some(raw)) => raw.to_string(),
-            _ => serde_json::to_string(&**self).unwrap_or_else(|_| "{}".into()),
+        match &self.raw {
+            // Still the truth: a change through `&mut` drops it.
+            Some(raw) => raw.to_string(),
+            None => serde_json::to_string(&**self).unwrap_or_else(|_| "{}".into()),
         }
     }
 
@@ -116,8 +121,47 @@ impl fmt::Debug for Extra {
 
 impl Serialize for Extra {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // As a map, so that `#[serde(flatten)]` puts the fields beside the named ones.
-        (**self).serialize(serializer)
+        // As a map, so that `#[serde(flatten)]` puts the fields beside the named ones. While
+        // unchanged, from the text, in the order the API sent them (a `Map` would sort them
+        // unless the program turned on serde_json's `preserve_order`).
+        match &self.raw {
+            Some(raw) => {
+                let InOrder(entries) =
+                    serde_json::from_str(raw).map_err(serde::ser::Error::custom)?;
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value) in &entries {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
+            None => (**self).serialize(serializer),
+        }
+    }
+}
+
+/// A JSON object's entries in the order of its text.
+struct InOrder(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for InOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = InOrder;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<InOrder, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(InOrder(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries)
     }
 }
 
@@ -356,8 +400,11 @@ mod tests {
             user.created_at,
             Some(Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap())
         );
-        let extra: Vec<&str> = user.extra.keys().map(String::as_str).collect();
-        assert_eq!(extra, ["profile", "plan"]);
+        // In `Map`'s order: by key, unless the program turns on serde_json's `preserve_order`
+        // (this library does not, so a user's `Value`s stay as they chose).
+        let mut extra: Vec<&str> = user.extra.keys().map(String::as_str).collect();
+        extra.sort_unstable();
+        assert_eq!(extra, ["plan", "profile"]);
         // Serializing gives the same object back (`email: null` included), and it reads again
         // into an equal model.
         assert_eq!(serde_json::to_value(&user).unwrap(), body);
@@ -420,8 +467,9 @@ mod tests {
         let bare: User = serde_json::from_str(r#"{"id":"u2"}"#).unwrap();
         assert!(bare.extra.is_empty());
         assert_eq!(bare.extra.to_json(), "{}");
-        let keys: Vec<&String> = (&copy.extra).into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["we\"ird", "name", "n"]);
+        let mut keys: Vec<&String> = (&copy.extra).into_iter().map(|(k, _)| k).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["n", "name", "we\"ird"]);
     }
 
     #[test]
@@ -522,20 +570,25 @@ mod tests {
         let value = serde_json::to_value(&run).unwrap();
         assert_eq!(value["startedAt"], "yesterday");
         assert_eq!(value["finishedAt"], 1700000000);
-        let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+        // The model's fields in their order, then the extra ones (read from the text: a
+        // `Value`'s keys are in `Map`'s order).
+        let text = serde_json::to_string(&run).unwrap();
+        let keys: Vec<&str> = text
+            .match_indices("\":")
+            .map(|(end, _)| &text[text[..end].rfind('"').unwrap() + 1..end])
+            .collect();
         assert_eq!(
-            &keys[..6],
+            &keys[..7],
             [
                 "id",
                 "actId",
                 "actorTaskId",
                 "status",
                 "statusMessage",
-                "isStatusMessageTerminal"
+                "isStatusMessageTerminal",
+                "startedAt"
             ]
         );
-        assert_eq!(keys[6], "startedAt");
-        let text = serde_json::to_string(&run).unwrap();
         assert!(
             text.ends_with(r#""startedAt":"yesterday","finishedAt":1700000000,"meta":{"a":1}}"#),
             "{text}"

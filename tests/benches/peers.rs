@@ -1,0 +1,479 @@
+//! Peer benchmark: this client (built-in transport) against the official Rust crate
+//! (`apify-client` 0.15, its default reqwest backend, rustls), side by side in one run, on the
+//! workloads a program runs: small calls sequentially and 32 in flight, on a `current_thread`
+//! and on a multi-thread runtime, and a whole dataset's items (`list_items`) and the same
+//! dataset page by page (`iterate_items`, 1000 items a page for both).
+//!
+//! ```text
+//! cargo bench -p apify-tests --bench peers              # 5 rounds, a 200 MB dataset
+//! BENCH_QUICK=1 cargo bench -p apify-tests --bench peers
+//! ```
+//!
+//! Each case runs in a fresh process (this binary again), so its peak RSS (VmHWM) is the
+//! case's alone and nothing warm carries over; rounds are interleaved (the case order rotates
+//! each round), the table shows medians and the ratios are medians of per-round ratios.
+//!
+//! - small calls: `GET /v2/users/me` (~1 KiB `{"data":{...}}`, decoded into each client's user
+//!   type) from the minimal hyper server (`current_thread`); 50 warm-up calls, then
+//!   `BENCH_SEQ_N` (5000) sequentially or `BENCH_PAR_N` (20000) from 32 tasks.
+//! - `list_items`: the whole dataset in one call, items decoded as `serde_json::Value`, from the
+//!   hyper server holding the dataset in memory (`ServerKind::Items`), on a multi-thread runtime
+//!   (the official crate's `#[tokio::main]`). Seconds and peak RSS.
+//! - `iterate_items`: the same items, pages of 1000 (`chunk_size` / `with_chunk_size`), each
+//!   item dropped once seen. Seconds and peak RSS.
+//!
+//! Variables: `BENCH_ROUNDS` (5), `BENCH_SEQ_N`, `BENCH_PAR_N`, `BENCH_ITEMS_MB` (200),
+//! `BENCH_ONLY=a,b` (only the cases whose name contains one of these), `BENCH_QUICK=1` (one
+//! round, 500 / 2000 calls, 20 MB). Nothing here is a timed assertion.
+
+use std::{
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use apify_tests::bench_server::{BenchServer, ServerKind};
+
+/// The variable that makes this binary run one case and print its figures.
+const CASE_ENV: &str = "APIFY_PEER_CASE";
+
+/// Which client a case measures.
+#[derive(Clone, Copy, PartialEq)]
+enum Client {
+    Ours,
+    Official,
+}
+
+/// What a case does.
+#[derive(Clone, Copy, PartialEq)]
+enum Workload {
+    Sequential,
+    InFlight32,
+    ListItems,
+    IterateItems,
+}
+
+/// One case: a client, a workload, a runtime.
+#[derive(Clone, Copy)]
+struct Case {
+    client: Client,
+    workload: Workload,
+    multi_thread: bool,
+}
+
+impl Case {
+    fn all() -> Vec<Case> {
+        let mut cases = Vec::new();
+        for workload in [
+            Workload::Sequential,
+            Workload::InFlight32,
+            Workload::ListItems,
+            Workload::IterateItems,
+        ] {
+            let runtimes: &[bool] = match workload {
+                Workload::Sequential | Workload::InFlight32 => &[false, true],
+                Workload::ListItems | Workload::IterateItems => &[true],
+            };
+            for &multi_thread in runtimes {
+                for client in [Client::Ours, Client::Official] {
+                    cases.push(Case {
+                        client,
+                        workload,
+                        multi_thread,
+                    });
+                }
+            }
+        }
+        cases
+    }
+
+    fn name(self) -> String {
+        format!(
+            "{} {}",
+            match self.client {
+                Client::Ours => "ours",
+                Client::Official => "official",
+            },
+            self.workload_name()
+        )
+    }
+
+    fn workload_name(self) -> String {
+        let runtime = if self.multi_thread {
+            "multi-thread"
+        } else {
+            "current-thread"
+        };
+        match self.workload {
+            Workload::Sequential => format!("sequential, {runtime}"),
+            Workload::InFlight32 => format!("32 in flight, {runtime}"),
+            Workload::ListItems => "list_items".into(),
+            Workload::IterateItems => "iterate_items".into(),
+        }
+    }
+
+    fn encode(self) -> String {
+        format!(
+            "{}:{}:{}",
+            self.client as u8, self.workload as u8, self.multi_thread as u8
+        )
+    }
+
+    fn decode(s: &str) -> Case {
+        let v: Vec<u8> = s.split(':').map(|x| x.parse().expect("a case")).collect();
+        Case {
+            client: [Client::Ours, Client::Official][v[0] as usize],
+            workload: [
+                Workload::Sequential,
+                Workload::InFlight32,
+                Workload::ListItems,
+                Workload::IterateItems,
+            ][v[1] as usize],
+            multi_thread: v[2] == 1,
+        }
+    }
+
+    /// Higher is better for calls/s, lower for seconds.
+    fn is_rate(self) -> bool {
+        matches!(self.workload, Workload::Sequential | Workload::InFlight32)
+    }
+}
+
+/// What one case measured: calls/s or seconds, and the process's peak RSS.
+#[derive(Clone, Copy)]
+struct Figures {
+    value: f64,
+    rss_mib: f64,
+}
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    if BenchServer::serve_if_child() {
+        return;
+    }
+    if let Ok(case) = std::env::var(CASE_ENV) {
+        run_case(Case::decode(&case));
+        return;
+    }
+    let quick =
+        std::env::var_os("BENCH_QUICK").is_some() || !std::env::args().any(|a| a == "--bench");
+    let (seq_n, par_n, items_mb, rounds) = if quick {
+        (
+            env_num("BENCH_SEQ_N", 500),
+            env_num("BENCH_PAR_N", 2000),
+            env_num("BENCH_ITEMS_MB", 20),
+            1,
+        )
+    } else {
+        (
+            env_num("BENCH_SEQ_N", 5000),
+            env_num("BENCH_PAR_N", 20000),
+            env_num("BENCH_ITEMS_MB", 200),
+            env_num("BENCH_ROUNDS", 5) as usize,
+        )
+    };
+    let small = BenchServer::spawn_kind(ServerKind::Hyper(0));
+    let items = BenchServer::spawn_kind(ServerKind::Items(items_mb));
+    let only = std::env::var("BENCH_ONLY").ok();
+    let cases: Vec<Case> = Case::all()
+        .into_iter()
+        .filter(|c| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|x| c.name().contains(x.trim())))
+        })
+        .collect();
+
+    let mut results: Vec<Vec<Figures>> = vec![Vec::new(); cases.len()];
+    for round in 0..rounds {
+        for k in 0..cases.len() {
+            let i = (round + k) % cases.len();
+            let case = cases[i];
+            let base = match case.workload {
+                Workload::ListItems | Workload::IterateItems => items.base_url(),
+                _ => small.base_url(),
+            };
+            let f = measure_in_child(case, base, seq_n, par_n);
+            eprintln!(
+                "round {round} {:<40} {:>10.3} {}  peak RSS {:>7.1} MiB",
+                case.name(),
+                f.value,
+                if case.is_rate() { "calls/s" } else { "s" },
+                f.rss_mib
+            );
+            results[i].push(f);
+        }
+    }
+
+    println!(
+        "\n{rounds} rounds, medians, each case a fresh process; small calls: `users/me` \
+         ({seq_n} sequential, {par_n} with 32 in flight) on the hyper (current_thread) server; \
+         items: a {items_mb} MB dataset from the same hyper server, decoded as serde_json::Value"
+    );
+    println!("| workload | ours (built-in) | official `apify-client` 0.15 | ours / official |");
+    println!("|---|---|---|---|");
+    // Cases come in (ours, official) pairs.
+    for pair in (0..cases.len()).collect::<Vec<_>>().chunks(2) {
+        let [o, p] = pair else { continue };
+        let (ours, official) = (cases[*o], cases[*p]);
+        if ours.client != Client::Ours || official.client != Client::Official {
+            continue;
+        }
+        let cell = |i: usize| {
+            let mut v: Vec<f64> = results[i].iter().map(|f| f.value).collect();
+            let mut r: Vec<f64> = results[i].iter().map(|f| f.rss_mib).collect();
+            if cases[i].is_rate() {
+                format!("{:.0} calls/s", median(&mut v))
+            } else {
+                format!("{:.2} s, {:.0} MiB", median(&mut v), median(&mut r))
+            }
+        };
+        // Per-round ratios: speed (higher is better) and, for the items, memory.
+        let mut speed: Vec<f64> = results[*o]
+            .iter()
+            .zip(&results[*p])
+            .map(|(a, b)| {
+                if ours.is_rate() {
+                    a.value / b.value
+                } else {
+                    b.value / a.value
+                }
+            })
+            .collect();
+        let mut memory: Vec<f64> = results[*o]
+            .iter()
+            .zip(&results[*p])
+            .map(|(a, b)| a.rss_mib / b.rss_mib)
+            .collect();
+        let ratio = if ours.is_rate() {
+            format!("{:.2}x the rate", median(&mut speed))
+        } else {
+            format!(
+                "{:.2}x the speed, {:.2}x the memory",
+                median(&mut speed),
+                median(&mut memory)
+            )
+        };
+        println!(
+            "| {} | {} | {} | {} |",
+            ours.workload_name(),
+            cell(*o),
+            cell(*p),
+            ratio
+        );
+    }
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    xs[xs.len() / 2]
+}
+
+/// Runs `case` in a fresh process of this binary and reads the line it prints.
+fn measure_in_child(case: Case, base: &str, seq_n: u64, par_n: u64) -> Figures {
+    let out = Command::new(std::env::current_exe().expect("current_exe"))
+        .env(CASE_ENV, case.encode())
+        .env("APIFY_PEER_BASE", base)
+        .env("APIFY_PEER_SEQ_N", seq_n.to_string())
+        .env("APIFY_PEER_PAR_N", par_n.to_string())
+        .output()
+        .expect("run a case");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find_map(|l| l.strip_prefix("FIGURES "));
+    let Some(line) = line else {
+        panic!(
+            "case {} printed no figures (exit {}):\n{}",
+            case.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mut it = line
+        .split_whitespace()
+        .map(|x| x.parse::<f64>().expect("a number"));
+    Figures {
+        value: it.next().expect("a value"),
+        rss_mib: it.next().expect("an RSS"),
+    }
+}
+
+/// In the child: runs one case and prints `FIGURES value rss_mib`.
+fn run_case(case: Case) {
+    let base = std::env::var("APIFY_PEER_BASE").expect("a base URL");
+    let seq_n = env_num("APIFY_PEER_SEQ_N", 5000) as usize;
+    let par_n = env_num("APIFY_PEER_PAR_N", 20000) as usize;
+    let rt = if case.multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .expect("a runtime");
+    let value = rt.block_on(async move {
+        match case.client {
+            Client::Ours => ours::run(case.workload, &base, seq_n, par_n).await,
+            Client::Official => official::run(case.workload, &base, seq_n, par_n).await,
+        }
+    });
+    println!("FIGURES {value} {}", peak_rss_mib());
+}
+
+/// Calls `call` `n` times from each of `tasks` tasks spawned on the current runtime (as a
+/// program's work runs: a `block_on` caller is a thread of its own), after 50 warm-up calls;
+/// calls/s.
+async fn calls_per_second<F, Fut>(call: F, tasks: usize, n: usize) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let warm = call.clone();
+    tokio::spawn(async move {
+        for _ in 0..50 {
+            warm().await;
+        }
+    })
+    .await
+    .expect("warm-up");
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|k| {
+            let call = call.clone();
+            let share = n / tasks + usize::from(k < n % tasks);
+            tokio::spawn(async move {
+                for _ in 0..share {
+                    call().await;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.expect("a task");
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+mod ours {
+    use super::*;
+    use apify_host::{options::ListItemsOptions, ApifyClient};
+    use futures_util::StreamExt;
+
+    pub async fn run(workload: Workload, base: &str, seq_n: usize, par_n: usize) -> f64 {
+        let client = ApifyClient::builder()
+            .token("bench-token")
+            .api_url(base)
+            .build()
+            .expect("a client");
+        match workload {
+            Workload::Sequential | Workload::InFlight32 => {
+                let (tasks, n) = if workload == Workload::Sequential {
+                    (1, seq_n)
+                } else {
+                    (32, par_n)
+                };
+                let call = move || {
+                    let user = client.me();
+                    async move {
+                        user.get().await.expect("users/me").expect("a user");
+                    }
+                };
+                calls_per_second(call, tasks, n).await
+            }
+            Workload::ListItems => {
+                let start = Instant::now();
+                let page = client
+                    .dataset("bench")
+                    .list_items::<serde_json::Value>(&ListItemsOptions::default())
+                    .await
+                    .expect("list_items");
+                assert!(!page.items.is_empty());
+                start.elapsed().as_secs_f64()
+            }
+            Workload::IterateItems => {
+                let start = Instant::now();
+                let options = ListItemsOptions::new().chunk_size(1000);
+                let mut items = client
+                    .dataset("bench")
+                    .iterate_items::<serde_json::Value>(&options);
+                let mut n = 0u64;
+                while let Some(item) = items.next().await {
+                    item.expect("an item");
+                    n += 1;
+                }
+                assert!(n > 0);
+                start.elapsed().as_secs_f64()
+            }
+        }
+    }
+}
+
+mod official {
+    use super::*;
+    use apify_client::{ApifyClient, DatasetListItemsOptions};
+
+    pub async fn run(workload: Workload, base: &str, seq_n: usize, par_n: usize) -> f64 {
+        let client = ApifyClient::builder()
+            .token("bench-token")
+            .base_url(base)
+            .timeout(Duration::from_secs(300))
+            .build();
+        match workload {
+            Workload::Sequential | Workload::InFlight32 => {
+                let (tasks, n) = if workload == Workload::Sequential {
+                    (1, seq_n)
+                } else {
+                    (32, par_n)
+                };
+                let call = move || {
+                    let user = client.me();
+                    async move {
+                        user.get().await.expect("users/me").expect("a user");
+                    }
+                };
+                calls_per_second(call, tasks, n).await
+            }
+            Workload::ListItems => {
+                let start = Instant::now();
+                let page = client
+                    .dataset("bench")
+                    .list_items::<serde_json::Value>(DatasetListItemsOptions::default())
+                    .await
+                    .expect("list_items");
+                assert!(!page.items.is_empty());
+                start.elapsed().as_secs_f64()
+            }
+            Workload::IterateItems => {
+                let start = Instant::now();
+                let mut items = client
+                    .dataset("bench")
+                    .iterate_items::<serde_json::Value>(DatasetListItemsOptions::default())
+                    .with_chunk_size(1000);
+                let mut n = 0u64;
+                while let Some(_item) = items.next().await.expect("an item") {
+                    n += 1;
+                }
+                assert!(n > 0);
+                start.elapsed().as_secs_f64()
+            }
+        }
+    }
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
