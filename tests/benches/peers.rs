@@ -22,6 +22,11 @@
 //! - `iterate_items`: the same items, pages of 1000 (`chunk_size` / `with_chunk_size`), each
 //!   item dropped once seen. Seconds and peak RSS.
 //!
+//! The server: nginx (one worker, static files, the pagination headers added) when it is
+//! installed, as the issue that asked for this bench measured with, for the small calls and
+//! `list_items`; `iterate_items` needs `offset` and `limit`, so its pages always come from
+//! the hyper server. `BENCH_SERVER=hyper` uses the hyper servers for everything.
+//!
 //! Variables: `BENCH_ROUNDS` (5), `BENCH_SEQ_N`, `BENCH_PAR_N`, `BENCH_ITEMS_MB` (200),
 //! `BENCH_ONLY=a,b` (only the cases whose name contains one of these), `BENCH_QUICK=1` (one
 //! round, 500 / 2000 calls, 20 MB). Nothing here is a timed assertion.
@@ -179,6 +184,18 @@ fn main() {
     };
     let small = BenchServer::spawn_kind(ServerKind::Hyper(0));
     let items = BenchServer::spawn_kind(ServerKind::Items(items_mb));
+    let nginx = match std::env::var("BENCH_SERVER").as_deref() {
+        Ok("hyper") => None,
+        _ => Nginx::start(items_mb),
+    };
+    let (small_base, list_base, server_label) = match &nginx {
+        Some(n) => (n.base_url.clone(), n.base_url.clone(), "nginx (1 worker)"),
+        None => (
+            small.base_url().to_string(),
+            items.base_url().to_string(),
+            "the hyper (current_thread) server",
+        ),
+    };
     let only = std::env::var("BENCH_ONLY").ok();
     let cases: Vec<Case> = Case::all()
         .into_iter()
@@ -194,8 +211,9 @@ fn main() {
             let i = (round + k) % cases.len();
             let case = cases[i];
             let base = match case.workload {
-                Workload::ListItems | Workload::IterateItems => items.base_url(),
-                _ => small.base_url(),
+                Workload::IterateItems => items.base_url(),
+                Workload::ListItems => &list_base,
+                _ => &small_base,
             };
             let f = measure_in_child(case, base, seq_n, par_n);
             eprintln!(
@@ -211,8 +229,9 @@ fn main() {
 
     println!(
         "\n{rounds} rounds, medians, each case a fresh process; small calls: `users/me` \
-         ({seq_n} sequential, {par_n} with 32 in flight) on the hyper (current_thread) server; \
-         items: a {items_mb} MB dataset from the same hyper server, decoded as serde_json::Value"
+         ({seq_n} sequential, {par_n} with 32 in flight) and `list_items` from {server_label}; \
+         `iterate_items` from the hyper server; a {items_mb} MB dataset, items decoded as \
+         serde_json::Value"
     );
     println!("| workload | ours (built-in) | official `apify-client` 0.15 | ours / official |");
     println!("|---|---|---|---|");
@@ -265,6 +284,111 @@ fn main() {
             cell(*p),
             ratio
         );
+    }
+}
+
+/// nginx serving `users/me` and the whole dataset as static files, with one worker and the
+/// API's pagination headers; stopped when dropped.
+struct Nginx {
+    child: std::process::Child,
+    base_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// `None` (and why, on stderr) when nginx is not installed or does not start.
+    fn start(items_mb: u64) -> Option<Nginx> {
+        let bin = ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(bin) = bin else {
+            eprintln!("nginx is not installed: the hyper servers serve every case");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("v2/users")).expect("users dir");
+        std::fs::create_dir_all(root.join("v2/datasets/bench")).expect("dataset dir");
+        std::fs::write(root.join("v2/users/me"), testkit::user_me_body()).expect("users/me");
+        let dataset = apify_tests::bench_server::ItemsDataset::new(items_mb * 1_000_000);
+        std::fs::write(root.join("v2/datasets/bench/items"), dataset.json()).expect("items");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let n = dataset.len();
+        let conf = format!(
+            "{user}worker_processes 1;\n\
+             error_log {dir}/error.log;\n\
+             pid {dir}/nginx.pid;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n\
+               access_log off;\n\
+               client_body_temp_path {dir}/body;\n\
+               proxy_temp_path {dir}/proxy;\n\
+               fastcgi_temp_path {dir}/fastcgi;\n\
+               uwsgi_temp_path {dir}/uwsgi;\n\
+               scgi_temp_path {dir}/scgi;\n\
+               sendfile on;\n\
+               keepalive_requests 1000000;\n\
+               default_type application/json;\n\
+               server {{\n\
+                 listen 127.0.0.1:{port};\n\
+                 root {root};\n\
+                 location ~ /items$ {{\n\
+                   add_header x-apify-pagination-offset 0;\n\
+                   add_header x-apify-pagination-limit {n};\n\
+                   add_header x-apify-pagination-count {n};\n\
+                   add_header x-apify-pagination-total {n};\n\
+                 }}\n\
+               }}\n\
+             }}\n",
+            // As root, the worker would otherwise drop to `nobody`, which cannot read the
+            // temp dir. SAFETY: geteuid has no preconditions.
+            user = if unsafe { libc::geteuid() } == 0 {
+                "user root root;\n"
+            } else {
+                ""
+            },
+            dir = dir.path().display(),
+            root = root.display(),
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).expect("nginx.conf");
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["-g", "daemon off;"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            eprintln!("nginx did not start: the hyper servers serve every case");
+            return None;
+        };
+        let nginx = Nginx {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(5) {
+                eprintln!("nginx did not listen within 5 s: the hyper servers serve every case");
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(nginx)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM: the master stops its worker too (SIGKILL would leave the worker behind).
+        // SAFETY: kill(2) on our own child's pid, which `wait` has not reaped yet.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let _ = self.child.wait();
     }
 }
 

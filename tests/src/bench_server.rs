@@ -163,7 +163,7 @@ impl ItemsDataset {
                 "title": format!("Product {i}: stainless steel water bottle, 750 ml"),
                 "price": (i % 10_000) as f64 / 100.0 + 1.0,
                 "currency": "EUR",
-                "inStock": i % 3 != 0,
+                "inStock": !i.is_multiple_of(3),
                 "rating": (i % 50) as f64 / 10.0,
                 "reviews": i % 977,
                 "tags": ["kitchen", "outdoor", format!("batch-{}", i % 97)],
@@ -193,9 +193,9 @@ impl ItemsDataset {
         self.len() == 0
     }
 
-    /// The whole array's size in bytes.
-    pub fn json_len(&self) -> usize {
-        self.json.len()
+    /// The whole array, as the API answers it without `offset` and `limit`.
+    pub fn json(&self) -> &[u8] {
+        &self.json
     }
 
     /// The page at `offset` of at most `limit` items (all of them without a limit), as the
