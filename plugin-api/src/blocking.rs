@@ -334,16 +334,21 @@ impl<T: BlockingTransport> Blocking<T> {
                         Some(len) => {
                             let whole = read_small(&mut reader, len);
                             let complete = whole.as_ref().is_ok_and(|b| b.len() == len);
-                            drop(head_tx.send(Ok((head, Some(whole)))));
                             if complete {
-                                // One more read, after the host has the answer, lets the
-                                // library see the body's end: a library that pools
-                                // connections (ureq) keeps this one only once it has.
+                                // One more read lets the library see the body's end: a library
+                                // that pools connections (ureq) keeps this one only once it
+                                // has. Before the host has the answer: the host polls the
+                                // exchange itself and is woken by this thread at once, so its
+                                // next call could otherwise find the connection still out of
+                                // the pool and open another. The body is all there, so this
+                                // read returns at once.
                                 if let Err(caught) = catch(|| reader.read(&mut [0u8; 1])) {
                                     caught
                                         .log("the plugin panicked reading past the end of a body");
                                 }
                             }
+                            drop(reader);
+                            drop(head_tx.send(Ok((head, Some(whole)))));
                         }
                         None => {
                             if head_tx.send(Ok((head, None))).is_ok() {

@@ -124,20 +124,22 @@ pub(crate) fn diagnostics_of(given: Result<serde_json::Value, Caught>) -> RStrin
     }
 }
 
-pub(crate) extern "C" fn new_client<T: Transport>(
+/// `IN_PLACE`: see [`Client::in_place`].
+pub(crate) extern "C" fn new_client<T: Transport, const IN_PLACE: bool>(
     options: RStr<'_>,
 ) -> RResult<HttpClientBox, FfiError> {
-    construct::<T>(options).map(|c| HttpClient_TO::from_value(c, TD_Opaque))
+    construct::<T>(options, IN_PLACE).map(|c| HttpClient_TO::from_value(c, TD_Opaque))
 }
 
-pub(crate) extern "C" fn new_streaming_client<T: Transport>(
+/// `IN_PLACE`: see [`Client::in_place`].
+pub(crate) extern "C" fn new_streaming_client<T: Transport, const IN_PLACE: bool>(
     options: RStr<'_>,
 ) -> RResult<StreamingHttpClientBox, FfiError> {
-    construct::<T>(options).map(|c| StreamingHttpClient_TO::from_value(c, TD_Opaque))
+    construct::<T>(options, IN_PLACE).map(|c| StreamingHttpClient_TO::from_value(c, TD_Opaque))
 }
 
 /// Builds the client behind both constructors: the runtime, then the author's `new` in it.
-fn construct<T: Transport>(options: RStr<'_>) -> RResult<Client<T>, FfiError> {
+fn construct<T: Transport>(options: RStr<'_>, in_place: bool) -> RResult<Client<T>, FfiError> {
     let result = catch(|| -> Result<Client<T>, Error> {
         let options = parse_options(options)?;
         let runtime = plugin_runtime(&T::metadata().name)?;
@@ -148,6 +150,7 @@ fn construct<T: Transport>(options: RStr<'_>) -> RResult<Client<T>, FfiError> {
         Ok(Client {
             handle: runtime.handle().clone(),
             glue: Glue::new(inner, Some(runtime)),
+            in_place,
         })
     });
     constructed(result)
@@ -259,16 +262,33 @@ struct Client<T> {
     glue: Glue<T>,
     /// The plugin runtime's handle (kept: one clone per exchange).
     handle: Handle,
+    /// Whether the host polls each exchange itself, with the plugin runtime entered, instead
+    /// of awaiting a task of that runtime. For the blocking adapter, whose exchange only hands
+    /// the call to a blocking thread and waits for its answer: in place, the blocking thread
+    /// wakes the host directly, where a task would add a hand-off each way (host → runtime
+    /// worker → blocking thread → worker → host).
+    in_place: bool,
 }
 
 impl<T: Transport> Client<T> {
-    /// One exchange, run as a task of the plugin runtime (see [`spawned_exchange`]).
+    /// One exchange: polled in place, or run as a task of the plugin runtime (see
+    /// [`spawned_exchange`]).
     fn exchange(
         &self,
         request: FfiRequest,
         body: Option<FfiStreamedBody>,
     ) -> FfiFuture<CallResult> {
-        spawned_exchange(self.glue.inner(), self.handle.clone(), request, body)
+        if !self.in_place {
+            return spawned_exchange(self.glue.inner(), self.handle.clone(), request, body);
+        }
+        let inner = self.glue.inner();
+        let body_runtime = Some(self.handle.clone());
+        let exchange = async move {
+            let request = request_from_ffi(request, body)?;
+            let response = inner.call(request).await?;
+            Ok::<_, Error>(response_to_ffi(response, body_runtime))
+        };
+        crate::hosted::CaughtCall::new(Some(self.handle.clone()), exchange).into_ffi()
     }
 
     fn close_inner(&self) {
@@ -501,7 +521,7 @@ impl<T> Future for AbortOnDrop<T> {
 #[macro_export]
 macro_rules! export_plugin {
     (blocking $transport:ty) => {
-        $crate::export_plugin!(@root $crate::__private::root_module::<$crate::__private::Blocking<$transport>>);
+        $crate::export_plugin!(@root $crate::__private::blocking_root_module::<$transport>);
     };
     (hosted $transport:ty) => {
         $crate::export_plugin!(@root $crate::__private::hosted_root_module::<$transport>);

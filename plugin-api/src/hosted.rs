@@ -352,9 +352,19 @@ ffi_client_traits!(HostedClient, HostedTransport);
 /// The author's exchange, polled with the plugin's own runtime entered when there is one, and
 /// as a boundary call: a panic must not unwind into the host, and comes back as the call's
 /// error with its location (see `crate::panics`).
-struct CaughtCall<F> {
+pub(crate) struct CaughtCall<F> {
     handle: Option<Handle>,
     exchange: Pin<Box<F>>,
+}
+
+impl<F> CaughtCall<F> {
+    /// `exchange`, to be polled with `handle`'s runtime entered (if any).
+    pub(crate) fn new(handle: Option<Handle>, exchange: F) -> Self {
+        CaughtCall {
+            handle,
+            exchange: Box::pin(exchange),
+        }
+    }
 }
 
 impl<F: Future<Output = Result<crate::ffi::FfiResponse, Error>>> Future for CaughtCall<F> {

@@ -256,6 +256,6 @@ pub use tokio;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::blocking::Blocking;
-    pub use crate::module::{hosted_root_module, root_module};
+    pub use crate::module::{blocking_root_module, hosted_root_module, root_module};
     pub use abi_stable;
 }

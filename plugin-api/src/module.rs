@@ -167,13 +167,25 @@ impl RootModule for PluginModRef {
 /// [`crate::export_plugin!`] emits.
 #[doc(hidden)]
 pub fn root_module<T: crate::Transport>() -> PluginModRef {
+    transport_root_module::<T, false>()
+}
+
+/// Builds the root module for blocking transport `T`; called once, by the loader symbol that
+/// `export_plugin!(blocking T)` emits. Its exchanges are polled in place by the host (see
+/// `export::Client::in_place`).
+#[doc(hidden)]
+pub fn blocking_root_module<T: crate::BlockingTransport>() -> PluginModRef {
+    transport_root_module::<crate::blocking::Blocking<T>, true>()
+}
+
+fn transport_root_module<T: crate::Transport, const IN_PLACE: bool>() -> PluginModRef {
     use abi_stable::prefix_type::PrefixTypeTrait;
     loaded(crate::export::metadata::<T>);
     PluginMod {
         metadata: crate::export::metadata::<T>,
-        new_client: crate::export::new_client::<T>,
+        new_client: crate::export::new_client::<T, IN_PLACE>,
         diagnostics: crate::export::diagnostics::<T>,
-        new_streaming_client: crate::export::new_streaming_client::<T>,
+        new_streaming_client: crate::export::new_streaming_client::<T, IN_PLACE>,
         new_hosted_client: crate::export::no_hosted_client,
         set_host_log: crate::log::set_host_log,
     }
