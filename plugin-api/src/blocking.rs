@@ -478,3 +478,11 @@ impl futures_core::Stream for ChunkReceiver {
         self.rx.poll_recv(cx)
     }
 }
+
+/// Builds the root module for blocking transport `T`; called once, by the loader symbol that
+/// `export_plugin!(blocking T)` emits. Its exchanges are polled in place by the host, so the
+/// blocking thread that runs one wakes the host directly (see `export::Client::in_place`).
+#[doc(hidden)]
+pub fn blocking_root_module<T: BlockingTransport>() -> crate::abi::root::PluginModRef {
+    crate::module::transport_root_module::<Blocking<T>, true>()
+}

@@ -255,7 +255,7 @@ pub use tokio;
 /// Re-exports used by [`export_plugin!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::blocking::Blocking;
-    pub use crate::module::{blocking_root_module, hosted_root_module, root_module};
+    pub use crate::blocking::{blocking_root_module, Blocking};
+    pub use crate::module::{hosted_root_module, root_module};
     pub use abi_stable;
 }

@@ -170,15 +170,9 @@ pub fn root_module<T: crate::Transport>() -> PluginModRef {
     transport_root_module::<T, false>()
 }
 
-/// Builds the root module for blocking transport `T`; called once, by the loader symbol that
-/// `export_plugin!(blocking T)` emits. Its exchanges are polled in place by the host (see
-/// `export::Client::in_place`).
-#[doc(hidden)]
-pub fn blocking_root_module<T: crate::BlockingTransport>() -> PluginModRef {
-    transport_root_module::<crate::blocking::Blocking<T>, true>()
-}
-
-fn transport_root_module<T: crate::Transport, const IN_PLACE: bool>() -> PluginModRef {
+/// The root module of a [`crate::Transport`]; with `IN_PLACE`, the host polls its exchanges
+/// itself (see `export::Client::in_place`; `blocking_root_module` uses it).
+pub(crate) fn transport_root_module<T: crate::Transport, const IN_PLACE: bool>() -> PluginModRef {
     use abi_stable::prefix_type::PrefixTypeTrait;
     loaded(crate::export::metadata::<T>);
     PluginMod {

@@ -55,7 +55,7 @@ fn remove_1_3_fields(src: &mut String) {
 fn remove_1_2_fields(src: &mut String) {
     remove_1_3_fields(src);
     remove_field(src, "\n    /// Added in 1.2: like `new_client`", "RResult<StreamingHttpClientBox, FfiError>,\n");
-    patch(src, "        new_streaming_client: crate::export::new_streaming_client::<T>,\n", "");
+    patch(src, "        new_streaming_client: crate::export::new_streaming_client::<T, IN_PLACE>,\n", "");
     patch(
         src,
         "use crate::ffi::{FfiError, HttpClientBox, StreamingHttpClientBox};",
