@@ -46,6 +46,7 @@ use apify_host::{
 };
 use apify_tests::{
     bench_server::{BenchServer, ServerKind},
+    bench_util::{self, env_num, median},
     hyper_plugin, plugin_path, reqwest_plugin,
 };
 use bytes::Bytes;
@@ -78,13 +79,6 @@ impl Row {
     fn worker_pid(&self) -> Option<u32> {
         self.isolated.as_ref().and_then(|t| t.worker_pid())
     }
-}
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn isolated(lib: &str) -> Arc<IsolatedTransport> {
@@ -312,11 +306,6 @@ fn socketpair_round_trip_us(n: usize) -> f64 {
     median(&mut rounds)
 }
 
-fn median(xs: &mut [f64]) -> f64 {
-    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    xs[xs.len() / 2]
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn measure(
     row: &Row,
@@ -440,24 +429,18 @@ fn cpu_seconds(pid: &str) -> f64 {
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
 }
 
-/// Resets VmHWM to the current RSS (Linux: write 5 to clear_refs), here and in the worker.
+/// Resets VmHWM to the current RSS, here and in the worker.
 fn reset_peak_rss(worker: Option<u32>) {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    bench_util::reset_peak_rss("self");
     if let Some(pid) = worker {
-        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+        bench_util::reset_peak_rss(&pid.to_string());
     }
 }
 
 /// Peak RSS in MiB of this process and of the worker (0 when there is none).
 fn peak_rss_mib(worker: Option<u32>) -> (f64, f64) {
-    let hwm = |pid: &str| {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (hwm("self"), worker.map_or(0.0, |p| hwm(&p.to_string())))
+    (
+        bench_util::peak_rss_mib("self"),
+        worker.map_or(0.0, |p| bench_util::peak_rss_mib(&p.to_string())),
+    )
 }

@@ -36,7 +36,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use apify_tests::bench_server::{BenchServer, ServerKind};
+use apify_tests::{
+    bench_server::{BenchServer, ServerKind},
+    bench_util::{env_num, median, peak_rss_mib},
+};
 
 /// The variable that makes this binary run one case and print its figures.
 const CASE_ENV: &str = "APIFY_PEER_CASE";
@@ -148,13 +151,6 @@ impl Case {
 struct Figures {
     value: f64,
     rss_mib: f64,
-}
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {
@@ -392,14 +388,6 @@ impl Drop for Nginx {
     }
 }
 
-fn median(xs: &mut [f64]) -> f64 {
-    if xs.is_empty() {
-        return f64::NAN;
-    }
-    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    xs[xs.len() / 2]
-}
-
 /// Runs `case` in a fresh process of this binary and reads the line it prints.
 fn measure_in_child(case: Case, base: &str, seq_n: u64, par_n: u64) -> Figures {
     let out = Command::new(std::env::current_exe().expect("current_exe"))
@@ -449,10 +437,22 @@ fn run_case(case: Case) {
             Client::Official => official::run(case.workload, &base, seq_n, par_n).await,
         }
     });
-    println!("FIGURES {value} {}", peak_rss_mib());
+    println!("FIGURES {value} {}", peak_rss_mib("self"));
 }
 
-/// Calls `call` `n` times from each of `tasks` tasks spawned on the current runtime (as a
+/// `call` sequentially `seq_n` times, or `par_n` times with 32 in flight; calls/s.
+async fn small_calls<F, Fut>(workload: Workload, seq_n: usize, par_n: usize, call: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    match workload {
+        Workload::Sequential => calls_per_second(call, 1, seq_n).await,
+        _ => calls_per_second(call, 32, par_n).await,
+    }
+}
+
+/// Calls `call` `n` times in all, shared by `tasks` tasks spawned on the current runtime (as a
 /// program's work runs: a `block_on` caller is a thread of its own), after 50 warm-up calls;
 /// calls/s.
 async fn calls_per_second<F, Fut>(call: F, tasks: usize, n: usize) -> f64
@@ -499,18 +499,13 @@ mod ours {
             .expect("a client");
         match workload {
             Workload::Sequential | Workload::InFlight32 => {
-                let (tasks, n) = if workload == Workload::Sequential {
-                    (1, seq_n)
-                } else {
-                    (32, par_n)
-                };
                 let call = move || {
                     let user = client.me();
                     async move {
                         user.get().await.expect("users/me").expect("a user");
                     }
                 };
-                calls_per_second(call, tasks, n).await
+                small_calls(workload, seq_n, par_n, call).await
             }
             Workload::ListItems => {
                 let start = Instant::now();
@@ -552,18 +547,13 @@ mod official {
             .build();
         match workload {
             Workload::Sequential | Workload::InFlight32 => {
-                let (tasks, n) = if workload == Workload::Sequential {
-                    (1, seq_n)
-                } else {
-                    (32, par_n)
-                };
                 let call = move || {
                     let user = client.me();
                     async move {
                         user.get().await.expect("users/me").expect("a user");
                     }
                 };
-                calls_per_second(call, tasks, n).await
+                small_calls(workload, seq_n, par_n, call).await
             }
             Workload::ListItems => {
                 let start = Instant::now();
@@ -590,14 +580,4 @@ mod official {
             }
         }
     }
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

@@ -22,6 +22,7 @@ use apify_host::{
     transport::{CallFuture, HttpTransport, TransportRequest, TransportResponse},
     ApifyClient,
 };
+use apify_tests::bench_util::{env_num, median};
 use bytes::Bytes;
 
 /// Answers `200 {"data":{}}` without I/O: at once, or (`BENCH_WAIT=1`) after yielding to
@@ -57,13 +58,6 @@ impl HttpTransport for Instant200 {
             })
         })
     }
-}
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {
@@ -137,9 +131,4 @@ fn main() {
 
 fn per_call(elapsed: Duration, calls: u64) -> f64 {
     elapsed.as_nanos() as f64 / calls as f64
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }

@@ -65,6 +65,7 @@ use apify_host::{
 };
 use apify_tests::{
     bench_server::{BenchServer, ServerKind},
+    bench_util::{env_num, median, peak_rss_mib, reset_peak_rss},
     hyper_plugin, plugin_path, reqwest_plugin,
 };
 use apify_transport_reqwest::ReqwestTransport;
@@ -97,13 +98,6 @@ struct Config {
     rounds: usize,
     loads: usize,
     wrk_secs: u64,
-}
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {
@@ -437,11 +431,6 @@ fn main() {
     drop(testkit);
 }
 
-fn median(xs: &mut [f64]) -> f64 {
-    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    xs[xs.len() / 2]
-}
-
 async fn measure(
     client: &ApifyClient,
     t: &dyn HttpTransport,
@@ -487,7 +476,7 @@ async fn measure(
     let par = par_n as f64 / start.elapsed().as_secs_f64();
     let par_cpu_us = (cpu_seconds() - cpu0) / par_n as f64 * 1e6;
 
-    reset_peak_rss();
+    reset_peak_rss("self");
     let cpu0 = cpu_seconds();
     let start = Instant::now();
     let n = download(t, download_url).await;
@@ -498,7 +487,7 @@ async fn measure(
         seq,
         par,
         stream_mbps: body_len as f64 / secs / 1e6,
-        rss_mib: peak_rss_mib(),
+        rss_mib: peak_rss_mib("self"),
         cpu_per_gib,
         par_cpu_us,
         ..Figures::default()
@@ -519,7 +508,7 @@ async fn upload(
         .transport(t)
         .build()
         .expect("client");
-    reset_peak_rss();
+    reset_peak_rss("self");
     let start = Instant::now();
     client
         .key_value_store("bench")
@@ -532,7 +521,7 @@ async fn upload(
         .expect("upload");
     (
         len as f64 / start.elapsed().as_secs_f64() / 1e6,
-        peak_rss_mib(),
+        peak_rss_mib("self"),
     )
 }
 
@@ -722,19 +711,4 @@ fn cpu_seconds() -> f64 {
         .collect();
     // fields 14 and 15 (utime, stime) are at 11 and 12 after the ")"; clock ticks of 1/100 s.
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
-}
-
-fn reset_peak_rss() {
-    // Linux: writing 5 resets VmHWM to the current RSS.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

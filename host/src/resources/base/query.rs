@@ -218,6 +218,15 @@ fn unsigned(n: u64) -> ParamValue {
     i64::try_from(n).map_or_else(|_| ParamValue::Str(n.to_string()), ParamValue::Int)
 }
 
+/// The [`Serializer`] methods of integers that always fit an `i64`.
+macro_rules! small_ints {
+    ($($method:ident($t:ty)),* $(,)?) => {$(
+        fn $method(self, v: $t) -> Result<ParamValue, Refused> {
+            Ok(ParamValue::Int(v.into()))
+        }
+    )*};
+}
+
 impl<'n> Serializer for Param<'n> {
     type Ok = ParamValue;
     type Error = Refused;
@@ -232,27 +241,15 @@ impl<'n> Serializer for Param<'n> {
     fn serialize_bool(self, v: bool) -> Result<ParamValue, Refused> {
         Ok(ParamValue::Bool(v))
     }
-    fn serialize_i8(self, v: i8) -> Result<ParamValue, Refused> {
-        Ok(ParamValue::Int(v.into()))
-    }
-    fn serialize_i16(self, v: i16) -> Result<ParamValue, Refused> {
-        Ok(ParamValue::Int(v.into()))
-    }
-    fn serialize_i32(self, v: i32) -> Result<ParamValue, Refused> {
-        Ok(ParamValue::Int(v.into()))
-    }
-    fn serialize_i64(self, v: i64) -> Result<ParamValue, Refused> {
-        Ok(ParamValue::Int(v))
-    }
-    fn serialize_u8(self, v: u8) -> Result<ParamValue, Refused> {
-        Ok(ParamValue::Int(v.into()))
-    }
-    fn serialize_u16(self, v: u16) -> Result<ParamValue, Refused> {
-        Ok(ParamValue::Int(v.into()))
-    }
-    fn serialize_u32(self, v: u32) -> Result<ParamValue, Refused> {
-        Ok(ParamValue::Int(v.into()))
-    }
+    small_ints!(
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+    );
     fn serialize_u64(self, v: u64) -> Result<ParamValue, Refused> {
         Ok(unsigned(v))
     }
