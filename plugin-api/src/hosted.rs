@@ -334,11 +334,7 @@ impl<T: HostedTransport> HostedClient<T> {
             let response: Response = inner.call(request).await?;
             Ok::<_, Error>(response_to_ffi(response, body_runtime))
         };
-        CaughtCall {
-            handle,
-            exchange: Box::pin(exchange),
-        }
-        .into_ffi()
+        CaughtCall::new(handle, exchange).into_ffi()
     }
 
     fn close_inner(&self) {

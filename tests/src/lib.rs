@@ -11,11 +11,11 @@ pub mod bench_server;
 pub mod bench_util;
 pub mod matrix;
 
-use std::{path::PathBuf, sync::Arc};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use apify_host::{
     transport::plugin::{load_plugin, PluginLoadOptions},
-    transport::HttpTransport,
+    transport::{HttpTransport, TransportRequest},
 };
 
 /// A transport under test, with a name for messages.
@@ -24,6 +24,18 @@ pub struct TransportUnderTest {
     pub name: &'static str,
     /// The transport.
     pub transport: Arc<dyn HttpTransport>,
+}
+
+/// A plain GET of `url` at the transport level: no headers, no body, not streamed.
+pub fn get_request(url: String, timeout: Option<Duration>) -> TransportRequest {
+    TransportRequest {
+        method: http::Method::GET,
+        url,
+        headers: http::HeaderMap::new(),
+        body: bytes::Bytes::new().into(),
+        timeout,
+        stream: false,
+    }
 }
 
 /// The directory holding the test binary's dependencies (`target/<profile>/deps`).

@@ -17,9 +17,7 @@ use apify_host::transport::{
     TransportRequest as Request,
 };
 use apify_tests::plugin_path;
-use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{HeaderMap, Method};
 use serde_json::json;
 use testkit::{Action, TestServer};
 
@@ -34,14 +32,7 @@ fn isolated(lib: &str, options: serde_json::Value) -> IsolatedTransport {
 }
 
 fn get(url: String, timeout: Option<Duration>) -> Request {
-    Request {
-        method: Method::GET,
-        url,
-        headers: HeaderMap::new(),
-        body: Bytes::new().into(),
-        timeout,
-        stream: false,
-    }
+    apify_tests::get_request(url, timeout)
 }
 
 /// The status and body of a call, or its error's words.

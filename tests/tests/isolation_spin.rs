@@ -9,21 +9,12 @@ use apify_host::transport::{
     TransportRequest as Request,
 };
 use apify_tests::plugin_path;
-use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{HeaderMap, Method};
 use serde_json::json;
 use testkit::TestServer;
 
 fn get(url: String) -> Request {
-    Request {
-        method: Method::GET,
-        url,
-        headers: HeaderMap::new(),
-        body: Bytes::new().into(),
-        timeout: Some(Duration::from_secs(30)),
-        stream: false,
-    }
+    apify_tests::get_request(url, Some(Duration::from_secs(30)))
 }
 
 async fn body_len(t: &dyn HttpTransport, req: Request) -> Result<usize, String> {

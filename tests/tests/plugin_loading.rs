@@ -16,7 +16,7 @@ use apify_tests::{
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http::{HeaderMap, Method};
+use http::Method;
 use testkit::TestServer;
 
 fn load_err(path: &Path, options: &PluginLoadOptions) -> PluginLoadError {
@@ -48,14 +48,7 @@ fn assert_clear(e: &PluginLoadError, failure: PluginLoadFailure, reason_has: &st
 }
 
 fn get(url: String) -> Request {
-    Request {
-        method: Method::GET,
-        url,
-        headers: HeaderMap::new(),
-        body: Bytes::new().into(),
-        timeout: Some(Duration::from_secs(10)),
-        stream: false,
-    }
+    apify_tests::get_request(url, Some(Duration::from_secs(10)))
 }
 
 async fn body_text(

@@ -139,8 +139,10 @@ impl Serialize for Extra {
     }
 }
 
-/// A JSON object's entries in the order of its text.
-struct InOrder(Vec<(String, Value)>);
+/// A JSON object's entries in the order of its text (a `Map` would sort them unless the
+/// program turned on serde_json's `preserve_order`). Also how options become ordered query
+/// parameters (`query::to_params`).
+pub(crate) struct InOrder(pub(crate) Vec<(String, Value)>);
 
 impl<'de> serde::Deserialize<'de> for InOrder {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
