@@ -186,9 +186,12 @@ pub(crate) async fn keep_alive_reuse(s: Subject) -> CaseResult {
             .await
             .map_err(|e| fail(format!("call {}: reading the body failed: {e}", i + 1)))?;
     }
+    // Not `n <= 1`: hyper's pool puts a connection back from a task it spawns once the body
+    // has ended, so on a loaded machine the next call can find no idle connection and open
+    // one (seen in CI: 3 connections for 20 calls). A transport that does not pool opens 20.
     let n = server.connections_accepted();
     ensure!(
-        n <= 2,
+        n <= 4,
         "20 sequential calls, each body read to its end, opened {n} connections: keep \
          connections alive and reuse them (pool them per host)"
     );

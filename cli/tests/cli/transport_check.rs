@@ -428,6 +428,30 @@ fn each_hosted_mistake_on_the_wire_fails_its_own_case_only() {
     }
 }
 
+/// The fixture opens a connection per call: `keep-alive-reuse` sees it (20 connections for 20
+/// calls), so the rule's tolerance for hyper's pool race does not let a transport without a
+/// pool through.
+#[test]
+fn a_transport_without_a_pool_fails_keep_alive_reuse() {
+    let so = hosted_faulty_plugin();
+    let out = check(&[
+        so.to_str().unwrap(),
+        "--options",
+        "{}",
+        "--case",
+        "keep-alive-reuse",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    let failed = lines(&text, "FAIL");
+    assert_eq!(failed.len(), 1, "{text}");
+    assert!(
+        failed[0].contains("keep-alive-reuse") && failed[0].contains("opened 20 connections"),
+        "{text}"
+    );
+    assert!(text.contains("rule: RFC 9112 §9.3"), "{text}");
+}
+
 #[test]
 fn a_hosted_call_that_blocks_the_thread_is_stopped_by_the_watchdog() {
     let out = check(&[
