@@ -168,7 +168,7 @@ impl Connection {
             let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
             let ring = ring
                 .as_mut()
-                .ok_or_else(|| ProtocolError("a shared chunk on a socket without a ring".into()))?;
+                .ok_or_else(|| ProtocolError::new("a shared chunk on a socket without a ring"))?;
             Frame::raw(Kind::ResponseData, id, ring.take(len)?)
         } else {
             frame
@@ -182,7 +182,7 @@ impl Connection {
                 | Kind::ResponseEnd
                 | Kind::Failed
                 | Kind::RequestCredit => Ok(()),
-                other => Err(ProtocolError(format!(
+                other => Err(ProtocolError::new(format!(
                     "a {other:?} frame after the worker started"
                 ))),
             };
@@ -191,14 +191,14 @@ impl Connection {
             Kind::Head => {
                 let head: ResponseHead = frame.decode()?;
                 let Some(tx) = call.head.take() else {
-                    return Err(ProtocolError(format!("call {id}: a second head")));
+                    return Err(ProtocolError::new(format!("call {id}: a second head")));
                 };
                 call.overdue_at = None;
                 heads.push((tx, head));
             }
             Kind::ResponseData => {
                 if call.head.is_some() {
-                    return Err(ProtocolError(format!("call {id}: body before head")));
+                    return Err(ProtocolError::new(format!("call {id}: body before head")));
                 }
                 let _ = call.body.send(Ok(frame.payload));
             }
@@ -219,7 +219,11 @@ impl Connection {
                 call.request_credit
                     .add_permits(frame.credit_amount()? as usize);
             }
-            other => return Err(ProtocolError(format!("a {other:?} frame during calls"))),
+            other => {
+                return Err(ProtocolError::new(format!(
+                    "a {other:?} frame during calls"
+                )))
+            }
         }
         Ok(())
     }

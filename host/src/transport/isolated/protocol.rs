@@ -124,8 +124,9 @@ impl Frame {
 
     /// Decodes the payload as `T`; a payload that does not decode is a protocol error.
     pub fn decode<'a, T: Deserialize<'a>>(&'a self) -> Result<T, ProtocolError> {
-        postcard::from_bytes(&self.payload)
-            .map_err(|e| ProtocolError(format!("a {:?} frame does not decode: {e}", self.kind)))
+        postcard::from_bytes(&self.payload).map_err(|e| {
+            ProtocolError::new(format!("a {:?} frame does not decode: {e}", self.kind))
+        })
     }
 
     /// The length of a chunk in the shared ring.
@@ -137,25 +138,53 @@ impl Frame {
     pub fn credit_amount(&self) -> Result<u32, ProtocolError> {
         let bytes: [u8; 4] = self.payload[..]
             .try_into()
-            .map_err(|_| ProtocolError(format!("a {:?} frame is not 4 bytes", self.kind)))?;
+            .map_err(|_| ProtocolError::new(format!("a {:?} frame is not 4 bytes", self.kind)))?;
         Ok(u32::from_le_bytes(bytes))
     }
 }
 
 /// The peer broke the protocol: the connection is closed (and, from the host, the worker
-/// killed).
+/// killed). Or the socket failed under it; [`ProtocolError::hung_up`] tells a peer that went
+/// away from one that sent bytes it must not.
 #[derive(Debug, Clone)]
-pub(crate) struct ProtocolError(pub String);
+pub(crate) struct ProtocolError {
+    message: String,
+    hung_up: bool,
+}
+
+impl ProtocolError {
+    /// A broken rule, in words.
+    pub fn new(message: impl Into<String>) -> Self {
+        ProtocolError {
+            message: message.into(),
+            hung_up: false,
+        }
+    }
+
+    /// Whether the peer went away rather than broke a rule: it reset the socket (it closed it
+    /// with bytes of ours unread, as a host does when the runtime of its callers ends), or
+    /// closed it in the middle of a frame. No more frames come either way, but nobody lied.
+    pub fn hung_up(&self) -> bool {
+        self.hung_up
+    }
+}
 
 impl std::fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl From<std::io::Error> for ProtocolError {
     fn from(e: std::io::Error) -> Self {
-        ProtocolError(e.to_string())
+        use std::io::ErrorKind as K;
+        ProtocolError {
+            hung_up: matches!(
+                e.kind(),
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe
+            ),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -202,7 +231,7 @@ impl Decoder for FrameCodec {
         }
         let len = u32::from_le_bytes(src[..4].try_into().expect("4 bytes")) as usize;
         if !(9..=MAX_FRAME).contains(&len) {
-            return Err(ProtocolError(format!(
+            return Err(ProtocolError::new(format!(
                 "a frame of {len} bytes (a frame is 9 to {MAX_FRAME} bytes)"
             )));
         }
@@ -214,11 +243,23 @@ impl Decoder for FrameCodec {
         src.advance(4);
         let kind_byte = src.get_u8();
         let kind = Kind::from_u8(kind_byte)
-            .ok_or_else(|| ProtocolError(format!("a frame of unknown kind {kind_byte}")))?;
+            .ok_or_else(|| ProtocolError::new(format!("a frame of unknown kind {kind_byte}")))?;
         let id = src.get_u64_le();
         // `split_to` hands the payload out without copying it.
         let payload = src.split_to(len - 9).freeze();
         Ok(Some(Frame { kind, id, payload }))
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None if src.is_empty() => Ok(None),
+            // The writer's task ended inside a frame (its runtime shut down): a hang-up.
+            None => Err(ProtocolError {
+                message: format!("the socket closed {} bytes into a frame", src.len()),
+                hung_up: true,
+            }),
+        }
     }
 }
 
@@ -380,9 +421,9 @@ pub(crate) fn headers_from_wire(
     let mut map = http::HeaderMap::with_capacity(pairs.len());
     for (name, value) in pairs {
         let name = http::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| ProtocolError(format!("an invalid header name {name:?}")))?;
+            .map_err(|_| ProtocolError::new(format!("an invalid header name {name:?}")))?;
         let value = http::HeaderValue::from_bytes(&value)
-            .map_err(|_| ProtocolError(format!("an invalid value for header {name}")))?;
+            .map_err(|_| ProtocolError::new(format!("an invalid value for header {name}")))?;
         map.append(name, value);
     }
     Ok(map)
@@ -420,14 +461,40 @@ mod tests {
         assert!(FrameCodec.decode(&mut part).unwrap().is_none());
         let mut huge = BytesMut::from(&(u32::MAX).to_le_bytes()[..]);
         let e = FrameCodec.decode(&mut huge).unwrap_err();
-        assert!(e.0.contains("a frame is 9 to"), "{e}");
+        assert!(e.message.contains("a frame is 9 to"), "{e}");
+        assert!(!e.hung_up(), "a hostile length is a broken rule");
         let mut unknown = BytesMut::from(&FrameCodec::header(Kind::Call, 1, 0)[..]);
         unknown[4] = 99;
         assert!(FrameCodec
             .decode(&mut unknown)
             .unwrap_err()
-            .0
+            .message
             .contains("unknown kind 99"));
+    }
+
+    /// A peer that goes away (a reset, or a close inside a frame) is told from one that lies:
+    /// the worker ends the socket's calls for the first and exits for the second.
+    #[test]
+    fn a_hang_up_is_told_from_a_broken_rule() {
+        let mut buf = BytesMut::new();
+        FrameCodec
+            .encode(Frame::raw(Kind::RequestEnd, 1, Bytes::new()), &mut buf)
+            .unwrap();
+        let mut whole = buf.clone();
+        assert!(FrameCodec.decode_eof(&mut whole).unwrap().is_some());
+        assert!(FrameCodec.decode_eof(&mut whole).unwrap().is_none());
+        let mut part = buf.split_to(7);
+        let e = FrameCodec.decode_eof(&mut part).unwrap_err();
+        assert!(e.hung_up(), "{e}");
+        assert!(e.message.contains("7 bytes into a frame"), "{e}");
+        for (kind, hung_up) in [
+            (std::io::ErrorKind::ConnectionReset, true),
+            (std::io::ErrorKind::BrokenPipe, true),
+            (std::io::ErrorKind::InvalidData, false),
+        ] {
+            let e = ProtocolError::from(std::io::Error::from(kind));
+            assert_eq!(e.hung_up(), hung_up, "{kind:?}");
+        }
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl RingReader {
     pub(crate) fn take(&mut self, len: u32) -> Result<Bytes, ProtocolError> {
         let len = len as usize;
         if len > self.ring.size {
-            return Err(ProtocolError(format!(
+            return Err(ProtocolError::new(format!(
                 "a shared chunk of {len} bytes in a ring of {}",
                 self.ring.size
             )));

@@ -172,9 +172,10 @@ impl Worker {
                 ended_by_worker: false,
             };
             match reader.read_frames(frames).await {
-                // The worker closed it: it is exiting, and the supervisor fails the calls
-                // with how it ended (and retries them).
+                // The worker closed (or reset) it: it is exiting, and the supervisor fails the
+                // calls with how it ended (and retries them).
                 Ok(()) => {}
+                Err(e) if e.hung_up() => {}
                 Err(e) => {
                     if let Some(w) = worker.upgrade() {
                         w.kill(format!("it broke the protocol on a lane ({e})"));
@@ -406,7 +407,12 @@ impl Supervisor {
             let mut exit = exit;
             let mut status = None;
             let ended = tokio::select! {
-                r = w.conn.read_frames(frames) => r.err().map(|e| format!("it broke the protocol ({e})")),
+                // A reset is how a worker that died with our frames unread ends its socket:
+                // its exit status, not the reset, says what happened.
+                r = w.conn.read_frames(frames) => r
+                    .err()
+                    .filter(|e| !e.hung_up())
+                    .map(|e| format!("it broke the protocol ({e})")),
                 why = overdue(&w) => Some(why),
                 () = w.close.cancelled() => None,
                 s = &mut exit => {
@@ -425,11 +431,18 @@ impl Supervisor {
                     Ok(s) => s.ok(),
                     Err(_) => {
                         w.kill("it did not exit when its socket closed".into());
-                        tokio::time::timeout(EXIT_LIMIT, exit).await.ok().and_then(Result::ok)
+                        tokio::time::timeout(EXIT_LIMIT, exit)
+                            .await
+                            .ok()
+                            .and_then(Result::ok)
                     }
                 };
             }
-            let killed_for = w.killed_for.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let killed_for = w
+                .killed_for
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
             let how = match (killed_for, status) {
                 (Some(why), _) => format!("was killed by the host: {why}"),
                 (None, Some(status)) => describe_exit(status),
@@ -620,7 +633,7 @@ fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
         loop {
             while let Some(f) = FrameCodec
                 .decode(&mut input)
-                .map_err(|e| std::io::Error::other(e.0))?
+                .map_err(|e| std::io::Error::other(e.to_string()))?
             {
                 // What the plugin logs while it loads (a deprecated option) goes to the log.
                 if f.kind == Kind::Log {
@@ -665,7 +678,7 @@ fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
         Ok(Some(f)) if f.kind == Kind::Ready => {
             let ready: Ready = f.decode().map_err(|e| {
                 refuse(
-                    e.0,
+                    e.to_string(),
                     "Rebuild apify-transport-worker from the same source as this program",
                 )
             })?;
@@ -676,7 +689,7 @@ fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
         Ok(Some(f)) if f.kind == Kind::LoadRefused => {
             let r: LoadRefused = f
                 .decode()
-                .map_err(|e| refuse(e.0, "Rebuild apify-transport-worker"))?;
+                .map_err(|e| refuse(e.to_string(), "Rebuild apify-transport-worker"))?;
             let _ = ended(spawned);
             Err(fail(
                 &spec.path,

@@ -52,7 +52,7 @@ pub(crate) async fn write_frames<W: AsyncWrite + Unpin>(
             } else {
                 FrameCodec
                     .encode(frame, &mut batch)
-                    .map_err(|e| std::io::Error::other(e.0))?;
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
                 if batch.len() >= BATCH {
                     w.write_all(&batch).await?;
                     batch.clear();

@@ -295,16 +295,16 @@ fn read_hello(socket: &mut std::os::unix::net::UnixStream) -> Result<Option<Hell
     }
     let n = u32::from_le_bytes(len) as usize;
     if !(9..=MAX_FRAME).contains(&n) {
-        return Err(ProtocolError(format!("a first frame of {n} bytes")));
+        return Err(ProtocolError::new(format!("a first frame of {n} bytes")));
     }
     let mut buf = BytesMut::zeroed(4 + n);
     buf[..4].copy_from_slice(&len);
     socket.read_exact(&mut buf[4..])?;
     let frame = FrameCodec
         .decode(&mut buf)?
-        .ok_or_else(|| ProtocolError("a truncated first frame".into()))?;
+        .ok_or_else(|| ProtocolError::new("a truncated first frame"))?;
     if frame.kind != Kind::Hello {
-        return Err(ProtocolError(format!("{:?} before Hello", frame.kind)));
+        return Err(ProtocolError::new(format!("{:?} before Hello", frame.kind)));
     }
     frame.decode().map(Some)
 }
@@ -312,7 +312,9 @@ fn read_hello(socket: &mut std::os::unix::net::UnixStream) -> Result<Option<Hell
 /// The lanes the host passed, checked to be open sockets before they are owned.
 fn take_lanes(n: u8) -> Result<Vec<std::os::unix::net::UnixStream>, ProtocolError> {
     if usize::from(n) > MAX_LANES {
-        return Err(ProtocolError(format!("{n} lanes (at most {MAX_LANES})")));
+        return Err(ProtocolError::new(format!(
+            "{n} lanes (at most {MAX_LANES})"
+        )));
     }
     (0..i32::from(n))
         .map(|k| {
@@ -322,7 +324,7 @@ fn take_lanes(n: u8) -> Result<Vec<std::os::unix::net::UnixStream>, ProtocolErro
             let is_socket = unsafe { libc::fstat(fd, &mut st) } == 0
                 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK;
             if !is_socket {
-                return Err(ProtocolError(format!("lane fd {fd} is not a socket")));
+                return Err(ProtocolError::new(format!("lane fd {fd} is not a socket")));
             }
             // SAFETY: an open socket the host placed at this number for us (see `spawn.rs`);
             // nothing else in this process owns it.
@@ -342,13 +344,17 @@ fn take_rings(lanes: u8, size: u32) -> Result<impl Iterator<Item = Ring>, Protoc
             let is_file = unsafe { libc::fstat(fd, &mut st) } == 0
                 && st.st_mode & libc::S_IFMT == libc::S_IFREG;
             if !is_file {
-                return Err(ProtocolError(format!("ring fd {fd} is not a memory file")));
+                return Err(ProtocolError::new(format!(
+                    "ring fd {fd} is not a memory file"
+                )));
             }
             // SAFETY: an open memory file the host placed at this number for us.
             let owned = unsafe { OwnedFd::from_raw_fd(fd) };
             RingWriter::open(owned, size)
                 .map(|r| Some(Arc::new(Mutex::new(r))))
-                .ok_or_else(|| ProtocolError(format!("ring fd {fd} is not a ring of {size} bytes")))
+                .ok_or_else(|| {
+                    ProtocolError::new(format!("ring fd {fd} is not a ring of {size} bytes"))
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rings.into_iter())
@@ -434,8 +440,11 @@ async fn serve_frames(
     let result = loop {
         let frame = match frames.next().await {
             Some(Ok(f)) => f,
+            // The host closed or reset the socket: it is done with us, or gone (a reset
+            // when it closed the socket with frames of ours unread, as when the runtime
+            // its calls ran on ended).
+            Some(Err(e)) if e.hung_up() => break Ok(()),
             Some(Err(e)) => break Err(e),
-            // The host closed the socket: it is done with us, or gone.
             None => break Ok(()),
         };
         if let Err(e) = dispatch(frame, client, &socket) {
@@ -586,7 +595,7 @@ fn dispatch(
             LOAD.alone
                 .store(head.alone, std::sync::atomic::Ordering::Relaxed);
             if map.contains_key(&id) {
-                return Err(ProtocolError(format!("call {id} started twice")));
+                return Err(ProtocolError::new(format!("call {id} started twice")));
             }
             let mut call = WorkerCall {
                 cancel: CancellationToken::new(),
@@ -640,7 +649,7 @@ fn dispatch(
             match &mut call.body {
                 Some(IncomingBody::Full { buf, expected, .. }) => {
                     if buf.len() as u64 + frame.payload.len() as u64 > *expected {
-                        return Err(ProtocolError(format!(
+                        return Err(ProtocolError::new(format!(
                             "call {id}: more body than announced"
                         )));
                     }
@@ -649,7 +658,7 @@ fn dispatch(
                 Some(IncomingBody::Stream { tx, .. }) => {
                     let _ = tx.send(Ok(frame.payload));
                 }
-                None => return Err(ProtocolError(format!("call {id}: body after its end"))),
+                None => return Err(ProtocolError::new(format!("call {id}: body after its end"))),
             }
         }
         Kind::RequestEnd => {
@@ -664,7 +673,7 @@ fn dispatch(
                     ..
                 }) => {
                     if buf.len() as u64 != expected {
-                        return Err(ProtocolError(format!(
+                        return Err(ProtocolError::new(format!(
                             "call {id}: body shorter than announced"
                         )));
                     }
@@ -679,7 +688,7 @@ fn dispatch(
                     );
                 }
                 Some(IncomingBody::Stream { tx, .. }) => drop(tx), // the stream ends
-                None => return Err(ProtocolError(format!("call {id}: body ended twice"))),
+                None => return Err(ProtocolError::new(format!("call {id}: body ended twice"))),
             }
         }
         Kind::RequestFailed => {
@@ -709,7 +718,9 @@ fn dispatch(
             }
         }
         other => {
-            return Err(ProtocolError(format!("a {other:?} frame from the host")));
+            return Err(ProtocolError::new(format!(
+                "a {other:?} frame from the host"
+            )));
         }
     }
     Ok(())
