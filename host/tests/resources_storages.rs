@@ -561,3 +561,76 @@ async fn user_and_log() {
         .unwrap()
         .is_none());
 }
+
+/// `list_items` parses a page as its body arrives, inside the retry loop: a body that breaks
+/// off is read again from the start (the failed attempt's items are not kept), and a body that
+/// is not a JSON array of items is an error that says where, and is not retried.
+#[tokio::test]
+async fn list_items_parses_as_it_reads_and_retries_a_broken_body() {
+    use testkit::{Action, TestServer};
+    let server = TestServer::start().await;
+    let client = ApifyClient::builder()
+        .token(TOKEN)
+        .api_url(server.url("").trim_end_matches('/'))
+        .settings(
+            HttpSettings::default()
+                .max_retries(2)
+                .min_delay_between_retries(Duration::from_millis(10)),
+        )
+        .build()
+        .expect("client builds");
+    let path = "/v2/datasets/d/items";
+    let json_200 = |body: Vec<u8>| Action::Respond {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("x-apify-pagination-total".into(), "3000".into()),
+        ],
+        body,
+    };
+    let items: Vec<Value> = (0..3000)
+        .map(|n| json!({ "n": n, "text": format!("item \"{n}\", [with] {{brackets}}") }))
+        .collect();
+    let body = serde_json::to_vec_pretty(&items).unwrap();
+    // The first answer stops at half of its announced length (a clean close, mid-item).
+    let mut broken = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    broken.extend_from_slice(&body[..body.len() / 2 + 7]);
+    server.script(path, vec![Action::Raw(broken), json_200(body)]);
+    let page = client
+        .dataset("d")
+        .list_items::<Value>(&ListItemsOptions::new())
+        .await
+        .unwrap();
+    assert_eq!((page.count, page.total), (3000, 3000));
+    assert_eq!(page.items, items, "every item once, in order");
+    assert_eq!(server.requests().len(), 2, "the broken attempt was retried");
+
+    for (body, says) in [
+        (&br#"{"items": []}"#[..], "it starts with '{', not `[`"),
+        (br#"[{"n": 0}, {"n": }]"#, "item 1: expected value"),
+        (
+            br#"[{"n": 0}, {"n": 1}"#,
+            "ended before the array's closing `]` (after 1 complete items)",
+        ),
+    ] {
+        let before = server.requests().len();
+        server.script(path, vec![json_200(body.to_vec())]);
+        let e = client
+            .dataset("d")
+            .list_items::<Value>(&ListItemsOptions::new())
+            .await
+            .unwrap_err();
+        assert!(e.is_decode(), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("not the expected JSON array of items"),
+            "{text}"
+        );
+        assert!(text.contains(says), "{text}");
+        assert_eq!(server.requests().len(), before + 1, "not retried: {text}");
+    }
+}

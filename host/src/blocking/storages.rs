@@ -35,7 +35,7 @@ blocking_client! {
         call fn get(&self) -> Result<Option<Dataset>, Error>;
         call fn update(&self, fields: &StorageUpdate) -> Result<Dataset, Error>;
         call fn delete(&self) -> Result<(), Error>;
-        call fn list_items[T: DeserializeOwned](&self, opts: &ListItemsOptions) -> Result<ListPage<T>, Error>;
+        call fn list_items[T: DeserializeOwned + Send + 'static](&self, opts: &ListItemsOptions) -> Result<ListPage<T>, Error>;
         iter fn iterate_items[T: DeserializeOwned + Send + 'static](&self, opts: &ListItemsOptions) -> T;
         wrap fn stream_items(&self, opts: &DownloadItemsOptions) -> BodyReader;
         call fn get_items_as_bytes(&self, opts: &DownloadItemsOptions) -> Result<Bytes, Error>;

@@ -20,13 +20,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{header, HeaderMap, StatusCode};
 
 use super::{
     prepare::{self, PreparedBody, PreparedRequest},
     retry,
+    sink::{Accumulator, BodySink},
     slot::{LineupChange, Route, TransportSlot, TransportStatistics, TransportSwap},
     stats::Statistics,
     upload::{gzip_stream, OpenError},
@@ -44,10 +45,6 @@ use crate::{
 /// How much of an error response body is read for its message. Error bodies are small JSON;
 /// a proxy's error page may not be, and only the first part of it is worth showing.
 const ERROR_BODY_LIMIT: usize = 1 << 20;
-
-/// Pre-allocation cap when a `Content-Length` announces a large body: the buffer still grows
-/// as the data actually arrives, but a lying header cannot make us reserve gigabytes.
-const PREALLOCATE_LIMIT: usize = 64 << 20;
 
 /// Runs every API call of one client through the same steps, whatever the transport.
 ///
@@ -381,55 +378,77 @@ impl Pipeline {
             let expected = announced
                 .filter(|_| req.method != http::Method::HEAD && status != StatusCode::NO_CONTENT);
             let cap = self.settings.max_body_bytes;
-            let read_whole =
-                !req.stream || announced.is_some_and(|n| n <= self.settings.read_whole_below);
-            let body = if read_whole {
-                if let Some(n) = announced.filter(|&n| n > cap) {
-                    return Err(self.too_large(req, &format!("its Content-Length is {n}")));
-                }
-                // Read inside the loop, so a reset or a stall mid-body is one more failed
-                // attempt instead of an error in the caller's hands. One byte past the cap
-                // tells an unsized body that is too large from one that just fits.
-                let idle = timeout.or(Some(self.settings.stream_idle_timeout));
-                let limit = usize::try_from(cap.saturating_add(1)).unwrap_or(usize::MAX);
-                let hint = announced.and_then(|n| usize::try_from(n).ok());
-                let read = lease.until_cut(read_body(response.body, idle, limit, hint));
-                let read = read
-                    .await
-                    .unwrap_or_else(|| Err((Bytes::new(), lease.cut_error())));
-                let bytes = match read {
-                    Ok(bytes) => bytes,
-                    Err((_, e)) => {
-                        self.transport
-                            .record(&lease, started.elapsed(), Some(&e.kind));
+            // A sink reads the body inside the loop too: it is how the caller gets it.
+            let mut sink = req.sink.as_ref().map(|make| (make.0)());
+            let read_whole = sink.is_some()
+                || !req.stream
+                || announced.is_some_and(|n| n <= self.settings.read_whole_below);
+            let body =
+                if read_whole {
+                    if let Some(n) = announced.filter(|&n| n > cap) {
+                        return Err(self.too_large(req, &format!("its Content-Length is {n}")));
+                    }
+                    // Read inside the loop, so a reset or a stall mid-body is one more failed
+                    // attempt instead of an error in the caller's hands. One byte past the cap
+                    // tells an unsized body that is too large from one that just fits.
+                    let idle = timeout.or(Some(self.settings.stream_idle_timeout));
+                    let limit = usize::try_from(cap.saturating_add(1)).unwrap_or(usize::MAX);
+                    let hint = announced.and_then(|n| usize::try_from(n).ok());
+                    let mut acc = Accumulator::new(hint.map(|n| n.min(limit)));
+                    let read = lease.until_cut(read_body(response.body, idle, limit, |chunk| {
+                        match &mut sink {
+                            Some(sink) => sink.push(&chunk),
+                            None => {
+                                acc.push(chunk);
+                                Ok(())
+                            }
+                        }
+                    }));
+                    let read = read
+                        .await
+                        .unwrap_or_else(|| Err(ReadFailure::Transport(lease.cut_error())));
+                    let len = match read {
+                        Ok(len) => len as u64,
+                        Err(ReadFailure::Transport(e)) => {
+                            self.transport
+                                .record(&lease, started.elapsed(), Some(&e.kind));
+                            return Err(self.transport_failure(context, e, started));
+                        }
+                        Err(ReadFailure::Refused(error)) => {
+                            self.transport.record(&lease, started.elapsed(), None);
+                            return Err(AttemptFailure {
+                                error,
+                                retryable: false,
+                                retry_after: None,
+                                transport_level: false,
+                            });
+                        }
+                    };
+                    self.transport.record(&lease, started.elapsed(), None);
+                    if len > cap {
+                        return Err(self.too_large(req, &format!("more than {cap} bytes arrived")));
+                    }
+                    if let Some(n) = expected.filter(|&n| n != len) {
+                        let e = TransportError::new(
+                            ErrorKind::IO,
+                            format!("the body has {len} bytes but its Content-Length is {n}"),
+                        );
                         return Err(self.transport_failure(context, e, started));
                     }
+                    if let Some(sink) = sink {
+                        return self.sunk(req, attempt, status, started, response.headers, sink);
+                    }
+                    ByteStream::from_bytes(acc.finish())
+                } else {
+                    self.transport.record(&lease, started.elapsed(), None);
+                    ByteStream::from_transport_guarded(
+                        lease.hold_body(response.body),
+                        context,
+                        self.token.clone(),
+                        self.settings.stream_idle_timeout,
+                        expected,
+                    )
                 };
-                self.transport.record(&lease, started.elapsed(), None);
-                if bytes.len() as u64 > cap {
-                    return Err(self.too_large(req, &format!("more than {cap} bytes arrived")));
-                }
-                if let Some(n) = expected.filter(|&n| n != bytes.len() as u64) {
-                    let e = TransportError::new(
-                        ErrorKind::IO,
-                        format!(
-                            "the body has {} bytes but its Content-Length is {n}",
-                            bytes.len()
-                        ),
-                    );
-                    return Err(self.transport_failure(context, e, started));
-                }
-                ByteStream::from_bytes(bytes)
-            } else {
-                self.transport.record(&lease, started.elapsed(), None);
-                ByteStream::from_transport_guarded(
-                    lease.hold_body(response.body),
-                    context,
-                    self.token.clone(),
-                    self.settings.stream_idle_timeout,
-                    expected,
-                )
-            };
             self.log_status(req, attempt, status, started);
             return Ok(ApiResponse::new(status, response.headers, body));
         }
@@ -438,7 +457,7 @@ impl Pipeline {
         // API said. For the transport, an answer is a success.
         self.transport.record(&lease, started.elapsed(), None);
         let hint = content_length(&response.headers).and_then(|n| usize::try_from(n).ok());
-        let read = lease.until_cut(read_body(
+        let read = lease.until_cut(read_body_whole(
             response.body,
             timeout.or(Some(self.settings.stream_idle_timeout)),
             ERROR_BODY_LIMIT,
@@ -471,6 +490,27 @@ impl Pipeline {
             retry_after: retry::retry_after(status, &response.headers),
             transport_level: false,
         })
+    }
+
+    /// The answer of a call whose body went into its sink: the sink's verdict on the whole
+    /// body is the call's (not retried: the same body would come again).
+    fn sunk(
+        &self,
+        req: &ApiRequest,
+        attempt: u32,
+        status: StatusCode,
+        started: Instant,
+        headers: http::HeaderMap,
+        mut sink: Box<dyn BodySink>,
+    ) -> Result<ApiResponse, AttemptFailure> {
+        sink.finish().map_err(|error| AttemptFailure {
+            error,
+            retryable: false,
+            retry_after: None,
+            transport_level: false,
+        })?;
+        self.log_status(req, attempt, status, started);
+        Ok(ApiResponse::new(status, headers, ByteStream::from_bytes(Bytes::new())).with_sink(sink))
     }
 
     /// A body larger than `max_body_bytes` for a call that reads it into memory: not retried
@@ -579,67 +619,54 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// Reads a body into memory, at most `limit` bytes (the rest is dropped unread). Each chunk must
-/// arrive within `idle` — an idle limit, not a total one, so a large but flowing body is never
-/// cut short while a stalled one is. On failure, returns what was read so far with the error.
-async fn read_body(
+/// Why [`read_body`] stopped early.
+enum ReadFailure<E> {
+    /// The exchange failed (a reset, a stall): the attempt's failure, retried as usual.
+    Transport(TransportError),
+    /// The body's consumer refused a chunk: the call's error, as it is.
+    Refused(E),
+}
+
+/// Reads a body, at most `limit` bytes (the rest is dropped unread), handing each chunk to
+/// `take`; answers how many bytes it took. Each chunk must arrive within `idle`: an idle limit,
+/// not a total one, so a large but flowing body is never cut short while a stalled one is.
+async fn read_body<E>(
     mut body: Body,
+    idle: Option<Duration>,
+    limit: usize,
+    mut take: impl FnMut(Bytes) -> Result<(), E>,
+) -> Result<usize, ReadFailure<E>> {
+    let mut len = 0;
+    while len < limit {
+        match within(idle, async { Ok(body.next().await) }, "no body data").await {
+            Ok(None) => break,
+            Ok(Some(Ok(chunk))) => {
+                len += chunk.len();
+                take(chunk).map_err(ReadFailure::Refused)?;
+            }
+            Ok(Some(Err(e))) | Err(e) => return Err(ReadFailure::Transport(e)),
+        }
+    }
+    Ok(len)
+}
+
+/// [`read_body`] into one buffer; on failure, what was read so far with the error.
+async fn read_body_whole(
+    body: Body,
     idle: Option<Duration>,
     limit: usize,
     size_hint: Option<usize>,
 ) -> Result<Bytes, (Bytes, TransportError)> {
     let mut acc = Accumulator::new(size_hint.map(|n| n.min(limit)));
-    while acc.len() < limit {
-        match within(idle, async { Ok(body.next().await) }, "no body data").await {
-            Ok(None) => break,
-            Ok(Some(Ok(chunk))) => acc.push(chunk),
-            Ok(Some(Err(e))) | Err(e) => return Err((acc.finish(), e)),
-        }
-    }
-    Ok(acc.finish())
-}
-
-/// Joins chunks without copying the common single-chunk case.
-struct Accumulator {
-    first: Option<Bytes>,
-    buf: BytesMut,
-    hint: Option<usize>,
-}
-
-impl Accumulator {
-    fn new(hint: Option<usize>) -> Self {
-        Accumulator {
-            first: None,
-            buf: BytesMut::new(),
-            hint,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.first.as_ref().map_or(0, Bytes::len) + self.buf.len()
-    }
-
-    fn push(&mut self, chunk: Bytes) {
-        if chunk.is_empty() {
-            return;
-        }
-        if self.first.is_none() && self.buf.is_empty() {
-            self.first = Some(chunk);
-            return;
-        }
-        if let Some(first) = self.first.take() {
-            let want = self.hint.unwrap_or(0).min(PREALLOCATE_LIMIT);
-            self.buf.reserve(want.max(first.len() + chunk.len()));
-            self.buf.extend_from_slice(&first);
-        }
-        self.buf.extend_from_slice(&chunk);
-    }
-
-    fn finish(self) -> Bytes {
-        match self.first {
-            Some(first) => first,
-            None => self.buf.freeze(),
-        }
+    let read = read_body(body, idle, limit, |chunk| {
+        acc.push(chunk);
+        Ok::<_, std::convert::Infallible>(())
+    })
+    .await;
+    match read {
+        Ok(_) => Ok(acc.finish()),
+        Err(ReadFailure::Transport(e)) => Err((acc.finish(), e)),
+        Err(ReadFailure::Refused(never)) => match never {},
     }
 }
 
@@ -702,14 +729,14 @@ mod tests {
 
     #[tokio::test]
     async fn read_body_joins_limits_and_keeps_partial_data() {
-        let b = read_body(
+        let b = read_body_whole(
             body_of(vec![Ok(b"ab"), Ok(b""), Ok(b"cd")]),
             None,
             usize::MAX,
             Some(4),
         );
         assert_eq!(&b.await.unwrap()[..], b"abcd");
-        let b = read_body(
+        let b = read_body_whole(
             body_of(vec![Ok(b"ab"), Ok(b"cd"), Ok(b"ef")]),
             None,
             3,
@@ -717,7 +744,7 @@ mod tests {
         );
         assert_eq!(&b.await.unwrap()[..], b"abcd");
         let err = TransportError::new(ErrorKind::IO, "reset");
-        let b = read_body(body_of(vec![Ok(b"ab"), Err(err)]), None, usize::MAX, None);
+        let b = read_body_whole(body_of(vec![Ok(b"ab"), Err(err)]), None, usize::MAX, None);
         let (partial, e) = b.await.unwrap_err();
         assert_eq!((&partial[..], e.kind), (&b"ab"[..], ErrorKind::IO));
     }
@@ -725,7 +752,7 @@ mod tests {
     #[tokio::test]
     async fn a_stalled_body_times_out() {
         let stalled: Body = Box::pin(futures_util::stream::pending());
-        let (_, e) = read_body(stalled, Some(Duration::from_millis(50)), usize::MAX, None)
+        let (_, e) = read_body_whole(stalled, Some(Duration::from_millis(50)), usize::MAX, None)
             .await
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::TIMEOUT);

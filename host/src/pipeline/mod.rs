@@ -17,6 +17,9 @@
 //!    (case-insensitively, the call wins), the body with its content type, gzipped once.
 //! 2. `retry`: which outcomes are retried (429, 5xx, transient transport errors) and how long
 //!    to wait (jittered exponential backoff, `Retry-After`). The one place that classifies.
+//!    A body read inside the loop goes into one buffer, or into the call's `sink` as it
+//!    arrives (`list_items` parses items that way, never holding the body and the items at
+//!    once).
 //! 3. `engine`: the loop itself, with per-attempt timeouts enforced by the host, errors
 //!    mapped to [`crate::Error`] (token redacted), statistics and `tracing` events.
 //!
@@ -29,6 +32,7 @@ mod request;
 mod response;
 mod retry;
 mod settings;
+mod sink;
 mod slot;
 mod stats;
 mod upload;
@@ -38,6 +42,7 @@ pub(crate) use engine::Pipeline;
 pub use request::{ApiRequest, ParamValue, TimeoutTier};
 pub use response::{ApiResponse, ByteStream};
 pub use settings::HttpSettings;
+pub(crate) use sink::{BodySink, MakeSink};
 pub use slot::{CanaryPolicy, DrainReport, TransportRole, TransportStatistics, TransportSwap};
 pub(crate) use slot::{CanaryTransport, LineupChange};
 pub use stats::StatisticsSnapshot;

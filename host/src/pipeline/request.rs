@@ -177,6 +177,8 @@ pub struct ApiRequest {
     pub(crate) stream: bool,
     /// Ends the call on demand.
     pub(crate) abort: Option<super::AbortHandle>,
+    /// Takes a successful body as it arrives, instead of one buffer (see [`super::BodySink`]).
+    pub(crate) sink: Option<super::MakeSink>,
 }
 
 impl ApiRequest {
@@ -192,6 +194,7 @@ impl ApiRequest {
             timeout: TimeoutTier::default(),
             stream: false,
             abort: None,
+            sink: None,
         }
     }
 
@@ -296,6 +299,15 @@ impl ApiRequest {
     /// Sets the timeout tier.
     pub fn timeout(mut self, tier: TimeoutTier) -> Self {
         self.timeout = tier;
+        self
+    }
+
+    /// Hands a successful body to a sink `make` builds for each attempt, read inside the retry
+    /// loop like a buffered body; the answer carries the sink (`ApiResponse::take_sink`).
+    pub(crate) fn sink<S: super::BodySink>(mut self, make: fn() -> S) -> Self {
+        self.sink = Some(super::MakeSink(std::sync::Arc::new(move || {
+            Box::new(make())
+        })));
         self
     }
 

@@ -27,6 +27,8 @@ pub struct ApiResponse {
     /// Response headers.
     pub headers: HeaderMap,
     body: ByteStream,
+    /// The sink the body went into instead, for a call that had one.
+    sink: Option<Box<dyn super::BodySink>>,
 }
 
 impl std::fmt::Debug for ApiResponse {
@@ -45,7 +47,21 @@ impl ApiResponse {
             status,
             headers,
             body,
+            sink: None,
         }
+    }
+
+    /// The same response, whose body is in `sink`.
+    pub(crate) fn with_sink(mut self, sink: Box<dyn super::BodySink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// The sink the body went into, as the type the call's request made it (`None` for
+    /// another type, or a call without one).
+    pub(crate) fn take_sink<S: super::BodySink>(&mut self) -> Option<S> {
+        let sink = self.sink.take()?.into_any();
+        sink.downcast::<S>().ok().map(|s| *s)
     }
 
     /// The same response whose streamed body ends with an aborted error once `handle` is

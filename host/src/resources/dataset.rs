@@ -7,7 +7,7 @@ use http::Method;
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::{
-    base::{by_offset, options_setters},
+    base::{by_offset, options_setters, ArrayItems},
     ItemStream, ListPage, Paging, ResourceClient, StorageUpdate, StreamedBody,
 };
 use crate::{
@@ -321,7 +321,10 @@ impl DatasetClient {
     /// One page of items. The page's `total`, `offset` and `limit` come from the
     /// `X-Apify-Pagination-*` headers; `count` is the number of items received (the header
     /// count is off when empty items or hidden fields are skipped).
-    pub async fn list_items<T: DeserializeOwned>(
+    ///
+    /// Items are parsed as the body arrives, so the page is never held as text and as items at
+    /// once (a failed attempt's items are dropped and the retry starts afresh).
+    pub async fn list_items<T: DeserializeOwned + Send + 'static>(
         &self,
         opts: &ListItemsOptions,
     ) -> Result<ListPage<T>, Error> {
@@ -329,10 +332,14 @@ impl DatasetClient {
             .res
             .sub(Method::GET, &["items"])
             .query_all(opts)?
-            .timeout(TimeoutTier::Long);
-        let resp = self.res.call(req).await?;
+            .timeout(TimeoutTier::Long)
+            .sink(ArrayItems::<T>::new);
+        let mut resp = self.res.call(req).await?;
         let head = PaginationHeaders::read(&resp);
-        let items: Vec<T> = resp.json().await?;
+        let items = resp
+            .take_sink::<ArrayItems<T>>()
+            .ok_or_else(|| Error::decode("the page's items were not parsed"))?
+            .into_items();
         let count = items.len() as u64;
         let offset = head.offset.or(opts.offset).unwrap_or(0);
         Ok(ListPage {

@@ -3,6 +3,7 @@
 //! generic get / update / delete / create / list, the paginators, `wait_for_finish`, and a
 //! per-call timeout override. A resource client is then only what is specific to it.
 
+mod items;
 mod job;
 mod model;
 mod options;
@@ -22,6 +23,7 @@ use futures_core::Stream;
 use http::Method;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+pub(crate) use items::ArrayItems;
 pub(crate) use job::duration_secs;
 pub(crate) use job::to_run_input;
 pub use job::{ActorJobStatus, AdHocWebhook, RunInput, StartOptions, ToRunInput};
