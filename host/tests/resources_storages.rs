@@ -23,16 +23,21 @@ async fn setup() -> (LocalApi, ApifyClient) {
     let api = LocalApi::start(LocalApiConfig::with_token(TOKEN))
         .await
         .expect("local API starts");
+    let client = client_for(&api.base_url());
+    (api, client)
+}
+
+/// A client of the API at `url`, with 2 quick retries.
+fn client_for(url: &str) -> ApifyClient {
     let settings = HttpSettings::default()
         .max_retries(2)
         .min_delay_between_retries(Duration::from_millis(10));
-    let client = ApifyClient::builder()
+    ApifyClient::builder()
         .token(TOKEN)
-        .api_url(api.base_url())
+        .api_url(url)
         .settings(settings)
         .build()
-        .expect("client builds");
-    (api, client)
+        .expect("client builds")
 }
 
 fn calls<'a>(log: &'a [LoggedRequest], method: &str, path_suffix: &str) -> Vec<&'a LoggedRequest> {
@@ -569,16 +574,7 @@ async fn user_and_log() {
 async fn list_items_parses_as_it_reads_and_retries_a_broken_body() {
     use testkit::{Action, TestServer};
     let server = TestServer::start().await;
-    let client = ApifyClient::builder()
-        .token(TOKEN)
-        .api_url(server.url("").trim_end_matches('/'))
-        .settings(
-            HttpSettings::default()
-                .max_retries(2)
-                .min_delay_between_retries(Duration::from_millis(10)),
-        )
-        .build()
-        .expect("client builds");
+    let client = client_for(server.url("").trim_end_matches('/'));
     let path = "/v2/datasets/d/items";
     let json_200 = |body: Vec<u8>| Action::Respond {
         status: 200,
