@@ -610,7 +610,7 @@ async fn list_items_parses_as_it_reads_and_retries_a_broken_body() {
         (br#"[{"n": 0}, {"n": }]"#, "item 1: expected value"),
         (
             br#"[{"n": 0}, {"n": 1}"#,
-            "ended before the array's closing `]` (after 1 complete items)",
+            "ended before the array's closing `]` (1 complete item)",
         ),
     ] {
         let before = server.requests().len();

@@ -416,6 +416,7 @@ impl Pipeline {
                         }
                         Err(ReadFailure::Refused(error)) => {
                             self.transport.record(&lease, started.elapsed(), None);
+                            self.log_status(req, attempt, status, started);
                             return Err(AttemptFailure {
                                 error,
                                 retryable: false,
@@ -503,13 +504,13 @@ impl Pipeline {
         headers: http::HeaderMap,
         mut sink: Box<dyn BodySink>,
     ) -> Result<ApiResponse, AttemptFailure> {
+        self.log_status(req, attempt, status, started);
         sink.finish().map_err(|error| AttemptFailure {
             error,
             retryable: false,
             retry_after: None,
             transport_level: false,
         })?;
-        self.log_status(req, attempt, status, started);
         Ok(ApiResponse::new(status, headers, ByteStream::from_bytes(Bytes::new())).with_sink(sink))
     }
 

@@ -24,6 +24,13 @@ enum Phase {
     After,
 }
 
+/// The deepest nesting of an item the splitter follows (serde_json refuses deeper ones too).
+const MAX_DEPTH: u32 = 128;
+
+/// A straddling item's buffer larger than this is freed once the item is parsed, rather than
+/// kept for the next one.
+const KEEP_CARRY: usize = 1 << 20;
+
 /// Parses a JSON array's items into a `Vec<T>` as chunks arrive.
 pub(crate) struct ArrayItems<T> {
     items: Vec<T>,
@@ -80,7 +87,11 @@ impl<T: DeserializeOwned> ArrayItems<T> {
             None => {
                 self.carry.extend_from_slice(&chunk[..end]);
                 let parsed = serde_json::from_slice(&self.carry);
-                self.carry.clear();
+                if self.carry.capacity() > KEEP_CARRY {
+                    self.carry = Vec::new();
+                } else {
+                    self.carry.clear();
+                }
                 parsed
             }
         };
@@ -100,7 +111,12 @@ impl<T: DeserializeOwned> ArrayItems<T> {
     ) -> Result<(), Error> {
         if self.started {
             self.item(chunk, start, at)?;
-        } else if !closing || self.after_comma {
+        } else if self.after_comma {
+            return Err(not_json(format!(
+                "item {} is missing (a comma with no item after it)",
+                self.items.len()
+            )));
+        } else if !closing {
             return Err(not_json(format!(
                 "item {} is missing (a comma with no item before it)",
                 self.items.len()
@@ -126,10 +142,15 @@ impl<T: DeserializeOwned + Send + 'static> BodySink for ArrayItems<T> {
                     match chunk[i] {
                         b if is_space(b) => {}
                         b'[' => self.phase = Phase::Inside,
-                        b => {
+                        b if b.is_ascii_graphic() => {
                             return Err(not_json(format!(
                                 "it starts with {:?}, not `[`",
                                 char::from(b)
+                            )))
+                        }
+                        b => {
+                            return Err(not_json(format!(
+                                "it starts with the byte 0x{b:02x}, not `[`"
                             )))
                         }
                     }
@@ -188,7 +209,15 @@ impl<T: DeserializeOwned + Send + 'static> BodySink for ArrayItems<T> {
             }
             match b {
                 b'"' => self.in_string = true,
-                b'{' | b'[' => self.depth += 1,
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    if self.depth > MAX_DEPTH {
+                        return Err(not_json(format!(
+                            "item {} nests deeper than {MAX_DEPTH} levels",
+                            self.items.len()
+                        )));
+                    }
+                }
                 // An unbalanced closer is left for serde_json to name, at the item's end.
                 b'}' | b']' => self.depth = self.depth.saturating_sub(1),
                 _ => {}
@@ -206,8 +235,13 @@ impl<T: DeserializeOwned + Send + 'static> BodySink for ArrayItems<T> {
             Phase::After => Ok(()),
             Phase::Before => Err(not_json("the body is empty")),
             Phase::Inside => Err(not_json(format!(
-                "the body ended before the array's closing `]` (after {} complete items)",
-                self.items.len()
+                "the body ended before the array's closing `]` ({} complete {})",
+                self.items.len(),
+                if self.items.len() == 1 {
+                    "item"
+                } else {
+                    "items"
+                }
             ))),
         }
     }
@@ -256,12 +290,13 @@ mod tests {
             (b"", "the body is empty"),
             (
                 b"[1, 2",
-                "ended before the array's closing `]` (after 1 complete items)",
+                "ended before the array's closing `]` (1 complete item)",
             ),
+            (b"\xef\xbb\xbf[1]", "it starts with the byte 0xef, not `[`"),
             (b"[1, 2] x", "there is more after the array's closing `]`"),
             (b"[1,,2]", "item 1 is missing"),
-            (b"[1,]", "item 1 is missing"),
-            (b"[,]", "item 0 is missing"),
+            (b"[1,]", "item 1 is missing (a comma with no item after it)"),
+            (b"[,]", "item 0 is missing (a comma with no item before it)"),
             (b"[{\"a\" 1}]", "item 0:"),
             (b"[1 2]", "item 0: trailing characters"),
             (b"[{]}]", "item 0:"),
@@ -270,6 +305,12 @@ mod tests {
             assert!(e.contains(says), "{:?}: {e}", String::from_utf8_lossy(body));
             assert!(e.contains("not the expected JSON array of items"), "{e}");
         }
+        // Nesting is followed to serde_json's own limit, and no further (however long the
+        // body): 128 levels parse, 129 are refused at the 129th bracket.
+        let nested = |n: usize| format!("[{}{}]", "[".repeat(n), "]".repeat(n)).into_bytes();
+        assert_eq!(split(&nested(127), &[]).unwrap().len(), 1);
+        let e = split(&nested(200), &[]).unwrap_err();
+        assert!(e.contains("item 0 nests deeper than 128 levels"), "{e}");
     }
 
     fn json_value() -> impl Strategy<Value = Value> {
