@@ -157,7 +157,7 @@ cases! {
     wire_cases::https_success => "https-success":
         "a transport claiming `tls`: an https exchange succeeds against a server whose CA is given in the standard `ca_cert_file` option",
     wire_cases::keep_alive_reuse => "keep-alive-reuse":
-        "RFC 9112 §9.3: 20 sequential calls to one server use at most 4 connections (persistent connections are reused)",
+        "RFC 9112 §9.3: 20 sequential calls to one server, 10 ms apart, use at most 2 connections (persistent connections are reused)",
     wire_cases::stale_keep_alive => "stale-keep-alive":
         "RFC 9112 §9.6: when the server has closed an idle connection (without `Connection: close`), the next call opens a new one and succeeds on its first attempt",
     wire_cases::concurrency => "concurrency":

@@ -185,15 +185,17 @@ pub(crate) async fn keep_alive_reuse(s: Subject) -> CaseResult {
         read_all(resp)
             .await
             .map_err(|e| fail(format!("call {}: reading the body failed: {e}", i + 1)))?;
+        // A pause before the next call: hyper's pool puts a connection back from a task it
+        // spawns once the body has ended, so on a loaded machine a call sent at once could
+        // find no idle connection yet and open one (CI saw 3 for 20 back-to-back calls). The
+        // rule is reuse, not how fast a connection returns to the pool.
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // Not `n <= 1`: hyper's pool puts a connection back from a task it spawns once the body
-    // has ended, so on a loaded machine the next call can find no idle connection and open
-    // one (seen in CI: 3 connections for 20 calls). A transport that does not pool opens 20.
     let n = server.connections_accepted();
     ensure!(
-        n <= 4,
-        "20 sequential calls, each body read to its end, opened {n} connections: keep \
-         connections alive and reuse them (pool them per host)"
+        n <= 2,
+        "20 sequential calls, 10 ms apart, each body read to its end, opened {n} \
+         connections: keep connections alive and reuse them (pool them per host)"
     );
     Ok(())
 }

@@ -323,7 +323,8 @@ impl DatasetClient {
     /// count is off when empty items or hidden fields are skipped).
     ///
     /// Items are parsed as the body arrives, so the page is never held as text and as items at
-    /// once (a failed attempt's items are dropped and the retry starts afresh).
+    /// once (a failed attempt's items are dropped and the retry starts afresh). That is why
+    /// `T` is `Send + 'static` (since 0.3), as for [`DatasetClient::iterate_items`].
     pub async fn list_items<T: DeserializeOwned + Send + 'static>(
         &self,
         opts: &ListItemsOptions,
