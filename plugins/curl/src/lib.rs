@@ -18,7 +18,8 @@
 //! - `connect_timeout_ms`: how long connecting (TCP, proxy, TLS handshake) may take;
 //!   libcurl's default (300 s) otherwise, and never longer than the request's head timeout;
 //! - `pool_max_idle_per_host`: how many idle connection caches (one libcurl multi handle each)
-//!   are kept between calls, 16 by default; with the one API host, that many idle connections.
+//!   are kept between calls, 64 by default (as many as calls run at once); with the one API
+//!   host, that many idle connections.
 //!
 //! Deprecated names, still read with a warning in the host's log: `ca_file` (now
 //! `ca_cert_file`) and `connect_timeout_secs` (now `connect_timeout_ms`, in milliseconds).
