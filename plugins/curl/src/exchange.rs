@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use apify_plugin_api::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use apify_plugin_api::{BlockingBody, Cancellation, Error, ErrorKind, ResponseHead, BODY_CHUNK};
+use apify_plugin_api::bytes::Bytes;
 use curl::easy::{Easy2, Handler, ReadError, WriteError};
 use curl::multi::{Easy2Handle, Multi};
 
@@ -208,14 +209,16 @@ impl Handler for Collector {
     }
 }
 
-/// A multi handle parked between exchanges.
-struct IdleMulti(Multi);
+/// A multi handle parked between exchanges, with the easy handle of its last transfer: the
+/// next exchange resets and reuses it (`curl_easy_reset`) rather than paying
+/// `curl_easy_init` and `curl_easy_cleanup`, and their allocations, on every call.
+struct IdleMulti(Multi, Option<Easy2<Collector>>);
 
 // SAFETY: libcurl handles may move between threads as long as no two threads use one at the
 // same time ("you can pass the handles around among threads, but you must never use a single
 // handle from more than one thread at any given time", libcurl-thread(3)). The `curl` crate
-// leaves `Multi` `!Send` only because it holds raw pointers; an `IdleMulti` has no easy handle
-// attached and is reachable only through the pool's mutex.
+// leaves `Multi` `!Send` only because it holds raw pointers; an `IdleMulti`'s easy handle is
+// detached from it, and both are reachable only through the pool's mutex.
 unsafe impl Send for IdleMulti {}
 
 /// The idle multi handles of one client, i.e. its pool of keep-alive connections.
@@ -235,15 +238,21 @@ impl IdleMultis {
         }
     }
 
-    fn take(&self) -> Multi {
+    /// An idle multi handle (or a new one), and the easy handle parked with it, if any.
+    pub(crate) fn take(&self) -> (Multi, Option<Easy2<Collector>>) {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        idle.map_or_else(Multi::new, |m| m.0)
+        idle.map_or_else(|| (Multi::new(), None), |m| (m.0, m.1))
     }
 
-    fn put(&self, multi: Multi) {
+    /// Parks `multi`, and `easy` with it (its handler emptied first, so that nothing of the
+    /// last request, such as its upload body, stays alive in the pool).
+    pub(crate) fn put(&self, multi: Multi, mut easy: Option<Easy2<Collector>>) {
+        if let Some(easy) = easy.as_mut() {
+            *easy.get_mut() = Collector::new(BlockingBody::from(Bytes::new()), Cancellation::new());
+        }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < self.cap {
-            idle.push(IdleMulti(multi));
+            idle.push(IdleMulti(multi, easy));
         }
     }
 }
@@ -271,16 +280,23 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
-    /// Attaches `easy` to an idle multi handle (or a new one) and starts nothing yet: the
-    /// first step happens in [`Exchange::head`].
-    pub(crate) fn new(easy: Easy2<Collector>, idle: Arc<IdleMultis>) -> Result<Self, Error> {
-        let multi = idle.take();
-        let easy = multi.add2(easy).map_err(|e| {
-            Error::new(
-                ErrorKind::OTHER,
-                format!("libcurl refused the transfer: {e}"),
-            )
-        })?;
+    /// Attaches `easy` to `multi` (taken from `idle`, where it goes back at the end) and
+    /// starts nothing yet: the first step happens in [`Exchange::head`].
+    pub(crate) fn new(
+        easy: Easy2<Collector>,
+        multi: Multi,
+        idle: Arc<IdleMultis>,
+    ) -> Result<Self, Error> {
+        let easy = match multi.add2(easy) {
+            Ok(easy) => easy,
+            Err(e) => {
+                idle.put(multi, None);
+                return Err(Error::new(
+                    ErrorKind::OTHER,
+                    format!("libcurl refused the transfer: {e}"),
+                ));
+            }
+        };
         Ok(Exchange {
             transfer: Some(Transfer { easy, multi }),
             outcome: None,
@@ -379,8 +395,8 @@ impl Drop for Exchange {
         if let Some(Transfer { easy, multi }) = self.transfer.take() {
             // Detaching an unfinished transfer closes its connection (it is mid-response);
             // a finished one's stays in the multi handle's cache for the next exchange.
-            drop(easy);
-            self.idle.put(multi);
+            let easy = multi.remove2(easy).ok();
+            self.idle.put(multi, easy);
         }
     }
 }

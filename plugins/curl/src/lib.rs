@@ -102,7 +102,11 @@ impl CurlTransport {
     /// callbacks go to one handler value owned by the handle, which the exchange reads between
     /// steps (`get_mut`); `Easy`'s closures would have to share that state through an
     /// `Arc<Mutex<..>>` to be read from outside while the handle is in the multi handle.
-    fn easy(&self, request: BlockingRequest) -> Result<Easy2<Collector>, Error> {
+    fn easy(
+        &self,
+        request: BlockingRequest,
+        recycled: Option<Easy2<Collector>>,
+    ) -> Result<Easy2<Collector>, Error> {
         let BlockingRequest {
             method,
             url,
@@ -119,7 +123,17 @@ impl CurlTransport {
         }
         let has_body = !body.is_empty();
         let length = body.len();
-        let mut easy = Easy2::new(Collector::new(body, cancel));
+        let collector = Collector::new(body, cancel);
+        // A parked handle keeps its connection-independent allocations; every option is set
+        // again below, from libcurl's defaults.
+        let mut easy = match recycled {
+            Some(mut easy) => {
+                easy.reset();
+                *easy.get_mut() = collector;
+                easy
+            }
+            None => Easy2::new(collector),
+        };
 
         // The URL as given: no `/../` squashing (the host has encoded the path already).
         easy.url(&url).map_err(setopt("the URL"))?;
@@ -299,8 +313,15 @@ impl BlockingTransport for CurlTransport {
         &self,
         request: BlockingRequest,
     ) -> Result<(ResponseHead, impl Read + Send + 'static), Error> {
-        let easy = self.easy(request)?;
-        let mut exchange = Exchange::new(easy, self.idle.clone())?;
+        let (multi, recycled) = self.idle.take();
+        let easy = match self.easy(request, recycled) {
+            Ok(easy) => easy,
+            Err(e) => {
+                self.idle.put(multi, None);
+                return Err(e);
+            }
+        };
+        let mut exchange = Exchange::new(easy, multi, self.idle.clone())?;
         let head = exchange.head()?;
         Ok((head, exchange))
     }
