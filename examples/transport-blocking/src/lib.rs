@@ -63,6 +63,10 @@ impl BlockingTransport for UreqTransport {
             .user_agent("") // "" = no header of ureq's own (rule 3); no `Accept-Encoding`
             .accept("") // either, as the `gzip` feature is off (which also means rule 4)
             .proxy(None) // proxies come from options only, never from HTTP_PROXY & co.
+            // An idle connection for every call the glue runs at once: ureq keeps 3 per host by
+            // default, so with 32 calls in flight most would connect anew.
+            .max_idle_connections(MAX_BLOCKING_EXCHANGES)
+            .max_idle_connections_per_host(MAX_BLOCKING_EXCHANGES)
             // Only ureq can end a read it is blocked in: bound each one, by the longest silence
             // the host may allow a body (`[http] stream_idle_timeout_secs`, at most an hour).
             .timeout_per_read(Some(Duration::from_secs(3600)))
