@@ -8,7 +8,7 @@
 //! `APIFY_HOST_CONFIG`, then `<config dir>/apify-host/config.toml` if it exists.
 //!
 //! This module sits above the client: it only turns files and variables into the values the
-//! [`ApifyClientBuilder`] and the plugin loader take.
+//! [`ApifyClientBuilder`](crate::ApifyClientBuilder) and the plugin loader take.
 
 mod file;
 mod transport;

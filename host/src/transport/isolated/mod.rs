@@ -13,8 +13,8 @@
 //! bytes it checked are the bytes that run, and the path is never opened twice. The worker
 //! confines itself, runs the same checks again on the copy, and only then `dlopen`s it.
 //!
-//! [`protocol`] is the wire, [`connection`] the host's end of it, [`worker`] the other end,
-//! [`spawn`] and [`supervisor`] the process's life, [`confine`] the sandbox.
+//! `protocol` is the wire, `connection` the host's end of it, [`worker`] the other end,
+//! `spawn` and `supervisor` the process's life, `confine` the sandbox.
 
 mod confine;
 mod connection;
