@@ -72,10 +72,11 @@ pub struct LoggedRequest {
     pub method: String,
     /// Path, still percent-encoded as received.
     pub path: String,
-    /// Raw query string, without `?`; credentials ([`CREDENTIAL_PARAMS`]) masked.
+    /// Raw query string, without `?`; credentials (`CREDENTIAL_PARAMS`: token, signature)
+    /// masked.
     pub query: Option<String>,
-    /// The [`LOGGED_HEADERS`] that were present, names lowercase (values lossily decoded),
-    /// credentials ([`CREDENTIAL_HEADERS`]) masked.
+    /// The `LOGGED_HEADERS` that were present, names lowercase (values lossily decoded),
+    /// credentials (`CREDENTIAL_HEADERS`: authorization, proxy-authorization) masked.
     pub headers: BTreeMap<String, String>,
     /// Status sent; `None` only while the request is in flight, as the entry is made before
     /// the handler runs.

@@ -29,7 +29,7 @@ pub enum ServerKind {
     /// `current_thread` runtime (`Hyper(0)`) or a multi-thread one with that many workers.
     Hyper(usize),
     /// The hyper server (`current_thread`) answering the items of a dataset of about this
-    /// many MB (see [`items_dataset`]) at every `.../items` path.
+    /// many MB (see [`ItemsDataset`]) at every `.../items` path.
     Items(u64),
 }
 
