@@ -27,7 +27,7 @@ use http::{header, HeaderMap, StatusCode};
 use super::{
     prepare::{self, PreparedBody, PreparedRequest},
     retry,
-    sink::{Accumulator, BodySink},
+    sink::{Accumulator, BodySink, Whole},
     slot::{LineupChange, Route, TransportSlot, TransportStatistics, TransportSwap},
     stats::Statistics,
     upload::{gzip_stream, OpenError},
@@ -379,77 +379,74 @@ impl Pipeline {
                 .filter(|_| req.method != http::Method::HEAD && status != StatusCode::NO_CONTENT);
             let cap = self.settings.max_body_bytes;
             // A sink reads the body inside the loop too: it is how the caller gets it.
-            let mut sink = req.sink.as_ref().map(|make| (make.0)());
-            let read_whole = sink.is_some()
+            let read_whole = req.sink.is_some()
                 || !req.stream
                 || announced.is_some_and(|n| n <= self.settings.read_whole_below);
-            let body =
-                if read_whole {
-                    if let Some(n) = announced.filter(|&n| n > cap) {
-                        return Err(self.too_large(req, &format!("its Content-Length is {n}")));
-                    }
-                    // Read inside the loop, so a reset or a stall mid-body is one more failed
-                    // attempt instead of an error in the caller's hands. One byte past the cap
-                    // tells an unsized body that is too large from one that just fits.
-                    let idle = timeout.or(Some(self.settings.stream_idle_timeout));
-                    let limit = usize::try_from(cap.saturating_add(1)).unwrap_or(usize::MAX);
-                    let hint = announced.and_then(|n| usize::try_from(n).ok());
-                    let mut acc = Accumulator::new(hint.map(|n| n.min(limit)));
-                    let read = lease.until_cut(read_body(response.body, idle, limit, |chunk| {
-                        match &mut sink {
-                            Some(sink) => sink.push(&chunk),
-                            None => {
-                                acc.push(chunk);
-                                Ok(())
-                            }
-                        }
-                    }));
-                    let read = read
-                        .await
-                        .unwrap_or_else(|| Err(ReadFailure::Transport(lease.cut_error())));
-                    let len = match read {
-                        Ok(len) => len as u64,
-                        Err(ReadFailure::Transport(e)) => {
-                            self.transport
-                                .record(&lease, started.elapsed(), Some(&e.kind));
-                            return Err(self.transport_failure(context, e, started));
-                        }
-                        Err(ReadFailure::Refused(error)) => {
-                            self.transport.record(&lease, started.elapsed(), None);
-                            self.log_status(req, attempt, status, started);
-                            return Err(AttemptFailure {
-                                error,
-                                retryable: false,
-                                retry_after: None,
-                                transport_level: false,
-                            });
-                        }
-                    };
-                    self.transport.record(&lease, started.elapsed(), None);
-                    if len > cap {
-                        return Err(self.too_large(req, &format!("more than {cap} bytes arrived")));
-                    }
-                    if let Some(n) = expected.filter(|&n| n != len) {
-                        let e = TransportError::new(
-                            ErrorKind::IO,
-                            format!("the body has {len} bytes but its Content-Length is {n}"),
-                        );
+            let body = if read_whole {
+                if let Some(n) = announced.filter(|&n| n > cap) {
+                    return Err(self.too_large(req, &format!("its Content-Length is {n}")));
+                }
+                // Read inside the loop, so a reset or a stall mid-body is one more failed
+                // attempt instead of an error in the caller's hands. One byte past the cap
+                // tells an unsized body that is too large from one that just fits.
+                let idle = timeout.or(Some(self.settings.stream_idle_timeout));
+                let limit = usize::try_from(cap.saturating_add(1)).unwrap_or(usize::MAX);
+                let hint = announced.and_then(|n| usize::try_from(n).ok());
+                let mut whole = match req.sink {
+                    Some(make) => Whole::Sink(make()),
+                    None => Whole::Buffer(Accumulator::new(hint.map(|n| n.min(limit)))),
+                };
+                let read = lease.until_cut(read_body(response.body, idle, limit, |chunk| {
+                    whole.push(chunk)
+                }));
+                let read = read
+                    .await
+                    .unwrap_or_else(|| Err(ReadFailure::Transport(lease.cut_error())));
+                let len = match read {
+                    Ok(len) => len as u64,
+                    Err(ReadFailure::Transport(e)) => {
+                        self.transport
+                            .record(&lease, started.elapsed(), Some(&e.kind));
                         return Err(self.transport_failure(context, e, started));
                     }
-                    if let Some(sink) = sink {
-                        return self.sunk(req, attempt, status, started, response.headers, sink);
+                    Err(ReadFailure::Refused(error)) => {
+                        self.transport.record(&lease, started.elapsed(), None);
+                        self.log_status(req, attempt, status, started);
+                        return Err(AttemptFailure {
+                            error,
+                            retryable: false,
+                            retry_after: None,
+                            transport_level: false,
+                        });
                     }
-                    ByteStream::from_bytes(acc.finish())
-                } else {
-                    self.transport.record(&lease, started.elapsed(), None);
-                    ByteStream::from_transport_guarded(
-                        lease.hold_body(response.body),
-                        context,
-                        self.token.clone(),
-                        self.settings.stream_idle_timeout,
-                        expected,
-                    )
                 };
+                self.transport.record(&lease, started.elapsed(), None);
+                if len > cap {
+                    return Err(self.too_large(req, &format!("more than {cap} bytes arrived")));
+                }
+                if let Some(n) = expected.filter(|&n| n != len) {
+                    let e = TransportError::new(
+                        ErrorKind::IO,
+                        format!("the body has {len} bytes but its Content-Length is {n}"),
+                    );
+                    return Err(self.transport_failure(context, e, started));
+                }
+                match whole {
+                    Whole::Buffer(acc) => ByteStream::from_bytes(acc.finish()),
+                    Whole::Sink(sink) => {
+                        return self.sunk(req, attempt, status, started, response.headers, sink)
+                    }
+                }
+            } else {
+                self.transport.record(&lease, started.elapsed(), None);
+                ByteStream::from_transport_guarded(
+                    lease.hold_body(response.body),
+                    context,
+                    self.token.clone(),
+                    self.settings.stream_idle_timeout,
+                    expected,
+                )
+            };
             self.log_status(req, attempt, status, started);
             return Ok(ApiResponse::new(status, response.headers, body));
         }

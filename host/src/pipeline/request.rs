@@ -304,10 +304,8 @@ impl ApiRequest {
 
     /// Hands a successful body to a sink `make` builds for each attempt, read inside the retry
     /// loop like a buffered body; the answer carries the sink (`ApiResponse::take_sink`).
-    pub(crate) fn sink<S: super::BodySink>(mut self, make: fn() -> S) -> Self {
-        self.sink = Some(super::MakeSink(std::sync::Arc::new(move || {
-            Box::new(make())
-        })));
+    pub(crate) fn sink(mut self, make: super::MakeSink) -> Self {
+        self.sink = Some(make);
         self
     }
 

@@ -2,7 +2,7 @@
 //! parses it as it arrives ([`BodySink`]), so a large answer is never held twice (as bytes and
 //! as what was made of them). Each attempt gets a fresh sink; a failed attempt's is dropped.
 
-use std::{any::Any, sync::Arc};
+use std::any::Any;
 
 use bytes::{Bytes, BytesMut};
 
@@ -22,12 +22,23 @@ pub(crate) trait BodySink: Send + 'static {
 }
 
 /// Makes the sink of each attempt; carried by an [`super::ApiRequest`].
-#[derive(Clone)]
-pub(crate) struct MakeSink(pub(crate) Arc<dyn Fn() -> Box<dyn BodySink> + Send + Sync>);
+pub(crate) type MakeSink = fn() -> Box<dyn BodySink>;
 
-impl std::fmt::Debug for MakeSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MakeSink")
+/// Where one attempt's successful body goes: the call's sink, or one buffer.
+pub(crate) enum Whole {
+    Buffer(Accumulator),
+    Sink(Box<dyn BodySink>),
+}
+
+impl Whole {
+    pub(crate) fn push(&mut self, chunk: Bytes) -> Result<(), Error> {
+        match self {
+            Whole::Buffer(acc) => {
+                acc.push(chunk);
+                Ok(())
+            }
+            Whole::Sink(sink) => sink.push(&chunk),
+        }
     }
 }
 

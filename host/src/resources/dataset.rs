@@ -334,7 +334,7 @@ impl DatasetClient {
             .sub(Method::GET, &["items"])
             .query_all(opts)?
             .timeout(TimeoutTier::Long)
-            .sink(ArrayItems::<T>::new);
+            .sink(|| Box::new(ArrayItems::<T>::new()));
         let mut resp = self.res.call(req).await?;
         let head = PaginationHeaders::read(&resp);
         let items = resp
