@@ -239,14 +239,14 @@ impl IdleMultis {
     }
 
     /// An idle multi handle (or a new one), and the easy handle parked with it, if any.
-    pub(crate) fn take(&self) -> (Multi, Option<Easy2<Collector>>) {
+    fn take(&self) -> (Multi, Option<Easy2<Collector>>) {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         idle.map_or_else(|| (Multi::new(), None), |m| (m.0, m.1))
     }
 
     /// Parks `multi`, and `easy` with it (its handler emptied first, so that nothing of the
     /// last request, such as its upload body, stays alive in the pool).
-    pub(crate) fn put(&self, multi: Multi, mut easy: Option<Easy2<Collector>>) {
+    fn put(&self, multi: Multi, mut easy: Option<Easy2<Collector>>) {
         if let Some(easy) = easy.as_mut() {
             *easy.get_mut() = Collector::new(BlockingBody::from(Bytes::new()), Cancellation::new());
         }
@@ -280,28 +280,34 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
-    /// Attaches `easy` to `multi` (taken from `idle`, where it goes back at the end) and
-    /// starts nothing yet: the first step happens in [`Exchange::head`].
+    /// Takes an idle multi handle from `idle` (or a new one), builds the transfer's easy handle
+    /// with `build` (given the easy handle parked with that multi, to reuse), and attaches it;
+    /// starts nothing yet: the first step happens in [`Exchange::head`]. On a failure the
+    /// multi handle goes back to `idle`, as it does when the exchange ends.
     pub(crate) fn new(
-        easy: Easy2<Collector>,
-        multi: Multi,
         idle: Arc<IdleMultis>,
+        build: impl FnOnce(Option<Easy2<Collector>>) -> Result<Easy2<Collector>, Error>,
     ) -> Result<Self, Error> {
-        let easy = match multi.add2(easy) {
-            Ok(easy) => easy,
-            Err(e) => {
-                idle.put(multi, None);
-                return Err(Error::new(
+        let (multi, recycled) = idle.take();
+        let attached = build(recycled).and_then(|easy| {
+            multi.add2(easy).map_err(|e| {
+                Error::new(
                     ErrorKind::OTHER,
                     format!("libcurl refused the transfer: {e}"),
-                ));
+                )
+            })
+        });
+        match attached {
+            Ok(easy) => Ok(Exchange {
+                transfer: Some(Transfer { easy, multi }),
+                outcome: None,
+                idle,
+            }),
+            Err(e) => {
+                idle.put(multi, None);
+                Err(e)
             }
-        };
-        Ok(Exchange {
-            transfer: Some(Transfer { easy, multi }),
-            outcome: None,
-            idle,
-        })
+        }
     }
 
     /// Steps the transfer until `ready` holds for what has arrived, or the transfer ends.

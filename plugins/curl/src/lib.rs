@@ -313,15 +313,8 @@ impl BlockingTransport for CurlTransport {
         &self,
         request: BlockingRequest,
     ) -> Result<(ResponseHead, impl Read + Send + 'static), Error> {
-        let (multi, recycled) = self.idle.take();
-        let easy = match self.easy(request, recycled) {
-            Ok(easy) => easy,
-            Err(e) => {
-                self.idle.put(multi, None);
-                return Err(e);
-            }
-        };
-        let mut exchange = Exchange::new(easy, multi, self.idle.clone())?;
+        let mut exchange =
+            Exchange::new(self.idle.clone(), |recycled| self.easy(request, recycled))?;
         let head = exchange.head()?;
         Ok((head, exchange))
     }
