@@ -29,11 +29,12 @@ use async_ffi::{FfiFuture, FutureExt as _};
 use tokio::runtime::{Handle, Runtime};
 
 use crate::convert::{
-    body_from_ffi, body_to_ffi, bytes_from_ffi, headers_from_ffi, headers_to_ffi,
+    body_from_ffi, body_to_ffi_in, bytes_from_ffi, headers_from_ffi, headers_to_ffi,
 };
+use crate::driven::{Active, Driven, DrivenHandle, PollIn};
 use crate::ffi::{
-    CallResult, ErrorKind, FfiError, FfiRequest, FfiResponse, FfiStreamedBody, HttpClientBox,
-    HttpClient_TO, StreamingHttpClientBox, StreamingHttpClient_TO,
+    CallResult, DrivenClient, DrivenRuntime_TO, ErrorKind, FfiError, FfiRequest, FfiResponse,
+    FfiStreamedBody, HttpClientBox, HttpClient_TO, StreamingHttpClientBox, StreamingHttpClient_TO,
 };
 use crate::module::{metadata_for, Capabilities, PluginMetadata};
 use crate::panics::{catch, Caught, Guarded};
@@ -82,8 +83,15 @@ pub(crate) extern "C" fn no_hosted_client(
     })
 }
 
-pub(crate) extern "C" fn metadata<T: Transport>() -> PluginMetadata {
-    metadata_of(catch(T::metadata), Capabilities::empty())
+/// `IN_PLACE` (the blocking adapter) is not offered driven: its exchanges run on threads of
+/// their own anyway.
+pub(crate) extern "C" fn metadata<T: Transport, const IN_PLACE: bool>() -> PluginMetadata {
+    let extra = if IN_PLACE {
+        Capabilities::empty()
+    } else {
+        Capabilities::DRIVEN
+    };
+    metadata_of(catch(T::metadata), extra)
 }
 
 pub(crate) extern "C" fn diagnostics<T: Transport>() -> RString {
@@ -91,14 +99,15 @@ pub(crate) extern "C" fn diagnostics<T: Transport>() -> RString {
 }
 
 /// The metadata an author's `metadata()` gave (or a placeholder if it panicked), with `extra`
-/// capabilities the glue adds; [`Capabilities::HOSTED`] only when the glue adds it.
+/// capabilities the glue adds; [`Capabilities::HOSTED`] and [`Capabilities::DRIVEN`] only
+/// when the glue adds them.
 pub(crate) fn metadata_of(given: Result<Metadata, Caught>, extra: Capabilities) -> PluginMetadata {
     match given {
         Ok(mut m) => {
-            // `hosted` is the glue's to say (it is `extra` for a hosted export): a value the
-            // author set would have the host call a hosted constructor that does not exist.
-            let without_hosted = Capabilities(m.capabilities.0 & !Capabilities::HOSTED.0);
-            m.capabilities = without_hosted | extra;
+            // `hosted` and `driven` are the glue's to say (`extra`): a value the author set
+            // would have the host call a constructor that does not exist.
+            let glue_only = Capabilities::HOSTED | Capabilities::DRIVEN;
+            m.capabilities = Capabilities(m.capabilities.0 & !glue_only.0) | extra;
             metadata_for(m)
         }
         Err(caught) => {
@@ -138,6 +147,47 @@ pub(crate) extern "C" fn new_streaming_client<T: Transport, const IN_PLACE: bool
     construct::<T>(options, IN_PLACE).map(|c| StreamingHttpClient_TO::from_value(c, TD_Opaque))
 }
 
+/// `new_driven_client` of a transport: its client on a runtime without threads, which the
+/// host drives (see `crate::driven`). Not offered with `IN_PLACE` (the blocking adapter).
+pub(crate) extern "C" fn new_driven_client<T: Transport, const IN_PLACE: bool>(
+    options: RStr<'_>,
+) -> RResult<DrivenClient, FfiError> {
+    if IN_PLACE {
+        return no_driven_client(options);
+    }
+    let result = catch(|| -> Result<DrivenClient, Error> {
+        let options = parse_options(options)?;
+        let driven = Driven::start()?;
+        let inner = {
+            let _entered = driven.enter();
+            T::new(options)?
+        };
+        let client = Client {
+            handle: driven.handle().clone(),
+            glue: Glue::new(inner, Some(OwnRuntime::Driven(driven.clone()))),
+            // Polled by the host, which drives the runtime: no thread of the plugin's is left
+            // to run a task.
+            in_place: true,
+            driven: Some(driven.clone()),
+        };
+        Ok(DrivenClient {
+            client: StreamingHttpClient_TO::from_value(client, TD_Opaque),
+            runtime: DrivenRuntime_TO::from_value(DrivenHandle(driven), TD_Opaque),
+        })
+    });
+    constructed(result)
+}
+
+/// `new_driven_client` of a plugin whose runtime the host cannot drive (hosted and blocking
+/// transports: their metadata lacks [`Capabilities::DRIVEN`], so a host never calls this).
+pub(crate) extern "C" fn no_driven_client(_options: RStr<'_>) -> RResult<DrivenClient, FfiError> {
+    RResult::RErr(FfiError {
+        kind: ErrorKind::OTHER,
+        message: RString::from("this plugin's runtime cannot be driven by the host"),
+        retryable: false,
+    })
+}
+
 /// Builds the client behind both constructors: the runtime, then the author's `new` in it.
 fn construct<T: Transport>(options: RStr<'_>, in_place: bool) -> RResult<Client<T>, FfiError> {
     let result = catch(|| -> Result<Client<T>, Error> {
@@ -149,8 +199,9 @@ fn construct<T: Transport>(options: RStr<'_>, in_place: bool) -> RResult<Client<
         };
         Ok(Client {
             handle: runtime.handle().clone(),
-            glue: Glue::new(inner, Some(runtime)),
+            glue: Glue::new(inner, Some(OwnRuntime::Threads(runtime))),
             in_place,
+            driven: None,
         })
     });
     constructed(result)
@@ -200,6 +251,29 @@ pub(crate) fn parse_options(options: RStr<'_>) -> Result<serde_json::Value, Erro
 
 // ---- the client ----------------------------------------------------------------------------------
 
+/// A runtime the plugin owns: with worker threads, or driven by the host's threads (shared
+/// with the [`crate::ffi::DrivenRuntime`] the host holds, so it lives until both let go).
+pub(crate) enum OwnRuntime {
+    Threads(Runtime),
+    Driven(Arc<Driven>),
+}
+
+impl OwnRuntime {
+    fn handle(&self) -> &Handle {
+        match self {
+            OwnRuntime::Threads(rt) => rt.handle(),
+            OwnRuntime::Driven(d) => d.handle(),
+        }
+    }
+
+    fn enter(&self) -> tokio::runtime::EnterGuard<'_> {
+        match self {
+            OwnRuntime::Threads(rt) => rt.enter(),
+            OwnRuntime::Driven(d) => d.enter(),
+        }
+    }
+}
+
 /// The author's client, with the runtime it runs on when the plugin owns one, dropped in the
 /// right order: the author's value first, inside that runtime (its `Drop` may touch it) and
 /// `catch_unwind`; then the runtime, in the background (the host may drop us from inside its
@@ -207,11 +281,11 @@ pub(crate) fn parse_options(options: RStr<'_>) -> Result<serde_json::Value, Erro
 pub(crate) struct Glue<T> {
     /// `None` only while dropping.
     inner: Option<Arc<T>>,
-    runtime: Option<Runtime>,
+    runtime: Option<OwnRuntime>,
 }
 
 impl<T> Glue<T> {
-    pub(crate) fn new(inner: T, runtime: Option<Runtime>) -> Self {
+    pub(crate) fn new(inner: T, runtime: Option<OwnRuntime>) -> Self {
         Glue {
             inner: Some(Arc::new(inner)),
             runtime,
@@ -233,7 +307,7 @@ impl<T> Glue<T> {
     /// report it in).
     pub(crate) fn with_inner(&self, what: &str, f: impl FnOnce(&T)) {
         let called = catch(|| {
-            let _entered = self.runtime.as_ref().map(Runtime::enter);
+            let _entered = self.runtime.as_ref().map(OwnRuntime::enter);
             if let Some(inner) = &self.inner {
                 f(inner)
             }
@@ -247,12 +321,13 @@ impl<T> Glue<T> {
 impl<T> Drop for Glue<T> {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
-            let _entered = self.runtime.as_ref().map(Runtime::enter);
+            let _entered = self.runtime.as_ref().map(OwnRuntime::enter);
             if let Err(caught) = catch(move || drop(inner)) {
                 caught.log("the plugin panicked dropping its client");
             }
         }
-        if let Some(rt) = self.runtime.take() {
+        // A driven runtime ends with the host's last reference (see `crate::driven`).
+        if let Some(OwnRuntime::Threads(rt)) = self.runtime.take() {
             rt.shutdown_background();
         }
     }
@@ -268,6 +343,9 @@ struct Client<T> {
     /// wakes the host directly, where a task would add a hand-off each way (host → runtime
     /// worker → blocking thread → worker → host).
     in_place: bool,
+    /// The runtime the host drives, for a driven client: its exchanges and bodies are polled
+    /// inside it (see [`Driven::run_inside`]).
+    driven: Option<Arc<Driven>>,
 }
 
 impl<T: Transport> Client<T> {
@@ -282,13 +360,17 @@ impl<T: Transport> Client<T> {
             return spawned_exchange(self.glue.inner(), self.handle.clone(), request, body);
         }
         let inner = self.glue.inner();
-        let body_runtime = Some(self.handle.clone());
+        let poll_in = match &self.driven {
+            Some(driven) => PollIn::Driven(Active::new(driven.clone())),
+            None => PollIn::Entered(self.handle.clone()),
+        };
+        let body_in = poll_in.clone();
         let exchange = async move {
             let request = request_from_ffi(request, body)?;
             let response = inner.call(request).await?;
-            Ok::<_, Error>(response_to_ffi(response, body_runtime))
+            Ok::<_, Error>(response_to_ffi(response, body_in))
         };
-        crate::hosted::CaughtCall::new(Some(self.handle.clone()), exchange).into_ffi()
+        crate::hosted::CaughtCall::new(poll_in, exchange).into_ffi()
     }
 
     fn close_inner(&self) {
@@ -363,11 +445,12 @@ pub(crate) fn request_from_ffi(
     })
 }
 
-pub(crate) fn response_to_ffi(r: Response, handle: Option<Handle>) -> FfiResponse {
+/// `body_in`: where the host's polls of the body run.
+pub(crate) fn response_to_ffi(r: Response, body_in: PollIn) -> FfiResponse {
     FfiResponse {
         status: r.status.as_u16(),
         headers: headers_to_ffi(&r.headers),
-        body: body_to_ffi(r.body, handle),
+        body: body_to_ffi_in(r.body, body_in),
     }
 }
 
@@ -410,7 +493,7 @@ fn spawned_exchange<T: Transport>(
         if small {
             response.body = read_what_is_ready(response.body).await?;
         }
-        Ok::<_, Error>(response_to_ffi(response, Some(task_handle)))
+        Ok::<_, Error>(response_to_ffi(response, PollIn::Entered(task_handle)))
     });
     let join = handle.spawn(async move {
         exchange.await.unwrap_or_else(|caught| {
@@ -571,9 +654,12 @@ mod tests {
     }
 
     #[test]
-    fn only_the_glue_says_hosted() {
+    fn only_the_glue_says_hosted_or_driven() {
         let claimed = Capabilities::STREAMING | Capabilities::HOSTED;
         let plain = metadata_of(claiming(claimed), Capabilities::empty());
+        assert_eq!(plain.capabilities, Capabilities::STREAMING);
+        let claimed_driven = Capabilities::STREAMING | Capabilities::DRIVEN;
+        let plain = metadata_of(claiming(claimed_driven), Capabilities::empty());
         assert_eq!(plain.capabilities, Capabilities::STREAMING);
         let hosted = metadata_of(claiming(Capabilities::STREAMING), Capabilities::HOSTED);
         assert_eq!(hosted.capabilities, claimed);

@@ -221,6 +221,42 @@ pub trait StreamingHttpClient: Send + Sync {
 /// An owned `StreamingHttpClient` trait object.
 pub type StreamingHttpClientBox = StreamingHttpClient_TO<'static, RBox<()>>;
 
+/// The runtime of a driven client (added in 1.5): a plugin runtime without threads of its own,
+/// which the host runs on its threads whenever [`DrivenRuntime::ready_fd`] becomes readable.
+///
+/// Why: a plugin with a runtime of its own pays two cross-thread wake-ups per call (host →
+/// plugin thread → host) and one more per body chunk. Driven, the thread that polls a call also
+/// runs the plugin's tasks, as a transport linked into the host would.
+#[sabi_trait]
+pub trait DrivenRuntime: Send + Sync {
+    /// A file descriptor that is readable while the runtime has work: I/O events of its
+    /// sockets, or tasks woken from other threads (on Linux, the runtime's epoll instance).
+    /// The host registers a duplicate of it with its own reactor, read interest only; it never
+    /// reads from it or writes to it. Stays valid as long as this object lives.
+    fn ready_fd(&self) -> i32;
+
+    /// Runs the runtime's ready tasks and polls its I/O and timers once, without blocking for
+    /// new events. Called on a host thread; returns `false` without running anything when
+    /// another thread is driving the runtime at that moment. A panic inside is caught and
+    /// logged by the plugin.
+    #[sabi(last_prefix_field)]
+    fn drive(&self) -> bool;
+}
+
+/// An owned [`DrivenRuntime`] trait object.
+pub type DrivenRuntimeBox = DrivenRuntime_TO<'static, RBox<()>>;
+
+/// What the root module's `new_driven_client` (added in 1.5) makes: a client whose exchanges
+/// the host polls in place, and the runtime it runs on, which the host drives.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct DrivenClient {
+    /// The client, as `new_streaming_client` would make it.
+    pub client: StreamingHttpClientBox,
+    /// Its runtime. The host stops driving it (and drops it) once the client is gone.
+    pub runtime: DrivenRuntimeBox,
+}
+
 /// The result of a socket read or write: how many bytes, or an error.
 pub type IoResult = RResult<usize, FfiError>;
 

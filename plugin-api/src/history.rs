@@ -7,6 +7,8 @@
 //!
 //! The snapshot of 1.3 is also the type `crate::abi::module::PluginMod` has named since 1.3:
 //! it was the root module then, and a public struct keeps its fields (see `crate::module`).
+//! From 1.4 on, the root module is `crate::abi::root::PluginMod`, and its snapshots here are
+//! copies of it (`v1_4`: the root module before 1.5 appended `new_driven_client`).
 
 /// The root module of interface 1.0: `metadata` and `new_client`.
 pub mod v1_0 {
@@ -171,6 +173,57 @@ pub mod v1_3 {
             options_json: RStr<'_>,
             runtime: HostRuntimeBox,
         ) -> RResult<StreamingHttpClientBox, FfiError>,
+    }
+
+    impl RootModule for PluginModRef {
+        declare_root_module_statics! {PluginModRef}
+        const BASE_NAME: &'static str = "apify_transport";
+        const NAME: &'static str = "apify_transport";
+        // As `crate::abi::root::PluginModRef`'s: the major only.
+        const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
+    }
+}
+
+/// The root module of interface 1.4: `metadata`, `new_client`, `diagnostics`,
+/// `new_streaming_client`, `new_hosted_client` and `set_host_log`.
+pub mod v1_4 {
+    use abi_stable::{
+        declare_root_module_statics,
+        library::RootModule,
+        sabi_types::VersionStrings,
+        std_types::{RResult, RStr, RString},
+        StableAbi,
+    };
+
+    use crate::{
+        ffi::{FfiError, HostLogBox, HostRuntimeBox, HttpClientBox, StreamingHttpClientBox},
+        module::PluginMetadata,
+    };
+
+    /// `PluginMod` as of 1.4, the layout of a 1.4 plugin's root module
+    /// ([`crate::abi::root::PluginMod`] without the fields later minors appended).
+    #[repr(C)]
+    #[derive(StableAbi)]
+    #[sabi(kind(Prefix(prefix_ref = PluginModRef)))]
+    #[sabi(missing_field(option))]
+    pub struct PluginMod {
+        /// See [`crate::abi::root::PluginMod::metadata`].
+        pub metadata: extern "C" fn() -> PluginMetadata,
+        /// See [`crate::abi::root::PluginMod::new_client`].
+        #[sabi(last_prefix_field)]
+        pub new_client: extern "C" fn(options_json: RStr<'_>) -> RResult<HttpClientBox, FfiError>,
+        /// See [`crate::abi::root::PluginMod::diagnostics`].
+        pub diagnostics: extern "C" fn() -> RString,
+        /// See [`crate::abi::root::PluginMod::new_streaming_client`].
+        pub new_streaming_client:
+            extern "C" fn(options_json: RStr<'_>) -> RResult<StreamingHttpClientBox, FfiError>,
+        /// See [`crate::abi::root::PluginMod::new_hosted_client`].
+        pub new_hosted_client: extern "C" fn(
+            options_json: RStr<'_>,
+            runtime: HostRuntimeBox,
+        ) -> RResult<StreamingHttpClientBox, FfiError>,
+        /// See [`crate::abi::root::PluginMod::set_host_log`].
+        pub set_host_log: extern "C" fn(log: HostLogBox),
     }
 
     impl RootModule for PluginModRef {

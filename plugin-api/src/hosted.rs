@@ -25,8 +25,8 @@ use abi_stable::{
     std_types::{RResult, RSlice, RStr, RString},
 };
 use async_ffi::{ContextExt as _, FfiFuture, FfiPoll, FutureExt as _};
-use tokio::runtime::Handle;
 
+use crate::driven::PollIn;
 use crate::export::{
     constructed, diagnostics_of, ffi_client_traits, metadata_of, parse_options, plugin_runtime,
     request_from_ffi, response_to_ffi, Glue,
@@ -300,7 +300,7 @@ fn construct<T: HostedTransport>(
             None => {
                 let runtime = plugin_runtime(&T::metadata().name)?;
                 let services = tokio_runtime_services(Some(runtime.handle().clone()));
-                (services, Some(runtime))
+                (services, Some(crate::export::OwnRuntime::Threads(runtime)))
             }
         };
         let inner = T::new(options, Host { services })?;
@@ -328,13 +328,13 @@ impl<T: HostedTransport> HostedClient<T> {
     ) -> FfiFuture<CallResult> {
         let inner = self.glue.inner();
         let handle = self.glue.handle();
-        let body_runtime = handle.clone();
+        let body_in = PollIn::entered(handle.clone());
         let exchange = async move {
             let request = request_from_ffi(request, body)?;
             let response: Response = inner.call(request).await?;
-            Ok::<_, Error>(response_to_ffi(response, body_runtime))
+            Ok::<_, Error>(response_to_ffi(response, body_in))
         };
-        CaughtCall::new(handle, exchange).into_ffi()
+        CaughtCall::new(PollIn::entered(handle), exchange).into_ffi()
     }
 
     fn close_inner(&self) {
@@ -349,15 +349,15 @@ ffi_client_traits!(HostedClient, HostedTransport);
 /// as a boundary call: a panic must not unwind into the host, and comes back as the call's
 /// error with its location (see `crate::panics`).
 pub(crate) struct CaughtCall<F> {
-    handle: Option<Handle>,
+    poll_in: PollIn,
     exchange: Pin<Box<F>>,
 }
 
 impl<F> CaughtCall<F> {
-    /// `exchange`, to be polled with `handle`'s runtime entered (if any).
-    pub(crate) fn new(handle: Option<Handle>, exchange: F) -> Self {
+    /// `exchange`, to be polled where `poll_in` says.
+    pub(crate) fn new(poll_in: PollIn, exchange: F) -> Self {
         CaughtCall {
-            handle,
+            poll_in,
             exchange: Box::pin(exchange),
         }
     }
@@ -367,8 +367,8 @@ impl<F: Future<Output = Result<crate::ffi::FfiResponse, Error>>> Future for Caug
     type Output = CallResult;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CallResult> {
         let this = &mut *self;
-        let _entered = this.handle.as_ref().map(Handle::enter);
-        match catch(|| this.exchange.as_mut().poll(cx)) {
+        let exchange = &mut this.exchange;
+        match this.poll_in.poll(|| catch(|| exchange.as_mut().poll(cx))) {
             Ok(Poll::Ready(Ok(response))) => Poll::Ready(RResult::ROk(response)),
             Ok(Poll::Ready(Err(e))) => Poll::Ready(RResult::RErr(e.into())),
             Ok(Poll::Pending) => Poll::Pending,

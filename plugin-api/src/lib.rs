@@ -220,6 +220,7 @@ mod blocking;
 mod channel;
 mod classify;
 mod convert;
+mod driven;
 mod export;
 mod ffi;
 mod history;

@@ -25,9 +25,32 @@ fn remove_field(src: &mut String, from: &str, to: &str) {
     src.replace_range(start..end, "");
 }
 
-/// Takes out the 1.4 field `set_host_log` and its initialisers. (The glue keeps installing its
-/// panic hook: a 1.3 plugin's layout is what this variant is about.)
+/// Takes out the 1.5 field `new_driven_client`, its initialisers and its import, and makes
+/// `Capabilities::DRIVEN` empty (without a name): the glue adds it to every `export_plugin!(T)`
+/// transport's metadata, but a plugin before 1.5 has no `new_driven_client` to back it. (The
+/// glue's driven constructors stay compiled, unused.)
+fn remove_1_5_fields(src: &mut String) {
+    remove_field(src, "\n    /// Added in 1.5: like `new_streaming_client`", "RResult<DrivenClient, FfiError>,\n");
+    patch(src, "        new_driven_client: crate::export::new_driven_client::<T, IN_PLACE>,\n", "");
+    patch(src, "        new_driven_client: crate::export::no_driven_client,\n", "");
+    patch(
+        src,
+        "use crate::ffi::{\n    DrivenClient, FfiError, HostLogBox, HostRuntimeBox, HttpClientBox, StreamingHttpClientBox,\n};",
+        "use crate::ffi::{FfiError, HostLogBox, HostRuntimeBox, HttpClientBox, StreamingHttpClientBox};",
+    );
+    patch(
+        src,
+        "pub const DRIVEN: Capabilities = Capabilities(1 << 6);",
+        "pub const DRIVEN: Capabilities = Capabilities(0);",
+    );
+    patch(src, "        (Self::DRIVEN, \"driven\"),\n", "");
+    patch(src, "const NAMES: [(Capabilities, &'static str); 7]", "const NAMES: [(Capabilities, &'static str); 6]");
+}
+
+/// Takes out the 1.4 field `set_host_log` and its initialisers, after the 1.5 ones. (The glue
+/// keeps installing its panic hook: a 1.3 plugin's layout is what this variant is about.)
 fn remove_1_4_fields(src: &mut String) {
+    remove_1_5_fields(src);
     remove_field(src, "\n    /// Added in 1.4: takes the host's log channel", "pub set_host_log: extern \"C\" fn(log: HostLogBox),\n");
     patch_all(src, "        set_host_log: crate::log::set_host_log,\n", "");
     patch(
@@ -73,34 +96,43 @@ fn main() {
     src = src.lines().filter(|l| !l.starts_with("//!")).collect::<Vec<_>>().join("\n");
     match variant.as_str() {
         "api-1.0" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 4;", "pub const API_MINOR: u16 = 0;");
+            patch(&mut src, "pub const API_MINOR: u16 = 5;", "pub const API_MINOR: u16 = 0;");
             remove_field(&mut src, "    /// Added in 1.1:", "pub diagnostics: extern \"C\" fn() -> RString,\n");
             remove_1_2_fields(&mut src);
             patch(&mut src, "        diagnostics: crate::export::diagnostics::<T>,\n", "");
         }
         "api-1.1" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 4;", "pub const API_MINOR: u16 = 1;");
+            patch(&mut src, "pub const API_MINOR: u16 = 5;", "pub const API_MINOR: u16 = 1;");
             remove_1_2_fields(&mut src);
         }
         "api-1.2" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 4;", "pub const API_MINOR: u16 = 2;");
+            patch(&mut src, "pub const API_MINOR: u16 = 5;", "pub const API_MINOR: u16 = 2;");
             remove_1_3_fields(&mut src);
         }
         "api-1.3" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 4;", "pub const API_MINOR: u16 = 3;");
+            patch(&mut src, "pub const API_MINOR: u16 = 5;", "pub const API_MINOR: u16 = 3;");
             remove_1_4_fields(&mut src);
         }
-        "api-1.5" => {
-            patch(&mut src, "pub const API_MINOR: u16 = 4;", "pub const API_MINOR: u16 = 5;");
+        "api-1.4" => {
+            patch(&mut src, "pub const API_MINOR: u16 = 5;", "pub const API_MINOR: u16 = 4;");
+            remove_1_5_fields(&mut src);
+        }
+        "api-1.6" => {
+            patch(&mut src, "pub const API_MINOR: u16 = 5;", "pub const API_MINOR: u16 = 6;");
             patch(
                 &mut src,
-                "    pub set_host_log: extern \"C\" fn(log: HostLogBox),\n}",
-                "    pub set_host_log: extern \"C\" fn(log: HostLogBox),\n    /// Added in 1.5 (fixture).\n    pub added_in_1_5: extern \"C\" fn() -> u32,\n}",
+                "    pub new_driven_client: extern \"C\" fn(options_json: RStr<'_>) -> RResult<DrivenClient, FfiError>,\n}",
+                "    pub new_driven_client: extern \"C\" fn(options_json: RStr<'_>) -> RResult<DrivenClient, FfiError>,\n    /// Added in 1.6 (fixture).\n    pub added_in_1_6: extern \"C\" fn() -> u32,\n}",
             );
-            patch_all(
+            patch(
                 &mut src,
-                "        set_host_log: crate::log::set_host_log,\n",
-                "        set_host_log: crate::log::set_host_log,\n        added_in_1_5: answer,\n",
+                "        new_driven_client: crate::export::new_driven_client::<T, IN_PLACE>,\n",
+                "        new_driven_client: crate::export::new_driven_client::<T, IN_PLACE>,\n        added_in_1_6: answer,\n",
+            );
+            patch(
+                &mut src,
+                "        new_driven_client: crate::export::no_driven_client,\n",
+                "        new_driven_client: crate::export::no_driven_client,\n        added_in_1_6: answer,\n",
             );
             src.push_str("\nextern \"C\" fn answer() -> u32 { 42 }\n");
         }

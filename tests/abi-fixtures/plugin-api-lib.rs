@@ -9,6 +9,8 @@ pub mod abi;
 mod channel;
 #[path = "../../plugin-api/src/convert.rs"]
 mod convert;
+#[path = "../../plugin-api/src/driven.rs"]
+mod driven;
 #[path = "../../plugin-api/src/export.rs"]
 mod export;
 #[path = "../../plugin-api/src/ffi.rs"]

@@ -232,6 +232,19 @@ fn main() {
                     InProcess::<ReqwestTransport>::from_options(serde_json::json!({})).unwrap(),
                 ),
             ),
+            // The same plugin on runtime threads of its own, as before interface 1.5 (and
+            // with `[transport] hosted = false`): the row above is driven by our threads.
+            (
+                "plugin:reqwest (own threads)",
+                Arc::new(
+                    load_plugin(
+                        &plugin_path("apify_transport_reqwest"),
+                        &PluginLoadOptions::default(),
+                    )
+                    .and_then(|p| p.new_client_on_own_runtime(&serde_json::json!({})))
+                    .unwrap_or_else(|e| panic!("{e}")),
+                ),
+            ),
         ]
     });
     for (name, path) in &extra {
@@ -252,11 +265,17 @@ fn main() {
                 .expect("client")
         })
         .collect();
-    let load_rows: Vec<String> = ["builtin", "plugin", "plugin-hyper", "inprocess"]
-        .into_iter()
-        .map(String::from)
-        .chain(extra.iter().map(|(_, path)| format!("path:{path}")))
-        .collect();
+    let load_rows: Vec<String> = [
+        "builtin",
+        "plugin",
+        "plugin-hyper",
+        "inprocess",
+        "plugin-threads",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(extra.iter().map(|(_, path)| format!("path:{path}")))
+    .collect();
 
     // Row 0 is the limit (wrk + curl), rows 1.. the transports.
     let n_rows = transports.len() + 1;
@@ -387,13 +406,15 @@ fn main() {
             median(&mut xs)
         }
     };
-    // Rows: 0 limit, 1 builtin, 2 reqwest plugin, 3 hyper plugin (hosted), 4 in-process reqwest.
+    // Rows: 0 limit, 1 builtin, 2 reqwest plugin (driven), 3 hyper plugin (hosted), 4 in-process
+    // reqwest, 5 reqwest plugin on its own threads.
     println!("\nratios (medians of per-round ratios):");
     // The plugins against the built-in transport: ours (with issue 11's target), then the
     // `BENCH_PLUGINS` rows (row 5 on).
     let plugin_rows = [
         ("reqwest plugin", 2, "  (target >= 0.9x)"),
         ("hyper plugin  ", 3, "  (target >= 0.9x)"),
+        ("reqwest plugin (own threads)", 5, ""),
     ]
     .into_iter()
     .map(|(label, row, note)| (label.to_string(), row, note))
@@ -401,7 +422,7 @@ fn main() {
         extra
             .iter()
             .enumerate()
-            .map(|(i, (name, _))| (name.clone(), 5 + i, "")),
+            .map(|(i, (name, _))| (name.clone(), 6 + i, "")),
     );
     for (label, row, note) in plugin_rows {
         println!(
@@ -426,6 +447,13 @@ fn main() {
         ratio(2, 4, |f| f.par),
         ratio(2, 4, |f| f.stream_mbps),
         ratio(2, 4, |f| f.cpu_per_gib)
+    );
+    println!(
+        "  reqwest plugin driven / own threads: seq {:.3}x  32-in-flight {:.3}x  download {:.3}x  CPU per GiB {:.3}x",
+        ratio(2, 5, |f| f.seq),
+        ratio(2, 5, |f| f.par),
+        ratio(2, 5, |f| f.stream_mbps),
+        ratio(2, 5, |f| f.cpu_per_gib)
     );
     drop(candidates);
     drop(testkit);
@@ -576,9 +604,9 @@ fn load_sample(row: &str) {
         .expect("runtime");
     let line = rt.block_on(async {
         match row {
-            _ if row == "plugin" || row == "plugin-hyper" || row.starts_with("path:") => {
+            _ if row.starts_with("plugin") || row.starts_with("path:") => {
                 let path = match row {
-                    "plugin" => plugin_path("apify_transport_reqwest"),
+                    "plugin" | "plugin-threads" => plugin_path("apify_transport_reqwest"),
                     "plugin-hyper" => plugin_path("apify_transport_hyper"),
                     _ => row["path:".len()..].into(),
                 };
@@ -586,9 +614,12 @@ fn load_sample(row: &str) {
                 let loaded = load_plugin(&path, &PluginLoadOptions::default())
                     .unwrap_or_else(|e| panic!("{e}"));
                 let t1 = Instant::now();
-                let client = loaded
-                    .new_client(&serde_json::json!({}))
-                    .unwrap_or_else(|e| panic!("{e}"));
+                let client = if row == "plugin-threads" {
+                    loaded.new_client_on_own_runtime(&serde_json::json!({}))
+                } else {
+                    loaded.new_client(&serde_json::json!({}))
+                };
+                let client = client.unwrap_or_else(|e| panic!("{e}"));
                 let t2 = Instant::now();
                 std::mem::forget(client);
                 format!("{} {}", (t1 - t0).as_micros(), (t2 - t1).as_micros())

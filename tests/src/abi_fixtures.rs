@@ -11,12 +11,13 @@ use std::{
 };
 
 /// The variants, as named in `tests/abi-fixtures/README.md`.
-pub const VARIANTS: [&str; 7] = [
+pub const VARIANTS: [&str; 8] = [
     "api-1.0",
     "api-1.1",
     "api-1.2",
     "api-1.3",
-    "api-1.5",
+    "api-1.4",
+    "api-1.6",
     "changed-layout",
     "api-2.0",
 ];

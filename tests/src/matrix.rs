@@ -1,6 +1,8 @@
 //! One test per (case, transport): [`transport_tests!`](crate::transport_tests) turns each
 //! `async fn case(t: TransportUnderTest)` into tests `case::builtin`, `case::plugin_reqwest` (the
-//! reqwest plugin loaded from its `.so`), `case::plugin_hyper` (the hyper plugin, which runs on
+//! reqwest plugin loaded from its `.so`, its runtime driven by the test's threads),
+//! `case::plugin_reqwest_threads` (the same on runtime threads of its own, as with
+//! `[transport] hosted = false`), `case::plugin_hyper` (the hyper plugin, which runs on
 //! the test's own runtime through the services the host lends it), `case::custom_reqwest` (the
 //! reqwest code linked in-process), `case::isolated_reqwest` and `case::isolated_hyper` (the
 //! same plugins served by a confined `apify-transport-worker` process) and `case::plugin_extra`, so a failure names its transport
@@ -45,7 +47,7 @@ macro_rules! transport_tests {
     ($(#[$test:meta] $($case:ident),+ $(,)?)+) => {$($(
         mod $case {
             $crate::transport_tests!(
-                @each #[$test] $case: builtin plugin_reqwest plugin_hyper custom_reqwest isolated_reqwest isolated_hyper plugin_extra
+                @each #[$test] $case: builtin plugin_reqwest plugin_reqwest_threads plugin_hyper custom_reqwest isolated_reqwest isolated_hyper plugin_extra
             );
         }
     )+)+};
@@ -60,6 +62,17 @@ pub fn transport(test_name: &str) -> Option<TransportUnderTest> {
             Arc::new(BuiltinTransport::new().expect("builtin transport")),
         ),
         "plugin_reqwest" => ("plugin:reqwest", reqwest_plugin()),
+        "plugin_reqwest_threads" => (
+            "plugin:reqwest (own threads)",
+            Arc::new(
+                load_plugin(
+                    &crate::plugin_path("apify_transport_reqwest"),
+                    &PluginLoadOptions::default(),
+                )
+                .and_then(|p| p.new_client_on_own_runtime(&json!({})))
+                .unwrap_or_else(|e| panic!("{e}")),
+            ),
+        ),
         "plugin_hyper" => ("plugin:hyper", hyper_plugin()),
         "custom_reqwest" => (
             "custom:reqwest",

@@ -7,10 +7,12 @@ use std::{os::unix::fs::PermissionsExt, path::Path, sync::Arc, time::Duration};
 use apify_host::{
     pipeline::{ApiRequest, HttpSettings, TimeoutTier},
     transport::plugin::{
-        inspect_plugin, load_plugin, PluginLoadError, PluginLoadFailure, PluginLoadOptions,
+        inspect_plugin, load_plugin, ClientRuns, PluginLoadError, PluginLoadFailure,
+        PluginLoadOptions,
     },
     transport::{HttpTransport, TransportErrorKind as ErrorKind, TransportRequest as Request},
 };
+use apify_plugin_api::Capabilities;
 use apify_tests::{
     abi_fixtures::abi_fixture, pipeline_support::client_at, plugin_path, reqwest_plugin,
 };
@@ -207,7 +209,8 @@ async fn other_minors_load_in_both_directions() {
         ("api-1.1", 1, true, "full"),
         ("api-1.2", 2, true, "stream"),
         ("api-1.3", 3, true, "stream"),
-        ("api-1.5", 5, true, "stream"),
+        ("api-1.4", 4, true, "stream"),
+        ("api-1.6", 6, true, "stream"),
     ] {
         let p = load_plugin(&abi_fixture(variant), &PluginLoadOptions::default())
             .unwrap_or_else(|e| panic!("{variant}: {e}"));
@@ -216,6 +219,13 @@ async fn other_minors_load_in_both_directions() {
             p.metadata.diagnostics.is_some(),
             has_diagnostics,
             "{variant}"
+        );
+        // The glue offers `driven` from 1.5 on; an older plugin has no `new_driven_client`.
+        assert_eq!(
+            p.metadata.capabilities.contains(Capabilities::DRIVEN),
+            minor >= 5,
+            "{variant}: {:?}",
+            p.metadata.capabilities
         );
         let t = p.new_client(&serde_json::json!({})).unwrap();
         let text = body_text(&t, "http://example.invalid/x?y=1".into())
@@ -255,6 +265,42 @@ async fn other_minors_load_in_both_directions() {
             "{variant}: {text}"
         );
     }
+}
+
+/// A plugin of the previous minor (1.4) has no `new_driven_client`: the host checks it against
+/// the 1.4 snapshot, says so, and runs it on its own runtime, which it does not offer to drive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_previous_minor_loads_without_driven() {
+    let path = abi_fixture("api-1.4");
+    let report = inspect_plugin(&path, &PluginLoadOptions::default(), &serde_json::json!({}));
+    assert!(report.ok(), "{report}");
+    let detail = |check: &str| {
+        let c = report.checks.iter().find(|c| c.check == check).unwrap();
+        c.result.as_ref().unwrap().clone()
+    };
+    assert_eq!(
+        detail("abi"),
+        "root module found, layout matches interface 1.4 (an older minor)"
+    );
+    assert!(
+        detail("api version").starts_with("plugin API 1.4 (host 1.5): older minor"),
+        "{report}"
+    );
+    assert_eq!(report.runs, Some(ClientRuns::OwnThreads), "{report}");
+
+    let p = load_plugin(&path, &PluginLoadOptions::default()).unwrap();
+    assert_eq!((p.metadata.api_major, p.metadata.api_minor), (1, 4));
+    assert_eq!(p.metadata.capabilities, Capabilities::STREAMING);
+    assert!(
+        !p.metadata.capabilities.names().contains(&"driven"),
+        "{:?}",
+        p.metadata.capabilities
+    );
+    let t = p.new_client(&serde_json::json!({})).unwrap();
+    let text = body_text(&t, "http://example.invalid/x".into())
+        .await
+        .unwrap();
+    assert!(text.starts_with(r#"{"api":"1.4","method":"GET""#), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,8 +9,7 @@ use std::{
 
 use apify_conformance::{Outcome, Status, Subject};
 use apify_host::transport::plugin::{
-    runs_description, thread_count, PluginInfo, PluginInspectReport, PluginLoadError,
-    PluginLoadFailure,
+    thread_count, ClientRuns, PluginInfo, PluginInspectReport, PluginLoadError, PluginLoadFailure,
 };
 use apify_host::transport::{IsolatedTransport, Isolation};
 use apify_plugin_api::Capabilities;
@@ -303,7 +302,8 @@ struct PluginSummary {
     /// The plugin API it was built against, `major.minor`.
     api: String,
     capabilities: Vec<&'static str>,
-    /// `hosted` (on the host's lent services) or `own-runtime`; `null`: no client was made.
+    /// `hosted` (on the host's lent services), `driven` (its runtime driven by the host's
+    /// threads) or `own-runtime`; `null`: no client was made.
     runs: Option<&'static str>,
     /// Threads the process gained while the plugin's constructor ran (`null`: not known).
     threads_started: Option<usize>,
@@ -313,7 +313,7 @@ impl PluginSummary {
     fn of(
         path: &Path,
         m: &PluginInfo,
-        runs_hosted: Option<bool>,
+        runs: Option<ClientRuns>,
         threads_started: Option<usize>,
     ) -> PluginSummary {
         PluginSummary {
@@ -322,7 +322,7 @@ impl PluginSummary {
             version: m.version.clone(),
             api: format!("{}.{}", m.api_major, m.api_minor),
             capabilities: m.capabilities.names(),
-            runs: runs_hosted.map(|hosted| if hosted { "hosted" } else { "own-runtime" }),
+            runs: runs.map(ClientRuns::as_str),
             threads_started,
         }
     }
@@ -414,7 +414,7 @@ impl InspectReport {
             .as_ref()
             .map_or(report.path.as_path(), |p| p.path.as_path());
         let plugin = report.metadata.as_ref().map(|m| InspectedPlugin {
-            summary: PluginSummary::of(path, m, report.runs_hosted, report.threads_started),
+            summary: PluginSummary::of(path, m, report.runs, report.threads_started),
             description: m.description.clone(),
             sha256: report.sha256.clone().unwrap_or_default(),
             // A plugin's diagnostics should be JSON; one that is not is kept as its text.
@@ -834,7 +834,7 @@ async fn check(ctx: &Context, run: CheckRun) -> Result<(), CliError> {
             let plugin = PluginSummary::of(
                 client.path(),
                 m,
-                Some(client.runs_hosted()),
+                Some(client.runs()),
                 client.threads_started().map(|n| n as usize),
             );
             let line = format!(
@@ -847,11 +847,11 @@ async fn check(ctx: &Context, run: CheckRun) -> Result<(), CliError> {
             let make: Make = Arc::new(move |o: &Value| {
                 start(o).map(|t| Arc::new(t) as Arc<dyn apify_host::transport::HttpTransport>)
             });
-            let hosted = client.runs_hosted();
+            let runs = client.runs();
             (
                 (
                     Arc::new(client) as Arc<dyn apify_host::transport::HttpTransport>,
-                    hosted,
+                    runs,
                 ),
                 make,
                 plugin,
@@ -887,16 +887,16 @@ async fn check(ctx: &Context, run: CheckRun) -> Result<(), CliError> {
             let threads_started = threads_before
                 .zip(thread_count())
                 .map(|(before, after)| after.saturating_sub(before));
-            let hosted = client.runs_hosted();
+            let runs = client.runs();
             let m = &loaded.metadata;
-            let plugin = PluginSummary::of(&loaded.path, m, Some(hosted), threads_started);
+            let plugin = PluginSummary::of(&loaded.path, m, Some(runs), threads_started);
             let make: Make = Arc::new(move |o: &Value| {
                 new_client(o).map(|t| Arc::new(t) as Arc<dyn apify_host::transport::HttpTransport>)
             });
             (
                 (
                     Arc::new(client) as Arc<dyn apify_host::transport::HttpTransport>,
-                    hosted,
+                    runs,
                 ),
                 make,
                 plugin,
@@ -904,8 +904,10 @@ async fn check(ctx: &Context, run: CheckRun) -> Result<(), CliError> {
                 None,
             )
         };
-    let ((client, hosted), threads_started) = (client, plugin.threads_started);
-    let hosted_plugin = capabilities.contains(Capabilities::HOSTED);
+    let ((client, runs), threads_started) = (client, plugin.threads_started);
+    let hosted = runs == ClientRuns::Hosted;
+    let lendable =
+        capabilities.contains(Capabilities::HOSTED) || capabilities.contains(Capabilities::DRIVEN);
     // https-success builds another client with `ca_cert_file` added to these options.
     let base = options.clone();
     let constructor: apify_conformance::Constructor = Arc::new(move |extra| {
@@ -930,7 +932,7 @@ async fn check(ctx: &Context, run: CheckRun) -> Result<(), CliError> {
             plugin.api,
             plugin.capabilities.join(", "),
             plugin.path,
-            runs_description(hosted, hosted_plugin),
+            runs.describe(lendable),
             isolated_line.as_deref().unwrap_or(""),
         );
         out.text(&crate::logging::redact(&head))?;

@@ -128,6 +128,10 @@ const PLUGIN_API: &[(&str, &str)] = &[
         include_str!("../../../../plugin-api/src/convert.rs"),
     ),
     (
+        "src/driven.rs",
+        include_str!("../../../../plugin-api/src/driven.rs"),
+    ),
+    (
         "src/export.rs",
         include_str!("../../../../plugin-api/src/export.rs"),
     ),

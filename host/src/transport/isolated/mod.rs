@@ -59,7 +59,7 @@ pub struct IsolatedTransport {
     path: PathBuf,
     sha256: String,
     confinement: String,
-    runs_hosted: bool,
+    runs: crate::transport::plugin::ClientRuns,
     worker: PathBuf,
     threads_started: Option<u32>,
     worker_checks: Vec<(String, String)>,
@@ -141,7 +141,7 @@ impl IsolatedTransport {
             path: file.canonical,
             sha256: file.sha256,
             confinement: ready.confinement,
-            runs_hosted: ready.runs_hosted,
+            runs: ready.runs.into(),
             worker,
             threads_started: ready.threads_started,
             worker_checks: ready.checks,
@@ -191,7 +191,12 @@ impl IsolatedTransport {
 
     /// Whether the plugin's client runs hosted on the worker's runtime.
     pub fn runs_hosted(&self) -> bool {
-        self.runs_hosted
+        self.runs == crate::transport::plugin::ClientRuns::Hosted
+    }
+
+    /// Where the plugin's client runs in the worker.
+    pub fn runs(&self) -> crate::transport::plugin::ClientRuns {
+        self.runs
     }
 
     /// Workers started, deaths, and workers killed for hanging, so far.

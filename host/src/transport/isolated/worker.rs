@@ -548,7 +548,7 @@ fn start(
         capabilities: m.capabilities.0,
         diagnostics: m.diagnostics.clone(),
         checks: passed(&checks),
-        runs_hosted: client.runs_hosted(),
+        runs: client.runs().into(),
         threads_started,
         confinement,
     };

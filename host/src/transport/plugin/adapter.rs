@@ -2,8 +2,11 @@
 //!
 //! A plugin built against interface 1.2 or later gives a [`StreamingHttpClient`]: request bodies
 //! stream across the boundary. A hosted plugin's client (capability `hosted`) runs on our
-//! threads: we lend it sockets on our reactor, our executor and our timer. An older plugin gives an `HttpClient` whose requests carry one
-//! buffer, so a streamed body is read into memory first (as every body was before 1.2).
+//! threads: we lend it sockets on our reactor, our executor and our timer. A plugin with a
+//! runtime of its own (capability `driven`, 1.5) runs on our threads too: we poll its
+//! exchanges in place and drive its runtime (see `driver`). An older plugin gives an
+//! `HttpClient` whose requests carry one buffer, so a streamed body is read into memory first
+//! (as every body was before 1.2).
 
 use std::{future::Future, sync::Arc, task::Poll, time::Duration};
 
@@ -20,6 +23,7 @@ use async_ffi::FfiFuture;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
+use super::driver::Driver;
 use super::loader::{fail, LoadedPlugin, PluginLoadError, PluginLoadFailure};
 use crate::transport::{
     CallFuture, HttpTransport, TransportBody, TransportError as Error,
@@ -33,6 +37,13 @@ pub struct PluginTransport {
     client: Arc<ClientHandle>,
     plugin: LoadedPlugin,
     hosted: bool,
+}
+
+/// The plugin's client, and the driver of its runtime when the client is driven.
+struct ClientHandle {
+    /// Present until the handle is dropped.
+    ffi: Option<FfiClient>,
+    driver: Option<Arc<Driver>>,
 }
 
 /// How long dropping a plugin client waits for the plugin's `close` (and the drop of its
@@ -58,19 +69,23 @@ impl FfiClient {
 }
 
 /// Owns the FFI client; closes it when the last user (transport or in-flight call) is gone.
-struct ClientHandle(Option<FfiClient>);
-
 impl ClientHandle {
     /// The FFI client (present until the handle is dropped).
     fn ffi(&self) -> &FfiClient {
-        self.0
+        self.ffi
             .as_ref()
             .expect("a client handle is only emptied by its drop")
     }
 }
 impl Drop for ClientHandle {
     fn drop(&mut self) {
-        let Some(client) = self.0.take() else { return };
+        // The driver's tasks end; the runtime goes with the last of them and the client.
+        if let Some(driver) = &self.driver {
+            driver.stop();
+        }
+        let Some(client) = self.ffi.take() else {
+            return;
+        };
         let (done, finished) = std::sync::mpsc::channel();
         // On its own thread, so the wait can be bounded; a thread that cannot be started
         // drops the client with the closure, unclosed, rather than block.
@@ -93,7 +108,9 @@ impl Drop for ClientHandle {
 impl LoadedPlugin {
     /// Creates a client from `options` (a JSON object). Constructor errors and panics come back
     /// as errors; the host survives either. A hosted plugin (capability `hosted`) runs on the
-    /// caller's runtime, through the sockets, tasks and timers lent to it.
+    /// caller's runtime, through the sockets, tasks and timers lent to it; a plugin with a
+    /// runtime of its own (capability `driven`) runs on the caller's threads too, which drive
+    /// its runtime.
     pub fn new_client(
         &self,
         options: &serde_json::Value,
@@ -102,8 +119,9 @@ impl LoadedPlugin {
     }
 
     /// Creates a client as a host before interface 1.3 would: a hosted plugin then starts a
-    /// runtime of its own instead of running on the caller's. For comparisons and diagnosis;
-    /// [`LoadedPlugin::new_client`] is the one to use.
+    /// runtime of its own instead of running on the caller's, and any other plugin a runtime
+    /// with threads of its own instead of one the caller drives. For comparisons and
+    /// diagnosis; [`LoadedPlugin::new_client`] is the one to use.
     pub fn new_client_on_own_runtime(
         &self,
         options: &serde_json::Value,
@@ -118,30 +136,45 @@ impl LoadedPlugin {
     ) -> Result<PluginTransport, PluginLoadError> {
         let json = options.to_string();
         let options = RStr::from_str(&json);
-        // The newest client the plugin offers: one that runs on our threads (1.3, hosted
-        // plugins only), one that streams request bodies (1.2), or the 1.0 one.
-        let hosted = (lend_runtime && self.metadata.capabilities.contains(Capabilities::HOSTED))
+        // The newest client the plugin offers: one that runs on our threads (1.3 hosted
+        // plugins, 1.5 driven ones), one that streams request bodies (1.2), or the 1.0 one.
+        let offers = |c| lend_runtime && self.metadata.capabilities.contains(c);
+        let hosted = offers(Capabilities::HOSTED)
             .then(|| self.module.new_hosted_client())
             .flatten();
+        let driven = offers(Capabilities::DRIVEN)
+            .then(|| self.module.new_driven_client())
+            .flatten();
         let runs_hosted = hosted.is_some();
-        let created = match (hosted, self.module.new_streaming_client()) {
-            (Some(new), _) => match new(options, tokio_runtime_services(None)) {
-                RResult::ROk(c) => RResult::ROk(FfiClient::Streaming(c)),
-                RResult::RErr(e) => RResult::RErr(e),
-            },
-            (None, Some(new)) => match new(options) {
-                RResult::ROk(c) => RResult::ROk(FfiClient::Streaming(c)),
-                RResult::RErr(e) => RResult::RErr(e),
-            },
-            (None, None) => match (self.module.new_client())(options) {
-                RResult::ROk(c) => RResult::ROk(FfiClient::Buffered(c)),
-                RResult::RErr(e) => RResult::RErr(e),
-            },
-        };
+        let streaming = |c| (FfiClient::Streaming(c), None);
+        let created =
+            match (hosted, driven, self.module.new_streaming_client()) {
+                (Some(new), _, _) => new(options, tokio_runtime_services(None)).map(streaming),
+                (None, Some(new), _) => match new(options) {
+                    RResult::ROk(c) => match Driver::new(c.runtime) {
+                        Ok(driver) => RResult::ROk((FfiClient::Streaming(c.client), Some(driver))),
+                        Err(e) => return Err(fail(
+                            &self.path,
+                            PluginLoadFailure::ConstructorFailed,
+                            format!("its runtime cannot be driven ({e})"),
+                            "Set `hosted = false` in [transport] to run it on threads of its own, \
+                             and report this to the plugin's author",
+                        )),
+                    },
+                    RResult::RErr(e) => RResult::RErr(e),
+                },
+                (None, None, Some(new)) => new(options).map(streaming),
+                (None, None, None) => {
+                    (self.module.new_client())(options).map(|c| (FfiClient::Buffered(c), None))
+                }
+            };
         match created {
-            RResult::ROk(client) => Ok(PluginTransport {
+            RResult::ROk((ffi, driver)) => Ok(PluginTransport {
                 name: format!("plugin:{}", self.metadata.name),
-                client: Arc::new(ClientHandle(Some(client))),
+                client: Arc::new(ClientHandle {
+                    ffi: Some(ffi),
+                    driver,
+                }),
                 plugin: self.clone(),
                 hosted: runs_hosted,
             }),
@@ -174,6 +207,22 @@ impl PluginTransport {
     pub fn runs_hosted(&self) -> bool {
         self.hosted
     }
+
+    /// Whether the client is driven: a plugin with a runtime of its own (capability `driven`,
+    /// interface 1.5), made with [`LoadedPlugin::new_client`], whose runtime the caller's
+    /// threads drive and whose exchanges they poll in place, instead of threads of its own.
+    pub fn runs_driven(&self) -> bool {
+        self.client.driver.is_some()
+    }
+
+    /// Where the client runs.
+    pub fn runs(&self) -> super::ClientRuns {
+        match (self.hosted, self.runs_driven()) {
+            (true, _) => super::ClientRuns::Hosted,
+            (false, true) => super::ClientRuns::Driven,
+            (false, false) => super::ClientRuns::OwnThreads,
+        }
+    }
 }
 
 impl HttpTransport for PluginTransport {
@@ -200,6 +249,8 @@ impl HttpTransport for PluginTransport {
         };
         let client = self.client.clone();
         Box::pin(async move {
+            // Counted from here, so the driver ticks while the call and its body run.
+            let busy = client.driver.as_ref().map(Driver::start_call);
             let fut = match (client.ffi(), body) {
                 (FfiClient::Streaming(c), RequestBody::Full(b)) => c.call(head(b), ROption::RNone),
                 (FfiClient::Streaming(c), RequestBody::Stream { stream, length }) => {
@@ -229,7 +280,7 @@ impl HttpTransport for PluginTransport {
                         )
                     })?,
                     headers: headers_from_ffi(resp.headers)?,
-                    body: body_from_ffi(resp.body, client),
+                    body: body_from_ffi(resp.body, (client, busy)),
                 }),
                 RResult::RErr(e) => Err(e.into()),
             }

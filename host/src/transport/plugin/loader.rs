@@ -922,6 +922,10 @@ fn check_abi(
             // plugin's root-module static, whose layout was just checked up to the snapshot's
             // fields. Fields after those are read only through `missing_field(option)`
             // accessors, which consult the plugin's own field list.
+            if let Ok(old) = header.init_root_module::<history::v1_4::PluginModRef>() {
+                let module: PluginModRef = unsafe { PluginModRef(old.0.cast()) };
+                return older_minor(path, module, full, 4, module.new_driven_client().is_some());
+            }
             if let Ok(old) = header.init_root_module::<history::v1_3::PluginModRef>() {
                 let module: PluginModRef = unsafe { PluginModRef(old.0.cast()) };
                 return older_minor(path, module, full, 3, module.set_host_log().is_some());

@@ -1,6 +1,7 @@
 //! Plugin transports: the safe loader and the adapter from the FFI client.
 
 mod adapter;
+mod driver;
 mod elf;
 // The sealed copy needs memfd_create and file seals, which only Linux has; elsewhere the loader
 // refuses to load plugins (see `loader::check_copy`).
@@ -33,9 +34,8 @@ pub struct PluginInspectReport {
     pub plugin: Option<LoadedPlugin>,
     /// The constructor's result with the options it was given, if the checks passed.
     pub constructor: Option<Result<(), PluginLoadError>>,
-    /// Whether the client the constructor made runs hosted (on the host's lent services) or on
-    /// a runtime of the plugin's own; `None` if no client was made.
-    pub runs_hosted: Option<bool>,
+    /// Where the client the constructor made runs; `None` if no client was made.
+    pub runs: Option<ClientRuns>,
     /// How many threads the process gained while the constructor ran (the plugin's runtime
     /// and pools); `None` if no client was made or the count cannot be read (no `/proc`).
     pub threads_started: Option<usize>,
@@ -106,7 +106,7 @@ pub(crate) fn inspect_plugin_lending(
         return inspect_isolated(path, options, plugin_options, lend);
     }
     let (checks, plugin) = loader::run_all_checks(path, options);
-    let (mut runs_hosted, mut threads_started) = (None, None);
+    let (mut runs, mut threads_started) = (None, None);
     let constructor = plugin.as_ref().map(|p| {
         let before = thread_count();
         let client = if lend {
@@ -117,7 +117,7 @@ pub(crate) fn inspect_plugin_lending(
         threads_started = before
             .zip(thread_count())
             .map(|(before, after)| after.saturating_sub(before));
-        client.map(|c| runs_hosted = Some(c.runs_hosted()))
+        client.map(|c| runs = Some(c.runs()))
     });
     if !matches!(constructor, Some(Ok(()))) {
         threads_started = None;
@@ -129,7 +129,7 @@ pub(crate) fn inspect_plugin_lending(
         sha256: plugin.as_ref().map(|p| p.sha256.clone()),
         plugin,
         constructor,
-        runs_hosted,
+        runs,
         threads_started,
         isolation: IsolationReport::in_process(),
     }
@@ -157,7 +157,7 @@ fn inspect_isolated(
         checks,
         plugin: None,
         constructor: None,
-        runs_hosted: None,
+        runs: None,
         threads_started: None,
         metadata: None,
         sha256: None,
@@ -170,7 +170,7 @@ fn inspect_isolated(
     match started {
         Ok(t) => {
             report.constructor = Some(Ok(()));
-            report.runs_hosted = Some(t.runs_hosted());
+            report.runs = Some(t.runs());
             report.threads_started = t.threads_started().map(|n| n as usize);
             report.metadata = Some(t.plugin_info().clone());
             report.sha256 = Some(t.sha256().to_string());
@@ -205,17 +205,60 @@ pub fn thread_count() -> Option<usize> {
         .map(|tasks| tasks.count())
 }
 
-/// How a client runs, in words, for `transport inspect` and `transport check`.
-pub fn runs_description(runs_hosted: bool, hosted_plugin: bool) -> &'static str {
-    match (runs_hosted, hosted_plugin) {
-        (true, _) => {
-            "hosted: on the host's runtime, through the sockets, tasks and timers it lends"
+impl PluginInfo {
+    /// Whether the plugin can run on the host's threads: hosted (capability `hosted`) or
+    /// driven (capability `driven`).
+    pub fn lendable(&self) -> bool {
+        use apify_plugin_api::Capabilities;
+        self.capabilities.contains(Capabilities::HOSTED)
+            || self.capabilities.contains(Capabilities::DRIVEN)
+    }
+}
+
+/// Where a plugin's client runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClientRuns {
+    /// On the host's runtime, through the sockets, tasks and timers it lends (a hosted
+    /// plugin, interface 1.3).
+    Hosted,
+    /// On the plugin's own runtime, which has no threads: the host's threads poll its
+    /// exchanges and drive it (interface 1.5).
+    Driven,
+    /// On the plugin's own runtime and threads: a plugin older than 1.5, a blocking one, or
+    /// any with `[transport] hosted = false`.
+    OwnThreads,
+}
+
+impl ClientRuns {
+    /// A short name, for JSON output: `hosted`, `driven` or `own-runtime`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientRuns::Hosted => "hosted",
+            ClientRuns::Driven => "driven",
+            ClientRuns::OwnThreads => "own-runtime",
         }
-        (false, true) => {
-            "on its own runtime (a hosted plugin, run on its fallback runtime: [transport] \
-             hosted = false)"
+    }
+
+    /// In words, for `transport inspect` and `transport check`; `lendable` says whether the
+    /// plugin could have run on the host's threads (capability `hosted` or `driven`).
+    pub fn describe(self, lendable: bool) -> &'static str {
+        match (self, lendable) {
+            (ClientRuns::Hosted, _) => {
+                "hosted: on the host's runtime, through the sockets, tasks and timers it lends"
+            }
+            (ClientRuns::Driven, _) => {
+                "driven: on its own runtime, which has no threads; the host's threads poll its \
+                 calls and drive it"
+            }
+            (ClientRuns::OwnThreads, true) => {
+                "on its own runtime and threads (it could run on the host's: [transport] \
+                 hosted = false)"
+            }
+            (ClientRuns::OwnThreads, false) => {
+                "on its own runtime and threads (the host lends it nothing)"
+            }
         }
-        (false, false) => "on its own runtime (its own threads; the host lends it nothing)",
     }
 }
 
@@ -244,15 +287,8 @@ impl fmt::Display for PluginInspectReport {
             writeln!(f, "description:  {}", m.description)?;
             writeln!(f, "plugin API:   {}.{}", m.api_major, m.api_minor)?;
             writeln!(f, "capabilities: {}", m.capabilities.names().join(", "))?;
-            if let Some(hosted) = self.runs_hosted {
-                let hosted_plugin = m
-                    .capabilities
-                    .contains(apify_plugin_api::Capabilities::HOSTED);
-                writeln!(
-                    f,
-                    "runs:         {}",
-                    runs_description(hosted, hosted_plugin)
-                )?;
+            if let Some(runs) = self.runs {
+                writeln!(f, "runs:         {}", runs.describe(m.lendable()))?;
             }
             if let Some(n) = self.threads_started {
                 writeln!(f, "threads:      {n} started by its constructor")?;
