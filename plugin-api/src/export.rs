@@ -2,13 +2,16 @@
 //!
 //! The glue, generated once here instead of in every plugin:
 //! - owns the plugin's tokio runtime (a plugin has its own copy of tokio, whose reactor the
-//!   host's runtime cannot drive);
-//! - runs each exchange as a task of the plugin runtime (the host awaits its join handle through
-//!   the FFI future; dropping that future aborts the task, closing its connection). A small
-//!   response body that has arrived with the head is read inside that task, so an exchange
-//!   costs two cross-thread wake-ups;
-//!   larger or streamed bodies are polled in place on the host's thread, with the plugin
-//!   runtime's context entered, so no task hand-off is paid per chunk;
+//!   host's runtime cannot poll);
+//! - for a host of interface 1.5 or later (`new_driven_client`), builds that runtime without
+//!   threads: the host polls each exchange in place and drives the runtime (see
+//!   `crate::driven`), so an exchange crosses no thread;
+//! - otherwise runs each exchange as a task of a runtime with worker threads (the host awaits
+//!   its join handle through the FFI future; dropping that future aborts the task, closing its
+//!   connection). A small response body that has arrived with the head is read inside that
+//!   task, so an exchange costs two cross-thread wake-ups; larger or streamed bodies are polled
+//!   in place on the host's thread, with the plugin runtime's context entered, so no task
+//!   hand-off is paid per chunk;
 //! - converts types;
 //! - catches every panic at the boundary: a panic would otherwise abort the host process. The
 //!   panic comes back as the call's error, with its location, and is not printed as well (see

@@ -17,7 +17,7 @@
 //! crate-type = ["cdylib"]
 //!
 //! [dependencies]
-//! apify-plugin-api = { version = "1.4", path = "vendor/apify-plugin-api" }
+//! apify-plugin-api = { version = "1.5", path = "vendor/apify-plugin-api" }
 //! ```
 //!
 //! Use the re-exported [`tokio`] (1.x), [`http`] (1.x), [`bytes`] (1.x) and [`serde_json`]

@@ -1,6 +1,8 @@
 //! Transport benchmark: the limit (`wrk` for small GETs, `curl` for the streamed transfers), the
-//! built-in transport, the reqwest plugin (`.so` through the real loader) and the same reqwest
-//! code linked in-process as a custom transport, side by side in one run.
+//! built-in transport, the reqwest plugin (`.so` through the real loader; driven by the
+//! caller's threads, interface 1.5), the hosted hyper plugin, the same reqwest code linked
+//! in-process as a custom transport, and the reqwest plugin on runtime threads of its own (as
+//! before 1.5, or with `hosted = false`), side by side in one run.
 //!
 //! ```text
 //! cargo bench -p apify-tests --bench transports            # full run (1 GiB bodies)

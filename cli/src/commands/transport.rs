@@ -52,7 +52,7 @@ pub enum TransportCommand {
         (`-o jsonl`: on one line): `path`, `ok`, `checks` (each with `check`, `result` \
         \"ok\" and its `detail`, or \"fail\" with `reason` and `fix`; the constructor's \
         last), and `plugin` (`null` until the metadata is read): `path`, `name`, `version`, \
-        `description`, `api`, `capabilities`, `runs` (\"hosted\" or \"own-runtime\"; `null` \
+        `description`, `api`, `capabilities`, `runs` (\"hosted\", \"driven\" or \"own-runtime\"; `null` \
         without a client), `threads_started`, `sha256` and `diagnostics`.\n\n\
         Examples:\n  apify-host transport inspect /opt/apify/transports/libapify_transport_reqwest.so\n  \
         apify-host transport inspect ./libx.so --options '{\"http2\": true}'\n  \

@@ -185,8 +185,15 @@ fn inspect_takes_options_and_prints_json_on_request() {
             .contains(&"tls".into()),
         "{report}"
     );
-    assert_eq!(plugin["runs"], "own-runtime", "{report}");
+    assert_eq!(plugin["runs"], "driven", "{report}");
     assert!(plugin["threads_started"].is_u64(), "{report}");
+    assert!(
+        plugin["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&"driven".into()),
+        "{report}"
+    );
     let sha = hex::encode(sha2::Sha256::digest(std::fs::read(&so).unwrap()));
     assert_eq!(plugin["sha256"], sha, "{report}");
     assert!(plugin["diagnostics"].is_object(), "{report}");
@@ -345,8 +352,11 @@ fn lines<'a>(text: &'a str, label: &str) -> Vec<&'a str> {
 fn check_says_how_the_plugin_runs_and_the_threads_it_started() {
     let out = check(&[reqwest_plugin().to_str().unwrap(), "--case", "host-header"]);
     let text = ok(&out);
-    assert!(text.contains("\nruns: on its own runtime"), "{text}");
-    assert!(text.contains("\nthreads: "), "{text}");
+    assert!(
+        text.contains("\nruns: driven: on its own runtime"),
+        "{text}"
+    );
+    assert!(text.contains("\nthreads: 0 started"), "{text}");
 
     let out = check(&[
         hyper_plugin().to_str().unwrap(),
@@ -522,7 +532,7 @@ fn tokio_s_timer_in_a_hosted_call_gets_one_hint_and_its_panic_is_shown_once() {
 }
 
 #[test]
-fn hosted_false_in_the_config_runs_a_hosted_plugin_on_its_own_runtime() {
+fn hosted_false_in_the_config_runs_hosted_and_driven_plugins_on_their_own_threads() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("config.toml");
     std::fs::write(&config, "[transport]\nhosted = false\n").unwrap();
@@ -540,16 +550,30 @@ fn hosted_false_in_the_config_runs_a_hosted_plugin_on_its_own_runtime() {
         "host-header",
     ]));
     assert!(
-        text.contains("runs: on its own runtime (a hosted plugin"),
+        text.contains("runs: on its own runtime and threads (it could run on the host's"),
         "{text}"
     );
     let text = ok(&run(&["transport", "inspect", so.to_str().unwrap()]));
-    assert!(text.contains("runs:         on its own runtime"), "{text}");
+    assert!(
+        text.contains("runs:         on its own runtime and threads"),
+        "{text}"
+    );
     assert!(text.contains("threads:      "), "{text}");
-    // Without the setting, the same plugin runs hosted.
+    // The driven reqwest plugin too: its runtime then starts its two threads.
+    let reqwest = reqwest_plugin();
+    let text = ok(&run(&["transport", "inspect", reqwest.to_str().unwrap()]));
+    assert!(
+        text.contains("runs:         on its own runtime and threads"),
+        "{text}"
+    );
+    assert!(!text.contains("threads:      0 started"), "{text}");
+    // Without the setting, the same plugins run hosted and driven.
     std::fs::write(&config, "[transport]\n").unwrap();
     let text = ok(&run(&["transport", "inspect", so.to_str().unwrap()]));
     assert!(text.contains("runs:         hosted"), "{text}");
+    let text = ok(&run(&["transport", "inspect", reqwest.to_str().unwrap()]));
+    assert!(text.contains("runs:         driven"), "{text}");
+    assert!(text.contains("threads:      0 started"), "{text}");
 }
 
 /// `--isolation process`: every case through a confined worker, which the report names with

@@ -173,8 +173,10 @@ pub(crate) struct TransportConfig {
     /// After a swap or reload, how long the old transport may finish its exchanges, in
     /// seconds (default 60, at most 3600).
     pub drain_timeout_secs: Option<f64>,
-    /// Lend a hosted plugin the host's runtime (the default); `false` runs it on a runtime of
-    /// its own, as a host before interface 1.3 did (the canary too).
+    /// Lend a plugin the host's threads (the default): a hosted plugin runs on the host's
+    /// runtime, a driven one's runtime is run by the host's threads. `false` runs either on a
+    /// runtime with threads of its own, as a host before interface 1.3 (hosted) or 1.5
+    /// (driven) did (the canary too).
     pub hosted: Option<bool>,
     /// `[transport.canary]`: a second transport taking a share of the calls.
     pub canary: Option<CanaryConfig>,

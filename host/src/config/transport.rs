@@ -100,9 +100,10 @@ impl Config {
         self.loaded.file.transport.options_json()
     }
 
-    /// `[transport] hosted`: whether a hosted plugin is lent the host's runtime (default
-    /// `true`), or runs on a runtime of its own (`false`; for diagnosis, or for a hosted plugin
-    /// that misbehaves on the host's thread).
+    /// `[transport] hosted`: whether a plugin is lent the host's threads (default `true`: a
+    /// hosted plugin runs on the host's runtime, a driven one's runtime is run by the host's
+    /// threads), or runs on a runtime with threads of its own (`false`; for diagnosis, or for a
+    /// plugin that misbehaves on the host's thread).
     pub fn plugin_hosted(&self) -> bool {
         self.loaded.file.transport.hosted.unwrap_or(true)
     }

@@ -11,7 +11,7 @@
 //! without a driver. The tasks end when the client is dropped, or with their runtime.
 
 use std::{
-    os::fd::{AsRawFd, BorrowedFd, OwnedFd},
+    os::fd::{BorrowedFd, OwnedFd},
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
@@ -29,9 +29,6 @@ use tokio_util::sync::CancellationToken;
 /// How often the runtime is driven while calls are in flight, besides when its fd is
 /// readable. tokio's timers have millisecond resolution.
 const TICK: Duration = Duration::from_millis(1);
-
-/// Drives in a row while the fd stays readable, before the task yields to others.
-const MAX_DRIVES: usize = 8;
 
 /// The runtime of one driven client, and the tasks that drive it.
 pub(super) struct Driver {
@@ -135,25 +132,16 @@ impl Driver {
                 () = self.stop.cancelled() => return,
                 ready = fd.readable() => {
                     let Ok(mut ready) = ready else { return };
-                    // Cleared before driving: an event that comes during the drive sets it
-                    // again, so none is missed.
+                    // Cleared before driving: an event that comes during the drive makes the
+                    // fd readable again (a new edge for our reactor), so none is missed and
+                    // no check of the fd is needed after the drive.
                     ready.clear_ready();
-                    self.drive_while_ready();
+                    self.runtime.drive();
                 }
                 () = tokio::time::sleep(TICK), if in_flight => {
                     self.runtime.drive();
                 }
                 () = busy.notified(), if !in_flight => {}
-            }
-        }
-    }
-
-    /// Drives until the fd is no longer readable (or another thread is driving, or
-    /// [`MAX_DRIVES`] passed: the task's next turn goes on).
-    fn drive_while_ready(&self) {
-        for _ in 0..MAX_DRIVES {
-            if !self.runtime.drive() || !readable(&self.fd) {
-                return;
             }
         }
     }
@@ -180,15 +168,4 @@ impl Drop for EndsWithTask {
     fn drop(&mut self) {
         self.0.store(false, Ordering::Release);
     }
-}
-
-/// Whether `fd` is readable now (`poll` with a zero timeout).
-fn readable(fd: &OwnedFd) -> bool {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call.
-    unsafe { libc::poll(&mut p, 1, 0) == 1 }
 }
