@@ -63,7 +63,8 @@ pub fn transport(test_name: &str) -> Option<TransportUnderTest> {
         ),
         "plugin_reqwest" => ("plugin:reqwest", reqwest_plugin()),
         "plugin_reqwest_threads" => (
-            "plugin:reqwest (own threads)",
+            // No space: test servers route on paths made from the name.
+            "plugin:reqwest-threads",
             Arc::new(
                 load_plugin(
                     &crate::plugin_path("apify_transport_reqwest"),
