@@ -13,17 +13,19 @@
 //! eventfd is in the same epoll set), both make it readable. A sequential call then stays on
 //! the host's thread, as a transport linked into the host does.
 //!
-//! tokio exposes neither its epoll fd nor its next timer deadline, so:
+//! tokio exposes neither its epoll fd nor its next timer deadline, nor its run queue, so:
 //! - the fd is found once, by registering a probe socket with the runtime and asking each of
 //!   the process's epoll instances whether it holds that socket ([`find_epoll`]);
-//! - the host also drives on a short tick while calls are in flight (timers, and tasks woken
-//!   by a drive's last I/O poll: tokio's current-thread loop polls I/O right before it returns
-//!   from `block_on`, and tasks that poll wakes wait for the next drive, with no event left to
-//!   make the fd readable).
+//! - tokio's current-thread loop always polls I/O right before `block_on` returns, and tasks
+//!   that last poll wakes would wait in the run queue with no event left to make the fd
+//!   readable (the host's epoll drops a nested epoll fd that has become empty). So a drive
+//!   runs in rounds ([`until_quiet`]) and ends only after an I/O poll that had nothing to take;
+//! - the host also drives on a short tick while calls are in flight, for the plugin's timers
+//!   and for an event that slips in between that check and the I/O poll.
 
 use std::{
     os::fd::{AsRawFd, RawFd},
-    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering},
     sync::Arc,
 };
 
@@ -33,9 +35,9 @@ use crate::ffi::DrivenRuntime;
 use crate::panics::catch;
 use crate::types::Error;
 
-/// How many times one drive runs the ready tasks and polls I/O (with a zero timeout) before it
-/// returns: a response read by the first pass usually lets a task finish in the second.
-const PASSES: usize = 3;
+/// At most this many rounds per drive (see [`until_quiet`]): a runtime that always has work
+/// still lets the host's thread go; the fd, still readable, brings the host back.
+const MAX_ROUNDS: usize = 4;
 
 /// A current-thread runtime, its epoll instance, and who is driving it.
 pub(crate) struct Driven {
@@ -44,7 +46,7 @@ pub(crate) struct Driven {
     /// Set while a thread drives: a second thread skips rather than waiting for the first
     /// (the first polls whatever made both wake).
     driving: AtomicBool,
-    /// Exchanges and response bodies the host polls in place (see [`Active`]).
+    /// Exchanges the host polls in place (see [`Active`]).
     active: AtomicUsize,
 }
 
@@ -90,39 +92,23 @@ impl Driven {
     /// host's poll returns, as a transport linked into the host would, instead of after a
     /// wake-up of the runtime's fd and a drive.
     ///
-    /// Only while `f`'s exchange or body is the only one in flight: each such poll costs a
+    /// Only while `f`'s exchange is the only one in flight: each such poll costs a
     /// zero-timeout I/O poll, and with many in flight the drives that their events trigger
     /// serve them in batches (measured at 32 in flight: 0.38x of the built-in transport with
     /// every poll inside, 0.65x with none). Otherwise, and when another thread is driving the
     /// runtime, or this thread already is (a nested `block_on` of one tokio copy would panic),
     /// `f` runs with the runtime entered.
     pub(crate) fn run_inside<T>(&self, f: impl FnOnce() -> T) -> T {
-        if self.active.load(Ordering::Relaxed) > 1
-            || DRIVING.get()
-            || self.driving.swap(true, Ordering::Acquire)
-        {
+        if self.active.load(Ordering::Relaxed) > 1 {
             let _entered = self.runtime.enter();
             return f();
         }
-        DRIVING.set(true);
-        let mut f = Some(f);
-        let mut out = None;
-        let ran = catch(|| {
-            self.runtime.block_on(async {
-                if let Some(f) = f.take() {
-                    out = Some(f());
-                }
-                tokio::task::yield_now().await;
-            })
-        });
-        DRIVING.set(false);
-        self.driving.store(false, Ordering::Release);
-        if let Err(caught) = ran {
-            caught.log("the plugin panicked while the host drove its runtime");
-        }
+        let (mut f, mut out) = (Some(f), None);
+        self.block_on(|| out = f.take().map(|f| f()));
         match (out, f) {
             (Some(out), _) => out,
-            // `block_on` failed before it ran `f`.
+            // Another thread is driving, this one already is, or `block_on` failed before it
+            // ran `f`.
             (None, Some(f)) => {
                 let _entered = self.runtime.enter();
                 f()
@@ -130,6 +116,75 @@ impl Driven {
             (None, None) => unreachable!("`f` ran, so its result was stored"),
         }
     }
+
+    /// Runs `f`, then the runtime [`until_quiet`], in one `block_on` of the plugin's tokio (on
+    /// a host thread: the host's tokio is another copy, so this runtime does not see the
+    /// host's context and allows it). `false`, without running anything, when another thread
+    /// is driving the runtime or this one already is (a nested `block_on` of one tokio copy
+    /// would panic). A panic of `block_on` is logged.
+    fn block_on(&self, f: impl FnOnce()) -> bool {
+        if DRIVING.get() || self.driving.swap(true, Ordering::Acquire) {
+            return false;
+        }
+        DRIVING.set(true);
+        let epoll = self.epoll;
+        let ran = catch(|| {
+            self.runtime.block_on(async {
+                f();
+                until_quiet(epoll).await;
+            })
+        });
+        DRIVING.set(false);
+        self.driving.store(false, Ordering::Release);
+        if let Err(caught) = ran {
+            caught.log("the plugin panicked while the host drove its runtime");
+        }
+        true
+    }
+}
+
+/// Runs the runtime's ready tasks and polls its I/O in rounds, until a round's I/O poll had
+/// nothing to take (at most [`MAX_ROUNDS`]). Each round spawns a check that the run queue
+/// reaches after the tasks already in it, and that looks whether the epoll instance holds
+/// events right before the runtime's I/O poll takes them; if it did, the tasks those events
+/// wake run in the next round instead of waiting in the queue after `block_on` returns.
+async fn until_quiet(epoll: RawFd) {
+    /// The check has not run yet; it found the epoll instance empty; it found events.
+    const NOT_YET: u8 = 0;
+    const EMPTY: u8 = 1;
+    const EVENTS: u8 = 2;
+    for _ in 0..MAX_ROUNDS {
+        let seen = Arc::new(AtomicU8::new(NOT_YET));
+        let check = seen.clone();
+        drop(tokio::spawn(async move {
+            let found = if readable(epoll) { EVENTS } else { EMPTY };
+            check.store(found, Ordering::Relaxed);
+        }));
+        // A queue longer than tokio's event interval polls I/O before the check has run:
+        // wait for it (a bounded number of times).
+        let mut yields = 0;
+        loop {
+            tokio::task::yield_now().await;
+            yields += 1;
+            if seen.load(Ordering::Relaxed) != NOT_YET || yields == MAX_ROUNDS {
+                break;
+            }
+        }
+        if seen.load(Ordering::Relaxed) != EVENTS {
+            return;
+        }
+    }
+}
+
+/// Whether `fd` is readable now (`poll` with a zero timeout).
+fn readable(fd: RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut p, 1, 0) == 1 }
 }
 
 thread_local! {
@@ -137,7 +192,7 @@ thread_local! {
     static DRIVING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// An exchange or body in flight on a driven runtime, counted while it lives.
+/// An exchange in flight on a driven runtime, counted while it lives.
 pub(crate) struct Active(Arc<Driven>);
 
 impl Active {
@@ -207,26 +262,7 @@ impl DrivenRuntime for DrivenHandle {
     }
 
     fn drive(&self) -> bool {
-        let driven = &self.0;
-        if DRIVING.get() || driven.driving.swap(true, Ordering::Acquire) {
-            return false;
-        }
-        DRIVING.set(true);
-        // `block_on` of this plugin's tokio, on a host thread: the host's tokio is another
-        // copy, so this runtime does not see the host's context and allows it.
-        let ran = catch(|| {
-            driven.runtime.block_on(async {
-                for _ in 0..PASSES {
-                    tokio::task::yield_now().await;
-                }
-            })
-        });
-        DRIVING.set(false);
-        driven.driving.store(false, Ordering::Release);
-        if let Err(caught) = ran {
-            caught.log("the plugin panicked while the host drove its runtime");
-        }
-        true
+        self.0.block_on(|| ())
     }
 }
 
@@ -293,5 +329,40 @@ mod tests {
         let handle = DrivenHandle(driven);
         assert!(handle.drive());
         assert!(done.load(Ordering::SeqCst), "the drive ran the task");
+    }
+
+    /// A drive runs the tasks that its own I/O poll wakes: the data that makes a task's read
+    /// ready is taken from the epoll instance by the drive, so no event would be left to bring
+    /// the host back for that task.
+    #[test]
+    fn a_drive_leaves_no_task_woken_by_its_last_io_poll() {
+        use std::io::Write as _;
+        let driven = Driven::start().expect("a driven runtime");
+        let handle = DrivenHandle(driven.clone());
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        driven.handle().spawn(async move {
+            use tokio::io::AsyncReadExt as _;
+            let mut a = tokio::net::UnixStream::from_std(a).unwrap();
+            let mut byte = [0u8; 1];
+            a.read_exact(&mut byte).await.unwrap();
+            flag.store(true, Ordering::SeqCst);
+        });
+        // The task starts and waits on its read.
+        assert!(handle.drive());
+        assert!(!done.load(Ordering::SeqCst));
+        b.write_all(b"x").unwrap();
+        assert!(
+            readable(driven.epoll),
+            "the byte makes the runtime's fd readable"
+        );
+        assert!(handle.drive());
+        assert!(
+            done.load(Ordering::SeqCst),
+            "the woken task ran in the same drive"
+        );
+        assert!(!readable(driven.epoll), "nothing is left for a later drive");
     }
 }
