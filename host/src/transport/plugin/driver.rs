@@ -3,12 +3,14 @@
 //! A driven client's runtime has no threads: its exchanges are polled in place by the tasks
 //! that await them, and this module runs the runtime whenever its ready fd (the runtime's epoll
 //! instance, registered with our reactor) is readable, plus on a short tick while calls are in
-//! flight, for the plugin's timers and for tasks that a drive's last I/O poll woke (see
-//! `apify_plugin_api`'s `driven.rs`).
+//! flight, for the plugin's timers and for an event that slips in between a drive's last
+//! check of the fd and its I/O poll (see `apify_plugin_api`'s `driven.rs`).
 //!
 //! One driver task per caller runtime, started by the first call made on it: a runtime that
 //! stops running (a blocking facade's, between calls) must not leave another runtime's calls
-//! without a driver. The tasks end when the client is dropped, or with their runtime.
+//! without a driver. The tasks end when the client is dropped (a task on a runtime that is
+//! alive but not running ends when that runtime next runs; until then it keeps the plugin's
+//! runtime, and its pooled sockets, alive), or with their runtime.
 
 use std::{
     os::fd::{BorrowedFd, OwnedFd},
