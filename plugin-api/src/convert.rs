@@ -19,7 +19,6 @@ use futures_core::Stream;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::runtime::Handle;
 
-use crate::driven::PollIn;
 use crate::ffi::{
     BodyStream, BodyStreamBox, BodyStream_TO, BytesOwner, BytesOwner_TO, ChunkResult, ErrorKind,
     FfiBytes, FfiError, FfiHeader,
@@ -73,15 +72,10 @@ pub fn panic_error(payload: Box<dyn Any + Send>, what: &str) -> FfiError {
 /// this side's runtime (a body reading a file through `tokio::fs` needs it). A panic in the
 /// body becomes an error, with its location, instead of unwinding across the boundary.
 pub fn body_to_ffi(body: Body, runtime: Option<Handle>) -> BodyStreamBox {
-    body_to_ffi_in(body, PollIn::entered(runtime))
-}
-
-/// [`body_to_ffi`], polled where `poll_in` says (inside a driven runtime, for one).
-pub(crate) fn body_to_ffi_in(body: Body, poll_in: PollIn) -> BodyStreamBox {
     BodyStream_TO::from_value(
         BodyToFfi {
             body: Some(body),
-            poll_in,
+            runtime,
         },
         TD_Opaque,
     )
@@ -89,7 +83,7 @@ pub(crate) fn body_to_ffi_in(body: Body, poll_in: PollIn) -> BodyStreamBox {
 
 struct BodyToFfi {
     body: Option<Body>,
-    poll_in: PollIn,
+    runtime: Option<Handle>,
 }
 
 impl BodyStream for BodyToFfi {
@@ -97,9 +91,8 @@ impl BodyStream for BodyToFfi {
         let Some(body) = self.body.as_mut() else {
             return FfiPoll::Ready(RResult::ROk(ROption::RNone));
         };
-        let polled = self
-            .poll_in
-            .poll(|| catch(|| cx.with_context(|cx| body.as_mut().poll_next(cx))));
+        let _entered = self.runtime.as_ref().map(Handle::enter);
+        let polled = catch(|| cx.with_context(|cx| body.as_mut().poll_next(cx)));
         match polled {
             Ok(Poll::Pending) => FfiPoll::Pending,
             Ok(Poll::Ready(Some(Ok(chunk)))) => {
@@ -129,7 +122,7 @@ impl Drop for BodyToFfi {
         // Dropping a body may deregister sockets or close files: do it in its runtime, and
         // never let a panic escape across the boundary.
         if let Some(body) = self.body.take() {
-            let _entered = self.poll_in.handle().map(Handle::enter);
+            let _entered = self.runtime.as_ref().map(Handle::enter);
             if let Err(caught) = catch(move || drop(body)) {
                 caught.log("a body stream panicked when it was dropped");
             }

@@ -84,9 +84,7 @@ impl Driven {
     pub(crate) fn enter(&self) -> tokio::runtime::EnterGuard<'_> {
         self.runtime.enter()
     }
-}
 
-impl Driven {
     /// Runs `f` (a poll of an exchange or a body, with the host's waker) inside the runtime, then
     /// the tasks it woke, once: a request handed to a connection's task is written before the
     /// host's poll returns, as a transport linked into the host would, instead of after a
@@ -202,20 +200,14 @@ impl Active {
     }
 }
 
-impl Clone for Active {
-    fn clone(&self) -> Self {
-        Active::new(self.0.clone())
-    }
-}
-
 impl Drop for Active {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-/// Where the glue polls a plugin future that the host polls in place.
-#[derive(Clone)]
+/// Where the glue polls an exchange that the host polls in place (bodies are polled with
+/// their runtime entered: see `convert::body_to_ffi`).
 pub(crate) enum PollIn {
     /// As it is (a hosted plugin's, which runs on the host's runtime).
     Here,
@@ -242,15 +234,6 @@ impl PollIn {
             PollIn::Driven(active) => active.0.run_inside(f),
         }
     }
-
-    /// The runtime to enter around a drop.
-    pub(crate) fn handle(&self) -> Option<&Handle> {
-        match self {
-            PollIn::Here => None,
-            PollIn::Entered(handle) => Some(handle),
-            PollIn::Driven(active) => Some(active.0.handle()),
-        }
-    }
 }
 
 /// The FFI face of a [`Driven`] runtime, shared with the client that runs on it.
@@ -269,7 +252,8 @@ impl DrivenRuntime for DrivenHandle {
 /// The epoll instance of `runtime`'s reactor: the one of this process's epoll fds that holds a
 /// probe socket just registered with the runtime (`EPOLL_CTL_MOD` of an fd an instance does
 /// not hold fails with `ENOENT`). Linux only; `None` elsewhere or when `/proc` is unreadable.
-fn find_epoll(runtime: &Runtime) -> Option<RawFd> {
+/// The host's isolation worker finds its own runtime's instance with it too.
+pub fn find_epoll(runtime: &Runtime) -> Option<RawFd> {
     let (probe, _peer) = std::os::unix::net::UnixStream::pair().ok()?;
     probe.set_nonblocking(true).ok()?;
     let probe_fd = probe.as_raw_fd();

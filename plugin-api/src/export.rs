@@ -32,7 +32,7 @@ use async_ffi::{FfiFuture, FutureExt as _};
 use tokio::runtime::{Handle, Runtime};
 
 use crate::convert::{
-    body_from_ffi, body_to_ffi_in, bytes_from_ffi, headers_from_ffi, headers_to_ffi,
+    body_from_ffi, body_to_ffi, bytes_from_ffi, headers_from_ffi, headers_to_ffi,
 };
 use crate::driven::{Active, Driven, DrivenHandle, PollIn};
 use crate::ffi::{
@@ -370,11 +370,11 @@ impl<T: Transport> Client<T> {
         // Bodies are polled with the runtime entered, not inside it: a chunk's poll inside
         // cost isolated downloads a quarter of their rate (1,000 MB, 2-core VM: 1.5-2.4 GB/s
         // against 1.9-2.8), as the worker polls a body more often than it gets a chunk.
-        let body_in = PollIn::Entered(self.handle.clone());
+        let body_runtime = Some(self.handle.clone());
         let exchange = async move {
             let request = request_from_ffi(request, body)?;
             let response = inner.call(request).await?;
-            Ok::<_, Error>(response_to_ffi(response, body_in))
+            Ok::<_, Error>(response_to_ffi(response, body_runtime))
         };
         crate::hosted::CaughtCall::new(poll_in, exchange).into_ffi()
     }
@@ -451,12 +451,11 @@ pub(crate) fn request_from_ffi(
     })
 }
 
-/// `body_in`: where the host's polls of the body run.
-pub(crate) fn response_to_ffi(r: Response, body_in: PollIn) -> FfiResponse {
+pub(crate) fn response_to_ffi(r: Response, handle: Option<Handle>) -> FfiResponse {
     FfiResponse {
         status: r.status.as_u16(),
         headers: headers_to_ffi(&r.headers),
-        body: body_to_ffi_in(r.body, body_in),
+        body: body_to_ffi(r.body, handle),
     }
 }
 
@@ -499,7 +498,7 @@ fn spawned_exchange<T: Transport>(
         if small {
             response.body = read_what_is_ready(response.body).await?;
         }
-        Ok::<_, Error>(response_to_ffi(response, PollIn::Entered(task_handle)))
+        Ok::<_, Error>(response_to_ffi(response, Some(task_handle)))
     });
     let join = handle.spawn(async move {
         exchange.await.unwrap_or_else(|caught| {

@@ -328,11 +328,11 @@ impl<T: HostedTransport> HostedClient<T> {
     ) -> FfiFuture<CallResult> {
         let inner = self.glue.inner();
         let handle = self.glue.handle();
-        let body_in = PollIn::entered(handle.clone());
+        let body_runtime = handle.clone();
         let exchange = async move {
             let request = request_from_ffi(request, body)?;
             let response: Response = inner.call(request).await?;
-            Ok::<_, Error>(response_to_ffi(response, body_in))
+            Ok::<_, Error>(response_to_ffi(response, body_runtime))
         };
         CaughtCall::new(PollIn::entered(handle), exchange).into_ffi()
     }

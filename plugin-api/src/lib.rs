@@ -257,6 +257,7 @@ pub use tokio;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::blocking::{blocking_root_module, Blocking};
+    pub use crate::driven::find_epoll;
     pub use crate::module::{hosted_root_module, root_module};
     pub use abi_stable;
 }

@@ -140,3 +140,15 @@ pub fn random_file(len: u64) -> (tempfile::NamedTempFile, String) {
     file.flush().expect("flush temp file");
     (file, hex::encode(hasher.finalize()))
 }
+
+/// A test server on a multi-thread runtime of its own (one worker), which keeps serving
+/// whatever the callers' runtimes do; keep the runtime alive as long as the server.
+pub fn server_on_own_runtime() -> (tokio::runtime::Runtime, testkit::TestServer) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("the test server's runtime");
+    let server = rt.block_on(testkit::TestServer::start());
+    (rt, server)
+}

@@ -10,20 +10,9 @@ use apify_host::transport::plugin::{
     load_plugin, thread_count, ClientRuns, PluginLoadOptions, PluginTransport,
 };
 use apify_host::transport::HttpTransport;
-use apify_tests::{get_request, plugin_path};
+use apify_tests::{get_request, plugin_path, server_on_own_runtime as server};
 use futures_util::StreamExt;
 use testkit::TestServer;
-
-/// A test server on a runtime of its own, which keeps running whatever the callers do.
-fn server() -> (tokio::runtime::Runtime, TestServer) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(TestServer::start());
-    (rt, server)
-}
 
 fn driven_reqwest() -> PluginTransport {
     let plugin = load_plugin(

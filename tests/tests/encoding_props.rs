@@ -23,12 +23,7 @@ struct Rig {
 fn rig() -> &'static Rig {
     static RIG: OnceLock<Rig> = OnceLock::new();
     RIG.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(TestServer::start());
+        let (rt, server) = apify_tests::server_on_own_runtime();
         let client = ApifyClient::builder()
             .transport(std::sync::Arc::new(BuiltinTransport::new().unwrap()))
             .settings(HttpSettings::default().max_retries(0))

@@ -12,7 +12,6 @@ use apify_host::transport::plugin::{
     thread_count, ClientRuns, PluginInfo, PluginInspectReport, PluginLoadError, PluginLoadFailure,
 };
 use apify_host::transport::{IsolatedTransport, Isolation};
-use apify_plugin_api::Capabilities;
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 use serde_json::Value;
@@ -906,8 +905,6 @@ async fn check(ctx: &Context, run: CheckRun) -> Result<(), CliError> {
         };
     let ((client, runs), threads_started) = (client, plugin.threads_started);
     let hosted = runs == ClientRuns::Hosted;
-    let lendable =
-        capabilities.contains(Capabilities::HOSTED) || capabilities.contains(Capabilities::DRIVEN);
     // https-success builds another client with `ca_cert_file` added to these options.
     let base = options.clone();
     let constructor: apify_conformance::Constructor = Arc::new(move |extra| {
@@ -932,7 +929,7 @@ async fn check(ctx: &Context, run: CheckRun) -> Result<(), CliError> {
             plugin.api,
             plugin.capabilities.join(", "),
             plugin.path,
-            runs.describe(lendable),
+            runs.describe(capabilities),
             isolated_line.as_deref().unwrap_or(""),
         );
         out.text(&crate::logging::redact(&head))?;

@@ -141,7 +141,7 @@ impl IsolatedTransport {
             path: file.canonical,
             sha256: file.sha256,
             confinement: ready.confinement,
-            runs: ready.runs.into(),
+            runs: ready.runs,
             worker,
             threads_started: ready.threads_started,
             worker_checks: ready.checks,

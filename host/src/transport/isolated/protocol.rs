@@ -327,7 +327,7 @@ pub(crate) struct Ready {
     /// Each load check the worker ran: name and detail.
     pub checks: Vec<(String, String)>,
     /// Where the client runs in the worker (hosted, driven or on its own threads).
-    pub runs: Runs,
+    pub runs: crate::transport::plugin::ClientRuns,
     /// Threads the constructor started.
     pub threads_started: Option<u32>,
     /// What confinement applied, in words.
@@ -512,35 +512,5 @@ mod tests {
         let e = TransportError::new(TransportErrorKind::TIMEOUT, "slow");
         let wire = WireError::from(&e);
         assert_eq!(TransportError::from(wire), e);
-    }
-}
-
-/// [`crate::transport::plugin::ClientRuns`] on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum Runs {
-    Hosted,
-    Driven,
-    OwnThreads,
-}
-
-impl From<crate::transport::plugin::ClientRuns> for Runs {
-    fn from(r: crate::transport::plugin::ClientRuns) -> Self {
-        use crate::transport::plugin::ClientRuns;
-        match r {
-            ClientRuns::Hosted => Runs::Hosted,
-            ClientRuns::Driven => Runs::Driven,
-            ClientRuns::OwnThreads => Runs::OwnThreads,
-        }
-    }
-}
-
-impl From<Runs> for crate::transport::plugin::ClientRuns {
-    fn from(r: Runs) -> Self {
-        use crate::transport::plugin::ClientRuns;
-        match r {
-            Runs::Hosted => ClientRuns::Hosted,
-            Runs::Driven => ClientRuns::Driven,
-            Runs::OwnThreads => ClientRuns::OwnThreads,
-        }
     }
 }

@@ -218,7 +218,7 @@ pub fn main() -> ExitCode {
         }
     };
     if threads == 1 && !spin.is_zero() {
-        if let Some(fd) = find_reactor(&runtime) {
+        if let Some(fd) = apify_plugin_api::__private::find_epoll(&runtime) {
             reactor.store(fd, std::sync::atomic::Ordering::Relaxed);
         }
     }
@@ -234,30 +234,6 @@ pub fn main() -> ExitCode {
     // The plugin's client and its threads may linger; the host is gone or done with us.
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
-}
-
-/// The runtime's epoll instance: the descriptor whose `EPOLL_CTL_MOD` of a socket just
-/// registered with the runtime succeeds (any other fails: ENOENT from another epoll instance,
-/// EINVAL from anything else). The socket is dropped, and deregistered, at once.
-fn find_reactor(runtime: &tokio::runtime::Runtime) -> Option<i32> {
-    use std::os::fd::AsRawFd;
-    let (probe, _peer) = std::os::unix::net::UnixStream::pair().ok()?;
-    probe.set_nonblocking(true).ok()?;
-    let fd = probe.as_raw_fd();
-    let registered = runtime
-        .block_on(async { tokio::net::UnixStream::from_std(probe) })
-        .ok()?;
-    let found = (0..1024).filter(|&ep| ep != fd).find(|&ep| {
-        let mut event = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLET) as u32,
-            u64: 0,
-        };
-        // SAFETY: epoll_ctl on descriptor numbers, with a valid event; it changes only the
-        // probe's registration, which is dropped next.
-        unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_MOD, fd, &mut event) == 0 }
-    });
-    drop(registered);
-    found
 }
 
 /// Runs before the runtime's thread sleeps: polls the runtime's epoll instance (without
@@ -548,7 +524,7 @@ fn start(
         capabilities: m.capabilities.0,
         diagnostics: m.diagnostics.clone(),
         checks: passed(&checks),
-        runs: client.runs().into(),
+        runs: client.runs(),
         threads_started,
         confinement,
     };
@@ -902,7 +878,8 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let fd = find_reactor(&runtime).expect("the runtime's epoll instance");
+        let fd = apify_plugin_api::__private::find_epoll(&runtime)
+            .expect("the runtime's epoll instance");
         let reactor = std::sync::atomic::AtomicI32::new(fd);
         // A caller with other calls in flight: no looking at all.
         LOAD.alone

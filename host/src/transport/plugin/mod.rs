@@ -205,18 +205,8 @@ pub fn thread_count() -> Option<usize> {
         .map(|tasks| tasks.count())
 }
 
-impl PluginInfo {
-    /// Whether the plugin can run on the host's threads: hosted (capability `hosted`) or
-    /// driven (capability `driven`).
-    pub fn lendable(&self) -> bool {
-        use apify_plugin_api::Capabilities;
-        self.capabilities.contains(Capabilities::HOSTED)
-            || self.capabilities.contains(Capabilities::DRIVEN)
-    }
-}
-
 /// Where a plugin's client runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum ClientRuns {
     /// On the host's runtime, through the sockets, tasks and timers it lends (a hosted
@@ -240,9 +230,12 @@ impl ClientRuns {
         }
     }
 
-    /// In words, for `transport inspect` and `transport check`; `lendable` says whether the
-    /// plugin could have run on the host's threads (capability `hosted` or `driven`).
-    pub fn describe(self, lendable: bool) -> &'static str {
+    /// In words, for `transport inspect` and `transport check`, for a plugin with
+    /// `capabilities` (`hosted` or `driven`: it could have run on the host's threads).
+    pub fn describe(self, capabilities: apify_plugin_api::Capabilities) -> &'static str {
+        use apify_plugin_api::Capabilities;
+        let lendable = capabilities.contains(Capabilities::HOSTED)
+            || capabilities.contains(Capabilities::DRIVEN);
         match (self, lendable) {
             (ClientRuns::Hosted, _) => {
                 "hosted: on the host's runtime, through the sockets, tasks and timers it lends"
@@ -288,7 +281,7 @@ impl fmt::Display for PluginInspectReport {
             writeln!(f, "plugin API:   {}.{}", m.api_major, m.api_minor)?;
             writeln!(f, "capabilities: {}", m.capabilities.names().join(", "))?;
             if let Some(runs) = self.runs {
-                writeln!(f, "runs:         {}", runs.describe(m.lendable()))?;
+                writeln!(f, "runs:         {}", runs.describe(m.capabilities))?;
             }
             if let Some(n) = self.threads_started {
                 writeln!(f, "threads:      {n} started by its constructor")?;
