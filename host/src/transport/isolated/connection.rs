@@ -22,7 +22,7 @@ use super::protocol::{
     ProtocolError, ResponseHead, WireError, MAX_CHUNK, WINDOW,
 };
 use super::ring::RingReader;
-use super::wire::{send_credited, write_frames, Outbox};
+use super::wire::{send_credited, InlineWriter, Outbox};
 use crate::transport::{
     TransportError, TransportErrorKind, TransportRequest, TransportRequestBody, TransportResponse,
 };
@@ -71,6 +71,8 @@ struct HostCall {
 /// One of a worker's sockets (its first, or a lane), as the calls see it.
 pub(crate) struct Connection {
     out: Outbox,
+    /// The writer, run in place after a call's frames (see [`InlineWriter`]).
+    writer: Arc<InlineWriter>,
     calls: Mutex<HashMap<u64, HostCall>>,
     /// Shared by all of one worker's sockets, so that a call id names one call of the worker.
     next_id: Arc<AtomicU64>,
@@ -105,8 +107,10 @@ impl Connection {
         let (read, write) = socket.into_split();
         let (out, rx) = mpsc::unbounded_channel();
         let closer = CancellationToken::new();
-        runtime.spawn(write_frames(write, rx, closer.clone()));
+        let writer = InlineWriter::new(write, rx, closer.clone(), runtime);
+        runtime.spawn(writer.clone().run());
         let conn = Arc::new(Connection {
+            writer,
             out,
             closer,
             pid: AtomicU64::new(0),
@@ -358,6 +362,7 @@ impl Connection {
                 pump_body(self.out.clone(), id, stream, credit),
             ))),
         };
+        self.writer.flush();
         let head = match head_rx.await {
             Ok(Ok(head)) => head,
             Ok(Err(failure)) => {

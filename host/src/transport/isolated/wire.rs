@@ -3,7 +3,7 @@
 //! Small frames from many calls are batched into one write; a large body chunk goes out with
 //! its header in one vectored write, without being copied into the batch.
 
-use std::io::IoSlice;
+use std::{future::Future, io::IoSlice};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -120,4 +120,187 @@ pub(crate) async fn send_credited_with(
         }
     }
     true
+}
+
+/// The future of [`write_frames`], boxed to be shared; `None` once it has ended.
+type WriterFuture = Option<std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>>;
+
+/// A writer ([`write_frames`]) that the task which queued a call's frames can also run in
+/// place, so that they go out at once rather than after every task queued ahead of the
+/// writer's own. On a current-thread runtime, a burst of answers wakes many callers; each
+/// queues its next call, and the writer task, woken by the first, ran only after all of them,
+/// so the worker waited while the host worked through the burst, and the other way round.
+///
+/// The writer is always polled with its own task's waker, whoever polls it, so that no
+/// registration it makes is lost.
+pub(crate) struct InlineWriter {
+    writer: std::sync::Mutex<WriterFuture>,
+    waker: std::sync::Mutex<Option<std::task::Waker>>,
+    /// The runtime whose reactor the socket is registered with: only its tasks run the writer.
+    runtime: tokio::runtime::Id,
+}
+
+impl InlineWriter {
+    /// The writer of `w`, fed by `rx`, for a task on `runtime`.
+    pub(crate) fn new<W: AsyncWrite + Unpin + Send + 'static>(
+        w: W,
+        rx: mpsc::UnboundedReceiver<Frame>,
+        close: CancellationToken,
+        runtime: &tokio::runtime::Handle,
+    ) -> std::sync::Arc<InlineWriter> {
+        std::sync::Arc::new(InlineWriter {
+            writer: std::sync::Mutex::new(Some(Box::pin(write_frames(w, rx, close)))),
+            waker: std::sync::Mutex::new(None),
+            runtime: runtime.id(),
+        })
+    }
+
+    /// The writer's task: polls the writer whenever it is woken, until it ends.
+    pub(crate) async fn run(self: std::sync::Arc<Self>) {
+        std::future::poll_fn(|cx| {
+            *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+            let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            Self::poll_writer(&mut writer, cx)
+        })
+        .await
+    }
+
+    /// Runs the writer here, once, if this task is on the socket's runtime and no one else is
+    /// running it: the frames queued so far are written now if the socket takes them; the
+    /// rest waits for the writer's task, which every registration wakes.
+    pub(crate) fn flush(&self) {
+        if tokio::runtime::Handle::try_current().map(|h| h.id()).ok() != Some(self.runtime) {
+            return;
+        }
+        let Some(waker) = self.waker.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+            return; // the task has not run yet: it will
+        };
+        if let Ok(mut writer) = self.writer.try_lock() {
+            let _ = Self::poll_writer(&mut writer, &mut std::task::Context::from_waker(&waker));
+        }
+    }
+
+    fn poll_writer(
+        writer: &mut WriterFuture,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let Some(future) = writer.as_mut() else {
+            return std::task::Poll::Ready(());
+        };
+        let polled = future.as_mut().poll(cx);
+        if polled.is_ready() {
+            *writer = None;
+        }
+        polled.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_util::codec::Decoder;
+
+    /// Reads every frame the peer has received so far, without waiting.
+    fn frames_waiting(peer: &std::os::unix::net::UnixStream, buf: &mut BytesMut) -> Vec<Frame> {
+        use std::io::Read;
+        let mut chunk = [0u8; 64 << 10];
+        loop {
+            match (&*peer).read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        std::iter::from_fn(|| FrameCodec.decode(buf).unwrap()).collect()
+    }
+
+    /// A call's frames, flushed in place, are on the socket before the writer's task has run
+    /// again; frames the socket cannot take at once go out later, through the task, in order.
+    #[test]
+    fn a_flush_in_place_writes_at_once_and_loses_nothing() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (ours, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        peer.set_nonblocking(true).unwrap();
+        runtime.block_on(async {
+            let socket = tokio::net::UnixStream::from_std(ours).unwrap();
+            let (_read, write) = socket.into_split();
+            let (out, rx) = mpsc::unbounded_channel();
+            let writer = InlineWriter::new(
+                write,
+                rx,
+                CancellationToken::new(),
+                &tokio::runtime::Handle::current(),
+            );
+            tokio::spawn(writer.clone().run());
+            // The task runs once and waits for frames.
+            tokio::task::yield_now().await;
+
+            let mut buf = BytesMut::new();
+            out.send(Frame::credit(Kind::Call, 1, 7)).unwrap();
+            assert!(
+                frames_waiting(&peer, &mut buf).is_empty(),
+                "queued only: the writer's task has not run"
+            );
+            writer.flush();
+            let got = frames_waiting(&peer, &mut buf);
+            assert_eq!(got.len(), 1, "flushed in place, before any other task ran");
+            assert_eq!((got[0].kind, got[0].id), (Kind::Call, 1));
+
+            // More than the socket's buffer holds: the flush writes what it can, the task the
+            // rest, as the peer reads.
+            let n = 200u64;
+            for id in 0..n {
+                out.send(Frame::raw(
+                    Kind::RequestData,
+                    id,
+                    Bytes::from(vec![id as u8; 32 << 10]),
+                ))
+                .unwrap();
+            }
+            writer.flush();
+            let mut ids = Vec::new();
+            while ids.len() < n as usize {
+                ids.extend(frames_waiting(&peer, &mut buf).into_iter().map(|f| {
+                    assert!(f.payload.iter().all(|&b| b == f.id as u8), "frame {}", f.id);
+                    f.id
+                }));
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(ids, (0..n).collect::<Vec<_>>(), "every frame, in order");
+        });
+    }
+
+    /// A writer that has ended (its channel closed) is not polled again, in place or by its
+    /// task.
+    #[test]
+    fn an_ended_writer_is_left_alone() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (ours, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        runtime.block_on(async {
+            let socket = tokio::net::UnixStream::from_std(ours).unwrap();
+            let (_read, write) = socket.into_split();
+            let (out, rx) = mpsc::unbounded_channel();
+            let writer = InlineWriter::new(
+                write,
+                rx,
+                CancellationToken::new(),
+                &tokio::runtime::Handle::current(),
+            );
+            let task = tokio::spawn(writer.clone().run());
+            tokio::task::yield_now().await;
+            drop(out);
+            task.await.unwrap();
+            writer.flush();
+            writer.flush();
+        });
+    }
 }
