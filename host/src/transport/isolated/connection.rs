@@ -107,8 +107,7 @@ impl Connection {
         let (read, write) = socket.into_split();
         let (out, rx) = mpsc::unbounded_channel();
         let closer = CancellationToken::new();
-        let writer = InlineWriter::new(write, rx, closer.clone(), runtime);
-        runtime.spawn(writer.clone().run());
+        let writer = InlineWriter::spawn(write, rx, closer.clone(), runtime);
         let conn = Arc::new(Connection {
             writer,
             out,

@@ -134,33 +134,43 @@ type WriterFuture = Option<std::pin::Pin<Box<dyn Future<Output = std::io::Result
 /// The writer is always polled with its own task's waker, whoever polls it, so that no
 /// registration it makes is lost.
 pub(crate) struct InlineWriter {
-    writer: std::sync::Mutex<WriterFuture>,
-    waker: std::sync::Mutex<Option<std::task::Waker>>,
+    state: std::sync::Mutex<WriterState>,
     /// The runtime whose reactor the socket is registered with: only its tasks run the writer.
     runtime: tokio::runtime::Id,
 }
 
+struct WriterState {
+    future: WriterFuture,
+    /// The writer task's waker, once it has run.
+    waker: Option<std::task::Waker>,
+}
+
 impl InlineWriter {
-    /// The writer of `w`, fed by `rx`, for a task on `runtime`.
-    pub(crate) fn new<W: AsyncWrite + Unpin + Send + 'static>(
+    /// The writer of `w`, fed by `rx`, with its task spawned on `runtime` (the one `w` is
+    /// registered with).
+    pub(crate) fn spawn<W: AsyncWrite + Unpin + Send + 'static>(
         w: W,
         rx: mpsc::UnboundedReceiver<Frame>,
         close: CancellationToken,
         runtime: &tokio::runtime::Handle,
     ) -> std::sync::Arc<InlineWriter> {
-        std::sync::Arc::new(InlineWriter {
-            writer: std::sync::Mutex::new(Some(Box::pin(write_frames(w, rx, close)))),
-            waker: std::sync::Mutex::new(None),
+        let writer = std::sync::Arc::new(InlineWriter {
+            state: std::sync::Mutex::new(WriterState {
+                future: Some(Box::pin(write_frames(w, rx, close))),
+                waker: None,
+            }),
             runtime: runtime.id(),
-        })
+        });
+        runtime.spawn(writer.clone().run());
+        writer
     }
 
     /// The writer's task: polls the writer whenever it is woken, until it ends.
-    pub(crate) async fn run(self: std::sync::Arc<Self>) {
+    async fn run(self: std::sync::Arc<Self>) {
         std::future::poll_fn(|cx| {
-            *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
-            let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            Self::poll_writer(&mut writer, cx)
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.waker = Some(cx.waker().clone());
+            Self::poll_writer(&mut state.future, cx)
         })
         .await
     }
@@ -172,11 +182,13 @@ impl InlineWriter {
         if tokio::runtime::Handle::try_current().map(|h| h.id()).ok() != Some(self.runtime) {
             return;
         }
-        let Some(waker) = self.waker.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
-            return; // the task has not run yet: it will
+        let Ok(mut state) = self.state.try_lock() else {
+            return;
         };
-        if let Ok(mut writer) = self.writer.try_lock() {
-            let _ = Self::poll_writer(&mut writer, &mut std::task::Context::from_waker(&waker));
+        let WriterState { future, waker } = &mut *state;
+        // No waker yet: the task has not run, and will.
+        if let Some(waker) = waker {
+            let _ = Self::poll_writer(future, &mut std::task::Context::from_waker(waker));
         }
     }
 
@@ -217,28 +229,40 @@ mod tests {
 
     /// A call's frames, flushed in place, are on the socket before the writer's task has run
     /// again; frames the socket cannot take at once go out later, through the task, in order.
-    #[test]
-    fn a_flush_in_place_writes_at_once_and_loses_nothing() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+    /// A writer on one end of a socketpair (both ends non-blocking), its task run once and
+    /// waiting for frames; call inside a current-thread runtime.
+    async fn writer_on_a_pair() -> (
+        std::sync::Arc<InlineWriter>,
+        Outbox,
+        std::os::unix::net::UnixStream,
+    ) {
         let (ours, peer) = std::os::unix::net::UnixStream::pair().unwrap();
         ours.set_nonblocking(true).unwrap();
         peer.set_nonblocking(true).unwrap();
-        runtime.block_on(async {
-            let socket = tokio::net::UnixStream::from_std(ours).unwrap();
-            let (_read, write) = socket.into_split();
-            let (out, rx) = mpsc::unbounded_channel();
-            let writer = InlineWriter::new(
-                write,
-                rx,
-                CancellationToken::new(),
-                &tokio::runtime::Handle::current(),
-            );
-            tokio::spawn(writer.clone().run());
-            // The task runs once and waits for frames.
-            tokio::task::yield_now().await;
+        let socket = tokio::net::UnixStream::from_std(ours).unwrap();
+        let (_read, write) = socket.into_split();
+        let (out, rx) = mpsc::unbounded_channel();
+        let writer = InlineWriter::spawn(
+            write,
+            rx,
+            CancellationToken::new(),
+            &tokio::runtime::Handle::current(),
+        );
+        tokio::task::yield_now().await;
+        (writer, out, peer)
+    }
+
+    fn current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_flush_in_place_writes_at_once_and_loses_nothing() {
+        current_thread().block_on(async {
+            let (writer, out, peer) = writer_on_a_pair().await;
 
             let mut buf = BytesMut::new();
             out.send(Frame::credit(Kind::Call, 1, 7)).unwrap();
@@ -279,26 +303,13 @@ mod tests {
     /// task.
     #[test]
     fn an_ended_writer_is_left_alone() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let (ours, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
-        ours.set_nonblocking(true).unwrap();
-        runtime.block_on(async {
-            let socket = tokio::net::UnixStream::from_std(ours).unwrap();
-            let (_read, write) = socket.into_split();
-            let (out, rx) = mpsc::unbounded_channel();
-            let writer = InlineWriter::new(
-                write,
-                rx,
-                CancellationToken::new(),
-                &tokio::runtime::Handle::current(),
-            );
-            let task = tokio::spawn(writer.clone().run());
-            tokio::task::yield_now().await;
+        current_thread().block_on(async {
+            let (writer, out, _peer) = writer_on_a_pair().await;
             drop(out);
-            task.await.unwrap();
+            // The task sees the channel closed and ends.
+            while writer.state.lock().unwrap().future.is_some() {
+                tokio::task::yield_now().await;
+            }
             writer.flush();
             writer.flush();
         });
