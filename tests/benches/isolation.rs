@@ -16,9 +16,18 @@
 //! - a streamed download (`GET /bytes/N` of the testkit server, read chunk by chunk at the
 //!   transport level), MB/s, and the peak RSS (VmHWM, reset before) of the client and of the
 //!   worker while it ran.
-//! - a streamed upload from a file of random bytes through the full client (`set_record_from`),
-//!   PUT to the testkit server's `/digest/` route, which hashes it and keeps none of it; MB/s and
-//!   the peak RSS of the client and the worker.
+//!
+//! Every row is measured twice a round, in two placements (the order alternates by round):
+//! - free: every process may run on every CPU;
+//! - servers apart: the server processes on the last CPU, this process and the worker on the
+//!   others, as when the server is another machine. On a 2-core machine three busy processes
+//!   (server, worker, client) share two CPUs, and with free placement an isolated download ran
+//!   at 2.2-2.5 GB/s whenever the scheduler put the server beside the worker or the client and
+//!   at 3.6-4.2 when the server had a core of its own, while the in-process row (two processes)
+//!   ran at 3.3-3.6 either way (10-round runs, each placement pinned by hand). Sequential small
+//!   calls are bimodal with free placement too (an in-process row made 8-10k or 29-34k calls/s
+//!   from one round to the next): a call that wakes a process on an idle virtual CPU waits for
+//!   that CPU to wake. On a single CPU only the free placement is measured.
 //!
 //! The small GETs go to the minimal hyper server (`current_thread`), the transfers to the
 //! testkit server; both run in child processes. The client runs on a `current_thread` runtime
@@ -123,6 +132,10 @@ fn main() {
 
     let testkit = BenchServer::spawn();
     let small = BenchServer::spawn_kind(ServerKind::Hyper(0));
+    let placement = Placement {
+        servers: vec![testkit.pid(), small.pid()],
+        cpus: allowed_cpus(),
+    };
     let download_url = format!("{}/bytes/{body_len}", testkit.base_url());
     let upload_base = format!("{}/digest", testkit.base_url());
     let no_upload = std::env::var_os("BENCH_NO_UPLOAD").is_some();
@@ -160,7 +173,15 @@ fn main() {
         only.as_deref()
             .is_none_or(|o| o.split(',').any(|x| name.contains(x.trim())))
     };
-    let mut results: Vec<Vec<Figures>> = vec![Vec::new(); rows.len()];
+    // Each row is measured twice a round: with free placement, then (order alternating by
+    // round) with the servers apart.
+    let placements: Vec<bool> = if placement.cpus.len() > 1 {
+        vec![false, true]
+    } else {
+        println!("one CPU: the \"servers apart\" rows are skipped");
+        vec![false]
+    };
+    let mut results: Vec<Vec<Vec<Figures>>> = vec![vec![Vec::new(); rows.len()]; 2];
     for round in 0..rounds {
         for k in 0..rows.len() {
             let i = (round + k) % rows.len();
@@ -168,22 +189,28 @@ fn main() {
             if !wanted(row.name) {
                 continue;
             }
-            let f = rt.block_on(measure(
-                row,
-                small.base_url(),
-                &download_url,
-                &upload_base,
-                upload_file.path(),
-                seq_n,
-                par_n,
-                body_len,
-            ));
-            eprintln!(
-                "round {round} {:<24} seq {:>7.0}  32-in-flight {:>7.0} calls/s  {:>5.1} µs CPU/call  download {:>5.0} MB/s  RSS {:>5.1} + {:>5.1} MiB  upload {:>5.0} MB/s  RSS {:>5.1} + {:>5.1} MiB",
-                row.name, f.seq, f.par, f.par_cpu_us, f.download_mbps, f.download_rss,
-                f.download_worker_rss, f.upload_mbps, f.upload_rss, f.upload_worker_rss
-            );
-            results[i].push(f);
+            for p in 0..placements.len() {
+                let apart = placements[(p + round) % placements.len()];
+                let guard = apart.then(|| placement.servers_apart(row.worker_pid()));
+                let f = rt.block_on(measure(
+                    row,
+                    small.base_url(),
+                    &download_url,
+                    &upload_base,
+                    upload_file.path(),
+                    seq_n,
+                    par_n,
+                    body_len,
+                ));
+                drop(guard);
+                let name = format!("{}{}", row.name, if apart { " (apart)" } else { "" });
+                eprintln!(
+                    "round {round} {name:<32} seq {:>7.0}  32-in-flight {:>7.0} calls/s  {:>5.1} µs CPU/call  download {:>5.0} MB/s  RSS {:>5.1} + {:>5.1} MiB  upload {:>5.0} MB/s  RSS {:>5.1} + {:>5.1} MiB",
+                    f.seq, f.par, f.par_cpu_us, f.download_mbps, f.download_rss,
+                    f.download_worker_rss, f.upload_mbps, f.upload_rss, f.upload_worker_rss
+                );
+                results[usize::from(apart)][i].push(f);
+            }
         }
     }
 
@@ -193,6 +220,34 @@ fn main() {
          (current_thread) server; download and upload {} MB from the testkit server",
         body_len / 1_000_000
     );
+    // What a hop costs here: a sequential isolated call makes one more round trip than the
+    // same call in process (host -> worker -> host), so its extra time per call is set against
+    // a bare socketpair round trip between two threads, measured now, on this machine.
+    let floor = socketpair_round_trip_us(20_000);
+    for &apart in &placements {
+        report(&rows, &results[usize::from(apart)], &pairs, apart, floor);
+    }
+    drop(rows);
+    drop(small);
+    drop(testkit);
+}
+
+/// Prints the table and the ratios of one placement.
+fn report(
+    rows: &[Row],
+    results: &[Vec<Figures>],
+    pairs: &[(&str, usize, usize)],
+    apart: bool,
+    floor: f64,
+) {
+    if apart {
+        println!(
+            "\nservers apart: each server process on the last CPU, this process and the worker \
+             on the others (as when the server is another machine)"
+        );
+    } else {
+        println!("\nfree placement: every process may run on every CPU");
+    }
     println!(
         "| row | seq calls/s | 32-in-flight calls/s | CPU µs/call (32 in flight, client + worker) | download MB/s | peak RSS MiB client / worker (download) | upload MB/s | peak RSS MiB client / worker (upload) |"
     );
@@ -204,8 +259,7 @@ fn main() {
             "–".to_string()
         }
     };
-    for (i, row) in rows.iter().enumerate() {
-        let figures = &results[i];
+    for (row, figures) in rows.iter().zip(results) {
         if figures.is_empty() {
             println!("| {} (skipped) | – | – | – | – | – | – | – |", row.name);
             continue;
@@ -239,8 +293,8 @@ fn main() {
             median(&mut xs)
         }
     };
-    println!("\nratios isolated / in-process (medians of per-round ratios; targets >= 0.8x):");
-    for (label, iso, inproc) in pairs {
+    println!("ratios isolated / in-process (medians of per-round ratios; targets >= 0.8x):");
+    for &(label, iso, inproc) in pairs {
         println!(
             "  {label}: seq {:.3}x  32-in-flight {:.3}x  download {:.3}x  upload {:.3}x  CPU/call {:.3}x",
             ratio(iso, inproc, |f| f.seq),
@@ -250,15 +304,11 @@ fn main() {
             ratio(iso, inproc, |f| f.par_cpu_us),
         );
     }
-    // What a hop costs here: a sequential isolated call makes one more round trip than the
-    // same call in process (host -> worker -> host), so its extra time per call is set against
-    // a bare socketpair round trip between two threads, measured now, on this machine.
-    let floor = socketpair_round_trip_us(20_000);
     println!(
-        "\nsequential extra time per call, isolated minus in-process (medians of per-round differences), \
+        "sequential extra time per call, isolated minus in-process (medians of per-round differences), \
          against a bare socketpair round trip between two threads ({floor:.1} µs here):"
     );
-    for (label, iso, inproc) in pairs {
+    for &(label, iso, inproc) in pairs {
         let mut extra: Vec<f64> = results[iso]
             .iter()
             .zip(&results[inproc])
@@ -273,9 +323,6 @@ fn main() {
             );
         }
     }
-    drop(rows);
-    drop(small);
-    drop(testkit);
 }
 
 /// The median time of a 64-byte ping-pong over a socketpair between this thread and another,
@@ -415,6 +462,88 @@ async fn download(t: &dyn HttpTransport, url: &str) -> u64 {
         n += chunk.expect("chunk").len() as u64;
     }
     n
+}
+
+/// Where the bench's processes may run.
+struct Placement {
+    /// The server processes.
+    servers: Vec<u32>,
+    /// The CPUs this process may use, as it started (at least two for [`servers_apart`]).
+    cpus: Vec<usize>,
+}
+
+impl Placement {
+    /// Puts the servers on the last CPU, and this process and the worker on the others, until
+    /// the guard drops.
+    fn servers_apart(&self, worker: Option<u32>) -> ServersApart<'_> {
+        let (&last, rest) = self.cpus.split_last().expect("at least two CPUs");
+        for &pid in &self.servers {
+            set_affinity(pid, &[last]);
+        }
+        set_affinity(std::process::id(), rest);
+        if let Some(pid) = worker {
+            set_affinity(pid, rest);
+        }
+        ServersApart {
+            placement: self,
+            worker,
+        }
+    }
+}
+
+/// Gives the servers, this process and the worker every CPU back when dropped.
+struct ServersApart<'a> {
+    placement: &'a Placement,
+    worker: Option<u32>,
+}
+
+impl Drop for ServersApart<'_> {
+    fn drop(&mut self) {
+        let all = &self.placement.cpus;
+        for &pid in &self.placement.servers {
+            set_affinity(pid, all);
+        }
+        set_affinity(std::process::id(), all);
+        if let Some(pid) = self.worker {
+            set_affinity(pid, all);
+        }
+    }
+}
+
+/// The CPUs this process may run on.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is an empty set; sched_getaffinity fills it for this thread.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
+        return Vec::new();
+    }
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect()
+}
+
+/// Puts every thread of process `pid` on `cpus` (threads it starts later inherit it).
+fn set_affinity(pid: u32, cpus: &[usize]) {
+    // SAFETY: CPU_SET on a zeroed set, for CPU numbers below CPU_SETSIZE.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return;
+    };
+    for task in tasks.flatten() {
+        if let Some(tid) = task
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<i32>().ok())
+        {
+            // SAFETY: a thread id and a set of the size passed. A thread that ended meanwhile
+            // only makes the call fail.
+            unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+        }
+    }
 }
 
 /// User + system CPU seconds of process `pid` (`"self"` for this one), all threads.

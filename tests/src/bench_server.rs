@@ -128,6 +128,11 @@ impl BenchServer {
     pub fn kind(&self) -> ServerKind {
         self.kind
     }
+
+    /// The server process's id (to place it on CPUs, say).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for BenchServer {
