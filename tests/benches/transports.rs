@@ -24,6 +24,11 @@
 //!   (`set_record_from`, so the pipeline's sample-first gzip decision is included), PUT to the
 //!   testkit server's `/digest/` route, which hashes the body as it arrives; MB/s and the
 //!   client's peak RSS while it runs. The limit row is `curl -T FILE` to the same URL.
+//! - ureq alone: ureq 3 on threads of its own (1 for sequential, 32 for 32 in flight), no host
+//!   and no client around it, raw GETs of the same URL with keep-alive. It is what a blocking
+//!   library makes here by itself, so the blocking plugins of `BENCH_PLUGINS` (the ureq example
+//!   runs the same library on threads the plugin glue hands each call to) get a ratio against
+//!   it as well as against the built-in transport.
 //! - load time, ms: what it costs to get a usable transport in a FRESH process (a plugin is
 //!   never unloaded, so every sample is a child process of this binary): for the plugin,
 //!   `load_plugin` (checks, sealed copy, dlopen, layout and version checks) plus
@@ -77,6 +82,8 @@ use http::{HeaderMap, Method};
 
 /// The variable that makes this binary a load-time sample (its value: the row).
 const LOAD_ENV: &str = "APIFY_BENCH_LOAD";
+/// The variable that makes this binary the "ureq alone" row (its value: `threads calls url`).
+const ALONE_ENV: &str = "APIFY_BENCH_UREQ_ALONE";
 
 /// Per-round figures of one row.
 #[derive(Clone, Copy, Default)]
@@ -108,6 +115,15 @@ fn main() {
     }
     if let Ok(row) = std::env::var(LOAD_ENV) {
         load_sample(&row);
+        return;
+    }
+    if let Ok(spec) = std::env::var(ALONE_ENV) {
+        let mut parts = spec.splitn(3, ' ');
+        let mut num = || parts.next().and_then(|x| x.parse().ok()).expect(ALONE_ENV);
+        let (threads, n) = (num(), num());
+        let url = spec.splitn(3, ' ').nth(2).expect(ALONE_ENV);
+        let (rate, cpu_us) = ureq_alone(url, threads, n);
+        println!("{rate} {cpu_us}");
         return;
     }
     // `cargo bench` passes `--bench`; `cargo test --benches` runs us too: stay quick then.
@@ -279,11 +295,14 @@ fn main() {
     .chain(extra.iter().map(|(_, path)| format!("path:{path}")))
     .collect();
 
-    // Row 0 is the limit (wrk + curl), rows 1.. the transports.
-    let n_rows = transports.len() + 1;
+    // Row 0 is the limit (wrk + curl), rows 1.. the transports, and the last one ureq alone.
+    let alone = transports.len() + 1;
+    let n_rows = transports.len() + 2;
     let row_name = |row: usize| {
         if row == 0 {
             "limit (wrk / curl)"
+        } else if row == alone {
+            "ureq alone (threads)"
         } else {
             transports[row - 1].0
         }
@@ -316,6 +335,11 @@ fn main() {
                     (f.upload_mbps, f.upload_rss_mib, _) =
                         run_curl(&url, cfg.body_len, Some(upload_file.path()));
                 }
+                f
+            } else if row == alone {
+                let mut f = Figures::default();
+                (f.seq, _) = ureq_alone_in_child(&users_url, 1, cfg.seq_n);
+                (f.par, f.par_cpu_us) = ureq_alone_in_child(&users_url, 32, cfg.par_n);
                 f
             } else {
                 let (_, t) = &transports[row - 1];
@@ -433,6 +457,22 @@ fn main() {
             ratio(row, 1, |f| f.par),
             ratio(row, 1, |f| f.stream_mbps),
             ratio(row, 1, |f| f.upload_mbps)
+        );
+    }
+    if !results[alone].is_empty() {
+        // What a blocking library makes on threads of its own, with no host: the rate a
+        // blocking plugin's boundary (threads handing calls to each other) is judged against.
+        for (name, row) in extra.iter().enumerate().map(|(i, (name, _))| (name, 6 + i)) {
+            println!(
+                "  {name} / ureq alone: seq {:.3}x  32-in-flight {:.3}x",
+                ratio(row, alone, |f| f.seq),
+                ratio(row, alone, |f| f.par)
+            );
+        }
+        println!(
+            "  builtin / ureq alone: seq {:.3}x  32-in-flight {:.3}x",
+            ratio(1, alone, |f| f.seq),
+            ratio(1, alone, |f| f.par)
         );
     }
     if !results[0].is_empty() {
@@ -730,6 +770,60 @@ fn run_reaped(mut cmd: Command) -> (String, f64, f64) {
         tv(usage.ru_utime) + tv(usage.ru_stime),
         usage.ru_maxrss as f64 / 1024.0,
     )
+}
+
+/// [`ureq_alone`] in a child process, so that its threads and their memory never count as
+/// the other rows'.
+fn ureq_alone_in_child(url: &str, threads: usize, n: usize) -> (f64, f64) {
+    let out = Command::new(std::env::current_exe().expect("current_exe"))
+        .env(ALONE_ENV, format!("{threads} {n} {url}"))
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("spawn the ureq-alone row");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let figures: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    assert_eq!(figures.len(), 2, "the ureq-alone row printed {text:?}");
+    (figures[0], figures[1])
+}
+
+/// ureq on `threads` threads of its own, no host and no client around it: `n` GETs of `url`
+/// with keep-alive, each body read whole; calls/s (after a warm-up) and this process's CPU per
+/// call in µs. The limit of a blocking library on this machine, for the blocking plugins
+/// (`BENCH_PLUGINS`), which run the same kind of library on threads the plugin glue hands calls
+/// to.
+fn ureq_alone(url: &str, threads: usize, n: usize) -> (f64, f64) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_idle_connections(64)
+        .max_idle_connections_per_host(64)
+        .build()
+        .into();
+    let get = |agent: &ureq::Agent| {
+        let mut response = agent
+            .get(url)
+            .header("authorization", "Bearer bench-token")
+            .call()
+            .expect("ureq alone: GET");
+        response.body_mut().read_to_vec().expect("ureq alone: body");
+    };
+    let each = |k: usize, total: usize| total / threads + usize::from(k < total % threads);
+    let run = |total: usize| {
+        std::thread::scope(|s| {
+            for k in 0..threads {
+                let agent = agent.clone();
+                s.spawn(move || (0..each(k, total)).for_each(|_| get(&agent)));
+            }
+        })
+    };
+    run(threads * 50);
+    let cpu0 = cpu_seconds();
+    let start = Instant::now();
+    run(n);
+    let secs = start.elapsed().as_secs_f64();
+    (n as f64 / secs, (cpu_seconds() - cpu0) / n as f64 * 1e6)
 }
 
 // ---- this process's CPU and memory -----------------------------------------------------------
