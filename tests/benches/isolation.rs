@@ -175,11 +175,16 @@ fn main() {
     };
     // Each row is measured twice a round: with free placement, then (order alternating by
     // round) with the servers apart.
-    let placements: Vec<bool> = if placement.cpus.len() > 1 {
-        vec![false, true]
-    } else {
+    let placements: Vec<bool> = if placement.cpus.len() < 2 {
         println!("one CPU: the \"servers apart\" rows are skipped");
         vec![false]
+    } else if let Err(e) = placement.servers_apart(None) {
+        println!(
+            "cannot place the processes on CPUs ({e}): the \"servers apart\" rows are skipped"
+        );
+        vec![false]
+    } else {
+        vec![false, true]
     };
     let mut results: Vec<Vec<Vec<Figures>>> = vec![vec![Vec::new(); rows.len()]; 2];
     for round in 0..rounds {
@@ -191,7 +196,11 @@ fn main() {
             }
             for p in 0..placements.len() {
                 let apart = placements[(p + round) % placements.len()];
-                let guard = apart.then(|| placement.servers_apart(row.worker_pid()));
+                let guard = apart.then(|| {
+                    placement
+                        .servers_apart(row.worker_pid())
+                        .unwrap_or_else(|e| panic!("placing the processes on CPUs: {e}"))
+                });
                 let f = rt.block_on(measure(
                     row,
                     small.base_url(),
@@ -474,20 +483,21 @@ struct Placement {
 
 impl Placement {
     /// Puts the servers on the last CPU, and this process and the worker on the others, until
-    /// the guard drops.
-    fn servers_apart(&self, worker: Option<u32>) -> ServersApart<'_> {
-        let (&last, rest) = self.cpus.split_last().expect("at least two CPUs");
-        for &pid in &self.servers {
-            set_affinity(pid, &[last]);
-        }
-        set_affinity(std::process::id(), rest);
-        if let Some(pid) = worker {
-            set_affinity(pid, rest);
-        }
-        ServersApart {
+    /// the guard drops (also when placing one of them failed).
+    fn servers_apart(&self, worker: Option<u32>) -> std::io::Result<ServersApart<'_>> {
+        let guard = ServersApart {
             placement: self,
             worker,
+        };
+        let (&last, rest) = self.cpus.split_last().expect("at least two CPUs");
+        for &pid in &self.servers {
+            set_affinity(pid, &[last])?;
         }
+        set_affinity(std::process::id(), rest)?;
+        if let Some(pid) = worker {
+            set_affinity(pid, rest)?;
+        }
+        Ok(guard)
     }
 }
 
@@ -501,11 +511,11 @@ impl Drop for ServersApart<'_> {
     fn drop(&mut self) {
         let all = &self.placement.cpus;
         for &pid in &self.placement.servers {
-            set_affinity(pid, all);
+            let _ = set_affinity(pid, all);
         }
-        set_affinity(std::process::id(), all);
+        let _ = set_affinity(std::process::id(), all);
         if let Some(pid) = self.worker {
-            set_affinity(pid, all);
+            let _ = set_affinity(pid, all);
         }
     }
 }
@@ -524,26 +534,30 @@ fn allowed_cpus() -> Vec<usize> {
 }
 
 /// Puts every thread of process `pid` on `cpus` (threads it starts later inherit it).
-fn set_affinity(pid: u32, cpus: &[usize]) {
+fn set_affinity(pid: u32, cpus: &[usize]) -> std::io::Result<()> {
     // SAFETY: CPU_SET on a zeroed set, for CPU numbers below CPU_SETSIZE.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     for &c in cpus {
         unsafe { libc::CPU_SET(c, &mut set) };
     }
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return;
-    };
-    for task in tasks.flatten() {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))?.flatten() {
         if let Some(tid) = task
             .file_name()
             .to_str()
             .and_then(|t| t.parse::<i32>().ok())
         {
-            // SAFETY: a thread id and a set of the size passed. A thread that ended meanwhile
-            // only makes the call fail.
-            unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+            // SAFETY: a thread id and a set of the size passed.
+            let r = unsafe {
+                libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set)
+            };
+            let e = std::io::Error::last_os_error();
+            // A thread that ended meanwhile is no failure.
+            if r != 0 && e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(e);
+            }
         }
     }
+    Ok(())
 }
 
 /// User + system CPU seconds of process `pid` (`"self"` for this one), all threads.
