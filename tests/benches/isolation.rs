@@ -54,6 +54,7 @@ use apify_host::{
     ApifyClient,
 };
 use apify_tests::{
+    bench_placement::{allowed_cpus, Placement},
     bench_server::{BenchServer, ServerKind},
     bench_util::{self, env_num, median},
     hyper_plugin, plugin_path, reqwest_plugin,
@@ -471,93 +472,6 @@ async fn download(t: &dyn HttpTransport, url: &str) -> u64 {
         n += chunk.expect("chunk").len() as u64;
     }
     n
-}
-
-/// Where the bench's processes may run.
-struct Placement {
-    /// The server processes.
-    servers: Vec<u32>,
-    /// The CPUs this process may use, as it started (at least two for [`servers_apart`]).
-    cpus: Vec<usize>,
-}
-
-impl Placement {
-    /// Puts the servers on the last CPU, and this process and the worker on the others, until
-    /// the guard drops (also when placing one of them failed).
-    fn servers_apart(&self, worker: Option<u32>) -> std::io::Result<ServersApart<'_>> {
-        let guard = ServersApart {
-            placement: self,
-            worker,
-        };
-        let (&last, rest) = self.cpus.split_last().expect("at least two CPUs");
-        for &pid in &self.servers {
-            set_affinity(pid, &[last])?;
-        }
-        set_affinity(std::process::id(), rest)?;
-        if let Some(pid) = worker {
-            set_affinity(pid, rest)?;
-        }
-        Ok(guard)
-    }
-}
-
-/// Gives the servers, this process and the worker every CPU back when dropped.
-struct ServersApart<'a> {
-    placement: &'a Placement,
-    worker: Option<u32>,
-}
-
-impl Drop for ServersApart<'_> {
-    fn drop(&mut self) {
-        let all = &self.placement.cpus;
-        for &pid in &self.placement.servers {
-            let _ = set_affinity(pid, all);
-        }
-        let _ = set_affinity(std::process::id(), all);
-        if let Some(pid) = self.worker {
-            let _ = set_affinity(pid, all);
-        }
-    }
-}
-
-/// The CPUs this process may run on.
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: a zeroed cpu_set_t is an empty set; sched_getaffinity fills it for this thread.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::cpu_set_t>();
-    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
-        return Vec::new();
-    }
-    (0..libc::CPU_SETSIZE as usize)
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .collect()
-}
-
-/// Puts every thread of process `pid` on `cpus` (threads it starts later inherit it).
-fn set_affinity(pid: u32, cpus: &[usize]) -> std::io::Result<()> {
-    // SAFETY: CPU_SET on a zeroed set, for CPU numbers below CPU_SETSIZE.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    for &c in cpus {
-        unsafe { libc::CPU_SET(c, &mut set) };
-    }
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))?.flatten() {
-        if let Some(tid) = task
-            .file_name()
-            .to_str()
-            .and_then(|t| t.parse::<i32>().ok())
-        {
-            // SAFETY: a thread id and a set of the size passed.
-            let r = unsafe {
-                libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set)
-            };
-            let e = std::io::Error::last_os_error();
-            // A thread that ended meanwhile is no failure.
-            if r != 0 && e.raw_os_error() != Some(libc::ESRCH) {
-                return Err(e);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// User + system CPU seconds of process `pid` (`"self"` for this one), all threads.

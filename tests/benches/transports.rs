@@ -53,6 +53,9 @@
 //! (default 4), `BENCH_WRK_SECS=N` (default 3), `BENCH_ONLY=wrk,builtin,plugin,in-process`
 //! (measure only the rows whose name contains one of these, e.g. to profile one of them),
 //! `BENCH_SERVER=testkit|hyper|hyper2` (skip the choice of the small-request server),
+//! `BENCH_PLACEMENT=apart` (the servers on a CPU of their own for the whole run, as when the
+//! server is another machine; see `bench_placement`: with free placement, sequential rounds
+//! here are bimodal, 9-10k or 20-34k calls/s for the same row),
 //! `BENCH_PLUGINS=name=/path/libx.so,...` (more plugin rows, e.g. the curl plugin and the guide
 //! examples that `scripts/check-external-plugins.sh` builds into `target/external/release/`;
 //! each gets a ratio line against the built-in transport).
@@ -71,6 +74,7 @@ use apify_host::{
     ApifyClient,
 };
 use apify_tests::{
+    bench_placement::{allowed_cpus, Placement},
     bench_server::{BenchServer, ServerKind},
     bench_util::{env_num, median, peak_rss_mib, reset_peak_rss},
     hyper_plugin, plugin_path, reqwest_plugin,
@@ -220,6 +224,28 @@ fn main() {
         candidates[0].kind().label()
     };
     let users_url = format!("{small_base}/v2/users/me");
+    // `BENCH_PLACEMENT=apart`: the servers on the last CPU for the whole run, this process and
+    // what it starts (plugin threads, wrk, curl, load samples) on the others.
+    let placement = Placement {
+        servers: std::iter::once(testkit.pid())
+            .chain(candidates.iter().map(|s| s.pid()))
+            .collect(),
+        cpus: allowed_cpus(),
+    };
+    let apart = match std::env::var("BENCH_PLACEMENT").as_deref() {
+        Ok("apart") => true,
+        Ok("free") | Err(_) => false,
+        Ok(other) => panic!("BENCH_PLACEMENT={other:?}: use free or apart"),
+    };
+    let _apart = apart.then(|| {
+        assert!(
+            placement.cpus.len() > 1,
+            "BENCH_PLACEMENT=apart needs two CPUs, and this process may use one"
+        );
+        placement
+            .servers_apart(None)
+            .unwrap_or_else(|e| panic!("BENCH_PLACEMENT=apart: {e}"))
+    });
     if !curl {
         println!("curl not found: the limit row has no download figure");
     }
@@ -376,6 +402,14 @@ fn main() {
         let mut xs: Vec<f64> = results[row].iter().map(g).collect();
         median(&mut xs)
     };
+    println!(
+        "\nplacement: {}",
+        if apart {
+            "servers apart (the servers on the last CPU, the client on the others)"
+        } else {
+            "free"
+        }
+    );
     println!(
         "\n{} rounds, medians; client runtime {runtime_kind}; small GETs: full client `users/me` \
          ({} sequential, {} with 32 in flight; wrk {} s each) on the {small_label} server; \

@@ -7,6 +7,7 @@
 pub mod pipeline_support;
 
 pub mod abi_fixtures;
+pub mod bench_placement;
 pub mod bench_server;
 pub mod bench_util;
 pub mod matrix;
