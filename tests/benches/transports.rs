@@ -654,21 +654,30 @@ async fn download(t: &dyn HttpTransport, url: &str) -> u64 {
 
 // ---- load time, in fresh processes ---------------------------------------------------------
 
-/// Runs this binary as a load sample for `row` and returns its time in ms.
-fn load_in_child(row: &str) -> f64 {
+/// Runs this binary with `var` set to `value` (a child's role: see `main`) and returns the
+/// numbers it printed; `what` names the child in a failure.
+fn numbers_from_child(var: &str, value: &str, what: &str) -> Vec<f64> {
     let out = Command::new(std::env::current_exe().expect("current_exe"))
-        .env(LOAD_ENV, row)
+        .env(var, value)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
-        .expect("spawn a load sample");
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     let text = String::from_utf8_lossy(&out.stdout);
-    let us: Vec<f64> = text
+    let numbers: Vec<f64> = text
         .split_whitespace()
         .filter_map(|x| x.parse().ok())
         .collect();
-    assert!(!us.is_empty(), "load sample printed {text:?}");
-    us.iter().sum::<f64>() / 1000.0
+    assert!(!numbers.is_empty(), "{what} printed {text:?}");
+    numbers
+}
+
+/// Runs this binary as a load sample for `row` and returns its time in ms.
+fn load_in_child(row: &str) -> f64 {
+    numbers_from_child(LOAD_ENV, row, "a load sample")
+        .iter()
+        .sum::<f64>()
+        / 1000.0
 }
 
 /// In the child: builds the row's transport once and prints the µs of each step (for the
@@ -809,18 +818,9 @@ fn run_reaped(mut cmd: Command) -> (String, f64, f64) {
 /// [`ureq_alone`] in a child process, so that its threads and their memory never count as
 /// the other rows'.
 fn ureq_alone_in_child(url: &str, threads: usize, n: usize) -> (f64, f64) {
-    let out = Command::new(std::env::current_exe().expect("current_exe"))
-        .env(ALONE_ENV, format!("{threads} {n} {url}"))
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("spawn the ureq-alone row");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let figures: Vec<f64> = text
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    assert_eq!(figures.len(), 2, "the ureq-alone row printed {text:?}");
+    let what = "the ureq-alone row";
+    let figures = numbers_from_child(ALONE_ENV, &format!("{threads} {n} {url}"), what);
+    assert_eq!(figures.len(), 2, "{what} printed {figures:?}");
     (figures[0], figures[1])
 }
 
