@@ -11,19 +11,29 @@
 pub struct Placement {
     /// The server processes.
     pub servers: Vec<u32>,
-    /// The CPUs this process may use, as it started (at least two for [`Placement::servers_apart`]).
+    /// The CPUs this process may use, as it started.
     pub cpus: Vec<usize>,
 }
 
 impl Placement {
     /// Puts the servers on the last CPU, and this process and the worker on the others, until
-    /// the guard drops (also when placing one of them failed).
+    /// the guard drops (also when placing one of them failed). An error with fewer than two
+    /// CPUs, or when the system refuses.
     pub fn servers_apart(&self, worker: Option<u32>) -> std::io::Result<ServersApart<'_>> {
+        let Some((&last, rest)) = self.cpus.split_last().filter(|(_, rest)| !rest.is_empty())
+        else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "this process may use {} CPU(s), and placing needs two",
+                    self.cpus.len()
+                ),
+            ));
+        };
         let guard = ServersApart {
             placement: self,
             worker,
         };
-        let (&last, rest) = self.cpus.split_last().expect("at least two CPUs");
         for &pid in &self.servers {
             set_affinity(pid, &[last])?;
         }
@@ -81,13 +91,14 @@ pub fn set_affinity(pid: u32, cpus: &[usize]) -> std::io::Result<()> {
             .and_then(|t| t.parse::<i32>().ok())
         {
             // SAFETY: a thread id and a set of the size passed.
-            let r = unsafe {
-                libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set)
-            };
-            let e = std::io::Error::last_os_error();
-            // A thread that ended meanwhile is no failure.
-            if r != 0 && e.raw_os_error() != Some(libc::ESRCH) {
-                return Err(e);
+            if unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) }
+                != 0
+            {
+                let e = std::io::Error::last_os_error();
+                // A thread that ended meanwhile is no failure.
+                if e.raw_os_error() != Some(libc::ESRCH) {
+                    return Err(e);
+                }
             }
         }
     }

@@ -252,66 +252,55 @@ mod tests {
         (writer, out, peer)
     }
 
-    fn current_thread() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-    }
+    #[tokio::test]
+    async fn a_flush_in_place_writes_at_once_and_loses_nothing() {
+        let (writer, out, peer) = writer_on_a_pair().await;
 
-    #[test]
-    fn a_flush_in_place_writes_at_once_and_loses_nothing() {
-        current_thread().block_on(async {
-            let (writer, out, peer) = writer_on_a_pair().await;
+        let mut buf = BytesMut::new();
+        out.send(Frame::credit(Kind::Call, 1, 7)).unwrap();
+        assert!(
+            frames_waiting(&peer, &mut buf).is_empty(),
+            "queued only: the writer's task has not run"
+        );
+        writer.flush();
+        let got = frames_waiting(&peer, &mut buf);
+        assert_eq!(got.len(), 1, "flushed in place, before any other task ran");
+        assert_eq!((got[0].kind, got[0].id), (Kind::Call, 1));
 
-            let mut buf = BytesMut::new();
-            out.send(Frame::credit(Kind::Call, 1, 7)).unwrap();
-            assert!(
-                frames_waiting(&peer, &mut buf).is_empty(),
-                "queued only: the writer's task has not run"
-            );
-            writer.flush();
-            let got = frames_waiting(&peer, &mut buf);
-            assert_eq!(got.len(), 1, "flushed in place, before any other task ran");
-            assert_eq!((got[0].kind, got[0].id), (Kind::Call, 1));
-
-            // More than the socket's buffer holds: the flush writes what it can, the task the
-            // rest, as the peer reads.
-            let n = 200u64;
-            for id in 0..n {
-                out.send(Frame::raw(
-                    Kind::RequestData,
-                    id,
-                    Bytes::from(vec![id as u8; 32 << 10]),
-                ))
-                .unwrap();
-            }
-            writer.flush();
-            let mut ids = Vec::new();
-            while ids.len() < n as usize {
-                ids.extend(frames_waiting(&peer, &mut buf).into_iter().map(|f| {
-                    assert!(f.payload.iter().all(|&b| b == f.id as u8), "frame {}", f.id);
-                    f.id
-                }));
-                tokio::task::yield_now().await;
-            }
-            assert_eq!(ids, (0..n).collect::<Vec<_>>(), "every frame, in order");
-        });
+        // More than the socket's buffer holds: the flush writes what it can, the task the
+        // rest, as the peer reads.
+        let n = 200u64;
+        for id in 0..n {
+            out.send(Frame::raw(
+                Kind::RequestData,
+                id,
+                Bytes::from(vec![id as u8; 32 << 10]),
+            ))
+            .unwrap();
+        }
+        writer.flush();
+        let mut ids = Vec::new();
+        while ids.len() < n as usize {
+            ids.extend(frames_waiting(&peer, &mut buf).into_iter().map(|f| {
+                assert!(f.payload.iter().all(|&b| b == f.id as u8), "frame {}", f.id);
+                f.id
+            }));
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(ids, (0..n).collect::<Vec<_>>(), "every frame, in order");
     }
 
     /// A writer that has ended (its channel closed) is not polled again, in place or by its
     /// task.
-    #[test]
-    fn an_ended_writer_is_left_alone() {
-        current_thread().block_on(async {
-            let (writer, out, _peer) = writer_on_a_pair().await;
-            drop(out);
-            // The task sees the channel closed and ends.
-            while writer.state.lock().unwrap().future.is_some() {
-                tokio::task::yield_now().await;
-            }
-            writer.flush();
-            writer.flush();
-        });
+    #[tokio::test]
+    async fn an_ended_writer_is_left_alone() {
+        let (writer, out, _peer) = writer_on_a_pair().await;
+        drop(out);
+        // The task sees the channel closed and ends.
+        while writer.state.lock().unwrap().future.is_some() {
+            tokio::task::yield_now().await;
+        }
+        writer.flush();
+        writer.flush();
     }
 }
