@@ -34,11 +34,12 @@ use tokio::runtime::{Handle, Runtime};
 use crate::convert::{
     body_from_ffi, body_to_ffi, bytes_from_ffi, headers_from_ffi, headers_to_ffi,
 };
-use crate::driven::{Active, Driven, DrivenHandle, PollIn};
+use crate::driven::{Driven, DrivenHandle};
 use crate::ffi::{
     CallResult, DrivenClient, DrivenRuntime_TO, ErrorKind, FfiError, FfiRequest, FfiResponse,
     FfiStreamedBody, HttpClientBox, HttpClient_TO, StreamingHttpClientBox, StreamingHttpClient_TO,
 };
+use crate::hosted::PollIn;
 use crate::module::{metadata_for, Capabilities, PluginMetadata};
 use crate::panics::{catch, Caught, Guarded};
 use crate::types::{Body, Error, Metadata, Request, RequestBody, Response};
@@ -168,9 +169,8 @@ pub(crate) extern "C" fn new_driven_client<T: Transport, const IN_PLACE: bool>(
         let client = Client {
             handle: driven.handle().clone(),
             glue: Glue::new(inner, Some(OwnRuntime::Driven(driven.clone()))),
-            // Polled by the host, which drives the runtime: no thread of the plugin's is left
-            // to run a task.
-            in_place: true,
+            // Exchanges are tasks of the driven runtime (see `Driven::spawn_exchange`).
+            in_place: false,
             driven: Some(driven.clone()),
         };
         Ok(DrivenClient {
@@ -346,8 +346,8 @@ struct Client<T> {
     /// wakes the host directly, where a task would add a hand-off each way (host → runtime
     /// worker → blocking thread → worker → host).
     in_place: bool,
-    /// The runtime the host drives, for a driven client: its exchanges and bodies are polled
-    /// inside it (see [`Driven::run_inside`]).
+    /// The runtime the host drives, for a driven client: exchanges are spawned on it through
+    /// [`Driven::spawn_exchange`].
     driven: Option<Arc<Driven>>,
 }
 
@@ -360,16 +360,16 @@ impl<T: Transport> Client<T> {
         body: Option<FfiStreamedBody>,
     ) -> FfiFuture<CallResult> {
         if !self.in_place {
-            return spawned_exchange(self.glue.inner(), self.handle.clone(), request, body);
+            return spawned_exchange(
+                self.glue.inner(),
+                self.handle.clone(),
+                self.driven.as_ref(),
+                request,
+                body,
+            );
         }
         let inner = self.glue.inner();
-        let poll_in = match &self.driven {
-            Some(driven) => PollIn::Driven(Active::new(driven.clone())),
-            None => PollIn::Entered(self.handle.clone()),
-        };
-        // Bodies are polled with the runtime entered, not inside it: a chunk's poll inside
-        // cost isolated downloads a quarter of their rate (1,000 MB, 2-core VM: 1.5-2.4 GB/s
-        // against 1.9-2.8), as the worker polls a body more often than it gets a chunk.
+        let poll_in = PollIn::Entered(self.handle.clone());
         let body_runtime = Some(self.handle.clone());
         let exchange = async move {
             let request = request_from_ffi(request, body)?;
@@ -465,19 +465,21 @@ pub(crate) fn response_to_ffi(r: Response, handle: Option<Handle>) -> FfiRespons
 /// number keeps a CLI on a many-core machine from starting dozens of threads.
 const PLUGIN_WORKERS: usize = 2;
 
-/// Bodies up to this size (by `Content-Length`, for calls that do not stream) are read inside
-/// the exchange's task, so they cost no cross-thread wake-up per chunk.
+/// Bodies up to this size (by `Content-Length`, or as read when the length is not known), for
+/// calls that do not stream, are read inside the exchange's task (see [`read_what_is_ready`]).
 const SMALL_BODY: u64 = 64 * 1024;
 
 /// Runs one exchange as a task of the plugin runtime; the host awaits its join handle through
 /// the FFI future, and dropping that future aborts the task, which drops the author's future
-/// and so closes its connection. A small body that has arrived is read inside the task: the
-/// whole exchange then costs two cross-thread wake-ups (host → plugin worker → host) instead of
-/// one more per poll.
+/// and so closes its connection. A small body that has arrived is read inside the task: on a
+/// runtime with threads the whole exchange then costs two cross-thread wake-ups (host → plugin
+/// worker → host) instead of one more per poll; on a driven runtime (`driven`), no wake-up of
+/// the runtime from the host's polls of the body (each would cost a drive).
 /// Larger and streamed bodies are polled in place by the host (see `body_to_ffi`).
 fn spawned_exchange<T: Transport>(
     inner: Arc<T>,
     handle: Handle,
+    driven: Option<&Arc<Driven>>,
     request: FfiRequest,
     body: Option<FfiStreamedBody>,
 ) -> FfiFuture<CallResult> {
@@ -488,27 +490,36 @@ fn spawned_exchange<T: Transport>(
         let request = request_from_ffi(request, body)?;
         let stream = request.stream;
         let mut response = inner.call(request).await?;
+        // A body of unknown length (chunked, say) is read too, up to the same size.
         let small = !stream
             && response
                 .headers
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok())
-                .is_some_and(|n| n <= SMALL_BODY);
+                .is_none_or(|n| n <= SMALL_BODY);
         if small {
-            response.body = read_what_is_ready(response.body).await?;
+            response.body = read_what_is_ready(response.body).await;
         }
         Ok::<_, Error>(response_to_ffi(response, Some(task_handle)))
     });
-    let join = handle.spawn(async move {
+    let task = async move {
         exchange.await.unwrap_or_else(|caught| {
             Err(caught
                 .into_error("the plugin panicked during a call")
                 .into())
         })
-    });
+    };
+    let (join, in_flight) = match driven {
+        Some(driven) => {
+            let (join, active) = driven.spawn_exchange(task);
+            (join, Some(active))
+        }
+        None => (handle.spawn(task), None),
+    };
     let join = AbortOnDrop(join);
     async move {
+        let _in_flight = in_flight;
         match join.await {
             Ok(Ok(resp)) => RResult::ROk(resp),
             Ok(Err(e)) => RResult::RErr(e.into()),
@@ -533,34 +544,41 @@ fn spawned_exchange<T: Transport>(
 const READY_BODY_YIELDS: usize = 2;
 
 /// Reads the chunks of `body` that are there without waiting on the network (yielding at most
-/// [`READY_BODY_YIELDS`] times): the whole body if it has arrived, so it crosses as one chunk
-/// with the head. Otherwise the chunks read so far, then the rest as it comes, so a slow body
-/// is still bounded by the host's idle limit rather than the head's timeout.
-async fn read_what_is_ready(mut body: Body) -> Result<Body, Error> {
-    let mut chunks: Vec<bytes::Bytes> = Vec::new();
+/// [`READY_BODY_YIELDS`] times), up to [`SMALL_BODY`] bytes: the whole body if it has arrived,
+/// so it crosses as one chunk with the head. Otherwise the chunks read so far, then the rest as
+/// it comes, so a slow body is still bounded by the host's idle limit rather than the head's
+/// timeout; a body that fails while it is read ahead fails where the host reads it, after the
+/// chunks before the failure (the head itself arrived).
+async fn read_what_is_ready(mut body: Body) -> Body {
+    let mut chunks = std::collections::VecDeque::new();
+    let mut read = 0;
     let mut yields = 0;
     loop {
         let polled = std::future::poll_fn(|cx| Poll::Ready(body.as_mut().poll_next(cx))).await;
         match polled {
-            Poll::Ready(Some(chunk)) => chunks.push(chunk?),
+            Poll::Ready(Some(Ok(chunk))) => {
+                read += chunk.len() as u64;
+                chunks.push_back(chunk);
+                if read > SMALL_BODY {
+                    return Prefixed::then(chunks, body);
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                return Prefixed::then(chunks, Box::pin(Failed(Some(e))));
+            }
             Poll::Ready(None) => {
                 let whole = match chunks.len() {
                     0 => bytes::Bytes::new(),
-                    1 => chunks.pop().unwrap_or_default(),
-                    _ => chunks.concat().into(),
+                    1 => chunks.pop_front().unwrap_or_default(),
+                    _ => chunks.into_iter().collect::<Vec<_>>().concat().into(),
                 };
-                return Ok(RequestBody::Full(whole).into_stream());
+                return RequestBody::Full(whole).into_stream();
             }
             Poll::Pending if yields < READY_BODY_YIELDS => {
                 yields += 1;
                 tokio::task::yield_now().await;
             }
-            Poll::Pending => {
-                return Ok(Box::pin(Prefixed {
-                    chunks: chunks.into(),
-                    rest: body,
-                }))
-            }
+            Poll::Pending => return Prefixed::then(chunks, body),
         }
     }
 }
@@ -571,6 +589,12 @@ struct Prefixed {
     rest: Body,
 }
 
+impl Prefixed {
+    fn then(chunks: std::collections::VecDeque<bytes::Bytes>, rest: Body) -> Body {
+        Box::pin(Prefixed { chunks, rest })
+    }
+}
+
 impl futures_core::Stream for Prefixed {
     type Item = Result<bytes::Bytes, Error>;
 
@@ -579,6 +603,17 @@ impl futures_core::Stream for Prefixed {
             Some(chunk) => Poll::Ready(Some(Ok(chunk))),
             None => self.rest.as_mut().poll_next(cx),
         }
+    }
+}
+
+/// The error a body failed with while it was read ahead, then the end.
+struct Failed(Option<Error>);
+
+impl futures_core::Stream for Failed {
+    type Item = Result<bytes::Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Poll::Ready(self.0.take().map(Err))
     }
 }
 

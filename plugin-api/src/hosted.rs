@@ -26,7 +26,6 @@ use abi_stable::{
 };
 use async_ffi::{ContextExt as _, FfiFuture, FfiPoll, FutureExt as _};
 
-use crate::driven::PollIn;
 use crate::export::{
     constructed, diagnostics_of, ffi_client_traits, metadata_of, parse_options, plugin_runtime,
     request_from_ffi, response_to_ffi, Glue,
@@ -375,6 +374,33 @@ impl<F: Future<Output = Result<crate::ffi::FfiResponse, Error>>> Future for Caug
             Err(caught) => Poll::Ready(RResult::RErr(
                 caught.into_error("the plugin panicked during a call"),
             )),
+        }
+    }
+}
+
+/// Where the glue polls an exchange that the host polls in place (bodies are polled with
+/// their runtime entered: see `convert::body_to_ffi`).
+pub(crate) enum PollIn {
+    /// As it is (a hosted plugin's, which runs on the host's runtime).
+    Here,
+    /// With this runtime entered (the blocking adapter's, whose runtime has threads).
+    Entered(tokio::runtime::Handle),
+}
+
+impl PollIn {
+    /// `Entered`, or `Here` without a runtime.
+    pub(crate) fn entered(handle: Option<tokio::runtime::Handle>) -> PollIn {
+        handle.map_or(PollIn::Here, PollIn::Entered)
+    }
+
+    /// Runs `f` (a poll) where this says.
+    pub(crate) fn poll<T>(&self, f: impl FnOnce() -> T) -> T {
+        match self {
+            PollIn::Here => f(),
+            PollIn::Entered(handle) => {
+                let _entered = handle.enter();
+                f()
+            }
         }
     }
 }
