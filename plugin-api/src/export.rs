@@ -547,14 +547,25 @@ const READY_BODY_YIELDS: usize = 2;
 /// [`READY_BODY_YIELDS`] times), up to [`SMALL_BODY`] bytes: the whole body if it has arrived,
 /// so it crosses as one chunk with the head. Otherwise the chunks read so far, then the rest as
 /// it comes, so a slow body is still bounded by the host's idle limit rather than the head's
-/// timeout; a body that fails while it is read ahead fails where the host reads it, after the
-/// chunks before the failure (the head itself arrived).
+/// timeout; a body that fails (or panics) while it is read ahead fails where the host reads it,
+/// after the chunks before the failure (the head itself arrived).
 async fn read_what_is_ready(mut body: Body) -> Body {
     let mut chunks = std::collections::VecDeque::new();
     let mut read = 0;
     let mut yields = 0;
     loop {
-        let polled = std::future::poll_fn(|cx| Poll::Ready(body.as_mut().poll_next(cx))).await;
+        let polled =
+            std::future::poll_fn(|cx| Poll::Ready(catch(|| body.as_mut().poll_next(cx)))).await;
+        let polled = match polled {
+            Ok(polled) => polled,
+            Err(caught) => {
+                // As `body_to_ffi` does: the body's own error, and the body, in an unknown
+                // state, forgotten rather than dropped.
+                std::mem::forget(body);
+                let e = caught.into_error("a body stream panicked while producing a chunk");
+                return Prefixed::then(chunks, Box::pin(Failed(Some(e.into()))));
+            }
+        };
         match polled {
             Poll::Ready(Some(Ok(chunk))) => {
                 read += chunk.len() as u64;
