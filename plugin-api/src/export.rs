@@ -510,29 +510,30 @@ fn spawned_exchange<T: Transport>(
                 .into())
         })
     };
-    let (join, in_flight) = match driven {
+    let (joined, in_flight) = match driven {
         Some(driven) => {
-            let (join, active) = driven.spawn_exchange(task);
-            (join, Some(active))
+            let (spawned, active) = driven.spawn_exchange(task);
+            (Joined::Driven(spawned), Some(active))
         }
-        None => (handle.spawn(task), None),
+        None => (Joined::Task(AbortOnDrop(handle.spawn(task))), None),
     };
-    let join = AbortOnDrop(join);
     async move {
         let _in_flight = in_flight;
-        match join.await {
+        let outcome = match joined {
+            Joined::Task(join) => join.await.map_err(|e| {
+                if e.is_panic() {
+                    // Only the glue's own code is left outside the guard.
+                    crate::convert::panic_error(e.into_panic(), "the plugin panicked during a call")
+                } else {
+                    cancelled(&e)
+                }
+            }),
+            Joined::Driven(spawned) => spawned.await.ok_or_else(|| cancelled(&"no answer")),
+        };
+        match outcome {
             Ok(Ok(resp)) => RResult::ROk(resp),
             Ok(Err(e)) => RResult::RErr(e.into()),
-            // Only the glue's own code is left outside the guard.
-            Err(e) if e.is_panic() => RResult::RErr(crate::convert::panic_error(
-                e.into_panic(),
-                "the plugin panicked during a call",
-            )),
-            Err(e) => RResult::RErr(FfiError {
-                kind: ErrorKind::OTHER,
-                message: RString::from(format!("the plugin's exchange was cancelled: {e}")),
-                retryable: false,
-            }),
+            Err(e) => RResult::RErr(e),
         }
     }
     .into_ffi()
@@ -625,6 +626,21 @@ impl futures_core::Stream for Failed {
 
     fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Poll::Ready(self.0.take().map(Err))
+    }
+}
+
+/// The task of a spawned exchange, on a runtime with threads or a driven one.
+enum Joined<T> {
+    Task(AbortOnDrop<T>),
+    Driven(crate::driven::Spawned<T>),
+}
+
+/// The error of an exchange whose task ended without an answer.
+fn cancelled(why: &dyn std::fmt::Display) -> FfiError {
+    FfiError {
+        kind: ErrorKind::OTHER,
+        message: RString::from(format!("the plugin's exchange was cancelled: {why}")),
+        retryable: false,
     }
 }
 
