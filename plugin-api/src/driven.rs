@@ -48,7 +48,6 @@ const EARLIEST_TIMER: std::time::Duration = std::time::Duration::from_secs(1);
 /// A current-thread runtime, its epoll instance, and who is driving it.
 pub(crate) struct Driven {
     runtime: Runtime,
-    epoll: RawFd,
     /// Told by the runtime each time its run queue is empty (see [`until_quiet`]).
     idle: Arc<Idle>,
     /// Set while a thread drives: a second thread skips rather than waiting for the first
@@ -98,12 +97,16 @@ impl Driven {
         });
         Ok(Arc::new(Driven {
             runtime,
-            epoll,
             idle,
             driving: AtomicBool::new(false),
             active: AtomicUsize::new(0),
             spawner,
         }))
+    }
+
+    /// The runtime's epoll instance (kept where the park hook reads it).
+    fn epoll(&self) -> RawFd {
+        self.idle.epoll.load(Ordering::Acquire)
     }
 
     pub(crate) fn handle(&self) -> &Handle {
@@ -385,7 +388,7 @@ pub(crate) struct DrivenHandle(pub(crate) Arc<Driven>);
 
 impl DrivenRuntime for DrivenHandle {
     fn ready_fd(&self) -> i32 {
-        self.0.epoll
+        self.0.epoll()
     }
 
     fn drive(&self) -> bool {
@@ -436,7 +439,8 @@ mod tests {
             .unwrap();
         let other_epoll = find_epoll(&other).expect("the other runtime's epoll");
         assert_ne!(
-            driven.epoll, other_epoll,
+            driven.epoll(),
+            other_epoll,
             "each runtime has its own instance"
         );
 
@@ -447,7 +451,7 @@ mod tests {
             .handle()
             .spawn(async move { flag.store(true, Ordering::SeqCst) });
         let mut p = libc::pollfd {
-            fd: driven.epoll,
+            fd: driven.epoll(),
             events: libc::POLLIN,
             revents: 0,
         };
@@ -483,7 +487,7 @@ mod tests {
         assert!(!done.load(Ordering::SeqCst));
         b.write_all(b"x").unwrap();
         assert!(
-            readable(driven.epoll),
+            readable(driven.epoll()),
             "the byte makes the runtime's fd readable"
         );
         assert!(handle.drive());
@@ -491,7 +495,10 @@ mod tests {
             done.load(Ordering::SeqCst),
             "the woken task ran in the same drive"
         );
-        assert!(!readable(driven.epoll), "nothing is left for a later drive");
+        assert!(
+            !readable(driven.epoll()),
+            "nothing is left for a later drive"
+        );
     }
 
     /// The only exchange in flight runs inside the spawn; with another in flight it waits for a
@@ -510,13 +517,13 @@ mod tests {
         };
         // The runtime's own tasks (the spawner, the timer) start in the first drive.
         assert!(DrivenHandle(driven.clone()).drive());
-        assert!(!readable(driven.epoll));
+        assert!(!readable(driven.epoll()));
 
         let first = Arc::new(AtomicBool::new(false));
         let (mut spawned, active) = driven.spawn_exchange(ran(&first));
         assert!(first.load(Ordering::SeqCst), "ran inside the spawn");
         assert!(answered(&mut spawned));
-        assert!(!readable(driven.epoll), "nothing left for a drive");
+        assert!(!readable(driven.epoll()), "nothing left for a drive");
 
         // Two more while the first is still counted: queued, and one wake-up for both.
         let (second, third) = (
@@ -526,7 +533,7 @@ mod tests {
         let (mut spawned_2, _active_2) = driven.spawn_exchange(ran(&second));
         let (mut spawned_3, _active_3) = driven.spawn_exchange(ran(&third));
         assert!(!second.load(Ordering::SeqCst), "queued, not run");
-        assert!(readable(driven.epoll), "the queue wakes the runtime's fd");
+        assert!(readable(driven.epoll()), "the queue wakes the runtime's fd");
         assert!(DrivenHandle(driven.clone()).drive());
         assert!(
             second.load(Ordering::SeqCst) && third.load(Ordering::SeqCst),

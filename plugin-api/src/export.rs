@@ -42,7 +42,7 @@ use crate::ffi::{
 use crate::hosted::PollIn;
 use crate::module::{metadata_for, Capabilities, PluginMetadata};
 use crate::panics::{catch, Caught, Guarded};
-use crate::types::{Body, Error, Metadata, Request, RequestBody, Response};
+use crate::types::{one_item, Body, Error, Metadata, Request, RequestBody, Response};
 
 /// An HTTP transport, as a plugin author writes it: one exchange per call, plain async Rust.
 ///
@@ -564,7 +564,7 @@ async fn read_what_is_ready(mut body: Body) -> Body {
                 // state, forgotten rather than dropped.
                 std::mem::forget(body);
                 let e = caught.into_error("a body stream panicked while producing a chunk");
-                return Prefixed::then(chunks, Box::pin(Failed(Some(e.into()))));
+                return Prefixed::then(chunks, one_item(Err(e.into())));
             }
         };
         match polled {
@@ -576,13 +576,13 @@ async fn read_what_is_ready(mut body: Body) -> Body {
                 }
             }
             Poll::Ready(Some(Err(e))) => {
-                return Prefixed::then(chunks, Box::pin(Failed(Some(e))));
+                return Prefixed::then(chunks, one_item(Err(e)));
             }
             Poll::Ready(None) => {
                 let whole = match chunks.len() {
                     0 => bytes::Bytes::new(),
                     1 => chunks.pop_front().unwrap_or_default(),
-                    _ => chunks.into_iter().collect::<Vec<_>>().concat().into(),
+                    _ => chunks.make_contiguous().concat().into(),
                 };
                 return RequestBody::Full(whole).into_stream();
             }
@@ -615,17 +615,6 @@ impl futures_core::Stream for Prefixed {
             Some(chunk) => Poll::Ready(Some(Ok(chunk))),
             None => self.rest.as_mut().poll_next(cx),
         }
-    }
-}
-
-/// The error a body failed with while it was read ahead, then the end.
-struct Failed(Option<Error>);
-
-impl futures_core::Stream for Failed {
-    type Item = Result<bytes::Bytes, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Poll::Ready(self.0.take().map(Err))
     }
 }
 
