@@ -3,8 +3,9 @@
 //! [`Transport`].
 //!
 //! What the glue owns, so that no author writes it again:
-//! - **threads**: each exchange runs on a blocking thread of the plugin's runtime, at most
-//!   [`MAX_BLOCKING_EXCHANGES`] at once (a call waits for a free one, within its head deadline);
+//! - **threads**: each exchange runs on a thread of the glue's own, with the plugin's runtime
+//!   entered, at most [`MAX_BLOCKING_EXCHANGES`] at once (a call waits for a free one, within
+//!   its head deadline); an idle thread takes the next exchange, and ends after 10 s idle;
 //! - **the head deadline**: `Request.timeout` bounds the wait for [`BlockingTransport::call`] to
 //!   return; past it the host gets an [`ErrorKind::TIMEOUT`] error at once;
 //! - **chunking**: the body is read on the same thread in chunks of [`BODY_CHUNK`] bytes and
@@ -40,6 +41,7 @@ use tokio::{
 };
 
 use crate::classify::classify_io_kind;
+use crate::exchange_threads::{ExchangeThreads, IDLE_THREAD_LINGERS};
 use crate::export::Transport;
 use crate::ffi::ErrorKind;
 use crate::panics::catch;
@@ -255,6 +257,7 @@ impl Read for BlockingBody {
 pub struct Blocking<T> {
     inner: Arc<T>,
     slots: Arc<Semaphore>,
+    threads: Arc<ExchangeThreads>,
 }
 
 impl<T: BlockingTransport> Transport for Blocking<T> {
@@ -266,6 +269,10 @@ impl<T: BlockingTransport> Transport for Blocking<T> {
         Ok(Blocking {
             inner: Arc::new(T::new(options)?),
             slots: Arc::new(Semaphore::new(MAX_BLOCKING_EXCHANGES)),
+            threads: Arc::new(ExchangeThreads::new(
+                format!("{}-exchange", T::metadata().name),
+                IDLE_THREAD_LINGERS,
+            )),
         })
     }
 
@@ -320,10 +327,9 @@ impl<T: BlockingTransport> Blocking<T> {
             cancel: cancel.clone(),
         };
         let (head_tx, head_rx) = oneshot::channel();
-        let (body_tx, body_rx) = mpsc::channel(CHUNKS_AHEAD);
         let inner = self.inner.clone();
         let thread_cancel = cancel;
-        handle.spawn_blocking(move || {
+        self.threads.run(&handle, move || {
             let _slot = slot;
             let called = catch(|| inner.call(blocking));
             match called {
@@ -348,10 +354,13 @@ impl<T: BlockingTransport> Blocking<T> {
                                 }
                             }
                             drop(reader);
-                            drop(head_tx.send(Ok((head, Some(whole)))));
+                            drop(head_tx.send(Ok((head, Ok(whole)))));
                         }
                         None => {
-                            if head_tx.send(Ok((head, None))).is_ok() {
+                            // The chunk queue only for a body read in chunks: most answers
+                            // are small, and a queue is an allocation of 32 slots.
+                            let (body_tx, body_rx) = mpsc::channel(CHUNKS_AHEAD);
+                            if head_tx.send(Ok((head, Err(body_rx)))).is_ok() {
                                 pump(reader, &body_tx, &thread_cancel);
                             }
                         }
@@ -364,7 +373,7 @@ impl<T: BlockingTransport> Blocking<T> {
                         .into())),
                 ),
             }
-        });
+        })?;
         let (head, whole) = head_rx.await.map_err(|_| {
             Error::new(
                 ErrorKind::OTHER,
@@ -373,9 +382,9 @@ impl<T: BlockingTransport> Blocking<T> {
         })??;
         let body: Body = match whole {
             // The thread is done: the guard may go (setting the flag no one reads any more).
-            Some(result) => one_item(result),
+            Ok(result) => one_item(result),
             // From here on the body owns the cancellation: dropping it stops the reading thread.
-            None => Box::pin(ChunkReceiver {
+            Err(body_rx) => Box::pin(ChunkReceiver {
                 rx: body_rx,
                 _cancel: call_guard,
             }),

@@ -221,6 +221,7 @@ mod channel;
 mod classify;
 mod convert;
 mod driven;
+mod exchange_threads;
 mod export;
 mod ffi;
 mod history;

@@ -132,6 +132,10 @@ const PLUGIN_API: &[(&str, &str)] = &[
         include_str!("../../../../plugin-api/src/driven.rs"),
     ),
     (
+        "src/exchange_threads.rs",
+        include_str!("../../../../plugin-api/src/exchange_threads.rs"),
+    ),
+    (
         "src/export.rs",
         include_str!("../../../../plugin-api/src/export.rs"),
     ),
@@ -374,7 +378,7 @@ mod tests {
         embedded.sort();
         assert_eq!(
             embedded, on_disk,
-            "update PLUGIN_API in cli/src/transport_new.rs"
+            "update PLUGIN_API in cli/src/commands/transport/new.rs"
         );
     }
 
