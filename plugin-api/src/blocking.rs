@@ -329,8 +329,7 @@ impl<T: BlockingTransport> Blocking<T> {
         let (head_tx, head_rx) = oneshot::channel();
         let inner = self.inner.clone();
         let thread_cancel = cancel;
-        self.threads.run(&handle, move || {
-            let _slot = slot;
+        self.threads.run(&handle, slot, move || {
             let called = catch(|| inner.call(blocking));
             match called {
                 Ok(Ok((head, mut reader))) => {

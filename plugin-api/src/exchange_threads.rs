@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::runtime::Handle;
+use tokio::{runtime::Handle, sync::OwnedSemaphorePermit};
 
 use crate::ffi::ErrorKind;
 use crate::types::Error;
@@ -16,8 +16,10 @@ use crate::types::Error;
 /// How long an exchange thread with nothing to do waits for the next exchange before it ends.
 pub(crate) const IDLE_THREAD_LINGERS: Duration = Duration::from_secs(10);
 
-/// The threads a client's exchanges run on: at most one per exchange in flight (the client's
-/// slots bound them), kept a while when idle.
+/// The threads a client's exchanges run on, kept a while when idle. Each exchange comes with
+/// its slot (a permit of the client's semaphore), which its thread gives back only once it is
+/// in the idle list again: so a caller with a slot always finds an idle thread when one is
+/// about to be, and there are never more threads than slots.
 ///
 /// Why not tokio's blocking pool: it hands a job over through one mutex and a condition
 /// variable that every thread shares, so at 32 exchanges in flight the threads queue on that
@@ -34,7 +36,8 @@ pub(crate) struct ExchangeThreads {
     linger: Duration,
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+/// An exchange and its slot.
+type Job = (Box<dyn FnOnce() + Send>, OwnedSemaphorePermit);
 
 impl ExchangeThreads {
     /// Threads named `name`, each ending after `linger` with nothing to do.
@@ -52,17 +55,20 @@ impl ExchangeThreads {
     }
 
     /// Runs `job` on an idle thread, or on a new one, with the plugin's runtime entered (as
-    /// tokio's blocking threads have it: the author's code may use `Handle::current()`).
+    /// tokio's blocking threads have it: the author's code may use `Handle::current()`); the
+    /// thread frees `slot` once it is idle again.
     pub(crate) fn run(
         self: &Arc<Self>,
         runtime: &Handle,
+        slot: OwnedSemaphorePermit,
         job: impl FnOnce() + Send + 'static,
     ) -> Result<(), Error> {
         let runtime = runtime.clone();
-        let mut job: Job = Box::new(move || {
+        let exchange: Box<dyn FnOnce() + Send> = Box::new(move || {
             let _entered = runtime.enter();
             job()
         });
+        let mut job: Job = (exchange, slot);
         loop {
             let Some((_, thread)) = self.idle().pop() else {
                 break;
@@ -93,8 +99,10 @@ impl ExchangeThreads {
         let (tx, rx) = mpsc::channel::<Job>();
         let mut job = first;
         loop {
-            job();
+            let (exchange, slot) = job;
+            exchange();
             self.idle().push((id, tx.clone()));
+            drop(slot);
             job = match rx.recv_timeout(self.linger) {
                 Ok(next) => next,
                 Err(_) => {
@@ -131,32 +139,44 @@ mod tests {
             .unwrap()
     }
 
-    /// A job runs with the runtime entered, and the next job goes to the thread that just
-    /// became idle rather than a new one.
+    fn slots(n: usize) -> Arc<tokio::sync::Semaphore> {
+        Arc::new(tokio::sync::Semaphore::new(n))
+    }
+
+    fn slot(slots: &Arc<tokio::sync::Semaphore>) -> OwnedSemaphorePermit {
+        slots.clone().try_acquire_owned().expect("a free slot")
+    }
+
+    /// A job runs with the runtime entered; its thread is back in the idle list by the time
+    /// its slot is free, so a caller that takes the slot the instant it is freed still finds
+    /// that thread, and one slot never has more than one thread.
     #[test]
-    fn an_idle_thread_runs_the_next_job() {
+    fn the_next_job_goes_to_the_thread_that_freed_its_slot() {
         let rt = runtime();
+        let slots = slots(1);
         let threads = Arc::new(ExchangeThreads::new("t".into(), Duration::from_secs(10)));
         let (tx, rx) = channel();
-        let mut ran_on = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..2000 {
+            // Spin for the slot, to take it as soon as the thread frees it.
+            let slot = loop {
+                match slots.clone().try_acquire_owned() {
+                    Ok(slot) => break slot,
+                    Err(_) => std::hint::spin_loop(),
+                }
+            };
             let tx = tx.clone();
-            threads
-                .run(rt.handle(), move || {
-                    let entered = Handle::try_current().is_ok();
-                    tx.send((std::thread::current().id(), entered)).unwrap();
-                })
-                .unwrap();
-            let (id, entered) = rx.recv().unwrap();
-            assert!(entered, "the job ran outside the plugin's runtime");
-            // Wait until the thread is back in the idle list before the next job.
-            while threads.idle().is_empty() {
-                std::thread::yield_now();
-            }
-            assert_eq!(threads.idle().len(), 1);
-            ran_on.push(id);
+            let job = move || {
+                let entered = Handle::try_current().is_ok();
+                tx.send((std::thread::current().id(), entered)).unwrap();
+            };
+            threads.run(rt.handle(), slot, job).unwrap();
         }
-        assert!(ran_on.iter().all(|id| *id == ran_on[0]), "{ran_on:?}");
+        let ran: Vec<_> = (0..2000).map(|_| rx.recv().unwrap()).collect();
+        assert!(
+            ran.iter().all(|(_, entered)| *entered),
+            "a job ran outside the runtime"
+        );
+        assert!(ran.iter().all(|(id, _)| *id == ran[0].0));
         assert_eq!(
             threads.next_id.load(Ordering::Relaxed),
             1,
@@ -168,17 +188,17 @@ mod tests {
     #[test]
     fn overlapping_jobs_run_at_once() {
         let rt = runtime();
+        let slots = slots(4);
         let threads = Arc::new(ExchangeThreads::new("t".into(), Duration::from_secs(10)));
         let barrier = Arc::new(std::sync::Barrier::new(5));
         let (tx, rx) = channel();
         for _ in 0..4 {
             let (barrier, tx) = (barrier.clone(), tx.clone());
-            threads
-                .run(rt.handle(), move || {
-                    barrier.wait();
-                    tx.send(std::thread::current().id()).unwrap();
-                })
-                .unwrap();
+            let job = move || {
+                barrier.wait();
+                tx.send(std::thread::current().id()).unwrap();
+            };
+            threads.run(rt.handle(), slot(&slots), job).unwrap();
         }
         barrier.wait(); // all four are running at once, or this never returns
         let mut ids: Vec<_> = (0..4).map(|_| rx.recv().unwrap()).collect();
@@ -192,26 +212,25 @@ mod tests {
     #[test]
     fn an_idle_thread_ends_after_its_linger() {
         let rt = runtime();
+        let slots = slots(1);
         let threads = Arc::new(ExchangeThreads::new("t".into(), Duration::from_millis(20)));
         let (tx, rx) = channel();
         let first = tx.clone();
         threads
-            .run(rt.handle(), move || first.send(()).unwrap())
+            .run(rt.handle(), slot(&slots), move || first.send(()).unwrap())
             .unwrap();
         rx.recv().unwrap();
+        drop(rt.block_on(slots.clone().acquire_owned()).unwrap());
         let start = std::time::Instant::now();
-        loop {
-            std::thread::sleep(Duration::from_millis(5));
-            if threads.idle().is_empty() && start.elapsed() > Duration::from_millis(20) {
-                break;
-            }
+        while !threads.idle().is_empty() {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "the idle thread never ended"
             );
+            std::thread::sleep(Duration::from_millis(5));
         }
         threads
-            .run(rt.handle(), move || tx.send(()).unwrap())
+            .run(rt.handle(), slot(&slots), move || tx.send(()).unwrap())
             .unwrap();
         rx.recv_timeout(Duration::from_secs(10))
             .expect("the job after the linger never ran");
