@@ -5,7 +5,8 @@
 //! What the glue owns, so that no author writes it again:
 //! - **threads**: each exchange runs on a thread of the glue's own, with the plugin's runtime
 //!   entered, at most [`MAX_BLOCKING_EXCHANGES`] at once (a call waits for a free one, within
-//!   its head deadline); an idle thread takes the next exchange, and ends after 10 s idle;
+//!   its head deadline); an idle thread takes the next exchange, and ends after 10 s idle or
+//!   when the client is dropped (a busy one once its exchange is done);
 //! - **the head deadline**: `Request.timeout` bounds the wait for [`BlockingTransport::call`] to
 //!   return; past it the host gets an [`ErrorKind::TIMEOUT`] error at once;
 //! - **chunking**: the body is read on the same thread in chunks of [`BODY_CHUNK`] bytes and
@@ -18,7 +19,8 @@
 //!   library returns, so a blocking transport must always set the library's read timeout (see
 //!   [`BlockingTransport::new`]). A library that can be stopped from inside (libcurl's progress
 //!   callback) should poll [`Cancellation::is_cancelled`] there. A thread left behind still
-//!   holds its slot: at most [`MAX_BLOCKING_EXCHANGES`] threads ever exist.
+//!   holds its slot: a client never has more than [`MAX_BLOCKING_EXCHANGES`] threads (those
+//!   of a dropped client end as their exchanges do).
 //!
 //! Errors from the body's `Read` are reported by their `io::ErrorKind`
 //! ([`crate::classify_io_kind`]); one that would classify as `OTHER` or `INVALID_REQUEST` is
@@ -304,6 +306,15 @@ impl<T: BlockingTransport> Transport for Blocking<T> {
     }
 }
 
+impl<T> Drop for Blocking<T> {
+    /// The client is gone: a call still waiting for a slot fails, and the exchange threads end
+    /// (the idle ones now, the busy ones when their exchange is done).
+    fn drop(&mut self) {
+        self.slots.close();
+        self.threads.close();
+    }
+}
+
 impl<T: BlockingTransport> Blocking<T> {
     /// Waits for a slot, then runs the exchange on a blocking thread; resolves with the head.
     /// Dropping this future (the host gave up, or the deadline passed) cancels the exchange.
@@ -353,13 +364,16 @@ impl<T: BlockingTransport> Blocking<T> {
                                 }
                             }
                             drop(reader);
-                            drop(head_tx.send(Ok((head, Ok(whole)))));
+                            drop(head_tx.send(Ok((head, Answered::Whole(whole)))));
                         }
                         None => {
                             // The chunk queue only for a body read in chunks: most answers
                             // are small, and a queue is an allocation of 32 slots.
                             let (body_tx, body_rx) = mpsc::channel(CHUNKS_AHEAD);
-                            if head_tx.send(Ok((head, Err(body_rx)))).is_ok() {
+                            if head_tx
+                                .send(Ok((head, Answered::InChunks(body_rx))))
+                                .is_ok()
+                            {
                                 pump(reader, &body_tx, &thread_cancel);
                             }
                         }
@@ -373,23 +387,31 @@ impl<T: BlockingTransport> Blocking<T> {
                 ),
             }
         })?;
-        let (head, whole) = head_rx.await.map_err(|_| {
+        let (head, body) = head_rx.await.map_err(|_| {
             Error::new(
                 ErrorKind::OTHER,
                 "the blocking exchange ended without a response",
             )
         })??;
-        let body: Body = match whole {
+        let body: Body = match body {
             // The thread is done: the guard may go (setting the flag no one reads any more).
-            Ok(result) => one_item(result),
+            Answered::Whole(result) => one_item(result),
             // From here on the body owns the cancellation: dropping it stops the reading thread.
-            Err(body_rx) => Box::pin(ChunkReceiver {
+            Answered::InChunks(body_rx) => Box::pin(ChunkReceiver {
                 rx: body_rx,
                 _cancel: call_guard,
             }),
         };
         Ok((head, body))
     }
+}
+
+/// How the exchange thread hands a response body over with the head.
+enum Answered {
+    /// Read whole on the thread (a small body, or none).
+    Whole(Result<Bytes, Error>),
+    /// Read in chunks, which come through this queue.
+    InChunks(mpsc::Receiver<Result<Bytes, Error>>),
 }
 
 /// The length of a response body small enough ([`BODY_CHUNK`]) to be read whole on the

@@ -11,12 +11,14 @@ use std::{
 use tokio::{runtime::Handle, sync::OwnedSemaphorePermit};
 
 use crate::ffi::ErrorKind;
+use crate::panics::catch;
 use crate::types::Error;
 
 /// How long an exchange thread with nothing to do waits for the next exchange before it ends.
 pub(crate) const IDLE_THREAD_LINGERS: Duration = Duration::from_secs(10);
 
-/// The threads a client's exchanges run on, kept a while when idle. Each exchange comes with
+/// The threads a client's exchanges run on, kept a while when idle, ended when the client is
+/// dropped ([`ExchangeThreads::close`]). Each exchange comes with
 /// its slot (a permit of the client's semaphore), which its thread gives back only once it is
 /// in the idle list again: so a caller with a slot always finds an idle thread when one is
 /// about to be, and there are never more threads than slots.
@@ -29,11 +31,27 @@ pub(crate) const IDLE_THREAD_LINGERS: Duration = Duration::from_secs(10);
 /// Measured with the ureq example at 32 exchanges in flight (2-core VM): futex calls 5.6 ->
 /// 3.0 per call, context switches 4.7 -> 3.1, calls/s +7-16 % (the curl plugin +14 %).
 pub(crate) struct ExchangeThreads {
-    /// Idle threads, the most recently idle last; each entry is a thread's id and its channel.
-    idle: Mutex<Vec<(u64, mpsc::Sender<Job>)>>,
+    idle: Mutex<Idle>,
     next_id: AtomicU64,
     name: String,
     linger: Duration,
+}
+
+/// The idle threads, and whether the client is gone.
+#[derive(Default)]
+struct Idle {
+    /// Each idle thread's id and channel, the most recently idle last.
+    threads: Vec<(u64, mpsc::Sender<Message>)>,
+    /// Set by [`ExchangeThreads::close`]: a thread that finishes its exchange then ends.
+    closed: bool,
+}
+
+/// What an idle thread receives.
+enum Message {
+    /// An exchange and its slot.
+    Run(Job),
+    /// The client is gone: end.
+    Stop,
 }
 
 /// An exchange and its slot.
@@ -43,20 +61,21 @@ impl ExchangeThreads {
     /// Threads named `name`, each ending after `linger` with nothing to do.
     pub(crate) fn new(name: String, linger: Duration) -> Self {
         ExchangeThreads {
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(Idle::default()),
             next_id: AtomicU64::new(0),
             name,
             linger,
         }
     }
 
-    fn idle(&self) -> MutexGuard<'_, Vec<(u64, mpsc::Sender<Job>)>> {
+    fn idle(&self) -> MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `job` on an idle thread, or on a new one, with the plugin's runtime entered (as
     /// tokio's blocking threads have it: the author's code may use `Handle::current()`); the
-    /// thread frees `slot` once it is idle again.
+    /// thread frees `slot` once it is idle again. Fails (retryably) only when no thread can be
+    /// started.
     pub(crate) fn run(
         self: &Arc<Self>,
         runtime: &Handle,
@@ -70,14 +89,15 @@ impl ExchangeThreads {
         });
         let mut job: Job = (exchange, slot);
         loop {
-            let Some((_, thread)) = self.idle().pop() else {
+            let Some((_, thread)) = self.idle().threads.pop() else {
                 break;
             };
             // An entry is only ever taken once, and a thread leaves the list before it ends,
             // so the send finds its thread waiting; the job comes back only if it is gone.
-            match thread.send(job) {
+            match thread.send(Message::Run(job)) {
                 Ok(()) => return Ok(()),
-                Err(mpsc::SendError(back)) => job = back,
+                Err(mpsc::SendError(Message::Run(back))) => job = back,
+                Err(mpsc::SendError(Message::Stop)) => unreachable!("a job was sent"),
             }
         }
         let threads = self.clone();
@@ -90,28 +110,52 @@ impl ExchangeThreads {
                     ErrorKind::OTHER,
                     format!("could not start a thread for the exchange: {e}"),
                 )
+                .retryable(true)
             })
+    }
+
+    /// Ends the idle threads now, and each busy one when its exchange is done (the client is
+    /// dropped: without this they would wait out their linger).
+    pub(crate) fn close(&self) {
+        let idle = {
+            let mut idle = self.idle();
+            idle.closed = true;
+            std::mem::take(&mut idle.threads)
+        };
+        for (_, thread) in idle {
+            let _ = thread.send(Message::Stop);
+        }
     }
 
     /// An exchange thread's life: run a job, go back to the idle list, wait for the next.
     fn serve(self: Arc<Self>, first: Job) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<Message>();
         let mut job = first;
         loop {
             let (exchange, slot) = job;
-            exchange();
-            self.idle().push((id, tx.clone()));
+            // The exchange catches the plugin's panics in its call and reads, but a reader's or
+            // a client's drop may panic too: the thread lives on.
+            if let Err(caught) = catch(exchange) {
+                caught.log("the plugin panicked on an exchange thread");
+            }
+            {
+                let mut idle = self.idle();
+                if idle.closed {
+                    return;
+                }
+                idle.threads.push((id, tx.clone()));
+            }
             drop(slot);
-            job = match rx.recv_timeout(self.linger) {
+            let next = match rx.recv_timeout(self.linger) {
                 Ok(next) => next,
                 Err(_) => {
-                    // Leave the list; if a caller took this thread's entry meanwhile, its job
-                    // is on the way: run it rather than end.
+                    // Leave the list; if a caller (or `close`) took this thread's entry
+                    // meanwhile, its message is on the way.
                     let mut idle = self.idle();
-                    match idle.iter().position(|(i, _)| *i == id) {
+                    match idle.threads.iter().position(|(i, _)| *i == id) {
                         Some(at) => {
-                            idle.remove(at);
+                            idle.threads.remove(at);
                             return;
                         }
                         None => {
@@ -123,6 +167,10 @@ impl ExchangeThreads {
                         }
                     }
                 }
+            };
+            job = match next {
+                Message::Run(job) => job,
+                Message::Stop => return,
             };
         }
     }
@@ -184,27 +232,99 @@ mod tests {
         );
     }
 
-    /// Jobs that overlap each get a thread of their own.
+    /// Jobs that overlap each get a thread of their own: each waits until all four have
+    /// started, which only happens if they run at once.
     #[test]
     fn overlapping_jobs_run_at_once() {
         let rt = runtime();
         let slots = slots(4);
         let threads = Arc::new(ExchangeThreads::new("t".into(), Duration::from_secs(10)));
-        let barrier = Arc::new(std::sync::Barrier::new(5));
+        let started = Arc::new(AtomicU64::new(0));
         let (tx, rx) = channel();
         for _ in 0..4 {
-            let (barrier, tx) = (barrier.clone(), tx.clone());
+            let (started, tx) = (started.clone(), tx.clone());
             let job = move || {
-                barrier.wait();
-                tx.send(std::thread::current().id()).unwrap();
+                started.fetch_add(1, Ordering::SeqCst);
+                let since = std::time::Instant::now();
+                while started.load(Ordering::SeqCst) < 4
+                    && since.elapsed() < Duration::from_secs(10)
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let all = started.load(Ordering::SeqCst) == 4;
+                tx.send((std::thread::current().id(), all)).unwrap();
             };
             threads.run(rt.handle(), slot(&slots), job).unwrap();
         }
-        barrier.wait(); // all four are running at once, or this never returns
-        let mut ids: Vec<_> = (0..4).map(|_| rx.recv().unwrap()).collect();
-        ids.sort_by_key(|id| format!("{id:?}"));
+        let ran: Vec<_> = (0..4)
+            .map(|_| {
+                rx.recv_timeout(Duration::from_secs(60))
+                    .expect("a job never ended")
+            })
+            .collect();
+        assert!(
+            ran.iter().all(|(_, all)| *all),
+            "the jobs did not run at once"
+        );
+        let mut ids: Vec<_> = ran.iter().map(|(id, _)| format!("{id:?}")).collect();
+        ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 4);
+    }
+
+    /// A panic that escapes the job (a reader's drop, say) is logged and the thread goes on to
+    /// the next job.
+    #[test]
+    fn a_thread_outlives_a_panicking_job() {
+        let rt = runtime();
+        let slots = slots(1);
+        let threads = Arc::new(ExchangeThreads::new("t".into(), Duration::from_secs(10)));
+        threads
+            .run(rt.handle(), slot(&slots), || {
+                panic!("a reader's drop panicked")
+            })
+            .unwrap();
+        drop(rt.block_on(slots.clone().acquire_owned()).unwrap());
+        let (tx, rx) = channel();
+        threads
+            .run(rt.handle(), slot(&slots), move || tx.send(()).unwrap())
+            .unwrap();
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the job after the panic never ran");
+        assert_eq!(
+            threads.next_id.load(Ordering::Relaxed),
+            1,
+            "the thread died"
+        );
+    }
+
+    /// Closing ends the idle threads at once and a busy one when its job is done.
+    #[test]
+    fn close_ends_the_threads() {
+        let rt = runtime();
+        let slots = slots(2);
+        let threads = Arc::new(ExchangeThreads::new("t".into(), Duration::from_secs(3600)));
+        threads.run(rt.handle(), slot(&slots), || ()).unwrap();
+        drop(rt.block_on(slots.clone().acquire_many_owned(2)).unwrap());
+        let (go_tx, go_rx) = channel::<()>();
+        let busy = move || go_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        threads.run(rt.handle(), slot(&slots), busy).unwrap();
+        let other = slot(&slots);
+        threads.run(rt.handle(), other, || ()).unwrap();
+        drop(rt.block_on(slots.clone().acquire_owned()).unwrap());
+        threads.close();
+        go_tx.send(()).unwrap();
+        // Each thread holds the pool while it lives: only this test's reference is left once
+        // both have ended (an hour's linger, so only `close` can end them).
+        let since = std::time::Instant::now();
+        while Arc::strong_count(&threads) > 1 {
+            assert!(
+                since.elapsed() < Duration::from_secs(10),
+                "a thread lives on after close"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(threads.idle().threads.is_empty());
     }
 
     /// An idle thread ends after its linger and leaves the list; a job after that starts a
@@ -222,7 +342,7 @@ mod tests {
         rx.recv().unwrap();
         drop(rt.block_on(slots.clone().acquire_owned()).unwrap());
         let start = std::time::Instant::now();
-        while !threads.idle().is_empty() {
+        while !threads.idle().threads.is_empty() {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "the idle thread never ended"
