@@ -39,7 +39,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use tokio::{
     runtime::Handle,
-    sync::{mpsc, oneshot, Semaphore},
+    sync::{mpsc, oneshot},
 };
 
 use crate::classify::classify_io_kind;
@@ -258,7 +258,6 @@ impl Read for BlockingBody {
 #[doc(hidden)]
 pub struct Blocking<T> {
     inner: Arc<T>,
-    slots: Arc<Semaphore>,
     threads: Arc<ExchangeThreads>,
 }
 
@@ -270,9 +269,9 @@ impl<T: BlockingTransport> Transport for Blocking<T> {
     fn new(options: serde_json::Value) -> Result<Self, Error> {
         Ok(Blocking {
             inner: Arc::new(T::new(options)?),
-            slots: Arc::new(Semaphore::new(MAX_BLOCKING_EXCHANGES)),
             threads: Arc::new(ExchangeThreads::new(
                 format!("{}-exchange", T::metadata().name),
+                MAX_BLOCKING_EXCHANGES,
                 IDLE_THREAD_LINGERS,
             )),
         })
@@ -310,7 +309,6 @@ impl<T> Drop for Blocking<T> {
     /// The client is gone: a call still waiting for a slot fails, and the exchange threads end
     /// (the idle ones now, the busy ones when their exchange is done).
     fn drop(&mut self) {
-        self.slots.close();
         self.threads.close();
     }
 }
@@ -321,12 +319,7 @@ impl<T: BlockingTransport> Blocking<T> {
     async fn start(&self, request: Request) -> Result<(ResponseHead, Body), Error> {
         let cancel = Cancellation::default();
         let call_guard = CancelOnDrop(cancel.clone());
-        let slot = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::new(ErrorKind::OTHER, "the transport is shutting down"))?;
+        let slot = self.threads.slot().await?;
         let handle = Handle::current();
         let is_head = request.method == Method::HEAD;
         let blocking = BlockingRequest {

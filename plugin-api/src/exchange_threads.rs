@@ -8,7 +8,10 @@ use std::{
     time::Duration,
 };
 
-use tokio::{runtime::Handle, sync::OwnedSemaphorePermit};
+use tokio::{
+    runtime::Handle,
+    sync::{OwnedSemaphorePermit, Semaphore},
+};
 
 use crate::ffi::ErrorKind;
 use crate::panics::catch;
@@ -31,6 +34,8 @@ pub(crate) const IDLE_THREAD_LINGERS: Duration = Duration::from_secs(10);
 /// Measured with the ureq example at 32 exchanges in flight (2-core VM): futex calls 5.6 ->
 /// 3.0 per call, context switches 4.7 -> 3.1, calls/s +7-16 % (the curl plugin +14 %).
 pub(crate) struct ExchangeThreads {
+    /// One permit per exchange that may run at once.
+    slots: Arc<Semaphore>,
     idle: Mutex<Idle>,
     next_id: AtomicU64,
     name: String,
@@ -58,9 +63,11 @@ enum Message {
 type Job = (Box<dyn FnOnce() + Send>, OwnedSemaphorePermit);
 
 impl ExchangeThreads {
-    /// Threads named `name`, each ending after `linger` with nothing to do.
-    pub(crate) fn new(name: String, linger: Duration) -> Self {
+    /// Threads named `name` for at most `slots` exchanges at once, each ending after `linger`
+    /// with nothing to do.
+    pub(crate) fn new(name: String, slots: usize, linger: Duration) -> Self {
         ExchangeThreads {
+            slots: Arc::new(Semaphore::new(slots)),
             idle: Mutex::new(Idle::default()),
             next_id: AtomicU64::new(0),
             name,
@@ -70,6 +77,15 @@ impl ExchangeThreads {
 
     fn idle(&self) -> MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for a free slot, to [`run`](Self::run) an exchange with; fails once closed.
+    pub(crate) async fn slot(&self) -> Result<OwnedSemaphorePermit, Error> {
+        self.slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::new(ErrorKind::OTHER, "the transport is shutting down"))
     }
 
     /// Runs `job` on an idle thread, or on a new one, with the plugin's runtime entered (as
@@ -114,9 +130,11 @@ impl ExchangeThreads {
             })
     }
 
-    /// Ends the idle threads now, and each busy one when its exchange is done (the client is
-    /// dropped: without this they would wait out their linger).
+    /// Fails the calls still waiting for a slot, ends the idle threads now, and each busy one
+    /// when its exchange is done (the client is dropped: without this they would wait out
+    /// their linger).
     pub(crate) fn close(&self) {
+        self.slots.close();
         let idle = {
             let mut idle = self.idle();
             idle.closed = true;
@@ -181,18 +199,49 @@ mod tests {
     use super::*;
     use std::sync::mpsc::channel;
 
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
+    /// A pool of `slots` threads lingering `linger`, on a runtime of its own.
+    struct Pool {
+        rt: tokio::runtime::Runtime,
+        threads: Arc<ExchangeThreads>,
     }
 
-    fn slots(n: usize) -> Arc<tokio::sync::Semaphore> {
-        Arc::new(tokio::sync::Semaphore::new(n))
-    }
+    impl Pool {
+        fn new(slots: usize, linger: Duration) -> Pool {
+            Pool {
+                rt: tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap(),
+                threads: Arc::new(ExchangeThreads::new("t".into(), slots, linger)),
+            }
+        }
 
-    fn slot(slots: &Arc<tokio::sync::Semaphore>) -> OwnedSemaphorePermit {
-        slots.clone().try_acquire_owned().expect("a free slot")
+        /// A free slot, now.
+        fn slot(&self) -> OwnedSemaphorePermit {
+            self.threads
+                .slots
+                .clone()
+                .try_acquire_owned()
+                .expect("a free slot")
+        }
+
+        fn run(&self, job: impl FnOnce() + Send + 'static) {
+            self.run_with(self.slot(), job)
+        }
+
+        fn run_with(&self, slot: OwnedSemaphorePermit, job: impl FnOnce() + Send + 'static) {
+            self.threads.run(self.rt.handle(), slot, job).unwrap()
+        }
+
+        /// Waits until `n` slots are free (their threads idle again).
+        fn wait_for_slots(&self, n: u32) {
+            let slots = self.threads.slots.clone();
+            drop(self.rt.block_on(slots.acquire_many_owned(n)).unwrap());
+        }
+
+        /// How many threads were started.
+        fn started(&self) -> u64 {
+            self.threads.next_id.load(Ordering::Relaxed)
+        }
     }
 
     /// A job runs with the runtime entered; its thread is back in the idle list by the time
@@ -200,24 +249,21 @@ mod tests {
     /// that thread, and one slot never has more than one thread.
     #[test]
     fn the_next_job_goes_to_the_thread_that_freed_its_slot() {
-        let rt = runtime();
-        let slots = slots(1);
-        let threads = Arc::new(ExchangeThreads::new("t".into(), Duration::from_secs(10)));
+        let pool = Pool::new(1, Duration::from_secs(10));
         let (tx, rx) = channel();
         for _ in 0..2000 {
             // Spin for the slot, to take it as soon as the thread frees it.
             let slot = loop {
-                match slots.clone().try_acquire_owned() {
+                match pool.threads.slots.clone().try_acquire_owned() {
                     Ok(slot) => break slot,
                     Err(_) => std::hint::spin_loop(),
                 }
             };
             let tx = tx.clone();
-            let job = move || {
+            pool.run_with(slot, move || {
                 let entered = Handle::try_current().is_ok();
                 tx.send((std::thread::current().id(), entered)).unwrap();
-            };
-            threads.run(rt.handle(), slot, job).unwrap();
+            });
         }
         let ran: Vec<_> = (0..2000).map(|_| rx.recv().unwrap()).collect();
         assert!(
@@ -225,25 +271,19 @@ mod tests {
             "a job ran outside the runtime"
         );
         assert!(ran.iter().all(|(id, _)| *id == ran[0].0));
-        assert_eq!(
-            threads.next_id.load(Ordering::Relaxed),
-            1,
-            "a second thread was started"
-        );
+        assert_eq!(pool.started(), 1, "a second thread was started");
     }
 
     /// Jobs that overlap each get a thread of their own: each waits until all four have
     /// started, which only happens if they run at once.
     #[test]
     fn overlapping_jobs_run_at_once() {
-        let rt = runtime();
-        let slots = slots(4);
-        let threads = Arc::new(ExchangeThreads::new("t".into(), Duration::from_secs(10)));
+        let pool = Pool::new(4, Duration::from_secs(10));
         let started = Arc::new(AtomicU64::new(0));
         let (tx, rx) = channel();
         for _ in 0..4 {
             let (started, tx) = (started.clone(), tx.clone());
-            let job = move || {
+            pool.run(move || {
                 started.fetch_add(1, Ordering::SeqCst);
                 let since = std::time::Instant::now();
                 while started.load(Ordering::SeqCst) < 4
@@ -253,8 +293,7 @@ mod tests {
                 }
                 let all = started.load(Ordering::SeqCst) == 4;
                 tx.send((std::thread::current().id(), all)).unwrap();
-            };
-            threads.run(rt.handle(), slot(&slots), job).unwrap();
+            });
         }
         let ran: Vec<_> = (0..4)
             .map(|_| {
@@ -276,84 +315,62 @@ mod tests {
     /// the next job.
     #[test]
     fn a_thread_outlives_a_panicking_job() {
-        let rt = runtime();
-        let slots = slots(1);
-        let threads = Arc::new(ExchangeThreads::new("t".into(), Duration::from_secs(10)));
-        threads
-            .run(rt.handle(), slot(&slots), || {
-                panic!("a reader's drop panicked")
-            })
-            .unwrap();
-        drop(rt.block_on(slots.clone().acquire_owned()).unwrap());
+        let pool = Pool::new(1, Duration::from_secs(10));
+        pool.run(|| panic!("a reader's drop panicked"));
+        pool.wait_for_slots(1);
         let (tx, rx) = channel();
-        threads
-            .run(rt.handle(), slot(&slots), move || tx.send(()).unwrap())
-            .unwrap();
+        pool.run(move || tx.send(()).unwrap());
         rx.recv_timeout(Duration::from_secs(10))
             .expect("the job after the panic never ran");
-        assert_eq!(
-            threads.next_id.load(Ordering::Relaxed),
-            1,
-            "the thread died"
-        );
+        assert_eq!(pool.started(), 1, "the thread died");
     }
 
     /// Closing ends the idle threads at once and a busy one when its job is done.
     #[test]
     fn close_ends_the_threads() {
-        let rt = runtime();
-        let slots = slots(2);
-        let threads = Arc::new(ExchangeThreads::new("t".into(), Duration::from_secs(3600)));
-        threads.run(rt.handle(), slot(&slots), || ()).unwrap();
-        drop(rt.block_on(slots.clone().acquire_many_owned(2)).unwrap());
+        let pool = Pool::new(2, Duration::from_secs(3600));
+        pool.run(|| ());
+        pool.wait_for_slots(2);
         let (go_tx, go_rx) = channel::<()>();
-        let busy = move || go_rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        threads.run(rt.handle(), slot(&slots), busy).unwrap();
-        let other = slot(&slots);
-        threads.run(rt.handle(), other, || ()).unwrap();
-        drop(rt.block_on(slots.clone().acquire_owned()).unwrap());
-        threads.close();
+        pool.run(move || go_rx.recv_timeout(Duration::from_secs(10)).unwrap());
+        pool.run(|| ());
+        pool.wait_for_slots(1);
+        pool.threads.close();
         go_tx.send(()).unwrap();
         // Each thread holds the pool while it lives: only this test's reference is left once
         // both have ended (an hour's linger, so only `close` can end them).
         let since = std::time::Instant::now();
-        while Arc::strong_count(&threads) > 1 {
+        while Arc::strong_count(&pool.threads) > 1 {
             assert!(
                 since.elapsed() < Duration::from_secs(10),
                 "a thread lives on after close"
             );
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert!(threads.idle().threads.is_empty());
+        assert!(pool.threads.idle().threads.is_empty());
     }
 
     /// An idle thread ends after its linger and leaves the list; a job after that starts a
     /// new thread and runs.
     #[test]
     fn an_idle_thread_ends_after_its_linger() {
-        let rt = runtime();
-        let slots = slots(1);
-        let threads = Arc::new(ExchangeThreads::new("t".into(), Duration::from_millis(20)));
+        let pool = Pool::new(1, Duration::from_millis(20));
         let (tx, rx) = channel();
         let first = tx.clone();
-        threads
-            .run(rt.handle(), slot(&slots), move || first.send(()).unwrap())
-            .unwrap();
+        pool.run(move || first.send(()).unwrap());
         rx.recv().unwrap();
-        drop(rt.block_on(slots.clone().acquire_owned()).unwrap());
+        pool.wait_for_slots(1);
         let start = std::time::Instant::now();
-        while !threads.idle().threads.is_empty() {
+        while !pool.threads.idle().threads.is_empty() {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "the idle thread never ended"
             );
             std::thread::sleep(Duration::from_millis(5));
         }
-        threads
-            .run(rt.handle(), slot(&slots), move || tx.send(()).unwrap())
-            .unwrap();
+        pool.run(move || tx.send(()).unwrap());
         rx.recv_timeout(Duration::from_secs(10))
             .expect("the job after the linger never ran");
-        assert_eq!(threads.next_id.load(Ordering::Relaxed), 2);
+        assert_eq!(pool.started(), 2);
     }
 }
