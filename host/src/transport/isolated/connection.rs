@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::{codec::FramedRead, sync::CancellationToken};
 
 use super::protocol::{
-    headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Kind, LogLine,
-    ProtocolError, ResponseHead, WireError, MAX_CHUNK, WINDOW,
+    BodyKind, CallHead, Frame, FrameCodec, Kind, LogLine, ProtocolError, ResponseHead, WireError,
+    WireHeaders, MAX_CHUNK, WINDOW,
 };
 use super::ring::RingReader;
 use super::wire::{send_credited, InlineWriter, Outbox};
@@ -328,7 +328,7 @@ impl Connection {
             alone,
             method: method.as_str().to_owned(),
             url,
-            headers: headers_to_wire(&headers),
+            headers: WireHeaders(headers),
             timeout_ms: timeout.map(|t| t.as_millis().min(u64::MAX as u128) as u64),
             stream,
             body: kind,
@@ -390,12 +390,7 @@ impl Connection {
                 format!("the transport returned an invalid status {}", head.status),
             ))
         })?;
-        let headers = headers_from_wire(head.headers).map_err(|e| {
-            CallFailure::Transport(TransportError::new(
-                TransportErrorKind::PROTOCOL,
-                format!("the transport returned {e}"),
-            ))
-        })?;
+        let headers = head.headers.0;
         // The body's own guard cancels from now on; a streamed request body keeps pumping
         // while the response comes (the server may answer before it read everything).
         guard.armed = false;

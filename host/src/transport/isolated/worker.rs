@@ -24,8 +24,8 @@ use tokio_util::{
 };
 
 use super::protocol::{
-    headers_from_wire, headers_to_wire, BodyKind, CallHead, Frame, FrameCodec, Hello, Kind,
-    LoadRefused, LogLine, ProtocolError, Ready, ResponseHead, WireError, MAX_FRAME, WINDOW,
+    BodyKind, CallHead, Frame, FrameCodec, Hello, Kind, LoadRefused, LogLine, ProtocolError, Ready,
+    ResponseHead, WireError, WireHeaders, MAX_FRAME, WINDOW,
 };
 use super::ring::RingWriter;
 use super::wire::{send_credited, send_credited_with, write_frames, Outbox};
@@ -739,12 +739,10 @@ fn request_from_wire(
     let invalid = |what: String| TransportError::new(TransportErrorKind::INVALID_REQUEST, what);
     let method = http::Method::from_bytes(head.method.as_bytes())
         .map_err(|_| invalid(format!("an invalid method {:?}", head.method)))?;
-    let headers =
-        headers_from_wire(head.headers).map_err(|e| invalid(format!("the request has {e}")))?;
     Ok(TransportRequest {
         method,
         url: head.url,
-        headers,
+        headers: head.headers.0,
         body,
         timeout: head.timeout_ms.map(Duration::from_millis),
         stream: head.stream,
@@ -770,7 +768,7 @@ async fn serve_call(
     };
     let head = ResponseHead {
         status: response.status.as_u16(),
-        headers: headers_to_wire(&response.headers),
+        headers: WireHeaders(response.headers),
     };
     let mut body = response.body;
     // A body the host reads whole anyway goes with its head: the head waits for the first
