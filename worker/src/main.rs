@@ -10,10 +10,13 @@
 /// exports `malloc` and `free` from this executable (which the dynamic linker searches before
 /// libc), the plugin's and its C libraries' too. A call through a worker allocates on both sides
 /// of the plugin (frames, heads, header conversions) and glibc's `malloc`/`free` were 13 % of
-/// the worker's samples at 32 in flight, `malloc_consolidate` alone 2 %. With mimalloc, side by
-/// side with the servers on a CPU apart: the worker's CPU per call 17.4 -> 14.6 µs for hosted
-/// hyper, 22.7-25.0 -> 20.3-22.3 µs for reqwest. The worker is our program, so this choice
-/// changes no user's allocator.
+/// the worker's samples at 32 in flight, `malloc_consolidate` alone 2 %. Side by side with the
+/// servers on a CPU apart, the worker's CPU per call went from 25.3-27.0 to 22.0-22.7 µs for
+/// reqwest and from 19.3-20.7 to 17.0-17.3 µs for hosted hyper. `no_thp`: with transparent
+/// huge pages (mimalloc asks for them where the kernel leaves it to `madvise`) an idle worker
+/// held 18 MiB instead of 8 and a download's peak was 28-35 MiB instead of 13-16; without
+/// them, 8.7 MiB and 15-19 MiB, for 0.3-0.7 µs more per call. The worker is our program, so
+/// this choice changes no user's allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
