@@ -45,14 +45,22 @@ pub(crate) enum CallFailure {
     Overdue(Arc<Death>),
 }
 
-type HeadResult = Result<ResponseHead, CallFailure>;
+/// How a response body reaches its call, with its head.
+enum Answered {
+    /// All of it came with the head ([`Kind::Answer`]): the call is over in the worker.
+    Whole(Bytes),
+    /// In frames still to come.
+    InChunks(mpsc::UnboundedReceiver<BodyItem>),
+}
+
+type HeadResult = Result<(ResponseHead, Answered), CallFailure>;
 /// A head read and not yet handed to its call.
-type PendingHead = (oneshot::Sender<HeadResult>, ResponseHead);
+type PendingHead = (oneshot::Sender<HeadResult>, ResponseHead, Answered);
 
 /// Hands the heads read so far to their calls.
 fn deliver(heads: &mut Vec<PendingHead>) {
-    for (tx, head) in heads.drain(..) {
-        let _ = tx.send(Ok(head));
+    for (tx, head, body) in heads.drain(..) {
+        let _ = tx.send(Ok((head, body)));
     }
 }
 type BodyItem = Result<Bytes, CallFailure>;
@@ -61,11 +69,22 @@ type BodyItem = Result<Bytes, CallFailure>;
 struct HostCall {
     /// Until the head comes.
     head: Option<oneshot::Sender<HeadResult>>,
-    body: mpsc::UnboundedSender<BodyItem>,
+    /// From the head on, when the body comes in frames of its own (the queue is made then:
+    /// most answers come whole, and a queue is an allocation of 32 slots).
+    body: Option<mpsc::UnboundedSender<BodyItem>>,
     /// Room the worker granted for request body bytes.
     request_credit: Arc<Semaphore>,
     /// When the head is overdue: its deadline plus the grace. `None`: no deadline.
     overdue_at: Option<Instant>,
+}
+
+impl HostCall {
+    /// Fails the body being read (the head went already).
+    fn fail_body(self, e: CallFailure) {
+        if let Some(body) = self.body {
+            let _ = body.send(Err(e));
+        }
+    }
 }
 
 /// One of a worker's sockets (its first, or a lane), as the calls see it.
@@ -181,6 +200,7 @@ impl Connection {
         let Some(call) = calls.get_mut(&id) else {
             return match frame.kind {
                 Kind::Head
+                | Kind::Answer
                 | Kind::ResponseData
                 | Kind::ResponseEnd
                 | Kind::Failed
@@ -197,13 +217,23 @@ impl Connection {
                     return Err(ProtocolError::new(format!("call {id}: a second head")));
                 };
                 call.overdue_at = None;
-                heads.push((tx, head));
+                let (body_tx, body_rx) = mpsc::unbounded_channel();
+                call.body = Some(body_tx);
+                heads.push((tx, head, Answered::InChunks(body_rx)));
+            }
+            Kind::Answer => {
+                let (head, body) = frame.decode_answer()?;
+                let Some(tx) = call.head.take() else {
+                    return Err(ProtocolError::new(format!("call {id}: a second head")));
+                };
+                calls.remove(&id);
+                heads.push((tx, head, Answered::Whole(body)));
             }
             Kind::ResponseData => {
-                if call.head.is_some() {
+                let Some(body) = &call.body else {
                     return Err(ProtocolError::new(format!("call {id}: body before head")));
-                }
-                let _ = call.body.send(Ok(frame.payload));
+                };
+                let _ = body.send(Ok(frame.payload));
             }
             Kind::ResponseEnd => {
                 calls.remove(&id); // dropping the sender ends the body
@@ -215,7 +245,7 @@ impl Connection {
                 call.request_credit.close();
                 match call.head {
                     Some(tx) => drop(tx.send(Err(e))),
-                    None => drop(call.body.send(Err(e))),
+                    None => call.fail_body(e),
                 }
             }
             Kind::RequestCredit => {
@@ -245,7 +275,7 @@ impl Connection {
             };
             match call.head {
                 Some(tx) => drop(tx.send(Err(e))),
-                None => drop(call.body.send(Err(e))),
+                None => call.fail_body(e),
             }
         }
     }
@@ -263,7 +293,7 @@ impl Connection {
             ));
             match call.head {
                 Some(tx) => drop(tx.send(Err(e))),
-                None => drop(call.body.send(Err(e))),
+                None => call.fail_body(e),
             }
         }
     }
@@ -334,13 +364,12 @@ impl Connection {
             body: kind,
         };
         let (head_tx, head_rx) = oneshot::channel();
-        let (body_tx, body_rx) = mpsc::unbounded_channel();
         let credit = Arc::new(Semaphore::new(WINDOW as usize));
         self.calls().insert(
             id,
             HostCall {
                 head: Some(head_tx),
-                body: body_tx,
+                body: None,
                 request_credit: credit.clone(),
                 overdue_at: timeout.map(|t| Instant::now() + t + self.grace),
             },
@@ -362,8 +391,8 @@ impl Connection {
             ))),
         };
         self.writer.flush();
-        let head = match head_rx.await {
-            Ok(Ok(head)) => head,
+        let (head, answered) = match head_rx.await {
+            Ok(Ok(answer)) => answer,
             Ok(Err(failure)) => {
                 guard.armed = false;
                 return Err(failure);
@@ -391,23 +420,37 @@ impl Connection {
             ))
         })?;
         let headers = head.headers.0;
-        // The body's own guard cancels from now on; a streamed request body keeps pumping
-        // while the response comes (the server may answer before it read everything).
-        guard.armed = false;
-        let body = WorkerBody {
-            rx: body_rx,
-            cancel: CancelOnDrop {
-                conn: self.clone(),
-                id,
-                armed: true,
-            },
-            unacked: 0,
-            _pump,
+        let body: crate::transport::TransportBody = match answered {
+            // The call is over in the worker (and out of the map): nothing to cancel, and a
+            // streamed request body has nowhere to go any more.
+            Answered::Whole(bytes) => {
+                guard.armed = false;
+                if bytes.is_empty() {
+                    Box::pin(futures_util::stream::empty())
+                } else {
+                    Box::pin(futures_util::stream::once(std::future::ready(Ok(bytes))))
+                }
+            }
+            // The body's own guard cancels from now on; a streamed request body keeps pumping
+            // while the response comes (the server may answer before it read everything).
+            Answered::InChunks(rx) => {
+                guard.armed = false;
+                Box::pin(WorkerBody {
+                    rx,
+                    cancel: CancelOnDrop {
+                        conn: self.clone(),
+                        id,
+                        armed: true,
+                    },
+                    unacked: 0,
+                    _pump,
+                })
+            }
         };
         Ok(TransportResponse {
             status,
             headers,
-            body: Box::pin(body),
+            body,
         })
     }
 

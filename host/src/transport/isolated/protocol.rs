@@ -2,7 +2,8 @@
 //!
 //! Every frame is `u32 length (little-endian) | u8 kind | u64 call id | payload`, where the
 //! length counts kind, id and payload. Heads and control messages are postcard-encoded; body
-//! chunks travel as raw payload, so a chunk is copied only into and out of the kernel.
+//! chunks travel as raw payload, so a chunk is copied only into and out of the kernel. A small
+//! answer that is all there at once goes as one [`Kind::Answer`] frame, head and body.
 //!
 //! Calls are multiplexed by id. Both body directions are flow-controlled by credit, as HTTP/2
 //! does: a side sends body bytes only while the other has granted room for them, and grants
@@ -73,6 +74,9 @@ pub(crate) enum Kind {
     /// A response body chunk of `u32` bytes, written in the socket's shared ring (see
     /// `ring.rs`) after the previous one.
     ResponseShared = 24,
+    /// A whole answer: a [`ResponseHead`], then the whole body (at most [`MAX_CHUNK`] bytes)
+    /// as the rest of the payload. The call is over (see [`Frame::answer`]).
+    Answer = 25,
 }
 
 impl Kind {
@@ -95,6 +99,7 @@ impl Kind {
             22 => RequestCredit,
             23 => Log,
             24 => ResponseShared,
+            25 => Answer,
             _ => return None,
         })
     }
@@ -120,6 +125,34 @@ impl Frame {
             id,
             payload: payload.into(),
         }
+    }
+
+    /// A whole answer to call `id`: its head and its body in one frame. A small answer that
+    /// the host reads whole then costs one frame instead of three (head, body, end), and the
+    /// host makes no queue for its body.
+    pub fn answer(id: u64, head: &ResponseHead, body: &[u8]) -> Frame {
+        let mut payload = postcard::to_extend(head, Vec::with_capacity(HEAD_ROOM + body.len()))
+            .expect("our messages always encode");
+        payload.extend_from_slice(body);
+        Frame {
+            kind: Kind::Answer,
+            id,
+            payload: payload.into(),
+        }
+    }
+
+    /// The head and the body of a [`Kind::Answer`] frame. The body is copied out: a slice
+    /// would keep the socket's whole read buffer alive as long as the caller keeps the body.
+    pub fn decode_answer(&self) -> Result<(ResponseHead, Bytes), ProtocolError> {
+        let (head, body) = postcard::take_from_bytes::<ResponseHead>(&self.payload)
+            .map_err(|e| ProtocolError::new(format!("an Answer frame does not decode: {e}")))?;
+        if body.len() > MAX_CHUNK {
+            return Err(ProtocolError::new(format!(
+                "an answer of {} bytes inline (at most {MAX_CHUNK})",
+                body.len()
+            )));
+        }
+        Ok((head, Bytes::copy_from_slice(body)))
     }
 
     /// A frame with a raw payload (a body chunk) or none.
@@ -625,5 +658,31 @@ mod tests {
                 "{bad:?}: {e}"
             );
         }
+    }
+
+    /// A whole answer's head and body come back as they went, and a body past the limit is
+    /// refused.
+    #[test]
+    fn an_answer_carries_its_head_and_body() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            "application/json".parse().unwrap(),
+        );
+        let head = ResponseHead {
+            status: 201,
+            headers: WireHeaders(headers.clone()),
+        };
+        for body in [&b""[..], b"{\"data\":{}}"] {
+            let frame = Frame::answer(7, &head, body);
+            let (back, got) = frame.decode_answer().unwrap();
+            assert_eq!(
+                (back.status, &back.headers.0, &got[..]),
+                (201, &headers, body)
+            );
+        }
+        let big = vec![0u8; MAX_CHUNK + 1];
+        let e = Frame::answer(7, &head, &big).decode_answer().err().unwrap();
+        assert!(e.message.contains("inline (at most"), "{e}");
     }
 }

@@ -25,7 +25,7 @@ use tokio_util::{
 
 use super::protocol::{
     BodyKind, CallHead, Frame, FrameCodec, Hello, Kind, LoadRefused, LogLine, ProtocolError, Ready,
-    ResponseHead, WireError, WireHeaders, MAX_FRAME, WINDOW,
+    ResponseHead, WireError, WireHeaders, MAX_CHUNK, MAX_FRAME, WINDOW,
 };
 use super::ring::RingWriter;
 use super::wire::{send_credited, send_credited_with, write_frames, Outbox};
@@ -774,17 +774,37 @@ async fn serve_call(
     // A body the host reads whole anyway goes with its head: the head waits for the first
     // chunk (or the end), so that a small answer is one write and wakes the host once, not
     // once for its head and again for its body (a plugin with a runtime of its own often
-    // hands over the body a wake-up after the head).
-    let mut first = if streamed {
-        None
-    } else {
-        Some(body.next().await)
-    };
+    // hands over the body a wake-up after the head). A body that is all there by then (one
+    // chunk, and the end already known) goes in one frame with the head.
+    let mut ahead = std::collections::VecDeque::new();
+    if !streamed {
+        match body.next().await {
+            None => {
+                let _ = out.send(Frame::answer(id, &head, &[]));
+                return;
+            }
+            Some(Ok(chunk)) if chunk.len() <= MAX_CHUNK => {
+                // Without waiting: a plugin whose body ends a wake-up after its last chunk (a
+                // hyper connection task closes it) sends the head, body and end as before;
+                // yielding once for it cost hosted hyper a fifth of its rate at 32 in flight
+                // with free placement.
+                match futures_util::FutureExt::now_or_never(body.next()) {
+                    Some(None) => {
+                        let _ = out.send(Frame::answer(id, &head, &chunk));
+                        return;
+                    }
+                    Some(Some(next)) => ahead.extend([Some(Ok(chunk)), Some(next)]),
+                    None => ahead.push_back(Some(Ok(chunk))),
+                }
+            }
+            first => ahead.push_back(first),
+        }
+    }
     let _ = out.send(Frame::message(Kind::Head, id, &head));
     // A body of more than one chunk is moving (see `Load`) from its second chunk on.
     let (mut sent_one, mut _moving) = (false, None);
     loop {
-        let next = match first.take() {
+        let next = match ahead.pop_front() {
             Some(item) => item,
             None => body.next().await,
         };
