@@ -433,7 +433,7 @@ async fn serve_frames(
         .unwrap_or_else(|e| e.into_inner())
         .drain()
     {
-        call.cancel.cancel();
+        call.cancel();
     }
     result
 }
@@ -534,12 +534,24 @@ fn start(
 
 /// A call the worker is serving.
 struct WorkerCall {
-    /// Cancelled when the host gives up on the call, or the connection ends.
-    cancel: CancellationToken,
+    /// The task serving it, once started: aborted when the host gives up on the call, or the
+    /// connection ends (dropping the plugin's exchange, which cancels it).
+    task: Option<tokio::task::AbortHandle>,
     /// Room the host granted for response body bytes.
     credit: Arc<Semaphore>,
     /// Where request body chunks go: a whole body being gathered, or a stream's channel.
     body: Option<IncomingBody>,
+}
+
+impl WorkerCall {
+    /// The host gave up on it, or the connection ended: its task (if it started) is dropped at
+    /// its next turn, and a body waiting for room stops waiting.
+    fn cancel(self) {
+        if let Some(task) = self.task {
+            task.abort();
+        }
+        self.credit.close();
+    }
 }
 
 enum IncomingBody {
@@ -574,20 +586,20 @@ fn dispatch(
                 return Err(ProtocolError::new(format!("call {id} started twice")));
             }
             let mut call = WorkerCall {
-                cancel: CancellationToken::new(),
+                task: None,
                 credit: Arc::new(Semaphore::new(WINDOW as usize)),
                 body: None,
             };
             match head.body {
                 BodyKind::Full(0) => {
-                    start_call(
+                    call.task = Some(start_call(
                         id,
                         head,
                         TransportRequestBody::empty(),
                         &call,
                         client,
                         socket,
-                    );
+                    ));
                 }
                 BodyKind::Full(n) => {
                     call.body = Some(IncomingBody::Full {
@@ -613,7 +625,7 @@ fn dispatch(
                         tx,
                         _moving: Counted::new(&LOAD.bodies),
                     });
-                    start_call(id, head, body, &call, client, socket);
+                    call.task = Some(start_call(id, head, body, &call, client, socket));
                 }
             }
             map.insert(id, call);
@@ -653,15 +665,14 @@ fn dispatch(
                             "call {id}: body shorter than announced"
                         )));
                     }
-                    let call = &*call;
-                    start_call(
+                    call.task = Some(start_call(
                         id,
                         *head,
                         TransportRequestBody::Full(buf.freeze()),
                         call,
                         client,
                         socket,
-                    );
+                    ));
                 }
                 Some(IncomingBody::Stream { tx, .. }) => drop(tx), // the stream ends
                 None => return Err(ProtocolError::new(format!("call {id}: body ended twice"))),
@@ -675,16 +686,16 @@ fn dispatch(
                         let _ = tx.send(Err(e.into()));
                     }
                     _ => {
-                        call.cancel.cancel();
-                        map.remove(&id);
+                        if let Some(call) = map.remove(&id) {
+                            call.cancel();
+                        }
                     }
                 }
             }
         }
         Kind::Cancel => {
             if let Some(call) = map.remove(&id) {
-                call.cancel.cancel();
-                call.credit.close();
+                call.cancel();
             }
         }
         Kind::ResponseCredit => {
@@ -710,26 +721,19 @@ fn start_call(
     call: &WorkerCall,
     client: &Arc<PluginTransport>,
     socket: &Socket,
-) {
-    let (cancel, credit) = (call.cancel.clone(), call.credit.clone());
+) -> tokio::task::AbortHandle {
+    let credit = call.credit.clone();
     let client = client.clone();
     let Socket { calls, out, ring } = socket.clone();
     tokio::spawn(async move {
         let _call = Counted::new(&LOAD.calls);
-        let request = match request_from_wire(head, body) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = out.send(Frame::message(Kind::Failed, id, &WireError::from(&e)));
-                calls.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-                return;
-            }
-        };
-        tokio::select! {
-            () = serve_call(id, request, &client, &credit, &out, &ring) => {}
-            () = cancel.cancelled() => {}
+        match request_from_wire(head, body) {
+            Ok(request) => serve_call(id, request, &client, &credit, &out, &ring).await,
+            Err(e) => drop(out.send(Frame::message(Kind::Failed, id, &WireError::from(&e)))),
         }
         calls.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-    });
+    })
+    .abort_handle()
 }
 
 fn request_from_wire(
