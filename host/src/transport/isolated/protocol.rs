@@ -652,7 +652,7 @@ mod tests {
                     .unwrap()
                     .into(),
             );
-            let e = head.decode::<ResponseHead>().err().expect("refused");
+            let e = head.decode::<ResponseHead>().expect_err("refused");
             assert!(
                 e.message.contains("a Head frame does not decode"),
                 "{bad:?}: {e}"
@@ -682,7 +682,7 @@ mod tests {
             );
         }
         let big = vec![0u8; MAX_CHUNK + 1];
-        let e = Frame::answer(7, &head, &big).decode_answer().err().unwrap();
+        let e = Frame::answer(7, &head, &big).decode_answer().unwrap_err();
         assert!(e.message.contains("inline (at most"), "{e}");
     }
 }
