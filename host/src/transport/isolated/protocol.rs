@@ -509,7 +509,10 @@ impl<'de> Deserialize<'de> for WireHeaders {
                     let value = http::HeaderValue::from_bytes(value).map_err(|_| {
                         A::Error::custom(format!("an invalid value for header {name}"))
                     })?;
-                    map.append(name, value);
+                    // `append` panics past `HeaderMap`'s limit (24,576 names), which a hostile
+                    // peer reaches in a frame of some 150 KB: a refusal instead.
+                    map.try_append(name, value)
+                        .map_err(|_| A::Error::custom("more headers than a HeaderMap holds"))?;
                 }
                 Ok(WireHeaders(map))
             }
@@ -658,6 +661,22 @@ mod tests {
                 "{bad:?}: {e}"
             );
         }
+    }
+
+    /// More distinct names than a `HeaderMap` holds (where `append` panics) are refused, not
+    /// a panic of the host's reader.
+    #[test]
+    fn a_head_with_too_many_headers_is_refused() {
+        let pairs: Vec<(String, Vec<u8>)> = (0..30_000)
+            .map(|i| (format!("x-{i}"), b"v".to_vec()))
+            .collect();
+        let head = Frame::raw(
+            Kind::Head,
+            3,
+            postcard::to_allocvec(&(200u16, pairs)).unwrap().into(),
+        );
+        let e = head.decode::<ResponseHead>().expect_err("refused");
+        assert!(e.message.contains("a Head frame does not decode"), "{e}");
     }
 
     /// A whole answer's head and body come back as they went, and a body past the limit is
