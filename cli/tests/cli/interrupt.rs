@@ -61,7 +61,23 @@ async fn ctrl_c_aborts_the_request_in_flight_and_exits_130() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(got.status.code(), Some(130), "{name}: {}", stderr(&got));
+        assert_eq!(
+            got.status.code(),
+            Some(130),
+            "{name}: stderr: {}; stdout: {}; requests the server saw: {:?}",
+            stderr(&got),
+            String::from_utf8_lossy(&got.stdout),
+            server
+                .requests()
+                .iter()
+                .map(|r| (
+                    r.method.clone(),
+                    r.path.clone(),
+                    r.connection,
+                    r.received_at.elapsed()
+                ))
+                .collect::<Vec<_>>()
+        );
         assert!(
             sent.elapsed() < Duration::from_secs(5),
             "{name}: exits at once"
