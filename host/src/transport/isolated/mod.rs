@@ -105,6 +105,7 @@ impl IsolatedTransport {
             path: file.canonical.clone(),
             image: file.image.into_fd(),
             hello: protocol::Hello {
+                protocol: protocol::PROTOCOL,
                 path: file.canonical.display().to_string(),
                 sha256: file.sha256.clone(),
                 options: plugin_options.to_string(),

@@ -321,9 +321,17 @@ impl Encoder<Frame> for FrameCodec {
     }
 }
 
+/// The wire's version. The host and its worker must speak the same one: a worker found on
+/// `PATH` may come from another release. Raised with any change to a frame kind or to a
+/// message's fields (2: [`Kind::Answer`]). It is [`Hello`]'s first field, so that a worker of
+/// any version can read it before the rest.
+pub(crate) const PROTOCOL: u32 = 2;
+
 /// The host's first frame: what the worker loads, and how it confines itself first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Hello {
+    /// [`PROTOCOL`] as the host speaks it. First, so a worker of another version reads it.
+    pub protocol: u32,
     /// The plugin's path, for messages only: the worker loads the inherited sealed copy and
     /// never opens the path.
     pub path: String,

@@ -664,13 +664,13 @@ fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
         let deadline = Instant::now() + EXIT_LIMIT;
         loop {
             match spawned.exit.try_recv() {
-                Ok(status) => break describe_exit(status),
+                Ok(status) => break (describe_exit(status), status.code()),
                 Err(tokio::sync::oneshot::error::TryRecvError::Empty)
                     if Instant::now() < deadline =>
                 {
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err(_) => break "ended".to_string(),
+                Err(_) => break ("ended".to_string(), None),
             }
         }
     };
@@ -702,7 +702,7 @@ fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
             ))
         }
         Ok(Some(f)) => {
-            let how = ended(spawned);
+            let (how, _) = ended(spawned);
             Err(refuse(
                 format!(
                     "the transport worker answered {:?} before Ready, and {how}",
@@ -712,7 +712,20 @@ fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
             ))
         }
         Ok(None) | Err(_) => {
-            let how = ended(spawned);
+            let (how, code) = ended(spawned);
+            // A worker from before the wire had versions reads a newer Hello as broken.
+            if code == Some(i32::from(super::worker::exit::PROTOCOL)) {
+                return Err(refuse(
+                    format!(
+                        "the transport worker {} could not read the host's first message and \
+                         {how}: it is likely from another release of apify-host",
+                        spec.worker.display()
+                    ),
+                    "Use the apify-transport-worker built with this apify-host (`cargo build \
+                     --release -p apify-transport-worker` in the same checkout), named by \
+                     `worker` under [transport] or by APIFY_TRANSPORT_WORKER",
+                ));
+            }
             Err(refuse(
                 format!("the transport worker {how} before it was ready"),
                 "Run the same command with RUST_BACKTRACE=1 and look at the worker's stderr above; \
@@ -739,5 +752,68 @@ fn failure_from_name(name: &str) -> PluginLoadFailure {
         "ConstructorFailed" => ConstructorFailed,
         "ConstructorPanicked" => ConstructorPanicked,
         _ => LoadFailed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::protocol::PROTOCOL;
+    use super::*;
+
+    /// The worker cargo built beside this test binary (`target/<profile>/`), if it did.
+    fn built_worker() -> Option<PathBuf> {
+        let exe = std::env::current_exe().ok()?;
+        exe.ancestors()
+            .skip(1)
+            .take(2)
+            .map(|dir| dir.join(super::super::WORKER_NAME))
+            .find(|p| p.is_file())
+    }
+
+    /// A host of another wire version gets the worker's refusal in the one message every
+    /// version reads alike, naming both versions and which worker to use.
+    #[test]
+    fn a_worker_refuses_a_host_of_another_wire_version() {
+        let Some(worker) = built_worker() else {
+            // `cargo test --workspace` (the README's command, and CI's) builds it.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI builds the whole workspace: the worker must be beside the tests"
+            );
+            eprintln!(
+                "skipped: apify-transport-worker is not built beside this test binary; run \
+                 `cargo test --workspace`"
+            );
+            return;
+        };
+        let spec = Spec {
+            worker,
+            path: "/nowhere/libplugin.so".into(),
+            // The worker refuses before it looks at the image.
+            image: std::fs::File::open("/dev/null").unwrap().into(),
+            hello: Hello {
+                protocol: PROTOCOL + 1,
+                path: "/nowhere/libplugin.so".into(),
+                sha256: String::new(),
+                options: "{}".into(),
+                hosted: true,
+                confine: true,
+                readable: Vec::new(),
+                log_level: 0,
+                lanes: 0,
+                ring: 0,
+            },
+            grace: Duration::from_secs(5),
+        };
+        let e = handshake(&spec).err().expect("refused");
+        let says = [
+            format!("speaks version {PROTOCOL} of the wire"),
+            format!("this host version {}", PROTOCOL + 1),
+            "check `protocol`".to_string(),
+        ];
+        for s in says {
+            assert!(e.reason.contains(&s), "{s:?} in {e:?}");
+        }
+        assert!(e.fix.contains("APIFY_TRANSPORT_WORKER"), "{e:?}");
     }
 }

@@ -19,13 +19,13 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::{
-    codec::{Decoder, FramedRead},
+    codec::{Decoder, Encoder, FramedRead},
     sync::CancellationToken,
 };
 
 use super::protocol::{
     BodyKind, CallHead, Frame, FrameCodec, Hello, Kind, LoadRefused, LogLine, ProtocolError, Ready,
-    ResponseHead, WireError, WireHeaders, MAX_CHUNK, MAX_FRAME, WINDOW,
+    ResponseHead, WireError, WireHeaders, MAX_CHUNK, MAX_FRAME, PROTOCOL, WINDOW,
 };
 use super::ring::RingWriter;
 use super::wire::{send_credited, send_credited_with, write_frames, Outbox};
@@ -160,8 +160,12 @@ pub fn main() -> ExitCode {
     // no_new_privs hold for the thread that asks and the threads it starts afterwards, so
     // every runtime thread (where a hosted plugin's calls run) must be started after it.
     let hello = match read_hello(&mut socket) {
-        Ok(Some(h)) => h,
-        Ok(None) => return ExitCode::SUCCESS,
+        Ok(First::Hello(h)) => h,
+        Ok(First::Closed) => return ExitCode::SUCCESS,
+        Ok(First::OtherVersion(theirs)) => {
+            refuse_other_version(&mut socket, theirs);
+            return ExitCode::from(exit::LOAD_REFUSED);
+        }
         Err(e) => return protocol_exit(&e),
     };
     let (lanes, mut rings) = match take_lanes(hello.lanes).and_then(|l| {
@@ -258,15 +262,23 @@ fn spin_before_sleep(reactor: &std::sync::atomic::AtomicI32, spin: Duration) {
     }
 }
 
-/// Reads the host's first frame, Hello, with blocking reads; `None` if the host closed the
-/// socket first.
-fn read_hello(socket: &mut std::os::unix::net::UnixStream) -> Result<Option<Hello>, ProtocolError> {
+/// What the host's first frame said.
+enum First {
+    Hello(Hello),
+    /// The host closed the socket first.
+    Closed,
+    /// A Hello of another wire version (this one), whose rest may not read as ours.
+    OtherVersion(u32),
+}
+
+/// Reads the host's first frame, Hello, with blocking reads.
+fn read_hello(socket: &mut std::os::unix::net::UnixStream) -> Result<First, ProtocolError> {
     use std::io::Read;
     // Exactly one frame: the host sends nothing more before the worker's answer.
     let mut len = [0u8; 4];
     match socket.read_exact(&mut len) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(First::Closed),
         Err(e) => return Err(e.into()),
     }
     let n = u32::from_le_bytes(len) as usize;
@@ -282,7 +294,41 @@ fn read_hello(socket: &mut std::os::unix::net::UnixStream) -> Result<Option<Hell
     if frame.kind != Kind::Hello {
         return Err(ProtocolError::new(format!("{:?} before Hello", frame.kind)));
     }
-    frame.decode().map(Some)
+    let (theirs, _) = postcard::take_from_bytes::<u32>(&frame.payload)
+        .map_err(|e| ProtocolError::new(format!("a Hello without a version ({e})")))?;
+    if theirs != PROTOCOL {
+        return Ok(First::OtherVersion(theirs));
+    }
+    frame.decode().map(First::Hello)
+}
+
+/// Tells a host of another wire version, in the one message every version reads alike
+/// ([`LoadRefused`]), which worker to use instead.
+fn refuse_other_version(socket: &mut std::os::unix::net::UnixStream, theirs: u32) {
+    use std::io::Write;
+    let me = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "apify-transport-worker".into());
+    let refused = LoadRefused {
+        check: "protocol".into(),
+        failure: "LoadFailed".into(),
+        reason: format!(
+            "the transport worker {me} speaks version {PROTOCOL} of the wire to its host, and \
+             this host version {theirs}: they come from different releases of apify-host"
+        ),
+        fix: "Use the apify-transport-worker built with this apify-host (`cargo build \
+              --release -p apify-transport-worker` in the same checkout), named by `worker` \
+              under [transport] or by APIFY_TRANSPORT_WORKER"
+            .into(),
+        passed: Vec::new(),
+    };
+    let mut buf = BytesMut::new();
+    if FrameCodec
+        .encode(Frame::message(Kind::LoadRefused, 0, &refused), &mut buf)
+        .is_ok()
+    {
+        let _ = socket.write_all(&buf);
+    }
 }
 
 /// The lanes the host passed, checked to be open sockets before they are owned.
