@@ -420,32 +420,30 @@ impl Connection {
             ))
         })?;
         let headers = head.headers.0;
+        // The call is over in the worker, or its body's own guard cancels from now on.
+        guard.armed = false;
         let body: crate::transport::TransportBody = match answered {
-            // The call is over in the worker (and out of the map): nothing to cancel, and a
-            // streamed request body has nowhere to go any more.
+            // The call is out of the map: nothing to cancel, and a streamed request body has
+            // nowhere to go any more.
             Answered::Whole(bytes) => {
-                guard.armed = false;
                 if bytes.is_empty() {
                     Box::pin(futures_util::stream::empty())
                 } else {
                     Box::pin(futures_util::stream::once(std::future::ready(Ok(bytes))))
                 }
             }
-            // The body's own guard cancels from now on; a streamed request body keeps pumping
-            // while the response comes (the server may answer before it read everything).
-            Answered::InChunks(rx) => {
-                guard.armed = false;
-                Box::pin(WorkerBody {
-                    rx,
-                    cancel: CancelOnDrop {
-                        conn: self.clone(),
-                        id,
-                        armed: true,
-                    },
-                    unacked: 0,
-                    _pump,
-                })
-            }
+            // A streamed request body keeps pumping while the response comes (the server may
+            // answer before it read everything).
+            Answered::InChunks(rx) => Box::pin(WorkerBody {
+                rx,
+                cancel: CancelOnDrop {
+                    conn: self.clone(),
+                    id,
+                    armed: true,
+                },
+                unacked: 0,
+                _pump,
+            }),
         };
         Ok(TransportResponse {
             status,

@@ -116,14 +116,10 @@ pub(crate) struct Frame {
 impl Frame {
     /// A frame with a postcard-encoded message.
     pub fn message<T: Serialize>(kind: Kind, id: u64, message: &T) -> Frame {
-        // Room for a call's head (a URL and a few headers) from the start: growing from
-        // nothing took three reallocations per call.
-        let payload = postcard::to_extend(message, Vec::with_capacity(HEAD_ROOM))
-            .expect("our messages always encode");
         Frame {
             kind,
             id,
-            payload: payload.into(),
+            payload: encode(message, 0).into(),
         }
     }
 
@@ -131,8 +127,7 @@ impl Frame {
     /// the host reads whole then costs one frame instead of three (head, body, end), and the
     /// host makes no queue for its body.
     pub fn answer(id: u64, head: &ResponseHead, body: &[u8]) -> Frame {
-        let mut payload = postcard::to_extend(head, Vec::with_capacity(HEAD_ROOM + body.len()))
-            .expect("our messages always encode");
+        let mut payload = encode(head, body.len());
         payload.extend_from_slice(body);
         Frame {
             kind: Kind::Answer,
@@ -321,11 +316,25 @@ impl Encoder<Frame> for FrameCodec {
     }
 }
 
+/// `message` postcard-encoded, with room for `more` bytes after it. Room for a call's head (a
+/// URL and a few headers) from the start: growing from nothing took three reallocations per
+/// call.
+fn encode<T: Serialize>(message: &T, more: usize) -> Vec<u8> {
+    postcard::to_extend(message, Vec::with_capacity(HEAD_ROOM + more))
+        .expect("our messages always encode")
+}
+
 /// The wire's version. The host and its worker must speak the same one: a worker found on
 /// `PATH` may come from another release. Raised with any change to a frame kind or to a
 /// message's fields (2: [`Kind::Answer`]). It is [`Hello`]'s first field, so that a worker of
 /// any version can read it before the rest.
 pub(crate) const PROTOCOL: u32 = 2;
+
+/// What to do about a worker of another wire version, wherever the host or the worker finds
+/// one.
+pub(crate) const SAME_RELEASE_FIX: &str = "Use the apify-transport-worker built with this \
+    apify-host (`cargo build --release -p apify-transport-worker` in the same checkout), named \
+    by `worker` under [transport] or by APIFY_TRANSPORT_WORKER";
 
 /// The host's first frame: what the worker loads, and how it confines itself first.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -721,9 +721,7 @@ fn handshake(spec: &Spec) -> Result<(Spawned, Ready), PluginLoadError> {
                          {how}: it is likely from another release of apify-host",
                         spec.worker.display()
                     ),
-                    "Use the apify-transport-worker built with this apify-host (`cargo build \
-                     --release -p apify-transport-worker` in the same checkout), named by \
-                     `worker` under [transport] or by APIFY_TRANSPORT_WORKER",
+                    super::protocol::SAME_RELEASE_FIX,
                 ));
             }
             Err(refuse(
@@ -760,21 +758,13 @@ mod tests {
     use super::super::protocol::PROTOCOL;
     use super::*;
 
-    /// The worker cargo built beside this test binary (`target/<profile>/`), if it did.
-    fn built_worker() -> Option<PathBuf> {
-        let exe = std::env::current_exe().ok()?;
-        exe.ancestors()
-            .skip(1)
-            .take(2)
-            .map(|dir| dir.join(super::super::WORKER_NAME))
-            .find(|p| p.is_file())
-    }
-
     /// A host of another wire version gets the worker's refusal in the one message every
     /// version reads alike, naming both versions and which worker to use.
     #[test]
     fn a_worker_refuses_a_host_of_another_wire_version() {
-        let Some(worker) = built_worker() else {
+        let plugin = std::path::Path::new("/nowhere/libplugin.so");
+        let found = super::super::find_worker(plugin, &Default::default());
+        let Ok(worker) = found else {
             // `cargo test --workspace` (the README's command, and CI's) builds it.
             assert!(
                 std::env::var_os("CI").is_none(),

@@ -25,7 +25,7 @@ use tokio_util::{
 
 use super::protocol::{
     BodyKind, CallHead, Frame, FrameCodec, Hello, Kind, LoadRefused, LogLine, ProtocolError, Ready,
-    ResponseHead, WireError, WireHeaders, MAX_CHUNK, MAX_FRAME, PROTOCOL, WINDOW,
+    ResponseHead, WireError, WireHeaders, MAX_CHUNK, MAX_FRAME, PROTOCOL, SAME_RELEASE_FIX, WINDOW,
 };
 use super::ring::RingWriter;
 use super::wire::{send_credited, send_credited_with, write_frames, Outbox};
@@ -316,10 +316,7 @@ fn refuse_other_version(socket: &mut std::os::unix::net::UnixStream, theirs: u32
             "the transport worker {me} speaks version {PROTOCOL} of the wire to its host, and \
              this host version {theirs}: they come from different releases of apify-host"
         ),
-        fix: "Use the apify-transport-worker built with this apify-host (`cargo build \
-              --release -p apify-transport-worker` in the same checkout), named by `worker` \
-              under [transport] or by APIFY_TRANSPORT_WORKER"
-            .into(),
+        fix: SAME_RELEASE_FIX.into(),
         passed: Vec::new(),
     };
     let mut buf = BytesMut::new();
@@ -826,7 +823,8 @@ async fn serve_call(
     // once for its head and again for its body (a plugin with a runtime of its own often
     // hands over the body a wake-up after the head). A body that is all there by then (one
     // chunk, and the end already known) goes in one frame with the head.
-    let mut ahead = std::collections::VecDeque::new();
+    // Items taken from the body before the head went, in order.
+    let (mut first, mut second) = (None, None);
     if !streamed {
         match body.next().await {
             None => {
@@ -843,18 +841,18 @@ async fn serve_call(
                         let _ = out.send(Frame::answer(id, &head, &chunk));
                         return;
                     }
-                    Some(Some(next)) => ahead.extend([Some(Ok(chunk)), Some(next)]),
-                    None => ahead.push_back(Some(Ok(chunk))),
+                    Some(Some(next)) => (first, second) = (Some(Some(Ok(chunk))), Some(Some(next))),
+                    None => first = Some(Some(Ok(chunk))),
                 }
             }
-            first => ahead.push_back(first),
+            item => first = Some(item),
         }
     }
     let _ = out.send(Frame::message(Kind::Head, id, &head));
     // A body of more than one chunk is moving (see `Load`) from its second chunk on.
     let (mut sent_one, mut _moving) = (false, None);
     loop {
-        let next = match ahead.pop_front() {
+        let next = match first.take().or_else(|| second.take()) {
             Some(item) => item,
             None => body.next().await,
         };
