@@ -5,6 +5,8 @@
 //!   worker ended, and the host lives on. No zombie is left.
 //! - A worker that hangs a call past its deadline plus the grace is killed, and that call fails
 //!   without a retry.
+//! - A worker that answers calls and dies before the host read the answers: those calls keep
+//!   their answers and are not sent again.
 //! - More than 20 deaths in 60 s make the transport fail fast.
 //! - The worker cannot read a file outside its allow-list (where Landlock exists).
 //!
@@ -446,6 +448,90 @@ fn a_body_outliving_its_runtime_fails_and_the_worker_lives_on() {
     assert_eq!(t.worker_pid(), pid, "the same worker");
     let counts = t.worker_counts();
     assert_eq!((counts.deaths, counts.lanes_bound), (0, 2), "{counts:?}");
+}
+
+/// A worker that answers calls and dies before the host read the answers: those calls keep
+/// their answers and are not sent again, since they were done (a POST must not run twice).
+///
+/// The calls go on the lane of a current-thread runtime, which then reads nothing for 3 s: the
+/// server answers them after 200 ms, and the worker exits a second after the marker call, so
+/// their answers wait unread in the lane when the host learns of its death.
+#[test]
+fn calls_answered_before_their_worker_died_are_not_sent_again() {
+    const HELD: usize = 8;
+    let server = TestServer::start_blocking();
+    for i in 0..HELD {
+        let held = Action::DelayHeaders(
+            Duration::from_millis(200),
+            Box::new(Action::json(200, json!({"i": i}))),
+        );
+        server.script(&format!("/held/{i}"), vec![held]);
+    }
+    let t = Arc::new(isolated("fixture_faulty_plugin", json!({})));
+    let first_pid = t.worker_pid().expect("a worker runs");
+    let rt = runtime();
+    let answers = rt.block_on(async {
+        let calls: Vec<_> = (0..HELD)
+            .map(|i| {
+                let request = Request {
+                    method: http::Method::POST,
+                    body: bytes::Bytes::from(format!("{{\"order\":{i}}}")).into(),
+                    ..get(
+                        server.url(&format!("/held/{i}")),
+                        Some(Duration::from_secs(30)),
+                    )
+                };
+                let t = t.clone();
+                tokio::spawn(async move { exchange(&*t, request).await })
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while server.requests().len() < HELD && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            server.requests().len(),
+            HELD,
+            "the calls reached the server"
+        );
+        let marker = exchange(&*t, get(server.url("/__fault/exit-later/1000"), None)).await;
+        assert_eq!(
+            marker.map(|(s, _)| s),
+            Ok(200),
+            "the marker call is answered"
+        );
+        // Blocks this runtime, and with it its lane's reader.
+        std::thread::sleep(Duration::from_secs(3));
+        let mut answers = Vec::new();
+        for call in calls {
+            answers.push(call.await.unwrap());
+        }
+        answers
+    });
+    let counts = t.worker_counts();
+    let sent: Vec<usize> = (0..HELD)
+        .map(|i| {
+            let path = format!("/held/{i}");
+            server.requests().iter().filter(|r| r.path == path).count()
+        })
+        .collect();
+    println!(
+        "{HELD} POSTs answered, then their worker exited before the host read them: \
+         answers {:?}, times each reached the server {sent:?}; {counts:?}",
+        answers
+            .iter()
+            .map(|a| a.as_ref().map(|(s, _)| *s))
+            .collect::<Vec<_>>()
+    );
+    for (i, answer) in answers.into_iter().enumerate() {
+        let (status, body) = answer.unwrap_or_else(|e| panic!("call {i}: {e}"));
+        assert_eq!(status, 200, "call {i}");
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body, json!({"i": i}), "call {i}");
+    }
+    assert_eq!(sent, vec![1; HELD], "each POST reached the server once");
+    assert_eq!((counts.started, counts.deaths), (2, 1), "{counts:?}");
+    assert_ne!(t.worker_pid(), Some(first_pid), "a fresh worker serves");
 }
 
 /// Response bodies cross in the socket's shared ring, several calls' chunks interleaved in it:

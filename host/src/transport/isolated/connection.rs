@@ -108,6 +108,9 @@ pub(crate) struct Connection {
     /// Where the worker puts response body bytes, if the socket has a ring (only the reader
     /// takes from it).
     ring: Mutex<Option<RingReader>>,
+    /// Cancelled once its reader stopped: every frame the worker wrote is routed (or never
+    /// will be, when the reader's runtime ended).
+    drained: CancellationToken,
 }
 
 impl Connection {
@@ -138,6 +141,7 @@ impl Connection {
             grace,
             stopped: Default::default(),
             ring: Mutex::new(ring),
+            drained: CancellationToken::new(),
         });
         (conn, FramedRead::new(read, FrameCodec))
     }
@@ -151,6 +155,7 @@ impl Connection {
         // small call's head, body and end come in one read, and its caller, on another
         // thread, is then woken once and finds them all, instead of being woken for the head
         // and again for each body frame it is already waiting for.
+        let _drained = self.drained.clone().drop_guard();
         let mut heads = Vec::new();
         let result = async {
             while let Some(frame) = frames.next().await {
@@ -164,6 +169,11 @@ impl Connection {
         .await;
         deliver(&mut heads);
         result
+    }
+
+    /// Resolves once its reader stopped (see [`Connection::drained`]'s field).
+    pub(crate) async fn drained(&self) {
+        self.drained.cancelled().await;
     }
 
     fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<u64, HostCall>> {
@@ -337,9 +347,6 @@ impl Connection {
         self: &Arc<Self>,
         request: TransportRequest,
     ) -> Result<TransportResponse, CallFailure> {
-        if let Some(death) = self.death.lock().unwrap_or_else(|e| e.into_inner()).clone() {
-            return Err(CallFailure::WorkerDied(death));
-        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let TransportRequest {
             method,
@@ -353,7 +360,27 @@ impl Connection {
             TransportRequestBody::Full(b) => BodyKind::Full(b.len() as u64),
             TransportRequestBody::Stream { length, .. } => BodyKind::Stream(*length),
         };
-        let alone = self.calls().is_empty();
+        let (head_tx, head_rx) = oneshot::channel();
+        let credit = Arc::new(Semaphore::new(WINDOW as usize));
+        let alone = {
+            let mut calls = self.calls();
+            // Under the map's lock: `fail_all` sets the death before it empties the map, so a
+            // call either sees the death here or is in the map it empties.
+            if let Some(death) = self.death.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                return Err(CallFailure::WorkerDied(death));
+            }
+            let alone = calls.is_empty();
+            calls.insert(
+                id,
+                HostCall {
+                    head: Some(head_tx),
+                    body: None,
+                    request_credit: credit.clone(),
+                    overdue_at: timeout.map(|t| Instant::now() + t + self.grace),
+                },
+            );
+            alone
+        };
         let head = CallHead {
             alone,
             method: method.as_str().to_owned(),
@@ -363,17 +390,6 @@ impl Connection {
             stream,
             body: kind,
         };
-        let (head_tx, head_rx) = oneshot::channel();
-        let credit = Arc::new(Semaphore::new(WINDOW as usize));
-        self.calls().insert(
-            id,
-            HostCall {
-                head: Some(head_tx),
-                body: None,
-                request_credit: credit.clone(),
-                overdue_at: timeout.map(|t| Instant::now() + t + self.grace),
-            },
-        );
         // From here on, dropping this future cancels the call in the worker.
         let mut guard = CancelOnDrop {
             conn: self.clone(),

@@ -38,6 +38,8 @@ pub(crate) const FAIL_FAST: Duration = Duration::from_secs(10);
 const START_LIMIT: Duration = Duration::from_secs(30);
 /// How long a closed or killed worker is given to exit before the host kills it.
 const EXIT_LIMIT: Duration = Duration::from_secs(5);
+/// How long a dead worker's sockets are read for the answers it wrote before it died.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 /// How often the host looks for calls whose head is overdue.
 const HUNG_CHECK: Duration = Duration::from_millis(250);
 
@@ -195,8 +197,13 @@ impl Worker {
             .collect()
     }
 
-    /// Fails every call on every socket with `death`; no lane is bound after it.
-    fn fail_all(&self, death: Arc<Death>, overdue: &[u64]) {
+    /// Fails every call still open on every socket with `death`; no lane is bound after it.
+    ///
+    /// Each socket is first read to its end (at most [`DRAIN_LIMIT`]): a worker may answer
+    /// calls and die before the host read the answers, which wait in the socket (a lane's
+    /// reader runs on its caller's runtime, which may be busy). Failed as if the worker had
+    /// died with them, those calls would be sent again, and a POST would run twice.
+    async fn fail_all(&self, death: Arc<Death>, overdue: &[u64]) {
         let conns = {
             let mut lanes = self.lanes();
             lanes.ended = true;
@@ -205,9 +212,14 @@ impl Worker {
                 .chain(lanes.bound.drain(..).map(|(_, c)| c))
                 .collect::<Vec<_>>()
         };
-        for conn in conns {
-            conn.fail_all(death.clone(), overdue);
-        }
+        futures_util::future::join_all(conns.into_iter().map(|conn| {
+            let death = death.clone();
+            async move {
+                let _ = tokio::time::timeout(DRAIN_LIMIT, conn.drained()).await;
+                conn.fail_all(death, overdue);
+            }
+        }))
+        .await;
     }
 
     fn kill(&self, why: String) {
@@ -402,17 +414,26 @@ impl Supervisor {
             retired: AtomicBool::new(false),
             close: CancellationToken::new(),
         });
+        // A task of its own, so that it goes on reading to the socket's end after the
+        // worker's exit is known (see `Worker::fail_all`).
+        let reader = {
+            let conn = worker.conn.clone();
+            io().spawn(async move { conn.read_frames(frames).await })
+        };
         let (w, sup) = (worker.clone(), self.myself.clone());
         io().spawn(async move {
-            let mut exit = exit;
+            let (mut exit, mut reader) = (exit, reader);
             let mut status = None;
             let ended = tokio::select! {
                 // A reset is how a worker that died with our frames unread ends its socket:
                 // its exit status, not the reset, says what happened.
-                r = w.conn.read_frames(frames) => r
-                    .err()
-                    .filter(|e| !e.hung_up())
-                    .map(|e| format!("it broke the protocol ({e})")),
+                r = &mut reader => match r {
+                    Ok(r) => r
+                        .err()
+                        .filter(|e| !e.hung_up())
+                        .map(|e| format!("it broke the protocol ({e})")),
+                    Err(e) => Some(format!("its socket's reader failed ({e})")),
+                },
                 why = overdue(&w) => Some(why),
                 () = w.close.cancelled() => None,
                 s = &mut exit => {
@@ -454,7 +475,7 @@ impl Supervisor {
                 sup.on_end(&w, &death, retired);
             }
             let overdue = std::mem::take(&mut *w.overdue.lock().unwrap_or_else(|e| e.into_inner()));
-            w.fail_all(death, &overdue);
+            w.fail_all(death, &overdue).await;
         });
         Ok(worker)
     }
