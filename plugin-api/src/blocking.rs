@@ -334,6 +334,10 @@ impl<T: BlockingTransport> Blocking<T> {
         let inner = self.inner.clone();
         let thread_cancel = cancel;
         self.threads.run(&handle, slot, move || {
+            // It may have waited in the queue: a call given up meanwhile is not sent.
+            if thread_cancel.is_cancelled() {
+                return;
+            }
             let called = catch(|| inner.call(blocking));
             match called {
                 Ok(Ok((head, mut reader))) => {
