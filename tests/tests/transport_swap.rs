@@ -72,18 +72,28 @@ async fn stored_record(
 }
 
 /// Reads `stream` to its end slowly (a pause every 4 MiB), answering its sha256 and length.
-async fn slow_sha256<S>(mut stream: S, pause: Duration) -> (String, u64)
+/// After its first 4 MiB it waits for `hold` too, so that the test, not the machine's speed,
+/// decides how long the download outlives what the test does meanwhile.
+async fn slow_sha256<S>(
+    mut stream: S,
+    pause: Duration,
+    hold: tokio::sync::oneshot::Receiver<()>,
+) -> (String, u64)
 where
     S: Stream<Item = apify_host::Result<bytes::Bytes>> + Unpin,
 {
     let mut hasher = Sha256::new();
     let mut len = 0u64;
     let mut next_pause = 4 << 20;
+    let mut hold = Some(hold);
     while let Some(chunk) = stream.try_next().await.expect("the download goes on") {
         hasher.update(&chunk);
         len += chunk.len() as u64;
         if len >= next_pause {
             next_pause += 4 << 20;
+            if let Some(hold) = hold.take() {
+                hold.await.expect("the test releases the download");
+            }
             tokio::time::sleep(pause).await;
         }
     }
@@ -106,8 +116,9 @@ async fn swaps_under_32_calls_in_flight_lose_no_call_and_a_64_mib_download_ends_
         .unwrap();
     // The download starts on the built-in transport and is read slowly across every swap.
     let (record, expected) = stored_record(&client, "swap", 64 << 20).await;
-    // 16 pauses of 120 ms: it outlives the three swaps, 400 ms apart.
-    let download = tokio::spawn(slow_sha256(record, Duration::from_millis(120)));
+    // Held after its first 4 MiB until the three swaps are done, then 15 pauses of 120 ms.
+    let (release, hold) = tokio::sync::oneshot::channel();
+    let download = tokio::spawn(slow_sha256(record, Duration::from_millis(120), hold));
 
     // 32 calls in flight all along.
     let stop = Arc::new(AtomicBool::new(false));
@@ -159,6 +170,7 @@ async fn swaps_under_32_calls_in_flight_lose_no_call_and_a_64_mib_download_ends_
         !drains[0].is_finished(),
         "the download started on the built-in transport still holds it after the third swap"
     );
+    release.send(()).expect("the download waits");
     tokio::time::sleep(Duration::from_millis(400)).await;
     stop.store(true, Ordering::Relaxed);
     for w in workers {
@@ -212,10 +224,13 @@ async fn at_the_drain_deadline_a_download_left_on_the_old_transport_resumes_on_t
         .build()
         .unwrap();
     let (record, expected) = stored_record(&client, "deadline", 32 << 20).await;
-    // About 8 × 150 ms: it outlives the 300 ms drain, so part of it is cut and resumed.
-    let download = tokio::spawn(slow_sha256(record, Duration::from_millis(150)));
+    // Held after its first 4 MiB until the drain's report: it outlives the 300 ms drain, so
+    // the rest of it is cut and resumed.
+    let (release, hold) = tokio::sync::oneshot::channel();
+    let download = tokio::spawn(slow_sha256(record, Duration::from_millis(150), hold));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let report = client.swap_transport(builtin()).drained().await;
+    release.send(()).expect("the download waits");
     assert_eq!(report.transports, ["plugin:reqwest"]);
     assert_eq!(report.cut, 1, "the download was still running: {report:?}");
     let (sha, len) = download.await.unwrap();
