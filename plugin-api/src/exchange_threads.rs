@@ -24,7 +24,7 @@ pub(crate) const IDLE_THREAD_LINGERS: Duration = Duration::from_secs(10);
 /// exchange waits at most (give or take a tick) before it gets a thread of its own. Ticks cost:
 /// at 2 ms, the watcher's wake-ups took a tenth of the ureq example's rate at 32 in flight.
 const TICK: Duration = Duration::from_millis(10);
-/// The watcher rests after this long without an exchange.
+/// The watcher rests after this long with nothing queued.
 const REST_AFTER: Duration = Duration::from_millis(200);
 /// The share of its thread's time an exchange typically spends on a CPU (the rest waiting on
 /// the server) from which exchanges queue: below it, threads mostly wait on the network, and
@@ -66,7 +66,7 @@ const REMEASURE: Duration = Duration::from_secs(10);
 pub(crate) struct ExchangeThreads {
     /// One permit per exchange that may run at once.
     slots: Arc<Semaphore>,
-    pool: Mutex<Pool>,
+    pool: Mutex<Shared>,
     /// Wakes a resting watcher.
     watcher: Condvar,
     next_id: AtomicU64,
@@ -79,7 +79,7 @@ pub(crate) struct ExchangeThreads {
 }
 
 /// The threads' shared state.
-struct Pool {
+struct Shared {
     /// Each idle thread's id and channel, the most recently idle last.
     idle: Vec<(u64, mpsc::Sender<Message>)>,
     /// Exchanges waiting for a busy thread, with when they came.
@@ -101,7 +101,7 @@ struct Pool {
     closed: bool,
 }
 
-impl Pool {
+impl Shared {
     /// Folds one exchange into `cpu_share`: `held` its thread's time, `on_cpu` the CPU time
     /// of it (an eighth of the new share).
     fn measure(&mut self, held: Duration, on_cpu: Duration, now: Instant) {
@@ -128,7 +128,7 @@ type Job = (Box<dyn FnOnce() + Send>, OwnedSemaphorePermit);
 
 impl ExchangeThreads {
     /// Threads named `name` for at most `slots` exchanges at once, each ending after `linger`
-    /// with nothing to do; beyond as many as CPUs, exchanges queue while the CPUs are busy.
+    /// with nothing to do; beyond as many as CPUs, CPU-bound exchanges queue.
     pub(crate) fn new(name: String, slots: usize, linger: Duration) -> Self {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self::tuned(name, slots, linger, cpus, TICK)
@@ -146,7 +146,7 @@ impl ExchangeThreads {
         let now = Instant::now();
         ExchangeThreads {
             slots: Arc::new(Semaphore::new(slots)),
-            pool: Mutex::new(Pool {
+            pool: Mutex::new(Shared {
                 idle: Vec::new(),
                 queue: VecDeque::new(),
                 running: 0,
@@ -166,7 +166,7 @@ impl ExchangeThreads {
         }
     }
 
-    fn pool(&self) -> MutexGuard<'_, Pool> {
+    fn pool(&self) -> MutexGuard<'_, Shared> {
         self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -181,7 +181,8 @@ impl ExchangeThreads {
 
     /// Runs `job` with the plugin's runtime entered (as tokio's blocking threads have it: the
     /// author's code may use `Handle::current()`): on an idle thread or a new one, or, while
-    /// the CPUs are busy and `eager` threads run, after the exchange of the next one to finish.
+    /// exchanges are CPU-bound and `eager` threads run, after the exchange of the next one to
+    /// finish.
     /// Its thread frees `slot` once it is done with it. Fails (retryably) only when no thread
     /// can be started.
     pub(crate) fn run(
@@ -204,35 +205,36 @@ impl ExchangeThreads {
             pool.cpu_share = 1.0;
             pool.measured = now;
         }
-        let mut job = Some(job);
-        let (mut wake, mut start_watcher) = (false, false);
-        if pool.running >= self.eager && pool.cpu_share >= CPU_BOUND && !pool.closed {
-            pool.queue.push_back((job.take().expect("the job"), now));
-            pool.queued = now;
-            wake = std::mem::take(&mut pool.resting);
-            start_watcher = !std::mem::replace(&mut pool.watched, true);
-        } else {
+        if pool.running < self.eager || pool.cpu_share < CPU_BOUND || pool.closed {
             pool.running += 1;
+            drop(pool);
+            return self.hand_over(job).inspect_err(|_| self.given_up_one());
         }
+        pool.queue.push_back((job, now));
+        pool.queued = now;
+        let wake = std::mem::take(&mut pool.resting);
+        let start_watcher = !std::mem::replace(&mut pool.watched, true);
         drop(pool);
         if wake {
             self.watcher.notify_one();
         }
         if start_watcher {
-            let threads = self.clone();
-            let started = std::thread::Builder::new()
-                .name(format!("{}-watch", self.name))
-                .spawn(move || threads.watch());
-            if let Err(e) = started {
-                // The queue still moves as threads finish; the next exchange beyond `eager`
-                // tries to start the watcher again.
-                self.pool().watched = false;
-                crate::log::warn!("could not start the exchange watcher thread: {e}");
-            }
+            self.start_watcher();
         }
-        match job {
-            Some(job) => self.hand_over(job).inspect_err(|_| self.given_up_one()),
-            None => Ok(()),
+        Ok(())
+    }
+
+    /// Starts the watcher thread (once: `watched` was set).
+    fn start_watcher(self: &Arc<Self>) {
+        let threads = self.clone();
+        let started = std::thread::Builder::new()
+            .name(format!("{}-watch", self.name))
+            .spawn(move || threads.watch());
+        if let Err(e) = started {
+            // The queue still moves as threads finish; the next exchange beyond `eager` tries
+            // to start the watcher again.
+            self.pool().watched = false;
+            crate::log::warn!("could not start the exchange watcher thread: {e}");
         }
     }
 

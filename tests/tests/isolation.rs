@@ -68,6 +68,15 @@ fn zombie_children() -> Vec<u32> {
     out
 }
 
+/// How many requests `server` has seen once it saw `n` (or 20 s passed).
+async fn requests_reach(server: &TestServer, n: usize) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.requests().len() < n && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.requests().len()
+}
+
 /// One crash with `slow` other calls in flight: the figures.
 async fn crash_with_calls_in_flight(marker: &str, expect: &[&str]) {
     const SLOW: usize = 6;
@@ -95,12 +104,8 @@ async fn crash_with_calls_in_flight(marker: &str, expect: &[&str]) {
         }));
     }
     // The slow calls are in the worker, and the server holds their heads, when it dies.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while server.requests().len() < SLOW && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
     assert_eq!(
-        server.requests().len(),
+        requests_reach(&server, SLOW).await,
         SLOW,
         "{marker}: the slow calls reached the server"
     );
@@ -485,12 +490,8 @@ fn calls_answered_before_their_worker_died_are_not_sent_again() {
                 tokio::spawn(async move { exchange(&*t, request).await })
             })
             .collect();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while server.requests().len() < HELD && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
         assert_eq!(
-            server.requests().len(),
+            requests_reach(&server, HELD).await,
             HELD,
             "the calls reached the server"
         );
